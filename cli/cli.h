@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The `weir` command: one function per subcommand, and shared helpers. */
+#ifndef WEIR_CLI_H
+#define WEIR_CLI_H
+
+#include <stdbool.h>
+
+/* Exit codes of every subcommand. */
+enum cli_exit {
+    CLI_OK = 0,      /* done, and everything checked was fine */
+    CLI_INVALID = 1, /* ran, and found something invalid or failed */
+    CLI_USAGE = 2,   /* the command line itself was wrong */
+};
+
+/* A subcommand: argv[0] is its name; returns an enum cli_exit value. */
+typedef int (*cli_cmd_fn)(int argc, char **argv);
+
+int cmd_validate(int argc, char **argv);
+int cmd_cron(int argc, char **argv);
+int cmd_dag(int argc, char **argv);
+
+/*
+ * True when argv holds -h or --help before any "--": subcommands print
+ * their usage to stdout and exit 0 then.
+ */
+bool cli_wants_help(int argc, char **argv);
+
+/* Print "weir: <message>" and a hint to run --help, return CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The `weir` command line: dispatches to a subcommand. The offline
+ * commands (validate, cron, dag) need no server.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+    const char *name;    /* as typed */
+    cli_cmd_fn fn;       /* what runs it */
+    const char *summary; /* one line for `weir --help` */
+};
+
+static const struct command commands[] = {
+    {"validate", cmd_validate, "check DAG files and folders for errors"},
+    {"cron", cmd_cron, "show the next fire times of a cron expression"},
+    {"dag", cmd_dag, "show a DAG file normalized, as JSON"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: weir [--version] [--help] COMMAND [ARGS]\n\n"
+               "Weir runs workflows (DAGs) on schedules, events and "
+               "metrics.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'weir COMMAND --help' tells more about a command.\n");
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return false;
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+            return true;
+    }
+    return false;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "weir %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'weir %s --help')\n", cmd);
+    return CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("weir %s\n", WEIR_VERSION);
+        return CLI_OK;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        if (argc > 2) {
+            char *sub[] = {argv[2], "--help", NULL};
+
+            for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+                if (strcmp(argv[2], commands[i].name) == 0)
+                    return commands[i].fn(2, sub);
+            fprintf(stderr, "weir: unknown command \"%s\"\n", argv[2]);
+            return CLI_USAGE;
+        }
+        usage(stdout);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "weir: unknown command \"%s\"\n\n", argv[1]);
+    usage(stderr);
+    return CLI_USAGE;
+}

@@ -1,0 +1,248 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The DAG model: one YAML document (docs/dag-format.md) loaded, validated and
+ * normalized. A loaded struct dag is immutable; all its memory belongs to it
+ * and goes with dag_free(). Positions are 1-based line and column in the
+ * source text, kept so that later checks can still point at the file.
+ */
+#ifndef WEIR_DAG_H
+#define WEIR_DAG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "cron.h"
+#include "err.h"
+
+/* Limits that keep hostile files cheap to refuse. */
+#define DAG_MAX_FILE_BYTES  (1024 * 1024) /* larger sources are refused */
+#define DAG_MAX_DEPTH       32            /* nesting of YAML collections */
+#define DAG_MAX_NODES       100000        /* YAML nodes, aliases expanded */
+#define DAG_MAX_STEPS       2000          /* steps in one DAG */
+#define DAG_MAX_CELLS       1000          /* cells of one matrix */
+#define DAG_MAX_DIAGS       100           /* diagnostics kept per file */
+#define DAG_ID_MAX          64            /* bytes in a DAG or step id */
+
+/* A place in the source text; line 0 means "no place" (a default). */
+struct dag_pos {
+    int line; /* 1-based line */
+    int col;  /* 1-based column, in bytes */
+};
+
+/* One problem found in a DAG file. */
+struct dag_diag {
+    struct dag_pos pos; /* where it is */
+    char msg[256];      /* what is wrong and what was expected */
+};
+
+/* Every problem found in one file, in source order. */
+struct dag_diags {
+    struct dag_diag *v; /* the diagnostics */
+    size_t n;           /* how many are in v */
+    size_t cap;         /* allocated slots in v */
+    bool truncated;     /* more than DAG_MAX_DIAGS were found */
+};
+
+enum dag_priority {
+    DAG_PRIO_LOW,      /* after everything else */
+    DAG_PRIO_NORMAL,   /* the default */
+    DAG_PRIO_HIGH,     /* ahead of normal work in every queue */
+    DAG_PRIO_CRITICAL, /* ahead of everything */
+};
+
+enum dag_trigger_rule {
+    DAG_RULE_ALL_SUCCESS, /* every upstream succeeded (or was skipped) */
+    DAG_RULE_ALL_DONE,    /* every upstream is terminal, whatever its state */
+    DAG_RULE_NONE_FAILED, /* no upstream failed or was upstream_failed */
+    DAG_RULE_ONE_FAILED,  /* at least one upstream failed */
+    DAG_RULE_ONE_SUCCESS, /* at least one upstream succeeded */
+};
+
+enum dag_trigger_kind {
+    DAG_TRIG_CRON,    /* a cron schedule */
+    DAG_TRIG_EVENT,   /* a named event posted to the API */
+    DAG_TRIG_METRIC,  /* a metric crossing a line */
+    DAG_TRIG_FILE,    /* a file matching a glob appears or changes */
+    DAG_TRIG_WEBHOOK, /* an HMAC-signed POST to the hooks endpoint */
+};
+
+/* A `KEY: value` pair of `env:`; value may hold `${{ }}`. */
+struct dag_env {
+    char *name;         /* variable name, [A-Za-z_][A-Za-z0-9_]* */
+    char *value;        /* template text, rendered in plain mode */
+    struct dag_pos pos; /* the value's position */
+};
+
+/* One axis of a matrix: a name and its values (scalars). */
+struct dag_axis {
+    char *name;         /* as used in matrix.<name> */
+    cJSON *values;      /* a JSON array of strings, numbers or bools */
+    struct dag_pos pos; /* the axis key's position */
+};
+
+/* A hook: a command run as a step of its own, or a webhook. */
+struct dag_hook {
+    char *run;          /* shell command, or NULL */
+    char *webhook;      /* http(s) URL to POST the run's summary to, or NULL */
+    struct dag_pos pos; /* where the hook is written */
+};
+
+struct dag_trigger {
+    enum dag_trigger_kind kind; /* which of the kinds below */
+    char *key;          /* stable identity: `id:` or "<kind>:<target>" */
+    char *target;       /* cron text, event name, metric name, glob, hook */
+    struct dag_pos pos; /* the trigger's first key */
+    /* cron */
+    struct cron_expr cron; /* parsed target */
+    bool catchup;          /* a run for every slot missed while down */
+    int64_t jitter_ms;     /* random delay up to this, 0 for none */
+    /* event, webhook */
+    char *when;        /* filter expression, or NULL */
+    char *accumulate;  /* expression summed over matching events, or NULL */
+    double threshold;  /* fire once the sum reaches this */
+    char *secret_env;  /* webhook: variable holding the signing secret */
+    /* metric */
+    bool has_below;    /* below is set */
+    double below;      /* fire when value < below */
+    bool has_above;    /* above is set */
+    double above;      /* fire when value > above */
+    int for_samples;   /* consecutive samples past the line, >= 1 */
+    cJSON *labels;     /* object of label matchers, or NULL */
+    /* file */
+    int64_t stable_ms; /* how long a file must stay unchanged */
+    /* every kind */
+    bool has_priority;          /* priority was given */
+    enum dag_priority priority; /* priority of the runs it starts */
+    cJSON *params;              /* object of param overrides, or NULL */
+};
+
+/* An environment a run can target (dev, staging, prod, ...). */
+struct dag_environment {
+    char *name;            /* its id */
+    cJSON *params;         /* object of param overrides, or NULL */
+    char *queue;           /* queue every step of a run here goes to, or NULL */
+    char **approve_before; /* steps that need an approval in this env */
+    size_t n_approve_before; /* entries in approve_before */
+    struct dag_pos pos;    /* the environment's key */
+};
+
+struct dag_step {
+    char *id;           /* [a-z0-9][a-z0-9_-]{0,63} */
+    struct dag_pos pos; /* the step's `id:` value */
+    char *run;          /* shell command template; NULL for an approval gate */
+    struct dag_pos run_pos;   /* position of run: value */
+    struct dag_env *env;      /* environment additions */
+    size_t n_env;             /* entries in env */
+    char *workdir;            /* folder to run in, relative to the DAG file */
+    char **needs;             /* upstream step ids */
+    size_t n_needs;           /* entries in needs */
+    size_t *needs_idx;        /* needs[i] as an index into dag.steps */
+    struct dag_axis *matrix;  /* axes; NULL when not a matrix step */
+    size_t n_matrix;          /* axes in matrix */
+    size_t n_cells;           /* product of the axis lengths; 1 if no matrix */
+    char *queue;              /* queue name ("default" unless set) */
+    int retries;              /* extra tries after the first */
+    int64_t retry_delay_ms;   /* delay before the first retry */
+    double retry_backoff;     /* delay multiplier per try, >= 1 */
+    int64_t max_retry_delay_ms; /* cap on the delay; 0 for none */
+    int64_t timeout_ms;         /* per attempt; 0 for none */
+    int *retry_on_exit;         /* only these exit codes are retried */
+    size_t n_retry_on_exit;     /* entries; 0 means every failure */
+    int *no_retry_on_exit;      /* these exit codes are never retried */
+    size_t n_no_retry_on_exit;  /* entries in no_retry_on_exit */
+    enum dag_trigger_rule trigger_rule; /* when it may start */
+    char *if_expr;              /* condition, or NULL */
+    struct dag_pos if_pos;      /* position of the if: value */
+    bool approval;              /* an approval gate */
+    char *approval_message;     /* template shown to the approver, or NULL */
+    size_t *upstream;           /* every transitive upstream, as indexes */
+    size_t n_upstream;          /* entries in upstream */
+};
+
+struct dag {
+    char *id;            /* [a-z0-9][a-z0-9_-]{0,63} */
+    char *description;   /* free text, or NULL */
+    char **tags;         /* free-form tags */
+    size_t n_tags;       /* entries in tags */
+    cJSON *params;       /* object: param name -> default value */
+    char *timezone;      /* IANA zone name of every cron ("UTC" default) */
+    struct dag_trigger *triggers; /* `schedule:` comes first, then triggers */
+    size_t n_triggers;            /* entries in triggers */
+    int64_t cooldown_ms;          /* least time between triggered runs */
+    int max_runs_per_day;         /* 0 for no cap */
+    int max_active_runs;          /* runs at once; 0 for no limit */
+    int concurrency;              /* tasks at once; 0 for no limit */
+    enum dag_priority priority;   /* default run priority */
+    char *environment;            /* default environment, or NULL */
+    struct dag_environment *environments; /* declared environments */
+    size_t n_environments;        /* entries in environments */
+    struct dag_hook on_failure;   /* hook, fields NULL when absent */
+    struct dag_hook on_success;   /* hook, fields NULL when absent */
+    struct dag_step *steps;       /* in topological order (stable: ties keep
+                                     file order) */
+    size_t n_steps;               /* entries in steps */
+    char *source;                 /* the YAML text as loaded */
+    size_t source_len;            /* bytes in source */
+    char hash[65];                /* SHA-256 of source, lowercase hex */
+};
+
+/*
+ * Load and validate one DAG document from `text` (len bytes). `name` is
+ * used in messages and, through its stem, as the default DAG id (e.g.
+ * "dags/hello.yaml" -> "hello"). Every problem found is appended to diags
+ * (in source order); the result is 0 with *out a new DAG only when there
+ * were none. Returns WEIR_EINVAL when the file has problems (diags says
+ * which), WEIR_ENOMEM when memory ran out.
+ */
+WEIR_MUSTCHECK int dag_load(const char *name, const char *text, size_t len,
+                            struct dag **out, struct dag_diags *diags);
+
+/*
+ * Read and load the file at path. A file that cannot be read or is over
+ * DAG_MAX_FILE_BYTES is one diagnostic at 0:0 and WEIR_EIO/WEIR_ETOOBIG.
+ */
+WEIR_MUSTCHECK int dag_load_file(const char *path, struct dag **out,
+                                 struct dag_diags *diags);
+
+/* Free a DAG; dag_free(NULL) is a no-op. */
+void dag_free(struct dag *dag);
+
+/* The step with this id, or NULL (borrowed). */
+const struct dag_step *dag_step_get(const struct dag *dag, const char *id);
+
+/*
+ * Cell `cell` (0 <= cell < step->n_cells) of a matrix step as a new JSON
+ * object {axis: value, ...}; the first axis varies slowest. NULL when out of
+ * memory. The caller frees it with cJSON_Delete().
+ */
+cJSON *dag_step_cell(const struct dag_step *step, size_t cell);
+
+/* Names of the enum values as written in YAML ("high", "none_failed"...). */
+const char *dag_priority_name(enum dag_priority p);
+const char *dag_trigger_rule_name(enum dag_trigger_rule r);
+const char *dag_trigger_kind_name(enum dag_trigger_kind k);
+
+/* Empty diags, ready for use. */
+void dag_diags_init(struct dag_diags *d);
+/* Free the diagnostics and leave d empty. */
+void dag_diags_cleanup(struct dag_diags *d);
+/* Append a diagnostic (dropped, with truncated set, past DAG_MAX_DIAGS). */
+void dag_diags_add(struct dag_diags *d, struct dag_pos pos, const char *fmt,
+                   ...) WEIR_PRINTF(3, 4);
+
+/*
+ * Print every diagnostic as "file:line:col: message" lines to f.
+ */
+void dag_diags_print(const struct dag_diags *d, const char *file, FILE *f);
+
+/*
+ * The normalized DAG as JSON (defaults applied, steps in topological
+ * order, matrix cells expanded), as `weir dag show` prints it. NULL when
+ * out of memory; the caller frees it with cJSON_Delete().
+ */
+cJSON *dag_to_json(const struct dag *dag);
+
+#endif

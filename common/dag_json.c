@@ -1,0 +1,297 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The normalized DAG as JSON: every default applied, steps in topological
+ * order, matrix cells expanded, durations written the way YAML writes them.
+ * This is what `weir dag show` prints and what the API returns for a DAG.
+ */
+#include "dag.h"
+
+#include "duration.h"
+
+/* Build helpers return false when cJSON ran out of memory. */
+
+static bool add_str(cJSON *obj, const char *key, const char *value)
+{
+    if (value == NULL)
+        return cJSON_AddNullToObject(obj, key) != NULL;
+    return cJSON_AddStringToObject(obj, key, value) != NULL;
+}
+
+static bool add_num(cJSON *obj, const char *key, double value)
+{
+    return cJSON_AddNumberToObject(obj, key, value) != NULL;
+}
+
+/* A limit where 0 means "no limit" is written as null then. */
+static bool add_limit(cJSON *obj, const char *key, int value)
+{
+    if (value == 0)
+        return cJSON_AddNullToObject(obj, key) != NULL;
+    return add_num(obj, key, value);
+}
+
+static bool add_bool(cJSON *obj, const char *key, bool value)
+{
+    return cJSON_AddBoolToObject(obj, key, value) != NULL;
+}
+
+/* A duration as "1h30m", or null when it is 0 and 0 means "none". */
+static bool add_duration(cJSON *obj, const char *key, int64_t ms,
+                         bool zero_is_none)
+{
+    char buf[64];
+
+    if (ms == 0 && zero_is_none)
+        return cJSON_AddNullToObject(obj, key) != NULL;
+    return add_str(obj, key, duration_format(ms, buf, sizeof(buf)));
+}
+
+/* A copy of a cJSON value (an empty object for NULL). */
+static bool add_json(cJSON *obj, const char *key, const cJSON *value)
+{
+    cJSON *copy = value ? cJSON_Duplicate(value, true) : cJSON_CreateObject();
+
+    if (copy == NULL)
+        return false;
+    cJSON_AddItemToObject(obj, key, copy);
+    return true;
+}
+
+static bool add_strings(cJSON *obj, const char *key, char *const *v, size_t n)
+{
+    cJSON *arr = cJSON_AddArrayToObject(obj, key);
+
+    if (arr == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *s = cJSON_CreateString(v[i]);
+
+        if (s == NULL)
+            return false;
+        cJSON_AddItemToArray(arr, s);
+    }
+    return true;
+}
+
+static bool add_ints(cJSON *obj, const char *key, const int *v, size_t n)
+{
+    cJSON *arr = cJSON_AddArrayToObject(obj, key);
+
+    if (arr == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *num = cJSON_CreateNumber(v[i]);
+
+        if (num == NULL)
+            return false;
+        cJSON_AddItemToArray(arr, num);
+    }
+    return true;
+}
+
+static bool add_hook(cJSON *obj, const char *key, const struct dag_hook *h)
+{
+    cJSON *o;
+
+    if (h->run == NULL && h->webhook == NULL)
+        return cJSON_AddNullToObject(obj, key) != NULL;
+    o = cJSON_AddObjectToObject(obj, key);
+    if (o == NULL)
+        return false;
+    if (h->run)
+        return add_str(o, "run", h->run);
+    return add_str(o, "webhook", h->webhook);
+}
+
+static bool trigger_kind_fields(cJSON *o, const struct dag_trigger *t)
+{
+    bool ok = add_str(o, dag_trigger_kind_name(t->kind), t->target);
+
+    switch (t->kind) {
+    case DAG_TRIG_CRON:
+        return ok && add_bool(o, "catchup", t->catchup) &&
+               add_duration(o, "jitter", t->jitter_ms, true);
+    case DAG_TRIG_EVENT:
+        ok = ok && add_str(o, "when", t->when) &&
+             add_str(o, "accumulate", t->accumulate);
+        if (t->accumulate)
+            ok = ok && add_num(o, "threshold", t->threshold);
+        return ok;
+    case DAG_TRIG_METRIC:
+        if (t->has_below)
+            ok = ok && add_num(o, "below", t->below);
+        if (t->has_above)
+            ok = ok && add_num(o, "above", t->above);
+        return ok && add_num(o, "for", t->for_samples) &&
+               add_json(o, "labels", t->labels);
+    case DAG_TRIG_FILE:
+        return ok && add_duration(o, "stable", t->stable_ms, false);
+    case DAG_TRIG_WEBHOOK:
+        return ok && add_str(o, "secret_env", t->secret_env) &&
+               add_str(o, "when", t->when);
+    }
+    return ok;
+}
+
+static cJSON *trigger_to_json(const struct dag *dag,
+                              const struct dag_trigger *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    bool ok = o != NULL && add_str(o, "id", t->key) &&
+              trigger_kind_fields(o, t) &&
+              add_str(o, "priority",
+                      dag_priority_name(t->has_priority ? t->priority
+                                                        : dag->priority)) &&
+              add_json(o, "params", t->params);
+
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static bool add_env(cJSON *obj, const struct dag_step *s)
+{
+    cJSON *env = cJSON_AddObjectToObject(obj, "env");
+
+    if (env == NULL)
+        return false;
+    for (size_t i = 0; i < s->n_env; i++)
+        if (!add_str(env, s->env[i].name, s->env[i].value))
+            return false;
+    return true;
+}
+
+static bool add_matrix(cJSON *obj, const struct dag_step *s)
+{
+    cJSON *m, *cells;
+
+    if (s->n_matrix == 0)
+        return cJSON_AddNullToObject(obj, "matrix") != NULL &&
+               cJSON_AddNullToObject(obj, "cells") != NULL;
+    m = cJSON_AddObjectToObject(obj, "matrix");
+    if (m == NULL)
+        return false;
+    for (size_t i = 0; i < s->n_matrix; i++)
+        if (!add_json(m, s->matrix[i].name, s->matrix[i].values))
+            return false;
+    cells = cJSON_AddArrayToObject(obj, "cells");
+    if (cells == NULL)
+        return false;
+    for (size_t c = 0; c < s->n_cells; c++) {
+        cJSON *cell = dag_step_cell(s, c);
+
+        if (cell == NULL)
+            return false;
+        cJSON_AddItemToArray(cells, cell);
+    }
+    return true;
+}
+
+static bool add_step_retry(cJSON *o, const struct dag_step *s)
+{
+    return add_num(o, "retries", s->retries) &&
+           add_duration(o, "retry_delay", s->retry_delay_ms, false) &&
+           add_num(o, "retry_backoff", s->retry_backoff) &&
+           add_duration(o, "max_retry_delay", s->max_retry_delay_ms, true) &&
+           add_duration(o, "timeout", s->timeout_ms, true) &&
+           add_ints(o, "retry_on_exit", s->retry_on_exit, s->n_retry_on_exit) &&
+           add_ints(o, "no_retry_on_exit", s->no_retry_on_exit,
+                    s->n_no_retry_on_exit);
+}
+
+static cJSON *step_to_json(const struct dag_step *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *approval = NULL;
+    bool ok =
+        o != NULL && add_str(o, "id", s->id) && add_str(o, "run", s->run) &&
+        add_env(o, s) && add_str(o, "workdir", s->workdir) &&
+        add_strings(o, "needs", s->needs, s->n_needs) &&
+        add_str(o, "queue", s->queue) && add_step_retry(o, s) &&
+        add_str(o, "trigger_rule", dag_trigger_rule_name(s->trigger_rule)) &&
+        add_str(o, "if", s->if_expr) && add_matrix(o, s);
+
+    if (ok && s->approval) {
+        approval = cJSON_AddObjectToObject(o, "approval");
+        ok = approval != NULL &&
+             add_str(approval, "message", s->approval_message);
+    } else if (ok) {
+        ok = cJSON_AddNullToObject(o, "approval") != NULL;
+    }
+    if (!ok) {
+        cJSON_Delete(o);
+        return NULL;
+    }
+    return o;
+}
+
+static bool add_environments(cJSON *obj, const struct dag *dag)
+{
+    cJSON *envs = cJSON_AddObjectToObject(obj, "environments");
+
+    if (envs == NULL)
+        return false;
+    for (size_t i = 0; i < dag->n_environments; i++) {
+        const struct dag_environment *e = &dag->environments[i];
+        cJSON *o = cJSON_AddObjectToObject(envs, e->name);
+
+        if (o == NULL || !add_json(o, "params", e->params) ||
+            !add_str(o, "queue", e->queue) ||
+            !add_strings(o, "approve_before", e->approve_before,
+                         e->n_approve_before))
+            return false;
+    }
+    return true;
+}
+
+static bool add_dag_fields(cJSON *o, const struct dag *dag)
+{
+    return add_str(o, "dag", dag->id) &&
+           add_str(o, "description", dag->description) &&
+           add_strings(o, "tags", dag->tags, dag->n_tags) &&
+           add_str(o, "hash", dag->hash) &&
+           add_json(o, "params", dag->params) &&
+           add_str(o, "timezone", dag->timezone) &&
+           add_duration(o, "cooldown", dag->cooldown_ms, true) &&
+           add_limit(o, "max_runs_per_day", dag->max_runs_per_day) &&
+           add_limit(o, "max_active_runs", dag->max_active_runs) &&
+           add_limit(o, "concurrency", dag->concurrency) &&
+           add_str(o, "priority", dag_priority_name(dag->priority)) &&
+           add_str(o, "environment", dag->environment) &&
+           add_environments(o, dag) &&
+           add_hook(o, "on_failure", &dag->on_failure) &&
+           add_hook(o, "on_success", &dag->on_success);
+}
+
+cJSON *dag_to_json(const struct dag *dag)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *triggers, *steps;
+
+    if (o == NULL || !add_dag_fields(o, dag))
+        goto fail;
+    triggers = cJSON_AddArrayToObject(o, "triggers");
+    steps = cJSON_AddArrayToObject(o, "steps");
+    if (triggers == NULL || steps == NULL)
+        goto fail;
+    for (size_t i = 0; i < dag->n_triggers; i++) {
+        cJSON *t = trigger_to_json(dag, &dag->triggers[i]);
+
+        if (t == NULL)
+            goto fail;
+        cJSON_AddItemToArray(triggers, t);
+    }
+    for (size_t i = 0; i < dag->n_steps; i++) {
+        cJSON *s = step_to_json(&dag->steps[i]);
+
+        if (s == NULL)
+            goto fail;
+        cJSON_AddItemToArray(steps, s);
+    }
+    return o;
+fail:
+    cJSON_Delete(o);
+    return NULL;
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Installs every Debian 12 package Weir needs to build, run and test, when
+# missing. Safe to run again: it installs nothing when all are present.
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential cmake pkg-config
+    # libraries
+    libyaml-dev libcjson-dev libuv1-dev libmicrohttpd-dev libpq-dev
+    libcurl4-openssl-dev
+    # tests: unit tests, sanitizers, fuzzing, formatting
+    libcmocka-dev clang libclang-rt-14-dev clang-format
+    # run time: the private PostgreSQL cluster, time zones, step scripts
+    postgresql tzdata python3 ca-certificates curl
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+echo "weir setup: installing ${missing[*]}"
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || {
+        echo "weir setup: need root or sudo to install: ${missing[*]}" >&2
+        exit 1
+    }
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The README's second command: installs what is missing, builds and runs
+# every test: formatting, unit and CLI tests (release and under ASan/UBSan),
+# and each fuzz target for a bounded time.
+#   WEIR_FUZZ_SECONDS  seconds per fuzz target (default 60; 0 skips fuzzing)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+fuzz_seconds=${WEIR_FUZZ_SECONDS:-60}
+out="$top/tests/out"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "setup"
+"$top/scripts/setup.sh"
+mkdir -p "$out"
+
+step "format (clang-format --dry-run -Werror)"
+mapfile -t cfiles < <(cd "$top" && git ls-files -co --exclude-standard \
+    '*.c' '*.h' | sort -u)
+(cd "$top" && clang-format --dry-run -Werror "${cfiles[@]}")
+
+for flavour in release asan; do
+    step "build ($flavour)"
+    "$top/scripts/build.sh" "$flavour"
+    dir=build; [ "$flavour" = asan ] && dir=build-asan
+    step "tests ($flavour)"
+    (cd "$top/$dir" && ctest --output-on-failure --timeout 300 -j 2)
+done
+
+if [ "$fuzz_seconds" -gt 0 ]; then
+    step "build (fuzz)"
+    "$top/scripts/build.sh" fuzz
+    for fuzzer in "$top"/build-fuzz/fuzz_*; do
+        [ -x "$fuzzer" ] || continue
+        name=$(basename "$fuzzer" | sed 's/^fuzz_//')
+        step "fuzz $name (${fuzz_seconds}s)"
+        work=$(mktemp -d)
+        cp -r "$top/tests/fuzz/corpus/$name/." "$work/" 2>/dev/null || true
+        (cd "$out" && "$fuzzer" -max_total_time="$fuzz_seconds" \
+            -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
+            -print_final_stats=1 "$work" 2>"$out/fuzz_$name.log") || {
+            tail -n 60 "$out/fuzz_$name.log"
+            echo "fuzz $name failed; the input is in $out" >&2
+            exit 1
+        }
+        grep -E '^(stat::number_of_executed_units|Done)' \
+            "$out/fuzz_$name.log" || true
+        rm -rf "$work"
+    done
+fi
+
+step "all tests passed"

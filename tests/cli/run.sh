@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Tests of the `weir` command's offline commands: exit codes, the exact
+# error format, JSON output, cron next and dag show.
+#   tests/cli/run.sh PATH/TO/weir SOURCE_DIR
+set -uo pipefail
+weir=$1
+src=$2
+data="$src/tests/data/cli"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+# run EXPECTED_EXIT CMD...: runs CMD, keeps stdout/stderr in $tmp/out, err.
+run() {
+    local want=$1
+    shift
+    "$@" >"$tmp/out" 2>"$tmp/err"
+    local got=$?
+    [ "$got" -eq "$want" ] ||
+        fail "'$*' exited $got, expected $want; stderr: $(head -c 600 "$tmp/err")"
+}
+
+expect_file() { # FILE EXPECTED_TEXT
+    local got
+    got=$(cat "$1")
+    [ "$got" = "$2" ] || fail "expected:
+$2
+got:
+$got"
+}
+
+# --version and --help on every command.
+run 0 "$weir" --version
+grep -Eq '^weir [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version: $(cat "$tmp/out")"
+for cmd in validate cron dag; do
+    run 0 "$weir" "$cmd" --help
+    grep -q "^usage: weir $cmd" "$tmp/out" || fail "$cmd --help printed no usage"
+done
+run 0 "$weir" --help
+grep -q 'validate' "$tmp/out" || fail "--help does not list validate"
+run 2 "$weir" nosuchcommand
+run 2 "$weir"
+
+# validate: the shipped DAGs are valid.
+run 0 "$weir" validate "$src/dags"
+expect_file "$tmp/out" "2 DAG files valid"
+
+# validate: every error of a file, each as file:line:col: message.
+run 1 "$weir" validate "$data/broken.yaml"
+expect_file "$tmp/err" "$data/broken.yaml:6:13: step \"register\" needs \"evalute\", which is not a step (did you mean \"evaluate\"?)
+$data/broken.yaml:8:14: \"retries\" must be a whole number >= 0, got \"three\"
+1 of 1 DAG file invalid"
+
+run 1 "$weir" validate "$data/cycle.yaml"
+grep -q "^$data/cycle.yaml:[0-9]*:[0-9]*: cycle: train -> evaluate -> train$" "$tmp/err" ||
+    fail "cycle not reported with its path: $(cat "$tmp/err")"
+
+# validate: two files with one DAG id.
+mkdir "$tmp/dup"
+cp "$data/dup-a.yaml" "$data/dup-b.yaml" "$tmp/dup/"
+run 1 "$weir" validate "$tmp/dup"
+expect_file "$tmp/err" "$tmp/dup/dup-b.yaml:1:1: DAG id \"same-id\" is already used by $tmp/dup/dup-a.yaml
+1 of 2 DAG files invalid"
+
+# validate --json.
+run 1 "$weir" validate --json "$data/broken.yaml" "$src/dags/hello.yaml"
+python3 - "$tmp/out" "$data/broken.yaml" <<'PY' || fail "validate --json content"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["valid"] is False, r
+broken, hello = r["files"]
+assert broken["path"] == sys.argv[2] and broken["valid"] is False
+assert [(e["line"], e["column"]) for e in broken["errors"]] == [(6, 13), (8, 14)], broken
+assert hello["valid"] is True and hello["dag"] == "hello" and hello["steps"] == 2, hello
+PY
+
+# validate: a missing path and an empty folder.
+run 1 "$weir" validate "$tmp/does-not-exist"
+mkdir "$tmp/empty"
+run 1 "$weir" validate "$tmp/empty"
+run 2 "$weir" validate
+
+# cron next: offsets, --from exclusive, --count, DST.
+run 0 "$weir" cron next "0 2 * * 0" --tz America/Mexico_City \
+    --from 2026-11-26T00:00:00-06:00 --count 2
+expect_file "$tmp/out" "2026-11-29T02:00:00-06:00
+2026-12-06T02:00:00-06:00"
+run 0 "$weir" cron next "0 2 * * 0" --tz America/Mexico_City \
+    --from 2026-11-29T02:00:00-06:00 --count 1
+expect_file "$tmp/out" "2026-12-06T02:00:00-06:00"
+run 0 "$weir" cron next "30 2 * * *" --tz America/New_York \
+    --from 2026-03-07T12:00:00 --count 2
+expect_file "$tmp/out" "2026-03-08T03:00:00-04:00
+2026-03-09T02:30:00-04:00"
+run 0 "$weir" cron next "*/30 * * * *" --tz America/New_York \
+    --from 2026-11-01T00:50:00-04:00 --count 4
+expect_file "$tmp/out" "2026-11-01T01:00:00-04:00
+2026-11-01T01:30:00-04:00
+2026-11-01T01:00:00-05:00
+2026-11-01T01:30:00-05:00"
+run 0 "$weir" cron next "@yearly" --from 2026-06-01T00:00:00Z --count 1
+expect_file "$tmp/out" "2027-01-01T00:00:00+00:00"
+run 1 "$weir" cron next "0 0 30 2 *"
+grep -q "February" "$tmp/err" || fail "impossible cron: $(cat "$tmp/err")"
+run 1 "$weir" cron next "61 * * * *"
+grep -q "minute" "$tmp/err" || fail "bad minute: $(cat "$tmp/err")"
+run 1 "$weir" cron next "@daily" --tz Mars/Olympus
+run 2 "$weir" cron next "@daily" --count 0
+run 2 "$weir" cron next
+
+# dag show: defaults applied, topological order, cells expanded.
+run 0 "$weir" dag show "$data/matrix.yaml"
+python3 - "$tmp/out" <<'PY' || fail "dag show content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["dag"] == "matrix" and d["timezone"] == "UTC", d
+train, evaluate = d["steps"]
+assert train["id"] == "train" and evaluate["id"] == "evaluate", d["steps"]
+assert train["retries"] == 0 and evaluate["retries"] == 2, d["steps"]
+assert evaluate["retry_delay"] == "1m30s" and evaluate["queue"] == "default"
+assert train["cells"] == [{"lr": 0.1, "depth": 3}, {"lr": 0.1, "depth": 5},
+                          {"lr": 0.01, "depth": 3}, {"lr": 0.01, "depth": 5}], train
+assert evaluate["cells"] is None and evaluate["needs"] == ["train"]
+assert len(d["hash"]) == 64
+PY
+run 1 "$weir" dag show "$data/broken.yaml"
+grep -q "broken.yaml:6:13:" "$tmp/err" || fail "dag show of a broken file"
+
+if [ "$failures" -gt 0 ]; then
+    echo "$failures CLI check(s) failed" >&2
+    exit 1
+fi
+echo "all CLI checks passed"
