@@ -616,16 +616,22 @@ int cron_next(const struct cron_expr *expr, const struct tz *tz, int64_t after,
               int64_t *next)
 {
     struct cron_expr c;
-    int64_t lo, deadline, match = 0, match_for = INT64_MAX;
+    int64_t lo, probe, deadline, match = 0, match_for = INT64_MAX;
 
     if (after < T_MIN || after > T_MAX)
         return WEIR_ERANGE;
     sanitize(expr, &c);
+    /*
+     * Each pass looks at the stretch [lo, end) of constant offset. The first
+     * probes at `after`, not at lo: when lo is itself a transition, the
+     * stretch is empty and the gap that ends at lo is still looked at.
+     */
     lo = after + 1;
+    probe = after;
     deadline = after + (int64_t)HORIZON_YEARS * YEAR_SECS;
     for (int iter = 0; iter < 4096 && lo <= deadline; iter++) {
-        int32_t off = off_at(tz, lo);
-        int64_t end = next_change(tz, lo);
+        int32_t off = off_at(tz, probe);
+        int64_t end = next_change(tz, probe);
         int64_t from = floor_div(lo + off + 59, 60) * 60;
 
         /* A match found for an earlier start still holds if not passed. */
@@ -638,8 +644,10 @@ int cron_next(const struct cron_expr *expr, const struct tz *tz, int64_t after,
             if (match - off > deadline)
                 return WEIR_ENEVER;
             if (!c.hour_star && tz != NULL &&
-                is_repeat(tz, match, match - off, &lo))
+                is_repeat(tz, match, match - off, &lo)) {
+                probe = lo;
                 continue;
+            }
             *next = match - off;
             return 0;
         }
@@ -650,7 +658,7 @@ int cron_next(const struct cron_expr *expr, const struct tz *tz, int64_t after,
             *next = end;
             return 0;
         }
-        lo = end;
+        lo = probe = end;
     }
     return WEIR_ENEVER;
 }

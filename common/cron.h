@@ -21,14 +21,14 @@
 
 /* A parsed expression; a plain value, copy it freely. */
 struct cron_expr {
-    uint64_t minutes;  /* bit m set: minute m (0-59) matches */
-    uint32_t hours;    /* bit h: hour h (0-23) */
-    uint32_t mdays;    /* bit d: day of month d (1-31) */
-    uint16_t months;   /* bit m: month m (1-12) */
-    uint8_t wdays;     /* bit d: weekday d (0 = Sunday .. 6) */
-    bool mday_star;    /* day-of-month field was `*` (or `?`) */
-    bool wday_star;    /* day-of-week field was `*` (or `?`) */
-    bool hour_star;    /* hour field was `*`: keeps real-time pace at DST */
+    uint64_t minutes; /* bit m set: minute m (0-59) matches */
+    uint32_t hours;   /* bit h: hour h (0-23) */
+    uint32_t mdays;   /* bit d: day of month d (1-31) */
+    uint16_t months;  /* bit m: month m (1-12) */
+    uint8_t wdays;    /* bit d: weekday d (0 = Sunday .. 6) */
+    bool mday_star;   /* day-of-month field was `*` (or `?`) */
+    bool wday_star;   /* day-of-week field was `*` (or `?`) */
+    bool hour_star;   /* hour field was `*`: keeps real-time pace at DST */
 };
 
 /*
@@ -53,8 +53,7 @@ WEIR_MUSTCHECK int cron_next(const struct cron_expr *c, const struct tz *tz,
  * "2026-11-29T02:00:00-06:00" ("Z" is never used; UTC prints "+00:00").
  * buf must hold at least 32 bytes. Returns buf.
  */
-char *cron_format_time(int64_t utc, const struct tz *tz, char *buf,
-                       size_t len);
+char *cron_format_time(int64_t utc, const struct tz *tz, char *buf, size_t len);
 
 /*
  * Parse an ISO-8601 time "YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM|-HH:MM]"; without

@@ -18,13 +18,13 @@
 #include "err.h"
 
 /* Limits that keep hostile files cheap to refuse. */
-#define DAG_MAX_FILE_BYTES  (1024 * 1024) /* larger sources are refused */
-#define DAG_MAX_DEPTH       32            /* nesting of YAML collections */
-#define DAG_MAX_NODES       100000        /* YAML nodes, aliases expanded */
-#define DAG_MAX_STEPS       2000          /* steps in one DAG */
-#define DAG_MAX_CELLS       1000          /* cells of one matrix */
-#define DAG_MAX_DIAGS       100           /* diagnostics kept per file */
-#define DAG_ID_MAX          64            /* bytes in a DAG or step id */
+#define DAG_MAX_FILE_BYTES (1024 * 1024) /* larger sources are refused */
+#define DAG_MAX_DEPTH      32            /* nesting of YAML collections */
+#define DAG_MAX_NODES      100000        /* YAML nodes, aliases expanded */
+#define DAG_MAX_STEPS      2000          /* steps in one DAG */
+#define DAG_MAX_CELLS      1000          /* cells of one matrix */
+#define DAG_MAX_DIAGS      100           /* diagnostics kept per file */
+#define DAG_ID_MAX         64            /* bytes in a DAG or step id */
 
 /* A place in the source text; line 0 means "no place" (a default). */
 struct dag_pos {
@@ -100,17 +100,17 @@ struct dag_trigger {
     bool catchup;          /* a run for every slot missed while down */
     int64_t jitter_ms;     /* random delay up to this, 0 for none */
     /* event, webhook */
-    char *when;        /* filter expression, or NULL */
-    char *accumulate;  /* expression summed over matching events, or NULL */
-    double threshold;  /* fire once the sum reaches this */
-    char *secret_env;  /* webhook: variable holding the signing secret */
+    char *when;       /* filter expression, or NULL */
+    char *accumulate; /* expression summed over matching events, or NULL */
+    double threshold; /* fire once the sum reaches this */
+    char *secret_env; /* webhook: variable holding the signing secret */
     /* metric */
-    bool has_below;    /* below is set */
-    double below;      /* fire when value < below */
-    bool has_above;    /* above is set */
-    double above;      /* fire when value > above */
-    int for_samples;   /* consecutive samples past the line, >= 1 */
-    cJSON *labels;     /* object of label matchers, or NULL */
+    bool has_below;  /* below is set */
+    double below;    /* fire when value < below */
+    bool has_above;  /* above is set */
+    double above;    /* fire when value > above */
+    int for_samples; /* consecutive samples past the line, >= 1 */
+    cJSON *labels;   /* object of label matchers, or NULL */
     /* file */
     int64_t stable_ms; /* how long a file must stay unchanged */
     /* every kind */
@@ -126,49 +126,49 @@ struct dag_environment {
     char *queue;           /* queue every step of a run here goes to, or NULL */
     char **approve_before; /* steps that need an approval in this env */
     size_t n_approve_before; /* entries in approve_before */
-    struct dag_pos pos;    /* the environment's key */
+    struct dag_pos pos;      /* the environment's key */
 };
 
 struct dag_step {
     char *id;           /* [a-z0-9][a-z0-9_-]{0,63} */
     struct dag_pos pos; /* the step's `id:` value */
     char *run;          /* shell command template; NULL for an approval gate */
-    struct dag_pos run_pos;   /* position of run: value */
-    struct dag_env *env;      /* environment additions */
-    size_t n_env;             /* entries in env */
-    char *workdir;            /* folder to run in, relative to the DAG file */
-    char **needs;             /* upstream step ids */
-    size_t n_needs;           /* entries in needs */
-    size_t *needs_idx;        /* needs[i] as an index into dag.steps */
-    struct dag_axis *matrix;  /* axes; NULL when not a matrix step */
-    size_t n_matrix;          /* axes in matrix */
-    size_t n_cells;           /* product of the axis lengths; 1 if no matrix */
-    char *queue;              /* queue name ("default" unless set) */
-    int retries;              /* extra tries after the first */
-    int64_t retry_delay_ms;   /* delay before the first retry */
-    double retry_backoff;     /* delay multiplier per try, >= 1 */
-    int64_t max_retry_delay_ms; /* cap on the delay; 0 for none */
-    int64_t timeout_ms;         /* per attempt; 0 for none */
-    int *retry_on_exit;         /* only these exit codes are retried */
-    size_t n_retry_on_exit;     /* entries; 0 means every failure */
-    int *no_retry_on_exit;      /* these exit codes are never retried */
-    size_t n_no_retry_on_exit;  /* entries in no_retry_on_exit */
+    struct dag_pos run_pos;  /* position of run: value */
+    struct dag_env *env;     /* environment additions */
+    size_t n_env;            /* entries in env */
+    char *workdir;           /* folder to run in, relative to the DAG file */
+    char **needs;            /* upstream step ids */
+    size_t n_needs;          /* entries in needs */
+    size_t *needs_idx;       /* needs[i] as an index into dag.steps */
+    struct dag_axis *matrix; /* axes; NULL when not a matrix step */
+    size_t n_matrix;         /* axes in matrix */
+    size_t n_cells;          /* product of the axis lengths; 1 if no matrix */
+    char *queue;             /* queue name ("default" unless set) */
+    int retries;             /* extra tries after the first */
+    int64_t retry_delay_ms;  /* delay before the first retry */
+    double retry_backoff;    /* delay multiplier per try, >= 1 */
+    int64_t max_retry_delay_ms;         /* cap on the delay; 0 for none */
+    int64_t timeout_ms;                 /* per attempt; 0 for none */
+    int *retry_on_exit;                 /* only these exit codes are retried */
+    size_t n_retry_on_exit;             /* entries; 0 means every failure */
+    int *no_retry_on_exit;              /* these exit codes are never retried */
+    size_t n_no_retry_on_exit;          /* entries in no_retry_on_exit */
     enum dag_trigger_rule trigger_rule; /* when it may start */
-    char *if_expr;              /* condition, or NULL */
-    struct dag_pos if_pos;      /* position of the if: value */
-    bool approval;              /* an approval gate */
-    char *approval_message;     /* template shown to the approver, or NULL */
-    size_t *upstream;           /* every transitive upstream, as indexes */
-    size_t n_upstream;          /* entries in upstream */
+    char *if_expr;                      /* condition, or NULL */
+    struct dag_pos if_pos;              /* position of the if: value */
+    bool approval;                      /* an approval gate */
+    char *approval_message; /* template shown to the approver, or NULL */
+    size_t *upstream;       /* every transitive upstream, as indexes */
+    size_t n_upstream;      /* entries in upstream */
 };
 
 struct dag {
-    char *id;            /* [a-z0-9][a-z0-9_-]{0,63} */
-    char *description;   /* free text, or NULL */
-    char **tags;         /* free-form tags */
-    size_t n_tags;       /* entries in tags */
-    cJSON *params;       /* object: param name -> default value */
-    char *timezone;      /* IANA zone name of every cron ("UTC" default) */
+    char *id;          /* [a-z0-9][a-z0-9_-]{0,63} */
+    char *description; /* free text, or NULL */
+    char **tags;       /* free-form tags */
+    size_t n_tags;     /* entries in tags */
+    cJSON *params;     /* object: param name -> default value */
+    char *timezone;    /* IANA zone name of every cron ("UTC" default) */
     struct dag_trigger *triggers; /* `schedule:` comes first, then triggers */
     size_t n_triggers;            /* entries in triggers */
     int64_t cooldown_ms;          /* least time between triggered runs */
@@ -178,15 +178,15 @@ struct dag {
     enum dag_priority priority;   /* default run priority */
     char *environment;            /* default environment, or NULL */
     struct dag_environment *environments; /* declared environments */
-    size_t n_environments;        /* entries in environments */
-    struct dag_hook on_failure;   /* hook, fields NULL when absent */
-    struct dag_hook on_success;   /* hook, fields NULL when absent */
-    struct dag_step *steps;       /* in topological order (stable: ties keep
-                                     file order) */
-    size_t n_steps;               /* entries in steps */
-    char *source;                 /* the YAML text as loaded */
-    size_t source_len;            /* bytes in source */
-    char hash[65];                /* SHA-256 of source, lowercase hex */
+    size_t n_environments;                /* entries in environments */
+    struct dag_hook on_failure;           /* hook, fields NULL when absent */
+    struct dag_hook on_success;           /* hook, fields NULL when absent */
+    struct dag_step *steps; /* in topological order (stable: ties keep
+                               file order) */
+    size_t n_steps;         /* entries in steps */
+    char *source;           /* the YAML text as loaded */
+    size_t source_len;      /* bytes in source */
+    char hash[65];          /* SHA-256 of source, lowercase hex */
 };
 
 /*
