@@ -11,10 +11,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 echo "weir: validating $top/dags"
 "$top/build/weir" validate "$top/dags"
 
-if [ ! -x "$top/build/server/weir-server" ]; then
-    echo "weir: the DAGs above are valid. The server (weir-server) is not built"
-    echo "yet, so there is nothing to start: 'weir up' arrives with the"
-    echo "execution engine. Meanwhile try: build/weir dag show dags/hello.yaml"
+if ! "$top/build/weir" help up >/dev/null 2>&1; then
+    echo "weir: the DAGs above are valid. 'weir up' (the private PostgreSQL,"
+    echo "the server and the workers started together) is not built yet, so"
+    echo "there is nothing to start. Meanwhile try:"
+    echo "  build/weir dag show dags/hello.yaml"
+    echo "  build/weir cron next '0 2 * * 0' --tz America/Mexico_City"
     exit 0
 fi
 exec "$top/build/weir" up --dags "$top/dags" "$@"

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The REST API: the route table, the token check every non-public route
+ * goes through, and the handlers (api.c: health and tokens; api_dags.c:
+ * DAGs). Handlers turn HTTP into calls to the store and the DAG cache.
+ */
+#ifndef WEIR_API_H
+#define WEIR_API_H
+
+#include <stddef.h>
+
+#include "dagcache.h"
+#include "http.h"
+#include "store.h"
+
+/* What the handlers share; the app pointer of the HTTP server. */
+struct api {
+    struct store *store;    /* the database */
+    struct dagcache *cache; /* loaded DAG versions */
+};
+
+/* The route table, and its number of entries. */
+extern const struct http_route api_routes[];
+extern const size_t api_routes_count;
+
+/* The http_auth_fn of the API: a live token whose role allows the call. */
+WEIR_MUSTCHECK int api_auth(void *app, struct http_req *req,
+                            struct weir_err *err);
+
+/* Handlers of api_dags.c. */
+void api_dags_list(struct http_req *req);
+void api_dag_get(struct http_req *req);
+void api_dag_versions(struct http_req *req);
+
+#endif

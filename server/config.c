@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Flags and environment of weir-server. The listen address is resolved
+ * here, so that a server that would be reachable from other machines is
+ * refused before anything starts, unless --allow-remote says it is meant.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_LISTEN    "127.0.0.1:8080"
+#define DEFAULT_DAGS_DIR  "./dags"
+#define DEFAULT_POOL_SIZE 4
+
+/* Long options; values start past any single character getopt returns. */
+enum {
+    OPT_DATABASE_URL = 256, /* --database-url URL */
+    OPT_DAGS_DIR,           /* --dags-dir DIR */
+    OPT_LISTEN,             /* --listen HOST:PORT */
+    OPT_ALLOW_REMOTE,       /* --allow-remote */
+    OPT_ADMIN_TOKEN_FILE,   /* --admin-token-file PATH */
+    OPT_POOL_SIZE,          /* --pool-size N */
+    OPT_CREATE_TOKEN,       /* --create-token ROLE */
+    OPT_TOKEN_NAME,         /* --token-name NAME */
+    OPT_VERSION,            /* --version */
+    OPT_HELP,               /* --help */
+};
+
+static const char usage_text[] =
+    "usage: weir-server [OPTIONS]\n"
+    "       weir-server --create-token ROLE [--token-name NAME] "
+    "--database-url URL\n\n"
+    "Runs the Weir scheduler and REST API.\n\n"
+    "  --database-url URL       PostgreSQL connection string or URL\n"
+    "                           (WEIR_DATABASE_URL; required)\n"
+    "  --dags-dir DIR           folder of DAG files, read recursively\n"
+    "                           (WEIR_DAGS_DIR; default " DEFAULT_DAGS_DIR ")\n"
+    "  --listen HOST:PORT       address of the HTTP API (WEIR_LISTEN;\n"
+    "                           default " DEFAULT_LISTEN "; port 0 picks "
+    "one)\n"
+    "  --allow-remote           allow a non-loopback --listen address\n"
+    "  --admin-token-file PATH  write the first admin token there (mode\n"
+    "                           0600) when it is created\n"
+    "                           (WEIR_ADMIN_TOKEN_FILE)\n"
+    "  --pool-size N            PostgreSQL connections (WEIR_POOL_SIZE;\n"
+    "                           default 4)\n"
+    "  --create-token ROLE      create an API token of role admin, worker\n"
+    "                           or read, print it on stdout and exit\n"
+    "  --token-name NAME        a name for that token\n"
+    "  --version                print the version and exit\n"
+    "  --help                   print this text and exit\n\n"
+    "On its first start the server creates an admin token and prints it\n"
+    "once, as 'admin token: weir_...'.\n";
+
+const char *config_usage(void)
+{
+    return usage_text;
+}
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        const uint8_t *b = in6->sin6_addr.s6_addr;
+
+        if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+            return true;
+        return IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) && b[12] == 127;
+    }
+    return false;
+}
+
+/* Split "host:port" or "[v6]:port" into host and port (copied into the
+ * buffers given). */
+static int split_host_port(const char *text, char *host, size_t host_len,
+                           char *port, size_t port_len, struct weir_err *err)
+{
+    const char *colon, *h = text, *h_end;
+
+    if (text[0] == '[') {
+        h = text + 1;
+        h_end = strchr(h, ']');
+        if (h_end == NULL || h_end[1] != ':')
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--listen \"%s\": expected [ADDRESS]:PORT",
+                                text);
+        colon = h_end + 1;
+    } else {
+        colon = strrchr(text, ':');
+        h_end = colon;
+    }
+    if (colon == NULL || h_end == h || colon[1] == '\0')
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--listen \"%s\": expected HOST:PORT, such as %s",
+                            text, DEFAULT_LISTEN);
+    if ((size_t)(h_end - h) >= host_len || strlen(colon + 1) >= port_len)
+        return weir_err_set(err, WEIR_EINVAL, "--listen \"%s\": too long",
+                            text);
+    memcpy(host, h, (size_t)(h_end - h));
+    host[h_end - h] = '\0';
+    strcpy(port, colon + 1);
+    return 0;
+}
+
+static int parse_port(const char *text, const char *port, struct weir_err *err)
+{
+    char *end;
+    long v = strtol(port, &end, 10);
+
+    if (*end != '\0' || end == port || v < 0 || v > 65535)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--listen \"%s\": the port must be a number from "
+                            "0 to 65535",
+                            text);
+    return 0;
+}
+
+static int resolve_listen(struct config *cfg, struct weir_err *err)
+{
+    char host[256], port[16];
+    struct addrinfo hints = {0}, *res = NULL;
+    int rc;
+
+    rc = split_host_port(cfg->listen, host, sizeof(host), port, sizeof(port),
+                         err);
+    if (rc == 0)
+        rc = parse_port(cfg->listen, port, err);
+    if (rc < 0)
+        return rc;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0)
+        return weir_err_set(err, WEIR_EINVAL, "--listen \"%s\": %s",
+                            cfg->listen, gai_strerror(rc));
+    memcpy(&cfg->addr, res->ai_addr, res->ai_addrlen);
+    cfg->addr_len = res->ai_addrlen;
+    freeaddrinfo(res);
+    if (!cfg->allow_remote && !addr_is_loopback((struct sockaddr *)&cfg->addr))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--listen \"%s\" is not a loopback address, so "
+                            "other machines could reach the API; pass "
+                            "--allow-remote if that is meant",
+                            cfg->listen);
+    return 0;
+}
+
+static int parse_pool_size(const char *text, struct config *cfg,
+                           struct weir_err *err)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+
+    if (*end != '\0' || end == text || v < 1 || v > CONFIG_POOL_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--pool-size \"%s\": expected a number from 1 "
+                            "to %d",
+                            text, CONFIG_POOL_MAX);
+    cfg->pool_size = (int)v;
+    return 0;
+}
+
+static void config_defaults(struct config *cfg)
+{
+    const char *v;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->action = CONFIG_SERVE;
+    cfg->database_url = getenv("WEIR_DATABASE_URL");
+    v = getenv("WEIR_DAGS_DIR");
+    cfg->dags_dir = v && *v ? v : DEFAULT_DAGS_DIR;
+    v = getenv("WEIR_LISTEN");
+    cfg->listen = v && *v ? v : DEFAULT_LISTEN;
+    cfg->admin_token_file = getenv("WEIR_ADMIN_TOKEN_FILE");
+    cfg->pool_size = DEFAULT_POOL_SIZE;
+}
+
+/* Apply one option; returns 0 or WEIR_EINVAL. */
+static int apply_option(int opt, const char *arg, struct config *cfg,
+                        const char **pool_text, struct weir_err *err)
+{
+    switch (opt) {
+    case OPT_DATABASE_URL:
+        cfg->database_url = arg;
+        break;
+    case OPT_DAGS_DIR:
+        cfg->dags_dir = arg;
+        break;
+    case OPT_LISTEN:
+        cfg->listen = arg;
+        break;
+    case OPT_ALLOW_REMOTE:
+        cfg->allow_remote = true;
+        break;
+    case OPT_ADMIN_TOKEN_FILE:
+        cfg->admin_token_file = arg;
+        break;
+    case OPT_POOL_SIZE:
+        *pool_text = arg;
+        break;
+    case OPT_CREATE_TOKEN:
+        cfg->action = CONFIG_CREATE_TOKEN;
+        cfg->create_token_role = arg;
+        break;
+    case OPT_TOKEN_NAME:
+        cfg->token_name = arg;
+        break;
+    case OPT_VERSION:
+        cfg->action = CONFIG_VERSION;
+        break;
+    case OPT_HELP:
+        cfg->action = CONFIG_HELP;
+        break;
+    default:
+        return weir_err_set(err, WEIR_EINVAL,
+                            "unknown option or missing value "
+                            "(see weir-server --help)");
+    }
+    return 0;
+}
+
+static int check_required(struct config *cfg, const char *pool_text,
+                          struct weir_err *err)
+{
+    if (pool_text == NULL)
+        pool_text = getenv("WEIR_POOL_SIZE");
+    if (pool_text != NULL && *pool_text != '\0' &&
+        parse_pool_size(pool_text, cfg, err) < 0)
+        return WEIR_EINVAL;
+    if (cfg->database_url == NULL || cfg->database_url[0] == '\0')
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--database-url (or WEIR_DATABASE_URL) is "
+                            "required");
+    if (cfg->action == CONFIG_CREATE_TOKEN)
+        return 0;
+    return resolve_listen(cfg, err);
+}
+
+int config_parse(int argc, char **argv, struct config *cfg,
+                 struct weir_err *err)
+{
+    static const struct option opts[] = {
+        {"database-url", required_argument, NULL, OPT_DATABASE_URL},
+        {"dags-dir", required_argument, NULL, OPT_DAGS_DIR},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"allow-remote", no_argument, NULL, OPT_ALLOW_REMOTE},
+        {"admin-token-file", required_argument, NULL, OPT_ADMIN_TOKEN_FILE},
+        {"pool-size", required_argument, NULL, OPT_POOL_SIZE},
+        {"create-token", required_argument, NULL, OPT_CREATE_TOKEN},
+        {"token-name", required_argument, NULL, OPT_TOKEN_NAME},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0}};
+    const char *pool_text = NULL;
+    int opt;
+
+    config_defaults(cfg);
+    opterr = 0;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (opt == '?' || opt == ':')
+            return weir_err_set(err, WEIR_EINVAL,
+                                "unknown option or missing value: \"%s\" "
+                                "(see weir-server --help)",
+                                argv[optind - 1]);
+        if (apply_option(opt, optarg, cfg, &pool_text, err) < 0)
+            return WEIR_EINVAL;
+    }
+    if (optind < argc)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "unexpected argument \"%s\" (see weir-server "
+                            "--help)",
+                            argv[optind]);
+    if (cfg->action == CONFIG_HELP || cfg->action == CONFIG_VERSION)
+        return 0;
+    return check_required(cfg, pool_text, err);
+}

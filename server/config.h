@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * weir-server's settings, from command-line flags and WEIR_* environment
+ * variables (a flag wins over its variable).
+ */
+#ifndef WEIR_CONFIG_H
+#define WEIR_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "err.h"
+
+#define CONFIG_POOL_MAX 64 /* largest --pool-size */
+
+/* What the process was asked to do. */
+enum config_action {
+    CONFIG_SERVE,        /* run the server */
+    CONFIG_HELP,         /* print the usage and exit 0 */
+    CONFIG_VERSION,      /* print the version and exit 0 */
+    CONFIG_CREATE_TOKEN, /* create one API token, print it, exit */
+};
+
+/* Every setting; strings are borrowed from argv, the environment or
+ * literals, so the struct needs no cleanup. */
+struct config {
+    enum config_action action;     /* what to do */
+    const char *database_url;      /* libpq connection string or URL */
+    const char *dags_dir;          /* folder of DAG files */
+    const char *listen;            /* the address as written */
+    struct sockaddr_storage addr;  /* listen resolved */
+    socklen_t addr_len;            /* bytes used in addr */
+    bool allow_remote;             /* a non-loopback listen is allowed */
+    const char *admin_token_file;  /* where the first admin token goes */
+    int pool_size;                 /* PostgreSQL connections */
+    const char *create_token_role; /* role for CONFIG_CREATE_TOKEN */
+    const char *token_name;        /* its name (free text), or NULL */
+};
+
+/*
+ * Fill cfg from argv and the environment. Returns 0, or WEIR_EINVAL with
+ * err naming the bad flag or value and what was expected (the caller
+ * prints it and exits 2).
+ */
+WEIR_MUSTCHECK int config_parse(int argc, char **argv, struct config *cfg,
+                                struct weir_err *err);
+
+/* The usage text for --help. */
+const char *config_usage(void);
+
+#endif

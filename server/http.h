@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP layer: libmicrohttpd with a thread per connection, a route
+ * table (method and path pattern with {name} segments), bodies read up to
+ * a limit, JSON replies and JSON error bodies
+ * {"error": {"code": "NOT_FOUND", "message": "..."}}.
+ *
+ * A handler runs in its connection's thread, may block, and must reply
+ * exactly once with http_reply_json() or one of the error replies.
+ */
+#ifndef WEIR_HTTP_H
+#define WEIR_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include <cJSON.h>
+
+#include "err.h"
+
+#define HTTP_BODY_MAX_DEFAULT (1024 * 1024) /* bytes of a request body */
+#define HTTP_MAX_PARAMS       4             /* {name} segments in a pattern */
+
+struct http_server;
+struct http_req;
+
+/* Handles a matched request; replies before returning. */
+typedef void (*http_handler_fn)(struct http_req *req);
+
+/*
+ * Decides whether a request on a non-public route may go on (checks its
+ * token and role). Returns 0, or a WEIR_E* code with err, which becomes
+ * the error reply (WEIR_EAUTH 401, WEIR_EFORBIDDEN 403, ...).
+ */
+typedef int (*http_auth_fn)(void *app, struct http_req *req,
+                            struct weir_err *err);
+
+enum http_route_flags {
+    HTTP_PUBLIC = 1u << 0,    /* no token needed */
+    HTTP_JSON_BODY = 1u << 1, /* the body must be JSON; parsed beforehand */
+};
+
+struct http_route {
+    const char *method;  /* "GET", "POST", ... */
+    const char *pattern; /* "/api/v1/dags/{id}": literal or {name} segments */
+    http_handler_fn fn;  /* what handles it */
+    unsigned flags;      /* enum http_route_flags */
+    size_t max_body;     /* body limit in bytes; 0 for the default */
+};
+
+struct http_config {
+    const struct sockaddr *addr;     /* where to listen */
+    socklen_t addr_len;              /* bytes in addr */
+    const struct http_route *routes; /* the route table (borrowed) */
+    size_t n_routes;                 /* entries in routes */
+    http_auth_fn auth;               /* checks non-public routes */
+    void *app;                       /* given to auth and handlers */
+    unsigned max_connections;        /* 0 for the default (256) */
+};
+
+/*
+ * Listen on cfg->addr and serve in background threads. Returns 0 with *out,
+ * or WEIR_EIO with err naming the address and the reason (in use, no
+ * permission...). The route table and app must outlive the server.
+ */
+WEIR_MUSTCHECK int http_server_start(const struct http_config *cfg,
+                                     struct http_server **out,
+                                     struct weir_err *err);
+
+/* The bound address as "host:port" (the real port when 0 was asked). */
+const char *http_server_address(const struct http_server *srv);
+
+/* Stop accepting, wait for running handlers, free the server.
+ * http_server_stop(NULL) is a no-op. */
+void http_server_stop(struct http_server *srv);
+
+/* Accessors; strings are borrowed for the length of the request. */
+const char *http_req_method(const struct http_req *req);
+const char *http_req_path(const struct http_req *req);
+/* The value of {name} in the route's pattern, or NULL. */
+const char *http_req_param(const struct http_req *req, const char *name);
+/* A request header, or NULL. */
+const char *http_req_header(const struct http_req *req, const char *name);
+/* The parsed body of an HTTP_JSON_BODY route. */
+const cJSON *http_req_json(const struct http_req *req);
+/* The app pointer of the server's config. */
+void *http_req_app(const struct http_req *req);
+
+/* Reply with status and body (taken: freed here, even on failure). */
+void http_reply_json(struct http_req *req, int status, cJSON *body);
+
+/* Reply with the error body for code, its HTTP status, and a message. */
+void http_reply_error(struct http_req *req, int code, const char *fmt, ...)
+    WEIR_PRINTF(3, 4);
+
+/* http_reply_error() with err's code and message. */
+void http_reply_err(struct http_req *req, const struct weir_err *err);
+
+#endif

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * weir-server: parses its settings, connects to PostgreSQL, applies the
+ * migrations, makes sure an admin token exists, loads the DAGs folder and
+ * serves the API until SIGINT or SIGTERM, then stops in reverse order.
+ *
+ * SIGINT and SIGTERM are blocked in every thread and taken by sigwait()
+ * in the main thread, so no signal handler ever runs.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "auth.h"
+#include "config.h"
+#include "dagdir.h"
+#include "log.h"
+
+#define DB_WAIT_S 15 /* how long a start waits for the database */
+
+/* Everything the running server holds, freed in reverse order. */
+struct server {
+    struct config cfg;        /* settings */
+    struct store *store;      /* PostgreSQL pool */
+    struct dagcache *cache;   /* loaded DAG versions */
+    struct dagdir *dagdir;    /* the DAGs folder */
+    struct api api;           /* what handlers share */
+    struct http_server *http; /* the API */
+};
+
+/* Borrow a connection, retrying while the database is not up yet. */
+static int connect_db(struct store *store, struct store_conn **out,
+                      struct weir_err *err)
+{
+    struct timespec pause = {0, 250 * 1000 * 1000};
+    time_t deadline = time(NULL) + DB_WAIT_S;
+    bool said = false;
+    int rc;
+
+    while ((rc = store_conn_get(store, out, err)) == WEIR_EUNAVAIL &&
+           time(NULL) < deadline) {
+        if (!said)
+            log_info("event=db_waiting max_s=%d", DB_WAIT_S);
+        said = true;
+        nanosleep(&pause, NULL);
+    }
+    return rc;
+}
+
+/* Migrations, then either one token (--create-token) or the first admin. */
+static int prepare_db(struct server *s, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    char token[AUTH_TOKEN_LEN + 1];
+    enum auth_role role = AUTH_ROLE_READ;
+    int applied = 0;
+    int rc;
+
+    if (s->cfg.action == CONFIG_CREATE_TOKEN &&
+        auth_role_parse(s->cfg.create_token_role, &role, err) != 0)
+        return WEIR_EINVAL;
+    rc = store_new(s->cfg.database_url, s->cfg.pool_size, &s->store, err);
+    if (rc == 0)
+        rc = connect_db(s->store, &c, err);
+    if (rc == 0)
+        rc = store_migrate(c, &applied, err);
+    if (rc == 0)
+        log_info("event=migrations applied=%d", applied);
+    if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN)
+        rc = auth_token_create(c, role, s->cfg.token_name, token, err);
+    if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN)
+        printf("%s\n", token);
+    else if (rc == 0)
+        rc = auth_first_admin(c, s->cfg.admin_token_file, err);
+    store_conn_put(c);
+    return rc;
+}
+
+static int start(struct server *s, struct weir_err *err)
+{
+    struct dagdir_stats st;
+    struct http_config hc = {0};
+    int rc;
+
+    s->cache = dagcache_new();
+    if (s->cache == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    rc = dagdir_new(s->cfg.dags_dir, s->store, s->cache, &s->dagdir, err);
+    if (rc == 0)
+        rc = dagdir_scan(s->dagdir, &st, err);
+    if (rc < 0)
+        return rc;
+    s->api.store = s->store;
+    s->api.cache = s->cache;
+    hc.addr = (const struct sockaddr *)&s->cfg.addr;
+    hc.addr_len = s->cfg.addr_len;
+    hc.routes = api_routes;
+    hc.n_routes = api_routes_count;
+    hc.auth = api_auth;
+    hc.app = &s->api;
+    rc = http_server_start(&hc, &s->http, err);
+    if (rc == 0)
+        log_info("event=listening addr=%s version=%s",
+                 http_server_address(s->http), WEIR_VERSION);
+    return rc;
+}
+
+static void stop(struct server *s)
+{
+    http_server_stop(s->http);
+    dagdir_free(s->dagdir);
+    dagcache_free(s->cache);
+    store_free(s->store);
+}
+
+static int wait_for_signal(const sigset_t *set)
+{
+    int sig = 0;
+
+    while (sigwait(set, &sig) != 0)
+        ;
+    log_info("event=stopping signal=%s", sig == SIGINT ? "INT" : "TERM");
+    return sig;
+}
+
+static int run(struct server *s)
+{
+    struct weir_err err = {0};
+    sigset_t set;
+    int rc;
+
+    /* Blocked before any thread starts, so every thread inherits it. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    rc = prepare_db(s, &err);
+    if (rc == 0 && s->cfg.action == CONFIG_SERVE)
+        rc = start(s, &err);
+    if (rc == 0 && s->cfg.action == CONFIG_SERVE)
+        wait_for_signal(&set);
+    if (rc < 0) {
+        char q[300];
+
+        log_error("event=fatal code=%s msg=%s", weir_errname(rc),
+                  log_quote(err.msg, q, sizeof(q)));
+        fprintf(stderr, "weir-server: %s\n", err.msg);
+    }
+    stop(s);
+    if (rc == 0)
+        log_info("event=stopped");
+    return rc == 0 ? 0 : rc == WEIR_EINVAL && s->store == NULL ? 2 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct server s;
+    struct weir_err err = {0};
+
+    memset(&s, 0, sizeof(s));
+    if (config_parse(argc, argv, &s.cfg, &err) != 0) {
+        fprintf(stderr, "weir-server: %s\n", err.msg);
+        return 2;
+    }
+    if (s.cfg.action == CONFIG_HELP) {
+        fputs(config_usage(), stdout);
+        return 0;
+    }
+    if (s.cfg.action == CONFIG_VERSION) {
+        printf("weir-server %s\n", WEIR_VERSION);
+        return 0;
+    }
+    return run(&s);
+}

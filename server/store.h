@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The server's PostgreSQL access: a small pool of libpq connections and
+ * every SQL statement of the server (store_*.c). Nothing outside store*
+ * sees SQL or libpq.
+ *
+ * A thread borrows a connection with store_conn_get() for the length of a
+ * request and gives it back with store_conn_put(). A connection that broke
+ * (PostgreSQL restarted, network gone) is reset by its next borrower; while
+ * the database cannot be reached, calls fail with WEIR_EUNAVAIL, which the
+ * HTTP layer reports as 503.
+ */
+#ifndef WEIR_STORE_H
+#define WEIR_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct store;
+struct store_conn;
+
+/*
+ * A pool of `size` connections to the database at url (a libpq connection
+ * string or URL). Connections are opened by their first borrower, so this
+ * does not touch the network. Returns 0 with *out, or WEIR_ENOMEM.
+ */
+WEIR_MUSTCHECK int store_new(const char *url, int size, struct store **out,
+                             struct weir_err *err);
+
+/* Close every connection and free the pool; every connection must have
+ * been given back. store_free(NULL) is a no-op. */
+void store_free(struct store *s);
+
+/*
+ * Borrow a connection, waiting up to 10 s for one to be free, and connect
+ * or reset it when needed. Returns 0 with *out, or WEIR_EUNAVAIL with err
+ * saying why (no free connection, or the database cannot be reached).
+ */
+WEIR_MUSTCHECK int store_conn_get(struct store *s, struct store_conn **out,
+                                  struct weir_err *err);
+
+/* Give a borrowed connection back; an open transaction is rolled back.
+ * store_conn_put(NULL) is a no-op. */
+void store_conn_put(struct store_conn *c);
+
+/* A round trip to the database: 0, or WEIR_EUNAVAIL. */
+WEIR_MUSTCHECK int store_ping(struct store_conn *c, struct weir_err *err);
+
+/*
+ * Apply every compiled-in migration that the database has not recorded in
+ * schema_migrations, in order, each in its own transaction under an
+ * advisory lock, so that several servers starting at once apply each
+ * migration once. *applied (may be NULL) gets how many were applied.
+ */
+WEIR_MUSTCHECK int store_migrate(struct store_conn *c, int *applied,
+                                 struct weir_err *err);
+
+/* ---- API tokens (store_tokens.c) ---- */
+
+/* Record a token by its SHA-256 hex `hash`, with role "admin", "worker" or
+ * "read" and a free-text name (NULL for none). */
+WEIR_MUSTCHECK int store_token_insert(struct store_conn *c, const char *hash,
+                                      const char *role, const char *name,
+                                      struct weir_err *err);
+
+/* The role of the live (not revoked) token with this hash into role (at
+ * least 16 bytes). WEIR_ENOTFOUND when there is none. */
+WEIR_MUSTCHECK int store_token_role(struct store_conn *c, const char *hash,
+                                    char *role, size_t role_len,
+                                    struct weir_err *err);
+
+/*
+ * Record `hash` as an admin token if, and only if, no live admin token
+ * exists (checked under an advisory lock, so two servers starting at once
+ * create one). *created says whether it was recorded.
+ */
+WEIR_MUSTCHECK int store_token_first_admin(struct store_conn *c,
+                                           const char *hash, bool *created,
+                                           struct weir_err *err);
+
+/* ---- DAGs and versions (store_dags.c) ---- */
+
+/* A row of dags, with the hash of its current version. */
+struct store_dag {
+    char *id;           /* the DAG id */
+    char *origin;       /* "file" or "api" */
+    char *path;         /* file under the DAGs folder, or NULL */
+    bool paused;        /* no new scheduled runs */
+    int64_t version_id; /* current version, 0 when it never loaded */
+    char *hash;         /* SHA-256 of that version, or NULL */
+    char *last_error;   /* diagnostics of the last failed load, or NULL */
+    int64_t updated_at; /* Unix seconds */
+};
+
+/* A row of dag_versions without its source. */
+struct store_dag_version {
+    int64_t id;         /* version id */
+    char *hash;         /* SHA-256 of the source */
+    char *origin;       /* "file" or "api" */
+    char *path;         /* the file it came from, or NULL */
+    int64_t created_at; /* Unix seconds */
+};
+
+/* Free the strings of d; the struct itself is the caller's. */
+void store_dag_cleanup(struct store_dag *d);
+
+/* Free an array from store_dag_list(). */
+void store_dag_list_free(struct store_dag *v, size_t n);
+
+/* Free an array from store_dag_versions(). */
+void store_dag_versions_free(struct store_dag_version *v, size_t n);
+
+/* Every DAG, ordered by id, into a new array *out of *n entries. */
+WEIR_MUSTCHECK int store_dag_list(struct store_conn *c, struct store_dag **out,
+                                  size_t *n, struct weir_err *err);
+
+/* The DAG with this id into *out; WEIR_ENOTFOUND when there is none. */
+WEIR_MUSTCHECK int store_dag_get(struct store_conn *c, const char *id,
+                                 struct store_dag *out, struct weir_err *err);
+
+/* The versions of DAG id, newest first; WEIR_ENOTFOUND for no such DAG. */
+WEIR_MUSTCHECK int store_dag_versions(struct store_conn *c, const char *id,
+                                      struct store_dag_version **out, size_t *n,
+                                      struct weir_err *err);
+
+/*
+ * The source text of a version, as a new NUL-terminated string *source of
+ * *len bytes, and its DAG id into dag_id (DAG id max + 1 bytes).
+ * WEIR_ENOTFOUND when there is no such version.
+ */
+WEIR_MUSTCHECK int store_dag_version_source(struct store_conn *c,
+                                            int64_t version_id, char **source,
+                                            size_t *len, char *dag_id,
+                                            size_t dag_id_len,
+                                            struct weir_err *err);
+
+/* The origin and path of DAG id (path may be NULL, new string), or
+ * WEIR_ENOTFOUND. */
+WEIR_MUSTCHECK int store_dag_owner(struct store_conn *c, const char *id,
+                                   char *origin, size_t origin_len, char **path,
+                                   struct weir_err *err);
+
+/*
+ * In one transaction: make sure DAG id exists with origin 'file' and this
+ * path, add a version for (id, hash) unless it exists, make it current and
+ * clear last_error, and drop placeholder rows (never loaded) that the same
+ * path left under another id. *version_id gets the current version,
+ * *created whether it is new. WEIR_ECONFLICT when id belongs to a DAG
+ * submitted over the API.
+ */
+WEIR_MUSTCHECK int store_dag_upsert_file(struct store_conn *c, const char *id,
+                                         const char *path, const char *source,
+                                         size_t len, const char *hash,
+                                         int64_t *version_id, bool *created,
+                                         struct weir_err *err);
+
+/*
+ * Record a failed load of the file at path: the DAG that path holds keeps
+ * its current version and gets last_error = text. When no DAG has that
+ * path, a placeholder row with id placeholder_id is created (unless that id
+ * is taken; then *recorded is false and nothing is written).
+ */
+WEIR_MUSTCHECK int store_dag_file_error(struct store_conn *c, const char *path,
+                                        const char *placeholder_id,
+                                        const char *text, bool *recorded,
+                                        struct weir_err *err);
+
+/*
+ * Set last_error on every file DAG whose path is not among the n paths
+ * given (their files are gone); their versions stay. *n_missing (may be
+ * NULL) gets how many rows that was.
+ */
+WEIR_MUSTCHECK int store_dag_files_missing(struct store_conn *c,
+                                           const char *const *paths, size_t n,
+                                           int *n_missing,
+                                           struct weir_err *err);
+
+#endif

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What the store_*.c files share: the connection and statement helpers. */
+#ifndef WEIR_STORE_INT_H
+#define WEIR_STORE_INT_H
+
+#include <libpq-fe.h>
+
+#include "store.h"
+
+/* Advisory lock keys (class, key) of the server's critical sections. */
+#define STORE_LOCK_CLASS   2003134834 /* "weir" as a 32-bit number */
+#define STORE_LOCK_MIGRATE 1          /* applying migrations */
+#define STORE_LOCK_TOKENS  2          /* creating the first admin token */
+
+/* One pooled connection. */
+struct store_conn {
+    struct store *owner;   /* the pool it belongs to */
+    PGconn *pg;            /* NULL until first connected */
+    unsigned outages_seen; /* the pool's outage count when last checked */
+};
+
+/*
+ * Run one statement with text parameters (params[i] NULL is SQL NULL).
+ * Returns 0 with *out a result that returned rows or completed (the caller
+ * PQclear()s it), or a WEIR_E* code with err: WEIR_EUNAVAIL when the
+ * connection is gone, WEIR_EEXISTS for a unique violation, WEIR_ECONFLICT
+ * for another constraint, WEIR_EINTERNAL otherwise.
+ */
+WEIR_MUSTCHECK int store_query(struct store_conn *c, const char *sql, int n,
+                               const char *const *params, PGresult **out,
+                               struct weir_err *err);
+
+/* store_query() for a statement whose result is not needed. */
+WEIR_MUSTCHECK int store_cmd(struct store_conn *c, const char *sql, int n,
+                             const char *const *params, struct weir_err *err);
+
+/* Transaction control; store_rollback() cannot fail in a way that
+ * matters (a broken connection is reset by its next borrower). */
+WEIR_MUSTCHECK int store_begin(struct store_conn *c, struct weir_err *err);
+WEIR_MUSTCHECK int store_commit(struct store_conn *c, struct weir_err *err);
+void store_rollback(struct store_conn *c);
+
+/* The value at (row, col), NULL when SQL NULL (borrowed from r). */
+const char *store_val(const PGresult *r, int row, int col);
+
+/* The value at (row, col) as an integer, 0 when SQL NULL. */
+int64_t store_val_i64(const PGresult *r, int row, int col);
+
+/*
+ * A copy of the value at (row, col) into *out (NULL when SQL NULL).
+ * Returns 0 or WEIR_ENOMEM.
+ */
+WEIR_MUSTCHECK int store_val_dup(const PGresult *r, int row, int col,
+                                 char **out, struct weir_err *err);
+
+#endif
