@@ -18,6 +18,8 @@ typedef int (*cli_cmd_fn)(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
 int cmd_cron(int argc, char **argv);
 int cmd_dag(int argc, char **argv);
+int cmd_dags(int argc, char **argv);
+int cmd_up(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

@@ -19,6 +19,8 @@ static const struct command commands[] = {
     {"validate", cmd_validate, "check DAG files and folders for errors"},
     {"cron", cmd_cron, "show the next fire times of a cron expression"},
     {"dag", cmd_dag, "show a DAG file normalized, as JSON"},
+    {"dags", cmd_dags, "list the DAGs the server knows"},
+    {"up", cmd_up, "run Weir standalone: PostgreSQL, server, workers"},
 };
 
 static void usage(FILE *f)

@@ -19,8 +19,18 @@
  * or `?` counts as a star, as in the classic cron: if either day field is a
  * star both masks must match (the star one usually matches every day, but
  * `*` + step still restricts); if neither is, a day matching either fires.
+ *
+ * Field details: "a/step" runs from a to the end of the field. In
+ * day-of-week, 7 is Sunday like 0, `*` and "a/step" stop at 6 (so 7 adds no
+ * second Sunday), and a range may end at Sunday ("SAT-SUN", "5-0").
+ * Because only day fields starting with `*` can make both masks matter,
+ * every parsed expression fires within a few years, except contrived ones
+ * like February 29 with a stepped civil_weekday star that allows only Sunday;
+ * cron_next() reports those as never firing when the next fire is more than
+ * 30 years away.
  */
 #include "cron.h"
+#include "civil.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -86,67 +96,6 @@ struct parser {
 };
 
 /* ---- calendar ------------------------------------------------------------ */
-
-static const int cum_days[12] = {0,   31,  59,  90,  120, 151,
-                                 181, 212, 243, 273, 304, 334};
-
-/* Division rounding toward minus infinity, for instants before 1970. */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days from 1970-01-01 to January 1 of year y (proleptic Gregorian). */
-static int64_t days_before_year(int64_t y)
-{
-    int64_t p = y - 1;
-
-    return 365 * (y - 1970) + floor_div(p, 4) - floor_div(p, 100) +
-           floor_div(p, 400) - 477;
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    return days_before_year(y) + cum_days[m - 1] + (m > 2 && is_leap(y)) + d -
-           1;
-}
-
-static void civil_from_days(int64_t days, int64_t *y, int *m, int *d)
-{
-    int64_t yy = 1970 + floor_div(days * 400, 146097);
-    int doy, mm = 12;
-
-    while (days_before_year(yy) > days)
-        yy--;
-    while (days_before_year(yy + 1) <= days)
-        yy++;
-    doy = (int)(days - days_before_year(yy));
-    while (mm > 1 && cum_days[mm - 1] + (mm > 2 && is_leap(yy)) > doy)
-        mm--;
-    *y = yy;
-    *m = mm;
-    *d = doy - cum_days[mm - 1] - (mm > 2 && is_leap(yy)) + 1;
-}
-
-static int days_in_month(int64_t y, int m)
-{
-    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-    return dim[m - 1] + (m == 2 && is_leap(y));
-}
-
-/* 0 = Sunday; 1970-01-01 was a Thursday. */
-static int weekday(int64_t days)
-{
-    return (int)(days - floor_div(days + 4, 7) * 7 + 4);
-}
 
 /* ---- parsing ------------------------------------------------------------- */
 
@@ -286,7 +235,7 @@ static int parse_item(struct parser *ps, uint64_t *bits)
             if ((rc = parse_value(ps, &hi)) != 0)
                 return rc;
             if (f->lo == 0 && f->hi == 7 && hi == 0 && lo > 0)
-                hi = 7; /* "SAT-SUN": Sunday as 7 ends a weekday range */
+                hi = 7; /* "SAT-SUN": Sunday as 7 ends a civil_weekday range */
             if (hi < lo)
                 return fail_at(ps, start, WEIR_EPARSE,
                                "range %.*s is reversed (start after end)",
@@ -462,10 +411,13 @@ static int parse_preset(struct parser *ps, struct cron_expr *out)
         sub.err_offset = NULL;
         return parse_fields(&sub, out);
     }
+    /* Echo the name only up to a byte that would garble the message. */
+    for (e = s; e < s + 20 && *e > ' ' && *e < 0x7f; e++)
+        ;
     return fail_at(ps, s, WEIR_EPARSE,
                    "unknown preset \"%.*s\" (expected @hourly, @daily, "
                    "@midnight, @weekly, @monthly, @yearly or @annually)",
-                   tok_len(s, e), s);
+                   (int)(e - s), s);
 }
 
 int cron_parse(const char *text, struct cron_expr *out, struct weir_err *err,
@@ -513,9 +465,11 @@ static int next_bit(uint64_t mask, int from)
 /* Days of month m of year y on which the expression may fire (bit d). */
 static uint32_t day_mask(const struct cron_expr *c, int64_t y, int m)
 {
-    int wd = weekday(days_from_civil(y, m, 1));
-    uint32_t valid = (uint32_t)(((uint64_t)1 << (days_in_month(y, m) + 1)) - 2);
-    /* Bit k of rot: weekday of day k+1 is chosen; copied to every week. */
+    int wd = civil_weekday(civil_days_from_date(y, m, 1));
+    uint32_t valid =
+        (uint32_t)(((uint64_t)1 << (civil_days_in_month(y, m) + 1)) - 2);
+    /* Bit k of rot: civil_weekday of day k+1 is chosen; copied to every week.
+     */
     uint64_t rot =
         ((unsigned)c->wdays >> wd | (unsigned)c->wdays << (7 - wd)) & 0x7f;
     uint32_t dow = (uint32_t)((rot * 0x10204081u) << 1) & valid;
@@ -524,22 +478,41 @@ static uint32_t day_mask(const struct cron_expr *c, int64_t y, int m)
     return (c->mday_star || c->wday_star) ? (dom & dow) : (dom | dow);
 }
 
+/* Calendar position packed so that a later hour compares greater. */
+static int64_t hour_key(int64_t y, int m, int d, int h)
+{
+    return ((y * 13 + m) * 32 + d) * 25 + h;
+}
+
+/* The hour_key() of local time t. */
+static int64_t time_key(int64_t t)
+{
+    int64_t days = civil_floor_div(t, DAY), y;
+    int m, d;
+
+    civil_date_from_days(days, &y, &m, &d);
+    return hour_key(y, m, d, (int)((t - days * DAY) / 3600));
+}
+
 /*
  * The first wall-clock minute at or after `from` (local seconds, a whole
- * minute) that matches, within the horizon; false when there is none.
+ * minute) that matches and is before `limit` (INT64_MAX: within the
+ * horizon); false when there is none.
  */
-static bool match_from(const struct cron_expr *c, int64_t from, int64_t *out)
+static bool match_from(const struct cron_expr *c, int64_t from, int64_t limit,
+                       int64_t *out)
 {
-    int64_t days = floor_div(from, DAY), y, y_end, mask_y = 0;
+    int64_t days = civil_floor_div(from, DAY), y, y_end, mask_y = 0, lim_key;
     int sod = (int)(from - days * DAY), m, d, mask_m = 0;
     int h = sod / 3600, mi = sod % 3600 / 60;
     uint32_t dm = 0;
 
+    lim_key = limit == INT64_MAX ? INT64_MAX : time_key(limit);
+    civil_date_from_days(days, &y, &m, &d);
     /*
      * Each step moves one field to its next allowed value (carrying into
      * the field above when there is none) and resets the fields below.
      */
-    civil_from_days(days, &y, &m, &d);
     for (y_end = y + HORIZON_YEARS + 1; y <= y_end;) {
         int nm = next_bit(c->months, m), nd, nh, nmi;
 
@@ -551,6 +524,9 @@ static bool match_from(const struct cron_expr *c, int64_t from, int64_t *out)
             h = mi = 0;
             continue;
         }
+        WEIR_ASSERT(m >= 1 && m <= 12); /* sanitize() masks other months */
+        if (lim_key != INT64_MAX && hour_key(y, m, d, h) > lim_key)
+            return false;
         if (mask_y != y || mask_m != m) {
             dm = day_mask(c, y, m);
             mask_y = y;
@@ -573,9 +549,9 @@ static bool match_from(const struct cron_expr *c, int64_t from, int64_t *out)
             mi = 0;
             continue;
         }
-        *out = days_from_civil(y, m, d) * DAY + (int64_t)h * 3600 +
+        *out = civil_days_from_date(y, m, d) * DAY + (int64_t)h * 3600 +
                (int64_t)nmi * 60;
-        return true;
+        return *out < limit;
     }
     return false;
 }
@@ -598,6 +574,28 @@ static bool is_repeat(const struct tz *tz, int64_t local, int64_t u,
     *lo = s + tz_offset_at(tz, s - 1) - tz_offset_at(tz, u);
     if (*lo <= u)
         *lo = u + 1;
+    return true;
+}
+
+/*
+ * The first match at or after `from` into *match, reusing the previous
+ * answer (the first match at or after *match_for): it still holds when the
+ * wall clock moved forward but not past it, and after a fall-back only the
+ * few repeated hours before *match_for need a look.
+ */
+static bool next_match(const struct cron_expr *c, int64_t from, int64_t *match,
+                       int64_t *match_for)
+{
+    int64_t earlier;
+
+    if (*match_for == INT64_MAX || (from >= *match_for && *match < from)) {
+        if (!match_from(c, from, INT64_MAX, match))
+            return false;
+    } else if (from < *match_for) {
+        if (match_from(c, from, *match_for, &earlier))
+            *match = earlier;
+    }
+    *match_for = from;
     return true;
 }
 
@@ -632,14 +630,10 @@ int cron_next(const struct cron_expr *expr, const struct tz *tz, int64_t after,
     for (int iter = 0; iter < 4096 && lo <= deadline; iter++) {
         int32_t off = off_at(tz, probe);
         int64_t end = next_change(tz, probe);
-        int64_t from = floor_div(lo + off + 59, 60) * 60;
+        int64_t from = civil_floor_div(lo + off + 59, 60) * 60;
 
-        /* A match found for an earlier start still holds if not passed. */
-        if (from < match_for || match < from) {
-            if (!match_from(&c, from, &match))
-                return WEIR_ENEVER;
-            match_for = from;
-        }
+        if (!next_match(&c, from, &match, &match_for))
+            return WEIR_ENEVER;
         if (end == INT64_MAX || match - off < end) {
             if (match - off > deadline)
                 return WEIR_ENEVER;
@@ -680,9 +674,9 @@ char *cron_format_time(int64_t utc, const struct tz *tz, char *buf, size_t len)
     off = off_at(tz, utc);
     aoff = off < 0 ? -off : off;
     local = utc + off;
-    days = floor_div(local, DAY);
+    days = civil_floor_div(local, DAY);
     sod = (int)(local - days * DAY);
-    civil_from_days(days, &y, &m, &d);
+    civil_date_from_days(days, &y, &m, &d);
     n = snprintf(buf, len, "%04lld-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
                  (long long)y, m, d, sod / 3600, sod % 3600 / 60, sod % 60,
                  off < 0 ? '-' : '+', aoff / 3600, aoff % 3600 / 60);
@@ -754,14 +748,14 @@ int cron_parse_time(const char *text, const struct tz *tz, int64_t *out,
                             "time: expected YYYY-MM-DDTHH:MM[:SS] with an "
                             "optional Z or +HH:MM, at byte %d",
                             (int)(p - text));
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+    if (mo < 1 || mo > 12 || d < 1 || d > civil_days_in_month(y, mo))
         return weir_err_set(err, WEIR_EPARSE,
                             "time: %04d-%02d-%02d is not a date", y, mo, d);
     if (h > 23 || mi > 59 || s > 59)
         return weir_err_set(err, WEIR_EPARSE,
                             "time: %02d:%02d:%02d is not a time of day", h, mi,
                             s);
-    local = days_from_civil(y, mo, d) * DAY + (int64_t)h * 3600 +
+    local = civil_days_from_date(y, mo, d) * DAY + (int64_t)h * 3600 +
             (int64_t)mi * 60 + s;
     if (has_off)
         *out = local - off;

@@ -43,7 +43,9 @@ WEIR_MUSTCHECK int cron_parse(const char *text, struct cron_expr *out,
 /*
  * The first fire time strictly after instant `after` (Unix seconds) in zone
  * tz (NULL means UTC), into *next. Returns WEIR_ENEVER if no fire time
- * exists within the next 30 years (not reachable for parsed expressions).
+ * exists within the next 30 years (only contrived expressions, such as
+ * February 29 that is also a Sunday, go that long without firing), or
+ * WEIR_ERANGE if `after` is outside the years 1 to 9999.
  */
 WEIR_MUSTCHECK int cron_next(const struct cron_expr *c, const struct tz *tz,
                              int64_t after, int64_t *next);

@@ -11,6 +11,7 @@
  * variable or the C library's local time functions.
  */
 #include "tz.h"
+#include "civil.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,13 +31,15 @@
 #define TZ_FOOTER_MAX  128                /* POSIX TZ string length */
 #define TZ_OFF_MAX     93600              /* 26 h: |UTC offset| is below */
 #define TZ_T_LIMIT     ((int64_t)1 << 50) /* instants are clamped to +-this */
-#define DAY            86400
+#define TZ_RULE_FROM   (-2208988800LL)    /* 1900: rule-only files start here */
+#define TZ_RULE_UNTIL  7258118400LL       /* 2200: rule changes kept in table */
+#define DAY            86400              /* seconds in a calendar day */
 
 /* How one end of daylight saving time is written in a POSIX TZ rule. */
 enum rule_kind {
     RULE_JULIAN1, /* Jn: day 1-365 of the year, February 29 never counted */
     RULE_JULIAN0, /* n: day 0-365 of the year, February 29 counted */
-    RULE_MONTH,   /* Mm.w.d: weekday d of week w (5 = last) of month m */
+    RULE_MONTH,   /* Mm.w.d: civil_weekday d of week w (5 = last) of month m */
 };
 
 struct rule_date {
@@ -61,7 +64,8 @@ struct tz_rule {
 struct rule_event {
     int64_t at;  /* UTC instant of the change */
     int32_t off; /* offset in effect from `at` on */
-    int order;   /* tie-break: an end sorts before a start at one instant */
+    int order;   /* an end sorts before a start at one instant, so a rule
+                    for DST all year (RFC 8536) never leaves DST */
 };
 
 struct tz {
@@ -73,6 +77,7 @@ struct tz {
     int ntrans;          /* entries in trans and offs */
     int32_t off0;        /* offset before the first transition */
     bool has_rule;       /* the footer rule applies after trans[ntrans-1] */
+    bool rule_first;     /* ...and before trans[0]: a file without a table */
     struct tz_rule rule; /* the footer, when has_rule */
 };
 
@@ -81,54 +86,6 @@ static struct tz tz_etc_utc = {.name = "Etc/UTC", .path = ""};
 
 static pthread_mutex_t tz_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tz *tz_cache; /* loaded zones; never freed */
-
-static const int cum_days[12] = {0,   31,  59,  90,  120, 151,
-                                 181, 212, 243, 273, 304, 334};
-
-/* Division rounding toward minus infinity, for instants before 1970. */
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-static bool is_leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days from 1970-01-01 to January 1 of year y (proleptic Gregorian). */
-static int64_t days_before_year(int64_t y)
-{
-    int64_t p = y - 1;
-
-    return 365 * (y - 1970) + floor_div(p, 4) - floor_div(p, 100) +
-           floor_div(p, 400) - 477;
-}
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    return days_before_year(y) + cum_days[m - 1] + (m > 2 && is_leap(y)) + d -
-           1;
-}
-
-static int64_t year_from_days(int64_t days)
-{
-    int64_t y = 1970 + floor_div(days * 400, 146097);
-
-    while (days_before_year(y) > days)
-        y--;
-    while (days_before_year(y + 1) <= days)
-        y++;
-    return y;
-}
-
-/* 0 = Sunday; 1970-01-01 was a Thursday. */
-static int weekday(int64_t days)
-{
-    return (int)(days - floor_div(days + 4, 7) * 7 + 4);
-}
 
 static int64_t clamp_t(int64_t t)
 {
@@ -167,7 +124,7 @@ static const char *rule_name(const char *p)
     return q > p ? q : NULL;
 }
 
-/* Up to two digits, 0..max; returns the end or NULL. */
+/* Up to three digits, 0..max; returns the end or NULL. */
 static const char *rule_num(const char *p, int max, int *out)
 {
     int v = 0, n = 0;
@@ -267,13 +224,15 @@ static int64_t rule_day(const struct rule_date *d, int64_t y)
     int dim, day;
 
     if (d->kind == RULE_JULIAN1)
-        return days_before_year(y) + d->day - 1 + (is_leap(y) && d->day >= 60);
+        return civil_days_before_year(y) + d->day - 1 +
+               (civil_is_leap(y) && d->day >= 60);
     if (d->kind == RULE_JULIAN0)
-        return days_before_year(y) + d->day;
-    first = days_from_civil(y, d->month, 1);
-    dim = (d->month == 12 ? 31
-                          : (int)(days_from_civil(y, d->month + 1, 1) - first));
-    day = 1 + (d->wday - weekday(first) + 7) % 7 + (d->week - 1) * 7;
+        return civil_days_before_year(y) + d->day;
+    first = civil_days_from_date(y, d->month, 1);
+    dim = (d->month == 12
+               ? 31
+               : (int)(civil_days_from_date(y, d->month + 1, 1) - first));
+    day = 1 + (d->wday - civil_weekday(first) + 7) % 7 + (d->week - 1) * 7;
     while (day > dim)
         day -= 7;
     return first + day - 1;
@@ -319,7 +278,7 @@ static int32_t rule_offset(const struct tz_rule *r, int64_t t, int64_t *next)
         *next = INT64_MAX;
     if (!r->has_dst)
         return off;
-    rule_events(r, year_from_days(floor_div(t, DAY)), ev);
+    rule_events(r, civil_year_from_days(civil_floor_div(t, DAY)), ev);
     for (; i < 10 && ev[i].at <= t; i++)
         off = ev[i].off;
     /* The last event may share its instant with one outside the window. */
@@ -529,6 +488,40 @@ static void tz_destroy(struct tz *z)
     free(z);
 }
 
+/*
+ * Append the footer rule's changes up to 2200 to the table, so that a
+ * lookup in any year a schedule reaches is one binary search instead of a
+ * rule evaluation. The rule still answers for instants past the table.
+ */
+static bool tz_extend(struct tz *z)
+{
+    int n = z->ntrans, cap = n + 2 * 320;
+    int64_t t, next, *trans;
+    int32_t *offs;
+
+    if (!z->has_rule || !z->rule.has_dst)
+        return true;
+    if ((trans = realloc(z->trans, (size_t)cap * sizeof(*trans))) == NULL)
+        return false;
+    z->trans = trans;
+    if ((offs = realloc(z->offs, (size_t)cap * sizeof(*offs))) == NULL)
+        return false;
+    z->offs = offs;
+    z->rule_first = n == 0;
+    t = n == 0 ? TZ_RULE_FROM : trans[n - 1];
+    if (n > 0)
+        offs[n - 1] = rule_offset(&z->rule, t, NULL);
+    for (; n < cap; n++) {
+        rule_offset(&z->rule, t, &next);
+        if (next > TZ_RULE_UNTIL)
+            break;
+        trans[n] = t = next;
+        offs[n] = rule_offset(&z->rule, next, NULL);
+    }
+    z->ntrans = n;
+    return true;
+}
+
 /* Load a zone file without touching the cache. */
 static int tz_read(const char *name, const char *path, struct tz **out,
                    struct weir_err *err)
@@ -547,6 +540,10 @@ static int tz_read(const char *name, const char *path, struct tz **out,
     rc = read_file(name, path, &buf, &len, err);
     if (rc == 0)
         rc = tzif_parse(z, buf, len, err);
+    if (rc == 0 && !tz_extend(z)) {
+        weir_err_set(err, WEIR_ENOMEM, "time zone \"%s\": out of memory", name);
+        rc = WEIR_ENOMEM;
+    }
     if (rc == 0) {
         *out = z;
         z = NULL;
@@ -656,7 +653,8 @@ static int32_t tz_lookup(const struct tz *tz, int64_t t, int64_t *next)
     int32_t off;
 
     t = clamp_t(t);
-    if (tz->ntrans == 0 || t >= tz->trans[tz->ntrans - 1]) {
+    if (tz->ntrans == 0 || t >= tz->trans[tz->ntrans - 1] ||
+        (tz->rule_first && t < tz->trans[0])) {
         if (tz->has_rule)
             return rule_offset(&tz->rule, t, next);
         if (next != NULL)

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The CLI's REST client over libcurl. */
+#include "client.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#define CLIENT_MAX_REPLY (64 * 1024 * 1024) /* bytes read from the server */
+
+struct reply_buf {
+    char *p;    /* bytes received */
+    size_t len; /* used */
+    bool over;  /* the reply passed CLIENT_MAX_REPLY */
+};
+
+/* Read the first line of a file into buf; false when there is none. */
+static bool read_line(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    bool ok;
+
+    if (f == NULL)
+        return false;
+    ok = fgets(buf, (int)len, f) != NULL;
+    fclose(f);
+    if (ok)
+        buf[strcspn(buf, "\r\n")] = '\0';
+    return ok && buf[0] != '\0';
+}
+
+void client_init(struct client *c, const char *server_flag)
+{
+    const char *env = getenv("WEIR_SERVER");
+    const char *tok = getenv("WEIR_TOKEN");
+    size_t n;
+
+    if (server_flag)
+        snprintf(c->url, sizeof(c->url), "%s", server_flag);
+    else if (env && *env)
+        snprintf(c->url, sizeof(c->url), "%s", env);
+    else if (!read_line(".weir/server.url", c->url, sizeof(c->url)))
+        snprintf(c->url, sizeof(c->url), "http://127.0.0.1:8080");
+    n = strlen(c->url);
+    while (n > 0 && c->url[n - 1] == '/')
+        c->url[--n] = '\0';
+    if (tok && *tok)
+        snprintf(c->token, sizeof(c->token), "%s", tok);
+    else if (!read_line(".weir/admin.token", c->token, sizeof(c->token)))
+        c->token[0] = '\0';
+}
+
+static size_t on_data(char *data, size_t size, size_t n, void *ctx)
+{
+    struct reply_buf *b = ctx;
+    size_t len = size * n;
+    char *p;
+
+    if (b->len + len > CLIENT_MAX_REPLY) {
+        b->over = true;
+        return 0;
+    }
+    p = realloc(b->p, b->len + len + 1);
+    if (p == NULL)
+        return 0;
+    memcpy(p + b->len, data, len);
+    b->p = p;
+    b->len += len;
+    b->p[b->len] = '\0';
+    return len;
+}
+
+static int parse_reply(struct reply_buf *b, cJSON **reply, struct weir_err *err)
+{
+    *reply = NULL;
+    if (b->len == 0)
+        return 0;
+    *reply = cJSON_ParseWithLength(b->p, b->len);
+    if (*reply == NULL)
+        return weir_err_set(err, WEIR_EPARSE,
+                            "the server's reply is not JSON: %.80s", b->p);
+    return 0;
+}
+
+int client_call(const struct client *c, const char *method, const char *path,
+                const cJSON *body, long *status, cJSON **reply,
+                struct weir_err *err)
+{
+    struct reply_buf b = {0};
+    struct curl_slist *hdrs = NULL;
+    char url[1024], auth[160], *text = NULL;
+    CURL *h = curl_easy_init();
+    CURLcode rc;
+    int ret;
+
+    if (h == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "cannot start an HTTP client");
+    snprintf(url, sizeof(url), "%s%s", c->url, path);
+    if (c->token[0]) {
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
+        hdrs = curl_slist_append(hdrs, auth);
+    }
+    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    if (body != NULL) {
+        text = cJSON_PrintUnformatted(body);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "");
+    }
+    rc = curl_easy_perform(h);
+    if (rc != CURLE_OK) {
+        ret = weir_err_set(err, WEIR_EUNAVAIL, "cannot reach %s: %s", c->url,
+                           b.over ? "reply too large" : curl_easy_strerror(rc));
+    } else {
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+        ret = parse_reply(&b, reply, err);
+    }
+    cJSON_free(text);
+    free(b.p);
+    curl_slist_free_all(hdrs);
+    curl_easy_cleanup(h);
+    return ret;
+}
+
+cJSON *client_call_or_say(const struct client *c, const char *cmd,
+                          const char *method, const char *path,
+                          const cJSON *body)
+{
+    struct weir_err err = {0};
+    cJSON *reply = NULL;
+    const cJSON *e, *msg;
+    long status = 0;
+
+    if (client_call(c, method, path, body, &status, &reply, &err) != 0) {
+        fprintf(stderr, "weir %s: %s\n", cmd, err.msg);
+        if (err.code == WEIR_EUNAVAIL)
+            fprintf(stderr, "(is the server running? start it with "
+                            "./scripts/run.sh, or set WEIR_SERVER)\n");
+        return NULL;
+    }
+    if (status < 400)
+        return reply;
+    e = cJSON_GetObjectItemCaseSensitive(reply, "error");
+    msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+    fprintf(stderr, "weir %s: %s (HTTP %ld)\n", cmd,
+            cJSON_IsString(msg) ? msg->valuestring : "request failed", status);
+    if (status == 401)
+        fprintf(stderr, "(set WEIR_TOKEN, or run from the folder holding "
+                        ".weir/admin.token)\n");
+    cJSON_Delete(reply);
+    return NULL;
+}
+
+void client_escape(const char *s, char *buf, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+
+    for (; *s && n + 4 < len; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || strchr("-._~", ch)) {
+            buf[n++] = (char)ch;
+        } else {
+            buf[n++] = '%';
+            buf[n++] = hex[ch >> 4];
+            buf[n++] = hex[ch & 15];
+        }
+    }
+    buf[n] = '\0';
+}
