@@ -11,12 +11,14 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 echo "weir: validating $top/dags"
 "$top/build/weir" validate "$top/dags"
 
-if ! "$top/build/weir" help up >/dev/null 2>&1; then
-    echo "weir: the DAGs above are valid. 'weir up' (the private PostgreSQL,"
-    echo "the server and the workers started together) is not built yet, so"
-    echo "there is nothing to start. Meanwhile try:"
+if [ ! -x "$top/build/server/weir-server" ] ||
+    [ ! -x "$top/build/worker/weir-worker" ]; then
+    echo "weir: the DAGs above are valid. The execution engine (weir-server"
+    echo "and weir-worker, started together by 'weir up') is not complete"
+    echo "yet, so there is nothing to start. Meanwhile try:"
     echo "  build/weir dag show dags/hello.yaml"
     echo "  build/weir cron next '0 2 * * 0' --tz America/Mexico_City"
     exit 0
 fi
+cd "$top"
 exec "$top/build/weir" up --dags "$top/dags" "$@"
