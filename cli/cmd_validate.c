@@ -36,7 +36,8 @@ struct validate {
 static const char usage_text[] =
     "usage: weir validate [--json] PATH...\n\n"
     "Checks DAG files, and every *.yaml / *.yml file under the folders\n"
-    "given (recursively, skipping names that start with '.').\n"
+    "given (recursively, skipping names that start with '.' and links to\n"
+    "folders).\n"
     "Each problem is printed to stderr as FILE:LINE:COL: MESSAGE.\n\n"
     "  --json     print a JSON report on stdout instead\n\n"
     "Exit status: 0 when every file is valid, 1 otherwise, 2 on bad usage.\n";
@@ -87,6 +88,10 @@ static void check_file(struct validate *v, const char *path)
         c->dag_id = strdup(dag->id);
         c->n_steps = dag->n_steps;
         dag_free(dag);
+    } else if (c->diags.n == 0) {
+        /* Only running out of memory fails without saying where. */
+        dag_diags_add(&c->diags, (struct dag_pos){0, 0},
+                      "cannot load: out of memory");
     }
 }
 
@@ -132,7 +137,9 @@ static void check_dir(struct validate *v, const char *path, int depth)
 
         if (asprintf(&child, "%s/%s", path, names[i]) < 0)
             exit(CLI_INVALID);
-        if (stat(child, &st) == 0 && S_ISDIR(st.st_mode))
+        /* Links to folders are not followed, so a link loop cannot
+           multiply the walk; a link to a file is read. */
+        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
             check_path(v, child, depth + 1);
         else if (is_dag_file(names[i]))
             check_file(v, child);

@@ -302,9 +302,10 @@ static void load_default_env(struct dag_ctx *c, const struct ynode *n,
     if (!dag_get_str(c, "environment", n, &c->dag->environment))
         return;
     if (!declared) {
-        if (!dag_id_valid(n->str, n->len))
-            dag_error(c, dag_npos(n), "environment \"%s\" is not valid: %s",
-                      dag_q(c, n->str), id_rule);
+        /* docs/dag-format.md: the default environment must be declared */
+        dag_error(c, dag_npos(n),
+                  "environment \"%s\" is not declared in \"environments\"",
+                  dag_q(c, n->str));
         return;
     }
     names = arena_array(c, c->dag->n_environments, sizeof(*names));

@@ -173,6 +173,7 @@ static bool load_axis(struct dag_ctx *c, struct dag_axis *ax,
         struct weir_err err = {0};
         const struct ynode *bad = NULL;
         cJSON *j = NULL;
+        int rc;
 
         if (it->kind != YNODE_SCALAR || dag_is_null(it)) {
             dag_error(c, dag_npos(it),
@@ -181,9 +182,17 @@ static bool load_axis(struct dag_ctx *c, struct dag_axis *ax,
                       dag_q(c, k->str), dag_got(c, it));
             continue;
         }
-        if (ynode_to_json(it, &j, &err, &bad) < 0) {
+        rc = ynode_to_json(it, &j, &err, &bad);
+        if (rc == WEIR_ENOMEM) {
             c->nomem = true;
             return false;
+        }
+        if (rc < 0) {
+            /* a bad !!int or the like is the file's problem, not memory */
+            dag_error(c, dag_npos(bad ? bad : it),
+                      "bad value in matrix axis \"%s\": %s", dag_q(c, k->str),
+                      err.msg);
+            continue;
         }
         cJSON_AddItemToArray(ax->values, j);
     }

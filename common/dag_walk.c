@@ -423,8 +423,8 @@ static void check_shell(struct dag_ctx *c, const char *key,
     char *out = NULL;
     int rc;
 
-    /* Without a quote, `, #, < or \ no span can be in such a place. */
-    if (strstr(n->str, "${{") == NULL || strpbrk(n->str, "'\"`#<\\") == NULL)
+    /* Without a quote, `, #, <, ( or \ no span can be in such a place. */
+    if (strstr(n->str, "${{") == NULL || strpbrk(n->str, "'\"`#<(\\") == NULL)
         return;
     rc = tmpl_render(n->str, TMPL_SHELL, trial_cb, NULL, &out, &err);
     if (rc == 0)

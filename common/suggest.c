@@ -44,6 +44,9 @@ const char *suggest_word(const char *word, const char *const *cands, size_t n)
 
     if (limit < 1)
         limit = 1;
+    /* suggest_distance() calls longer words far apart, at any limit */
+    if (strlen(word) > SUGGEST_MAX_LEN)
+        return NULL;
     for (size_t i = 0; i < n; i++) {
         int dist;
 

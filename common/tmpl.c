@@ -7,11 +7,12 @@
  * In shell mode a value is quoted as one word, which is safe only where the
  * shell reads a word: not inside quotes, backquotes, comments or
  * here-documents, where the quotes we add would be literal text or the
- * value could end the construct. A small tracker follows the shell's
- * quoting through the literal text and refuses a span anywhere else. It is
- * only ever a second line of defence: where it cannot follow the text it
- * refuses, and where it misreads the text it can at worst let through what
- * quoting alone would have let through.
+ * value could end the construct, nor in arithmetic ($(( )) or (( ))), where
+ * the shell expands the text again and quotes do not protect it. A small
+ * tracker follows the shell's quoting through the literal text and refuses a
+ * span anywhere else. It is only ever a second line of defence: where it cannot
+ * follow the text it refuses, and where it misreads the text it can at worst
+ * let through what quoting alone would have let through.
  */
 #include "tmpl.h"
 
@@ -58,6 +59,14 @@ enum shell_mode {
 enum shell_frame {
     FRAME_CODE,   /* the script, or the inside of $(...) */
     FRAME_DQUOTE, /* inside "..." */
+    FRAME_ARITH,  /* inside $((...)) or ((...)): read like code */
+};
+
+/* What the character before the current one opened, for "((". */
+enum shell_lparen {
+    LPAREN_NONE,   /* not an unquoted "(" */
+    LPAREN_PLAIN,  /* "(": a subshell or a group */
+    LPAREN_DOLLAR, /* "$(": the frame on top is its command */
 };
 
 struct heredoc {
@@ -75,6 +84,7 @@ struct shell {
     int depth;                             /* frames in use, at least 1 */
     bool escaped;                          /* after an unquoted backslash */
     bool dollar;                           /* after an unquoted $ */
+    enum shell_lparen lparen;              /* after an unquoted ( or $( */
     bool word;                             /* inside a word: # is no comment */
     int lts;                               /* "<" read in a row */
     char hd_quote;                         /* SHELL_HDWORD: open quote or 0 */
@@ -345,7 +355,8 @@ static void shell_close_paren(struct shell *sh)
 }
 
 /* A character of code that may open a quote, a substitution or a comment. */
-static void shell_code_char(struct shell *sh, char c, bool was_dollar, int lts)
+static void shell_code_char(struct shell *sh, char c, bool was_dollar, int lts,
+                            enum shell_lparen was_lparen)
 {
     switch (c) {
     case '<':
@@ -365,10 +376,19 @@ static void shell_code_char(struct shell *sh, char c, bool was_dollar, int lts)
         shell_push(sh, FRAME_DQUOTE);
         break;
     case '(':
-        if (was_dollar)
+        if (was_lparen == LPAREN_DOLLAR) {
+            /* "$((": the frame "$(" opened is arithmetic, and "))" ends it */
+            sh->frame[sh->depth - 1] = FRAME_ARITH;
+            sh->parens[sh->depth - 1] = 1;
+        } else if (was_lparen == LPAREN_PLAIN) {
+            shell_push(sh, FRAME_ARITH); /* "((": arithmetic in some shells */
+        } else if (was_dollar) {
             shell_push(sh, FRAME_CODE);
-        else
+            sh->lparen = LPAREN_DOLLAR;
+        } else {
             sh->parens[sh->depth - 1]++;
+            sh->lparen = LPAREN_PLAIN;
+        }
         sh->word = false;
         return;
     case ')':
@@ -392,9 +412,11 @@ static void shell_code_char(struct shell *sh, char c, bool was_dollar, int lts)
 static void shell_feed_code(struct shell *sh, char c)
 {
     bool was_dollar = sh->dollar;
+    enum shell_lparen was_lparen = sh->lparen;
     int lts = sh->lts;
 
     sh->dollar = false;
+    sh->lparen = LPAREN_NONE;
     sh->lts = 0;
     if (sh->escaped) {
         /* An escaped newline joins lines; anything else is a word. */
@@ -403,7 +425,7 @@ static void shell_feed_code(struct shell *sh, char c)
     } else if (lts == 2 && c != '<') {
         shell_heredoc_start(sh, c);
     } else {
-        shell_code_char(sh, c, was_dollar, lts);
+        shell_code_char(sh, c, was_dollar, lts, was_lparen);
     }
 }
 
@@ -433,6 +455,7 @@ static void shell_feed_dquote(struct shell *sh, char c)
     case '(':
         if (was_dollar) {
             shell_push(sh, FRAME_CODE);
+            sh->lparen = LPAREN_DOLLAR;
             sh->word = false;
         }
         break;
@@ -498,6 +521,9 @@ static const char *shell_span_where(const struct shell *sh)
     case SHELL_NORMAL:
         break;
     }
+    for (int i = 0; i < sh->depth; i++)
+        if (sh->frame[i] == FRAME_ARITH)
+            return "inside $(( arithmetic ))";
     if (sh->escaped)
         return "right after a backslash";
     if (sh->lts == 2)
@@ -548,6 +574,7 @@ static void shell_after_span(struct shell *sh)
 {
     sh->word = true;
     sh->dollar = false;
+    sh->lparen = LPAREN_NONE;
     sh->lts = 0;
 }
 

@@ -571,7 +571,9 @@ static int check_name(const char *name, struct weir_err *err)
         return weir_err_set(err, WEIR_EINVAL,
                             "time zone name must be 1 to %d characters",
                             TZ_NAME_MAX);
-    if (name[0] == '/' || strstr(name, "..") != NULL)
+    /* Only one spelling per zone: the cache keeps every zone it loads. */
+    if (name[0] == '/' || name[len - 1] == '/' || strstr(name, "..") != NULL ||
+        strstr(name, "//") != NULL)
         return weir_err_set(err, WEIR_EINVAL,
                             "time zone \"%.*s\": expected a name such as "
                             "America/New_York, not a path",

@@ -14,11 +14,11 @@
 struct tz;
 
 /*
- * Load zone `name` ("UTC", "America/New_York", ...). A name with "..", a
- * leading '/', or characters outside [A-Za-z0-9_+-/] is refused with
- * WEIR_EINVAL; a zone with no file is WEIR_ENOTFOUND. On success *out is a
- * new zone the caller frees with tz_free(). Loaded zones may be cached and
- * shared internally; this function is thread-safe.
+ * Load zone `name` ("UTC", "America/New_York", ...). A name with "..",
+ * "//", a leading or trailing '/', or characters outside [A-Za-z0-9_+-/]
+ * is refused with WEIR_EINVAL; a zone with no file is WEIR_ENOTFOUND. On
+ * success *out is a new zone the caller frees with tz_free(). Loaded zones
+ * may be cached and shared internally; this function is thread-safe.
  */
 WEIR_MUSTCHECK int tz_load(const char *name, struct tz **out,
                            struct weir_err *err);

@@ -31,6 +31,7 @@
 struct ynode_w {
     struct ynode n; /* what users see; first, so the pointers convert */
     size_t weight;  /* nodes in its subtree, aliases counted expanded */
+    size_t text;    /* bytes of scalar text in it, aliases counted expanded */
     int height;     /* collection levels in it: 0 for a scalar */
 };
 
@@ -90,6 +91,7 @@ struct frame {
 struct build {
     const struct ydoc_limits *lim; /* the limits in force */
     size_t max_depth;              /* lim->max_depth, never negative */
+    size_t max_text;               /* lim->max_text, or its default */
     struct ydoc *doc;              /* the document being built */
     struct pos_cursor cur;         /* positions of events, moving forward */
     struct frame *frames;          /* open collections, outermost first */
@@ -101,6 +103,7 @@ struct build {
     struct anchor_tab anchors;     /* anchors seen so far */
     uint64_t seed;                 /* hash seed, different in every parse */
     size_t total;                  /* nodes so far, aliases expanded */
+    size_t text_total;             /* scalar bytes so far, aliases expanded */
     int ndocs;                     /* documents started */
     struct ynode_w *root;          /* the root once it is complete */
     struct weir_err *err;          /* where failures are described */
@@ -396,15 +399,44 @@ static int anchor_set(struct build *b, const char *name, struct ynode_w *node,
     return 0;
 }
 
-/* Count w more nodes against the budget; idx is where they come from. */
-static int build_count(struct build *b, size_t w, size_t idx)
+/* Whether w more nodes and t more bytes of text stay within the budgets. */
+static const char *build_over(const struct build *b, size_t w, size_t t)
 {
     if (w > b->lim->max_nodes || b->total > b->lim->max_nodes - w)
-        return build_fail(b, idx, WEIR_ETOOBIG,
-                          "the document has more than %zu nodes with "
-                          "aliases expanded",
-                          b->lim->max_nodes);
+        return "nodes";
+    if (t > b->max_text || b->text_total > b->max_text - t)
+        return "text";
+    return NULL;
+}
+
+/* Describe a budget build_over() found exceeded. */
+static int build_over_fail(struct build *b, const char *what)
+{
+    if (strcmp(what, "nodes") == 0)
+        return weir_err_set(b->err, WEIR_ETOOBIG,
+                            "the document has more than %zu nodes with "
+                            "aliases expanded",
+                            b->lim->max_nodes);
+    return weir_err_set(b->err, WEIR_ETOOBIG,
+                        "the document has more than %zu bytes of text with "
+                        "aliases expanded",
+                        b->max_text);
+}
+
+/*
+ * Count w more nodes holding t bytes of text against the budgets; idx is
+ * where they come from.
+ */
+static int build_count(struct build *b, size_t w, size_t t, size_t idx)
+{
+    const char *over = build_over(b, w, t);
+
+    if (over != NULL) {
+        pos_at_index(&b->cur, idx, &b->line, &b->col);
+        return build_over_fail(b, over);
+    }
     b->total += w;
+    b->text_total += t;
     return 0;
 }
 
@@ -495,7 +527,7 @@ static int on_scalar(struct build *b, const yaml_event_t *ev)
     default:
         break;
     }
-    rc = build_count(b, 1, ev->start_mark.index);
+    rc = build_count(b, 1, ev->data.scalar.length, ev->start_mark.index);
     if (rc < 0)
         return rc;
     w = node_new(b, YNODE_SCALAR, ev->start_mark);
@@ -503,6 +535,7 @@ static int on_scalar(struct build *b, const yaml_event_t *ev)
         return build_nomem(b);
     w->n.style = style;
     w->n.len = ev->data.scalar.length;
+    w->text = w->n.len;
     w->n.str = arena_strdup(b->doc, ev->data.scalar.value, w->n.len);
     w->n.tag = tag_keep(b, ev->data.scalar.tag, style == YSTYLE_PLAIN, &nomem);
     if (w->n.str == NULL || nomem)
@@ -535,7 +568,7 @@ static int on_alias(struct build *b, const yaml_event_t *ev)
                           "nesting deeper than %d levels once alias *%s is "
                           "expanded",
                           b->lim->max_depth, name);
-    rc = build_count(b, a->node->weight, idx);
+    rc = build_count(b, a->node->weight, a->node->text, idx);
     if (rc < 0)
         return rc;
     return build_add(b, a->node);
@@ -554,7 +587,7 @@ static int on_start(struct build *b, const yaml_event_t *ev,
     if (b->nframes >= b->max_depth)
         return build_fail(b, ev->start_mark.index, WEIR_EPARSE,
                           "nesting deeper than %d levels", b->lim->max_depth);
-    rc = build_count(b, 1, ev->start_mark.index);
+    rc = build_count(b, 1, 0, ev->start_mark.index);
     if (rc < 0)
         return rc;
     if (b->nframes == b->capframes) {
@@ -595,10 +628,12 @@ static void node_measure(struct ynode_w *w)
     const struct ynode_w *item;
 
     w->weight = 1;
+    w->text = 0;
     w->height = 1;
     for (i = 0; i < n; i++) {
         item = (const struct ynode_w *)w->n.items[i];
         w->weight += item->weight;
+        w->text += item->text;
         if (item->height + 1 > w->height)
             w->height = item->height + 1;
     }
@@ -655,6 +690,7 @@ static int merge_from(struct build *b, struct key_set *set,
                       struct ynode **out, size_t *nout)
 {
     const struct ynode_w *k, *v;
+    const char *over;
     size_t i;
 
     for (i = 0; i < src->n; i++) {
@@ -662,16 +698,15 @@ static int merge_from(struct build *b, struct key_set *set,
         v = (const struct ynode_w *)src->items[2 * i + 1];
         if (k->n.kind == YNODE_SCALAR && !key_set_add(set, &k->n))
             continue;
-        if (k->weight + v->weight > b->lim->max_nodes ||
-            b->total > b->lim->max_nodes - k->weight - v->weight) {
+        /* both sums are bounded by the budgets already counted */
+        over = build_over(b, k->weight + v->weight, k->text + v->text);
+        if (over != NULL) {
             b->line = key->line;
             b->col = key->col;
-            return weir_err_set(b->err, WEIR_ETOOBIG,
-                                "the document has more than %zu nodes with "
-                                "aliases expanded",
-                                b->lim->max_nodes);
+            return build_over_fail(b, over);
         }
         b->total += k->weight + v->weight;
+        b->text_total += k->text + v->text;
         out[(*nout)++] = src->items[2 * i];
         out[(*nout)++] = src->items[2 * i + 1];
     }
@@ -895,7 +930,7 @@ static int build_run(struct build *b, const unsigned char *s, size_t len)
 
 struct ydoc_limits ydoc_limits_default(void)
 {
-    struct ydoc_limits l = {1024 * 1024, 32, 100000};
+    struct ydoc_limits l = {1024 * 1024, 32, 100000, 8 * 1024 * 1024};
 
     return l;
 }
@@ -912,6 +947,10 @@ int ydoc_parse(const char *text, size_t len, const struct ydoc_limits *limits,
     memset(&b, 0, sizeof(b));
     b.lim = limits ? limits : &def;
     b.max_depth = b.lim->max_depth > 0 ? (size_t)b.lim->max_depth : 0;
+    b.max_text = b.lim->max_text;
+    if (b.max_text == 0)
+        b.max_text =
+            b.lim->max_bytes > SIZE_MAX / 8 ? SIZE_MAX : 8 * b.lim->max_bytes;
     b.err = err;
     if (len > b.lim->max_bytes) {
         rc = weir_err_set(err, WEIR_ETOOBIG,

@@ -3,7 +3,8 @@
  * A YAML document read into a small immutable tree with source positions,
  * refusing hostile input before it costs anything: files over a size limit,
  * text that is not UTF-8, nesting deeper than a limit, and aliases whose
- * expansion would exceed a node budget ("billion laughs") are errors, found
+ * expansion would exceed a node budget or a text budget ("billion laughs",
+ * with many small nodes or with a few long strings) are errors, found
  * without expanding anything (an alias shares its anchor's subtree).
  */
 #ifndef WEIR_YNODE_H
@@ -49,11 +50,14 @@ struct ydoc_limits {
     size_t max_bytes; /* longest input accepted */
     int max_depth;    /* deepest nesting of collections */
     size_t max_nodes; /* nodes in the tree, every alias counted expanded */
+    size_t max_text;  /* bytes of scalar text, every alias counted
+                         expanded; 0 means 8 * max_bytes */
 };
 
 struct ydoc;
 
-/* The limits used for DAG files (1 MiB, depth 32, 100,000 nodes). */
+/* The limits used for DAG files (1 MiB, depth 32, 100,000 nodes, 8 MiB of
+ * expanded text). */
 struct ydoc_limits ydoc_limits_default(void);
 
 /*

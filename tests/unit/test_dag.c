@@ -19,6 +19,7 @@
 
 #include "dag.h"
 #include "sha256.h"
+#include "suggest.h"
 
 static const char full_yaml[] =
     "dag: fraud-model\n"
@@ -461,6 +462,15 @@ static void test_hostile(void **state)
                               c, c, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1,
                               c - 1, c - 1, c - 1, c - 1);
     expect_refused(big, o, "100000");
+    /* few nodes, but a long text repeated by every alias */
+    o = (size_t)snprintf(big, cap, "description: &d ");
+    memset(big + o, 'x', 200000);
+    o += 200000;
+    o += (size_t)snprintf(big + o, cap - o, "\ntags: [");
+    for (int i = 0; i < 200; i++)
+        o += (size_t)snprintf(big + o, cap - o, "*d, ");
+    o += (size_t)snprintf(big + o, cap - o, "x]\nsteps: [{id: a, run: x}]\n");
+    expect_refused(big, o, "bytes of text");
     /* deep nesting */
     o = (size_t)snprintf(big, cap, "steps: ");
     for (int i = 0; i < 100; i++)
@@ -597,6 +607,16 @@ static void test_names(void **state)
     assert_string_equal(dag_trigger_kind_name(DAG_TRIG_CRON), "cron");
     assert_string_equal(dag_trigger_kind_name(DAG_TRIG_WEBHOOK), "webhook");
     dag_free(NULL);
+    /* A word too long to compare suggests nothing, however long it is. */
+    {
+        static const char *const cands[] = {"steps", "params"};
+        char word[300];
+
+        memset(word, 'q', sizeof(word) - 1);
+        word[sizeof(word) - 1] = '\0';
+        assert_null(suggest_word(word, cands, 2));
+        assert_string_equal(suggest_word("stpes", cands, 2), "steps");
+    }
 }
 
 /* A wide, deep DAG near the limit loads, and in topological order. */

@@ -395,6 +395,12 @@ static void test_expressions(void **state)
            "bad template in \"run\": in ${{ run.id }}: a value cannot go "
            "inside a here-document in a shell command; put the ${{ }} "
            "outside them or pass the value through env:"}}},
+        {"params: {n: 1}\nsteps:\n  - id: a\n"
+         "    run: echo $(( ${{ params.n }} + 1 ))\n",
+         {{4, 10,
+           "bad template in \"run\": in ${{ params.n }}: a value cannot go "
+           "inside $(( arithmetic )) in a shell command; put the ${{ }} "
+           "outside them or pass the value through env:"}}},
         {"steps:\n  - id: a\n    run: x\n    workdir: /w/${{ evnt.name }}\n",
          {{4, 21,
            "unknown name \"evnt.name\" (did you mean \"event.name\"?)"}}},
@@ -429,6 +435,10 @@ static void test_matrix(void **state)
          {{5, 7,
            "matrix axis \"learning-rate\" is not valid: use letters, digits "
            "and \"_\", starting with a letter or \"_\""}}},
+        {"steps:\n  - id: a\n    run: x\n    matrix:\n      x: [1, !!int "
+         "abc]\n",
+         {{5, 14,
+           "bad value in matrix axis \"x\": the value is not a valid !!int"}}},
         {"steps:\n  - id: a\n    approval: true\n    matrix: {x: [1]}\n",
          {{4, 5, "an approval step cannot have a matrix"}}},
     };
@@ -536,6 +546,8 @@ static void test_triggers_hooks_envs(void **state)
          {{1, 14,
            "environment \"stagin\" is not declared in \"environments\" (did "
            "you mean \"staging\"?)"}}},
+        {"environment: prod\n" STEP,
+         {{1, 14, "environment \"prod\" is not declared in \"environments\""}}},
         {"environments:\n  prod: {approve_before: [deplyo]}\n"
          "steps:\n  - id: deploy\n    run: x\n",
          {{2, 27,

@@ -476,6 +476,45 @@ static void test_shell_allowed(void **state)
     assert_sh_prints("echo ${{ params.p }}${{ params.p }}", "'", "''\n");
 }
 
+/* Inside $(( )) or (( )) the shell reads the text as arithmetic, and a
+   quoted value would still be expanded there: $(( '$(cmd)' )) runs cmd. */
+static void test_shell_arith(void **state)
+{
+    static const char msg[] =
+        "in ${{ params.p }}: a value cannot go inside $(( arithmetic )) in a "
+        "shell command; put the ${{ }} outside them or pass the value "
+        "through env:";
+    char dir[] = "/tmp/weir_tmpl_XXXXXX";
+    char payload[128];
+    struct env env = {.p = payload};
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(payload, sizeof(payload), "$(touch %s/x)", dir);
+    assert_render_fails_env("echo $(( ${{ params.p }} + 1 ))", TMPL_SHELL, &env,
+                            WEIR_EINVAL, msg);
+    assert_render_fails_env("echo $((${{ params.p }}))", TMPL_SHELL, &env,
+                            WEIR_EINVAL, msg);
+    assert_render_fails_env("echo \"$(( 2 * ${{ params.p }} ))\"", TMPL_SHELL,
+                            &env, WEIR_EINVAL, msg);
+    assert_render_fails_env("echo $(( (1 + ${{ params.p }}) ))", TMPL_SHELL,
+                            &env, WEIR_EINVAL, msg);
+    assert_render_fails_env("echo $(( $(echo ${{ params.p }}) ))", TMPL_SHELL,
+                            &env, WEIR_EINVAL, msg);
+    assert_render_fails_env("(( ${{ params.p }} > 1 ))", TMPL_SHELL, &env,
+                            WEIR_EINVAL, msg);
+    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(rmdir(dir), 0);
+    /* Once the arithmetic is closed, and in subshells, values are words. */
+    assert_sh_prints("echo $(( (1 + 2) * 3 )) ${{ params.p }}", "a b",
+                     "9 a b\n");
+    assert_sh_prints("echo \"$((1))\" ${{ params.p }}", "a b", "1 a b\n");
+    assert_sh_prints("( (echo ${{ params.p }}) )", "a b", "a b\n");
+    assert_sh_prints("echo $( (echo ${{ params.p }}) )", "a b", "a b\n");
+    assert_sh_prints("x=$((1)); (echo $x) && echo ${{ params.p }}", "a b",
+                     "1\na b\n");
+}
+
 /* The payloads of the brief, and more, each arrive as exactly one argument. */
 static void test_shell_injection(void **state)
 {
@@ -576,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_shell_refused_deep),
         cmocka_unit_test(test_shell_allowed),
         cmocka_unit_test(test_shell_injection),
+        cmocka_unit_test(test_shell_arith),
         cmocka_unit_test(test_limits),
     };
 

@@ -307,8 +307,18 @@ static void test_local_to_utc(void **state)
 static void test_bad_names(void **state)
 {
     static const char *const bad[] = {
-        "",         "../etc/passwd",  "/etc/passwd", "America/../../etc",
-        "New York", "Europe/Lon.don", "UTC\n",       "Zone;rm",
+        "",
+        "../etc/passwd",
+        "/etc/passwd",
+        "America/../../etc",
+        "New York",
+        "Europe/Lon.don",
+        "UTC\n",
+        "Zone;rm",
+        /* each spelling would be one more zone cached for good */
+        "America//New_York",
+        "America/New_York/",
+        "Europe/",
     };
     struct weir_err err = {0};
     struct tz *tz = (struct tz *)&err;
@@ -329,6 +339,10 @@ static void test_bad_names(void **state)
                         "unknown time zone \"Mars/Olympus_Mons\" (no file "
                         "/usr/share/zoneinfo/Mars/Olympus_Mons)");
     assert_int_equal(tz_load("America", &tz, &err), WEIR_ENOTFOUND);
+    assert_int_equal(tz_load("America//New_York", &tz, &err), WEIR_EINVAL);
+    assert_string_equal(err.msg, "time zone \"America//New_York\": expected "
+                                 "a name such as America/New_York, not a "
+                                 "path");
 }
 
 struct thread_arg {

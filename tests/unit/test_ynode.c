@@ -339,7 +339,7 @@ static void test_limit_depth(void **state)
 
 static void test_limit_depth_alias(void **state)
 {
-    struct ydoc_limits lim = {4096, 4, 1000};
+    struct ydoc_limits lim = {4096, 4, 1000, 0};
 
     (void)state;
     expect_fail_n("a: &a [[1]]\nb: [[*a]]\n", 22, &lim, WEIR_EPARSE,
@@ -367,6 +367,30 @@ static void test_alias_bomb(void **state)
                 "the document has more than 100000 nodes with aliases "
                 "expanded",
                 6, 8);
+}
+
+/* Few nodes, but each alias repeats a long text: the expanded text is
+   counted too, or a 1 MiB file could stand for gigabytes of strings. */
+static void test_alias_text_bomb(void **state)
+{
+    size_t cap = 100000 + 16 + 200 * 8, o;
+    char *text = malloc(cap);
+
+    (void)state;
+    assert_non_null(text);
+    o = (size_t)snprintf(text, cap, "a: &a ");
+    memset(text + o, 'x', 100000);
+    o += 100000;
+    o += (size_t)snprintf(text + o, cap - o, "\nb:\n");
+    for (int i = 0; i < 200; i++)
+        o += (size_t)snprintf(text + o, cap - o, "- *a\n");
+    /* 100,002 bytes as written, 100,000 more per alias: the 83rd alias,
+       on line 85, passes 8 MiB */
+    expect_fail_n(text, o, NULL, WEIR_ETOOBIG,
+                  "the document has more than 8388608 bytes of text with "
+                  "aliases expanded",
+                  85, 3);
+    free(text);
 }
 
 static void test_aliases_bad(void **state)
@@ -406,7 +430,7 @@ static void test_merge_keys(void **state)
 static void test_merge_budget(void **state)
 {
     static const char text[] = "base: &b {x: 1, y: 2}\nm: {<<: *b}\n";
-    struct ydoc_limits lim = {4096, 32, 19};
+    struct ydoc_limits lim = {4096, 32, 19, 0};
     struct weir_err err;
     struct ydoc *doc = NULL;
     int line, col;
@@ -584,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_limit_depth),
         cmocka_unit_test(test_limit_depth_alias),
         cmocka_unit_test(test_alias_bomb),
+        cmocka_unit_test(test_alias_text_bomb),
         cmocka_unit_test(test_aliases_bad),
         cmocka_unit_test(test_merge_keys),
         cmocka_unit_test(test_merge_budget),
