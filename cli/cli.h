@@ -20,6 +20,10 @@ int cmd_cron(int argc, char **argv);
 int cmd_dag(int argc, char **argv);
 int cmd_dags(int argc, char **argv);
 int cmd_up(int argc, char **argv);
+int cmd_trigger(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

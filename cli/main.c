@@ -21,6 +21,10 @@ static const struct command commands[] = {
     {"dag", cmd_dag, "show a DAG file normalized, as JSON"},
     {"dags", cmd_dags, "list the DAGs the server knows"},
     {"up", cmd_up, "run Weir standalone: PostgreSQL, server, workers"},
+    {"trigger", cmd_trigger, "start a run of a DAG"},
+    {"runs", cmd_runs, "list runs"},
+    {"run", cmd_run, "show a run and its tasks"},
+    {"logs", cmd_logs, "print (or follow) the log of a step"},
 };
 
 static void usage(FILE *f)

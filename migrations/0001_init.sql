@@ -116,6 +116,8 @@ CREATE TABLE tasks (
                      CHECK (upstream_pending >= 0), -- unfinished upstreams
     next_try_at      timestamptz, -- up_for_retry: when it may be queued
     outputs          jsonb,       -- of the attempt that succeeded
+    error            text,        -- why it failed without an attempt
+                                  -- (an if: that cannot be evaluated)
     created_at       timestamptz NOT NULL DEFAULT now(),
     queued_at        timestamptz,
     started_at       timestamptz,
@@ -132,7 +134,7 @@ CREATE INDEX tasks_retry_idx ON tasks (next_try_at)
 -- Workers that registered. 'lost' means its heartbeats stopped.
 CREATE TABLE workers (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    name          text NOT NULL,
+    name          text NOT NULL UNIQUE, -- registering again updates
     token_id      bigint REFERENCES api_tokens (id),
     queues        text[] NOT NULL DEFAULT '{default}',
     slots         integer NOT NULL DEFAULT 1 CHECK (slots >= 1),
@@ -184,3 +186,8 @@ CREATE TABLE log_lines (
     line       text NOT NULL,
     PRIMARY KEY (attempt_id, seq)
 );
+
+-- A time as the API writes it: ISO 8601 in UTC with milliseconds.
+CREATE FUNCTION weir_iso(t timestamptz) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');

@@ -95,6 +95,21 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/dags", api_dags_list, 0, 0},
     {"GET", "/api/v1/dags/{id}", api_dag_get, 0, 0},
     {"GET", "/api/v1/dags/{id}/versions", api_dag_versions, 0, 0},
+    {"POST", "/api/v1/dags/{id}/runs", api_run_trigger,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"GET", "/api/v1/runs", api_runs_list, 0, 0},
+    {"GET", "/api/v1/runs/{id}", api_run_get, 0, 0},
+    {"POST", "/api/v1/workers/register", api_worker_register, HTTP_JSON_BODY,
+     0},
+    {"POST", "/api/v1/workers/{id}/lease", api_worker_lease,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/attempts/{id}/heartbeat", api_attempt_heartbeat,
+     HTTP_JSON_BODY, 0},
+    {"POST", "/api/v1/attempts/{id}/logs", api_attempt_logs_post,
+     HTTP_JSON_BODY, 0},
+    {"GET", "/api/v1/attempts/{id}/logs", api_attempt_logs_get, 0, 0},
+    {"POST", "/api/v1/attempts/{id}/complete", api_attempt_complete,
+     HTTP_JSON_BODY, 0},
 };
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);

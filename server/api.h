@@ -2,7 +2,9 @@
 /*
  * The REST API: the route table, the token check every non-public route
  * goes through, and the handlers (api.c: health and tokens; api_dags.c:
- * DAGs). Handlers turn HTTP into calls to the store and the DAG cache.
+ * DAGs; api_runs.c: triggers and run reads; api_workers.c and
+ * api_attempts.c: the worker protocol). Handlers turn HTTP into calls to
+ * the store, the DAG cache and the engine.
  */
 #ifndef WEIR_API_H
 #define WEIR_API_H
@@ -10,6 +12,7 @@
 #include <stddef.h>
 
 #include "dagcache.h"
+#include "engine.h"
 #include "http.h"
 #include "store.h"
 
@@ -17,6 +20,7 @@
 struct api {
     struct store *store;    /* the database */
     struct dagcache *cache; /* loaded DAG versions */
+    struct engine *engine;  /* runs, tasks, attempts */
 };
 
 /* The route table, and its number of entries. */
@@ -31,5 +35,21 @@ WEIR_MUSTCHECK int api_auth(void *app, struct http_req *req,
 void api_dags_list(struct http_req *req);
 void api_dag_get(struct http_req *req);
 void api_dag_versions(struct http_req *req);
+
+/* A positive id from a path segment, or 0 when it is not one. */
+int64_t api_parse_id(const char *text);
+
+/* Handlers of api_runs.c. */
+void api_run_trigger(struct http_req *req);
+void api_runs_list(struct http_req *req);
+void api_run_get(struct http_req *req);
+void api_attempt_logs_get(struct http_req *req);
+
+/* Handlers of api_workers.c and api_attempts.c. */
+void api_worker_register(struct http_req *req);
+void api_worker_lease(struct http_req *req);
+void api_attempt_heartbeat(struct http_req *req);
+void api_attempt_logs_post(struct http_req *req);
+void api_attempt_complete(struct http_req *req);
 
 #endif

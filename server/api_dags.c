@@ -16,33 +16,7 @@
 static const struct dag *version_dag(struct api *api, struct store_conn *c,
                                      int64_t version_id)
 {
-    const struct dag *d = dagcache_acquire(api->cache, version_id);
-    char dag_id[DAG_ID_MAX + 1], name[DAG_ID_MAX + 8];
-    struct dag_diags diags;
-    struct weir_err err = {0};
-    struct dag *dag = NULL;
-    char *source = NULL;
-    size_t len = 0;
-
-    if (d != NULL || version_id == 0)
-        return d;
-    if (store_dag_version_source(c, version_id, &source, &len, dag_id,
-                                 sizeof(dag_id), &err) != 0) {
-        log_warn("event=dag_version_unavailable version=%lld error=%s",
-                 (long long)version_id, weir_errname(err.code));
-        return NULL;
-    }
-    /* The DAG id defaults to the file stem: give the stored id as stem. */
-    snprintf(name, sizeof(name), "%s.yaml", dag_id);
-    dag_diags_init(&diags);
-    if (dag_load(name, source, len, &dag, &diags) == 0)
-        d = dagcache_insert(api->cache, version_id, dag);
-    else
-        log_warn("event=dag_version_invalid version=%lld dag=%s errors=%zu",
-                 (long long)version_id, dag_id, diags.n);
-    dag_diags_cleanup(&diags);
-    free(source);
-    return d;
+    return engine_dag(api->cache, c, version_id);
 }
 
 static void add_time(cJSON *o, const char *key, int64_t t)

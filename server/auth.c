@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "sha256.h"
+#include "store_run.h"
 
 #define TOKEN_RANDOM_BYTES 32 /* 256 bits, printed as 64 hex characters */
 
@@ -177,6 +178,21 @@ int auth_check(struct store *s, const char *header, enum auth_role *role,
         return rc;
     *role = r;
     return 0;
+}
+
+int auth_token_name(struct store_conn *c, const char *header, char *name,
+                    size_t len, struct weir_err *err)
+{
+    char hash[65];
+
+    if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
+        return weir_err_set(err, WEIR_EAUTH, "no bearer token");
+    header += 7;
+    header += strspn(header, " ");
+    if (!token_well_formed(header))
+        return weir_err_set(err, WEIR_EAUTH, "the token is not valid");
+    sha256_hex(header, strlen(header), hash);
+    return store_token_name(c, hash, name, len, err);
 }
 
 static bool has_prefix(const char *s, const char *prefix)

@@ -56,6 +56,14 @@ WEIR_MUSTCHECK int auth_first_admin(struct store_conn *c,
 WEIR_MUSTCHECK int auth_check(struct store *s, const char *header,
                               enum auth_role *role, struct weir_err *err);
 
+/*
+ * The name of the token in an Authorization header already accepted by
+ * auth_check() into name (len bytes; "" for an unnamed token).
+ */
+WEIR_MUSTCHECK int auth_token_name(struct store_conn *c, const char *header,
+                                   char *name, size_t len,
+                                   struct weir_err *err);
+
 /* 0 when role may call method on path, else WEIR_EFORBIDDEN with err
  * saying what the role may do. */
 WEIR_MUSTCHECK int auth_allows(enum auth_role role, const char *method,

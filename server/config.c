@@ -16,6 +16,7 @@
 #define DEFAULT_LISTEN    "127.0.0.1:8080"
 #define DEFAULT_DAGS_DIR  "./dags"
 #define DEFAULT_POOL_SIZE 4
+#define DEFAULT_LEASE_TTL 30000
 
 /* Long options; values start past any single character getopt returns. */
 enum {
@@ -27,6 +28,7 @@ enum {
     OPT_POOL_SIZE,          /* --pool-size N */
     OPT_CREATE_TOKEN,       /* --create-token ROLE */
     OPT_TOKEN_NAME,         /* --token-name NAME */
+    OPT_LEASE_TTL,          /* --lease-ttl MS */
     OPT_VERSION,            /* --version */
     OPT_HELP,               /* --help */
 };
@@ -49,6 +51,8 @@ static const char usage_text[] =
     "                           (WEIR_ADMIN_TOKEN_FILE)\n"
     "  --pool-size N            PostgreSQL connections (WEIR_POOL_SIZE;\n"
     "                           default 4)\n"
+    "  --lease-ttl MS           how long a worker's lease lives without a\n"
+    "                           heartbeat, in ms (default 30000)\n"
     "  --create-token ROLE      create an API token of role admin, worker\n"
     "                           or read, print it on stdout and exit\n"
     "  --token-name NAME        a name for that token\n"
@@ -184,6 +188,23 @@ static void config_defaults(struct config *cfg)
     cfg->listen = v && *v ? v : DEFAULT_LISTEN;
     cfg->admin_token_file = getenv("WEIR_ADMIN_TOKEN_FILE");
     cfg->pool_size = DEFAULT_POOL_SIZE;
+    cfg->lease_ttl_ms = DEFAULT_LEASE_TTL;
+}
+
+static int parse_lease_ttl(const char *text, struct config *cfg,
+                           struct weir_err *err)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+
+    if (*end != '\0' || end == text || v < CONFIG_LEASE_TTL_MIN ||
+        v > CONFIG_LEASE_TTL_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--lease-ttl \"%s\": expected milliseconds from "
+                            "%d to %d",
+                            text, CONFIG_LEASE_TTL_MIN, CONFIG_LEASE_TTL_MAX);
+    cfg->lease_ttl_ms = v;
+    return 0;
 }
 
 /* Apply one option; returns 0 or WEIR_EINVAL. */
@@ -191,6 +212,8 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
                         const char **pool_text, struct weir_err *err)
 {
     switch (opt) {
+    case OPT_LEASE_TTL:
+        return parse_lease_ttl(arg, cfg, err);
     case OPT_DATABASE_URL:
         cfg->database_url = arg;
         break;
@@ -259,6 +282,7 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"pool-size", required_argument, NULL, OPT_POOL_SIZE},
         {"create-token", required_argument, NULL, OPT_CREATE_TOKEN},
         {"token-name", required_argument, NULL, OPT_TOKEN_NAME},
+        {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

@@ -12,7 +12,9 @@
 
 #include "err.h"
 
-#define CONFIG_POOL_MAX 64 /* largest --pool-size */
+#define CONFIG_POOL_MAX      64      /* largest --pool-size */
+#define CONFIG_LEASE_TTL_MIN 300     /* smallest --lease-ttl, ms */
+#define CONFIG_LEASE_TTL_MAX 3600000 /* largest --lease-ttl, ms */
 
 /* What the process was asked to do. */
 enum config_action {
@@ -36,6 +38,7 @@ struct config {
     int pool_size;                 /* PostgreSQL connections */
     const char *create_token_role; /* role for CONFIG_CREATE_TOKEN */
     const char *token_name;        /* its name (free text), or NULL */
+    long lease_ttl_ms;             /* life of a lease without heartbeat */
 };
 
 /*

@@ -183,6 +183,11 @@ const char *http_req_param(const struct http_req *req, const char *name)
     return NULL;
 }
 
+const char *http_req_query(const struct http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
 const char *http_req_header(const struct http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
@@ -334,12 +339,32 @@ static void body_append(struct http_req *req, const char *data, size_t len)
 static pthread_mutex_t parse_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Parse the JSON body; on failure reply 400 with the place. */
+/*
+ * A JSON \u0000 escape would cut the decoded C string short, and
+ * PostgreSQL text cannot hold NUL: make it U+FFFD before parsing. A
+ * backslash outside a string is invalid JSON anyway, so escapes can be
+ * found without tracking strings.
+ */
+static void body_drop_nul_escapes(char *text, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (text[i + 1] == 'u' && i + 5 < len &&
+            memcmp(text + i + 2, "0000", 4) == 0)
+            memcpy(text + i + 2, "fffd", 4);
+        i++; /* skip the escaped character */
+    }
+}
+
 static bool body_parse(struct http_req *req)
 {
     const char *text = req->body ? req->body : "";
     const char *end = NULL;
     size_t off, line = 1, col = 1;
 
+    if (req->body != NULL)
+        body_drop_nul_escapes(req->body, req->body_len);
     pthread_mutex_lock(&parse_mu);
     req->json = cJSON_ParseWithOpts(text, &end, 1);
     pthread_mutex_unlock(&parse_mu);
@@ -370,7 +395,9 @@ static void req_finish(struct http_req *req)
                          body_limit(req));
         return;
     }
-    if ((req->route->flags & HTTP_JSON_BODY) && !body_parse(req))
+    if ((req->route->flags & HTTP_JSON_BODY) &&
+        !((req->route->flags & HTTP_BODY_OPTIONAL) && req->body_len == 0) &&
+        !body_parse(req))
         return;
     req->route->fn(req);
     WEIR_ASSERT(req->replied);

@@ -37,8 +37,9 @@ typedef int (*http_auth_fn)(void *app, struct http_req *req,
                             struct weir_err *err);
 
 enum http_route_flags {
-    HTTP_PUBLIC = 1u << 0,    /* no token needed */
-    HTTP_JSON_BODY = 1u << 1, /* the body must be JSON; parsed beforehand */
+    HTTP_PUBLIC = 1u << 0,        /* no token needed */
+    HTTP_JSON_BODY = 1u << 1,     /* the body must be JSON; parsed beforehand */
+    HTTP_BODY_OPTIONAL = 1u << 2, /* with HTTP_JSON_BODY: may be empty */
 };
 
 struct http_route {
@@ -80,9 +81,12 @@ const char *http_req_method(const struct http_req *req);
 const char *http_req_path(const struct http_req *req);
 /* The value of {name} in the route's pattern, or NULL. */
 const char *http_req_param(const struct http_req *req, const char *name);
+/* A query-string argument (decoded), or NULL. */
+const char *http_req_query(const struct http_req *req, const char *name);
 /* A request header, or NULL. */
 const char *http_req_header(const struct http_req *req, const char *name);
-/* The parsed body of an HTTP_JSON_BODY route. */
+/* The parsed body of an HTTP_JSON_BODY route (NULL when an optional body
+ * was empty). */
 const cJSON *http_req_json(const struct http_req *req);
 /* The app pointer of the server's config. */
 void *http_req_app(const struct http_req *req);

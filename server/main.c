@@ -17,6 +17,7 @@
 #include "config.h"
 #include "dagdir.h"
 #include "log.h"
+#include "reaper.h"
 
 #define DB_WAIT_S 15 /* how long a start waits for the database */
 
@@ -26,6 +27,9 @@ struct server {
     struct store *store;      /* PostgreSQL pool */
     struct dagcache *cache;   /* loaded DAG versions */
     struct dagdir *dagdir;    /* the DAGs folder */
+    struct hub *hub;          /* wakes waiting lease calls */
+    struct engine engine;     /* runs, tasks, attempts */
+    struct reaper *reaper;    /* lease expiry thread */
     struct api api;           /* what handlers share */
     struct http_server *http; /* the API */
 };
@@ -92,8 +96,17 @@ static int start(struct server *s, struct weir_err *err)
         rc = dagdir_scan(s->dagdir, &st, err);
     if (rc < 0)
         return rc;
+    s->hub = hub_new();
+    if (s->hub == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    s->engine = (struct engine){s->store, s->cache, s->hub,
+                                (int64_t)s->cfg.lease_ttl_ms};
+    rc = reaper_start(&s->engine, &s->reaper, err);
+    if (rc < 0)
+        return rc;
     s->api.store = s->store;
     s->api.cache = s->cache;
+    s->api.engine = &s->engine;
     hc.addr = (const struct sockaddr *)&s->cfg.addr;
     hc.addr_len = s->cfg.addr_len;
     hc.routes = api_routes;
@@ -109,10 +122,14 @@ static int start(struct server *s, struct weir_err *err)
 
 static void stop(struct server *s)
 {
+    if (s->hub != NULL)
+        hub_close(s->hub); /* long-poll leases return at once */
     http_server_stop(s->http);
+    reaper_stop(s->reaper);
     dagdir_free(s->dagdir);
     dagcache_free(s->cache);
     store_free(s->store);
+    hub_free(s->hub);
 }
 
 static int wait_for_signal(const sigset_t *set)

@@ -310,3 +310,18 @@ int store_ping(struct store_conn *c, struct weir_err *err)
 {
     return store_cmd(c, "SELECT 1", 0, NULL, err);
 }
+
+int store_tx_begin(struct store_conn *c, struct weir_err *err)
+{
+    return store_begin(c, err);
+}
+
+int store_tx_commit(struct store_conn *c, struct weir_err *err)
+{
+    return store_commit(c, err);
+}
+
+void store_tx_rollback(struct store_conn *c)
+{
+    store_rollback(c);
+}

@@ -58,6 +58,14 @@ WEIR_MUSTCHECK int store_ping(struct store_conn *c, struct weir_err *err);
 WEIR_MUSTCHECK int store_migrate(struct store_conn *c, int *applied,
                                  struct weir_err *err);
 
+/*
+ * Transactions for modules that run several store calls as one unit: the
+ * engine. A transaction left open is rolled back by store_conn_put().
+ */
+WEIR_MUSTCHECK int store_tx_begin(struct store_conn *c, struct weir_err *err);
+WEIR_MUSTCHECK int store_tx_commit(struct store_conn *c, struct weir_err *err);
+void store_tx_rollback(struct store_conn *c);
+
 /* ---- API tokens (store_tokens.c) ---- */
 
 /* Record a token by its SHA-256 hex `hash`, with role "admin", "worker" or

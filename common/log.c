@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The key=value event log on stderr, one write(2) per line. */
+/* The key=value event log of the server and the worker on stderr, one
+ * write(2) per line. */
 #include "log.h"
 
 #include <errno.h>

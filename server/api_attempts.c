@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The attempt calls of the worker protocol that carry data: log batches
+ * and completion. Log text is made storable first: PostgreSQL text holds
+ * neither invalid UTF-8 nor NUL, so each bad byte becomes U+FFFD (a JSON
+ * \u0000 escape already did, in the HTTP layer).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "log.h"
+#include "store_run.h"
+
+#define LOG_LINES_MAX 5000 /* lines in one batch */
+#define OUTPUTS_MAX   1000 /* outputs of one attempt */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1fu;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0fu;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07u;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* A copy of s with every invalid byte replaced by U+FFFD; NULL: no
+ * memory. */
+static char *utf8_sanitize(const char *s)
+{
+    size_t n = strlen(s), o = 0;
+    char *out = malloc(n * 3 + 1);
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+
+        if (len == 0) {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        } else {
+            memcpy(out + o, s + i, len);
+            o += len;
+            i += len;
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static bool valid_stream(const char *s)
+{
+    return strcmp(s, "stdout") == 0 || strcmp(s, "stderr") == 0 ||
+           strcmp(s, "system") == 0;
+}
+
+/* One line of a batch, checked and sanitized, appended to arr. */
+static int log_line(const cJSON *l, cJSON *arr, struct weir_err *err)
+{
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(l, "seq");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(l, "ts");
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(l, "stream");
+    const cJSON *line = cJSON_GetObjectItemCaseSensitive(l, "line");
+    cJSON *o;
+    char *text;
+
+    if (!cJSON_IsNumber(seq) || seq->valuedouble < 0 ||
+        seq->valuedouble != floor(seq->valuedouble) ||
+        seq->valuedouble > 9007199254740992.0 || !cJSON_IsNumber(ts) ||
+        ts->valuedouble < 0 || ts->valuedouble > 1e15 || !cJSON_IsString(st) ||
+        !valid_stream(st->valuestring) || !cJSON_IsString(line))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "a log line is {\"seq\": N >= 0, \"ts\": ms since "
+                            "the epoch, \"stream\": \"stdout\" | "
+                            "\"stderr\", \"line\": \"...\"}");
+    text = utf8_sanitize(line->valuestring);
+    o = cJSON_CreateObject();
+    if (text == NULL || o == NULL) {
+        free(text);
+        cJSON_Delete(o);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    cJSON_AddItemToArray(arr, o);
+    cJSON_AddNumberToObject(o, "seq", seq->valuedouble);
+    cJSON_AddNumberToObject(o, "ts", floor(ts->valuedouble));
+    cJSON_AddStringToObject(o, "stream", st->valuestring);
+    cJSON_AddStringToObject(o, "line", text);
+    free(text);
+    return 0;
+}
+
+/* The lines of a batch as the JSON text store_logs_append() takes. */
+static int log_batch(const cJSON *lines, char **out, struct weir_err *err)
+{
+    cJSON *arr = cJSON_CreateArray();
+    const cJSON *l;
+    int rc = arr ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    if (rc == 0 &&
+        (!cJSON_IsArray(lines) || cJSON_GetArraySize(lines) > LOG_LINES_MAX))
+        rc = weir_err_set(err, WEIR_EINVAL,
+                          "expected \"lines\": [...] of at most %d lines",
+                          LOG_LINES_MAX);
+    for (l = rc == 0 ? lines->child : NULL; l != NULL && rc == 0; l = l->next)
+        rc = log_line(l, arr, err);
+    if (rc == 0) {
+        *out = cJSON_PrintUnformatted(arr);
+        if (*out == NULL)
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    cJSON_Delete(arr);
+    return rc;
+}
+
+void api_attempt_logs_post(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    const cJSON *b = http_req_json(req);
+    const cJSON *lease = cJSON_GetObjectItemCaseSensitive(b, "lease_id");
+    int64_t id = api_parse_id(http_req_param(req, "id"));
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    char *lines = NULL;
+    int inserted = 0, rc = 0;
+    cJSON *o;
+
+    if (id == 0)
+        rc = weir_err_set(&err, WEIR_ENOTFOUND, "no such attempt");
+    else if (!cJSON_IsString(lease))
+        rc = weir_err_set(&err, WEIR_EINVAL, "expected \"lease_id\"");
+    if (rc == 0)
+        rc = log_batch(cJSON_GetObjectItemCaseSensitive(b, "lines"), &lines,
+                       &err);
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = store_logs_append(c, id, lease->valuestring, lines, &inserted,
+                               &err);
+    store_conn_put(c);
+    cJSON_free(lines);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "inserted", inserted);
+    http_reply_json(req, 200, o);
+}
+
+/* Read a completion body into res. */
+static int complete_body(const cJSON *b, struct engine_result *res,
+                         struct weir_err *err)
+{
+    const cJSON *lease = cJSON_GetObjectItemCaseSensitive(b, "lease_id");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(b, "exit_code");
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(b, "timed_out");
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(b, "outputs");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(b, "error");
+    const cJSON *m;
+
+    if (!cJSON_IsString(lease) ||
+        (code != NULL && !cJSON_IsNull(code) &&
+         (!cJSON_IsNumber(code) || code->valuedouble < -255 ||
+          code->valuedouble > 255)) ||
+        (to != NULL && !cJSON_IsBool(to)) ||
+        (outs != NULL && !cJSON_IsNull(outs) && !cJSON_IsObject(outs)) ||
+        (e != NULL && !cJSON_IsNull(e) && !cJSON_IsString(e)))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "expected {\"lease_id\": \"...\", \"exit_code\": "
+                            "N | null, \"timed_out\": bool, \"outputs\": "
+                            "{\"key\": \"value\"}, \"error\": \"...\" | "
+                            "null}");
+    if (cJSON_GetArraySize(outs) > OUTPUTS_MAX)
+        return weir_err_set(err, WEIR_EINVAL, "more than %d outputs",
+                            OUTPUTS_MAX);
+    for (m = cJSON_IsObject(outs) ? outs->child : NULL; m; m = m->next) {
+        if (!cJSON_IsString(m))
+            return weir_err_set(err, WEIR_EINVAL,
+                                "output \"%s\" must be a string", m->string);
+    }
+    res->lease_id = lease->valuestring;
+    res->has_exit = cJSON_IsNumber(code);
+    res->exit_code = res->has_exit ? (int)code->valuedouble : 0;
+    res->timed_out = cJSON_IsTrue(to);
+    res->outputs = cJSON_IsObject(outs) ? outs : NULL;
+    res->error = cJSON_IsString(e) ? e->valuestring : NULL;
+    return 0;
+}
+
+/*
+ * The optional "lease" of a completion, {"worker_id": N, "max": N}: read
+ * before the completion, so a malformed one changes nothing. *worker is 0
+ * when there is none.
+ */
+static int next_lease_args(const cJSON *b, int64_t *worker, int *max,
+                           struct weir_err *err)
+{
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(b, "lease");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(l, "max");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(l, "worker_id");
+
+    *worker = 0;
+    if (l == NULL || cJSON_IsNull(l))
+        return 0;
+    if (!cJSON_IsNumber(w) || w->valuedouble < 1 ||
+        (m != NULL &&
+         (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > 100)))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "expected \"lease\": {\"worker_id\": N, \"max\": "
+                            "1..100}");
+    *worker = (int64_t)w->valuedouble;
+    *max = m ? (int)m->valuedouble : 1;
+    return 0;
+}
+
+/* The next claim, without waiting, into reply's "attempts". The
+ * completion is already committed: a failure here is logged, and the
+ * worker leases again in its usual way. */
+static void next_lease(struct api *api, int64_t worker, int max, cJSON *reply)
+{
+    struct weir_err err = {0};
+    cJSON *attempts = NULL;
+    char q[300];
+
+    if (engine_lease(api->engine, worker, max, 0, &attempts, &err) == 0) {
+        cJSON_AddItemToObject(reply, "attempts", attempts);
+        return;
+    }
+    log_warn("event=next_lease_failed worker=%lld msg=%s", (long long)worker,
+             log_quote(err.msg, q, sizeof(q)));
+    cJSON_AddArrayToObject(reply, "attempts");
+}
+
+void api_attempt_complete(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    int64_t id = api_parse_id(http_req_param(req, "id"));
+    struct engine_result res = {0};
+    struct weir_err err = {0};
+    int64_t worker = 0;
+    int max = 1, rc = 0;
+    cJSON *o;
+
+    if (id == 0)
+        rc = weir_err_set(&err, WEIR_ENOTFOUND, "no such attempt");
+    if (rc == 0)
+        rc = complete_body(http_req_json(req), &res, &err);
+    if (rc == 0)
+        rc = next_lease_args(http_req_json(req), &worker, &max, &err);
+    if (rc == 0)
+        rc = engine_complete(api->engine, id, &res, &err);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "ok", true);
+    if (worker != 0)
+        next_lease(api, worker, max, o);
+    http_reply_json(req, 200, o);
+}

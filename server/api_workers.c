@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker protocol (docs/architecture.md, "Worker protocol"): register,
+ * lease (long-poll), heartbeat, log batches and completion. Every call on
+ * an attempt carries its lease id, the fencing token; a stale one gets
+ * 409 CONFLICT and changes nothing.
+ *
+ *   register  {name, queues?, slots?, labels?}
+ *             -> {worker_id, lease_ttl_ms, heartbeat_interval_ms}
+ *   lease     {max? (1..100, default 1), wait_ms? (capped at 60000)}
+ *             -> {attempts: [attempt document, ...]}
+ *   heartbeat {lease_id} -> {cancel}
+ *   logs      {lease_id, lines: [{seq, ts, stream, line}]} -> {inserted}
+ *   complete  {lease_id, exit_code, timed_out?, outputs?, error?,
+ *             lease?: {worker_id, max}} -> {ok, attempts?}
+ *
+ * An attempt document (engine_lease.c) holds attempt_id, lease_id,
+ * run_id, task_id, dag, dag_hash, dag_path, step, cell, try,
+ * logical_time, environment, command, workdir, env, params, matrix,
+ * inputs, trigger {kind, key, reason, payload}, timeout_ms and
+ * kill_grace_ms.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "store_run.h"
+
+#define NAME_MAX_LEN 200 /* bytes of a worker name */
+#define QUEUES_MAX   64  /* queues one worker serves */
+#define LEASE_MAX    100 /* attempts one lease call may ask for */
+
+static const char stale_hint[] = "expected {\"lease_id\": \"...\"}";
+
+static bool valid_queue(const char *q)
+{
+    size_t n = strlen(q);
+
+    if (n == 0 || n > 64)
+        return false;
+    return strspn(q, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_.-") == n;
+}
+
+/* Check the register body; queues and labels become JSON text. */
+static int register_body(const cJSON *b, const char **name, char **queues,
+                         int *slots, char **labels, struct weir_err *err)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(b, "name");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(b, "queues");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(b, "slots");
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(b, "labels");
+    const cJSON *m;
+
+    if (!cJSON_IsString(n) || n->valuestring[0] == '\0' ||
+        strlen(n->valuestring) > NAME_MAX_LEN ||
+        (q != NULL && (!cJSON_IsArray(q) || cJSON_GetArraySize(q) == 0 ||
+                       cJSON_GetArraySize(q) > QUEUES_MAX)) ||
+        (s != NULL && (!cJSON_IsNumber(s) || s->valuedouble < 1 ||
+                       s->valuedouble > 10000)) ||
+        (l != NULL && !cJSON_IsObject(l)))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "expected {\"name\": \"...\", \"queues\": "
+                            "[\"default\", ...], \"slots\": 1..10000, "
+                            "\"labels\": {...}}");
+    cJSON_ArrayForEach(m, q)
+    {
+        if (!cJSON_IsString(m) || !valid_queue(m->valuestring))
+            return weir_err_set(err, WEIR_EINVAL,
+                                "a queue name is 1 to 64 of "
+                                "[A-Za-z0-9_.-]");
+    }
+    *name = n->valuestring;
+    *slots = s ? (int)s->valuedouble : 1;
+    *queues = q ? cJSON_PrintUnformatted(q) : strdup("[\"default\"]");
+    *labels = l ? cJSON_PrintUnformatted(l) : strdup("{}");
+    if (*queues == NULL || *labels == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    return 0;
+}
+
+void api_worker_register(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    char *queues = NULL, *labels = NULL;
+    const char *name = NULL;
+    int64_t id = 0;
+    int slots = 1;
+    cJSON *o;
+    int rc;
+
+    rc = register_body(http_req_json(req), &name, &queues, &slots, &labels,
+                       &err);
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = store_worker_register(c, name, queues, slots, labels, &id, &err);
+    store_conn_put(c);
+    free(queues);
+    free(labels);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "worker_id", (double)id);
+    cJSON_AddNumberToObject(o, "lease_ttl_ms",
+                            (double)api->engine->lease_ttl_ms);
+    cJSON_AddNumberToObject(o, "heartbeat_interval_ms",
+                            (double)(api->engine->lease_ttl_ms / 3));
+    http_reply_json(req, 200, o);
+}
+
+/* Read {"max": N, "wait_ms": W} (both optional). */
+static int lease_args(const cJSON *b, int *max, int64_t *wait_ms,
+                      struct weir_err *err)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, "max");
+    const cJSON *w = cJSON_GetObjectItemCaseSensitive(b, "wait_ms");
+
+    if ((b != NULL && !cJSON_IsObject(b)) ||
+        (m != NULL && (!cJSON_IsNumber(m) || m->valuedouble < 1 ||
+                       m->valuedouble > LEASE_MAX)) ||
+        (w != NULL && (!cJSON_IsNumber(w) || w->valuedouble < 0)))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "expected {\"max\": 1..%d, \"wait_ms\": 0..%d}",
+                            LEASE_MAX, ENGINE_WAIT_MAX_MS);
+    *max = m ? (int)m->valuedouble : 1;
+    *wait_ms = w ? (int64_t)w->valuedouble : 0;
+    return 0;
+}
+
+void api_worker_lease(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    int64_t id = api_parse_id(http_req_param(req, "id"));
+    struct weir_err err = {0};
+    cJSON *attempts = NULL, *o;
+    int64_t wait_ms = 0;
+    int max = 1;
+    int rc = lease_args(http_req_json(req), &max, &wait_ms, &err);
+
+    if (rc == 0 && id == 0)
+        rc = weir_err_set(&err, WEIR_ENOTFOUND, "no worker \"%s\"",
+                          http_req_param(req, "id"));
+    if (rc == 0)
+        rc = engine_lease(api->engine, id, max, wait_ms, &attempts, &err);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "attempts", attempts);
+    http_reply_json(req, 200, o);
+}
+
+/* The attempt id of the path and the lease id of the body. */
+static int attempt_args(struct http_req *req, int64_t *id, const char **lease,
+                        struct weir_err *err)
+{
+    const cJSON *l =
+        cJSON_GetObjectItemCaseSensitive(http_req_json(req), "lease_id");
+
+    *id = api_parse_id(http_req_param(req, "id"));
+    if (*id == 0)
+        return weir_err_set(err, WEIR_ENOTFOUND, "no attempt \"%s\"",
+                            http_req_param(req, "id"));
+    if (!cJSON_IsString(l))
+        return weir_err_set(err, WEIR_EINVAL, "%s", stale_hint);
+    *lease = l->valuestring;
+    return 0;
+}
+
+void api_attempt_heartbeat(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    const char *lease = NULL;
+    int64_t id = 0;
+    cJSON *o;
+    int rc = attempt_args(req, &id, &lease, &err);
+
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = store_attempt_heartbeat(c, id, lease, api->engine->lease_ttl_ms,
+                                     &err);
+    store_conn_put(c);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddBoolToObject(o, "cancel", false);
+    http_reply_json(req, 200, o);
+}

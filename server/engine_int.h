@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What engine*.c share: a run loaded with its DAG and tasks. */
+#ifndef WEIR_ENGINE_INT_H
+#define WEIR_ENGINE_INT_H
+
+#include "dag.h"
+#include "engine.h"
+#include "expr.h"
+#include "store_run.h"
+
+/* A task as the engine decides it. */
+struct rtask {
+    struct store_task *t; /* the row (its state is the new state) */
+    size_t step;          /* index into dag->steps */
+    enum task_state orig; /* state as read */
+    int orig_pending;     /* upstream_pending as read */
+    bool dirty;           /* to be written */
+    char *error;          /* why it failed (owned), or NULL */
+    char *outputs;        /* JSON text to store (owned), or NULL */
+    int64_t retry_ms;     /* up_for_retry delay, or -1 */
+};
+
+/* One run, read in a transaction. */
+struct run_ctx {
+    struct store_run run;     /* the run row */
+    const struct dag *dag;    /* its version (cache reference) */
+    struct store_task *tasks; /* its tasks, by id = step order, cell */
+    size_t n;                 /* entries in tasks and rt */
+    struct rtask *rt;         /* the engine's view of tasks */
+    size_t *first;            /* per step: index of its cell 0 */
+};
+
+/* Load run_id (its row locked when lock is set). */
+WEIR_MUSTCHECK int ctx_load(struct engine *e, struct store_conn *c,
+                            int64_t run_id, bool lock, struct run_ctx *x,
+                            struct weir_err *err);
+
+/* Free what ctx_load() loaded; safe on a zeroed ctx. */
+void ctx_cleanup(struct engine *e, struct run_ctx *x);
+
+/* The index of task_id in x, or -1. */
+long ctx_find(const struct run_ctx *x, int64_t task_id);
+
+/* The expression scope of task i: params, matrix, steps, run, event. */
+struct resolve {
+    struct run_ctx *x; /* the run */
+    size_t task;       /* the task whose step is evaluated */
+    char *strs[16];    /* strings made during one evaluation (owned) */
+    size_t n_strs;     /* entries in strs */
+};
+
+/* The expr_resolve_cb over a struct resolve. */
+int resolve_cb(void *ctx, const char *name, struct expr_value *out,
+               struct weir_err *err);
+
+/* Free the strings a resolve made. */
+void resolve_cleanup(struct resolve *r);
+
+/*
+ * Finish attempt a (locked, running) of a loaded run: the attempt row,
+ * its task (success, up_for_retry or failed), downstream readiness, the
+ * run's end and the queued runs that frees. no_retry forbids a retry.
+ */
+struct outcome {
+    enum attempt_state state; /* success, failed, timed_out or lost */
+    const int *exit_code;     /* or NULL */
+    const char *outputs;      /* JSON object text, or NULL */
+    const char *error;        /* or NULL */
+    bool no_retry;            /* fail the task even if tries remain */
+};
+WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
+                                         const struct store_attempt *a,
+                                         const struct outcome *o,
+                                         struct weir_err *err);
+
+/*
+ * Start run_id: a queued run becomes running, and its root tasks are
+ * decided. *ended is true when that already ended it (every root
+ * skipped, say).
+ */
+WEIR_MUSTCHECK int engine_run_start(struct engine *e, struct store_conn *c,
+                                    int64_t run_id, bool *ended,
+                                    struct weir_err *err);
+
+#endif

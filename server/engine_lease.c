@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Leases: claim attempts for a worker and turn each into the document the
+ * worker runs, with run:, env: and workdir: rendered here, where params,
+ * the matrix cell and upstream outputs are known. An attempt whose
+ * templates fail to render fails at once, without retry (its DAG would
+ * fail the same way again), and is not sent.
+ *
+ * A lease call with nothing to claim waits on the work hub until a commit
+ * bumps it, its wait ends, or the earliest retry of its queues comes due.
+ */
+#include <string.h>
+
+#include "engine_int.h"
+#include "log.h"
+#include "tmpl.h"
+
+#define MIN_WAIT_MS 20 /* shortest sleep between two empty claims */
+
+static int render(struct run_ctx *x, size_t i, const char *text,
+                  enum tmpl_mode mode, char **out, struct weir_err *err)
+{
+    struct resolve r = {.x = x, .task = i};
+    int rc = tmpl_render(text, mode, resolve_cb, &r, out, err);
+
+    resolve_cleanup(&r);
+    return rc;
+}
+
+/* Prefix err's message with where it happened. */
+static int where(struct weir_err *err, int rc, const char *what)
+{
+    char msg[sizeof(err->msg)];
+
+    if (rc == 0)
+        return 0;
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    return weir_err_set(err, rc, "%s: %s", what, msg);
+}
+
+/* "inputs": every upstream step's outputs; a list of cells for a matrix. */
+static cJSON *inputs_json(const struct run_ctx *x, const struct dag_step *st)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    for (size_t u = 0; o != NULL && u < st->n_upstream; u++) {
+        const struct dag_step *up = &x->dag->steps[st->upstream[u]];
+        size_t f = x->first[st->upstream[u]];
+        cJSON *v;
+
+        if (up->n_cells == 1) {
+            v = x->tasks[f].outputs ? cJSON_Duplicate(x->tasks[f].outputs, 1)
+                                    : cJSON_CreateObject();
+        } else {
+            v = cJSON_CreateArray();
+            for (size_t k = 0; v != NULL && k < up->n_cells; k++) {
+                const struct store_task *t = &x->tasks[f + k];
+                cJSON *cell = cJSON_CreateObject();
+
+                cJSON_AddItemToArray(v, cell);
+                cJSON_AddItemToObject(cell, "matrix",
+                                      cJSON_Duplicate(t->matrix, 1));
+                cJSON_AddItemToObject(cell, "outputs",
+                                      t->outputs
+                                          ? cJSON_Duplicate(t->outputs, 1)
+                                          : cJSON_CreateObject());
+            }
+        }
+        cJSON_AddItemToObject(o, up->id, v);
+    }
+    return o;
+}
+
+static cJSON *trigger_json(const struct store_run *run)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "kind", run->trigger_kind);
+    cJSON_AddStringToObject(o, "key", run->trigger_key);
+    if (run->reason != NULL)
+        cJSON_AddStringToObject(o, "reason", run->reason);
+    else
+        cJSON_AddNullToObject(o, "reason");
+    cJSON_AddItemToObject(o, "payload",
+                          run->trigger_payload
+                              ? cJSON_Duplicate(run->trigger_payload, 1)
+                              : cJSON_CreateNull());
+    return o;
+}
+
+static void add_str_or_null(cJSON *o, const char *key, const char *v)
+{
+    if (v != NULL)
+        cJSON_AddStringToObject(o, key, v);
+    else
+        cJSON_AddNullToObject(o, key);
+}
+
+/* Render the templates of task i: command, env object, workdir. */
+static int render_step(struct run_ctx *x, size_t i, char **command, cJSON *env,
+                       char **workdir, struct weir_err *err)
+{
+    const struct dag_step *st = &x->dag->steps[x->rt[i].step];
+    int rc = 0;
+
+    if (st->run == NULL)
+        return weir_err_set(err, WEIR_EINVAL, "step \"%s\" has no command",
+                            st->id);
+    rc = where(err, render(x, i, st->run, TMPL_SHELL, command, err), "run");
+    for (size_t k = 0; rc == 0 && k < st->n_env; k++) {
+        char *v = NULL;
+
+        rc = render(x, i, st->env[k].value, TMPL_PLAIN, &v, err);
+        if (rc == 0)
+            cJSON_AddStringToObject(env, st->env[k].name, v);
+        free(v);
+        rc = where(err, rc, st->env[k].name);
+    }
+    if (rc == 0 && st->workdir != NULL)
+        rc = where(err, render(x, i, st->workdir, TMPL_PLAIN, workdir, err),
+                   "workdir");
+    return rc;
+}
+
+/* The fields that come from the run, its DAG and the claim. */
+static void add_identity(cJSON *o, const struct run_ctx *x,
+                         const struct store_claim *cl, size_t i)
+{
+    const struct store_task *t = &x->tasks[i];
+
+    cJSON_AddNumberToObject(o, "attempt_id", (double)cl->attempt_id);
+    cJSON_AddStringToObject(o, "lease_id", cl->lease_id);
+    cJSON_AddNumberToObject(o, "run_id", (double)x->run.id);
+    cJSON_AddNumberToObject(o, "task_id", (double)t->id);
+    cJSON_AddStringToObject(o, "dag", x->run.dag_id);
+    add_str_or_null(o, "dag_hash", x->run.dag_hash);
+    add_str_or_null(o, "dag_path", x->run.dag_path);
+    cJSON_AddStringToObject(o, "step", t->step_id);
+    cJSON_AddNumberToObject(o, "cell", t->cell);
+    cJSON_AddNumberToObject(o, "try", cl->try);
+    add_str_or_null(o, "logical_time", x->run.logical_time);
+    add_str_or_null(o, "environment", x->run.environment);
+}
+
+/* The attempt document of claim cl, task i of x. */
+static int attempt_doc(struct run_ctx *x, size_t i,
+                       const struct store_claim *cl, cJSON **out,
+                       struct weir_err *err)
+{
+    const struct dag_step *st = &x->dag->steps[x->rt[i].step];
+    cJSON *o = cJSON_CreateObject(), *env = cJSON_CreateObject();
+    char *command = NULL, *workdir = NULL;
+    int rc = render_step(x, i, &command, env, &workdir, err);
+
+    if (rc < 0 || o == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(env);
+        free(command);
+        free(workdir);
+        return rc < 0 ? rc : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    add_identity(o, x, cl, i);
+    cJSON_AddStringToObject(o, "command", command);
+    add_str_or_null(o, "workdir", workdir);
+    cJSON_AddItemToObject(o, "env", env);
+    cJSON_AddItemToObject(o, "params", cJSON_Duplicate(x->run.params, 1));
+    cJSON_AddItemToObject(o, "matrix",
+                          x->tasks[i].matrix
+                              ? cJSON_Duplicate(x->tasks[i].matrix, 1)
+                              : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "inputs", inputs_json(x, st));
+    cJSON_AddItemToObject(o, "trigger", trigger_json(&x->run));
+    if (st->timeout_ms > 0)
+        cJSON_AddNumberToObject(o, "timeout_ms", (double)st->timeout_ms);
+    else
+        cJSON_AddNullToObject(o, "timeout_ms");
+    cJSON_AddNumberToObject(o, "kill_grace_ms", ENGINE_KILL_GRACE_MS);
+    free(command);
+    free(workdir);
+    *out = o;
+    return 0;
+}
+
+/* The attempt of cl could not be rendered: fail it, no retry. */
+static int fail_unrendered(struct engine *e, struct store_conn *c,
+                           const struct store_claim *cl, const char *msg,
+                           struct weir_err *err)
+{
+    struct store_attempt a = {0};
+    struct outcome o = {ATTEMPT_FAILED, NULL, NULL, msg, true};
+    char q[300];
+    int rc = store_tx_begin(c, err);
+
+    log_warn("event=render_failed run=%lld task=%lld try=%d msg=%s",
+             (long long)cl->run_id, (long long)cl->task_id, cl->try,
+             log_quote(msg, q, sizeof(q)));
+    if (rc == 0)
+        rc = store_attempt_get(c, cl->attempt_id, cl->lease_id, true, &a, err);
+    if (rc == 0 && a.state == ATTEMPT_RUNNING)
+        rc = engine_finish_attempt(e, c, &a, &o, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    hub_bump(e->hub);
+    return rc;
+}
+
+/* Render every claim into arr, loading each run once. */
+static int claims_to_docs(struct engine *e, struct store_conn *c,
+                          const struct store_claim *v, size_t n, cJSON *arr,
+                          struct weir_err *err)
+{
+    struct run_ctx x = {0};
+    int rc = 0;
+
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        struct weir_err rerr = {0};
+        cJSON *doc = NULL;
+        long i;
+
+        if (x.run.id != v[k].run_id) {
+            ctx_cleanup(e, &x);
+            rc = ctx_load(e, c, v[k].run_id, false, &x, err);
+        }
+        i = rc == 0 ? ctx_find(&x, v[k].task_id) : -1;
+        if (rc == 0 && i < 0)
+            rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
+        if (rc == 0 && attempt_doc(&x, (size_t)i, &v[k], &doc, &rerr) == 0)
+            cJSON_AddItemToArray(arr, doc);
+        else if (rc == 0)
+            rc = fail_unrendered(e, c, &v[k], rerr.msg, err);
+    }
+    ctx_cleanup(e, &x);
+    return rc;
+}
+
+/* One claim; *retry_ms gets the wait until a retry comes due (or -1). */
+static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
+                      int64_t *retry_ms, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    struct store_claim *v = NULL;
+    size_t n = 0;
+    int rc = store_conn_get(e->store, &c, err);
+
+    if (rc == 0)
+        rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n, err);
+    if (rc == 0 && n > 0)
+        rc = claims_to_docs(e, c, v, n, arr, err);
+    if (rc == 0 && cJSON_GetArraySize(arr) == 0)
+        rc = store_retry_wait(c, worker_id, retry_ms, err);
+    store_conn_put(c);
+    free(v);
+    return rc;
+}
+
+int engine_lease(struct engine *e, int64_t worker_id, int max, int64_t wait_ms,
+                 cJSON **out, struct weir_err *err)
+{
+    int64_t deadline =
+        hub_now_ms() + (wait_ms < 0                    ? 0
+                        : wait_ms > ENGINE_WAIT_MAX_MS ? ENGINE_WAIT_MAX_MS
+                                                       : wait_ms);
+    cJSON *arr = cJSON_CreateArray();
+    int rc = arr ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    while (rc == 0) {
+        uint64_t gen = hub_generation(e->hub);
+        int64_t retry_ms = -1, now, until;
+
+        rc = lease_once(e, worker_id, max, arr, &retry_ms, err);
+        now = hub_now_ms();
+        if (rc < 0 || cJSON_GetArraySize(arr) > 0 || now >= deadline ||
+            hub_closed(e->hub))
+            break;
+        until = deadline;
+        if (retry_ms >= 0 && now + retry_ms < until)
+            until = now + retry_ms;
+        if (until < now + MIN_WAIT_MS)
+            until = now + MIN_WAIT_MS;
+        hub_wait(e->hub, gen, until);
+    }
+    if (rc < 0) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    *out = arr;
+    return 0;
+}

@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The engine's transactions: creating a run, completing an attempt, and
+ * expiring leases. Each borrows a connection, runs one transaction (one
+ * per attempt for expiry) and bumps the hub after committing.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+#include "log.h"
+#include "suggest.h"
+
+#define EXPIRE_BATCH 100 /* expired attempts handled per pass */
+
+/* The environment named name (or the DAG's default); *out NULL when the
+ * run has none. WEIR_EINVAL for a name the DAG does not declare. */
+static int find_env(const struct dag *d, const char *name,
+                    const struct dag_environment **out, struct weir_err *err)
+{
+    const char *cands[64];
+    size_t n = 0;
+    const char *s;
+
+    *out = NULL;
+    if (name == NULL)
+        name = d->environment;
+    if (name == NULL)
+        return 0;
+    for (size_t i = 0; i < d->n_environments; i++) {
+        if (strcmp(d->environments[i].name, name) == 0) {
+            *out = &d->environments[i];
+            return 0;
+        }
+        if (n < WEIR_ARRAY_LEN(cands))
+            cands[n++] = d->environments[i].name;
+    }
+    s = suggest_word(name, cands, n);
+    return weir_err_set(
+        err, WEIR_EINVAL, "unknown environment \"%s\" for DAG \"%s\"%s%s%s",
+        name, d->id, s ? " (did you mean \"" : "", s ? s : "", s ? "\"?)" : "");
+}
+
+/* Replace or add every member of src in dst. */
+static int overlay(cJSON *dst, const cJSON *src, struct weir_err *err)
+{
+    const cJSON *m;
+
+    cJSON_ArrayForEach(m, src)
+    {
+        cJSON *copy = cJSON_Duplicate(m, 1);
+
+        if (copy == NULL)
+            return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        cJSON_DeleteItemFromObjectCaseSensitive(dst, m->string);
+        cJSON_AddItemToObject(dst, m->string, copy);
+    }
+    return 0;
+}
+
+/* Every request param must be declared by the DAG. */
+static int check_params(const struct dag *d, const cJSON *req,
+                        struct weir_err *err)
+{
+    const char *cands[256];
+    size_t n = 0;
+    const cJSON *m;
+
+    cJSON_ArrayForEach(m, d->params)
+    {
+        if (n < WEIR_ARRAY_LEN(cands))
+            cands[n++] = m->string;
+    }
+    cJSON_ArrayForEach(m, req)
+    {
+        const char *s;
+
+        if (cJSON_GetObjectItemCaseSensitive(d->params, m->string) != NULL)
+            continue;
+        s = suggest_word(m->string, cands, n);
+        return weir_err_set(err, WEIR_EINVAL,
+                            "unknown param \"%s\" for DAG \"%s\"%s%s%s",
+                            m->string, d->id, s ? " (did you mean \"" : "",
+                            s ? s : "", s ? "\"?)" : "");
+    }
+    return 0;
+}
+
+/* The run's params as JSON text: defaults, environment, request. */
+static int build_params(const struct dag *d, const struct dag_environment *env,
+                        const cJSON *req, char **out, struct weir_err *err)
+{
+    cJSON *p = d->params ? cJSON_Duplicate(d->params, 1) : cJSON_CreateObject();
+    int rc = p ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    if (rc == 0 && env != NULL && env->params != NULL)
+        rc = overlay(p, env->params, err);
+    if (rc == 0 && req != NULL)
+        rc = overlay(p, req, err);
+    if (rc == 0) {
+        *out = cJSON_PrintUnformatted(p);
+        if (*out == NULL)
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    cJSON_Delete(p);
+    return rc;
+}
+
+/* One task per step and cell, in step order, as JSON text. */
+static int build_tasks(const struct dag *d, const struct dag_environment *env,
+                       char **out, struct weir_err *err)
+{
+    cJSON *arr = cJSON_CreateArray();
+    size_t o = 0;
+
+    for (size_t s = 0; arr != NULL && s < d->n_steps; s++) {
+        const struct dag_step *st = &d->steps[s];
+        size_t pending = 0;
+
+        for (size_t m = 0; m < st->n_needs; m++)
+            pending += d->steps[st->needs_idx[m]].n_cells;
+        for (size_t k = 0; k < st->n_cells; k++) {
+            cJSON *t = cJSON_CreateObject();
+
+            cJSON_AddItemToArray(arr, t);
+            cJSON_AddNumberToObject(t, "o", (double)o++);
+            cJSON_AddStringToObject(t, "step_id", st->id);
+            cJSON_AddNumberToObject(t, "cell", (double)k);
+            if (st->n_matrix > 0)
+                cJSON_AddItemToObject(t, "matrix", dag_step_cell(st, k));
+            cJSON_AddNumberToObject(t, "max_tries", st->retries + 1);
+            cJSON_AddStringToObject(t, "queue",
+                                    env && env->queue ? env->queue : st->queue);
+            cJSON_AddNumberToObject(t, "upstream_pending", (double)pending);
+        }
+    }
+    *out = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (*out == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* Insert the run and its tasks of version `version` and start it. */
+static int create_in_tx(struct engine *e, struct store_conn *c,
+                        const struct engine_trigger *t, int64_t version,
+                        int running, int64_t *run_id, struct weir_err *err)
+{
+    const struct dag *d = engine_dag(e->cache, c, version);
+    const struct dag_environment *env = NULL;
+    struct store_run_new n = {0};
+    char *params = NULL, *tasks = NULL;
+    bool ended = false;
+    int rc;
+
+    if (d == NULL)
+        return weir_err_set(err, WEIR_EINTERNAL,
+                            "the current version of DAG \"%s\" cannot be "
+                            "loaded",
+                            t->dag_id);
+    rc = find_env(d, t->environment, &env, err);
+    if (rc == 0)
+        rc = check_params(d, t->params, err);
+    if (rc == 0)
+        rc = build_params(d, env, t->params, &params, err);
+    if (rc == 0)
+        rc = build_tasks(d, env, &tasks, err);
+    n = (struct store_run_new){
+        .dag_id = t->dag_id,
+        .version_id = version,
+        .state = d->max_active_runs > 0 && running >= d->max_active_runs
+                     ? RUN_QUEUED
+                     : RUN_RUNNING,
+        .params = params,
+        .environment = env ? env->name : NULL,
+        .trigger_kind = "manual",
+        .trigger_key = "manual",
+        .idempotency_key = t->idempotency_key,
+        .reason = t->reason,
+        .priority = (int)d->priority,
+    };
+    if (rc == 0)
+        rc = store_run_insert(c, &n, run_id, err);
+    if (rc == 0)
+        rc = store_tasks_insert(c, *run_id, (int)d->priority, tasks, err);
+    if (rc == 0 && n.state == RUN_RUNNING)
+        rc = engine_run_start(e, c, *run_id, &ended, err);
+    cJSON_free(params);
+    cJSON_free(tasks);
+    dagcache_release(e->cache, d);
+    return rc;
+}
+
+int engine_run_create(struct engine *e, const struct engine_trigger *t,
+                      int64_t *run_id, bool *existed, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    bool paused = false;
+    int64_t version = 0;
+    int running = 0;
+    int rc = store_conn_get(e->store, &c, err);
+
+    *existed = false;
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
+    if (rc == 0)
+        rc = store_dag_lock(c, t->dag_id, &paused, &version, &running, err);
+    if (rc == 0 && t->idempotency_key != NULL) {
+        rc = store_run_by_key(c, t->dag_id, t->idempotency_key, run_id, err);
+        if (rc == 0) {
+            *existed = true;
+            store_conn_put(c);
+            return 0;
+        }
+        if (rc == WEIR_ENOTFOUND)
+            rc = 0;
+    }
+    if (rc == 0 && paused)
+        rc = weir_err_set(err, WEIR_ECONFLICT, "DAG \"%s\" is paused",
+                          t->dag_id);
+    if (rc == 0 && version == 0)
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "DAG \"%s\" has no valid version loaded", t->dag_id);
+    if (rc == 0)
+        rc = create_in_tx(e, c, t, version, running, run_id, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    store_conn_put(c);
+    if (rc == 0)
+        hub_bump(e->hub);
+    return rc;
+}
+
+static enum attempt_state result_state(const struct engine_result *res)
+{
+    if (res->timed_out)
+        return ATTEMPT_TIMED_OUT;
+    if (res->has_exit && res->exit_code == 0)
+        return ATTEMPT_SUCCESS;
+    return ATTEMPT_FAILED;
+}
+
+int engine_complete(struct engine *e, int64_t attempt_id,
+                    const struct engine_result *res, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    struct store_attempt a = {0};
+    struct outcome o = {0};
+    char *outputs = NULL;
+    int rc = store_conn_get(e->store, &c, err);
+
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
+    if (rc == 0)
+        rc = store_attempt_get(c, attempt_id, res->lease_id, true, &a, err);
+    if (rc == 0 && (!a.lease_ok || a.state != ATTEMPT_RUNNING))
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "the lease of attempt %lld is stale: the attempt "
+                          "finished, expired or was leased again",
+                          (long long)attempt_id);
+    if (rc == 0 && res->outputs != NULL) {
+        outputs = cJSON_PrintUnformatted(res->outputs);
+        if (outputs == NULL)
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    o = (struct outcome){result_state(res),
+                         res->has_exit ? &res->exit_code : NULL, outputs,
+                         res->error, false};
+    if (rc == 0)
+        rc = engine_finish_attempt(e, c, &a, &o, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    store_conn_put(c);
+    cJSON_free(outputs);
+    if (rc == 0)
+        hub_bump(e->hub);
+    return rc;
+}
+
+/* Attempt id's lease expired: lost, in a transaction of its own. */
+static int expire_one(struct engine *e, struct store_conn *c, int64_t id,
+                      struct weir_err *err)
+{
+    struct store_attempt a = {0};
+    char msg[120];
+    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false};
+    int rc = store_tx_begin(c, err);
+
+    snprintf(msg, sizeof(msg),
+             "lease expired: no heartbeat or completion within %lld ms",
+             (long long)e->lease_ttl_ms);
+    if (rc == 0)
+        rc = store_attempt_get(c, id, NULL, true, &a, err);
+    if (rc == 0 && a.state == ATTEMPT_RUNNING && a.expired)
+        rc = engine_finish_attempt(e, c, &a, &o, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    else
+        store_tx_rollback(c);
+    return rc;
+}
+
+int engine_expire(struct engine *e, int64_t *next_ms, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = store_conn_get(e->store, &c, err);
+
+    if (rc == 0)
+        rc = store_attempts_expired(c, EXPIRE_BATCH, &ids, &n, err);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = expire_one(e, c, ids[i], err);
+    if (rc == 0)
+        rc = store_lease_next(c, next_ms, err);
+    store_conn_put(c);
+    free(ids);
+    if (n > 0)
+        hub_bump(e->hub);
+    return rc;
+}

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The statements of the execution engine: runs, tasks, attempts, workers
+ * and log lines (store_runs.c, store_work.c, store_read.c). Every state
+ * written here is checked against the state machines of state.h first.
+ *
+ * Lock order, the same in every transaction, so that two never wait on
+ * each other: an attempt row, then its run row, then the DAG row, then
+ * task rows. A claim locks only queued or due tasks (SKIP LOCKED), which
+ * no other transaction writes.
+ */
+#ifndef WEIR_STORE_RUN_H
+#define WEIR_STORE_RUN_H
+
+#include <cJSON.h>
+
+#include "state.h"
+#include "store.h"
+
+#define STORE_ID_MAX 72 /* bytes for a DAG or step id and its NUL */
+
+/* A run row, with its version's file path and hash. */
+struct store_run {
+    int64_t id;                /* run id */
+    char dag_id[STORE_ID_MAX]; /* its DAG */
+    int64_t version_id;        /* the DAG version it runs */
+    enum run_state state;      /* where it is */
+    cJSON *params;             /* object of the run's parameters */
+    char *environment;         /* or NULL */
+    char *trigger_kind;        /* "manual", "cron", ... */
+    char *trigger_key;         /* the trigger's stable key */
+    cJSON *trigger_payload;    /* or NULL */
+    char *reason;              /* why it started, or NULL */
+    char *logical_time;        /* ISO 8601; the creation time if none */
+    char *dag_path;            /* the version's file, or NULL (API DAG) */
+    char *dag_hash;            /* SHA-256 of the version */
+};
+
+/* A task row. */
+struct store_task {
+    int64_t id;                 /* task id */
+    char step_id[STORE_ID_MAX]; /* its step */
+    int cell;                   /* matrix cell, 0 without a matrix */
+    enum task_state state;      /* where it is */
+    int try_count;              /* tries started */
+    int max_tries;              /* retries + 1 */
+    int upstream_pending;       /* upstream tasks not finished */
+    cJSON *outputs;             /* object, or NULL */
+    cJSON *matrix;              /* the cell's {axis: value}, or NULL */
+};
+
+/* What a new run is made of. */
+struct store_run_new {
+    const char *dag_id;          /* its DAG */
+    int64_t version_id;          /* the version it runs */
+    enum run_state state;        /* RUN_RUNNING or RUN_QUEUED */
+    const char *params;          /* JSON object text */
+    const char *environment;     /* or NULL */
+    const char *trigger_kind;    /* "manual", ... */
+    const char *trigger_key;     /* stable key of the trigger */
+    const char *payload;         /* JSON text, or NULL */
+    const char *idempotency_key; /* or NULL */
+    const char *reason;          /* for people, or NULL */
+    int priority;                /* 0 low .. 3 critical */
+};
+
+/* One task state write of store_tasks_apply(). */
+struct store_task_change {
+    int64_t task_id;      /* which task */
+    int try;              /* its try count, for the log */
+    enum task_state from; /* its state as read (the write is guarded) */
+    enum task_state to;   /* its new state (may equal from) */
+    int pending;          /* its new upstream_pending */
+    const char *error;    /* why it failed, or NULL */
+    const char *outputs;  /* JSON object text to store, or NULL */
+    int64_t retry_ms;     /* up_for_retry: delay from now; else -1 */
+};
+
+/* One task claimed by a worker: its new attempt. */
+struct store_claim {
+    int64_t attempt_id; /* the attempt row */
+    char lease_id[40];  /* its fencing token (a UUID) */
+    int64_t task_id;    /* the task */
+    int64_t run_id;     /* its run */
+    int try;            /* the try number */
+};
+
+/* An attempt as completion and heartbeats see it. */
+struct store_attempt {
+    int64_t id;               /* attempt id */
+    int64_t task_id;          /* its task */
+    int64_t run_id;           /* its task's run */
+    int try;                  /* its try number */
+    enum attempt_state state; /* where it is */
+    bool lease_ok;            /* the lease id given is the current one */
+    bool expired;             /* its lease deadline has passed */
+};
+
+void store_run_cleanup(struct store_run *r);
+void store_tasks_free(struct store_task *v, size_t n);
+
+/* ---- runs and tasks (store_runs.c) ---- */
+
+/*
+ * Lock DAG id's row for a run creation or a run's end: whether it is
+ * paused, its current version (0 if none) and how many of its runs are
+ * running. WEIR_ENOTFOUND when there is no such DAG.
+ */
+WEIR_MUSTCHECK int store_dag_lock(struct store_conn *c, const char *id,
+                                  bool *paused, int64_t *version_id,
+                                  int *running, struct weir_err *err);
+
+/* The run of DAG id with this idempotency key, or WEIR_ENOTFOUND. */
+WEIR_MUSTCHECK int store_run_by_key(struct store_conn *c, const char *dag_id,
+                                    const char *key, int64_t *run_id,
+                                    struct weir_err *err);
+
+/* Insert a run; *id gets its id. */
+WEIR_MUSTCHECK int store_run_insert(struct store_conn *c,
+                                    const struct store_run_new *n, int64_t *id,
+                                    struct weir_err *err);
+
+/*
+ * Insert the tasks of a run from a JSON array text of objects
+ * {step_id, cell, matrix, max_tries, queue, upstream_pending}, in order
+ * (task ids then follow step order and cells).
+ */
+WEIR_MUSTCHECK int store_tasks_insert(struct store_conn *c, int64_t run_id,
+                                      int priority, const char *tasks_json,
+                                      struct weir_err *err);
+
+/* Read run id into *out (cleaned with store_run_cleanup()); with lock,
+ * the row stays locked until the transaction ends. */
+WEIR_MUSTCHECK int store_run_get(struct store_conn *c, int64_t id, bool lock,
+                                 struct store_run *out, struct weir_err *err);
+
+/* Every task of run id, in id order, as a new array. */
+WEIR_MUSTCHECK int store_run_tasks(struct store_conn *c, int64_t run_id,
+                                   struct store_task **out, size_t *n,
+                                   struct weir_err *err);
+
+/*
+ * Write n task changes of run run_id in one statement, each guarded by
+ * its from state. Each state change is checked and logged first.
+ * WEIR_ECONFLICT when a task was not in its from state any more.
+ */
+WEIR_MUSTCHECK int store_tasks_apply(struct store_conn *c, int64_t run_id,
+                                     const struct store_task_change *v,
+                                     size_t n, struct weir_err *err);
+
+/* Move run id from `from` to `to` (checked, logged, guarded), setting
+ * started_at or finished_at. */
+WEIR_MUSTCHECK int store_run_set_state(struct store_conn *c, int64_t id,
+                                       enum run_state from, enum run_state to,
+                                       struct weir_err *err);
+
+/* The oldest queued run of DAG id, locked; WEIR_ENOTFOUND if none. */
+WEIR_MUSTCHECK int store_run_next_queued(struct store_conn *c,
+                                         const char *dag_id, int64_t *run_id,
+                                         struct weir_err *err);
+
+/* ---- workers and attempts (store_work.c) ---- */
+
+/* Insert or update worker `name` (queues: JSON array text, labels: JSON
+ * object text); *id gets its id. */
+WEIR_MUSTCHECK int store_worker_register(struct store_conn *c, const char *name,
+                                         const char *queues, int slots,
+                                         const char *labels, int64_t *id,
+                                         struct weir_err *err);
+
+/*
+ * Claim up to max tasks for worker_id in one statement: queued tasks, and
+ * up_for_retry ones whose time has come, of the worker's queues, most
+ * urgent first, then oldest; each becomes running with a new attempt
+ * whose lease ends ttl_ms from now. *out (new array) gets the claims.
+ * WEIR_ENOTFOUND when the worker is not registered.
+ */
+WEIR_MUSTCHECK int store_task_claim(struct store_conn *c, int64_t worker_id,
+                                    int max, int64_t ttl_ms,
+                                    struct store_claim **out, size_t *n,
+                                    struct weir_err *err);
+
+/* Milliseconds until the earliest up_for_retry task of the worker's
+ * queues may be claimed (0 if one is due), or -1 when there is none. */
+WEIR_MUSTCHECK int store_retry_wait(struct store_conn *c, int64_t worker_id,
+                                    int64_t *ms, struct weir_err *err);
+
+/* Read attempt id, locked when lock is set, checking lease (NULL: no
+ * check). WEIR_ENOTFOUND when there is no such attempt. */
+WEIR_MUSTCHECK int store_attempt_get(struct store_conn *c, int64_t id,
+                                     const char *lease, bool lock,
+                                     struct store_attempt *out,
+                                     struct weir_err *err);
+
+/* Extend the lease of a running attempt to ttl_ms from now. WEIR_ECONFLICT
+ * when the lease is not current or the attempt finished. */
+WEIR_MUSTCHECK int store_attempt_heartbeat(struct store_conn *c, int64_t id,
+                                           const char *lease, int64_t ttl_ms,
+                                           struct weir_err *err);
+
+/*
+ * Append log lines (a JSON array text of {seq, ts, stream, line}) to a
+ * running attempt whose lease is current; lines already stored (same
+ * seq) are left alone. WEIR_ECONFLICT for a stale lease.
+ */
+WEIR_MUSTCHECK int store_logs_append(struct store_conn *c, int64_t id,
+                                     const char *lease, const char *lines,
+                                     int *inserted, struct weir_err *err);
+
+/* Finish attempt a (running, locked) as `to`, with exit_code (NULL: none),
+ * outputs (JSON object text or NULL) and error (or NULL). */
+WEIR_MUSTCHECK int store_attempt_finish(struct store_conn *c,
+                                        const struct store_attempt *a,
+                                        enum attempt_state to,
+                                        const int *exit_code,
+                                        const char *outputs, const char *error,
+                                        struct weir_err *err);
+
+/* Up to max running attempts whose lease deadline passed (new array). */
+WEIR_MUSTCHECK int store_attempts_expired(struct store_conn *c, int max,
+                                          int64_t **ids, size_t *n,
+                                          struct weir_err *err);
+
+/* Milliseconds until the earliest lease deadline, -1 when none runs. */
+WEIR_MUSTCHECK int store_lease_next(struct store_conn *c, int64_t *ms,
+                                    struct weir_err *err);
+
+/* ---- reads for the API (store_read.c) ---- */
+
+/*
+ * Runs newest first, optionally of one DAG and in one state, with ids
+ * below cursor (0: from the newest), at most limit, as a new JSON array.
+ */
+WEIR_MUSTCHECK int store_runs_list(struct store_conn *c, const char *dag_id,
+                                   const char *state, int64_t cursor, int limit,
+                                   cJSON **out, struct weir_err *err);
+
+/* Run id with its tasks and their attempts as a new JSON object, or
+ * WEIR_ENOTFOUND. */
+WEIR_MUSTCHECK int store_run_detail(struct store_conn *c, int64_t id,
+                                    cJSON **out, struct weir_err *err);
+
+/* Log lines of attempt id with seq > after, at most limit, as a new JSON
+ * array; WEIR_ENOTFOUND when there is no such attempt. */
+WEIR_MUSTCHECK int store_logs_read(struct store_conn *c, int64_t id,
+                                   int64_t after, int limit, cJSON **out,
+                                   struct weir_err *err);
+
+/* The name of the live token with this hash into name, or WEIR_ENOTFOUND. */
+WEIR_MUSTCHECK int store_token_name(struct store_conn *c, const char *hash,
+                                    char *name, size_t len,
+                                    struct weir_err *err);
+
+#endif

@@ -1,0 +1,394 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SQL of runs and tasks: creating a run and its tasks, reading a run with
+ * its tasks under a row lock, and writing task and run states. Batches go
+ * in as one JSON parameter read with jsonb_to_recordset, so a fan-out of
+ * a thousand cells is one statement, not a thousand.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_int.h"
+#include "store_run.h"
+
+#define I64(buf, v) snprintf(buf, sizeof(buf), "%lld", (long long)(v))
+
+void store_run_cleanup(struct store_run *r)
+{
+    cJSON_Delete(r->params);
+    cJSON_Delete(r->trigger_payload);
+    free(r->environment);
+    free(r->trigger_kind);
+    free(r->trigger_key);
+    free(r->reason);
+    free(r->logical_time);
+    free(r->dag_path);
+    free(r->dag_hash);
+    memset(r, 0, sizeof(*r));
+}
+
+void store_tasks_free(struct store_task *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        cJSON_Delete(v[i].outputs);
+        cJSON_Delete(v[i].matrix);
+    }
+    free(v);
+}
+
+int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
+                   int64_t *version_id, int *running, struct weir_err *err)
+{
+    const char *params[1] = {id};
+    PGresult *r = NULL;
+    int rc;
+
+    rc = store_query(c,
+                     "SELECT paused, current_version_id, (SELECT count(*)"
+                     " FROM runs WHERE dag_id = $1 AND state = 'running')"
+                     " FROM dags WHERE id = $1 FOR NO KEY UPDATE",
+                     1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return weir_err_set(err, WEIR_ENOTFOUND, "no DAG \"%s\"", id);
+    }
+    *paused = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    *version_id = store_val_i64(r, 0, 1);
+    *running = (int)store_val_i64(r, 0, 2);
+    PQclear(r);
+    return 0;
+}
+
+int store_run_by_key(struct store_conn *c, const char *dag_id, const char *key,
+                     int64_t *run_id, struct weir_err *err)
+{
+    const char *params[2] = {dag_id, key};
+    PGresult *r = NULL;
+    int rc;
+
+    rc = store_query(c,
+                     "SELECT id FROM runs WHERE dag_id = $1"
+                     " AND idempotency_key = $2",
+                     2, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no run with that key");
+    else
+        *run_id = store_val_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}
+
+int store_run_insert(struct store_conn *c, const struct store_run_new *n,
+                     int64_t *id, struct weir_err *err)
+{
+    char version[24], prio[24];
+    const char *params[11] = {n->dag_id,
+                              version,
+                              run_state_name(n->state),
+                              n->params,
+                              n->environment,
+                              n->trigger_kind,
+                              n->trigger_key,
+                              n->payload,
+                              n->idempotency_key,
+                              n->reason,
+                              prio};
+    PGresult *r = NULL;
+    int rc;
+
+    I64(version, n->version_id);
+    I64(prio, n->priority);
+    rc = store_query(c,
+                     "INSERT INTO runs (dag_id, dag_version_id, state, params,"
+                     " environment, trigger_kind, trigger_key,"
+                     " trigger_payload, idempotency_key, reason, priority,"
+                     " started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+                     " $9, $10, $11, CASE WHEN $3 = 'running' THEN now()"
+                     " END) RETURNING id",
+                     11, params, &r, err);
+    if (rc < 0)
+        return rc;
+    *id = store_val_i64(r, 0, 0);
+    PQclear(r);
+    log_info("event=run_created run=%lld dag=%s state=%s trigger=%s",
+             (long long)*id, n->dag_id, run_state_name(n->state),
+             n->trigger_kind);
+    return 0;
+}
+
+int store_tasks_insert(struct store_conn *c, int64_t run_id, int priority,
+                       const char *tasks_json, struct weir_err *err)
+{
+    char run[24], prio[24];
+    const char *params[3] = {run, prio, tasks_json};
+
+    I64(run, run_id);
+    I64(prio, priority);
+    return store_cmd(c,
+                     "INSERT INTO tasks (run_id, step_id, cell, matrix,"
+                     " max_tries, queue, priority, upstream_pending)"
+                     " SELECT $1, x.step_id, x.cell, x.matrix, x.max_tries,"
+                     " x.queue, $2, x.upstream_pending"
+                     " FROM jsonb_to_recordset($3::jsonb)"
+                     " AS x(step_id text, cell int, matrix jsonb,"
+                     " max_tries int, queue text, upstream_pending int, o int)"
+                     " ORDER BY x.o",
+                     3, params, err);
+}
+
+/* Parse the JSON text at (row, col) into *out; NULL stays NULL. */
+static int json_col(const PGresult *r, int row, int col, cJSON **out,
+                    struct weir_err *err)
+{
+    const char *v = store_val(r, row, col);
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    *out = cJSON_Parse(v);
+    if (*out == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory (JSON column)");
+    return 0;
+}
+
+static int run_from_row(const PGresult *r, struct store_run *out,
+                        struct weir_err *err)
+{
+    struct store_run v = {0};
+    int rc;
+
+    v.id = store_val_i64(r, 0, 0);
+    snprintf(v.dag_id, sizeof(v.dag_id), "%s", PQgetvalue(r, 0, 1));
+    v.version_id = store_val_i64(r, 0, 2);
+    rc = run_state_parse(PQgetvalue(r, 0, 3), &v.state, err);
+    if (rc == 0)
+        rc = json_col(r, 0, 4, &v.params, err);
+    if (rc == 0)
+        rc = store_val_dup(r, 0, 5, &v.environment, err);
+    if (rc == 0)
+        rc = store_val_dup(r, 0, 6, &v.trigger_kind, err);
+    if (rc == 0)
+        rc = store_val_dup(r, 0, 7, &v.trigger_key, err);
+    if (rc == 0)
+        rc = json_col(r, 0, 8, &v.trigger_payload, err);
+    if (rc == 0)
+        rc = store_val_dup(r, 0, 9, &v.reason, err);
+    if (rc == 0)
+        rc = store_val_dup(r, 0, 10, &v.logical_time, err);
+    if (rc == 0)
+        rc = store_val_dup(r, 0, 11, &v.dag_path, err);
+    if (rc == 0)
+        rc = store_val_dup(r, 0, 12, &v.dag_hash, err);
+    if (rc < 0) {
+        store_run_cleanup(&v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+int store_run_get(struct store_conn *c, int64_t id, bool lock,
+                  struct store_run *out, struct weir_err *err)
+{
+    static const char base[] =
+        "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"
+        " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"
+        " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"
+        " v.path, v.hash"
+        " FROM runs r JOIN dag_versions v ON v.id = r.dag_version_id"
+        " WHERE r.id = $1";
+    char sql[sizeof(base) + 20], idb[24];
+    const char *params[1] = {idb};
+    PGresult *r = NULL;
+    int rc;
+
+    I64(idb, id);
+    snprintf(sql, sizeof(sql), "%s%s", base, lock ? " FOR UPDATE OF r" : "");
+    rc = store_query(c, sql, 1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no run %lld", (long long)id);
+    else
+        rc = run_from_row(r, out, err);
+    PQclear(r);
+    return rc;
+}
+
+static int task_from_row(const PGresult *r, int row, struct store_task *t,
+                         struct weir_err *err)
+{
+    int rc;
+
+    t->id = store_val_i64(r, row, 0);
+    snprintf(t->step_id, sizeof(t->step_id), "%s", PQgetvalue(r, row, 1));
+    t->cell = (int)store_val_i64(r, row, 2);
+    t->try_count = (int)store_val_i64(r, row, 4);
+    t->max_tries = (int)store_val_i64(r, row, 5);
+    t->upstream_pending = (int)store_val_i64(r, row, 6);
+    rc = task_state_parse(PQgetvalue(r, row, 3), &t->state, err);
+    if (rc == 0)
+        rc = json_col(r, row, 7, &t->outputs, err);
+    if (rc == 0)
+        rc = json_col(r, row, 8, &t->matrix, err);
+    return rc;
+}
+
+int store_run_tasks(struct store_conn *c, int64_t run_id,
+                    struct store_task **out, size_t *n, struct weir_err *err)
+{
+    char idb[24];
+    const char *params[1] = {idb};
+    struct store_task *v = NULL;
+    PGresult *r = NULL;
+    size_t rows, i = 0;
+    int rc;
+
+    I64(idb, run_id);
+    rc = store_query(c,
+                     "SELECT id, step_id, cell, state, try_count, max_tries,"
+                     " upstream_pending, outputs, matrix FROM tasks"
+                     " WHERE run_id = $1 ORDER BY id",
+                     1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    rows = (size_t)PQntuples(r);
+    v = calloc(rows ? rows : 1, sizeof(*v));
+    if (v == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < rows; i++)
+        rc = task_from_row(r, (int)i, &v[i], err);
+    PQclear(r);
+    if (rc < 0) {
+        store_tasks_free(v, rows);
+        return rc;
+    }
+    *out = v;
+    *n = rows;
+    return 0;
+}
+
+/* The JSON array of changes for store_tasks_apply(); NULL: no memory. */
+static char *changes_json(const struct store_task_change *v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *text;
+
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddItemToArray(arr, o);
+        cJSON_AddNumberToObject(o, "id", (double)v[i].task_id);
+        cJSON_AddStringToObject(o, "old", task_state_name(v[i].from));
+        cJSON_AddStringToObject(o, "state", task_state_name(v[i].to));
+        cJSON_AddNumberToObject(o, "pending", v[i].pending);
+        if (v[i].error != NULL)
+            cJSON_AddStringToObject(o, "error", v[i].error);
+        if (v[i].outputs != NULL)
+            cJSON_AddRawToObject(o, "outputs", v[i].outputs);
+        if (v[i].retry_ms >= 0)
+            cJSON_AddNumberToObject(o, "retry_ms", (double)v[i].retry_ms);
+    }
+    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return text;
+}
+
+int store_tasks_apply(struct store_conn *c, int64_t run_id,
+                      const struct store_task_change *v, size_t n,
+                      struct weir_err *err)
+{
+    const char *params[1] = {NULL};
+    PGresult *r = NULL;
+    char *text;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (v[i].from != v[i].to)
+            rc = state_task_change(run_id, v[i].task_id, v[i].try, v[i].from,
+                                   v[i].to, err);
+    if (rc < 0 || n == 0)
+        return rc;
+    text = changes_json(v, n);
+    if (text == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    params[0] = text;
+    rc = store_query(
+        c,
+        "UPDATE tasks t SET state = x.state, upstream_pending = x.pending,"
+        " error = coalesce(x.error, t.error),"
+        " outputs = coalesce(x.outputs, t.outputs),"
+        " next_try_at = CASE WHEN x.retry_ms IS NULL THEN NULL"
+        " ELSE now() + x.retry_ms * interval '1 millisecond' END,"
+        " queued_at = CASE WHEN x.state = 'queued' AND x.old <> 'queued'"
+        " THEN now() ELSE t.queued_at END,"
+        " finished_at = CASE WHEN x.state IN ('success', 'failed', 'skipped',"
+        " 'upstream_failed', 'canceled') THEN coalesce(t.finished_at, now())"
+        " END"
+        " FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, old text,"
+        " state text, pending int, error text, outputs jsonb, retry_ms bigint)"
+        " WHERE t.id = x.id AND t.state = x.old",
+        1, params, &r, err);
+    cJSON_free(text);
+    if (rc < 0)
+        return rc;
+    if (strtoull(PQcmdTuples(r), NULL, 10) != n)
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "run %lld: a task changed state meanwhile",
+                          (long long)run_id);
+    PQclear(r);
+    return rc;
+}
+
+int store_run_set_state(struct store_conn *c, int64_t id, enum run_state from,
+                        enum run_state to, struct weir_err *err)
+{
+    char idb[24];
+    const char *params[3] = {idb, run_state_name(from), run_state_name(to)};
+    PGresult *r = NULL;
+    int rc = state_run_change(id, from, to, err);
+
+    I64(idb, id);
+    if (rc == 0)
+        rc = store_query(c,
+                         "UPDATE runs SET state = $3,"
+                         " started_at = CASE WHEN $3 = 'running' THEN now()"
+                         " ELSE started_at END,"
+                         " finished_at = CASE WHEN $3 IN ('success', 'failed',"
+                         " 'canceled') THEN now() END"
+                         " WHERE id = $1 AND state = $2",
+                         3, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (strcmp(PQcmdTuples(r), "1") != 0)
+        rc = weir_err_set(err, WEIR_ECONFLICT, "run %lld is not %s any more",
+                          (long long)id, run_state_name(from));
+    PQclear(r);
+    return rc;
+}
+
+int store_run_next_queued(struct store_conn *c, const char *dag_id,
+                          int64_t *run_id, struct weir_err *err)
+{
+    const char *params[1] = {dag_id};
+    PGresult *r = NULL;
+    int rc;
+
+    rc = store_query(c,
+                     "SELECT id FROM runs WHERE dag_id = $1 AND state ="
+                     " 'queued' ORDER BY id LIMIT 1 FOR UPDATE",
+                     1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no queued run");
+    else
+        *run_id = store_val_i64(r, 0, 0);
+    PQclear(r);
+    return rc;
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The README's run path end to end: `weir up` (private PostgreSQL, the
+# server, two real workers), then the CLI: trigger with a parameter full of
+# shell metacharacters, watch the run finish with a retry, read the logs
+# of a step that got an upstream output; Ctrl-C stops everything, and a
+# second `weir up` keeps the history.
+#   tests/integration/run_up.sh PATH/TO/weir SOURCE_DIR
+set -uo pipefail
+weir=$1
+src=$2
+tmp=$(mktemp -d)
+chmod 755 "$tmp" # the postgres user must reach the cluster inside
+export WEIR_PG_NOSYNC=1
+up_pid=""
+failures=0
+
+fail() {
+    echo "FAIL: $*" >&2
+    failures=$((failures + 1))
+}
+
+die() {
+    echo "FATAL: $*" >&2
+    [ -f "$tmp/up.log" ] && tail -n 40 "$tmp/up.log" >&2
+    exit 1
+}
+
+stop_up() {
+    [ -n "$up_pid" ] || return 0
+    kill -INT "$up_pid" 2>/dev/null
+    for _ in $(seq 1 400); do
+        kill -0 "$up_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$up_pid" 2>/dev/null; then
+        fail "weir up did not stop within 40 s of Ctrl-C"
+        kill -KILL "$up_pid" 2>/dev/null
+    fi
+    wait "$up_pid" 2>/dev/null
+    up_pid=""
+}
+
+cleanup() {
+    stop_up
+    pkill -KILL -f "$tmp" 2>/dev/null
+    bash "$src/tests/pg/pg.sh" stop "$tmp/.weir/pg" immediate >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir "$tmp/dags"
+cp "$src"/tests/integration/up_dags/*.yaml "$tmp/dags/"
+cd "$tmp" || die "no temp folder"
+
+start_up() {
+    "$weir" up --listen "127.0.0.1:$port" --workers 2 --slots 2 \
+        >>"$tmp/up.log" 2>&1 &
+    up_pid=$!
+    for _ in $(seq 1 300); do
+        grep -q 'weir up: ready' "$tmp/up.log" 2>/dev/null &&
+            [ "$(grep -c 'event=registered' "$tmp/up.log")" -ge "$1" ] && return 0
+        kill -0 "$up_pid" 2>/dev/null || die "weir up exited"
+        sleep 0.1
+    done
+    die "weir up was not ready within 30 s"
+}
+
+# wait_run ID: prints the final state of run ID (at most 30 s).
+wait_run() {
+    local state=""
+    for _ in $(seq 1 300); do
+        state=$("$weir" run "$1" --json |
+            python3 -c 'import json, sys; print(json.load(sys.stdin)["state"])')
+        case "$state" in success | failed | canceled) break ;; esac
+        sleep 0.1
+    done
+    echo "$state"
+}
+
+start_up 2
+[ -f .weir/server.url ] || fail ".weir/server.url not written"
+[ "$(stat -c %a .weir/admin.token)" = 600 ] || fail "admin token not mode 600"
+
+"$weir" dags >dags.out || fail "weir dags failed"
+grep -q '^e2e ' dags.out || fail "e2e not listed: $(cat dags.out)"
+
+payload="it's \$(touch $tmp/pwned); rm -rf / #"
+run_id=$("$weir" trigger e2e -p "who=$payload") || die "trigger failed"
+state=$(wait_run "$run_id")
+[ "$state" = success ] || fail "run $run_id ended $state: $("$weir" run "$run_id")"
+[ -e "$tmp/pwned" ] && fail "a parameter ran as a command"
+
+"$weir" logs "$run_id" echo >echo.out || fail "weir logs failed"
+[ "$(cat echo.out)" = "got <hello $payload>" ] ||
+    fail "downstream output: $(cat echo.out)"
+"$weir" logs "$run_id" greet >greet.out 2>&1
+[ "$(cat greet.out)" = "hello, $payload" ] || fail "greet log: $(cat greet.out)"
+
+"$weir" run "$run_id" --json >run.json
+python3 - run.json <<'PY' || fail "flaky step record"
+import json, sys
+r = json.load(open(sys.argv[1]))
+flaky = [t for t in r["tasks"] if t["step"] == "flaky"][0]
+tries = [(a["try"], a["state"], a["exit_code"]) for a in flaky["attempts"]]
+assert tries == [(1, "failed", 3), (2, "success", 0)], tries
+PY
+"$weir" logs "$run_id" flaky >flaky.out 2>&1
+grep -q "try 2 works" flaky.out || fail "flaky log: $(cat flaky.out)"
+
+"$weir" runs e2e >runs.out
+grep -q "^$run_id *e2e *success" runs.out || fail "weir runs: $(cat runs.out)"
+
+stop_up
+grep -q 'weir up: stopping' "$tmp/up.log" || fail "no clean stop message"
+pgrep -f "$tmp" >/dev/null && fail "processes left after Ctrl-C: $(pgrep -af "$tmp")"
+
+# A second `weir up` reuses the cluster: the run is still there.
+start_up 4
+"$weir" runs e2e >runs2.out
+grep -q "^$run_id *e2e *success" runs2.out || fail "history lost: $(cat runs2.out)"
+stop_up
+
+if [ "$failures" -gt 0 ]; then
+    tail -n 30 "$tmp/up.log" >&2
+    echo "$failures check(s) failed" >&2
+    exit 1
+fi
+echo "weir up end to end: all checks passed"

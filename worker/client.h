@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker's HTTP client for the worker protocol (docs/architecture.md,
+ * "Worker protocol"): JSON POSTs with the bearer token. Calls block, so the
+ * worker makes them on libuv's thread pool; a struct client is read-only
+ * after client_new() and may be used from several threads at once, each
+ * call with its own connection.
+ */
+#ifndef WEIR_CLIENT_H
+#define WEIR_CLIENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include <cJSON.h>
+
+#include "err.h"
+
+/* The largest answer accepted, in bytes. */
+#define CLIENT_ANSWER_MAX ((size_t)16 << 20)
+
+struct client;
+
+/*
+ * A client for the server at base_url (e.g. "http://127.0.0.1:8080",
+ * without a trailing slash) sending token as "Authorization: Bearer".
+ * Call curl_global_init() before the first client. On success *out is a
+ * new client for client_free().
+ */
+WEIR_MUSTCHECK int client_new(const char *base_url, const char *token,
+                              struct client **out, struct weir_err *err);
+
+/* Free the client; client_free(NULL) is a no-op. No call may be running. */
+void client_free(struct client *c);
+
+/*
+ * POST body (may be NULL: an empty object) as JSON to base_url + path and
+ * wait at most timeout_ms for the whole exchange. When cancel is not NULL
+ * and becomes true (from any thread), the call gives up within a second.
+ * On an answer of any status returns 0 with *status set and *answer the
+ * parsed JSON body (or NULL when the body was empty or not JSON), for the
+ * caller to delete. On a transport failure or a cancel returns
+ * WEIR_EUNAVAIL with err filled.
+ */
+WEIR_MUSTCHECK int client_post(const struct client *c, const char *path,
+                               const cJSON *body, long timeout_ms,
+                               const atomic_bool *cancel, long *status,
+                               cJSON **answer, struct weir_err *err);
+
+#endif

@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * weir-worker: lease attempts from a Weir server and run them. SIGTERM or
+ * SIGINT stops leasing and lets running attempts finish within the
+ * shutdown grace; a second signal cancels them at once.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "client.h"
+#include "duration.h"
+#include "log.h"
+#include "runner.h"
+
+#define QUEUES_MAX 64
+
+struct opts {
+    const char *server;             /* --server URL */
+    const char *token_file;         /* --token-file PATH */
+    const char *dags_dir;           /* --dags-dir DIR */
+    const char *scratch_dir;        /* --scratch-dir DIR */
+    const char *name;               /* --name NAME */
+    long slots;                     /* --slots N */
+    int64_t grace_ms;               /* --shutdown-grace DURATION */
+    const char *queues[QUEUES_MAX]; /* --queue NAME, repeated */
+    size_t n_queues;                /* entries in queues */
+};
+
+/* The loop-side state main keeps for the signal handlers. */
+struct app {
+    uv_signal_t sigterm; /* stop, then cancel */
+    uv_signal_t sigint;  /* the same from a terminal */
+    struct runner *r;    /* what the signals stop */
+    int signals;         /* how many arrived */
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: weir-worker --server URL [--token-file PATH] [--slots N]\n"
+            "                   [--queue NAME]... [--dags-dir DIR] "
+            "[--name NAME]\n"
+            "                   [--scratch-dir DIR] [--shutdown-grace "
+            "DURATION]\n\n"
+            "Leases attempts from a Weir server and runs them.\n\n"
+            "  --server URL          the server, e.g. http://127.0.0.1:8080\n"
+            "  --token-file PATH     file holding the worker token (else "
+            "$WEIR_TOKEN)\n"
+            "  --slots N             attempts run at once (default 1)\n"
+            "  --queue NAME          a queue to serve; repeatable (default "
+            "\"default\")\n"
+            "  --dags-dir DIR        the DAG folder, where steps run "
+            "(default dags)\n"
+            "  --name NAME           the worker's name (default: the host "
+            "name)\n"
+            "  --scratch-dir DIR     where attempt folders go (default "
+            "$TMPDIR or /tmp)\n"
+            "  --shutdown-grace D    how long running attempts may finish "
+            "after SIGTERM\n"
+            "                        (default 30s)\n");
+}
+
+/* Returns 0 to run, 1 after --help, 2 on a usage error. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+    static const struct option longs[] = {
+        {"server", required_argument, NULL, 's'},
+        {"token-file", required_argument, NULL, 't'},
+        {"slots", required_argument, NULL, 'n'},
+        {"queue", required_argument, NULL, 'q'},
+        {"dags-dir", required_argument, NULL, 'd'},
+        {"scratch-dir", required_argument, NULL, 'x'},
+        {"name", required_argument, NULL, 'N'},
+        {"shutdown-grace", required_argument, NULL, 'g'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct weir_err err = {0};
+    char *end;
+    int ch;
+
+    while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+        switch (ch) {
+        case 's':
+            o->server = optarg;
+            break;
+        case 't':
+            o->token_file = optarg;
+            break;
+        case 'n':
+            o->slots = strtol(optarg, &end, 10);
+            if (*end != '\0' || o->slots < 1 || o->slots > 1000) {
+                fprintf(stderr, "weir-worker: --slots takes 1 to 1000\n");
+                return 2;
+            }
+            break;
+        case 'q':
+            if (o->n_queues == QUEUES_MAX) {
+                fprintf(stderr, "weir-worker: at most %d queues\n", QUEUES_MAX);
+                return 2;
+            }
+            o->queues[o->n_queues++] = optarg;
+            break;
+        case 'd':
+            o->dags_dir = optarg;
+            break;
+        case 'x':
+            o->scratch_dir = optarg;
+            break;
+        case 'N':
+            o->name = optarg;
+            break;
+        case 'g':
+            if (duration_parse(optarg, &o->grace_ms, &err) != 0) {
+                fprintf(stderr, "weir-worker: --shutdown-grace: %s\n", err.msg);
+                return 2;
+            }
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind < argc || o->server == NULL) {
+        fprintf(stderr, "weir-worker: %s\n",
+                optind < argc ? "unexpected arguments" : "--server is needed");
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+/* The token from --token-file (first line) or $WEIR_TOKEN. */
+static int read_token(const struct opts *o, char *buf, size_t len)
+{
+    const char *env = getenv("WEIR_TOKEN");
+    FILE *f;
+    size_t n;
+
+    if (o->token_file == NULL) {
+        if (env == NULL || env[0] == '\0' || strlen(env) >= len) {
+            fprintf(stderr, "weir-worker: give --token-file or set "
+                            "WEIR_TOKEN\n");
+            return -1;
+        }
+        snprintf(buf, len, "%s", env);
+        return 0;
+    }
+    f = fopen(o->token_file, "r");
+    if (f == NULL || fgets(buf, (int)len, f) == NULL) {
+        fprintf(stderr, "weir-worker: cannot read a token from %s\n",
+                o->token_file);
+        if (f != NULL)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    n = strcspn(buf, "\r\n \t");
+    buf[n] = '\0';
+    if (n == 0) {
+        fprintf(stderr, "weir-worker: %s holds no token\n", o->token_file);
+        return -1;
+    }
+    return 0;
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct app *app = h->data;
+
+    app->signals++;
+    log_info("event=signal signal=%d", signum);
+    runner_stop(app->r, app->signals > 1);
+}
+
+static void closed_cb(void *ctx)
+{
+    struct app *app = ctx;
+
+    uv_close((uv_handle_t *)&app->sigterm, NULL);
+    uv_close((uv_handle_t *)&app->sigint, NULL);
+}
+
+/*
+ * The thread pool holds a lease long-poll and, per slot, a heartbeat, a log
+ * batch and a completion; it must be sized before the loop first uses it.
+ */
+static void size_thread_pool(long slots)
+{
+    char n[24];
+    long want = 3 * slots + 2;
+
+    snprintf(n, sizeof(n), "%ld", want > 1024 ? 1024 : want);
+    setenv("UV_THREADPOOL_SIZE", n, 0);
+}
+
+static int folder_check(const char *what, const char *path)
+{
+    struct stat st;
+
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return 0;
+    fprintf(stderr, "weir-worker: %s \"%s\" is not a folder\n", what, path);
+    return -1;
+}
+
+static int run(const struct opts *o, struct client *client)
+{
+    struct runner_config cfg = {0};
+    struct weir_err err = {0};
+    struct app app = {0};
+    uv_loop_t loop;
+    int rc;
+
+    cfg.name = o->name;
+    cfg.queues = o->queues;
+    cfg.n_queues = o->n_queues;
+    cfg.slots = (int)o->slots;
+    cfg.dags_dir = o->dags_dir;
+    cfg.scratch_dir = o->scratch_dir;
+    cfg.shutdown_grace_ms = (uint64_t)o->grace_ms;
+    cfg.closed_cb = closed_cb;
+    cfg.ctx = &app;
+    WEIR_ASSERT(uv_loop_init(&loop) == 0);
+    if (runner_new(&loop, client, &cfg, &app.r, &err) != 0) {
+        fprintf(stderr, "weir-worker: %s\n", err.msg);
+        uv_loop_close(&loop);
+        return 1;
+    }
+    uv_signal_init(&loop, &app.sigterm);
+    uv_signal_init(&loop, &app.sigint);
+    app.sigterm.data = app.sigint.data = &app;
+    uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&app.sigint, signal_cb, SIGINT);
+    log_info("event=worker_started server=%s slots=%ld", o->server, o->slots);
+    runner_start(app.r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    runner_free(app.r);
+    rc = uv_loop_close(&loop);
+    return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.slots = 1, .grace_ms = 30000, .dags_dir = "dags"};
+    struct client *client = NULL;
+    struct weir_err err = {0};
+    const char *tmpdir = getenv("TMPDIR");
+    char token[1024], host[256];
+    int rc;
+
+    rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    if (o.n_queues == 0)
+        o.queues[o.n_queues++] = "default";
+    if (o.scratch_dir == NULL)
+        o.scratch_dir = tmpdir != NULL && tmpdir[0] != '\0' ? tmpdir : "/tmp";
+    if (o.name == NULL) {
+        if (gethostname(host, sizeof(host)) != 0)
+            snprintf(host, sizeof(host), "worker");
+        host[sizeof(host) - 1] = '\0';
+        o.name = host;
+    }
+    if (read_token(&o, token, sizeof(token)) != 0 ||
+        folder_check("--dags-dir", o.dags_dir) != 0 ||
+        folder_check("--scratch-dir", o.scratch_dir) != 0)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    size_thread_pool(o.slots);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+        client_new(o.server, token, &client, &err) != 0) {
+        fprintf(stderr, "weir-worker: cannot set up HTTP: %s\n", err.msg);
+        return 1;
+    }
+    memset(token, 0, sizeof(token));
+    rc = run(&o, client);
+    client_free(client);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,868 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The worker loop: registration, leasing, and one job per running attempt
+ * (its execution, heartbeats, log batches and completion). See runner.h
+ * for the design.
+ */
+#include "runner.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "attempt.h"
+#include "executor.h"
+#include "log.h"
+
+#define LEASE_WAIT_MS   25000 /* long-poll of one lease call */
+#define CALL_TIMEOUT_MS 30000 /* any other call */
+#define HEARTBEAT_MS    10000 /* when the server names no interval */
+#define FLUSH_MS        1000  /* log batches go out at least this often */
+#define BATCH_LINES     1000  /* lines in one batch */
+#define PENDING_MAX     50000 /* lines waiting; more are dropped */
+#define BACKOFF_MIN_MS  1000  /* first wait after a failed call */
+#define BACKOFF_MAX_MS  30000 /* longest wait between retries */
+#define COMPLETE_TRIES  20    /* attempts at reporting an end */
+
+struct job;
+
+struct runner {
+    uv_loop_t *loop;          /* where everything runs */
+    struct client *client;    /* HTTP, used from the thread pool */
+    struct runner_config cfg; /* borrowed strings */
+    char worker_id[32];       /* from registration */
+    uint64_t heartbeat_ms;    /* interval of every heartbeat timer */
+    uv_timer_t retry_timer;   /* next register or lease after a failure */
+    uv_timer_t grace_timer;   /* end of the shutdown grace */
+    uint64_t backoff_ms;      /* current wait between failed calls */
+    atomic_bool stop_flag;    /* aborts a lease long-poll in flight */
+    bool registered;          /* worker_id is valid */
+    bool leasing;             /* a register or lease call is in flight */
+    bool stopping;            /* runner_stop() was called */
+    bool closing;             /* the timers are closing */
+    bool grace_over;          /* running jobs are being canceled */
+    int open_timers;          /* runner timers not yet closed */
+    int running;              /* jobs alive */
+    int inflight;             /* calls in the thread pool */
+    struct job *jobs;         /* every job alive */
+};
+
+/* One leased attempt from preparation to its report. */
+struct job {
+    struct runner *r;       /* owner */
+    struct job *next;       /* in r->jobs */
+    struct attempt *a;      /* prepared attempt, NULL if that failed */
+    char attempt_id[32];    /* for URLs and logs */
+    char lease_id[64];      /* fencing token */
+    struct exec *x;         /* running execution, or NULL */
+    uv_timer_t heartbeat;   /* heartbeats, and complete retries */
+    uv_timer_t flush;       /* log batches */
+    cJSON *pending;         /* array of lines not yet sent */
+    int n_pending;          /* entries in pending */
+    cJSON *batch;           /* lines of the batch in flight or to resend */
+    int64_t seq;            /* sequence number of the next line */
+    uint64_t dropped;       /* lines dropped, not yet reported */
+    bool batch_inflight;    /* a log call is running */
+    bool beat_inflight;     /* a heartbeat call is running */
+    bool started;           /* the command was spawned */
+    bool done;              /* the command is over (or never started) */
+    bool stale;             /* the server refused our lease */
+    bool reported;          /* completion accepted, refused or given up */
+    bool complete_inflight; /* a completion call is running */
+    bool closing;           /* reported or abandoned; timers closing */
+    int complete_tries;     /* completion calls made */
+    int log_failures;       /* log calls failed in a row */
+    uint64_t retry_at;      /* loop time of the next completion try */
+    int calls;              /* calls about this job in flight */
+    struct exec_result res; /* how the command ended */
+    cJSON *outputs;         /* parsed outputs, or NULL */
+    char error[512];        /* what went wrong on our side, or "" */
+    int open_timers;        /* timer handles not yet closed */
+};
+
+/* One HTTP call on the thread pool. */
+struct call {
+    uv_work_t work;               /* the thread-pool request */
+    struct runner *r;             /* owner */
+    struct job *job;              /* the job it is about, or NULL */
+    char path[128];               /* URL path */
+    cJSON *body;                  /* owned; deleted after the call */
+    long timeout_ms;              /* whole exchange */
+    bool cancelable;              /* gives up when the runner stops */
+    void (*done)(struct call *c); /* on the loop, after the call */
+    long status;                  /* HTTP status */
+    cJSON *answer;                /* parsed answer, or NULL */
+    int rc;                       /* client_post() result */
+    struct weir_err err;          /* its detail */
+};
+
+static void lease_more(struct runner *r);
+static void job_progress(struct job *j);
+static void maybe_close(struct runner *r);
+
+static void job_maybe_free(struct job *j);
+
+static void call_work_cb(uv_work_t *w)
+{
+    struct call *c = w->data;
+
+    c->rc = client_post(c->r->client, c->path, c->body, c->timeout_ms,
+                        c->cancelable ? &c->r->stop_flag : NULL, &c->status,
+                        &c->answer, &c->err);
+}
+
+static void call_after_cb(uv_work_t *w, int status)
+{
+    struct call *c = w->data;
+
+    if (status != 0 && c->rc == 0)
+        c->rc = weir_err_set(&c->err, WEIR_EUNAVAIL, "call canceled");
+    c->r->inflight--;
+    if (c->job != NULL)
+        c->job->calls--;
+    c->done(c);
+    if (c->job != NULL)
+        job_maybe_free(c->job);
+    cJSON_Delete(c->body);
+    cJSON_Delete(c->answer);
+    maybe_close(c->r);
+    free(c);
+}
+
+/* Send body (taken, even on failure) to path; done runs on the loop. */
+static bool call_send(struct runner *r, struct job *j, const char *path,
+                      cJSON *body, long timeout_ms, bool cancelable,
+                      void (*done)(struct call *))
+{
+    struct call *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || body == NULL) {
+        log_error("event=call_failed path=%s error=no_memory", path);
+        free(c);
+        cJSON_Delete(body);
+        return false;
+    }
+    c->work.data = c;
+    c->r = r;
+    c->job = j;
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    c->body = body;
+    c->timeout_ms = timeout_ms;
+    c->cancelable = cancelable;
+    c->done = done;
+    if (uv_queue_work(r->loop, &c->work, call_work_cb, call_after_cb) != 0) {
+        cJSON_Delete(body);
+        free(c);
+        return false;
+    }
+    r->inflight++;
+    if (j != NULL)
+        j->calls++;
+    return true;
+}
+
+/* A failed call: log it and return the next wait, doubled each time. */
+static uint64_t backoff(struct runner *r, const struct call *c)
+{
+    char q[300];
+    uint64_t wait = r->backoff_ms;
+
+    log_warn(
+        "event=call_failed path=%s status=%ld error=%s", c->path, c->status,
+        log_quote(c->rc != 0 ? c->err.msg : "unexpected answer", q, sizeof(q)));
+    r->backoff_ms = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
+    return wait;
+}
+
+/*
+ * An id in an answer: a string safe in a URL path ([A-Za-z0-9._-]), or a
+ * whole number, as text.
+ */
+static bool id_text(const cJSON *v, char *buf, size_t len)
+{
+    static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+                               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+
+    if (cJSON_IsString(v) && v->valuestring[0] != '\0' &&
+        strspn(v->valuestring, safe) == strlen(v->valuestring))
+        return (size_t)snprintf(buf, len, "%s", v->valuestring) < len;
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e15)
+        return (size_t)snprintf(buf, len, "%" PRId64, (int64_t)v->valuedouble) <
+               len;
+    return false;
+}
+
+static bool ok_status(const struct call *c)
+{
+    return c->rc == 0 && c->status >= 200 && c->status < 300;
+}
+
+/* ---- registration and leasing ---- */
+
+static void do_register(struct runner *r);
+
+static void retry_cb(uv_timer_t *t)
+{
+    struct runner *r = t->data;
+
+    if (!r->registered)
+        do_register(r);
+    else
+        lease_more(r);
+}
+
+static void retry_later(struct runner *r, uint64_t wait_ms)
+{
+    if (!r->stopping && !r->closing)
+        uv_timer_start(&r->retry_timer, retry_cb, wait_ms, 0);
+}
+
+static void register_done(struct call *c)
+{
+    struct runner *r = c->r;
+    const cJSON *hb =
+        cJSON_GetObjectItemCaseSensitive(c->answer, "heartbeat_interval_ms");
+
+    r->leasing = false;
+    if (r->stopping)
+        return; /* aborted on purpose, or too late to matter */
+    if (!ok_status(c) ||
+        !id_text(cJSON_GetObjectItemCaseSensitive(c->answer, "worker_id"),
+                 r->worker_id, sizeof(r->worker_id))) {
+        retry_later(r, backoff(r, c));
+        return;
+    }
+    r->heartbeat_ms = cJSON_IsNumber(hb) && hb->valuedouble >= 100 &&
+                              hb->valuedouble <= 3600000
+                          ? (uint64_t)hb->valuedouble
+                          : HEARTBEAT_MS;
+    r->registered = true;
+    r->backoff_ms = BACKOFF_MIN_MS;
+    log_info("event=registered worker=%s slots=%d heartbeat_ms=%llu",
+             r->worker_id, r->cfg.slots, (unsigned long long)r->heartbeat_ms);
+    lease_more(r);
+}
+
+static void do_register(struct runner *r)
+{
+    cJSON *b = cJSON_CreateObject(), *q = cJSON_CreateArray();
+
+    if (r->stopping || r->leasing) {
+        cJSON_Delete(b);
+        cJSON_Delete(q);
+        return;
+    }
+    for (size_t i = 0; q != NULL && i < r->cfg.n_queues; i++)
+        cJSON_AddItemToArray(q, cJSON_CreateString(r->cfg.queues[i]));
+    cJSON_AddStringToObject(b, "name", r->cfg.name);
+    if (!cJSON_AddItemToObject(b, "queues", q))
+        cJSON_Delete(q);
+    cJSON_AddNumberToObject(b, "slots", r->cfg.slots);
+    cJSON_AddObjectToObject(b, "labels");
+    r->leasing = true;
+    if (!call_send(r, NULL, "/api/v1/workers/register", b, CALL_TIMEOUT_MS,
+                   true, register_done)) {
+        r->leasing = false;
+        retry_later(r, BACKOFF_MAX_MS);
+    }
+}
+
+static void job_start(struct runner *r, const cJSON *doc);
+
+static void lease_done(struct call *c)
+{
+    struct runner *r = c->r;
+    const cJSON *list, *doc;
+
+    r->leasing = false;
+    if (r->stopping && c->rc != 0)
+        return; /* the long-poll was aborted on purpose */
+    if (c->rc == 0 && c->status == 404) {
+        /* the server forgot us (or never knew): register again */
+        log_warn("event=worker_unknown worker=%s", r->worker_id);
+        r->registered = false;
+        do_register(r);
+        return;
+    }
+    if (!ok_status(c)) {
+        retry_later(r, backoff(r, c));
+        return;
+    }
+    list = cJSON_IsArray(c->answer)
+               ? c->answer
+               : cJSON_GetObjectItemCaseSensitive(c->answer, "attempts");
+    cJSON_ArrayForEach(doc, list)
+    {
+        job_start(r, doc);
+    }
+    r->backoff_ms = BACKOFF_MIN_MS;
+    lease_more(r);
+}
+
+static void lease_more(struct runner *r)
+{
+    int free_slots = r->cfg.slots - r->running;
+    char path[96];
+    cJSON *b;
+
+    if (r->stopping || !r->registered || r->leasing || free_slots <= 0 ||
+        uv_is_active((uv_handle_t *)&r->retry_timer))
+        return;
+    b = cJSON_CreateObject();
+    cJSON_AddNumberToObject(b, "max", free_slots);
+    cJSON_AddNumberToObject(b, "wait_ms", LEASE_WAIT_MS);
+    snprintf(path, sizeof(path), "/api/v1/workers/%s/lease", r->worker_id);
+    r->leasing = true;
+    if (!call_send(r, NULL, path, b, LEASE_WAIT_MS + CALL_TIMEOUT_MS, true,
+                   lease_done)) {
+        r->leasing = false;
+        retry_later(r, BACKOFF_MAX_MS);
+    }
+}
+
+/* ---- one job: lines, heartbeats, completion ---- */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Queue one line for the server; text stops at a NUL byte, if any. */
+static void job_add_line(struct job *j, const char *stream, int64_t t,
+                         const char *text)
+{
+    cJSON *o;
+
+    if (j->stale || j->closing)
+        return;
+    if (j->n_pending >= PENDING_MAX) {
+        j->dropped++;
+        return;
+    }
+    o = cJSON_CreateObject();
+    if (o == NULL ||
+        cJSON_AddNumberToObject(o, "seq", (double)j->seq) == NULL ||
+        cJSON_AddNumberToObject(o, "ts", (double)t) == NULL ||
+        cJSON_AddStringToObject(o, "stream", stream) == NULL ||
+        cJSON_AddStringToObject(o, "line", text) == NULL ||
+        !cJSON_AddItemToArray(j->pending, o)) {
+        cJSON_Delete(o);
+        j->dropped++;
+        return;
+    }
+    j->seq++;
+    j->n_pending++;
+}
+
+/* A line of the worker's own about the attempt, on the "system" stream. */
+static void job_note(struct job *j, const char *fmt, ...) WEIR_PRINTF(2, 3);
+
+static void job_note(struct job *j, const char *fmt, ...)
+{
+    char text[600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    job_add_line(j, "system", wall_ms(), text);
+}
+
+static void job_line_cb(void *ctx, enum exec_stream stream, int64_t time_ms,
+                        const char *text, size_t len)
+{
+    struct job *j = ctx;
+
+    (void)len;
+    job_add_line(j, stream == EXEC_STDERR ? "stderr" : "stdout", time_ms, text);
+    if (j->n_pending >= BATCH_LINES)
+        job_progress(j);
+}
+
+/* The lease is no longer ours: stop the command, report nothing. */
+static void job_stale(struct job *j)
+{
+    log_warn("event=lease_stale attempt=%s", j->attempt_id);
+    j->stale = true;
+    exec_cancel(j->x);
+    cJSON_Delete(j->batch);
+    j->batch = NULL;
+}
+
+static void logs_done(struct call *c)
+{
+    struct job *j = c->job;
+
+    j->batch_inflight = false;
+    if (j->closing)
+        return;
+    if (c->rc == 0 && c->status == 409) {
+        job_stale(j);
+    } else if (ok_status(c) ||
+               (c->rc == 0 && c->status >= 400 && c->status < 500)) {
+        /* sent, or refused for good: either way not again */
+        if (!ok_status(c))
+            backoff(c->r, c);
+        cJSON_Delete(j->batch);
+        j->batch = NULL;
+        j->log_failures = 0;
+    } else {
+        j->log_failures++;
+        if (j->log_failures == 1)
+            backoff(c->r, c);
+    }
+    job_progress(j);
+}
+
+/* Take up to BATCH_LINES pending lines into a new batch. */
+static bool batch_fill(struct job *j)
+{
+    if (j->dropped > 0 && j->n_pending < PENDING_MAX) {
+        uint64_t n = j->dropped;
+
+        j->dropped = 0;
+        job_note(j,
+                 "weir-worker: %llu lines dropped: the server did not take "
+                 "them as fast as they came",
+                 (unsigned long long)n);
+    }
+    if (j->n_pending == 0)
+        return false;
+    j->batch = cJSON_CreateArray();
+    if (j->batch == NULL)
+        return false;
+    for (int i = 0; i < BATCH_LINES && j->n_pending > 0; i++) {
+        cJSON_AddItemToArray(j->batch,
+                             cJSON_DetachItemFromArray(j->pending, 0));
+        j->n_pending--;
+    }
+    return true;
+}
+
+/* Send the batch to resend, or the next one; one at a time. */
+static void job_flush(struct job *j)
+{
+    char path[96];
+    cJSON *b;
+
+    if (j->batch_inflight || j->stale || j->closing)
+        return;
+    if (j->batch == NULL && !batch_fill(j))
+        return;
+    b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "lease_id", j->lease_id);
+    cJSON_AddItemReferenceToObject(b, "lines", j->batch);
+    snprintf(path, sizeof(path), "/api/v1/attempts/%s/logs", j->attempt_id);
+    j->batch_inflight =
+        call_send(j->r, j, path, b, CALL_TIMEOUT_MS, false, logs_done);
+}
+
+static void flush_cb(uv_timer_t *t)
+{
+    struct job *j = t->data;
+
+    job_flush(j);
+    job_progress(j);
+}
+
+static void heartbeat_done(struct call *c)
+{
+    struct job *j = c->job;
+
+    j->beat_inflight = false;
+    if (j->closing)
+        return;
+    if (c->rc == 0 && c->status == 409)
+        job_stale(j);
+    else if (!ok_status(c))
+        backoff(c->r, c);
+    job_progress(j);
+}
+
+/* Keep the lease alive until the end is reported. */
+static void heartbeat_cb(uv_timer_t *t)
+{
+    struct job *j = t->data;
+    char path[96];
+    cJSON *b;
+
+    if (j->beat_inflight || j->stale || j->closing)
+        return;
+    b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "lease_id", j->lease_id);
+    snprintf(path, sizeof(path), "/api/v1/attempts/%s/heartbeat",
+             j->attempt_id);
+    j->beat_inflight =
+        call_send(j->r, j, path, b, CALL_TIMEOUT_MS, false, heartbeat_done);
+}
+
+static void job_timer_close_cb(uv_handle_t *h)
+{
+    struct job *j = h->data;
+
+    j->open_timers--;
+    job_maybe_free(j);
+}
+
+/* Free the job once its timers are closed and no call is about it. */
+static void job_maybe_free(struct job *j)
+{
+    struct runner *r = j->r;
+    struct job **p;
+
+    if (!j->closing || j->open_timers > 0 || j->calls > 0)
+        return;
+    for (p = &r->jobs; *p != NULL; p = &(*p)->next) {
+        if (*p == j) {
+            *p = j->next;
+            break;
+        }
+    }
+    free(j);
+    maybe_close(r);
+}
+
+/* The end was reported (or cannot be): remove the folder, free the slot. */
+static void job_close(struct job *j)
+{
+    struct weir_err err = {0};
+
+    if (j->closing)
+        return;
+    j->closing = true;
+    if (j->a != NULL && attempt_dir_remove(j->a, &err) != 0) {
+        char q[300];
+
+        log_error("event=scratch_left attempt=%s error=%s", j->attempt_id,
+                  log_quote(err.msg, q, sizeof(q)));
+    }
+    attempt_free(j->a);
+    j->a = NULL;
+    cJSON_Delete(j->pending);
+    cJSON_Delete(j->batch);
+    cJSON_Delete(j->outputs);
+    j->pending = j->batch = j->outputs = NULL;
+    uv_close((uv_handle_t *)&j->heartbeat, job_timer_close_cb);
+    uv_close((uv_handle_t *)&j->flush, job_timer_close_cb);
+    j->r->running--;
+    lease_more(j->r);
+}
+
+static void complete_done(struct call *c)
+{
+    struct job *j = c->job;
+    int tries = c->r->stopping ? 3 : COMPLETE_TRIES;
+
+    j->complete_inflight = false;
+    if (j->closing)
+        return;
+    if (ok_status(c) || (c->rc == 0 && c->status >= 400 && c->status < 500)) {
+        /* accepted, or refused for good (409: stale) */
+        log_write(ok_status(c) ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+                  "event=attempt_reported attempt=%s status=%ld", j->attempt_id,
+                  c->status);
+        job_close(j);
+        return;
+    }
+    backoff(c->r, c);
+    if (++j->complete_tries >= tries) {
+        log_error("event=report_given_up attempt=%s tries=%d", j->attempt_id,
+                  j->complete_tries);
+        job_close(j);
+        return;
+    }
+    j->retry_at = uv_now(c->r->loop) + (BACKOFF_MIN_MS << j->complete_tries);
+    if (j->retry_at > uv_now(c->r->loop) + BACKOFF_MAX_MS)
+        j->retry_at = uv_now(c->r->loop) + BACKOFF_MAX_MS;
+}
+
+/* The completion body: exit code (null after a signal), outputs, error. */
+static cJSON *complete_body(struct job *j)
+{
+    const struct exec_result *res = &j->res;
+    cJSON *b = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(b, "lease_id", j->lease_id);
+    if (j->started && res->term_signal == 0 && res->exit_code >= 0)
+        cJSON_AddNumberToObject(b, "exit_code", (double)res->exit_code);
+    else
+        cJSON_AddNullToObject(b, "exit_code");
+    cJSON_AddBoolToObject(b, "timed_out", res->timed_out);
+    cJSON_AddBoolToObject(b, "canceled", res->canceled);
+    cJSON_AddNumberToObject(b, "signal", res->term_signal);
+    cJSON_AddNumberToObject(b, "duration_ms", (double)res->duration_ms);
+    if (j->outputs != NULL)
+        cJSON_AddItemReferenceToObject(b, "outputs", j->outputs);
+    else
+        cJSON_AddNullToObject(b, "outputs");
+    if (j->error[0] != '\0')
+        cJSON_AddStringToObject(b, "error", j->error);
+    else
+        cJSON_AddNullToObject(b, "error");
+    return b;
+}
+
+/*
+ * Move a finished job on: the remaining lines first (unless sending them
+ * keeps failing), then the completion, retried with backoff.
+ */
+static void job_progress(struct job *j)
+{
+    char path[96];
+
+    if (j->closing)
+        return;
+    if (!j->done) {
+        if (j->n_pending >= BATCH_LINES)
+            job_flush(j);
+        return;
+    }
+    if (j->stale) {
+        if (!j->batch_inflight && !j->complete_inflight)
+            job_close(j);
+        return;
+    }
+    if (j->batch_inflight || j->complete_inflight)
+        return;
+    if ((j->batch != NULL || j->n_pending > 0 || j->dropped > 0) &&
+        j->log_failures < 5) {
+        job_flush(j);
+        return;
+    }
+    if (uv_now(j->r->loop) < j->retry_at)
+        return;
+    snprintf(path, sizeof(path), "/api/v1/attempts/%s/complete", j->attempt_id);
+    j->complete_inflight = call_send(j->r, j, path, complete_body(j),
+                                     CALL_TIMEOUT_MS, false, complete_done);
+}
+
+/* Notes for the log stream about how the command ended. */
+static void job_end_notes(struct job *j)
+{
+    const struct exec_result *res = &j->res;
+
+    if (res->timed_out)
+        job_note(j, "weir-worker: timed out; the process group was stopped");
+    if (res->canceled)
+        job_note(j, "weir-worker: canceled; the process group was stopped");
+    if (res->term_signal != 0)
+        job_note(j, "weir-worker: killed by signal %d", res->term_signal);
+    if (res->output_cut)
+        job_note(j, "weir-worker: output after the exit was cut: a process "
+                    "still held stdout or stderr");
+}
+
+static void job_done_cb(void *ctx, const struct exec_result *res)
+{
+    struct job *j = ctx;
+    struct weir_err err = {0};
+
+    j->x = NULL;
+    j->res = *res;
+    j->done = true;
+    job_end_notes(j);
+    if (!j->stale && attempt_outputs_read(j->a, &j->outputs, &err) != 0) {
+        snprintf(j->error, sizeof(j->error), "%s", err.msg);
+        job_note(j, "weir-worker: %s", err.msg);
+    }
+    if (j->error[0] == '\0' && res->term_signal != 0 && !res->timed_out)
+        snprintf(j->error, sizeof(j->error), "killed by signal %d",
+                 res->term_signal);
+    log_info("event=attempt_exited attempt=%s exit=%lld signal=%d "
+             "timed_out=%d canceled=%d duration_ms=%llu",
+             j->attempt_id, (long long)res->exit_code, res->term_signal,
+             res->timed_out, res->canceled,
+             (unsigned long long)res->duration_ms);
+    job_progress(j);
+}
+
+/* The attempt could not start: report why. */
+static void job_fail(struct job *j, const char *msg)
+{
+    char q[300];
+
+    snprintf(j->error, sizeof(j->error), "%s", msg);
+    j->done = true;
+    j->res.exit_code = -1;
+    job_note(j, "weir-worker: %s", msg);
+    log_warn("event=attempt_not_started attempt=%s error=%s", j->attempt_id,
+             log_quote(msg, q, sizeof(q)));
+    job_progress(j);
+}
+
+static void job_log_start(const struct job *j)
+{
+    const struct attempt *a = j->a;
+
+    log_info("event=attempt_started run=%s dag=%s step=%s try=%d "
+             "attempt=%s pid=%d",
+             a->run_id, a->dag, a->step, a->try_number, j->attempt_id,
+             exec_pid(j->x));
+}
+
+/* Stop a running command because the worker shuts down. */
+static void job_cancel(struct job *j)
+{
+    if (j->x == NULL)
+        return;
+    if (j->error[0] == '\0')
+        snprintf(j->error, sizeof(j->error),
+                 "canceled: the worker is shutting down");
+    exec_cancel(j->x);
+}
+
+static void grace_cb(uv_timer_t *t);
+
+/* A job started while stopping (a late lease answer) gets the same grace. */
+static void job_start_stopping(struct job *j)
+{
+    struct runner *r = j->r;
+
+    if (r->grace_over)
+        job_cancel(j);
+    else if (!uv_is_active((uv_handle_t *)&r->grace_timer))
+        uv_timer_start(&r->grace_timer, grace_cb, r->cfg.shutdown_grace_ms, 0);
+}
+
+static void job_start(struct runner *r, const cJSON *doc)
+{
+    struct job *j = calloc(1, sizeof(*j));
+    struct weir_err err = {0};
+    struct exec_spec spec;
+
+    if (j == NULL || (j->pending = cJSON_CreateArray()) == NULL ||
+        !id_text(cJSON_GetObjectItemCaseSensitive(doc, "attempt_id"),
+                 j->attempt_id, sizeof(j->attempt_id)) ||
+        !id_text(cJSON_GetObjectItemCaseSensitive(doc, "lease_id"), j->lease_id,
+                 sizeof(j->lease_id))) {
+        /* without its ids it cannot even be reported; its lease expires */
+        log_error("event=attempt_unusable");
+        if (j != NULL)
+            cJSON_Delete(j->pending);
+        free(j);
+        return;
+    }
+    j->r = r;
+    j->next = r->jobs;
+    r->jobs = j;
+    r->running++;
+    WEIR_ASSERT(uv_timer_init(r->loop, &j->heartbeat) == 0);
+    WEIR_ASSERT(uv_timer_init(r->loop, &j->flush) == 0);
+    j->heartbeat.data = j->flush.data = j;
+    j->open_timers = 2;
+    uv_timer_start(&j->heartbeat, heartbeat_cb, r->heartbeat_ms,
+                   r->heartbeat_ms);
+    uv_timer_start(&j->flush, flush_cb, FLUSH_MS, FLUSH_MS);
+    if (attempt_prepare(doc, r->cfg.dags_dir, r->cfg.scratch_dir, &j->a,
+                        &err) != 0) {
+        job_fail(j, err.msg);
+        return;
+    }
+    attempt_exec_spec(j->a, &spec);
+    if (exec_start(r->loop, &spec, job_line_cb, job_done_cb, j, &j->x, &err) !=
+        0) {
+        job_fail(j, err.msg);
+        return;
+    }
+    j->started = true;
+    job_log_start(j);
+    if (r->stopping)
+        job_start_stopping(j);
+}
+
+/* ---- the runner ---- */
+
+static void runner_close_cb(uv_handle_t *h)
+{
+    struct runner *r = h->data;
+
+    if (--r->open_timers == 0 && r->cfg.closed_cb != NULL)
+        r->cfg.closed_cb(r->cfg.ctx);
+}
+
+static void maybe_close(struct runner *r)
+{
+    if (!r->stopping || r->closing || r->running > 0 || r->inflight > 0 ||
+        r->jobs != NULL)
+        return;
+    r->closing = true;
+    log_info("event=stopped");
+    uv_close((uv_handle_t *)&r->retry_timer, runner_close_cb);
+    uv_close((uv_handle_t *)&r->grace_timer, runner_close_cb);
+}
+
+static void cancel_all(struct runner *r)
+{
+    r->grace_over = true;
+    for (struct job *j = r->jobs; j != NULL; j = j->next)
+        job_cancel(j);
+}
+
+static void grace_cb(uv_timer_t *t)
+{
+    struct runner *r = t->data;
+
+    log_warn("event=shutdown_grace_over running=%d", r->running);
+    cancel_all(r);
+}
+
+int runner_new(uv_loop_t *loop, struct client *client,
+               const struct runner_config *cfg, struct runner **out,
+               struct weir_err *err)
+{
+    struct runner *r;
+
+    if (cfg->slots < 1 || cfg->name == NULL || cfg->dags_dir == NULL ||
+        cfg->scratch_dir == NULL)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "runner: a name, folders and slots >= 1 are "
+                            "required");
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "runner: out of memory");
+    r->loop = loop;
+    r->client = client;
+    r->cfg = *cfg;
+    r->heartbeat_ms = HEARTBEAT_MS;
+    r->backoff_ms = BACKOFF_MIN_MS;
+    atomic_init(&r->stop_flag, false);
+    WEIR_ASSERT(uv_timer_init(loop, &r->retry_timer) == 0);
+    WEIR_ASSERT(uv_timer_init(loop, &r->grace_timer) == 0);
+    r->retry_timer.data = r->grace_timer.data = r;
+    r->open_timers = 2;
+    *out = r;
+    return 0;
+}
+
+void runner_start(struct runner *r)
+{
+    do_register(r);
+}
+
+void runner_stop(struct runner *r, bool now)
+{
+    if (!r->stopping) {
+        r->stopping = true;
+        atomic_store(&r->stop_flag, true);
+        uv_timer_stop(&r->retry_timer);
+        log_info("event=stopping running=%d grace_ms=%llu", r->running,
+                 (unsigned long long)r->cfg.shutdown_grace_ms);
+        if (r->running > 0 && !now)
+            uv_timer_start(&r->grace_timer, grace_cb, r->cfg.shutdown_grace_ms,
+                           0);
+    }
+    if (now)
+        cancel_all(r);
+    maybe_close(r);
+}
+
+void runner_free(struct runner *r)
+{
+    free(r);
+}
