@@ -13,6 +13,7 @@
  * that goes with the document.
  */
 #include "ynode.h"
+#include "utf8.h"
 
 #include <limits.h>
 #include <math.h>
@@ -228,49 +229,6 @@ static void pos_at_offset(const unsigned char *text, size_t len, size_t off,
 
 /* ---- checks on the raw text ----------------------------------------- */
 
-/*
- * Offset of the first byte that is not part of valid UTF-8 (the lead byte of
- * a broken sequence), or len when the text is valid.
- */
-static size_t utf8_bad_offset(const unsigned char *s, size_t len)
-{
-    size_t i = 0;
-
-    while (i < len) {
-        unsigned char c = s[i];
-        unsigned char lo = 0x80, hi = 0xBF;
-        size_t need, k;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c >= 0xE0 && c <= 0xEF)
-            need = 2;
-        else if (c >= 0xF0 && c <= 0xF4)
-            need = 3;
-        else
-            return i;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-        else if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-        if (len - i <= need || s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (k = 2; k <= need; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        i += need + 1;
-    }
-    return len;
-}
-
 /* Refuse text libyaml should never see; 0 or WEIR_EPARSE. */
 static int text_check(const unsigned char *s, size_t len, struct weir_err *err,
                       int *line, int *col)
@@ -287,7 +245,7 @@ static int text_check(const unsigned char *s, size_t len, struct weir_err *err,
                             "mark 0x%02x 0x%02x); save it as UTF-8",
                             s[0], s[1]);
     }
-    bad = utf8_bad_offset(s, len);
+    bad = utf8_invalid_offset(s, len);
     nul = len > 0 ? memchr(s, '\0', bad) : NULL;
     if (nul != NULL) {
         pos_at_offset(s, len, (size_t)(nul - s), line, col);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Parsing of the outputs file a step writes: key=value and key<<DELIMITER. */
 #include "outputs.h"
+#include "utf8.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -35,46 +36,6 @@ static const char *snippet(char *buf, const char *s, size_t n)
     }
     buf[i] = '\0';
     return buf;
-}
-
-/* Is s[0..n) well-formed UTF-8 (no overlongs, surrogates or > U+10FFFF)? */
-static bool utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-
-    while (p < end) {
-        unsigned c = *p;
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c >= 0xE0 && c <= 0xEF)
-            need = 2;
-        else if (c >= 0xF0 && c <= 0xF4)
-            need = 3;
-        else
-            return false;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-        else if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-        if ((size_t)(end - p) <= need || p[1] < lo || p[1] > hi)
-            return false;
-        for (size_t i = 2; i <= need; i++)
-            if ((p[i] & 0xC0) != 0x80)
-                return false;
-        p += need + 1;
-    }
-    return true;
 }
 
 /* Take the next line (without its newline); false at the end of the text. */
@@ -129,7 +90,7 @@ static int value_store(struct parser *p, int lineno, const char *v, size_t n)
                             "outputs line %d: the value of \"%s\" is %zu "
                             "bytes; the limit is %d",
                             lineno, p->key, n, OUTPUTS_MAX_VALUE);
-    if (!utf8_valid(v, n))
+    if (utf8_invalid_offset((const unsigned char *)v, n) != n)
         return weir_err_set(p->err, WEIR_EPARSE,
                             "outputs line %d: the value of \"%s\" is not "
                             "valid UTF-8",
