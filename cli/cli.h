@@ -24,6 +24,12 @@ int cmd_trigger(int argc, char **argv);
 int cmd_runs(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_unpause(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

@@ -25,6 +25,12 @@ static const struct command commands[] = {
     {"runs", cmd_runs, "list runs"},
     {"run", cmd_run, "show a run and its tasks"},
     {"logs", cmd_logs, "print (or follow) the log of a step"},
+    {"cancel", cmd_cancel, "cancel a run"},
+    {"retry", cmd_retry, "retry a finished run, or part of it"},
+    {"approve", cmd_approve, "approve an approval gate of a run"},
+    {"reject", cmd_reject, "reject an approval gate of a run"},
+    {"pause", cmd_pause, "pause a DAG: no new runs"},
+    {"unpause", cmd_unpause, "let a paused DAG start runs again"},
 };
 
 static void usage(FILE *f)

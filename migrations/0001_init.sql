@@ -79,6 +79,10 @@ CREATE TABLE runs (
     created_at      timestamptz NOT NULL DEFAULT now(),
     started_at      timestamptz,
     finished_at     timestamptz,
+    retry_count     integer NOT NULL DEFAULT 0 CHECK (retry_count >= 0),
+                    -- times a person retried it after it finished
+    retried_at      timestamptz, -- the last of those retries
+    canceled_by     text,        -- token name of who canceled it
     FOREIGN KEY (dag_id, dag_version_id) REFERENCES dag_versions (dag_id, id),
     CHECK ((state IN ('success', 'failed', 'canceled'))
            = (finished_at IS NOT NULL))
@@ -122,6 +126,11 @@ CREATE TABLE tasks (
     queued_at        timestamptz,
     started_at       timestamptz,
     finished_at      timestamptz,
+    -- an approval gate's decision: who (token name), when, and why
+    decision         text CHECK (decision IN ('approved', 'rejected')),
+    decided_by       text,
+    decided_at       timestamptz,
+    decision_comment text,
     UNIQUE (run_id, step_id, cell)
 );
 -- The claim: queued tasks of a queue, most urgent first, then oldest.

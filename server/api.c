@@ -110,6 +110,20 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/attempts/{id}/logs", api_attempt_logs_get, 0, 0},
     {"POST", "/api/v1/attempts/{id}/complete", api_attempt_complete,
      HTTP_JSON_BODY, 0},
+    {"POST", "/api/v1/runs/{id}/cancel", api_run_cancel,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/runs/{id}/retry", api_run_retry,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/runs/{id}/steps/{step}/approve", api_step_approve,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/runs/{id}/steps/{step}/reject", api_step_reject,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/dags/{id}/pause", api_dag_pause,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/dags/{id}/unpause", api_dag_unpause,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"GET", "/api/v1/workers", api_workers_list, 0, 0},
+    {"GET", "/metrics", api_metrics, 0, 0},
 };
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);

@@ -52,4 +52,14 @@ void api_attempt_heartbeat(struct http_req *req);
 void api_attempt_logs_post(struct http_req *req);
 void api_attempt_complete(struct http_req *req);
 
+/* Handlers of api_control.c. */
+void api_run_cancel(struct http_req *req);
+void api_run_retry(struct http_req *req);
+void api_step_approve(struct http_req *req);
+void api_step_reject(struct http_req *req);
+void api_dag_pause(struct http_req *req);
+void api_dag_unpause(struct http_req *req);
+void api_workers_list(struct http_req *req);
+void api_metrics(struct http_req *req);
+
 #endif

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "store_control.h"
 #include "store_run.h"
 
 #define NAME_MAX_LEN 200 /* bytes of a worker name */
@@ -179,21 +180,23 @@ void api_attempt_heartbeat(struct http_req *req)
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     const char *lease = NULL;
+    bool cancel = false;
     int64_t id = 0;
     cJSON *o;
     int rc = attempt_args(req, &id, &lease, &err);
 
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
+    /* cancel: the attempt's run was canceled; the worker stops it */
     if (rc == 0)
-        rc = store_attempt_heartbeat(c, id, lease, api->engine->lease_ttl_ms,
-                                     &err);
+        rc = store_attempt_beat(c, id, lease, api->engine->lease_ttl_ms,
+                                &cancel, &err);
     store_conn_put(c);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
     }
     o = cJSON_CreateObject();
-    cJSON_AddBoolToObject(o, "cancel", false);
+    cJSON_AddBoolToObject(o, "cancel", cancel);
     http_reply_json(req, 200, o);
 }

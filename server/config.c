@@ -29,6 +29,7 @@ enum {
     OPT_CREATE_TOKEN,       /* --create-token ROLE */
     OPT_TOKEN_NAME,         /* --token-name NAME */
     OPT_LEASE_TTL,          /* --lease-ttl MS */
+    OPT_WATCH_POLL,         /* --watch-poll */
     OPT_VERSION,            /* --version */
     OPT_HELP,               /* --help */
 };
@@ -53,6 +54,8 @@ static const char usage_text[] =
     "                           default 4)\n"
     "  --lease-ttl MS           how long a worker's lease lives without a\n"
     "                           heartbeat, in ms (default 30000)\n"
+    "  --watch-poll             poll the DAGs folder every second instead\n"
+    "                           of using inotify (WEIR_WATCH_POLL=1)\n"
     "  --create-token ROLE      create an API token of role admin, worker\n"
     "                           or read, print it on stdout and exit\n"
     "  --token-name NAME        a name for that token\n"
@@ -188,6 +191,8 @@ static void config_defaults(struct config *cfg)
     cfg->listen = v && *v ? v : DEFAULT_LISTEN;
     cfg->admin_token_file = getenv("WEIR_ADMIN_TOKEN_FILE");
     cfg->pool_size = DEFAULT_POOL_SIZE;
+    v = getenv("WEIR_WATCH_POLL");
+    cfg->watch_poll = v != NULL && strcmp(v, "1") == 0;
     cfg->lease_ttl_ms = DEFAULT_LEASE_TTL;
 }
 
@@ -225,6 +230,9 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         break;
     case OPT_ALLOW_REMOTE:
         cfg->allow_remote = true;
+        break;
+    case OPT_WATCH_POLL:
+        cfg->watch_poll = true;
         break;
     case OPT_ADMIN_TOKEN_FILE:
         cfg->admin_token_file = arg;
@@ -283,6 +291,7 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"create-token", required_argument, NULL, OPT_CREATE_TOKEN},
         {"token-name", required_argument, NULL, OPT_TOKEN_NAME},
         {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
+        {"watch-poll", no_argument, NULL, OPT_WATCH_POLL},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

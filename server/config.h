@@ -39,6 +39,7 @@ struct config {
     const char *create_token_role; /* role for CONFIG_CREATE_TOKEN */
     const char *token_name;        /* its name (free text), or NULL */
     long lease_ttl_ms;             /* life of a lease without heartbeat */
+    bool watch_poll;               /* poll the DAGs folder, no inotify */
 };
 
 /*

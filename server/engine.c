@@ -492,17 +492,19 @@ int engine_finish_attempt(struct engine *e, struct store_conn *c,
                           const struct outcome *o, struct weir_err *err)
 {
     struct run_ctx x;
-    bool ended = false;
+    bool ended = false, live;
     long i;
     int rc = ctx_load(e, c, a->run_id, true, &x, err);
 
-    if (rc == 0)
-        rc = store_attempt_finish(c, a, o->state, o->exit_code, o->outputs,
-                                  o->error, err);
     i = rc == 0 ? ctx_find(&x, a->task_id) : -1;
-    /* A task no longer running (its run was canceled) keeps its state. */
-    if (rc == 0 && i >= 0 && x.tasks[i].state == TASK_RUNNING &&
-        x.tasks[i].try_count == a->try)
+    /* A task no longer running this try (its run was canceled, maybe
+     * retried since) keeps its state; the attempt is recorded canceled. */
+    live = i >= 0 && x.tasks[i].state == TASK_RUNNING &&
+           x.tasks[i].try_count == a->try;
+    if (rc == 0)
+        rc = store_attempt_finish(c, a, live ? o->state : ATTEMPT_CANCELED,
+                                  o->exit_code, o->outputs, o->error, err);
+    if (rc == 0 && live)
         rc = task_attempt_ended(&x, (size_t)i, o, err);
     if (rc == 0)
         rc = flush(c, &x, err);
@@ -512,4 +514,38 @@ int engine_finish_attempt(struct engine *e, struct store_conn *c,
         rc = start_held_runs(e, c, x.run.dag_id, x.dag->max_active_runs, err);
     ctx_cleanup(e, &x);
     return rc;
+}
+
+/* ---- the run context for engine_control.c ---- */
+
+void ctx_set_state(struct run_ctx *x, size_t i, enum task_state to)
+{
+    set_state(x, i, to);
+}
+
+int ctx_propagate(struct run_ctx *x, size_t i, struct weir_err *err)
+{
+    return propagate(x, i, err);
+}
+
+int ctx_decide_ready(struct run_ctx *x, struct weir_err *err)
+{
+    return decide_roots(x, err);
+}
+
+int ctx_flush(struct store_conn *c, struct run_ctx *x, struct weir_err *err)
+{
+    return flush(c, x, err);
+}
+
+int ctx_run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
+                      struct weir_err *err)
+{
+    return run_maybe_end(c, x, ended, err);
+}
+
+int ctx_start_held_runs(struct engine *e, struct store_conn *c,
+                        const struct run_ctx *x, struct weir_err *err)
+{
+    return start_held_runs(e, c, x->run.dag_id, x->dag->max_active_runs, err);
 }

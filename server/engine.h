@@ -75,6 +75,29 @@ WEIR_MUSTCHECK int engine_run_create(struct engine *e,
                                      int64_t *run_id, bool *existed,
                                      struct weir_err *err);
 
+/* A run for one slot of a DAG's trigger (a cron fire time). */
+struct engine_slot {
+    const char *dag_id;      /* the DAG */
+    const char *trigger_key; /* the trigger's key in the current version */
+    int64_t logical_time;    /* the slot, Unix seconds */
+    const char *reason;      /* for people */
+    const char *payload;     /* JSON text saying why, or NULL */
+};
+
+/*
+ * Create the run of slot s like engine_run_create() does (one
+ * transaction: run, tasks, root tasks decided, hub bumped), with the
+ * trigger's params and priority, trigger_kind its kind, and logical_time
+ * the slot. A slot that already has its run (a restart, another server)
+ * gets nothing new: *created is false and *run_id 0. WEIR_ECONFLICT for a
+ * paused DAG, one that never loaded, or a current version without that
+ * trigger; WEIR_ENOTFOUND for no such DAG.
+ */
+WEIR_MUSTCHECK int engine_run_create_slot(struct engine *e,
+                                          const struct engine_slot *s,
+                                          int64_t *run_id, bool *created,
+                                          struct weir_err *err);
+
 /*
  * Claim up to max attempts for worker_id, waiting up to wait_ms (capped at
  * ENGINE_WAIT_MAX_MS) for work to appear. *out gets a new JSON array of
@@ -102,5 +125,80 @@ WEIR_MUSTCHECK int engine_complete(struct engine *e, int64_t attempt_id,
  */
 WEIR_MUSTCHECK int engine_expire(struct engine *e, int64_t *next_ms,
                                  struct weir_err *err);
+
+/* ---- control of runs by people (engine_control.c) ---- */
+
+/*
+ * Cancel run_id on behalf of `by` (a token name, recorded on the run):
+ * every task not finished becomes canceled (a running attempt learns it
+ * from its next heartbeat), the run becomes canceled, and a queued run of
+ * its DAG may start in its place. *out gets a new object {run_id, state,
+ * canceled: [{task_id, step, cell, was}]}. WEIR_ECONFLICT when the run
+ * already finished, WEIR_ENOTFOUND when there is no such run.
+ */
+WEIR_MUSTCHECK int engine_run_cancel(struct engine *e, int64_t run_id,
+                                     const char *by, cJSON **out,
+                                     struct weir_err *err);
+
+/*
+ * Retry finished run_id. Without from (NULL): every task that did not
+ * succeed and was not skipped, and every task downstream of one, goes
+ * back to pending. With from: that step's tasks and every task
+ * downstream of it. Kept tasks keep their state and outputs. A reset
+ * task keeps its try count and gets max_tries = try_count + retries + 1,
+ * so its next try is try_count + 1 with its full retries again. Reset
+ * tasks whose upstream tasks are all done are decided at once; the run
+ * becomes running (queued while max_active_runs holds it), its
+ * retry_count grows by one and retried_at is set. *out gets
+ * {run_id, state, retry_count, reset: [{task_id, step, cell}]}.
+ * WEIR_ECONFLICT for a run not finished, WEIR_EINVAL for an unknown step
+ * (err suggests a close one).
+ */
+WEIR_MUSTCHECK int engine_run_retry(struct engine *e, int64_t run_id,
+                                    const char *from, cJSON **out,
+                                    struct weir_err *err);
+
+/* A person's decision on an approval gate. */
+struct engine_decision {
+    const char *step;    /* the gate's step id */
+    bool approve;        /* approve (success) or reject (failed) */
+    const char *by;      /* who decided: the token's name */
+    const char *comment; /* or NULL */
+};
+
+/*
+ * Decide the approval gate d->step of run_id, whose tasks must be
+ * awaiting_approval: approve makes a gate (approval:) success with
+ * outputs {approved_by, comment}, and queues a step with a command that
+ * an environment's approve_before held; reject makes it failed with
+ * error "rejected by BY: COMMENT".
+ * Who, when and the comment are recorded on the task; downstream tasks
+ * and the run follow as after a completed attempt. *out gets
+ * {run_id, step, state, run_state}. WEIR_ECONFLICT when the task is not
+ * awaiting approval, WEIR_ENOTFOUND for no such run or step.
+ */
+WEIR_MUSTCHECK int engine_step_decide(struct engine *e, int64_t run_id,
+                                      const struct engine_decision *d,
+                                      cJSON **out, struct weir_err *err);
+
+/* Upper bounds (seconds) of the dispatch latency histogram's buckets. */
+#define ENGINE_DISPATCH_BUCKETS 14
+
+/* A copy of the dispatch latency histogram. */
+struct engine_dispatch_hist {
+    double le[ENGINE_DISPATCH_BUCKETS];      /* bucket upper bounds */
+    uint64_t count[ENGINE_DISPATCH_BUCKETS]; /* cumulative counts */
+    uint64_t total;                          /* observations (+Inf) */
+    double sum;                              /* seconds observed */
+};
+
+/*
+ * Count one dispatch: seconds from a task becoming claimable to its
+ * attempt being leased. Lock-free (atomic counters); any thread.
+ */
+void engine_dispatch_observe(double seconds);
+
+/* Read the histogram into *out (each counter read atomically). */
+void engine_dispatch_read(struct engine_dispatch_hist *out);
 
 #endif

@@ -82,4 +82,25 @@ WEIR_MUSTCHECK int engine_run_start(struct engine *e, struct store_conn *c,
                                     int64_t run_id, bool *ended,
                                     struct weir_err *err);
 
+/*
+ * The engine's decisions, for engine_control.c (engine.c). Set task i's
+ * new state (written by the next flush); count a task that became
+ * terminal off its downstream tasks and decide those now ready; decide
+ * every pending task with no unfinished upstream (and what follows);
+ * write every changed task; end a running run whose tasks are all
+ * terminal (*ended says so); start the queued runs of x's DAG that
+ * max_active_runs now has room for.
+ */
+void ctx_set_state(struct run_ctx *x, size_t i, enum task_state to);
+WEIR_MUSTCHECK int ctx_propagate(struct run_ctx *x, size_t i,
+                                 struct weir_err *err);
+WEIR_MUSTCHECK int ctx_decide_ready(struct run_ctx *x, struct weir_err *err);
+WEIR_MUSTCHECK int ctx_flush(struct store_conn *c, struct run_ctx *x,
+                             struct weir_err *err);
+WEIR_MUSTCHECK int ctx_run_maybe_end(struct store_conn *c, struct run_ctx *x,
+                                     bool *ended, struct weir_err *err);
+WEIR_MUSTCHECK int ctx_start_held_runs(struct engine *e, struct store_conn *c,
+                                       const struct run_ctx *x,
+                                       struct weir_err *err);
+
 #endif

@@ -244,6 +244,9 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
 
     if (rc == 0)
         rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n, err);
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        if (v[k].wait_s >= 0)
+            engine_dispatch_observe(v[k].wait_s);
     if (rc == 0 && n > 0)
         rc = claims_to_docs(e, c, v, n, arr, err);
     if (rc == 0 && cJSON_GetArraySize(arr) == 0)

@@ -9,6 +9,7 @@
 
 #include "engine_int.h"
 #include "log.h"
+#include "store_sched.h"
 #include "suggest.h"
 
 #define EXPIRE_BATCH 100 /* expired attempts handled per pass */
@@ -318,4 +319,102 @@ int engine_expire(struct engine *e, int64_t *next_ms, struct weir_err *err)
     if (n > 0)
         hub_bump(e->hub);
     return rc;
+}
+
+/* ---- runs of trigger slots (the scheduler loop) ---- */
+
+static const struct dag_trigger *find_trigger(const struct dag *d,
+                                              const char *key)
+{
+    for (size_t i = 0; i < d->n_triggers; i++)
+        if (strcmp(d->triggers[i].key, key) == 0)
+            return &d->triggers[i];
+    return NULL;
+}
+
+/* Insert the run of slot s and its tasks of version `version`, and start
+ * it; *created false when the slot already had its run. */
+static int slot_in_tx(struct engine *e, struct store_conn *c,
+                      const struct engine_slot *s, int64_t version, int running,
+                      int64_t *run_id, bool *created, struct weir_err *err)
+{
+    const struct dag *d = engine_dag(e->cache, c, version);
+    const struct dag_environment *env = NULL;
+    const struct dag_trigger *trig = d ? find_trigger(d, s->trigger_key) : NULL;
+    struct store_run_new n = {0};
+    char *params = NULL, *tasks = NULL;
+    bool ended = false;
+    int prio = 0, rc = 0;
+
+    if (d == NULL || trig == NULL)
+        rc = weir_err_set(err, d ? WEIR_ECONFLICT : WEIR_EINTERNAL,
+                          "DAG \"%s\": %s", s->dag_id,
+                          d ? "its current version has no such trigger"
+                            : "its current version cannot be loaded");
+    if (rc == 0)
+        rc = find_env(d, NULL, &env, err);
+    if (rc == 0)
+        rc = build_params(d, env, trig->params, &params, err);
+    if (rc == 0)
+        rc = build_tasks(d, env, &tasks, err);
+    if (rc == 0) {
+        prio = (int)(trig->has_priority ? trig->priority : d->priority);
+        n = (struct store_run_new){
+            .dag_id = s->dag_id,
+            .version_id = version,
+            .state = d->max_active_runs > 0 && running >= d->max_active_runs
+                         ? RUN_QUEUED
+                         : RUN_RUNNING,
+            .params = params,
+            .environment = env ? env->name : NULL,
+            .trigger_kind = dag_trigger_kind_name(trig->kind),
+            .trigger_key = trig->key,
+            .payload = s->payload,
+            .reason = s->reason,
+            .priority = prio,
+        };
+        rc = store_sched_run_insert(c, &n, s->logical_time, run_id, created,
+                                    err);
+    }
+    if (rc == 0 && *created)
+        rc = store_tasks_insert(c, *run_id, prio, tasks, err);
+    if (rc == 0 && *created && n.state == RUN_RUNNING)
+        rc = engine_run_start(e, c, *run_id, &ended, err);
+    cJSON_free(params);
+    cJSON_free(tasks);
+    dagcache_release(e->cache, d);
+    return rc;
+}
+
+int engine_run_create_slot(struct engine *e, const struct engine_slot *s,
+                           int64_t *run_id, bool *created, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    bool paused = false, made = false;
+    int64_t version = 0, id = 0;
+    int running = 0;
+    int rc = store_conn_get(e->store, &c, err);
+
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
+    if (rc == 0)
+        rc = store_dag_lock(c, s->dag_id, &paused, &version, &running, err);
+    if (rc == 0 && paused)
+        rc = weir_err_set(err, WEIR_ECONFLICT, "DAG \"%s\" is paused",
+                          s->dag_id);
+    if (rc == 0 && version == 0)
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "DAG \"%s\" has no valid version loaded", s->dag_id);
+    if (rc == 0)
+        rc = slot_in_tx(e, c, s, version, running, &id, &made, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    store_conn_put(c);
+    if (rc < 0)
+        return rc;
+    if (made)
+        hub_bump(e->hub);
+    *run_id = id;
+    *created = made;
+    return 0;
 }

@@ -70,8 +70,8 @@ static double elapsed_ms(const struct timespec *start)
 }
 
 /* Queue text (taken; freed with cJSON_free) as the response. */
-static void queue_text(struct http_req *req, int status, char *text,
-                       const char *allow)
+static void queue_typed(struct http_req *req, int status, char *text,
+                        const char *type, const char *allow)
 {
     struct MHD_Response *resp;
     char path[200];
@@ -85,8 +85,7 @@ static void queue_text(struct http_req *req, int status, char *text,
         req->queue_failed = true;
         return;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
     if (allow != NULL)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (status == 401)
@@ -99,6 +98,27 @@ static void queue_text(struct http_req *req, int status, char *text,
               "event=http method=%s path=%s status=%d ms=%.1f", req->method,
               log_quote(req->path, path, sizeof(path)), status,
               elapsed_ms(&req->start));
+}
+
+/* A JSON response. */
+static void queue_text(struct http_req *req, int status, char *text,
+                       const char *allow)
+{
+    queue_typed(req, status, text, "application/json", allow);
+}
+
+void http_reply_text(struct http_req *req, int status, const char *type,
+                     const char *text)
+{
+    size_t n = strlen(text);
+    char *copy = cJSON_malloc(n + 1);
+
+    if (copy == NULL) {
+        http_reply_error(req, WEIR_ENOMEM, "out of memory");
+        return;
+    }
+    memcpy(copy, text, n + 1);
+    queue_typed(req, status, copy, type, NULL);
 }
 
 void http_reply_json(struct http_req *req, int status, cJSON *body)

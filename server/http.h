@@ -94,6 +94,10 @@ void *http_req_app(const struct http_req *req);
 /* Reply with status and body (taken: freed here, even on failure). */
 void http_reply_json(struct http_req *req, int status, cJSON *body);
 
+/* Reply with status and a copy of text, sent with Content-Type type. */
+void http_reply_text(struct http_req *req, int status, const char *type,
+                     const char *text);
+
 /* Reply with the error body for code, its HTTP status, and a message. */
 void http_reply_error(struct http_req *req, int code, const char *fmt, ...)
     WEIR_PRINTF(3, 4);

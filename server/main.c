@@ -18,6 +18,7 @@
 #include "dagdir.h"
 #include "log.h"
 #include "reaper.h"
+#include "scheduler.h"
 
 #define DB_WAIT_S 15 /* how long a start waits for the database */
 
@@ -30,6 +31,7 @@ struct server {
     struct hub *hub;          /* wakes waiting lease calls */
     struct engine engine;     /* runs, tasks, attempts */
     struct reaper *reaper;    /* lease expiry thread */
+    struct sched *sched;      /* cron timers and the folder watch */
     struct api api;           /* what handlers share */
     struct http_server *http; /* the API */
 };
@@ -102,6 +104,9 @@ static int start(struct server *s, struct weir_err *err)
     s->engine = (struct engine){s->store, s->cache, s->hub,
                                 (int64_t)s->cfg.lease_ttl_ms};
     rc = reaper_start(&s->engine, &s->reaper, err);
+    if (rc == 0)
+        rc = sched_start(&s->engine, s->dagdir, s->cfg.dags_dir,
+                         s->cfg.watch_poll, &s->sched, err);
     if (rc < 0)
         return rc;
     s->api.store = s->store;
@@ -125,6 +130,7 @@ static void stop(struct server *s)
     if (s->hub != NULL)
         hub_close(s->hub); /* long-poll leases return at once */
     http_server_stop(s->http);
+    sched_stop(s->sched); /* before what its work items use */
     reaper_stop(s->reaper);
     dagdir_free(s->dagdir);
     dagcache_free(s->cache);

@@ -1,5 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The lease expiry thread: sleep on a monotonic condvar, expire, repeat. */
+/*
+ * The lease expiry thread: sleep on a monotonic condvar, expire, repeat.
+ *
+ * While the server or the database is down, workers cannot heartbeat, so
+ * a lease that ran out then says nothing about its worker. At the start,
+ * and after the store saw the database gone, every running attempt first
+ * gets one more lease TTL; only then are deadlines enforced again.
+ */
 #include "reaper.h"
 
 #include <pthread.h>
@@ -7,6 +14,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "store_run.h"
 
 #define RETRY_MS 1000 /* pause after a database failure */
 
@@ -33,17 +41,41 @@ static bool nap(struct reaper *r, int64_t ms)
     return go;
 }
 
+/* Extend every running lease by one TTL. */
+static int grace(struct reaper *r, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    int rc = store_conn_get(r->e->store, &c, err);
+
+    if (rc == 0)
+        rc = store_leases_extend(c, r->e->lease_ttl_ms, err);
+    store_conn_put(c);
+    if (rc == 0)
+        log_info("event=lease_grace ttl_ms=%lld",
+                 (long long)r->e->lease_ttl_ms);
+    return rc;
+}
+
 static void *reaper_main(void *arg)
 {
     struct reaper *r = arg;
     int64_t wait = 0;
+    unsigned outages = store_outages(r->e->store);
+    bool owed = true; /* a grace is due: the server was down until now */
 
     while (nap(r, wait)) {
         struct weir_err err = {0};
         int64_t next = -1;
+        unsigned seen = store_outages(r->e->store);
         char q[300];
 
-        if (engine_expire(r->e, &next, &err) != 0) {
+        if (seen != outages) {
+            outages = seen;
+            owed = true;
+        }
+        if (owed && grace(r, &err) == 0)
+            owed = false;
+        if (owed || engine_expire(r->e, &next, &err) != 0) {
             log_warn("event=lease_expiry_failed msg=%s",
                      log_quote(err.msg, q, sizeof(q)));
             wait = RETRY_MS;

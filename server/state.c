@@ -36,13 +36,20 @@ static const char *const attempt_names[ATTEMPT_STATE_COUNT] = {
     [ATTEMPT_CANCELED] = "canceled", [ATTEMPT_TIMED_OUT] = "timed_out",
 };
 
+/* A finished run leaves its state only when a person retries it: back to
+ * running, or to queued while max_active_runs holds it. */
 static const unsigned run_next[RUN_STATE_COUNT] = {
     [RUN_QUEUED] = BIT(RUN_RUNNING) | BIT(RUN_CANCELED),
     [RUN_RUNNING] = BIT(RUN_SUCCESS) | BIT(RUN_FAILED) | BIT(RUN_CANCELED),
+    [RUN_SUCCESS] = BIT(RUN_RUNNING) | BIT(RUN_QUEUED),
+    [RUN_FAILED] = BIT(RUN_RUNNING) | BIT(RUN_QUEUED),
+    [RUN_CANCELED] = BIT(RUN_RUNNING) | BIT(RUN_QUEUED),
 };
 
 /* A task is decided once its upstreams are done (pending -> ...); a due
- * retry is claimed directly (up_for_retry -> running). */
+ * retry is claimed directly (up_for_retry -> running); an approval gate
+ * is approved (-> success) or rejected (-> failed) by a person; a
+ * finished task goes back to pending only when its run is retried. */
 static const unsigned task_next[TASK_STATE_COUNT] = {
     [TASK_PENDING] = BIT(TASK_QUEUED) | BIT(TASK_SKIPPED) |
                      BIT(TASK_UPSTREAM_FAILED) | BIT(TASK_FAILED) |
@@ -53,7 +60,13 @@ static const unsigned task_next[TASK_STATE_COUNT] = {
     [TASK_UP_FOR_RETRY] =
         BIT(TASK_RUNNING) | BIT(TASK_QUEUED) | BIT(TASK_CANCELED),
     [TASK_AWAITING_APPROVAL] = BIT(TASK_QUEUED) | BIT(TASK_SKIPPED) |
-                               BIT(TASK_FAILED) | BIT(TASK_CANCELED),
+                               BIT(TASK_FAILED) | BIT(TASK_CANCELED) |
+                               BIT(TASK_SUCCESS),
+    [TASK_SUCCESS] = BIT(TASK_PENDING),
+    [TASK_FAILED] = BIT(TASK_PENDING),
+    [TASK_SKIPPED] = BIT(TASK_PENDING),
+    [TASK_UPSTREAM_FAILED] = BIT(TASK_PENDING),
+    [TASK_CANCELED] = BIT(TASK_PENDING),
 };
 
 static const unsigned attempt_next[ATTEMPT_STATE_COUNT] = {

@@ -61,7 +61,7 @@ WEIR_MUSTCHECK int attempt_state_parse(const char *name,
                                        enum attempt_state *out,
                                        struct weir_err *err);
 
-/* A state no transition leaves. */
+/* A finished state: only a retry of the run (a person) leaves it. */
 bool run_state_terminal(enum run_state s);
 bool task_state_terminal(enum task_state s);
 

@@ -75,36 +75,43 @@ static PGconn *conn_open(const char *url)
     return pg;
 }
 
-/* After an outage, a connection not used since may be dead: ask it. */
-static void conn_check(struct store_conn *c)
+/*
+ * After an outage, a connection not used since may be dead: ask it. True
+ * when the question failed: libpq may still call such a connection OK
+ * (the first failed exchange after the server went away does not always
+ * mark it bad), so the caller resets it.
+ */
+static bool conn_check(struct store_conn *c)
 {
     struct store *s = c->owner;
     unsigned outages;
     PGresult *r;
+    bool failed;
 
     pthread_mutex_lock(&s->mu);
     outages = s->outages;
     pthread_mutex_unlock(&s->mu);
     if (c->outages_seen == outages)
-        return;
+        return false;
     c->outages_seen = outages;
     if (PQstatus(c->pg) != CONNECTION_OK)
-        return;
+        return false;
     r = PQexec(c->pg, "SELECT 1");
+    failed = PQresultStatus(r) != PGRES_TUPLES_OK;
     PQclear(r);
+    return failed;
 }
 
 static int conn_ready(struct store_conn *c, struct weir_err *err)
 {
     char msg[200];
+    bool failed = c->pg != NULL && conn_check(c);
 
-    if (c->pg != NULL)
-        conn_check(c);
     if (c->pg == NULL) {
         c->pg = conn_open(c->owner->url);
         if (c->pg == NULL)
             return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    } else if (PQstatus(c->pg) != CONNECTION_OK) {
+    } else if (failed || PQstatus(c->pg) != CONNECTION_OK) {
         PQreset(c->pg);
         if (PQstatus(c->pg) == CONNECTION_OK)
             log_info("event=db_reconnected");
@@ -193,6 +200,16 @@ int store_conn_get(struct store *s, struct store_conn **out,
     return 0;
 }
 
+unsigned store_outages(struct store *s)
+{
+    unsigned n;
+
+    pthread_mutex_lock(&s->mu);
+    n = s->outages;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 void store_conn_put(struct store_conn *c)
 {
     struct store *s;
@@ -220,9 +237,9 @@ static int result_error(struct store_conn *c, const PGresult *r,
                r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
     if (PQstatus(c->pg) != CONNECTION_OK || state == NULL ||
         strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
+        /* every connection, this one too, is checked at its next borrow */
         pthread_mutex_lock(&c->owner->mu);
         c->owner->outages++;
-        c->outages_seen = c->owner->outages;
         pthread_mutex_unlock(&c->owner->mu);
         return weir_err_set(err, WEIR_EUNAVAIL, "database unavailable: %s",
                             msg);

@@ -46,6 +46,12 @@ WEIR_MUSTCHECK int store_conn_get(struct store *s, struct store_conn **out,
  * store_conn_put(NULL) is a no-op. */
 void store_conn_put(struct store_conn *c);
 
+/*
+ * How many times a statement found the database gone since the start. A
+ * change tells that requests (heartbeats among them) failed meanwhile.
+ */
+unsigned store_outages(struct store *s);
+
 /* A round trip to the database: 0, or WEIR_EUNAVAIL. */
 WEIR_MUSTCHECK int store_ping(struct store_conn *c, struct weir_err *err);
 

@@ -21,7 +21,9 @@
     " 'reason', r.reason, 'priority', r.priority, 'logical_time',"             \
     " weir_iso(coalesce(r.logical_time, r.created_at)), 'created_at',"         \
     " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"           \
-    " 'finished_at', weir_iso(r.finished_at))"
+    " 'finished_at', weir_iso(r.finished_at), 'retry_count',"                  \
+    " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'canceled_by',"     \
+    " r.canceled_by)"
 
 /* The attempts of task t as a JSON array. */
 #define ATTEMPTS_JSON                                                          \
@@ -39,7 +41,9 @@
     " 'try_count', t.try_count, 'max_tries', t.max_tries, 'queue', t.queue,"   \
     " 'outputs', t.outputs, 'error', t.error, 'next_try_at',"                  \
     " weir_iso(t.next_try_at), 'started_at', weir_iso(t.started_at),"          \
-    " 'finished_at', weir_iso(t.finished_at), 'attempts', " ATTEMPTS_JSON      \
+    " 'finished_at', weir_iso(t.finished_at), 'decision', t.decision,"         \
+    " 'decided_by', t.decided_by, 'decided_at', weir_iso(t.decided_at),"       \
+    " 'decision_comment', t.decision_comment, 'attempts', " ATTEMPTS_JSON      \
     ") ORDER BY t.id), '[]') FROM tasks t WHERE t.run_id = r.id)"
 
 /* The SQL of store_run_detail(). */

@@ -83,6 +83,8 @@ struct store_claim {
     int64_t task_id;    /* the task */
     int64_t run_id;     /* its run */
     int try;            /* the try number */
+    double wait_s;      /* seconds from claimable (queued_at, or a retry's
+                           next_try_at) to this claim; -1 when unknown */
 };
 
 /* An attempt as completion and heartbeats see it. */
@@ -192,12 +194,6 @@ WEIR_MUSTCHECK int store_attempt_get(struct store_conn *c, int64_t id,
                                      struct store_attempt *out,
                                      struct weir_err *err);
 
-/* Extend the lease of a running attempt to ttl_ms from now. WEIR_ECONFLICT
- * when the lease is not current or the attempt finished. */
-WEIR_MUSTCHECK int store_attempt_heartbeat(struct store_conn *c, int64_t id,
-                                           const char *lease, int64_t ttl_ms,
-                                           struct weir_err *err);
-
 /*
  * Append log lines (a JSON array text of {seq, ts, stream, line}) to a
  * running attempt whose lease is current; lines already stored (same
@@ -224,6 +220,13 @@ WEIR_MUSTCHECK int store_attempts_expired(struct store_conn *c, int max,
 /* Milliseconds until the earliest lease deadline, -1 when none runs. */
 WEIR_MUSTCHECK int store_lease_next(struct store_conn *c, int64_t *ms,
                                     struct weir_err *err);
+
+/*
+ * Give every running attempt at least ttl_ms more: after the server or
+ * the database was down, workers could not heartbeat meanwhile.
+ */
+WEIR_MUSTCHECK int store_leases_extend(struct store_conn *c, int64_t ttl_ms,
+                                       struct weir_err *err);
 
 /* ---- reads for the API (store_read.c) ---- */
 

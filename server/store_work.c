@@ -79,6 +79,9 @@ static int claims_from_result(const PGresult *r, int64_t worker_id,
         v[i].task_id = store_val_i64(r, (int)i, 2);
         v[i].run_id = store_val_i64(r, (int)i, 3);
         v[i].try = (int)store_val_i64(r, (int)i, 4);
+        v[i].wait_s = store_val(r, (int)i, 6) != NULL
+                          ? strtod(store_val(r, (int)i, 6), NULL)
+                          : -1.0;
         /* The statement chose only claimable states; this logs it. */
         if (task_state_parse(PQgetvalue(r, (int)i, 5), &from, &ignored) != 0 ||
             state_task_change(v[i].run_id, v[i].task_id, v[i].try, from,
@@ -113,7 +116,8 @@ int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
     rc = store_query(
         c,
         "WITH w AS (SELECT queues FROM workers WHERE id = $1),"
-        " c AS (SELECT t.id, t.state FROM tasks t, w"
+        " c AS (SELECT t.id, t.state, CASE WHEN t.state = 'queued'"
+        " THEN t.queued_at ELSE t.next_try_at END AS ready_at FROM tasks t, w"
         " WHERE t.queue = ANY (w.queues) AND (t.state = 'queued'"
         " OR (t.state = 'up_for_retry' AND t.next_try_at <= now()))"
         " ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED),"
@@ -121,11 +125,13 @@ int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
         " try_count = t.try_count + 1, next_try_at = NULL,"
         " started_at = coalesce(t.started_at, now())"
         " FROM c WHERE t.id = c.id"
-        " RETURNING t.id, t.run_id, t.try_count, c.state AS old),"
+        " RETURNING t.id, t.run_id, t.try_count, c.state AS old,"
+        " c.ready_at),"
         " a AS (INSERT INTO attempts (task_id, try, worker_id, lease_deadline)"
         " SELECT u.id, u.try_count, $1, now() + $3 * interval '1 millisecond'"
         " FROM u RETURNING id, lease_id, task_id, try)"
-        " SELECT a.id, a.lease_id, a.task_id, u.run_id, a.try, u.old"
+        " SELECT a.id, a.lease_id, a.task_id, u.run_id, a.try, u.old,"
+        " extract(epoch FROM clock_timestamp() - u.ready_at)"
         " FROM a JOIN u ON u.id = a.task_id ORDER BY a.id",
         3, params, &r, err);
     if (rc < 0)
@@ -198,32 +204,6 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
     PQclear(r);
     if (rc == 0)
         *out = a;
-    return rc;
-}
-
-int store_attempt_heartbeat(struct store_conn *c, int64_t id, const char *lease,
-                            int64_t ttl_ms, struct weir_err *err)
-{
-    char idb[24], ttl[24];
-    const char *params[3] = {idb, lease, ttl};
-    PGresult *r = NULL;
-    int rc;
-
-    I64(idb, id);
-    I64(ttl, ttl_ms);
-    rc = store_query(c,
-                     "UPDATE attempts SET lease_deadline = now() + $3 *"
-                     " interval '1 millisecond' WHERE id = $1 AND"
-                     " lease_id::text = $2 AND state = 'running'",
-                     3, params, &r, err);
-    if (rc < 0)
-        return rc;
-    if (strcmp(PQcmdTuples(r), "1") != 0)
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "the lease of attempt %lld is stale: the attempt "
-                          "finished, expired or was leased again",
-                          (long long)id);
-    PQclear(r);
     return rc;
 }
 
@@ -329,4 +309,18 @@ int store_lease_next(struct store_conn *c, int64_t *ms, struct weir_err *err)
     *ms = store_val(r, 0, 0) ? store_val_i64(r, 0, 0) : -1;
     PQclear(r);
     return 0;
+}
+
+int store_leases_extend(struct store_conn *c, int64_t ttl_ms,
+                        struct weir_err *err)
+{
+    char ttl[24];
+    const char *params[1] = {ttl};
+
+    I64(ttl, ttl_ms);
+    return store_cmd(c,
+                     "UPDATE attempts SET lease_deadline = greatest("
+                     "lease_deadline, now() + $1 * interval '1 millisecond')"
+                     " WHERE state = 'running'",
+                     1, params, err);
 }

@@ -70,6 +70,7 @@ struct job {
     bool started;           /* the command was spawned */
     bool done;              /* the command is over (or never started) */
     bool stale;             /* the server refused our lease */
+    bool server_canceled;   /* a heartbeat said the run was canceled */
     bool reported;          /* completion accepted, refused or given up */
     bool complete_inflight; /* a completion call is running */
     bool closing;           /* reported or abandoned; timers closing */
@@ -471,6 +472,22 @@ static void flush_cb(uv_timer_t *t)
     job_progress(j);
 }
 
+/* The server says the attempt's run was canceled: stop the process group
+ * (SIGTERM, SIGKILL after the grace); the end is reported as usual. */
+static void job_server_cancel(struct job *j)
+{
+    if (j->x == NULL || j->server_canceled)
+        return;
+    j->server_canceled = true;
+    log_info("event=attempt_cancel attempt=%s reason=run_canceled",
+             j->attempt_id);
+    if (j->error[0] == '\0')
+        snprintf(j->error, sizeof(j->error), "canceled: the run was canceled");
+    job_note(j, "weir-worker: the run was canceled; stopping the process "
+                "group");
+    exec_cancel(j->x);
+}
+
 static void heartbeat_done(struct call *c)
 {
     struct job *j = c->job;
@@ -482,6 +499,9 @@ static void heartbeat_done(struct call *c)
         job_stale(j);
     else if (!ok_status(c))
         backoff(c->r, c);
+    else if (cJSON_IsTrue(
+                 cJSON_GetObjectItemCaseSensitive(c->answer, "cancel")))
+        job_server_cancel(j);
     job_progress(j);
 }
 

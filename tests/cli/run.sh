@@ -38,7 +38,7 @@ $got"
 # --version and --help on every command.
 run 0 "$weir" --version
 grep -Eq '^weir [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version: $(cat "$tmp/out")"
-for cmd in validate cron dag dags up trigger runs run logs; do
+for cmd in validate cron dag dags up trigger runs run logs cancel retry approve reject pause unpause; do
     run 0 "$weir" "$cmd" --help
     grep -q "^usage: weir $cmd" "$tmp/out" || fail "$cmd --help printed no usage"
 done

@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The scheduler loop (see scheduler.h for the rules).
+ *
+ * Design: the loop thread owns the table of active DAGs and their cron
+ * triggers, the cron timer, the folder watch and the firings in progress.
+ * A refresh (after a folder batch, or sched_dag_changed()) reads every
+ * DAG's state in the thread pool and hands a new table to the loop, which
+ * keeps the next fire time of triggers it already knew (same key, same
+ * expression, same zone), so a reload never loses or repeats a slot. A
+ * firing waits out its jitter on a timer of its own, then creates its
+ * run in the thread pool.
+ */
+#include "scheduler.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "cron.h"
+#include "log.h"
+#include "store_sched.h"
+#include "watch.h"
+
+/* One cron trigger of an active DAG. */
+struct strig {
+    char *key;             /* the trigger's key */
+    char *expr;            /* its cron text */
+    struct cron_expr cron; /* parsed */
+    int64_t jitter_ms;     /* random delay up to this */
+    int64_t next;          /* next slot, Unix seconds; 0 when none */
+};
+
+/* An active DAG with cron triggers. */
+struct sdag {
+    char id[STORE_ID_MAX]; /* the DAG id */
+    int64_t version_id;    /* the version the triggers come from */
+    struct tz *tz;         /* its zone */
+    struct strig *trigs;   /* its cron triggers */
+    size_t n;              /* entries in trigs */
+};
+
+/* A refresh of the table, read in the thread pool. */
+struct refresh {
+    uv_work_t req;       /* the work request; data is the refresh */
+    struct sched *s;     /* its scheduler */
+    struct sdag *dags;   /* the new table */
+    size_t n;            /* entries in dags */
+    int rc;              /* 0, or why it failed */
+    struct weir_err err; /* the failure */
+};
+
+/* One slot becoming a run. */
+struct firing {
+    struct sched *s;           /* its scheduler */
+    uv_timer_t jt;             /* waits out the jitter; data is the firing */
+    uv_work_t req;             /* creates the run; data is the firing */
+    struct firing *next;       /* next firing of the scheduler */
+    bool queued;               /* the work is queued or running */
+    char dag_id[STORE_ID_MAX]; /* the DAG */
+    char *key;                 /* the trigger's key */
+    char *reason;              /* "cron EXPR (SLOT)" */
+    char *payload;             /* JSON text */
+    char slot_iso[40];         /* the slot in the DAG's zone */
+    int64_t slot;              /* Unix seconds */
+    int64_t jitter_ms;         /* delay chosen */
+    int rc;                    /* outcome */
+    struct weir_err err;       /* failure */
+    int64_t run_id;            /* the run made, 0 when none */
+    bool created;              /* false: the slot already had its run */
+    int64_t done_ms;           /* wall clock after the commit */
+};
+
+struct sched {
+    struct engine *e;       /* creates runs (borrowed) */
+    struct dagdir *dd;      /* the folder (borrowed) */
+    char *root;             /* its path */
+    bool force_poll;        /* watch by polling */
+    uv_loop_t loop;         /* the loop */
+    uv_async_t async;       /* wakes the loop: stop or refresh */
+    uv_timer_t timer;       /* the earliest slot */
+    pthread_t thread;       /* runs the loop */
+    pthread_mutex_t mu;     /* guards stop_req and refresh_req */
+    bool stop_req;          /* sched_stop() was called */
+    bool refresh_req;       /* sched_dag_changed() was called */
+    struct watch *watch;    /* the folder watch */
+    struct sdag *dags;      /* active DAGs with cron triggers */
+    size_t n_dags;          /* entries in dags */
+    bool refreshing;        /* a refresh runs */
+    bool refresh_again;     /* another was asked for meanwhile */
+    bool stopping;          /* the loop is closing its handles */
+    struct firing *firings; /* firings in progress */
+    uint64_t rng;           /* jitter's random state */
+};
+
+/* The running scheduler, for sched_dag_changed(). */
+static pthread_mutex_t current_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct sched *current;
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Uniform in [0, max]. */
+static int64_t random_upto(struct sched *s, int64_t max)
+{
+    s->rng ^= s->rng << 13;
+    s->rng ^= s->rng >> 7;
+    s->rng ^= s->rng << 17;
+    return max <= 0 ? 0 : (int64_t)(s->rng % (uint64_t)(max + 1));
+}
+
+static void sdags_free(struct sdag *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        for (size_t k = 0; k < v[i].n; k++) {
+            free(v[i].trigs[k].key);
+            free(v[i].trigs[k].expr);
+        }
+        free(v[i].trigs);
+        tz_free(v[i].tz);
+    }
+    free(v);
+}
+
+/* ---- refresh (thread pool, then loop) ---- */
+
+/* The cron triggers of version row->version_id into *out; out->n stays 0
+ * when it has none or they cannot be had (logged). */
+static int sdag_build(struct sched *s, struct store_conn *c,
+                      const struct store_sched_dag *row, struct sdag *out)
+{
+    const struct dag *d = engine_dag(s->e->cache, c, row->version_id);
+    struct weir_err err = {0};
+    size_t cnt = 0;
+    int rc = 0;
+
+    memcpy(out->id, row->id, sizeof(out->id));
+    out->version_id = row->version_id;
+    for (size_t i = 0; d != NULL && i < d->n_triggers; i++)
+        cnt += d->triggers[i].kind == DAG_TRIG_CRON;
+    if (cnt > 0 && tz_load(d->timezone, &out->tz, &err) != 0) {
+        log_warn("event=tz_unavailable dag=%s tz=%s", d->id, d->timezone);
+        cnt = 0;
+    }
+    if (cnt > 0 && (out->trigs = calloc(cnt, sizeof(*out->trigs))) == NULL)
+        rc = WEIR_ENOMEM;
+    else
+        out->n = cnt;
+    for (size_t i = 0, k = 0; rc == 0 && k < cnt; i++) {
+        const struct dag_trigger *t = &d->triggers[i];
+        struct strig *st = &out->trigs[k];
+
+        if (t->kind != DAG_TRIG_CRON)
+            continue;
+        st->key = strdup(t->key);
+        st->expr = strdup(t->target);
+        st->cron = t->cron;
+        st->jitter_ms = t->jitter_ms;
+        k++;
+        if (st->key == NULL || st->expr == NULL)
+            rc = WEIR_ENOMEM;
+    }
+    dagcache_release(s->e->cache, d);
+    return rc;
+}
+
+static void refresh_work_cb(uv_work_t *req)
+{
+    struct refresh *r = req->data;
+    struct store_conn *c = NULL;
+    struct store_sched_dag *rows = NULL;
+    size_t n = 0;
+
+    r->rc = store_conn_get(r->s->e->store, &c, &r->err);
+    if (r->rc == 0)
+        r->rc = store_sched_dags(c, &rows, &n, &r->err);
+    if (r->rc == 0 && (r->dags = calloc(n ? n : 1, sizeof(*r->dags))) == NULL)
+        r->rc = weir_err_set(&r->err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; r->rc == 0 && i < n; i++) {
+        if (rows[i].paused || rows[i].missing)
+            continue;
+        struct sdag *d = &r->dags[r->n];
+
+        r->rc = sdag_build(r->s, c, &rows[i], d);
+        if (r->rc == 0 && d->n == 0) {
+            tz_free(d->tz);
+            memset(d, 0, sizeof(*d));
+            continue;
+        }
+        r->n++;
+        if (r->rc != 0)
+            weir_err_set(&r->err, r->rc, "out of memory");
+    }
+    store_conn_put(c);
+    free(rows);
+}
+
+static const struct strig *old_trig(const struct sched *s, const char *id,
+                                    const char *tzname, const struct strig *t)
+{
+    for (size_t i = 0; i < s->n_dags; i++) {
+        const struct sdag *d = &s->dags[i];
+
+        if (strcmp(d->id, id) != 0 || strcmp(tz_name(d->tz), tzname) != 0)
+            continue;
+        for (size_t k = 0; k < d->n; k++)
+            if (strcmp(d->trigs[k].key, t->key) == 0 &&
+                strcmp(d->trigs[k].expr, t->expr) == 0)
+                return &d->trigs[k];
+    }
+    return NULL;
+}
+
+/* Next fire times of the new table: kept for known triggers, else the
+ * first slot from the current second on. */
+static void table_merge(struct sched *s, struct sdag *v, size_t n)
+{
+    int64_t after = wall_ms() / 1000 - 1;
+
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < v[i].n; k++) {
+            struct strig *t = &v[i].trigs[k];
+            const struct strig *o = old_trig(s, v[i].id, tz_name(v[i].tz), t);
+            char buf[40];
+
+            if (o != NULL) {
+                t->next = o->next;
+                continue;
+            }
+            if (cron_next(&t->cron, v[i].tz, after, &t->next) != 0)
+                t->next = 0;
+            log_info("event=cron_armed dag=%s trigger=\"%s\" next=%s", v[i].id,
+                     t->key,
+                     t->next
+                         ? cron_format_time(t->next, v[i].tz, buf, sizeof(buf))
+                         : "never");
+        }
+    }
+    sdags_free(s->dags, s->n_dags);
+    s->dags = v;
+    s->n_dags = n;
+}
+
+static void arm(struct sched *s);
+static void refresh_start(struct sched *s);
+
+static void refresh_after_cb(uv_work_t *req, int status)
+{
+    struct refresh *r = req->data;
+    struct sched *s = r->s;
+    char q[300];
+
+    (void)status;
+    s->refreshing = false;
+    if (!s->stopping && r->rc == 0) {
+        table_merge(s, r->dags, r->n);
+        r->dags = NULL;
+        arm(s);
+    } else if (!s->stopping) {
+        log_warn("event=sched_refresh_failed code=%s msg=%s",
+                 weir_errname(r->rc), log_quote(r->err.msg, q, sizeof(q)));
+        s->refresh_again = true; /* the next change retries */
+    }
+    sdags_free(r->dags, r->n);
+    free(r);
+    if (!s->stopping && s->refresh_again)
+        refresh_start(s);
+}
+
+static void refresh_start(struct sched *s)
+{
+    struct refresh *r;
+
+    if (s->stopping)
+        return;
+    if (s->refreshing) {
+        s->refresh_again = true;
+        return;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        log_error("event=sched_refresh_failed msg=\"out of memory\"");
+        return;
+    }
+    r->s = s;
+    r->req.data = r;
+    s->refresh_again = false;
+    if (uv_queue_work(&s->loop, &r->req, refresh_work_cb, refresh_after_cb)) {
+        free(r);
+        return;
+    }
+    s->refreshing = true;
+}
+
+static void folder_changed_cb(void *arg)
+{
+    refresh_start(arg);
+}
+
+/* ---- firings ---- */
+
+static void firing_close_cb(uv_handle_t *h)
+{
+    struct firing *f = h->data;
+    struct firing **pp = &f->s->firings;
+
+    while (*pp != NULL && *pp != f)
+        pp = &(*pp)->next;
+    if (*pp == f)
+        *pp = f->next;
+    free(f->key);
+    free(f->reason);
+    cJSON_free(f->payload);
+    free(f);
+}
+
+static void firing_work_cb(uv_work_t *req)
+{
+    struct firing *f = req->data;
+    struct engine_slot slot = {f->dag_id, f->key, f->slot, f->reason,
+                               f->payload};
+
+    f->rc = engine_run_create_slot(f->s->e, &slot, &f->run_id, &f->created,
+                                   &f->err);
+    f->done_ms = wall_ms();
+}
+
+static void firing_after_cb(uv_work_t *req, int status)
+{
+    struct firing *f = req->data;
+    char q[300];
+
+    (void)status;
+    if (f->rc == 0)
+        log_info("event=cron_fired dag=%s trigger=\"%s\" slot=%s late_ms=%lld "
+                 "jitter_ms=%lld run=%lld created=%s",
+                 f->dag_id, f->key, f->slot_iso,
+                 (long long)(f->done_ms - f->slot * 1000),
+                 (long long)f->jitter_ms, (long long)f->run_id,
+                 f->created ? "yes" : "no");
+    else
+        log_warn("event=cron_fire_failed dag=%s trigger=\"%s\" slot=%s code=%s "
+                 "msg=%s",
+                 f->dag_id, f->key, f->slot_iso, weir_errname(f->rc),
+                 log_quote(f->err.msg, q, sizeof(q)));
+    uv_close((uv_handle_t *)&f->jt, firing_close_cb);
+}
+
+static void jitter_cb(uv_timer_t *t)
+{
+    struct firing *f = t->data;
+
+    uv_timer_stop(t);
+    f->queued = true;
+    f->req.data = f;
+    if (uv_queue_work(&f->s->loop, &f->req, firing_work_cb, firing_after_cb)) {
+        log_error("event=cron_fire_failed dag=%s slot=%s msg=\"cannot queue\"",
+                  f->dag_id, f->slot_iso);
+        uv_close((uv_handle_t *)&f->jt, firing_close_cb);
+    }
+}
+
+/* A payload saying why: {"cron", "timezone", "slot"}; NULL if no memory. */
+static char *slot_payload(const struct sdag *d, const struct strig *t,
+                          const char *iso)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (o != NULL && cJSON_AddStringToObject(o, "cron", t->expr) &&
+        cJSON_AddStringToObject(o, "timezone", tz_name(d->tz)) &&
+        cJSON_AddStringToObject(o, "slot", iso))
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+/* Start making the run of slot t->next of DAG d. */
+static void fire(struct sched *s, const struct sdag *d, const struct strig *t)
+{
+    struct firing *f = calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        goto nomem;
+    f->s = s;
+    memcpy(f->dag_id, d->id, sizeof(f->dag_id));
+    f->slot = t->next;
+    cron_format_time(t->next, d->tz, f->slot_iso, sizeof(f->slot_iso));
+    f->key = strdup(t->key);
+    f->payload = slot_payload(d, t, f->slot_iso);
+    if (f->key == NULL || f->payload == NULL ||
+        asprintf(&f->reason, "cron %s (%s)", t->expr, f->slot_iso) < 0) {
+        f->reason = NULL;
+        free(f->key);
+        cJSON_free(f->payload);
+        free(f);
+        goto nomem;
+    }
+    f->jitter_ms = random_upto(s, t->jitter_ms);
+    uv_timer_init(&s->loop, &f->jt);
+    f->jt.data = f;
+    f->next = s->firings;
+    s->firings = f;
+    uv_timer_start(&f->jt, jitter_cb, (uint64_t)f->jitter_ms, 0);
+    return;
+nomem:
+    log_error("event=cron_fire_failed dag=%s msg=\"out of memory\"", d->id);
+}
+
+static void timer_cb(uv_timer_t *timer)
+{
+    struct sched *s = timer->data;
+    int64_t now = wall_ms();
+
+    for (size_t i = 0; i < s->n_dags; i++) {
+        struct sdag *d = &s->dags[i];
+
+        for (size_t k = 0; k < d->n; k++) {
+            struct strig *t = &d->trigs[k];
+            int64_t from = t->next;
+
+            if (t->next == 0 || t->next * 1000 > now)
+                continue;
+            fire(s, d, t);
+            if (from < now / 1000 - 1)
+                from = now / 1000 - 1; /* fell behind: skip to the present */
+            if (cron_next(&t->cron, d->tz, from, &t->next) != 0)
+                t->next = 0;
+        }
+    }
+    arm(s);
+}
+
+/* Arm the timer for the earliest next slot. */
+static void arm(struct sched *s)
+{
+    int64_t first = 0, now = wall_ms();
+
+    if (s->stopping)
+        return;
+    for (size_t i = 0; i < s->n_dags; i++)
+        for (size_t k = 0; k < s->dags[i].n; k++) {
+            int64_t n = s->dags[i].trigs[k].next;
+
+            if (n != 0 && (first == 0 || n < first))
+                first = n;
+        }
+    if (first == 0) {
+        uv_timer_stop(&s->timer);
+        return;
+    }
+    uv_timer_start(&s->timer, timer_cb,
+                   first * 1000 > now ? (uint64_t)(first * 1000 - now) : 0, 0);
+}
+
+/* ---- the loop ---- */
+
+static void stop_in_loop(struct sched *s)
+{
+    s->stopping = true;
+    uv_close((uv_handle_t *)&s->async, NULL);
+    uv_close((uv_handle_t *)&s->timer, NULL);
+    watch_close(s->watch);
+    s->watch = NULL;
+    for (struct firing *f = s->firings; f != NULL; f = f->next)
+        if (!f->queued)
+            uv_close((uv_handle_t *)&f->jt, firing_close_cb);
+}
+
+static void async_cb(uv_async_t *a)
+{
+    struct sched *s = a->data;
+    bool stop, refresh;
+
+    pthread_mutex_lock(&s->mu);
+    stop = s->stop_req;
+    refresh = s->refresh_req;
+    s->refresh_req = false;
+    pthread_mutex_unlock(&s->mu);
+    if (stop && !s->stopping)
+        stop_in_loop(s);
+    else if (refresh)
+        refresh_start(s);
+}
+
+static void *sched_main(void *arg)
+{
+    struct sched *s = arg;
+
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static void sched_free(struct sched *s)
+{
+    sdags_free(s->dags, s->n_dags);
+    pthread_mutex_destroy(&s->mu);
+    free(s->root);
+    free(s);
+}
+
+int sched_start(struct engine *e, struct dagdir *dd, const char *root,
+                bool force_poll, struct sched **out, struct weir_err *err)
+{
+    struct sched *s = calloc(1, sizeof(*s));
+    int rc;
+
+    if (s == NULL || (s->root = strdup(root)) == NULL) {
+        free(s);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    s->e = e;
+    s->dd = dd;
+    s->force_poll = force_poll;
+    s->rng = (uint64_t)wall_ms() * 2654435761u ^ (uint64_t)getpid() ^ 1;
+    pthread_mutex_init(&s->mu, NULL);
+    if (uv_loop_init(&s->loop) != 0) {
+        sched_free(s);
+        return weir_err_set(err, WEIR_EINTERNAL, "cannot start a libuv loop");
+    }
+    uv_async_init(&s->loop, &s->async, async_cb);
+    s->async.data = s;
+    uv_timer_init(&s->loop, &s->timer);
+    s->timer.data = s;
+    rc = watch_start(&s->loop, dd, e->store, root, force_poll,
+                     folder_changed_cb, s, &s->watch, err);
+    if (rc == 0)
+        refresh_start(s);
+    if (rc == 0 && pthread_create(&s->thread, NULL, sched_main, s) != 0)
+        rc = weir_err_set(err, WEIR_EINTERNAL,
+                          "cannot start the scheduler thread");
+    if (rc < 0) {
+        stop_in_loop(s);
+        uv_run(&s->loop, UV_RUN_DEFAULT);
+        uv_loop_close(&s->loop);
+        sched_free(s);
+        return rc;
+    }
+    pthread_mutex_lock(&current_mu);
+    current = s;
+    pthread_mutex_unlock(&current_mu);
+    log_info("event=sched_started dir=%s watch=%s", root,
+             force_poll ? "poll" : "inotify");
+    *out = s;
+    return 0;
+}
+
+void sched_stop(struct sched *s)
+{
+    int rc;
+
+    if (s == NULL)
+        return;
+    pthread_mutex_lock(&current_mu);
+    current = NULL;
+    pthread_mutex_unlock(&current_mu);
+    pthread_mutex_lock(&s->mu);
+    s->stop_req = true;
+    pthread_mutex_unlock(&s->mu);
+    uv_async_send(&s->async);
+    pthread_join(s->thread, NULL);
+    rc = uv_loop_close(&s->loop);
+    if (rc != 0)
+        log_error("event=sched_loop_close_failed err=%s", uv_strerror(rc));
+    sched_free(s);
+}
+
+void sched_dag_changed(const char *dag_id)
+{
+    pthread_mutex_lock(&current_mu);
+    if (current != NULL) {
+        pthread_mutex_lock(&current->mu);
+        current->refresh_req = true;
+        pthread_mutex_unlock(&current->mu);
+        uv_async_send(&current->async);
+        log_info("event=sched_dag_changed dag=%s", dag_id ? dag_id : "-");
+    }
+    pthread_mutex_unlock(&current_mu);
+}
