@@ -3,7 +3,8 @@
  * The REST API: the route table, the token check every non-public route
  * goes through, and the handlers (api.c: health and tokens; api_dags.c:
  * DAGs; api_runs.c: triggers and run reads; api_workers.c and
- * api_attempts.c: the worker protocol). Handlers turn HTTP into calls to
+ * api_attempts.c: the worker protocol; api_dagsubmit.c: DAGs submitted
+ * over the API). Handlers turn HTTP into calls to
  * the store, the DAG cache and the engine.
  */
 #ifndef WEIR_API_H
@@ -35,6 +36,10 @@ WEIR_MUSTCHECK int api_auth(void *app, struct http_req *req,
 void api_dags_list(struct http_req *req);
 void api_dag_get(struct http_req *req);
 void api_dag_versions(struct http_req *req);
+
+/* Handlers of api_dagsubmit.c: DAGs submitted over the API. */
+void api_dag_submit(struct http_req *req);
+void api_dag_delete(struct http_req *req);
 
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);

@@ -133,6 +133,12 @@ static int lease_args(const cJSON *b, int *max, int64_t *wait_ms,
     return 0;
 }
 
+/* The worker's connection closed: it stopped or gave up the long-poll. */
+static bool client_gone_cb(void *arg)
+{
+    return http_req_gone(arg);
+}
+
 void api_worker_lease(struct http_req *req)
 {
     struct api *api = http_req_app(req);
@@ -147,7 +153,8 @@ void api_worker_lease(struct http_req *req)
         rc = weir_err_set(&err, WEIR_ENOTFOUND, "no worker \"%s\"",
                           http_req_param(req, "id"));
     if (rc == 0)
-        rc = engine_lease(api->engine, id, max, wait_ms, &attempts, &err);
+        rc = engine_lease_wait(api->engine, id, max, wait_ms, client_gone_cb,
+                               req, &attempts, &err);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;

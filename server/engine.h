@@ -109,6 +109,20 @@ WEIR_MUSTCHECK int engine_lease(struct engine *e, int64_t worker_id, int max,
                                 int64_t wait_ms, cJSON **out,
                                 struct weir_err *err);
 
+/* Whether the client of a waiting lease call went away (its socket was
+ * closed); arg is the caller's. */
+typedef bool (*engine_gone_fn)(void *arg);
+
+/*
+ * engine_lease(), checking gone(arg) while it waits: at least once a
+ * second and before each claim after a wake-up. A client gone claims
+ * nothing more: *out gets what was claimed so far (an empty array).
+ */
+WEIR_MUSTCHECK int engine_lease_wait(struct engine *e, int64_t worker_id,
+                                     int max, int64_t wait_ms,
+                                     engine_gone_fn gone, void *arg,
+                                     cJSON **out, struct weir_err *err);
+
 /*
  * Record the end of attempt_id. WEIR_ECONFLICT when the lease id is not
  * the attempt's current one or the attempt already ended; WEIR_ENOTFOUND

@@ -8,6 +8,10 @@
  *
  * A lease call with nothing to claim waits on the work hub until a commit
  * bumps it, its wait ends, or the earliest retry of its queues comes due.
+ * While it waits it checks, at least once a second and before claiming
+ * after a wake-up, that its client is still connected: a worker that was
+ * stopped must not be given attempts that would then wait for their lease
+ * to expire.
  */
 #include <string.h>
 
@@ -15,7 +19,8 @@
 #include "log.h"
 #include "tmpl.h"
 
-#define MIN_WAIT_MS 20 /* shortest sleep between two empty claims */
+#define MIN_WAIT_MS   20   /* shortest sleep between two empty claims */
+#define GONE_CHECK_MS 1000 /* longest wait between two client checks */
 
 static int render(struct run_ctx *x, size_t i, const char *text,
                   enum tmpl_mode mode, char **out, struct weir_err *err)
@@ -233,6 +238,25 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
     return rc;
 }
 
+/*
+ * Note that the worker was seen, at most once per heartbeat interval (the
+ * workers row is written by heartbeats as well): a lease call on a busy
+ * worker would otherwise write it, and flush the WAL, several times a
+ * second. WEIR_ENOTFOUND for a worker that is not registered.
+ */
+static int worker_seen(struct engine *e, struct store_conn *c,
+                       int64_t worker_id, struct weir_err *err)
+{
+    int rc;
+
+    if (!hub_worker_seen_due(e->hub, worker_id, e->lease_ttl_ms / 3))
+        return 0;
+    rc = store_worker_seen(c, worker_id, err);
+    if (rc < 0)
+        hub_worker_seen_forget(e->hub, worker_id);
+    return rc;
+}
+
 /* One claim; *retry_ms gets the wait until a retry comes due (or -1). */
 static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
                       int64_t *retry_ms, struct weir_err *err)
@@ -240,47 +264,67 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
     struct store_conn *c = NULL;
     struct store_claim *v = NULL;
     size_t n = 0;
+    int spare = 0;
     int rc = store_conn_get(e->store, &c, err);
 
     if (rc == 0)
-        rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n, err);
+        rc = worker_seen(e, c, worker_id, err);
+    if (rc == 0)
+        rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n,
+                              retry_ms, &spare, err);
     for (size_t k = 0; rc == 0 && k < n; k++)
         if (v[k].wait_s >= 0)
             engine_dispatch_observe(v[k].wait_s);
     if (rc == 0 && n > 0)
         rc = claims_to_docs(e, c, v, n, arr, err);
-    if (rc == 0 && cJSON_GetArraySize(arr) == 0)
-        rc = store_retry_wait(c, worker_id, retry_ms, err);
     store_conn_put(c);
     free(v);
+    /* Tasks a concurrent claim skipped because this one held them. */
+    if (spare > 0)
+        hub_bump(e->hub);
     return rc;
 }
 
-int engine_lease(struct engine *e, int64_t worker_id, int max, int64_t wait_ms,
-                 cJSON **out, struct weir_err *err)
+int engine_lease_wait(struct engine *e, int64_t worker_id, int max,
+                      int64_t wait_ms, engine_gone_fn gone, void *arg,
+                      cJSON **out, struct weir_err *err)
 {
     int64_t deadline =
         hub_now_ms() + (wait_ms < 0                    ? 0
                         : wait_ms > ENGINE_WAIT_MAX_MS ? ENGINE_WAIT_MAX_MS
                                                        : wait_ms);
+    int64_t until = 0; /* when to claim again without a bump */
     cJSON *arr = cJSON_CreateArray();
     int rc = arr ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    bool claim = true;
+    uint64_t gen = 0;
 
     while (rc == 0) {
-        uint64_t gen = hub_generation(e->hub);
-        int64_t retry_ms = -1, now, until;
+        int64_t retry_ms = -1, now, slice;
 
-        rc = lease_once(e, worker_id, max, arr, &retry_ms, err);
+        if (claim) {
+            gen = hub_generation(e->hub);
+            rc = lease_once(e, worker_id, max, arr, &retry_ms, err);
+            now = hub_now_ms();
+            until = deadline;
+            if (retry_ms >= 0 && now + retry_ms < until)
+                until = now + retry_ms;
+            if (until < now + MIN_WAIT_MS)
+                until = now + MIN_WAIT_MS;
+        }
         now = hub_now_ms();
         if (rc < 0 || cJSON_GetArraySize(arr) > 0 || now >= deadline ||
             hub_closed(e->hub))
             break;
-        until = deadline;
-        if (retry_ms >= 0 && now + retry_ms < until)
-            until = now + retry_ms;
-        if (until < now + MIN_WAIT_MS)
-            until = now + MIN_WAIT_MS;
-        hub_wait(e->hub, gen, until);
+        slice = gone != NULL && until > now + GONE_CHECK_MS
+                    ? now + GONE_CHECK_MS
+                    : until;
+        claim = hub_wait(e->hub, gen, slice) || hub_now_ms() >= until;
+        /* A client that went away must not get attempts it cannot run. */
+        if (gone != NULL && gone(arg)) {
+            log_info("event=lease_abandoned worker=%lld", (long long)worker_id);
+            break;
+        }
     }
     if (rc < 0) {
         cJSON_Delete(arr);
@@ -288,4 +332,10 @@ int engine_lease(struct engine *e, int64_t worker_id, int max, int64_t wait_ms,
     }
     *out = arr;
     return 0;
+}
+
+int engine_lease(struct engine *e, int64_t worker_id, int max, int64_t wait_ms,
+                 cJSON **out, struct weir_err *err)
+{
+    return engine_lease_wait(e, worker_id, max, wait_ms, NULL, NULL, out, err);
 }

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -218,9 +219,37 @@ const cJSON *http_req_json(const struct http_req *req)
     return req->json;
 }
 
+const char *http_req_body(const struct http_req *req, size_t *len)
+{
+    if (len != NULL)
+        *len = req->body ? req->body_len : 0;
+    return req->body ? req->body : "";
+}
+
 void *http_req_app(const struct http_req *req)
 {
     return req->srv->cfg.app;
+}
+
+bool http_req_gone(struct http_req *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct pollfd p = {.events = POLLIN | POLLRDHUP};
+    char byte;
+    ssize_t n;
+
+    if (ci == NULL)
+        return false;
+    p.fd = ci->connect_fd;
+    if (poll(&p, 1, 0) <= 0)
+        return false;
+    if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL))
+        return true;
+    /* Readable: the end of the stream, or a request sent ahead. */
+    n = recv(p.fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 ||
+           (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 /* ---- routing ---- */

@@ -88,8 +88,19 @@ const char *http_req_header(const struct http_req *req, const char *name);
 /* The parsed body of an HTTP_JSON_BODY route (NULL when an optional body
  * was empty). */
 const cJSON *http_req_json(const struct http_req *req);
+/* The raw body as received, NUL-terminated, its length into *len (may be
+ * NULL); "" when there was none. It may hold NUL bytes: trust *len. */
+const char *http_req_body(const struct http_req *req, size_t *len);
 /* The app pointer of the server's config. */
 void *http_req_app(const struct http_req *req);
+
+/*
+ * Whether the client closed its end of the connection (or it failed),
+ * without waiting and without consuming anything: for a handler that
+ * blocks (a long-poll), so it can give up early. Safe in thread-per-
+ * connection mode, where nothing else reads the socket meanwhile.
+ */
+bool http_req_gone(struct http_req *req);
 
 /* Reply with status and body (taken: freed here, even on failure). */
 void http_reply_json(struct http_req *req, int status, cJSON *body);

@@ -40,6 +40,18 @@ void hub_close(struct hub *h);
 /* True once hub_close() was called. */
 bool hub_closed(struct hub *h);
 
+/*
+ * Whether worker_id's last-seen time is due to be written to the database:
+ * true, and the time noted, when it was not written within interval_ms
+ * (or never by this process). Lease calls come several times a second on
+ * a busy worker; this keeps them from writing the workers row each time.
+ */
+bool hub_worker_seen_due(struct hub *h, int64_t worker_id, int64_t interval_ms);
+
+/* Forget what hub_worker_seen_due() noted for worker_id: its write failed
+ * or the worker is unknown, so the next call writes again. */
+void hub_worker_seen_forget(struct hub *h, int64_t worker_id);
+
 /* Milliseconds on CLOCK_MONOTONIC, the clock of every hub deadline. */
 int64_t hub_now_ms(void);
 

@@ -24,6 +24,7 @@
 
 #define BORROW_WAIT_S   10  /* longest wait for a free connection */
 #define CONNECT_TIMEOUT "5" /* seconds, unless the URL says otherwise */
+#define STORE_MAX_STMTS 256 /* statements prepared per connection */
 
 struct store {
     char *url;                /* connection string or URL */
@@ -102,6 +103,70 @@ static bool conn_check(struct store_conn *c)
     return failed;
 }
 
+/* Forget the statements prepared on c: its session is new or gone. */
+static void stmts_clear(struct store_conn *c)
+{
+    for (size_t i = 0; i < c->n_stmts; i++)
+        free(c->stmts[i].sql);
+    free(c->stmts);
+    c->stmts = NULL;
+    c->n_stmts = 0;
+}
+
+static uint64_t sql_hash(const char *sql)
+{
+    uint64_t h = 14695981039346656037ULL; /* FNV-1a */
+
+    for (; *sql; sql++)
+        h = (h ^ (unsigned char)*sql) * 1099511628211ULL;
+    return h;
+}
+
+/*
+ * The name of sql prepared on c, preparing it on first use; NULL when it
+ * cannot be prepared (out of memory, too many statements, or an aborted
+ * transaction), and the caller sends the text instead. Preparing saves
+ * PostgreSQL the parse and plan of every statement on the hot path.
+ */
+static const char *stmt_name(struct store_conn *c, const char *sql, int n,
+                             char name[16])
+{
+    uint64_t h = sql_hash(sql);
+    struct store_stmt *grown;
+    PGresult *r;
+    size_t i;
+
+    for (i = 0; i < c->n_stmts; i++)
+        if (c->stmts[i].hash == h && strcmp(c->stmts[i].sql, sql) == 0)
+            break;
+    snprintf(name, 16, "w%zu", i);
+    if (i < c->n_stmts)
+        return name;
+    if (c->n_stmts >= STORE_MAX_STMTS)
+        return NULL;
+    grown = realloc(c->stmts, (c->n_stmts + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return NULL;
+    c->stmts = grown;
+    r = PQprepare(c->pg, name, sql, n, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(r);
+    c->stmts[i].sql = strdup(sql);
+    c->stmts[i].hash = h;
+    if (c->stmts[i].sql == NULL) {
+        /* Prepared but not remembered: start over with a clean session. */
+        r = PQexec(c->pg, "DEALLOCATE ALL");
+        PQclear(r);
+        stmts_clear(c);
+        return NULL;
+    }
+    c->n_stmts++;
+    return name;
+}
+
 static int conn_ready(struct store_conn *c, struct weir_err *err)
 {
     char msg[200];
@@ -112,6 +177,7 @@ static int conn_ready(struct store_conn *c, struct weir_err *err)
         if (c->pg == NULL)
             return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     } else if (failed || PQstatus(c->pg) != CONNECTION_OK) {
+        stmts_clear(c);
         PQreset(c->pg);
         if (PQstatus(c->pg) == CONNECTION_OK)
             log_info("event=db_reconnected");
@@ -161,9 +227,11 @@ void store_free(struct store *s)
     if (s == NULL)
         return;
     WEIR_ASSERT(s->n_idle == s->n);
-    for (size_t i = 0; i < s->n; i++)
+    for (size_t i = 0; i < s->n; i++) {
+        stmts_clear(&s->conns[i]);
         if (s->conns[i].pg != NULL)
             PQfinish(s->conns[i].pg);
+    }
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->conns);
@@ -255,7 +323,11 @@ static int result_error(struct store_conn *c, const PGresult *r,
 int store_query(struct store_conn *c, const char *sql, int n,
                 const char *const *params, PGresult **out, struct weir_err *err)
 {
-    PGresult *r = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    char name[16];
+    const char *stmt = stmt_name(c, sql, n, name);
+    PGresult *r =
+        stmt ? PQexecPrepared(c->pg, stmt, n, params, NULL, NULL, 0)
+             : PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int rc;
 

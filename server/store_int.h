@@ -3,6 +3,8 @@
 #ifndef WEIR_STORE_INT_H
 #define WEIR_STORE_INT_H
 
+#include <stdint.h>
+
 #include <libpq-fe.h>
 
 #include "store.h"
@@ -13,10 +15,18 @@
 #define STORE_LOCK_TOKENS  2          /* creating the first admin token */
 
 /* One pooled connection. */
+/* A statement prepared on one connection, found again by its text. */
+struct store_stmt {
+    char *sql;     /* the statement's text (owned) */
+    uint64_t hash; /* hash of sql, to compare cheaply */
+};
+
 struct store_conn {
-    struct store *owner;   /* the pool it belongs to */
-    PGconn *pg;            /* NULL until first connected */
-    unsigned outages_seen; /* the pool's outage count when last checked */
+    struct store *owner;      /* the pool it belongs to */
+    PGconn *pg;               /* NULL until first connected */
+    unsigned outages_seen;    /* the pool's outage count when last checked */
+    struct store_stmt *stmts; /* prepared here; index i is named "w<i>" */
+    size_t n_stmts;           /* entries in stmts */
 };
 
 /*

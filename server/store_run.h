@@ -78,13 +78,14 @@ struct store_task_change {
 
 /* One task claimed by a worker: its new attempt. */
 struct store_claim {
-    int64_t attempt_id; /* the attempt row */
-    char lease_id[40];  /* its fencing token (a UUID) */
-    int64_t task_id;    /* the task */
-    int64_t run_id;     /* its run */
-    int try;            /* the try number */
-    double wait_s;      /* seconds from claimable (queued_at, or a retry's
-                           next_try_at) to this claim; -1 when unknown */
+    int64_t attempt_id;         /* the attempt row */
+    char lease_id[40];          /* its fencing token (a UUID) */
+    int64_t task_id;            /* the task */
+    int64_t run_id;             /* its run */
+    int try;                    /* the try number */
+    char step_id[STORE_ID_MAX]; /* the task's step */
+    double wait_s; /* seconds from claimable (queued_at, or a retry's
+                      next_try_at) to this claim; -1 when unknown */
 };
 
 /* An attempt as completion and heartbeats see it. */
@@ -171,21 +172,29 @@ WEIR_MUSTCHECK int store_worker_register(struct store_conn *c, const char *name,
                                          struct weir_err *err);
 
 /*
+ * Record that worker_id was seen (last_seen_at, state online), in a
+ * statement of its own. WEIR_ENOTFOUND when the worker is not registered.
+ */
+WEIR_MUSTCHECK int store_worker_seen(struct store_conn *c, int64_t worker_id,
+                                     struct weir_err *err);
+
+/*
  * Claim up to max tasks for worker_id in one statement: queued tasks, and
  * up_for_retry ones whose time has come, of the worker's queues, most
  * urgent first, then oldest; each becomes running with a new attempt
  * whose lease ends ttl_ms from now. *out (new array) gets the claims.
- * WEIR_ENOTFOUND when the worker is not registered.
+ * When nothing was claimed, *retry_ms gets the milliseconds until the
+ * earliest up_for_retry task of the worker's queues may be claimed (0 if
+ * one is due, -1 when there is none). *spare counts claimable tasks the
+ * statement held locked without claiming them (a concurrent claim skipped
+ * them): the caller wakes the waiters again. An unknown worker claims
+ * nothing (store_worker_seen() tells).
  */
 WEIR_MUSTCHECK int store_task_claim(struct store_conn *c, int64_t worker_id,
                                     int max, int64_t ttl_ms,
                                     struct store_claim **out, size_t *n,
+                                    int64_t *retry_ms, int *spare,
                                     struct weir_err *err);
-
-/* Milliseconds until the earliest up_for_retry task of the worker's
- * queues may be claimed (0 if one is due), or -1 when there is none. */
-WEIR_MUSTCHECK int store_retry_wait(struct store_conn *c, int64_t worker_id,
-                                    int64_t *ms, struct weir_err *err);
 
 /* Read attempt id, locked when lock is set, checking lease (NULL: no
  * check). WEIR_ENOTFOUND when there is no such attempt. */

@@ -41,14 +41,15 @@ int store_worker_register(struct store_conn *c, const char *name,
     return 0;
 }
 
-/* Touch the worker's last_seen_at; WEIR_ENOTFOUND when unknown. */
-static int worker_seen(struct store_conn *c, const char *id,
-                       struct weir_err *err)
+int store_worker_seen(struct store_conn *c, int64_t worker_id,
+                      struct weir_err *err)
 {
+    char id[24];
     const char *params[1] = {id};
     PGresult *r = NULL;
     int rc;
 
+    I64(id, worker_id);
     rc = store_query(c,
                      "UPDATE workers SET last_seen_at = now(), state ="
                      " 'online' WHERE id = $1",
@@ -60,47 +61,103 @@ static int worker_seen(struct store_conn *c, const char *id,
     return rc;
 }
 
+/*
+ * The rows of the claim statement: one per claimed attempt, ordered by
+ * attempt id, and, when nothing was claimed, one row with a NULL attempt
+ * id whose last column is the wait until a retry comes due (or NULL).
+ */
 static int claims_from_result(const PGresult *r, int64_t worker_id,
                               struct store_claim **out, size_t *n,
+                              int64_t *retry_ms, int *spare,
                               struct weir_err *err)
 {
-    size_t rows = (size_t)PQntuples(r);
+    size_t rows = (size_t)PQntuples(r), k = 0;
     struct store_claim *v = calloc(rows ? rows : 1, sizeof(*v));
     struct weir_err ignored;
 
     if (v == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    for (size_t i = 0; i < rows; i++) {
+    *retry_ms = -1;
+    *spare = 0;
+    for (int i = 0; i < (int)rows; i++) {
         enum task_state from = TASK_QUEUED;
+        struct store_claim *cl = &v[k];
 
-        v[i].attempt_id = store_val_i64(r, (int)i, 0);
-        snprintf(v[i].lease_id, sizeof(v[i].lease_id), "%s",
-                 PQgetvalue(r, (int)i, 1));
-        v[i].task_id = store_val_i64(r, (int)i, 2);
-        v[i].run_id = store_val_i64(r, (int)i, 3);
-        v[i].try = (int)store_val_i64(r, (int)i, 4);
-        v[i].wait_s = store_val(r, (int)i, 6) != NULL
-                          ? strtod(store_val(r, (int)i, 6), NULL)
-                          : -1.0;
+        if (store_val(r, i, 0) == NULL) {
+            if (store_val(r, i, 9) != NULL)
+                *retry_ms = store_val_i64(r, i, 9);
+            continue;
+        }
+        cl->attempt_id = store_val_i64(r, i, 0);
+        snprintf(cl->lease_id, sizeof(cl->lease_id), "%s", PQgetvalue(r, i, 1));
+        cl->task_id = store_val_i64(r, i, 2);
+        cl->run_id = store_val_i64(r, i, 3);
+        cl->try = (int)store_val_i64(r, i, 4);
+        cl->wait_s = store_val(r, i, 6) != NULL
+                         ? strtod(store_val(r, i, 6), NULL)
+                         : -1.0;
+        snprintf(cl->step_id, sizeof(cl->step_id), "%s", PQgetvalue(r, i, 7));
+        *spare = (int)store_val_i64(r, i, 8);
+        k++;
         /* The statement chose only claimable states; this logs it. */
-        if (task_state_parse(PQgetvalue(r, (int)i, 5), &from, &ignored) != 0 ||
-            state_task_change(v[i].run_id, v[i].task_id, v[i].try, from,
+        if (task_state_parse(PQgetvalue(r, i, 5), &from, &ignored) != 0 ||
+            state_task_change(cl->run_id, cl->task_id, cl->try, from,
                               TASK_RUNNING, &ignored) != 0)
             log_error("event=claim_state run=%lld task=%lld",
-                      (long long)v[i].run_id, (long long)v[i].task_id);
+                      (long long)cl->run_id, (long long)cl->task_id);
         log_info("event=attempt_leased run=%lld task=%lld try=%d attempt=%lld"
                  " worker=%lld",
-                 (long long)v[i].run_id, (long long)v[i].task_id, v[i].try,
-                 (long long)v[i].attempt_id, (long long)worker_id);
+                 (long long)cl->run_id, (long long)cl->task_id, cl->try,
+                 (long long)cl->attempt_id, (long long)worker_id);
     }
     *out = v;
-    *n = rows;
+    *n = k;
     return 0;
 }
 
+/*
+ * Queued tasks and due retries are chosen by two index scans (the partial
+ * indexes tasks_claim_idx and tasks_retry_idx), each locking at most $2
+ * rows with SKIP LOCKED; the most urgent $2 of both are claimed. The rows
+ * one scan locked but the merge did not take are counted as "spare": a
+ * concurrent claim skipped them, so the caller wakes the waiters again.
+ */
+static const char claim_sql[] =
+    "WITH w AS MATERIALIZED (SELECT queues FROM workers WHERE id = $1),"
+    " q AS (SELECT t.id, t.state, t.priority, t.step_id,"
+    " t.queued_at AS ready_at FROM tasks t WHERE t.state = 'queued'"
+    " AND t.queue = ANY ((SELECT queues FROM w)::text[])"
+    " ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED),"
+    " r AS (SELECT t.id, t.state, t.priority, t.step_id,"
+    " t.next_try_at AS ready_at FROM tasks t WHERE t.state = 'up_for_retry'"
+    " AND t.next_try_at <= now()"
+    " AND t.queue = ANY ((SELECT queues FROM w)::text[])"
+    " ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED),"
+    " c AS (SELECT * FROM q UNION ALL SELECT * FROM r"
+    " ORDER BY priority DESC, id LIMIT $2),"
+    " u AS (UPDATE tasks t SET state = 'running',"
+    " try_count = t.try_count + 1, next_try_at = NULL,"
+    " started_at = coalesce(t.started_at, now())"
+    " FROM c WHERE t.id = c.id"
+    " RETURNING t.id, t.run_id, t.try_count, c.state AS old, c.ready_at,"
+    " c.step_id),"
+    " a AS (INSERT INTO attempts (task_id, try, worker_id, lease_deadline)"
+    " SELECT u.id, u.try_count, $1, now() + $3 * interval '1 millisecond'"
+    " FROM u RETURNING id, lease_id, task_id, try)"
+    " SELECT a.id, a.lease_id, a.task_id, u.run_id, a.try, u.old,"
+    " extract(epoch FROM clock_timestamp() - u.ready_at), u.step_id,"
+    " (SELECT count(*) FROM q) + (SELECT count(*) FROM r)"
+    " - (SELECT count(*) FROM c), NULL::bigint"
+    " FROM a JOIN u ON u.id = a.task_id"
+    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0,"
+    " (SELECT greatest(0, ceil(extract(epoch FROM min(t.next_try_at)"
+    " - now()) * 1000))::bigint FROM tasks t WHERE t.state = 'up_for_retry'"
+    " AND t.queue = ANY ((SELECT queues FROM w)::text[]))"
+    " WHERE NOT EXISTS (SELECT 1 FROM c) ORDER BY 1";
+
 int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
                      int64_t ttl_ms, struct store_claim **out, size_t *n,
-                     struct weir_err *err)
+                     int64_t *retry_ms, int *spare, struct weir_err *err)
 {
     char wid[24], maxb[24], ttl[24];
     const char *params[3] = {wid, maxb, ttl};
@@ -110,58 +167,12 @@ int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
     I64(wid, worker_id);
     I64(maxb, max);
     I64(ttl, ttl_ms);
-    rc = worker_seen(c, wid, err);
+    rc = store_query(c, claim_sql, 3, params, &r, err);
     if (rc < 0)
         return rc;
-    rc = store_query(
-        c,
-        "WITH w AS (SELECT queues FROM workers WHERE id = $1),"
-        " c AS (SELECT t.id, t.state, CASE WHEN t.state = 'queued'"
-        " THEN t.queued_at ELSE t.next_try_at END AS ready_at FROM tasks t, w"
-        " WHERE t.queue = ANY (w.queues) AND (t.state = 'queued'"
-        " OR (t.state = 'up_for_retry' AND t.next_try_at <= now()))"
-        " ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED),"
-        " u AS (UPDATE tasks t SET state = 'running',"
-        " try_count = t.try_count + 1, next_try_at = NULL,"
-        " started_at = coalesce(t.started_at, now())"
-        " FROM c WHERE t.id = c.id"
-        " RETURNING t.id, t.run_id, t.try_count, c.state AS old,"
-        " c.ready_at),"
-        " a AS (INSERT INTO attempts (task_id, try, worker_id, lease_deadline)"
-        " SELECT u.id, u.try_count, $1, now() + $3 * interval '1 millisecond'"
-        " FROM u RETURNING id, lease_id, task_id, try)"
-        " SELECT a.id, a.lease_id, a.task_id, u.run_id, a.try, u.old,"
-        " extract(epoch FROM clock_timestamp() - u.ready_at)"
-        " FROM a JOIN u ON u.id = a.task_id ORDER BY a.id",
-        3, params, &r, err);
-    if (rc < 0)
-        return rc;
-    rc = claims_from_result(r, worker_id, out, n, err);
+    rc = claims_from_result(r, worker_id, out, n, retry_ms, spare, err);
     PQclear(r);
     return rc;
-}
-
-int store_retry_wait(struct store_conn *c, int64_t worker_id, int64_t *ms,
-                     struct weir_err *err)
-{
-    char wid[24];
-    const char *params[1] = {wid};
-    PGresult *r = NULL;
-    int rc;
-
-    I64(wid, worker_id);
-    rc = store_query(c,
-                     "SELECT greatest(0, ceil(extract(epoch FROM"
-                     " min(t.next_try_at) - now()) * 1000))::bigint"
-                     " FROM tasks t, workers w WHERE w.id = $1"
-                     " AND t.state = 'up_for_retry'"
-                     " AND t.queue = ANY (w.queues)",
-                     1, params, &r, err);
-    if (rc < 0)
-        return rc;
-    *ms = store_val(r, 0, 0) ? store_val_i64(r, 0, 0) : -1;
-    PQclear(r);
-    return 0;
 }
 
 int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
