@@ -172,7 +172,13 @@ dup=$(sql "SELECT count(*) FROM (SELECT 1 FROM runs WHERE trigger_kind = 'cron' 
 got=$(sql "SELECT count(*), min(trigger_key) FROM runs WHERE dag_id = 'jittered' AND logical_time = to_timestamp($slot)")
 [ "$got" = "1|minutely" ] || fail "jittered slot: expected one run of trigger 'minutely', got '$got'"
 [ "$(sql "SELECT count(*) FROM runs WHERE dag_id = 'paused-cron'")" = 0 ] || fail "a paused DAG got a cron run"
-fired=$(cat "$tmp/err.a" "$tmp/err.b" | grep -c "event=cron_fired dag=every-minute .*slot=$kolkata")
+# Both servers fire the slot; under load one may log it a little later.
+fired=0
+for _ in $(seq 1 150); do
+    fired=$(cat "$tmp/err.a" "$tmp/err.b" | grep -c "event=cron_fired dag=every-minute .*slot=$kolkata")
+    [ "$fired" -ge 2 ] && break
+    sleep 0.1
+done
 [ "$fired" = 2 ] || fail "expected both servers to fire the slot, saw $fired firings"
 cat "$tmp/err.a" "$tmp/err.b" | grep -q "event=cron_fired dag=every-minute .*slot=$kolkata.*created=no" ||
     fail "no server saw the slot already taken"
