@@ -64,41 +64,6 @@ static int claim_api_row(struct store_conn *c, const char *id, bool *created,
     return rc;
 }
 
-/* The version of (id, hash), added when missing. */
-static int find_or_add_version(struct store_conn *c, const char *const *params,
-                               int64_t *version_id, bool *created,
-                               struct weir_err *err)
-{
-    PGresult *r = NULL;
-    int rc;
-
-    rc = store_query(c,
-                     "INSERT INTO dag_versions (dag_id, hash, source, origin)"
-                     " VALUES ($1, $2, $3, 'api')"
-                     " ON CONFLICT (dag_id, hash) DO NOTHING RETURNING id",
-                     3, params, &r, err);
-    if (rc < 0)
-        return rc;
-    *created = PQntuples(r) > 0;
-    if (!*created) {
-        PQclear(r);
-        r = NULL;
-        rc = store_query(c,
-                         "SELECT id FROM dag_versions"
-                         " WHERE dag_id = $1 AND hash = $2",
-                         2, params, &r, err);
-        if (rc < 0)
-            return rc;
-    }
-    if (PQntuples(r) == 0)
-        rc = weir_err_set(err, WEIR_EINTERNAL, "version of \"%s\" vanished",
-                          params[0]);
-    else
-        *version_id = store_val_i64(r, 0, 0);
-    PQclear(r);
-    return rc;
-}
-
 static int make_current(struct store_conn *c, const char *id,
                         int64_t version_id, struct weir_err *err)
 {
@@ -127,12 +92,10 @@ int store_dag_api_upsert(struct store_conn *c, const char *id,
     rc = store_begin(c, err);
     if (rc == 0)
         rc = claim_api_row(c, id, &res.dag_created, err);
-    if (rc == 0) {
-        const char *params[3] = {id, hash, source};
-
-        rc = find_or_add_version(c, params, &res.version_id,
-                                 &res.version_created, err);
-    }
+    if (rc == 0)
+        rc = store_version_find_or_add(c, id, NULL, hash, source,
+                                       &res.version_id, &res.version_created,
+                                       err);
     if (rc == 0)
         rc = make_current(c, id, res.version_id, err);
     if (rc == 0)

@@ -40,25 +40,25 @@ static int claim_dag_row(struct store_conn *c, const char *id, const char *path,
     return 0;
 }
 
-/* The version of (id, hash), added when missing. */
-static int find_or_add_version(struct store_conn *c, const char *const *params,
-                               int64_t *version_id, bool *created,
-                               struct weir_err *err)
+int store_version_find_or_add(struct store_conn *c, const char *id,
+                              const char *path, const char *hash,
+                              const char *source, int64_t *version_id,
+                              bool *created, struct weir_err *err)
 {
+    const char *params[5] = {id, path, hash, source, path ? "file" : "api"};
+    const char *key[2] = {id, hash};
     PGresult *r = NULL;
     int rc;
 
     rc = store_query(c,
                      "INSERT INTO dag_versions (dag_id, path, hash, source, "
-                     "origin) VALUES ($1, $2, $3, $4, 'file')"
+                     "origin) VALUES ($1, $2, $3, $4, $5)"
                      " ON CONFLICT (dag_id, hash) DO NOTHING RETURNING id",
-                     4, params, &r, err);
+                     5, params, &r, err);
     if (rc < 0)
         return rc;
     *created = PQntuples(r) > 0;
     if (!*created) {
-        const char *key[2] = {params[0], params[2]};
-
         PQclear(r);
         r = NULL;
         rc = store_query(c,
@@ -69,8 +69,8 @@ static int find_or_add_version(struct store_conn *c, const char *const *params,
             return rc;
     }
     if (PQntuples(r) == 0)
-        rc = weir_err_set(err, WEIR_EINTERNAL, "version of \"%s\" vanished",
-                          params[0]);
+        rc =
+            weir_err_set(err, WEIR_EINTERNAL, "version of \"%s\" vanished", id);
     else
         *version_id = store_val_i64(r, 0, 0);
     PQclear(r);
@@ -119,11 +119,9 @@ int store_dag_upsert_file(struct store_conn *c, const char *id,
     rc = store_begin(c, err);
     if (rc == 0)
         rc = claim_dag_row(c, id, path, err);
-    if (rc == 0) {
-        const char *params[4] = {id, path, hash, source};
-
-        rc = find_or_add_version(c, params, &vid, &added, err);
-    }
+    if (rc == 0)
+        rc = store_version_find_or_add(c, id, path, hash, source, &vid, &added,
+                                       err);
     if (rc == 0)
         rc = make_current(c, id, path, vid, err);
     if (rc == 0)

@@ -63,4 +63,16 @@ int64_t store_val_i64(const PGresult *r, int row, int col);
 WEIR_MUSTCHECK int store_val_dup(const PGresult *r, int row, int col,
                                  char **out, struct weir_err *err);
 
+/*
+ * The version of DAG id with this hash, added (origin "file" when path is
+ * given, else "api") when the DAG never had that text. *created says
+ * whether it was added. Run inside the caller's transaction.
+ */
+WEIR_MUSTCHECK int store_version_find_or_add(struct store_conn *c,
+                                             const char *id, const char *path,
+                                             const char *hash,
+                                             const char *source,
+                                             int64_t *version_id, bool *created,
+                                             struct weir_err *err);
+
 #endif
