@@ -8,11 +8,22 @@
 #include "executor.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* waitid()'s idtype for a pidfd (Linux 5.4), when the headers lack it. */
+#ifdef P_PIDFD
+#define EXEC_P_PIDFD P_PIDFD
+#else
+#define EXEC_P_PIDFD 3
+#endif
 
 /* The size of one read from a pipe. */
 #define READ_SIZE 65536
@@ -47,7 +58,8 @@ struct exec_out {
 
 struct exec {
     uv_loop_t *loop;          /* the loop every handle belongs to */
-    uv_process_t proc;        /* the command, leader of its group */
+    uv_poll_t exit_poll;      /* readable on pidfd when the command exits */
+    int pidfd;                /* the command's pidfd, or -1 */
     uv_timer_t timeout_timer; /* sends SIGTERM when the timeout expires */
     uv_timer_t grace_timer;   /* sends SIGKILL when the grace is over */
     uv_timer_t linger_timer;  /* stops waiting for EOF after exit */
@@ -219,6 +231,15 @@ static void close_cb(uv_handle_t *h)
     free(e);
 }
 
+static void exit_poll_close_cb(uv_handle_t *h)
+{
+    struct exec *e = h->data;
+
+    close(e->pidfd);
+    e->pidfd = -1;
+    close_cb(h);
+}
+
 static void pipe_close_cb(uv_handle_t *h)
 {
     struct exec_out *o = h->data;
@@ -234,7 +255,8 @@ static void close_all(struct exec *e)
     uv_close((uv_handle_t *)&e->linger_timer, close_cb);
     uv_close((uv_handle_t *)&e->out[0].pipe, pipe_close_cb);
     uv_close((uv_handle_t *)&e->out[1].pipe, pipe_close_cb);
-    uv_close((uv_handle_t *)&e->proc, close_cb);
+    if (e->pidfd >= 0)
+        uv_close((uv_handle_t *)&e->exit_poll, exit_poll_close_cb);
 }
 
 /*
@@ -323,13 +345,32 @@ static void linger_cb(uv_timer_t *t)
         finish(e, true);
 }
 
-static void exit_cb(uv_process_t *p, int64_t status, int term_signal)
+static void exit_cb(uv_poll_t *p, int status, int events)
 {
     struct exec *e = p->data;
+    siginfo_t info;
+    int term_signal = 0;
+    int64_t code = -1;
+
+    (void)status;
+    (void)events;
+    memset(&info, 0, sizeof(info));
+    if (waitid((idtype_t)EXEC_P_PIDFD, (id_t)e->pidfd, &info,
+               WEXITED | WNOHANG) != 0) {
+        WEIR_ASSERT(errno == EINTR);
+        return; /* the poll fires again */
+    }
+    if (info.si_pid == 0)
+        return; /* not yet */
+    uv_poll_stop(p);
+    if (info.si_code == CLD_EXITED)
+        code = info.si_status;
+    else
+        term_signal = info.si_status;
 
     e->res.duration_ms = (uv_hrtime() - e->start_hr) / 1000000;
     e->res.term_signal = term_signal;
-    e->res.exit_code = term_signal != 0 ? -1 : status;
+    e->res.exit_code = term_signal != 0 ? -1 : code;
     uv_timer_stop(&e->timeout_timer);
     uv_timer_stop(&e->grace_timer);
     phase_set(e, PHASE_EXITED);
@@ -363,8 +404,108 @@ static void exec_init(struct exec *e, uv_loop_t *loop,
         o->owner = e;
         o->stream = i == 0 ? EXEC_STDOUT : EXEC_STDERR;
     }
-    e->proc.data = e;
-    e->open_handles = HANDLE_COUNT;
+    e->exit_poll.data = e;
+    e->pidfd = -1;
+    e->open_handles = HANDLE_COUNT - 1; /* the poll counts once it exists */
+}
+
+/*
+ * The file actions and attributes of a spawn: stdin from /dev/null, stdout
+ * and stderr to the pipes' write ends, the working folder, a session of
+ * its own, every signal at its default and none blocked.
+ */
+static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
+                       const int wfd[2], const char *cwd)
+{
+    sigset_t all, none;
+    int rc;
+
+    sigfillset(&all);
+    sigemptyset(&none);
+    if ((rc = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null",
+                                               O_RDONLY, 0)) != 0 ||
+        (rc = posix_spawn_file_actions_adddup2(fa, wfd[0], STDOUT_FILENO)) !=
+            0 ||
+        (rc = posix_spawn_file_actions_adddup2(fa, wfd[1], STDERR_FILENO)) !=
+            0 ||
+        (cwd != NULL &&
+         (rc = posix_spawn_file_actions_addchdir_np(fa, cwd)) != 0) ||
+        (rc = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID |
+                                               POSIX_SPAWN_SETSIGDEF |
+                                               POSIX_SPAWN_SETSIGMASK)) != 0 ||
+        (rc = posix_spawnattr_setsigdefault(at, &all)) != 0 ||
+        (rc = posix_spawnattr_setsigmask(at, &none)) != 0)
+        return rc;
+    return 0;
+}
+
+/*
+ * Start /bin/sh -c command with posix_spawn (a vfork-style clone: no copy
+ * of this process's page tables, unlike fork), then watch its pidfd for
+ * the exit. Returns 0 or a negative libuv error code.
+ */
+static int spawn_child(struct exec *e, const struct exec_spec *spec)
+{
+    char *args[] = {"/bin/sh", "-c", (char *)spec->command, NULL};
+    uv_file fds[2][2] = {{-1, -1}, {-1, -1}};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    int wfd[2], rc, fd;
+    pid_t pid;
+
+    for (size_t i = 0; i < 2; i++) {
+        if ((rc = uv_pipe(fds[i], 0, 0)) != 0)
+            goto out_fds;
+        wfd[i] = fds[i][1];
+    }
+    if ((rc = posix_spawn_file_actions_init(&fa)) != 0) {
+        rc = -rc;
+        goto out_fds;
+    }
+    if ((rc = posix_spawnattr_init(&at)) != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        rc = -rc;
+        goto out_fds;
+    }
+    rc = spawn_setup(&fa, &at, wfd, spec->cwd);
+    if (rc == 0)
+        rc = posix_spawn(&pid, args[0], &fa, &at, args, (char **)spec->env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&at);
+    if (rc != 0) {
+        rc = -rc;
+        goto out_fds;
+    }
+    e->pid = pid;
+    for (size_t i = 0; i < 2; i++) {
+        close(fds[i][1]);
+        fds[i][1] = -1;
+        WEIR_ASSERT(uv_pipe_open(&e->out[i].pipe, fds[i][0]) == 0);
+        fds[i][0] = -1;
+    }
+    fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0 || uv_poll_init(e->loop, &e->exit_poll, fd) != 0) {
+        /* no way to learn of its exit: stop it, reap it, report a failure */
+        rc = fd < 0 ? -errno : UV_EIO;
+        if (fd >= 0)
+            close(fd);
+        group_kill(e, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        e->pid = 0;
+        return rc;
+    }
+    e->pidfd = fd;
+    e->exit_poll.data = e;
+    e->open_handles++;
+    WEIR_ASSERT(uv_poll_start(&e->exit_poll, UV_READABLE, exit_cb) == 0);
+    return 0;
+out_fds:
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < 2; k++)
+            if (fds[i][k] >= 0)
+                close(fds[i][k]);
+    return rc;
 }
 
 static int spawn_error(int rc, const struct exec_spec *spec,
@@ -386,9 +527,6 @@ int exec_start(uv_loop_t *loop, const struct exec_spec *spec,
                exec_line_cb line_cb, exec_done_cb done_cb, void *ctx,
                struct exec **out, struct weir_err *err)
 {
-    char *args[] = {"/bin/sh", "-c", NULL, NULL};
-    uv_process_options_t opts = {0};
-    uv_stdio_container_t stdio[3];
     struct exec *e = NULL;
     int rc;
 
@@ -404,32 +542,16 @@ int exec_start(uv_loop_t *loop, const struct exec_spec *spec,
     e->done_cb = done_cb;
     e->ctx = ctx;
 
-    args[2] = (char *)spec->command;
-    stdio[0].flags = UV_IGNORE; /* libuv connects it to /dev/null */
-    for (size_t i = 0; i < WEIR_ARRAY_LEN(e->out); i++) {
-        stdio[i + 1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-        stdio[i + 1].data.stream = (uv_stream_t *)&e->out[i].pipe;
-    }
-    opts.file = args[0];
-    opts.args = args;
-    opts.env = (char **)spec->env;
-    opts.cwd = spec->cwd;
-    opts.flags = UV_PROCESS_DETACHED; /* setsid(): a group of its own */
-    opts.exit_cb = exit_cb;
-    opts.stdio = stdio;
-    opts.stdio_count = 3;
-
     e->res.start_ms = now_ms();
     e->start_hr = uv_hrtime();
-    rc = uv_spawn(loop, &e->proc, &opts);
-    e->proc.data = e;
+    rc = spawn_child(e, spec);
     if (rc != 0) {
         /* the handles exist on the loop: close them, then free quietly */
         close_all(e);
         return spawn_error(rc, spec, err);
     }
     e->notify = true;
-    e->pid = e->proc.pid;
+
     for (size_t i = 0; i < WEIR_ARRAY_LEN(e->out); i++) {
         uv_stream_t *s = (uv_stream_t *)&e->out[i].pipe;
 
