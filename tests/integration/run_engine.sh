@@ -10,60 +10,17 @@
 set -uo pipefail
 server=$1
 src=$2
-pg="$src/tests/pg/pg.sh"
-tmp=$(mktemp -d)
-chmod 755 "$tmp" # the postgres user must reach the cluster inside
-export WEIR_PG_NOSYNC=1
-server_pid=""
-rc=0
-started=$SECONDS
-
-die() {
-    echo "FATAL: $*" >&2
-    exit 1
-}
-
-cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-    fi
-    "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-url=$("$pg" start "$tmp/pg") || die "cannot start PostgreSQL"
+. "$src/tests/integration/harness.sh"
 mkdir -p "$tmp/dags/sub"
 cp "$src"/tests/integration/engine_dags/*.yaml "$tmp/dags/" || die "no DAGs"
 mv "$tmp/dags/chain.yaml" "$tmp/dags/sub/chain.yaml"
 
-"$server" --database-url "$url" --dags-dir "$tmp/dags" --listen 127.0.0.1:0 \
-    --admin-token-file "$tmp/admin.token" --lease-ttl 1500 \
-    >"$tmp/out" 2>"$tmp/err" &
-server_pid=$!
-addr=""
-for _ in $(seq 1 200); do
-    addr=$(grep -o 'event=listening addr=[^ ]*' "$tmp/err" | head -n 1 | cut -d= -f3)
-    [ -n "$addr" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/err" >&2; die "weir-server exited"; }
-    sleep 0.1
-done
-[ -n "$addr" ] || die "weir-server did not listen within 20 s"
-worker=$("$server" --create-token worker --token-name test-worker --database-url "$url" 2>/dev/null) ||
-    die "cannot create a worker token"
-reader=$("$server" --create-token read --database-url "$url" 2>/dev/null) ||
-    die "cannot create a read token"
+harness_start_server --lease-ttl 1500
+worker=$(harness_token worker test-worker) || die "cannot create a worker token"
+reader=$(harness_token read) || die "cannot create a read token"
 "$pg" psql "$tmp/pg" -qc "UPDATE dags SET paused = true WHERE id = 'paused'" ||
     die "cannot pause a DAG"
-errors=$("$pg" psql "$tmp/pg" -tAc "SELECT id || ': ' || last_error FROM dags WHERE last_error IS NOT NULL")
-[ -z "$errors" ] || die "test DAGs did not load: $errors"
+harness_check_dags
 
 WEIR_URL="http://$addr" WEIR_ADMIN=$(cat "$tmp/admin.token") WEIR_WORKER="$worker" \
     WEIR_READ="$reader" timeout 150 python3 "$src/tests/integration/engine_test.py" || rc=1
@@ -85,17 +42,7 @@ wait "$curl_pid" 2>/dev/null
     { echo "FAIL: a waiting lease held the stop for $((SECONDS - stop_start)) s" >&2; rc=1; }
 server_pid=""
 [ "$src_rc" -eq 0 ] || { echo "FAIL: weir-server exited $src_rc on SIGTERM" >&2; rc=1; }
-if grep -q 'Sanitizer\|runtime error' "$tmp/err"; then
-    echo "FAIL: sanitizer reports:" >&2
-    grep -A 30 'Sanitizer\|runtime error' "$tmp/err" | head -n 80 >&2
-    rc=1
-fi
-if grep -q 'illegal_transition' "$tmp/err"; then
-    echo "FAIL: illegal state transitions:" >&2
-    grep 'illegal_transition' "$tmp/err" | head >&2
-    rc=1
-fi
-[ "$rc" -eq 0 ] || tail -n 40 "$tmp/err" >&2
+harness_check_log
 [ -n "${WEIR_KEEP_LOG:-}" ] && cp "$tmp/err" "$WEIR_KEEP_LOG"
 echo "integration.engine: $((SECONDS - started)) s, rc $rc"
 exit "$rc"
