@@ -10,8 +10,6 @@
 
 #include "store_int.h"
 
-#define MISSING_SUFFIX ": file not found in the DAGs folder"
-
 /* Lock the DAG's row, creating it when missing; refuse a DAG of the API. */
 static int claim_dag_row(struct store_conn *c, const char *id, const char *path,
                          struct weir_err *err)
@@ -204,7 +202,7 @@ int store_dag_files_missing(struct store_conn *c, const char *const *paths,
                             size_t n, int *n_missing, struct weir_err *err)
 {
     char *arr = array_literal(paths, n);
-    const char *params[2] = {arr, MISSING_SUFFIX};
+    const char *params[2] = {arr, STORE_MISSING_SUFFIX};
     PGresult *r = NULL;
     int rc;
 

@@ -15,6 +15,10 @@
 #define STORE_LOCK_TOKENS  2          /* creating the first admin token */
 
 /* One pooled connection. */
+/* What last_error says after a DAG's path: its file is gone. The scheduler
+ * recognises missing files by this text, so both writers share it. */
+#define STORE_MISSING_SUFFIX ": file not found in the DAGs folder"
+
 /* A statement prepared on one connection, found again by its text. */
 struct store_stmt {
     char *sql;     /* the statement's text (owned) */

@@ -11,12 +11,11 @@
 
 /* The same text store_dag_files_missing() writes after a folder scan, so
  * that the scheduler recognizes a missing file whoever marked it. */
-#define MISSING_SUFFIX ": file not found in the DAGs folder"
 
 int store_sched_dags(struct store_conn *c, struct store_sched_dag **out,
                      size_t *n, struct weir_err *err)
 {
-    const char *params[1] = {MISSING_SUFFIX};
+    const char *params[1] = {STORE_MISSING_SUFFIX};
     struct store_sched_dag *v = NULL;
     PGresult *r = NULL;
     size_t rows;
@@ -52,7 +51,7 @@ int store_sched_dags(struct store_conn *c, struct store_sched_dag **out,
 int store_sched_file_gone(struct store_conn *c, const char *path,
                           int *n_missing, struct weir_err *err)
 {
-    const char *params[2] = {path, MISSING_SUFFIX};
+    const char *params[2] = {path, STORE_MISSING_SUFFIX};
     PGresult *r = NULL;
     int rc;
 
