@@ -10,8 +10,9 @@ packages=(
     # libraries
     libyaml-dev libcjson-dev libuv1-dev libmicrohttpd-dev libpq-dev
     libcurl4-openssl-dev
-    # tests: unit tests, sanitizers, fuzzing, formatting
-    libcmocka-dev clang libclang-rt-14-dev clang-format
+    # tests: unit tests, sanitizers, fuzzing, formatting; procps for the
+    # integration tests' pgrep/pkill
+    libcmocka-dev clang libclang-rt-14-dev clang-format procps
     # run time: the private PostgreSQL cluster, time zones, step scripts
     postgresql tzdata python3 ca-certificates curl
 )
