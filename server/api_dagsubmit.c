@@ -257,6 +257,8 @@ void api_dag_submit(struct http_req *req)
     if (rc == 0)
         rc = store_dag_api_upsert(c, dag->id, dag->source, dag->source_len,
                                   dag->hash, &res, &err);
+    if (rc == 0)
+        rc = store_dag_cap_set(c, dag->id, dag->concurrency, &err);
     store_conn_put(c);
     if (rc != 0) {
         if (!replied)

@@ -323,6 +323,8 @@ static int record_version(struct dagdir *dd, struct store_conn *c,
 
     rc = store_dag_upsert_file(c, dag->id, relpath, dag->source,
                                dag->source_len, dag->hash, &vid, &created, err);
+    if (rc == 0)
+        rc = store_dag_cap_set(c, dag->id, dag->concurrency, err);
     if (rc == WEIR_ECONFLICT)
         dag_diags_add(diags, (struct dag_pos){1, 1}, "%s", err->msg);
     if (rc < 0) {

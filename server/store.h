@@ -158,6 +158,15 @@ WEIR_MUSTCHECK int store_dag_owner(struct store_conn *c, const char *id,
                                    struct weir_err *err);
 
 /*
+ * In one transaction: set the concurrency cap of DAG id (its current
+ * version's `concurrency:`, 0 for none) and, when that makes the DAG
+ * capped or uncapped, flag its unfinished tasks for the claim that
+ * applies (docs/architecture.md, "Concurrency caps").
+ */
+WEIR_MUSTCHECK int store_dag_cap_set(struct store_conn *c, const char *id,
+                                     int concurrency, struct weir_err *err);
+
+/*
  * In one transaction: make sure DAG id exists with origin 'file' and this
  * path, add a version for (id, hash) unless it exists, make it current and
  * clear last_error, and drop placeholder rows (never loaded) that the same

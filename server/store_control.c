@@ -97,7 +97,8 @@ int store_tasks_reset(struct store_conn *c, int64_t run_id,
         " max_tries = x.max_tries, outputs = NULL, error = NULL,"
         " next_try_at = NULL, queued_at = NULL, started_at = NULL,"
         " finished_at = NULL, decision = NULL, decided_by = NULL,"
-        " decided_at = NULL, decision_comment = NULL"
+        " decided_at = NULL, decision_comment = NULL,"
+        " capped_dag = (" STORE_CAPPED_DAG " t.run_id)"
         " FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, old text,"
         " pending int, max_tries int)"
         " WHERE t.id = x.id AND t.state = x.old",

@@ -19,6 +19,12 @@
  * recognises missing files by this text, so both writers share it. */
 #define STORE_MISSING_SUFFIX ": file not found in the DAGs folder"
 
+/* tasks.capped_dag of a task of the run whose id follows: the run's DAG
+ * id while that DAG has a concurrency cap, else NULL. */
+#define STORE_CAPPED_DAG                                                       \
+    "SELECT d.id FROM runs r JOIN dags d ON d.id = r.dag_id"                   \
+    " WHERE d.concurrency IS NOT NULL AND r.id ="
+
 /* A statement prepared on one connection, found again by its text. */
 struct store_stmt {
     char *sql;     /* the statement's text (owned) */

@@ -131,9 +131,11 @@ int store_tasks_insert(struct store_conn *c, int64_t run_id, int priority,
     I64(prio, priority);
     return store_cmd(c,
                      "INSERT INTO tasks (run_id, step_id, cell, matrix,"
-                     " max_tries, queue, priority, upstream_pending)"
+                     " max_tries, queue, priority, upstream_pending,"
+                     " capped_dag)"
                      " SELECT $1, x.step_id, x.cell, x.matrix, x.max_tries,"
-                     " x.queue, $2, x.upstream_pending"
+                     " x.queue, $2, x.upstream_pending, (" STORE_CAPPED_DAG
+                     " $1)"
                      " FROM jsonb_to_recordset($3::jsonb)"
                      " AS x(step_id text, cell int, matrix jsonb,"
                      " max_tries int, queue text, upstream_pending int, o int)"

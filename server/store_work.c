@@ -62,27 +62,25 @@ int store_worker_seen(struct store_conn *c, int64_t worker_id,
 }
 
 /*
- * The rows of the claim statement: one per claimed attempt, ordered by
- * attempt id, and, when nothing was claimed, one row with a NULL attempt
- * id whose last column is the wait until a retry comes due (or NULL).
+ * The rows of a claim statement: one per claimed attempt, ordered by
+ * attempt id, and, when the fast claim took nothing, one row with a NULL
+ * attempt id whose column 9 is the wait until a retry comes due (or
+ * NULL). Column 8 counts the rows locked but not taken, column 10 says
+ * whether tasks of capped DAGs wait in the worker's queues. Claims are
+ * appended to v[*n...].
  */
-static int claims_from_result(const PGresult *r, int64_t worker_id,
-                              struct store_claim **out, size_t *n,
-                              int64_t *retry_ms, int *spare,
-                              struct weir_err *err)
+static void claims_from_result(const PGresult *r, int64_t worker_id,
+                               struct store_claim *v, size_t *n,
+                               int64_t *retry_ms, int *spare, bool *capped)
 {
-    size_t rows = (size_t)PQntuples(r), k = 0;
-    struct store_claim *v = calloc(rows ? rows : 1, sizeof(*v));
     struct weir_err ignored;
 
-    if (v == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    *retry_ms = -1;
-    *spare = 0;
-    for (int i = 0; i < (int)rows; i++) {
+    for (int i = 0; i < PQntuples(r); i++) {
         enum task_state from = TASK_QUEUED;
-        struct store_claim *cl = &v[k];
+        struct store_claim *cl = &v[*n];
 
+        *capped = *capped || (store_val(r, i, 10) != NULL &&
+                              strcmp(PQgetvalue(r, i, 10), "t") == 0);
         if (store_val(r, i, 0) == NULL) {
             if (store_val(r, i, 9) != NULL)
                 *retry_ms = store_val_i64(r, i, 9);
@@ -98,7 +96,7 @@ static int claims_from_result(const PGresult *r, int64_t worker_id,
                          : -1.0;
         snprintf(cl->step_id, sizeof(cl->step_id), "%s", PQgetvalue(r, i, 7));
         *spare = (int)store_val_i64(r, i, 8);
-        k++;
+        (*n)++;
         /* The statement chose only claimable states; this logs it. */
         if (task_state_parse(PQgetvalue(r, i, 5), &from, &ignored) != 0 ||
             state_task_change(cl->run_id, cl->task_id, cl->try, from,
@@ -110,50 +108,177 @@ static int claims_from_result(const PGresult *r, int64_t worker_id,
                  (long long)cl->run_id, (long long)cl->task_id, cl->try,
                  (long long)cl->attempt_id, (long long)worker_id);
     }
-    *out = v;
-    *n = k;
-    return 0;
 }
 
+/* A task of a capped DAG that may be claimed now. */
+#define CAPPED_CLAIMABLE                                                       \
+    " t.state IN ('queued', 'up_for_retry') AND (t.state = 'queued' OR"        \
+    " t.next_try_at <= now())"
+
 /*
- * Queued tasks and due retries are chosen by two index scans (the partial
- * indexes tasks_claim_idx and tasks_retry_idx), each locking at most $2
- * rows with SKIP LOCKED; the most urgent $2 of both are claimed. The rows
- * one scan locked but the merge did not take are counted as "spare": a
- * concurrent claim skipped them, so the caller wakes the waiters again.
+ * What both claims share, after the chosen tasks `c`, the count of rows
+ * locked but not taken `sp` and the capped flag `k`: make the tasks
+ * running, add their attempts, return one row per attempt.
+ */
+#define CLAIM_TAIL                                                             \
+    " u AS (UPDATE tasks t SET state = 'running',"                             \
+    " try_count = t.try_count + 1, next_try_at = NULL,"                        \
+    " started_at = coalesce(t.started_at, now())"                              \
+    " FROM c WHERE t.id = c.id"                                                \
+    " RETURNING t.id, t.run_id, t.try_count, c.state AS old, c.ready_at,"      \
+    " c.step_id),"                                                             \
+    " a AS (INSERT INTO attempts (task_id, try, worker_id, lease_deadline)"    \
+    " SELECT u.id, u.try_count, $1, now() + $3 * interval '1 millisecond'"     \
+    " FROM u RETURNING id, lease_id, task_id, try)"                            \
+    " SELECT a.id, a.lease_id, a.task_id, u.run_id, a.try, u.old,"             \
+    " extract(epoch FROM clock_timestamp() - u.ready_at), u.step_id,"          \
+    " (SELECT n FROM sp), NULL::bigint, (SELECT capped FROM k)"                \
+    " FROM a JOIN u ON u.id = a.task_id"
+
+/*
+ * The fast claim, for tasks of DAGs without a concurrency cap (capped_dag
+ * IS NULL). Queued tasks and due retries are chosen by two index scans
+ * (the partial indexes tasks_claim_idx and tasks_retry_idx), each locking
+ * at most $2 rows with SKIP LOCKED; the most urgent $2 of both are
+ * claimed. The rows one scan locked but the merge did not take are
+ * counted as "spare": a concurrent claim skipped them, so the caller
+ * wakes the waiters again. `k` probes tasks_capped_idx: whether the
+ * capped claim has work in these queues. The wait until a retry comes due
+ * leaves out capped retries already due: those wait for their DAG's room,
+ * which a task leaving running announces.
  */
 static const char claim_sql[] =
     "WITH w AS MATERIALIZED (SELECT queues FROM workers WHERE id = $1),"
     " q AS (SELECT t.id, t.state, t.priority, t.step_id,"
     " t.queued_at AS ready_at FROM tasks t WHERE t.state = 'queued'"
+    " AND t.capped_dag IS NULL"
     " AND t.queue = ANY ((SELECT queues FROM w)::text[])"
     " ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED),"
     " r AS (SELECT t.id, t.state, t.priority, t.step_id,"
     " t.next_try_at AS ready_at FROM tasks t WHERE t.state = 'up_for_retry'"
-    " AND t.next_try_at <= now()"
+    " AND t.next_try_at <= now() AND t.capped_dag IS NULL"
     " AND t.queue = ANY ((SELECT queues FROM w)::text[])"
     " ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED),"
     " c AS (SELECT * FROM q UNION ALL SELECT * FROM r"
     " ORDER BY priority DESC, id LIMIT $2),"
-    " u AS (UPDATE tasks t SET state = 'running',"
-    " try_count = t.try_count + 1, next_try_at = NULL,"
-    " started_at = coalesce(t.started_at, now())"
-    " FROM c WHERE t.id = c.id"
-    " RETURNING t.id, t.run_id, t.try_count, c.state AS old, c.ready_at,"
-    " c.step_id),"
-    " a AS (INSERT INTO attempts (task_id, try, worker_id, lease_deadline)"
-    " SELECT u.id, u.try_count, $1, now() + $3 * interval '1 millisecond'"
-    " FROM u RETURNING id, lease_id, task_id, try)"
-    " SELECT a.id, a.lease_id, a.task_id, u.run_id, a.try, u.old,"
-    " extract(epoch FROM clock_timestamp() - u.ready_at), u.step_id,"
-    " (SELECT count(*) FROM q) + (SELECT count(*) FROM r)"
-    " - (SELECT count(*) FROM c), NULL::bigint"
-    " FROM a JOIN u ON u.id = a.task_id"
+    " sp AS (SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM r)"
+    " - (SELECT count(*) FROM c) AS n),"
+    " k AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM tasks t"
+    " WHERE t.capped_dag IS NOT NULL AND" CAPPED_CLAIMABLE
+    " AND t.queue = ANY ((SELECT queues FROM w)::text[])) AS "
+    "capped)," CLAIM_TAIL
     " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0,"
     " (SELECT greatest(0, ceil(extract(epoch FROM min(t.next_try_at)"
     " - now()) * 1000))::bigint FROM tasks t WHERE t.state = 'up_for_retry'"
-    " AND t.queue = ANY ((SELECT queues FROM w)::text[]))"
+    " AND (t.capped_dag IS NULL OR t.next_try_at > now())"
+    " AND t.queue = ANY ((SELECT queues FROM w)::text[])),"
+    " (SELECT capped FROM k)"
     " WHERE NOT EXISTS (SELECT 1 FROM c) ORDER BY 1";
+
+/*
+ * The capped claim, first statement: lock, in id order (two claims never
+ * wait on each other crosswise), the rows of the capped DAGs that have
+ * claimable tasks in the worker's queues and, by a count that the lock
+ * does not protect yet, room under their cap.
+ */
+static const char capped_lock_sql[] =
+    "SELECT d.id FROM dags d WHERE d.concurrency IS NOT NULL"
+    " AND d.concurrency > (SELECT count(*) FROM tasks x"
+    " WHERE x.capped_dag = d.id AND x.state = 'running')"
+    " AND EXISTS (SELECT 1 FROM tasks t WHERE t.capped_dag = d.id "
+    "AND" CAPPED_CLAIMABLE " AND t.queue = ANY ((SELECT queues FROM workers"
+    " WHERE id = $1)::text[]))"
+    " ORDER BY d.id FOR NO KEY UPDATE OF d";
+
+/*
+ * The capped claim, second statement, under those locks and so with a
+ * snapshot that sees every claim of these DAGs committed before: per DAG,
+ * room = cap - running tasks; lock at most that many of its most urgent
+ * claimable tasks (SKIP LOCKED), and claim the most urgent $2 of all.
+ */
+static const char capped_claim_sql[] =
+    "WITH w AS MATERIALIZED (SELECT queues FROM workers WHERE id = $1),"
+    " g AS (SELECT d.id, d.concurrency - (SELECT count(*) FROM tasks x"
+    " WHERE x.capped_dag = d.id AND x.state = 'running') AS room"
+    " FROM dags d WHERE d.id = ANY ($4::text[])"
+    " AND d.concurrency IS NOT NULL),"
+    " l AS (SELECT t.* FROM g CROSS JOIN LATERAL (SELECT t.id, t.state,"
+    " t.priority, t.step_id, CASE WHEN t.state = 'queued' THEN t.queued_at"
+    " ELSE t.next_try_at END AS ready_at FROM tasks t"
+    " WHERE t.capped_dag = g.id AND" CAPPED_CLAIMABLE
+    " AND t.queue = ANY ((SELECT queues FROM w)::text[])"
+    " ORDER BY t.priority DESC, t.id LIMIT least(greatest(g.room, 0), $2)"
+    " FOR UPDATE OF t SKIP LOCKED) t),"
+    " c AS (SELECT * FROM l ORDER BY priority DESC, id LIMIT $2),"
+    " sp AS (SELECT (SELECT count(*) FROM l) - (SELECT count(*) FROM c) AS n),"
+    " k AS (SELECT false AS capped)," CLAIM_TAIL " ORDER BY 1";
+
+/* A PostgreSQL array literal of the ids in column 0 of r (DAG ids need
+ * no quoting: [a-z0-9_-]). NULL when out of memory. */
+static char *ids_array(const PGresult *r)
+{
+    size_t rows = (size_t)PQntuples(r), len = 3;
+    char *s;
+
+    for (size_t i = 0; i < rows; i++)
+        len += strlen(PQgetvalue(r, (int)i, 0)) + 1;
+    s = malloc(len);
+    if (s == NULL)
+        return NULL;
+    strcpy(s, "{");
+    for (size_t i = 0; i < rows; i++) {
+        if (i > 0)
+            strcat(s, ",");
+        strcat(s, PQgetvalue(r, (int)i, 0));
+    }
+    strcat(s, "}");
+    return s;
+}
+
+/*
+ * The capped claim: up to max tasks of capped DAGs, appended to v[*n...].
+ * Its own transaction: the DAG rows are locked first, so that two claims
+ * never both see room for the same slot (a count inside one statement
+ * would: under READ COMMITTED both see the snapshot before the other).
+ */
+static int claim_capped(struct store_conn *c, const char *params[3], int max,
+                        int64_t worker_id, struct store_claim *v, size_t *n,
+                        int *spare, struct weir_err *err)
+{
+    char maxb[24];
+    const char *p4[4] = {params[0], maxb, params[2], NULL};
+    PGresult *r = NULL;
+    int64_t ignored_ms = -1;
+    bool ignored = false;
+    int more = 0;
+    int rc = store_begin(c, err);
+
+    I64(maxb, max);
+    if (rc == 0)
+        rc = store_query(c, capped_lock_sql, 1, params, &r, err);
+    if (rc == 0 && PQntuples(r) > 0) {
+        char *ids = ids_array(r);
+
+        PQclear(r);
+        r = NULL;
+        p4[3] = ids;
+        rc = ids ? store_query(c, capped_claim_sql, 4, p4, &r, err)
+                 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        free(ids);
+        if (rc == 0)
+            claims_from_result(r, worker_id, v, n, &ignored_ms, &more,
+                               &ignored);
+    }
+    PQclear(r);
+    if (rc == 0)
+        rc = store_commit(c, err);
+    if (rc < 0) {
+        store_rollback(c);
+        return rc;
+    }
+    *spare += more;
+    return 0;
+}
 
 int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
                      int64_t ttl_ms, struct store_claim **out, size_t *n,
@@ -161,17 +286,82 @@ int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
 {
     char wid[24], maxb[24], ttl[24];
     const char *params[3] = {wid, maxb, ttl};
+    struct store_claim *v = calloc(max > 0 ? (size_t)max : 1, sizeof(*v));
     PGresult *r = NULL;
+    bool capped = false;
+    size_t k = 0, fast;
     int rc;
 
+    if (v == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     I64(wid, worker_id);
     I64(maxb, max);
     I64(ttl, ttl_ms);
+    *retry_ms = -1;
+    *spare = 0;
     rc = store_query(c, claim_sql, 3, params, &r, err);
-    if (rc < 0)
-        return rc;
-    rc = claims_from_result(r, worker_id, out, n, retry_ms, spare, err);
+    if (rc == 0)
+        claims_from_result(r, worker_id, v, &k, retry_ms, spare, &capped);
     PQclear(r);
+    fast = k;
+    if (rc == 0 && capped && k < (size_t)max)
+        rc =
+            claim_capped(c, params, max - (int)k, worker_id, v, &k, spare, err);
+    /* Capped claims fill the NULL row's place: the wait no longer counts. */
+    if (rc == 0 && fast == 0 && k > 0)
+        *retry_ms = -1;
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/*
+ * The cap of DAG id is now `concurrency` (0: none). When that changes
+ * whether the DAG is capped, the tasks of its unfinished runs and those
+ * waiting are flagged again (a separate statement after the row's
+ * update, so that it sees tasks a concurrent run creation just added).
+ */
+int store_dag_cap_set(struct store_conn *c, const char *id, int concurrency,
+                      struct weir_err *err)
+{
+    char cap[24];
+    const char *params[2] = {id, concurrency > 0 ? cap : NULL};
+    PGresult *r = NULL;
+    bool flip;
+    int rc;
+
+    I64(cap, concurrency);
+    rc = store_begin(c, err);
+    if (rc == 0)
+        rc = store_query(
+            c,
+            "WITH o AS (SELECT id, concurrency FROM dags"
+            " WHERE id = $1 FOR NO KEY UPDATE)"
+            " UPDATE dags d SET concurrency = $2::integer FROM o"
+            " WHERE d.id = o.id AND d.concurrency IS DISTINCT"
+            " FROM $2::integer"
+            " RETURNING (o.concurrency IS NULL) <> ($2::integer IS NULL)",
+            2, params, &r, err);
+    flip = rc == 0 && PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    PQclear(r);
+    if (rc == 0 && flip)
+        rc = store_cmd(c,
+                       "UPDATE tasks t SET capped_dag = CASE WHEN $2::integer"
+                       " IS NULL THEN NULL ELSE $1 END FROM runs r"
+                       " WHERE r.dag_id = $1 AND t.run_id = r.id"
+                       " AND t.state NOT IN ('success', 'failed', 'skipped',"
+                       " 'upstream_failed', 'canceled')",
+                       2, params, err);
+    if (rc == 0)
+        rc = store_commit(c, err);
+    if (rc < 0)
+        store_rollback(c);
+    else if (flip)
+        log_info("event=dag_cap dag=%s concurrency=%d", id, concurrency);
     return rc;
 }
 

@@ -426,7 +426,10 @@ def s2_server_kill():
                 lost, reruns))
 
 
-def main():
+def run_scenarios(scenarios):
+    """Start the server, make the tokens, run each (name, fn) whose first
+    character WEIR_FAULTS lists (all without it), check the logs, print
+    the summary. Returns the exit status."""
     def on_term(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
@@ -445,11 +448,7 @@ def main():
                if d.get("last_error")] if code == 200 else b
         if not check(code == 200 and not bad, "DAGs did not load: %s" % bad):
             return 1
-        for name, fn in (("5 timeout kills the grandchild", s5_timeout),
-                         ("1 worker SIGKILLed mid-step", s1_worker_kill),
-                         ("3 PostgreSQL restarted mid-run", s3_pg_restart),
-                         ("4 DAG file broken mid-run", s4_broken_edit),
-                         ("2 server SIGKILLed, 20 runs", s2_server_kill)):
+        for name, fn in scenarios:
             if only and name[0] not in only:
                 continue
             n = len(failures)
@@ -482,13 +481,22 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    print("\nfault injection summary (%.0f s):" % (time.monotonic() - started))
+    print("\nsummary (%.0f s):" % (time.monotonic() - started))
     for line in summary:
         print("  " + line)
     if failures:
         print("%d check(s) failed" % len(failures), file=sys.stderr)
         return 1
     return 0
+
+
+def main():
+    return run_scenarios((
+        ("5 timeout kills the grandchild", s5_timeout),
+        ("1 worker SIGKILLed mid-step", s1_worker_kill),
+        ("3 PostgreSQL restarted mid-run", s3_pg_restart),
+        ("4 DAG file broken mid-run", s4_broken_edit),
+        ("2 server SIGKILLed, 20 runs", s2_server_kill)))
 
 
 if __name__ == "__main__":

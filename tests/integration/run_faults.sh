@@ -4,12 +4,15 @@
 # PostgreSQL and weir-worker processes, started and killed by
 # faults_test.py: a worker SIGKILLed mid-step, the server SIGKILLed with
 # runs in flight, PostgreSQL restarted mid-run, a DAG file broken while a
-# run of it is in progress, a timeout that must stop a grandchild.
-#   tests/integration/run_faults.sh WEIR_SERVER WEIR_WORKER SOURCE_DIR
+# run of it is in progress, a timeout that must stop a grandchild. With
+# NAME (default faults), it runs NAME_test.py over the DAGs of NAME_dags
+# instead: semantics_test.py drives concurrency caps and hooks this way.
+#   tests/integration/run_faults.sh WEIR_SERVER WEIR_WORKER SOURCE_DIR [NAME]
 set -uo pipefail
 server=$1
 worker=$2
 src=$3
+name=${4:-faults}
 pg="$src/tests/pg/pg.sh"
 tmp=$(mktemp -d)
 chmod 755 "$tmp" # the postgres user must reach the cluster inside
@@ -48,16 +51,16 @@ url=$("$pg" start "$tmp/pg") || die "cannot start PostgreSQL"
 "$pg" psql "$tmp/pg" -qc "ALTER SYSTEM SET synchronous_commit = on" \
     -c "SELECT pg_reload_conf()" >/dev/null || die "cannot configure PostgreSQL"
 mkdir -p "$tmp/dags" "$tmp/scratch"
-for f in "$src"/tests/integration/faults_dags/*.yaml; do
+for f in "$src/tests/integration/${name}_dags"/*.yaml; do
     sed "s|@TMP@|$tmp|g" "$f" >"$tmp/dags/$(basename "$f")" || die "no DAGs"
 done
 
 WEIR_SERVER_BIN="$server" WEIR_WORKER_BIN="$worker" WEIR_PG="$pg" \
     WEIR_TMP="$tmp" WEIR_DB_URL="$url" \
-    timeout 200 python3 "$src/tests/integration/faults_test.py" &
+    timeout 200 python3 "$src/tests/integration/${name}_test.py" &
 py_pid=$!
 wait "$py_pid" || rc=1
 py_pid=""
 [ -n "${WEIR_KEEP_LOGS:-}" ] && mkdir -p "$WEIR_KEEP_LOGS" && cp "$tmp"/*.log "$WEIR_KEEP_LOGS"/ 2>/dev/null
-echo "integration.faults: $((SECONDS - started)) s, rc $rc"
+echo "integration.$name: $((SECONDS - started)) s, rc $rc"
 exit "$rc"

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The engine's last semantics against the real binaries: concurrency caps
+and on_failure / on_success hooks.
+
+Started by run_faults.sh (NAME semantics), which provides a private
+PostgreSQL and the DAGs of tests/integration/semantics_dags; the server,
+worker and HTTP helpers are those of faults_test.py. Exits 1 when a check
+failed.
+"""
+import sys
+import time
+from datetime import datetime
+
+import faults_test as ft
+from faults_test import Worker, check, task, trigger, wait_run
+
+
+def stamp(s):
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+
+
+def most_at_once(run):
+    """The most attempts of run that were running at the same time."""
+    edges = []
+    for t in run["tasks"]:
+        for a in t["attempts"]:
+            if a["started_at"] and a["finished_at"]:
+                edges.append((stamp(a["started_at"]), 1))
+                edges.append((stamp(a["finished_at"]), -1))
+    most = now = 0
+    for _, d in sorted(edges):  # at one instant, an end before a start
+        now += d
+        most = max(most, now)
+    return most
+
+
+def s1_concurrency():
+    """concurrency: 2 holds with 8 slots free; an uncapped DAG is not held."""
+    ws = [Worker("c1", "cap", 4), Worker("c2", "cap", 4)]
+    capped = trigger("capped")
+    free = trigger("uncapped")
+    rc, rf = wait_run(capped, 40), wait_run(free, 40)
+    for w in ws:
+        w.stop()
+    check(rc["state"] == "success", "capped run ended %s" % rc["state"])
+    check(rf["state"] == "success", "uncapped run ended %s" % rf["state"])
+    mc, mf = most_at_once(rc), most_at_once(rf)
+    check(mc == 2, "capped DAG: %d tasks at once (cap 2)" % mc)
+    check(mf >= 3, "uncapped DAG held back: %d tasks at once" % mf)
+    return "capped DAG at most %d at once, uncapped %d at once" % (mc, mf)
+
+
+def main():
+    return ft.run_scenarios((
+        ("1 concurrency cap", s1_concurrency),
+    ))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
