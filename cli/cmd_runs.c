@@ -232,7 +232,8 @@ static void print_task(const cJSON *t)
     const cJSON *matrix = cJSON_GetObjectItemCaseSensitive(t, "matrix");
     const char *error = str_of(t, "error");
 
-    snprintf(name, sizeof(name), "%s", str_of(t, "step"));
+    snprintf(name, sizeof(name), "%s%s", str_of(t, "step"),
+             str_of(t, "hook") ? " (hook)" : "");
     if (cJSON_IsObject(matrix)) {
         char *m = cJSON_PrintUnformatted(matrix);
 

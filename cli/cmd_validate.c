@@ -22,7 +22,7 @@
 struct checked {
     char *path;             /* the file */
     char *dag_id;           /* its DAG id when it loaded, else NULL */
-    size_t n_steps;         /* steps when it loaded */
+    size_t n_steps;         /* steps of the file (hooks aside) */
     struct dag_diags diags; /* its problems */
 };
 
@@ -86,7 +86,8 @@ static void check_file(struct validate *v, const char *path)
     }
     if (dag_load_file(path, &dag, &c->diags) == 0) {
         c->dag_id = strdup(dag->id);
-        c->n_steps = dag->n_steps;
+        for (size_t i = 0; i < dag->n_steps; i++)
+            c->n_steps += dag->steps[i].hook == DAG_HOOK_NONE;
         dag_free(dag);
     } else if (c->diags.n == 0) {
         /* Only running out of memory fails without saying where. */

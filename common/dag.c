@@ -457,6 +457,13 @@ const char *dag_priority_name(enum dag_priority p)
     return dag_priority_names[p];
 }
 
+const char *dag_hook_name(enum dag_hook_kind h)
+{
+    return h == DAG_HOOK_ON_FAILURE   ? "on_failure"
+           : h == DAG_HOOK_ON_SUCCESS ? "on_success"
+                                      : NULL;
+}
+
 const char *dag_trigger_rule_name(enum dag_trigger_rule r)
 {
     if ((unsigned)r >= WEIR_ARRAY_LEN(dag_rule_names))

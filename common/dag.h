@@ -69,6 +69,13 @@ enum dag_trigger_kind {
     DAG_TRIG_WEBHOOK, /* an HMAC-signed POST to the hooks endpoint */
 };
 
+/* Which hook a step runs, if any (docs/dag-format.md, "Hooks"). */
+enum dag_hook_kind {
+    DAG_HOOK_NONE,       /* a step of the file */
+    DAG_HOOK_ON_FAILURE, /* the step the loader adds for on_failure: {run} */
+    DAG_HOOK_ON_SUCCESS, /* the step the loader adds for on_success: {run} */
+};
+
 /* A `KEY: value` pair of `env:`; value may hold `${{ }}`. */
 struct dag_env {
     char *name;         /* variable name, [A-Za-z_][A-Za-z0-9_]* */
@@ -85,9 +92,11 @@ struct dag_axis {
 
 /* A hook: a command run as a step of its own, or a webhook. */
 struct dag_hook {
-    char *run;          /* shell command, or NULL */
-    char *webhook;      /* http(s) URL to POST the run's summary to, or NULL */
-    struct dag_pos pos; /* where the hook is written */
+    char *run;              /* shell command, or NULL */
+    char *webhook;          /* http(s) URL to POST the run's summary to, or
+                               NULL (parsed; not delivered yet) */
+    struct dag_pos pos;     /* where the hook is written */
+    struct dag_pos run_pos; /* position of the run: value */
 };
 
 struct dag_trigger {
@@ -157,9 +166,10 @@ struct dag_step {
     char *if_expr;                      /* condition, or NULL */
     struct dag_pos if_pos;              /* position of the if: value */
     bool approval;                      /* an approval gate */
-    char *approval_message; /* template shown to the approver, or NULL */
-    size_t *upstream;       /* every transitive upstream, as indexes */
-    size_t n_upstream;      /* entries in upstream */
+    char *approval_message;  /* template shown to the approver, or NULL */
+    size_t *upstream;        /* every transitive upstream, as indexes */
+    size_t n_upstream;       /* entries in upstream */
+    enum dag_hook_kind hook; /* the hook this step runs, or DAG_HOOK_NONE */
 };
 
 struct dag {
@@ -182,7 +192,8 @@ struct dag {
     struct dag_hook on_failure;           /* hook, fields NULL when absent */
     struct dag_hook on_success;           /* hook, fields NULL when absent */
     struct dag_step *steps; /* in topological order (stable: ties keep
-                               file order) */
+                               file order); the steps of `run:` hooks
+                               last */
     size_t n_steps;         /* entries in steps */
     char *source;           /* the YAML text as loaded */
     size_t source_len;      /* bytes in source */
@@ -224,6 +235,8 @@ cJSON *dag_step_cell(const struct dag_step *step, size_t cell);
 const char *dag_priority_name(enum dag_priority p);
 const char *dag_trigger_rule_name(enum dag_trigger_rule r);
 const char *dag_trigger_kind_name(enum dag_trigger_kind k);
+/* "on_failure", "on_success", or NULL for DAG_HOOK_NONE. */
+const char *dag_hook_name(enum dag_hook_kind h);
 
 /* Empty diags, ready for use. */
 void dag_diags_init(struct dag_diags *d);

@@ -131,6 +131,12 @@ static void resolve_needs(struct check *k, size_t *mark, size_t *indeg)
             } else if (u == i) {
                 dag_error(c, pos[j], "%s needs itself", label(k, i));
                 u = NONE;
+            } else if (k->file[u].hook != DAG_HOOK_NONE) {
+                dag_error(c, pos[j],
+                          "%s needs \"%s\", the step of a hook, which runs "
+                          "after every other step",
+                          label(k, i), dag_q(c, s->needs[j]));
+                u = NONE;
             } else if (mark[u] == i + 1) {
                 dag_error(c, pos[j], "%s needs \"%s\" more than once",
                           label(k, i), dag_q(c, s->needs[j]));

@@ -38,7 +38,8 @@ enum dag_scope {
     DAG_SCOPE_STEP,   /* a step's run, env, workdir, if or approval */
     DAG_SCOPE_EVENT,  /* when/accumulate of an event or webhook trigger */
     DAG_SCOPE_METRIC, /* a metric trigger */
-    DAG_SCOPE_HOOK,   /* on_failure / on_success */
+    DAG_SCOPE_HOOK,   /* on_failure / on_success (step: 0 or 1) until the
+                         hook's step is added; then DAG_SCOPE_STEP */
 };
 
 /* One name used by an expression or template, checked after the walk. */

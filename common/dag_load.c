@@ -395,8 +395,11 @@ static bool url_ok(const char *s)
     return true;
 }
 
+/* Load the hook `key` into h; a run: hook's names are recorded under
+ * DAG_SCOPE_HOOK with `which` (0 on_failure, 1 on_success) until its step
+ * exists (dag_build_steps). */
 static void load_hook(struct dag_ctx *c, const char *key, const struct ynode *n,
-                      struct dag_hook *h)
+                      struct dag_hook *h, size_t which)
 {
     char where[32];
     struct dag_keys k;
@@ -420,8 +423,10 @@ static void load_hook(struct dag_ctx *c, const char *key, const struct ynode *n,
         dag_error(c, dag_npos(n), "\"%s\" needs \"run\" or \"webhook\"", key);
         return;
     }
-    if (k.val[0] && dag_get_str(c, "run", k.val[0], &h->run))
-        dag_load_tmpl(c, "run", k.val[0], DAG_SCOPE_HOOK, 0);
+    if (k.val[0] && dag_get_str(c, "run", k.val[0], &h->run)) {
+        h->run_pos = dag_npos(k.val[0]);
+        dag_load_tmpl(c, "run", k.val[0], DAG_SCOPE_HOOK, which);
+    }
     if (k.val[1] && dag_get_str(c, "webhook", k.val[1], &h->webhook) &&
         !url_ok(h->webhook))
         dag_error(c, dag_npos(k.val[1]),
@@ -459,9 +464,9 @@ static void load_top(struct dag_ctx *c, const struct dag_keys *k,
     if (v[TK_ENVIRONMENT])
         load_default_env(c, v[TK_ENVIRONMENT], v[TK_ENVIRONMENTS] != NULL);
     if (v[TK_ON_FAILURE])
-        load_hook(c, "on_failure", v[TK_ON_FAILURE], &c->dag->on_failure);
+        load_hook(c, "on_failure", v[TK_ON_FAILURE], &c->dag->on_failure, 0);
     if (v[TK_ON_SUCCESS])
-        load_hook(c, "on_success", v[TK_ON_SUCCESS], &c->dag->on_success);
+        load_hook(c, "on_success", v[TK_ON_SUCCESS], &c->dag->on_success, 1);
 }
 
 void dag_build(struct dag_ctx *c, const struct ynode *root, const char *name)

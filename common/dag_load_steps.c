@@ -52,6 +52,9 @@ static const char *const step_keys[SK_COUNT] = {
 
 static const char *const approval_keys[] = {"message"};
 
+/* The ids of the hooks' steps, by enum dag_hook_kind - 1: reserved. */
+static const char *const hook_ids[2] = {"on_failure", "on_success"};
+
 /* A step being walked: where it is and how messages name it. */
 struct step_walk {
     struct dag_step *s;      /* the step */
@@ -434,7 +437,16 @@ static void load_step_id(struct dag_ctx *c, struct step_walk *w)
                   "(at most 64)",
                   dag_q(c, n->str));
         w->s->id = NULL;
+        return;
     }
+    for (size_t k = 0; k < WEIR_ARRAY_LEN(hook_ids); k++)
+        if (strcmp(n->str, hook_ids[k]) == 0) {
+            dag_error(c, dag_npos(n),
+                      "step id \"%s\" is reserved for the step of the "
+                      "top-level \"%s\" hook; choose another id",
+                      n->str, n->str);
+            w->s->id = NULL;
+        }
 }
 
 static void load_step(struct dag_ctx *c, size_t i, const struct ynode *n)
@@ -464,10 +476,55 @@ static void load_step(struct dag_ctx *c, size_t i, const struct ynode *n)
     load_rest(c, &w);
 }
 
+/*
+ * Append the step of a `run:` hook: it needs every step of the file, with
+ * the rule that makes it run exactly when it should (one_failed for
+ * on_failure, none_failed for on_success), and inherits `defaults:`. The
+ * names its template uses become names of this step.
+ */
+static void add_hook_step(struct dag_ctx *c, size_t user,
+                          enum dag_hook_kind kind, const struct dag_hook *h)
+{
+    struct dag *d = c->dag;
+    size_t i = d->n_steps;
+    struct dag_step *s = &d->steps[i];
+    struct dag_step_aux *a = &c->aux[i];
+
+    apply_defaults(c, s);
+    s->id = arena_strndup(c, hook_ids[kind - 1], strlen(hook_ids[kind - 1]));
+    s->pos = h->pos;
+    s->run = h->run;
+    s->run_pos = h->run_pos;
+    s->hook = kind;
+    s->trigger_rule = kind == DAG_HOOK_ON_FAILURE ? DAG_RULE_ONE_FAILED
+                                                  : DAG_RULE_NONE_FAILED;
+    s->needs = arena_array(c, user, sizeof(*s->needs));
+    s->needs_idx = arena_array(c, user, sizeof(*s->needs_idx));
+    a->needs_pos = arena_array(c, user, sizeof(*a->needs_pos));
+    if (s->id == NULL || s->needs == NULL || s->needs_idx == NULL ||
+        a->needs_pos == NULL)
+        return;
+    for (size_t j = 0; j < user; j++) {
+        if (d->steps[j].id == NULL)
+            continue;
+        s->needs[s->n_needs] = d->steps[j].id;
+        a->needs_pos[s->n_needs++] = h->pos;
+    }
+    for (size_t r = 0; r < c->n_refs; r++) {
+        if (c->refs[r].scope != DAG_SCOPE_HOOK ||
+            c->refs[r].step != (size_t)kind - 1)
+            continue;
+        c->refs[r].scope = DAG_SCOPE_STEP;
+        c->refs[r].step = i;
+    }
+    d->n_steps++;
+}
+
 void dag_build_steps(struct dag_ctx *c, const struct ynode *key,
                      const struct ynode *steps)
 {
     struct dag *d = c->dag;
+    size_t hooks = (d->on_failure.run != NULL) + (d->on_success.run != NULL);
 
     if (steps == NULL) {
         dag_error(c, (struct dag_pos){1, 1}, "a DAG needs at least one step");
@@ -488,11 +545,15 @@ void dag_build_steps(struct dag_ctx *c, const struct ynode *key,
                   steps->n, DAG_MAX_STEPS);
         return;
     }
-    d->steps = arena_array(c, steps->n, sizeof(*d->steps));
-    c->aux = arena_array(c, steps->n, sizeof(*c->aux));
+    d->steps = arena_array(c, steps->n + hooks, sizeof(*d->steps));
+    c->aux = arena_array(c, steps->n + hooks, sizeof(*c->aux));
     if (d->steps == NULL || c->aux == NULL)
         return;
     d->n_steps = steps->n;
     for (size_t i = 0; i < steps->n; i++)
         load_step(c, i, steps->items[i]);
+    if (d->on_failure.run != NULL)
+        add_hook_step(c, steps->n, DAG_HOOK_ON_FAILURE, &d->on_failure);
+    if (d->on_success.run != NULL)
+        add_hook_step(c, steps->n, DAG_HOOK_ON_SUCCESS, &d->on_success);
 }

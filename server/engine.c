@@ -12,6 +12,7 @@
  * rule does not hold is upstream_failed when an upstream task failed (or
  * is upstream_failed), else skipped, so a task whose upstreams were all
  * skipped is skipped. A task with no upstream always passes its rule.
+ * The step of a hook whose rule does not hold is skipped.
  * Then if: (false: skipped; an evaluation error: failed with the
  * message), then approval gates, else queued.
  *
@@ -234,7 +235,10 @@ static void decide(struct run_ctx *x, size_t i)
     bool run = true;
 
     if (!rule_holds(st->trigger_rule, &u))
-        set_state(x, i, u.failed > 0 ? TASK_UPSTREAM_FAILED : TASK_SKIPPED);
+        set_state(x, i,
+                  u.failed > 0 && st->hook == DAG_HOOK_NONE
+                      ? TASK_UPSTREAM_FAILED
+                      : TASK_SKIPPED);
     else if (st->if_expr != NULL && eval_if(x, i, st->if_expr, &run) != 0)
         set_state(x, i, TASK_FAILED);
     else if (!run)

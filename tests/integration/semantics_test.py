@@ -12,7 +12,7 @@ import time
 from datetime import datetime
 
 import faults_test as ft
-from faults_test import Worker, check, task, trigger, wait_run
+from faults_test import Worker, check, logs, task, trigger, wait_run
 
 
 def stamp(s):
@@ -50,9 +50,44 @@ def s1_concurrency():
     return "capped DAG at most %d at once, uncapped %d at once" % (mc, mf)
 
 
+def hook_task(run, step):
+    t = task(run, step)
+    check(t.get("hook") == step, "%s: hook field %r" % (step, t.get("hook")))
+    return t
+
+
+def s2_hooks():
+    """on_failure runs when a step failed, on_success when none did."""
+    w = Worker("h1", "hooks", 2)
+    ok, bad = trigger("hook_ok"), trigger("hook_fail")
+    rok, rbad = wait_run(ok, 30), wait_run(bad, 30)
+    w.stop()
+    check(rok["state"] == "success", "hook_ok ended %s" % rok["state"])
+    check(rbad["state"] == "failed", "hook_fail ended %s" % rbad["state"])
+    states = {t["step"]: t["state"] for t in rbad["tasks"]}
+    check(states == {"a": "success", "b": "failed", "c": "upstream_failed",
+                     "side": "success", "on_failure": "success",
+                     "on_success": "skipped"}, "hook_fail tasks %s" % states)
+    states = {t["step"]: t["state"] for t in rok["tasks"]}
+    check(states == {"a": "success", "b": "success", "maybe": "skipped",
+                     "on_failure": "skipped", "on_success": "success"},
+          "hook_ok tasks %s" % states)
+    check(task(rok, "a").get("hook") is None, "a step marked as a hook")
+    fh, sh = hook_task(rbad, "on_failure"), hook_task(rok, "on_success")
+    hook_task(rbad, "on_success")
+    fl = logs(fh["attempts"][0]["id"]) if fh["attempts"] else []
+    sl = logs(sh["attempts"][0]["id"]) if sh["attempts"] else []
+    want_f = "failure hook run=%d x=7 b=failed" % bad
+    want_s = "success hook run=%d x=42 env=%d step=on_success" % (ok, ok)
+    check(want_f in fl, "on_failure log %s, wanted %r" % (fl, want_f))
+    check(want_s in sl, "on_success log %s, wanted %r" % (sl, want_s))
+    return "failed run ran on_failure, successful run ran on_success"
+
+
 def main():
     return ft.run_scenarios((
         ("1 concurrency cap", s1_concurrency),
+        ("2 on_failure and on_success", s2_hooks),
     ))
 
 

@@ -243,10 +243,19 @@ static void check_order(const struct dag *d)
                                         "evaluate", "approve",  "register",
                                         "notify"};
     const struct dag_step *reg = &d->steps[5], *notify = &d->steps[6];
+    const struct dag_step *hook = &d->steps[7];
 
-    assert_int_equal(d->n_steps, 7);
-    for (size_t i = 0; i < 7; i++)
+    /* the on_failure hook's step comes last, needing every step */
+    assert_int_equal(d->n_steps, 8);
+    for (size_t i = 0; i < 7; i++) {
         assert_string_equal(d->steps[i].id, order[i]);
+        assert_int_equal(d->steps[i].hook, DAG_HOOK_NONE);
+    }
+    assert_string_equal(hook->id, "on_failure");
+    assert_int_equal(hook->hook, DAG_HOOK_ON_FAILURE);
+    assert_int_equal(hook->n_needs, 7);
+    assert_int_equal(hook->n_upstream, 7);
+    assert_int_equal(hook->pos.line, 54);
     assert_int_equal(reg->n_needs, 2);
     assert_string_equal(reg->needs[0], "evaluate");
     assert_int_equal(reg->needs_idx[0], 3);
@@ -606,6 +615,9 @@ static void test_names(void **state)
                         "one_success");
     assert_string_equal(dag_trigger_kind_name(DAG_TRIG_CRON), "cron");
     assert_string_equal(dag_trigger_kind_name(DAG_TRIG_WEBHOOK), "webhook");
+    assert_string_equal(dag_hook_name(DAG_HOOK_ON_FAILURE), "on_failure");
+    assert_string_equal(dag_hook_name(DAG_HOOK_ON_SUCCESS), "on_success");
+    assert_null(dag_hook_name(DAG_HOOK_NONE));
     dag_free(NULL);
     /* A word too long to compare suggests nothing, however long it is. */
     {
@@ -617,6 +629,64 @@ static void test_names(void **state)
         assert_null(suggest_word(word, cands, 2));
         assert_string_equal(suggest_word("stpes", cands, 2), "steps");
     }
+}
+
+/* A run: hook is a step of its own: last, needing every step of the
+ * file, with its rule; it inherits defaults and may name any step. */
+static void test_hooks(void **state)
+{
+    static const char yaml[] =
+        "defaults: {queue: q, timeout: 1m, retries: 1,"
+        " trigger_rule: all_done}\n"
+        "on_success:\n"
+        "  run: echo ${{ run.id }} ${{ steps.b.outputs.x }}\n"
+        "on_failure: {run: \"echo ${{ steps.a.state }}\"}\n"
+        "steps:\n"
+        "  - {id: b, needs: a, run: x}\n"
+        "  - {id: a, run: x}\n"
+        "  - {id: m, matrix: {k: [1, 2]}, run: x}\n";
+    struct dag *d = load_ok("hooks", yaml);
+    const struct dag_step *f = &d->steps[3], *s = &d->steps[4];
+    cJSON *j;
+
+    (void)state;
+    assert_int_equal(d->n_steps, 5);
+    assert_string_equal(d->steps[0].id, "a");
+    assert_string_equal(f->id, "on_failure");
+    assert_int_equal(f->hook, DAG_HOOK_ON_FAILURE);
+    assert_int_equal(f->trigger_rule, DAG_RULE_ONE_FAILED);
+    assert_string_equal(s->id, "on_success");
+    assert_int_equal(s->hook, DAG_HOOK_ON_SUCCESS);
+    assert_int_equal(s->trigger_rule, DAG_RULE_NONE_FAILED);
+    /* every step of the file, in file order; not the other hook */
+    assert_int_equal(s->n_needs, 3);
+    assert_string_equal(s->needs[0], "b");
+    assert_string_equal(s->needs[1], "a");
+    assert_string_equal(s->needs[2], "m");
+    assert_int_equal(s->n_upstream, 3);
+    assert_string_equal(s->run, "echo ${{ run.id }} ${{ steps.b.outputs.x }}");
+    assert_int_equal(s->run_pos.line, 3);
+    assert_int_equal(s->n_cells, 1);
+    assert_string_equal(s->queue, "q");
+    assert_int_equal(s->timeout_ms, 60000);
+    assert_int_equal(s->retries, 1);
+    assert_int_equal(dag_step_get(d, "a")->trigger_rule, DAG_RULE_ALL_DONE);
+    j = dag_to_json(d);
+    assert_non_null(j);
+    assert_string_equal(
+        cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(j, "steps"), 4), "hook")
+            ->valuestring,
+        "on_success");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(
+        cJSON_GetArrayItem(cJSON_GetObjectItem(j, "steps"), 0), "hook")));
+    cJSON_Delete(j);
+    dag_free(d);
+    /* a webhook hook adds no step */
+    d = load_ok("web", "on_failure: {webhook: \"https://x.example/h\"}\n"
+                       "steps:\n  - {id: a, run: x}\n");
+    assert_int_equal(d->n_steps, 1);
+    dag_free(d);
 }
 
 /* A wide, deep DAG near the limit loads, and in topological order. */
@@ -658,6 +728,7 @@ int main(void)
         cmocka_unit_test(test_diags_helpers),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_large_dag),
+        cmocka_unit_test(test_hooks),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

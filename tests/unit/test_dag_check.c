@@ -532,6 +532,26 @@ static void test_triggers_hooks_envs(void **state)
            "\"@daily\""}}},
         {"on_failure: {run: x, webhook: \"https://x\"}\n" STEP,
          {{1, 22, "\"on_failure\" has both \"run\" and \"webhook\"; use one"}}},
+        {"on_failure: {run: x}\nsteps:\n  - id: on_failure\n    run: x\n",
+         {{3, 9,
+           "step id \"on_failure\" is reserved for the step of the "
+           "top-level \"on_failure\" hook; choose another id"}}},
+        {"steps:\n  - {id: on_success, run: x}\n  - {id: b, run: x}\n",
+         {{2, 10,
+           "step id \"on_success\" is reserved for the step of the "
+           "top-level \"on_success\" hook; choose another id"}}},
+        {"on_failure: {run: x}\nsteps:\n  - {id: a, run: x}\n"
+         "  - {id: b, needs: [a, on_failure], run: x}\n",
+         {{4, 24,
+           "step \"b\" needs \"on_failure\", the step of a hook, which "
+           "runs after every other step"}}},
+        {"on_failure: {run: x}\n"
+         "on_success: {run: \"echo ${{ steps.on_failure.state }}\"}\n" STEP,
+         {{2, 29,
+           "steps.on_failure.state: \"on_failure\" is not upstream of "
+           "\"on_success\""}}},
+        {"on_failure: {run: \"echo ${{ matrix.k }}\"}\n" STEP,
+         {{1, 29, "matrix.k: step \"on_failure\" has no matrix"}}},
         {"on_success: {}\n" STEP,
          {{1, 13, "\"on_success\" needs \"run\" or \"webhook\""}}},
         {"on_failure: {webhook: \"ftp://x\"}\n" STEP,
