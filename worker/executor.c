@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guard.h"
+
 /* waitid()'s idtype for a pidfd (Linux 5.4), when the headers lack it. */
 #ifdef P_PIDFD
 #define EXEC_P_PIDFD P_PIDFD
@@ -268,6 +270,8 @@ static void finish(struct exec *e, bool forced)
 {
     phase_set(e, PHASE_CLOSING);
     group_kill(e, SIGKILL);
+    if (e->pid > 0)
+        guard_unwatch(e->pid);
     for (size_t i = 0; i < WEIR_ARRAY_LEN(e->out); i++) {
         struct exec_out *o = &e->out[i];
 
@@ -477,6 +481,7 @@ static int spawn_child(struct exec *e, const struct exec_spec *spec)
         goto out_fds;
     }
     e->pid = pid;
+    guard_watch(pid, spec->kill_grace_ms);
     for (size_t i = 0; i < 2; i++) {
         close(fds[i][1]);
         fds[i][1] = -1;
@@ -492,6 +497,7 @@ static int spawn_child(struct exec *e, const struct exec_spec *spec)
         group_kill(e, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
+        guard_unwatch(pid);
         e->pid = 0;
         return rc;
     }

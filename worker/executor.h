@@ -4,7 +4,7 @@
  * output as timestamped lines, and stop it on timeout or cancel.
  *
  * Design. The command runs as `/bin/sh -c COMMAND`, spawned with
- * UV_PROCESS_DETACHED so that it leads a new session and process group;
+ * POSIX_SPAWN_SETSID so that it leads a new session and process group;
  * signals go to the whole group (kill(-pid, sig)) and so reach everything
  * the command started that did not leave the group itself. Stopping is
  * SIGTERM to the group, then SIGKILL to the group after the grace period.
@@ -15,7 +15,9 @@
  * what the pipes still hold and closes them itself, so completion never
  * hangs (the result's output_cut says it happened). When the run is
  * complete, anything still in the group is killed with SIGKILL: an attempt
- * leaves nothing running behind it. Every function and callback runs on
+ * leaves nothing running behind it. Each group is recorded with the
+ * worker's guard (guard.h) from its spawn until then, so that it is
+ * stopped even when the worker dies. Every function and callback runs on
  * the loop's thread.
  *
  * The group is addressed by the leader's pid. Until the leader has been

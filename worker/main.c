@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "duration.h"
+#include "guard.h"
 #include "log.h"
 #include "runner.h"
 
@@ -260,6 +261,8 @@ int main(int argc, char **argv)
     char token[1024], host[256];
     int rc;
 
+    if (argc == 2 && strcmp(argv[1], GUARD_ARG) == 0)
+        return guard_main();
     rc = parse_args(argc, argv, &o);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
@@ -278,6 +281,13 @@ int main(int argc, char **argv)
         folder_check("--scratch-dir", o.scratch_dir) != 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
+    /* before any thread or handle: the guard stops our steps if we die */
+    if (guard_start(&err) != 0) {
+        char q[300];
+
+        log_warn("event=guard_unavailable error=%s",
+                 log_quote(err.msg, q, sizeof(q)));
+    }
     size_thread_pool(o.slots);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
         client_new(o.server, token, &client, &err) != 0) {
@@ -286,6 +296,7 @@ int main(int argc, char **argv)
     }
     memset(token, 0, sizeof(token));
     rc = run(&o, client);
+    guard_stop();
     client_free(client);
     curl_global_cleanup();
     return rc;

@@ -248,7 +248,11 @@ def s1_worker_kill():
     victim = ws[a1["worker"]]
     other = [w for n, w in ws.items() if n != a1["worker"]][0]
     group = int(read(group_file))
-    sleeper = int(read(os.path.join(TMP, "s1.sleep")) or 0)
+    sleeper = int(wait_for(lambda: read(os.path.join(TMP, "s1.sleep")), 5)
+                  or 0)
+    child = int(wait_for(lambda: read(os.path.join(TMP, "s1.child")), 5)
+                or 0)
+    check(sleeper > 0 and child > 0, "s1: no pids of the step's processes")
     remember(group, group=True)
     victim.proc.send_signal(signal.SIGKILL)
     victim.proc.wait()
@@ -264,15 +268,20 @@ def s1_worker_kill():
               "s1 workers %s" % [a["worker"] for a in t["attempts"]])
         check("lease expired" in (t["attempts"][0]["error"] or ""),
               "s1 lost error %s" % t["attempts"][0]["error"])
-    orphans = [p for p in (group, sleeper) if p and alive(p)]
+    # the killed worker's guard stops the step, its child and grandchild
+    procs1 = [p for p in (group, sleeper, child) if p]
+    gone = wait_for(lambda: not any(alive(p) for p in procs1), 5)
+    orphans = [p for p in procs1 if alive(p)]
+    check(gone, "s1: the killed worker's step processes %s outlived it"
+          % orphans)
     if orphans:
         os.killpg(group, signal.SIGKILL)
     other.stop()
     return ("lost -> try 2 on %s, run success %.1f s after the kill; the "
             "killed worker's step group %s" % (
                 other.name, took,
-                "SURVIVED (sh %d, sleep %d still running; killed by the test)"
-                % (group, sleeper) if orphans else "was gone"))
+                "SURVIVED (%s still running; killed by the test)" % orphans
+                if orphans else "was stopped by its guard"))
 
 
 def s3_pg_restart():
