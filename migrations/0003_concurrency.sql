@@ -8,6 +8,8 @@
 -- claim, which locks the DAG's row first, takes them.
 
 ALTER TABLE dags ADD COLUMN concurrency integer CHECK (concurrency >= 1);
+-- The capped DAGs, which every claim looks at (none: an empty scan).
+CREATE INDEX dags_capped_idx ON dags (id) WHERE concurrency IS NOT NULL;
 
 ALTER TABLE tasks ADD COLUMN capped_dag text;
 

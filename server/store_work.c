@@ -7,6 +7,7 @@
  * A lease id is compared as text, so that a malformed one from a client
  * is merely stale, never a database error.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,17 @@ static void claims_from_result(const PGresult *r, int64_t worker_id,
     " t.next_try_at <= now())"
 
 /*
+ * The capped DAGs d (dags_capped_idx) with room under their cap, by a
+ * count no lock protects, and claimable tasks in the queues QUEUES.
+ */
+#define CAPPED_ROOM(QUEUES)                                                    \
+    " FROM dags d WHERE d.concurrency IS NOT NULL"                             \
+    " AND d.concurrency > (SELECT count(*) FROM tasks x"                       \
+    " WHERE x.capped_dag = d.id AND x.state = 'running')"                      \
+    " AND EXISTS (SELECT 1 FROM tasks t WHERE t.capped_dag = d.id "            \
+    "AND" CAPPED_CLAIMABLE " AND t.queue = ANY (" QUEUES "))"
+
+/*
  * What both claims share, after the chosen tasks `c`, the count of rows
  * locked but not taken `sp` and the capped flag `k`: make the tasks
  * running, add their attempts, return one row per attempt.
@@ -142,8 +154,10 @@ static void claims_from_result(const PGresult *r, int64_t worker_id,
  * at most $2 rows with SKIP LOCKED; the most urgent $2 of both are
  * claimed. The rows one scan locked but the merge did not take are
  * counted as "spare": a concurrent claim skipped them, so the caller
- * wakes the waiters again. `k` probes tasks_capped_idx: whether the
- * capped claim has work in these queues. The wait until a retry comes due
+ * wakes the waiters again. `k` says whether the capped claim would find
+ * work in these queues (a capped DAG with room and claimable tasks: a
+ * probe of dags_capped_idx, nothing when no DAG is capped). The wait
+ * until a retry comes due
  * leaves out capped retries already due: those wait for their DAG's room,
  * which a task leaving running announces.
  */
@@ -163,17 +177,23 @@ static const char claim_sql[] =
     " ORDER BY priority DESC, id LIMIT $2),"
     " sp AS (SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM r)"
     " - (SELECT count(*) FROM c) AS n),"
-    " k AS MATERIALIZED (SELECT EXISTS (SELECT 1 FROM tasks t"
-    " WHERE t.capped_dag IS NOT NULL AND" CAPPED_CLAIMABLE
-    " AND t.queue = ANY ((SELECT queues FROM w)::text[])) AS "
-    "capped)," CLAIM_TAIL
-    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0,"
-    " (SELECT greatest(0, ceil(extract(epoch FROM min(t.next_try_at)"
-    " - now()) * 1000))::bigint FROM tasks t WHERE t.state = 'up_for_retry'"
-    " AND (t.capped_dag IS NULL OR t.next_try_at > now())"
-    " AND t.queue = ANY ((SELECT queues FROM w)::text[])),"
-    " (SELECT capped FROM k)"
-    " WHERE NOT EXISTS (SELECT 1 FROM c) ORDER BY 1";
+    " k AS MATERIALIZED (SELECT EXISTS (SELECT 1" CAPPED_ROOM(
+        "(SELECT queues FROM w)::text[]") ") AS capped)," CLAIM_TAIL
+                                          " UNION ALL SELECT NULL, NULL, NULL, "
+                                          "NULL, NULL, NULL, NULL, NULL, 0,"
+                                          " (SELECT greatest(0, "
+                                          "ceil(extract(epoch FROM "
+                                          "min(t.next_try_at)"
+                                          " - now()) * 1000))::bigint FROM "
+                                          "tasks t WHERE t.state = "
+                                          "'up_for_retry'"
+                                          " AND (t.capped_dag IS NULL OR "
+                                          "t.next_try_at > now())"
+                                          " AND t.queue = ANY ((SELECT queues "
+                                          "FROM w)::text[])),"
+                                          " (SELECT capped FROM k)"
+                                          " WHERE NOT EXISTS (SELECT 1 FROM c) "
+                                          "ORDER BY 1";
 
 /*
  * The capped claim, first statement: lock, in id order (two claims never
@@ -181,14 +201,9 @@ static const char claim_sql[] =
  * claimable tasks in the worker's queues and, by a count that the lock
  * does not protect yet, room under their cap.
  */
-static const char capped_lock_sql[] =
-    "SELECT d.id FROM dags d WHERE d.concurrency IS NOT NULL"
-    " AND d.concurrency > (SELECT count(*) FROM tasks x"
-    " WHERE x.capped_dag = d.id AND x.state = 'running')"
-    " AND EXISTS (SELECT 1 FROM tasks t WHERE t.capped_dag = d.id "
-    "AND" CAPPED_CLAIMABLE " AND t.queue = ANY ((SELECT queues FROM workers"
-    " WHERE id = $1)::text[]))"
-    " ORDER BY d.id FOR NO KEY UPDATE OF d";
+static const char capped_lock_sql[] = "SELECT d.id" CAPPED_ROOM(
+    "(SELECT queues FROM workers WHERE id = $1)::text[]") " ORDER BY d.id FOR "
+                                                          "NO KEY UPDATE OF d";
 
 /*
  * The capped claim, second statement, under those locks and so with a
@@ -280,6 +295,13 @@ static int claim_capped(struct store_conn *c, const char *params[3], int max,
     return 0;
 }
 
+/*
+ * Set when a fast claim took every slot while a capped DAG had room and
+ * work: the next claim serves capped DAGs first. Turns so taken keep a
+ * backlog of uncapped work from holding capped DAGs back for ever.
+ */
+static atomic_bool capped_first;
+
 int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
                      int64_t ttl_ms, struct store_claim **out, size_t *n,
                      int64_t *retry_ms, int *spare, struct weir_err *err)
@@ -288,27 +310,32 @@ int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
     const char *params[3] = {wid, maxb, ttl};
     struct store_claim *v = calloc(max > 0 ? (size_t)max : 1, sizeof(*v));
     PGresult *r = NULL;
-    bool capped = false;
-    size_t k = 0, fast;
-    int rc;
+    bool capped = false, first = atomic_exchange(&capped_first, false);
+    size_t k = 0;
+    int rc = 0;
 
     if (v == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     I64(wid, worker_id);
-    I64(maxb, max);
     I64(ttl, ttl_ms);
     *retry_ms = -1;
     *spare = 0;
-    rc = store_query(c, claim_sql, 3, params, &r, err);
-    if (rc == 0)
-        claims_from_result(r, worker_id, v, &k, retry_ms, spare, &capped);
-    PQclear(r);
-    fast = k;
-    if (rc == 0 && capped && k < (size_t)max)
+    if (first)
+        rc = claim_capped(c, params, max, worker_id, v, &k, spare, err);
+    if (rc == 0 && k < (size_t)max) {
+        I64(maxb, max - (int)k);
+        rc = store_query(c, claim_sql, 3, params, &r, err);
+        if (rc == 0)
+            claims_from_result(r, worker_id, v, &k, retry_ms, spare, &capped);
+        PQclear(r);
+    }
+    if (rc == 0 && capped && !first && k < (size_t)max)
         rc =
             claim_capped(c, params, max - (int)k, worker_id, v, &k, spare, err);
-    /* Capped claims fill the NULL row's place: the wait no longer counts. */
-    if (rc == 0 && fast == 0 && k > 0)
+    else if (rc == 0 && capped && !first)
+        atomic_store(&capped_first, true);
+    /* The wait for a retry matters only when nothing was claimed. */
+    if (k > 0)
         *retry_ms = -1;
     if (rc < 0) {
         free(v);

@@ -50,6 +50,27 @@ def s1_concurrency():
     return "capped DAG at most %d at once, uncapped %d at once" % (mc, mf)
 
 
+def starts(run):
+    return sorted(stamp(a["started_at"]) for t in run["tasks"]
+                  for a in t["attempts"])
+
+
+def s3_turns():
+    """A backlog of uncapped work does not hold a capped DAG back."""
+    rb, rt = trigger("backlog"), trigger("turn")
+    w = Worker("t1", "turns", 1)
+    b, t = wait_run(rb, 40), wait_run(rt, 40)
+    w.stop()
+    check(b["state"] == "success" and t["state"] == "success",
+          "backlog %s, turn %s" % (b["state"], t["state"]))
+    sb, st = starts(b), starts(t)
+    ahead = sum(x < st[0] for x in sb) if st else None
+    check(st and ahead < len(sb),
+          "the capped DAG started after all %d backlog tasks" % len(sb))
+    return "the capped DAG started after %s of %d backlog tasks" % (
+        ahead, len(sb))
+
+
 def hook_task(run, step):
     t = task(run, step)
     check(t.get("hook") == step, "%s: hook field %r" % (step, t.get("hook")))
@@ -88,6 +109,7 @@ def main():
     return ft.run_scenarios((
         ("1 concurrency cap", s1_concurrency),
         ("2 on_failure and on_success", s2_hooks),
+        ("3 capped DAGs get their turn", s3_turns),
     ))
 
 
