@@ -71,6 +71,33 @@ def s3_turns():
         ahead, len(sb))
 
 
+APICAP = """dag: apicap
+%sdefaults:
+  queue: apicap
+steps:
+  - {id: a, run: sleep 0.3}
+  - {id: b, run: sleep 0.3}
+  - {id: c, run: sleep 0.3}
+"""
+
+
+def s4_cap_change():
+    """A cap set by a new version holds the queued tasks of an older run."""
+    code, b = ft.req("POST", "/api/v1/dags", {"source": APICAP % ""})
+    check(code == 201, "submit apicap: %s %s" % (code, b))
+    rid = trigger("apicap")
+    code, b = ft.req("POST", "/api/v1/dags",
+                     {"source": APICAP % "concurrency: 1\n"})
+    check(code == 200, "resubmit apicap with a cap: %s %s" % (code, b))
+    w = Worker("a1", "apicap", 3)
+    r = wait_run(rid, 30)
+    w.stop()
+    check(r["state"] == "success", "apicap run ended %s" % r["state"])
+    m = most_at_once(r)
+    check(m == 1, "apicap: %d tasks at once under the new cap 1" % m)
+    return "run of the old version: at most %d at once under the new cap" % m
+
+
 def hook_task(run, step):
     t = task(run, step)
     check(t.get("hook") == step, "%s: hook field %r" % (step, t.get("hook")))
@@ -110,6 +137,7 @@ def main():
         ("1 concurrency cap", s1_concurrency),
         ("2 on_failure and on_success", s2_hooks),
         ("3 capped DAGs get their turn", s3_turns),
+        ("4 a new version sets the cap", s4_cap_change),
     ))
 
 
