@@ -367,6 +367,15 @@ void store_rollback(struct store_conn *c)
     PQclear(r);
 }
 
+int store_end(struct store_conn *c, int rc, struct weir_err *err)
+{
+    if (rc == 0)
+        rc = store_commit(c, err);
+    if (rc < 0)
+        store_rollback(c);
+    return rc;
+}
+
 const char *store_val(const PGresult *r, int row, int col)
 {
     if (PQgetisnull(r, row, col))

@@ -59,6 +59,10 @@ WEIR_MUSTCHECK int store_cmd(struct store_conn *c, const char *sql, int n,
 WEIR_MUSTCHECK int store_begin(struct store_conn *c, struct weir_err *err);
 WEIR_MUSTCHECK int store_commit(struct store_conn *c, struct weir_err *err);
 void store_rollback(struct store_conn *c);
+/* End the open transaction: commit when rc is 0 (returning the commit's
+ * result), roll back otherwise (returning rc). */
+WEIR_MUSTCHECK int store_end(struct store_conn *c, int rc,
+                             struct weir_err *err);
 
 /* The value at (row, col), NULL when SQL NULL (borrowed from r). */
 const char *store_val(const PGresult *r, int row, int col);

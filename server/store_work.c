@@ -285,14 +285,10 @@ static int claim_capped(struct store_conn *c, const char *params[3], int max,
                                &ignored);
     }
     PQclear(r);
+    rc = store_end(c, rc, err);
     if (rc == 0)
-        rc = store_commit(c, err);
-    if (rc < 0) {
-        store_rollback(c);
-        return rc;
-    }
-    *spare += more;
-    return 0;
+        *spare += more;
+    return rc;
 }
 
 /*
@@ -347,10 +343,23 @@ int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
 }
 
 /*
- * The cap of DAG id is now `concurrency` (0: none). When that changes
- * whether the DAG is capped, the tasks of its unfinished runs and those
- * waiting are flagged again (a separate statement after the row's
- * update, so that it sees tasks a concurrent run creation just added).
+ * Flag the unfinished tasks of DAG id's active runs for the cap $2 (NULL:
+ * none); rows already flagged so are left alone (and unlocked).
+ */
+static const char reflag_sql[] =
+    "UPDATE tasks t SET capped_dag = CASE WHEN $2::integer IS NULL THEN NULL"
+    " ELSE $1 END FROM runs r WHERE r.dag_id = $1"
+    " AND r.state IN ('queued', 'running') AND t.run_id = r.id"
+    " AND t.state NOT IN ('success', 'failed', 'skipped', 'upstream_failed',"
+    " 'canceled') AND t.capped_dag IS DISTINCT FROM"
+    " CASE WHEN $2::integer IS NULL THEN NULL ELSE $1 END";
+
+/*
+ * The cap of DAG id is now `concurrency` (0: none). The tasks are flagged
+ * before the DAG's row is locked (a completion may hold tasks and then
+ * want that row: taking them in the other order could deadlock), and
+ * again after, for tasks a run creation added in between. Retried runs
+ * are flagged anew when their tasks are reset.
  */
 int store_dag_cap_set(struct store_conn *c, const char *id, int concurrency,
                       struct weir_err *err)
@@ -358,36 +367,25 @@ int store_dag_cap_set(struct store_conn *c, const char *id, int concurrency,
     char cap[24];
     const char *params[2] = {id, concurrency > 0 ? cap : NULL};
     PGresult *r = NULL;
-    bool flip;
+    bool changed = false;
     int rc;
 
     I64(cap, concurrency);
     rc = store_begin(c, err);
     if (rc == 0)
-        rc = store_query(
-            c,
-            "WITH o AS (SELECT id, concurrency FROM dags"
-            " WHERE id = $1 FOR NO KEY UPDATE)"
-            " UPDATE dags d SET concurrency = $2::integer FROM o"
-            " WHERE d.id = o.id AND d.concurrency IS DISTINCT"
-            " FROM $2::integer"
-            " RETURNING (o.concurrency IS NULL) <> ($2::integer IS NULL)",
-            2, params, &r, err);
-    flip = rc == 0 && PQntuples(r) > 0 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    PQclear(r);
-    if (rc == 0 && flip)
-        rc = store_cmd(c,
-                       "UPDATE tasks t SET capped_dag = CASE WHEN $2::integer"
-                       " IS NULL THEN NULL ELSE $1 END FROM runs r"
-                       " WHERE r.dag_id = $1 AND t.run_id = r.id"
-                       " AND t.state NOT IN ('success', 'failed', 'skipped',"
-                       " 'upstream_failed', 'canceled')",
-                       2, params, err);
+        rc = store_cmd(c, reflag_sql, 2, params, err);
     if (rc == 0)
-        rc = store_commit(c, err);
-    if (rc < 0)
-        store_rollback(c);
-    else if (flip)
+        rc = store_query(c,
+                         "UPDATE dags SET concurrency = $2::integer"
+                         " WHERE id = $1 AND concurrency IS DISTINCT FROM"
+                         " $2::integer",
+                         2, params, &r, err);
+    changed = rc == 0 && strcmp(PQcmdTuples(r), "1") == 0;
+    PQclear(r);
+    if (rc == 0 && changed)
+        rc = store_cmd(c, reflag_sql, 2, params, err);
+    rc = store_end(c, rc, err);
+    if (rc == 0 && changed)
         log_info("event=dag_cap dag=%s concurrency=%d", id, concurrency);
     return rc;
 }
