@@ -53,7 +53,13 @@ with open(marker, "w", encoding="utf-8") as f:
     f.write(a.version + "\n")
 print(f"validate: {a.version} ok ({len(y)} rows, drift {drift:.3f} "
       f"against {previous or 'nothing'})")
-out = {"data.version": a.version, "metric.drift": round(drift, 4)}
+out = {"data.version": a.version, "data.hash": mlcommon.dataset_hash(X, y),
+       "data.rows": len(y), "metric.drift": round(drift, 4)}
+quarantined = os.path.join(os.path.dirname(mlcommon.dataset_path(a.version)),
+                           "quarantine.npz")
+if os.path.exists(quarantined):
+    with np.load(quarantined) as q:
+        out["data.quarantined"] = len(q["y"])
 if previous:
     out["data.previous"] = previous
 mlcommon.output(out)

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SQL of the model registry and of lineage: recording artifact versions
+ * from attempt outputs, listing them, promoting them through their stages,
+ * and the lineage of a run. PostgreSQL builds the JSON of the reads.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_artifacts.h"
+#include "store_int.h"
+#include "weir.h"
+
+#define I64(buf, v)  snprintf(buf, sizeof(buf), "%lld", (long long)(v))
+#define NAME_MAX_LEN 128 /* bytes of an artifact name or version */
+
+/* The stages, in the only order an artifact moves through them. */
+static const char *const stages[] = {"none", "dev", "staging", "prod",
+                                     "archived"};
+
+/* The object of the keys of jsonb expression J that start with PREFIX
+ * (given with its dot), the prefix taken off. */
+#define PREFIXED(J, PREFIX)                                                    \
+    "(SELECT coalesce(jsonb_object_agg(substr(k.key, length('" PREFIX          \
+    "') + 1), k.value), '{}') FROM jsonb_each(coalesce(" J ", '{}')) k"        \
+    " WHERE starts_with(k.key, '" PREFIX "'))"
+
+/* An artifact version of table a as JSON. */
+#define ARTIFACT_JSON                                                          \
+    "jsonb_build_object('name', a.name, 'version', a.version, 'uri', a.uri,"   \
+    " 'stage', a.stage, 'metrics', a.metrics, 'data_version',"                 \
+    " a.data_version, 'data_hash', a.data_hash, 'run_id', a.run_id, 'dag',"    \
+    " a.dag_id, 'dag_version_id', a.dag_version_id, 'dag_hash', (SELECT"       \
+    " hash FROM dag_versions WHERE id = a.dag_version_id), 'environment',"     \
+    " a.environment, 'step', a.step_id, 'attempt_id', a.attempt_id,"           \
+    " 'created_at', weir_iso(a.created_at))"
+
+/* The promotions of artifact a as a JSON array. */
+#define PROMOTIONS_JSON                                                        \
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('from', p.from_stage,"      \
+    " 'to', p.to_stage, 'by', p.by, 'comment', p.comment, 'at',"               \
+    " weir_iso(p.at)) ORDER BY p.id), '[]') FROM artifact_promotions p"        \
+    " WHERE p.artifact_id = a.id)"
+
+/* Whether s is a valid artifact name or version. */
+static bool name_ok(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n == 0 || n > NAME_MAX_LEN || s[0] == '.' || s[0] == '-' || s[0] == '_')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '-' ||
+              s[i] == '_'))
+            return false;
+    return true;
+}
+
+static const char record_sql[] =
+    "INSERT INTO artifacts (name, version, uri, metrics, data_version,"
+    " data_hash, run_id, dag_id, dag_version_id, environment, step_id,"
+    " attempt_id)"
+    " SELECT $2, coalesce($3, 'run-' || r.id), o->>'artifact.uri',"
+    " (SELECT coalesce(jsonb_object_agg(substr(k.key, 8), CASE WHEN k.value"
+    " ~ '^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' THEN"
+    " to_jsonb(k.value::numeric) ELSE to_jsonb(k.value) END), '{}')"
+    " FROM jsonb_each_text(o) k WHERE starts_with(k.key, 'metric.')"
+    " AND length(k.key) > 7),"
+    " coalesce(o->>'data.version', up.outputs->>'data.version'),"
+    " coalesce(o->>'data.hash', up.outputs->>'data.hash'),"
+    " r.id, r.dag_id, r.dag_version_id, r.environment, t.step_id, x.id"
+    " FROM (SELECT $4::jsonb AS o) j, attempts x"
+    " JOIN tasks t ON t.id = x.task_id JOIN runs r ON r.id = t.run_id"
+    " LEFT JOIN LATERAL (SELECT u.outputs FROM tasks u WHERE u.run_id = r.id"
+    " AND u.id <> t.id AND u.outputs ? 'data.version' ORDER BY u.id LIMIT 1)"
+    " up ON true WHERE x.id = $1"
+    " ON CONFLICT (name, version) DO NOTHING RETURNING version";
+
+int store_artifact_record(struct store_conn *c, int64_t attempt_id,
+                          const char *outputs, struct weir_err *err)
+{
+    const cJSON *name, *version;
+    PGresult *r = NULL;
+    char idb[24];
+    cJSON *o;
+    int rc = 0;
+
+    /* Most attempts declare no artifact: no parse, no statement. */
+    if (outputs == NULL || strstr(outputs, "\"artifact.name\"") == NULL)
+        return 0;
+    o = cJSON_Parse(outputs);
+    if (o == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    name = cJSON_GetObjectItemCaseSensitive(o, "artifact.name");
+    version = cJSON_GetObjectItemCaseSensitive(o, "artifact.version");
+    if (!cJSON_IsString(name) || !name_ok(name->valuestring) ||
+        (version != NULL &&
+         (!cJSON_IsString(version) || !name_ok(version->valuestring)))) {
+        log_warn("event=artifact_refused attempt=%lld reason=\"artifact.name"
+                 " and artifact.version are 1 to 128 letters, digits, '.',"
+                 " '-' or '_'\"",
+                 (long long)attempt_id);
+    } else {
+        const char *params[4] = {idb, name->valuestring,
+                                 version ? version->valuestring : NULL,
+                                 outputs};
+
+        I64(idb, attempt_id);
+        rc = store_query(c, record_sql, 4, params, &r, err);
+        if (rc == 0 && PQntuples(r) == 1)
+            log_info("event=artifact_recorded attempt=%lld name=%s "
+                     "version=%s",
+                     (long long)attempt_id, name->valuestring,
+                     PQgetvalue(r, 0, 0));
+        else if (rc == 0)
+            log_warn("event=artifact_exists attempt=%lld name=%s",
+                     (long long)attempt_id, name->valuestring);
+        PQclear(r);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
+int store_artifacts_list(struct store_conn *c, const char *name, cJSON **out,
+                         struct weir_err *err)
+{
+    const char *params[1] = {name};
+
+    return store_json_query(c,
+                            "SELECT coalesce(jsonb_agg(" ARTIFACT_JSON
+                            " ORDER BY a.id DESC), '[]') FROM artifacts a"
+                            " WHERE $1::text IS NULL OR a.name = $1",
+                            1, params, out, err);
+}
+
+int store_artifact_get(struct store_conn *c, const char *name, cJSON **out,
+                       struct weir_err *err)
+{
+    const char *params[1] = {name};
+    int rc;
+
+    rc = store_json_query(
+        c,
+        "SELECT jsonb_build_object('name', $1::text, 'prod', (SELECT version"
+        " FROM artifacts WHERE name = $1 AND stage = 'prod'), 'versions',"
+        " jsonb_agg(" ARTIFACT_JSON
+        " || jsonb_build_object('promotions', " PROMOTIONS_JSON
+        ") ORDER BY a.id DESC)) FROM artifacts a"
+        " WHERE a.name = $1 HAVING count(*) > 0",
+        1, params, out, err);
+    if (rc == WEIR_ENOTFOUND)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no artifact \"%s\"", name);
+    return rc;
+}
+
+/* The index of stage s in stages[], or -1. */
+static int stage_rank(const char *s)
+{
+    for (size_t i = 0; s != NULL && i < WEIR_ARRAY_LEN(stages); i++)
+        if (strcmp(stages[i], s) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Lock every version of p->name; the stage of p->version into from. */
+static int promote_check(struct store_conn *c, const struct store_promotion *p,
+                         char *from, size_t len, struct weir_err *err)
+{
+    const char *params[2] = {p->name, p->version};
+    PGresult *r = NULL;
+    int rc, row = -1;
+
+    rc = store_query(c,
+                     "SELECT version, stage FROM artifacts WHERE name = $1"
+                     " ORDER BY id FOR UPDATE",
+                     1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (strcmp(PQgetvalue(r, i, 0), p->version) == 0)
+            row = i;
+    if (row < 0)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no version \"%s\" of %s \"%s\"",
+                          p->version, PQntuples(r) ? "artifact" : "unknown",
+                          p->name);
+    else
+        snprintf(from, len, "%s", PQgetvalue(r, row, 1));
+    PQclear(r);
+    if (rc == 0 && stage_rank(p->to) <= stage_rank(from))
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "%s %s is in stage %s: stages only move forward"
+                          " (none, dev, staging, prod, archived)",
+                          p->name, p->version, from);
+    return rc;
+}
+
+/* Archive the prod version of p->name; its version into *archived. */
+static int promote_archive(struct store_conn *c,
+                           const struct store_promotion *p, char **archived,
+                           struct weir_err *err)
+{
+    const char *params[4] = {p->name, p->by, p->version};
+    PGresult *r = NULL;
+    int rc;
+
+    rc = store_query(
+        c,
+        "WITH old AS (UPDATE artifacts SET stage = 'archived' WHERE name = $1"
+        " AND stage = 'prod' RETURNING id, version), ins AS (INSERT INTO"
+        " artifact_promotions (artifact_id, from_stage, to_stage, by,"
+        " comment) SELECT id, 'prod', 'archived', $2, 'replaced by ' || $3"
+        " FROM old) SELECT version FROM old",
+        3, params, &r, err);
+    if (rc == 0 && PQntuples(r) == 1)
+        rc = store_val_dup(r, 0, 0, archived, err);
+    PQclear(r);
+    return rc;
+}
+
+int store_artifact_promote(struct store_conn *c,
+                           const struct store_promotion *p, cJSON **out,
+                           struct weir_err *err)
+{
+    char from[16] = "", *archived = NULL;
+    const char *params[6] = {p->name, p->version, p->to,
+                             p->by,   p->comment, from};
+    PGresult *r = NULL;
+    int rc = 0;
+
+    if (stage_rank(p->to) <= 0)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "unknown stage \"%s\": expected dev, staging, prod"
+                            " or archived",
+                            p->to ? p->to : "");
+    rc = store_begin(c, err);
+    if (rc == 0)
+        rc = promote_check(c, p, from, sizeof(from), err);
+    if (rc == 0 && strcmp(p->to, "prod") == 0)
+        rc = promote_archive(c, p, &archived, err);
+    if (rc == 0)
+        rc = store_query(
+            c,
+            "WITH a AS (UPDATE artifacts SET stage = $3 WHERE name = $1 AND"
+            " version = $2 RETURNING id, stage) INSERT INTO"
+            " artifact_promotions (artifact_id, from_stage, to_stage, by,"
+            " comment) SELECT a.id, $6, a.stage, $4, $5 FROM a"
+            " RETURNING weir_iso(at)",
+            6, params, &r, err);
+    if (rc == 0)
+        rc = store_commit(c, err);
+    if (rc == 0) {
+        *out = cJSON_CreateObject();
+        cJSON_AddStringToObject(*out, "name", p->name);
+        cJSON_AddStringToObject(*out, "version", p->version);
+        cJSON_AddStringToObject(*out, "from", from);
+        cJSON_AddStringToObject(*out, "stage", p->to);
+        cJSON_AddStringToObject(*out, "by", p->by);
+        cJSON_AddStringToObject(*out, "at", PQgetvalue(r, 0, 0));
+        if (archived)
+            cJSON_AddStringToObject(*out, "archived", archived);
+        else
+            cJSON_AddNullToObject(*out, "archived");
+    } else {
+        store_rollback(c);
+    }
+    PQclear(r);
+    free(archived);
+    return rc;
+}
+
+/* The SQL of store_run_lineage(): a task's attempt is its last success. */
+static const char lineage_sql[] =
+    "SELECT jsonb_build_object('run_id', r.id, 'dag', r.dag_id, 'state',"
+    " r.state, 'dag_version', jsonb_build_object('id', v.id, 'hash', v.hash,"
+    " 'path', v.path, 'origin', v.origin, 'created_at',"
+    " weir_iso(v.created_at)), 'params', r.params, 'environment',"
+    " r.environment, 'trigger', jsonb_build_object('kind', r.trigger_kind,"
+    " 'key', r.trigger_key, 'payload', r.trigger_payload), 'reason',"
+    " r.reason, 'created_at', weir_iso(r.created_at), 'retry_count',"
+    " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'steps',"
+    " (SELECT coalesce(jsonb_agg(jsonb_build_object('task_id', t.id, 'step',"
+    " t.step_id, 'cell', t.cell, 'matrix', t.matrix, 'state', t.state,"
+    " 'attempt_id', x.id, 'try', x.try, 'worker', w.name, 'finished_at',"
+    " weir_iso(x.finished_at), 'outputs', t.outputs, 'data', " PREFIXED(
+        "t.outputs",
+        "data.") ", 'artifact', " PREFIXED("t.outputs",
+                                           "artifact.") ","
+                                                        " 'metrics', " PREFIXED(
+                                                            "t.outputs",
+                                                            "metric.") ", "
+                                                                       "'reused"
+                                                                       "',"
+                                                                       " coales"
+                                                                       "ce(x."
+                                                                       "finishe"
+                                                                       "d_at < "
+                                                                       "r."
+                                                                       "retried"
+                                                                       "_at, "
+                                                                       "false),"
+                                                                       " '"
+                                                                       "reused_"
+                                                                       "from', "
+                                                                       "CASE"
+                                                                       " WHEN "
+                                                                       "x."
+                                                                       "finishe"
+                                                                       "d_at < "
+                                                                       "r."
+                                                                       "retried"
+                                                                       "_at "
+                                                                       "THEN "
+                                                                       "x.id "
+                                                                       "END) "
+                                                                       "ORDER "
+                                                                       "BY "
+                                                                       "t.id), "
+                                                                       "'[]')"
+                                                                       " FROM "
+                                                                       "tasks "
+                                                                       "t LEFT "
+                                                                       "JOIN "
+                                                                       "LATERAL"
+                                                                       " ("
+                                                                       "SELECT "
+                                                                       "* FROM "
+                                                                       "attempt"
+                                                                       "s y "
+                                                                       "WHERE"
+                                                                       " y."
+                                                                       "task_"
+                                                                       "id = "
+                                                                       "t.id "
+                                                                       "AND "
+                                                                       "y."
+                                                                       "state "
+                                                                       "= "
+                                                                       "'succes"
+                                                                       "s' "
+                                                                       "ORDER "
+                                                                       "BY "
+                                                                       "y.try "
+                                                                       "DESC "
+                                                                       "LIMIT "
+                                                                       "1)"
+                                                                       " x ON "
+                                                                       "true "
+                                                                       "LEFT "
+                                                                       "JOIN "
+                                                                       "workers"
+                                                                       " w ON "
+                                                                       "w.id = "
+                                                                       "x."
+                                                                       "worker_"
+                                                                       "id "
+                                                                       "WHERE "
+                                                                       "t.run_"
+                                                                       "id ="
+                                                                       " r.id),"
+                                                                       " '"
+                                                                       "artifac"
+                                                                       "ts', "
+                                                                       "(SELECT"
+                                                                       " coales"
+                                                                       "ce("
+                                                                       "jsonb_"
+                                                                       "agg"
+                                                                       "(" ARTIFACT_JSON
+                                                                       " ORDER "
+                                                                       "BY "
+                                                                       "a.id), "
+                                                                       "'[]') "
+                                                                       "FROM "
+                                                                       "artifac"
+                                                                       "ts a "
+                                                                       "WHERE "
+                                                                       "a.run_"
+                                                                       "id = "
+                                                                       "r.id))"
+                                                                       " FROM "
+                                                                       "runs r "
+                                                                       "JOIN "
+                                                                       "dag_"
+                                                                       "version"
+                                                                       "s v ON "
+                                                                       "v.id = "
+                                                                       "r.dag_"
+                                                                       "version"
+                                                                       "_id"
+                                                                       " WHERE "
+                                                                       "r.id = "
+                                                                       "$1";
+
+int store_run_lineage(struct store_conn *c, int64_t run_id, cJSON **out,
+                      int64_t *version_id, struct weir_err *err)
+{
+    char idb[24];
+    const char *params[1] = {idb};
+    const cJSON *v;
+    int rc;
+
+    I64(idb, run_id);
+    rc = store_json_query(c, lineage_sql, 1, params, out, err);
+    if (rc == WEIR_ENOTFOUND)
+        return weir_err_set(err, WEIR_ENOTFOUND, "no run %s", idb);
+    if (rc < 0)
+        return rc;
+    v = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(*out, "dag_version"), "id");
+    *version_id = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+    return 0;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The model registry and lineage in the database (store_artifacts.c):
+ * artifact versions recorded from attempt outputs, their promotions
+ * through the stages none -> dev -> staging -> prod -> archived, and the
+ * lineage of a run. Reads return JSON that PostgreSQL builds.
+ */
+#ifndef WEIR_STORE_ARTIFACTS_H
+#define WEIR_STORE_ARTIFACTS_H
+
+#include <cJSON.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/*
+ * Record the artifact version that attempt_id's outputs (JSON object text,
+ * may be NULL) declare with artifact.name, in the caller's transaction:
+ * version (artifact.version, else "run-<run id>"), uri, metrics (metric.*
+ * keys without the prefix), data version and hash (the attempt's own
+ * data.*, else the first task of the run that output data.version), and
+ * the producing run, DAG version, environment, step and attempt. Outputs
+ * without artifact.name record nothing; an invalid name or version, or a
+ * version already recorded, is logged and not recorded: a step's outputs
+ * never fail the attempt. Returns 0 or a database error.
+ */
+WEIR_MUSTCHECK int store_artifact_record(struct store_conn *c,
+                                         int64_t attempt_id,
+                                         const char *outputs,
+                                         struct weir_err *err);
+
+/* Every artifact version (of name when not NULL), newest first, as a new
+ * JSON array *out. */
+WEIR_MUSTCHECK int store_artifacts_list(struct store_conn *c, const char *name,
+                                        cJSON **out, struct weir_err *err);
+
+/* One artifact: {name, prod, versions: [... with promotions]}, or
+ * WEIR_ENOTFOUND when no version has that name. */
+WEIR_MUSTCHECK int store_artifact_get(struct store_conn *c, const char *name,
+                                      cJSON **out, struct weir_err *err);
+
+/* A promotion request. */
+struct store_promotion {
+    const char *name;    /* artifact name */
+    const char *version; /* its version */
+    const char *to;      /* dev, staging, prod or archived */
+    const char *by;      /* token name of who asks */
+    const char *comment; /* free text, or NULL */
+};
+
+/*
+ * Move an artifact version to stage p->to in one transaction, recording
+ * who and when. Stages only move forward (none, dev, staging, prod,
+ * archived); a promotion to prod archives the name's current prod
+ * version. *out gets {name, version, from, stage, by, at, archived}.
+ * WEIR_EINVAL for an unknown stage, WEIR_ENOTFOUND for no such version,
+ * WEIR_ECONFLICT for a move backwards or to the stage it has.
+ */
+WEIR_MUSTCHECK int store_artifact_promote(struct store_conn *c,
+                                          const struct store_promotion *p,
+                                          cJSON **out, struct weir_err *err);
+
+/*
+ * The lineage of run_id as a new JSON object *out: the run's DAG version
+ * (id, hash, path), params, environment, trigger and reason, and per task
+ * its outputs split into data, artifact and metrics, the attempt that
+ * produced them, and whether a retry of the run reused it; the artifact
+ * versions the run recorded. *version_id gets the run's DAG version.
+ * WEIR_ENOTFOUND when there is no such run.
+ */
+WEIR_MUSTCHECK int store_run_lineage(struct store_conn *c, int64_t run_id,
+                                     cJSON **out, int64_t *version_id,
+                                     struct weir_err *err);
+
+#endif

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The example ML pipeline end to end: weir-server against a private
+# PostgreSQL, dags/ml in its DAGs folder, one weir-worker on the default
+# queue, and ml_test.py driving runs, retries, promotions and lineage.
+# With the weir CLI as a fourth argument, its registry and lineage
+# commands are run too.
+#   tests/integration/run_ml.sh PATH/TO/weir-server SOURCE_DIR \
+#       PATH/TO/weir-worker [PATH/TO/weir]
+set -uo pipefail
+server=$1
+src=$2
+worker_bin=$3
+cli=${4:-}
+. "$src/tests/integration/harness.sh"
+worker_pid=""
+stop_worker() {
+    [ -n "$worker_pid" ] || return 0
+    kill -TERM "$worker_pid" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$worker_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$worker_pid" 2>/dev/null
+    wait "$worker_pid" 2>/dev/null
+    worker_pid=""
+}
+trap 'stop_worker; harness_cleanup' EXIT
+/usr/bin/python3 -c 'import sklearn, numpy' ||
+    die "python3-sklearn and python3-numpy are needed (scripts/setup.sh)"
+cp -r "$src/dags/ml" "$tmp/dags/ml" || die "no dags/ml"
+mkdir -p "$tmp/scratch" "$tmp/data"
+
+harness_start_server
+worker=$(harness_token worker ml-worker) || die "cannot create a worker token"
+reader=$(harness_token read) || die "cannot create a read token"
+ops=$(harness_token admin ops) || die "cannot create an admin token"
+harness_check_dags
+printf '%s\n' "$worker" >"$tmp/worker.token"
+chmod 600 "$tmp/worker.token"
+"$worker_bin" --server "http://$addr" --token-file "$tmp/worker.token" \
+    --slots 2 --dags-dir "$tmp/dags" --scratch-dir "$tmp/scratch" \
+    --name ml-worker --shutdown-grace 1s >"$tmp/worker.log" 2>&1 &
+worker_pid=$!
+
+WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
+    WEIR_READ="$reader" WEIR_DATA="$tmp/data" WEIR_STEPS="$tmp/dags/ml/steps" \
+    timeout 200 python3 "$src/tests/integration/ml_test.py" || rc=1
+
+expect_cli() { # WANT_RC GREP_PATTERN ARGS...
+    local want=$1 pat=$2 got
+    shift 2
+    WEIR_SERVER="http://$addr" WEIR_TOKEN="$ops" timeout 20 "$cli" "$@" >"$tmp/cli" 2>&1
+    got=$?
+    if [ "$got" -ne "$want" ] || ! grep -q -- "$pat" "$tmp/cli"; then
+        echo "FAIL: weir $* exited $got (want $want):" >&2
+        cat "$tmp/cli" >&2
+        rc=1
+    fi
+}
+if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
+    expect_cli 0 "cancer-classifier" artifacts
+    expect_cli 0 "prod" artifacts cancer-classifier
+    expect_cli 0 '"versions"' artifacts cancer-classifier --json
+    expect_cli 1 "no artifact" artifacts nothing-here
+    expect_cli 0 "archived" artifact promote cancer-classifier r3 --to archived
+    expect_cli 1 "only move forward" artifact promote cancer-classifier r3 --to dev
+    expect_cli 2 "usage" artifact promote cancer-classifier
+    expect_cli 0 "reused" lineage 2
+    expect_cli 0 "data.version" lineage 1
+    expect_cli 1 "no run 999999" lineage 999999
+fi
+
+stop_worker
+kill -TERM "$server_pid"
+wait "$server_pid"
+src_rc=$?
+server_pid=""
+[ "$src_rc" -eq 0 ] || { echo "FAIL: weir-server exited $src_rc on SIGTERM" >&2; rc=1; }
+harness_check_log
+[ "$rc" -eq 0 ] || tail -n 30 "$tmp/worker.log" >&2
+echo "integration.ml: $((SECONDS - started)) s, rc $rc"
+exit "$rc"
