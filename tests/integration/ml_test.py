@@ -90,6 +90,10 @@ check(st.get("approve") == ["skipped"], "approve runs in prod only: %s" % st)
 check(st.get("register") == ["success"], "register ran: %s" % st)
 ingest1 = task(run1, "ingest")["outputs"]
 check(ingest1.get("data.rows") == "300", "dev uses the sample: %s" % ingest1)
+_, logs = req("GET", "/api/v1/attempts/%d/logs"
+              % task(run1, "ingest")["attempts"][0]["id"], READ)
+check(any("environment dev" in x["line"] for x in logs.get("lines", [])),
+      "the step sees WEIR_ENV=dev: %s" % logs)
 
 code, arts = req("GET", "/api/v1/artifacts?name=cancer-classifier", READ)
 check(code == 200 and len(arts["artifacts"]) == 1, "one artifact: %s" % arts)
@@ -203,7 +207,40 @@ check(all(t["queue"] == "prod" for t in run4["tasks"])
       and task(run4, "ingest")["state"] == "queued"
       and run4["params"]["accuracy_threshold"] == 0.93,
       "prod run waits on the prod queue: %s" % states(run4))
-req("POST", "/api/v1/runs/%d/cancel" % r4, ADMIN)
+
+# 6. a worker on the prod queue runs it; approve waits for a person
+tok = os.path.join(DATA, "..", "worker.token")
+prod = subprocess.Popen([os.environ["WEIR_WORKER_BIN"], "--server", BASE,
+                         "--token-file", tok, "--queue", "prod", "--slots",
+                         "2", "--dags-dir", os.environ["WEIR_DAGS"],
+                         "--scratch-dir", DATA, "--name", "prod-worker",
+                         "--shutdown-grace", "1s"],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        _, run4 = req("GET", "/api/v1/runs/%d" % r4, READ)
+        if task(run4, "approve")["state"] != "pending" or \
+                run4["state"] != "running":
+            break
+        time.sleep(0.3)
+    check(task(run4, "approve")["state"] == "awaiting_approval",
+          "prod waits for approval: %s" % states(run4))
+    check(task(run4, "ingest")["outputs"].get("data.rows") == "569",
+          "prod reads the whole dataset")
+    code, b = req("POST", "/api/v1/runs/%d/steps/approve/approve" % r4, ADMIN,
+                  {"comment": "numbers look right"})
+    check(code == 200, "approve: %d %s" % (code, b))
+    run4 = wait_done(r4)
+    check(run4["state"] == "success" and task(run4, "register")["state"]
+          == "success", "prod run after approval: %s" % states(run4))
+    _, arts = req("GET", "/api/v1/artifacts?name=cancer-classifier", READ)
+    check(arts["artifacts"][0]["environment"] == "prod"
+          and arts["artifacts"][0]["version"] == "r%d" % r4,
+          "the prod run's version: %s" % arts["artifacts"][0])
+finally:
+    prod.terminate()
+    prod.wait(timeout=30)
 
 print("ml: %d failures" % len(failures))
 sys.exit(1 if failures else 0)

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The example ML pipeline end to end: weir-server against a private
 # PostgreSQL, dags/ml in its DAGs folder, one weir-worker on the default
-# queue, and ml_test.py driving runs, retries, promotions and lineage.
+# queue, and ml_test.py driving runs, retries, promotions and lineage (it
+# starts a second weir-worker, on the prod queue, itself).
 # With the weir CLI as a fourth argument, its registry and lineage
 # commands are run too.
 #   tests/integration/run_ml.sh PATH/TO/weir-server SOURCE_DIR \
@@ -45,6 +46,7 @@ worker_pid=$!
 
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_READ="$reader" WEIR_DATA="$tmp/data" WEIR_STEPS="$tmp/dags/ml/steps" \
+    WEIR_WORKER_BIN="$worker_bin" WEIR_DAGS="$tmp/dags" \
     timeout 200 python3 "$src/tests/integration/ml_test.py" || rc=1
 
 expect_cli() { # WANT_RC GREP_PATTERN ARGS...
@@ -59,13 +61,18 @@ expect_cli() { # WANT_RC GREP_PATTERN ARGS...
     fi
 }
 if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
+    if [ -n "${WEIR_ML_SHOW:-}" ]; then # print what a person sees
+        for a in "artifacts" "artifacts cancer-classifier" "lineage 2"; do
+            WEIR_SERVER="http://$addr" WEIR_TOKEN="$ops" timeout 20 "$cli" $a
+        done
+    fi
     expect_cli 0 "cancer-classifier" artifacts
     expect_cli 0 "prod" artifacts cancer-classifier
     expect_cli 0 '"versions"' artifacts cancer-classifier --json
     expect_cli 1 "no artifact" artifacts nothing-here
     expect_cli 0 "archived" artifact promote cancer-classifier r3 --to archived
     expect_cli 1 "only move forward" artifact promote cancer-classifier r3 --to dev
-    expect_cli 2 "usage" artifact promote cancer-classifier
+    expect_cli 2 "expected promote NAME VERSION" artifact promote cancer-classifier
     expect_cli 0 "reused" lineage 2
     expect_cli 0 "data.version" lineage 1
     expect_cli 1 "no run 999999" lineage 999999

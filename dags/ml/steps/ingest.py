@@ -35,6 +35,7 @@ version = "v" + digest[:12]
 path = mlcommon.dataset_path(version)
 os.makedirs(os.path.dirname(path), exist_ok=True)
 np.savez(path, X=X, y=y)
-print(f"ingest: {len(y)} rows ({a.version}, bad rows: {a.bad_rows}) -> {path}")
+print(f"ingest: {len(y)} rows ({a.version}, bad rows: {a.bad_rows}, "
+      f"environment {os.environ.get('WEIR_ENV', 'none')}) -> {path}")
 mlcommon.output({"data.version": version, "data.hash": digest,
                  "data.rows": len(y), "data.uri": "file://" + path})
