@@ -20,10 +20,14 @@ static const char artifacts_usage[] =
 
 static const char artifact_usage[] =
     "usage: weir artifact promote NAME VERSION --to STAGE [--comment TEXT]\n"
+    "                             [--json]\n"
+    "       weir artifact approve|reject NAME VERSION [--comment TEXT]\n"
     "                             [--json]\n\n"
-    "Moves an artifact version to STAGE: dev, staging, prod or archived.\n"
-    "Stages only move forward; promoting to prod archives the version that\n"
-    "was in prod. Who and when are recorded. Needs an admin token.\n";
+    "promote moves an artifact version to STAGE: dev, staging, prod or\n"
+    "archived. Stages only move forward; promoting to prod archives the\n"
+    "version that was in prod. When the DAG that produced it has an\n"
+    "approval gate, a promotion to prod waits until someone runs approve\n"
+    "(or reject). Who and when are recorded. Needs an admin token.\n";
 
 /* Options of the registry commands. */
 struct reg_opts {
@@ -132,6 +136,19 @@ static void print_prod(const cJSON *reply)
     printf("%s: no version in prod\n\n", cli_str(reply, "name"));
 }
 
+static void print_promotion(const cJSON *p)
+{
+    printf("    %s -> %s%s by %s", cli_str(p, "from"), cli_str(p, "to"),
+           strcmp(cli_str(p, "outcome"), "rejected") == 0 ? " rejected" : "",
+           cli_str(p, "by"));
+    if (strcmp(cli_str(p, "decided_by"), "-") != 0)
+        printf(", decided by %s", cli_str(p, "decided_by"));
+    printf(" at %s", cli_str(p, "at"));
+    if (strcmp(cli_str(p, "comment"), "-") != 0)
+        printf(": %s", cli_str(p, "comment"));
+    printf("\n");
+}
+
 static void print_artifact(const cJSON *reply)
 {
     const cJSON *v, *p;
@@ -142,8 +159,7 @@ static void print_artifact(const cJSON *reply)
         print_version_row(v);
         cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(v, "promotions"))
         {
-            printf("    %s -> %s by %s at %s\n", cli_str(p, "from"),
-                   cli_str(p, "to"), cli_str(p, "by"), cli_str(p, "at"));
+            print_promotion(p);
         }
     }
 }
@@ -186,26 +202,54 @@ int cmd_artifacts(int argc, char **argv)
     return CLI_OK;
 }
 
+/* One line about a promotion, an approval or a rejection. */
+static void say_promotion(const cJSON *r)
+{
+    const char *n = cli_str(r, "name"), *v = cli_str(r, "version");
+
+    if (strcmp(cli_str(r, "outcome"), "awaiting_approval") == 0)
+        printf("%s %s: %s -> %s awaits approval (asked by %s); decide with"
+               " 'weir artifact approve|reject %s %s'\n",
+               n, v, cli_str(r, "from"), cli_str(r, "pending"),
+               cli_str(r, "by"), n, v);
+    else if (strcmp(cli_str(r, "outcome"), "rejected") == 0)
+        printf("%s %s: promotion rejected by %s, stays %s\n", n, v,
+               cli_str(r, "decided_by"), cli_str(r, "stage"));
+    else
+        printf("%s %s: %s -> %s (asked by %s, decided by %s, at %s)\n", n, v,
+               cli_str(r, "from"), cli_str(r, "stage"), cli_str(r, "by"),
+               cli_str(r, "decided_by"), cli_str(r, "at"));
+    if (strcmp(cli_str(r, "archived"), "-") != 0)
+        printf("%s %s: prod -> archived\n", n, cli_str(r, "archived"));
+}
+
 int cmd_artifact(int argc, char **argv)
 {
     struct reg_opts o = {0};
     char path[700], name[300], version[300];
+    const char *verb;
     cJSON *body, *reply;
     struct client c;
     int rc = parse(argc, argv, "artifact", artifact_usage, &o);
 
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
-    if (argc - optind != 3 || strcmp(argv[optind], "promote") != 0)
-        return cli_usage_error("artifact", "expected promote NAME VERSION");
-    if (o.to == NULL)
-        return cli_usage_error("artifact", "--to STAGE is required");
+    verb = optind < argc ? argv[optind] : "";
+    if (argc - optind != 3 ||
+        (strcmp(verb, "promote") != 0 && strcmp(verb, "approve") != 0 &&
+         strcmp(verb, "reject") != 0))
+        return cli_usage_error("artifact",
+                               "expected promote|approve|reject NAME VERSION");
+    if ((o.to == NULL) != (strcmp(verb, "promote") != 0))
+        return cli_usage_error("artifact", "--to STAGE goes with promote,"
+                                           " and only with it");
     client_escape(argv[optind + 1], name, sizeof(name));
     client_escape(argv[optind + 2], version, sizeof(version));
-    snprintf(path, sizeof(path), "/api/v1/artifacts/%s/versions/%s/promote",
-             name, version);
+    snprintf(path, sizeof(path), "/api/v1/artifacts/%s/versions/%s/%s", name,
+             version, verb);
     body = cJSON_CreateObject();
-    cJSON_AddStringToObject(body, "to", o.to);
+    if (o.to)
+        cJSON_AddStringToObject(body, "to", o.to);
     if (o.comment)
         cJSON_AddStringToObject(body, "comment", o.comment);
     client_init(&c, o.server);
@@ -213,17 +257,10 @@ int cmd_artifact(int argc, char **argv)
     cJSON_Delete(body);
     if (reply == NULL)
         return CLI_INVALID;
-    if (o.json) {
+    if (o.json)
         cli_print_json(reply);
-    } else {
-        printf("%s %s: %s -> %s (by %s at %s)\n", cli_str(reply, "name"),
-               cli_str(reply, "version"), cli_str(reply, "from"),
-               cli_str(reply, "stage"), cli_str(reply, "by"),
-               cli_str(reply, "at"));
-        if (strcmp(cli_str(reply, "archived"), "-") != 0)
-            printf("%s %s: prod -> archived\n", cli_str(reply, "name"),
-                   cli_str(reply, "archived"));
-    }
+    else
+        say_promotion(reply);
     cJSON_Delete(reply);
     return CLI_OK;
 }

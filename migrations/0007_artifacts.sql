@@ -25,6 +25,9 @@ CREATE TABLE artifacts (
     stage          text NOT NULL DEFAULT 'none'
                    CHECK (stage IN ('none', 'dev', 'staging', 'prod',
                                     'archived')),
+    pending_stage  text CHECK (pending_stage = 'prod'), -- awaits approval
+    pending_by     text,   -- who asked for it
+    pending_at     timestamptz,
     created_at     timestamptz NOT NULL DEFAULT now(),
     UNIQUE (name, version)
 );
@@ -33,13 +36,17 @@ CREATE UNIQUE INDEX artifacts_one_prod ON artifacts (name)
     WHERE stage = 'prod';
 
 -- Every stage change: promotions, and the archiving of the prod version
--- a promotion replaced.
+-- a promotion replaced; and every rejected request (outcome 'rejected',
+-- the stage unchanged).
 CREATE TABLE artifact_promotions (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     artifact_id bigint NOT NULL REFERENCES artifacts (id) ON DELETE CASCADE,
     from_stage  text NOT NULL,
     to_stage    text NOT NULL,
     by          text NOT NULL, -- token name of who asked
+    decided_by  text,          -- who approved or rejected, when needed
+    outcome     text NOT NULL DEFAULT 'done'
+                CHECK (outcome IN ('done', 'rejected')),
     comment     text,
     at          timestamptz NOT NULL DEFAULT now()
 );

@@ -130,6 +130,10 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/artifacts/{name}", api_artifact_get, 0, 0},
     {"POST", "/api/v1/artifacts/{name}/versions/{version}/promote",
      api_artifact_promote, HTTP_JSON_BODY, 0},
+    {"POST", "/api/v1/artifacts/{name}/versions/{version}/approve",
+     api_artifact_approve, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/artifacts/{name}/versions/{version}/reject",
+     api_artifact_reject, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
     {"GET", "/api/v1/runs/{id}/lineage", api_run_lineage, 0, 0},
 };
 

@@ -75,6 +75,8 @@ void api_metrics(struct http_req *req);
 void api_artifacts_list(struct http_req *req);
 void api_artifact_get(struct http_req *req);
 void api_artifact_promote(struct http_req *req);
+void api_artifact_approve(struct http_req *req);
+void api_artifact_reject(struct http_req *req);
 void api_run_lineage(struct http_req *req);
 
 #endif

@@ -8,7 +8,14 @@
  *        {"to": STAGE, "comment": TEXT?}           -> {name, version, from,
  *                                                     stage, by, at,
  *                                                     archived}
+ *   POST /api/v1/artifacts/{name}/versions/{version}/approve, /reject
+ *        {"comment": TEXT?}                        -> the same
  *   GET  /api/v1/runs/{id}/lineage                 -> the run's lineage
+ *
+ * A promotion to prod waits for an approval (202, outcome
+ * "awaiting_approval") when the DAG version that produced the artifact
+ * asks people before things reach production: it has an approval gate,
+ * or its environment "prod" lists approve_before steps.
  */
 #include <string.h>
 
@@ -54,6 +61,35 @@ void api_artifact_get(struct http_req *req)
         http_reply_err(req, &err);
     else
         http_reply_json(req, 200, o);
+}
+
+/* Whether DAG d asks for a person before production (see the top). */
+static bool dag_gates_prod(const struct dag *d)
+{
+    for (size_t i = 0; d != NULL && i < d->n_steps; i++)
+        if (d->steps[i].approval)
+            return true;
+    for (size_t i = 0; d != NULL && i < d->n_environments; i++)
+        if (strcmp(d->environments[i].name, "prod") == 0 &&
+            d->environments[i].n_approve_before > 0)
+            return true;
+    return false;
+}
+
+/* p->needs_approval from the DAG version that produced the artifact. */
+static int promotion_gate(struct api *api, struct store_conn *c,
+                          struct store_promotion *p, struct weir_err *err)
+{
+    const struct dag *d = NULL;
+    int64_t version = 0;
+    int rc = store_artifact_dag_version(c, p->name, p->version, &version, err);
+
+    if (rc == 0 && strcmp(p->to, "prod") == 0)
+        d = engine_dag(api->cache, c, version);
+    p->needs_approval = dag_gates_prod(d);
+    if (d != NULL)
+        dagcache_release(api->cache, d);
+    return rc;
 }
 
 /* Read {"to": STAGE, "comment": TEXT?} into p. */
@@ -103,12 +139,59 @@ void api_artifact_promote(struct http_req *req)
         rc = store_conn_get(api->store, &c, &err);
     }
     if (rc == 0)
+        rc = promotion_gate(api, c, &p, &err);
+    if (rc == 0)
         rc = store_artifact_promote(c, &p, &o, &err);
     store_conn_put(c);
     if (rc < 0)
         http_reply_err(req, &err);
     else
+        http_reply_json(
+            req, p.needs_approval && !strcmp(p.to, "prod") ? 202 : 200, o);
+}
+
+static void promotion_decide(struct http_req *req, bool approve)
+{
+    struct api *api = http_req_app(req);
+    const cJSON *b = http_req_json(req);
+    const cJSON *cm = cJSON_GetObjectItemCaseSensitive(b, "comment");
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    char by[BY_MAX];
+    cJSON *o = NULL;
+    int rc = 0;
+
+    if ((b != NULL && !cJSON_IsObject(b)) ||
+        (cm != NULL && !cJSON_IsNull(cm) && !cJSON_IsString(cm)) ||
+        cJSON_GetArraySize(b) > (cm != NULL))
+        rc = weir_err_set(&err, WEIR_EINVAL,
+                          "expected {\"comment\": \"...\"} (optional)");
+    else if (cJSON_IsString(cm) && strlen(cm->valuestring) > COMMENT_MAX)
+        rc = weir_err_set(&err, WEIR_EINVAL,
+                          "\"comment\" is longer than %d bytes", COMMENT_MAX);
+    if (rc == 0) {
+        api_caller_name(api, req, by, sizeof(by));
+        rc = store_conn_get(api->store, &c, &err);
+    }
+    if (rc == 0)
+        rc = store_artifact_decide(
+            c, http_req_param(req, "name"), http_req_param(req, "version"),
+            approve, by, cJSON_IsString(cm) ? cm->valuestring : NULL, &o, &err);
+    store_conn_put(c);
+    if (rc < 0)
+        http_reply_err(req, &err);
+    else
         http_reply_json(req, 200, o);
+}
+
+void api_artifact_approve(struct http_req *req)
+{
+    promotion_decide(req, true);
+}
+
+void api_artifact_reject(struct http_req *req)
+{
+    promotion_decide(req, false);
 }
 
 /* The outputs of step id among the lineage's steps: an object, or for a

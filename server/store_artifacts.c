@@ -30,7 +30,8 @@ static const char *const stages[] = {"none", "dev", "staging", "prod",
 /* An artifact version of table a as JSON. */
 #define ARTIFACT_JSON                                                          \
     "jsonb_build_object('name', a.name, 'version', a.version, 'uri', a.uri,"   \
-    " 'stage', a.stage, 'metrics', a.metrics, 'data_version',"                 \
+    " 'stage', a.stage, 'pending', a.pending_stage, 'pending_by',"             \
+    " a.pending_by, 'metrics', a.metrics, 'data_version',"                     \
     " a.data_version, 'data_hash', a.data_hash, 'run_id', a.run_id, 'dag',"    \
     " a.dag_id, 'dag_version_id', a.dag_version_id, 'dag_hash', (SELECT"       \
     " hash FROM dag_versions WHERE id = a.dag_version_id), 'environment',"     \
@@ -40,8 +41,9 @@ static const char *const stages[] = {"none", "dev", "staging", "prod",
 /* The promotions of artifact a as a JSON array. */
 #define PROMOTIONS_JSON                                                        \
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('from', p.from_stage,"      \
-    " 'to', p.to_stage, 'by', p.by, 'comment', p.comment, 'at',"               \
-    " weir_iso(p.at)) ORDER BY p.id), '[]') FROM artifact_promotions p"        \
+    " 'to', p.to_stage, 'outcome', p.outcome, 'by', p.by, 'decided_by',"       \
+    " p.decided_by, 'comment', p.comment, 'at', weir_iso(p.at))"               \
+    " ORDER BY p.id), '[]') FROM artifact_promotions p"                        \
     " WHERE p.artifact_id = a.id)"
 
 /* Whether s is a valid artifact name or version. */
@@ -165,35 +167,43 @@ static int stage_rank(const char *s)
     return -1;
 }
 
-/* Lock every version of p->name; the stage of p->version into from. */
-static int promote_check(struct store_conn *c, const struct store_promotion *p,
-                         char *from, size_t len, struct weir_err *err)
+/* What promote_lock() found of a version. */
+struct locked {
+    char stage[16];       /* its stage */
+    char pending[16];     /* the stage awaiting approval, or "" */
+    char pending_by[256]; /* who asked for it */
+};
+
+/* Lock every version of name (promotions of one name take turns) and
+ * read what version holds. */
+static int promote_lock(struct store_conn *c, const char *name,
+                        const char *version, struct locked *l,
+                        struct weir_err *err)
 {
-    const char *params[2] = {p->name, p->version};
+    const char *params[1] = {name};
     PGresult *r = NULL;
     int rc, row = -1;
 
     rc = store_query(c,
-                     "SELECT version, stage FROM artifacts WHERE name = $1"
-                     " ORDER BY id FOR UPDATE",
+                     "SELECT version, stage, coalesce(pending_stage, ''),"
+                     " coalesce(pending_by, '') FROM artifacts"
+                     " WHERE name = $1 ORDER BY id FOR UPDATE",
                      1, params, &r, err);
     if (rc < 0)
         return rc;
     for (int i = 0; i < PQntuples(r); i++)
-        if (strcmp(PQgetvalue(r, i, 0), p->version) == 0)
+        if (strcmp(PQgetvalue(r, i, 0), version) == 0)
             row = i;
-    if (row < 0)
+    if (row < 0) {
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no version \"%s\" of %s \"%s\"",
-                          p->version, PQntuples(r) ? "artifact" : "unknown",
-                          p->name);
-    else
-        snprintf(from, len, "%s", PQgetvalue(r, row, 1));
+                          version, PQntuples(r) ? "artifact" : "unknown", name);
+    } else {
+        snprintf(l->stage, sizeof(l->stage), "%s", PQgetvalue(r, row, 1));
+        snprintf(l->pending, sizeof(l->pending), "%s", PQgetvalue(r, row, 2));
+        snprintf(l->pending_by, sizeof(l->pending_by), "%s",
+                 PQgetvalue(r, row, 3));
+    }
     PQclear(r);
-    if (rc == 0 && stage_rank(p->to) <= stage_rank(from))
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "%s %s is in stage %s: stages only move forward"
-                          " (none, dev, staging, prod, archived)",
-                          p->name, p->version, from);
     return rc;
 }
 
@@ -202,7 +212,7 @@ static int promote_archive(struct store_conn *c,
                            const struct store_promotion *p, char **archived,
                            struct weir_err *err)
 {
-    const char *params[4] = {p->name, p->by, p->version};
+    const char *params[3] = {p->name, p->by, p->version};
     PGresult *r = NULL;
     int rc;
 
@@ -220,15 +230,89 @@ static int promote_archive(struct store_conn *c,
     return rc;
 }
 
+/*
+ * Record one promotion of p->version from stage `from` (outcome "done",
+ * or "rejected", which changes no stage) and clear what awaited approval;
+ * p->by asked, decided_by (or NULL) approved or rejected. *out gets the
+ * answer.
+ */
+static int promote_record(struct store_conn *c, const struct store_promotion *p,
+                          const char *from, const char *outcome,
+                          const char *decided_by, cJSON **out,
+                          struct weir_err *err)
+{
+    char *archived = NULL;
+    const char *params[8] = {p->name, p->version, p->to,   p->by,
+                             from,    decided_by, outcome, p->comment};
+    PGresult *r = NULL;
+    bool done = strcmp(outcome, "done") == 0;
+    int rc = 0;
+
+    if (done && strcmp(p->to, "prod") == 0)
+        rc = promote_archive(c, p, &archived, err);
+    if (rc == 0)
+        rc = store_query(
+            c,
+            "WITH a AS (UPDATE artifacts SET stage = CASE WHEN $7 = 'done'"
+            " THEN $3 ELSE stage END, pending_stage = NULL, pending_by ="
+            " NULL, pending_at = NULL WHERE name = $1 AND version = $2"
+            " RETURNING id) INSERT INTO artifact_promotions (artifact_id,"
+            " from_stage, to_stage, by, decided_by, outcome, comment)"
+            " SELECT a.id, $5, $3, $4, $6, $7, $8 FROM a"
+            " RETURNING weir_iso(at)",
+            8, params, &r, err);
+    if (rc == 0) {
+        *out = cJSON_CreateObject();
+        cJSON_AddStringToObject(*out, "name", p->name);
+        cJSON_AddStringToObject(*out, "version", p->version);
+        cJSON_AddStringToObject(*out, "from", from);
+        cJSON_AddStringToObject(*out, "stage", done ? p->to : from);
+        cJSON_AddStringToObject(*out, "outcome", outcome);
+        cJSON_AddStringToObject(*out, "by", p->by);
+        cJSON_AddItemToObject(*out, "decided_by",
+                              decided_by ? cJSON_CreateString(decided_by)
+                                         : cJSON_CreateNull());
+        cJSON_AddStringToObject(*out, "at", PQgetvalue(r, 0, 0));
+        cJSON_AddItemToObject(*out, "archived",
+                              archived ? cJSON_CreateString(archived)
+                                       : cJSON_CreateNull());
+    }
+    PQclear(r);
+    free(archived);
+    return rc;
+}
+
+/* Ask for an approval of p: the version waits with pending_stage. */
+static int promote_request(struct store_conn *c,
+                           const struct store_promotion *p, const char *from,
+                           cJSON **out, struct weir_err *err)
+{
+    const char *params[4] = {p->name, p->version, p->to, p->by};
+    int rc;
+
+    rc = store_cmd(c,
+                   "UPDATE artifacts SET pending_stage = $3, pending_by = $4,"
+                   " pending_at = now() WHERE name = $1 AND version = $2",
+                   4, params, err);
+    if (rc == 0) {
+        *out = cJSON_CreateObject();
+        cJSON_AddStringToObject(*out, "name", p->name);
+        cJSON_AddStringToObject(*out, "version", p->version);
+        cJSON_AddStringToObject(*out, "from", from);
+        cJSON_AddStringToObject(*out, "stage", from);
+        cJSON_AddStringToObject(*out, "outcome", "awaiting_approval");
+        cJSON_AddStringToObject(*out, "pending", p->to);
+        cJSON_AddStringToObject(*out, "by", p->by);
+    }
+    return rc;
+}
+
 int store_artifact_promote(struct store_conn *c,
                            const struct store_promotion *p, cJSON **out,
                            struct weir_err *err)
 {
-    char from[16] = "", *archived = NULL;
-    const char *params[6] = {p->name, p->version, p->to,
-                             p->by,   p->comment, from};
-    PGresult *r = NULL;
-    int rc = 0;
+    struct locked l;
+    int rc;
 
     if (stage_rank(p->to) <= 0)
         return weir_err_set(err, WEIR_EINVAL,
@@ -237,37 +321,75 @@ int store_artifact_promote(struct store_conn *c,
                             p->to ? p->to : "");
     rc = store_begin(c, err);
     if (rc == 0)
-        rc = promote_check(c, p, from, sizeof(from), err);
-    if (rc == 0 && strcmp(p->to, "prod") == 0)
-        rc = promote_archive(c, p, &archived, err);
-    if (rc == 0)
-        rc = store_query(
-            c,
-            "WITH a AS (UPDATE artifacts SET stage = $3 WHERE name = $1 AND"
-            " version = $2 RETURNING id, stage) INSERT INTO"
-            " artifact_promotions (artifact_id, from_stage, to_stage, by,"
-            " comment) SELECT a.id, $6, a.stage, $4, $5 FROM a"
-            " RETURNING weir_iso(at)",
-            6, params, &r, err);
+        rc = promote_lock(c, p->name, p->version, &l, err);
+    if (rc == 0 && stage_rank(p->to) <= stage_rank(l.stage))
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "%s %s is in stage %s: stages only move forward"
+                          " (none, dev, staging, prod, archived)",
+                          p->name, p->version, l.stage);
+    if (rc == 0 && l.pending[0] != '\0')
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "%s %s already awaits approval for %s (asked by %s)",
+                          p->name, p->version, l.pending, l.pending_by);
+    if (rc == 0 && p->needs_approval && strcmp(p->to, "prod") == 0)
+        rc = promote_request(c, p, l.stage, out, err);
+    else if (rc == 0)
+        rc = promote_record(c, p, l.stage, "done", NULL, out, err);
     if (rc == 0)
         rc = store_commit(c, err);
-    if (rc == 0) {
-        *out = cJSON_CreateObject();
-        cJSON_AddStringToObject(*out, "name", p->name);
-        cJSON_AddStringToObject(*out, "version", p->version);
-        cJSON_AddStringToObject(*out, "from", from);
-        cJSON_AddStringToObject(*out, "stage", p->to);
-        cJSON_AddStringToObject(*out, "by", p->by);
-        cJSON_AddStringToObject(*out, "at", PQgetvalue(r, 0, 0));
-        if (archived)
-            cJSON_AddStringToObject(*out, "archived", archived);
-        else
-            cJSON_AddNullToObject(*out, "archived");
-    } else {
+    if (rc < 0)
         store_rollback(c);
+    return rc;
+}
+
+int store_artifact_decide(struct store_conn *c, const char *name,
+                          const char *version, bool approve, const char *by,
+                          const char *comment, cJSON **out,
+                          struct weir_err *err)
+{
+    struct store_promotion p = {name, version, NULL, NULL, comment, false};
+    struct locked l;
+    int rc = store_begin(c, err);
+
+    if (rc == 0)
+        rc = promote_lock(c, name, version, &l, err);
+    if (rc == 0 && l.pending[0] == '\0')
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "%s %s awaits no approval (stage %s)", name, version,
+                          l.stage);
+    if (rc == 0) {
+        p.to = l.pending;
+        p.by = l.pending_by;
+        rc = promote_record(c, &p, l.stage, approve ? "done" : "rejected", by,
+                            out, err);
     }
+    if (rc == 0)
+        rc = store_commit(c, err);
+    if (rc < 0)
+        store_rollback(c);
+    return rc;
+}
+
+int store_artifact_dag_version(struct store_conn *c, const char *name,
+                               const char *version, int64_t *version_id,
+                               struct weir_err *err)
+{
+    const char *params[2] = {name, version};
+    PGresult *r = NULL;
+    int rc;
+
+    rc = store_query(c,
+                     "SELECT dag_version_id FROM artifacts WHERE name = $1"
+                     " AND version = $2",
+                     2, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no version \"%s\" of \"%s\"",
+                          version, name);
+    else
+        *version_id = store_val_i64(r, 0, 0);
     PQclear(r);
-    free(archived);
     return rc;
 }
 

@@ -9,6 +9,7 @@
 #define WEIR_STORE_ARTIFACTS_H
 
 #include <cJSON.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -46,19 +47,42 @@ struct store_promotion {
     const char *to;      /* dev, staging, prod or archived */
     const char *by;      /* token name of who asks */
     const char *comment; /* free text, or NULL */
+    bool needs_approval; /* to prod only once someone approves */
 };
 
 /*
  * Move an artifact version to stage p->to in one transaction, recording
  * who and when. Stages only move forward (none, dev, staging, prod,
  * archived); a promotion to prod archives the name's current prod
- * version. *out gets {name, version, from, stage, by, at, archived}.
+ * version. With p->needs_approval, a promotion to prod only waits for
+ * store_artifact_decide() (outcome "awaiting_approval"). *out gets {name,
+ * version, from, stage, outcome, by, decided_by, at, archived}.
  * WEIR_EINVAL for an unknown stage, WEIR_ENOTFOUND for no such version,
- * WEIR_ECONFLICT for a move backwards or to the stage it has.
+ * WEIR_ECONFLICT for a move backwards, to the stage it has, or while a
+ * promotion of it awaits approval.
  */
 WEIR_MUSTCHECK int store_artifact_promote(struct store_conn *c,
                                           const struct store_promotion *p,
                                           cJSON **out, struct weir_err *err);
+
+/*
+ * Approve (the waiting promotion happens, as store_artifact_promote()
+ * would) or reject (the stage stays) the promotion of name/version that
+ * awaits approval; by is who decides. Both are recorded. WEIR_ECONFLICT
+ * when nothing awaits approval.
+ */
+WEIR_MUSTCHECK int store_artifact_decide(struct store_conn *c, const char *name,
+                                         const char *version, bool approve,
+                                         const char *by, const char *comment,
+                                         cJSON **out, struct weir_err *err);
+
+/* The DAG version that produced name/version into *version_id (0 when
+ * unknown), or WEIR_ENOTFOUND. */
+WEIR_MUSTCHECK int store_artifact_dag_version(struct store_conn *c,
+                                              const char *name,
+                                              const char *version,
+                                              int64_t *version_id,
+                                              struct weir_err *err);
 
 /*
  * The lineage of run_id as a new JSON object *out: the run's DAG version

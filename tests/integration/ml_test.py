@@ -167,9 +167,25 @@ def promote(version, to, token=ADMIN):
     return req("POST", name + version + "/promote", token, {"to": to})
 
 
+def decide(version, verb, comment=None):
+    body = {"comment": comment} if comment else None
+    return req("POST", name + version + "/" + verb, ADMIN, body)
+
+
+# the DAG has an approval gate: prod needs a person's yes
 code, b = promote("r%d" % r1, "prod")
-check(code == 200 and b["from"] == "none" and b["archived"] is None
-      and b["by"] == "ops", "first prod: %d %s" % (code, b))
+check(code == 202 and b["outcome"] == "awaiting_approval"
+      and b["stage"] == "none" and b["by"] == "ops",
+      "prod awaits approval: %d %s" % (code, b))
+code, b = promote("r%d" % r1, "prod")
+check(code == 409 and "already awaits approval" in b["error"]["message"],
+      "one request at a time: %d %s" % (code, b))
+code, b = decide("r%d" % r1, "approve", "holdout looks fine")
+check(code == 200 and b["stage"] == "prod" and b["decided_by"] == "ops"
+      and b["archived"] is None, "first prod approved: %d %s" % (code, b))
+code, b = decide("r%d" % r1, "approve")
+check(code == 409 and "awaits no approval" in b["error"]["message"],
+      "nothing to approve: %d %s" % (code, b))
 code, b = promote("r%d" % r1, "dev")
 check(code == 409 and "only move forward" in b["error"]["message"],
       "no way back: %d %s" % (code, b))
@@ -183,15 +199,23 @@ check(code == 404, "no such version: %d" % code)
 code, b = promote("r%d" % r3, "staging", READ)
 check(code == 403, "a read token cannot promote: %d" % code)
 check(promote("r%d" % r3, "staging")[0] == 200, "r3 to staging")
-code, b = promote("r%d" % r3, "prod")
+check(promote("r%d" % r3, "prod")[0] == 202, "r3 asks for prod")
+code, b = decide("r%d" % r3, "reject", "wait for Monday")
+check(code == 200 and b["outcome"] == "rejected" and b["stage"] == "staging",
+      "rejected: %d %s" % (code, b))
+check(promote("r%d" % r3, "prod")[0] == 202, "r3 asks again")
+code, b = decide("r%d" % r3, "approve")
 check(code == 200 and b["from"] == "staging" and b["archived"] == "r%d" % r1,
       "second prod archives the first: %s" % b)
 code, one = req("GET", "/api/v1/artifacts/cancer-classifier", READ)
 vs = {v["version"]: v for v in one["versions"]}
 check(one["prod"] == "r%d" % r3 and vs["r%d" % r1]["stage"] == "archived"
       and [p["to"] for p in vs["r%d" % r1]["promotions"]]
-      == ["prod", "archived"] and vs["r%d" % r3]["promotions"][-1]["by"]
-      == "ops", "the registry after promotions: %s" % one)
+      == ["prod", "archived"]
+      and [p["outcome"] for p in vs["r%d" % r3]["promotions"]]
+      == ["done", "rejected", "done"]
+      and vs["r%d" % r3]["promotions"][1]["comment"] == "wait for Monday",
+      "the registry after promotions: %s" % one)
 code, _ = req("GET", "/api/v1/artifacts/nothing-here", READ)
 check(code == 404, "unknown artifact: %d" % code)
 

@@ -72,7 +72,10 @@ if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     expect_cli 1 "no artifact" artifacts nothing-here
     expect_cli 0 "archived" artifact promote cancer-classifier r3 --to archived
     expect_cli 1 "only move forward" artifact promote cancer-classifier r3 --to dev
-    expect_cli 2 "expected promote NAME VERSION" artifact promote cancer-classifier
+    expect_cli 2 "expected promote|approve|reject NAME VERSION" artifact promote cancer-classifier
+    expect_cli 0 "awaits approval" artifact promote cancer-classifier r4 --to prod
+    expect_cli 0 "none -> prod" artifact approve cancer-classifier r4 --comment ok
+    expect_cli 1 "awaits no approval" artifact reject cancer-classifier r4
     expect_cli 0 "reused" lineage 2
     expect_cli 0 "data.version" lineage 1
     expect_cli 1 "no run 999999" lineage 999999
