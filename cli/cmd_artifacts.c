@@ -215,10 +215,13 @@ static void say_promotion(const cJSON *r)
     else if (strcmp(cli_str(r, "outcome"), "rejected") == 0)
         printf("%s %s: promotion rejected by %s, stays %s\n", n, v,
                cli_str(r, "decided_by"), cli_str(r, "stage"));
-    else
-        printf("%s %s: %s -> %s (asked by %s, decided by %s, at %s)\n", n, v,
+    else if (strcmp(cli_str(r, "decided_by"), "-") != 0)
+        printf("%s %s: %s -> %s (asked by %s, approved by %s, at %s)\n", n, v,
                cli_str(r, "from"), cli_str(r, "stage"), cli_str(r, "by"),
                cli_str(r, "decided_by"), cli_str(r, "at"));
+    else
+        printf("%s %s: %s -> %s (by %s at %s)\n", n, v, cli_str(r, "from"),
+               cli_str(r, "stage"), cli_str(r, "by"), cli_str(r, "at"));
     if (strcmp(cli_str(r, "archived"), "-") != 0)
         printf("%s %s: prod -> archived\n", n, cli_str(r, "archived"));
 }

@@ -71,14 +71,16 @@ static const char record_sql[] =
     " to_jsonb(k.value::numeric) ELSE to_jsonb(k.value) END), '{}')"
     " FROM jsonb_each_text(o) k WHERE starts_with(k.key, 'metric.')"
     " AND length(k.key) > 7),"
-    " coalesce(o->>'data.version', up.outputs->>'data.version'),"
-    " coalesce(o->>'data.hash', up.outputs->>'data.hash'),"
+    " coalesce(o->>'data.version', (SELECT u.outputs->>'data.version'"
+    " FROM tasks u WHERE u.run_id = r.id AND u.id < t.id AND u.outputs ?"
+    " 'data.version' ORDER BY u.id DESC LIMIT 1)),"
+    " coalesce(o->>'data.hash', (SELECT u.outputs->>'data.hash' FROM tasks u"
+    " WHERE u.run_id = r.id AND u.id < t.id AND u.outputs ? 'data.hash'"
+    " ORDER BY u.id DESC LIMIT 1)),"
     " r.id, r.dag_id, r.dag_version_id, r.environment, t.step_id, x.id"
     " FROM (SELECT $4::jsonb AS o) j, attempts x"
     " JOIN tasks t ON t.id = x.task_id JOIN runs r ON r.id = t.run_id"
-    " LEFT JOIN LATERAL (SELECT u.outputs FROM tasks u WHERE u.run_id = r.id"
-    " AND u.id <> t.id AND u.outputs ? 'data.version' ORDER BY u.id LIMIT 1)"
-    " up ON true WHERE x.id = $1"
+    " WHERE x.id = $1"
     " ON CONFLICT (name, version) DO NOTHING RETURNING version";
 
 int store_artifact_record(struct store_conn *c, int64_t attempt_id,

@@ -19,7 +19,8 @@
  * may be NULL) declare with artifact.name, in the caller's transaction:
  * version (artifact.version, else "run-<run id>"), uri, metrics (metric.*
  * keys without the prefix), data version and hash (the attempt's own
- * data.*, else the first task of the run that output data.version), and
+ * data.version and data.hash, else each from the nearest task before it
+ * in step order that output it), and
  * the producing run, DAG version, environment, step and attempt. Outputs
  * without artifact.name record nothing; an invalid name or version, or a
  * version already recorded, is logged and not recorded: a step's outputs

@@ -102,6 +102,7 @@ check(a1.get("version") == "r%d" % r1 and a1.get("stage") == "none"
       and a1.get("run_id") == r1 and a1.get("step") == "register"
       and a1.get("environment") == "dev"
       and a1.get("data_version") == ingest1.get("data.version")
+      and a1.get("data_hash") == task(run1, "validate")["outputs"]["data.hash"]
       and isinstance(a1.get("metrics", {}).get("accuracy"), (int, float))
       and a1.get("uri", "").startswith("file://")
       and len(a1.get("dag_hash") or "") == 64, "artifact record: %s" % a1)
@@ -156,6 +157,9 @@ check(steps2["ingest"]["reused"] and steps2["ingest"]["reused_from"]
       and steps2["validate"]["data"].get("quarantined") == "25",
       "lineage says ingest was reused: %s" % steps2.get("ingest"))
 check(lin2["artifacts"] == [], "nothing registered below the threshold")
+val_hash = task(run2, "validate")["outputs"]["data.hash"]
+check(val_hash != task(run2, "ingest")["outputs"]["data.hash"],
+      "validate hashes the rows it accepted")
 
 # 4. promotion rules, with a second version
 r3 = trigger({})
