@@ -16,14 +16,7 @@ cli=${4:-}
 . "$src/tests/integration/harness.sh"
 worker_pid=""
 stop_worker() {
-    [ -n "$worker_pid" ] || return 0
-    kill -TERM "$worker_pid" 2>/dev/null
-    for _ in $(seq 1 100); do
-        kill -0 "$worker_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$worker_pid" 2>/dev/null
-    wait "$worker_pid" 2>/dev/null
+    [ -n "$worker_pid" ] && harness_stop "$worker_pid"
     worker_pid=""
 }
 trap 'stop_worker; harness_cleanup' EXIT
@@ -49,17 +42,6 @@ WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_WORKER_BIN="$worker_bin" WEIR_DAGS="$tmp/dags" \
     timeout 200 python3 "$src/tests/integration/ml_test.py" || rc=1
 
-expect_cli() { # WANT_RC GREP_PATTERN ARGS...
-    local want=$1 pat=$2 got
-    shift 2
-    WEIR_SERVER="http://$addr" WEIR_TOKEN="$ops" timeout 20 "$cli" "$@" >"$tmp/cli" 2>&1
-    got=$?
-    if [ "$got" -ne "$want" ] || ! grep -q -- "$pat" "$tmp/cli"; then
-        echo "FAIL: weir $* exited $got (want $want):" >&2
-        cat "$tmp/cli" >&2
-        rc=1
-    fi
-}
 if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     if [ -n "${WEIR_ML_SHOW:-}" ]; then # print what a person sees
         for a in "artifacts" "artifacts cancer-classifier" "lineage 2"; do
