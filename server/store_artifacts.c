@@ -67,7 +67,7 @@ static const char record_sql[] =
     " attempt_id)"
     " SELECT $2, coalesce($3, 'run-' || r.id), o->>'artifact.uri',"
     " (SELECT coalesce(jsonb_object_agg(substr(k.key, 8), CASE WHEN k.value"
-    " ~ '^-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?$' THEN"
+    " ~ '^-?[0-9]{1,30}(\\.[0-9]{1,30})?([eE][-+]?[0-9]{1,3})?$' THEN"
     " to_jsonb(k.value::numeric) ELSE to_jsonb(k.value) END), '{}')"
     " FROM jsonb_each_text(o) k WHERE starts_with(k.key, 'metric.')"
     " AND length(k.key) > 7),"
@@ -395,6 +395,21 @@ int store_artifact_dag_version(struct store_conn *c, const char *name,
     return rc;
 }
 
+/* The outputs of task t split by prefix, for the lineage. */
+#define T_DATA     PREFIXED("t.outputs", "data.")
+#define T_ARTIFACT PREFIXED("t.outputs", "artifact.")
+#define T_METRICS  PREFIXED("t.outputs", "metric.")
+
+/* A task of the lineage; x is the attempt that made its outputs. */
+#define LINEAGE_TASK_JSON                                                      \
+    "jsonb_build_object('task_id', t.id, 'step', t.step_id, 'cell', t.cell,"   \
+    " 'matrix', t.matrix, 'state', t.state, 'attempt_id', x.id, 'try',"        \
+    " x.try, 'worker', w.name, 'finished_at', weir_iso(x.finished_at),"        \
+    " 'outputs', t.outputs, 'data', " T_DATA ", 'artifact', " T_ARTIFACT       \
+    ", 'metrics', " T_METRICS ", 'reused', coalesce(x.finished_at <"           \
+    " r.retried_at, false), 'reused_from', CASE WHEN x.finished_at <"          \
+    " r.retried_at THEN x.id END)"
+
 /* The SQL of store_run_lineage(): a task's attempt is its last success. */
 static const char lineage_sql[] =
     "SELECT jsonb_build_object('run_id', r.id, 'dag', r.dag_id, 'state',"
@@ -405,118 +420,16 @@ static const char lineage_sql[] =
     " 'key', r.trigger_key, 'payload', r.trigger_payload), 'reason',"
     " r.reason, 'created_at', weir_iso(r.created_at), 'retry_count',"
     " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'steps',"
-    " (SELECT coalesce(jsonb_agg(jsonb_build_object('task_id', t.id, 'step',"
-    " t.step_id, 'cell', t.cell, 'matrix', t.matrix, 'state', t.state,"
-    " 'attempt_id', x.id, 'try', x.try, 'worker', w.name, 'finished_at',"
-    " weir_iso(x.finished_at), 'outputs', t.outputs, 'data', " PREFIXED(
-        "t.outputs",
-        "data.") ", 'artifact', " PREFIXED("t.outputs",
-                                           "artifact.") ","
-                                                        " 'metrics', " PREFIXED(
-                                                            "t.outputs",
-                                                            "metric.") ", "
-                                                                       "'reused"
-                                                                       "',"
-                                                                       " coales"
-                                                                       "ce(x."
-                                                                       "finishe"
-                                                                       "d_at < "
-                                                                       "r."
-                                                                       "retried"
-                                                                       "_at, "
-                                                                       "false),"
-                                                                       " '"
-                                                                       "reused_"
-                                                                       "from', "
-                                                                       "CASE"
-                                                                       " WHEN "
-                                                                       "x."
-                                                                       "finishe"
-                                                                       "d_at < "
-                                                                       "r."
-                                                                       "retried"
-                                                                       "_at "
-                                                                       "THEN "
-                                                                       "x.id "
-                                                                       "END) "
-                                                                       "ORDER "
-                                                                       "BY "
-                                                                       "t.id), "
-                                                                       "'[]')"
-                                                                       " FROM "
-                                                                       "tasks "
-                                                                       "t LEFT "
-                                                                       "JOIN "
-                                                                       "LATERAL"
-                                                                       " ("
-                                                                       "SELECT "
-                                                                       "* FROM "
-                                                                       "attempt"
-                                                                       "s y "
-                                                                       "WHERE"
-                                                                       " y."
-                                                                       "task_"
-                                                                       "id = "
-                                                                       "t.id "
-                                                                       "AND "
-                                                                       "y."
-                                                                       "state "
-                                                                       "= "
-                                                                       "'succes"
-                                                                       "s' "
-                                                                       "ORDER "
-                                                                       "BY "
-                                                                       "y.try "
-                                                                       "DESC "
-                                                                       "LIMIT "
-                                                                       "1)"
-                                                                       " x ON "
-                                                                       "true "
-                                                                       "LEFT "
-                                                                       "JOIN "
-                                                                       "workers"
-                                                                       " w ON "
-                                                                       "w.id = "
-                                                                       "x."
-                                                                       "worker_"
-                                                                       "id "
-                                                                       "WHERE "
-                                                                       "t.run_"
-                                                                       "id ="
-                                                                       " r.id),"
-                                                                       " '"
-                                                                       "artifac"
-                                                                       "ts', "
-                                                                       "(SELECT"
-                                                                       " coales"
-                                                                       "ce("
-                                                                       "jsonb_"
-                                                                       "agg"
-                                                                       "(" ARTIFACT_JSON
-                                                                       " ORDER "
-                                                                       "BY "
-                                                                       "a.id), "
-                                                                       "'[]') "
-                                                                       "FROM "
-                                                                       "artifac"
-                                                                       "ts a "
-                                                                       "WHERE "
-                                                                       "a.run_"
-                                                                       "id = "
-                                                                       "r.id))"
-                                                                       " FROM "
-                                                                       "runs r "
-                                                                       "JOIN "
-                                                                       "dag_"
-                                                                       "version"
-                                                                       "s v ON "
-                                                                       "v.id = "
-                                                                       "r.dag_"
-                                                                       "version"
-                                                                       "_id"
-                                                                       " WHERE "
-                                                                       "r.id = "
-                                                                       "$1";
+    " (SELECT coalesce(jsonb_agg(" LINEAGE_TASK_JSON " ORDER BY t.id), '[]')"
+    " FROM tasks t LEFT JOIN LATERAL (SELECT * FROM attempts y WHERE"
+    " y.task_id = t.id AND y.state = 'success' ORDER BY y.try DESC LIMIT 1)"
+    " x ON true LEFT JOIN workers w ON w.id = x.worker_id"
+    " WHERE t.run_id = r.id), 'artifacts', (SELECT "
+    "coalesce(jsonb_agg(" ARTIFACT_JSON
+    " ORDER BY a.id), '[]') FROM artifacts a"
+    " WHERE a.run_id = r.id))"
+    " FROM runs r JOIN dag_versions v ON v.id = r.dag_version_id"
+    " WHERE r.id = $1";
 
 int store_run_lineage(struct store_conn *c, int64_t run_id, cJSON **out,
                       int64_t *version_id, struct weir_err *err)

@@ -18,13 +18,14 @@
  * Record the artifact version that attempt_id's outputs (JSON object text,
  * may be NULL) declare with artifact.name, in the caller's transaction:
  * version (artifact.version, else "run-<run id>"), uri, metrics (metric.*
- * keys without the prefix), data version and hash (the attempt's own
- * data.version and data.hash, else each from the nearest task before it
- * in step order that output it), and
- * the producing run, DAG version, environment, step and attempt. Outputs
- * without artifact.name record nothing; an invalid name or version, or a
- * version already recorded, is logged and not recorded: a step's outputs
- * never fail the attempt. Returns 0 or a database error.
+ * keys without the prefix; a number of up to 30 digits and a 3-digit
+ * exponent as a number, anything else as text), data version and hash (the
+ * attempt's own data.version and data.hash, else each from the nearest task
+ * before it in step order that output it), and the producing run, DAG version,
+ * environment, step and attempt. Outputs without artifact.name record nothing;
+ * an invalid name or version, or a version already recorded, is logged and not
+ * recorded: a step's outputs never fail the attempt. Returns 0 or a database
+ * error.
  */
 WEIR_MUSTCHECK int store_artifact_record(struct store_conn *c,
                                          int64_t attempt_id,

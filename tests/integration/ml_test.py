@@ -270,5 +270,20 @@ finally:
     prod.terminate()
     prod.wait(timeout=30)
 
+# 7. artifact outputs at the edges (tests/integration/ml_dags/edge.yaml)
+code, b = req("POST", "/api/v1/dags/ml-edge/runs", ADMIN, {})
+edge = wait_done(b["run_id"])
+check(edge["state"] == "success", "a refused artifact fails no step: %s"
+      % states(edge))
+_, arts = req("GET", "/api/v1/artifacts?name=edge-model", READ)
+e = arts["artifacts"][0] if arts["artifacts"] else {}
+check(e.get("version") == "run-%d" % edge["id"]
+      and e.get("metrics") == {"huge": "1e99999", "text": "abc", "n": 3}
+      and e.get("data_version") is None and e.get("step") == "make",
+      "edge artifact: %s" % e)
+_, arts = req("GET", "/api/v1/artifacts", READ)
+check(all(a["name"] in ("cancer-classifier", "edge-model")
+          for a in arts["artifacts"]), "the bad name was not recorded")
+
 print("ml: %d failures" % len(failures))
 sys.exit(1 if failures else 0)

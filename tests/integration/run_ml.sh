@@ -23,6 +23,7 @@ trap 'stop_worker; harness_cleanup' EXIT
 /usr/bin/python3 -c 'import sklearn, numpy' ||
     die "python3-sklearn and python3-numpy are needed (scripts/setup.sh)"
 cp -r "$src/dags/ml" "$tmp/dags/ml" || die "no dags/ml"
+cp "$src"/tests/integration/ml_dags/*.yaml "$tmp/dags/" || die "no test DAGs"
 mkdir -p "$tmp/scratch" "$tmp/data"
 
 harness_start_server
@@ -70,6 +71,8 @@ src_rc=$?
 server_pid=""
 [ "$src_rc" -eq 0 ] || { echo "FAIL: weir-server exited $src_rc on SIGTERM" >&2; rc=1; }
 harness_check_log
+grep -q 'event=artifact_refused' "$tmp/err" ||
+    { echo "FAIL: no artifact_refused in the server log" >&2; rc=1; }
 [ "$rc" -eq 0 ] || tail -n 30 "$tmp/worker.log" >&2
 echo "integration.ml: $((SECONDS - started)) s, rc $rc"
 exit "$rc"
