@@ -72,6 +72,17 @@ harness_check_dags() {
     [ -z "$errors" ] || die "test DAGs did not load: $errors"
 }
 
+# harness_stop_server: SIGTERM to the server, which must exit 0 (rc=1
+# otherwise).
+harness_stop_server() {
+    local got
+    kill -TERM "$server_pid"
+    wait "$server_pid"
+    got=$?
+    server_pid=""
+    [ "$got" -eq 0 ] || { echo "FAIL: weir-server exited $got on SIGTERM" >&2; rc=1; }
+}
+
 # expect_cli WANT_RC GREP_PATTERN ARGS...: run `$cli ARGS` against the
 # server with the admin token $ops; fail (rc=1) unless it exits WANT_RC and
 # prints a line matching GREP_PATTERN.

@@ -37,11 +37,7 @@ if [ -n "$cli" ]; then
     expect_cli 0 "unpaused" unpause ctl-pause
 fi
 
-kill -TERM "$server_pid"
-wait "$server_pid"
-src_rc=$?
-server_pid=""
-[ "$src_rc" -eq 0 ] || { echo "FAIL: weir-server exited $src_rc on SIGTERM" >&2; rc=1; }
+harness_stop_server
 harness_check_log
 [ -n "${WEIR_KEEP_LOG:-}" ] && cp "$tmp/err" "$WEIR_KEEP_LOG"
 echo "integration.control: $((SECONDS - started)) s, rc $rc"

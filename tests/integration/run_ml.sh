@@ -65,11 +65,7 @@ if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
 fi
 
 stop_worker
-kill -TERM "$server_pid"
-wait "$server_pid"
-src_rc=$?
-server_pid=""
-[ "$src_rc" -eq 0 ] || { echo "FAIL: weir-server exited $src_rc on SIGTERM" >&2; rc=1; }
+harness_stop_server
 harness_check_log
 grep -q 'event=artifact_refused' "$tmp/err" ||
     { echo "FAIL: no artifact_refused in the server log" >&2; rc=1; }
