@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#include <cJSON.h>
+
 /* Exit codes of every subcommand. */
 enum cli_exit {
     CLI_OK = 0,      /* done, and everything checked was fine */
@@ -30,6 +32,15 @@ int cmd_approve(int argc, char **argv);
 int cmd_reject(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
+int cmd_artifacts(int argc, char **argv);
+int cmd_artifact(int argc, char **argv);
+int cmd_lineage(int argc, char **argv);
+
+/* Print v as indented JSON on stdout (cmd_artifacts.c). */
+void cli_print_json(const cJSON *v);
+
+/* The string member key of o, or "-" when absent or not a string. */
+const char *cli_str(const cJSON *o, const char *key);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

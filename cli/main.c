@@ -31,6 +31,10 @@ static const struct command commands[] = {
     {"reject", cmd_reject, "reject an approval gate of a run"},
     {"pause", cmd_pause, "pause a DAG: no new runs"},
     {"unpause", cmd_unpause, "let a paused DAG start runs again"},
+    {"artifacts", cmd_artifacts, "list the model registry's artifacts"},
+    {"artifact", cmd_artifact,
+     "promote an artifact version; approve or reject that"},
+    {"lineage", cmd_lineage, "show what a run read, wrote and reused"},
 };
 
 static void usage(FILE *f)

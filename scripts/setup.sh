@@ -15,6 +15,8 @@ packages=(
     libcmocka-dev clang libclang-rt-14-dev clang-format procps
     # run time: the private PostgreSQL cluster, time zones, step scripts
     postgresql tzdata python3 ca-certificates curl
+    # the example ML pipeline (dags/ml): scikit-learn and its dataset
+    python3-sklearn python3-numpy
 )
 
 missing=()

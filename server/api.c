@@ -126,6 +126,15 @@ const struct http_route api_routes[] = {
      HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
     {"GET", "/api/v1/workers", api_workers_list, 0, 0},
     {"GET", "/metrics", api_metrics, 0, 0},
+    {"GET", "/api/v1/artifacts", api_artifacts_list, 0, 0},
+    {"GET", "/api/v1/artifacts/{name}", api_artifact_get, 0, 0},
+    {"POST", "/api/v1/artifacts/{name}/versions/{version}/promote",
+     api_artifact_promote, HTTP_JSON_BODY, 0},
+    {"POST", "/api/v1/artifacts/{name}/versions/{version}/approve",
+     api_artifact_approve, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/artifacts/{name}/versions/{version}/reject",
+     api_artifact_reject, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"GET", "/api/v1/runs/{id}/lineage", api_run_lineage, 0, 0},
 };
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);

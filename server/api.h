@@ -41,6 +41,10 @@ void api_dag_versions(struct http_req *req);
 void api_dag_submit(struct http_req *req);
 void api_dag_delete(struct http_req *req);
 
+/* The name of the calling token into buf ("unnamed token" for none). */
+void api_caller_name(struct api *api, struct http_req *req, char *buf,
+                     size_t len);
+
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);
 
@@ -66,5 +70,13 @@ void api_dag_pause(struct http_req *req);
 void api_dag_unpause(struct http_req *req);
 void api_workers_list(struct http_req *req);
 void api_metrics(struct http_req *req);
+
+/* Handlers of api_artifacts.c: the model registry and run lineage. */
+void api_artifacts_list(struct http_req *req);
+void api_artifact_get(struct http_req *req);
+void api_artifact_promote(struct http_req *req);
+void api_artifact_approve(struct http_req *req);
+void api_artifact_reject(struct http_req *req);
+void api_run_lineage(struct http_req *req);
 
 #endif

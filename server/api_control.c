@@ -29,9 +29,8 @@
 #define COMMENT_MAX 1000 /* bytes of an approval comment */
 #define BY_MAX      220  /* bytes of a token name, with room to spare */
 
-/* The name of the calling token into buf ("unnamed token" for none). */
-static void caller_name(struct api *api, struct http_req *req, char *buf,
-                        size_t len)
+void api_caller_name(struct api *api, struct http_req *req, char *buf,
+                     size_t len)
 {
     struct store_conn *c = NULL;
     struct weir_err err = {0};
@@ -96,7 +95,7 @@ void api_run_cancel(struct http_req *req)
     int rc = run_id_arg(req, &id, &err);
 
     if (rc == 0) {
-        caller_name(api, req, by, sizeof(by));
+        api_caller_name(api, req, by, sizeof(by));
         rc = engine_run_cancel(api->engine, id, by, &o, &err);
     }
     reply(req, rc, &err, o);
@@ -133,7 +132,7 @@ static void step_decide(struct http_req *req, bool approve)
         rc = body_string(http_req_json(req), "comment", COMMENT_MAX, &d.comment,
                          &err);
     if (rc == 0) {
-        caller_name(api, req, by, sizeof(by));
+        api_caller_name(api, req, by, sizeof(by));
         d.by = by;
         rc = engine_step_decide(api->engine, id, &d, &o, &err);
     }

@@ -28,6 +28,7 @@
 #include "duration.h"
 #include "engine_int.h"
 #include "log.h"
+#include "store_artifacts.h"
 
 /* Counts of upstream task states. */
 struct ups {
@@ -508,6 +509,8 @@ int engine_finish_attempt(struct engine *e, struct store_conn *c,
     if (rc == 0)
         rc = store_attempt_finish(c, a, live ? o->state : ATTEMPT_CANCELED,
                                   o->exit_code, o->outputs, o->error, err);
+    if (rc == 0 && live && o->state == ATTEMPT_SUCCESS)
+        rc = store_artifact_record(c, a->id, o->outputs, err);
     if (rc == 0 && live)
         rc = task_attempt_ended(&x, (size_t)i, o, err);
     if (rc == 0)

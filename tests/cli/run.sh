@@ -38,7 +38,7 @@ $got"
 # --version and --help on every command.
 run 0 "$weir" --version
 grep -Eq '^weir [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version: $(cat "$tmp/out")"
-for cmd in validate cron dag dags up trigger runs run logs cancel retry approve reject pause unpause; do
+for cmd in validate cron dag dags up trigger runs run logs cancel retry approve reject pause unpause artifacts artifact lineage; do
     run 0 "$weir" "$cmd" --help
     grep -q "^usage: weir $cmd" "$tmp/out" || fail "$cmd --help printed no usage"
 done
@@ -46,6 +46,16 @@ run 0 "$weir" --help
 grep -q 'validate' "$tmp/out" || fail "--help does not list validate"
 run 2 "$weir" nosuchcommand
 run 2 "$weir"
+
+# registry and lineage: usage errors are found before any server is asked.
+run 2 "$weir" lineage
+grep -q 'name exactly one run id' "$tmp/err" || fail "lineage without RUN_ID"
+run 2 "$weir" artifacts a b
+run 2 "$weir" artifact promote model r1
+grep -q -- '--to STAGE goes with promote' "$tmp/err" || fail "promote without --to"
+run 2 "$weir" artifact approve model r1 --to prod
+run 2 "$weir" artifact archive model r1
+grep -q 'expected promote|approve|reject' "$tmp/err" || fail "unknown artifact verb"
 
 # validate: the shipped DAGs are valid.
 run 0 "$weir" validate "$src/dags"

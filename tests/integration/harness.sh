@@ -20,16 +20,19 @@ die() {
     exit 1
 }
 
+# harness_stop PID: SIGTERM, up to 10 s to exit, then SIGKILL; reaped.
+harness_stop() {
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
 harness_cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-    fi
+    [ -n "$server_pid" ] && harness_stop "$server_pid"
     "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
     rm -rf "$tmp"
 }
@@ -67,6 +70,32 @@ harness_check_dags() {
     local errors
     errors=$("$pg" psql "$tmp/pg" -tAc "SELECT id || ': ' || last_error FROM dags WHERE last_error IS NOT NULL")
     [ -z "$errors" ] || die "test DAGs did not load: $errors"
+}
+
+# harness_stop_server: SIGTERM to the server, which must exit 0 (rc=1
+# otherwise).
+harness_stop_server() {
+    local got
+    kill -TERM "$server_pid"
+    wait "$server_pid"
+    got=$?
+    server_pid=""
+    [ "$got" -eq 0 ] || { echo "FAIL: weir-server exited $got on SIGTERM" >&2; rc=1; }
+}
+
+# expect_cli WANT_RC GREP_PATTERN ARGS...: run `$cli ARGS` against the
+# server with the admin token $ops; fail (rc=1) unless it exits WANT_RC and
+# prints a line matching GREP_PATTERN.
+expect_cli() {
+    local want=$1 pat=$2 got
+    shift 2
+    WEIR_SERVER="http://$addr" WEIR_TOKEN="$ops" timeout 20 "$cli" "$@" >"$tmp/cli" 2>&1
+    got=$?
+    if [ "$got" -ne "$want" ] || ! grep -q -- "$pat" "$tmp/cli"; then
+        echo "FAIL: weir $* exited $got (want $want):" >&2
+        cat "$tmp/cli" >&2
+        rc=1
+    fi
 }
 
 # No sanitizer report and no refused state transition in the server log.

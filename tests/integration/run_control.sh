@@ -22,18 +22,8 @@ harness_check_dags
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_READ="$reader" timeout 90 python3 "$src/tests/integration/control_test.py" || rc=1
 
-# the CLI: one call each, exit codes and what it prints
-expect_cli() { # WANT_RC GREP_PATTERN ARGS...
-    local want=$1 pat=$2 got
-    shift 2
-    WEIR_SERVER="http://$addr" WEIR_TOKEN="$ops" timeout 20 "$cli" "$@" >"$tmp/cli" 2>&1
-    got=$?
-    if [ "$got" -ne "$want" ] || ! grep -q -- "$pat" "$tmp/cli"; then
-        echo "FAIL: weir $* exited $got (want $want):" >&2
-        cat "$tmp/cli" >&2
-        rc=1
-    fi
-}
+# the CLI: one call each, exit codes and what it prints (expect_cli of
+# harness.sh)
 if [ -n "$cli" ]; then
     expect_cli 0 "DAG ctl-pause paused" pause ctl-pause
     expect_cli 1 "paused" trigger ctl-pause
@@ -47,11 +37,7 @@ if [ -n "$cli" ]; then
     expect_cli 0 "unpaused" unpause ctl-pause
 fi
 
-kill -TERM "$server_pid"
-wait "$server_pid"
-src_rc=$?
-server_pid=""
-[ "$src_rc" -eq 0 ] || { echo "FAIL: weir-server exited $src_rc on SIGTERM" >&2; rc=1; }
+harness_stop_server
 harness_check_log
 [ -n "${WEIR_KEEP_LOG:-}" ] && cp "$tmp/err" "$WEIR_KEEP_LOG"
 echo "integration.control: $((SECONDS - started)) s, rc $rc"

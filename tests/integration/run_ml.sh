@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The example ML pipeline end to end: weir-server against a private
+# PostgreSQL, dags/ml in its DAGs folder, one weir-worker on the default
+# queue, and ml_test.py driving runs, retries, promotions and lineage (it
+# starts a second weir-worker, on the prod queue, itself).
+# With the weir CLI as a fourth argument, its registry and lineage
+# commands are run too.
+#   tests/integration/run_ml.sh PATH/TO/weir-server SOURCE_DIR \
+#       PATH/TO/weir-worker [PATH/TO/weir]
+set -uo pipefail
+server=$1
+src=$2
+worker_bin=$3
+cli=${4:-}
+. "$src/tests/integration/harness.sh"
+worker_pid=""
+stop_worker() {
+    [ -n "$worker_pid" ] && harness_stop "$worker_pid"
+    worker_pid=""
+}
+trap 'stop_worker; harness_cleanup' EXIT
+/usr/bin/python3 -c 'import sklearn, numpy' ||
+    die "python3-sklearn and python3-numpy are needed (scripts/setup.sh)"
+cp -r "$src/dags/ml" "$tmp/dags/ml" || die "no dags/ml"
+cp "$src"/tests/integration/ml_dags/*.yaml "$tmp/dags/" || die "no test DAGs"
+mkdir -p "$tmp/scratch" "$tmp/data"
+
+harness_start_server
+worker=$(harness_token worker ml-worker) || die "cannot create a worker token"
+reader=$(harness_token read) || die "cannot create a read token"
+ops=$(harness_token admin ops) || die "cannot create an admin token"
+harness_check_dags
+printf '%s\n' "$worker" >"$tmp/worker.token"
+chmod 600 "$tmp/worker.token"
+"$worker_bin" --server "http://$addr" --token-file "$tmp/worker.token" \
+    --slots 2 --dags-dir "$tmp/dags" --scratch-dir "$tmp/scratch" \
+    --name ml-worker --shutdown-grace 1s >"$tmp/worker.log" 2>&1 &
+worker_pid=$!
+
+WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
+    WEIR_READ="$reader" WEIR_DATA="$tmp/data" WEIR_STEPS="$tmp/dags/ml/steps" \
+    WEIR_WORKER_BIN="$worker_bin" WEIR_DAGS="$tmp/dags" \
+    timeout 200 python3 "$src/tests/integration/ml_test.py" || rc=1
+
+if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
+    if [ -n "${WEIR_ML_SHOW:-}" ]; then # print what a person sees
+        for a in "artifacts" "artifacts cancer-classifier" "lineage 2"; do
+            WEIR_SERVER="http://$addr" WEIR_TOKEN="$ops" timeout 20 "$cli" $a
+        done
+    fi
+    expect_cli 0 "cancer-classifier" artifacts
+    expect_cli 0 "prod" artifacts cancer-classifier
+    expect_cli 0 '"versions"' artifacts cancer-classifier --json
+    expect_cli 1 "no artifact" artifacts nothing-here
+    expect_cli 0 "archived" artifact promote cancer-classifier r3 --to archived
+    expect_cli 1 "only move forward" artifact promote cancer-classifier r3 --to dev
+    expect_cli 2 "expected promote|approve|reject NAME VERSION" artifact promote cancer-classifier
+    expect_cli 0 "awaits approval" artifact promote cancer-classifier r4 --to prod
+    expect_cli 0 "none -> prod" artifact approve cancer-classifier r4 --comment ok
+    expect_cli 1 "awaits no approval" artifact reject cancer-classifier r4
+    expect_cli 0 "reused" lineage 2
+    expect_cli 0 "data.version" lineage 1
+    expect_cli 1 "no run 999999" lineage 999999
+fi
+
+stop_worker
+harness_stop_server
+harness_check_log
+grep -q 'event=artifact_refused' "$tmp/err" ||
+    { echo "FAIL: no artifact_refused in the server log" >&2; rc=1; }
+[ "$rc" -eq 0 ] || tail -n 30 "$tmp/worker.log" >&2
+echo "integration.ml: $((SECONDS - started)) s, rc $rc"
+exit "$rc"
