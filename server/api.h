@@ -44,6 +44,11 @@ void api_dag_delete(struct http_req *req);
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);
 
+/* A query argument as a number in [min, max], or def when absent; -1 when
+ * present but invalid. */
+int64_t api_query_num(struct http_req *req, const char *name, int64_t def,
+                      int64_t min, int64_t max);
+
 /* Handlers of api_runs.c. */
 void api_run_trigger(struct http_req *req);
 void api_runs_list(struct http_req *req);
@@ -66,5 +71,11 @@ void api_dag_pause(struct http_req *req);
 void api_dag_unpause(struct http_req *req);
 void api_workers_list(struct http_req *req);
 void api_metrics(struct http_req *req);
+
+/* Triggers (api_events.c). */
+void api_events_post(struct http_req *req);
+void api_events_list(struct http_req *req);
+void api_hook_post(struct http_req *req);
+void api_dag_triggers(struct http_req *req);
 
 #endif

@@ -89,7 +89,7 @@ int store_sched_run_insert(struct store_conn *c, const struct store_run_new *n,
                               n->payload,
                               n->reason,
                               prio,
-                              lt,
+                              logical_time ? lt : NULL,
                               run_state_name(n->state)};
     PGresult *r = NULL;
     int rc;

@@ -1,0 +1,217 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Event and webhook triggers against a running weir-server (urllib only).
+
+Usage: triggers_test.py before|after. "before" posts events, checks every
+firing, and leaves trg-acc with 6,000 rows pending; run_triggers.sh then
+restarts the server and "after" checks that the sum survived and completes
+it. Environment: WEIR_URL, WEIR_ADMIN, WEIR_WORKER, WEIR_READ,
+WEIR_TEST_HOOK_SECRET. Exits 1 when a check failed.
+"""
+import hashlib
+import hmac
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+
+BASE = os.environ["WEIR_URL"]
+ADMIN = os.environ["WEIR_ADMIN"]
+WORKER = os.environ["WEIR_WORKER"]
+READ = os.environ["WEIR_READ"]
+SECRET = os.environ["WEIR_TEST_HOOK_SECRET"]
+failures = []
+
+
+def req(method, path, token, body=None, raw=None, headers=None):
+    data = raw if raw is not None else (
+        json.dumps(body).encode() if body is not None else None)
+    r = urllib.request.Request(BASE + path, data=data, method=method)
+    if token:
+        r.add_header("Authorization", "Bearer " + token)
+    if data is not None:
+        r.add_header("Content-Type", "application/json")
+    for k, v in (headers or {}).items():
+        r.add_header(k, v)
+    try:
+        with urllib.request.urlopen(r, timeout=30) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+    return cond
+
+
+def event(name, payload=None, eid=None, expect=202):
+    body = {"name": name, "payload": payload or {}}
+    if eid is not None:
+        body["id"] = eid
+    code, b = req("POST", "/api/v1/events", ADMIN, body)
+    check(code == expect, "event %s: HTTP %d %s" % (name, code, b))
+    return b
+
+
+def runs(dag):
+    code, b = req("GET", "/api/v1/runs?dag=%s&limit=100" % dag, READ)
+    check(code == 200, "runs of %s: %d %s" % (dag, code, b))
+    return sorted(b.get("runs", []), key=lambda r: r["id"]) if code == 200 \
+        else []
+
+
+def triggers(dag):
+    code, b = req("GET", "/api/v1/dags/%s/triggers" % dag, READ)
+    check(code == 200, "triggers of %s: %d %s" % (dag, code, b))
+    return b["triggers"] if code == 200 else []
+
+
+def events_of(run_id):
+    """The events whose "runs" list names run_id (newest first)."""
+    code, b = req("GET", "/api/v1/events?limit=500", READ)
+    check(code == 200, "events: %d %s" % (code, b))
+    return [e for e in b.get("events", []) if run_id in e["runs"]]
+
+
+def before():
+    # accumulate: 4,000 + (other bucket, ignored) + 6,000 -> fires at 10,000
+    event("data.arrived", {"bucket": "ml-data", "rows": 4000}, "a1")
+    event("data.arrived", {"bucket": "other", "rows": 50000}, "a2")
+    check(runs("trg-acc") == [], "no run below the threshold")
+    t = triggers("trg-acc")[0]
+    check(t["accumulated"] == 4000 and t["threshold"] == 10000 and
+          t["state"] == "armed", "pending sum 4000: %s" % t)
+    b = event("data.arrived", {"bucket": "ml-data", "rows": 6480}, "a3")
+    check(b["runs"] == 1 and not b["duplicate"], "a3 fired: %s" % b)
+    r = runs("trg-acc")
+    check(len(r) == 1, "one run at the threshold: %s" % r)
+    if r:
+        check(r[0]["reason"] == "10,480 rows from 2 events >= 10,000",
+              "reason %r" % r[0]["reason"])
+        check(r[0]["trigger"]["kind"] == "event" and
+              r[0]["trigger"]["payload"]["payload"]["rows"] == 6480,
+              "trigger %s" % r[0]["trigger"])
+        fed = sorted(e["ext_id"] for e in events_of(r[0]["id"]))
+        check(fed == ["a1", "a3"], "the run consumed a1 and a3: %s" % fed)
+    # the duplicate id is acknowledged and changes nothing
+    b = event("data.arrived", {"bucket": "ml-data", "rows": 6480}, "a3")
+    check(b["duplicate"] and b["runs"] == 0, "duplicate a3: %s" % b)
+    check(len(runs("trg-acc")) == 1, "a duplicate made no run")
+    t = triggers("trg-acc")[0]
+    check(t["accumulated"] == 0 and t["last_fired_at"], "reset: %s" % t)
+    # a worker sees event.* rendered into the command
+    code, w = req("POST", "/api/v1/workers/register", WORKER,
+                  {"name": "trg-w", "queues": ["trg-acc"], "slots": 1})
+    code, b = req("POST", "/api/v1/workers/%d/lease" % w["worker_id"], WORKER,
+                  {"max": 1, "wait_ms": 2000})
+    got = b.get("attempts", []) if code == 200 else []
+    check(len(got) == 1 and got[0]["command"] == "echo rows=6480 id=a3",
+          "rendered command %s" % got)
+    # 6,000 rows pending across the restart
+    event("data.arrived", {"bucket": "ml-data", "rows": 6000}, "a4")
+
+    # batch, with a duplicate inside it
+    code, b = req("POST", "/api/v1/events", ADMIN, {"events": [
+        {"name": "batch.x", "id": "b1"}, {"name": "batch.x", "id": "b1"},
+        {"name": "batch.x"}]})
+    check(code == 202 and [e["duplicate"] for e in b["events"]] ==
+          [False, True, False], "batch: %d %s" % (code, b))
+    # bad input: 400 naming the problem
+    code, b = req("POST", "/api/v1/events", ADMIN, {"nmae": "x"})
+    check(code == 400 and "did you mean \"name\"" in b["error"]["message"],
+          "unknown key: %d %s" % (code, b))
+    code, b = req("POST", "/api/v1/events", ADMIN, {"events": [{}]})
+    check(code == 400 and "event 0" in b["error"]["message"],
+          "batch item: %d %s" % (code, b))
+
+    # cooldown: the second firing within the hour is suppressed
+    event("deploy.done")
+    event("deploy.done")
+    check(len(runs("trg-cool")) == 1, "cooldown: one run")
+    t = triggers("trg-cool")[0]
+    check(t["state"] == "cooldown" and t["cooldown_until"] and
+          t["suppressed"] and
+          t["suppressed"][0]["reason"].startswith("cooldown until"),
+          "cooldown state %s" % t)
+    code, b = req("POST", "/api/v1/dags/trg-cool/runs", ADMIN, {})
+    check(code == 201, "manual runs are exempt from cooldown: %d" % code)
+
+    # daily cap of 2
+    for _ in range(3):
+        event("cap.go")
+    check(len(runs("trg-cap")) == 2, "daily cap: two runs")
+    t = triggers("trg-cap")[0]
+    check(t["suppressed"] and "daily cap" in t["suppressed"][0]["reason"],
+          "cap suppressed %s" % t)
+
+    # max_active_runs 1: 1 running, then 3 firings fold into one queued run
+    for i in range(4):
+        event("co.go", {"i": i})
+    r = runs("trg-co")
+    check([x["state"] for x in r] == ["running", "queued"],
+          "coalesced: %s" % [(x["id"], x["state"]) for x in r])
+    if len(r) == 2:
+        n = len(events_of(r[1]["id"]))
+        check(n == 3, "the queued run consumed 3 events, not %d" % n)
+        t = triggers("trg-co")[0]
+        check("folded into queued run %d" % r[1]["id"] in
+              t["suppressed"][0]["reason"], "fold recorded %s" % t)
+
+    # priority: a critical run starts before an older queued normal one
+    code, b = req("POST", "/api/v1/dags/trg-prio/runs", ADMIN, {})
+    first = b.get("run_id")
+    event("prio.normal")
+    event("prio.urgent")
+    r = runs("trg-prio")
+    check([x["state"] for x in r] == ["running", "queued", "queued"],
+          "prio queue %s" % r)
+    req("POST", "/api/v1/runs/%d/cancel" % first, ADMIN, {})
+    r = runs("trg-prio")
+    if check(len(r) == 3, "three prio runs"):
+        check(r[2]["state"] == "running" and r[1]["state"] == "queued" and
+              r[2]["priority"] == 3 and r[2]["params"]["mode"] == "emergency",
+              "the urgent run went first: %s" % r)
+
+    # webhooks: signature checked, when: filters on the body
+    def hook(body, sig=None, expect=202):
+        raw = json.dumps(body).encode()
+        if sig is None:
+            sig = "sha256=" + hmac.new(SECRET.encode(), raw,
+                                       hashlib.sha256).hexdigest()
+        h = {"X-Hub-Signature-256": sig} if sig else {}
+        code, b = req("POST", "/api/v1/hooks/trg-hook/push", None, raw=raw,
+                      headers=h)
+        check(code == expect, "hook %s: %d %s" % (body, code, b))
+        return b
+    hook({"ref": "refs/heads/main"}, sig="", expect=401)
+    hook({"ref": "refs/heads/main"}, sig="sha256=" + "0" * 64, expect=401)
+    hook({"ref": "refs/heads/main"}, sig="sha1=abc", expect=401)
+    code, b = req("GET", "/api/v1/events?limit=500", READ)
+    check(not any(e["name"] == "push" for e in b["events"]),
+          "a bad signature records nothing")
+    b = hook({"ref": "refs/heads/feature"})
+    check(b["runs"] == 0, "a push to a branch starts nothing")
+    b = hook({"ref": "refs/heads/main"})
+    check(b["runs"] == 1, "a push to main starts a run")
+    r = runs("trg-hook")
+    check(len(r) == 1 and r[0]["trigger"]["kind"] == "webhook",
+          "webhook run %s" % r)
+    code, b = req("POST", "/api/v1/hooks/trg-hook/nope", None, raw=b"{}")
+    check(code == 404, "unknown hook: %d" % code)
+
+
+def after():
+    t = triggers("trg-acc")[0]
+    check(t["accumulated"] == 6000, "the sum survived the restart: %s" % t)
+    b = event("data.arrived", {"bucket": "ml-data", "rows": 4000}, "a5")
+    check(b["runs"] == 1, "a5 completes the sum: %s" % b)
+    r = runs("trg-acc")
+    check(len(r) == 2 and r[1]["reason"] ==
+          "10,000 rows from 2 events >= 10,000", "second run %s" % r[-1:])
+
+
+{"before": before, "after": after}[sys.argv[1]]()
+sys.exit(1 if failures else 0)
