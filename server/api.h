@@ -72,10 +72,25 @@ void api_dag_unpause(struct http_req *req);
 void api_workers_list(struct http_req *req);
 void api_metrics(struct http_req *req);
 
-/* Triggers (api_events.c). */
+/* Triggers (api_events.c, api_metric.c). */
+#define API_BATCH_MAX 10000 /* items of one batch of events or samples */
+
+/* Refuse a member of object o that is not one of keys[0..n), saying
+ * where and suggesting a close key. */
+WEIR_MUSTCHECK int api_check_keys(const cJSON *o, const char *const *keys,
+                                  size_t n, const char *where,
+                                  struct weir_err *err);
+
+/* Items in body b: 1 for a single object, or the length of b's only
+ * member `key` (an array of 1 to API_BATCH_MAX items). */
+WEIR_MUSTCHECK int api_batch_size(const cJSON *b, const char *key, size_t *n,
+                                  struct weir_err *err);
+
 void api_events_post(struct http_req *req);
 void api_events_list(struct http_req *req);
 void api_hook_post(struct http_req *req);
 void api_dag_triggers(struct http_req *req);
+void api_metric_post(struct http_req *req);
+void api_metric_get(struct http_req *req);
 
 #endif

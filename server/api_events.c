@@ -16,9 +16,8 @@
 #define EVENTS_BATCH_MAX 10000 /* events in one request */
 #define EVENTS_LIMIT_MAX 500   /* events in one listing */
 
-/* Refuse a member of o that is not one of keys[0..n). */
-static int check_keys(const cJSON *o, const char *const *keys, size_t n,
-                      const char *where, struct weir_err *err)
+int api_check_keys(const cJSON *o, const char *const *keys, size_t n,
+                   const char *where, struct weir_err *err)
 {
     const cJSON *m;
 
@@ -39,6 +38,22 @@ static int check_keys(const cJSON *o, const char *const *keys, size_t n,
     return 0;
 }
 
+int api_batch_size(const cJSON *b, const char *key, size_t *n,
+                   struct weir_err *err)
+{
+    const cJSON *batch = cJSON_GetObjectItemCaseSensitive(b, key);
+
+    *n = batch ? (size_t)cJSON_GetArraySize(batch) : 1;
+    if (batch != NULL && (!cJSON_IsArray(batch) || cJSON_GetArraySize(b) != 1))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "a batch is {\"%s\": [...]} and nothing else", key);
+    if (*n == 0 || *n > API_BATCH_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "a batch holds 1 to %d items, not %zu",
+                            API_BATCH_MAX, *n);
+    return 0;
+}
+
 /* One {"name", "payload"?, "id"?} into *v (borrowing from o). */
 static int event_read(const cJSON *o, size_t i, struct event_in *v,
                       struct weir_err *err)
@@ -55,7 +70,7 @@ static int event_read(const cJSON *o, size_t i, struct event_in *v,
                             "%s: expected an object {\"name\", \"payload\", "
                             "\"id\"}",
                             where);
-    rc = check_keys(o, keys, WEIR_ARRAY_LEN(keys), where, err);
+    rc = api_check_keys(o, keys, WEIR_ARRAY_LEN(keys), where, err);
     if (rc == 0 && !cJSON_IsString(name))
         rc = weir_err_set(err, WEIR_EINVAL, "%s: \"name\" must be a string",
                           where);
@@ -90,19 +105,11 @@ void api_events_post(struct http_req *req)
     const cJSON *batch = cJSON_GetObjectItemCaseSensitive(b, "events");
     struct weir_err err = {0};
     struct event_in *v = NULL;
-    size_t n = batch ? (size_t)cJSON_GetArraySize(batch) : 1, i = 0;
+    size_t n = 0, i = 0;
     const cJSON *m;
     cJSON *o, *arr;
-    int rc = 0;
+    int rc = api_batch_size(b, "events", &n, &err);
 
-    if (batch != NULL && (!cJSON_IsArray(batch) || cJSON_GetArraySize(b) != 1))
-        rc = weir_err_set(&err, WEIR_EINVAL,
-                          "a batch is {\"events\": [{\"name\", \"payload\", "
-                          "\"id\"}, ...]} and nothing else");
-    if (rc == 0 && (n == 0 || n > EVENTS_BATCH_MAX))
-        rc = weir_err_set(&err, WEIR_EINVAL,
-                          "a batch holds 1 to %d events, not %zu",
-                          EVENTS_BATCH_MAX, n);
     if (rc == 0 && (v = calloc(n, sizeof(*v))) == NULL)
         rc = weir_err_set(&err, WEIR_ENOMEM, "out of memory");
     if (rc == 0 && batch == NULL)

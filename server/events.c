@@ -25,12 +25,6 @@ struct ev_ctx {
     size_t n_keep;        /* entries in keep */
 };
 
-/* A DAG whose current version has triggers the batch may feed. */
-struct fed {
-    char id[STORE_ID_MAX]; /* the DAG */
-    const struct dag *d;   /* its current version (a cache reference) */
-};
-
 static int json_value(struct ev_ctx *x, const cJSON *v, struct expr_value *out,
                       struct weir_err *err)
 {
@@ -247,20 +241,20 @@ static bool wants(const struct dag_trigger *t, enum dag_trigger_kind kind,
     return t->kind == kind && strcmp(t->target, name) == 0;
 }
 
-static void fed_free(struct engine *e, struct fed *v, size_t n)
+void trig_dags_free(struct engine *e, struct trig_dag *v, size_t n)
 {
     for (size_t i = 0; v != NULL && i < n; i++)
         dagcache_release(e->cache, v[i].d);
     free(v);
 }
 
-/* Every DAG with an event trigger named in v, locked in id order. */
-static int fed_collect(struct engine *e, struct store_conn *c,
-                       const struct event_in *v, size_t n, struct fed **out,
-                       size_t *n_out, struct weir_err *err)
+int trig_dags_find(struct engine *e, struct store_conn *c,
+                   enum dag_trigger_kind kind, const char *const *names,
+                   size_t n, bool lock, struct trig_dag **out, size_t *n_out,
+                   struct weir_err *err)
 {
     struct store_sched_dag *rows = NULL;
-    struct fed *f = NULL;
+    struct trig_dag *f = NULL;
     size_t nr = 0, k = 0;
     int rc = store_sched_dags(c, &rows, &nr, err);
 
@@ -274,7 +268,7 @@ static int fed_collect(struct engine *e, struct store_conn *c,
 
         for (size_t t = 0; d != NULL && !any && t < d->n_triggers; t++)
             for (size_t j = 0; !any && j < n; j++)
-                any = wants(&d->triggers[t], DAG_TRIG_EVENT, v[j].name);
+                any = wants(&d->triggers[t], kind, names[j]);
         if (!any) {
             dagcache_release(e->cache, d);
             continue;
@@ -282,7 +276,7 @@ static int fed_collect(struct engine *e, struct store_conn *c,
         memcpy(f[k].id, rows[i].id, sizeof(f[k].id));
         f[k++].d = d;
     }
-    for (size_t i = 0; rc == 0 && i < k; i++) {
+    for (size_t i = 0; rc == 0 && lock && i < k; i++) {
         bool paused = false;
         int64_t version = 0;
         int running = 0;
@@ -291,12 +285,30 @@ static int fed_collect(struct engine *e, struct store_conn *c,
     }
     free(rows);
     if (rc < 0) {
-        fed_free(e, f, k);
+        trig_dags_free(e, f, k);
         return rc;
     }
     *out = f;
     *n_out = k;
     return 0;
+}
+
+/* trig_dags_find() for the names of events v. */
+static int event_dags_lock(struct engine *e, struct store_conn *c,
+                           const struct event_in *v, size_t n,
+                           struct trig_dag **out, size_t *n_out,
+                           struct weir_err *err)
+{
+    const char **names = calloc(n ? n : 1, sizeof(*names));
+    int rc;
+
+    if (names == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        names[i] = v[i].name;
+    rc = trig_dags_find(e, c, DAG_TRIG_EVENT, names, n, true, out, n_out, err);
+    free(names);
+    return rc;
 }
 
 static int check_event(const struct event_in *v, size_t i, struct weir_err *err)
@@ -318,7 +330,7 @@ static int check_event(const struct event_in *v, size_t i, struct weir_err *err)
 
 /* Store event v and feed it to the triggers of f wanting kind. */
 static int accept_one(struct engine *e, struct store_conn *c,
-                      struct event_in *v, const struct fed *f, size_t nf,
+                      struct event_in *v, const struct trig_dag *f, size_t nf,
                       enum dag_trigger_kind kind, const char *only,
                       struct weir_err *err)
 {
@@ -349,7 +361,7 @@ int events_accept(struct engine *e, struct event_in *v, size_t n,
                   struct weir_err *err)
 {
     struct store_conn *c = NULL;
-    struct fed *f = NULL;
+    struct trig_dag *f = NULL;
     size_t nf = 0;
     int rc = 0;
 
@@ -360,13 +372,13 @@ int events_accept(struct engine *e, struct event_in *v, size_t n,
     if (rc == 0)
         rc = store_tx_begin(c, err);
     if (rc == 0)
-        rc = fed_collect(e, c, v, n, &f, &nf, err);
+        rc = event_dags_lock(e, c, v, n, &f, &nf, err);
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = accept_one(e, c, &v[i], f, nf, DAG_TRIG_EVENT, NULL, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
     store_conn_put(c);
-    fed_free(e, f, nf);
+    trig_dags_free(e, f, nf);
     if (rc == 0)
         hub_bump(e->hub);
     return rc;
@@ -411,7 +423,7 @@ static const struct dag_trigger *find_hook(const struct dag *d,
 /* The locked DAG dag_id and its webhook trigger `name`, signature checked. */
 static int hook_open(struct engine *e, struct store_conn *c, const char *dag_id,
                      const char *name, const char *body, size_t len,
-                     const char *sig, struct fed *f,
+                     const char *sig, struct trig_dag *f,
                      const struct dag_trigger **t, struct weir_err *err)
 {
     bool paused = false;
@@ -449,7 +461,7 @@ int events_webhook(struct engine *e, const char *dag_id, const char *trigger,
                    int64_t *event_id, int *runs, struct weir_err *err)
 {
     struct store_conn *c = NULL;
-    struct fed f = {0};
+    struct trig_dag f = {0};
     const struct dag_trigger *t = NULL;
     struct event_in v = {0};
     cJSON *payload = NULL;

@@ -17,6 +17,7 @@
 #include <cJSON.h>
 
 #include "engine.h"
+#include "store_run.h"
 
 #define EVENT_NAME_MAX 200 /* bytes of an event name */
 #define EVENT_ID_MAX   200 /* bytes of a client's event id */
@@ -56,5 +57,26 @@ WEIR_MUSTCHECK int events_webhook(struct engine *e, const char *dag_id,
                                   size_t len, const char *sig,
                                   int64_t *event_id, int *runs,
                                   struct weir_err *err);
+
+/* A DAG whose current version has triggers a request may feed. */
+struct trig_dag {
+    char id[STORE_ID_MAX]; /* the DAG */
+    const struct dag *d;   /* its current version (a cache reference) */
+};
+
+/*
+ * Every DAG (current version, file not missing) with a trigger of kind
+ * whose target is one of names[0..n), in id order, into a new array *out
+ * of *n_out entries, freed with trig_dags_free(). With lock, their rows
+ * are locked in that order inside the caller's transaction.
+ */
+WEIR_MUSTCHECK int trig_dags_find(struct engine *e, struct store_conn *c,
+                                  enum dag_trigger_kind kind,
+                                  const char *const *names, size_t n, bool lock,
+                                  struct trig_dag **out, size_t *n_out,
+                                  struct weir_err *err);
+
+/* Drop the references of v and free it; (NULL, 0) is a no-op. */
+void trig_dags_free(struct engine *e, struct trig_dag *v, size_t n);
 
 #endif

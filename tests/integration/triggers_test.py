@@ -203,6 +203,61 @@ def before():
     check(code == 404, "unknown hook: %d" % code)
 
 
+def metric(value, model="fraud", expect=202, **kw):
+    body = {"name": "model.accuracy", "value": value,
+            "labels": {"model": model}}
+    body.update(kw)
+    code, b = req("POST", "/api/v1/metrics", ADMIN, body)
+    check(code == expect, "metric %s: HTTP %d %s" % (value, code, b))
+    return b
+
+
+def metrics():
+    for _ in range(4):
+        metric(0.5, model="other")  # labels do not match
+    metric(0.80)
+    metric(0.80)
+    metric(0.90)  # recovered: the streak starts again
+    metric(0.80)
+    metric(0.80)
+    check(runs("trg-metric") == [], "for: 3 not reached yet")
+    b = metric(0.83)
+    check(b["runs"] == 1, "third sample in a row fires: %s" % b)
+    r = runs("trg-metric")
+    if check(len(r) == 1, "one metric run %s" % r):
+        check(r[0]["reason"] ==
+              "metric model.accuracy=0.83 < 0.85 for 3 samples" and
+              r[0]["priority"] == 2 and r[0]["params"]["mode"] == "metric",
+              "metric run %s" % r[0])
+    for _ in range(5):
+        metric(0.80)  # stuck below the line: no retraining on every sample
+    check(len(runs("trg-metric")) == 1, "hysteresis: still one run")
+    check(triggers("trg-metric")[0]["state"] == "waiting_rearm",
+          "waiting to re-arm: %s" % triggers("trg-metric"))
+    metric(0.86)
+    check(triggers("trg-metric")[0]["state"] == "armed", "re-armed")
+    code, b = req("POST", "/api/v1/metrics", ADMIN, {"metrics": [
+        {"name": "model.accuracy", "value": 0.7, "labels": {"model": "fraud"},
+         "time": "2026-01-01T00:00:0%dZ" % i} for i in range(3)]})
+    check(code == 202 and b["runs"] == 1, "batch crossing: %d %s" % (code, b))
+    check(len(runs("trg-metric")) == 2, "a second crossing, a second run")
+    code, b = req("GET", "/api/v1/metrics/model.accuracy?limit=3", READ)
+    check(code == 200 and len(b["samples"]) == 3 and
+          b["triggers"] == [{"dag": "trg-metric",
+                             "trigger": "metric:model.accuracy",
+                             "below": 0.85, "for": 3}],
+          "metric series %d %s" % (code, b))
+    code, b = req("GET", "/api/v1/metrics/model.accuracy?since="
+                  "2026-01-01T00:00:01Z", READ)
+    check(code == 200 and [s["time"] for s in b["samples"][:2]] ==
+          ["2026-01-01T00:00:01.000Z", "2026-01-01T00:00:02.000Z"],
+          "since and limit: %s" % b)
+    metric("high", expect=400)
+    metric(0.9, expect=400, time="yesterday")
+    code, b = req("GET", "/api/v1/metrics/x?since=nope", READ)
+    check(code == 400 and "since" in b["error"]["message"], "bad since")
+
+
 def after():
     t = triggers("trg-acc")[0]
     check(t["accumulated"] == 6000, "the sum survived the restart: %s" % t)
@@ -213,5 +268,5 @@ def after():
           "10,000 rows from 2 events >= 10,000", "second run %s" % r[-1:])
 
 
-{"before": before, "after": after}[sys.argv[1]]()
+{"before": lambda: (before(), metrics()), "after": after}[sys.argv[1]]()
 sys.exit(1 if failures else 0)
