@@ -30,6 +30,9 @@ int cmd_approve(int argc, char **argv);
 int cmd_reject(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_unpause(int argc, char **argv);
+int cmd_event(int argc, char **argv);
+int cmd_metric(int argc, char **argv);
+int cmd_triggers(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

@@ -31,6 +31,9 @@ static const struct command commands[] = {
     {"reject", cmd_reject, "reject an approval gate of a run"},
     {"pause", cmd_pause, "pause a DAG: no new runs"},
     {"unpause", cmd_unpause, "let a paused DAG start runs again"},
+    {"event", cmd_event, "post an event for event triggers"},
+    {"metric", cmd_metric, "post a metric sample for metric triggers"},
+    {"triggers", cmd_triggers, "show the state of a DAG's triggers"},
 };
 
 static void usage(FILE *f)
