@@ -68,6 +68,7 @@ struct fslot {
     struct weir_err err; /* failure */
     int64_t run_id;      /* the run made, 0 when none */
     bool created;        /* false: the slot already had its run */
+    int64_t begin_ms;    /* wall clock when its work began */
     int64_t done_ms;     /* wall clock after the commit */
 };
 
@@ -360,6 +361,7 @@ static void firing_work_cb(uv_work_t *req)
         struct engine_slot slot = {f->dag_id, f->key, fs->slot, fs->reason,
                                    fs->payload};
 
+        fs->begin_ms = wall_ms();
         fs->rc = engine_run_create_slot(f->s->e, &slot, &fs->run_id,
                                         &fs->created, &fs->err);
         fs->done_ms = wall_ms();
@@ -377,10 +379,11 @@ static void firing_after_cb(uv_work_t *req, int status)
 
         if (fs->rc == 0)
             log_info("event=cron_fired dag=%s trigger=\"%s\" slot=%s "
-                     "late_ms=%lld jitter_ms=%lld run=%lld created=%s "
-                     "catchup=%s",
+                     "late_ms=%lld begin_late_ms=%lld jitter_ms=%lld run=%lld "
+                     "created=%s catchup=%s",
                      f->dag_id, f->key, fs->iso,
                      (long long)(fs->done_ms - fs->slot * 1000),
+                     (long long)(fs->begin_ms - fs->slot * 1000),
                      (long long)f->jitter_ms, (long long)fs->run_id,
                      fs->created ? "yes" : "no", f->catchup ? "yes" : "no");
         else
