@@ -71,3 +71,16 @@ CREATE INDEX trigger_suppressed_idx
 -- Guards: triggered runs of a DAG by creation time (cooldown, daily cap).
 CREATE INDEX runs_triggered_idx ON runs (dag_id, created_at DESC)
     WHERE trigger_kind <> 'manual';
+
+-- Files a file trigger has acted on, with the size and modification time
+-- it saw: the same file unchanged is not fired again, even after a
+-- restart.
+CREATE TABLE file_trigger_seen (
+    dag_id      text NOT NULL REFERENCES dags (id) ON DELETE CASCADE,
+    trigger_key text NOT NULL,
+    path        text NOT NULL,
+    size        bigint NOT NULL,
+    mtime_ns    bigint NOT NULL,
+    seen_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (dag_id, trigger_key, path)
+);

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "cron.h"
+#include "filetrig.h"
 #include "log.h"
 #include "store_sched.h"
 #include "watch.h"
@@ -101,6 +102,7 @@ struct sched {
     bool stop_req;          /* sched_stop() was called */
     bool refresh_req;       /* sched_dag_changed() was called */
     struct watch *watch;    /* the folder watch */
+    struct filetrig *files; /* file triggers */
     struct sdag *dags;      /* active DAGs with cron triggers */
     size_t n_dags;          /* entries in dags */
     bool refreshing;        /* a refresh runs */
@@ -565,6 +567,8 @@ static void stop_in_loop(struct sched *s)
     uv_close((uv_handle_t *)&s->timer, NULL);
     watch_close(s->watch);
     s->watch = NULL;
+    filetrig_close(s->files);
+    s->files = NULL;
     for (struct firing *f = s->firings; f != NULL; f = f->next)
         if (!f->queued)
             uv_close((uv_handle_t *)&f->jt, firing_close_cb);
@@ -627,6 +631,8 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     s->timer.data = s;
     rc = watch_start(&s->loop, dd, e->store, root, force_poll,
                      folder_changed_cb, s, &s->watch, err);
+    if (rc == 0)
+        rc = filetrig_start(&s->loop, e, root, &s->files, err);
     if (rc == 0)
         refresh_start(s);
     if (rc == 0 && pthread_create(&s->thread, NULL, sched_main, s) != 0)

@@ -215,3 +215,32 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
     PQclear(r);
     return rc;
 }
+
+int store_file_seen(struct store_conn *c, const char *dag_id, const char *key,
+                    const char *path, int64_t size, int64_t mtime_ns, bool mark,
+                    bool *seen, struct weir_err *err)
+{
+    char sz[24], mt[24];
+    const char *params[5] = {dag_id, key, path, sz, mt};
+    PGresult *r = NULL;
+    int rc;
+
+    snprintf(sz, sizeof(sz), "%lld", (long long)size);
+    snprintf(mt, sizeof(mt), "%lld", (long long)mtime_ns);
+    if (mark)
+        return store_cmd(c,
+                         "INSERT INTO file_trigger_seen (dag_id, trigger_key,"
+                         " path, size, mtime_ns) VALUES ($1, $2, $3, $4, $5)"
+                         " ON CONFLICT (dag_id, trigger_key, path) DO UPDATE"
+                         " SET size = $4, mtime_ns = $5, seen_at = now()",
+                         5, params, err);
+    rc = store_query(c,
+                     "SELECT 1 FROM file_trigger_seen WHERE dag_id = $1"
+                     " AND trigger_key = $2 AND path = $3 AND size = $4"
+                     " AND mtime_ns = $5",
+                     5, params, &r, err);
+    if (rc == 0)
+        *seen = PQntuples(r) > 0;
+    PQclear(r);
+    return rc;
+}

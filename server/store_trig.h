@@ -90,4 +90,14 @@ WEIR_MUSTCHECK int store_events_list(struct store_conn *c, int limit,
                                      int64_t cursor, cJSON **out,
                                      struct weir_err *err);
 
+/*
+ * Whether file trigger key of dag_id already acted on path with this size
+ * and modification time (ns); with mark, record that it now has (an
+ * upsert), inside the caller's transaction.
+ */
+WEIR_MUSTCHECK int store_file_seen(struct store_conn *c, const char *dag_id,
+                                   const char *key, const char *path,
+                                   int64_t size, int64_t mtime_ns, bool mark,
+                                   bool *seen, struct weir_err *err);
+
 #endif

@@ -13,6 +13,20 @@ cli=${3:-}
 . "$src/tests/integration/harness.sh"
 cp "$src"/tests/integration/trigger_dags/*.yaml "$tmp/dags/" || die "no DAGs"
 export WEIR_TEST_HOOK_SECRET=hook-secret-for-tests
+# a file trigger on a folder of this test
+mkdir -p "$tmp/incoming"
+export WEIR_TEST_INCOMING="$tmp/incoming"
+cat >"$tmp/dags/file.yaml" <<EOT
+# New CSV files start a run once they stop changing for 1 s.
+dag: trg-file
+triggers:
+  - file: $tmp/incoming/*.csv
+    stable: 1s
+steps:
+  - id: load
+    queue: trg-none
+    run: echo \${{ event.payload.path }}
+EOT
 
 harness_start_server
 worker=$(harness_token worker trg-worker) || die "cannot create a worker token"

@@ -12,6 +12,7 @@ import hmac
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -258,6 +259,55 @@ def metrics():
     check(code == 400 and "since" in b["error"]["message"], "bad since")
 
 
+INCOMING = os.environ["WEIR_TEST_INCOMING"]
+
+
+def wait_runs(dag, n, limit_s=15):
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        r = runs(dag)
+        if len(r) >= n:
+            return r
+        time.sleep(0.1)
+    return runs(dag)
+
+
+def files_before():
+    path = os.path.join(INCOMING, "a.csv")
+    with open(os.path.join(INCOMING, "ignored.txt"), "w") as f:
+        f.write("not matched by the glob\n")
+    # written in pieces for 1.5 s: still changing, so no run yet
+    for i in range(6):
+        with open(path, "a") as f:
+            f.write("row %d\n" % i)
+        time.sleep(0.3)
+    last = time.time()
+    r = wait_runs("trg-file", 1)
+    if check(len(r) == 1, "one run for a.csv: %s" % r):
+        p = r[0]["trigger"]["payload"]
+        check(p["path"] == path and p["size"] == 36,
+              "file payload %s" % p)
+        # the debounce: created a full stable period after the last write
+        check(iso_s(r[0]["created_at"]) >= last + 0.9,
+              "run created %s, last write %s" % (r[0]["created_at"], last))
+    time.sleep(2.5)  # stable period and several polls: nothing more
+    check(len(runs("trg-file")) == 1, "an unchanged file fires once")
+
+
+def files_after():
+    time.sleep(2.5)  # after the restart: a.csv was seen, no new run
+    check(len(runs("trg-file")) == 1, "a seen file is not fired again")
+    with open(os.path.join(INCOMING, "a.csv"), "a") as f:
+        f.write("one more\n")
+    check(len(wait_runs("trg-file", 2)) == 2, "a changed file fires again")
+
+
+def iso_s(text):
+    import datetime
+    return datetime.datetime.fromisoformat(
+        text.replace("Z", "+00:00")).timestamp()
+
+
 def after():
     t = triggers("trg-acc")[0]
     check(t["accumulated"] == 6000, "the sum survived the restart: %s" % t)
@@ -268,5 +318,6 @@ def after():
           "10,000 rows from 2 events >= 10,000", "second run %s" % r[-1:])
 
 
-{"before": lambda: (before(), metrics()), "after": after}[sys.argv[1]]()
+{"before": lambda: (before(), metrics(), files_before()),
+ "after": lambda: (after(), files_after())}[sys.argv[1]]()
 sys.exit(1 if failures else 0)
