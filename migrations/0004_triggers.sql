@@ -84,3 +84,31 @@ CREATE TABLE file_trigger_seen (
     seen_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (dag_id, trigger_key, path)
 );
+
+-- Notifications out: one row per finished run whose DAG version has an
+-- on_success / on_failure webhook, delivered with retries and backoff.
+CREATE TABLE notifications (
+    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id       bigint NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    finished_at  timestamptz NOT NULL, -- the run's end it reports
+    url          text NOT NULL,
+    body         jsonb NOT NULL,
+    attempts     integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    next_try_at  timestamptz NOT NULL DEFAULT now(),
+    delivered_at timestamptz,
+    last_error   text,
+    UNIQUE (run_id, finished_at)
+);
+CREATE INDEX notifications_due_idx ON notifications (next_try_at)
+    WHERE delivered_at IS NULL;
+
+-- How far the notifier has looked at finished runs: (finished_at, id) of
+-- the last one. One row.
+CREATE TABLE notify_cursor (
+    one         boolean PRIMARY KEY DEFAULT true CHECK (one),
+    finished_at timestamptz NOT NULL,
+    run_id      bigint NOT NULL
+);
+INSERT INTO notify_cursor (finished_at, run_id) VALUES (now(), 0);
+CREATE INDEX runs_finished_idx ON runs (finished_at, id)
+    WHERE finished_at IS NOT NULL;

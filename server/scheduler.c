@@ -24,10 +24,12 @@
 #include "cron.h"
 #include "filetrig.h"
 #include "log.h"
+#include "notify.h"
 #include "store_sched.h"
 #include "watch.h"
 
 #define SCHED_CATCHUP_MAX 1000 /* missed slots one trigger makes up for */
+#define SCHED_EARLY_MS    1000 /* long timers wake up this much early */
 
 /* One cron trigger of an active DAG. */
 struct strig {
@@ -103,6 +105,7 @@ struct sched {
     bool refresh_req;       /* sched_dag_changed() was called */
     struct watch *watch;    /* the folder watch */
     struct filetrig *files; /* file triggers */
+    struct notify *notify;  /* notifications out (a thread of its own) */
     struct sdag *dags;      /* active DAGs with cron triggers */
     size_t n_dags;          /* entries in dags */
     bool refreshing;        /* a refresh runs */
@@ -539,7 +542,7 @@ static void timer_cb(uv_timer_t *timer)
 /* Arm the timer for the earliest next slot. */
 static void arm(struct sched *s)
 {
-    int64_t first = 0, now = wall_ms();
+    int64_t first = 0, now = wall_ms(), delay;
 
     if (s->stopping)
         return;
@@ -554,8 +557,13 @@ static void arm(struct sched *s)
         uv_timer_stop(&s->timer);
         return;
     }
-    uv_timer_start(&s->timer, timer_cb,
-                   first * 1000 > now ? (uint64_t)(first * 1000 - now) : 0, 0);
+    delay = first * 1000 > now ? first * 1000 - now : 0;
+    /* libuv's timers run on the monotonic clock, slots on the wall clock,
+     * which may be slewed against it (NTP): wake up a second early and
+     * arm again from the wall clock, so the last stretch is short. */
+    if (delay > 2 * SCHED_EARLY_MS)
+        delay -= SCHED_EARLY_MS;
+    uv_timer_start(&s->timer, timer_cb, (uint64_t)delay, 0);
 }
 
 /* ---- the loop ---- */
@@ -634,11 +642,14 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     if (rc == 0)
         rc = filetrig_start(&s->loop, e, root, &s->files, err);
     if (rc == 0)
+        rc = notify_start(e, &s->notify, err);
+    if (rc == 0)
         refresh_start(s);
     if (rc == 0 && pthread_create(&s->thread, NULL, sched_main, s) != 0)
         rc = weir_err_set(err, WEIR_EINTERNAL,
                           "cannot start the scheduler thread");
     if (rc < 0) {
+        notify_stop(s->notify);
         stop_in_loop(s);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
@@ -668,6 +679,7 @@ void sched_stop(struct sched *s)
     pthread_mutex_unlock(&s->mu);
     uv_async_send(&s->async);
     pthread_join(s->thread, NULL);
+    notify_stop(s->notify);
     rc = uv_loop_close(&s->loop);
     if (rc != 0)
         log_error("event=sched_loop_close_failed err=%s", uv_strerror(rc));

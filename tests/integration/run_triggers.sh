@@ -28,6 +28,25 @@ steps:
     run: echo \${{ event.payload.path }}
 EOT
 
+# a receiver for on_failure webhooks (500 first, then 200)
+python3 "$src/tests/integration/hook_receiver.py" "$tmp/hook.port" "$tmp/hook.log" &
+receiver_pid=$!
+for _ in $(seq 1 100); do
+    [ -s "$tmp/hook.port" ] && break
+    sleep 0.1
+done
+[ -s "$tmp/hook.port" ] || die "the webhook receiver did not start"
+export WEIR_TEST_HOOK_LOG="$tmp/hook.log"
+cat >"$tmp/dags/notify.yaml" <<EOT
+# A failed run is reported to a webhook.
+dag: trg-notify
+on_failure: {webhook: "http://127.0.0.1:$(cat "$tmp/hook.port")/hook"}
+steps:
+  - id: fails
+    queue: trg-notify
+    run: exit 3
+EOT
+
 harness_start_server
 worker=$(harness_token worker trg-worker) || die "cannot create a worker token"
 reader=$(harness_token read) || die "cannot create a read token"
@@ -75,6 +94,8 @@ WEIR_URL="http://$addr" timeout 60 python3 \
 kill -TERM "$server_pid"
 wait "$server_pid" || { echo "FAIL: weir-server exited non-zero" >&2; rc=1; }
 server_pid=""
+kill "$receiver_pid" 2>/dev/null
+wait "$receiver_pid" 2>/dev/null
 harness_check_log
 echo "integration.triggers: $((SECONDS - started)) s, rc $rc"
 exit "$rc"

@@ -308,6 +308,32 @@ def iso_s(text):
         text.replace("Z", "+00:00")).timestamp()
 
 
+def notify():
+    code, b = req("POST", "/api/v1/dags/trg-notify/runs", ADMIN, {})
+    run_id = b.get("run_id")
+    code, w = req("POST", "/api/v1/workers/register", WORKER,
+                  {"name": "trg-n", "queues": ["trg-notify"], "slots": 1})
+    code, b = req("POST", "/api/v1/workers/%d/lease" % w["worker_id"], WORKER,
+                  {"max": 1, "wait_ms": 2000})
+    a = b["attempts"][0]
+    req("POST", "/api/v1/attempts/%d/complete" % a["attempt_id"], WORKER,
+        {"lease_id": a["lease_id"], "exit_code": 3})
+    path = os.environ["WEIR_TEST_HOOK_LOG"]
+    end = time.monotonic() + 20
+    lines = []
+    while time.monotonic() < end and len(lines) < 2:
+        time.sleep(0.2)
+        if os.path.exists(path):
+            lines = open(path).read().splitlines()
+    if check(len(lines) == 2, "a 500 then a retry: %s" % lines):
+        b = json.loads(lines[1])
+        check(b["run_id"] == run_id and b["dag"] == "trg-notify" and
+              b["state"] == "failed" and b["failed_steps"] == ["fails"] and
+              b["link"].endswith("/runs/%d" % run_id) and
+              b["reason"], "notification body %s" % b)
+        check(lines[0] == lines[1], "the retry sends the same body")
+
+
 def after():
     t = triggers("trg-acc")[0]
     check(t["accumulated"] == 6000, "the sum survived the restart: %s" % t)
@@ -318,6 +344,6 @@ def after():
           "10,000 rows from 2 events >= 10,000", "second run %s" % r[-1:])
 
 
-{"before": lambda: (before(), metrics(), files_before()),
+{"before": lambda: (before(), metrics(), files_before(), notify()),
  "after": lambda: (after(), files_after())}[sys.argv[1]]()
 sys.exit(1 if failures else 0)
