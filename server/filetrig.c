@@ -9,11 +9,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <cJSON.h>
+
 #include "engine_fire.h"
 #include "log.h"
 #include "store_sched.h"
 #include "store_trig.h"
-#include <cJSON.h>
 
 /* A file one trigger watches. */
 struct fentry {
