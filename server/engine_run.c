@@ -434,7 +434,9 @@ static int fire_in_tx(struct engine *e, struct store_conn *c,
     if (rc == 0 &&
         (out->outcome == FIRE_SUPPRESSED || out->outcome == FIRE_COALESCED))
         rc = store_trig_suppress(c, d->id, trig->key, out->why, err);
+    /* Only event and webhook triggers have pending events to consume. */
     if (rc == 0 &&
+        (trig->kind == DAG_TRIG_EVENT || trig->kind == DAG_TRIG_WEBHOOK) &&
         (out->outcome == FIRE_CREATED || out->outcome == FIRE_COALESCED))
         rc = store_trig_consume(c, d->id, trig->key, out->run_id, err);
     return rc;

@@ -328,22 +328,16 @@ static int check_event(const struct event_in *v, size_t i, struct weir_err *err)
     return 0;
 }
 
-/* Store event v and feed it to the triggers of f wanting kind. */
-static int accept_one(struct engine *e, struct store_conn *c,
-                      struct event_in *v, const struct trig_dag *f, size_t nf,
-                      enum dag_trigger_kind kind, const char *only,
-                      struct weir_err *err)
+/* Feed stored event v to the triggers of f wanting kind (or to the
+ * trigger keyed `only`). */
+static int match_one(struct engine *e, struct store_conn *c, struct event_in *v,
+                     const struct trig_dag *f, size_t nf,
+                     enum dag_trigger_kind kind, const char *only,
+                     struct weir_err *err)
 {
     struct ev_ctx x = {.v = v};
-    char *payload = v->payload ? cJSON_PrintUnformatted(v->payload) : NULL;
-    int rc = v->payload && !payload
-                 ? weir_err_set(err, WEIR_ENOMEM, "out of memory")
-                 : 0;
+    int rc = 0;
 
-    if (rc == 0)
-        rc = store_event_insert(c, v->ext_id, v->name, payload ? payload : "{}",
-                                &v->id, &v->duplicate, err);
-    cJSON_free(payload);
     snprintf(x.id, sizeof(x.id), "%lld", (long long)v->id);
     for (size_t i = 0; rc == 0 && !v->duplicate && i < nf; i++)
         for (size_t t = 0; rc == 0 && t < f[i].d->n_triggers; t++) {
@@ -354,6 +348,61 @@ static int accept_one(struct engine *e, struct store_conn *c,
                 rc = feed(e, c, f[i].d, tr, &x, err);
         }
     ctx_cleanup(&x);
+    return rc;
+}
+
+/* Store event v alone; its id and duplicate flag are filled. */
+static int insert_one(struct store_conn *c, struct event_in *v,
+                      struct weir_err *err)
+{
+    char *payload = v->payload ? cJSON_PrintUnformatted(v->payload) : NULL;
+    int rc = v->payload && !payload
+                 ? weir_err_set(err, WEIR_ENOMEM, "out of memory")
+                 : 0;
+
+    if (rc == 0)
+        rc = store_event_insert(c, v->ext_id, v->name, payload ? payload : "{}",
+                                &v->id, &v->duplicate, err);
+    cJSON_free(payload);
+    return rc;
+}
+
+/* Store events v[0..n) with one statement; ids and duplicate flags are
+ * filled. */
+static int insert_many(struct store_conn *c, struct event_in *v, size_t n,
+                       struct weir_err *err)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *text = NULL;
+    int64_t *ids = NULL;
+    bool *dups = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddItemToArray(arr, o);
+        cJSON_AddStringToObject(o, "n", v[i].name);
+        if (v[i].ext_id != NULL)
+            cJSON_AddStringToObject(o, "x", v[i].ext_id);
+        if (v[i].payload != NULL)
+            cJSON_AddItemToObject(o, "p", cJSON_Duplicate(v[i].payload, 1));
+    }
+    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (text == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    ids = calloc(n, sizeof(*ids));
+    dups = calloc(n, sizeof(*dups));
+    rc = ids && dups ? store_events_insert_many(c, text, n, ids, dups, err)
+                     : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        v[i].id = ids[i];
+        v[i].duplicate = dups[i];
+    }
+    cJSON_free(text);
+    free(ids);
+    free(dups);
     return rc;
 }
 
@@ -373,8 +422,10 @@ int events_accept(struct engine *e, struct event_in *v, size_t n,
         rc = store_tx_begin(c, err);
     if (rc == 0)
         rc = event_dags_lock(e, c, v, n, &f, &nf, err);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = accept_one(e, c, &v[i], f, nf, DAG_TRIG_EVENT, NULL, err);
+    if (rc == 0)
+        rc = n == 1 ? insert_one(c, &v[0], err) : insert_many(c, v, n, err);
+    for (size_t i = 0; rc == 0 && nf > 0 && i < n; i++)
+        rc = match_one(e, c, &v[i], f, nf, DAG_TRIG_EVENT, NULL, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
     store_conn_put(c);
@@ -475,7 +526,9 @@ int events_webhook(struct engine *e, const char *dag_id, const char *trigger,
         rc = weir_err_set(err, WEIR_EPARSE, "the body is not JSON");
     v = (struct event_in){.name = t ? t->target : NULL, .payload = payload};
     if (rc == 0)
-        rc = accept_one(e, c, &v, &f, 1, DAG_TRIG_WEBHOOK, t->key, err);
+        rc = insert_one(c, &v, err);
+    if (rc == 0)
+        rc = match_one(e, c, &v, &f, 1, DAG_TRIG_WEBHOOK, t->key, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
     store_conn_put(c);

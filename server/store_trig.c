@@ -102,6 +102,43 @@ int store_event_insert(struct store_conn *c, const char *ext_id,
     return rc;
 }
 
+int store_events_insert_many(struct store_conn *c, const char *json, size_t n,
+                             int64_t *ids, bool *dups, struct weir_err *err)
+{
+    const char *params[1] = {json};
+    PGresult *r = NULL;
+    int rc;
+
+    /* Ids are drawn first, so that each row's fate can be joined back. */
+    rc = store_query(
+        c,
+        "WITH v AS MATERIALIZED (SELECT o, x, n, p,"
+        " nextval(pg_get_serial_sequence('events', 'id')) AS id"
+        " FROM ROWS FROM (jsonb_to_recordset($1::jsonb)"
+        " AS (x text, n text, p jsonb)) WITH ORDINALITY AS t(x, n, p, o)),"
+        " ins AS (INSERT INTO events (id, ext_id, name, payload)"
+        " OVERRIDING SYSTEM VALUE SELECT id, x, n, coalesce(p, '{}')"
+        " FROM v ORDER BY o ON CONFLICT (ext_id) DO NOTHING RETURNING id)"
+        " SELECT coalesce(i.id, e.id, (SELECT min(w.id) FROM v w JOIN ins j"
+        " ON j.id = w.id WHERE w.x = v.x)), i.id IS NULL"
+        " FROM v LEFT JOIN ins i ON i.id = v.id"
+        " LEFT JOIN events e ON i.id IS NULL AND e.ext_id = v.x"
+        " ORDER BY v.o",
+        1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if ((size_t)PQntuples(r) != n)
+        rc = weir_err_set(err, WEIR_EINTERNAL,
+                          "event insert returned %d rows for %zu events",
+                          PQntuples(r), n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ids[i] = store_val_i64(r, (int)i, 0);
+        dups[i] = strcmp(store_val(r, (int)i, 1), "t") == 0;
+    }
+    PQclear(r);
+    return rc;
+}
+
 int store_trig_event_add(struct store_conn *c, const char *dag_id,
                          const char *key, int64_t event_id, double value,
                          double *sum, int *count, struct weir_err *err)

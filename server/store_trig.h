@@ -53,6 +53,18 @@ WEIR_MUSTCHECK int store_event_insert(struct store_conn *c, const char *ext_id,
                                       struct weir_err *err);
 
 /*
+ * Insert n events at once from json, an array of {"n": name, "x": client
+ * id (optional), "p": payload (optional)}, in one statement: ids[i] gets
+ * the i-th event's id and dups[i] whether its client id was seen before
+ * (in an earlier request or earlier in this array; then ids[i] is the
+ * first event's id).
+ */
+WEIR_MUSTCHECK int store_events_insert_many(struct store_conn *c,
+                                            const char *json, size_t n,
+                                            int64_t *ids, bool *dups,
+                                            struct weir_err *err);
+
+/*
  * Event event_id matched (dag_id, key) with value: add it to the
  * trigger's pending events; *sum and *count get the pending total.
  */
