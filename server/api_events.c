@@ -139,25 +139,27 @@ void api_events_post(struct http_req *req)
     http_reply_json(req, 202, o);
 }
 
-/* GET /api/v1/events?limit=N&cursor=C: newest first. */
+/* GET /api/v1/events?limit=N&cursor=C&run=R: newest first. */
 void api_events_list(struct http_req *req)
 {
     struct api *api = http_req_app(req);
     int64_t limit = api_query_num(req, "limit", 50, 1, EVENTS_LIMIT_MAX);
     int64_t cursor = api_query_num(req, "cursor", 0, 0, INT64_MAX);
+    int64_t run = api_query_num(req, "run", 0, 1, INT64_MAX);
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *events = NULL, *o;
     int n, rc = 0;
 
-    if (limit < 0 || cursor < 0)
+    if (limit < 0 || cursor < 0 || run < 0)
         rc = weir_err_set(&err, WEIR_EINVAL,
-                          "limit must be 1 to %d and cursor an event id",
+                          "limit must be 1 to %d, cursor an event id and run "
+                          "a run id",
                           EVENTS_LIMIT_MAX);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
-        rc = store_events_list(c, (int)limit, cursor, &events, &err);
+        rc = store_events_list(c, (int)limit, cursor, run, &events, &err);
     store_conn_put(c);
     if (rc < 0) {
         http_reply_err(req, &err);

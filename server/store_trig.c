@@ -227,15 +227,16 @@ int store_trig_state(struct store_conn *c, const char *dag_id, const char *key,
 }
 
 int store_events_list(struct store_conn *c, int limit, int64_t cursor,
-                      cJSON **out, struct weir_err *err)
+                      int64_t run_id, cJSON **out, struct weir_err *err)
 {
-    char lim[24], cur[24];
-    const char *params[2] = {lim, cur};
+    char lim[24], cur[24], run[24];
+    const char *params[3] = {lim, cur, run};
     PGresult *r = NULL;
     int rc;
 
     snprintf(lim, sizeof(lim), "%d", limit);
     snprintf(cur, sizeof(cur), "%lld", (long long)cursor);
+    snprintf(run, sizeof(run), "%lld", (long long)run_id);
     rc = store_query(
         c,
         "SELECT coalesce(jsonb_agg(x ORDER BY (x->>'id')::bigint DESC),"
@@ -244,9 +245,11 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
         " weir_iso(e.received_at), 'runs', coalesce((SELECT"
         " jsonb_agg(DISTINCT t.run_id) FROM trigger_events t"
         " WHERE t.event_id = e.id AND t.run_id IS NOT NULL), '[]')) AS x"
-        " FROM events e WHERE $2::bigint = 0 OR e.id < $2::bigint"
+        " FROM events e WHERE ($2::bigint = 0 OR e.id < $2::bigint)"
+        " AND ($3::bigint = 0 OR e.id IN (SELECT t.event_id"
+        " FROM trigger_events t WHERE t.run_id = $3::bigint))"
         " ORDER BY e.id DESC LIMIT $1::int) s",
-        2, params, &r, err);
+        3, params, &r, err);
     if (rc == 0)
         rc = json_of(r, 0, 0, out, err);
     PQclear(r);

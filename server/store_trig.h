@@ -95,12 +95,12 @@ WEIR_MUSTCHECK int store_trig_state(struct store_conn *c, const char *dag_id,
 
 /*
  * Events newest first: up to limit with a stored id below cursor (0 for
- * the newest), as a new array *out of {id, ext_id, name, payload,
- * received_at, runs}.
+ * the newest), only those run_id consumed unless it is 0, as a new array
+ * *out of {id, ext_id, name, payload, received_at, runs}.
  */
 WEIR_MUSTCHECK int store_events_list(struct store_conn *c, int limit,
-                                     int64_t cursor, cJSON **out,
-                                     struct weir_err *err);
+                                     int64_t cursor, int64_t run_id,
+                                     cJSON **out, struct weir_err *err);
 
 /*
  * Whether file trigger key of dag_id already acted on path with this size

@@ -97,6 +97,9 @@ def before():
               "trigger %s" % r[0]["trigger"])
         fed = sorted(e["ext_id"] for e in events_of(r[0]["id"]))
         check(fed == ["a1", "a3"], "the run consumed a1 and a3: %s" % fed)
+        code, b = req("GET", "/api/v1/events?run=%d" % r[0]["id"], READ)
+        check(code == 200 and sorted(e["ext_id"] for e in b["events"]) ==
+              ["a1", "a3"], "events?run=: %d %s" % (code, b))
     # the duplicate id is acknowledged and changes nothing
     b = event("data.arrived", {"bucket": "ml-data", "rows": 6480}, "a3")
     check(b["duplicate"] and b["runs"] == 0, "duplicate a3: %s" % b)
