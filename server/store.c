@@ -414,3 +414,20 @@ void store_tx_rollback(struct store_conn *c)
 {
     store_rollback(c);
 }
+
+int store_query_json(struct store_conn *c, const char *sql, int n,
+                     const char *const *params, cJSON **out,
+                     struct weir_err *err)
+{
+    PGresult *r = NULL;
+    int rc = store_query(c, sql, n, params, &r, err);
+
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0 || store_val(r, 0, 0) == NULL)
+        rc = weir_err_set(err, WEIR_EINTERNAL, "no JSON value returned");
+    else if ((*out = cJSON_Parse(store_val(r, 0, 0))) == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    PQclear(r);
+    return rc;
+}

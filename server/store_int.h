@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include <cJSON.h>
 #include <libpq-fe.h>
 
 #include "store.h"
@@ -66,6 +67,15 @@ int64_t store_val_i64(const PGresult *r, int row, int col);
  */
 WEIR_MUSTCHECK int store_val_dup(const PGresult *r, int row, int col,
                                  char **out, struct weir_err *err);
+
+/*
+ * store_query() for a statement whose one value (first row, first column)
+ * is JSON text: parsed into *out (a new cJSON). WEIR_EINTERNAL when it
+ * returned no value.
+ */
+WEIR_MUSTCHECK int store_query_json(struct store_conn *c, const char *sql,
+                                    int n, const char *const *params,
+                                    cJSON **out, struct weir_err *err);
 
 /*
  * The version of DAG id with this hash, added (origin "file" when path is

@@ -83,13 +83,11 @@ int store_metric_samples(struct store_conn *c, const char *name,
 {
     char lim[24], t[40];
     const char *params[3] = {name, since ? t : NULL, lim};
-    PGresult *r = NULL;
-    int rc;
 
     snprintf(lim, sizeof(lim), "%d", limit);
     if (since != NULL)
         snprintf(t, sizeof(t), "%.6f", *since);
-    rc = store_query(
+    return store_query_json(
         c,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('time', weir_iso(time),"
         " 'value', value, 'labels', labels) ORDER BY time, id), '[]')::text"
@@ -97,10 +95,5 @@ int store_metric_samples(struct store_conn *c, const char *name,
         " WHERE name = $1 AND ($2::float8 IS NULL OR time >= "
         "to_timestamp($2::float8))"
         " ORDER BY time DESC, id DESC LIMIT $3::int) s",
-        3, params, &r, err);
-    if (rc < 0)
-        return rc;
-    *out = cJSON_Parse(store_val(r, 0, 0));
-    PQclear(r);
-    return *out ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        3, params, out, err);
 }

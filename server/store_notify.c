@@ -7,21 +7,6 @@
 
 #include "store_int.h"
 
-/* The only column of a one-row JSON answer, parsed into *out. */
-static int json_answer(struct store_conn *c, const char *sql, int n,
-                       const char *const *params, cJSON **out,
-                       struct weir_err *err)
-{
-    PGresult *r = NULL;
-    int rc = store_query(c, sql, n, params, &r, err);
-
-    if (rc < 0)
-        return rc;
-    *out = cJSON_Parse(store_val(r, 0, 0));
-    PQclear(r);
-    return *out ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
-}
-
 int store_notify_finished(struct store_conn *c, int limit, cJSON **out,
                           struct weir_err *err)
 {
@@ -29,7 +14,7 @@ int store_notify_finished(struct store_conn *c, int limit, cJSON **out,
     const char *params[1] = {lim};
 
     snprintf(lim, sizeof(lim), "%d", limit);
-    return json_answer(
+    return store_query_json(
         c,
         "SELECT coalesce(jsonb_agg(x ORDER BY o), '[]')::text FROM"
         " (SELECT row_number() OVER (ORDER BY r.finished_at, r.id) AS o,"
@@ -77,7 +62,7 @@ int store_notify_due(struct store_conn *c, int limit, cJSON **out,
     const char *params[1] = {lim};
 
     snprintf(lim, sizeof(lim), "%d", limit);
-    return json_answer(
+    return store_query_json(
         c,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'url', url,"
         " 'body', body, 'attempts', attempts) ORDER BY id), '[]')::text FROM"

@@ -231,13 +231,11 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
 {
     char lim[24], cur[24], run[24];
     const char *params[3] = {lim, cur, run};
-    PGresult *r = NULL;
-    int rc;
 
     snprintf(lim, sizeof(lim), "%d", limit);
     snprintf(cur, sizeof(cur), "%lld", (long long)cursor);
     snprintf(run, sizeof(run), "%lld", (long long)run_id);
-    rc = store_query(
+    return store_query_json(
         c,
         "SELECT coalesce(jsonb_agg(x ORDER BY (x->>'id')::bigint DESC),"
         " '[]')::text FROM (SELECT jsonb_build_object('id', e.id, 'ext_id',"
@@ -249,11 +247,7 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
         " AND ($3::bigint = 0 OR e.id IN (SELECT t.event_id"
         " FROM trigger_events t WHERE t.run_id = $3::bigint))"
         " ORDER BY e.id DESC LIMIT $1::int) s",
-        3, params, &r, err);
-    if (rc == 0)
-        rc = json_of(r, 0, 0, out, err);
-    PQclear(r);
-    return rc;
+        3, params, out, err);
 }
 
 int store_file_seen(struct store_conn *c, const char *dag_id, const char *key,

@@ -69,6 +69,21 @@ harness_check_dags() {
     [ -z "$errors" ] || die "test DAGs did not load: $errors"
 }
 
+# harness_expect_cli WANT_RC GREP_PATTERN ARGS...: run the CLI ($cli)
+# against the server with token $ops; it must exit WANT_RC and print a
+# line matching GREP_PATTERN (sets rc=1 otherwise).
+harness_expect_cli() {
+    local want=$1 pat=$2 got
+    shift 2
+    WEIR_SERVER="http://$addr" WEIR_TOKEN="$ops" timeout 20 "$cli" "$@" >"$tmp/cli" 2>&1
+    got=$?
+    if [ "$got" -ne "$want" ] || ! grep -q -- "$pat" "$tmp/cli"; then
+        echo "FAIL: weir $* exited $got (want $want):" >&2
+        cat "$tmp/cli" >&2
+        rc=1
+    fi
+}
+
 # No sanitizer report and no refused state transition in the server log.
 harness_check_log() {
     if grep -q 'Sanitizer\|runtime error' "$tmp/err"; then

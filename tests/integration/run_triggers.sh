@@ -58,29 +58,18 @@ WEIR_URL="http://$addr" timeout 90 python3 \
     "$src/tests/integration/triggers_test.py" before || rc=1
 
 # the CLI: exit codes and what it prints
-expect_cli() { # WANT_RC GREP_PATTERN ARGS...
-    local want=$1 pat=$2 got
-    shift 2
-    WEIR_SERVER="http://$addr" WEIR_TOKEN="$ops" timeout 20 "$cli" "$@" >"$tmp/cli" 2>&1
-    got=$?
-    if [ "$got" -ne "$want" ] || ! grep -q -- "$pat" "$tmp/cli"; then
-        echo "FAIL: weir $* exited $got (want $want):" >&2
-        cat "$tmp/cli" >&2
-        rc=1
-    fi
-}
 if [ -n "$cli" ]; then
-    expect_cli 0 "event cli.ev accepted as" event cli.ev --payload '{"a": 1}' --id c1
-    expect_cli 0 "duplicate" event cli.ev --id c1
-    expect_cli 2 "not JSON" event cli.ev --payload '{bad'
-    expect_cli 2 "expected one NAME" event
-    expect_cli 0 "metric model.accuracy accepted" metric model.accuracy 0.9 --label model=fraud
-    expect_cli 2 "not a number" metric model.accuracy high
-    expect_cli 2 "expected KEY=VALUE" metric model.accuracy 1 --label nokey
-    expect_cli 0 "sum 6000 of 10000" triggers trg-acc
-    expect_cli 0 "suppressed .*cooldown until" triggers trg-cool
-    expect_cli 0 '"state":' triggers trg-metric --json
-    expect_cli 1 'no DAG "no-such-dag"' triggers no-such-dag
+    harness_expect_cli 0 "event cli.ev accepted as" event cli.ev --payload '{"a": 1}' --id c1
+    harness_expect_cli 0 "duplicate" event cli.ev --id c1
+    harness_expect_cli 2 "not JSON" event cli.ev --payload '{bad'
+    harness_expect_cli 2 "expected one NAME" event
+    harness_expect_cli 0 "metric model.accuracy accepted" metric model.accuracy 0.9 --label model=fraud
+    harness_expect_cli 2 "not a number" metric model.accuracy high
+    harness_expect_cli 2 "expected KEY=VALUE" metric model.accuracy 1 --label nokey
+    harness_expect_cli 0 "sum 6000 of 10000" triggers trg-acc
+    harness_expect_cli 0 "suppressed .*cooldown until" triggers trg-cool
+    harness_expect_cli 0 '"state":' triggers trg-metric --json
+    harness_expect_cli 1 'no DAG "no-such-dag"' triggers no-such-dag
 fi
 
 # restart in the middle of an accumulation
