@@ -341,11 +341,21 @@ def notify():
 def after():
     t = triggers("trg-acc")[0]
     check(t["accumulated"] == 6000, "the sum survived the restart: %s" % t)
-    b = event("data.arrived", {"bucket": "ml-data", "rows": 4000}, "a5")
-    check(b["runs"] == 1, "a5 completes the sum: %s" % b)
+    # a batch completes it: its events are matched one by one, in order
+    code, b = req("POST", "/api/v1/events", ADMIN, {"events": [
+        {"name": "data.arrived", "id": "a5",
+         "payload": {"bucket": "ml-data", "rows": 3000}},
+        {"name": "data.arrived", "id": "a6",
+         "payload": {"bucket": "ml-data", "rows": 1000}},
+        {"name": "data.arrived", "id": "a7",
+         "payload": {"bucket": "ml-data", "rows": 500}}]})
+    check(code == 202 and [e["runs"] for e in b["events"]] == [0, 1, 0],
+          "the batch's second event completes the sum: %s" % b)
     r = runs("trg-acc")
     check(len(r) == 2 and r[1]["reason"] ==
-          "10,000 rows from 2 events >= 10,000", "second run %s" % r[-1:])
+          "10,000 rows from 3 events >= 10,000", "second run %s" % r[-1:])
+    t = triggers("trg-acc")[0]
+    check(t["accumulated"] == 500, "a7 starts the next sum: %s" % t)
 
 
 {"before": lambda: (before(), metrics(), files_before(), notify()),
