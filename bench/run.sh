@@ -60,3 +60,4 @@ timeout -s TERM 290 python3 "$top/bench/bench.py" --top "$top" \
     --build "$build" --tmp "$tmp" &
 bench_pid=$!
 wait "$bench_pid"
+timeout -s TERM 290 python3 "$top/bench/bench_triggers.py" --top "$top" --build "$build" --tmp "$tmp/triggers"

@@ -41,6 +41,9 @@ void cli_print_json(const cJSON *v);
 
 /* The string member key of o, or "-" when absent or not a string. */
 const char *cli_str(const cJSON *o, const char *key);
+int cmd_event(int argc, char **argv);
+int cmd_metric(int argc, char **argv);
+int cmd_triggers(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

@@ -35,6 +35,9 @@ static const struct command commands[] = {
     {"artifact", cmd_artifact,
      "promote an artifact version; approve or reject that"},
     {"lineage", cmd_lineage, "show what a run read, wrote and reused"},
+    {"event", cmd_event, "post an event for event triggers"},
+    {"metric", cmd_metric, "post a metric sample for metric triggers"},
+    {"triggers", cmd_triggers, "show the state of a DAG's triggers"},
 };
 
 static void usage(FILE *f)

@@ -135,6 +135,15 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/artifacts/{name}/versions/{version}/reject",
      api_artifact_reject, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
     {"GET", "/api/v1/runs/{id}/lineage", api_run_lineage, 0, 0},
+    /* triggers (api_events.c) */
+    {"POST", "/api/v1/events", api_events_post, HTTP_JSON_BODY,
+     16 * 1024 * 1024},
+    {"GET", "/api/v1/events", api_events_list, 0, 0},
+    {"POST", "/api/v1/hooks/{dag}/{trigger}", api_hook_post, HTTP_PUBLIC, 0},
+    {"GET", "/api/v1/dags/{id}/triggers", api_dag_triggers, 0, 0},
+    {"POST", "/api/v1/metrics", api_metric_post, HTTP_JSON_BODY,
+     16 * 1024 * 1024},
+    {"GET", "/api/v1/metrics/{name}", api_metric_get, 0, 0},
 };
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);

@@ -48,6 +48,11 @@ void api_caller_name(struct api *api, struct http_req *req, char *buf,
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);
 
+/* A query argument as a number in [min, max], or def when absent; -1 when
+ * present but invalid. */
+int64_t api_query_num(struct http_req *req, const char *name, int64_t def,
+                      int64_t min, int64_t max);
+
 /* Handlers of api_runs.c. */
 void api_run_trigger(struct http_req *req);
 void api_runs_list(struct http_req *req);
@@ -78,5 +83,25 @@ void api_artifact_promote(struct http_req *req);
 void api_artifact_approve(struct http_req *req);
 void api_artifact_reject(struct http_req *req);
 void api_run_lineage(struct http_req *req);
+/* Triggers (api_events.c, api_metric.c). */
+#define API_BATCH_MAX 10000 /* items of one batch of events or samples */
+
+/* Refuse a member of object o that is not one of keys[0..n), saying
+ * where and suggesting a close key. */
+WEIR_MUSTCHECK int api_check_keys(const cJSON *o, const char *const *keys,
+                                  size_t n, const char *where,
+                                  struct weir_err *err);
+
+/* Items in body b: 1 for a single object, or the length of b's only
+ * member `key` (an array of 1 to API_BATCH_MAX items). */
+WEIR_MUSTCHECK int api_batch_size(const cJSON *b, const char *key, size_t *n,
+                                  struct weir_err *err);
+
+void api_events_post(struct http_req *req);
+void api_events_list(struct http_req *req);
+void api_hook_post(struct http_req *req);
+void api_dag_triggers(struct http_req *req);
+void api_metric_post(struct http_req *req);
+void api_metric_get(struct http_req *req);
 
 #endif

@@ -79,7 +79,7 @@ WEIR_MUSTCHECK int engine_run_create(struct engine *e,
 struct engine_slot {
     const char *dag_id;      /* the DAG */
     const char *trigger_key; /* the trigger's key in the current version */
-    int64_t logical_time;    /* the slot, Unix seconds */
+    int64_t logical_time;    /* the slot, Unix seconds; 0 for none */
     const char *reason;      /* for people */
     const char *payload;     /* JSON text saying why, or NULL */
 };

@@ -4,12 +4,15 @@
  * expiring leases. Each borrows a connection, runs one transaction (one
  * per attempt for expiry) and bumps the hub after committing.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine_fire.h"
 #include "engine_int.h"
 #include "log.h"
 #include "store_sched.h"
+#include "store_trig.h"
 #include "suggest.h"
 
 #define EXPIRE_BATCH 100 /* expired attempts handled per pass */
@@ -142,16 +145,77 @@ static int build_tasks(const struct dag *d, const struct dag_environment *env,
     return 0;
 }
 
-/* Insert the run and its tasks of version `version` and start it. */
+/* What a run is made of, whoever asks for it. */
+struct spec {
+    const char *dag_id;             /* the DAG */
+    const char *environment;        /* or NULL for the DAG's default */
+    const cJSON *params;            /* overrides, or NULL */
+    const char *idempotency_key;    /* manual runs, or NULL */
+    const struct dag_trigger *trig; /* NULL for a manual run */
+    const struct engine_slot *slot; /* with trig: the firing */
+    const char *reason;             /* manual runs: for people */
+};
+
+/* Insert the run of sp and its tasks of DAG d (version `version`) and
+ * start it unless max_active_runs holds it; *created false when its slot
+ * already had its run. */
+static int insert_run(struct engine *e, struct store_conn *c,
+                      const struct dag *d, const struct spec *sp,
+                      int64_t version, int running, int64_t *run_id,
+                      bool *created, struct weir_err *err)
+{
+    const struct dag_environment *env = NULL;
+    const struct dag_trigger *tr = sp->trig;
+    struct store_run_new n = {0};
+    char *params = NULL, *tasks = NULL;
+    bool ended = false;
+    int rc = find_env(d, sp->environment, &env, err);
+
+    if (rc == 0 && tr == NULL)
+        rc = check_params(d, sp->params, err);
+    if (rc == 0)
+        rc = build_params(d, env, sp->params, &params, err);
+    if (rc == 0)
+        rc = build_tasks(d, env, &tasks, err);
+    n = (struct store_run_new){
+        .dag_id = sp->dag_id,
+        .version_id = version,
+        .state = d->max_active_runs > 0 && running >= d->max_active_runs
+                     ? RUN_QUEUED
+                     : RUN_RUNNING,
+        .params = params,
+        .environment = env ? env->name : NULL,
+        .trigger_kind = tr ? dag_trigger_kind_name(tr->kind) : "manual",
+        .trigger_key = tr ? tr->key : "manual",
+        .payload = tr ? sp->slot->payload : NULL,
+        .idempotency_key = sp->idempotency_key,
+        .reason = tr ? sp->slot->reason : sp->reason,
+        .priority = (int)(tr && tr->has_priority ? tr->priority : d->priority),
+    };
+    *created = true;
+    if (rc == 0 && tr == NULL)
+        rc = store_run_insert(c, &n, run_id, err);
+    else if (rc == 0)
+        rc = store_sched_run_insert(c, &n, sp->slot->logical_time, run_id,
+                                    created, err);
+    if (rc == 0 && *created)
+        rc = store_tasks_insert(c, *run_id, n.priority, tasks, err);
+    if (rc == 0 && *created && n.state == RUN_RUNNING)
+        rc = engine_run_start(e, c, *run_id, &ended, err);
+    cJSON_free(params);
+    cJSON_free(tasks);
+    return rc;
+}
+
+/* Insert and start the manual run t of version `version`. */
 static int create_in_tx(struct engine *e, struct store_conn *c,
                         const struct engine_trigger *t, int64_t version,
                         int running, int64_t *run_id, struct weir_err *err)
 {
     const struct dag *d = engine_dag(e->cache, c, version);
-    const struct dag_environment *env = NULL;
-    struct store_run_new n = {0};
-    char *params = NULL, *tasks = NULL;
-    bool ended = false;
+    struct spec sp = {t->dag_id, t->environment, t->params, t->idempotency_key,
+                      NULL,      NULL,           t->reason};
+    bool created = false;
     int rc;
 
     if (d == NULL)
@@ -159,35 +223,7 @@ static int create_in_tx(struct engine *e, struct store_conn *c,
                             "the current version of DAG \"%s\" cannot be "
                             "loaded",
                             t->dag_id);
-    rc = find_env(d, t->environment, &env, err);
-    if (rc == 0)
-        rc = check_params(d, t->params, err);
-    if (rc == 0)
-        rc = build_params(d, env, t->params, &params, err);
-    if (rc == 0)
-        rc = build_tasks(d, env, &tasks, err);
-    n = (struct store_run_new){
-        .dag_id = t->dag_id,
-        .version_id = version,
-        .state = d->max_active_runs > 0 && running >= d->max_active_runs
-                     ? RUN_QUEUED
-                     : RUN_RUNNING,
-        .params = params,
-        .environment = env ? env->name : NULL,
-        .trigger_kind = "manual",
-        .trigger_key = "manual",
-        .idempotency_key = t->idempotency_key,
-        .reason = t->reason,
-        .priority = (int)d->priority,
-    };
-    if (rc == 0)
-        rc = store_run_insert(c, &n, run_id, err);
-    if (rc == 0)
-        rc = store_tasks_insert(c, *run_id, (int)d->priority, tasks, err);
-    if (rc == 0 && n.state == RUN_RUNNING)
-        rc = engine_run_start(e, c, *run_id, &ended, err);
-    cJSON_free(params);
-    cJSON_free(tasks);
+    rc = insert_run(e, c, d, &sp, version, running, run_id, &created, err);
     dagcache_release(e->cache, d);
     return rc;
 }
@@ -321,7 +357,7 @@ int engine_expire(struct engine *e, int64_t *next_ms, struct weir_err *err)
     return rc;
 }
 
-/* ---- runs of trigger slots (the scheduler loop) ---- */
+/* ---- trigger firings (the scheduler loop, events, webhooks) ---- */
 
 static const struct dag_trigger *find_trigger(const struct dag *d,
                                               const char *key)
@@ -332,56 +368,111 @@ static const struct dag_trigger *find_trigger(const struct dag *d,
     return NULL;
 }
 
-/* Insert the run of slot s and its tasks of version `version`, and start
- * it; *created false when the slot already had its run. */
-static int slot_in_tx(struct engine *e, struct store_conn *c,
-                      const struct engine_slot *s, int64_t version, int running,
-                      int64_t *run_id, bool *created, struct weir_err *err)
+const char *fire_outcome_name(enum fire_outcome o)
 {
-    const struct dag *d = engine_dag(e->cache, c, version);
-    const struct dag_environment *env = NULL;
-    const struct dag_trigger *trig = d ? find_trigger(d, s->trigger_key) : NULL;
-    struct store_run_new n = {0};
-    char *params = NULL, *tasks = NULL;
-    bool ended = false;
-    int prio = 0, rc = 0;
+    static const char *const names[] = {"created", "existed", "coalesced",
+                                        "suppressed"};
 
-    if (d == NULL || trig == NULL)
-        rc = weir_err_set(err, d ? WEIR_ECONFLICT : WEIR_EINTERNAL,
-                          "DAG \"%s\": %s", s->dag_id,
-                          d ? "its current version has no such trigger"
-                            : "its current version cannot be loaded");
-    if (rc == 0)
-        rc = find_env(d, NULL, &env, err);
-    if (rc == 0)
-        rc = build_params(d, env, trig->params, &params, err);
-    if (rc == 0)
-        rc = build_tasks(d, env, &tasks, err);
-    if (rc == 0) {
-        prio = (int)(trig->has_priority ? trig->priority : d->priority);
-        n = (struct store_run_new){
-            .dag_id = s->dag_id,
-            .version_id = version,
-            .state = d->max_active_runs > 0 && running >= d->max_active_runs
-                         ? RUN_QUEUED
-                         : RUN_RUNNING,
-            .params = params,
-            .environment = env ? env->name : NULL,
-            .trigger_kind = dag_trigger_kind_name(trig->kind),
-            .trigger_key = trig->key,
-            .payload = s->payload,
-            .reason = s->reason,
-            .priority = prio,
-        };
-        rc = store_sched_run_insert(c, &n, s->logical_time, run_id, created,
-                                    err);
+    return (size_t)o < WEIR_ARRAY_LEN(names) ? names[o] : "?";
+}
+
+/* Which guard, if any, stops trig of d now; out->outcome and why set. */
+static int guard(struct store_conn *c, const struct dag *d,
+                 const struct dag_trigger *trig, const struct engine_slot *s,
+                 bool paused, struct fire_result *out, struct weir_err *err)
+{
+    struct store_guard g = {0};
+    int rc;
+
+    out->outcome = FIRE_SUPPRESSED;
+    if (paused) {
+        snprintf(out->why, sizeof(out->why), "DAG is paused");
+        return 0;
     }
-    if (rc == 0 && *created)
-        rc = store_tasks_insert(c, *run_id, prio, tasks, err);
-    if (rc == 0 && *created && n.state == RUN_RUNNING)
-        rc = engine_run_start(e, c, *run_id, &ended, err);
-    cJSON_free(params);
-    cJSON_free(tasks);
+    rc = store_trig_guard(c, d->id, trig->key, s->logical_time, d->cooldown_ms,
+                          d->timezone, &g, err);
+    if (rc < 0)
+        return rc;
+    if (g.slot_taken) {
+        out->outcome = FIRE_EXISTED;
+    } else if (trig->kind != DAG_TRIG_CRON && g.queued_run != 0) {
+        out->outcome = FIRE_COALESCED;
+        out->run_id = g.queued_run;
+        snprintf(out->why, sizeof(out->why),
+                 "folded into queued run %lld (max_active_runs %d)",
+                 (long long)g.queued_run, d->max_active_runs);
+    } else if (g.cooling) {
+        snprintf(out->why, sizeof(out->why), "cooldown until %s",
+                 g.cooldown_until);
+    } else if (d->max_runs_per_day > 0 && g.today >= d->max_runs_per_day) {
+        snprintf(out->why, sizeof(out->why),
+                 "daily cap reached: %d triggered runs today (%s)", g.today,
+                 d->timezone);
+    } else {
+        out->outcome = FIRE_CREATED;
+    }
+    return 0;
+}
+
+/* The firing s of trig in DAG d (locked; version `version`). */
+static int fire_in_tx(struct engine *e, struct store_conn *c,
+                      const struct dag *d, const struct dag_trigger *trig,
+                      const struct engine_slot *s, int64_t version, bool paused,
+                      int running, struct fire_result *out,
+                      struct weir_err *err)
+{
+    struct spec sp = {s->dag_id, NULL, trig->params, NULL, trig, s, NULL};
+    bool created = false;
+    int rc = guard(c, d, trig, s, paused, out, err);
+
+    if (rc == 0 && out->outcome == FIRE_CREATED) {
+        rc = insert_run(e, c, d, &sp, version, running, &out->run_id, &created,
+                        err);
+        if (!created)
+            out->outcome = FIRE_EXISTED;
+    }
+    if (rc == 0 &&
+        (out->outcome == FIRE_SUPPRESSED || out->outcome == FIRE_COALESCED))
+        rc = store_trig_suppress(c, d->id, trig->key, out->why, err);
+    /* Only event and webhook triggers have pending events to consume. */
+    if (rc == 0 &&
+        (trig->kind == DAG_TRIG_EVENT || trig->kind == DAG_TRIG_WEBHOOK) &&
+        (out->outcome == FIRE_CREATED || out->outcome == FIRE_COALESCED))
+        rc = store_trig_consume(c, d->id, trig->key, out->run_id, err);
+    return rc;
+}
+
+int engine_fire_in_tx(struct engine *e, struct store_conn *c,
+                      const struct engine_slot *s, struct fire_result *out,
+                      struct weir_err *err)
+{
+    const struct dag *d = NULL;
+    const struct dag_trigger *trig = NULL;
+    bool paused = false;
+    int64_t version = 0;
+    int running = 0;
+    int rc = store_dag_lock(c, s->dag_id, &paused, &version, &running, err);
+
+    memset(out, 0, sizeof(*out));
+    if (rc == 0 && version == 0)
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "DAG \"%s\" has no valid version loaded", s->dag_id);
+    if (rc == 0 && (d = engine_dag(e->cache, c, version)) == NULL)
+        rc = weir_err_set(err, WEIR_EINTERNAL,
+                          "DAG \"%s\": its current version cannot be loaded",
+                          s->dag_id);
+    if (rc == 0 && (trig = find_trigger(d, s->trigger_key)) == NULL)
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "DAG \"%s\": its current version has no trigger "
+                          "\"%s\"",
+                          s->dag_id, s->trigger_key);
+    if (rc == 0)
+        rc = fire_in_tx(e, c, d, trig, s, version, paused, running, out, err);
+    if (rc == 0 && out->outcome != FIRE_EXISTED)
+        log_info("event=trigger_fired dag=%s trigger=\"%s\" outcome=%s "
+                 "run=%lld why=\"%s\"",
+                 s->dag_id, s->trigger_key, fire_outcome_name(out->outcome),
+                 (long long)out->run_id, out->why);
     dagcache_release(e->cache, d);
     return rc;
 }
@@ -390,31 +481,21 @@ int engine_run_create_slot(struct engine *e, const struct engine_slot *s,
                            int64_t *run_id, bool *created, struct weir_err *err)
 {
     struct store_conn *c = NULL;
-    bool paused = false, made = false;
-    int64_t version = 0, id = 0;
-    int running = 0;
+    struct fire_result res = {0};
     int rc = store_conn_get(e->store, &c, err);
 
     if (rc == 0)
         rc = store_tx_begin(c, err);
     if (rc == 0)
-        rc = store_dag_lock(c, s->dag_id, &paused, &version, &running, err);
-    if (rc == 0 && paused)
-        rc = weir_err_set(err, WEIR_ECONFLICT, "DAG \"%s\" is paused",
-                          s->dag_id);
-    if (rc == 0 && version == 0)
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "DAG \"%s\" has no valid version loaded", s->dag_id);
-    if (rc == 0)
-        rc = slot_in_tx(e, c, s, version, running, &id, &made, err);
+        rc = engine_fire_in_tx(e, c, s, &res, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
     store_conn_put(c);
     if (rc < 0)
         return rc;
-    if (made)
+    if (res.outcome == FIRE_CREATED)
         hub_bump(e->hub);
-    *run_id = id;
-    *created = made;
+    *run_id = res.outcome == FIRE_CREATED ? res.run_id : 0;
+    *created = res.outcome == FIRE_CREATED;
     return 0;
 }

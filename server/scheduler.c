@@ -22,9 +22,14 @@
 #include <uv.h>
 
 #include "cron.h"
+#include "filetrig.h"
 #include "log.h"
+#include "notify.h"
 #include "store_sched.h"
 #include "watch.h"
+
+#define SCHED_CATCHUP_MAX 1000 /* missed slots one trigger makes up for */
+#define SCHED_EARLY_MS    1000 /* long timers wake up this much early */
 
 /* One cron trigger of an active DAG. */
 struct strig {
@@ -32,6 +37,8 @@ struct strig {
     char *expr;            /* its cron text */
     struct cron_expr cron; /* parsed */
     int64_t jitter_ms;     /* random delay up to this */
+    bool catchup;          /* a run for every slot missed while down */
+    int64_t last_run;      /* slot of its latest run at refresh, 0 if none */
     int64_t next;          /* next slot, Unix seconds; 0 when none */
 };
 
@@ -55,24 +62,33 @@ struct refresh {
 };
 
 /* One slot becoming a run. */
+struct fslot {
+    int64_t slot;        /* Unix seconds */
+    char iso[40];        /* the slot in the DAG's zone */
+    char *reason;        /* "cron EXPR (SLOT)" */
+    char *payload;       /* JSON text */
+    int rc;              /* outcome */
+    struct weir_err err; /* failure */
+    int64_t run_id;      /* the run made, 0 when none */
+    bool created;        /* false: the slot already had its run */
+    int64_t begin_ms;    /* wall clock when its work began */
+    int64_t done_ms;     /* wall clock after the commit */
+};
+
+/* Slots of one trigger becoming runs, in order, in one work item: the
+ * due slot, or the slots a catch-up makes up for. */
 struct firing {
     struct sched *s;           /* its scheduler */
     uv_timer_t jt;             /* waits out the jitter; data is the firing */
-    uv_work_t req;             /* creates the run; data is the firing */
+    uv_work_t req;             /* creates the runs; data is the firing */
     struct firing *next;       /* next firing of the scheduler */
     bool queued;               /* the work is queued or running */
     char dag_id[STORE_ID_MAX]; /* the DAG */
     char *key;                 /* the trigger's key */
-    char *reason;              /* "cron EXPR (SLOT)" */
-    char *payload;             /* JSON text */
-    char slot_iso[40];         /* the slot in the DAG's zone */
-    int64_t slot;              /* Unix seconds */
+    struct fslot *slots;       /* in slot order */
+    size_t n;                  /* entries in slots */
+    bool catchup;              /* made up for missed slots */
     int64_t jitter_ms;         /* delay chosen */
-    int rc;                    /* outcome */
-    struct weir_err err;       /* failure */
-    int64_t run_id;            /* the run made, 0 when none */
-    bool created;              /* false: the slot already had its run */
-    int64_t done_ms;           /* wall clock after the commit */
 };
 
 struct sched {
@@ -88,6 +104,8 @@ struct sched {
     bool stop_req;          /* sched_stop() was called */
     bool refresh_req;       /* sched_dag_changed() was called */
     struct watch *watch;    /* the folder watch */
+    struct filetrig *files; /* file triggers */
+    struct notify *notify;  /* notifications out (a thread of its own) */
     struct sdag *dags;      /* active DAGs with cron triggers */
     size_t n_dags;          /* entries in dags */
     bool refreshing;        /* a refresh runs */
@@ -95,6 +113,7 @@ struct sched {
     bool stopping;          /* the loop is closing its handles */
     struct firing *firings; /* firings in progress */
     uint64_t rng;           /* jitter's random state */
+    bool caught_up;         /* the first table was merged (catch-up done) */
 };
 
 /* The running scheduler, for sched_dag_changed(). */
@@ -165,9 +184,15 @@ static int sdag_build(struct sched *s, struct store_conn *c,
         st->expr = strdup(t->target);
         st->cron = t->cron;
         st->jitter_ms = t->jitter_ms;
+        st->catchup = t->catchup;
         k++;
         if (st->key == NULL || st->expr == NULL)
             rc = WEIR_ENOMEM;
+        else if (store_sched_last_slot(c, d->id, st->key, &st->last_run,
+                                       &err) != 0)
+            log_warn("event=cron_last_slot_unknown dag=%s trigger=\"%s\" "
+                     "msg=\"%s\"",
+                     d->id, st->key, err.msg);
     }
     dagcache_release(s->e->cache, d);
     return rc;
@@ -220,6 +245,9 @@ static const struct strig *old_trig(const struct sched *s, const char *id,
     return NULL;
 }
 
+static void catch_up(struct sched *s, const struct sdag *d,
+                     const struct strig *t, int64_t now);
+
 /* Next fire times of the new table: kept for known triggers, else the
  * first slot from the current second on. */
 static void table_merge(struct sched *s, struct sdag *v, size_t n)
@@ -238,6 +266,8 @@ static void table_merge(struct sched *s, struct sdag *v, size_t n)
             }
             if (cron_next(&t->cron, v[i].tz, after, &t->next) != 0)
                 t->next = 0;
+            if (!s->caught_up)
+                catch_up(s, &v[i], t, after + 1);
             log_info("event=cron_armed dag=%s trigger=\"%s\" next=%s", v[i].id,
                      t->key,
                      t->next
@@ -245,6 +275,7 @@ static void table_merge(struct sched *s, struct sdag *v, size_t n)
                          : "never");
         }
     }
+    s->caught_up = true;
     sdags_free(s->dags, s->n_dags);
     s->dags = v;
     s->n_dags = n;
@@ -317,21 +348,29 @@ static void firing_close_cb(uv_handle_t *h)
         pp = &(*pp)->next;
     if (*pp == f)
         *pp = f->next;
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->slots[i].reason);
+        cJSON_free(f->slots[i].payload);
+    }
+    free(f->slots);
     free(f->key);
-    free(f->reason);
-    cJSON_free(f->payload);
     free(f);
 }
 
 static void firing_work_cb(uv_work_t *req)
 {
     struct firing *f = req->data;
-    struct engine_slot slot = {f->dag_id, f->key, f->slot, f->reason,
-                               f->payload};
 
-    f->rc = engine_run_create_slot(f->s->e, &slot, &f->run_id, &f->created,
-                                   &f->err);
-    f->done_ms = wall_ms();
+    for (size_t i = 0; i < f->n; i++) {
+        struct fslot *fs = &f->slots[i];
+        struct engine_slot slot = {f->dag_id, f->key, fs->slot, fs->reason,
+                                   fs->payload};
+
+        fs->begin_ms = wall_ms();
+        fs->rc = engine_run_create_slot(f->s->e, &slot, &fs->run_id,
+                                        &fs->created, &fs->err);
+        fs->done_ms = wall_ms();
+    }
 }
 
 static void firing_after_cb(uv_work_t *req, int status)
@@ -340,18 +379,24 @@ static void firing_after_cb(uv_work_t *req, int status)
     char q[300];
 
     (void)status;
-    if (f->rc == 0)
-        log_info("event=cron_fired dag=%s trigger=\"%s\" slot=%s late_ms=%lld "
-                 "jitter_ms=%lld run=%lld created=%s",
-                 f->dag_id, f->key, f->slot_iso,
-                 (long long)(f->done_ms - f->slot * 1000),
-                 (long long)f->jitter_ms, (long long)f->run_id,
-                 f->created ? "yes" : "no");
-    else
-        log_warn("event=cron_fire_failed dag=%s trigger=\"%s\" slot=%s code=%s "
-                 "msg=%s",
-                 f->dag_id, f->key, f->slot_iso, weir_errname(f->rc),
-                 log_quote(f->err.msg, q, sizeof(q)));
+    for (size_t i = 0; i < f->n; i++) {
+        const struct fslot *fs = &f->slots[i];
+
+        if (fs->rc == 0)
+            log_info("event=cron_fired dag=%s trigger=\"%s\" slot=%s "
+                     "late_ms=%lld begin_late_ms=%lld jitter_ms=%lld run=%lld "
+                     "created=%s catchup=%s",
+                     f->dag_id, f->key, fs->iso,
+                     (long long)(fs->done_ms - fs->slot * 1000),
+                     (long long)(fs->begin_ms - fs->slot * 1000),
+                     (long long)f->jitter_ms, (long long)fs->run_id,
+                     fs->created ? "yes" : "no", f->catchup ? "yes" : "no");
+        else
+            log_warn("event=cron_fire_failed dag=%s trigger=\"%s\" slot=%s "
+                     "code=%s msg=%s",
+                     f->dag_id, f->key, fs->iso, weir_errname(fs->rc),
+                     log_quote(fs->err.msg, q, sizeof(q)));
+    }
     uv_close((uv_handle_t *)&f->jt, firing_close_cb);
 }
 
@@ -363,57 +408,111 @@ static void jitter_cb(uv_timer_t *t)
     f->queued = true;
     f->req.data = f;
     if (uv_queue_work(&f->s->loop, &f->req, firing_work_cb, firing_after_cb)) {
-        log_error("event=cron_fire_failed dag=%s slot=%s msg=\"cannot queue\"",
-                  f->dag_id, f->slot_iso);
+        log_error("event=cron_fire_failed dag=%s msg=\"cannot queue\"",
+                  f->dag_id);
         uv_close((uv_handle_t *)&f->jt, firing_close_cb);
     }
 }
 
 /* A payload saying why: {"cron", "timezone", "slot"}; NULL if no memory. */
 static char *slot_payload(const struct sdag *d, const struct strig *t,
-                          const char *iso)
+                          const char *iso, bool catchup)
 {
     cJSON *o = cJSON_CreateObject();
     char *text = NULL;
 
     if (o != NULL && cJSON_AddStringToObject(o, "cron", t->expr) &&
         cJSON_AddStringToObject(o, "timezone", tz_name(d->tz)) &&
-        cJSON_AddStringToObject(o, "slot", iso))
+        cJSON_AddStringToObject(o, "slot", iso) &&
+        cJSON_AddBoolToObject(o, "catchup", catchup))
         text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return text;
 }
 
-/* Start making the run of slot t->next of DAG d. */
-static void fire(struct sched *s, const struct sdag *d, const struct strig *t)
+/* Fill fs for slot `slot` of trigger t; false when memory ran out. */
+static bool fslot_init(struct fslot *fs, const struct sdag *d,
+                       const struct strig *t, int64_t slot, bool catchup)
+{
+    fs->slot = slot;
+    cron_format_time(slot, d->tz, fs->iso, sizeof(fs->iso));
+    fs->payload = slot_payload(d, t, fs->iso, catchup);
+    if (fs->payload == NULL ||
+        asprintf(&fs->reason, "cron %s (%s)%s", t->expr, fs->iso,
+                 catchup ? ", caught up" : "") < 0) {
+        fs->reason = NULL;
+        return false;
+    }
+    return true;
+}
+
+/* Start making the runs of slots[0..n) of trigger t of DAG d, in order. */
+static void fire(struct sched *s, const struct sdag *d, const struct strig *t,
+                 const int64_t *slots, size_t n, bool catchup)
 {
     struct firing *f = calloc(1, sizeof(*f));
+    bool ok = f != NULL && n > 0 &&
+              (f->slots = calloc(n, sizeof(*f->slots))) != NULL &&
+              (f->key = strdup(t->key)) != NULL;
 
-    if (f == NULL)
-        goto nomem;
-    f->s = s;
-    memcpy(f->dag_id, d->id, sizeof(f->dag_id));
-    f->slot = t->next;
-    cron_format_time(t->next, d->tz, f->slot_iso, sizeof(f->slot_iso));
-    f->key = strdup(t->key);
-    f->payload = slot_payload(d, t, f->slot_iso);
-    if (f->key == NULL || f->payload == NULL ||
-        asprintf(&f->reason, "cron %s (%s)", t->expr, f->slot_iso) < 0) {
-        f->reason = NULL;
-        free(f->key);
-        cJSON_free(f->payload);
+    for (size_t i = 0; ok && i < n; i++, f->n++)
+        ok = fslot_init(&f->slots[i], d, t, slots[i], catchup);
+    if (!ok) {
+        log_error("event=cron_fire_failed dag=%s msg=\"out of memory\"", d->id);
+        if (f != NULL) {
+            for (size_t i = 0; f->slots != NULL && i < n; i++) {
+                free(f->slots[i].reason);
+                cJSON_free(f->slots[i].payload);
+            }
+            free(f->slots);
+            free(f->key);
+        }
         free(f);
-        goto nomem;
+        return;
     }
+    f->s = s;
+    f->catchup = catchup;
+    memcpy(f->dag_id, d->id, sizeof(f->dag_id));
     f->jitter_ms = random_upto(s, t->jitter_ms);
     uv_timer_init(&s->loop, &f->jt);
     f->jt.data = f;
     f->next = s->firings;
     s->firings = f;
     uv_timer_start(&f->jt, jitter_cb, (uint64_t)f->jitter_ms, 0);
-    return;
-nomem:
-    log_error("event=cron_fire_failed dag=%s msg=\"out of memory\"", d->id);
+}
+
+/* Slots of t missed while the server was down (after its latest run, up
+ * to now): every one with catchup (at most SCHED_CATCHUP_MAX, the latest),
+ * else only the latest. */
+static void catch_up(struct sched *s, const struct sdag *d,
+                     const struct strig *t, int64_t now)
+{
+    int64_t *slots = NULL, at = t->last_run, next = 0;
+    size_t n = 0, skipped = 0;
+
+    if (t->last_run == 0 ||
+        (slots = calloc(SCHED_CATCHUP_MAX, sizeof(*slots))) == NULL)
+        return;
+    while (cron_next(&t->cron, d->tz, at, &next) == 0 && next < now) {
+        if (n == SCHED_CATCHUP_MAX) {
+            memmove(slots, slots + 1, (n - 1) * sizeof(*slots));
+            n--;
+            skipped++;
+        }
+        slots[n++] = at = next;
+    }
+    if (n > 0 && !t->catchup) {
+        skipped += n - 1;
+        slots[0] = slots[n - 1];
+        n = 1;
+    }
+    if (n > 0)
+        log_info("event=cron_catchup dag=%s trigger=\"%s\" slots=%zu "
+                 "skipped=%zu",
+                 d->id, t->key, n, skipped);
+    if (n > 0)
+        fire(s, d, t, slots, n, true);
+    free(slots);
 }
 
 static void timer_cb(uv_timer_t *timer)
@@ -430,7 +529,7 @@ static void timer_cb(uv_timer_t *timer)
 
             if (t->next == 0 || t->next * 1000 > now)
                 continue;
-            fire(s, d, t);
+            fire(s, d, t, &t->next, 1, false);
             if (from < now / 1000 - 1)
                 from = now / 1000 - 1; /* fell behind: skip to the present */
             if (cron_next(&t->cron, d->tz, from, &t->next) != 0)
@@ -443,7 +542,7 @@ static void timer_cb(uv_timer_t *timer)
 /* Arm the timer for the earliest next slot. */
 static void arm(struct sched *s)
 {
-    int64_t first = 0, now = wall_ms();
+    int64_t first = 0, now = wall_ms(), delay;
 
     if (s->stopping)
         return;
@@ -458,8 +557,13 @@ static void arm(struct sched *s)
         uv_timer_stop(&s->timer);
         return;
     }
-    uv_timer_start(&s->timer, timer_cb,
-                   first * 1000 > now ? (uint64_t)(first * 1000 - now) : 0, 0);
+    delay = first * 1000 > now ? first * 1000 - now : 0;
+    /* libuv's timers run on the monotonic clock, slots on the wall clock,
+     * which may be slewed against it (NTP): wake up a second early and
+     * arm again from the wall clock, so the last stretch is short. */
+    if (delay > 2 * SCHED_EARLY_MS)
+        delay -= SCHED_EARLY_MS;
+    uv_timer_start(&s->timer, timer_cb, (uint64_t)delay, 0);
 }
 
 /* ---- the loop ---- */
@@ -471,6 +575,8 @@ static void stop_in_loop(struct sched *s)
     uv_close((uv_handle_t *)&s->timer, NULL);
     watch_close(s->watch);
     s->watch = NULL;
+    filetrig_close(s->files);
+    s->files = NULL;
     for (struct firing *f = s->firings; f != NULL; f = f->next)
         if (!f->queued)
             uv_close((uv_handle_t *)&f->jt, firing_close_cb);
@@ -534,11 +640,16 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     rc = watch_start(&s->loop, dd, e->store, root, force_poll,
                      folder_changed_cb, s, &s->watch, err);
     if (rc == 0)
+        rc = filetrig_start(&s->loop, e, root, &s->files, err);
+    if (rc == 0)
+        rc = notify_start(e, &s->notify, err);
+    if (rc == 0)
         refresh_start(s);
     if (rc == 0 && pthread_create(&s->thread, NULL, sched_main, s) != 0)
         rc = weir_err_set(err, WEIR_EINTERNAL,
                           "cannot start the scheduler thread");
     if (rc < 0) {
+        notify_stop(s->notify);
         stop_in_loop(s);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
@@ -568,6 +679,7 @@ void sched_stop(struct sched *s)
     pthread_mutex_unlock(&s->mu);
     uv_async_send(&s->async);
     pthread_join(s->thread, NULL);
+    notify_stop(s->notify);
     rc = uv_loop_close(&s->loop);
     if (rc != 0)
         log_error("event=sched_loop_close_failed err=%s", uv_strerror(rc));

@@ -13,11 +13,15 @@
  * (dag_id, trigger_key, logical_time) makes a slot produce one run across
  * restarts and servers. A trigger with `jitter:` creates its run after a
  * random delay of 0 to jitter (uniform, per slot); logical_time stays the
- * slot. Lateness (slot to run committed, jitter included) is logged with
- * every firing: event=cron_fired dag= slot= late_ms=.
+ * slot. Lateness (slot to run committed, jitter included; and slot to
+ * the start of the work item) is logged with every firing:
+ * event=cron_fired dag= slot= late_ms= begin_late_ms=.
  *
- * Slots missed while the server was down are not run (catch-up comes
- * later); a slot equal to the current second at start does fire. When the
+ * Slots missed while the server was down are found once, when the first
+ * table is built: those after each trigger's latest run. With catchup
+ * they all become runs, in slot order, in one work item (at most the
+ * latest SCHED_CATCHUP_MAX); without it only the latest does. A slot
+ * equal to the current second at start fires as usual. When the
  * loop falls behind by more than one slot (a suspended machine), the due
  * slot fires and the next is computed from the current time, so the slots
  * in between are skipped.

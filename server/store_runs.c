@@ -383,7 +383,7 @@ int store_run_next_queued(struct store_conn *c, const char *dag_id,
 
     rc = store_query(c,
                      "SELECT id FROM runs WHERE dag_id = $1 AND state ="
-                     " 'queued' ORDER BY id LIMIT 1 FOR UPDATE",
+                     " 'queued' ORDER BY priority DESC, id LIMIT 1 FOR UPDATE",
                      1, params, &r, err);
     if (rc < 0)
         return rc;

@@ -89,7 +89,7 @@ int store_sched_run_insert(struct store_conn *c, const struct store_run_new *n,
                               n->payload,
                               n->reason,
                               prio,
-                              lt,
+                              logical_time ? lt : NULL,
                               run_state_name(n->state)};
     PGresult *r = NULL;
     int rc;
@@ -116,5 +116,23 @@ int store_sched_run_insert(struct store_conn *c, const struct store_run_new *n,
         log_info("event=run_created run=%lld dag=%s state=%s trigger=%s",
                  (long long)*id, n->dag_id, run_state_name(n->state),
                  n->trigger_kind);
+    return 0;
+}
+
+int store_sched_last_slot(struct store_conn *c, const char *dag_id,
+                          const char *key, int64_t *slot, struct weir_err *err)
+{
+    const char *params[2] = {dag_id, key};
+    PGresult *r = NULL;
+    int rc = store_query(c,
+                         "SELECT extract(epoch FROM max(logical_time))::bigint"
+                         " FROM runs WHERE dag_id = $1 AND trigger_key = $2"
+                         " AND logical_time IS NOT NULL",
+                         2, params, &r, err);
+
+    if (rc < 0)
+        return rc;
+    *slot = store_val_i64(r, 0, 0);
+    PQclear(r);
     return 0;
 }

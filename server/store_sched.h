@@ -46,4 +46,12 @@ WEIR_MUSTCHECK int store_sched_run_insert(struct store_conn *c,
                                           int64_t logical_time, int64_t *id,
                                           bool *inserted, struct weir_err *err);
 
+/*
+ * The latest slot (Unix seconds) that trigger key of dag_id has a run
+ * for, 0 when none: where a catch-up starts from.
+ */
+WEIR_MUSTCHECK int store_sched_last_slot(struct store_conn *c,
+                                         const char *dag_id, const char *key,
+                                         int64_t *slot, struct weir_err *err);
+
 #endif

@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Events and webhooks feeding triggers (see events.h for the rules). */
+#include "events.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_fire.h"
+#include "expr.h"
+#include "log.h"
+#include "sha256.h"
+#include "store_run.h"
+#include "store_sched.h"
+#include "store_trig.h"
+
+#define KEEP_MAX 16 /* printed JSON values one evaluation may hold */
+
+/* An event being matched, and what its evaluation printed. */
+struct ev_ctx {
+    struct event_in *v;   /* the event (runs is counted here) */
+    char id[24];          /* its id as text */
+    char *keep[KEEP_MAX]; /* JSON printed for non-scalar values */
+    size_t n_keep;        /* entries in keep */
+};
+
+static int json_value(struct ev_ctx *x, const cJSON *v, struct expr_value *out,
+                      struct weir_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (v == NULL || cJSON_IsNull(v))
+        out->type = EXPR_NULL;
+    else if (cJSON_IsBool(v))
+        *out = (struct expr_value){.type = EXPR_BOOL, .b = cJSON_IsTrue(v)};
+    else if (cJSON_IsNumber(v))
+        *out = (struct expr_value){.type = EXPR_NUM, .num = v->valuedouble};
+    else if (cJSON_IsString(v))
+        *out = (struct expr_value){.type = EXPR_STR, .str = v->valuestring};
+    else if (x->n_keep < KEEP_MAX &&
+             (x->keep[x->n_keep] = cJSON_PrintUnformatted(v)) != NULL)
+        *out =
+            (struct expr_value){.type = EXPR_STR, .str = x->keep[x->n_keep++]};
+    else
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* event.name, event.id, event.payload.PATH. */
+static int resolve_cb(void *ctx, const char *name, struct expr_value *out,
+                      struct weir_err *err)
+{
+    struct ev_ctx *x = ctx;
+    const cJSON *v = x->v->payload;
+    char seg[128];
+
+    if (strcmp(name, "event.name") == 0 || strcmp(name, "event.id") == 0) {
+        *out = (struct expr_value){.type = EXPR_STR, .str = x->v->name};
+        if (name[6] == 'i')
+            out->str = x->v->ext_id ? x->v->ext_id : x->id;
+        return 0;
+    }
+    if (strcmp(name, "event.payload") != 0 &&
+        strncmp(name, "event.payload.", 14) != 0)
+        return weir_err_set(err, WEIR_ENOTFOUND,
+                            "unknown name \"%s\" (a trigger sees event.name, "
+                            "event.id and event.payload.PATH)",
+                            name);
+    for (name += 13; v != NULL && *name == '.';) {
+        size_t n = strcspn(++name, ".");
+
+        if (n >= sizeof(seg))
+            return weir_err_set(err, WEIR_EINVAL, "name too long");
+        memcpy(seg, name, n);
+        seg[n] = '\0';
+        v = cJSON_GetObjectItemCaseSensitive(v, seg);
+        name += n;
+    }
+    return json_value(x, v, out, err);
+}
+
+/* Evaluate expression text against event v; *out as expr_eval() gives. */
+static int eval(struct ev_ctx *x, const char *text, struct expr_value *out,
+                struct weir_err *err)
+{
+    struct expr *ex = NULL;
+    int rc = expr_parse(text, strlen(text), &ex, err, NULL);
+
+    if (rc == 0)
+        rc = expr_eval(ex, resolve_cb, x, out, err);
+    expr_free(ex);
+    return rc;
+}
+
+static void ctx_cleanup(struct ev_ctx *x)
+{
+    for (size_t i = 0; i < x->n_keep; i++)
+        cJSON_free(x->keep[i]);
+    x->n_keep = 0;
+}
+
+/* A number for people: 12,480 for whole numbers, else %g. */
+static const char *people_num(double v, char *buf, size_t len)
+{
+    char digits[32];
+    size_t n, o = 0, lead;
+
+    if (!(fabs(v) < 1e15) || v != floor(v)) {
+        snprintf(buf, len, "%g", v);
+        return buf;
+    }
+    n = (size_t)snprintf(digits, sizeof(digits), "%.0f", fabs(v));
+    lead = n % 3 ? n % 3 : 3;
+    if (v < 0 && o + 1 < len)
+        buf[o++] = '-';
+    for (size_t i = 0; i < n && o + 2 < len; i++) {
+        if (i >= lead && (i - lead) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* The unit of an accumulate expression: its last name segment. */
+static const char *unit_of(const char *expr, char *buf, size_t len)
+{
+    const char *dot = strrchr(expr, '.');
+    size_t n;
+
+    if (strspn(expr,
+               "abcdefghijklmnopqrstuvwxyz"
+               "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.") != strlen(expr) ||
+        dot == NULL)
+        return "accumulated";
+    n = strlen(dot + 1);
+    snprintf(buf, len, "%.*s", (int)(n < len ? n : len - 1), dot + 1);
+    return buf;
+}
+
+/* The run's payload: the event that fired it, and the sum's facts. */
+static char *fire_payload(const struct ev_ctx *x, const struct dag_trigger *t,
+                          double sum, int count)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+
+    if (o == NULL)
+        return NULL;
+    cJSON_AddStringToObject(o, "name", x->v->name);
+    cJSON_AddStringToObject(o, "id", x->v->ext_id ? x->v->ext_id : x->id);
+    cJSON_AddNumberToObject(o, "event_id", (double)x->v->id);
+    cJSON_AddItemToObject(o, "payload",
+                          x->v->payload ? cJSON_Duplicate(x->v->payload, 1)
+                                        : cJSON_CreateObject());
+    if (t->accumulate != NULL) {
+        cJSON_AddNumberToObject(o, "sum", sum);
+        cJSON_AddNumberToObject(o, "threshold", t->threshold);
+        cJSON_AddNumberToObject(o, "events", count);
+    }
+    text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+/* Fire trigger t of d for event x; the sum's facts go in the reason. */
+static int feed_fire(struct engine *e, struct store_conn *c,
+                     const struct dag *d, const struct dag_trigger *t,
+                     struct ev_ctx *x, double sum, int count,
+                     struct weir_err *err)
+{
+    char reason[300], a[40], b[40], unit[64];
+    char *payload = fire_payload(x, t, sum, count);
+    struct engine_slot s = {d->id, t->key, 0, reason, payload};
+    struct fire_result res = {0};
+    int rc;
+
+    if (payload == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    if (t->accumulate != NULL)
+        snprintf(reason, sizeof(reason), "%s %s from %d event%s >= %s",
+                 people_num(sum, a, sizeof(a)),
+                 unit_of(t->accumulate, unit, sizeof(unit)), count,
+                 count == 1 ? "" : "s", people_num(t->threshold, b, sizeof(b)));
+    else
+        snprintf(reason, sizeof(reason), "%s %s (id %s)",
+                 t->kind == DAG_TRIG_WEBHOOK ? "webhook" : "event", t->target,
+                 x->v->ext_id ? x->v->ext_id : x->id);
+    rc = engine_fire_in_tx(e, c, &s, &res, err);
+    if (rc == 0 &&
+        (res.outcome == FIRE_CREATED || res.outcome == FIRE_COALESCED))
+        x->v->runs++;
+    cJSON_free(payload);
+    return rc;
+}
+
+/* Offer event x to trigger t of DAG d (locked). */
+static int feed(struct engine *e, struct store_conn *c, const struct dag *d,
+                const struct dag_trigger *t, struct ev_ctx *x,
+                struct weir_err *err)
+{
+    struct expr_value v = {.type = EXPR_NUM, .num = 1};
+    double sum = 0;
+    int count = 0, rc = 0;
+    char why[300];
+
+    if (t->when != NULL) {
+        rc = eval(x, t->when, &v, err);
+        if (rc == 0 && !expr_truthy(&v))
+            return 0;
+        v = (struct expr_value){.type = EXPR_NUM, .num = 1};
+    }
+    if (rc == 0 && t->accumulate != NULL)
+        rc = eval(x, t->accumulate, &v, err);
+    if (rc == 0 && v.type == EXPR_STR) {
+        char *end = NULL;
+        double num = strtod(v.str, &end);
+
+        if (end != v.str && *end == '\0' && isfinite(num))
+            v = (struct expr_value){.type = EXPR_NUM, .num = num};
+    }
+    if (rc == 0 && (v.type != EXPR_NUM || !isfinite(v.num)))
+        rc = weir_err_set(err, WEIR_ETYPE, "accumulate gave no number");
+    if (rc < 0) {
+        /* A filter that cannot be evaluated on this event: recorded. */
+        snprintf(why, sizeof(why), "event %s not counted: %s", x->id, err->msg);
+        ctx_cleanup(x);
+        return store_trig_suppress(c, d->id, t->key, why, err);
+    }
+    ctx_cleanup(x);
+    rc = store_trig_event_add(c, d->id, t->key, x->v->id, v.num, &sum, &count,
+                              err);
+    if (rc == 0 && (t->accumulate == NULL || sum >= t->threshold))
+        rc = feed_fire(e, c, d, t, x, sum, count, err);
+    return rc;
+}
+
+static bool wants(const struct dag_trigger *t, enum dag_trigger_kind kind,
+                  const char *name)
+{
+    return t->kind == kind && strcmp(t->target, name) == 0;
+}
+
+void trig_dags_free(struct engine *e, struct trig_dag *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++)
+        dagcache_release(e->cache, v[i].d);
+    free(v);
+}
+
+int trig_dags_find(struct engine *e, struct store_conn *c,
+                   enum dag_trigger_kind kind, const char *const *names,
+                   size_t n, bool lock, struct trig_dag **out, size_t *n_out,
+                   struct weir_err *err)
+{
+    struct store_sched_dag *rows = NULL;
+    struct trig_dag *f = NULL;
+    size_t nr = 0, k = 0;
+    int rc = store_sched_dags(c, &rows, &nr, err);
+
+    if (rc == 0 && (f = calloc(nr ? nr : 1, sizeof(*f))) == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < nr; i++) {
+        const struct dag *d = rows[i].missing
+                                  ? NULL
+                                  : engine_dag(e->cache, c, rows[i].version_id);
+        bool any = false;
+
+        for (size_t t = 0; d != NULL && !any && t < d->n_triggers; t++)
+            for (size_t j = 0; !any && j < n; j++)
+                any = wants(&d->triggers[t], kind, names[j]);
+        if (!any) {
+            dagcache_release(e->cache, d);
+            continue;
+        }
+        memcpy(f[k].id, rows[i].id, sizeof(f[k].id));
+        f[k++].d = d;
+    }
+    for (size_t i = 0; rc == 0 && lock && i < k; i++) {
+        bool paused = false;
+        int64_t version = 0;
+        int running = 0;
+
+        rc = store_dag_lock(c, f[i].id, &paused, &version, &running, err);
+    }
+    free(rows);
+    if (rc < 0) {
+        trig_dags_free(e, f, k);
+        return rc;
+    }
+    *out = f;
+    *n_out = k;
+    return 0;
+}
+
+/* trig_dags_find() for the names of events v. */
+static int event_dags_lock(struct engine *e, struct store_conn *c,
+                           const struct event_in *v, size_t n,
+                           struct trig_dag **out, size_t *n_out,
+                           struct weir_err *err)
+{
+    const char **names = calloc(n ? n : 1, sizeof(*names));
+    int rc;
+
+    if (names == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        names[i] = v[i].name;
+    rc = trig_dags_find(e, c, DAG_TRIG_EVENT, names, n, true, out, n_out, err);
+    free(names);
+    return rc;
+}
+
+static int check_event(const struct event_in *v, size_t i, struct weir_err *err)
+{
+    if (v->name == NULL || v->name[0] == '\0' ||
+        strlen(v->name) > EVENT_NAME_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "event %zu: \"name\" must be a string of 1 to %d "
+                            "bytes",
+                            i, EVENT_NAME_MAX);
+    if (v->ext_id != NULL &&
+        (v->ext_id[0] == '\0' || strlen(v->ext_id) > EVENT_ID_MAX))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "event %zu: \"id\" must be a string of 1 to %d "
+                            "bytes",
+                            i, EVENT_ID_MAX);
+    return 0;
+}
+
+/* Feed stored event v to the triggers of f wanting kind (or to the
+ * trigger keyed `only`). */
+static int match_one(struct engine *e, struct store_conn *c, struct event_in *v,
+                     const struct trig_dag *f, size_t nf,
+                     enum dag_trigger_kind kind, const char *only,
+                     struct weir_err *err)
+{
+    struct ev_ctx x = {.v = v};
+    int rc = 0;
+
+    snprintf(x.id, sizeof(x.id), "%lld", (long long)v->id);
+    for (size_t i = 0; rc == 0 && !v->duplicate && i < nf; i++)
+        for (size_t t = 0; rc == 0 && t < f[i].d->n_triggers; t++) {
+            const struct dag_trigger *tr = &f[i].d->triggers[t];
+
+            if (only != NULL ? strcmp(tr->key, only) == 0
+                             : wants(tr, kind, v->name))
+                rc = feed(e, c, f[i].d, tr, &x, err);
+        }
+    ctx_cleanup(&x);
+    return rc;
+}
+
+/* Store event v alone; its id and duplicate flag are filled. */
+static int insert_one(struct store_conn *c, struct event_in *v,
+                      struct weir_err *err)
+{
+    char *payload = v->payload ? cJSON_PrintUnformatted(v->payload) : NULL;
+    int rc = v->payload && !payload
+                 ? weir_err_set(err, WEIR_ENOMEM, "out of memory")
+                 : 0;
+
+    if (rc == 0)
+        rc = store_event_insert(c, v->ext_id, v->name, payload ? payload : "{}",
+                                &v->id, &v->duplicate, err);
+    cJSON_free(payload);
+    return rc;
+}
+
+/* Store events v[0..n) with one statement; ids and duplicate flags are
+ * filled. */
+static int insert_many(struct store_conn *c, struct event_in *v, size_t n,
+                       struct weir_err *err)
+{
+    cJSON *arr = cJSON_CreateArray();
+    char *text = NULL;
+    int64_t *ids = NULL;
+    bool *dups = NULL;
+    int rc = 0;
+
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddItemToArray(arr, o);
+        cJSON_AddStringToObject(o, "n", v[i].name);
+        if (v[i].ext_id != NULL)
+            cJSON_AddStringToObject(o, "x", v[i].ext_id);
+        if (v[i].payload != NULL)
+            cJSON_AddItemToObject(o, "p", cJSON_Duplicate(v[i].payload, 1));
+    }
+    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    if (text == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    ids = calloc(n, sizeof(*ids));
+    dups = calloc(n, sizeof(*dups));
+    rc = ids && dups ? store_events_insert_many(c, text, n, ids, dups, err)
+                     : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        v[i].id = ids[i];
+        v[i].duplicate = dups[i];
+    }
+    cJSON_free(text);
+    free(ids);
+    free(dups);
+    return rc;
+}
+
+int events_accept(struct engine *e, struct event_in *v, size_t n,
+                  struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    struct trig_dag *f = NULL;
+    size_t nf = 0;
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = check_event(&v[i], i, err);
+    if (rc == 0)
+        rc = store_conn_get(e->store, &c, err);
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
+    if (rc == 0)
+        rc = event_dags_lock(e, c, v, n, &f, &nf, err);
+    if (rc == 0)
+        rc = n == 1 ? insert_one(c, &v[0], err) : insert_many(c, v, n, err);
+    for (size_t i = 0; rc == 0 && nf > 0 && i < n; i++)
+        rc = match_one(e, c, &v[i], f, nf, DAG_TRIG_EVENT, NULL, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    store_conn_put(c);
+    trig_dags_free(e, f, nf);
+    if (rc == 0)
+        hub_bump(e->hub);
+    return rc;
+}
+
+/* ---- webhooks ---- */
+
+/* Whether sig is "sha256=" and the hex HMAC of body under secret; the
+ * comparison takes the same time wherever the first difference is. */
+static bool signature_ok(const char *secret, const char *body, size_t len,
+                         const char *sig)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t mac[SHA256_LEN];
+    unsigned diff = 0;
+
+    if (sig == NULL || strncmp(sig, "sha256=", 7) != 0 ||
+        strlen(sig + 7) != 2 * SHA256_LEN)
+        return false;
+    hmac_sha256(secret, strlen(secret), body, len, mac);
+    sig += 7;
+    for (size_t i = 0; i < SHA256_LEN; i++) {
+        diff |= (unsigned)(sig[2 * i] ^ hex[mac[i] >> 4]);
+        diff |= (unsigned)(sig[2 * i + 1] ^ hex[mac[i] & 15]);
+    }
+    return diff == 0;
+}
+
+static const struct dag_trigger *find_hook(const struct dag *d,
+                                           const char *name)
+{
+    for (size_t i = 0; i < d->n_triggers; i++) {
+        const struct dag_trigger *t = &d->triggers[i];
+
+        if (t->kind == DAG_TRIG_WEBHOOK &&
+            (strcmp(t->key, name) == 0 || strcmp(t->target, name) == 0))
+            return t;
+    }
+    return NULL;
+}
+
+/* The locked DAG dag_id and its webhook trigger `name`, signature checked. */
+static int hook_open(struct engine *e, struct store_conn *c, const char *dag_id,
+                     const char *name, const char *body, size_t len,
+                     const char *sig, struct trig_dag *f,
+                     const struct dag_trigger **t, struct weir_err *err)
+{
+    bool paused = false;
+    int64_t version = 0;
+    int running = 0;
+    const char *secret;
+    int rc = store_dag_lock(c, dag_id, &paused, &version, &running, err);
+
+    if (rc == 0 &&
+        (version == 0 || (f->d = engine_dag(e->cache, c, version)) == NULL))
+        rc = weir_err_set(err, WEIR_ENOTFOUND,
+                          "DAG \"%s\" has no valid version loaded", dag_id);
+    if (rc == 0 && (*t = find_hook(f->d, name)) == NULL)
+        rc = weir_err_set(err, WEIR_ENOTFOUND,
+                          "DAG \"%s\" has no webhook trigger \"%s\"", dag_id,
+                          name);
+    if (rc == 0) {
+        secret = getenv((*t)->secret_env);
+        if (secret == NULL || secret[0] == '\0')
+            rc = weir_err_set(err, WEIR_EAUTH,
+                              "the server has no secret for this webhook "
+                              "(variable %s is not set)",
+                              (*t)->secret_env);
+        else if (!signature_ok(secret, body, len, sig))
+            rc = weir_err_set(err, WEIR_EAUTH,
+                              "missing or wrong X-Hub-Signature-256: expected "
+                              "sha256=<hex HMAC-SHA256 of the body>");
+    }
+    snprintf(f->id, sizeof(f->id), "%s", dag_id);
+    return rc;
+}
+
+int events_webhook(struct engine *e, const char *dag_id, const char *trigger,
+                   const char *body, size_t len, const char *sig,
+                   int64_t *event_id, int *runs, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    struct trig_dag f = {0};
+    const struct dag_trigger *t = NULL;
+    struct event_in v = {0};
+    cJSON *payload = NULL;
+    int rc = store_conn_get(e->store, &c, err);
+
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
+    if (rc == 0)
+        rc = hook_open(e, c, dag_id, trigger, body, len, sig, &f, &t, err);
+    if (rc == 0 && (payload = cJSON_ParseWithLength(body, len)) == NULL)
+        rc = weir_err_set(err, WEIR_EPARSE, "the body is not JSON");
+    v = (struct event_in){.name = t ? t->target : NULL, .payload = payload};
+    if (rc == 0)
+        rc = insert_one(c, &v, err);
+    if (rc == 0)
+        rc = match_one(e, c, &v, &f, 1, DAG_TRIG_WEBHOOK, t->key, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    store_conn_put(c);
+    dagcache_release(e->cache, f.d);
+    cJSON_Delete(payload);
+    if (rc < 0)
+        return rc;
+    hub_bump(e->hub);
+    *event_id = v.id;
+    *runs = v.runs;
+    return 0;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Events and webhooks feeding triggers. An accepted event is stored, then
+ * offered, in the same transaction, to every event trigger of its name in
+ * every DAG's current version: `when:` filters it; a matching event is
+ * added to the trigger's pending events with the value of `accumulate:`
+ * (1 without it); a trigger without `accumulate:` fires at once, one with
+ * it once the pending sum reaches `threshold:`. The firing goes through
+ * the shared guards (engine_fire.h); a run made or fed consumes every
+ * pending event of the trigger, so the sum starts again from zero. The
+ * DAG rows concerned are locked in id order before anything is matched,
+ * so two requests never see half of each other's sums.
+ */
+#ifndef WEIR_EVENTS_H
+#define WEIR_EVENTS_H
+
+#include <cJSON.h>
+
+#include "engine.h"
+#include "store_run.h"
+
+#define EVENT_NAME_MAX 200 /* bytes of an event name */
+#define EVENT_ID_MAX   200 /* bytes of a client's event id */
+
+/* One event to accept. */
+struct event_in {
+    const char *ext_id;   /* the client's id, or NULL */
+    const char *name;     /* the event's name */
+    const cJSON *payload; /* any JSON, or NULL for {} */
+    int64_t id;           /* out: the stored event's id */
+    bool duplicate;       /* out: ext_id was seen before; nothing applied */
+    int runs;             /* out: runs it created or fed */
+};
+
+/*
+ * Accept n events in one transaction (committed before returning 0) and
+ * fire what they complete; the out fields of each are filled. A
+ * duplicate id is acknowledged, not applied again. WEIR_EINVAL (err names
+ * the field) for a bad name or id.
+ */
+WEIR_MUSTCHECK int events_accept(struct engine *e, struct event_in *v, size_t n,
+                                 struct weir_err *err);
+
+/*
+ * A webhook delivery to trigger `trigger` (its id, or the name after
+ * `webhook:`) of dag_id: body (len bytes) must carry sig, the
+ * "sha256=<hex>" HMAC-SHA256 of the body with the secret in the
+ * trigger's secret_env variable, compared in constant time. Then the
+ * body (JSON) is stored as an event named after the trigger and fed to
+ * that trigger alone, like events_accept(). *event_id and *runs say what
+ * happened. WEIR_EAUTH for a missing or wrong signature (nothing is
+ * written), WEIR_ENOTFOUND for no such DAG or webhook trigger,
+ * WEIR_EPARSE for a body that is not JSON.
+ */
+WEIR_MUSTCHECK int events_webhook(struct engine *e, const char *dag_id,
+                                  const char *trigger, const char *body,
+                                  size_t len, const char *sig,
+                                  int64_t *event_id, int *runs,
+                                  struct weir_err *err);
+
+/* A DAG whose current version has triggers a request may feed. */
+struct trig_dag {
+    char id[STORE_ID_MAX]; /* the DAG */
+    const struct dag *d;   /* its current version (a cache reference) */
+};
+
+/*
+ * Every DAG (current version, file not missing) with a trigger of kind
+ * whose target is one of names[0..n), in id order, into a new array *out
+ * of *n_out entries, freed with trig_dags_free(). With lock, their rows
+ * are locked in that order inside the caller's transaction.
+ */
+WEIR_MUSTCHECK int trig_dags_find(struct engine *e, struct store_conn *c,
+                                  enum dag_trigger_kind kind,
+                                  const char *const *names, size_t n, bool lock,
+                                  struct trig_dag **out, size_t *n_out,
+                                  struct weir_err *err);
+
+/* Drop the references of v and free it; (NULL, 0) is a no-op. */
+void trig_dags_free(struct engine *e, struct trig_dag *v, size_t n);
+
+#endif
