@@ -126,6 +126,12 @@ const struct http_route api_routes[] = {
      HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
     {"GET", "/api/v1/workers", api_workers_list, 0, 0},
     {"GET", "/metrics", api_metrics, 0, 0},
+    /* The dashboard: its token's role, the runs-by-steps grid, its files (last,
+     * so that every API path above wins). */
+    {"GET", "/api/v1/session", api_session_get, 0, 0},
+    {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0},
+    {"GET", "/", api_web_get, HTTP_PUBLIC, 0},
+    {"GET", "/{file}", api_web_get, HTTP_PUBLIC, 0},
 };
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);

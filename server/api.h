@@ -22,6 +22,7 @@ struct api {
     struct store *store;    /* the database */
     struct dagcache *cache; /* loaded DAG versions */
     struct engine *engine;  /* runs, tasks, attempts */
+    const char *web_dir;    /* --web-dir, or NULL: the compiled-in web/ */
 };
 
 /* The route table, and its number of entries. */
@@ -43,6 +44,11 @@ void api_dag_delete(struct http_req *req);
 
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);
+
+/* A query argument as a number in [min, max], or def when absent; -1 when
+ * present but invalid. */
+int64_t api_query_num(struct http_req *req, const char *name, int64_t def,
+                      int64_t min, int64_t max);
 
 /* Handlers of api_runs.c. */
 void api_run_trigger(struct http_req *req);
@@ -66,5 +72,10 @@ void api_dag_pause(struct http_req *req);
 void api_dag_unpause(struct http_req *req);
 void api_workers_list(struct http_req *req);
 void api_metrics(struct http_req *req);
+
+/* Handlers of api_web.c (the dashboard's files) and api_grid.c. */
+void api_web_get(struct http_req *req);
+void api_session_get(struct http_req *req);
+void api_dag_grid(struct http_req *req);
 
 #endif

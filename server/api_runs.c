@@ -28,10 +28,8 @@ int64_t api_parse_id(const char *text)
     return (int64_t)v;
 }
 
-/* A query argument as a number in [min, max], or def when absent.
- * -1 when present but invalid. */
-static int64_t query_num(struct http_req *req, const char *name, int64_t def,
-                         int64_t min, int64_t max)
+int64_t api_query_num(struct http_req *req, const char *name, int64_t def,
+                      int64_t min, int64_t max)
 {
     const char *v = http_req_query(req, name);
     char *end = NULL;
@@ -123,8 +121,8 @@ void api_runs_list(struct http_req *req)
 {
     struct api *api = http_req_app(req);
     int64_t limit =
-        query_num(req, "limit", RUNS_LIMIT_DEFAULT, 1, RUNS_LIMIT_MAX);
-    int64_t cursor = query_num(req, "cursor", 0, 0, INT64_MAX);
+        api_query_num(req, "limit", RUNS_LIMIT_DEFAULT, 1, RUNS_LIMIT_MAX);
+    int64_t cursor = api_query_num(req, "cursor", 0, 0, INT64_MAX);
     const char *state = http_req_query(req, "state");
     const char *dag = http_req_query(req, "dag");
     struct store_conn *c = NULL;
@@ -190,9 +188,9 @@ void api_attempt_logs_get(struct http_req *req)
 {
     struct api *api = http_req_app(req);
     int64_t id = api_parse_id(http_req_param(req, "id"));
-    int64_t after = query_num(req, "after", -1, -1, INT64_MAX);
+    int64_t after = api_query_num(req, "after", -1, -1, INT64_MAX);
     int64_t limit =
-        query_num(req, "limit", LOGS_LIMIT_DEFAULT, 1, LOGS_LIMIT_MAX);
+        api_query_num(req, "limit", LOGS_LIMIT_DEFAULT, 1, LOGS_LIMIT_MAX);
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *lines = NULL, *o, *last;

@@ -51,10 +51,9 @@ static const char run_detail_sql[] =
     "SELECT " RUN_JSON " || jsonb_build_object('tasks', " TASKS_JSON ")"
     " FROM runs r WHERE r.id = $1";
 
-/* Run one statement whose single value is JSON text, parsed into *out. */
-static int json_query(struct store_conn *c, const char *sql, int n,
-                      const char *const *params, cJSON **out,
-                      struct weir_err *err)
+int store_json_query(struct store_conn *c, const char *sql, int n,
+                     const char *const *params, cJSON **out,
+                     struct weir_err *err)
 {
     PGresult *r = NULL;
     int rc = store_query(c, sql, n, params, &r, err);
@@ -81,14 +80,15 @@ int store_runs_list(struct store_conn *c, const char *dag_id, const char *state,
 
     I64(cur, cursor);
     I64(lim, limit);
-    return json_query(c,
-                      "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]')"
-                      " FROM (SELECT r.id, " RUN_JSON " AS j FROM runs r"
-                      " WHERE ($1::text IS NULL OR r.dag_id = $1)"
-                      " AND ($2::text IS NULL OR r.state = $2)"
-                      " AND ($3::bigint = 0 OR r.id < $3)"
-                      " ORDER BY r.id DESC LIMIT $4) s",
-                      4, params, out, err);
+    return store_json_query(
+        c,
+        "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]')"
+        " FROM (SELECT r.id, " RUN_JSON " AS j FROM runs r"
+        " WHERE ($1::text IS NULL OR r.dag_id = $1)"
+        " AND ($2::text IS NULL OR r.state = $2)"
+        " AND ($3::bigint = 0 OR r.id < $3)"
+        " ORDER BY r.id DESC LIMIT $4) s",
+        4, params, out, err);
 }
 
 int store_run_detail(struct store_conn *c, int64_t id, cJSON **out,
@@ -99,7 +99,7 @@ int store_run_detail(struct store_conn *c, int64_t id, cJSON **out,
     int rc;
 
     I64(idb, id);
-    rc = json_query(c, run_detail_sql, 1, params, out, err);
+    rc = store_json_query(c, run_detail_sql, 1, params, out, err);
     if (rc == WEIR_ENOTFOUND)
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no run %s", idb);
     return rc;
@@ -115,7 +115,7 @@ int store_logs_read(struct store_conn *c, int64_t id, int64_t after, int limit,
     I64(idb, id);
     I64(aft, after);
     I64(lim, limit);
-    rc = json_query(
+    rc = store_json_query(
         c,
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM attempts WHERE id = $1)"
         " THEN (SELECT coalesce(jsonb_agg(jsonb_build_object('seq', seq,"
