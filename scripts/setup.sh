@@ -15,6 +15,8 @@ packages=(
     libcmocka-dev clang libclang-rt-14-dev clang-format procps
     # run time: the private PostgreSQL cluster, time zones, step scripts
     postgresql tzdata python3 ca-certificates curl
+    # browser tests of the dashboard: headless Chromium, driven from Node
+    chromium nodejs
 )
 
 missing=()
@@ -23,7 +25,20 @@ for p in "${packages[@]}"; do
     [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 
+# npm comes with some builds of nodejs; Debian's own is the npm package.
+command -v npm >/dev/null || missing+=(npm)
+
+# tests/e2e/node_modules: playwright-core as pinned by package-lock.json.
+e2e_modules() {
+    local e2e
+    e2e="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+    [ -f "$e2e/node_modules/playwright-core/package.json" ] && return 0
+    echo "weir setup: npm ci in tests/e2e"
+    (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+    e2e_modules
     exit 0
 fi
 
@@ -39,3 +54,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+e2e_modules

@@ -130,6 +130,7 @@ const struct http_route api_routes[] = {
      * so that every API path above wins). */
     {"GET", "/api/v1/session", api_session_get, 0, 0},
     {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0},
+    {"GET", "/api/v1/dags/{id}/versions/{version}", api_dag_version_get, 0, 0},
     {"GET", "/", api_web_get, HTTP_PUBLIC, 0},
     {"GET", "/{file}", api_web_get, HTTP_PUBLIC, 0},
 };

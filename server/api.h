@@ -77,5 +77,6 @@ void api_metrics(struct http_req *req);
 void api_web_get(struct http_req *req);
 void api_session_get(struct http_req *req);
 void api_dag_grid(struct http_req *req);
+void api_dag_version_get(struct http_req *req);
 
 #endif

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * GET /api/v1/dags/{id}/grid: the dashboard's runs-by-steps grid, a page
- * of the DAG's runs (newest first, by cursor) with one state per step.
+ * Reads for the dashboard: GET /api/v1/dags/{id}/grid, the runs-by-steps
+ * grid, a page of the DAG's runs (newest first, by cursor) with one state
+ * per step; and one version of a DAG with its source.
  */
+#include <string.h>
+
 #include "api.h"
 #include "store_grid.h"
 
@@ -47,5 +50,40 @@ void api_dag_grid(struct http_req *req)
                                 cJSON_GetObjectItem(last, "id")->valuedouble);
     else
         cJSON_AddNullToObject(o, "next_cursor");
+    http_reply_json(req, 200, o);
+}
+
+/* GET /api/v1/dags/{id}/versions/{version}: one version with its source
+ * and its normalized form ("dag"), for the dashboard's diff between two
+ * versions and the graph of a run made from an older version. */
+void api_dag_version_get(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    const char *id = http_req_param(req, "id");
+    int64_t vid = api_parse_id(http_req_param(req, "version"));
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    const struct dag *d = NULL;
+    cJSON *o;
+
+    if (vid != 0 && store_conn_get(api->store, &c, &err) == 0)
+        d = engine_dag(api->cache, c, vid);
+    store_conn_put(c);
+    if (err.code != 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    if (d == NULL || strcmp(d->id, id) != 0) {
+        dagcache_release(api->cache, d);
+        http_reply_error(req, WEIR_ENOTFOUND, "DAG %s has no version \"%s\"",
+                         id, http_req_param(req, "version"));
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "id", (double)vid);
+    cJSON_AddStringToObject(o, "hash", d->hash);
+    cJSON_AddStringToObject(o, "source", d->source);
+    cJSON_AddItemToObject(o, "dag", dag_to_json(d));
+    dagcache_release(api->cache, d);
     http_reply_json(req, 200, o);
 }

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # The dashboard's server side: the compiled-in files of web/ (types, ETag
 # and 304, the Content-Security-Policy, no token needed, nothing outside
-# web/), --web-dir, ETags on API reads, GET /api/v1/session and the
-# runs-by-steps grid with its limits and cursor.
+# web/), --web-dir, ETags on API reads, GET /api/v1/session, the
+# runs-by-steps grid with its limits and cursor, and one DAG version.
 #   tests/integration/run_web.sh PATH/TO/weir-server SOURCE_DIR
 set -uo pipefail
 server=$1
@@ -110,6 +110,15 @@ for q in limit=0 limit=101 cursor=x; do
         fail "grid?$q: $code $(cat "$tmp/b")"
 done
 [ "$(get /api/v1/dags/nope/grid "${A[@]}")" = 404 ] || fail "grid of no DAG"
+
+# --- one version with its source and normalized form
+[ "$(get /api/v1/dags/quick/versions/1 "${A[@]}")" = 200 ] &&
+    python3 -c 'import json,sys; v=json.load(open(sys.argv[1])); assert v["id"]==1 and "dag: quick" in v["source"] and v["dag"]["steps"][0]["id"]=="only" and len(v["hash"])==64, v' "$tmp/b" ||
+    fail "version 1 of quick: $(cat "$tmp/b")"
+for v in 999 x 0; do
+    code=$(get "/api/v1/dags/quick/versions/$v" "${A[@]}")
+    [ "$code" = 404 ] || fail "version $v of quick is $code"
+done
 
 # --- a read that changed answers 200 to the old ETag
 [ "$(get /api/v1/dags/quick/pause "${A[@]}" -X POST)" = 200 ] ||
