@@ -134,7 +134,7 @@ function logView(run, task, attempt) {
       if (r.lines.length < LOG_PAGE) break;
     }
     const running = attempt.state === 'running';
-    status.textContent = `${count} lines${running ? ' · following live' : ''}`;
+    status.textContent = `${count} ${count === 1 ? 'line' : 'lines'}${running ? ' · following live' : ''}`;
     if (!count && !running) status.textContent = 'This attempt wrote no log lines.';
   });
   const el = section(`Logs of ${taskName(task)}, try ${attempt.try}`, status, pre);
@@ -180,13 +180,13 @@ export function render(main, [id], ctx) {
         h('a', {href: `#/dags/${encodeURIComponent(run.dag)}`}, run.dag)),
       h('dl', {class: 'facts'},
         h('dt', {}, 'Why'), h('dd', {id: 'reason'}, run.reason || '—'),
-        h('dt', {}, 'Trigger'), h('dd', {}, `${run.trigger.kind} `, h('code', {}, run.trigger.key)),
+        h('dt', {}, 'Trigger'), h('dd', {}, run.trigger.kind, run.trigger.key !== run.trigger.kind ? [' ', h('code', {}, run.trigger.key)] : null),
         h('dt', {}, 'Environment'), h('dd', {}, run.environment || '—'),
         h('dt', {}, 'Created'), h('dd', {}, time(run.created_at)),
         h('dt', {}, 'Started'), h('dd', {}, time(run.started_at)),
         h('dt', {}, 'Finished'), h('dd', {}, time(run.finished_at)),
         h('dt', {}, 'Duration'), h('dd', {}, duration(run.started_at, run.finished_at)),
-        run.retry_count ? [h('dt', {}, 'Retried'), h('dd', {}, `${run.retry_count} times, last `, time(run.retried_at))] : null,
+        run.retry_count ? [h('dt', {}, 'Retried'), h('dd', {}, `${run.retry_count === 1 ? 'once' : run.retry_count + ' times'}, last `, time(run.retried_at))] : null,
         run.canceled_by ? [h('dt', {}, 'Canceled by'), h('dd', {}, run.canceled_by)] : null),
       h('details', {open: true}, h('summary', {}, 'Params'), h('pre', {id: 'params'}, json(run.params))),
       run.trigger.payload ? h('details', {}, h('summary', {}, 'Trigger payload'), h('pre', {}, json(run.trigger.payload))) : null);
