@@ -73,6 +73,7 @@ function signInPage(message) {
     } catch (e) {
       put(err, note('error', e.status === 401
         ? `That token was not accepted: ${e.message}. Check it, or create one with weir-server --create-token read.`
+        : e.status === 403 ? `This token cannot use the dashboard (${e.message}): use an admin or a read token.`
         : `Cannot sign in: ${e.message}`));
     }
   }},

@@ -15,6 +15,7 @@ const env = (k) => {
 const BASE = env('WEIR_E2E_URL');
 const ADMIN = env('WEIR_E2E_ADMIN');
 const READ = env('WEIR_E2E_READ');
+const WORKER = env('WEIR_E2E_WORKER');
 const DAGS = env('WEIR_E2E_DAGS');
 const BIG_RUN = env('WEIR_E2E_BIG_RUN');
 const OUT = env('WEIR_E2E_OUT');
@@ -105,6 +106,9 @@ await test('signin-wrong-token', async () => {
   const text = await admin.textContent('#signin-error .note-error');
   check(/not accepted/.test(text), `no clear message: ${text}`);
   check(await admin.evaluate(() => sessionStorage.getItem('weir.token')) === null, 'a wrong token was kept');
+  await admin.fill('#token', WORKER);
+  await admin.click('form.signin button[type=submit]');
+  await admin.waitForFunction(() => /cannot use the dashboard/.test(document.querySelector('#signin-error')?.textContent || ''));
 });
 
 await test('signin-and-dags', async () => {
@@ -220,13 +224,16 @@ await test('open-10000-runs', async () => {
   check(runMs < OPEN_LIMIT, `the run page took ${runMs} ms`);
 });
 
-await test('workers-and-events', async () => {
+await test('workers-events-metrics', async () => {
   await admin.goto(BASE + '/#/workers');
   await admin.waitForFunction(() => /e2e-worker/.test(document.querySelector('#workers')?.textContent || '') &&
                                     /online/.test(document.querySelector('#workers').textContent));
   await admin.goto(BASE + '/#/events');
   await admin.waitForFunction(() => document.querySelector('#events') ||
                                     /not available on this server/.test(document.querySelector('main').textContent));
+  await admin.goto(BASE + '/#/metrics/model.accuracy');
+  await admin.waitForFunction(() => document.querySelector('#metric-chart') ||
+                                    /not available on this server|No samples/.test(document.querySelector('main').textContent));
 });
 
 const reader = await newPage();

@@ -33,6 +33,7 @@ rm -rf "$out"
 mkdir -p "$out"
 WEIR_E2E_URL="http://$addr" WEIR_E2E_ADMIN="$admin_token" \
     WEIR_E2E_READ="$read_token" WEIR_E2E_DAGS="$tmp/dags" \
+    WEIR_E2E_WORKER="$(cat "$tmp/worker.token")" \
     WEIR_E2E_BIG_RUN="$big_run" WEIR_E2E_OUT="$out" \
     WEIR_E2E_CHROMIUM="$chrome" \
     timeout 240 node "$src/tests/e2e/dashboard.test.mjs" || rc=1
