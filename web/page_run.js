@@ -51,7 +51,7 @@ function gantt(run, tasks) {
   svg.append(s('text', {x: LABEL, y: yAxis, class: 'label'}, new Date(t0).toLocaleTimeString()),
              s('text', {x: LABEL + W, y: yAxis, class: 'label', 'text-anchor': 'end'},
                `+${duration(new Date(t0).toISOString(), new Date(end).toISOString())}`));
-  return h('div', {class: 'scroll'}, svg);
+  return h('div', {class: 'scroll tall'}, svg);
 }
 
 async function act(what, path, body, refresh) {
@@ -104,7 +104,7 @@ function tasksTable(tasks, openLogs) {
   return h('table', {class: 'list', id: 'tasks'},
     h('thead', {}, h('tr', {}, ['Task', 'State', 'Tries', 'Duration', 'Attempts', 'Outputs'].map((t) => h('th', {scope: 'col'}, t)))),
     h('tbody', {}, tasks.map((t) => h('tr', {'data-task': taskName(t)},
-      h('td', {}, taskName(t)),
+      h('td', {}, taskName(t), t.hook ? h('span', {class: 'tag', title: 'a hook step (on_failure / on_success)'}, 'hook') : null),
       h('td', {}, badge(t.state), t.error ? h('div', {class: 'err-text'}, t.error) : null,
         t.decision ? h('div', {class: 'muted'}, `${t.decision} by ${t.decided_by || '?'}${t.decision_comment ? ': ' + t.decision_comment : ''}`) : null),
       h('td', {}, `${t.try_count} / ${t.max_tries}`),
@@ -203,9 +203,11 @@ export function render(main, [id], ctx) {
       if (a) log.attempt.state = a.state;
     }
   };
+  // A finished run changes only when someone acts on it: look less often.
   const stop = every(1500, async () => {
     try {
       await refresh();
+      return FINISHED.includes(run.state) ? 5000 : 1500;
     } catch (e) {
       put(head, note('error', e.status === 404 ? `No run ${id}. ` : `Cannot load run ${id}: ${e.message}`,
                      h('a', {href: '#/dags'}, 'Back to the DAGs.')));

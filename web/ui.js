@@ -140,18 +140,21 @@ export function json(v) {
 }
 
 // Run fn every ms while the page is shown; returns the stop function.
-// fn is not called again until its previous call settled.
+// fn is not called again until its previous call settled; when it returns
+// a number, that is the wait before the next call instead.
 export function every(ms, fn) {
   let stopped = false;
   let timer = null;
   const loop = async () => {
     if (stopped) return;
+    let wait = ms;
     try {
-      await fn();
+      const next = await fn();
+      if (typeof next === 'number') wait = next;
     } catch (e) {
       // the page shows its own errors; keep polling
     }
-    if (!stopped) timer = setTimeout(loop, ms);
+    if (!stopped) timer = setTimeout(loop, wait);
   };
   loop();
   return () => {
