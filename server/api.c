@@ -126,9 +126,11 @@ const struct http_route api_routes[] = {
      HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
     {"GET", "/api/v1/workers", api_workers_list, 0, 0},
     {"GET", "/metrics", api_metrics, 0, 0},
-    /* The dashboard: its token's role, the runs-by-steps grid, its files (last,
+    /* The dashboard: its token's role, the latest runs of every DAG, the
+     * runs-by-steps grid, a version's source, its files (last,
      * so that every API path above wins). */
     {"GET", "/api/v1/session", api_session_get, 0, 0},
+    {"GET", "/api/v1/recent-runs", api_recent_runs, 0, 0},
     {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0},
     {"GET", "/api/v1/dags/{id}/versions/{version}", api_dag_version_get, 0, 0},
     {"GET", "/", api_web_get, HTTP_PUBLIC, 0},

@@ -78,5 +78,6 @@ void api_web_get(struct http_req *req);
 void api_session_get(struct http_req *req);
 void api_dag_grid(struct http_req *req);
 void api_dag_version_get(struct http_req *req);
+void api_recent_runs(struct http_req *req);
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * Reads for the dashboard: GET /api/v1/dags/{id}/grid, the runs-by-steps
  * grid, a page of the DAG's runs (newest first, by cursor) with one state
- * per step; and one version of a DAG with its source.
+ * per step; the latest runs of every DAG (GET /api/v1/recent-runs); and one
+ * version of a DAG with its source.
  */
 #include <string.h>
 
@@ -11,6 +12,8 @@
 
 #define GRID_LIMIT_DEFAULT 25
 #define GRID_LIMIT_MAX     100
+#define RECENT_DEFAULT     10 /* runs per DAG of GET /api/v1/recent-runs */
+#define RECENT_MAX         50
 
 void api_dag_grid(struct http_req *req)
 {
@@ -85,5 +88,33 @@ void api_dag_version_get(struct http_req *req)
     cJSON_AddStringToObject(o, "source", d->source);
     cJSON_AddItemToObject(o, "dag", dag_to_json(d));
     dagcache_release(api->cache, d);
+    http_reply_json(req, 200, o);
+}
+
+/* GET /api/v1/recent-runs?per_dag=N: {"dags": {DAG: [{"id", "state"}]}}, the
+ * newest N runs of every DAG in one call. */
+void api_recent_runs(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    int64_t per = api_query_num(req, "per_dag", RECENT_DEFAULT, 1, RECENT_MAX);
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    cJSON *dags = NULL, *o;
+    int rc = 0;
+
+    if (per < 0)
+        rc = weir_err_set(&err, WEIR_EINVAL, "per_dag must be 1 to %d",
+                          RECENT_MAX);
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = store_recent_runs(c, (int)per, &dags, &err);
+    store_conn_put(c);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "dags", dags);
     http_reply_json(req, 200, o);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SQL of the dashboard's runs-by-steps grid: a page of a DAG's runs, each
- * with one state per step. A matrix step's cells fold into the state that
- * needs a person's eye first (failed before running before success).
+ * SQL of the dashboard's reads. The runs-by-steps grid: a page of a DAG's
+ * runs, each with one state per step; a matrix step's cells fold into the
+ * state that needs a person's eye first (failed before running before
+ * success). And the latest runs of every DAG, for the DAGs page's squares,
+ * one index range scan per DAG.
  */
 #include <stdio.h>
 
@@ -36,4 +38,21 @@ int store_grid_read(struct store_conn *c, const char *dag_id, int64_t cursor,
     snprintf(cur, sizeof(cur), "%lld", (long long)cursor);
     snprintf(lim, sizeof(lim), "%d", limit);
     return store_json_query(c, grid_sql, 3, params, out, err);
+}
+
+int store_recent_runs(struct store_conn *c, int per_dag, cJSON **out,
+                      struct weir_err *err)
+{
+    char lim[24];
+    const char *params[1] = {lim};
+
+    snprintf(lim, sizeof(lim), "%d", per_dag);
+    return store_json_query(
+        c,
+        "SELECT coalesce(jsonb_object_agg(d.id, (SELECT coalesce(jsonb_agg("
+        "jsonb_build_object('id', x.id, 'state', x.state) ORDER BY x.id"
+        " DESC), '[]') FROM (SELECT r.id, r.state FROM runs r WHERE"
+        " r.dag_id = d.id ORDER BY r.id DESC LIMIT $1) x)), '{}')"
+        " FROM dags d",
+        1, params, out, err);
 }

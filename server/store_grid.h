@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The store's read of the dashboard's runs-by-steps grid. */
+/* The store's reads for the dashboard: the runs-by-steps grid and the
+ * latest runs of every DAG. */
 #ifndef WEIR_STORE_GRID_H
 #define WEIR_STORE_GRID_H
 
@@ -18,5 +19,12 @@
 WEIR_MUSTCHECK int store_grid_read(struct store_conn *c, const char *dag_id,
                                    int64_t cursor, int limit, cJSON **out,
                                    struct weir_err *err);
+
+/*
+ * The newest per_dag runs of every DAG, as a new JSON object {DAG: [{"id",
+ * "state"}, ...]} (newest first). Returns 0 or a WEIR_E* code with err.
+ */
+WEIR_MUSTCHECK int store_recent_runs(struct store_conn *c, int per_dag,
+                                     cJSON **out, struct weir_err *err);
 
 #endif

@@ -6,9 +6,9 @@
 
 import {s, stateWord} from './ui.js';
 
-const W = 160;  // node width
+const W = 150;  // node width
 const H = 40;   // node height
-const GX = 60;  // gap between layers
+const GX = 40;  // gap between layers
 const GY = 18;  // gap between nodes of a layer
 
 // Layers of steps: [[step, ...], ...]; steps are {id, needs}.

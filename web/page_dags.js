@@ -80,11 +80,9 @@ export function render(main, args, ctx) {
     const r = await api.poll('/api/v1/dags');
     changed = r.changed;
     dags = r.data.dags;
-    await Promise.all(dags.map(async (d) => {
-      const rr = await api.poll(`/api/v1/runs?dag=${encodeURIComponent(d.id)}&limit=${LAST_RUNS}`);
-      if (rr.changed) changed = true;
-      runs.set(d.id, rr.data.runs);
-    }));
+    const rr = await api.poll(`/api/v1/recent-runs?per_dag=${LAST_RUNS}`);
+    if (rr.changed) changed = true;
+    for (const [id, list] of Object.entries(rr.data.dags)) runs.set(id, list);
     if (changed || !drawn) draw();
     drawn = true;
   };

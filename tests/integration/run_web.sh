@@ -3,7 +3,8 @@
 # The dashboard's server side: the compiled-in files of web/ (types, ETag
 # and 304, the Content-Security-Policy, no token needed, nothing outside
 # web/), --web-dir, ETags on API reads, GET /api/v1/session, the
-# runs-by-steps grid with its limits and cursor, and one DAG version.
+# runs-by-steps grid with its limits and cursor, the latest runs of every
+# DAG, and one DAG version.
 #   tests/integration/run_web.sh PATH/TO/weir-server SOURCE_DIR
 set -uo pipefail
 server=$1
@@ -110,6 +111,16 @@ for q in limit=0 limit=101 cursor=x; do
         fail "grid?$q: $code $(cat "$tmp/b")"
 done
 [ "$(get /api/v1/dags/nope/grid "${A[@]}")" = 404 ] || fail "grid of no DAG"
+
+# --- the latest runs of every DAG, newest first
+[ "$(get '/api/v1/recent-runs?per_dag=2' "${A[@]}")" = 200 ] &&
+    python3 -c 'import json,sys; g=json.load(open(sys.argv[1]))["dags"]; assert [r["id"] for r in g["quick"]]==[3,2] and g["quick"][0]["state"] in ("queued", "running"), g' "$tmp/b" ||
+    fail "recent-runs: $(cat "$tmp/b")"
+for q in per_dag=0 per_dag=51 per_dag=x; do
+    code=$(get "/api/v1/recent-runs?$q" "${A[@]}")
+    [ "$code" = 400 ] && grep -q 'per_dag must be 1 to 50' "$tmp/b" ||
+        fail "recent-runs?$q: $code $(cat "$tmp/b")"
+done
 
 # --- one version with its source and normalized form
 [ "$(get /api/v1/dags/quick/versions/1 "${A[@]}")" = 200 ] &&
