@@ -118,14 +118,16 @@ async function route() {
   if (leave) leave();
   leave = null;
   showHeader();
-  const el = main();
   if (!found) {
-    put(el, note('empty', 'No such page. ', h('a', {href: '#/dags'}, 'See the DAGs.')));
+    put(main(), note('empty', 'No such page. ', h('a', {href: '#/dags'}, 'See the DAGs.')));
     return;
   }
-  el.replaceChildren();
+  // Each page draws into an element of its own: a request of the page left
+  // behind may still finish, and then draws into an element no longer shown.
+  const el = h('div', {class: 'page'});
+  put(main(), el);
   leave = found.render(el, args, ctx) || null;
-  el.focus({preventScroll: true});
+  main().focus({preventScroll: true});
 }
 
 function signOut() {
