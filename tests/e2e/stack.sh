@@ -9,15 +9,7 @@ source "$src/tests/integration/harness.sh"
 worker_pid=""
 
 stack_cleanup() {
-    if [ -n "$worker_pid" ]; then
-        kill -TERM "$worker_pid" 2>/dev/null
-        for _ in $(seq 1 50); do
-            kill -0 "$worker_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$worker_pid" 2>/dev/null
-        wait "$worker_pid" 2>/dev/null
-    fi
+    [ -n "$worker_pid" ] && harness_stop_pid "$worker_pid"
     harness_cleanup
 }
 trap stack_cleanup EXIT

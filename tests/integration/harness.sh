@@ -20,16 +20,19 @@ die() {
     exit 1
 }
 
+# harness_stop_pid PID: SIGTERM, up to 10 s, then SIGKILL; reaps it.
+harness_stop_pid() {
+    kill -TERM "$1" 2>/dev/null
+    for _ in $(seq 1 100); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null
+    wait "$1" 2>/dev/null
+}
+
 harness_cleanup() {
-    if [ -n "$server_pid" ]; then
-        kill -TERM "$server_pid" 2>/dev/null
-        for _ in $(seq 1 100); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$server_pid" 2>/dev/null
-        wait "$server_pid" 2>/dev/null
-    fi
+    [ -n "$server_pid" ] && harness_stop_pid "$server_pid"
     "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
     rm -rf "$tmp"
 }
@@ -42,6 +45,7 @@ mkdir -p "$tmp/dags"
 # harness_start_server [FLAGS...]: weir-server on 127.0.0.1:0 with the
 # DAGs of $tmp/dags; sets server_pid and addr (host:port).
 harness_start_server() {
+    : >"$tmp/err" # a second start must not find the first one's address
     "$server" --database-url "$url" --dags-dir "$tmp/dags" \
         --listen 127.0.0.1:0 --admin-token-file "$tmp/admin.token" "$@" \
         >"$tmp/out" 2>"$tmp/err" &
