@@ -123,6 +123,7 @@ static void queue_text(struct http_req *req, int status, char *text,
 static bool reply_not_modified(struct http_req *req, int status,
                                const char *text, char etag[36])
 {
+    const char *headers[] = {MHD_HTTP_HEADER_ETAG, etag, NULL};
     const char *inm;
     char hex[65];
 
@@ -134,7 +135,7 @@ static bool reply_not_modified(struct http_req *req, int status,
     inm = http_req_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (inm == NULL || strstr(inm, etag) == NULL)
         return false;
-    http_reply_bytes(req, 304, NULL, "", 0, NULL);
+    http_reply_bytes(req, 304, NULL, "", 0, headers);
     return true;
 }
 
