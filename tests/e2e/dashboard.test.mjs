@@ -224,6 +224,15 @@ await test('cancel-and-retry-failed', async () => {
         `run ${id}: retried ${run.retry_count}, gate ${run.tasks.find((t) => t.step === 'gate').decision}`);
 });
 
+await test('broken-dag', async () => {
+  writeFileSync(`${DAGS}/broken.yaml`, 'dag: broken\nsteps:\n  - id: a\n    needs: [nope]\n    run: "true"\n');
+  await admin.goto(`${BASE}/#/dags`);
+  await admin.waitForSelector('#dags tr[data-dag="broken"] .badge.st-broken');
+  const row = await admin.textContent('#dags tr[data-dag="broken"]');
+  check(/broken\.yaml:4:\d+: step "a" needs "nope"/.test(row), `the load error is not shown: ${row}`);
+  rmSync(`${DAGS}/broken.yaml`);
+});
+
 await test('pause-dag', async () => {
   await admin.goto(BASE + '/#/dags');
   await admin.click('#dags tr[data-dag="quick"] button[data-action="pause"]');
