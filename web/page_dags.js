@@ -24,7 +24,7 @@ async function setPaused(id, paused, refresh) {
 
 export function pauseButton(d, ctx, refresh) {
   if (!ctx.canAct) return null;
-  return h('button', {type: 'button', class: 'small', 'data-action': d.paused ? 'unpause' : 'pause',
+  return h('button', {type: 'button', class: 'small', id: `pause-${d.id}`, 'data-action': d.paused ? 'unpause' : 'pause',
                       onclick: () => setPaused(d.id, !d.paused, refresh)},
            d.paused ? 'Unpause' : 'Pause');
 }
@@ -35,7 +35,7 @@ function row(d, runs, ctx, refresh) {
   return h('tr', {'data-dag': d.id},
     h('td', {}, badge(st),
       d.last_error ? h('div', {class: 'err-text', title: d.last_error}, d.last_error) : null),
-    h('td', {}, h('a', {href: `#/dags/${encodeURIComponent(d.id)}`, class: 'dag-link'}, d.id),
+    h('td', {}, h('a', {href: `#/dags/${encodeURIComponent(d.id)}`, class: 'dag-link', id: `dag-${d.id}`}, d.id),
       d.description ? h('div', {class: 'muted'}, d.description) : null),
     h('td', {}, (d.tags || []).map((t) => h('span', {class: 'tag'}, t))),
     h('td', {}, (d.schedules || []).length

@@ -109,7 +109,7 @@ function tasksTable(tasks, openLogs) {
         t.decision ? h('div', {class: 'muted'}, `${t.decision} by ${t.decided_by || '?'}${t.decision_comment ? ': ' + t.decision_comment : ''}`) : null),
       h('td', {}, `${t.try_count} / ${t.max_tries}`),
       h('td', {}, duration(t.started_at, t.finished_at)),
-      h('td', {}, t.attempts.length ? t.attempts.map((a) => h('button', {type: 'button', class: `attempt small st-${a.state}`,
+      h('td', {}, t.attempts.length ? t.attempts.map((a) => h('button', {type: 'button', class: `attempt small st-${a.state}`, id: `attempt-${a.id}`,
           'data-attempt': a.id, title: `${stateWord(a.state)}${a.error ? ': ' + a.error : ''}`,
           onclick: () => openLogs(t, a)},
           `try ${a.try} · ${stateWord(a.state)}${a.exit_code !== null ? ` · exit ${a.exit_code}` : ''} · ${duration(a.started_at, a.finished_at)} · logs`))

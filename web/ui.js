@@ -70,7 +70,8 @@ export function badge(state) {
 export function square(state, href, label) {
   const [icon, word] = STATES[state] || ['•', state];
   const name = label ? `${label}: ${word}` : word;
-  const attrs = {class: `sq st-${state}`, title: name, 'aria-label': name};
+  const attrs = {class: `sq st-${state}`, title: name, 'aria-label': name,
+                 id: href ? `sq-${label || ''}-${href}`.replace(/[^A-Za-z0-9_-]/g, '_') : null};
   return href ? h('a', {...attrs, href}, h('span', {'aria-hidden': 'true'}, icon))
               : h('span', {...attrs, role: 'img'}, h('span', {'aria-hidden': 'true'}, icon));
 }
@@ -127,10 +128,15 @@ export function section(title, ...children) {
   return h('section', {class: 'card'}, h('h2', {}, title), ...children);
 }
 
-// Replace the children of el.
+// Replace the children of el. When the keyboard focus was inside, on an
+// element with an id, the new element of that id gets it back, so that a
+// page refreshing itself does not throw keyboard users back to the top.
 export function put(el, ...children) {
+  const active = document.activeElement;
+  const id = active && active.id && el.contains(active) ? active.id : null;
   el.replaceChildren();
   fill(el, {}, children);
+  if (id) document.getElementById(id)?.focus({preventScroll: true});
   return el;
 }
 

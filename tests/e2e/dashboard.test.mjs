@@ -233,6 +233,16 @@ await test('broken-dag', async () => {
   rmSync(`${DAGS}/broken.yaml`);
 });
 
+await test('focus-kept-on-refresh', async () => {
+  await admin.goto(BASE + '/#/dags');
+  await admin.waitForSelector('#dags tr[data-dag="ticker"] .squares .sq');
+  const before = await admin.$$eval('#dags tr[data-dag="ticker"] .squares .sq', (l) => l.length);
+  await admin.focus('#pause-ticker');
+  await api('POST', '/api/v1/dags/ticker/runs');
+  await admin.waitForFunction((n) => document.querySelectorAll('#dags tr[data-dag="ticker"] .squares .sq').length > n, before);
+  check(await admin.evaluate(() => document.activeElement?.id) === 'pause-ticker', 'the refresh lost the keyboard focus');
+});
+
 await test('pause-dag', async () => {
   await admin.goto(BASE + '/#/dags');
   await admin.click('#dags tr[data-dag="quick"] button[data-action="pause"]');
