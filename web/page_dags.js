@@ -6,6 +6,7 @@ import * as api from './api.js';
 import {badge, every, h, note, put, square, time, toast} from './ui.js';
 
 const LAST_RUNS = 10;
+const DAGS_PAGE = 200; // DAGs per request; the search looks in those shown
 
 function dagState(d) {
   if (d.last_error && !d.version_id) return 'broken';
@@ -52,7 +53,8 @@ export function render(main, args, ctx) {
   const search = h('input', {type: 'search', id: 'dag-search', placeholder: 'Search by id, description or tag',
                              'aria-label': 'Search DAGs'});
   const body = h('div', {}, note('info', 'Loading…'));
-  put(main, h('div', {class: 'page-head'}, h('h1', {}, 'DAGs'), search), body);
+  const more = h('div', {});
+  put(main, h('div', {class: 'page-head'}, h('h1', {}, 'DAGs'), search), body, more);
   let dags = [];
   const runs = new Map();
 
@@ -76,10 +78,22 @@ export function render(main, args, ctx) {
 
   let changed = false;
   let drawn = false;
+  let pages = 1; // pages of the DAG list shown; "More DAGs" adds one
   const refresh = async () => {
-    const r = await api.poll('/api/v1/dags');
-    changed = r.changed;
-    dags = r.data.dags;
+    let cursor = null;
+    changed = false;
+    dags = [];
+    for (let p = 0; p < pages; p++) {
+      const r = await api.poll(`/api/v1/dags?limit=${DAGS_PAGE}${cursor ? '&cursor=' + encodeURIComponent(cursor) : ''}`);
+      if (r.changed) changed = true;
+      dags = dags.concat(r.data.dags);
+      cursor = r.data.next_cursor;
+      if (!cursor) break;
+    }
+    put(more, cursor ? h('button', {type: 'button', id: 'dags-more', class: 'small', onclick: () => {
+      pages++;
+      refresh();
+    }}, `More DAGs (${dags.length} shown)`) : null);
     const rr = await api.poll(`/api/v1/recent-runs?per_dag=${LAST_RUNS}`);
     if (rr.changed) changed = true;
     for (const [id, list] of Object.entries(rr.data.dags)) runs.set(id, list);

@@ -3,8 +3,8 @@
 # The dashboard's server side: the compiled-in files of web/ (types, ETag
 # and 304, the Content-Security-Policy, no token needed, nothing outside
 # web/), --web-dir, ETags on API reads, GET /api/v1/session, the
-# runs-by-steps grid with its limits and cursor, the latest runs of every
-# DAG, and one DAG version.
+# runs-by-steps grid with its limits and cursor, the DAG list by pages, the
+# latest runs of every DAG, and one DAG version.
 #   tests/integration/run_web.sh PATH/TO/weir-server SOURCE_DIR
 set -uo pipefail
 server=$1
@@ -119,6 +119,24 @@ PY
 refused /api/v1/dags/quick/grid 'limit must be 1 to 100' limit=0 limit=101 \
     cursor=x
 [ "$(get /api/v1/dags/nope/grid "${A[@]}")" = 404 ] || fail "grid of no DAG"
+
+# --- the DAG list by pages
+printf 'dag: a1\nsteps:\n  - id: s\n    run: "true"\n' >"$tmp/dags/a1.yaml"
+printf 'dag: a2\nsteps:\n  - id: s\n    run: "true"\n' >"$tmp/dags/a2.yaml"
+for _ in $(seq 1 100); do
+    [ "$(get /api/v1/dags "${A[@]}")" = 200 ] && grep -q '"a2"' "$tmp/b" && break
+    sleep 0.1
+done
+[ "$(get '/api/v1/dags?limit=2' "${A[@]}")" = 200 ] &&
+    python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); assert [d["id"] for d in g["dags"]]==["a1","a2"] and g["next_cursor"]=="a2", g' "$tmp/b" ||
+    fail "DAGs page 1: $(cat "$tmp/b")"
+[ "$(get '/api/v1/dags?limit=2&cursor=a2' "${A[@]}")" = 200 ] &&
+    python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); assert [d["id"] for d in g["dags"]]==["quick"] and g["next_cursor"] is None, g' "$tmp/b" ||
+    fail "DAGs page 2: $(cat "$tmp/b")"
+[ "$(get /api/v1/dags "${A[@]}")" = 200 ] &&
+    python3 -c 'import json,sys; g=json.load(open(sys.argv[1])); assert len(g["dags"])==3 and g["next_cursor"] is None, g' "$tmp/b" ||
+    fail "all DAGs: $(cat "$tmp/b")"
+refused /api/v1/dags 'limit must be 1 to 1000' limit=0 limit=1001 limit=x
 
 # --- the latest runs of every DAG, newest first
 [ "$(get '/api/v1/recent-runs?per_dag=2' "${A[@]}")" = 200 ] &&
