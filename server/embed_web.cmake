@@ -4,6 +4,7 @@
 # the dashboard without looking for it at run time.
 #   cmake -DDIR=<web folder> -DOUT=<file.c> -P embed_web.cmake
 cmake_minimum_required(VERSION 3.25)
+include(${CMAKE_CURRENT_LIST_DIR}/embed_common.cmake)
 file(GLOB files ${DIR}/*)
 list(SORT files)
 
@@ -22,10 +23,8 @@ foreach(f ${files})
   file(SHA256 ${f} sum)
   string(SUBSTRING ${sum} 0 32 etag)
   file(SIZE ${f} size)
-  file(READ ${f} hex HEX)
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
-  string(REGEX REPLACE "((0x..,){16})" "\\1\n    " hex "${hex}")
-  string(APPEND body "static const unsigned char file_${i}[] = {\n    ${hex}0x00};\n\n")
+  embed_hex(${f} hex)
+  string(APPEND body "static const unsigned char file_${i}[] = {\n    ${hex}};\n\n")
   string(APPEND table "    {\"${name}\", file_${i}, ${size}, \"\\\"${etag}\\\"\"},\n")
   math(EXPR i "${i} + 1")
 endforeach()
@@ -34,6 +33,4 @@ string(APPEND body "const struct web_file web_files[] = {\n${table}")
 string(APPEND body "    {NULL, NULL, 0, NULL},\n};\n\n")
 string(APPEND body "const size_t web_files_count = ${i};\n")
 
-file(WRITE ${OUT}.tmp "${body}")
-file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
-file(REMOVE ${OUT}.tmp)
+embed_write(${OUT} "${body}")
