@@ -17,6 +17,8 @@ packages=(
     postgresql tzdata python3 ca-certificates curl
     # the example ML pipeline (dags/ml): scikit-learn and its dataset
     python3-sklearn python3-numpy
+    # browser tests of the dashboard: headless Chromium, driven from Node
+    chromium nodejs
 )
 
 missing=()
@@ -25,7 +27,20 @@ for p in "${packages[@]}"; do
     [ "$status" = "install ok installed" ] || missing+=("$p")
 done
 
+# npm comes with some builds of nodejs; Debian's own is the npm package.
+command -v npm >/dev/null || missing+=(npm)
+
+# tests/e2e/node_modules: playwright-core as pinned by package-lock.json.
+e2e_modules() {
+    local e2e
+    e2e="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+    [ -f "$e2e/node_modules/playwright-core/package.json" ] && return 0
+    echo "weir setup: npm ci in tests/e2e"
+    (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+    e2e_modules
     exit 0
 fi
 
@@ -41,3 +56,4 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+e2e_modules

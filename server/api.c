@@ -144,6 +144,15 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/metrics", api_metric_post, HTTP_JSON_BODY,
      16 * 1024 * 1024},
     {"GET", "/api/v1/metrics/{name}", api_metric_get, 0, 0},
+    /* The dashboard: its token's role, the latest runs of every DAG, the
+     * runs-by-steps grid, a version's source, its files (last,
+     * so that every API path above wins). */
+    {"GET", "/api/v1/session", api_session_get, 0, 0},
+    {"GET", "/api/v1/recent-runs", api_recent_runs, 0, 0},
+    {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0},
+    {"GET", "/api/v1/dags/{id}/versions/{version}", api_dag_version_get, 0, 0},
+    {"GET", "/", api_web_get, HTTP_PUBLIC, 0},
+    {"GET", "/{file}", api_web_get, HTTP_PUBLIC, 0},
 };
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);

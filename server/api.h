@@ -22,6 +22,7 @@ struct api {
     struct store *store;    /* the database */
     struct dagcache *cache; /* loaded DAG versions */
     struct engine *engine;  /* runs, tasks, attempts */
+    const char *web_dir;    /* --web-dir, or NULL: the compiled-in web/ */
 };
 
 /* The route table, and its number of entries. */
@@ -103,5 +104,11 @@ void api_hook_post(struct http_req *req);
 void api_dag_triggers(struct http_req *req);
 void api_metric_post(struct http_req *req);
 void api_metric_get(struct http_req *req);
+/* Handlers of api_web.c (the dashboard's files) and api_grid.c. */
+void api_web_get(struct http_req *req);
+void api_session_get(struct http_req *req);
+void api_dag_grid(struct http_req *req);
+void api_dag_version_get(struct http_req *req);
+void api_recent_runs(struct http_req *req);
 
 #endif

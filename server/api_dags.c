@@ -6,10 +6,13 @@
  * from the cache or parsed again from the stored source.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "api.h"
 #include "log.h"
+
+#define DAGS_LIMIT_MAX 1000 /* DAGs in one page of the list */
 
 /* The parsed DAG of a version, with a cache reference the caller drops
  * with dagcache_release(); NULL (logged) when it cannot be had. */
@@ -101,16 +104,26 @@ static cJSON *dag_summary(const struct store_dag *row, const struct dag *dag,
     return o;
 }
 
+/* GET /api/v1/dags[?limit=N&cursor=ID]: by id; a page of N DAGs with ids
+ * after cursor when limit is given, else all of them. */
 void api_dags_list(struct http_req *req)
 {
     struct api *api = http_req_app(req);
+    int64_t limit = api_query_num(req, "limit", 0, 1, DAGS_LIMIT_MAX);
+    const char *cursor = http_req_query(req, "cursor");
     struct store_conn *c = NULL;
     struct store_dag *rows = NULL;
     struct weir_err err = {0};
-    int64_t now = (int64_t)time(NULL);
+    int64_t now = (int64_t)time(NULL), shown = 0;
+    const char *next = NULL;
     size_t n = 0;
     cJSON *root, *arr;
 
+    if (limit < 0) {
+        http_reply_error(req, WEIR_EINVAL, "limit must be 1 to %d",
+                         DAGS_LIMIT_MAX);
+        return;
+    }
     if (store_conn_get(api->store, &c, &err) != 0 ||
         store_dag_list(c, &rows, &n, &err) != 0) {
         store_conn_put(c);
@@ -120,11 +133,20 @@ void api_dags_list(struct http_req *req)
     root = cJSON_CreateObject();
     arr = cJSON_AddArrayToObject(root, "dags");
     for (size_t i = 0; i < n; i++) {
-        const struct dag *d = version_dag(api, c, rows[i].version_id);
+        const struct dag *d;
 
+        if (cursor != NULL && strcmp(rows[i].id, cursor) <= 0)
+            continue;
+        if (limit != 0 && shown == limit) {
+            next = rows[i - 1].id;
+            break;
+        }
+        d = version_dag(api, c, rows[i].version_id);
         cJSON_AddItemToArray(arr, dag_summary(&rows[i], d, now));
         dagcache_release(api->cache, d);
+        shown++;
     }
+    add_string_or_null(root, "next_cursor", next);
     store_conn_put(c);
     store_dag_list_free(rows, n);
     http_reply_json(req, 200, root);

@@ -30,6 +30,7 @@ enum {
     OPT_TOKEN_NAME,         /* --token-name NAME */
     OPT_LEASE_TTL,          /* --lease-ttl MS */
     OPT_WATCH_POLL,         /* --watch-poll */
+    OPT_WEB_DIR,            /* --web-dir DIR */
     OPT_VERSION,            /* --version */
     OPT_HELP,               /* --help */
 };
@@ -56,6 +57,8 @@ static const char usage_text[] =
     "                           heartbeat, in ms (default 30000)\n"
     "  --watch-poll             poll the DAGs folder every second instead\n"
     "                           of using inotify (WEIR_WATCH_POLL=1)\n"
+    "  --web-dir DIR            serve the dashboard from DIR instead of the\n"
+    "                           copy built in (for its development)\n"
     "  --create-token ROLE      create an API token of role admin, worker\n"
     "                           or read, print it on stdout and exit\n"
     "  --token-name NAME        a name for that token\n"
@@ -234,6 +237,9 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
     case OPT_WATCH_POLL:
         cfg->watch_poll = true;
         break;
+    case OPT_WEB_DIR:
+        cfg->web_dir = arg;
+        break;
     case OPT_ADMIN_TOKEN_FILE:
         cfg->admin_token_file = arg;
         break;
@@ -292,6 +298,7 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"token-name", required_argument, NULL, OPT_TOKEN_NAME},
         {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
         {"watch-poll", no_argument, NULL, OPT_WATCH_POLL},
+        {"web-dir", required_argument, NULL, OPT_WEB_DIR},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

@@ -40,6 +40,7 @@ struct config {
     const char *token_name;        /* its name (free text), or NULL */
     long lease_ttl_ms;             /* life of a lease without heartbeat */
     bool watch_poll;               /* poll the DAGs folder, no inotify */
+    const char *web_dir;           /* dashboard files, or NULL: built in */
 };
 
 /*

@@ -3,6 +3,7 @@
 # so that weir-server carries its schema and never looks for it at run time.
 #   cmake -DDIR=<migrations folder> -DOUT=<file.c> -P embed_migrations.cmake
 cmake_minimum_required(VERSION 3.25)
+include(${CMAKE_CURRENT_LIST_DIR}/embed_common.cmake)
 file(GLOB files ${DIR}/*.sql)
 list(SORT files)
 
@@ -22,11 +23,8 @@ foreach(f ${files})
     message(FATAL_ERROR "${f}: migration ${version} exists twice")
   endif()
   list(APPEND seen ${version})
-  file(READ ${f} hex HEX)
-  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
-  string(REGEX REPLACE "(0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,0x..,)"
-  "\\1\n    " hex "${hex}")
-  string(APPEND body "static const char sql_${i}[] = {\n    ${hex}0x00};\n\n")
+  embed_hex(${f} hex)
+  string(APPEND body "static const char sql_${i}[] = {\n    ${hex}};\n\n")
   string(APPEND table "    {${version}, \"${label}\", sql_${i}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
@@ -35,6 +33,4 @@ string(APPEND body "const struct migration migrations[] = {\n${table}")
 string(APPEND body "    {0, NULL, NULL},\n};\n\n")
 string(APPEND body "const size_t migrations_count = ${i};\n")
 
-file(WRITE ${OUT}.tmp "${body}")
-file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
-file(REMOVE ${OUT}.tmp)
+embed_write(${OUT} "${body}")

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sha256.h"
 
 #define DEFAULT_MAX_CONNECTIONS 256
 #define CONNECTION_TIMEOUT_S    120 /* idle connections are closed */
@@ -70,25 +71,28 @@ static double elapsed_ms(const struct timespec *start)
            (double)(now.tv_nsec - start->tv_nsec) / 1e6;
 }
 
-/* Queue text (taken; freed with cJSON_free) as the response. */
+/* Queue len bytes of text (taken; freed with cJSON_free) as the response,
+ * with extra headers: NULL or a NULL-ended list of name, value pairs. */
 static void queue_typed(struct http_req *req, int status, char *text,
-                        const char *type, const char *allow)
+                        size_t len, const char *type,
+                        const char *const *headers)
 {
     struct MHD_Response *resp;
     char path[200];
 
     WEIR_ASSERT(!req->replied);
     req->replied = true;
-    resp = MHD_create_response_from_buffer_with_free_callback(strlen(text),
-                                                              text, cJSON_free);
+    resp = MHD_create_response_from_buffer_with_free_callback(len, text,
+                                                              cJSON_free);
     if (resp == NULL) {
         cJSON_free(text);
         req->queue_failed = true;
         return;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    if (allow != NULL)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (type != NULL)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i += 2)
+        MHD_add_response_header(resp, headers[i], headers[i + 1]);
     if (status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer");
@@ -105,7 +109,34 @@ static void queue_typed(struct http_req *req, int status, char *text,
 static void queue_text(struct http_req *req, int status, char *text,
                        const char *allow)
 {
-    queue_typed(req, status, text, "application/json", allow);
+    const char *headers[] = {MHD_HTTP_HEADER_ALLOW, allow, NULL};
+
+    queue_typed(req, status, text, strlen(text), "application/json",
+                allow != NULL ? headers : NULL);
+}
+
+/*
+ * A successful GET of JSON carries an ETag (a digest of the body), and
+ * answers 304 without a body when If-None-Match names it: pages that poll
+ * then download only what changed.
+ */
+static bool reply_not_modified(struct http_req *req, int status,
+                               const char *text, char etag[36])
+{
+    const char *headers[] = {MHD_HTTP_HEADER_ETAG, etag, NULL};
+    const char *inm;
+    char hex[65];
+
+    etag[0] = '\0';
+    if (status != 200 || strcmp(req->method, "GET") != 0)
+        return false;
+    sha256_hex(text, strlen(text), hex);
+    snprintf(etag, 36, "\"%.32s\"", hex);
+    inm = http_req_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (inm == NULL || strstr(inm, etag) == NULL)
+        return false;
+    http_reply_bytes(req, 304, NULL, "", 0, headers);
+    return true;
 }
 
 void http_reply_text(struct http_req *req, int status, const char *type,
@@ -119,12 +150,26 @@ void http_reply_text(struct http_req *req, int status, const char *type,
         return;
     }
     memcpy(copy, text, n + 1);
-    queue_typed(req, status, copy, type, NULL);
+    queue_typed(req, status, copy, n, type, NULL);
+}
+
+void http_reply_bytes(struct http_req *req, int status, const char *type,
+                      const void *data, size_t len, const char *const *headers)
+{
+    char *copy = cJSON_malloc(len + 1);
+
+    if (copy == NULL) {
+        http_reply_error(req, WEIR_ENOMEM, "out of memory");
+        return;
+    }
+    memcpy(copy, data, len);
+    queue_typed(req, status, copy, len, type, headers);
 }
 
 void http_reply_json(struct http_req *req, int status, cJSON *body)
 {
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    char etag[36];
 
     cJSON_Delete(body);
     if (text == NULL) {
@@ -138,6 +183,19 @@ void http_reply_json(struct http_req *req, int status, cJSON *body)
         }
         strcpy(text, "{\"error\":{\"code\":\"NOMEM\"}}");
         status = 500;
+    }
+    if (reply_not_modified(req, status, text, etag)) {
+        cJSON_free(text);
+        return;
+    }
+    if (etag[0] != '\0') {
+        const char *headers[] = {MHD_HTTP_HEADER_ETAG, etag,
+                                 MHD_HTTP_HEADER_CACHE_CONTROL,
+                                 "private, no-cache", NULL};
+
+        queue_typed(req, status, text, strlen(text), "application/json",
+                    headers);
+        return;
     }
     queue_text(req, status, text, NULL);
 }

@@ -7,6 +7,8 @@
  *
  * A handler runs in its connection's thread, may block, and must reply
  * exactly once with http_reply_json() or one of the error replies.
+ * A 200 reply to a GET carries an ETag, and a request whose If-None-Match
+ * names it gets 304 with no body.
  */
 #ifndef WEIR_HTTP_H
 #define WEIR_HTTP_H
@@ -108,6 +110,14 @@ void http_reply_json(struct http_req *req, int status, cJSON *body);
 /* Reply with status and a copy of text, sent with Content-Type type. */
 void http_reply_text(struct http_req *req, int status, const char *type,
                      const char *text);
+
+/*
+ * Reply with status and a copy of len bytes of data, sent with Content-Type
+ * type (none when NULL) and extra headers: NULL or a NULL-ended list of
+ * name, value pairs (copied). For static files and 304 replies.
+ */
+void http_reply_bytes(struct http_req *req, int status, const char *type,
+                      const void *data, size_t len, const char *const *headers);
 
 /* Reply with the error body for code, its HTTP status, and a message. */
 void http_reply_error(struct http_req *req, int code, const char *fmt, ...)

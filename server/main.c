@@ -112,6 +112,7 @@ static int start(struct server *s, struct weir_err *err)
     s->api.store = s->store;
     s->api.cache = s->cache;
     s->api.engine = &s->engine;
+    s->api.web_dir = s->cfg.web_dir;
     hc.addr = (const struct sockaddr *)&s->cfg.addr;
     hc.addr_len = s->cfg.addr_len;
     hc.routes = api_routes;

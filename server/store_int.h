@@ -51,6 +51,15 @@ WEIR_MUSTCHECK int store_query(struct store_conn *c, const char *sql, int n,
                                const char *const *params, PGresult **out,
                                struct weir_err *err);
 
+/*
+ * store_query() for a statement whose single value is JSON text, parsed
+ * into *out (a new cJSON the caller deletes); WEIR_ENOTFOUND ("not found")
+ * when it returned no row or SQL NULL.
+ */
+WEIR_MUSTCHECK int store_json_query(struct store_conn *c, const char *sql,
+                                    int n, const char *const *params,
+                                    cJSON **out, struct weir_err *err);
+
 /* store_query() for a statement whose result is not needed. */
 WEIR_MUSTCHECK int store_cmd(struct store_conn *c, const char *sql, int n,
                              const char *const *params, struct weir_err *err);

@@ -45,6 +45,7 @@ mkdir -p "$tmp/dags"
 # harness_start_server [FLAGS...]: weir-server on 127.0.0.1:0 with the
 # DAGs of $tmp/dags; sets server_pid and addr (host:port).
 harness_start_server() {
+    : >"$tmp/err" # a second start must not find the first one's address
     "$server" --database-url "$url" --dags-dir "$tmp/dags" \
         --listen 127.0.0.1:0 --admin-token-file "$tmp/admin.token" "$@" \
         >"$tmp/out" 2>"$tmp/err" &

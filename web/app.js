@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: Apache-2.0
+// The dashboard's entry: sign-in, the hash router (#/dags, #/dags/ID,
+// #/runs/ID, #/workers, #/events, #/metrics) and the header. Each page
+// module exports render(main, args, ctx) and returns a function that stops
+// its polling when the page is left.
+
+import * as api from './api.js';
+import {h, note, put} from './ui.js';
+import * as dags from './page_dags.js';
+import * as dag from './page_dag.js';
+import * as run from './page_run.js';
+import * as workers from './page_workers.js';
+import * as events from './page_events.js';
+import * as metrics from './page_metrics.js';
+
+const routes = [
+  [/^#\/dags\/([^/]+)$/, dag],
+  [/^#\/runs\/(\d+)$/, run],
+  [/^#\/workers$/, workers],
+  [/^#\/events$/, events],
+  [/^#\/metrics(?:\/(.+))?$/, metrics],
+  [/^#\/dags$/, dags],
+];
+
+const ctx = {session: null, canAct: false};
+let leave = null;
+
+function main() {
+  return document.getElementById('main');
+}
+
+function showHeader() {
+  const who = document.getElementById('who');
+  const out = document.getElementById('signout');
+  const nav = document.getElementById('nav');
+  if (ctx.session) {
+    who.textContent = `${ctx.session.name || 'unnamed token'} (${ctx.session.role === 'admin' ? 'admin' : 'read-only'})`;
+    out.hidden = false;
+    nav.hidden = false;
+  } else {
+    who.textContent = '';
+    out.hidden = true;
+    nav.hidden = true;
+  }
+  for (const a of nav.querySelectorAll('a')) {
+    const here = location.hash.startsWith(a.getAttribute('href'));
+    if (here) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function signInPage(message) {
+  if (leave) leave();
+  leave = null;
+  const input = h('input', {id: 'token', type: 'password', name: 'token', autocomplete: 'off',
+                            required: true, placeholder: 'weir_…', 'aria-describedby': 'token-help'});
+  const err = h('div', {id: 'signin-error'});
+  if (message) err.append(note('error', message));
+  const form = h('form', {class: 'card signin', onsubmit: async (ev) => {
+    ev.preventDefault();
+    const t = input.value.trim();
+    try {
+      const sess = await api.session(t);
+      if (sess.role === 'worker') {
+        put(err, note('error', 'This is a worker token: the dashboard needs an admin or a read token.'));
+        return;
+      }
+      api.setToken(t);
+      ctx.session = sess;
+      ctx.canAct = sess.role === 'admin';
+      if (!location.hash || location.hash === '#/signin') location.hash = '#/dags';
+      else route();
+    } catch (e) {
+      put(err, note('error', e.status === 401
+        ? `That token was not accepted: ${e.message}. Check it, or create one with weir-server --create-token read.`
+        : e.status === 403 ? `This token cannot use the dashboard (${e.message}): use an admin or a read token.`
+        : `Cannot sign in: ${e.message}`));
+    }
+  }},
+    h('h1', {}, 'Sign in to Weir'),
+    h('label', {for: 'token'}, 'API token'),
+    input,
+    h('p', {id: 'token-help', class: 'muted'},
+      'An admin token can act on runs; a read token can only look. The token stays in this tab (sessionStorage) and is sent as a bearer header.'),
+    err,
+    h('button', {type: 'submit', class: 'primary'}, 'Sign in'));
+  ctx.session = null;
+  showHeader();
+  put(main(), form);
+  input.focus();
+}
+
+async function route() {
+  if (!api.token()) {
+    signInPage();
+    return;
+  }
+  if (!ctx.session) {
+    try {
+      ctx.session = await api.session();
+      ctx.canAct = ctx.session.role === 'admin';
+    } catch (e) {
+      api.setToken(null);
+      signInPage(e.status === 401 ? `Signed out: ${e.message}` : `Cannot reach the server: ${e.message}`);
+      return;
+    }
+  }
+  const hash = location.hash || '#/dags';
+  let found = null, args = [];
+  for (const [re, page] of routes) {
+    const m = hash.match(re);
+    if (m) {
+      found = page;
+      args = m.slice(1).map((x) => (x === undefined ? x : decodeURIComponent(x)));
+      break;
+    }
+  }
+  if (leave) leave();
+  leave = null;
+  showHeader();
+  if (!found) {
+    put(main(), note('empty', 'No such page. ', h('a', {href: '#/dags'}, 'See the DAGs.')));
+    return;
+  }
+  // Each page draws into an element of its own: a request of the page left
+  // behind may still finish, and then draws into an element no longer shown.
+  const el = h('div', {class: 'page'});
+  put(main(), el);
+  leave = found.render(el, args, ctx) || null;
+  main().focus({preventScroll: true});
+}
+
+function signOut() {
+  api.setToken(null);
+  api.forget();
+  ctx.session = null;
+  ctx.canAct = false;
+  location.hash = '#/signin';
+  signInPage();
+}
+
+document.getElementById('signout').addEventListener('click', signOut);
+window.addEventListener('hashchange', route);
+window.addEventListener('weir-signed-out', () => {
+  api.setToken(null);
+  signInPage('Your token is no longer accepted; sign in again.');
+});
+route();

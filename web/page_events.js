@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: Apache-2.0
+// The events page: recent events (by cursor) and the runs each one fed.
+
+import * as api from './api.js';
+import {every, h, json, note, put, time} from './ui.js';
+
+const PAGE = 50;
+
+// Whether an error says the server has no such route (an older server).
+export function missingRoute(e) {
+  return e.status === 404 && /no such path/.test(e.message);
+}
+
+export function render(main) {
+  const body = h('div', {}, note('info', 'Loading…'));
+  const more = h('div', {});
+  put(main, h('h1', {}, 'Events'), body, more);
+  let older = [], cursor = null, first = [];
+  const draw = () => {
+    const all = first.concat(older);
+    if (!all.length) {
+      put(body, note('empty', 'No events yet. Send one with ', h('code', {}, 'weir event send NAME'),
+                     ' or POST /api/v1/events; DAGs with an event trigger run from them.'));
+      put(more);
+      return;
+    }
+    put(body, h('table', {class: 'list', id: 'events'},
+      h('thead', {}, h('tr', {}, ['Event', 'Received', 'Payload', 'Runs it fed'].map((t) => h('th', {scope: 'col'}, t)))),
+      h('tbody', {}, all.map((ev) => h('tr', {},
+        h('td', {}, h('code', {}, ev.name)), h('td', {}, time(ev.received_at)),
+        h('td', {}, h('details', {}, h('summary', {}, 'payload'), h('pre', {}, json(ev.payload)))),
+        h('td', {}, (ev.runs || []).length ? ev.runs.map((id) => h('a', {href: `#/runs/${id}`, class: 'run-link'}, `#${id}`))
+                                           : h('span', {class: 'muted'}, 'none')))))));
+    put(more, cursor !== null ? h('button', {type: 'button', class: 'small', onclick: async () => {
+      const r = await api.get(`/api/v1/events?limit=${PAGE}&cursor=${encodeURIComponent(cursor)}`);
+      older = older.concat(r.events);
+      cursor = r.next_cursor;
+      draw();
+    }}, 'Older events') : null);
+  };
+  let stopped = false;
+  const stop = every(5000, async () => {
+    if (stopped) return;
+    try {
+      const r = await api.poll(`/api/v1/events?limit=${PAGE}`);
+      if (!r.changed && first.length) return;
+      first = r.data.events;
+      if (!older.length) cursor = r.data.next_cursor;
+      draw();
+    } catch (e) {
+      if (missingRoute(e)) {
+        stopped = true;
+        put(body, note('info', 'Events are not available on this server: it has no event API yet.'));
+      } else put(body, note('error', `Cannot load the events: ${e.message}`));
+    }
+  });
+  return stop;
+}

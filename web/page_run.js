@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: Apache-2.0
+// The run page: state and why it started, params, actions (cancel, retry
+// failed, retry from a step, approve or reject a gate), the graph with
+// live task states, a timeline of attempts, every task's attempts, and the
+// logs of one attempt, followed live while it runs.
+
+import * as api from './api.js';
+import {graph} from './graph.js';
+import {badge, duration, every, h, json, note, put, s, section, square, stateWord, time, toast} from './ui.js';
+
+const FINISHED = ['success', 'failed', 'canceled'];
+// The state shown for a step of several tasks: the one to look at first.
+const FOLD = ['failed', 'upstream_failed', 'running', 'up_for_retry', 'awaiting_approval', 'queued',
+              'pending', 'canceled', 'skipped', 'success'];
+const LOG_PAGE = 1000;
+
+function stepStates(tasks) {
+  const m = new Map();
+  for (const t of tasks) {
+    const cur = m.get(t.step);
+    if (!cur || FOLD.indexOf(t.state) < FOLD.indexOf(cur)) m.set(t.step, t.state);
+  }
+  return m;
+}
+
+function taskName(t) {
+  return t.matrix ? `${t.step}[${Object.values(t.matrix).join(', ')}]` : t.step;
+}
+
+// The timeline: one row per task, one bar per attempt.
+function gantt(run, tasks) {
+  const rows = tasks.filter((t) => t.attempts.length);
+  if (!rows.length) return note('empty', 'No attempt has started yet.');
+  const t0 = Math.min(...rows.map((t) => Date.parse(t.attempts[0].started_at)));
+  const now = Date.now();
+  const end = Math.max(t0 + 1000, ...rows.flatMap((t) => t.attempts.map((a) => (a.finished_at ? Date.parse(a.finished_at) : now))));
+  const LABEL = 170, W = 640, ROW = 18;
+  const x = (ms) => LABEL + ((ms - t0) / (end - t0)) * W;
+  const svg = s('svg', {class: 'gantt', id: 'gantt', width: LABEL + W + 10, height: rows.length * ROW + 24,
+                        role: 'img', 'aria-label': `timeline of ${rows.length} tasks over ${duration(new Date(t0).toISOString(), new Date(end).toISOString())}`});
+  rows.forEach((t, i) => {
+    const y = 4 + i * ROW;
+    svg.append(s('text', {x: 0, y: y + 12, class: 'label'}, taskName(t).slice(0, 26)));
+    for (const a of t.attempts) {
+      const a0 = Date.parse(a.started_at), a1 = a.finished_at ? Date.parse(a.finished_at) : now;
+      svg.append(s('rect', {class: `bar st-${a.state}`, x: x(a0), y, height: ROW - 4, width: Math.max(2, x(a1) - x(a0))},
+        s('title', {}, `${taskName(t)} try ${a.try}: ${stateWord(a.state)}, ${duration(a.started_at, a.finished_at)}`)));
+    }
+  });
+  const yAxis = rows.length * ROW + 18;
+  svg.append(s('text', {x: LABEL, y: yAxis, class: 'label'}, new Date(t0).toLocaleTimeString()),
+             s('text', {x: LABEL + W, y: yAxis, class: 'label', 'text-anchor': 'end'},
+               `+${duration(new Date(t0).toISOString(), new Date(end).toISOString())}`));
+  return h('div', {class: 'scroll tall'}, svg);
+}
+
+async function act(what, path, body, refresh) {
+  try {
+    await api.post(path, body);
+    toast(what);
+    refresh();
+  } catch (e) {
+    toast(`${what} failed: ${e.message}`, 'error');
+  }
+}
+
+function actions(run, steps, refresh) {
+  const base = `/api/v1/runs/${run.id}`;
+  const out = [];
+  if (!FINISHED.includes(run.state))
+    out.push(h('button', {type: 'button', id: 'cancel', class: 'danger', onclick: () => {
+      if (confirm(`Cancel run ${run.id}?`)) act(`Run ${run.id} canceled`, `${base}/cancel`, undefined, refresh);
+    }}, 'Cancel run'));
+  if (run.state === 'failed' || run.state === 'canceled')
+    out.push(h('button', {type: 'button', id: 'retry-failed', onclick: () =>
+      act(`Retrying the failed steps of run ${run.id}`, `${base}/retry`, undefined, refresh)}, 'Retry failed'));
+  if (FINISHED.includes(run.state) && steps.length) {
+    const sel = h('select', {id: 'retry-from-step', 'aria-label': 'step to retry from'},
+                  steps.map((st) => h('option', {value: st}, st)));
+    out.push(h('span', {class: 'row'}, sel, h('button', {type: 'button', id: 'retry-from', onclick: () =>
+      act(`Retrying run ${run.id} from ${sel.value}`, `${base}/retry`, {from: sel.value}, refresh)}, 'Retry from step')));
+  }
+  return out;
+}
+
+function gates(run, tasks, def, canAct, refresh) {
+  const waiting = tasks.filter((t) => t.state === 'awaiting_approval');
+  return waiting.map((t) => {
+    const step = (def?.steps || []).find((st) => st.id === t.step);
+    const comment = h('input', {type: 'text', id: `comment-${t.step}`, placeholder: 'comment (optional)', 'aria-label': 'comment'});
+    const path = (verb) => `/api/v1/runs/${run.id}/steps/${encodeURIComponent(t.step)}/${verb}`;
+    return note('info', h('strong', {}, `◆ ${t.step} waits for approval`),
+      step?.approval?.message ? h('p', {}, step.approval.message) : null,
+      canAct ? h('div', {class: 'row'}, comment,
+        h('button', {type: 'button', class: 'primary', 'data-approve': t.step, onclick: () =>
+          act(`${t.step} approved`, path('approve'), comment.value ? {comment: comment.value} : undefined, refresh)}, 'Approve'),
+        h('button', {type: 'button', class: 'danger', 'data-reject': t.step, onclick: () =>
+          act(`${t.step} rejected`, path('reject'), comment.value ? {comment: comment.value} : undefined, refresh)}, 'Reject'))
+        : h('p', {class: 'muted'}, 'An admin token can approve or reject it.'));
+  });
+}
+
+function tasksTable(tasks, openLogs) {
+  return h('table', {class: 'list', id: 'tasks'},
+    h('thead', {}, h('tr', {}, ['Task', 'State', 'Tries', 'Duration', 'Attempts', 'Outputs'].map((t) => h('th', {scope: 'col'}, t)))),
+    h('tbody', {}, tasks.map((t) => h('tr', {'data-task': taskName(t)},
+      h('td', {}, taskName(t), t.hook ? h('span', {class: 'tag', title: 'a hook step (on_failure / on_success)'}, 'hook') : null),
+      h('td', {}, badge(t.state), t.error ? h('div', {class: 'err-text'}, t.error) : null,
+        t.decision ? h('div', {class: 'muted'}, `${t.decision} by ${t.decided_by || '?'}${t.decision_comment ? ': ' + t.decision_comment : ''}`) : null),
+      h('td', {}, `${t.try_count} / ${t.max_tries}`),
+      h('td', {}, duration(t.started_at, t.finished_at)),
+      h('td', {}, t.attempts.length ? t.attempts.map((a) => h('button', {type: 'button', class: `attempt small st-${a.state}`, id: `attempt-${a.id}`,
+          'data-attempt': a.id, title: `${stateWord(a.state)}${a.error ? ': ' + a.error : ''}`,
+          onclick: () => openLogs(t, a)},
+          `try ${a.try} · ${stateWord(a.state)}${a.exit_code !== null ? ` · exit ${a.exit_code}` : ''} · ${duration(a.started_at, a.finished_at)} · logs`))
+        : h('span', {class: 'muted'}, 'none')),
+      h('td', {}, t.outputs && Object.keys(t.outputs).length ? h('code', {class: 'outputs'}, JSON.stringify(t.outputs)) : '—')))));
+}
+
+// The log panel of one attempt; returns {el, stop}.
+function logView(run, task, attempt) {
+  const pre = h('pre', {class: 'logs', id: 'logs', tabindex: 0, 'aria-live': 'polite'});
+  const status = h('p', {class: 'muted', id: 'logs-status'}, 'Loading…');
+  let after = -1;
+  let count = 0;
+  const stop = every(1000, async () => {
+    for (;;) {
+      const r = await api.get(`/api/v1/attempts/${attempt.id}/logs?after=${after}&limit=${LOG_PAGE}`);
+      for (const l of r.lines)
+        pre.append(h('span', {class: `log-${l.stream}`, title: new Date(l.ts).toISOString()}, l.line + '\n'));
+      count += r.lines.length;
+      after = r.next_after;
+      if (r.lines.length && pre.scrollHeight - pre.scrollTop - pre.clientHeight < 80) pre.scrollTop = pre.scrollHeight;
+      if (r.lines.length < LOG_PAGE) break;
+    }
+    const running = attempt.state === 'running';
+    status.textContent = `${count} ${count === 1 ? 'line' : 'lines'}${running ? ' · following live' : ''}`;
+    if (!count && !running) status.textContent = 'This attempt wrote no log lines.';
+  });
+  const el = section(`Logs of ${taskName(task)}, try ${attempt.try}`, status, pre);
+  el.id = 'log-panel';
+  return {el, stop, attempt};
+}
+
+export function render(main, [id], ctx) {
+  const head = h('div', {}, note('info', 'Loading…'));
+  const actBox = h('div', {class: 'row actions', id: 'actions'});
+  const gateBox = h('div', {id: 'gates'});
+  const graphBox = h('div', {class: 'scroll'});
+  const ganttBox = h('div', {});
+  const tasksBox = h('div', {});
+  const logBox = h('div', {});
+  put(main, head, actBox, gateBox, section('Graph', graphBox), section('Timeline', ganttBox), section('Tasks', tasksBox), logBox);
+  let def = null, defFor = null, log = null, run = null;
+
+  const openLogs = (t, a) => {
+    if (log) log.stop();
+    log = logView(run, t, a);
+    put(logBox, log.el);
+    log.el.scrollIntoView({block: 'nearest'});
+  };
+
+  const refresh = async () => {
+    const r = await api.poll(`/api/v1/runs/${id}`);
+    run = r.data;
+    if (defFor !== run.version_id) {
+      try {
+        def = (await api.get(`/api/v1/dags/${encodeURIComponent(run.dag)}/versions/${run.version_id}`)).dag;
+      } catch (e) {
+        def = null;
+      }
+      defFor = run.version_id;
+    } else if (!r.changed) {
+      if (!FINISHED.includes(run.state)) put(ganttBox, gantt(run, run.tasks));
+      return;
+    }
+    const tasks = run.tasks;
+    const states = stepStates(tasks);
+    put(head, h('div', {class: 'page-head'}, h('h1', {}, `Run #${run.id}`), badge(run.state),
+        h('a', {href: `#/dags/${encodeURIComponent(run.dag)}`}, run.dag)),
+      h('dl', {class: 'facts'},
+        h('dt', {}, 'Why'), h('dd', {id: 'reason'}, run.reason || '—'),
+        h('dt', {}, 'Trigger'), h('dd', {}, run.trigger.kind, run.trigger.key !== run.trigger.kind ? [' ', h('code', {}, run.trigger.key)] : null),
+        h('dt', {}, 'Environment'), h('dd', {}, run.environment || '—'),
+        h('dt', {}, 'Created'), h('dd', {}, time(run.created_at)),
+        h('dt', {}, 'Started'), h('dd', {}, time(run.started_at)),
+        h('dt', {}, 'Finished'), h('dd', {}, time(run.finished_at)),
+        h('dt', {}, 'Duration'), h('dd', {}, duration(run.started_at, run.finished_at)),
+        run.retry_count ? [h('dt', {}, 'Retried'), h('dd', {}, `${run.retry_count === 1 ? 'once' : run.retry_count + ' times'}, last `, time(run.retried_at))] : null,
+        run.canceled_by ? [h('dt', {}, 'Canceled by'), h('dd', {}, run.canceled_by)] : null),
+      h('details', {open: true}, h('summary', {}, 'Params'), h('pre', {id: 'params'}, json(run.params))),
+      run.trigger.payload ? h('details', {}, h('summary', {}, 'Trigger payload'), h('pre', {}, json(run.trigger.payload))) : null);
+    put(actBox, ctx.canAct ? actions(run, (def?.steps || []).map((st) => st.id).concat(
+      [...states.keys()].filter((k) => !(def?.steps || []).some((st) => st.id === k))), refresh) : null);
+    put(gateBox, gates(run, tasks, def, ctx.canAct, refresh));
+    const steps = def ? def.steps : [...states.keys()].map((k) => ({id: k, needs: []}));
+    put(graphBox, graph(steps, (st) => states.get(st) || null, null));
+    put(ganttBox, gantt(run, tasks));
+    put(tasksBox, tasks.length ? tasksTable(tasks, openLogs) : note('empty', 'This run has no tasks.'));
+    if (log) {
+      // keep following: the attempt may have finished or a new one begun
+      const a = tasks.flatMap((t) => t.attempts).find((x) => x.id === log.attempt.id);
+      if (a) log.attempt.state = a.state;
+    }
+  };
+  // A finished run changes only when someone acts on it: look less often.
+  const stop = every(1500, async () => {
+    try {
+      await refresh();
+      return FINISHED.includes(run.state) ? 5000 : 1500;
+    } catch (e) {
+      put(head, note('error', e.status === 404 ? `No run ${id}. ` : `Cannot load run ${id}: ${e.message}`,
+                     h('a', {href: '#/dags'}, 'Back to the DAGs.')));
+    }
+  });
+  return () => {
+    stop();
+    if (log) log.stop();
+  };
+}
