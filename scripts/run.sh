@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The README's first command: installs what is missing, builds Weir and
-# starts it standalone on this machine.
+# The README's first command: installs what building and running need
+# when missing (not the test tools), builds Weir and starts it standalone
+# on this machine.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 

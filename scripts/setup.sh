@@ -1,8 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Installs every Debian 12 package Weir needs to build, run and test, when
-# missing. Safe to run again: it installs nothing when all are present.
+# Installs the Debian 12 packages Weir needs, when missing. Safe to run
+# again: it installs nothing when all are present.
+#   scripts/setup.sh          what building and running need (scripts/run.sh)
+#   scripts/setup.sh --test   that, and what the tests need: clang and its
+#                             sanitizer runtime, clang-format, git, procps,
+#                             headless Chromium, Node.js with npm, and the
+#                             browser tests' node modules (scripts/test.sh)
 set -euo pipefail
+
+with_tests=false
+case "${1:-}" in
+"") ;;
+--test) with_tests=true ;;
+*)
+    echo "weir setup: unknown option \"$1\" (expected nothing or --test)" >&2
+    exit 2
+    ;;
+esac
 
 packages=(
     # build
@@ -10,16 +25,21 @@ packages=(
     # libraries
     libyaml-dev libcjson-dev libuv1-dev libmicrohttpd-dev libpq-dev
     libcurl4-openssl-dev
-    # tests: unit tests, sanitizers, fuzzing, formatting; procps for the
-    # integration tests' pgrep/pkill
-    libcmocka-dev clang libclang-rt-14-dev clang-format procps
+    # cmocka: every build compiles the unit tests (CMake's WEIR_TESTS)
+    libcmocka-dev
     # run time: the private PostgreSQL cluster, time zones, step scripts
     postgresql tzdata python3 ca-certificates curl
     # the example ML pipeline (dags/ml): scikit-learn and its dataset
     python3-sklearn python3-numpy
+)
+test_packages=(
+    # sanitizers, fuzzing, formatting (git lists the files to check);
+    # procps for the integration tests' pgrep/pkill
+    clang libclang-rt-14-dev clang-format git procps
     # browser tests of the dashboard: headless Chromium, driven from Node
     chromium nodejs
 )
+$with_tests && packages+=("${test_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -28,11 +48,12 @@ for p in "${packages[@]}"; do
 done
 
 # npm comes with some builds of nodejs; Debian's own is the npm package.
-command -v npm >/dev/null || missing+=(npm)
+$with_tests && { command -v npm >/dev/null || missing+=(npm); }
 
 # tests/e2e/node_modules: playwright-core as pinned by package-lock.json.
 e2e_modules() {
     local e2e
+    $with_tests || return 0
     e2e="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
     [ -f "$e2e/node_modules/playwright-core/package.json" ] && return 0
     echo "weir setup: npm ci in tests/e2e"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# The README's second command: installs what is missing, builds and runs
+# The README's second command: installs what is missing (setup.sh --test:
+# the test tools and headless Chromium as well), builds and runs
 # every test: formatting, unit and CLI tests (release and under ASan/UBSan),
 # and each fuzz target for a bounded time.
 #   WEIR_FUZZ_SECONDS  seconds per fuzz target (default 60; 0 skips fuzzing)
@@ -12,7 +13,7 @@ out="$top/tests/out"
 step() { printf '\n== %s\n' "$*"; }
 
 step "setup"
-"$top/scripts/setup.sh"
+"$top/scripts/setup.sh" --test
 mkdir -p "$out"
 
 step "format (clang-format --dry-run -Werror)"

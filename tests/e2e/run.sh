@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The dashboard in headless Chromium (Debian's chromium, driven by
-# playwright-core from npm; scripts/setup.sh installs both). A private
+# playwright-core from npm; scripts/setup.sh --test installs both). A private
 # stack (stack.sh), 10,000 finished runs and a run of 1,000 tasks seeded
 # with SQL, then dashboard.test.mjs. Screenshots go to tests/out/e2e/.
 #   tests/e2e/run.sh PATH/TO/weir-server PATH/TO/weir-worker SOURCE_DIR
@@ -12,12 +12,12 @@ src=$3
 out="$src/tests/out/e2e"
 
 [ -f "$src/tests/e2e/node_modules/playwright-core/package.json" ] || {
-    echo "FATAL: playwright-core is missing: run scripts/setup.sh" >&2
+    echo "FATAL: playwright-core is missing: run scripts/setup.sh --test" >&2
     exit 1
 }
 chrome=${WEIR_E2E_CHROMIUM:-$(command -v chromium || true)}
 [ -x "$chrome" ] || {
-    echo "FATAL: no chromium: run scripts/setup.sh" >&2
+    echo "FATAL: no chromium: run scripts/setup.sh --test" >&2
     exit 1
 }
 
