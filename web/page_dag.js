@@ -81,17 +81,36 @@ function triggerForm(d) {
   return form;
 }
 
+// What a trigger watches and its accumulated sum against the threshold.
+function accumulation(t) {
+  if (t.threshold === null || t.threshold === undefined) return '—';
+  const sum = t.accumulated || 0;
+  const events = t.pending_events ?? 0;
+  return [h('meter', {min: 0, max: t.threshold, value: sum, 'aria-label': `${sum} of ${t.threshold}`}),
+          ` ${sum} / ${t.threshold}`,
+          h('div', {class: 'muted'}, `${events} pending ${events === 1 ? 'event' : 'events'}`)];
+}
+
+function triggerState(t) {
+  const word = t.state === 'waiting_rearm'
+    ? 'fired; re-arms after a sample on the good side of the line'
+    : t.state === 'cooldown' ? 'the DAG\'s cooldown runs' : null;
+  return [badge(t.state), word ? h('div', {class: 'muted'}, word) : null];
+}
+
 function triggersTable(list) {
   if (!list.length) return note('empty', 'No triggers: this DAG runs only when triggered by hand or over the API.');
-  const num = (v) => (v === null || v === undefined ? '—' : String(v));
   return h('table', {class: 'list', id: 'triggers'},
-    h('thead', {}, h('tr', {}, ['Trigger', 'Kind', 'State', 'Next fire', 'Accumulated / threshold', 'Cooldown until', 'Last fired', 'Suppressed'].map((t) => h('th', {scope: 'col'}, t)))),
-    h('tbody', {}, list.map((t) => h('tr', {},
-      h('td', {}, h('code', {}, t.id)), h('td', {}, t.kind), h('td', {}, badge(t.state)),
+    h('thead', {}, h('tr', {}, ['Trigger', 'Kind', 'Watches', 'State', 'Next fire', 'Accumulated / threshold',
+                                'Cooldown until', 'Last fired', 'Suppressed'].map((t) => h('th', {scope: 'col'}, t)))),
+    h('tbody', {}, list.map((t) => h('tr', {'data-trigger': t.id},
+      h('td', {}, h('code', {}, t.id)), h('td', {}, t.kind),
+      h('td', {}, t.kind === 'metric' && t.target
+        ? h('a', {href: `#/metrics/${encodeURIComponent(t.target)}`}, t.target)
+        : t.target ? h('code', {}, t.target) : '—'),
+      h('td', {}, triggerState(t)),
       h('td', {}, time(t.next_fire_time)),
-      h('td', {}, t.threshold !== null && t.threshold !== undefined
-        ? [h('meter', {min: 0, max: t.threshold, value: t.accumulated || 0}), ` ${num(t.accumulated)} / ${num(t.threshold)}`]
-        : num(t.accumulated)),
+      h('td', {}, accumulation(t)),
       h('td', {}, time(t.cooldown_until)), h('td', {}, time(t.last_fired_at)),
       h('td', {}, (t.suppressed || []).length
         ? h('details', {}, h('summary', {}, `${t.suppressed.length}`),

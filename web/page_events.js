@@ -19,15 +19,16 @@ export function render(main) {
   const draw = () => {
     const all = first.concat(older);
     if (!all.length) {
-      put(body, note('empty', 'No events yet. Send one with ', h('code', {}, 'weir event send NAME'),
-                     ' or POST /api/v1/events; DAGs with an event trigger run from them.'));
+      put(body, note('empty', 'No events yet. Send one with ', h('code', {}, 'weir event NAME --payload JSON'),
+                     ' or POST /api/v1/events; the DAGs with an ', h('code', {}, 'event: NAME'),
+                     ' trigger run from them, and each event is listed here with the runs it fed.'));
       put(more);
       return;
     }
     put(body, h('table', {class: 'list', id: 'events'},
       h('thead', {}, h('tr', {}, ['Event', 'Received', 'Payload', 'Runs it fed'].map((t) => h('th', {scope: 'col'}, t)))),
-      h('tbody', {}, all.map((ev) => h('tr', {},
-        h('td', {}, h('code', {}, ev.name)), h('td', {}, time(ev.received_at)),
+      h('tbody', {}, all.map((ev) => h('tr', {'data-event': ev.id},
+        h('td', {}, h('code', {}, ev.name), ev.ext_id ? h('div', {class: 'muted'}, `id ${ev.ext_id}`) : null), h('td', {}, time(ev.received_at)),
         h('td', {}, h('details', {}, h('summary', {}, 'payload'), h('pre', {}, json(ev.payload)))),
         h('td', {}, (ev.runs || []).length ? ev.runs.map((id) => h('a', {href: `#/runs/${id}`, class: 'run-link'}, `#${id}`))
                                            : h('span', {class: 'muted'}, 'none')))))));

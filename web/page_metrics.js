@@ -11,15 +11,21 @@ const LIMIT = 500;
 function chart(m) {
   const pts = m.samples.map((x) => ({t: Date.parse(x.time), v: Number(x.value)})).filter((p) => !isNaN(p.t) && !isNaN(p.v))
     .sort((a, b) => a.t - b.t);
-  if (!pts.length) return note('empty', `No samples of ${m.name} yet. Send one with POST /api/v1/metrics/${m.name}.`);
-  const lines = (m.triggers || []).map((t) => ({label: `${t.dag}/${t.trigger} ${'below' in t ? 'below' : 'above'}`,
-                                                v: Number('below' in t ? t.below : t.above)}));
+  if (!pts.length)
+    return note('empty', `No samples of ${m.name} in the last week. Send one with `, h('code', {}, `weir metric ${m.name} VALUE`),
+                ' or POST /api/v1/metrics; the DAGs with a ', h('code', {}, `metric: ${m.name}`), ' trigger watch them.');
+  // a trigger may watch both sides: one line for each
+  const lines = (m.triggers || []).flatMap((t) => ['below', 'above'].filter((k) => typeof t[k] === 'number').map((k) =>
+    ({label: `${t.dag}/${t.trigger} ${k}${t.for > 1 ? ` for ${t.for} samples` : ''}`, v: t[k]})));
   const vs = pts.map((p) => p.v).concat(lines.map((l) => l.v));
   let lo = Math.min(...vs), hi = Math.max(...vs);
   if (lo === hi) { lo -= 1; hi += 1; }
   const W = 640, H = 220, L = 50, B = 20;
   const t0 = pts[0].t, t1 = Math.max(pts[pts.length - 1].t, t0 + 1);
-  const x = (t) => L + ((t - t0) / (t1 - t0)) * (W - L - 10);
+  // samples sent together share a time: within a second, space them evenly
+  const even = pts.length > 1 && pts[pts.length - 1].t - t0 < 1000;
+  pts.forEach((p, i) => { p.x = even ? i / (pts.length - 1) : (p.t - t0) / (t1 - t0); });
+  const x = (f) => L + f * (W - L - 10);
   const y = (v) => 10 + (1 - (v - lo) / (hi - lo)) * (H - B - 10);
   const svg = s('svg', {class: 'chart', id: 'metric-chart', width: W, height: H, role: 'img',
                         'aria-label': `${m.name}: ${pts.length} samples from ${lo} to ${hi}`},
@@ -30,8 +36,8 @@ function chart(m) {
     s('text', {x: W - 10, y: H - 4, class: 'label', 'text-anchor': 'end'}, new Date(t1).toLocaleString()),
     lines.map((l) => [s('line', {class: 'threshold', x1: L, x2: W - 10, y1: y(l.v), y2: y(l.v)}),
                       s('text', {x: W - 12, y: y(l.v) - 4, class: 'label', 'text-anchor': 'end'}, `${l.label} ${l.v}`)]),
-    s('polyline', {class: 'series', points: pts.map((p) => `${x(p.t)},${y(p.v)}`).join(' ')}),
-    pts.map((p) => s('circle', {class: 'dot', cx: x(p.t), cy: y(p.v), r: 2.5},
+    s('polyline', {class: 'series', points: pts.map((p) => `${x(p.x)},${y(p.v)}`).join(' ')}),
+    pts.map((p) => s('circle', {class: 'dot', cx: x(p.x), cy: y(p.v), r: 2.5},
                      s('title', {}, `${new Date(p.t).toISOString()}: ${p.v}`))));
   return h('div', {}, svg,
     h('table', {class: 'list'}, h('caption', {}, 'Latest samples'),
