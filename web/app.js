@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // The dashboard's entry: sign-in, the hash router (#/dags, #/dags/ID,
-// #/runs/ID, #/workers, #/events, #/metrics) and the header. Each page
+// #/runs/ID, #/workers, #/events, #/metrics, #/artifacts) and the header. Each page
 // module exports render(main, args, ctx) and returns a function that stops
 // its polling when the page is left.
 
@@ -12,6 +12,7 @@ import * as run from './page_run.js';
 import * as workers from './page_workers.js';
 import * as events from './page_events.js';
 import * as metrics from './page_metrics.js';
+import * as artifacts from './page_artifacts.js';
 
 const routes = [
   [/^#\/dags\/([^/]+)$/, dag],
@@ -19,6 +20,7 @@ const routes = [
   [/^#\/workers$/, workers],
   [/^#\/events$/, events],
   [/^#\/metrics(?:\/(.+))?$/, metrics],
+  [/^#\/artifacts(?:\/(.+))?$/, artifacts],
   [/^#\/dags$/, dags],
 ];
 

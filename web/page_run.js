@@ -2,7 +2,7 @@
 // The run page: state and why it started, params, actions (cancel, retry
 // failed, retry from a step, approve or reject a gate), the graph with
 // live task states, a timeline of attempts, every task's attempts, and the
-// logs of one attempt, followed live while it runs.
+// logs of one attempt, followed live while it runs; the run's lineage.
 
 import * as api from './api.js';
 import {graph} from './graph.js';
@@ -117,6 +117,39 @@ function tasksTable(tasks, openLogs) {
       h('td', {}, t.outputs && Object.keys(t.outputs).length ? h('code', {class: 'outputs'}, JSON.stringify(t.outputs)) : '—')))));
 }
 
+function pairs(o) {
+  if (!o || !Object.keys(o).length) return h('span', {class: 'muted'}, '—');
+  return Object.entries(o).map(([k, v]) => h('div', {}, h('code', {}, k), ` ${typeof v === 'string' ? v : JSON.stringify(v)}`));
+}
+
+// The lineage: per task the data version it wrote or read, the artifact it
+// registered, its metrics, and whether its outputs were kept from before a
+// retry. Read again whenever the run changes.
+function lineageView(l) {
+  const version = l.dag_version || {};
+  const registered = new Map((l.artifacts || []).map((a) => [`${a.step}/${a.attempt_id}`, a]));
+  const rows = (l.steps || []).filter((t) => t.attempt_id !== null);
+  return [
+    h('p', {class: 'muted'}, 'DAG version ', h('code', {}, `#${version.id} ${(version.hash || '').slice(0, 12)}`),
+      version.path ? ` (${version.path})` : '', `, environment ${l.environment || '—'}`),
+    rows.length ? h('table', {class: 'list', id: 'lineage'},
+      h('thead', {}, h('tr', {}, ['Task', 'Data', 'Artifact', 'Metrics', 'Attempt'].map((t) => h('th', {scope: 'col'}, t)))),
+      h('tbody', {}, rows.map((t) => {
+        const a = registered.get(`${t.step}/${t.attempt_id}`);
+        return h('tr', {'data-lineage': taskName(t)},
+          h('td', {}, taskName(t)),
+          h('td', {}, pairs(t.data)),
+          h('td', {}, t.artifact?.name
+            ? [h('a', {href: `#/artifacts/${encodeURIComponent(t.artifact.name)}`}, t.artifact.name), ' ',
+               h('code', {}, a?.version || t.artifact.version || `run-${l.run_id}`), a ? ` (${a.stage})` : '']
+            : h('span', {class: 'muted'}, '—')),
+          h('td', {}, pairs(t.metrics)),
+          h('td', {}, `try ${t.try}${t.worker ? ' on ' + t.worker : ''}`,
+            t.reused ? h('div', {class: 'reused'}, `reused: kept from before the retry (attempt ${t.reused_from})`) : null));
+      })))
+      : note('empty', 'No task has succeeded yet: the lineage lists what each successful task wrote and read.')];
+}
+
 // The log panel of one attempt; returns {el, stop}.
 function logView(run, task, attempt) {
   const pre = h('pre', {class: 'logs', id: 'logs', tabindex: 0, 'aria-live': 'polite'});
@@ -150,8 +183,17 @@ export function render(main, [id], ctx) {
   const ganttBox = h('div', {});
   const tasksBox = h('div', {});
   const logBox = h('div', {});
-  put(main, head, actBox, gateBox, section('Graph', graphBox), section('Timeline', ganttBox), section('Tasks', tasksBox), logBox);
+  const lineageBox = h('div', {}, note('info', 'Loading…'));
+  put(main, head, actBox, gateBox, section('Graph', graphBox), section('Timeline', ganttBox), section('Tasks', tasksBox), logBox,
+      section('Lineage', lineageBox));
   let def = null, defFor = null, log = null, run = null;
+  const readLineage = async () => {
+    try {
+      put(lineageBox, lineageView(await api.get(`/api/v1/runs/${id}/lineage`)));
+    } catch (e) {
+      put(lineageBox, note('error', `Cannot load the lineage: ${e.message}`));
+    }
+  };
 
   const openLogs = (t, a) => {
     if (log) log.stop();
@@ -181,7 +223,7 @@ export function render(main, [id], ctx) {
       h('dl', {class: 'facts'},
         h('dt', {}, 'Why'), h('dd', {id: 'reason'}, run.reason || '—'),
         h('dt', {}, 'Trigger'), h('dd', {}, run.trigger.kind, run.trigger.key !== run.trigger.kind ? [' ', h('code', {}, run.trigger.key)] : null),
-        h('dt', {}, 'Environment'), h('dd', {}, run.environment || '—'),
+        h('dt', {}, 'Environment'), h('dd', {id: 'environment'}, run.environment || '—'),
         h('dt', {}, 'Created'), h('dd', {}, time(run.created_at)),
         h('dt', {}, 'Started'), h('dd', {}, time(run.started_at)),
         h('dt', {}, 'Finished'), h('dd', {}, time(run.finished_at)),
@@ -197,6 +239,7 @@ export function render(main, [id], ctx) {
     put(graphBox, graph(steps, (st) => states.get(st) || null, null));
     put(ganttBox, gantt(run, tasks));
     put(tasksBox, tasks.length ? tasksTable(tasks, openLogs) : note('empty', 'This run has no tasks.'));
+    readLineage();
     if (log) {
       // keep following: the attempt may have finished or a new one begun
       const a = tasks.flatMap((t) => t.attempts).find((x) => x.id === log.attempt.id);

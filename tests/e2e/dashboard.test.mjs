@@ -331,6 +331,54 @@ await test('triggers-events-metrics', async () => {
   await admin.waitForFunction(() => /10,?200 rows from 2 events/.test(document.querySelector('#reason')?.textContent || ''));
 });
 
+// The DAG model (tests/e2e/dags/model.yaml) registers e2e-model from its
+// step register; its environments are dev (the default), staging and prod.
+await test('environment-and-lineage', async () => {
+  await admin.goto(`${BASE}/#/dags/model`);
+  await admin.waitForSelector('#trigger-env');
+  check(await admin.inputValue('#trigger-env') === 'dev', 'the form does not default to the DAG\'s environment');
+  const envs = await admin.$$eval('#trigger-env option', (l) => l.map((o) => o.value).join(','));
+  check(envs === 'dev,staging,prod', `environments offered: ${envs}`);
+  await admin.selectOption('#trigger-env', 'staging');
+  await admin.click('#trigger-form button[type=submit]');
+  await admin.waitForURL(/#\/runs\/\d+$/);
+  state.modelRun = runId();
+  await runState('success');
+  check(await admin.textContent('#environment') === 'staging', 'the run page does not show the environment');
+  check((await api('GET', `/api/v1/runs/${state.modelRun}`)).environment === 'staging', 'the run is not in staging');
+  await admin.waitForSelector('#lineage tr[data-lineage="register"] a[href="#/artifacts/e2e-model"]');
+  const reg = await admin.textContent('#lineage tr[data-lineage="register"]');
+  check(reg.includes(`v${state.modelRun}`) && /accuracy\s*0\.93/.test(reg), `lineage of register: ${reg}`);
+  check((await admin.textContent('#lineage tr[data-lineage="prepare"]')).includes(`d-${state.modelRun}`), 'no data version');
+});
+
+await test('artifacts-promote', async () => {
+  const v = `v${state.modelRun}`;
+  await admin.click('#lineage tr[data-lineage="register"] a[href="#/artifacts/e2e-model"]');
+  await admin.waitForSelector(`#versions tr[data-version="${v}"] .badge.stage-none`);
+  const row = await admin.textContent(`#versions tr[data-version="${v}"]`);
+  check(/accuracy\s*0\.93/.test(row) && row.includes(`d-${state.modelRun}`) && /register/.test(row), `version row: ${row}`);
+  check(await admin.$(`#versions tr[data-version="${v}"] a[href="#/runs/${state.modelRun}"]`), 'no link to the producing run');
+  await admin.selectOption(`#promote-to-${v}`, 'staging');
+  await admin.click(`[data-promote="${v}"]`);
+  await admin.waitForSelector(`#versions tr[data-version="${v}"] .badge.stage-staging`);
+  // prod asks a person first: the model DAG's prod environment approves register
+  await admin.selectOption(`#promote-to-${v}`, 'prod');
+  await admin.click(`[data-promote="${v}"]`);
+  await admin.waitForSelector(`[data-approve-version="${v}"]`);
+  check(/awaiting approval\s*to prod/.test(await admin.textContent(`#versions tr[data-version="${v}"]`)), 'the pending promotion is not shown');
+  check(await admin.$(`[data-reject-version="${v}"]`), 'no Reject button');
+  await admin.screenshot({path: `${OUT}/artifact-pending.png`, fullPage: true});
+  await admin.click(`[data-approve-version="${v}"]`);
+  await admin.waitForSelector(`#versions tr[data-version="${v}"] .badge.stage-prod`);
+  check((await admin.textContent('#prod')).includes(v), 'the page does not say which version is in prod');
+  const a = await api('GET', '/api/v1/artifacts/e2e-model');
+  check(a.prod === v && a.versions[0].promotions.some((p) => p.to === 'prod' && p.outcome === 'done'), `registry: ${JSON.stringify(a)}`);
+  await admin.goto(`${BASE}/#/artifacts`);
+  await admin.waitForSelector('#artifacts tr[data-artifact="e2e-model"] code.prod');
+  check(await admin.textContent('#artifacts tr[data-artifact="e2e-model"] code.prod') === v, 'the list does not show the prod version');
+});
+
 await test('versions-diff', async () => {
   const file = `${DAGS}/quick.yaml`;
   const {readFileSync} = await import('node:fs');
@@ -360,6 +408,10 @@ await test('read-only-sees-no-buttons', async () => {
   await reader.waitForSelector('#grid');
   check(!(await reader.$('#trigger-form')), 'a read token sees the Trigger form');
   check(!(await reader.$(actions)), 'the DAG page shows an action button');
+  await reader.goto(`${BASE}/#/artifacts/e2e-model`);
+  await reader.waitForSelector('#versions');
+  check(!(await reader.$(actions)) && !(await reader.$('#versions select')), 'a read token sees the promotion controls');
+  check(/An admin token can promote/.test(await reader.textContent('main')), 'the artifact page does not say who can promote');
   await reader.goto(`${BASE}/#/runs/${state.failedRun}`);
   await reader.waitForSelector('#tasks');
   check(!(await reader.$(actions)), 'a finished run shows an action button');
