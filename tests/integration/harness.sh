@@ -3,7 +3,8 @@
 # private PostgreSQL: the cluster, the server on 127.0.0.1:0 (more than one
 # when a test needs it), tokens, the checks of its log, and the teardown on
 # exit. Before sourcing, set `server` (the weir-server binary) and `src`
-# (the source folder). Afterwards: tmp (a folder removed on exit, DAGs go
+# (the source folder); `worker_bin` (weir-worker) too for
+# harness_start_worker. Afterwards: tmp (a folder removed on exit, DAGs go
 # in $tmp/dags), pg (pg.sh), url (libpq), rc (0; set to 1 on a failure),
 # started. A script that starts processes of its own sets its own EXIT
 # trap and calls harness_cleanup from it.
@@ -15,6 +16,7 @@ export WEIR_PG_NOSYNC=1
 server_pid=""
 addr=""
 harness_pids=() # servers of harness_spawn_server, stopped on exit
+worker_pid=""   # the weir-worker of harness_start_worker
 rc=0
 started=$SECONDS
 
@@ -45,6 +47,7 @@ harness_cleanup() {
     for p in "${harness_pids[@]}"; do
         harness_stop "$p"
     done
+    [ -n "$worker_pid" ] && harness_stop "$worker_pid"
     [ -n "$server_pid" ] && harness_stop "$server_pid"
     "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
     rm -rf "$tmp"
@@ -102,6 +105,28 @@ harness_spawn_server() {
     printf -v "pid_$name" '%s' "$launched_pid"
     a=$(harness_listen_addr "$launched_pid" "$tmp/err.$name") || exit 1
     printf -v "addr_$name" '%s' "$a"
+}
+
+# harness_start_worker TOKEN NAME [FLAGS...]: $worker_bin (weir-worker)
+# on the test's server, with TOKEN in $tmp/worker.token, the DAGs of
+# $tmp/dags, scratch folders in $tmp/scratch and its output in
+# $tmp/worker.log; sets worker_pid.
+harness_start_worker() {
+    local token=$1 name=$2
+    shift 2
+    printf '%s\n' "$token" >"$tmp/worker.token"
+    chmod 600 "$tmp/worker.token"
+    mkdir -p "$tmp/scratch"
+    "$worker_bin" --server "http://$addr" --token-file "$tmp/worker.token" \
+        --dags-dir "$tmp/dags" --scratch-dir "$tmp/scratch" --name "$name" \
+        --shutdown-grace 1s "$@" >"$tmp/worker.log" 2>&1 &
+    worker_pid=$!
+}
+
+# harness_stop_worker: stops the worker of harness_start_worker, if any.
+harness_stop_worker() {
+    [ -n "$worker_pid" ] && harness_stop "$worker_pid"
+    worker_pid=""
 }
 
 # harness_token ROLE [NAME]: prints a new token (fails when it cannot).
@@ -180,7 +205,7 @@ harness_check_log() {
     fi
     if grep -q 'illegal_transition' "${logs[@]}" 2>/dev/null; then
         echo "FAIL: illegal state transitions:" >&2
-        grep -h 'illegal_transition' "${logs[@]}" | head >&2
+        grep -h 'illegal_transition' "${logs[@]}" 2>/dev/null | head >&2
         rc=1
     fi
     [ "$rc" -eq 0 ] || tail -n 40 "${logs[@]}" >&2 2>/dev/null

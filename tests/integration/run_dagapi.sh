@@ -13,13 +13,6 @@ src=$2
 worker_bin=${3:-}
 cli=${4:-}
 . "$src/tests/integration/harness.sh"
-worker_pid=""
-stop_worker() {
-    [ -n "$worker_pid" ] && harness_stop "$worker_pid"
-    worker_pid=""
-}
-trap 'stop_worker; harness_cleanup' EXIT
-mkdir -p "$tmp/scratch"
 cat >"$tmp/dags/filedag.yaml" <<'YAML'
 dag: filedag
 steps:
@@ -32,14 +25,7 @@ worker=$(harness_token worker test-worker) || die "cannot create a worker token"
 reader=$(harness_token read) || die "cannot create a read token"
 ops=$(cat "$tmp/admin.token")
 
-if [ -n "$worker_bin" ]; then
-    printf '%s\n' "$worker" >"$tmp/worker.token"
-    chmod 600 "$tmp/worker.token"
-    "$worker_bin" --server "http://$addr" --token-file "$tmp/worker.token" \
-        --queue dagapi-exec --dags-dir "$tmp/dags" --scratch-dir "$tmp/scratch" \
-        --name exec-worker --shutdown-grace 1s >"$tmp/worker.log" 2>&1 &
-    worker_pid=$!
-fi
+[ -n "$worker_bin" ] && harness_start_worker "$worker" exec-worker --queue dagapi-exec
 
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_READ="$reader" WEIR_DAGS_DIR="$tmp/dags" WEIR_EXEC=${worker_bin:+1} \
@@ -64,7 +50,7 @@ if [ -n "$cli" ]; then
     expect_cli 0 "weir dag delete DAG" dag delete --help
 fi
 
-stop_worker
+harness_stop_worker
 harness_stop_server
 harness_check_log
 [ "$rc" -eq 0 ] || { [ -f "$tmp/worker.log" ] && tail -n 20 "$tmp/worker.log" >&2; }
