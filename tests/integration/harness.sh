@@ -16,7 +16,7 @@ export WEIR_PG_NOSYNC=1
 server_pid=""
 addr=""
 harness_pids=() # servers of harness_spawn_server, stopped on exit
-worker_pid=""   # the weir-worker of harness_start_worker
+harness_worker_pid="" # the weir-worker of harness_start_worker
 rc=0
 started=$SECONDS
 
@@ -47,7 +47,7 @@ harness_cleanup() {
     for p in "${harness_pids[@]}"; do
         harness_stop "$p"
     done
-    [ -n "$worker_pid" ] && harness_stop "$worker_pid"
+    [ -n "$harness_worker_pid" ] && harness_stop "$harness_worker_pid"
     [ -n "$server_pid" ] && harness_stop "$server_pid"
     "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
     rm -rf "$tmp"
@@ -110,7 +110,7 @@ harness_spawn_server() {
 # harness_start_worker TOKEN NAME [FLAGS...]: $worker_bin (weir-worker)
 # on the test's server, with TOKEN in $tmp/worker.token, the DAGs of
 # $tmp/dags, scratch folders in $tmp/scratch and its output in
-# $tmp/worker.log; sets worker_pid.
+# $tmp/worker.log; sets harness_worker_pid.
 harness_start_worker() {
     local token=$1 name=$2
     shift 2
@@ -120,13 +120,13 @@ harness_start_worker() {
     "$worker_bin" --server "http://$addr" --token-file "$tmp/worker.token" \
         --dags-dir "$tmp/dags" --scratch-dir "$tmp/scratch" --name "$name" \
         --shutdown-grace 1s "$@" >"$tmp/worker.log" 2>&1 &
-    worker_pid=$!
+    harness_worker_pid=$!
 }
 
 # harness_stop_worker: stops the worker of harness_start_worker, if any.
 harness_stop_worker() {
-    [ -n "$worker_pid" ] && harness_stop "$worker_pid"
-    worker_pid=""
+    [ -n "$harness_worker_pid" ] && harness_stop "$harness_worker_pid"
+    harness_worker_pid=""
 }
 
 # harness_token ROLE [NAME]: prints a new token (fails when it cannot).
