@@ -78,6 +78,10 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tests", "integration"))
+import weirtest  # noqa: E402
+
 CHAIN_STEPS = 40
 CHAIN_RUNS = 26  # 26 * 39 = 1014 transitions for dispatch
 FANOUT_CELLS = 1000
@@ -638,22 +642,21 @@ class Bench:
                                         os.path.join(self.tmp, "admin.token"))
         self.token = open(os.path.join(self.tmp,
                                        "admin.token")).read().strip()
-        r = subprocess.run([os.path.join(self.build, "server", "weir-server"),
-                            "--create-token", "worker", "--token-name",
-                            "bench-workers", "--database-url",
-                            self.pg_url],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, env=self.env)
-        if r.returncode != 0 or not r.stdout.strip():
-            raise BenchError("cannot create a worker token: " + r.stderr)
-        path = os.path.join(self.tmp, "worker.token")
-        with open(path, "w") as f:
-            f.write(r.stdout.strip().splitlines()[-1] + "\n")
-        os.chmod(path, 0o600)
+        self.worker_token_file()
         dags = {d["id"] for d in self.api("GET", "/api/v1/dags")["dags"]}
         if not {"chain40", "fanout1000_slots2", "fanout1000_slots8"} <= dags:
             raise BenchError("DAGs not loaded: %s (see %s)"
                              % (sorted(dags), self.server.log.path))
+
+    def worker_token_file(self):
+        """A worker token for the bench's workers, in tmp/worker.token."""
+        try:
+            tok = weirtest.create_token(
+                os.path.join(self.build, "server", "weir-server"), self.pg_url,
+                "worker", "bench-workers", self.env)
+        except RuntimeError as e:
+            raise BenchError(str(e))
+        weirtest.write_token(os.path.join(self.tmp, "worker.token"), tok)
 
     def chain_and_dispatch(self):
         ws = [self.start_worker("chain-%d" % i, 4, "chain") for i in (1, 2)]

@@ -87,18 +87,7 @@ class TriggerBench(bench.Bench):
         self.worker_token()
 
     def worker_token(self):
-        import subprocess
-        r = subprocess.run([os.path.join(self.build, "server", "weir-server"),
-                            "--create-token", "worker", "--token-name",
-                            "bench-workers", "--database-url", self.pg_url],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, env=self.env)
-        if r.returncode != 0 or not r.stdout.strip():
-            raise BenchError("cannot create a worker token: " + r.stderr)
-        path = os.path.join(self.tmp, "worker.token")
-        with open(path, "w") as f:
-            f.write(r.stdout.strip().splitlines()[-1] + "\n")
-        os.chmod(path, 0o600)
+        self.worker_token_file()
         dags = {d["id"] for d in self.api("GET", "/api/v1/dags")["dags"]}
         if "ev" not in dags or len(dags) != CRON_DAGS + 1:
             raise BenchError("DAGs not loaded: %s" % sorted(dags))

@@ -13,25 +13,17 @@
 
 #define I64(buf, v) snprintf(buf, sizeof(buf), "%lld", (long long)(v))
 
-/* Run one statement whose single value is JSON text, parsed into *out. */
+/* store_json_query() for a statement that always returns a value (an
+ * aggregate): none is a bug of the SQL, WEIR_EINTERNAL, not a 404. */
 static int json_value(struct store_conn *c, const char *sql, int n,
                       const char *const *params, cJSON **out,
                       struct weir_err *err)
 {
-    PGresult *r = NULL;
-    int rc = store_query(c, sql, n, params, &r, err);
+    int rc = store_json_query(c, sql, n, params, out, err);
 
-    if (rc < 0)
-        return rc;
-    if (PQntuples(r) == 0 || store_val(r, 0, 0) == NULL) {
-        PQclear(r);
-        return weir_err_set(err, WEIR_EINTERNAL, "no JSON value returned");
-    }
-    *out = cJSON_Parse(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (*out == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    return 0;
+    if (rc == WEIR_ENOTFOUND)
+        rc = weir_err_set(err, WEIR_EINTERNAL, "no JSON value returned");
+    return rc;
 }
 
 /* An UPDATE that must touch exactly `want` rows, else WEIR_ECONFLICT

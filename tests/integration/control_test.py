@@ -7,59 +7,16 @@ Environment: WEIR_URL, WEIR_ADMIN (admin token named "ops"), WEIR_WORKER
 tests/integration/control_dags, each on a queue of its own, and acts as
 the worker itself. Exits 1 when a check failed.
 """
-import json
-import os
 import re
-import sys
-import time
-import urllib.error
-import urllib.request
 
-BASE = os.environ["WEIR_URL"]
-ADMIN = os.environ["WEIR_ADMIN"]
-WORKER = os.environ["WEIR_WORKER"]
-READ = os.environ["WEIR_READ"]
-failures = []
+from weirtest import READ, WORKER, check, call, req, run, run_tests
+import weirtest
+
 leased = [0]  # attempts leased by this script
 
 
-def req(method, path, token, body=None, timeout=30, raw=False):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request(BASE + path, data=data, method=method)
-    if token:
-        r.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        r.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(r, timeout=timeout) as resp:
-            text = resp.read()
-            if raw:
-                return resp.status, text.decode(), resp.headers
-            return resp.status, json.loads(text or b"null")
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        if raw:
-            return e.code, text.decode(), e.headers
-        return e.code, json.loads(text or b"null")
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
-
-
 def trigger(dag, expect=201):
-    code, b = req("POST", "/api/v1/dags/%s/runs" % dag, ADMIN, {})
-    check(code == expect, "trigger %s: HTTP %d %s" % (dag, code, b))
-    return b.get("run_id") if isinstance(b, dict) else None
-
-
-def run(run_id):
-    code, b = req("GET", "/api/v1/runs/%d" % run_id, READ)
-    check(code == 200, "get run %s: %d %s" % (run_id, code, b))
-    return b
+    return weirtest.trigger(dag, {}, expect)
 
 
 def tasks(run_id):
@@ -71,42 +28,25 @@ def states(run_id):
 
 
 def post(path, body=None, token=None):
-    return req("POST", path, token or ADMIN, body)
+    return req("POST", path, token or weirtest.ADMIN, body)
 
 
-class Worker:
+class Worker(weirtest.Worker):
+    """A worker labelled zone=test that counts what it leased."""
+
     def __init__(self, name, queues, slots=4):
-        code, b = req("POST", "/api/v1/workers/register", WORKER,
-                      {"name": name, "queues": queues, "slots": slots,
-                       "labels": {"zone": "test"}})
-        check(code == 200, "register: %d %s" % (code, b))
-        self.id = b["worker_id"]
+        super().__init__(name, queues, slots, {"zone": "test"})
 
     def lease(self, n=1, wait_ms=0):
-        code, b = req("POST", "/api/v1/workers/%d/lease" % self.id, WORKER,
-                      {"max": n, "wait_ms": wait_ms}, timeout=70)
-        check(code == 200, "lease: %d %s" % (code, b))
-        got = b.get("attempts", []) if code == 200 else []
+        got = super().lease(n, wait_ms)
         leased[0] += len(got)
         return got
 
-    def one(self, step, wait_ms=3000):
-        got = self.lease(1, wait_ms)
-        check(len(got) == 1 and got[0]["step"] == step,
-              "expected one attempt of %s, got %s" % (step, got))
-        return got[0] if got else None
 
-    def beat(self, a):
-        return req("POST", "/api/v1/attempts/%d/heartbeat" % a["attempt_id"],
-                   WORKER, {"lease_id": a["lease_id"]})
-
-    def complete(self, a, exit_code=0, outputs=None, expect=200):
-        code, b = req("POST", "/api/v1/attempts/%d/complete" %
-                      a["attempt_id"], WORKER,
-                      {"lease_id": a["lease_id"], "exit_code": exit_code,
-                       "outputs": outputs or {}})
-        check(code == expect, "complete %s: %d %s" % (a["step"], code, b))
-        return b
+def metrics_text(token):
+    """GET /metrics: (status, the text, the headers)."""
+    code, text, hdrs = call("GET", "/metrics", token)
+    return code, text.decode(), hdrs
 
 
 def test_cancel():
@@ -343,14 +283,14 @@ def metric(text, name):
 
 
 def test_metrics():
-    code, text, _ = req("GET", "/metrics", None, raw=True)
+    code, text, _ = metrics_text(None)
     check(code == 401, "metrics without a token: %d" % code)
-    code, text, _ = req("GET", "/metrics", WORKER, raw=True)
+    code, text, _ = metrics_text(WORKER)
     check(code == 403, "metrics with a worker token: %d" % code)
     # a queued task on a queue nobody leases from
     w = Worker("w-depth", ["ctl-cancel"])
     rid = trigger("ctl-cancel")
-    code, text, hdrs = req("GET", "/metrics", READ, raw=True)
+    code, text, hdrs = metrics_text(READ)
     check(code == 200 and
           hdrs.get("Content-Type", "").startswith("text/plain; version=0.0.4"),
           "metrics: %d %s" % (code, hdrs.get("Content-Type")))
@@ -391,20 +331,6 @@ def test_metrics():
         w.complete(a, 0)
 
 
-def main():
-    t0 = time.monotonic()
-    tests = [test_cancel, test_cancel_held, test_retry, test_gates,
-             test_pause, test_workers, test_metrics]
-    for t in tests:
-        try:
-            t()
-        except Exception as e:  # a crash in one scenario fails it, not all
-            import traceback
-            traceback.print_exc()
-            check(False, "%s raised %r" % (t.__name__, e))
-    print("control_test: %.1f s, %d failure(s)" % (time.monotonic() - t0,
-                                                  len(failures)))
-    sys.exit(1 if failures else 0)
-
-
-main()
+run_tests("control_test", [
+    test_cancel, test_cancel_held, test_retry, test_gates, test_pause,
+    test_workers, test_metrics])

@@ -13,18 +13,12 @@ failed.
 import json
 import os
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 
-BASE = os.environ["WEIR_URL"]
-ADMIN = os.environ["WEIR_ADMIN"]
-WORKER = os.environ["WEIR_WORKER"]
-READ = os.environ["WEIR_READ"]
+from weirtest import (ADMIN, READ, TERMINAL, WORKER, call, check, run_tests,
+                      wait_for)
+
 DAGS_DIR = os.environ["WEIR_DAGS_DIR"]
 EXEC = bool(os.environ.get("WEIR_EXEC"))
-failures = []
 
 APIDAG = """dag: apidag
 description: first
@@ -40,34 +34,21 @@ steps:
 
 
 def req(method, path, token, body=None, ctype=None, timeout=30):
-    """(status, parsed JSON or None, raw text). body: bytes/str sent as is,
-    anything else as JSON."""
-    if body is not None and not isinstance(body, (bytes, str)):
-        body = json.dumps(body)
-        ctype = ctype or "application/json"
-    data = body.encode() if isinstance(body, str) else body
-    r = urllib.request.Request(BASE + path, data=data, method=method)
-    if token:
-        r.add_header("Authorization", "Bearer " + token)
-    if ctype:
-        r.add_header("Content-Type", ctype)
-    try:
-        with urllib.request.urlopen(r, timeout=timeout) as resp:
-            status, text = resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        status, text = e.code, e.read()
+    """(status, parsed JSON or None, raw text). body: bytes/str sent as is
+    (with ctype, when given), anything else as JSON."""
+    if isinstance(body, str):
+        body = body.encode()
+    if isinstance(body, bytes):
+        status, text, _ = call(method, path, token, data=body, ctype=ctype,
+                               timeout=timeout)
+    else:
+        status, text, _ = call(method, path, token, body, timeout=timeout,
+                               ctype=ctype or "application/json")
     try:
         parsed = json.loads(text) if text else None
     except ValueError:
         parsed = None
     return status, parsed, text.decode(errors="replace")
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
 
 
 def submit(text, expect, token=ADMIN, ctype="application/yaml"):
@@ -257,27 +238,18 @@ def test_exec():
     check(code == 201, "trigger apiexec: %d %s" % (code, raw))
     run_id = b.get("run_id") if isinstance(b, dict) else None
     r = {}
-    deadline = time.time() + 30
-    while time.time() < deadline:
+
+    def over():
+        nonlocal r
         code, r, _ = req("GET", "/api/v1/runs/%s" % run_id, READ)
-        if code == 200 and r["state"] in ("success", "failed", "canceled"):
-            break
-        time.sleep(0.2)
+        return code == 200 and r["state"] in TERMINAL
+
+    wait_for(over, 30, 0.2)
     t = (r or {}).get("tasks", [{}])[0]
     check(r.get("state") == "success" and
           t.get("outputs") == {"cwd": os.path.realpath(DAGS_DIR)},
           "API DAG on a real worker: %s" % r)
 
 
-def main():
-    test_submit_and_update()
-    test_refusals()
-    test_delete()
-    if EXEC:
-        test_exec()
-    print("dagapi: %d failure(s)" % len(failures))
-    return 1 if failures else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+run_tests("dagapi", [test_submit_and_update, test_refusals, test_delete]
+          + ([test_exec] if EXEC else []))

@@ -6,56 +6,16 @@ token), WEIR_READ (read token). Each scenario uses DAGs of
 tests/integration/engine_dags, each on a queue of its own, so scenarios
 cannot take each other's tasks. Exits 1 when a check failed.
 """
-import json
-import os
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
-BASE = os.environ["WEIR_URL"]
-ADMIN = os.environ["WEIR_ADMIN"]
-WORKER = os.environ["WEIR_WORKER"]
-READ = os.environ["WEIR_READ"]
-failures = []
-
-
-def req(method, path, token, body=None, raw=None, timeout=30):
-    data = raw if raw is not None else (
-        json.dumps(body).encode() if body is not None else None)
-    r = urllib.request.Request(BASE + path, data=data, method=method)
-    r.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        r.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(r, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
+from weirtest import (ADMIN, READ, WORKER, check, req, run, run_tests,
+                      trigger)
+import weirtest
 
 
 def shq(v):
     return "'" + v.replace("'", "'\\''") + "'"
-
-
-def trigger(dag, body=None, expect=201):
-    code, b = req("POST", "/api/v1/dags/%s/runs" % dag, ADMIN, body)
-    check(code == expect, "trigger %s: HTTP %d %s" % (dag, code, b))
-    return b.get("run_id") if isinstance(b, dict) else None
-
-
-def run(run_id):
-    code, b = req("GET", "/api/v1/runs/%d" % run_id, READ)
-    check(code == 200, "get run %s: %d %s" % (run_id, code, b))
-    return b
 
 
 def tasks(run_id):
@@ -66,39 +26,11 @@ def states(run_id):
     return {s: t["state"] for (s, c), t in tasks(run_id).items() if c == 0}
 
 
-class Worker:
+class Worker(weirtest.Worker):
+    """A worker of 4 slots labelled host=test."""
+
     def __init__(self, name, queues):
-        code, b = req("POST", "/api/v1/workers/register", WORKER,
-                      {"name": name, "queues": queues, "slots": 4,
-                       "labels": {"host": "test"}})
-        check(code == 200, "register: %d %s" % (code, b))
-        self.id = b["worker_id"]
-        self.reg = b
-
-    def lease(self, n=1, wait_ms=0):
-        code, b = req("POST", "/api/v1/workers/%d/lease" % self.id, WORKER,
-                      {"max": n, "wait_ms": wait_ms}, timeout=70)
-        check(code == 200, "lease: %d %s" % (code, b))
-        return b.get("attempts", []) if code == 200 else []
-
-    def complete(self, a, exit_code=0, outputs=None, expect=200, lease=None,
-                 lease_id=None, **extra):
-        body = {"lease_id": lease_id or a["lease_id"], "exit_code": exit_code,
-                "outputs": outputs or {}}
-        body.update(extra)
-        if lease:
-            body["lease"] = {"worker_id": self.id, "max": lease}
-        code, b = req("POST", "/api/v1/attempts/%d/complete" %
-                      a["attempt_id"], WORKER, body)
-        check(code == expect, "complete %s: %d %s" % (a["step"], code, b))
-        return b
-
-
-def one(w, step, wait_ms=3000):
-    got = w.lease(1, wait_ms)
-    check(len(got) == 1 and got[0]["step"] == step,
-          "expected one attempt of %s, got %s" % (step, got))
-    return got[0] if got else None
+        super().__init__(name, queues, 4, {"host": "test"})
 
 
 def test_chain():
@@ -107,7 +39,7 @@ def test_chain():
           w.reg["heartbeat_interval_ms"] == 500, "register reply %s" % w.reg)
     danger = "'; rm -rf / #"
     rid = trigger("chain", {"params": {"danger": danger}})
-    a = one(w, "a")
+    a = w.one("a")
     check(a["command"] == "echo start " + shq(danger),
           "shell quoting: %r" % a["command"])
     for k in ("attempt_id", "lease_id", "run_id", "task_id", "dag",
@@ -139,7 +71,7 @@ def test_chain():
     raw = ('{"lease_id": "%s", "lines": [{"seq": 4, "ts": 1700000000004, '
            '"stream": "stdout", "line": "bad ' % lid).encode() + \
         b"\xff\xc3 byte\"}]}"
-    code, b = req("POST", path, WORKER, raw=raw)
+    code, b = req("POST", path, WORKER, data=raw)
     check(code == 200, "logs with bad UTF-8: %d %s" % (code, b))
     code, b = req("POST", path, WORKER, {"lease_id": lid, "lines": [
         {"seq": 1.5, "ts": 1, "stream": "stdout", "line": "x"}]})
@@ -171,7 +103,7 @@ def test_chain():
         check(bb["inputs"] == {"a": {"x": "hello world"}},
               "inputs %s" % bb["inputs"])
         w.complete(bb, 0, {"y": 'say "hi" $HOME'})
-    c = one(w, "c")
+    c = w.one("c")
     if c:
         check(c["command"] == 'echo "say \\"hi\\" \\$HOME" success',
               "double-quoted render %r" % c["command"])
@@ -210,7 +142,7 @@ def test_triggers():
           "idempotent trigger: %d %s" % (code, b))
     # no_retry_on_exit: exit 3 fails at once although tries remain
     w = Worker("w-noretry", ["noretry"])
-    a = one(w, "n")
+    a = w.one("n")
     w.complete(a, 3)
     r = run(r1)
     check(r["state"] == "failed" and r["tasks"][0]["state"] == "failed" and
@@ -220,13 +152,13 @@ def test_triggers():
 def test_retry():
     w = Worker("w-retry", ["retry"])
     rid = trigger("retry")
-    a = one(w, "r")
+    a = w.one("r")
     check(a["timeout_ms"] == 60000, "timeout_ms %s" % a["timeout_ms"])
     w.complete(a, 1)
     check(states(rid)["r"] == "up_for_retry", "after exit 1: %s" % states(rid))
     check(w.lease(1, 0) == [], "a retry is not leased before its delay")
     t0 = time.monotonic()
-    a2 = one(w, "r", wait_ms=5000)
+    a2 = w.one("r", wait_ms=5000)
     dt = time.monotonic() - t0
     print("retry: try 2 leased after %.2f s (delay 1 s + jitter)" % dt)
     check(0.8 <= dt <= 2.5, "retry delay %.2f s" % dt)
@@ -236,7 +168,7 @@ def test_retry():
     t = tasks(rid)[("r", 0)]
     check(t["state"] == "up_for_retry" and t["next_try_at"], "try 2 %s" % t)
     t0 = time.monotonic()
-    a3 = one(w, "r", wait_ms=6000)
+    a3 = w.one("r", wait_ms=6000)
     dt = time.monotonic() - t0
     print("retry: try 3 leased after %.2f s (delay 2 s with backoff)" % dt)
     check(1.7 <= dt <= 3.5, "backoff delay %.2f s" % dt)
@@ -272,14 +204,14 @@ def test_rules():
 def test_if_on_fresh_output():
     w = Worker("w-gate", ["gate"])
     rid = trigger("gate")
-    a = one(w, "evaluate")
+    a = w.one("evaluate")
     if a is None:
         return
     w.complete(a, 0, {"accuracy": "0.91"})
     s = states(rid)
     check(s["maybe"] == "skipped" and s["low"] == "skipped" and
           s["register"] == "queued", "if: on a fresh output %s" % s)
-    b = one(w, "register")
+    b = w.one("register")
     if b is None:
         return
     check(b["command"] == "echo register 0.91", "rendered %r" % b["command"])
@@ -317,13 +249,13 @@ def test_matrix():
 def test_expire():
     w = Worker("w-exp", ["expire"])
     rid = trigger("expire")
-    a = one(w, "slow")
+    a = w.one("slow")
     time.sleep(0.4)
     code, _ = req("POST", "/api/v1/attempts/%d/heartbeat" % a["attempt_id"],
                   WORKER, {"lease_id": a["lease_id"]})
     check(code == 200, "heartbeat in time")
     t0 = time.monotonic()
-    a2 = one(w, "slow", wait_ms=8000)
+    a2 = w.one("slow", wait_ms=8000)
     dt = time.monotonic() - t0
     print("expiry: try 2 leased %.2f s after the last heartbeat "
           "(TTL 1.5 s + retry 0.5 s)" % dt)
@@ -465,22 +397,7 @@ def test_list():
     check(code == 404, "no such run %d" % code)
 
 
-def main():
-    t0 = time.monotonic()
-    tests = [test_chain, test_triggers, test_retry, test_rules,
-             test_if_on_fresh_output, test_matrix,
-             test_matrix_concurrent, test_expire, test_poll, test_limited,
-             test_round_trips, test_list]
-    for t in tests:
-        try:
-            t()
-        except Exception as e:  # a crash in one scenario fails it, not all
-            import traceback
-            traceback.print_exc()
-            check(False, "%s raised %r" % (t.__name__, e))
-    print("engine_test: %.1f s, %d failure(s)" % (time.monotonic() - t0,
-                                                 len(failures)))
-    sys.exit(1 if failures else 0)
-
-
-main()
+run_tests("engine_test", [
+    test_chain, test_triggers, test_retry, test_rules,
+    test_if_on_fresh_output, test_matrix, test_matrix_concurrent,
+    test_expire, test_poll, test_limited, test_round_trips, test_list])

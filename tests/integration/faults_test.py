@@ -19,8 +19,9 @@ import sys
 import threading
 import time
 import traceback
-import urllib.error
-import urllib.request
+
+import weirtest
+from weirtest import TERMINAL, check, create_token, failures, wait_for
 
 SERVER_BIN = os.environ["WEIR_SERVER_BIN"]
 WORKER_BIN = os.environ["WEIR_WORKER_BIN"]
@@ -28,18 +29,9 @@ PG = os.environ["WEIR_PG"]
 TMP = os.environ["WEIR_TMP"]
 DB = os.environ["WEIR_DB_URL"]
 LEASE_TTL_MS = 2000
-TERMINAL = ("success", "failed", "canceled")
 
-failures = []
 summary = []
 procs = []  # every Popen started here, for the final cleanup
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr, flush=True)
-    return cond
 
 
 def note(*args):
@@ -57,15 +49,6 @@ def alive(pid):
             return f.read().split(") ", 1)[1][0] != "Z"
     except (OSError, IndexError):
         return False
-
-
-def wait_for(cond, timeout, step=0.1):
-    end = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v or time.monotonic() >= end:
-            return v
-        time.sleep(step)
 
 
 def read(path):
@@ -164,22 +147,20 @@ class Worker:
 
 
 def req(method, path, body=None, token="admin", timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request(SERVER.url() + path, data=data, method=method)
-    r.add_header("Authorization", "Bearer " + TOKENS[token])
-    if data is not None:
-        r.add_header("Content-Type", "application/json")
+    """(status, reply) from the server of the moment: an error status with
+    a body that is not JSON gives the text, a network error (None, what
+    it was)."""
     try:
-        with urllib.request.urlopen(r, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw or b"null")
-        except ValueError:
-            return e.code, raw.decode(errors="replace")
+        status, text, _ = weirtest.call(method, path, TOKENS[token], body,
+                                        timeout=timeout, base=SERVER.url())
+        if status < 400:
+            return status, json.loads(text or b"null")
     except (OSError, ValueError) as e:
         return None, str(e)
+    try:
+        return status, json.loads(text or b"null")
+    except ValueError:
+        return status, text.decode(errors="replace")
 
 
 def trigger(dag, expect=201):
@@ -447,11 +428,8 @@ def run_scenarios(scenarios):
     try:
         SERVER.start()
         TOKENS["admin"] = read(os.path.join(TMP, "admin.token")).strip()
-        tok = subprocess.run([SERVER_BIN, "--create-token", "worker",
-                              "--database-url", DB], check=True,
-                             capture_output=True, text=True).stdout.strip()
-        with open(os.path.join(TMP, "worker.token"), "w") as f:
-            f.write(tok + "\n")
+        weirtest.write_token(os.path.join(TMP, "worker.token"),
+                             create_token(SERVER_BIN, DB, "worker"))
         code, b = req("GET", "/api/v1/dags")
         bad = [(d["id"], d["last_error"]) for d in b["dags"]
                if d.get("last_error")] if code == 200 else b

@@ -10,41 +10,16 @@ Environment: WEIR_URL, WEIR_ADMIN (admin token named "ops"), WEIR_WORKER,
 WEIR_READ, WEIR_DATA (the data folder), WEIR_STEPS (dags/ml/steps).
 Exits 1 when a check failed.
 """
-import json
 import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
-BASE = os.environ["WEIR_URL"]
-ADMIN = os.environ["WEIR_ADMIN"]
-WORKER = os.environ["WEIR_WORKER"]
-READ = os.environ["WEIR_READ"]
+from weirtest import (ADMIN, BASE, READ, TERMINAL, WORKER, check, failures,
+                      req, wait_for)
+
 DATA = os.environ["WEIR_DATA"]
 STEPS = os.environ["WEIR_STEPS"]
-failures = []
-
-
-def req(method, path, token, body=None):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request(BASE + path, data=data, method=method)
-    r.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        r.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
 
 
 def trigger(params, env=None):
@@ -58,14 +33,15 @@ def trigger(params, env=None):
 
 def wait_done(run_id, limit=60):
     """The run once finished (bounded: limit seconds)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        _, b = req("GET", "/api/v1/runs/%d" % run_id, READ)
-        if b["state"] in ("success", "failed", "canceled"):
-            return b
-        time.sleep(0.3)
-    check(False, "run %d did not finish within %d s" % (run_id, limit))
-    return b
+    last = {}
+
+    def over():
+        _, last["run"] = req("GET", "/api/v1/runs/%d" % run_id, READ)
+        return last["run"]["state"] in TERMINAL
+
+    check(wait_for(over, limit, 0.3),
+          "run %d did not finish within %d s" % (run_id, limit))
+    return last["run"]
 
 
 def states(run):

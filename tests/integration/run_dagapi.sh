@@ -12,41 +12,7 @@ server=$1
 src=$2
 worker_bin=${3:-}
 cli=${4:-}
-pg="$src/tests/pg/pg.sh"
-tmp=$(mktemp -d)
-chmod 755 "$tmp" # the postgres user must reach the cluster inside
-export WEIR_PG_NOSYNC=1
-server_pid=""
-worker_pid=""
-rc=0
-started=$SECONDS
-
-die() {
-    echo "FATAL: $*" >&2
-    exit 1
-}
-
-stop_pid() { # PID
-    kill -TERM "$1" 2>/dev/null
-    for _ in $(seq 1 100); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$1" 2>/dev/null
-    wait "$1" 2>/dev/null
-}
-
-cleanup() {
-    [ -n "$worker_pid" ] && stop_pid "$worker_pid"
-    [ -n "$server_pid" ] && stop_pid "$server_pid"
-    "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-url=$("$pg" start "$tmp/pg") || die "cannot start PostgreSQL"
-mkdir -p "$tmp/dags" "$tmp/scratch"
+. "$src/tests/integration/harness.sh"
 cat >"$tmp/dags/filedag.yaml" <<'YAML'
 dag: filedag
 steps:
@@ -54,49 +20,19 @@ steps:
     run: echo a
 YAML
 
-"$server" --database-url "$url" --dags-dir "$tmp/dags" --listen 127.0.0.1:0 \
-    --admin-token-file "$tmp/admin.token" >"$tmp/out" 2>"$tmp/err" &
-server_pid=$!
-addr=""
-for _ in $(seq 1 200); do
-    addr=$(grep -o 'event=listening addr=[^ ]*' "$tmp/err" | head -n 1 | cut -d= -f3)
-    [ -n "$addr" ] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/err" >&2; die "weir-server exited"; }
-    sleep 0.1
-done
-[ -n "$addr" ] || die "weir-server did not listen within 20 s"
-worker=$("$server" --create-token worker --token-name test-worker --database-url "$url" 2>/dev/null) ||
-    die "cannot create a worker token"
-reader=$("$server" --create-token read --database-url "$url" 2>/dev/null) ||
-    die "cannot create a read token"
+harness_start_server
+worker=$(harness_token worker test-worker) || die "cannot create a worker token"
+reader=$(harness_token read) || die "cannot create a read token"
+ops=$(cat "$tmp/admin.token")
 
-if [ -n "$worker_bin" ]; then
-    printf '%s\n' "$worker" >"$tmp/worker.token"
-    chmod 600 "$tmp/worker.token"
-    "$worker_bin" --server "http://$addr" --token-file "$tmp/worker.token" \
-        --queue dagapi-exec --dags-dir "$tmp/dags" --scratch-dir "$tmp/scratch" \
-        --name exec-worker --shutdown-grace 1s >"$tmp/worker.log" 2>&1 &
-    worker_pid=$!
-fi
+[ -n "$worker_bin" ] && harness_start_worker "$worker" exec-worker --queue dagapi-exec
 
-WEIR_URL="http://$addr" WEIR_ADMIN=$(cat "$tmp/admin.token") WEIR_WORKER="$worker" \
+WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_READ="$reader" WEIR_DAGS_DIR="$tmp/dags" WEIR_EXEC=${worker_bin:+1} \
     WEIR_PG="$pg" WEIR_PG_DIR="$tmp/pg" \
     timeout 90 python3 "$src/tests/integration/dagapi_test.py" || rc=1
 
-# the CLI: exit codes and what it prints
-expect_cli() { # WANT_RC GREP_PATTERN ARGS...
-    local want=$1 pat=$2 got
-    shift 2
-    WEIR_SERVER="http://$addr" WEIR_TOKEN=$(cat "$tmp/admin.token") \
-        timeout 20 "$cli" "$@" >"$tmp/cli" 2>&1
-    got=$?
-    if [ "$got" -ne "$want" ] || ! grep -q -- "$pat" "$tmp/cli"; then
-        echo "FAIL: weir $* exited $got (want $want):" >&2
-        cat "$tmp/cli" >&2
-        rc=1
-    fi
-}
+# the CLI: exit codes and what it prints (expect_cli of harness.sh)
 if [ -n "$cli" ]; then
     mkdir -p "$tmp/cli-dags"
     printf 'dag: clidag\nsteps:\n  - id: a\n    run: echo a\n' >"$tmp/cli-dags/clidag.yaml"
@@ -114,23 +50,9 @@ if [ -n "$cli" ]; then
     expect_cli 0 "weir dag delete DAG" dag delete --help
 fi
 
-if [ -n "$worker_pid" ]; then
-    stop_pid "$worker_pid"
-    worker_pid=""
-fi
-kill -TERM "$server_pid"
-wait "$server_pid"
-src_rc=$?
-server_pid=""
-[ "$src_rc" -eq 0 ] || { echo "FAIL: weir-server exited $src_rc on SIGTERM" >&2; rc=1; }
-if grep -q 'Sanitizer\|runtime error' "$tmp/err" "$tmp/worker.log" 2>/dev/null; then
-    echo "FAIL: sanitizer reports:" >&2
-    grep -h -A 30 'Sanitizer\|runtime error' "$tmp/err" "$tmp/worker.log" 2>/dev/null | head -n 80 >&2
-    rc=1
-fi
-if [ "$rc" -ne 0 ]; then
-    tail -n 40 "$tmp/err" >&2
-    [ -f "$tmp/worker.log" ] && tail -n 20 "$tmp/worker.log" >&2
-fi
+harness_stop_worker
+harness_stop_server
+harness_check_log
+[ "$rc" -eq 0 ] || { [ -f "$tmp/worker.log" ] && tail -n 20 "$tmp/worker.log" >&2; }
 echo "integration.dagapi: $((SECONDS - started)) s, rc $rc"
 exit "$rc"

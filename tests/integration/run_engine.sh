@@ -34,14 +34,10 @@ curl -s -o /dev/null -X POST -H "Authorization: Bearer $worker" \
 curl_pid=$!
 sleep 0.5
 stop_start=$SECONDS
-kill -TERM "$server_pid"
-wait "$server_pid"
-src_rc=$?
+harness_stop_server
 wait "$curl_pid" 2>/dev/null
 [ $((SECONDS - stop_start)) -le 5 ] ||
-    { echo "FAIL: a waiting lease held the stop for $((SECONDS - stop_start)) s" >&2; rc=1; }
-server_pid=""
-[ "$src_rc" -eq 0 ] || { echo "FAIL: weir-server exited $src_rc on SIGTERM" >&2; rc=1; }
+    fail "a waiting lease held the stop for $((SECONDS - stop_start)) s"
 harness_check_log
 [ -n "${WEIR_KEEP_LOG:-}" ] && cp "$tmp/err" "$WEIR_KEEP_LOG"
 echo "integration.engine: $((SECONDS - started)) s, rc $rc"

@@ -13,22 +13,12 @@ server=$1
 worker=$2
 src=$3
 name=${4:-faults}
-pg="$src/tests/pg/pg.sh"
-tmp=$(mktemp -d)
-chmod 755 "$tmp" # the postgres user must reach the cluster inside
-export WEIR_PG_NOSYNC=1
+. "$src/tests/integration/harness.sh"
 py_pid=""
-rc=0
-started=$SECONDS
-
-die() {
-    echo "FATAL: $*" >&2
-    exit 1
-}
 
 # Every process the test starts is listed in $tmp/pids (a process group
 # id as -PID): end them by id, then the cluster.
-cleanup() {
+faults_cleanup() {
     if [ -n "$py_pid" ]; then
         kill -TERM "$py_pid" 2>/dev/null
         wait "$py_pid" 2>/dev/null
@@ -38,19 +28,15 @@ cleanup() {
             kill -KILL -- "$p" 2>/dev/null
         done <"$tmp/pids"
     fi
-    "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
-    rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'faults_cleanup; harness_cleanup' EXIT
 
-url=$("$pg" start "$tmp/pg") || die "cannot start PostgreSQL"
 # WEIR_PG_NOSYNC turns synchronous_commit off, which lets an immediate
 # stop lose commits that were acknowledged: keep fsync off (the OS keeps
 # the files) but commits synchronous, as scenario 3 stops PostgreSQL.
 "$pg" psql "$tmp/pg" -qc "ALTER SYSTEM SET synchronous_commit = on" \
     -c "SELECT pg_reload_conf()" >/dev/null || die "cannot configure PostgreSQL"
-mkdir -p "$tmp/dags" "$tmp/scratch"
+mkdir -p "$tmp/scratch"
 for f in "$src/tests/integration/${name}_dags"/*.yaml; do
     sed "s|@TMP@|$tmp|g" "$f" >"$tmp/dags/$(basename "$f")" || die "no DAGs"
 done

@@ -14,29 +14,18 @@ src=$2
 worker_bin=$3
 cli=${4:-}
 . "$src/tests/integration/harness.sh"
-worker_pid=""
-stop_worker() {
-    [ -n "$worker_pid" ] && harness_stop "$worker_pid"
-    worker_pid=""
-}
-trap 'stop_worker; harness_cleanup' EXIT
 /usr/bin/python3 -c 'import sklearn, numpy' ||
     die "python3-sklearn and python3-numpy are needed (scripts/setup.sh)"
 cp -r "$src/dags/ml" "$tmp/dags/ml" || die "no dags/ml"
 cp "$src"/tests/integration/ml_dags/*.yaml "$tmp/dags/" || die "no test DAGs"
-mkdir -p "$tmp/scratch" "$tmp/data"
+mkdir -p "$tmp/data"
 
 harness_start_server
 worker=$(harness_token worker ml-worker) || die "cannot create a worker token"
 reader=$(harness_token read) || die "cannot create a read token"
 ops=$(harness_token admin ops) || die "cannot create an admin token"
 harness_check_dags
-printf '%s\n' "$worker" >"$tmp/worker.token"
-chmod 600 "$tmp/worker.token"
-"$worker_bin" --server "http://$addr" --token-file "$tmp/worker.token" \
-    --slots 2 --dags-dir "$tmp/dags" --scratch-dir "$tmp/scratch" \
-    --name ml-worker --shutdown-grace 1s >"$tmp/worker.log" 2>&1 &
-worker_pid=$!
+harness_start_worker "$worker" ml-worker --slots 2
 
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_READ="$reader" WEIR_DATA="$tmp/data" WEIR_STEPS="$tmp/dags/ml/steps" \
@@ -64,7 +53,7 @@ if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     expect_cli 1 "no run 999999" lineage 999999
 fi
 
-stop_worker
+harness_stop_worker
 harness_stop_server
 harness_check_log
 grep -q 'event=artifact_refused' "$tmp/err" ||

@@ -14,76 +14,7 @@
 set -uo pipefail
 server=$1
 src=$2
-pg="$src/tests/pg/pg.sh"
-tmp=$(mktemp -d)
-chmod 755 "$tmp" # the postgres user must reach the cluster inside
-export WEIR_PG_NOSYNC=1
-pids=()
-rc=0
-started=$SECONDS
-
-die() {
-    echo "FATAL: $*" >&2
-    tail -n 30 "$tmp"/err.* >&2 2>/dev/null
-    exit 1
-}
-
-fail() {
-    echo "FAIL: $*" >&2
-    rc=1
-}
-
-cleanup() {
-    for p in "${pids[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for p in "${pids[@]}"; do
-        for _ in $(seq 1 100); do
-            kill -0 "$p" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-# start_server NAME [FLAGS...]: start one, set pid_NAME and addr_NAME.
-start_server() {
-    local name=$1 err="$tmp/err.$1" a="" p
-    shift
-    "$server" --database-url "$url" --dags-dir "$tmp/dags" \
-        --listen 127.0.0.1:0 --admin-token-file "$tmp/admin.token" "$@" \
-        >>"$tmp/out.$name" 2>>"$err" &
-    p=$!
-    pids+=("$p")
-    for _ in $(seq 1 200); do
-        a=$(grep -o 'event=listening addr=[^ ]*' "$err" | tail -n 1 | cut -d= -f3)
-        [ -n "$a" ] && break
-        kill -0 "$p" 2>/dev/null || die "weir-server $name exited"
-        sleep 0.1
-    done
-    [ -n "$a" ] || die "weir-server $name did not listen within 20 s"
-    printf -v "pid_$name" '%s' "$p"
-    printf -v "addr_$name" '%s' "$a"
-}
-
-# stop_server NAME: SIGTERM, which must end it with 0 within 10 s.
-stop_server() {
-    local name=$1 p code
-    p=$(eval echo "\$pid_$name")
-    kill -TERM "$p"
-    wait "$p"
-    code=$?
-    [ "$code" -eq 0 ] || fail "weir-server $name exited $code on SIGTERM"
-}
-
-sql() {
-    "$pg" psql "$tmp/pg" -tAc "$1"
-}
+. "$src/tests/integration/harness.sh"
 
 # dag_field ADDR ID FIELD: a field of DAG ID in GET /api/v1/dags ("" when
 # the DAG is not listed, "null" for JSON null).
@@ -144,20 +75,17 @@ folder_checks() {
     wait_until "$lim" has_error "$a" "$p-nested" "file not found" || fail "$p: a removed subfolder's DAG is not marked missing"
 }
 
-url=$("$pg" start "$tmp/pg") || die "cannot start PostgreSQL"
-mkdir -p "$tmp/dags"
 cp "$src"/tests/integration/sched_dags/*.yaml "$tmp/dags/" || die "no DAGs"
-start_server a
+harness_spawn_server a
 token=$(cat "$tmp/admin.token")
-sql "UPDATE dags SET paused = true WHERE id = 'paused-cron'" >/dev/null || die "cannot pause"
-errors=$(sql "SELECT id || ': ' || last_error FROM dags WHERE last_error IS NOT NULL")
-[ -z "$errors" ] || die "test DAGs did not load: $errors"
+harness_sql "UPDATE dags SET paused = true WHERE id = 'paused-cron'" >/dev/null || die "cannot pause"
+harness_check_dags
 
 # ---- the folder watch (inotify) ----
 folder_checks "$addr_a" watch 3
 
 # ---- cron: two servers on one database, one run per slot ----
-start_server b
+harness_spawn_server b
 now=$(date +%s)
 slot=$(((now / 60 + 1) * 60))
 [ $((slot - now)) -ge 2 ] || slot=$((slot + 60))
@@ -165,17 +93,17 @@ echo "waiting $((slot - now)) s for the slot $(date -u -d "@$slot" +%H:%M:%S)Z"
 sleep $((slot - now + 4))
 kolkata=$(TZ=Asia/Kolkata date -d "@$slot" +%Y-%m-%dT%H:%M:%S+05:30)
 for _ in $(seq 1 150); do # bounded: a loaded machine may fire late
-    [ "$(sql "SELECT count(*) FROM runs WHERE dag_id IN ('every-minute', 'jittered') AND logical_time = to_timestamp($slot)")" -ge 2 ] && break
+    [ "$(harness_sql "SELECT count(*) FROM runs WHERE dag_id IN ('every-minute', 'jittered') AND logical_time = to_timestamp($slot)")" -ge 2 ] && break
     sleep 0.1
 done
-got=$(sql "SELECT count(*), min(reason), min(trigger_kind), min(trigger_key) FROM runs WHERE dag_id = 'every-minute' AND logical_time = to_timestamp($slot)")
+got=$(harness_sql "SELECT count(*), min(reason), min(trigger_kind), min(trigger_key) FROM runs WHERE dag_id = 'every-minute' AND logical_time = to_timestamp($slot)")
 [ "$got" = "1|cron * * * * * ($kolkata)|cron|cron:* * * * *" ] ||
     fail "slot $slot: expected one cron run with reason 'cron * * * * * ($kolkata)', got '$got'"
-dup=$(sql "SELECT count(*) FROM (SELECT 1 FROM runs WHERE trigger_kind = 'cron' GROUP BY dag_id, trigger_key, logical_time HAVING count(*) > 1) x")
+dup=$(harness_sql "SELECT count(*) FROM (SELECT 1 FROM runs WHERE trigger_kind = 'cron' GROUP BY dag_id, trigger_key, logical_time HAVING count(*) > 1) x")
 [ "$dup" = 0 ] || fail "a cron slot has more than one run"
-got=$(sql "SELECT count(*), min(trigger_key) FROM runs WHERE dag_id = 'jittered' AND logical_time = to_timestamp($slot)")
+got=$(harness_sql "SELECT count(*), min(trigger_key) FROM runs WHERE dag_id = 'jittered' AND logical_time = to_timestamp($slot)")
 [ "$got" = "1|minutely" ] || fail "jittered slot: expected one run of trigger 'minutely', got '$got'"
-[ "$(sql "SELECT count(*) FROM runs WHERE dag_id = 'paused-cron'")" = 0 ] || fail "a paused DAG got a cron run"
+[ "$(harness_sql "SELECT count(*) FROM runs WHERE dag_id = 'paused-cron'")" = 0 ] || fail "a paused DAG got a cron run"
 # Both servers fire the slot; under load one may log it a little later.
 fired=0
 for _ in $(seq 1 150); do
@@ -186,31 +114,25 @@ done
 [ "$fired" = 2 ] || fail "expected both servers to fire the slot, saw $fired firings"
 cat "$tmp/err.a" "$tmp/err.b" | grep -q "event=cron_fired dag=every-minute .*slot=$kolkata.*created=no" ||
     fail "no server saw the slot already taken"
-stop_server b
+harness_stop_server "$pid_b"
 
 # ---- a restart within the minute makes no second run ----
-stop_server a
-start_server a
+harness_stop_server "$pid_a"
+harness_spawn_server a2 # a again, with a log of its own
 sleep 2
-n=$(sql "SELECT count(*) FROM runs WHERE dag_id = 'every-minute' AND logical_time = to_timestamp($slot)")
+n=$(harness_sql "SELECT count(*) FROM runs WHERE dag_id = 'every-minute' AND logical_time = to_timestamp($slot)")
 [ "$n" = 1 ] || fail "after a restart the slot has $n runs"
 [ "$(date +%s)" -lt $((slot + 60)) ] || echo "note: the restart crossed into the next minute"
 
 # ---- the uv_fs_poll fallback ----
-stop_server a
-start_server p --watch-poll
+harness_stop_server "$pid_a2"
+harness_spawn_server p --watch-poll
 grep -q "event=sched_started .*watch=poll" "$tmp/err.p" || fail "--watch-poll did not poll"
 folder_checks "$addr_p" poll 4
-stop_server p
+harness_stop_server "$pid_p"
 
 echo "lateness (slot to run committed):"
 cat "$tmp"/err.* | grep -o 'event=cron_fired dag=[^ ]* trigger="[^"]*" slot=[^ ]* late_ms=[0-9-]* jitter_ms=[0-9]* run=[0-9]* created=[a-z]*' | sed 's/^/  /'
-for f in "$tmp"/err.*; do
-    if grep -q 'Sanitizer\|runtime error\|LeakSanitizer' "$f"; then
-        fail "sanitizer reports in $(basename "$f"):"
-        grep -A 30 'Sanitizer\|runtime error' "$f" | head -n 60 >&2
-    fi
-done
-[ "$rc" -eq 0 ] || tail -n 40 "$tmp"/err.* >&2
+harness_check_log "$tmp"/err.*
 echo "integration.sched: $((SECONDS - started)) s, rc $rc"
 exit "$rc"

@@ -9,70 +9,7 @@
 set -uo pipefail
 server=$1
 src=$2
-pg="$src/tests/pg/pg.sh"
-tmp=$(mktemp -d)
-chmod 755 "$tmp" # the postgres user must reach the cluster inside
-export WEIR_PG_NOSYNC=1
-server_pid=""
-server_rc=0
-failures=0
-started=$SECONDS
-
-fail() {
-    echo "FAIL: $*" >&2
-    failures=$((failures + 1))
-}
-
-die() {
-    echo "FATAL: $*" >&2
-    exit 1
-}
-
-stop_server() {
-    [ -n "$server_pid" ] || return 0
-    kill -TERM "$server_pid" 2>/dev/null
-    for _ in $(seq 1 100); do
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$server_pid" 2>/dev/null; then
-        kill -KILL "$server_pid" 2>/dev/null
-        fail "weir-server did not stop within 10 s of SIGTERM"
-    fi
-    wait "$server_pid"
-    server_rc=$?
-    server_pid=""
-}
-
-cleanup() {
-    stop_server
-    "$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-# start_server N: runs weir-server (output in $tmp/outN, errN), waits until
-# it listens, sets $base.
-start_server() {
-    local n=$1 addr=""
-    "$server" --database-url "$url" --dags-dir "$tmp/dags" \
-        --listen 127.0.0.1:0 --admin-token-file "$tmp/admin.token" \
-        >"$tmp/out$n" 2>"$tmp/err$n" &
-    server_pid=$!
-    for _ in $(seq 1 200); do
-        addr=$(grep -o 'event=listening addr=[^ ]*' "$tmp/err$n" | head -n 1 |
-            cut -d= -f3)
-        [ -n "$addr" ] && break
-        if ! kill -0 "$server_pid" 2>/dev/null; then
-            cat "$tmp/err$n" >&2
-            die "weir-server exited while starting"
-        fi
-        sleep 0.1
-    done
-    [ -n "$addr" ] || die "weir-server did not listen within 20 s"
-    base="http://$addr"
-}
+. "$src/tests/integration/harness.sh"
 
 # req METHOD PATH TOKEN [CURL ARGS...]: sets $code; body in $tmp/body,
 # headers in $tmp/hdr.
@@ -82,7 +19,7 @@ req() {
     shift 3
     [ -n "$token" ] && auth=(-H "Authorization: Bearer $token")
     code=$(curl -s --max-time 10 -X "$method" "${auth[@]}" -D "$tmp/hdr" \
-        -o "$tmp/body" -w '%{http_code}' "$@" "$base$path") || code=000
+        -o "$tmp/body" -w '%{http_code}' "$@" "http://$addr$path") || code=000
 }
 
 expect() { # CODE WHAT
@@ -96,10 +33,6 @@ check_body() {
 b = json.load(open(sys.argv[1]))
 $1" "$tmp/body" || fail "body check failed: $1
 body: $(head -c 800 "$tmp/body")"
-}
-
-sql() {
-    "$pg" psql "$tmp/pg" -tAc "$1"
 }
 
 # ---- flags (no database needed) ----
@@ -116,8 +49,7 @@ env -u WEIR_DATABASE_URL "$server" >/dev/null 2>"$tmp/flagerr"
 grep -q -- 'loopback.*--allow-remote' "$tmp/flagerr" ||
     fail "non-loopback refusal must say why: $(cat "$tmp/flagerr")"
 
-# ---- a cluster and a DAGs folder ----
-url=$("$pg" start "$tmp/pg") || die "cannot start PostgreSQL"
+# ---- a DAGs folder ----
 mkdir -p "$tmp/dags/team"
 cat >"$tmp/dags/hello.yaml" <<'YAML'
 dag: hello
@@ -145,9 +77,9 @@ steps:
 YAML
 
 # ---- first start ----
-start_server 1
-admin=$(sed -n 's/^admin token: //p' "$tmp/out1")
-echo "$admin" | grep -Eq '^weir_[0-9a-f]{64}$' || fail "no admin token printed: $(cat "$tmp/out1")"
+harness_start_server
+admin=$(sed -n 's/^admin token: //p' "$tmp/out")
+echo "$admin" | grep -Eq '^weir_[0-9a-f]{64}$' || fail "no admin token printed: $(cat "$tmp/out")"
 [ "$(cat "$tmp/admin.token" 2>/dev/null)" = "$admin" ] || fail "--admin-token-file does not hold the token"
 [ "$(stat -c %a "$tmp/admin.token" 2>/dev/null)" = 600 ] || fail "the token file must have mode 600"
 
@@ -230,23 +162,23 @@ req POST /api/v1/tokens "$admin" --data-binary $'{\n  "role": worker\n}'
 expect 400 "malformed JSON"
 check_body 'm = b["error"]["message"]; assert b["error"]["code"] == "PARSE" and "line 2, column 11" in m, m'
 
-migrations_before=$(sql "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
+migrations_before=$(harness_sql "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
 n_migrations=$(ls "$src"/migrations/*.sql | wc -l)
-[ "$(sql 'SELECT count(*) FROM schema_migrations')" = "$n_migrations" ] ||
+[ "$(harness_sql 'SELECT count(*) FROM schema_migrations')" = "$n_migrations" ] ||
     fail "schema_migrations, not one row per file of migrations/: $migrations_before"
-[ "$(sql 'SELECT count(*) FROM dag_versions')" = 2 ] || fail "expected 2 DAG versions"
+[ "$(harness_sql 'SELECT count(*) FROM dag_versions')" = 2 ] || fail "expected 2 DAG versions"
 
 # ---- restart: one file changed ----
 sed -i 's/first version/second version/' "$tmp/dags/nightly.yaml"
-stop_server
-[ "$server_rc" -eq 0 ] || fail "weir-server exited $server_rc on SIGTERM: $(tail -n 30 "$tmp/err1")"
-start_server 2
-grep -q 'admin token' "$tmp/out2" && fail "a second admin token was printed"
-[ "$(sql "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")" = "$migrations_before" ] ||
+harness_stop_server
+cp "$tmp/err" "$tmp/err.1" # the restart starts a new log
+harness_start_server
+grep -q 'admin token' "$tmp/out" && fail "a second admin token was printed"
+[ "$(harness_sql "SELECT version, name, applied_at FROM schema_migrations ORDER BY version")" = "$migrations_before" ] ||
     fail "schema_migrations changed on restart"
-[ "$(sql "SELECT count(*) FROM api_tokens WHERE role = 'admin'")" = 1 ] || fail "more than one admin token"
-[ "$(sql "SELECT count(*) FROM dag_versions WHERE dag_id = 'hello'")" = 1 ] || fail "hello got a new version"
-[ "$(sql "SELECT count(*) FROM dag_versions WHERE dag_id = 'nightly'")" = 2 ] || fail "nightly did not get a new version"
+[ "$(harness_sql "SELECT count(*) FROM api_tokens WHERE role = 'admin'")" = 1 ] || fail "more than one admin token"
+[ "$(harness_sql "SELECT count(*) FROM dag_versions WHERE dag_id = 'hello'")" = 1 ] || fail "hello got a new version"
+[ "$(harness_sql "SELECT count(*) FROM dag_versions WHERE dag_id = 'nightly'")" = 2 ] || fail "nightly did not get a new version"
 req GET /api/v1/dags/nightly "$admin"
 expect 200 "changed DAG after restart"
 check_body 'assert b["description"] == "second version", b'
@@ -269,11 +201,7 @@ check_body 'assert b["database"] == "ok", b'
 req GET /api/v1/dags "$admin"
 expect 200 "dags after the database came back"
 
-stop_server
-[ "$server_rc" -eq 0 ] || fail "weir-server exited $server_rc on SIGTERM: $(tail -n 30 "$tmp/err2")"
-if grep -q 'Sanitizer' "$tmp/err1" "$tmp/err2"; then
-    fail "sanitizer reports: $(grep -h -A 20 'Sanitizer' "$tmp/err1" "$tmp/err2" | head -n 60)"
-fi
-
-echo "integration.server: $((SECONDS - started)) s, $failures failure(s)"
-[ "$failures" -eq 0 ]
+harness_stop_server
+harness_check_log "$tmp/err.1"
+echo "integration.server: $((SECONDS - started)) s, rc $rc"
+exit "$rc"

@@ -11,11 +11,6 @@ server=$1
 src=$2
 source "$src/tests/integration/harness.sh"
 
-fail() {
-    echo "FAIL: $*" >&2
-    rc=1
-}
-
 # get PATH [CURL ARGS...]: the status, headers in $tmp/h, body in $tmp/b.
 get() {
     local path=$1

@@ -13,39 +13,10 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 
-BASE = os.environ["WEIR_URL"]
-ADMIN = os.environ["WEIR_ADMIN"]
-WORKER = os.environ["WEIR_WORKER"]
-READ = os.environ["WEIR_READ"]
+from weirtest import ADMIN, READ, WORKER, check, failures, req
+
 SECRET = os.environ["WEIR_TEST_HOOK_SECRET"]
-failures = []
-
-
-def req(method, path, token, body=None, raw=None, headers=None):
-    data = raw if raw is not None else (
-        json.dumps(body).encode() if body is not None else None)
-    r = urllib.request.Request(BASE + path, data=data, method=method)
-    if token:
-        r.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        r.add_header("Content-Type", "application/json")
-    for k, v in (headers or {}).items():
-        r.add_header(k, v)
-    try:
-        with urllib.request.urlopen(r, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
 
 
 def event(name, payload=None, eid=None, expect=202):
@@ -186,7 +157,7 @@ def before():
             sig = "sha256=" + hmac.new(SECRET.encode(), raw,
                                        hashlib.sha256).hexdigest()
         h = {"X-Hub-Signature-256": sig} if sig else {}
-        code, b = req("POST", "/api/v1/hooks/trg-hook/push", None, raw=raw,
+        code, b = req("POST", "/api/v1/hooks/trg-hook/push", None, data=raw,
                       headers=h)
         check(code == expect, "hook %s: %d %s" % (body, code, b))
         return b
@@ -203,7 +174,7 @@ def before():
     r = runs("trg-hook")
     check(len(r) == 1 and r[0]["trigger"]["kind"] == "webhook",
           "webhook run %s" % r)
-    code, b = req("POST", "/api/v1/hooks/trg-hook/nope", None, raw=b"{}")
+    code, b = req("POST", "/api/v1/hooks/trg-hook/nope", None, data=b"{}")
     check(code == 404, "unknown hook: %d" % code)
 
 
