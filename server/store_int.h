@@ -64,14 +64,6 @@ WEIR_MUSTCHECK int store_json_query(struct store_conn *c, const char *sql,
 WEIR_MUSTCHECK int store_cmd(struct store_conn *c, const char *sql, int n,
                              const char *const *params, struct weir_err *err);
 
-/*
- * Run one statement whose single value is JSON text (a row with NULL, or
- * no row, is WEIR_ENOTFOUND), parsed into a new *out.
- */
-WEIR_MUSTCHECK int store_json_query(struct store_conn *c, const char *sql,
-                                    int n, const char *const *params,
-                                    cJSON **out, struct weir_err *err);
-
 /* Transaction control; store_rollback() cannot fail in a way that
  * matters (a broken connection is reset by its next borrower). */
 WEIR_MUSTCHECK int store_begin(struct store_conn *c, struct weir_err *err);
