@@ -249,6 +249,7 @@ class Bench:
         self.failed_runs = set()
         self.env = dict(os.environ)
         self.env.pop("WEIR_PG_NOSYNC", None)
+        self.pgss = os.environ.get("WEIR_BENCH_PGSS") in ("1", "2")
 
     # ---- processes ----
 
@@ -332,8 +333,51 @@ class Bench:
         t0 = time.monotonic()
         self.pg_started = True
         self.pg_url = self.pg("start", self.pg_dir).strip().splitlines()[-1]
+        if self.pgss:
+            # WEIR_BENCH_PGSS=1: statement statistics, printed per workload;
+            # =2: also the plans of statements slower than 0.5 ms, in
+            # pg/postgres.log
+            explain = os.environ.get("WEIR_BENCH_PGSS") == "2"
+            self.pg("psql", self.pg_dir, "-qc", "ALTER SYSTEM SET"
+                    " shared_preload_libraries = '%s'"
+                    % ("pg_stat_statements', 'auto_explain" if explain
+                       else "pg_stat_statements"))
+            self.pg("stop", self.pg_dir, "fast")
+            self.pg_url = self.pg("start", self.pg_dir).strip().splitlines()[-1]
+            self.pg("psql", self.pg_dir, "-qc",
+                    "CREATE EXTENSION pg_stat_statements")
+            for setting in ("log_min_duration = '0.5ms'", "log_analyze = on",
+                            "log_buffers = on"):
+                if explain:
+                    self.pg("psql", self.pg_dir, "-qc",
+                            "ALTER SYSTEM SET auto_explain." + setting)
+            self.pg("psql", self.pg_dir, "-qc", "SELECT pg_reload_conf()")
         log("PostgreSQL up in %.1f s (durable commits): %s"
             % (time.monotonic() - t0, self.pg_url))
+
+    def pgss_reset(self):
+        if self.pgss:
+            self.sql_rows("SELECT pg_stat_statements_reset()")
+
+    def pgss_report(self, what, steps):
+        """WEIR_BENCH_PGSS=1: the statements of the server since the last
+        pgss_reset(), by total time: calls and ms per step, ms per call."""
+        if not self.pgss:
+            return
+        rows = self.sql_rows(
+            "SELECT calls, total_exec_time + total_plan_time,"
+            " regexp_replace(left(query, 110), '\\s+', ' ', 'g')"
+            " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = 'weir' AND query NOT LIKE '%pg_stat_stat%'"
+            " AND query NOT LIKE '%pg_current_snapshot%'"
+            " ORDER BY 2 DESC LIMIT 25")
+        calls = sum(int(r[0]) for r in rows)
+        log("%s: statements (top 25): %.2f calls per step" % (what,
+                                                            calls / steps))
+        for r in rows:
+            log("  %6.2f/step %7.3f ms/step %7.3f ms/call  %s"
+                % (int(r[0]) / steps, float(r[1]) / steps,
+                   float(r[1]) / max(1, int(r[0])), r[2]))
 
     def db_url(self, name):
         self.pg("psql", self.pg_dir, "-qc", "CREATE DATABASE %s" % name)
@@ -664,6 +708,7 @@ class Bench:
 
         self.wait_run(self.trigger("chain40"), CHAIN_STEPS)  # warm-up
         server_mark = len(self.server_lines())
+        self.pgss_reset()
         before = self.snapshot()
         walls, runs = [], []
         for _ in range(CHAIN_RUNS):
@@ -750,6 +795,7 @@ class Bench:
                 % statistics.median(answer_to_spawn))
         self.http_summary(http_lines, CHAIN_RUNS * CHAIN_STEPS, "chain40")
         self.cost_summary("chain40", before, after, CHAIN_RUNS * CHAIN_STEPS)
+        self.pgss_report("chain40", CHAIN_RUNS * CHAIN_STEPS)
         for w in ws:
             self.stop_worker(w)
 
@@ -822,6 +868,7 @@ class Bench:
         w = self.start_worker("fanout-%d" % slots, slots, "fan%d" % slots)
         self.wait_registered([w])
         server_mark = len(self.server_lines())
+        self.pgss_reset()
         before = self.snapshot()
         name = "fanout1000_slots%d" % slots
         run_id = self.trigger(name)
@@ -837,6 +884,7 @@ class Bench:
                       if kv.get("event") == "http"]
         self.http_summary(http_lines, FANOUT_CELLS, name)
         self.cost_summary(name, before, after, FANOUT_CELLS)
+        self.pgss_report(name, FANOUT_CELLS)
         rss = rss_mib(w.proc.pid)
         self.stop_worker(w)
         return rss

@@ -20,25 +20,78 @@ struct rtask {
     int64_t retry_ms;     /* up_for_retry delay, or -1 */
 };
 
-/* One run, read in a transaction. */
+/*
+ * Tasks made claimable (queued or up_for_retry) by one transaction, for
+ * the decision whether its commit must wake the waiting lease calls: not
+ * when the transaction claimed every one of them itself.
+ */
+#define MADE_MAX 8 /* ids remembered; past that, waiters are always woken */
+struct made {
+    int64_t ids[MADE_MAX]; /* the first ones */
+    size_t n;              /* how many there were (may exceed MADE_MAX) */
+};
+
+/*
+ * One run, read in a transaction. Its tasks are indexed by step order,
+ * then cell: task i of step s, cell k is tasks[first[s] + k]. A context
+ * made by ctx_load() holds every task (full); one made by ctx_open() holds
+ * only the tasks loaded so far (ctx_fetch(), ctx_need_steps(), and the
+ * loads on demand of ctx_need_steps() callers), so that a transition costs
+ * what it touches, not the size of its run. A task not loaded has
+ * rt[i].t == NULL and a zeroed tasks[i].
+ */
 struct run_ctx {
     struct store_run run;     /* the run row */
     const struct dag *dag;    /* its version (cache reference) */
-    struct store_task *tasks; /* its tasks, by id = step order, cell */
+    struct store_task *tasks; /* its tasks, by step order, cell */
     size_t n;                 /* entries in tasks and rt */
     struct rtask *rt;         /* the engine's view of tasks */
     size_t *first;            /* per step: index of its cell 0 */
+    size_t *loaded;           /* per step: cells loaded */
+    struct store_conn *c;     /* where tasks are loaded from */
+    bool full;                /* every task is loaded */
+    struct made *made;        /* tasks made claimable are noted here */
+    /* From the last flush of an open context (probe set): whether tasks
+     * not written then are unfinished (others_open), or failed
+     * (others_bad, known only when none is unfinished); whether a task
+     * written then is unfinished or failed. */
+    bool probed, others_open, others_bad, wrote_open, wrote_bad;
+    int fatal;                 /* a load on demand failed (rc), or 0 */
+    struct weir_err fatal_err; /* its error */
 };
 
-/* Load run_id (its row locked when lock is set). */
+/* Load run_id with every task (its row locked when lock is set). */
 WEIR_MUSTCHECK int ctx_load(struct engine *e, struct store_conn *c,
                             int64_t run_id, bool lock, struct run_ctx *x,
                             struct weir_err *err);
 
-/* Free what ctx_load() loaded; safe on a zeroed ctx. */
+/* Open run_id without its tasks (its row locked when lock is set). */
+WEIR_MUSTCHECK int ctx_open(struct engine *e, struct store_conn *c,
+                            int64_t run_id, bool lock, struct run_ctx *x,
+                            struct weir_err *err);
+
+/* Open the run row *run already read (taken: *run is zeroed). */
+WEIR_MUSTCHECK int ctx_open_row(struct engine *e, struct store_conn *c,
+                                struct store_run *run, struct run_ctx *x,
+                                struct weir_err *err);
+
+/*
+ * Load, in one statement, the tasks with the n_ids ids given and every
+ * cell of the steps marked in steps (an array of dag->n_steps flags, or
+ * NULL), but for those already loaded (their loaded state stays).
+ */
+WEIR_MUSTCHECK int ctx_fetch(struct run_ctx *x, const int64_t *ids,
+                             size_t n_ids, const bool *steps,
+                             struct weir_err *err);
+
+/* Make sure every cell of the n steps listed (indexes) is loaded. */
+WEIR_MUSTCHECK int ctx_need_steps(struct run_ctx *x, const size_t *steps,
+                                  size_t n, struct weir_err *err);
+
+/* Free what ctx_load() or ctx_open() loaded; safe on a zeroed ctx. */
 void ctx_cleanup(struct engine *e, struct run_ctx *x);
 
-/* The index of task_id in x, or -1. */
+/* The index of task_id in x among the loaded tasks, or -1. */
 long ctx_find(const struct run_ctx *x, int64_t task_id);
 
 /* The expression scope of task i: params, matrix, steps, run, event. */
@@ -72,6 +125,13 @@ WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
                                          const struct store_attempt *a,
                                          const struct outcome *o,
                                          struct weir_err *err);
+
+/* engine_finish_attempt() in x, a context opened (ctx_open*()) with the
+ * attempt's run row locked; tasks made claimable go to x->made. */
+WEIR_MUSTCHECK int engine_finish_in(struct engine *e, struct run_ctx *x,
+                                    const struct store_attempt *a,
+                                    const struct outcome *o,
+                                    struct weir_err *err);
 
 /*
  * Start run_id: a queued run becomes running, and its root tasks are

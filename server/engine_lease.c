@@ -32,6 +32,13 @@ static int render(struct run_ctx *x, size_t i, const char *text,
     return rc;
 }
 
+/* A failed load of the tasks a template names is the lease's failure,
+ * not the attempt's: its run: text is fine. */
+static bool load_failed(const struct run_ctx *x)
+{
+    return x->fatal != 0;
+}
+
 /* Prefix err's message with where it happened. */
 static int where(struct weir_err *err, int rc, const char *what)
 {
@@ -147,7 +154,8 @@ static void add_identity(cJSON *o, const struct run_ctx *x,
     add_str_or_null(o, "environment", x->run.environment);
 }
 
-/* The attempt document of claim cl, task i of x. */
+/* The attempt document of claim cl, task i of x, whose upstream steps
+ * are loaded. */
 static int attempt_doc(struct run_ctx *x, size_t i,
                        const struct store_claim *cl, cJSON **out,
                        struct weir_err *err)
@@ -209,32 +217,107 @@ static int fail_unrendered(struct engine *e, struct store_conn *c,
     return rc;
 }
 
-/* Render every claim into arr, loading each run once. */
+/* A claim whose templates did not render, failed after the commit. */
+struct unrendered {
+    struct store_claim cl;                         /* the claim */
+    char msg[sizeof(((struct weir_err *)0)->msg)]; /* why */
+};
+
+/*
+ * Load into x (the run of v[k]) what rendering the claims of v[k..n) in
+ * that run reads: their tasks and every cell of their upstream steps.
+ */
+static int claims_prefetch(struct run_ctx *x, const struct store_claim *v,
+                           size_t k, size_t n, struct weir_err *err)
+{
+    int64_t *ids = malloc((n - k) * sizeof(*ids));
+    bool *ups = calloc(x->dag->n_steps + 1, sizeof(*ups));
+    size_t n_ids = 0;
+    int rc;
+
+    if (ids == NULL || ups == NULL) {
+        free(ids);
+        free(ups);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    for (size_t j = k; j < n; j++) {
+        const struct dag_step *st;
+
+        if (v[j].run_id != x->run.id)
+            continue;
+        ids[n_ids++] = v[j].task_id;
+        st = dag_step_get(x->dag, v[j].step_id);
+        for (size_t u = 0; st != NULL && u < st->n_upstream; u++)
+            ups[st->upstream[u]] = true;
+    }
+    rc = ctx_fetch(x, ids, n_ids, ups, err);
+    free(ids);
+    free(ups);
+    return rc;
+}
+
+/*
+ * Render every claim into arr, loading each run once and only the tasks
+ * the documents read. keep, when not NULL, is a context of one of the
+ * runs already open in this transaction (the completion's): its claims
+ * are rendered from it. A claim that does not render is failed at once
+ * (fail_unrendered()) when later is NULL, else noted in *later (a new
+ * array, n entries) for the caller to fail after its commit.
+ */
 static int claims_to_docs(struct engine *e, struct store_conn *c,
                           const struct store_claim *v, size_t n, cJSON *arr,
-                          struct weir_err *err)
+                          struct run_ctx *keep, struct unrendered **later,
+                          size_t *n_later, struct weir_err *err)
 {
-    struct run_ctx x = {0};
+    struct run_ctx own = {0}, *x = NULL;
     int rc = 0;
 
+    if (later != NULL) {
+        *later = NULL;
+        *n_later = 0;
+    }
     for (size_t k = 0; k < n && rc == 0; k++) {
         struct weir_err rerr = {0};
         cJSON *doc = NULL;
         long i;
 
-        if (x.run.id != v[k].run_id) {
-            ctx_cleanup(e, &x);
-            rc = ctx_load(e, c, v[k].run_id, false, &x, err);
+        if (x == NULL || x->run.id != v[k].run_id) {
+            ctx_cleanup(e, &own);
+            if (keep != NULL && keep->run.id == v[k].run_id) {
+                x = keep;
+            } else {
+                x = &own;
+                rc = ctx_open(e, c, v[k].run_id, false, x, err);
+            }
+            if (rc == 0)
+                rc = claims_prefetch(x, v, k, n, err);
         }
-        i = rc == 0 ? ctx_find(&x, v[k].task_id) : -1;
+        i = rc == 0 ? ctx_find(x, v[k].task_id) : -1;
         if (rc == 0 && i < 0)
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
-        if (rc == 0 && attempt_doc(&x, (size_t)i, &v[k], &doc, &rerr) == 0)
+        if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
             cJSON_AddItemToArray(arr, doc);
-        else if (rc == 0)
+        } else if (rc == 0 && load_failed(x)) {
+            *err = x->fatal_err;
+            rc = x->fatal;
+        } else if (rc == 0 && later == NULL) {
             rc = fail_unrendered(e, c, &v[k], rerr.msg, err);
+        } else if (rc == 0) {
+            struct unrendered *grown =
+                realloc(*later, (*n_later + 1) * sizeof(*grown));
+
+            if (grown == NULL) {
+                rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+                break;
+            }
+            *later = grown;
+            grown[*n_later].cl = v[k];
+            snprintf(grown[*n_later].msg, sizeof(grown[*n_later].msg), "%s",
+                     rerr.msg);
+            (*n_later)++;
+        }
     }
-    ctx_cleanup(e, &x);
+    ctx_cleanup(e, &own);
     return rc;
 }
 
@@ -276,7 +359,7 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
         if (v[k].wait_s >= 0)
             engine_dispatch_observe(v[k].wait_s);
     if (rc == 0 && n > 0)
-        rc = claims_to_docs(e, c, v, n, arr, err);
+        rc = claims_to_docs(e, c, v, n, arr, NULL, NULL, NULL, err);
     store_conn_put(c);
     free(v);
     /* Tasks a concurrent claim skipped because this one held them. */

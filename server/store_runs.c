@@ -5,6 +5,7 @@
  * in as one JSON parameter read with jsonb_to_recordset, so a fan-out of
  * a thousand cells is one statement, not a thousand.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,15 +122,50 @@ int store_run_insert(struct store_conn *c, const struct store_run_new *n,
     return 0;
 }
 
+/*
+ * Statistics for young tables. Statements are prepared once per pooled
+ * connection and PostgreSQL keeps a generic plan for each, built from
+ * what the tables looked like then; on a new database that is an almost
+ * empty tasks table, for which a sequential scan beats any index, and the
+ * plan stays while the table grows, until autovacuum next analyzes it
+ * (up to a minute or more later, plans of every connection then made
+ * again). So while this server has inserted few tasks, it analyzes tasks
+ * and attempts itself each time the count it inserted grows fourfold,
+ * from ANALYZE_FIRST on, in the transaction that inserted them (skipping
+ * a table a vacuum holds, never waiting); past ANALYZE_LAST autovacuum
+ * alone keeps the statistics.
+ */
+#define ANALYZE_FIRST 1000L
+#define ANALYZE_LAST  300000L
+
+static atomic_long tasks_inserted;
+static atomic_long analyze_at = ANALYZE_FIRST;
+
+static int analyze_if_young(struct store_conn *c, long added,
+                            struct weir_err *err)
+{
+    long total = atomic_fetch_add(&tasks_inserted, added) + added;
+    long at = atomic_load(&analyze_at);
+
+    if (total < at || at > ANALYZE_LAST ||
+        !atomic_compare_exchange_strong(&analyze_at, &at, at * 4))
+        return 0;
+    log_info("event=analyze tables=tasks,attempts tasks_inserted=%ld", total);
+    return store_cmd(c, "ANALYZE (SKIP_LOCKED) tasks, attempts", 0, NULL, err);
+}
+
 int store_tasks_insert(struct store_conn *c, int64_t run_id, int priority,
                        const char *tasks_json, struct weir_err *err)
 {
     char run[24], prio[24];
     const char *params[3] = {run, prio, tasks_json};
+    PGresult *r = NULL;
+    long added;
+    int rc;
 
     I64(run, run_id);
     I64(prio, priority);
-    return store_cmd(c,
+    rc = store_query(c,
                      "INSERT INTO tasks (run_id, step_id, cell, matrix,"
                      " max_tries, queue, priority, upstream_pending)"
                      " SELECT $1, x.step_id, x.cell, x.matrix, x.max_tries,"
@@ -138,7 +174,12 @@ int store_tasks_insert(struct store_conn *c, int64_t run_id, int priority,
                      " AS x(step_id text, cell int, matrix jsonb,"
                      " max_tries int, queue text, upstream_pending int, o int)"
                      " ORDER BY x.o",
-                     3, params, err);
+                     3, params, &r, err);
+    if (rc < 0)
+        return rc;
+    added = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return analyze_if_young(c, added, err);
 }
 
 /* Parse the JSON text at (row, col) into *out; NULL stays NULL. */
@@ -273,15 +314,124 @@ int store_run_tasks(struct store_conn *c, int64_t run_id,
     return 0;
 }
 
-/* The JSON array of changes for store_tasks_apply(); NULL: no memory. */
-static char *changes_json(const struct store_task_change *v, size_t n)
+/* ids as a PostgreSQL array literal, "{1,2,3}"; NULL: no memory. */
+static char *ids_literal(const int64_t *ids, size_t n)
+{
+    char *text = malloc(n * 21 + 3), *p = text;
+
+    if (text == NULL)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%lld", i ? "," : "", (long long)ids[i]);
+    *p++ = '}';
+    *p = '\0';
+    return text;
+}
+
+/* strs as a PostgreSQL text array literal; NULL: no memory. */
+static char *strs_literal(const char *const *strs, size_t n)
+{
+    size_t len = 3;
+    char *text, *p;
+
+    for (size_t i = 0; i < n; i++)
+        len += 2 * strlen(strs[i]) + 3;
+    text = p = malloc(len);
+    if (text == NULL)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *q = strs[i]; *q != '\0'; q++) {
+            if (*q == '"' || *q == '\\')
+                *p++ = '\\';
+            *p++ = *q;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return text;
+}
+
+int store_run_tasks_some(struct store_conn *c, int64_t run_id,
+                         const int64_t *ids, size_t n_ids,
+                         const char *const *steps, size_t n_steps,
+                         struct store_task **out, size_t *n,
+                         struct weir_err *err)
+{
+    char idb[24];
+    char *id_arr = ids_literal(ids, n_ids), *step_arr = NULL;
+    const char *params[3] = {idb, id_arr, NULL};
+    struct store_task *v = NULL;
+    PGresult *r = NULL;
+    size_t rows = 0, i;
+    int rc = 0;
+
+    step_arr = strs_literal(steps, n_steps);
+    params[2] = step_arr;
+    if (id_arr == NULL || step_arr == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    I64(idb, run_id);
+    /* Index lookups (by id, by run and step), never a scan of the run.
+     * Each shape has its own text: an empty array would let the planner
+     * prove a branch false and pick any index of the table for it. */
+    if (rc == 0)
+        rc = store_query(
+            c,
+            n_steps == 0 ? "SELECT id, step_id, cell, state, try_count,"
+                           " max_tries, upstream_pending, outputs, matrix"
+                           " FROM tasks WHERE id = ANY ($2::bigint[])"
+                           " AND run_id = $1 AND $3::text[] IS NOT NULL"
+                           " ORDER BY 1"
+            : n_ids == 0
+                ? "SELECT id, step_id, cell, state, try_count, max_tries,"
+                  " upstream_pending, outputs, matrix FROM tasks"
+                  " WHERE run_id = $1 AND step_id = ANY ($3::text[])"
+                  " AND $2::bigint[] IS NOT NULL ORDER BY 1"
+                : "SELECT id, step_id, cell, state, try_count, max_tries,"
+                  " upstream_pending, outputs, matrix FROM tasks"
+                  " WHERE id = ANY ($2::bigint[]) AND run_id = $1"
+                  " UNION ALL SELECT id, step_id, cell, state, try_count,"
+                  " max_tries, upstream_pending, outputs, matrix FROM tasks"
+                  " WHERE run_id = $1 AND step_id = ANY ($3::text[])"
+                  " AND id <> ALL ($2::bigint[]) ORDER BY 1",
+            3, params, &r, err);
+    free(id_arr);
+    free(step_arr);
+    if (rc < 0)
+        return rc;
+    rows = (size_t)PQntuples(r);
+    v = calloc(rows ? rows : 1, sizeof(*v));
+    if (v == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < rows; i++)
+        rc = task_from_row(r, (int)i, &v[i], err);
+    PQclear(r);
+    if (rc < 0) {
+        store_tasks_free(v, rows);
+        return rc;
+    }
+    *out = v;
+    *n = rows;
+    return 0;
+}
+
+/* The JSON array of changes for store_run_write(), and their ids as an
+ * array literal; false: no memory. */
+static bool changes_text(const struct store_task_change *v, size_t n,
+                         char **json, char **ids)
 {
     cJSON *arr = cJSON_CreateArray();
-    char *text;
+    int64_t *idv = malloc((n ? n : 1) * sizeof(*idv));
 
     for (size_t i = 0; arr != NULL && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
 
+        idv[i] = v[i].task_id;
         cJSON_AddItemToArray(arr, o);
         cJSON_AddNumberToObject(o, "id", (double)v[i].task_id);
         cJSON_AddStringToObject(o, "old", task_state_name(v[i].from));
@@ -294,55 +444,107 @@ static char *changes_json(const struct store_task_change *v, size_t n)
         if (v[i].retry_ms >= 0)
             cJSON_AddNumberToObject(o, "retry_ms", (double)v[i].retry_ms);
     }
-    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    *json = arr && idv ? cJSON_PrintUnformatted(arr) : NULL;
+    *ids = idv ? ids_literal(idv, n) : NULL;
     cJSON_Delete(arr);
-    return text;
+    free(idv);
+    return *json != NULL && *ids != NULL;
 }
 
-int store_tasks_apply(struct store_conn *c, int64_t run_id,
-                      const struct store_task_change *v, size_t n,
-                      struct weir_err *err)
+/*
+ * $1 run, $2 changes (JSON), $3 their ids, $4..$8 the attempt's end (id
+ * NULL: none), $9 whether to probe the other tasks. The task update finds
+ * its rows by primary key ($3), so that it never scans the table;
+ * "unfinished" is the predicate of tasks_open_idx (migration 0002).
+ */
+static const char write_sql[] =
+    "WITH u AS (UPDATE tasks t SET state = x.state,"
+    " upstream_pending = x.pending, error = coalesce(x.error, t.error),"
+    " outputs = coalesce(x.outputs, t.outputs),"
+    " next_try_at = CASE WHEN x.retry_ms IS NULL THEN NULL"
+    " ELSE now() + x.retry_ms * interval '1 millisecond' END,"
+    " queued_at = CASE WHEN x.state = 'queued' AND x.old <> 'queued'"
+    " THEN now() ELSE t.queued_at END,"
+    " finished_at = CASE WHEN x.state IN ('success', 'failed', 'skipped',"
+    " 'upstream_failed', 'canceled') THEN coalesce(t.finished_at, now())"
+    " END"
+    " FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, old text,"
+    " state text, pending int, error text, outputs jsonb, retry_ms bigint)"
+    " WHERE t.id = ANY ($3::bigint[]) AND t.id = x.id AND t.state = x.old"
+    " RETURNING 1),"
+    " f AS (UPDATE attempts SET state = $5, exit_code = $6,"
+    " outputs = $7::jsonb, error = $8, finished_at = now()"
+    " WHERE id = $4 AND state = 'running' RETURNING 1),"
+    " o AS (SELECT 1 FROM tasks t WHERE $9 AND t.run_id = $1"
+    " AND t.state IN ('pending', 'queued', 'running', 'up_for_retry',"
+    " 'awaiting_approval') AND t.id <> ALL ($3::bigint[]) LIMIT 1)"
+    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM f),"
+    " EXISTS (SELECT 1 FROM o),"
+    " CASE WHEN $9 AND NOT EXISTS (SELECT 1 FROM o) THEN EXISTS (SELECT 1"
+    " FROM tasks t WHERE t.run_id = $1 AND t.state IN ('failed',"
+    " 'upstream_failed', 'canceled') AND t.id <> ALL ($3::bigint[])) END";
+
+int store_run_write(struct store_conn *c, int64_t run_id,
+                    const struct store_attempt_end *end,
+                    const struct store_task_change *v, size_t n,
+                    struct store_run_probe *probe, struct weir_err *err)
 {
-    const char *params[1] = {NULL};
+    char run[24], aid[24], code[24];
+    const char *params[9] = {
+        run, NULL, NULL, NULL, NULL, NULL, NULL, NULL, probe ? "t" : "f"};
+    char *json = NULL, *ids = NULL;
     PGresult *r = NULL;
-    char *text;
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (v[i].from != v[i].to)
             rc = state_task_change(run_id, v[i].task_id, v[i].try, v[i].from,
                                    v[i].to, err);
-    if (rc < 0 || n == 0)
+    if (rc == 0 && end != NULL)
+        rc = state_attempt_change(end->a->run_id, end->a->task_id, end->a->try,
+                                  end->a->id, end->a->state, end->to, err);
+    if (rc < 0 || (n == 0 && end == NULL && probe == NULL))
         return rc;
-    text = changes_json(v, n);
-    if (text == NULL)
+    if (!changes_text(v, n, &json, &ids)) {
+        cJSON_free(json);
+        free(ids);
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    params[0] = text;
-    rc = store_query(
-        c,
-        "UPDATE tasks t SET state = x.state, upstream_pending = x.pending,"
-        " error = coalesce(x.error, t.error),"
-        " outputs = coalesce(x.outputs, t.outputs),"
-        " next_try_at = CASE WHEN x.retry_ms IS NULL THEN NULL"
-        " ELSE now() + x.retry_ms * interval '1 millisecond' END,"
-        " queued_at = CASE WHEN x.state = 'queued' AND x.old <> 'queued'"
-        " THEN now() ELSE t.queued_at END,"
-        " finished_at = CASE WHEN x.state IN ('success', 'failed', 'skipped',"
-        " 'upstream_failed', 'canceled') THEN coalesce(t.finished_at, now())"
-        " END"
-        " FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, old text,"
-        " state text, pending int, error text, outputs jsonb, retry_ms bigint)"
-        " WHERE t.id = x.id AND t.state = x.old",
-        1, params, &r, err);
-    cJSON_free(text);
+    }
+    I64(run, run_id);
+    params[1] = json;
+    params[2] = ids;
+    if (end != NULL) {
+        I64(aid, end->a->id);
+        if (end->exit_code != NULL)
+            I64(code, *end->exit_code);
+        params[3] = aid;
+        params[4] = attempt_state_name(end->to);
+        params[5] = end->exit_code ? code : NULL;
+        params[6] = end->outputs;
+        params[7] = end->error;
+    }
+    rc = store_query(c, write_sql, 9, params, &r, err);
+    cJSON_free(json);
+    free(ids);
     if (rc < 0)
         return rc;
-    if (strtoull(PQcmdTuples(r), NULL, 10) != n)
+    if (strtoull(PQgetvalue(r, 0, 0), NULL, 10) != n)
         rc = weir_err_set(err, WEIR_ECONFLICT,
                           "run %lld: a task changed state meanwhile",
                           (long long)run_id);
+    if (probe != NULL) {
+        probe->open = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+        probe->bad = !probe->open && strcmp(PQgetvalue(r, 0, 3), "t") == 0;
+    }
     PQclear(r);
     return rc;
+}
+
+int store_tasks_apply(struct store_conn *c, int64_t run_id,
+                      const struct store_task_change *v, size_t n,
+                      struct weir_err *err)
+{
+    return store_run_write(c, run_id, NULL, v, n, NULL, err);
 }
 
 int store_run_set_state(struct store_conn *c, int64_t id, enum run_state from,

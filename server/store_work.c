@@ -189,12 +189,12 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
     rc = store_query(c,
                      lock ? "SELECT a.id, a.task_id, t.run_id, a.try, a.state,"
                             " a.lease_id::text = $2,"
-                            " a.lease_deadline < now()"
+                            " a.lease_deadline < now(), t.step_id"
                             " FROM attempts a JOIN tasks t ON t.id = a.task_id"
                             " WHERE a.id = $1 FOR UPDATE OF a"
                           : "SELECT a.id, a.task_id, t.run_id, a.try, a.state,"
                             " a.lease_id::text = $2,"
-                            " a.lease_deadline < now()"
+                            " a.lease_deadline < now(), t.step_id"
                             " FROM attempts a JOIN tasks t ON t.id = a.task_id"
                             " WHERE a.id = $1",
                      2, params, &r, err);
@@ -212,6 +212,7 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
     rc = attempt_state_parse(PQgetvalue(r, 0, 4), &a.state, err);
     a.lease_ok = lease != NULL && strcmp(PQgetvalue(r, 0, 5), "t") == 0;
     a.expired = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
+    snprintf(a.step_id, sizeof(a.step_id), "%s", PQgetvalue(r, 0, 7));
     PQclear(r);
     if (rc == 0)
         *out = a;
