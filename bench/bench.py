@@ -31,19 +31,24 @@ dispatch Upstream attempt finished -> downstream process started, for
          each consecutive pair of steps in the measured chain40 runs
          (CHAIN_RUNS * 39 transitions). Both ends come from the worker's
          own log lines (event=attempt_exited: the worker saw the child
-         exit; event=attempt_started: uv_spawn of the next child returned).
-         Their ts= fields have millisecond resolution, so bench_stamp also
-         stamps each line as it arrives on a pipe (CLOCK_REALTIME, us);
-         the time used is min(stamp, ts + 1 ms) (see event_ns). The interval includes the worker reading
-         the outputs file, its completion call, the server's completion
-         transaction and commit, the wake-up of a waiting lease long-poll,
-         the claim transaction and commit, the lease answer, and the
-         worker preparing the attempt folder and spawning the process.
-         p50_server/p99_server: the server-only part, from the attempt
-         records: next.started_at (start of the claim transaction) -
-         prev.finished_at (start of the completion transaction), read with
-         microsecond precision from PostgreSQL (the API rounds to ms; it
-         is the fallback).
+         exit; event=attempt_started: the spawn of the next child
+         returned). Their ts= fields have millisecond resolution, so
+         bench_stamp also stamps each line as it arrives on a pipe
+         (CLOCK_REALTIME, us); the time used is min(stamp, ts + 1 ms)
+         (see event_ns). The interval includes the worker reading the
+         outputs file, its completion call, the server's completion
+         transaction, the claim of the next attempt (in the completion's
+         transaction when the worker asks for it there, else by a waiting
+         lease long-poll woken by the commit) and its commit, the answer,
+         and the worker preparing the attempt folder and spawning the
+         process.
+         p50_server/p99_server: the server's part, from prev.finished_at
+         (start of the completion transaction, read with microsecond
+         precision from PostgreSQL; the API's ms are the fallback) to the
+         stamp of the server's event=http line of the call whose answer
+         carried the next attempt: the completion itself when it claimed
+         the next attempt in its own transaction (next.started_at equals
+         prev.finished_at), else the lease call that claimed it.
 fanout1000_slots2 / fanout1000_slots8
          One step with a 1000-cell matrix (the cap), each cell `true`, run
          by a single worker of 2, then of 8 slots. wall = run.finished_at
@@ -759,39 +764,41 @@ class Bench:
             source = "API (ms precision)"
         else:
             source = "PostgreSQL (us precision)"
-        server_gaps, to_txn, to_spawn = [], [], []
+        # The server's part of each transition: from the start of the
+        # transaction that completed the previous attempt to the answer
+        # that carried the next one: the completion's own answer when it
+        # claimed the next attempt in its transaction (same start time),
+        # else the answer of the lease call that did.
+        server_gaps, to_txn, to_answer, answer_to_spawn = [], [], [], []
         done, answered = self.server_answers()
-        to_done, done_to_claim, to_answer, answer_to_spawn = [], [], [], []
+        same_txn = 0
         for prev, nxt in pairs:
             p = times[prev[1]]
             n = times[nxt[1]]
-            server_gaps.append((n[0] - p[1]) * 1e3)
             to_txn.append(p[1] * 1e3 - prev[0]["exit"] / 1e6)
-            to_spawn.append(nxt[0]["start"] / 1e6 - n[0] * 1e3)
-            if prev[1] in done and nxt[1] in answered:
-                to_done.append(done[prev[1]] / 1e6 - p[1] * 1e3)
-                done_to_claim.append(n[0] * 1e3 - done[prev[1]] / 1e6)
-                to_answer.append(answered[nxt[1]] / 1e6 - n[0] * 1e3)
-                answer_to_spawn.append((nxt[0]["start"] - answered[nxt[1]])
-                                       / 1e6)
+            if abs(n[0] - p[1]) < 1e-6 and prev[1] in done:
+                same_txn += 1
+                ans = done[prev[1]]
+            elif nxt[1] in answered:
+                ans = answered[nxt[1]]
+            else:
+                continue
+            server_gaps.append(ans / 1e6 - p[1] * 1e3)
+            answer_to_spawn.append((nxt[0]["start"] - ans) / 1e6)
+        if not server_gaps:  # no event=http lines: the claim's start
+            server_gaps = [(times[n[1]][0] - times[p[1]][1]) * 1e3
+                           for p, n in pairs]
         emit("dispatch", "p50_server", round(pct(server_gaps, 50), 3), "ms")
         emit("dispatch", "p99_server", round(pct(server_gaps, 99), 3), "ms")
-        log("dispatch breakdown, medians (attempt times from %s):" % source)
+        log("dispatch breakdown, medians (attempt times from %s; %d of %d "
+            "next attempts claimed in the completion's own transaction):"
+            % (source, same_txn, len(pairs)))
         log("  worker saw exit -> completion transaction starts  %.3f ms"
             % statistics.median(to_txn))
-        log("  completion txn starts -> next claim txn starts   %.3f ms"
+        log("  completion txn starts -> next attempt answered   %.3f ms"
             % statistics.median(server_gaps))
-        log("  claim txn starts -> next process spawned        %.3f ms"
-            % statistics.median(to_spawn))
-        if to_done:
-            log("  finer, from the server's event=http lines:")
-            log("    completion txn starts -> completion answered   %.3f ms"
-                % statistics.median(to_done))
-            log("    completion answered -> next claim txn starts   %.3f ms"
-                % statistics.median(done_to_claim))
-            log("    claim txn starts -> lease answered             %.3f ms"
-                % statistics.median(to_answer))
-            log("    lease answered -> process spawned (worker)     %.3f ms"
+        if answer_to_spawn:
+            log("  next attempt answered -> process spawned        %.3f ms"
                 % statistics.median(answer_to_spawn))
         self.http_summary(http_lines, CHAIN_RUNS * CHAIN_STEPS, "chain40")
         self.cost_summary("chain40", before, after, CHAIN_RUNS * CHAIN_STEPS)

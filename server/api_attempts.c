@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "engine_int.h"
 #include "log.h"
 #include "store_run.h"
 
@@ -213,7 +214,8 @@ static int complete_body(const cJSON *b, struct engine_result *res,
 /*
  * The optional "lease" of a completion, {"worker_id": N, "max": N}: read
  * before the completion, so a malformed one changes nothing. *worker is 0
- * when there is none.
+ * when there is none. The claim it asks for is made in the completion's
+ * own transaction (engine_complete_lease()).
  */
 static int next_lease_args(const cJSON *b, int64_t *worker, int *max,
                            struct weir_err *err)
@@ -236,24 +238,6 @@ static int next_lease_args(const cJSON *b, int64_t *worker, int *max,
     return 0;
 }
 
-/* The next claim, without waiting, into reply's "attempts". The
- * completion is already committed: a failure here is logged, and the
- * worker leases again in its usual way. */
-static void next_lease(struct api *api, int64_t worker, int max, cJSON *reply)
-{
-    struct weir_err err = {0};
-    cJSON *attempts = NULL;
-    char q[300];
-
-    if (engine_lease(api->engine, worker, max, 0, &attempts, &err) == 0) {
-        cJSON_AddItemToObject(reply, "attempts", attempts);
-        return;
-    }
-    log_warn("event=next_lease_failed worker=%lld msg=%s", (long long)worker,
-             log_quote(err.msg, q, sizeof(q)));
-    cJSON_AddArrayToObject(reply, "attempts");
-}
-
 void api_attempt_complete(struct http_req *req)
 {
     struct api *api = http_req_app(req);
@@ -262,7 +246,7 @@ void api_attempt_complete(struct http_req *req)
     struct weir_err err = {0};
     int64_t worker = 0;
     int max = 1, rc = 0;
-    cJSON *o;
+    cJSON *o, *attempts = NULL;
 
     if (id == 0)
         rc = weir_err_set(&err, WEIR_ENOTFOUND, "no such attempt");
@@ -271,14 +255,15 @@ void api_attempt_complete(struct http_req *req)
     if (rc == 0)
         rc = next_lease_args(http_req_json(req), &worker, &max, &err);
     if (rc == 0)
-        rc = engine_complete(api->engine, id, &res, &err);
+        rc = engine_complete_lease(api->engine, id, &res, worker, max,
+                                   &attempts, &err);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
     }
     o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", true);
-    if (worker != 0)
-        next_lease(api, worker, max, o);
+    if (attempts != NULL)
+        cJSON_AddItemToObject(o, "attempts", attempts);
     http_reply_json(req, 200, o);
 }

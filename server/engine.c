@@ -737,6 +737,32 @@ static int task_attempt_ended(struct run_ctx *x, size_t i,
     return task_state_terminal(to) ? propagate(x, i, err) : 0;
 }
 
+/*
+ * Add to flags (the downstream steps of a finished task) their upstream
+ * steps, when these are few cells: what deciding a downstream task and
+ * rendering it for the claim that follows read, in the same statement,
+ * for chains and small graphs. A large upstream (a wide matrix) is left
+ * to the loads on demand, so that each of its cells' completions does
+ * not read all the others.
+ */
+#define PREFETCH_CELLS 64
+static void prefetch_upstream(const struct dag *d, bool *flags)
+{
+    bool *ups = calloc(d->n_steps + 1, sizeof(*ups));
+    size_t cells = 0;
+
+    if (ups == NULL)
+        return;
+    for (size_t j = 0; j < d->n_steps; j++)
+        for (size_t u = 0; flags[j] && u < d->steps[j].n_upstream; u++)
+            ups[d->steps[j].upstream[u]] = true;
+    for (size_t s = 0; s < d->n_steps; s++)
+        cells += ups[s] && !flags[s] ? d->steps[s].n_cells : 0;
+    for (size_t s = 0; cells <= PREFETCH_CELLS && s < d->n_steps; s++)
+        flags[s] |= ups[s];
+    free(ups);
+}
+
 int engine_finish_in(struct engine *e, struct run_ctx *x,
                      const struct store_attempt *a, const struct outcome *o,
                      struct weir_err *err)
@@ -753,8 +779,10 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
     down = calloc(x->dag->n_steps + 1, sizeof(*down));
     if (down == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    if (st != NULL)
+    if (st != NULL) {
         downstream_of(x->dag, (size_t)(st - x->dag->steps), down);
+        prefetch_upstream(x->dag, down);
+    }
     rc = ctx_fetch(x, &a->task_id, 1, down, err);
     free(down);
     i = rc == 0 ? ctx_find(x, a->task_id) : -1;

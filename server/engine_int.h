@@ -134,6 +134,22 @@ WEIR_MUSTCHECK int engine_finish_in(struct engine *e, struct run_ctx *x,
                                     struct weir_err *err);
 
 /*
+ * The completion call of the worker protocol: record the end of
+ * attempt_id as engine_complete() does and, when worker_id is not 0, claim
+ * up to max attempts for that worker in the same transaction, so that a
+ * step costs one commit and one round trip. *attempts gets a new array of
+ * their documents (NULL when worker_id is 0). The claim keeps the order
+ * and filters of a lease; an unknown worker claims nothing; a stale lease
+ * (WEIR_ECONFLICT) records and claims nothing. The waiting lease calls are
+ * woken unless this transaction claimed every task it made claimable.
+ */
+WEIR_MUSTCHECK int engine_complete_lease(struct engine *e, int64_t attempt_id,
+                                         const struct engine_result *res,
+                                         int64_t worker_id, int max,
+                                         cJSON **attempts,
+                                         struct weir_err *err);
+
+/*
  * Start run_id: a queued run becomes running, and its root tasks are
  * decided. *ended is true when that already ended it (every root
  * skipped, say).

@@ -368,6 +368,131 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
     return rc;
 }
 
+static enum attempt_state result_state(const struct engine_result *res)
+{
+    if (res->timed_out)
+        return ATTEMPT_TIMED_OUT;
+    if (res->has_exit && res->exit_code == 0)
+        return ATTEMPT_SUCCESS;
+    return ATTEMPT_FAILED;
+}
+
+/* Whether a commit must wake the waiting lease calls: not when it claimed
+ * every task it made claimable (the claims v[0..n)). */
+static bool must_wake(const struct made *m, const struct store_claim *v,
+                      size_t n)
+{
+    if (m->n > MADE_MAX)
+        return true;
+    for (size_t i = 0; i < m->n; i++) {
+        bool claimed = false;
+
+        for (size_t k = 0; k < n && !claimed; k++)
+            claimed = v[k].task_id == m->ids[i];
+        if (!claimed)
+            return true;
+    }
+    return false;
+}
+
+/* The completion's part of engine_complete_lease(), in its transaction. */
+static int complete_in_tx(struct engine *e, struct store_conn *c,
+                          int64_t attempt_id, const struct engine_result *res,
+                          struct run_ctx *x, struct made *made,
+                          struct weir_err *err)
+{
+    struct store_attempt a = {0};
+    struct store_run run = {0};
+    struct outcome o = {0};
+    char *outputs = NULL;
+    int rc =
+        store_attempt_lock_run(c, attempt_id, res->lease_id, &a, &run, err);
+
+    if (rc == 0 && (!a.lease_ok || a.state != ATTEMPT_RUNNING))
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "the lease of attempt %lld is stale: the attempt "
+                          "finished, expired or was leased again",
+                          (long long)attempt_id);
+    if (rc == 0 && res->outputs != NULL) {
+        outputs = cJSON_PrintUnformatted(res->outputs);
+        if (outputs == NULL)
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    if (rc == 0)
+        rc = ctx_open_row(e, c, &run, x, err);
+    x->made = made;
+    o = (struct outcome){result_state(res),
+                         res->has_exit ? &res->exit_code : NULL, outputs,
+                         res->error, false};
+    if (rc == 0)
+        rc = engine_finish_in(e, x, &a, &o, err);
+    store_run_cleanup(&run);
+    cJSON_free(outputs);
+    return rc;
+}
+
+int engine_complete_lease(struct engine *e, int64_t attempt_id,
+                          const struct engine_result *res, int64_t worker_id,
+                          int max, cJSON **attempts, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    struct run_ctx x = {0};
+    struct made made = {0};
+    struct store_claim *v = NULL;
+    struct unrendered *later = NULL;
+    size_t n = 0, n_later = 0;
+    int64_t retry_ms = -1;
+    int spare = 0;
+    cJSON *arr = worker_id != 0 ? cJSON_CreateArray() : NULL;
+    int rc = worker_id != 0 && arr == NULL
+                 ? weir_err_set(err, WEIR_ENOMEM, "out of memory")
+                 : store_conn_get(e->store, &c, err);
+
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
+    if (rc == 0)
+        rc = complete_in_tx(e, c, attempt_id, res, &x, &made, err);
+    /* The next attempts for the slot this completion frees, in the same
+     * transaction: one commit and one round trip per step. A worker that
+     * is not registered claims nothing. */
+    if (rc == 0 && worker_id != 0) {
+        rc = worker_seen(e, c, worker_id, err);
+        if (rc == 0)
+            rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n,
+                                  &retry_ms, &spare, err);
+        else if (rc == WEIR_ENOTFOUND)
+            rc = 0;
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        if (v[k].wait_s >= 0)
+            engine_dispatch_observe(v[k].wait_s);
+    if (rc == 0 && n > 0)
+        rc = claims_to_docs(e, c, v, n, arr, &x, &later, &n_later, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    ctx_cleanup(e, &x);
+    for (size_t k = 0; rc == 0 && k < n_later; k++) {
+        struct weir_err ferr = {0};
+        char q[300];
+
+        if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) != 0)
+            log_warn("event=render_fail_unrecorded attempt=%lld msg=%s",
+                     (long long)later[k].cl.attempt_id,
+                     log_quote(ferr.msg, q, sizeof(q)));
+    }
+    store_conn_put(c);
+    if (rc == 0 && (spare > 0 || n_later > 0 || must_wake(&made, v, n)))
+        hub_bump(e->hub);
+    free(v);
+    free(later);
+    if (rc < 0) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    *attempts = arr;
+    return 0;
+}
+
 int engine_lease_wait(struct engine *e, int64_t worker_id, int max,
                       int64_t wait_ms, engine_gone_fn gone, void *arg,
                       cJSON **out, struct weir_err *err)

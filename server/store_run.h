@@ -138,6 +138,18 @@ WEIR_MUSTCHECK int store_tasks_insert(struct store_conn *c, int64_t run_id,
 WEIR_MUSTCHECK int store_run_get(struct store_conn *c, int64_t id, bool lock,
                                  struct store_run *out, struct weir_err *err);
 
+/*
+ * The two locks of a completion in one statement: attempt id (read as
+ * store_attempt_get() does, lease checked), then its run's row, read into
+ * *run (store_run_cleanup()). WEIR_ENOTFOUND when there is no such
+ * attempt.
+ */
+WEIR_MUSTCHECK int store_attempt_lock_run(struct store_conn *c, int64_t id,
+                                          const char *lease,
+                                          struct store_attempt *a,
+                                          struct store_run *run,
+                                          struct weir_err *err);
+
 /* Every task of run id, in id order, as a new array. */
 WEIR_MUSTCHECK int store_run_tasks(struct store_conn *c, int64_t run_id,
                                    struct store_task **out, size_t *n,

@@ -197,34 +197,35 @@ static int json_col(const PGresult *r, int row, int col, cJSON **out,
     return 0;
 }
 
-static int run_from_row(const PGresult *r, struct store_run *out,
+/* The run at columns c..c+12 of row 0 of r. */
+static int run_from_row(const PGresult *r, int c, struct store_run *out,
                         struct weir_err *err)
 {
     struct store_run v = {0};
     int rc;
 
-    v.id = store_val_i64(r, 0, 0);
-    snprintf(v.dag_id, sizeof(v.dag_id), "%s", PQgetvalue(r, 0, 1));
-    v.version_id = store_val_i64(r, 0, 2);
-    rc = run_state_parse(PQgetvalue(r, 0, 3), &v.state, err);
+    v.id = store_val_i64(r, 0, c);
+    snprintf(v.dag_id, sizeof(v.dag_id), "%s", PQgetvalue(r, 0, c + 1));
+    v.version_id = store_val_i64(r, 0, c + 2);
+    rc = run_state_parse(PQgetvalue(r, 0, c + 3), &v.state, err);
     if (rc == 0)
-        rc = json_col(r, 0, 4, &v.params, err);
+        rc = json_col(r, 0, c + 4, &v.params, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 5, &v.environment, err);
+        rc = store_val_dup(r, 0, c + 5, &v.environment, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 6, &v.trigger_kind, err);
+        rc = store_val_dup(r, 0, c + 6, &v.trigger_kind, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 7, &v.trigger_key, err);
+        rc = store_val_dup(r, 0, c + 7, &v.trigger_key, err);
     if (rc == 0)
-        rc = json_col(r, 0, 8, &v.trigger_payload, err);
+        rc = json_col(r, 0, c + 8, &v.trigger_payload, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 9, &v.reason, err);
+        rc = store_val_dup(r, 0, c + 9, &v.reason, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 10, &v.logical_time, err);
+        rc = store_val_dup(r, 0, c + 10, &v.logical_time, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 11, &v.dag_path, err);
+        rc = store_val_dup(r, 0, c + 11, &v.dag_path, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 12, &v.dag_hash, err);
+        rc = store_val_dup(r, 0, c + 12, &v.dag_hash, err);
     if (rc < 0) {
         store_run_cleanup(&v);
         return rc;
@@ -256,8 +257,55 @@ int store_run_get(struct store_conn *c, int64_t id, bool lock,
     if (PQntuples(r) == 0)
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no run %lld", (long long)id);
     else
-        rc = run_from_row(r, out, err);
+        rc = run_from_row(r, 0, out, err);
     PQclear(r);
+    return rc;
+}
+
+int store_attempt_lock_run(struct store_conn *c, int64_t id, const char *lease,
+                           struct store_attempt *a, struct store_run *run,
+                           struct weir_err *err)
+{
+    char idb[24];
+    const char *params[2] = {idb, lease};
+    PGresult *r = NULL;
+    struct store_attempt v = {0};
+    int rc;
+
+    I64(idb, id);
+    /* Both locks of a completion in one round trip, attempt then run. */
+    rc = store_query(
+        c,
+        "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"
+        " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"
+        " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"
+        " v.path, v.hash, a.id, a.task_id, a.try, a.state,"
+        " a.lease_id::text = $2, a.lease_deadline < now(), t.step_id"
+        " FROM attempts a JOIN tasks t ON t.id = a.task_id"
+        " JOIN runs r ON r.id = t.run_id"
+        " JOIN dag_versions v ON v.id = r.dag_version_id"
+        " WHERE a.id = $1 FOR UPDATE OF a, r",
+        2, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return weir_err_set(err, WEIR_ENOTFOUND, "no attempt %lld",
+                            (long long)id);
+    }
+    v.id = store_val_i64(r, 0, 13);
+    v.task_id = store_val_i64(r, 0, 14);
+    v.run_id = store_val_i64(r, 0, 0);
+    v.try = (int)store_val_i64(r, 0, 15);
+    rc = attempt_state_parse(PQgetvalue(r, 0, 16), &v.state, err);
+    v.lease_ok = lease != NULL && strcmp(PQgetvalue(r, 0, 17), "t") == 0;
+    v.expired = strcmp(PQgetvalue(r, 0, 18), "t") == 0;
+    snprintf(v.step_id, sizeof(v.step_id), "%s", PQgetvalue(r, 0, 19));
+    if (rc == 0)
+        rc = run_from_row(r, 0, run, err);
+    PQclear(r);
+    if (rc == 0)
+        *a = v;
     return rc;
 }
 

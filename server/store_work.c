@@ -84,8 +84,12 @@ static int claims_from_result(const PGresult *r, int64_t worker_id,
         struct store_claim *cl = &v[k];
 
         if (store_val(r, i, 0) == NULL) {
+            /* NULL: no retry waits (greatest(0, NULL) in SQL would have
+             * said 0, "one is due", and waiters would claim every
+             * MIN_WAIT_MS); a past time is due now. */
             if (store_val(r, i, 9) != NULL)
-                *retry_ms = store_val_i64(r, i, 9);
+                *retry_ms =
+                    store_val_i64(r, i, 9) > 0 ? store_val_i64(r, i, 9) : 0;
             continue;
         }
         cl->attempt_id = store_val_i64(r, i, 0);
@@ -150,8 +154,8 @@ static const char claim_sql[] =
     " - (SELECT count(*) FROM c), NULL::bigint"
     " FROM a JOIN u ON u.id = a.task_id"
     " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0,"
-    " (SELECT greatest(0, ceil(extract(epoch FROM min(t.next_try_at)"
-    " - now()) * 1000))::bigint FROM tasks t WHERE t.state = 'up_for_retry'"
+    " (SELECT ceil(extract(epoch FROM min(t.next_try_at)"
+    " - now()) * 1000)::bigint FROM tasks t WHERE t.state = 'up_for_retry'"
     " AND t.queue = ANY ((SELECT queues FROM w)::text[]))"
     " WHERE NOT EXISTS (SELECT 1 FROM c) ORDER BY 1";
 
@@ -311,14 +315,17 @@ int store_lease_next(struct store_conn *c, int64_t *ms, struct weir_err *err)
     PGresult *r = NULL;
     int rc;
 
+    /* NULL when nothing runs (not greatest(0, NULL), which is 0). */
     rc = store_query(c,
-                     "SELECT greatest(0, ceil(extract(epoch FROM"
-                     " min(lease_deadline) - now()) * 1000))::bigint"
+                     "SELECT ceil(extract(epoch FROM"
+                     " min(lease_deadline) - now()) * 1000)::bigint"
                      " FROM attempts WHERE state = 'running'",
                      0, NULL, &r, err);
     if (rc < 0)
         return rc;
-    *ms = store_val(r, 0, 0) ? store_val_i64(r, 0, 0) : -1;
+    *ms = store_val(r, 0, 0) == NULL   ? -1
+          : store_val_i64(r, 0, 0) > 0 ? store_val_i64(r, 0, 0)
+                                       : 0;
     PQclear(r);
     return 0;
 }

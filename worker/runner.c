@@ -10,11 +10,13 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "attempt.h"
 #include "executor.h"
+#include "fsutil.h"
 #include "log.h"
 
 #define LEASE_WAIT_MS   25000 /* long-poll of one lease call */
@@ -26,6 +28,7 @@
 #define BACKOFF_MIN_MS  1000  /* first wait after a failed call */
 #define BACKOFF_MAX_MS  30000 /* longest wait between retries */
 #define COMPLETE_TRIES  20    /* attempts at reporting an end */
+#define READY_MAX       8     /* attempt folders made ahead, at most */
 
 struct job;
 
@@ -46,8 +49,11 @@ struct runner {
     bool grace_over;          /* running jobs are being canceled */
     int open_timers;          /* runner timers not yet closed */
     int running;              /* jobs alive */
-    int inflight;             /* calls in the thread pool */
+    int inflight;             /* calls and folder jobs in the thread pool */
     struct job *jobs;         /* every job alive */
+    char *ready[READY_MAX];   /* attempt folders made ahead, unused */
+    int n_ready;              /* entries in ready */
+    int premaking;            /* folders being made ahead */
 };
 
 /* One leased attempt from preparation to its report. */
@@ -101,6 +107,7 @@ struct call {
 };
 
 static void lease_more(struct runner *r);
+static void job_start(struct runner *r, const cJSON *doc);
 static void job_progress(struct job *j);
 static void maybe_close(struct runner *r);
 
@@ -201,6 +208,113 @@ static bool ok_status(const struct call *c)
     return c->rc == 0 && c->status >= 200 && c->status < 300;
 }
 
+/* ---- attempt folders, made ahead and removed off the loop ---- */
+
+/* One folder job on the thread pool: make a folder ahead, or remove one. */
+struct fsjob {
+    uv_work_t work;      /* the thread-pool request */
+    struct runner *r;    /* owner */
+    bool remove;         /* remove dir, else make one into dir */
+    char *dir;           /* the folder (owned) */
+    char attempt_id[32]; /* whose folder it was, for the log */
+    int rc;              /* result */
+    struct weir_err err; /* its detail */
+};
+
+static void fsjob_work_cb(uv_work_t *w)
+{
+    struct fsjob *f = w->data;
+
+    f->rc = f->remove
+                ? fsutil_tree_remove(f->dir, &f->err)
+                : attempt_dir_premake(f->r->cfg.scratch_dir, &f->dir, &f->err);
+}
+
+static bool fsjob_queue(struct runner *r, bool remove, char *dir,
+                        const char *attempt_id);
+
+static void fsjob_after_cb(uv_work_t *w, int status)
+{
+    struct fsjob *f = w->data;
+    struct runner *r = f->r;
+    char q[300];
+
+    r->inflight--;
+    if (!f->remove)
+        r->premaking--;
+    if (status != 0 && f->rc == 0)
+        f->rc = weir_err_set(&f->err, WEIR_EUNAVAIL, "canceled");
+    if (f->remove && f->rc != 0) {
+        log_error("event=scratch_left attempt=%s error=%s", f->attempt_id,
+                  log_quote(f->err.msg, q, sizeof(q)));
+    } else if (!f->remove && f->rc != 0) {
+        log_warn("event=scratch_premake_failed error=%s",
+                 log_quote(f->err.msg, q, sizeof(q)));
+    } else if (!f->remove) {
+        /* made ahead: kept for the next attempt, unless no longer wanted */
+        if (!r->stopping && r->n_ready < READY_MAX) {
+            r->ready[r->n_ready++] = f->dir;
+            f->dir = NULL;
+        } else if (fsjob_queue(r, true, f->dir, "-")) {
+            f->dir = NULL;
+        }
+    }
+    free(f->dir);
+    free(f);
+    maybe_close(r);
+}
+
+/* Queue a folder job; dir (taken) is the folder to remove. False when it
+ * could not be queued (dir is then still the caller's). */
+static bool fsjob_queue(struct runner *r, bool remove, char *dir,
+                        const char *attempt_id)
+{
+    struct fsjob *f = calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        return false;
+    f->work.data = f;
+    f->r = r;
+    f->remove = remove;
+    f->dir = dir;
+    snprintf(f->attempt_id, sizeof(f->attempt_id), "%s", attempt_id);
+    if (uv_queue_work(r->loop, &f->work, fsjob_work_cb, fsjob_after_cb) != 0) {
+        free(f);
+        return false;
+    }
+    r->inflight++;
+    if (!remove)
+        r->premaking++;
+    return true;
+}
+
+/* Keep a folder made ahead for each slot (up to READY_MAX). */
+static void ready_fill(struct runner *r)
+{
+    int want = r->cfg.slots < READY_MAX ? r->cfg.slots : READY_MAX;
+
+    while (!r->stopping && r->n_ready + r->premaking < want)
+        if (!fsjob_queue(r, false, NULL, "-"))
+            break;
+}
+
+/* Remove the folders made ahead that no attempt will use (stopping). */
+static void ready_drop(struct runner *r)
+{
+    while (r->n_ready > 0) {
+        char *dir = r->ready[--r->n_ready];
+        struct weir_err err = {0};
+
+        if (fsutil_tree_remove(dir, &err) != 0) {
+            char q[300];
+
+            log_error("event=scratch_left attempt=- error=%s",
+                      log_quote(err.msg, q, sizeof(q)));
+        }
+        free(dir);
+    }
+}
+
 /* ---- registration and leasing ---- */
 
 static void do_register(struct runner *r);
@@ -244,6 +358,7 @@ static void register_done(struct call *c)
     r->backoff_ms = BACKOFF_MIN_MS;
     log_info("event=registered worker=%s slots=%d heartbeat_ms=%llu",
              r->worker_id, r->cfg.slots, (unsigned long long)r->heartbeat_ms);
+    ready_fill(r);
     lease_more(r);
 }
 
@@ -270,8 +385,6 @@ static void do_register(struct runner *r)
         retry_later(r, BACKOFF_MAX_MS);
     }
 }
-
-static void job_start(struct runner *r, const cJSON *doc);
 
 static void lease_done(struct call *c)
 {
@@ -552,15 +665,24 @@ static void job_maybe_free(struct job *j)
 static void job_close(struct job *j)
 {
     struct weir_err err = {0};
+    char *dir;
 
     if (j->closing)
         return;
     j->closing = true;
-    if (j->a != NULL && attempt_dir_remove(j->a, &err) != 0) {
-        char q[300];
+    /* The folder goes on the thread pool, off the loop; where that cannot
+     * be queued, here. */
+    dir = j->a != NULL ? attempt_dir_take(j->a) : NULL;
+    if (dir != NULL && !fsjob_queue(j->r, true, dir, j->attempt_id)) {
+        struct attempt tmp = {.dir = dir};
 
-        log_error("event=scratch_left attempt=%s error=%s", j->attempt_id,
-                  log_quote(err.msg, q, sizeof(q)));
+        if (attempt_dir_remove(&tmp, &err) != 0) {
+            char q[300];
+
+            log_error("event=scratch_left attempt=%s error=%s", j->attempt_id,
+                      log_quote(err.msg, q, sizeof(q)));
+            free(dir);
+        }
     }
     attempt_free(j->a);
     j->a = NULL;
@@ -578,6 +700,7 @@ static void complete_done(struct call *c)
 {
     struct job *j = c->job;
     int tries = c->r->stopping ? 3 : COMPLETE_TRIES;
+    const cJSON *list, *doc;
 
     j->complete_inflight = false;
     if (j->closing)
@@ -587,6 +710,15 @@ static void complete_done(struct call *c)
         log_write(ok_status(c) ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
                   "event=attempt_reported attempt=%s status=%ld", j->attempt_id,
                   c->status);
+        /* The attempts leased for the slot this job frees: started before
+         * the slot is given back, so no other lease call takes it. */
+        list = ok_status(c)
+                   ? cJSON_GetObjectItemCaseSensitive(c->answer, "attempts")
+                   : NULL;
+        cJSON_ArrayForEach(doc, list)
+        {
+            job_start(c->r, doc);
+        }
         job_close(j);
         return;
     }
@@ -625,6 +757,15 @@ static cJSON *complete_body(struct job *j)
         cJSON_AddStringToObject(b, "error", j->error);
     else
         cJSON_AddNullToObject(b, "error");
+    /* The slot this job frees asks for its next attempt in the same call
+     * (the server claims it in the completion's transaction): one round
+     * trip and one commit per step. Not while stopping. */
+    if (!j->r->stopping && j->r->registered) {
+        cJSON *l = cJSON_AddObjectToObject(b, "lease");
+
+        cJSON_AddNumberToObject(l, "worker_id", strtod(j->r->worker_id, NULL));
+        cJSON_AddNumberToObject(l, "max", 1);
+    }
     return b;
 }
 
@@ -755,6 +896,7 @@ static void job_start(struct runner *r, const cJSON *doc)
     struct job *j = calloc(1, sizeof(*j));
     struct weir_err err = {0};
     struct exec_spec spec;
+    int rc;
 
     if (j == NULL || (j->pending = cJSON_CreateArray()) == NULL ||
         !id_text(cJSON_GetObjectItemCaseSensitive(doc, "attempt_id"),
@@ -779,8 +921,11 @@ static void job_start(struct runner *r, const cJSON *doc)
     uv_timer_start(&j->heartbeat, heartbeat_cb, r->heartbeat_ms,
                    r->heartbeat_ms);
     uv_timer_start(&j->flush, flush_cb, FLUSH_MS, FLUSH_MS);
-    if (attempt_prepare(doc, r->cfg.dags_dir, r->cfg.scratch_dir, &j->a,
-                        &err) != 0) {
+    rc = attempt_prepare_in(doc, r->cfg.dags_dir, r->cfg.scratch_dir,
+                            r->n_ready > 0 ? r->ready[--r->n_ready] : NULL,
+                            &j->a, &err);
+    ready_fill(r);
+    if (rc != 0) {
         job_fail(j, err.msg);
         return;
     }
@@ -811,6 +956,7 @@ static void maybe_close(struct runner *r)
     if (!r->stopping || r->closing || r->running > 0 || r->inflight > 0 ||
         r->jobs != NULL)
         return;
+    ready_drop(r);
     r->closing = true;
     log_info("event=stopped");
     uv_close((uv_handle_t *)&r->retry_timer, runner_close_cb);

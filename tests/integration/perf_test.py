@@ -8,6 +8,13 @@ Exits 1 when a check failed.
 gone: a worker whose lease long-poll is waiting closes its connection (it
 was stopped); the next task must go to a worker still waiting, at once,
 not to the one that left (its attempt would wait for its lease to expire).
+
+complete_lease: a completion that asks for the next lease ("lease":
+{"worker_id", "max"}) gets it claimed in its own transaction (the next
+attempt starts at the instant the previous one finished); a stale
+completion records and claims nothing; an unknown worker claims nothing
+and the task stays for others; tasks the completion made claimable but
+did not claim reach a waiting worker at once.
 """
 import json
 import os
@@ -120,8 +127,121 @@ def test_gone():
         gone_once(i, settle)
 
 
+def lease(worker_id, n=1, wait_ms=3000):
+    code, b = req("POST", "/api/v1/workers/%d/lease" % worker_id, WORKER,
+                  {"max": n, "wait_ms": wait_ms}, timeout=20)
+    check(code == 200, "lease: %d %s" % (code, b))
+    return b.get("attempts", []) if code == 200 else []
+
+
+def complete(a, worker_id=None, lease_id=None, expect=200):
+    body = {"lease_id": lease_id or a["lease_id"], "exit_code": 0,
+            "outputs": {}}
+    if worker_id is not None:
+        body["lease"] = {"worker_id": worker_id, "max": 1}
+    code, b = req("POST", "/api/v1/attempts/%d/complete" % a["attempt_id"],
+                  WORKER, body)
+    check(code == expect, "complete %s: %d (expected %d) %s"
+          % (a["step"], code, expect, b))
+    return b if isinstance(b, dict) else {}
+
+
+def trigger(dag):
+    code, b = req("POST", "/api/v1/dags/%s/runs" % dag, ADMIN, {})
+    check(code == 201, "trigger %s: %d %s" % (dag, code, b))
+    return b.get("run_id")
+
+
+def tasks_of(run_id):
+    code, b = req("GET", "/api/v1/runs/%d" % run_id, READ)
+    check(code == 200, "get run %d: %d" % (run_id, code))
+    return {t["step"]: t for t in b.get("tasks", [])}
+
+
+def test_complete_lease():
+    w = register("perf-pair", "pair")
+    # the next attempt is claimed in the completion's transaction
+    rid = trigger("pair")
+    got = lease(w)
+    check(len(got) == 1 and got[0]["step"] == "a", "lease a: %s" % got)
+    if not got:
+        return
+    a = got[0]
+    b = complete(a, w)
+    nxt = b.get("attempts", [])
+    check(len(nxt) == 1 and nxt[0]["step"] == "b", "next lease %s" % b)
+    t = tasks_of(rid)
+    check(t["a"]["attempts"][0]["finished_at"] ==
+          t["b"]["attempts"][0]["started_at"],
+          "b did not start in a's completion transaction: %s / %s"
+          % (t["a"]["attempts"][0], t["b"]["attempts"][0]))
+    # the same completion again is stale: refused, and claims nothing
+    b2 = complete(a, w, expect=409)
+    check("attempts" not in b2, "a stale completion leased %s" % b2)
+    check(len(tasks_of(rid)["b"]["attempts"]) == 1,
+          "a stale completion made an attempt: %s" % tasks_of(rid)["b"])
+    if nxt:
+        complete(nxt[0])
+
+    # a stale lease id with a lease request: nothing recorded or claimed
+    rid = trigger("pair")
+    got = lease(w)
+    if not check(len(got) == 1, "lease a again: %s" % got):
+        return
+    complete(got[0], w, lease_id="00000000-0000-0000-0000-000000000000",
+             expect=409)
+    t = tasks_of(rid)
+    check(t["a"]["state"] == "running" and t["b"]["state"] == "pending",
+          "after a stale completion: a %s, b %s"
+          % (t["a"]["state"], t["b"]["state"]))
+
+    # an unknown worker claims nothing; the task stays for a real one
+    b = complete(got[0], 987654321)
+    check(b.get("attempts") == [], "an unknown worker leased %s" % b)
+    check(tasks_of(rid)["b"]["state"] == "queued", "b not queued: %s"
+          % tasks_of(rid)["b"]["state"])
+    got = lease(w)
+    check(len(got) == 1 and got[0]["step"] == "b", "lease b: %s" % got)
+    for a in got:
+        complete(a)
+
+
+def test_complete_lease_wakes():
+    w1 = register("perf-fork-1", "fork")
+    w2 = register("perf-fork-2", "fork")
+    trigger("fork")
+    got = lease(w1)
+    if not check(len(got) == 1 and got[0]["step"] == "a", "fork a: %s"
+                 % got):
+        return
+    out = {}
+
+    def waiter():
+        code, b = req("POST", "/api/v1/workers/%d/lease" % w2, WORKER,
+                      {"max": 1, "wait_ms": 10000}, timeout=20)
+        out["body"], out["t"] = b, time.monotonic()
+    th = threading.Thread(target=waiter)
+    th.start()
+    time.sleep(0.3)  # the long-poll waits in the server
+    t0 = time.monotonic()
+    nxt = complete(got[0], w1).get("attempts", [])
+    th.join(15)
+    other = out.get("body", {}).get("attempts", [])
+    check(len(nxt) == 1 and len(other) == 1 and
+          {nxt[0]["step"], other[0]["step"]} == {"b", "c"},
+          "b and c: the completion got %s, the waiting worker %s"
+          % (nxt, other))
+    if other:
+        dt = out["t"] - t0
+        check(dt < 1.0, "the waiting worker got its task after %.2f s" % dt)
+    for a in nxt + other:
+        complete(a)
+
+
 def main():
     test_gone()
+    test_complete_lease()
+    test_complete_lease_wakes()
     if failures:
         print("%d check(s) failed" % len(failures), file=sys.stderr)
         sys.exit(1)
