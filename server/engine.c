@@ -501,12 +501,13 @@ static void made_note(struct run_ctx *x, int64_t id)
 }
 
 /*
- * Write every changed task, and the end of an attempt (end, or NULL), in
- * one statement. An open context also learns there whether the run's
+ * Write every changed task, and the ends of n_ends attempts, in one
+ * statement. An open context also learns there whether the run's
  * other tasks are finished (for run_maybe_end()).
  */
 static int flush(struct store_conn *c, struct run_ctx *x,
-                 const struct store_attempt_end *end, struct weir_err *err)
+                 const struct store_attempt_end *ends, size_t n_ends,
+                 struct weir_err *err)
 {
     struct store_task_change *v = calloc(x->n ? x->n : 1, sizeof(*v));
     struct store_run_probe probe = {0};
@@ -533,7 +534,8 @@ static int flush(struct store_conn *c, struct run_ctx *x,
         wrote_open |= !task_state_terminal(r->t->state);
         wrote_bad |= state_bad(r->t->state);
     }
-    rc = store_run_write(c, x->run.id, end, v, n, probing ? &probe : NULL, err);
+    rc = store_run_write(c, x->run.id, ends, n_ends, v, n,
+                         probing ? &probe : NULL, err);
     for (size_t k = 0; rc == 0 && k < n; k++)
         if (v[k].from != v[k].to &&
             (v[k].to == TASK_QUEUED || v[k].to == TASK_UP_FOR_RETRY))
@@ -580,7 +582,7 @@ static int run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
         }
     } else {
         if (!x->probed) {
-            rc = flush(c, x, NULL, err);
+            rc = flush(c, x, NULL, 0, err);
             if (rc < 0)
                 return rc;
         }
@@ -624,7 +626,7 @@ static int run_start(struct engine *e, struct store_conn *c, int64_t run_id,
     if (rc == 0)
         rc = decide_roots(&x, err);
     if (rc == 0)
-        rc = flush(c, &x, NULL, err);
+        rc = flush(c, &x, NULL, 0, err);
     if (rc == 0)
         rc = run_maybe_end(c, &x, ended, err);
     free(roots);
@@ -765,42 +767,52 @@ static void prefetch_upstream(const struct dag *d, bool *flags)
 
 int engine_finish_in(struct engine *e, struct run_ctx *x,
                      const struct store_attempt *a, const struct outcome *o,
-                     struct weir_err *err)
+                     size_t n, struct weir_err *err)
 {
-    const struct dag_step *st = dag_step_get(x->dag, a->step_id);
-    struct store_attempt_end end = {a, o->state, o->exit_code, o->outputs,
-                                    o->error};
-    bool ended = false, live, *down;
-    long i;
-    int rc;
+    struct store_attempt_end *ends = calloc(n ? n : 1, sizeof(*ends));
+    bool ended = false, *down = calloc(x->dag->n_steps + 1, sizeof(*down));
+    int64_t *ids = calloc(n ? n : 1, sizeof(*ids));
+    int rc = 0;
 
-    /* The task, and the tasks it may make ready: what a transition reads
-     * in the common case, in one statement. */
-    down = calloc(x->dag->n_steps + 1, sizeof(*down));
-    if (down == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    if (st != NULL) {
-        downstream_of(x->dag, (size_t)(st - x->dag->steps), down);
-        prefetch_upstream(x->dag, down);
+    if (ends == NULL || down == NULL || ids == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    /* The tasks, and the tasks they may make ready: what a transition
+     * reads in the common case, in one statement. */
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        const struct dag_step *st = dag_step_get(x->dag, a[k].step_id);
+
+        ids[k] = a[k].task_id;
+        if (st != NULL)
+            downstream_of(x->dag, (size_t)(st - x->dag->steps), down);
     }
-    rc = ctx_fetch(x, &a->task_id, 1, down, err);
-    free(down);
-    i = rc == 0 ? ctx_find(x, a->task_id) : -1;
-    /* A task no longer running this try (its run was canceled, maybe
-     * retried since) keeps its state; the attempt is recorded canceled. */
-    live = i >= 0 && x->tasks[i].state == TASK_RUNNING &&
-           x->tasks[i].try_count == a->try;
-    if (!live)
-        end.to = ATTEMPT_CANCELED;
-    if (rc == 0 && live)
-        rc = task_attempt_ended(x, (size_t)i, o, err);
+    if (rc == 0) {
+        prefetch_upstream(x->dag, down);
+        rc = ctx_fetch(x, ids, n, down, err);
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        long i = ctx_find(x, a[k].task_id);
+        /* A task no longer running this try (its run was canceled, maybe
+         * retried since) keeps its state; the attempt is recorded
+         * canceled. */
+        bool live = i >= 0 && x->tasks[i].state == TASK_RUNNING &&
+                    x->tasks[i].try_count == a[k].try;
+
+        ends[k] = (struct store_attempt_end){
+            &a[k], live ? o[k].state : ATTEMPT_CANCELED, o[k].exit_code,
+            o[k].outputs, o[k].error};
+        if (live)
+            rc = task_attempt_ended(x, (size_t)i, &o[k], err);
+    }
     if (rc == 0)
-        rc = flush(x->c, x, &end, err);
+        rc = flush(x->c, x, ends, n, err);
     if (rc == 0)
         rc = run_maybe_end(x->c, x, &ended, err);
     if (rc == 0 && ended)
         rc = start_held_runs(e, x->c, x->run.dag_id, x->dag->max_active_runs,
                              x->made, err);
+    free(ends);
+    free(down);
+    free(ids);
     return rc;
 }
 
@@ -812,7 +824,7 @@ int engine_finish_attempt(struct engine *e, struct store_conn *c,
     int rc = ctx_open(e, c, a->run_id, true, &x, err);
 
     if (rc == 0)
-        rc = engine_finish_in(e, &x, a, o, err);
+        rc = engine_finish_in(e, &x, a, o, 1, err);
     ctx_cleanup(e, &x);
     return rc;
 }
@@ -836,7 +848,7 @@ int ctx_decide_ready(struct run_ctx *x, struct weir_err *err)
 
 int ctx_flush(struct store_conn *c, struct run_ctx *x, struct weir_err *err)
 {
-    return flush(c, x, NULL, err);
+    return flush(c, x, NULL, 0, err);
 }
 
 int ctx_run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,

@@ -126,11 +126,12 @@ WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
                                          const struct outcome *o,
                                          struct weir_err *err);
 
-/* engine_finish_attempt() in x, a context opened (ctx_open*()) with the
- * attempt's run row locked; tasks made claimable go to x->made. */
+/* engine_finish_attempt() for the n attempts a[] (of x's run, each with
+ * its outcome o[]) in x, a context opened (ctx_open*()) with the run row
+ * locked; tasks made claimable go to x->made. */
 WEIR_MUSTCHECK int engine_finish_in(struct engine *e, struct run_ctx *x,
                                     const struct store_attempt *a,
-                                    const struct outcome *o,
+                                    const struct outcome *o, size_t n,
                                     struct weir_err *err);
 
 /*
@@ -145,6 +146,30 @@ WEIR_MUSTCHECK int engine_finish_in(struct engine *e, struct run_ctx *x,
  */
 WEIR_MUSTCHECK int engine_complete_lease(struct engine *e, int64_t attempt_id,
                                          const struct engine_result *res,
+                                         int64_t worker_id, int max,
+                                         cJSON **attempts,
+                                         struct weir_err *err);
+
+/* One completion of a batch (engine_complete_batch()). */
+struct engine_completion {
+    int64_t attempt_id;       /* the attempt */
+    struct engine_result res; /* what the worker reports */
+    int rc;                   /* out: 0, WEIR_ECONFLICT (stale lease) or
+                                 WEIR_ENOTFOUND */
+    struct weir_err err;      /* out: why, when rc is not 0 */
+};
+
+/*
+ * engine_complete_lease() for n completions at once, in one transaction:
+ * attempts locked in id order, then their runs in id order; each run's
+ * completions are applied with one read and one write. A stale or unknown
+ * completion is only marked in its rc (nothing recorded for it); the
+ * others are recorded. The claim (max attempts, for worker_id when not 0)
+ * is made only when at least one completion was accepted. A negative
+ * return is the failure of the whole batch, nothing recorded.
+ */
+WEIR_MUSTCHECK int engine_complete_batch(struct engine *e,
+                                         struct engine_completion *v, size_t n,
                                          int64_t worker_id, int max,
                                          cJSON **attempts,
                                          struct weir_err *err);

@@ -258,16 +258,17 @@ static int claims_prefetch(struct run_ctx *x, const struct store_claim *v,
 
 /*
  * Render every claim into arr, loading each run once and only the tasks
- * the documents read. keep, when not NULL, is a context of one of the
- * runs already open in this transaction (the completion's): its claims
- * are rendered from it. A claim that does not render is failed at once
+ * the documents read. keep[0..n_keep) are contexts of runs already open
+ * in this transaction (the completions'): their claims are rendered from
+ * them. A claim that does not render is failed at once
  * (fail_unrendered()) when later is NULL, else noted in *later (a new
  * array, n entries) for the caller to fail after its commit.
  */
 static int claims_to_docs(struct engine *e, struct store_conn *c,
                           const struct store_claim *v, size_t n, cJSON *arr,
-                          struct run_ctx *keep, struct unrendered **later,
-                          size_t *n_later, struct weir_err *err)
+                          struct run_ctx *keep, size_t n_keep,
+                          struct unrendered **later, size_t *n_later,
+                          struct weir_err *err)
 {
     struct run_ctx own = {0}, *x = NULL;
     int rc = 0;
@@ -283,9 +284,11 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
 
         if (x == NULL || x->run.id != v[k].run_id) {
             ctx_cleanup(e, &own);
-            if (keep != NULL && keep->run.id == v[k].run_id) {
-                x = keep;
-            } else {
+            x = NULL;
+            for (size_t j = 0; j < n_keep && x == NULL; j++)
+                if (keep[j].run.id == v[k].run_id)
+                    x = &keep[j];
+            if (x == NULL) {
                 x = &own;
                 rc = ctx_open(e, c, v[k].run_id, false, x, err);
             }
@@ -359,7 +362,7 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
         if (v[k].wait_s >= 0)
             engine_dispatch_observe(v[k].wait_s);
     if (rc == 0 && n > 0)
-        rc = claims_to_docs(e, c, v, n, arr, NULL, NULL, NULL, err);
+        rc = claims_to_docs(e, c, v, n, arr, NULL, 0, NULL, NULL, err);
     store_conn_put(c);
     free(v);
     /* Tasks a concurrent claim skipped because this one held them. */
@@ -395,52 +398,163 @@ static bool must_wake(const struct made *m, const struct store_claim *v,
     return false;
 }
 
-/* The completion's part of engine_complete_lease(), in its transaction. */
-static int complete_in_tx(struct engine *e, struct store_conn *c,
-                          int64_t attempt_id, const struct engine_result *res,
-                          struct run_ctx *x, struct made *made,
-                          struct weir_err *err)
+static int cmp_i64(const void *a, const void *b)
 {
-    struct store_attempt a = {0};
-    struct store_run run = {0};
-    struct outcome o = {0};
-    char *outputs = NULL;
-    int rc =
-        store_attempt_lock_run(c, attempt_id, res->lease_id, &a, &run, err);
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
 
-    if (rc == 0 && (!a.lease_ok || a.state != ATTEMPT_RUNNING))
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "the lease of attempt %lld is stale: the attempt "
-                          "finished, expired or was leased again",
-                          (long long)attempt_id);
-    if (rc == 0 && res->outputs != NULL) {
-        outputs = cJSON_PrintUnformatted(res->outputs);
-        if (outputs == NULL)
-            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    return x < y ? -1 : x > y;
+}
+
+/* What a batch of completions holds in its transaction. */
+struct batch {
+    struct store_attempt *a; /* per completion: its attempt */
+    bool *found;             /* per completion: the attempt exists */
+    struct outcome *o;       /* per completion: its outcome */
+    char **outputs;          /* per completion: outputs text, or NULL */
+    int64_t *runs;           /* the distinct runs, ascending */
+    size_t n_runs;           /* entries in runs and x */
+    struct run_ctx *x;       /* per run: its context */
+};
+
+static void batch_free(struct engine *e, struct batch *b, size_t n)
+{
+    for (size_t i = 0; b->outputs != NULL && i < n; i++)
+        cJSON_free(b->outputs[i]);
+    for (size_t r = 0; b->x != NULL && r < b->n_runs; r++)
+        ctx_cleanup(e, &b->x[r]);
+    free(b->a);
+    free(b->found);
+    free(b->o);
+    free(b->outputs);
+    free(b->runs);
+    free(b->x);
+}
+
+/* Lock the completions' attempts (then their runs, opened into b->x), and
+ * mark the stale and the unknown ones in v[i].rc. */
+static int batch_lock(struct engine *e, struct store_conn *c,
+                      struct engine_completion *v, size_t n, struct batch *b,
+                      struct made *made, struct weir_err *err)
+{
+    struct store_run *runs = NULL;
+    int64_t *ids = calloc(n, sizeof(*ids));
+    const char **leases = calloc(n, sizeof(*leases));
+    int rc = 0;
+
+    b->a = calloc(n, sizeof(*b->a));
+    b->found = calloc(n, sizeof(*b->found));
+    b->runs = calloc(n, sizeof(*b->runs));
+    b->x = calloc(n, sizeof(*b->x));
+    if (ids == NULL || leases == NULL || b->a == NULL || b->found == NULL ||
+        b->runs == NULL || b->x == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ids[i] = v[i].attempt_id;
+        leases[i] = v[i].res.lease_id;
     }
-    if (rc == 0)
-        rc = ctx_open_row(e, c, &run, x, err);
-    x->made = made;
-    o = (struct outcome){result_state(res),
-                         res->has_exit ? &res->exit_code : NULL, outputs,
-                         res->error, false};
-    if (rc == 0)
-        rc = engine_finish_in(e, x, &a, &o, err);
-    store_run_cleanup(&run);
-    cJSON_free(outputs);
+    if (rc == 0 && n == 1) {
+        /* The common case: both locks in one statement. */
+        runs = calloc(1, sizeof(*runs));
+        rc = runs ? store_attempt_lock_run(c, ids[0], leases[0], &b->a[0], runs,
+                                           err)
+                  : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        b->found[0] = rc == 0;
+        if (rc == WEIR_ENOTFOUND)
+            rc = 0;
+    } else if (rc == 0) {
+        rc = store_attempts_lock(c, ids, leases, n, b->a, b->found, err);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        v[i].rc = 0;
+        if (!b->found[i])
+            v[i].rc = weir_err_set(&v[i].err, WEIR_ENOTFOUND, "no attempt %lld",
+                                   (long long)v[i].attempt_id);
+        else if (!b->a[i].lease_ok || b->a[i].state != ATTEMPT_RUNNING)
+            v[i].rc = weir_err_set(&v[i].err, WEIR_ECONFLICT,
+                                   "the lease of attempt %lld is stale: the "
+                                   "attempt finished, expired or was leased "
+                                   "again",
+                                   (long long)v[i].attempt_id);
+        if (v[i].rc == 0)
+            b->runs[b->n_runs++] = b->a[i].run_id;
+    }
+    if (rc == 0 && b->n_runs > 0) {
+        qsort(b->runs, b->n_runs, sizeof(*b->runs), cmp_i64);
+        size_t k = 0;
+
+        for (size_t r = 0; r < b->n_runs; r++)
+            if (k == 0 || b->runs[k - 1] != b->runs[r])
+                b->runs[k++] = b->runs[r];
+        b->n_runs = k;
+        if (runs == NULL) {
+            runs = calloc(b->n_runs, sizeof(*runs));
+            rc = runs ? store_runs_lock(c, b->runs, b->n_runs, runs, err)
+                      : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        }
+    }
+    for (size_t r = 0; rc == 0 && r < b->n_runs; r++) {
+        rc = ctx_open_row(e, c, &runs[r], &b->x[r], err);
+        b->x[r].made = made;
+    }
+    for (size_t r = 0; runs != NULL && r < (b->n_runs ? b->n_runs : 1); r++)
+        store_run_cleanup(&runs[r]);
+    free(runs);
+    free(ids);
+    free(leases);
     return rc;
 }
 
-int engine_complete_lease(struct engine *e, int64_t attempt_id,
-                          const struct engine_result *res, int64_t worker_id,
-                          int max, cJSON **attempts, struct weir_err *err)
+/* Record the accepted completions, run by run. */
+static int batch_finish(struct engine *e, struct engine_completion *v, size_t n,
+                        struct batch *b, struct weir_err *err)
+{
+    struct store_attempt *a = calloc(n, sizeof(*a));
+    struct outcome *o = calloc(n, sizeof(*o));
+    int rc = a && o ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    b->outputs = calloc(n, sizeof(*b->outputs));
+    if (rc == 0 && b->outputs == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct engine_result *res = &v[i].res;
+
+        if (v[i].rc != 0 || res->outputs == NULL)
+            continue;
+        b->outputs[i] = cJSON_PrintUnformatted(res->outputs);
+        if (b->outputs[i] == NULL)
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    for (size_t r = 0; rc == 0 && r < b->n_runs; r++) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            const struct engine_result *res = &v[i].res;
+
+            if (v[i].rc != 0 || b->a[i].run_id != b->runs[r])
+                continue;
+            a[k] = b->a[i];
+            o[k] = (struct outcome){result_state(res),
+                                    res->has_exit ? &res->exit_code : NULL,
+                                    b->outputs[i], res->error, false};
+            k++;
+        }
+        rc = engine_finish_in(e, &b->x[r], a, o, k, err);
+    }
+    free(a);
+    free(o);
+    return rc;
+}
+
+int engine_complete_batch(struct engine *e, struct engine_completion *v,
+                          size_t n, int64_t worker_id, int max,
+                          cJSON **attempts, struct weir_err *err)
 {
     struct store_conn *c = NULL;
-    struct run_ctx x = {0};
+    struct batch b = {0};
     struct made made = {0};
-    struct store_claim *v = NULL;
+    struct store_claim *cl = NULL;
     struct unrendered *later = NULL;
-    size_t n = 0, n_later = 0;
+    size_t n_cl = 0, n_later = 0;
     int64_t retry_ms = -1;
     int spare = 0;
     cJSON *arr = worker_id != 0 ? cJSON_CreateArray() : NULL;
@@ -448,29 +562,35 @@ int engine_complete_lease(struct engine *e, int64_t attempt_id,
                  ? weir_err_set(err, WEIR_ENOMEM, "out of memory")
                  : store_conn_get(e->store, &c, err);
 
+    if (rc == 0 && n == 0)
+        rc = weir_err_set(err, WEIR_EINVAL, "no completion");
     if (rc == 0)
         rc = store_tx_begin(c, err);
     if (rc == 0)
-        rc = complete_in_tx(e, c, attempt_id, res, &x, &made, err);
-    /* The next attempts for the slot this completion frees, in the same
-     * transaction: one commit and one round trip per step. A worker that
-     * is not registered claims nothing. */
-    if (rc == 0 && worker_id != 0) {
+        rc = batch_lock(e, c, v, n, &b, &made, err);
+    if (rc == 0)
+        rc = batch_finish(e, v, n, &b, err);
+    /* The next attempts for the slots these completions free, in the same
+     * transaction: one commit and one round trip per step, or per batch.
+     * Nothing when no completion was accepted; a worker that is not
+     * registered claims nothing. */
+    if (rc == 0 && worker_id != 0 && b.n_runs > 0) {
         rc = worker_seen(e, c, worker_id, err);
         if (rc == 0)
-            rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n,
-                                  &retry_ms, &spare, err);
+            rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &cl,
+                                  &n_cl, &retry_ms, &spare, err);
         else if (rc == WEIR_ENOTFOUND)
             rc = 0;
     }
-    for (size_t k = 0; rc == 0 && k < n; k++)
-        if (v[k].wait_s >= 0)
-            engine_dispatch_observe(v[k].wait_s);
-    if (rc == 0 && n > 0)
-        rc = claims_to_docs(e, c, v, n, arr, &x, &later, &n_later, err);
+    for (size_t k = 0; rc == 0 && k < n_cl; k++)
+        if (cl[k].wait_s >= 0)
+            engine_dispatch_observe(cl[k].wait_s);
+    if (rc == 0 && n_cl > 0)
+        rc = claims_to_docs(e, c, cl, n_cl, arr, b.x, b.n_runs, &later,
+                            &n_later, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
-    ctx_cleanup(e, &x);
+    batch_free(e, &b, n);
     for (size_t k = 0; rc == 0 && k < n_later; k++) {
         struct weir_err ferr = {0};
         char q[300];
@@ -481,9 +601,9 @@ int engine_complete_lease(struct engine *e, int64_t attempt_id,
                      log_quote(ferr.msg, q, sizeof(q)));
     }
     store_conn_put(c);
-    if (rc == 0 && (spare > 0 || n_later > 0 || must_wake(&made, v, n)))
+    if (rc == 0 && (spare > 0 || n_later > 0 || must_wake(&made, cl, n_cl)))
         hub_bump(e->hub);
-    free(v);
+    free(cl);
     free(later);
     if (rc < 0) {
         cJSON_Delete(arr);
@@ -491,6 +611,24 @@ int engine_complete_lease(struct engine *e, int64_t attempt_id,
     }
     *attempts = arr;
     return 0;
+}
+
+int engine_complete_lease(struct engine *e, int64_t attempt_id,
+                          const struct engine_result *res, int64_t worker_id,
+                          int max, cJSON **attempts, struct weir_err *err)
+{
+    struct engine_completion v = {.attempt_id = attempt_id, .res = *res};
+    cJSON *arr = NULL;
+    int rc = engine_complete_batch(e, &v, 1, worker_id, max, &arr, err);
+
+    if (rc == 0 && v.rc != 0) {
+        *err = v.err;
+        cJSON_Delete(arr);
+        return v.rc;
+    }
+    if (rc == 0)
+        *attempts = arr;
+    return rc;
 }
 
 int engine_lease_wait(struct engine *e, int64_t worker_id, int max,

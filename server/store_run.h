@@ -150,6 +150,26 @@ WEIR_MUSTCHECK int store_attempt_lock_run(struct store_conn *c, int64_t id,
                                           struct store_run *run,
                                           struct weir_err *err);
 
+/*
+ * Lock the n attempts ids (distinct) in id order, each read into out[i]
+ * and its lease checked against leases[i] as store_attempt_get() does;
+ * found[i] is false when there is no such attempt. With store_runs_lock()
+ * after it: the locks of a batch of completions, attempts then runs.
+ */
+WEIR_MUSTCHECK int store_attempts_lock(struct store_conn *c, const int64_t *ids,
+                                       const char *const *leases, size_t n,
+                                       struct store_attempt *out, bool *found,
+                                       struct weir_err *err);
+
+/*
+ * Lock the runs ids (distinct, ascending) in that order and read each
+ * into out[i] (store_run_cleanup() each). WEIR_ENOTFOUND when one is
+ * missing.
+ */
+WEIR_MUSTCHECK int store_runs_lock(struct store_conn *c, const int64_t *ids,
+                                   size_t n, struct store_run *out,
+                                   struct weir_err *err);
+
 /* Every task of run id, in id order, as a new array. */
 WEIR_MUSTCHECK int store_run_tasks(struct store_conn *c, int64_t run_id,
                                    struct store_task **out, size_t *n,
@@ -194,8 +214,8 @@ struct store_run_probe {
 };
 
 /*
- * One statement for a transition of run run_id: the attempt's end (end
- * may be NULL), the n task changes as store_tasks_apply() writes them
+ * One statement for a transition of run run_id: the n_ends attempts' ends
+ * (attempts of this run), the n task changes as store_tasks_apply() writes them
  * (checked, logged, guarded: WEIR_ECONFLICT), and, when probe is not
  * NULL, whether the run's other tasks leave it unfinished, through the
  * partial index of unfinished tasks rather than a read of every task.
@@ -203,7 +223,8 @@ struct store_run_probe {
  * reaches or leaves a finished state.
  */
 WEIR_MUSTCHECK int store_run_write(struct store_conn *c, int64_t run_id,
-                                   const struct store_attempt_end *end,
+                                   const struct store_attempt_end *ends,
+                                   size_t n_ends,
                                    const struct store_task_change *v, size_t n,
                                    struct store_run_probe *probe,
                                    struct weir_err *err);

@@ -29,6 +29,7 @@
 #define BACKOFF_MAX_MS  30000 /* longest wait between retries */
 #define COMPLETE_TRIES  20    /* attempts at reporting an end */
 #define READY_MAX       8     /* attempt folders made ahead, at most */
+#define COMPLETE_BATCH  32    /* completions reported in one call, at most */
 
 struct job;
 
@@ -54,6 +55,7 @@ struct runner {
     char *ready[READY_MAX];   /* attempt folders made ahead, unused */
     int n_ready;              /* entries in ready */
     int premaking;            /* folders being made ahead */
+    bool completing;          /* a completion call is in flight */
 };
 
 /* One leased attempt from preparation to its report. */
@@ -79,6 +81,7 @@ struct job {
     bool server_canceled;   /* a heartbeat said the run was canceled */
     bool reported;          /* completion accepted, refused or given up */
     bool complete_inflight; /* a completion call is running */
+    bool complete_queued;   /* its completion waits for the next call */
     bool closing;           /* reported or abandoned; timers closing */
     int complete_tries;     /* completion calls made */
     int log_failures;       /* log calls failed in a row */
@@ -92,18 +95,20 @@ struct job {
 
 /* One HTTP call on the thread pool. */
 struct call {
-    uv_work_t work;               /* the thread-pool request */
-    struct runner *r;             /* owner */
-    struct job *job;              /* the job it is about, or NULL */
-    char path[128];               /* URL path */
-    cJSON *body;                  /* owned; deleted after the call */
-    long timeout_ms;              /* whole exchange */
-    bool cancelable;              /* gives up when the runner stops */
-    void (*done)(struct call *c); /* on the loop, after the call */
-    long status;                  /* HTTP status */
-    cJSON *answer;                /* parsed answer, or NULL */
-    int rc;                       /* client_post() result */
-    struct weir_err err;          /* its detail */
+    uv_work_t work;                    /* the thread-pool request */
+    struct runner *r;                  /* owner */
+    struct job *job;                   /* the job it is about, or NULL */
+    struct job *batch[COMPLETE_BATCH]; /* a completion call's jobs */
+    int n_batch;                       /* entries in batch */
+    char path[128];                    /* URL path */
+    cJSON *body;                       /* owned; deleted after the call */
+    long timeout_ms;                   /* whole exchange */
+    bool cancelable;                   /* gives up when the runner stops */
+    void (*done)(struct call *c);      /* on the loop, after the call */
+    long status;                       /* HTTP status */
+    cJSON *answer;                     /* parsed answer, or NULL */
+    int rc;                            /* client_post() result */
+    struct weir_err err;               /* its detail */
 };
 
 static void lease_more(struct runner *r);
@@ -131,19 +136,25 @@ static void call_after_cb(uv_work_t *w, int status)
     c->r->inflight--;
     if (c->job != NULL)
         c->job->calls--;
+    for (int i = 0; i < c->n_batch; i++)
+        c->batch[i]->calls--;
     c->done(c);
     if (c->job != NULL)
         job_maybe_free(c->job);
+    for (int i = 0; i < c->n_batch; i++)
+        job_maybe_free(c->batch[i]);
     cJSON_Delete(c->body);
     cJSON_Delete(c->answer);
     maybe_close(c->r);
     free(c);
 }
 
-/* Send body (taken, even on failure) to path; done runs on the loop. */
-static bool call_send(struct runner *r, struct job *j, const char *path,
-                      cJSON *body, long timeout_ms, bool cancelable,
-                      void (*done)(struct call *))
+/* Send body (taken, even on failure) to path; done runs on the loop. The
+ * call is about job j, or (j NULL) about the n_batch jobs of batch. */
+static bool call_send_batch(struct runner *r, struct job *j,
+                            struct job *const *batch, int n_batch,
+                            const char *path, cJSON *body, long timeout_ms,
+                            bool cancelable, void (*done)(struct call *))
 {
     struct call *c = calloc(1, sizeof(*c));
 
@@ -169,7 +180,20 @@ static bool call_send(struct runner *r, struct job *j, const char *path,
     r->inflight++;
     if (j != NULL)
         j->calls++;
+    for (int i = 0; i < n_batch; i++) {
+        c->batch[i] = batch[i];
+        batch[i]->calls++;
+    }
+    c->n_batch = n_batch;
     return true;
+}
+
+static bool call_send(struct runner *r, struct job *j, const char *path,
+                      cJSON *body, long timeout_ms, bool cancelable,
+                      void (*done)(struct call *))
+{
+    return call_send_batch(r, j, NULL, 0, path, body, timeout_ms, cancelable,
+                           done);
 }
 
 /* A failed call: log it and return the next wait, doubled each time. */
@@ -696,46 +720,100 @@ static void job_close(struct job *j)
     lease_more(j->r);
 }
 
-static void complete_done(struct call *c)
-{
-    struct job *j = c->job;
-    int tries = c->r->stopping ? 3 : COMPLETE_TRIES;
-    const cJSON *list, *doc;
+static void complete_flush(struct runner *r);
 
-    j->complete_inflight = false;
-    if (j->closing)
-        return;
-    if (ok_status(c) || (c->rc == 0 && c->status >= 400 && c->status < 500)) {
-        /* accepted, or refused for good (409: stale) */
-        log_write(ok_status(c) ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-                  "event=attempt_reported attempt=%s status=%ld", j->attempt_id,
-                  c->status);
-        /* The attempts leased for the slot this job frees: started before
-         * the slot is given back, so no other lease call takes it. */
-        list = ok_status(c)
-                   ? cJSON_GetObjectItemCaseSensitive(c->answer, "attempts")
-                   : NULL;
-        cJSON_ArrayForEach(doc, list)
-        {
-            job_start(c->r, doc);
-        }
-        job_close(j);
-        return;
-    }
-    backoff(c->r, c);
+/* A job's completion went through (status 200) or was refused for good
+ * (4xx: 409 is a stale lease). */
+static void complete_reported(struct job *j, long status)
+{
+    log_write(status == 200 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+              "event=attempt_reported attempt=%s status=%ld", j->attempt_id,
+              status);
+    job_close(j);
+}
+
+/* A job's completion did not get through: again later, or never. */
+static void complete_retry(struct job *j, uint64_t now)
+{
+    int tries = j->r->stopping ? 3 : COMPLETE_TRIES;
+
     if (++j->complete_tries >= tries) {
         log_error("event=report_given_up attempt=%s tries=%d", j->attempt_id,
                   j->complete_tries);
         job_close(j);
         return;
     }
-    j->retry_at = uv_now(c->r->loop) + (BACKOFF_MIN_MS << j->complete_tries);
-    if (j->retry_at > uv_now(c->r->loop) + BACKOFF_MAX_MS)
-        j->retry_at = uv_now(c->r->loop) + BACKOFF_MAX_MS;
+    j->retry_at = now + (BACKOFF_MIN_MS << j->complete_tries);
+    if (j->retry_at > now + BACKOFF_MAX_MS)
+        j->retry_at = now + BACKOFF_MAX_MS;
+    j->complete_queued = true;
 }
 
-/* The completion body: exit code (null after a signal), outputs, error. */
-static cJSON *complete_body(struct job *j)
+/* The status of batch job i in a completion call's answer: its entry of
+ * "results" when the call carried several, else the call's own; 0 when
+ * the answer does not say (a server that ignored "more"). */
+static long complete_status(const struct call *c, int i)
+{
+    const cJSON *results =
+        cJSON_GetObjectItemCaseSensitive(c->answer, "results");
+    const cJSON *r;
+
+    if (c->n_batch == 1 || (i == 0 && !cJSON_IsArray(results)))
+        return c->status;
+    cJSON_ArrayForEach(r, results)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "attempt_id");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+
+        if (cJSON_IsNumber(id) && cJSON_IsNumber(st) &&
+            id->valuedouble == strtod(c->batch[i]->attempt_id, NULL))
+            return (long)st->valuedouble;
+    }
+    return 0;
+}
+
+static void complete_done(struct call *c)
+{
+    struct runner *r = c->r;
+    uint64_t now = uv_now(r->loop);
+    const cJSON *list, *doc;
+    bool refused = c->rc == 0 && c->status >= 400 && c->status < 500;
+
+    r->completing = false;
+    for (int i = 0; i < c->n_batch; i++)
+        c->batch[i]->complete_inflight = false;
+    if (!ok_status(c) && !refused)
+        backoff(r, c);
+    /* The attempts leased for the slots these jobs free: started before
+     * the slots are given back, so no other lease call takes them. */
+    list = ok_status(c)
+               ? cJSON_GetObjectItemCaseSensitive(c->answer, "attempts")
+               : NULL;
+    cJSON_ArrayForEach(doc, list)
+    {
+        job_start(r, doc);
+    }
+    for (int i = 0; i < c->n_batch; i++) {
+        struct job *j = c->batch[i];
+        long st = ok_status(c) ? complete_status(c, i) : 0;
+
+        if (j->closing)
+            continue;
+        if (st >= 200 && st < 500 && st != 408 && st != 429)
+            complete_reported(j, st);
+        else if (refused && i == 0)
+            complete_reported(j, c->status);
+        else if (ok_status(c) || refused)
+            j->complete_queued = true; /* not answered for: send again */
+        else
+            complete_retry(j, now);
+    }
+    complete_flush(r);
+}
+
+/* The completion body: exit code (null after a signal), outputs, error;
+ * with lease, the request for `lease` attempts in the same call. */
+static cJSON *complete_body(struct job *j, int lease)
 {
     const struct exec_result *res = &j->res;
     cJSON *b = cJSON_CreateObject();
@@ -757,26 +835,79 @@ static cJSON *complete_body(struct job *j)
         cJSON_AddStringToObject(b, "error", j->error);
     else
         cJSON_AddNullToObject(b, "error");
-    /* The slot this job frees asks for its next attempt in the same call
-     * (the server claims it in the completion's transaction): one round
-     * trip and one commit per step. Not while stopping. */
-    if (!j->r->stopping && j->r->registered) {
+    if (lease > 0) {
         cJSON *l = cJSON_AddObjectToObject(b, "lease");
 
         cJSON_AddNumberToObject(l, "worker_id", strtod(j->r->worker_id, NULL));
-        cJSON_AddNumberToObject(l, "max", 1);
+        cJSON_AddNumberToObject(l, "max", lease);
     }
     return b;
 }
 
+static bool all_digits(const char *s)
+{
+    return s[0] != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/*
+ * Report the completions that wait, in one call: the first job's on the
+ * URL, the others in "more" (up to COMPLETE_BATCH), and the next
+ * attempts for the slots they free in "lease" (not while stopping): one
+ * round trip and one commit for all. One completion call is in flight at
+ * a time; completions that come meanwhile wait for it and go together in
+ * the next, so a busy worker's calls carry several.
+ */
+static void complete_flush(struct runner *r)
+{
+    struct job *batch[COMPLETE_BATCH];
+    uint64_t now = uv_now(r->loop);
+    char path[96];
+    cJSON *b, *more = NULL;
+    int n = 0;
+
+    if (r->completing)
+        return;
+    for (struct job *j = r->jobs; j != NULL && n < COMPLETE_BATCH;
+         j = j->next) {
+        if (!j->complete_queued || j->closing || j->complete_inflight ||
+            now < j->retry_at)
+            continue;
+        if (n > 0 &&
+            (!all_digits(j->attempt_id) || !all_digits(batch[0]->attempt_id)))
+            continue;
+        batch[n++] = j;
+    }
+    if (n == 0)
+        return;
+    b = complete_body(batch[0], !r->stopping && r->registered ? n : 0);
+    if (n > 1)
+        more = cJSON_AddArrayToObject(b, "more");
+    for (int i = 1; i < n; i++) {
+        cJSON *item = complete_body(batch[i], 0);
+
+        cJSON_AddNumberToObject(item, "attempt_id",
+                                strtod(batch[i]->attempt_id, NULL));
+        cJSON_AddItemToArray(more, item);
+    }
+    snprintf(path, sizeof(path), "/api/v1/attempts/%s/complete",
+             batch[0]->attempt_id);
+    if (!call_send_batch(r, NULL, batch, n, path, b, CALL_TIMEOUT_MS, false,
+                         complete_done))
+        return;
+    r->completing = true;
+    for (int i = 0; i < n; i++) {
+        batch[i]->complete_queued = false;
+        batch[i]->complete_inflight = true;
+    }
+}
+
 /*
  * Move a finished job on: the remaining lines first (unless sending them
- * keeps failing), then the completion, retried with backoff.
+ * keeps failing), then the completion (complete_flush()), retried with
+ * backoff.
  */
 static void job_progress(struct job *j)
 {
-    char path[96];
-
     if (j->closing)
         return;
     if (!j->done) {
@@ -796,11 +927,8 @@ static void job_progress(struct job *j)
         job_flush(j);
         return;
     }
-    if (uv_now(j->r->loop) < j->retry_at)
-        return;
-    snprintf(path, sizeof(path), "/api/v1/attempts/%s/complete", j->attempt_id);
-    j->complete_inflight = call_send(j->r, j, path, complete_body(j),
-                                     CALL_TIMEOUT_MS, false, complete_done);
+    j->complete_queued = true;
+    complete_flush(j->r);
 }
 
 /* Notes for the log stream about how the command ended. */

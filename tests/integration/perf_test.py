@@ -15,6 +15,12 @@ attempt starts at the instant the previous one finished); a stale
 completion records and claims nothing; an unknown worker claims nothing
 and the task stays for others; tasks the completion made claimable but
 did not claim reach a waiting worker at once.
+
+complete_more: completions batched in one call ("more"): each is fenced
+on its own (a stale one gets 409, an unknown one 404, in "results"),
+the others are recorded; the tasks they make ready are claimed in the
+same transaction; a batch with nothing accepted claims nothing; a batch
+naming one attempt twice is refused whole.
 """
 import json
 import os
@@ -238,10 +244,79 @@ def test_complete_lease_wakes():
         complete(a)
 
 
+def complete_more(first, others, worker_id=None, max_=None, expect=200):
+    body = {"lease_id": first["lease_id"], "exit_code": 0, "outputs": {},
+            "more": [dict({"attempt_id": a["attempt_id"], "exit_code": 0,
+                           "outputs": {}}, lease_id=a["lease_id"])
+                     for a in others]}
+    if worker_id is not None:
+        body["lease"] = {"worker_id": worker_id, "max": max_ or 1}
+    code, b = req("POST", "/api/v1/attempts/%d/complete" % first["attempt_id"],
+                  WORKER, body)
+    check(code == expect, "batched completion: %d (expected %d) %s"
+          % (code, expect, b))
+    return b if isinstance(b, dict) else {}
+
+
+def statuses(b):
+    return [r.get("status") for r in b.get("results", [])]
+
+
+def test_complete_more():
+    w = register("perf-wide", "wide")
+    rid = trigger("wide")
+    cells = lease(w, 4)
+    if not check(len(cells) == 4, "four cells: %s" % cells):
+        return
+    cells.sort(key=lambda a: a["attempt_id"])
+    stale = dict(cells[2], lease_id="00000000-0000-0000-0000-000000000000")
+    ghost = {"attempt_id": 987654321, "lease_id": "x"}
+    # a duplicate attempt refuses the whole batch
+    complete_more(cells[0], [cells[1], cells[1]], w, 2, expect=400)
+    t = tasks_of(rid)
+    check(t["cell"]["state"] == "running", "after a refused batch: %s"
+          % t["cell"]["state"])
+    # one accepted, one accepted in "more", one stale, one unknown
+    b = complete_more(cells[0], [cells[1], stale, ghost], w, 4)
+    check(statuses(b) == [200, 200, 409, 404], "results %s" % b)
+    check(b.get("attempts") == [], "nothing to claim yet: %s" % b)
+    code, run = req("GET", "/api/v1/runs/%d" % rid, READ)
+    got = {t["cell"]: t["state"] for t in run.get("tasks", [])
+           if t["step"] == "cell"}
+    check(got == {0: "success", 1: "success", 2: "running", 3: "running"},
+          "cells after the batch: %s" % got)
+    # the last two: the join they make ready comes in the same answer
+    b = complete_more(cells[2], [cells[3]], w, 2)
+    nxt = b.get("attempts", [])
+    check(statuses(b) == [200, 200] and len(nxt) == 1 and
+          nxt[0]["step"] == "join", "join in the batch's answer: %s" % b)
+    if nxt:
+        code, run = req("GET", "/api/v1/runs/%d" % rid, READ)
+        att = {t["step"] + str(t["cell"]): t["attempts"][0]
+               for t in run.get("tasks", [])}
+        check(att["join0"]["started_at"] == att["cell3"]["finished_at"],
+              "join not claimed in the batch's transaction: %s %s"
+              % (att["join0"], att["cell3"]))
+        complete(nxt[0])
+    # all stale: nothing recorded, nothing claimed (queued work stays)
+    rid2 = trigger("wide")
+    b = complete_more(cells[0], [cells[1]], w, 2)
+    check(statuses(b) == [409, 409] and b.get("attempts") == [],
+          "an all-stale batch: %s" % b)
+    t = tasks_of(rid2)
+    check(t["cell"]["state"] == "queued", "an all-stale batch claimed: %s"
+          % t["cell"]["state"])
+    for a in lease(w, 4):
+        complete(a)
+    for a in lease(w, 1):
+        complete(a)
+
+
 def main():
     test_gone()
     test_complete_lease()
     test_complete_lease_wakes()
+    test_complete_more()
     if failures:
         print("%d check(s) failed" % len(failures), file=sys.stderr)
         sys.exit(1)
