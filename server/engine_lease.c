@@ -349,12 +349,18 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
 {
     struct store_conn *c = NULL;
     struct store_claim *v = NULL;
-    size_t n = 0;
+    struct unrendered *later = NULL;
+    size_t n = 0, n_later = 0;
     int spare = 0;
     int rc = store_conn_get(e->store, &c, err);
 
     if (rc == 0)
         rc = worker_seen(e, c, worker_id, err);
+    /* The claim commits with its documents rendered: a failure to render
+     * (the database went away) leaves no attempt claimed and never
+     * delivered, and the answer goes out right after the commit. */
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
     if (rc == 0)
         rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n,
                               retry_ms, &spare, err);
@@ -362,11 +368,24 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
         if (v[k].wait_s >= 0)
             engine_dispatch_observe(v[k].wait_s);
     if (rc == 0 && n > 0)
-        rc = claims_to_docs(e, c, v, n, arr, NULL, 0, NULL, NULL, err);
+        rc = claims_to_docs(e, c, v, n, arr, NULL, 0, &later, &n_later, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    for (size_t k = 0; rc == 0 && k < n_later; k++) {
+        struct weir_err ferr = {0};
+        char q[300];
+
+        if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) != 0)
+            log_warn("event=render_fail_unrecorded attempt=%lld msg=%s",
+                     (long long)later[k].cl.attempt_id,
+                     log_quote(ferr.msg, q, sizeof(q)));
+    }
     store_conn_put(c);
     free(v);
-    /* Tasks a concurrent claim skipped because this one held them. */
-    if (spare > 0)
+    free(later);
+    /* Tasks a concurrent claim skipped because this one held them, or
+     * that a claim rolled back gave back. */
+    if (spare > 0 || (rc < 0 && n > 0))
         hub_bump(e->hub);
     return rc;
 }

@@ -24,8 +24,9 @@ struct client;
 /*
  * A client for the server at base_url (e.g. "http://127.0.0.1:8080",
  * without a trailing slash) sending token as "Authorization: Bearer".
- * Call curl_global_init() before the first client. On success *out is a
- * new client for client_free().
+ * http:// URLs use the worker's own HTTP/1.1 client; others libcurl,
+ * which the client initializes (curl_global_init()) and cleans up. On
+ * success *out is a new client for client_free().
  */
 WEIR_MUSTCHECK int client_new(const char *base_url, const char *token,
                               struct client **out, struct weir_err *err);

@@ -21,10 +21,20 @@ on its own (a stale one gets 409, an unknown one 404, in "results"),
 the others are recorded; the tasks they make ready are claimed in the
 same transaction; a batch with nothing accepted claims nothing; a batch
 naming one attempt twice is refused whole.
+
+worker_client: weir-worker against a fake server (http.server) that
+answers with Content-Length and chunked bodies, closes some connections
+after answering without saying so, serves under a path prefix and sends a
+large attempt document: the worker's own HTTP client must run both
+attempts (the second from the first's completion answer) and report them,
+without a failed call, then stop cleanly with its scratch folder empty.
 """
+import http.server
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -312,11 +322,157 @@ def test_complete_more():
         complete(a)
 
 
+class Fake:
+    """State of the fake server of test_worker_client."""
+
+    def __init__(self, big):
+        self.lock = threading.Lock()
+        self.n = 0
+        self.calls = []
+        self.completions = {}
+        self.done = threading.Event()
+        doc = {"run_id": 1, "task_id": 1, "dag": "fake", "dag_path": None,
+               "cell": 0, "try": 1, "workdir": None, "env": {}, "params": {},
+               "matrix": None, "trigger": {"kind": "manual"},
+               "timeout_ms": None, "kill_grace_ms": 1000}
+        self.first = dict(doc, attempt_id=101, lease_id="L101", step="one",
+                          inputs={"big": big},
+                          command='echo "size=$(wc -c < "$WEIR_INPUTS")"'
+                          ' >> "$WEIR_OUTPUTS"; echo hello')
+        self.second = dict(doc, attempt_id=102, lease_id="L102", step="two",
+                           inputs={}, command='echo "two=2" >> '
+                           '"$WEIR_OUTPUTS"')
+        self.to_lease = [self.first]
+
+    def answer(self, path, body):
+        if path.endswith("/workers/register"):
+            return {"worker_id": 7, "lease_ttl_ms": 30000,
+                    "heartbeat_interval_ms": 10000}
+        if path.endswith("/lease"):
+            with self.lock:
+                give, self.to_lease = self.to_lease, []
+            if not give:
+                time.sleep(min(body.get("wait_ms", 0) / 1000.0, 0.3))
+            return {"attempts": give}
+        if path.endswith("/logs"):
+            return {"inserted": len(body.get("lines", []))}
+        if path.endswith("/complete"):
+            aid = int(path.split("/")[-2])
+            with self.lock:
+                self.completions[aid] = body
+                nxt = [self.second] if aid == 101 else []
+                if len(self.completions) == 2:
+                    self.done.set()
+            return {"ok": True, "attempts": nxt}
+        return {}
+
+
+def fake_server(fake):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            try:
+                self.serve()
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # a long-poll the stopping worker gave up
+
+        def serve(self):
+            n = int(self.headers.get("Content-Length", 0))
+            body = json.loads(self.rfile.read(n) or b"{}")
+            with fake.lock:
+                fake.n += 1
+                k = fake.n
+                fake.calls.append((self.path,
+                                   self.headers.get("Authorization")))
+            data = json.dumps(fake.answer(self.path, body)).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if k % 3 == 0:
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i in range(0, len(data), 1000):
+                    part = data[i:i + 1000]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            else:
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            if k % 3 == 2:
+                self.close_connection = True  # without a Connection: close
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def test_worker_client():
+    binary = os.environ.get("WEIR_WORKER_BIN", "")
+    tmp = os.environ.get("WEIR_TMP", "")
+    if not (binary and os.path.exists(binary) and tmp):
+        check(False, "worker_client: no WEIR_WORKER_BIN / WEIR_TMP")
+        return
+    big = "x" * 200000
+    fake = Fake(big)
+    srv = fake_server(fake)
+    base = os.path.join(tmp, "wc")
+    for d in ("dags", "scratch"):
+        os.makedirs(os.path.join(base, d), exist_ok=True)
+    with open(os.path.join(base, "token"), "w") as f:
+        f.write("tok-123\n")
+    os.chmod(os.path.join(base, "token"), 0o600)
+    log = open(os.path.join(base, "worker.log"), "w+")
+    w = subprocess.Popen(
+        [binary, "--server", "http://127.0.0.1:%d/base/" % srv.server_port,
+         "--token-file", os.path.join(base, "token"),
+         "--dags-dir", os.path.join(base, "dags"),
+         "--scratch-dir", os.path.join(base, "scratch"),
+         "--name", "fake", "--slots", "2", "--queue", "q"],
+        stdout=log, stderr=log)
+    try:
+        check(fake.done.wait(20), "worker_client: both attempts reported: %s"
+              % sorted(fake.completions))
+    finally:
+        w.send_signal(signal.SIGTERM)
+        try:
+            rc = w.wait(15)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            rc = w.wait()
+        srv.shutdown()
+    log.seek(0)
+    text = log.read()
+    check(rc == 0, "worker_client: the worker exited %s" % rc)
+    c1 = fake.completions.get(101, {})
+    c2 = fake.completions.get(102, {})
+    check(c1.get("exit_code") == 0 and c1.get("outputs") ==
+          {"size": str(len(json.dumps({"big": big}, separators=(",", ":"))))},
+          "worker_client: completion 101 %s" % str(c1)[:300])
+    check(c1.get("lease") == {"worker_id": 7, "max": 1},
+          "worker_client: 101's completion asked %s" % c1.get("lease"))
+    check(c2.get("exit_code") == 0 and c2.get("outputs") == {"two": "2"},
+          "worker_client: completion 102 %s" % str(c2)[:300])
+    check(all(p.startswith("/base/api/v1/") and a == "Bearer tok-123"
+              for p, a in fake.calls),
+          "worker_client: paths and tokens %s" % fake.calls[:5])
+    check("call_failed" not in text and "scratch_left" not in text,
+          "worker_client: failures in the worker's log:\n" + text[-2000:])
+    check(os.listdir(os.path.join(base, "scratch")) == [],
+          "worker_client: scratch left %s"
+          % os.listdir(os.path.join(base, "scratch")))
+
+
 def main():
     test_gone()
     test_complete_lease()
     test_complete_lease_wakes()
     test_complete_more()
+    test_worker_client()
     if failures:
         print("%d check(s) failed" % len(failures), file=sys.stderr)
         sys.exit(1)
