@@ -686,17 +686,13 @@ static void job_maybe_free(struct job *j)
 }
 
 /* The end was reported (or cannot be): remove the folder, free the slot. */
-static void job_close(struct job *j)
+/* Remove the job's folder, on the thread pool (off the loop); where that
+ * cannot be queued, here. */
+static void job_dir_release(struct job *j)
 {
     struct weir_err err = {0};
-    char *dir;
+    char *dir = j->a != NULL ? attempt_dir_take(j->a) : NULL;
 
-    if (j->closing)
-        return;
-    j->closing = true;
-    /* The folder goes on the thread pool, off the loop; where that cannot
-     * be queued, here. */
-    dir = j->a != NULL ? attempt_dir_take(j->a) : NULL;
     if (dir != NULL && !fsjob_queue(j->r, true, dir, j->attempt_id)) {
         struct attempt tmp = {.dir = dir};
 
@@ -708,6 +704,14 @@ static void job_close(struct job *j)
             free(dir);
         }
     }
+}
+
+static void job_close(struct job *j)
+{
+    if (j->closing)
+        return;
+    j->closing = true;
+    job_dir_release(j);
     attempt_free(j->a);
     j->a = NULL;
     cJSON_Delete(j->pending);
@@ -969,6 +973,11 @@ static void job_done_cb(void *ctx, const struct exec_result *res)
              res->timed_out, res->canceled,
              (unsigned long long)res->duration_ms);
     job_progress(j);
+    /* The folder is of no more use once the outputs are read: its removal
+     * and the next folder made ahead run on the thread pool while the
+     * completion's answer is awaited, not when the next step starts. */
+    job_dir_release(j);
+    ready_fill(j->r);
 }
 
 /* The attempt could not start: report why. */
@@ -1052,19 +1061,21 @@ static void job_start(struct runner *r, const cJSON *doc)
     rc = attempt_prepare_in(doc, r->cfg.dags_dir, r->cfg.scratch_dir,
                             r->n_ready > 0 ? r->ready[--r->n_ready] : NULL,
                             &j->a, &err);
-    ready_fill(r);
     if (rc != 0) {
+        ready_fill(r);
         job_fail(j, err.msg);
         return;
     }
     attempt_exec_spec(j->a, &spec);
     if (exec_start(r->loop, &spec, job_line_cb, job_done_cb, j, &j->x, &err) !=
         0) {
+        ready_fill(r);
         job_fail(j, err.msg);
         return;
     }
     j->started = true;
     job_log_start(j);
+    ready_fill(r); /* after the spawn, not before it */
     if (r->stopping)
         job_start_stopping(j);
 }
