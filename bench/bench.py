@@ -31,19 +31,24 @@ dispatch Upstream attempt finished -> downstream process started, for
          each consecutive pair of steps in the measured chain40 runs
          (CHAIN_RUNS * 39 transitions). Both ends come from the worker's
          own log lines (event=attempt_exited: the worker saw the child
-         exit; event=attempt_started: uv_spawn of the next child returned).
-         Their ts= fields have millisecond resolution, so bench_stamp also
-         stamps each line as it arrives on a pipe (CLOCK_REALTIME, us);
-         the time used is min(stamp, ts + 1 ms) (see event_ns). The interval includes the worker reading
-         the outputs file, its completion call, the server's completion
-         transaction and commit, the wake-up of a waiting lease long-poll,
-         the claim transaction and commit, the lease answer, and the
-         worker preparing the attempt folder and spawning the process.
-         p50_server/p99_server: the server-only part, from the attempt
-         records: next.started_at (start of the claim transaction) -
-         prev.finished_at (start of the completion transaction), read with
-         microsecond precision from PostgreSQL (the API rounds to ms; it
-         is the fallback).
+         exit; event=attempt_started: the spawn of the next child
+         returned). Their ts= fields have millisecond resolution, so
+         bench_stamp also stamps each line as it arrives on a pipe
+         (CLOCK_REALTIME, us); the time used is min(stamp, ts + 1 ms)
+         (see event_ns). The interval includes the worker reading the
+         outputs file, its completion call, the server's completion
+         transaction, the claim of the next attempt (in the completion's
+         transaction when the worker asks for it there, else by a waiting
+         lease long-poll woken by the commit) and its commit, the answer,
+         and the worker preparing the attempt folder and spawning the
+         process.
+         p50_server/p99_server: the server's part, from prev.finished_at
+         (start of the completion transaction, read with microsecond
+         precision from PostgreSQL; the API's ms are the fallback) to the
+         stamp of the server's event=http line of the call whose answer
+         carried the next attempt: the completion itself when it claimed
+         the next attempt in its own transaction (next.started_at equals
+         prev.finished_at), else the lease call that claimed it.
 fanout1000_slots2 / fanout1000_slots8
          One step with a 1000-cell matrix (the cap), each cell `true`, run
          by a single worker of 2, then of 8 slots. wall = run.finished_at
@@ -253,6 +258,7 @@ class Bench:
         self.failed_runs = set()
         self.env = dict(os.environ)
         self.env.pop("WEIR_PG_NOSYNC", None)
+        self.pgss = os.environ.get("WEIR_BENCH_PGSS") in ("1", "2")
 
     # ---- processes ----
 
@@ -336,8 +342,51 @@ class Bench:
         t0 = time.monotonic()
         self.pg_started = True
         self.pg_url = self.pg("start", self.pg_dir).strip().splitlines()[-1]
+        if self.pgss:
+            # WEIR_BENCH_PGSS=1: statement statistics, printed per workload;
+            # =2: also the plans of statements slower than 0.5 ms, in
+            # pg/postgres.log
+            explain = os.environ.get("WEIR_BENCH_PGSS") == "2"
+            self.pg("psql", self.pg_dir, "-qc", "ALTER SYSTEM SET"
+                    " shared_preload_libraries = '%s'"
+                    % ("pg_stat_statements', 'auto_explain" if explain
+                       else "pg_stat_statements"))
+            self.pg("stop", self.pg_dir, "fast")
+            self.pg_url = self.pg("start", self.pg_dir).strip().splitlines()[-1]
+            self.pg("psql", self.pg_dir, "-qc",
+                    "CREATE EXTENSION pg_stat_statements")
+            for setting in ("log_min_duration = '0.5ms'", "log_analyze = on",
+                            "log_buffers = on"):
+                if explain:
+                    self.pg("psql", self.pg_dir, "-qc",
+                            "ALTER SYSTEM SET auto_explain." + setting)
+            self.pg("psql", self.pg_dir, "-qc", "SELECT pg_reload_conf()")
         log("PostgreSQL up in %.1f s (durable commits): %s"
             % (time.monotonic() - t0, self.pg_url))
+
+    def pgss_reset(self):
+        if self.pgss:
+            self.sql_rows("SELECT pg_stat_statements_reset()")
+
+    def pgss_report(self, what, steps):
+        """WEIR_BENCH_PGSS=1: the statements of the server since the last
+        pgss_reset(), by total time: calls and ms per step, ms per call."""
+        if not self.pgss:
+            return
+        rows = self.sql_rows(
+            "SELECT calls, total_exec_time + total_plan_time,"
+            " regexp_replace(left(query, 110), '\\s+', ' ', 'g')"
+            " FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid"
+            " WHERE d.datname = 'weir' AND query NOT LIKE '%pg_stat_stat%'"
+            " AND query NOT LIKE '%pg_current_snapshot%'"
+            " ORDER BY 2 DESC LIMIT 25")
+        calls = sum(int(r[0]) for r in rows)
+        log("%s: statements (top 25): %.2f calls per step" % (what,
+                                                            calls / steps))
+        for r in rows:
+            log("  %6.2f/step %7.3f ms/step %7.3f ms/call  %s"
+                % (int(r[0]) / steps, float(r[1]) / steps,
+                   float(r[1]) / max(1, int(r[0])), r[2]))
 
     def db_url(self, name):
         self.pg("psql", self.pg_dir, "-qc", "CREATE DATABASE %s" % name)
@@ -667,6 +716,7 @@ class Bench:
 
         self.wait_run(self.trigger("chain40"), CHAIN_STEPS)  # warm-up
         server_mark = len(self.server_lines())
+        self.pgss_reset()
         before = self.snapshot()
         walls, runs = [], []
         for _ in range(CHAIN_RUNS):
@@ -717,42 +767,45 @@ class Bench:
             source = "API (ms precision)"
         else:
             source = "PostgreSQL (us precision)"
-        server_gaps, to_txn, to_spawn = [], [], []
+        # The server's part of each transition: from the start of the
+        # transaction that completed the previous attempt to the answer
+        # that carried the next one: the completion's own answer when it
+        # claimed the next attempt in its transaction (same start time),
+        # else the answer of the lease call that did.
+        server_gaps, to_txn, to_answer, answer_to_spawn = [], [], [], []
         done, answered = self.server_answers()
-        to_done, done_to_claim, to_answer, answer_to_spawn = [], [], [], []
+        same_txn = 0
         for prev, nxt in pairs:
             p = times[prev[1]]
             n = times[nxt[1]]
-            server_gaps.append((n[0] - p[1]) * 1e3)
             to_txn.append(p[1] * 1e3 - prev[0]["exit"] / 1e6)
-            to_spawn.append(nxt[0]["start"] / 1e6 - n[0] * 1e3)
-            if prev[1] in done and nxt[1] in answered:
-                to_done.append(done[prev[1]] / 1e6 - p[1] * 1e3)
-                done_to_claim.append(n[0] * 1e3 - done[prev[1]] / 1e6)
-                to_answer.append(answered[nxt[1]] / 1e6 - n[0] * 1e3)
-                answer_to_spawn.append((nxt[0]["start"] - answered[nxt[1]])
-                                       / 1e6)
+            if abs(n[0] - p[1]) < 1e-6 and prev[1] in done:
+                same_txn += 1
+                ans = done[prev[1]]
+            elif nxt[1] in answered:
+                ans = answered[nxt[1]]
+            else:
+                continue
+            server_gaps.append(ans / 1e6 - p[1] * 1e3)
+            answer_to_spawn.append((nxt[0]["start"] - ans) / 1e6)
+        if not server_gaps:  # no event=http lines: the claim's start
+            server_gaps = [(times[n[1]][0] - times[p[1]][1]) * 1e3
+                           for p, n in pairs]
         emit("dispatch", "p50_server", round(pct(server_gaps, 50), 3), "ms")
         emit("dispatch", "p99_server", round(pct(server_gaps, 99), 3), "ms")
-        log("dispatch breakdown, medians (attempt times from %s):" % source)
+        log("dispatch breakdown, medians (attempt times from %s; %d of %d "
+            "next attempts claimed in the completion's own transaction):"
+            % (source, same_txn, len(pairs)))
         log("  worker saw exit -> completion transaction starts  %.3f ms"
             % statistics.median(to_txn))
-        log("  completion txn starts -> next claim txn starts   %.3f ms"
+        log("  completion txn starts -> next attempt answered   %.3f ms"
             % statistics.median(server_gaps))
-        log("  claim txn starts -> next process spawned        %.3f ms"
-            % statistics.median(to_spawn))
-        if to_done:
-            log("  finer, from the server's event=http lines:")
-            log("    completion txn starts -> completion answered   %.3f ms"
-                % statistics.median(to_done))
-            log("    completion answered -> next claim txn starts   %.3f ms"
-                % statistics.median(done_to_claim))
-            log("    claim txn starts -> lease answered             %.3f ms"
-                % statistics.median(to_answer))
-            log("    lease answered -> process spawned (worker)     %.3f ms"
+        if answer_to_spawn:
+            log("  next attempt answered -> process spawned        %.3f ms"
                 % statistics.median(answer_to_spawn))
         self.http_summary(http_lines, CHAIN_RUNS * CHAIN_STEPS, "chain40")
         self.cost_summary("chain40", before, after, CHAIN_RUNS * CHAIN_STEPS)
+        self.pgss_report("chain40", CHAIN_RUNS * CHAIN_STEPS)
         for w in ws:
             self.stop_worker(w)
 
@@ -825,6 +878,7 @@ class Bench:
         w = self.start_worker("fanout-%d" % slots, slots, "fan%d" % slots)
         self.wait_registered([w])
         server_mark = len(self.server_lines())
+        self.pgss_reset()
         before = self.snapshot()
         name = "fanout1000_slots%d" % slots
         run_id = self.trigger(name)
@@ -840,6 +894,7 @@ class Bench:
                       if kv.get("event") == "http"]
         self.http_summary(http_lines, FANOUT_CELLS, name)
         self.cost_summary(name, before, after, FANOUT_CELLS)
+        self.pgss_report(name, FANOUT_CELLS)
         rss = rss_mib(w.proc.pid)
         self.stop_worker(w)
         return rss

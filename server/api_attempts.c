@@ -10,11 +10,13 @@
 #include <string.h>
 
 #include "api.h"
+#include "engine_int.h"
 #include "log.h"
 #include "store_run.h"
 
 #define LOG_LINES_MAX 5000 /* lines in one batch */
 #define OUTPUTS_MAX   1000 /* outputs of one attempt */
+#define MORE_MAX      100  /* completions batched with the path's one */
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t n)
@@ -213,7 +215,8 @@ static int complete_body(const cJSON *b, struct engine_result *res,
 /*
  * The optional "lease" of a completion, {"worker_id": N, "max": N}: read
  * before the completion, so a malformed one changes nothing. *worker is 0
- * when there is none.
+ * when there is none. The claim it asks for is made in the completion's
+ * own transaction (engine_complete_batch()).
  */
 static int next_lease_args(const cJSON *b, int64_t *worker, int *max,
                            struct weir_err *err)
@@ -236,49 +239,123 @@ static int next_lease_args(const cJSON *b, int64_t *worker, int *max,
     return 0;
 }
 
-/* The next claim, without waiting, into reply's "attempts". The
- * completion is already committed: a failure here is logged, and the
- * worker leases again in its usual way. */
-static void next_lease(struct api *api, int64_t worker, int max, cJSON *reply)
+/* The attempt id of one of "more" (a whole number >= 1), or 0. */
+static int64_t item_id(const cJSON *v)
 {
-    struct weir_err err = {0};
-    cJSON *attempts = NULL;
-    char q[300];
+    if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+        v->valuedouble > 9007199254740992.0 ||
+        v->valuedouble != floor(v->valuedouble))
+        return 0;
+    return (int64_t)v->valuedouble;
+}
 
-    if (engine_lease(api->engine, worker, max, 0, &attempts, &err) == 0) {
-        cJSON_AddItemToObject(reply, "attempts", attempts);
-        return;
+/*
+ * The completions of a request: the path's attempt, then those of the
+ * optional "more": [{"attempt_id": N, ...the same fields}], at most
+ * MORE_MAX. *n gets their count; *batched whether "more" was given.
+ */
+static int completions(const cJSON *b, int64_t id,
+                       struct engine_completion **out, size_t *n, bool *batched,
+                       struct weir_err *err)
+{
+    const cJSON *more = cJSON_GetObjectItemCaseSensitive(b, "more");
+    int n_more = cJSON_IsArray(more) ? cJSON_GetArraySize(more) : 0;
+    struct engine_completion *v;
+    const cJSON *m;
+    size_t k = 1;
+    int rc;
+
+    *batched = more != NULL && !cJSON_IsNull(more);
+    if (*batched && (!cJSON_IsArray(more) || n_more > MORE_MAX))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "expected \"more\": [{\"attempt_id\": N, "
+                            "\"lease_id\": \"...\", ...}] of at most %d",
+                            MORE_MAX);
+    v = calloc((size_t)n_more + 1, sizeof(*v));
+    if (v == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    v[0].attempt_id = id;
+    rc = complete_body(b, &v[0].res, err);
+    if (!*batched)
+        more = NULL;
+    cJSON_ArrayForEach(m, more)
+    {
+        if (rc != 0)
+            break;
+        v[k].attempt_id =
+            item_id(cJSON_GetObjectItemCaseSensitive(m, "attempt_id"));
+        for (size_t j = 0; j < k && v[k].attempt_id != 0; j++)
+            if (v[j].attempt_id == v[k].attempt_id)
+                v[k].attempt_id = 0;
+        if (v[k].attempt_id == 0)
+            rc = weir_err_set(err, WEIR_EINVAL,
+                              "each of \"more\" names another attempt: "
+                              "\"attempt_id\": N");
+        if (rc == 0)
+            rc = complete_body(m, &v[k].res, err);
+        k++;
     }
-    log_warn("event=next_lease_failed worker=%lld msg=%s", (long long)worker,
-             log_quote(err.msg, q, sizeof(q)));
-    cJSON_AddArrayToObject(reply, "attempts");
+    if (rc != 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = k;
+    return 0;
 }
 
 void api_attempt_complete(struct http_req *req)
 {
     struct api *api = http_req_app(req);
+    const cJSON *b = http_req_json(req);
     int64_t id = api_parse_id(http_req_param(req, "id"));
-    struct engine_result res = {0};
+    struct engine_completion *v = NULL;
     struct weir_err err = {0};
     int64_t worker = 0;
+    size_t n = 0;
+    bool batched = false;
     int max = 1, rc = 0;
-    cJSON *o;
+    cJSON *o, *attempts = NULL, *results;
 
     if (id == 0)
         rc = weir_err_set(&err, WEIR_ENOTFOUND, "no such attempt");
     if (rc == 0)
-        rc = complete_body(http_req_json(req), &res, &err);
+        rc = completions(b, id, &v, &n, &batched, &err);
     if (rc == 0)
-        rc = next_lease_args(http_req_json(req), &worker, &max, &err);
+        rc = next_lease_args(b, &worker, &max, &err);
     if (rc == 0)
-        rc = engine_complete(api->engine, id, &res, &err);
+        rc = engine_complete_batch(api->engine, v, n, worker, max, &attempts,
+                                   &err);
+    /* Alone, the completion's own outcome is the answer's status. */
+    if (rc == 0 && !batched && v[0].rc != 0) {
+        err = v[0].err;
+        rc = v[0].rc;
+        cJSON_Delete(attempts);
+        attempts = NULL;
+    }
     if (rc < 0) {
+        free(v);
         http_reply_err(req, &err);
         return;
     }
     o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", true);
-    if (worker != 0)
-        next_lease(api, worker, max, o);
+    if (attempts != NULL)
+        cJSON_AddItemToObject(o, "attempts", attempts);
+    if (batched) {
+        results = cJSON_AddArrayToObject(o, "results");
+        for (size_t i = 0; i < n; i++) {
+            cJSON *r = cJSON_CreateObject();
+
+            cJSON_AddItemToArray(results, r);
+            cJSON_AddNumberToObject(r, "attempt_id", (double)v[i].attempt_id);
+            cJSON_AddNumberToObject(
+                r, "status",
+                v[i].rc == 0 ? 200 : weir_err_http_status(v[i].rc));
+            if (v[i].rc != 0)
+                cJSON_AddStringToObject(r, "error", v[i].err.msg);
+        }
+    }
+    free(v);
     http_reply_json(req, 200, o);
 }

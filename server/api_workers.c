@@ -12,7 +12,10 @@
  *   heartbeat {lease_id} -> {cancel}
  *   logs      {lease_id, lines: [{seq, ts, stream, line}]} -> {inserted}
  *   complete  {lease_id, exit_code, timed_out?, outputs?, error?,
- *             lease?: {worker_id, max}} -> {ok, attempts?}
+ *             lease?: {worker_id, max}, more?: [{attempt_id, lease_id,
+ *             ...}]} -> {ok, attempts?, results?: [{attempt_id, status}]}
+ *             (api_attempts.c: one transaction records the completions
+ *             and claims the next attempts)
  *
  * An attempt document (engine_lease.c) holds attempt_id, lease_id,
  * run_id, task_id, dag, dag_hash, dag_path, step, cell, try,

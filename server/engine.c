@@ -67,37 +67,96 @@ const struct dag *engine_dag(struct dagcache *cache, struct store_conn *c,
     return d;
 }
 
-/* Match the task rows to the DAG: step order, then cells. */
-static int ctx_map(struct run_ctx *x, struct weir_err *err)
+/* Size the context for x->dag: one entry per step and cell. */
+static int ctx_alloc(struct engine *e, struct store_conn *c, struct run_ctx *x,
+                     struct weir_err *err)
 {
-    size_t k = 0;
+    size_t n = 0;
 
+    x->c = c;
+    x->dag = engine_dag(e->cache, c, x->run.version_id);
+    if (x->dag == NULL)
+        return weir_err_set(err, WEIR_EINTERNAL,
+                            "the DAG version %lld of run %lld cannot be "
+                            "loaded",
+                            (long long)x->run.version_id, (long long)x->run.id);
+    for (size_t s = 0; s < x->dag->n_steps; s++)
+        n += x->dag->steps[s].n_cells;
+    x->n = n;
+    x->tasks = calloc(n ? n : 1, sizeof(*x->tasks));
+    x->rt = calloc(n ? n : 1, sizeof(*x->rt));
+    x->first = calloc(x->dag->n_steps ? x->dag->n_steps : 1, sizeof(size_t));
+    x->loaded = calloc(x->dag->n_steps ? x->dag->n_steps : 1, sizeof(size_t));
+    if (x->tasks == NULL || x->rt == NULL || x->first == NULL ||
+        x->loaded == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    n = 0;
     for (size_t s = 0; s < x->dag->n_steps; s++) {
-        const struct dag_step *st = &x->dag->steps[s];
-
-        x->first[s] = k;
-        for (size_t cell = 0; cell < st->n_cells; cell++, k++) {
-            if (k >= x->n || strcmp(x->tasks[k].step_id, st->id) != 0 ||
-                x->tasks[k].cell != (int)cell)
-                return weir_err_set(err, WEIR_EINTERNAL,
-                                    "run %lld: its tasks do not match its "
-                                    "DAG version",
-                                    (long long)x->run.id);
-            x->rt[k].t = &x->tasks[k];
-            x->rt[k].step = s;
-            x->rt[k].orig = x->tasks[k].state;
-            x->rt[k].orig_pending = x->tasks[k].upstream_pending;
-            x->rt[k].retry_ms = -1;
+        x->first[s] = n;
+        for (size_t k = 0; k < x->dag->steps[s].n_cells; k++, n++) {
+            x->rt[n].step = s;
+            x->rt[n].retry_ms = -1;
         }
     }
-    if (k != x->n)
-        return weir_err_set(err, WEIR_EINTERNAL,
-                            "run %lld: more tasks than its DAG has",
-                            (long long)x->run.id);
     return 0;
 }
 
-int ctx_load(struct engine *e, struct store_conn *c, int64_t run_id, bool lock,
+static int mismatch(const struct run_ctx *x, struct weir_err *err)
+{
+    return weir_err_set(err, WEIR_EINTERNAL,
+                        "run %lld: its tasks do not match its DAG version",
+                        (long long)x->run.id);
+}
+
+/* Put the rows v[0..m) (taken, v freed) in their places: step, then
+ * cell. A row already loaded is dropped: the loaded one may have changed. */
+static int ctx_place(struct run_ctx *x, struct store_task *v, size_t m,
+                     struct weir_err *err)
+{
+    size_t s = 0;
+    int rc = 0;
+
+    for (size_t k = 0; k < m && rc == 0; k++) {
+        const struct dag_step *st;
+        size_t i;
+
+        if (s >= x->dag->n_steps ||
+            strcmp(x->dag->steps[s].id, v[k].step_id) != 0) {
+            st = dag_step_get(x->dag, v[k].step_id);
+            if (st == NULL) {
+                rc = mismatch(x, err);
+                break;
+            }
+            s = (size_t)(st - x->dag->steps);
+        }
+        if (v[k].cell < 0 || (size_t)v[k].cell >= x->dag->steps[s].n_cells) {
+            rc = mismatch(x, err);
+            break;
+        }
+        i = x->first[s] + (size_t)v[k].cell;
+        if (x->rt[i].t != NULL)
+            continue;
+        x->tasks[i] = v[k];
+        v[k].outputs = v[k].matrix = NULL;
+        x->rt[i].t = &x->tasks[i];
+        x->rt[i].orig = x->tasks[i].state;
+        x->rt[i].orig_pending = x->tasks[i].upstream_pending;
+        x->loaded[s]++;
+    }
+    store_tasks_free(v, m);
+    return rc;
+}
+
+int ctx_open_row(struct engine *e, struct store_conn *c, struct store_run *run,
+                 struct run_ctx *x, struct weir_err *err)
+{
+    memset(x, 0, sizeof(*x));
+    x->run = *run;
+    memset(run, 0, sizeof(*run));
+    return ctx_alloc(e, c, x, err);
+}
+
+int ctx_open(struct engine *e, struct store_conn *c, int64_t run_id, bool lock,
              struct run_ctx *x, struct weir_err *err)
 {
     int rc;
@@ -106,20 +165,99 @@ int ctx_load(struct engine *e, struct store_conn *c, int64_t run_id, bool lock,
     rc = store_run_get(c, run_id, lock, &x->run, err);
     if (rc < 0)
         return rc;
-    x->dag = engine_dag(e->cache, c, x->run.version_id);
-    if (x->dag == NULL)
-        return weir_err_set(err, WEIR_EINTERNAL,
-                            "the DAG version %lld of run %lld cannot be "
-                            "loaded",
-                            (long long)x->run.version_id, (long long)run_id);
-    rc = store_run_tasks(c, run_id, &x->tasks, &x->n, err);
+    return ctx_alloc(e, c, x, err);
+}
+
+int ctx_load(struct engine *e, struct store_conn *c, int64_t run_id, bool lock,
+             struct run_ctx *x, struct weir_err *err)
+{
+    struct store_task *v = NULL;
+    size_t m = 0;
+    int rc = ctx_open(e, c, run_id, lock, x, err);
+
+    if (rc == 0)
+        rc = store_run_tasks(c, run_id, &v, &m, err);
     if (rc < 0)
         return rc;
-    x->rt = calloc(x->n ? x->n : 1, sizeof(*x->rt));
-    x->first = calloc(x->dag->n_steps ? x->dag->n_steps : 1, sizeof(size_t));
-    if (x->rt == NULL || x->first == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    return ctx_map(x, err);
+    if (m != x->n) {
+        store_tasks_free(v, m);
+        return mismatch(x, err);
+    }
+    rc = ctx_place(x, v, m, err);
+    for (size_t i = 0; rc == 0 && i < x->n; i++)
+        if (x->rt[i].t == NULL)
+            rc = mismatch(x, err);
+    x->full = rc == 0;
+    return rc;
+}
+
+/* Note a failed load on demand: whatever asked for it must fail too. */
+static int ctx_fail(struct run_ctx *x, int rc, const struct weir_err *err)
+{
+    if (x->fatal == 0) {
+        x->fatal = rc;
+        x->fatal_err = *err;
+    }
+    return rc;
+}
+
+int ctx_fetch(struct run_ctx *x, const int64_t *ids, size_t n_ids,
+              const bool *steps, struct weir_err *err)
+{
+    size_t n_want = 0, n_names = 0, m = 0;
+    int64_t *want = NULL;
+    const char **names = NULL;
+    struct store_task *v = NULL;
+    int rc = 0;
+
+    if (x->full)
+        return 0;
+    want = malloc((n_ids ? n_ids : 1) * sizeof(*want));
+    names = malloc((x->dag->n_steps ? x->dag->n_steps : 1) * sizeof(*names));
+    if (want == NULL || names == NULL) {
+        free(want);
+        free(names);
+        return ctx_fail(x, weir_err_set(err, WEIR_ENOMEM, "out of memory"),
+                        err);
+    }
+    for (size_t k = 0; k < n_ids; k++)
+        if (ctx_find(x, ids[k]) < 0)
+            want[n_want++] = ids[k];
+    for (size_t s = 0; steps != NULL && s < x->dag->n_steps; s++)
+        if (steps[s] && x->loaded[s] < x->dag->steps[s].n_cells)
+            names[n_names++] = x->dag->steps[s].id;
+    if (n_want > 0 || n_names > 0)
+        rc = store_run_tasks_some(x->c, x->run.id, want, n_want, names, n_names,
+                                  &v, &m, err);
+    if (rc == 0 && m > 0)
+        rc = ctx_place(x, v, m, err);
+    for (size_t s = 0; rc == 0 && steps != NULL && s < x->dag->n_steps; s++)
+        if (steps[s] && x->loaded[s] < x->dag->steps[s].n_cells)
+            rc = mismatch(x, err);
+    free(want);
+    free(names);
+    return rc < 0 ? ctx_fail(x, rc, err) : 0;
+}
+
+int ctx_need_steps(struct run_ctx *x, const size_t *steps, size_t n,
+                   struct weir_err *err)
+{
+    bool *flags = NULL, any = false;
+    int rc;
+
+    for (size_t k = 0; k < n && !any; k++)
+        any = x->loaded[steps[k]] < x->dag->steps[steps[k]].n_cells;
+    if (!any)
+        return 0;
+    flags = calloc(x->dag->n_steps, sizeof(*flags));
+    if (flags == NULL)
+        return ctx_fail(x, weir_err_set(err, WEIR_ENOMEM, "out of memory"),
+                        err);
+    for (size_t k = 0; k < n; k++)
+        flags[steps[k]] = true;
+    rc = ctx_fetch(x, NULL, 0, flags, err);
+    free(flags);
+    return rc;
 }
 
 void ctx_cleanup(struct engine *e, struct run_ctx *x)
@@ -130,6 +268,7 @@ void ctx_cleanup(struct engine *e, struct run_ctx *x)
     }
     free(x->rt);
     free(x->first);
+    free(x->loaded);
     store_tasks_free(x->tasks, x->n);
     dagcache_release(e->cache, x->dag);
     store_run_cleanup(&x->run);
@@ -139,7 +278,7 @@ void ctx_cleanup(struct engine *e, struct run_ctx *x)
 long ctx_find(const struct run_ctx *x, int64_t task_id)
 {
     for (size_t i = 0; i < x->n; i++)
-        if (x->tasks[i].id == task_id)
+        if (x->rt[i].t != NULL && x->tasks[i].id == task_id)
             return (long)i;
     return -1;
 }
@@ -207,40 +346,63 @@ static bool needs_approval(const struct run_ctx *x, const struct dag_step *st)
     return false;
 }
 
-/* Evaluate the if: of task i; *run says whether it holds. A failure
- * leaves its message in the task's error. */
-static int eval_if(struct run_ctx *x, size_t i, const char *text, bool *run)
+/*
+ * Evaluate the if: of task i: *run says whether it holds. An evaluation
+ * error leaves its message in the task's error and sets *failed; a
+ * failed load of the tasks it names is returned (the transition fails).
+ */
+static int eval_if(struct run_ctx *x, size_t i, const char *text, bool *run,
+                   bool *failed, struct weir_err *err)
 {
     struct resolve r = {.x = x, .task = i};
-    struct weir_err err = {0};
+    struct weir_err e2 = {0};
     struct expr_value v;
     struct expr *ex = NULL;
-    int rc = expr_parse(text, strlen(text), &ex, &err, NULL);
+    int rc = expr_parse(text, strlen(text), &ex, &e2, NULL);
 
+    *failed = false;
     if (rc == 0)
-        rc = expr_eval(ex, resolve_cb, &r, &v, &err);
+        rc = expr_eval(ex, resolve_cb, &r, &v, &e2);
     if (rc == 0)
         *run = expr_truthy(&v);
-    else
-        x->rt[i].error = strdup(err.msg);
     resolve_cleanup(&r);
     expr_free(ex);
-    return rc;
+    if (x->fatal != 0) {
+        *err = x->fatal_err;
+        return x->fatal;
+    }
+    if (rc != 0) {
+        *failed = true;
+        x->rt[i].error = strdup(e2.msg);
+    }
+    return 0;
 }
 
 /* Decide task i, whose upstream tasks have all finished. */
-static void decide(struct run_ctx *x, size_t i)
+static int decide(struct run_ctx *x, size_t i, struct weir_err *err)
 {
     const struct dag_step *st = &x->dag->steps[x->rt[i].step];
-    struct ups u = count_ups(x, st);
-    bool run = true;
+    bool run = true, failed = false;
+    struct ups u;
+    int rc = ctx_need_steps(x, st->needs_idx, st->n_needs, err);
 
-    if (!rule_holds(st->trigger_rule, &u))
+    if (rc < 0)
+        return rc;
+    u = count_ups(x, st);
+    if (!rule_holds(st->trigger_rule, &u)) {
+        /* A hook that is not due is skipped, never upstream_failed. */
         set_state(x, i,
                   u.failed > 0 && st->hook == DAG_HOOK_NONE
                       ? TASK_UPSTREAM_FAILED
                       : TASK_SKIPPED);
-    else if (st->if_expr != NULL && eval_if(x, i, st->if_expr, &run) != 0)
+        return 0;
+    }
+    if (st->if_expr != NULL) {
+        rc = eval_if(x, i, st->if_expr, &run, &failed, err);
+        if (rc < 0)
+            return rc;
+    }
+    if (failed)
         set_state(x, i, TASK_FAILED);
     else if (!run)
         set_state(x, i, TASK_SKIPPED);
@@ -248,6 +410,16 @@ static void decide(struct run_ctx *x, size_t i)
         set_state(x, i, TASK_AWAITING_APPROVAL);
     else
         set_state(x, i, TASK_QUEUED);
+    return 0;
+}
+
+/* Mark in flags (one per step) the steps that need step s. */
+static void downstream_of(const struct dag *d, size_t s, bool *flags)
+{
+    for (size_t j = s + 1; j < d->n_steps; j++)
+        for (size_t m = 0; m < d->steps[j].n_needs; m++)
+            if (d->steps[j].needs_idx[m] == s)
+                flags[j] = true;
 }
 
 /* Task `start` became terminal: count it off its downstream tasks and
@@ -255,22 +427,29 @@ static void decide(struct run_ctx *x, size_t i)
 static int propagate(struct run_ctx *x, size_t start, struct weir_err *err)
 {
     size_t *stack = malloc((x->n + 1) * sizeof(*stack));
+    bool *down = calloc(x->dag->n_steps + 1, sizeof(*down));
     size_t top = 0;
     int rc = 0;
 
-    if (stack == NULL)
+    if (stack == NULL || down == NULL) {
+        free(stack);
+        free(down);
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
     stack[top++] = start;
     while (top > 0 && rc == 0) {
         size_t s = x->rt[stack[--top]].step;
 
+        memset(down, 0, x->dag->n_steps * sizeof(*down));
+        downstream_of(x->dag, s, down);
+        rc = ctx_fetch(x, NULL, 0, down, err);
         for (size_t j = s + 1; j < x->dag->n_steps && rc == 0; j++) {
             const struct dag_step *d = &x->dag->steps[j];
 
             for (size_t m = 0; m < d->n_needs && rc == 0; m++) {
                 if (d->needs_idx[m] != s)
                     continue;
-                for (size_t k = 0; k < d->n_cells; k++) {
+                for (size_t k = 0; k < d->n_cells && rc == 0; k++) {
                     size_t t = x->first[j] + k;
 
                     if (x->tasks[t].upstream_pending <= 0) {
@@ -283,37 +462,63 @@ static int propagate(struct run_ctx *x, size_t start, struct weir_err *err)
                     if (--x->tasks[t].upstream_pending > 0 ||
                         x->tasks[t].state != TASK_PENDING)
                         continue;
-                    decide(x, t);
-                    if (task_state_terminal(x->tasks[t].state))
+                    rc = decide(x, t, err);
+                    if (rc == 0 && task_state_terminal(x->tasks[t].state))
                         stack[top++] = t;
                 }
             }
         }
     }
     free(stack);
+    free(down);
     return rc;
 }
 
-/* Decide the root tasks of a run that starts. */
+/* Decide the loaded tasks that wait for no upstream: the root tasks of a
+ * run that starts, the reset tasks of a retried run. */
 static int decide_roots(struct run_ctx *x, struct weir_err *err)
 {
     int rc = 0;
 
     for (size_t i = 0; i < x->n && rc == 0; i++) {
-        if (x->tasks[i].state != TASK_PENDING ||
+        if (x->rt[i].t == NULL || x->tasks[i].state != TASK_PENDING ||
             x->tasks[i].upstream_pending != 0)
             continue;
-        decide(x, i);
-        if (task_state_terminal(x->tasks[i].state))
+        rc = decide(x, i, err);
+        if (rc == 0 && task_state_terminal(x->tasks[i].state))
             rc = propagate(x, i, err);
     }
     return rc;
 }
 
-/* Write every changed task in one statement. */
-static int flush(struct store_conn *c, struct run_ctx *x, struct weir_err *err)
+static bool state_bad(enum task_state s)
+{
+    return s == TASK_FAILED || s == TASK_UPSTREAM_FAILED || s == TASK_CANCELED;
+}
+
+/* Note a task made claimable in x->made. */
+static void made_note(struct run_ctx *x, int64_t id)
+{
+    if (x->made == NULL)
+        return;
+    if (x->made->n < MADE_MAX)
+        x->made->ids[x->made->n] = id;
+    x->made->n++;
+}
+
+/*
+ * Write every changed task, and the ends of n_ends attempts, in one
+ * statement. An open context also learns there whether the run's
+ * other tasks are finished (for run_maybe_end()).
+ */
+static int flush(struct store_conn *c, struct run_ctx *x,
+                 const struct store_attempt_end *ends, size_t n_ends,
+                 struct weir_err *err)
 {
     struct store_task_change *v = calloc(x->n ? x->n : 1, sizeof(*v));
+    struct store_run_probe probe = {0};
+    bool probing = !x->full && x->run.state == RUN_RUNNING;
+    bool wrote_open = false, wrote_bad = false;
     size_t n = 0;
     int rc;
 
@@ -322,7 +527,7 @@ static int flush(struct store_conn *c, struct run_ctx *x, struct weir_err *err)
     for (size_t i = 0; i < x->n; i++) {
         struct rtask *r = &x->rt[i];
 
-        if (!r->dirty)
+        if (r->t == NULL || !r->dirty)
             continue;
         v[n++] = (struct store_task_change){r->t->id,
                                             r->t->try_count,
@@ -332,10 +537,26 @@ static int flush(struct store_conn *c, struct run_ctx *x, struct weir_err *err)
                                             r->error,
                                             r->outputs,
                                             r->retry_ms};
+        wrote_open |= !task_state_terminal(r->t->state);
+        wrote_bad |= state_bad(r->t->state);
     }
-    rc = store_tasks_apply(c, x->run.id, v, n, err);
+    rc = store_run_write(c, x->run.id, ends, n_ends, v, n,
+                         probing ? &probe : NULL, err);
+    for (size_t k = 0; rc == 0 && k < n; k++)
+        if (v[k].from != v[k].to &&
+            (v[k].to == TASK_QUEUED || v[k].to == TASK_UP_FOR_RETRY))
+            made_note(x, v[k].task_id);
     free(v);
+    if (rc == 0 && probing) {
+        x->probed = true;
+        x->others_open = probe.open;
+        x->others_bad = probe.bad;
+        x->wrote_open = wrote_open;
+        x->wrote_bad = wrote_bad;
+    }
     for (size_t i = 0; rc == 0 && i < x->n; i++) {
+        if (x->rt[i].t == NULL)
+            continue;
         x->rt[i].dirty = false;
         x->rt[i].orig = x->tasks[i].state;
         x->rt[i].orig_pending = x->tasks[i].upstream_pending;
@@ -343,7 +564,10 @@ static int flush(struct store_conn *c, struct run_ctx *x, struct weir_err *err)
     return rc;
 }
 
-/* End a running run whose tasks are all terminal; *ended says so. */
+/*
+ * End a running run whose tasks are all terminal; *ended says so. A full
+ * context looks at its tasks; an open one at what its last flush saw.
+ */
 static int run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
                          struct weir_err *err)
 {
@@ -354,13 +578,23 @@ static int run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
     *ended = false;
     if (x->run.state != RUN_RUNNING)
         return 0;
-    for (size_t i = 0; i < x->n; i++) {
-        enum task_state s = x->tasks[i].state;
+    if (x->full) {
+        for (size_t i = 0; i < x->n; i++) {
+            enum task_state s = x->tasks[i].state;
 
-        if (!task_state_terminal(s))
+            if (!task_state_terminal(s))
+                return 0;
+            bad |= state_bad(s);
+        }
+    } else {
+        if (!x->probed) {
+            rc = flush(c, x, NULL, 0, err);
+            if (rc < 0)
+                return rc;
+        }
+        if (x->others_open || x->wrote_open)
             return 0;
-        bad |=
-            s == TASK_FAILED || s == TASK_UPSTREAM_FAILED || s == TASK_CANCELED;
+        bad = x->others_bad || x->wrote_bad;
     }
     to = bad ? RUN_FAILED : RUN_SUCCESS;
     rc = store_run_set_state(c, x->run.id, RUN_RUNNING, to, err);
@@ -371,33 +605,52 @@ static int run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
     return rc;
 }
 
-/* Start the tasks of run_id (queued runs become running first). */
-int engine_run_start(struct engine *e, struct store_conn *c, int64_t run_id,
-                     bool *ended, struct weir_err *err)
+/* Start the tasks of run_id (queued runs become running first), loading
+ * only its root tasks and what deciding them reaches. */
+static int run_start(struct engine *e, struct store_conn *c, int64_t run_id,
+                     bool *ended, struct made *made, struct weir_err *err)
 {
     struct run_ctx x;
-    int rc = ctx_load(e, c, run_id, true, &x, err);
+    bool *roots = NULL;
+    int rc = ctx_open(e, c, run_id, true, &x, err);
 
     *ended = false;
+    x.made = made;
     if (rc == 0 && x.run.state == RUN_QUEUED) {
         rc = store_run_set_state(c, run_id, RUN_QUEUED, RUN_RUNNING, err);
         x.run.state = RUN_RUNNING;
     }
+    if (rc == 0) {
+        roots = calloc(x.dag->n_steps + 1, sizeof(*roots));
+        if (roots == NULL)
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    for (size_t s = 0; rc == 0 && s < x.dag->n_steps; s++)
+        roots[s] = x.dag->steps[s].n_needs == 0;
+    if (rc == 0)
+        rc = ctx_fetch(&x, NULL, 0, roots, err);
     if (rc == 0)
         rc = decide_roots(&x, err);
     if (rc == 0)
-        rc = flush(c, &x, err);
+        rc = flush(c, &x, NULL, 0, err);
     if (rc == 0)
         rc = run_maybe_end(c, &x, ended, err);
+    free(roots);
     ctx_cleanup(e, &x);
     return rc;
+}
+
+int engine_run_start(struct engine *e, struct store_conn *c, int64_t run_id,
+                     bool *ended, struct weir_err *err)
+{
+    return run_start(e, c, run_id, ended, NULL, err);
 }
 
 /* A run of dag_id ended: start its oldest queued runs while there is
  * room under max_active_runs (a run that ends at once leaves room). */
 static int start_held_runs(struct engine *e, struct store_conn *c,
                            const char *dag_id, int max_active,
-                           struct weir_err *err)
+                           struct made *made, struct weir_err *err)
 {
     bool paused = false, ended = false;
     int64_t version = 0, next = 0;
@@ -413,7 +666,7 @@ static int start_held_runs(struct engine *e, struct store_conn *c,
         if (rc == WEIR_ENOTFOUND)
             return 0;
         if (rc == 0)
-            rc = engine_run_start(e, c, next, &ended, err);
+            rc = run_start(e, c, next, &ended, made, err);
         if (rc < 0)
             return rc;
     }
@@ -492,33 +745,94 @@ static int task_attempt_ended(struct run_ctx *x, size_t i,
     return task_state_terminal(to) ? propagate(x, i, err) : 0;
 }
 
+/*
+ * Add to flags (the downstream steps of a finished task) their upstream
+ * steps, when these are few cells: what deciding a downstream task and
+ * rendering it for the claim that follows read, in the same statement,
+ * for chains and small graphs. A large upstream (a wide matrix) is left
+ * to the loads on demand, so that each of its cells' completions does
+ * not read all the others.
+ */
+#define PREFETCH_CELLS 64
+static void prefetch_upstream(const struct dag *d, bool *flags)
+{
+    bool *ups = calloc(d->n_steps + 1, sizeof(*ups));
+    size_t cells = 0;
+
+    if (ups == NULL)
+        return;
+    for (size_t j = 0; j < d->n_steps; j++)
+        for (size_t u = 0; flags[j] && u < d->steps[j].n_upstream; u++)
+            ups[d->steps[j].upstream[u]] = true;
+    for (size_t s = 0; s < d->n_steps; s++)
+        cells += ups[s] && !flags[s] ? d->steps[s].n_cells : 0;
+    for (size_t s = 0; cells <= PREFETCH_CELLS && s < d->n_steps; s++)
+        flags[s] |= ups[s];
+    free(ups);
+}
+
+int engine_finish_in(struct engine *e, struct run_ctx *x,
+                     const struct store_attempt *a, const struct outcome *o,
+                     size_t n, struct weir_err *err)
+{
+    struct store_attempt_end *ends = calloc(n ? n : 1, sizeof(*ends));
+    bool ended = false, *down = calloc(x->dag->n_steps + 1, sizeof(*down));
+    int64_t *ids = calloc(n ? n : 1, sizeof(*ids));
+    int rc = 0;
+
+    if (ends == NULL || down == NULL || ids == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    /* The tasks, and the tasks they may make ready: what a transition
+     * reads in the common case, in one statement. */
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        const struct dag_step *st = dag_step_get(x->dag, a[k].step_id);
+
+        ids[k] = a[k].task_id;
+        if (st != NULL)
+            downstream_of(x->dag, (size_t)(st - x->dag->steps), down);
+    }
+    if (rc == 0) {
+        prefetch_upstream(x->dag, down);
+        rc = ctx_fetch(x, ids, n, down, err);
+    }
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        long i = ctx_find(x, a[k].task_id);
+        /* A task no longer running this try (its run was canceled, maybe
+         * retried since) keeps its state; the attempt is recorded
+         * canceled. */
+        bool live = i >= 0 && x->tasks[i].state == TASK_RUNNING &&
+                    x->tasks[i].try_count == a[k].try;
+
+        ends[k] = (struct store_attempt_end){
+            &a[k], live ? o[k].state : ATTEMPT_CANCELED, o[k].exit_code,
+            o[k].outputs, o[k].error};
+        if (live && o[k].state == ATTEMPT_SUCCESS)
+            rc = store_artifact_record(x->c, a[k].id, o[k].outputs, err);
+        if (rc == 0 && live)
+            rc = task_attempt_ended(x, (size_t)i, &o[k], err);
+    }
+    if (rc == 0)
+        rc = flush(x->c, x, ends, n, err);
+    if (rc == 0)
+        rc = run_maybe_end(x->c, x, &ended, err);
+    if (rc == 0 && ended)
+        rc = start_held_runs(e, x->c, x->run.dag_id, x->dag->max_active_runs,
+                             x->made, err);
+    free(ends);
+    free(down);
+    free(ids);
+    return rc;
+}
+
 int engine_finish_attempt(struct engine *e, struct store_conn *c,
                           const struct store_attempt *a,
                           const struct outcome *o, struct weir_err *err)
 {
     struct run_ctx x;
-    bool ended = false, live;
-    long i;
-    int rc = ctx_load(e, c, a->run_id, true, &x, err);
+    int rc = ctx_open(e, c, a->run_id, true, &x, err);
 
-    i = rc == 0 ? ctx_find(&x, a->task_id) : -1;
-    /* A task no longer running this try (its run was canceled, maybe
-     * retried since) keeps its state; the attempt is recorded canceled. */
-    live = i >= 0 && x.tasks[i].state == TASK_RUNNING &&
-           x.tasks[i].try_count == a->try;
     if (rc == 0)
-        rc = store_attempt_finish(c, a, live ? o->state : ATTEMPT_CANCELED,
-                                  o->exit_code, o->outputs, o->error, err);
-    if (rc == 0 && live && o->state == ATTEMPT_SUCCESS)
-        rc = store_artifact_record(c, a->id, o->outputs, err);
-    if (rc == 0 && live)
-        rc = task_attempt_ended(&x, (size_t)i, o, err);
-    if (rc == 0)
-        rc = flush(c, &x, err);
-    if (rc == 0)
-        rc = run_maybe_end(c, &x, &ended, err);
-    if (rc == 0 && ended)
-        rc = start_held_runs(e, c, x.run.dag_id, x.dag->max_active_runs, err);
+        rc = engine_finish_in(e, &x, a, o, 1, err);
     ctx_cleanup(e, &x);
     return rc;
 }
@@ -542,7 +856,7 @@ int ctx_decide_ready(struct run_ctx *x, struct weir_err *err)
 
 int ctx_flush(struct store_conn *c, struct run_ctx *x, struct weir_err *err)
 {
-    return flush(c, x, err);
+    return flush(c, x, NULL, 0, err);
 }
 
 int ctx_run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
@@ -554,5 +868,6 @@ int ctx_run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
 int ctx_start_held_runs(struct engine *e, struct store_conn *c,
                         const struct run_ctx *x, struct weir_err *err)
 {
-    return start_held_runs(e, c, x->run.dag_id, x->dag->max_active_runs, err);
+    return start_held_runs(e, c, x->run.dag_id, x->dag->max_active_runs,
+                           x->made, err);
 }

@@ -20,25 +20,78 @@ struct rtask {
     int64_t retry_ms;     /* up_for_retry delay, or -1 */
 };
 
-/* One run, read in a transaction. */
+/*
+ * Tasks made claimable (queued or up_for_retry) by one transaction, for
+ * the decision whether its commit must wake the waiting lease calls: not
+ * when the transaction claimed every one of them itself.
+ */
+#define MADE_MAX 8 /* ids remembered; past that, waiters are always woken */
+struct made {
+    int64_t ids[MADE_MAX]; /* the first ones */
+    size_t n;              /* how many there were (may exceed MADE_MAX) */
+};
+
+/*
+ * One run, read in a transaction. Its tasks are indexed by step order,
+ * then cell: task i of step s, cell k is tasks[first[s] + k]. A context
+ * made by ctx_load() holds every task (full); one made by ctx_open() holds
+ * only the tasks loaded so far (ctx_fetch(), ctx_need_steps(), and the
+ * loads on demand of ctx_need_steps() callers), so that a transition costs
+ * what it touches, not the size of its run. A task not loaded has
+ * rt[i].t == NULL and a zeroed tasks[i].
+ */
 struct run_ctx {
     struct store_run run;     /* the run row */
     const struct dag *dag;    /* its version (cache reference) */
-    struct store_task *tasks; /* its tasks, by id = step order, cell */
+    struct store_task *tasks; /* its tasks, by step order, cell */
     size_t n;                 /* entries in tasks and rt */
     struct rtask *rt;         /* the engine's view of tasks */
     size_t *first;            /* per step: index of its cell 0 */
+    size_t *loaded;           /* per step: cells loaded */
+    struct store_conn *c;     /* where tasks are loaded from */
+    bool full;                /* every task is loaded */
+    struct made *made;        /* tasks made claimable are noted here */
+    /* From the last flush of an open context (probe set): whether tasks
+     * not written then are unfinished (others_open), or failed
+     * (others_bad, known only when none is unfinished); whether a task
+     * written then is unfinished or failed. */
+    bool probed, others_open, others_bad, wrote_open, wrote_bad;
+    int fatal;                 /* a load on demand failed (rc), or 0 */
+    struct weir_err fatal_err; /* its error */
 };
 
-/* Load run_id (its row locked when lock is set). */
+/* Load run_id with every task (its row locked when lock is set). */
 WEIR_MUSTCHECK int ctx_load(struct engine *e, struct store_conn *c,
                             int64_t run_id, bool lock, struct run_ctx *x,
                             struct weir_err *err);
 
-/* Free what ctx_load() loaded; safe on a zeroed ctx. */
+/* Open run_id without its tasks (its row locked when lock is set). */
+WEIR_MUSTCHECK int ctx_open(struct engine *e, struct store_conn *c,
+                            int64_t run_id, bool lock, struct run_ctx *x,
+                            struct weir_err *err);
+
+/* Open the run row *run already read (taken: *run is zeroed). */
+WEIR_MUSTCHECK int ctx_open_row(struct engine *e, struct store_conn *c,
+                                struct store_run *run, struct run_ctx *x,
+                                struct weir_err *err);
+
+/*
+ * Load, in one statement, the tasks with the n_ids ids given and every
+ * cell of the steps marked in steps (an array of dag->n_steps flags, or
+ * NULL), but for those already loaded (their loaded state stays).
+ */
+WEIR_MUSTCHECK int ctx_fetch(struct run_ctx *x, const int64_t *ids,
+                             size_t n_ids, const bool *steps,
+                             struct weir_err *err);
+
+/* Make sure every cell of the n steps listed (indexes) is loaded. */
+WEIR_MUSTCHECK int ctx_need_steps(struct run_ctx *x, const size_t *steps,
+                                  size_t n, struct weir_err *err);
+
+/* Free what ctx_load() or ctx_open() loaded; safe on a zeroed ctx. */
 void ctx_cleanup(struct engine *e, struct run_ctx *x);
 
-/* The index of task_id in x, or -1. */
+/* The index of task_id in x among the loaded tasks, or -1. */
 long ctx_find(const struct run_ctx *x, int64_t task_id);
 
 /* The expression scope of task i: params, matrix, steps, run, event. */
@@ -71,6 +124,54 @@ struct outcome {
 WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
                                          const struct store_attempt *a,
                                          const struct outcome *o,
+                                         struct weir_err *err);
+
+/* engine_finish_attempt() for the n attempts a[] (of x's run, each with
+ * its outcome o[]) in x, a context opened (ctx_open*()) with the run row
+ * locked; tasks made claimable go to x->made. */
+WEIR_MUSTCHECK int engine_finish_in(struct engine *e, struct run_ctx *x,
+                                    const struct store_attempt *a,
+                                    const struct outcome *o, size_t n,
+                                    struct weir_err *err);
+
+/*
+ * The completion call of the worker protocol: record the end of
+ * attempt_id as engine_complete() does and, when worker_id is not 0, claim
+ * up to max attempts for that worker in the same transaction, so that a
+ * step costs one commit and one round trip. *attempts gets a new array of
+ * their documents (NULL when worker_id is 0). The claim keeps the order
+ * and filters of a lease; an unknown worker claims nothing; a stale lease
+ * (WEIR_ECONFLICT) records and claims nothing. The waiting lease calls are
+ * woken unless this transaction claimed every task it made claimable.
+ */
+WEIR_MUSTCHECK int engine_complete_lease(struct engine *e, int64_t attempt_id,
+                                         const struct engine_result *res,
+                                         int64_t worker_id, int max,
+                                         cJSON **attempts,
+                                         struct weir_err *err);
+
+/* One completion of a batch (engine_complete_batch()). */
+struct engine_completion {
+    int64_t attempt_id;       /* the attempt */
+    struct engine_result res; /* what the worker reports */
+    int rc;                   /* out: 0, WEIR_ECONFLICT (stale lease) or
+                                 WEIR_ENOTFOUND */
+    struct weir_err err;      /* out: why, when rc is not 0 */
+};
+
+/*
+ * engine_complete_lease() for n completions at once, in one transaction:
+ * attempts locked in id order, then their runs in id order; each run's
+ * completions are applied with one read and one write. A stale or unknown
+ * completion is only marked in its rc (nothing recorded for it); the
+ * others are recorded. The claim (max attempts, for worker_id when not 0)
+ * is made only when at least one completion was accepted. A negative
+ * return is the failure of the whole batch, nothing recorded.
+ */
+WEIR_MUSTCHECK int engine_complete_batch(struct engine *e,
+                                         struct engine_completion *v, size_t n,
+                                         int64_t worker_id, int max,
+                                         cJSON **attempts,
                                          struct weir_err *err);
 
 /*

@@ -32,6 +32,13 @@ static int render(struct run_ctx *x, size_t i, const char *text,
     return rc;
 }
 
+/* A failed load of the tasks a template names is the lease's failure,
+ * not the attempt's: its run: text is fine. */
+static bool load_failed(const struct run_ctx *x)
+{
+    return x->fatal != 0;
+}
+
 /* Prefix err's message with where it happened. */
 static int where(struct weir_err *err, int rc, const char *what)
 {
@@ -147,7 +154,8 @@ static void add_identity(cJSON *o, const struct run_ctx *x,
     add_str_or_null(o, "environment", x->run.environment);
 }
 
-/* The attempt document of claim cl, task i of x. */
+/* The attempt document of claim cl, task i of x, whose upstream steps
+ * are loaded. */
 static int attempt_doc(struct run_ctx *x, size_t i,
                        const struct store_claim *cl, cJSON **out,
                        struct weir_err *err)
@@ -209,32 +217,110 @@ static int fail_unrendered(struct engine *e, struct store_conn *c,
     return rc;
 }
 
-/* Render every claim into arr, loading each run once. */
+/* A claim whose templates did not render, failed after the commit. */
+struct unrendered {
+    struct store_claim cl;                         /* the claim */
+    char msg[sizeof(((struct weir_err *)0)->msg)]; /* why */
+};
+
+/*
+ * Load into x (the run of v[k]) what rendering the claims of v[k..n) in
+ * that run reads: their tasks and every cell of their upstream steps.
+ */
+static int claims_prefetch(struct run_ctx *x, const struct store_claim *v,
+                           size_t k, size_t n, struct weir_err *err)
+{
+    int64_t *ids = malloc((n - k) * sizeof(*ids));
+    bool *ups = calloc(x->dag->n_steps + 1, sizeof(*ups));
+    size_t n_ids = 0;
+    int rc;
+
+    if (ids == NULL || ups == NULL) {
+        free(ids);
+        free(ups);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    for (size_t j = k; j < n; j++) {
+        const struct dag_step *st;
+
+        if (v[j].run_id != x->run.id)
+            continue;
+        ids[n_ids++] = v[j].task_id;
+        st = dag_step_get(x->dag, v[j].step_id);
+        for (size_t u = 0; st != NULL && u < st->n_upstream; u++)
+            ups[st->upstream[u]] = true;
+    }
+    rc = ctx_fetch(x, ids, n_ids, ups, err);
+    free(ids);
+    free(ups);
+    return rc;
+}
+
+/*
+ * Render every claim into arr, loading each run once and only the tasks
+ * the documents read. keep[0..n_keep) are contexts of runs already open
+ * in this transaction (the completions'): their claims are rendered from
+ * them. A claim that does not render is failed at once
+ * (fail_unrendered()) when later is NULL, else noted in *later (a new
+ * array, n entries) for the caller to fail after its commit.
+ */
 static int claims_to_docs(struct engine *e, struct store_conn *c,
                           const struct store_claim *v, size_t n, cJSON *arr,
+                          struct run_ctx *keep, size_t n_keep,
+                          struct unrendered **later, size_t *n_later,
                           struct weir_err *err)
 {
-    struct run_ctx x = {0};
+    struct run_ctx own = {0}, *x = NULL;
     int rc = 0;
 
+    if (later != NULL) {
+        *later = NULL;
+        *n_later = 0;
+    }
     for (size_t k = 0; k < n && rc == 0; k++) {
         struct weir_err rerr = {0};
         cJSON *doc = NULL;
         long i;
 
-        if (x.run.id != v[k].run_id) {
-            ctx_cleanup(e, &x);
-            rc = ctx_load(e, c, v[k].run_id, false, &x, err);
+        if (x == NULL || x->run.id != v[k].run_id) {
+            ctx_cleanup(e, &own);
+            x = NULL;
+            for (size_t j = 0; j < n_keep && x == NULL; j++)
+                if (keep[j].run.id == v[k].run_id)
+                    x = &keep[j];
+            if (x == NULL) {
+                x = &own;
+                rc = ctx_open(e, c, v[k].run_id, false, x, err);
+            }
+            if (rc == 0)
+                rc = claims_prefetch(x, v, k, n, err);
         }
-        i = rc == 0 ? ctx_find(&x, v[k].task_id) : -1;
+        i = rc == 0 ? ctx_find(x, v[k].task_id) : -1;
         if (rc == 0 && i < 0)
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
-        if (rc == 0 && attempt_doc(&x, (size_t)i, &v[k], &doc, &rerr) == 0)
+        if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
             cJSON_AddItemToArray(arr, doc);
-        else if (rc == 0)
+        } else if (rc == 0 && load_failed(x)) {
+            *err = x->fatal_err;
+            rc = x->fatal;
+        } else if (rc == 0 && later == NULL) {
             rc = fail_unrendered(e, c, &v[k], rerr.msg, err);
+        } else if (rc == 0) {
+            struct unrendered *grown =
+                realloc(*later, (*n_later + 1) * sizeof(*grown));
+
+            if (grown == NULL) {
+                rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+                break;
+            }
+            *later = grown;
+            grown[*n_later].cl = v[k];
+            snprintf(grown[*n_later].msg, sizeof(grown[*n_later].msg), "%s",
+                     rerr.msg);
+            (*n_later)++;
+        }
     }
-    ctx_cleanup(e, &x);
+    ctx_cleanup(e, &own);
     return rc;
 }
 
@@ -263,12 +349,18 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
 {
     struct store_conn *c = NULL;
     struct store_claim *v = NULL;
-    size_t n = 0;
+    struct unrendered *later = NULL;
+    size_t n = 0, n_later = 0;
     int spare = 0;
     int rc = store_conn_get(e->store, &c, err);
 
     if (rc == 0)
         rc = worker_seen(e, c, worker_id, err);
+    /* The claim commits with its documents rendered: a failure to render
+     * (the database went away) leaves no attempt claimed and never
+     * delivered, and the answer goes out right after the commit. */
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
     if (rc == 0)
         rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n,
                               retry_ms, &spare, err);
@@ -276,12 +368,285 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
         if (v[k].wait_s >= 0)
             engine_dispatch_observe(v[k].wait_s);
     if (rc == 0 && n > 0)
-        rc = claims_to_docs(e, c, v, n, arr, err);
+        rc = claims_to_docs(e, c, v, n, arr, NULL, 0, &later, &n_later, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    for (size_t k = 0; rc == 0 && k < n_later; k++) {
+        struct weir_err ferr = {0};
+        char q[300];
+
+        if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) != 0)
+            log_warn("event=render_fail_unrecorded attempt=%lld msg=%s",
+                     (long long)later[k].cl.attempt_id,
+                     log_quote(ferr.msg, q, sizeof(q)));
+    }
     store_conn_put(c);
     free(v);
-    /* Tasks a concurrent claim skipped because this one held them. */
-    if (spare > 0)
+    free(later);
+    /* Tasks a concurrent claim skipped because this one held them, or
+     * that a claim rolled back gave back. */
+    if (spare > 0 || (rc < 0 && n > 0))
         hub_bump(e->hub);
+    return rc;
+}
+
+static enum attempt_state result_state(const struct engine_result *res)
+{
+    if (res->timed_out)
+        return ATTEMPT_TIMED_OUT;
+    if (res->has_exit && res->exit_code == 0)
+        return ATTEMPT_SUCCESS;
+    return ATTEMPT_FAILED;
+}
+
+/* Whether a commit must wake the waiting lease calls: not when it claimed
+ * every task it made claimable (the claims v[0..n)). */
+static bool must_wake(const struct made *m, const struct store_claim *v,
+                      size_t n)
+{
+    if (m->n > MADE_MAX)
+        return true;
+    for (size_t i = 0; i < m->n; i++) {
+        bool claimed = false;
+
+        for (size_t k = 0; k < n && !claimed; k++)
+            claimed = v[k].task_id == m->ids[i];
+        if (!claimed)
+            return true;
+    }
+    return false;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* What a batch of completions holds in its transaction. */
+struct batch {
+    struct store_attempt *a; /* per completion: its attempt */
+    bool *found;             /* per completion: the attempt exists */
+    struct outcome *o;       /* per completion: its outcome */
+    char **outputs;          /* per completion: outputs text, or NULL */
+    int64_t *runs;           /* the distinct runs, ascending */
+    size_t n_runs;           /* entries in runs and x */
+    struct run_ctx *x;       /* per run: its context */
+};
+
+static void batch_free(struct engine *e, struct batch *b, size_t n)
+{
+    for (size_t i = 0; b->outputs != NULL && i < n; i++)
+        cJSON_free(b->outputs[i]);
+    for (size_t r = 0; b->x != NULL && r < b->n_runs; r++)
+        ctx_cleanup(e, &b->x[r]);
+    free(b->a);
+    free(b->found);
+    free(b->o);
+    free(b->outputs);
+    free(b->runs);
+    free(b->x);
+}
+
+/* Lock the completions' attempts (then their runs, opened into b->x), and
+ * mark the stale and the unknown ones in v[i].rc. */
+static int batch_lock(struct engine *e, struct store_conn *c,
+                      struct engine_completion *v, size_t n, struct batch *b,
+                      struct made *made, struct weir_err *err)
+{
+    struct store_run *runs = NULL;
+    int64_t *ids = calloc(n, sizeof(*ids));
+    const char **leases = calloc(n, sizeof(*leases));
+    int rc = 0;
+
+    b->a = calloc(n, sizeof(*b->a));
+    b->found = calloc(n, sizeof(*b->found));
+    b->runs = calloc(n, sizeof(*b->runs));
+    b->x = calloc(n, sizeof(*b->x));
+    if (ids == NULL || leases == NULL || b->a == NULL || b->found == NULL ||
+        b->runs == NULL || b->x == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        ids[i] = v[i].attempt_id;
+        leases[i] = v[i].res.lease_id;
+    }
+    if (rc == 0 && n == 1) {
+        /* The common case: both locks in one statement. */
+        runs = calloc(1, sizeof(*runs));
+        rc = runs ? store_attempt_lock_run(c, ids[0], leases[0], &b->a[0], runs,
+                                           err)
+                  : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        b->found[0] = rc == 0;
+        if (rc == WEIR_ENOTFOUND)
+            rc = 0;
+    } else if (rc == 0) {
+        rc = store_attempts_lock(c, ids, leases, n, b->a, b->found, err);
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        v[i].rc = 0;
+        if (!b->found[i])
+            v[i].rc = weir_err_set(&v[i].err, WEIR_ENOTFOUND, "no attempt %lld",
+                                   (long long)v[i].attempt_id);
+        else if (!b->a[i].lease_ok || b->a[i].state != ATTEMPT_RUNNING)
+            v[i].rc = weir_err_set(&v[i].err, WEIR_ECONFLICT,
+                                   "the lease of attempt %lld is stale: the "
+                                   "attempt finished, expired or was leased "
+                                   "again",
+                                   (long long)v[i].attempt_id);
+        if (v[i].rc == 0)
+            b->runs[b->n_runs++] = b->a[i].run_id;
+    }
+    if (rc == 0 && b->n_runs > 0) {
+        qsort(b->runs, b->n_runs, sizeof(*b->runs), cmp_i64);
+        size_t k = 0;
+
+        for (size_t r = 0; r < b->n_runs; r++)
+            if (k == 0 || b->runs[k - 1] != b->runs[r])
+                b->runs[k++] = b->runs[r];
+        b->n_runs = k;
+        if (runs == NULL) {
+            runs = calloc(b->n_runs, sizeof(*runs));
+            rc = runs ? store_runs_lock(c, b->runs, b->n_runs, runs, err)
+                      : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        }
+    }
+    for (size_t r = 0; rc == 0 && r < b->n_runs; r++) {
+        rc = ctx_open_row(e, c, &runs[r], &b->x[r], err);
+        b->x[r].made = made;
+    }
+    for (size_t r = 0; runs != NULL && r < (b->n_runs ? b->n_runs : 1); r++)
+        store_run_cleanup(&runs[r]);
+    free(runs);
+    free(ids);
+    free(leases);
+    return rc;
+}
+
+/* Record the accepted completions, run by run. */
+static int batch_finish(struct engine *e, struct engine_completion *v, size_t n,
+                        struct batch *b, struct weir_err *err)
+{
+    struct store_attempt *a = calloc(n, sizeof(*a));
+    struct outcome *o = calloc(n, sizeof(*o));
+    int rc = a && o ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    b->outputs = calloc(n, sizeof(*b->outputs));
+    if (rc == 0 && b->outputs == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const struct engine_result *res = &v[i].res;
+
+        if (v[i].rc != 0 || res->outputs == NULL)
+            continue;
+        b->outputs[i] = cJSON_PrintUnformatted(res->outputs);
+        if (b->outputs[i] == NULL)
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    for (size_t r = 0; rc == 0 && r < b->n_runs; r++) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+            const struct engine_result *res = &v[i].res;
+
+            if (v[i].rc != 0 || b->a[i].run_id != b->runs[r])
+                continue;
+            a[k] = b->a[i];
+            o[k] = (struct outcome){result_state(res),
+                                    res->has_exit ? &res->exit_code : NULL,
+                                    b->outputs[i], res->error, false};
+            k++;
+        }
+        rc = engine_finish_in(e, &b->x[r], a, o, k, err);
+    }
+    free(a);
+    free(o);
+    return rc;
+}
+
+int engine_complete_batch(struct engine *e, struct engine_completion *v,
+                          size_t n, int64_t worker_id, int max,
+                          cJSON **attempts, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    struct batch b = {0};
+    struct made made = {0};
+    struct store_claim *cl = NULL;
+    struct unrendered *later = NULL;
+    size_t n_cl = 0, n_later = 0;
+    int64_t retry_ms = -1;
+    int spare = 0;
+    cJSON *arr = worker_id != 0 ? cJSON_CreateArray() : NULL;
+    int rc = worker_id != 0 && arr == NULL
+                 ? weir_err_set(err, WEIR_ENOMEM, "out of memory")
+                 : store_conn_get(e->store, &c, err);
+
+    if (rc == 0 && n == 0)
+        rc = weir_err_set(err, WEIR_EINVAL, "no completion");
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
+    if (rc == 0)
+        rc = batch_lock(e, c, v, n, &b, &made, err);
+    if (rc == 0)
+        rc = batch_finish(e, v, n, &b, err);
+    /* The next attempts for the slots these completions free, in the same
+     * transaction: one commit and one round trip per step, or per batch.
+     * Nothing when no completion was accepted; a worker that is not
+     * registered claims nothing. */
+    if (rc == 0 && worker_id != 0 && b.n_runs > 0) {
+        rc = worker_seen(e, c, worker_id, err);
+        if (rc == 0)
+            rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &cl,
+                                  &n_cl, &retry_ms, &spare, err);
+        else if (rc == WEIR_ENOTFOUND)
+            rc = 0;
+    }
+    for (size_t k = 0; rc == 0 && k < n_cl; k++)
+        if (cl[k].wait_s >= 0)
+            engine_dispatch_observe(cl[k].wait_s);
+    if (rc == 0 && n_cl > 0)
+        rc = claims_to_docs(e, c, cl, n_cl, arr, b.x, b.n_runs, &later,
+                            &n_later, err);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    batch_free(e, &b, n);
+    for (size_t k = 0; rc == 0 && k < n_later; k++) {
+        struct weir_err ferr = {0};
+        char q[300];
+
+        if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) != 0)
+            log_warn("event=render_fail_unrecorded attempt=%lld msg=%s",
+                     (long long)later[k].cl.attempt_id,
+                     log_quote(ferr.msg, q, sizeof(q)));
+    }
+    store_conn_put(c);
+    if (rc == 0 && (spare > 0 || n_later > 0 || must_wake(&made, cl, n_cl)))
+        hub_bump(e->hub);
+    free(cl);
+    free(later);
+    if (rc < 0) {
+        cJSON_Delete(arr);
+        return rc;
+    }
+    *attempts = arr;
+    return 0;
+}
+
+int engine_complete_lease(struct engine *e, int64_t attempt_id,
+                          const struct engine_result *res, int64_t worker_id,
+                          int max, cJSON **attempts, struct weir_err *err)
+{
+    struct engine_completion v = {.attempt_id = attempt_id, .res = *res};
+    cJSON *arr = NULL;
+    int rc = engine_complete_batch(e, &v, 1, worker_id, max, &arr, err);
+
+    if (rc == 0 && v.rc != 0) {
+        *err = v.err;
+        cJSON_Delete(arr);
+        return v.rc;
+    }
+    if (rc == 0)
+        *attempts = arr;
     return rc;
 }
 

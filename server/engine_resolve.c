@@ -108,6 +108,9 @@ static int resolve_step(struct resolve *r, const char *rest,
     if (st == NULL)
         return weir_err_set(err, WEIR_ENOTFOUND, "no step \"%s\"", id);
     s = (size_t)(st - r->x->dag->steps);
+    /* An open context loads the step's tasks on first use. */
+    if (ctx_need_steps(r->x, &s, 1, err) < 0)
+        return r->x->fatal;
     if (strcmp(dot + 1, "state") == 0) {
         set_str(out, step_state(r->x, s));
         return 0;

@@ -90,13 +90,14 @@ struct store_claim {
 
 /* An attempt as completion and heartbeats see it. */
 struct store_attempt {
-    int64_t id;               /* attempt id */
-    int64_t task_id;          /* its task */
-    int64_t run_id;           /* its task's run */
-    int try;                  /* its try number */
-    enum attempt_state state; /* where it is */
-    bool lease_ok;            /* the lease id given is the current one */
-    bool expired;             /* its lease deadline has passed */
+    int64_t id;                 /* attempt id */
+    int64_t task_id;            /* its task */
+    int64_t run_id;             /* its task's run */
+    char step_id[STORE_ID_MAX]; /* its task's step */
+    int try;                    /* its try number */
+    enum attempt_state state;   /* where it is */
+    bool lease_ok;              /* the lease id given is the current one */
+    bool expired;               /* its lease deadline has passed */
 };
 
 void store_run_cleanup(struct store_run *r);
@@ -137,10 +138,54 @@ WEIR_MUSTCHECK int store_tasks_insert(struct store_conn *c, int64_t run_id,
 WEIR_MUSTCHECK int store_run_get(struct store_conn *c, int64_t id, bool lock,
                                  struct store_run *out, struct weir_err *err);
 
+/*
+ * The two locks of a completion in one statement: attempt id (read as
+ * store_attempt_get() does, lease checked), then its run's row, read into
+ * *run (store_run_cleanup()). WEIR_ENOTFOUND when there is no such
+ * attempt.
+ */
+WEIR_MUSTCHECK int store_attempt_lock_run(struct store_conn *c, int64_t id,
+                                          const char *lease,
+                                          struct store_attempt *a,
+                                          struct store_run *run,
+                                          struct weir_err *err);
+
+/*
+ * Lock the n attempts ids (distinct) in id order, each read into out[i]
+ * and its lease checked against leases[i] as store_attempt_get() does;
+ * found[i] is false when there is no such attempt. With store_runs_lock()
+ * after it: the locks of a batch of completions, attempts then runs.
+ */
+WEIR_MUSTCHECK int store_attempts_lock(struct store_conn *c, const int64_t *ids,
+                                       const char *const *leases, size_t n,
+                                       struct store_attempt *out, bool *found,
+                                       struct weir_err *err);
+
+/*
+ * Lock the runs ids (distinct, ascending) in that order and read each
+ * into out[i] (store_run_cleanup() each). WEIR_ENOTFOUND when one is
+ * missing.
+ */
+WEIR_MUSTCHECK int store_runs_lock(struct store_conn *c, const int64_t *ids,
+                                   size_t n, struct store_run *out,
+                                   struct weir_err *err);
+
 /* Every task of run id, in id order, as a new array. */
 WEIR_MUSTCHECK int store_run_tasks(struct store_conn *c, int64_t run_id,
                                    struct store_task **out, size_t *n,
                                    struct weir_err *err);
+
+/*
+ * The tasks of run run_id whose ids are among the n_ids given, and every
+ * task of the n_steps steps named, in id order, as a new array. Each
+ * part is an index lookup: the cost follows what is asked for, not the
+ * size of the run.
+ */
+WEIR_MUSTCHECK int store_run_tasks_some(struct store_conn *c, int64_t run_id,
+                                        const int64_t *ids, size_t n_ids,
+                                        const char *const *steps,
+                                        size_t n_steps, struct store_task **out,
+                                        size_t *n, struct weir_err *err);
 
 /*
  * Write n task changes of run run_id in one statement, each guarded by
@@ -150,6 +195,39 @@ WEIR_MUSTCHECK int store_run_tasks(struct store_conn *c, int64_t run_id,
 WEIR_MUSTCHECK int store_tasks_apply(struct store_conn *c, int64_t run_id,
                                      const struct store_task_change *v,
                                      size_t n, struct weir_err *err);
+
+/* The end of an attempt (running, locked), for store_run_write(). */
+struct store_attempt_end {
+    const struct store_attempt *a; /* the attempt */
+    enum attempt_state to;         /* its end state */
+    const int *exit_code;          /* or NULL */
+    const char *outputs;           /* JSON object text, or NULL */
+    const char *error;             /* or NULL */
+};
+
+/* What store_run_write() saw of the run's other tasks (those not in v),
+ * as they were before its writes. */
+struct store_run_probe {
+    bool open; /* one of them is unfinished */
+    bool bad;  /* one of them failed, upstream_failed or was canceled;
+                  only looked for when none is unfinished */
+};
+
+/*
+ * One statement for a transition of run run_id: the n_ends attempts' ends
+ * (attempts of this run), the n task changes as store_tasks_apply() writes them
+ * (checked, logged, guarded: WEIR_ECONFLICT), and, when probe is not
+ * NULL, whether the run's other tasks leave it unfinished, through the
+ * partial index of unfinished tasks rather than a read of every task.
+ * The caller holds the run's row lock, under which every task of a run
+ * reaches or leaves a finished state.
+ */
+WEIR_MUSTCHECK int store_run_write(struct store_conn *c, int64_t run_id,
+                                   const struct store_attempt_end *ends,
+                                   size_t n_ends,
+                                   const struct store_task_change *v, size_t n,
+                                   struct store_run_probe *probe,
+                                   struct weir_err *err);
 
 /* Move run id from `from` to `to` (checked, logged, guarded), setting
  * started_at or finished_at. */

@@ -5,6 +5,7 @@
  * in as one JSON parameter read with jsonb_to_recordset, so a fan-out of
  * a thousand cells is one statement, not a thousand.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,15 +122,50 @@ int store_run_insert(struct store_conn *c, const struct store_run_new *n,
     return 0;
 }
 
+/*
+ * Statistics for young tables. Statements are prepared once per pooled
+ * connection and PostgreSQL keeps a generic plan for each, built from
+ * what the tables looked like then; on a new database that is an almost
+ * empty tasks table, for which a sequential scan beats any index, and the
+ * plan stays while the table grows, until autovacuum next analyzes it
+ * (up to a minute or more later, plans of every connection then made
+ * again). So while this server has inserted few tasks, it analyzes tasks
+ * and attempts itself each time the count it inserted grows fourfold,
+ * from ANALYZE_FIRST on, in the transaction that inserted them (skipping
+ * a table a vacuum holds, never waiting); past ANALYZE_LAST autovacuum
+ * alone keeps the statistics.
+ */
+#define ANALYZE_FIRST 1000L
+#define ANALYZE_LAST  300000L
+
+static atomic_long tasks_inserted;
+static atomic_long analyze_at = ANALYZE_FIRST;
+
+static int analyze_if_young(struct store_conn *c, long added,
+                            struct weir_err *err)
+{
+    long total = atomic_fetch_add(&tasks_inserted, added) + added;
+    long at = atomic_load(&analyze_at);
+
+    if (total < at || at > ANALYZE_LAST ||
+        !atomic_compare_exchange_strong(&analyze_at, &at, at * 4))
+        return 0;
+    log_info("event=analyze tables=tasks,attempts tasks_inserted=%ld", total);
+    return store_cmd(c, "ANALYZE (SKIP_LOCKED) tasks, attempts", 0, NULL, err);
+}
+
 int store_tasks_insert(struct store_conn *c, int64_t run_id, int priority,
                        const char *tasks_json, struct weir_err *err)
 {
     char run[24], prio[24];
     const char *params[3] = {run, prio, tasks_json};
+    PGresult *r = NULL;
+    long added;
+    int rc;
 
     I64(run, run_id);
     I64(prio, priority);
-    return store_cmd(c,
+    rc = store_query(c,
                      "INSERT INTO tasks (run_id, step_id, cell, matrix,"
                      " max_tries, queue, priority, upstream_pending,"
                      " capped_dag)"
@@ -140,7 +176,12 @@ int store_tasks_insert(struct store_conn *c, int64_t run_id, int priority,
                      " AS x(step_id text, cell int, matrix jsonb,"
                      " max_tries int, queue text, upstream_pending int, o int)"
                      " ORDER BY x.o",
-                     3, params, err);
+                     3, params, &r, err);
+    if (rc < 0)
+        return rc;
+    added = strtol(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return analyze_if_young(c, added, err);
 }
 
 /* Parse the JSON text at (row, col) into *out; NULL stays NULL. */
@@ -158,34 +199,35 @@ static int json_col(const PGresult *r, int row, int col, cJSON **out,
     return 0;
 }
 
-static int run_from_row(const PGresult *r, struct store_run *out,
-                        struct weir_err *err)
+/* The run at columns c..c+12 of row `row` of r. */
+static int run_from_row(const PGresult *r, int row, int c,
+                        struct store_run *out, struct weir_err *err)
 {
     struct store_run v = {0};
     int rc;
 
-    v.id = store_val_i64(r, 0, 0);
-    snprintf(v.dag_id, sizeof(v.dag_id), "%s", PQgetvalue(r, 0, 1));
-    v.version_id = store_val_i64(r, 0, 2);
-    rc = run_state_parse(PQgetvalue(r, 0, 3), &v.state, err);
+    v.id = store_val_i64(r, row, c);
+    snprintf(v.dag_id, sizeof(v.dag_id), "%s", PQgetvalue(r, row, c + 1));
+    v.version_id = store_val_i64(r, row, c + 2);
+    rc = run_state_parse(PQgetvalue(r, row, c + 3), &v.state, err);
     if (rc == 0)
-        rc = json_col(r, 0, 4, &v.params, err);
+        rc = json_col(r, row, c + 4, &v.params, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 5, &v.environment, err);
+        rc = store_val_dup(r, row, c + 5, &v.environment, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 6, &v.trigger_kind, err);
+        rc = store_val_dup(r, row, c + 6, &v.trigger_kind, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 7, &v.trigger_key, err);
+        rc = store_val_dup(r, row, c + 7, &v.trigger_key, err);
     if (rc == 0)
-        rc = json_col(r, 0, 8, &v.trigger_payload, err);
+        rc = json_col(r, row, c + 8, &v.trigger_payload, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 9, &v.reason, err);
+        rc = store_val_dup(r, row, c + 9, &v.reason, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 10, &v.logical_time, err);
+        rc = store_val_dup(r, row, c + 10, &v.logical_time, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 11, &v.dag_path, err);
+        rc = store_val_dup(r, row, c + 11, &v.dag_path, err);
     if (rc == 0)
-        rc = store_val_dup(r, 0, 12, &v.dag_hash, err);
+        rc = store_val_dup(r, row, c + 12, &v.dag_hash, err);
     if (rc < 0) {
         store_run_cleanup(&v);
         return rc;
@@ -217,8 +259,188 @@ int store_run_get(struct store_conn *c, int64_t id, bool lock,
     if (PQntuples(r) == 0)
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no run %lld", (long long)id);
     else
-        rc = run_from_row(r, out, err);
+        rc = run_from_row(r, 0, 0, out, err);
     PQclear(r);
+    return rc;
+}
+
+int store_attempt_lock_run(struct store_conn *c, int64_t id, const char *lease,
+                           struct store_attempt *a, struct store_run *run,
+                           struct weir_err *err)
+{
+    char idb[24];
+    const char *params[2] = {idb, lease};
+    PGresult *r = NULL;
+    struct store_attempt v = {0};
+    int rc;
+
+    I64(idb, id);
+    /* Both locks of a completion in one round trip, attempt then run. */
+    rc = store_query(
+        c,
+        "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"
+        " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"
+        " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"
+        " v.path, v.hash, a.id, a.task_id, a.try, a.state,"
+        " a.lease_id::text = $2, a.lease_deadline < now(), t.step_id"
+        " FROM attempts a JOIN tasks t ON t.id = a.task_id"
+        " JOIN runs r ON r.id = t.run_id"
+        " JOIN dag_versions v ON v.id = r.dag_version_id"
+        " WHERE a.id = $1 FOR UPDATE OF a, r",
+        2, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return weir_err_set(err, WEIR_ENOTFOUND, "no attempt %lld",
+                            (long long)id);
+    }
+    v.id = store_val_i64(r, 0, 13);
+    v.task_id = store_val_i64(r, 0, 14);
+    v.run_id = store_val_i64(r, 0, 0);
+    v.try = (int)store_val_i64(r, 0, 15);
+    rc = attempt_state_parse(PQgetvalue(r, 0, 16), &v.state, err);
+    v.lease_ok = lease != NULL && strcmp(PQgetvalue(r, 0, 17), "t") == 0;
+    v.expired = strcmp(PQgetvalue(r, 0, 18), "t") == 0;
+    snprintf(v.step_id, sizeof(v.step_id), "%s", PQgetvalue(r, 0, 19));
+    if (rc == 0)
+        rc = run_from_row(r, 0, 0, run, err);
+    PQclear(r);
+    if (rc == 0)
+        *a = v;
+    return rc;
+}
+
+/* ids as a PostgreSQL array literal, "{1,2,3}"; NULL: no memory. */
+static char *ids_literal(const int64_t *ids, size_t n)
+{
+    char *text = malloc(n * 21 + 3), *p = text;
+
+    if (text == NULL)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++)
+        p += sprintf(p, "%s%lld", i ? "," : "", (long long)ids[i]);
+    *p++ = '}';
+    *p = '\0';
+    return text;
+}
+
+/* strs as a PostgreSQL text array literal; NULL: no memory. */
+static char *strs_literal(const char *const *strs, size_t n)
+{
+    size_t len = 3;
+    char *text, *p;
+
+    for (size_t i = 0; i < n; i++)
+        len += 2 * strlen(strs[i]) + 3;
+    text = p = malloc(len);
+    if (text == NULL)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *q = strs[i]; *q != '\0'; q++) {
+            if (*q == '"' || *q == '\\')
+                *p++ = '\\';
+            *p++ = *q;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return text;
+}
+
+int store_attempts_lock(struct store_conn *c, const int64_t *ids,
+                        const char *const *leases, size_t n,
+                        struct store_attempt *out, bool *found,
+                        struct weir_err *err)
+{
+    char *id_arr = ids_literal(ids, n), *lease_arr = strs_literal(leases, n);
+    const char *params[2] = {id_arr, lease_arr};
+    PGresult *r = NULL;
+    int rc = 0;
+
+    if (id_arr == NULL || lease_arr == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    /* In id order, so that two batches never wait on each other. */
+    if (rc == 0)
+        rc = store_query(
+            c,
+            "SELECT a.id, a.task_id, t.run_id, a.try, a.state,"
+            " a.lease_id::text = k.lease, a.lease_deadline < now(), t.step_id"
+            " FROM unnest($1::bigint[], $2::text[]) AS k(id, lease)"
+            " JOIN attempts a ON a.id = k.id JOIN tasks t ON t.id = a.task_id"
+            " ORDER BY a.id FOR UPDATE OF a",
+            2, params, &r, err);
+    free(id_arr);
+    free(lease_arr);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        found[i] = false;
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        int64_t id = store_val_i64(r, row, 0);
+
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            struct store_attempt *a = &out[i];
+
+            if (ids[i] != id || found[i])
+                continue;
+            memset(a, 0, sizeof(*a));
+            a->id = id;
+            a->task_id = store_val_i64(r, row, 1);
+            a->run_id = store_val_i64(r, row, 2);
+            a->try = (int)store_val_i64(r, row, 3);
+            rc = attempt_state_parse(PQgetvalue(r, row, 4), &a->state, err);
+            a->lease_ok = strcmp(PQgetvalue(r, row, 5), "t") == 0;
+            a->expired = strcmp(PQgetvalue(r, row, 6), "t") == 0;
+            snprintf(a->step_id, sizeof(a->step_id), "%s",
+                     PQgetvalue(r, row, 7));
+            found[i] = true;
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_runs_lock(struct store_conn *c, const int64_t *ids, size_t n,
+                    struct store_run *out, struct weir_err *err)
+{
+    char *id_arr = ids_literal(ids, n);
+    const char *params[1] = {id_arr};
+    PGresult *r = NULL;
+    size_t k = 0;
+    int rc;
+
+    if (id_arr == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    rc = store_query(
+        c,
+        "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"
+        " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"
+        " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"
+        " v.path, v.hash FROM runs r"
+        " JOIN dag_versions v ON v.id = r.dag_version_id"
+        " WHERE r.id = ANY ($1::bigint[]) ORDER BY r.id FOR UPDATE OF r",
+        1, params, &r, err);
+    free(id_arr);
+    if (rc < 0)
+        return rc;
+    if ((size_t)PQntuples(r) != n)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "a run vanished");
+    for (k = 0; rc == 0 && k < n; k++) {
+        rc = run_from_row(r, (int)k, 0, &out[k], err);
+        if (rc == 0 && out[k].id != ids[k])
+            rc = weir_err_set(err, WEIR_EINTERNAL, "runs out of order");
+    }
+    PQclear(r);
+    if (rc < 0)
+        for (size_t i = 0; i < n; i++)
+            store_run_cleanup(&out[i]);
     return rc;
 }
 
@@ -275,15 +497,81 @@ int store_run_tasks(struct store_conn *c, int64_t run_id,
     return 0;
 }
 
-/* The JSON array of changes for store_tasks_apply(); NULL: no memory. */
-static char *changes_json(const struct store_task_change *v, size_t n)
+int store_run_tasks_some(struct store_conn *c, int64_t run_id,
+                         const int64_t *ids, size_t n_ids,
+                         const char *const *steps, size_t n_steps,
+                         struct store_task **out, size_t *n,
+                         struct weir_err *err)
+{
+    char idb[24];
+    char *id_arr = ids_literal(ids, n_ids), *step_arr = NULL;
+    const char *params[3] = {idb, id_arr, NULL};
+    struct store_task *v = NULL;
+    PGresult *r = NULL;
+    size_t rows = 0, i;
+    int rc = 0;
+
+    step_arr = strs_literal(steps, n_steps);
+    params[2] = step_arr;
+    if (id_arr == NULL || step_arr == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    I64(idb, run_id);
+    /* Index lookups (by id, by run and step), never a scan of the run.
+     * Each shape has its own text: an empty array would let the planner
+     * prove a branch false and pick any index of the table for it. */
+    if (rc == 0)
+        rc = store_query(
+            c,
+            n_steps == 0 ? "SELECT id, step_id, cell, state, try_count,"
+                           " max_tries, upstream_pending, outputs, matrix"
+                           " FROM tasks WHERE id = ANY ($2::bigint[])"
+                           " AND run_id = $1 AND $3::text[] IS NOT NULL"
+                           " ORDER BY 1"
+            : n_ids == 0
+                ? "SELECT id, step_id, cell, state, try_count, max_tries,"
+                  " upstream_pending, outputs, matrix FROM tasks"
+                  " WHERE run_id = $1 AND step_id = ANY ($3::text[])"
+                  " AND $2::bigint[] IS NOT NULL ORDER BY 1"
+                : "SELECT id, step_id, cell, state, try_count, max_tries,"
+                  " upstream_pending, outputs, matrix FROM tasks"
+                  " WHERE id = ANY ($2::bigint[]) AND run_id = $1"
+                  " UNION ALL SELECT id, step_id, cell, state, try_count,"
+                  " max_tries, upstream_pending, outputs, matrix FROM tasks"
+                  " WHERE run_id = $1 AND step_id = ANY ($3::text[])"
+                  " AND id <> ALL ($2::bigint[]) ORDER BY 1",
+            3, params, &r, err);
+    free(id_arr);
+    free(step_arr);
+    if (rc < 0)
+        return rc;
+    rows = (size_t)PQntuples(r);
+    v = calloc(rows ? rows : 1, sizeof(*v));
+    if (v == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (i = 0; rc == 0 && i < rows; i++)
+        rc = task_from_row(r, (int)i, &v[i], err);
+    PQclear(r);
+    if (rc < 0) {
+        store_tasks_free(v, rows);
+        return rc;
+    }
+    *out = v;
+    *n = rows;
+    return 0;
+}
+
+/* The JSON array of changes for store_run_write(), and their ids as an
+ * array literal; false: no memory. */
+static bool changes_text(const struct store_task_change *v, size_t n,
+                         char **json, char **ids)
 {
     cJSON *arr = cJSON_CreateArray();
-    char *text;
+    int64_t *idv = malloc((n ? n : 1) * sizeof(*idv));
 
     for (size_t i = 0; arr != NULL && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
 
+        idv[i] = v[i].task_id;
         cJSON_AddItemToArray(arr, o);
         cJSON_AddNumberToObject(o, "id", (double)v[i].task_id);
         cJSON_AddStringToObject(o, "old", task_state_name(v[i].from));
@@ -296,55 +584,136 @@ static char *changes_json(const struct store_task_change *v, size_t n)
         if (v[i].retry_ms >= 0)
             cJSON_AddNumberToObject(o, "retry_ms", (double)v[i].retry_ms);
     }
-    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    *json = arr && idv ? cJSON_PrintUnformatted(arr) : NULL;
+    *ids = idv ? ids_literal(idv, n) : NULL;
     cJSON_Delete(arr);
-    return text;
+    free(idv);
+    return *json != NULL && *ids != NULL;
 }
 
-int store_tasks_apply(struct store_conn *c, int64_t run_id,
-                      const struct store_task_change *v, size_t n,
-                      struct weir_err *err)
+/* The JSON array of attempt ends for store_run_write(), and their ids as
+ * an array literal; false: no memory. */
+static bool ends_text(const struct store_attempt_end *e, size_t n, char **json,
+                      char **ids)
 {
-    const char *params[1] = {NULL};
+    cJSON *arr = cJSON_CreateArray();
+    int64_t *idv = malloc((n ? n : 1) * sizeof(*idv));
+
+    for (size_t i = 0; arr != NULL && idv != NULL && i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+
+        idv[i] = e[i].a->id;
+        cJSON_AddItemToArray(arr, o);
+        cJSON_AddNumberToObject(o, "id", (double)e[i].a->id);
+        cJSON_AddStringToObject(o, "state", attempt_state_name(e[i].to));
+        if (e[i].exit_code != NULL)
+            cJSON_AddNumberToObject(o, "exit_code", *e[i].exit_code);
+        if (e[i].outputs != NULL)
+            cJSON_AddRawToObject(o, "outputs", e[i].outputs);
+        if (e[i].error != NULL)
+            cJSON_AddStringToObject(o, "error", e[i].error);
+    }
+    *json = arr && idv ? cJSON_PrintUnformatted(arr) : NULL;
+    *ids = idv ? ids_literal(idv, n) : NULL;
+    cJSON_Delete(arr);
+    free(idv);
+    return *json != NULL && *ids != NULL;
+}
+
+/*
+ * $1 run, $2 task changes (JSON), $3 their ids, $4 attempt ends (JSON),
+ * $5 their ids, $6 whether to probe the other tasks. Both updates find
+ * their rows by primary key ($3, $5), so that neither scans its table;
+ * "unfinished" is the predicate of tasks_open_idx (migration 0002).
+ */
+static const char write_sql[] =
+    "WITH u AS (UPDATE tasks t SET state = x.state,"
+    " upstream_pending = x.pending, error = coalesce(x.error, t.error),"
+    " outputs = coalesce(x.outputs, t.outputs),"
+    " next_try_at = CASE WHEN x.retry_ms IS NULL THEN NULL"
+    " ELSE now() + x.retry_ms * interval '1 millisecond' END,"
+    " queued_at = CASE WHEN x.state = 'queued' AND x.old <> 'queued'"
+    " THEN now() ELSE t.queued_at END,"
+    " finished_at = CASE WHEN x.state IN ('success', 'failed', 'skipped',"
+    " 'upstream_failed', 'canceled') THEN coalesce(t.finished_at, now())"
+    " END"
+    " FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, old text,"
+    " state text, pending int, error text, outputs jsonb, retry_ms bigint)"
+    " WHERE t.id = ANY ($3::bigint[]) AND t.id = x.id AND t.state = x.old"
+    " RETURNING 1),"
+    " f AS (UPDATE attempts a SET state = y.state, exit_code = y.exit_code,"
+    " outputs = y.outputs, error = y.error, finished_at = now()"
+    " FROM jsonb_to_recordset($4::jsonb) AS y(id bigint, state text,"
+    " exit_code int, outputs jsonb, error text)"
+    " WHERE a.id = ANY ($5::bigint[]) AND a.id = y.id"
+    " AND a.state = 'running' RETURNING 1),"
+    " o AS (SELECT 1 FROM tasks t WHERE $6 AND t.run_id = $1"
+    " AND t.state IN ('pending', 'queued', 'running', 'up_for_retry',"
+    " 'awaiting_approval') AND t.id <> ALL ($3::bigint[]) LIMIT 1)"
+    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM f),"
+    " EXISTS (SELECT 1 FROM o),"
+    " CASE WHEN $6 AND NOT EXISTS (SELECT 1 FROM o) THEN EXISTS (SELECT 1"
+    " FROM tasks t WHERE t.run_id = $1 AND t.state IN ('failed',"
+    " 'upstream_failed', 'canceled') AND t.id <> ALL ($3::bigint[])) END";
+
+int store_run_write(struct store_conn *c, int64_t run_id,
+                    const struct store_attempt_end *ends, size_t n_ends,
+                    const struct store_task_change *v, size_t n,
+                    struct store_run_probe *probe, struct weir_err *err)
+{
+    char run[24];
+    const char *params[6] = {run, NULL, NULL, NULL, NULL, probe ? "t" : "f"};
+    char *json = NULL, *ids = NULL, *ejson = NULL, *eids = NULL;
     PGresult *r = NULL;
-    char *text;
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < n; i++)
         if (v[i].from != v[i].to)
             rc = state_task_change(run_id, v[i].task_id, v[i].try, v[i].from,
                                    v[i].to, err);
-    if (rc < 0 || n == 0)
+    for (size_t i = 0; rc == 0 && i < n_ends; i++)
+        rc = state_attempt_change(ends[i].a->run_id, ends[i].a->task_id,
+                                  ends[i].a->try, ends[i].a->id,
+                                  ends[i].a->state, ends[i].to, err);
+    if (rc < 0 || (n == 0 && n_ends == 0 && probe == NULL))
         return rc;
-    text = changes_json(v, n);
-    if (text == NULL)
+    if (!changes_text(v, n, &json, &ids) ||
+        !ends_text(ends, n_ends, &ejson, &eids)) {
+        cJSON_free(json);
+        free(ids);
+        cJSON_free(ejson);
+        free(eids);
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    params[0] = text;
-    rc = store_query(
-        c,
-        "UPDATE tasks t SET state = x.state, upstream_pending = x.pending,"
-        " error = coalesce(x.error, t.error),"
-        " outputs = coalesce(x.outputs, t.outputs),"
-        " next_try_at = CASE WHEN x.retry_ms IS NULL THEN NULL"
-        " ELSE now() + x.retry_ms * interval '1 millisecond' END,"
-        " queued_at = CASE WHEN x.state = 'queued' AND x.old <> 'queued'"
-        " THEN now() ELSE t.queued_at END,"
-        " finished_at = CASE WHEN x.state IN ('success', 'failed', 'skipped',"
-        " 'upstream_failed', 'canceled') THEN coalesce(t.finished_at, now())"
-        " END"
-        " FROM jsonb_to_recordset($1::jsonb) AS x(id bigint, old text,"
-        " state text, pending int, error text, outputs jsonb, retry_ms bigint)"
-        " WHERE t.id = x.id AND t.state = x.old",
-        1, params, &r, err);
-    cJSON_free(text);
+    }
+    I64(run, run_id);
+    params[1] = json;
+    params[2] = ids;
+    params[3] = ejson;
+    params[4] = eids;
+    rc = store_query(c, write_sql, 6, params, &r, err);
+    cJSON_free(json);
+    free(ids);
+    cJSON_free(ejson);
+    free(eids);
     if (rc < 0)
         return rc;
-    if (strtoull(PQcmdTuples(r), NULL, 10) != n)
+    if (strtoull(PQgetvalue(r, 0, 0), NULL, 10) != n)
         rc = weir_err_set(err, WEIR_ECONFLICT,
                           "run %lld: a task changed state meanwhile",
                           (long long)run_id);
+    if (probe != NULL) {
+        probe->open = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+        probe->bad = !probe->open && strcmp(PQgetvalue(r, 0, 3), "t") == 0;
+    }
     PQclear(r);
     return rc;
+}
+
+int store_tasks_apply(struct store_conn *c, int64_t run_id,
+                      const struct store_task_change *v, size_t n,
+                      struct weir_err *err)
+{
+    return store_run_write(c, run_id, NULL, 0, v, n, NULL, err);
 }
 
 int store_run_set_state(struct store_conn *c, int64_t id, enum run_state from,

@@ -83,8 +83,12 @@ static void claims_from_result(const PGresult *r, int64_t worker_id,
         *capped = *capped || (store_val(r, i, 10) != NULL &&
                               strcmp(PQgetvalue(r, i, 10), "t") == 0);
         if (store_val(r, i, 0) == NULL) {
+            /* NULL: no retry waits (greatest(0, NULL) in SQL would have
+             * said 0, "one is due", and waiters would claim every
+             * MIN_WAIT_MS); a past time is due now. */
             if (store_val(r, i, 9) != NULL)
-                *retry_ms = store_val_i64(r, i, 9);
+                *retry_ms =
+                    store_val_i64(r, i, 9) > 0 ? store_val_i64(r, i, 9) : 0;
             continue;
         }
         cl->attempt_id = store_val_i64(r, i, 0);
@@ -161,6 +165,8 @@ static void claims_from_result(const PGresult *r, int64_t worker_id,
  * leaves out capped retries already due: those wait for their DAG's room,
  * which a task leaving running announces.
  */
+/* SQL joined with macros: kept as written, one clause a line. */
+/* clang-format off */
 static const char claim_sql[] =
     "WITH w AS MATERIALIZED (SELECT queues FROM workers WHERE id = $1),"
     " q AS (SELECT t.id, t.state, t.priority, t.step_id,"
@@ -177,23 +183,16 @@ static const char claim_sql[] =
     " ORDER BY priority DESC, id LIMIT $2),"
     " sp AS (SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM r)"
     " - (SELECT count(*) FROM c) AS n),"
-    " k AS MATERIALIZED (SELECT EXISTS (SELECT 1" CAPPED_ROOM(
-        "(SELECT queues FROM w)::text[]") ") AS capped)," CLAIM_TAIL
-                                          " UNION ALL SELECT NULL, NULL, NULL, "
-                                          "NULL, NULL, NULL, NULL, NULL, 0,"
-                                          " (SELECT greatest(0, "
-                                          "ceil(extract(epoch FROM "
-                                          "min(t.next_try_at)"
-                                          " - now()) * 1000))::bigint FROM "
-                                          "tasks t WHERE t.state = "
-                                          "'up_for_retry'"
-                                          " AND (t.capped_dag IS NULL OR "
-                                          "t.next_try_at > now())"
-                                          " AND t.queue = ANY ((SELECT queues "
-                                          "FROM w)::text[])),"
-                                          " (SELECT capped FROM k)"
-                                          " WHERE NOT EXISTS (SELECT 1 FROM c) "
-                                          "ORDER BY 1";
+    " k AS MATERIALIZED (SELECT EXISTS (SELECT 1"
+    CAPPED_ROOM("(SELECT queues FROM w)::text[]") ") AS capped),"
+    CLAIM_TAIL
+    " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0,"
+    " (SELECT ceil(extract(epoch FROM min(t.next_try_at) - now()) * 1000)"
+    "::bigint FROM tasks t WHERE t.state = 'up_for_retry'"
+    " AND (t.capped_dag IS NULL OR t.next_try_at > now())"
+    " AND t.queue = ANY ((SELECT queues FROM w)::text[])),"
+    " (SELECT capped FROM k) WHERE NOT EXISTS (SELECT 1 FROM c) ORDER BY 1";
+/* clang-format on */
 
 /*
  * The capped claim, first statement: lock, in id order (two claims never
@@ -201,9 +200,12 @@ static const char claim_sql[] =
  * claimable tasks in the worker's queues and, by a count that the lock
  * does not protect yet, room under their cap.
  */
-static const char capped_lock_sql[] = "SELECT d.id" CAPPED_ROOM(
-    "(SELECT queues FROM workers WHERE id = $1)::text[]") " ORDER BY d.id FOR "
-                                                          "NO KEY UPDATE OF d";
+/* clang-format off */
+static const char capped_lock_sql[] =
+    "SELECT d.id"
+    CAPPED_ROOM("(SELECT queues FROM workers WHERE id = $1)::text[]")
+    " ORDER BY d.id FOR NO KEY UPDATE OF d";
+/* clang-format on */
 
 /*
  * The capped claim, second statement, under those locks and so with a
@@ -404,12 +406,12 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
     rc = store_query(c,
                      lock ? "SELECT a.id, a.task_id, t.run_id, a.try, a.state,"
                             " a.lease_id::text = $2,"
-                            " a.lease_deadline < now()"
+                            " a.lease_deadline < now(), t.step_id"
                             " FROM attempts a JOIN tasks t ON t.id = a.task_id"
                             " WHERE a.id = $1 FOR UPDATE OF a"
                           : "SELECT a.id, a.task_id, t.run_id, a.try, a.state,"
                             " a.lease_id::text = $2,"
-                            " a.lease_deadline < now()"
+                            " a.lease_deadline < now(), t.step_id"
                             " FROM attempts a JOIN tasks t ON t.id = a.task_id"
                             " WHERE a.id = $1",
                      2, params, &r, err);
@@ -427,6 +429,7 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
     rc = attempt_state_parse(PQgetvalue(r, 0, 4), &a.state, err);
     a.lease_ok = lease != NULL && strcmp(PQgetvalue(r, 0, 5), "t") == 0;
     a.expired = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
+    snprintf(a.step_id, sizeof(a.step_id), "%s", PQgetvalue(r, 0, 7));
     PQclear(r);
     if (rc == 0)
         *out = a;
@@ -525,14 +528,17 @@ int store_lease_next(struct store_conn *c, int64_t *ms, struct weir_err *err)
     PGresult *r = NULL;
     int rc;
 
+    /* NULL when nothing runs (not greatest(0, NULL), which is 0). */
     rc = store_query(c,
-                     "SELECT greatest(0, ceil(extract(epoch FROM"
-                     " min(lease_deadline) - now()) * 1000))::bigint"
+                     "SELECT ceil(extract(epoch FROM"
+                     " min(lease_deadline) - now()) * 1000)::bigint"
                      " FROM attempts WHERE state = 'running'",
                      0, NULL, &r, err);
     if (rc < 0)
         return rc;
-    *ms = store_val(r, 0, 0) ? store_val_i64(r, 0, 0) : -1;
+    *ms = store_val(r, 0, 0) == NULL   ? -1
+          : store_val_i64(r, 0, 0) > 0 ? store_val_i64(r, 0, 0)
+                                       : 0;
     PQclear(r);
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdbool.h>
@@ -338,13 +339,82 @@ static int json_file_write(const char *path, const cJSON *v,
     return rc;
 }
 
-/* Make the private folder and the files the step reads and writes. */
+/* The paths of the three files in a->dir. */
+static int dir_paths(struct attempt *a, struct weir_err *err)
+{
+    a->inputs_path = path_join(a->dir, "inputs.json");
+    a->trigger_path = path_join(a->dir, "trigger.json");
+    a->outputs_path = path_join(a->dir, "outputs");
+    if (a->inputs_path == NULL || a->trigger_path == NULL ||
+        a->outputs_path == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "scratch: out of memory");
+    return 0;
+}
+
+/* Replace the contents of the existing file path: no new inode. */
+static int file_overwrite(const char *path, const char *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
+    size_t done = 0;
+
+    if (fd < 0)
+        return -1;
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            close(fd);
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return close(fd);
+}
+
+/* Write a JSON value (or {}) over the existing file path; false when
+ * that fails (the file went away). */
+static bool json_file_overwrite(const char *path, const cJSON *v)
+{
+    char *text = v != NULL ? cJSON_PrintUnformatted(v) : NULL;
+    int rc;
+
+    if (v != NULL && text == NULL)
+        return false;
+    rc = file_overwrite(path, text != NULL ? text : "{}",
+                        text != NULL ? strlen(text) : 2);
+    cJSON_free(text);
+    return rc == 0;
+}
+
+/* Make the private folder and the files the step reads and writes; with
+ * a->dir already set (a ready folder), write the files it holds. */
 static int dir_make(struct attempt *a, const cJSON *lease,
                     const char *scratch_dir, struct weir_err *err)
 {
-    char *tmpl = path_join(scratch_dir, "weir-attempt-XXXXXX");
+    char *tmpl;
     int rc;
 
+    if (a->dir != NULL) {
+        if ((rc = dir_paths(a, err)) != 0)
+            return rc;
+        if (json_file_overwrite(
+                a->inputs_path,
+                cJSON_GetObjectItemCaseSensitive(lease, "inputs")) &&
+            json_file_overwrite(
+                a->trigger_path,
+                cJSON_GetObjectItemCaseSensitive(lease, "trigger")))
+            return 0;
+        /* The ready folder is unusable (removed under us): a new one. */
+        if ((rc = attempt_dir_remove(a, err)) != 0)
+            return rc;
+        free(a->inputs_path);
+        free(a->trigger_path);
+        free(a->outputs_path);
+        a->inputs_path = a->trigger_path = a->outputs_path = NULL;
+    }
+    tmpl = path_join(scratch_dir, "weir-attempt-XXXXXX");
     if (tmpl == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "scratch: out of memory");
     if (mkdtemp(tmpl) == NULL) {
@@ -354,12 +424,8 @@ static int dir_make(struct attempt *a, const cJSON *lease,
         return rc;
     }
     a->dir = tmpl;
-    a->inputs_path = path_join(a->dir, "inputs.json");
-    a->trigger_path = path_join(a->dir, "trigger.json");
-    a->outputs_path = path_join(a->dir, "outputs");
-    if (a->inputs_path == NULL || a->trigger_path == NULL ||
-        a->outputs_path == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "scratch: out of memory");
+    if ((rc = dir_paths(a, err)) != 0)
+        return rc;
     if ((rc = json_file_write(a->inputs_path,
                               cJSON_GetObjectItemCaseSensitive(lease, "inputs"),
                               err)) != 0 ||
@@ -368,6 +434,34 @@ static int dir_make(struct attempt *a, const cJSON *lease,
              cJSON_GetObjectItemCaseSensitive(lease, "trigger"), err)) != 0)
         return rc;
     return fsutil_file_write(a->outputs_path, "", 0, err);
+}
+
+int attempt_dir_premake(const char *scratch_dir, char **dir,
+                        struct weir_err *err)
+{
+    struct attempt a = {0};
+    int rc = dir_make(&a, NULL, scratch_dir, err);
+
+    free(a.inputs_path);
+    free(a.trigger_path);
+    free(a.outputs_path);
+    if (rc != 0) {
+        struct weir_err ignored;
+
+        if (attempt_dir_remove(&a, &ignored) != 0)
+            free(a.dir);
+        return rc;
+    }
+    *dir = a.dir;
+    return 0;
+}
+
+char *attempt_dir_take(struct attempt *a)
+{
+    char *dir = a->dir;
+
+    a->dir = NULL;
+    return dir;
 }
 
 /* PATH, HOME and LANG from the worker (see attempt.h on LC_ALL). */
@@ -517,11 +611,25 @@ int attempt_prepare(const cJSON *lease, const char *dags_dir,
                     const char *scratch_dir, struct attempt **out,
                     struct weir_err *err)
 {
+    return attempt_prepare_in(lease, dags_dir, scratch_dir, NULL, out, err);
+}
+
+int attempt_prepare_in(const cJSON *lease, const char *dags_dir,
+                       const char *scratch_dir, char *ready,
+                       struct attempt **out, struct weir_err *err)
+{
     struct attempt *a = calloc(1, sizeof(*a));
     int rc;
 
-    if (a == NULL)
+    if (a == NULL) {
+        struct attempt tmp = {.dir = ready};
+        struct weir_err ignored;
+
+        if (attempt_dir_remove(&tmp, &ignored) != 0)
+            free(ready);
         return weir_err_set(err, WEIR_ENOMEM, "attempt: out of memory");
+    }
+    a->dir = ready; /* removed with a on any failure below */
     if ((rc = lease_fields(a, lease, err)) != 0 ||
         (rc = workdir_resolve(a, lease, dags_dir, err)) != 0 ||
         (rc = dir_make(a, lease, scratch_dir, err)) != 0 ||

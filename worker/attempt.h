@@ -54,7 +54,12 @@
  *
  * The folder is made with mkdtemp() under the scratch folder, mode 0700,
  * and holds inputs.json, trigger.json and an empty file `outputs`
- * ($WEIR_OUTPUTS), all mode 0600.
+ * ($WEIR_OUTPUTS), all mode 0600. A worker may make such folders ahead
+ * (attempt_dir_premake(), with the three files empty) and prepare an
+ * attempt in one (attempt_prepare_in()): creating a folder and files
+ * costs far more than writing files that exist on some file systems
+ * (ext4 with many recently deleted inodes: a millisecond), and ahead of
+ * time it is off the path from a lease to the step's start.
  */
 #ifndef WEIR_ATTEMPT_H
 #define WEIR_ATTEMPT_H
@@ -108,6 +113,31 @@ struct attempt {
 WEIR_MUSTCHECK int attempt_prepare(const cJSON *lease, const char *dags_dir,
                                    const char *scratch_dir,
                                    struct attempt **out, struct weir_err *err);
+
+/*
+ * attempt_prepare() in ready (taken, may be NULL), a folder made by
+ * attempt_dir_premake() that no attempt used: its files are written
+ * instead of a new folder made. When ready cannot be used (it was removed
+ * meanwhile) a new folder is made; on failure ready is removed too.
+ */
+WEIR_MUSTCHECK int attempt_prepare_in(const cJSON *lease, const char *dags_dir,
+                                      const char *scratch_dir, char *ready,
+                                      struct attempt **out,
+                                      struct weir_err *err);
+
+/*
+ * Make a folder under scratch_dir as attempt_prepare() would, with its
+ * three files empty, for a later attempt_prepare_in(). *dir gets its
+ * path (for free()). Safe from any thread.
+ */
+WEIR_MUSTCHECK int attempt_dir_premake(const char *scratch_dir, char **dir,
+                                       struct weir_err *err);
+
+/*
+ * Detach the attempt's folder: the caller removes it (fsutil_tree_remove(),
+ * from any thread) and frees the path. NULL when it has none.
+ */
+char *attempt_dir_take(struct attempt *a);
 
 /*
  * Fill spec to run the attempt: command, workdir, environment, timeout and

@@ -2,9 +2,9 @@
 /*
  * The worker's HTTP client for the worker protocol (docs/architecture.md,
  * "Worker protocol"): JSON POSTs with the bearer token. Calls block, so the
- * worker makes them on libuv's thread pool; a struct client is read-only
- * after client_new() and may be used from several threads at once, each
- * call with its own connection.
+ * worker makes them on libuv's thread pool; a struct client may be used
+ * from several threads at once, each call on a connection of its own,
+ * kept open for later calls (keep-alive).
  */
 #ifndef WEIR_CLIENT_H
 #define WEIR_CLIENT_H
@@ -42,7 +42,7 @@ void client_free(struct client *c);
  * caller to delete. On a transport failure or a cancel returns
  * WEIR_EUNAVAIL with err filled.
  */
-WEIR_MUSTCHECK int client_post(const struct client *c, const char *path,
+WEIR_MUSTCHECK int client_post(struct client *c, const char *path,
                                const cJSON *body, long timeout_ms,
                                const atomic_bool *cancel, long *status,
                                cJSON **answer, struct weir_err *err);

@@ -10,11 +10,13 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "attempt.h"
 #include "executor.h"
+#include "fsutil.h"
 #include "log.h"
 
 #define LEASE_WAIT_MS   25000 /* long-poll of one lease call */
@@ -26,6 +28,8 @@
 #define BACKOFF_MIN_MS  1000  /* first wait after a failed call */
 #define BACKOFF_MAX_MS  30000 /* longest wait between retries */
 #define COMPLETE_TRIES  20    /* attempts at reporting an end */
+#define READY_MAX       8     /* attempt folders made ahead, at most */
+#define COMPLETE_BATCH  32    /* completions reported in one call, at most */
 
 struct job;
 
@@ -46,8 +50,12 @@ struct runner {
     bool grace_over;          /* running jobs are being canceled */
     int open_timers;          /* runner timers not yet closed */
     int running;              /* jobs alive */
-    int inflight;             /* calls in the thread pool */
+    int inflight;             /* calls and folder jobs in the thread pool */
     struct job *jobs;         /* every job alive */
+    char *ready[READY_MAX];   /* attempt folders made ahead, unused */
+    int n_ready;              /* entries in ready */
+    int premaking;            /* folders being made ahead */
+    bool completing;          /* a completion call is in flight */
 };
 
 /* One leased attempt from preparation to its report. */
@@ -73,6 +81,7 @@ struct job {
     bool server_canceled;   /* a heartbeat said the run was canceled */
     bool reported;          /* completion accepted, refused or given up */
     bool complete_inflight; /* a completion call is running */
+    bool complete_queued;   /* its completion waits for the next call */
     bool closing;           /* reported or abandoned; timers closing */
     int complete_tries;     /* completion calls made */
     int log_failures;       /* log calls failed in a row */
@@ -86,21 +95,24 @@ struct job {
 
 /* One HTTP call on the thread pool. */
 struct call {
-    uv_work_t work;               /* the thread-pool request */
-    struct runner *r;             /* owner */
-    struct job *job;              /* the job it is about, or NULL */
-    char path[128];               /* URL path */
-    cJSON *body;                  /* owned; deleted after the call */
-    long timeout_ms;              /* whole exchange */
-    bool cancelable;              /* gives up when the runner stops */
-    void (*done)(struct call *c); /* on the loop, after the call */
-    long status;                  /* HTTP status */
-    cJSON *answer;                /* parsed answer, or NULL */
-    int rc;                       /* client_post() result */
-    struct weir_err err;          /* its detail */
+    uv_work_t work;                    /* the thread-pool request */
+    struct runner *r;                  /* owner */
+    struct job *job;                   /* the job it is about, or NULL */
+    struct job *batch[COMPLETE_BATCH]; /* a completion call's jobs */
+    int n_batch;                       /* entries in batch */
+    char path[128];                    /* URL path */
+    cJSON *body;                       /* owned; deleted after the call */
+    long timeout_ms;                   /* whole exchange */
+    bool cancelable;                   /* gives up when the runner stops */
+    void (*done)(struct call *c);      /* on the loop, after the call */
+    long status;                       /* HTTP status */
+    cJSON *answer;                     /* parsed answer, or NULL */
+    int rc;                            /* client_post() result */
+    struct weir_err err;               /* its detail */
 };
 
 static void lease_more(struct runner *r);
+static void job_start(struct runner *r, const cJSON *doc);
 static void job_progress(struct job *j);
 static void maybe_close(struct runner *r);
 
@@ -124,19 +136,25 @@ static void call_after_cb(uv_work_t *w, int status)
     c->r->inflight--;
     if (c->job != NULL)
         c->job->calls--;
+    for (int i = 0; i < c->n_batch; i++)
+        c->batch[i]->calls--;
     c->done(c);
     if (c->job != NULL)
         job_maybe_free(c->job);
+    for (int i = 0; i < c->n_batch; i++)
+        job_maybe_free(c->batch[i]);
     cJSON_Delete(c->body);
     cJSON_Delete(c->answer);
     maybe_close(c->r);
     free(c);
 }
 
-/* Send body (taken, even on failure) to path; done runs on the loop. */
-static bool call_send(struct runner *r, struct job *j, const char *path,
-                      cJSON *body, long timeout_ms, bool cancelable,
-                      void (*done)(struct call *))
+/* Send body (taken, even on failure) to path; done runs on the loop. The
+ * call is about job j, or (j NULL) about the n_batch jobs of batch. */
+static bool call_send_batch(struct runner *r, struct job *j,
+                            struct job *const *batch, int n_batch,
+                            const char *path, cJSON *body, long timeout_ms,
+                            bool cancelable, void (*done)(struct call *))
 {
     struct call *c = calloc(1, sizeof(*c));
 
@@ -162,7 +180,20 @@ static bool call_send(struct runner *r, struct job *j, const char *path,
     r->inflight++;
     if (j != NULL)
         j->calls++;
+    for (int i = 0; i < n_batch; i++) {
+        c->batch[i] = batch[i];
+        batch[i]->calls++;
+    }
+    c->n_batch = n_batch;
     return true;
+}
+
+static bool call_send(struct runner *r, struct job *j, const char *path,
+                      cJSON *body, long timeout_ms, bool cancelable,
+                      void (*done)(struct call *))
+{
+    return call_send_batch(r, j, NULL, 0, path, body, timeout_ms, cancelable,
+                           done);
 }
 
 /* A failed call: log it and return the next wait, doubled each time. */
@@ -199,6 +230,113 @@ static bool id_text(const cJSON *v, char *buf, size_t len)
 static bool ok_status(const struct call *c)
 {
     return c->rc == 0 && c->status >= 200 && c->status < 300;
+}
+
+/* ---- attempt folders, made ahead and removed off the loop ---- */
+
+/* One folder job on the thread pool: make a folder ahead, or remove one. */
+struct fsjob {
+    uv_work_t work;      /* the thread-pool request */
+    struct runner *r;    /* owner */
+    bool remove;         /* remove dir, else make one into dir */
+    char *dir;           /* the folder (owned) */
+    char attempt_id[32]; /* whose folder it was, for the log */
+    int rc;              /* result */
+    struct weir_err err; /* its detail */
+};
+
+static void fsjob_work_cb(uv_work_t *w)
+{
+    struct fsjob *f = w->data;
+
+    f->rc = f->remove
+                ? fsutil_tree_remove(f->dir, &f->err)
+                : attempt_dir_premake(f->r->cfg.scratch_dir, &f->dir, &f->err);
+}
+
+static bool fsjob_queue(struct runner *r, bool remove, char *dir,
+                        const char *attempt_id);
+
+static void fsjob_after_cb(uv_work_t *w, int status)
+{
+    struct fsjob *f = w->data;
+    struct runner *r = f->r;
+    char q[300];
+
+    r->inflight--;
+    if (!f->remove)
+        r->premaking--;
+    if (status != 0 && f->rc == 0)
+        f->rc = weir_err_set(&f->err, WEIR_EUNAVAIL, "canceled");
+    if (f->remove && f->rc != 0) {
+        log_error("event=scratch_left attempt=%s error=%s", f->attempt_id,
+                  log_quote(f->err.msg, q, sizeof(q)));
+    } else if (!f->remove && f->rc != 0) {
+        log_warn("event=scratch_premake_failed error=%s",
+                 log_quote(f->err.msg, q, sizeof(q)));
+    } else if (!f->remove) {
+        /* made ahead: kept for the next attempt, unless no longer wanted */
+        if (!r->stopping && r->n_ready < READY_MAX) {
+            r->ready[r->n_ready++] = f->dir;
+            f->dir = NULL;
+        } else if (fsjob_queue(r, true, f->dir, "-")) {
+            f->dir = NULL;
+        }
+    }
+    free(f->dir);
+    free(f);
+    maybe_close(r);
+}
+
+/* Queue a folder job; dir (taken) is the folder to remove. False when it
+ * could not be queued (dir is then still the caller's). */
+static bool fsjob_queue(struct runner *r, bool remove, char *dir,
+                        const char *attempt_id)
+{
+    struct fsjob *f = calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        return false;
+    f->work.data = f;
+    f->r = r;
+    f->remove = remove;
+    f->dir = dir;
+    snprintf(f->attempt_id, sizeof(f->attempt_id), "%s", attempt_id);
+    if (uv_queue_work(r->loop, &f->work, fsjob_work_cb, fsjob_after_cb) != 0) {
+        free(f);
+        return false;
+    }
+    r->inflight++;
+    if (!remove)
+        r->premaking++;
+    return true;
+}
+
+/* Keep a folder made ahead for each slot (up to READY_MAX). */
+static void ready_fill(struct runner *r)
+{
+    int want = r->cfg.slots < READY_MAX ? r->cfg.slots : READY_MAX;
+
+    while (!r->stopping && r->n_ready + r->premaking < want)
+        if (!fsjob_queue(r, false, NULL, "-"))
+            break;
+}
+
+/* Remove the folders made ahead that no attempt will use (stopping). */
+static void ready_drop(struct runner *r)
+{
+    while (r->n_ready > 0) {
+        char *dir = r->ready[--r->n_ready];
+        struct weir_err err = {0};
+
+        if (fsutil_tree_remove(dir, &err) != 0) {
+            char q[300];
+
+            log_error("event=scratch_left attempt=- error=%s",
+                      log_quote(err.msg, q, sizeof(q)));
+        }
+        free(dir);
+    }
 }
 
 /* ---- registration and leasing ---- */
@@ -244,6 +382,7 @@ static void register_done(struct call *c)
     r->backoff_ms = BACKOFF_MIN_MS;
     log_info("event=registered worker=%s slots=%d heartbeat_ms=%llu",
              r->worker_id, r->cfg.slots, (unsigned long long)r->heartbeat_ms);
+    ready_fill(r);
     lease_more(r);
 }
 
@@ -270,8 +409,6 @@ static void do_register(struct runner *r)
         retry_later(r, BACKOFF_MAX_MS);
     }
 }
-
-static void job_start(struct runner *r, const cJSON *doc);
 
 static void lease_done(struct call *c)
 {
@@ -549,19 +686,32 @@ static void job_maybe_free(struct job *j)
 }
 
 /* The end was reported (or cannot be): remove the folder, free the slot. */
-static void job_close(struct job *j)
+/* Remove the job's folder, on the thread pool (off the loop); where that
+ * cannot be queued, here. */
+static void job_dir_release(struct job *j)
 {
     struct weir_err err = {0};
+    char *dir = j->a != NULL ? attempt_dir_take(j->a) : NULL;
 
+    if (dir != NULL && !fsjob_queue(j->r, true, dir, j->attempt_id)) {
+        struct attempt tmp = {.dir = dir};
+
+        if (attempt_dir_remove(&tmp, &err) != 0) {
+            char q[300];
+
+            log_error("event=scratch_left attempt=%s error=%s", j->attempt_id,
+                      log_quote(err.msg, q, sizeof(q)));
+            free(dir);
+        }
+    }
+}
+
+static void job_close(struct job *j)
+{
     if (j->closing)
         return;
     j->closing = true;
-    if (j->a != NULL && attempt_dir_remove(j->a, &err) != 0) {
-        char q[300];
-
-        log_error("event=scratch_left attempt=%s error=%s", j->attempt_id,
-                  log_quote(err.msg, q, sizeof(q)));
-    }
+    job_dir_release(j);
     attempt_free(j->a);
     j->a = NULL;
     cJSON_Delete(j->pending);
@@ -574,36 +724,100 @@ static void job_close(struct job *j)
     lease_more(j->r);
 }
 
-static void complete_done(struct call *c)
-{
-    struct job *j = c->job;
-    int tries = c->r->stopping ? 3 : COMPLETE_TRIES;
+static void complete_flush(struct runner *r);
 
-    j->complete_inflight = false;
-    if (j->closing)
-        return;
-    if (ok_status(c) || (c->rc == 0 && c->status >= 400 && c->status < 500)) {
-        /* accepted, or refused for good (409: stale) */
-        log_write(ok_status(c) ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
-                  "event=attempt_reported attempt=%s status=%ld", j->attempt_id,
-                  c->status);
-        job_close(j);
-        return;
-    }
-    backoff(c->r, c);
+/* A job's completion went through (status 200) or was refused for good
+ * (4xx: 409 is a stale lease). */
+static void complete_reported(struct job *j, long status)
+{
+    log_write(status == 200 ? LOG_LEVEL_INFO : LOG_LEVEL_WARN,
+              "event=attempt_reported attempt=%s status=%ld", j->attempt_id,
+              status);
+    job_close(j);
+}
+
+/* A job's completion did not get through: again later, or never. */
+static void complete_retry(struct job *j, uint64_t now)
+{
+    int tries = j->r->stopping ? 3 : COMPLETE_TRIES;
+
     if (++j->complete_tries >= tries) {
         log_error("event=report_given_up attempt=%s tries=%d", j->attempt_id,
                   j->complete_tries);
         job_close(j);
         return;
     }
-    j->retry_at = uv_now(c->r->loop) + (BACKOFF_MIN_MS << j->complete_tries);
-    if (j->retry_at > uv_now(c->r->loop) + BACKOFF_MAX_MS)
-        j->retry_at = uv_now(c->r->loop) + BACKOFF_MAX_MS;
+    j->retry_at = now + (BACKOFF_MIN_MS << j->complete_tries);
+    if (j->retry_at > now + BACKOFF_MAX_MS)
+        j->retry_at = now + BACKOFF_MAX_MS;
+    j->complete_queued = true;
 }
 
-/* The completion body: exit code (null after a signal), outputs, error. */
-static cJSON *complete_body(struct job *j)
+/* The status of batch job i in a completion call's answer: its entry of
+ * "results" when the call carried several, else the call's own; 0 when
+ * the answer does not say (a server that ignored "more"). */
+static long complete_status(const struct call *c, int i)
+{
+    const cJSON *results =
+        cJSON_GetObjectItemCaseSensitive(c->answer, "results");
+    const cJSON *r;
+
+    if (c->n_batch == 1 || (i == 0 && !cJSON_IsArray(results)))
+        return c->status;
+    cJSON_ArrayForEach(r, results)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "attempt_id");
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(r, "status");
+
+        if (cJSON_IsNumber(id) && cJSON_IsNumber(st) &&
+            id->valuedouble == strtod(c->batch[i]->attempt_id, NULL))
+            return (long)st->valuedouble;
+    }
+    return 0;
+}
+
+static void complete_done(struct call *c)
+{
+    struct runner *r = c->r;
+    uint64_t now = uv_now(r->loop);
+    const cJSON *list, *doc;
+    bool refused = c->rc == 0 && c->status >= 400 && c->status < 500;
+
+    r->completing = false;
+    for (int i = 0; i < c->n_batch; i++)
+        c->batch[i]->complete_inflight = false;
+    if (!ok_status(c) && !refused)
+        backoff(r, c);
+    /* The attempts leased for the slots these jobs free: started before
+     * the slots are given back, so no other lease call takes them. */
+    list = ok_status(c)
+               ? cJSON_GetObjectItemCaseSensitive(c->answer, "attempts")
+               : NULL;
+    cJSON_ArrayForEach(doc, list)
+    {
+        job_start(r, doc);
+    }
+    for (int i = 0; i < c->n_batch; i++) {
+        struct job *j = c->batch[i];
+        long st = ok_status(c) ? complete_status(c, i) : 0;
+
+        if (j->closing)
+            continue;
+        if (st >= 200 && st < 500 && st != 408 && st != 429)
+            complete_reported(j, st);
+        else if (refused && i == 0)
+            complete_reported(j, c->status);
+        else if (ok_status(c) || refused)
+            j->complete_queued = true; /* not answered for: send again */
+        else
+            complete_retry(j, now);
+    }
+    complete_flush(r);
+}
+
+/* The completion body: exit code (null after a signal), outputs, error;
+ * with lease, the request for `lease` attempts in the same call. */
+static cJSON *complete_body(struct job *j, int lease)
 {
     const struct exec_result *res = &j->res;
     cJSON *b = cJSON_CreateObject();
@@ -625,17 +839,79 @@ static cJSON *complete_body(struct job *j)
         cJSON_AddStringToObject(b, "error", j->error);
     else
         cJSON_AddNullToObject(b, "error");
+    if (lease > 0) {
+        cJSON *l = cJSON_AddObjectToObject(b, "lease");
+
+        cJSON_AddNumberToObject(l, "worker_id", strtod(j->r->worker_id, NULL));
+        cJSON_AddNumberToObject(l, "max", lease);
+    }
     return b;
+}
+
+static bool all_digits(const char *s)
+{
+    return s[0] != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/*
+ * Report the completions that wait, in one call: the first job's on the
+ * URL, the others in "more" (up to COMPLETE_BATCH), and the next
+ * attempts for the slots they free in "lease" (not while stopping): one
+ * round trip and one commit for all. One completion call is in flight at
+ * a time; completions that come meanwhile wait for it and go together in
+ * the next, so a busy worker's calls carry several.
+ */
+static void complete_flush(struct runner *r)
+{
+    struct job *batch[COMPLETE_BATCH];
+    uint64_t now = uv_now(r->loop);
+    char path[96];
+    cJSON *b, *more = NULL;
+    int n = 0;
+
+    if (r->completing)
+        return;
+    for (struct job *j = r->jobs; j != NULL && n < COMPLETE_BATCH;
+         j = j->next) {
+        if (!j->complete_queued || j->closing || j->complete_inflight ||
+            now < j->retry_at)
+            continue;
+        if (n > 0 &&
+            (!all_digits(j->attempt_id) || !all_digits(batch[0]->attempt_id)))
+            continue;
+        batch[n++] = j;
+    }
+    if (n == 0)
+        return;
+    b = complete_body(batch[0], !r->stopping && r->registered ? n : 0);
+    if (n > 1)
+        more = cJSON_AddArrayToObject(b, "more");
+    for (int i = 1; i < n; i++) {
+        cJSON *item = complete_body(batch[i], 0);
+
+        cJSON_AddNumberToObject(item, "attempt_id",
+                                strtod(batch[i]->attempt_id, NULL));
+        cJSON_AddItemToArray(more, item);
+    }
+    snprintf(path, sizeof(path), "/api/v1/attempts/%s/complete",
+             batch[0]->attempt_id);
+    if (!call_send_batch(r, NULL, batch, n, path, b, CALL_TIMEOUT_MS, false,
+                         complete_done))
+        return;
+    r->completing = true;
+    for (int i = 0; i < n; i++) {
+        batch[i]->complete_queued = false;
+        batch[i]->complete_inflight = true;
+    }
 }
 
 /*
  * Move a finished job on: the remaining lines first (unless sending them
- * keeps failing), then the completion, retried with backoff.
+ * keeps failing), then the completion (complete_flush()), retried with
+ * backoff.
  */
 static void job_progress(struct job *j)
 {
-    char path[96];
-
     if (j->closing)
         return;
     if (!j->done) {
@@ -655,11 +931,8 @@ static void job_progress(struct job *j)
         job_flush(j);
         return;
     }
-    if (uv_now(j->r->loop) < j->retry_at)
-        return;
-    snprintf(path, sizeof(path), "/api/v1/attempts/%s/complete", j->attempt_id);
-    j->complete_inflight = call_send(j->r, j, path, complete_body(j),
-                                     CALL_TIMEOUT_MS, false, complete_done);
+    j->complete_queued = true;
+    complete_flush(j->r);
 }
 
 /* Notes for the log stream about how the command ended. */
@@ -700,6 +973,11 @@ static void job_done_cb(void *ctx, const struct exec_result *res)
              res->timed_out, res->canceled,
              (unsigned long long)res->duration_ms);
     job_progress(j);
+    /* The folder is of no more use once the outputs are read: its removal
+     * and the next folder made ahead run on the thread pool while the
+     * completion's answer is awaited, not when the next step starts. */
+    job_dir_release(j);
+    ready_fill(j->r);
 }
 
 /* The attempt could not start: report why. */
@@ -755,6 +1033,7 @@ static void job_start(struct runner *r, const cJSON *doc)
     struct job *j = calloc(1, sizeof(*j));
     struct weir_err err = {0};
     struct exec_spec spec;
+    int rc;
 
     if (j == NULL || (j->pending = cJSON_CreateArray()) == NULL ||
         !id_text(cJSON_GetObjectItemCaseSensitive(doc, "attempt_id"),
@@ -779,19 +1058,24 @@ static void job_start(struct runner *r, const cJSON *doc)
     uv_timer_start(&j->heartbeat, heartbeat_cb, r->heartbeat_ms,
                    r->heartbeat_ms);
     uv_timer_start(&j->flush, flush_cb, FLUSH_MS, FLUSH_MS);
-    if (attempt_prepare(doc, r->cfg.dags_dir, r->cfg.scratch_dir, &j->a,
-                        &err) != 0) {
+    rc = attempt_prepare_in(doc, r->cfg.dags_dir, r->cfg.scratch_dir,
+                            r->n_ready > 0 ? r->ready[--r->n_ready] : NULL,
+                            &j->a, &err);
+    if (rc != 0) {
+        ready_fill(r);
         job_fail(j, err.msg);
         return;
     }
     attempt_exec_spec(j->a, &spec);
     if (exec_start(r->loop, &spec, job_line_cb, job_done_cb, j, &j->x, &err) !=
         0) {
+        ready_fill(r);
         job_fail(j, err.msg);
         return;
     }
     j->started = true;
     job_log_start(j);
+    ready_fill(r); /* after the spawn, not before it */
     if (r->stopping)
         job_start_stopping(j);
 }
@@ -811,6 +1095,7 @@ static void maybe_close(struct runner *r)
     if (!r->stopping || r->closing || r->running > 0 || r->inflight > 0 ||
         r->jobs != NULL)
         return;
+    ready_drop(r);
     r->closing = true;
     log_info("event=stopped");
     uv_close((uv_handle_t *)&r->retry_timer, runner_close_cb);
