@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <uv.h>
 
 #include "client.h"
@@ -288,9 +289,8 @@ int main(int argc, char **argv)
                  log_quote(err.msg, q, sizeof(q)));
     }
     size_thread_pool(o.slots);
-    /* libcurl (and its TLS library) is initialized only for a server it
-     * is needed for: client_new() decides. */
-    if (client_new(o.server, token, &client, &err) != 0) {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+        client_new(o.server, token, &client, &err) != 0) {
         fprintf(stderr, "weir-worker: cannot set up HTTP: %s\n", err.msg);
         return 1;
     }
@@ -298,5 +298,6 @@ int main(int argc, char **argv)
     rc = run(&o, client);
     guard_stop();
     client_free(client);
+    curl_global_cleanup();
     return rc;
 }

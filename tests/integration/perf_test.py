@@ -25,7 +25,7 @@ naming one attempt twice is refused whole.
 worker_client: weir-worker against a fake server (http.server) that
 answers with Content-Length and chunked bodies, closes some connections
 after answering without saying so, serves under a path prefix and sends a
-large attempt document: the worker's own HTTP client must run both
+large attempt document: the worker's HTTP client (libcurl) must run both
 attempts (the second from the first's completion answer) and report them,
 without a failed call, then stop cleanly with its scratch folder empty.
 """
