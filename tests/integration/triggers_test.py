@@ -100,6 +100,11 @@ def before():
         code, b = req("GET", "/api/v1/events?run=%d" % r[0]["id"], READ)
         check(code == 200 and sorted(e["ext_id"] for e in b["events"]) ==
               ["a1", "a3"], "events?run=: %d %s" % (code, b))
+        code, b = req("GET", "/api/v1/runs/%d" % r[0]["id"], READ)
+        check(code == 200 and b.get("events_consumed") == 2 and
+              [e["ext_id"] for e in b.get("events", [])] == ["a1", "a3"] and
+              b["events"][0]["name"] == "data.arrived",
+              "the run's record lists what it consumed: %d %s" % (code, b))
     # the duplicate id is acknowledged and changes nothing
     b = event("data.arrived", {"bucket": "ml-data", "rows": 6480}, "a3")
     check(b["duplicate"] and b["runs"] == 0, "duplicate a3: %s" % b)
