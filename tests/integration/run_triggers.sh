@@ -56,6 +56,12 @@ export WEIR_ADMIN="$ops" WEIR_WORKER="$worker" WEIR_READ="$reader"
 
 WEIR_URL="http://$addr" timeout 90 python3 \
     "$src/tests/integration/triggers_test.py" before || rc=1
+# the file trigger's folder is watched, and a.csv's last change was seen
+# through the watch (a scan started by its inotify event)
+grep -q "event=file_watch_started dir=$tmp/incoming" "$tmp/err" ||
+    { echo "FAIL: the incoming folder was not watched" >&2; rc=1; }
+grep -q 'event=file_stable dag=trg-file .*noticed=watch' "$tmp/err" ||
+    { echo "FAIL: a.csv was not noticed through the watch" >&2; rc=1; }
 
 # the CLI: exit codes and what it prints
 if [ -n "$cli" ]; then
