@@ -17,6 +17,9 @@
 
 #define KEEP_MAX 16 /* printed JSON values one evaluation may hold */
 
+/* Seconds events are kept; set before the threads start. */
+static int64_t retention_s = EVENTS_RETENTION_DEFAULT_S;
+
 /* An event being matched, and what its evaluation printed. */
 struct ev_ctx {
     struct event_in *v;   /* the event (runs is counted here) */
@@ -540,4 +543,25 @@ int events_webhook(struct engine *e, const char *dag_id, const char *trigger,
     *event_id = v.id;
     *runs = v.runs;
     return 0;
+}
+
+void events_set_retention(int64_t seconds)
+{
+    retention_s = seconds;
+}
+
+int events_prune(struct store *st, int64_t *deleted, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    int64_t got = EVENTS_PRUNE_BATCH, total = 0;
+    int rc = store_conn_get(st, &c, err);
+
+    for (int i = 0;
+         rc == 0 && got == EVENTS_PRUNE_BATCH && i < EVENTS_PRUNE_ROUNDS; i++) {
+        rc = store_events_prune(c, retention_s, EVENTS_PRUNE_BATCH, &got, err);
+        total += rc == 0 ? got : 0;
+    }
+    store_conn_put(c);
+    *deleted = total;
+    return rc;
 }

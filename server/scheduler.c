@@ -23,14 +23,17 @@
 
 #include "cron.h"
 #include "engine_fire.h"
+#include "events.h"
 #include "filetrig.h"
 #include "log.h"
 #include "notify.h"
 #include "store_sched.h"
 #include "watch.h"
 
-#define SCHED_CATCHUP_MAX 1000 /* missed slots one trigger makes up for */
-#define SCHED_EARLY_MS    1000 /* long timers wake up this much early */
+#define SCHED_CATCHUP_MAX    1000  /* missed slots one trigger makes up for */
+#define SCHED_EARLY_MS       1000  /* long timers wake up this much early */
+#define SCHED_PRUNE_FIRST_MS 1000  /* from start to the first event prune */
+#define SCHED_PRUNE_EVERY_MS 60000 /* between two event prunes */
 #define SCHED_GROUP_WAYS                                                       \
     4 /* due slots are split into this many                                    \
          transactions, one per pool thread */
@@ -99,28 +102,34 @@ struct firing {
 };
 
 struct sched {
-    struct engine *e;       /* creates runs (borrowed) */
-    struct dagdir *dd;      /* the folder (borrowed) */
-    char *root;             /* its path */
-    bool force_poll;        /* watch by polling */
-    uv_loop_t loop;         /* the loop */
-    uv_async_t async;       /* wakes the loop: stop or refresh */
-    uv_timer_t timer;       /* the earliest slot */
-    pthread_t thread;       /* runs the loop */
-    pthread_mutex_t mu;     /* guards stop_req and refresh_req */
-    bool stop_req;          /* sched_stop() was called */
-    bool refresh_req;       /* sched_dag_changed() was called */
-    struct watch *watch;    /* the folder watch */
-    struct filetrig *files; /* file triggers */
-    struct notify *notify;  /* notifications out (a thread of its own) */
-    struct sdag *dags;      /* active DAGs with cron triggers */
-    size_t n_dags;          /* entries in dags */
-    bool refreshing;        /* a refresh runs */
-    bool refresh_again;     /* another was asked for meanwhile */
-    bool stopping;          /* the loop is closing its handles */
-    struct firing *firings; /* firings in progress */
-    uint64_t rng;           /* jitter's random state */
-    bool caught_up;         /* the first table was merged (catch-up done) */
+    struct engine *e;          /* creates runs (borrowed) */
+    struct dagdir *dd;         /* the folder (borrowed) */
+    char *root;                /* its path */
+    bool force_poll;           /* watch by polling */
+    uv_loop_t loop;            /* the loop */
+    uv_async_t async;          /* wakes the loop: stop or refresh */
+    uv_timer_t timer;          /* the earliest slot */
+    pthread_t thread;          /* runs the loop */
+    pthread_mutex_t mu;        /* guards stop_req and refresh_req */
+    bool stop_req;             /* sched_stop() was called */
+    bool refresh_req;          /* sched_dag_changed() was called */
+    struct watch *watch;       /* the folder watch */
+    struct filetrig *files;    /* file triggers */
+    struct notify *notify;     /* notifications out (a thread of its own) */
+    struct sdag *dags;         /* active DAGs with cron triggers */
+    size_t n_dags;             /* entries in dags */
+    bool refreshing;           /* a refresh runs */
+    bool refresh_again;        /* another was asked for meanwhile */
+    bool stopping;             /* the loop is closing its handles */
+    struct firing *firings;    /* firings in progress */
+    uv_timer_t prune_timer;    /* starts the event prunes */
+    uv_work_t prune_req;       /* the prune in flight; data is the scheduler */
+    bool pruning;              /* prune_req is queued or running */
+    int64_t pruned;            /* events the latest prune deleted */
+    int prune_rc;              /* its outcome */
+    struct weir_err prune_err; /* its failure */
+    uint64_t rng;              /* jitter's random state */
+    bool caught_up;            /* the first table was merged (catch-up done) */
 };
 
 /* The running scheduler, for sched_dag_changed(). */
@@ -693,6 +702,43 @@ static void arm(struct sched *s)
     uv_timer_start(&s->timer, timer_cb, (uint64_t)delay, 0);
 }
 
+/* ---- event retention ---- */
+
+static void prune_work_cb(uv_work_t *req)
+{
+    struct sched *s = req->data;
+
+    s->pruned = 0;
+    s->prune_rc = events_prune(s->e->store, &s->pruned, &s->prune_err);
+}
+
+static void prune_after_cb(uv_work_t *req, int status)
+{
+    struct sched *s = req->data;
+    char q[300];
+
+    (void)status;
+    s->pruning = false;
+    if (s->prune_rc < 0)
+        log_warn("event=events_prune_failed code=%s msg=%s",
+                 weir_errname(s->prune_rc),
+                 log_quote(s->prune_err.msg, q, sizeof(q)));
+    else if (s->pruned > 0)
+        log_info("event=events_pruned deleted=%lld", (long long)s->pruned);
+}
+
+static void prune_timer_cb(uv_timer_t *t)
+{
+    struct sched *s = t->data;
+
+    if (s->pruning || s->stopping)
+        return;
+    s->prune_req.data = s;
+    if (uv_queue_work(&s->loop, &s->prune_req, prune_work_cb, prune_after_cb) ==
+        0)
+        s->pruning = true;
+}
+
 /* ---- the loop ---- */
 
 static void stop_in_loop(struct sched *s)
@@ -700,6 +746,7 @@ static void stop_in_loop(struct sched *s)
     s->stopping = true;
     uv_close((uv_handle_t *)&s->async, NULL);
     uv_close((uv_handle_t *)&s->timer, NULL);
+    uv_close((uv_handle_t *)&s->prune_timer, NULL);
     watch_close(s->watch);
     s->watch = NULL;
     filetrig_close(s->files);
@@ -764,6 +811,10 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     s->async.data = s;
     uv_timer_init(&s->loop, &s->timer);
     s->timer.data = s;
+    uv_timer_init(&s->loop, &s->prune_timer);
+    s->prune_timer.data = s;
+    uv_timer_start(&s->prune_timer, prune_timer_cb, SCHED_PRUNE_FIRST_MS,
+                   SCHED_PRUNE_EVERY_MS);
     rc = watch_start(&s->loop, dd, e->store, root, force_poll,
                      folder_changed_cb, s, &s->watch, err);
     if (rc == 0)

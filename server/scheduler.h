@@ -30,6 +30,9 @@
  * slot fires and the next is computed from the current time, so the slots
  * in between are skipped.
  *
+ * Event retention: a timer starts events_prune() in the thread pool
+ * SCHED_PRUNE_FIRST_MS after start, then every SCHED_PRUNE_EVERY_MS.
+ *
  * Database work never runs on the loop: it goes through uv_queue_work,
  * each work item borrowing a pool connection, and its result comes back
  * in the after-work callback. Other threads reach the loop only through
