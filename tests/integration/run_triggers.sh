@@ -27,6 +27,19 @@ steps:
     queue: trg-none
     run: echo \${{ event.payload.path }}
 EOT
+# a glob with a wildcard in a folder part is polled, not watched
+export WEIR_TEST_DEEP="$tmp/deep"
+cat >"$tmp/dags/deep.yaml" <<EOT
+# One CSV per day folder.
+dag: trg-deep
+triggers:
+  - file: $tmp/deep/*/in.csv
+    stable: 200ms
+steps:
+  - id: load
+    queue: trg-none
+    run: "true"
+EOT
 
 # a receiver for on_failure webhooks (500 first, then 200)
 python3 "$src/tests/integration/hook_receiver.py" "$tmp/hook.port" "$tmp/hook.log" &
@@ -62,6 +75,10 @@ grep -q "event=file_watch_started dir=$tmp/incoming" "$tmp/err" ||
     { echo "FAIL: the incoming folder was not watched" >&2; rc=1; }
 grep -q 'event=file_stable dag=trg-file .*noticed=watch' "$tmp/err" ||
     { echo "FAIL: a.csv was not noticed through the watch" >&2; rc=1; }
+grep -q 'event=file_stable dag=trg-deep .*noticed=poll' "$tmp/err" ||
+    { echo "FAIL: deep/*/in.csv was not found by polling" >&2; rc=1; }
+! grep -q "event=file_watch_started dir=$tmp/deep" "$tmp/err" ||
+    { echo "FAIL: a folder with a wildcard was watched" >&2; rc=1; }
 
 # the CLI: exit codes and what it prints
 if [ -n "$cli" ]; then
