@@ -32,7 +32,9 @@ event_to_start One DAG with an event trigger and one step `true`, one
                request, the event's transaction (store, match, run and
                task creation, commit), the wake-up of the lease long-poll,
                the claim and the spawn. p50 and p99.
-event_ingest   Events no trigger matches, each committed before its reply.
+event_ingest   Events no trigger matches, each committed before its reply
+               (one INSERT outside a transaction, after the read of the
+               DAGs that finds no trigger wants it).
                single_per_s: INGEST_CLIENTS threads, each with its own
                keep-alive connection, post one event per request for
                INGEST_S seconds; events / elapsed. batch_per_s: the same

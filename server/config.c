@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "duration.h"
+
 #define DEFAULT_LISTEN    "127.0.0.1:8080"
 #define DEFAULT_DAGS_DIR  "./dags"
 #define DEFAULT_POOL_SIZE 4
@@ -31,6 +33,8 @@ enum {
     OPT_LEASE_TTL,          /* --lease-ttl MS */
     OPT_WATCH_POLL,         /* --watch-poll */
     OPT_WEB_DIR,            /* --web-dir DIR */
+    OPT_EVENT_RETENTION,    /* --event-retention DURATION */
+    OPT_METRIC_RETENTION,   /* --metric-retention DURATION */
     OPT_VERSION,            /* --version */
     OPT_HELP,               /* --help */
 };
@@ -59,6 +63,11 @@ static const char usage_text[] =
     "                           of using inotify (WEIR_WATCH_POLL=1)\n"
     "  --web-dir DIR            serve the dashboard from DIR instead of the\n"
     "                           copy built in (for its development)\n"
+    "  --event-retention D      keep events no trigger needs for D, a\n"
+    "                           duration such as 30d or 12h\n"
+    "                           (WEIR_EVENT_RETENTION; default 30d)\n"
+    "  --metric-retention D     keep metric samples for D\n"
+    "                           (WEIR_METRIC_RETENTION; default 30d)\n"
     "  --create-token ROLE      create an API token of role admin, worker\n"
     "                           or read, print it on stdout and exit\n"
     "  --token-name NAME        a name for that token\n"
@@ -240,6 +249,12 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
     case OPT_WEB_DIR:
         cfg->web_dir = arg;
         break;
+    case OPT_EVENT_RETENTION:
+        cfg->event_retention = arg;
+        break;
+    case OPT_METRIC_RETENTION:
+        cfg->metric_retention = arg;
+        break;
     case OPT_ADMIN_TOKEN_FILE:
         cfg->admin_token_file = arg;
         break;
@@ -267,9 +282,39 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
     return 0;
 }
 
+/* A retention from its flag (text) or else variable env: a duration of
+ * 1s or more, default CONFIG_RETENTION_S. */
+static int parse_retention(const char *text, const char *flag, const char *env,
+                           long long *out, struct weir_err *err)
+{
+    struct weir_err derr = {0};
+    int64_t ms = 0;
+
+    if (text == NULL)
+        text = getenv(env);
+    if (text == NULL || *text == '\0') {
+        *out = CONFIG_RETENTION_S;
+        return 0;
+    }
+    if (duration_parse(text, &ms, &derr) != 0 || ms < 1000)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "%s (or %s) \"%s\": expected a duration of 1s "
+                            "or more, such as 30d or 12h",
+                            flag, env, text);
+    *out = ms / 1000;
+    return 0;
+}
+
 static int check_required(struct config *cfg, const char *pool_text,
                           struct weir_err *err)
 {
+    if (parse_retention(cfg->event_retention, "--event-retention",
+                        "WEIR_EVENT_RETENTION", &cfg->event_retention_s,
+                        err) < 0 ||
+        parse_retention(cfg->metric_retention, "--metric-retention",
+                        "WEIR_METRIC_RETENTION", &cfg->metric_retention_s,
+                        err) < 0)
+        return WEIR_EINVAL;
     if (pool_text == NULL)
         pool_text = getenv("WEIR_POOL_SIZE");
     if (pool_text != NULL && *pool_text != '\0' &&
@@ -299,6 +344,8 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
         {"watch-poll", no_argument, NULL, OPT_WATCH_POLL},
         {"web-dir", required_argument, NULL, OPT_WEB_DIR},
+        {"event-retention", required_argument, NULL, OPT_EVENT_RETENTION},
+        {"metric-retention", required_argument, NULL, OPT_METRIC_RETENTION},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

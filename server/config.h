@@ -12,9 +12,10 @@
 
 #include "err.h"
 
-#define CONFIG_POOL_MAX      64      /* largest --pool-size */
-#define CONFIG_LEASE_TTL_MIN 300     /* smallest --lease-ttl, ms */
-#define CONFIG_LEASE_TTL_MAX 3600000 /* largest --lease-ttl, ms */
+#define CONFIG_POOL_MAX      64             /* largest --pool-size */
+#define CONFIG_LEASE_TTL_MIN 300            /* smallest --lease-ttl, ms */
+#define CONFIG_LEASE_TTL_MAX 3600000        /* largest --lease-ttl, ms */
+#define CONFIG_RETENTION_S   (30LL * 86400) /* default retentions, s */
 
 /* What the process was asked to do. */
 enum config_action {
@@ -41,6 +42,10 @@ struct config {
     long lease_ttl_ms;             /* life of a lease without heartbeat */
     bool watch_poll;               /* poll the DAGs folder, no inotify */
     const char *web_dir;           /* dashboard files, or NULL: built in */
+    const char *event_retention;   /* as written, or NULL */
+    const char *metric_retention;  /* as written, or NULL */
+    long long event_retention_s;   /* events kept, seconds */
+    long long metric_retention_s;  /* metric samples kept, seconds */
 };
 
 /*

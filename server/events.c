@@ -17,6 +17,9 @@
 
 #define KEEP_MAX 16 /* printed JSON values one evaluation may hold */
 
+/* Seconds events are kept; set before the threads start. */
+static int64_t retention_s = EVENTS_RETENTION_DEFAULT_S;
+
 /* An event being matched, and what its evaluation printed. */
 struct ev_ctx {
     struct event_in *v;   /* the event (runs is counted here) */
@@ -248,6 +251,23 @@ void trig_dags_free(struct engine *e, struct trig_dag *v, size_t n)
     free(v);
 }
 
+/* Lock the rows of f[0..n) in their (id) order, in the caller's
+ * transaction. */
+static int dags_lock(struct store_conn *c, const struct trig_dag *f, size_t n,
+                     struct weir_err *err)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bool paused = false;
+        int64_t version = 0;
+        int running = 0;
+
+        rc = store_dag_lock(c, f[i].id, &paused, &version, &running, err);
+    }
+    return rc;
+}
+
 int trig_dags_find(struct engine *e, struct store_conn *c,
                    enum dag_trigger_kind kind, const char *const *names,
                    size_t n, bool lock, struct trig_dag **out, size_t *n_out,
@@ -276,13 +296,8 @@ int trig_dags_find(struct engine *e, struct store_conn *c,
         memcpy(f[k].id, rows[i].id, sizeof(f[k].id));
         f[k++].d = d;
     }
-    for (size_t i = 0; rc == 0 && lock && i < k; i++) {
-        bool paused = false;
-        int64_t version = 0;
-        int running = 0;
-
-        rc = store_dag_lock(c, f[i].id, &paused, &version, &running, err);
-    }
+    if (rc == 0 && lock)
+        rc = dags_lock(c, f, k, err);
     free(rows);
     if (rc < 0) {
         trig_dags_free(e, f, k);
@@ -293,8 +308,8 @@ int trig_dags_find(struct engine *e, struct store_conn *c,
     return 0;
 }
 
-/* trig_dags_find() for the names of events v. */
-static int event_dags_lock(struct engine *e, struct store_conn *c,
+/* trig_dags_find() for the names of events v, without locking. */
+static int event_dags_find(struct engine *e, struct store_conn *c,
                            const struct event_in *v, size_t n,
                            struct trig_dag **out, size_t *n_out,
                            struct weir_err *err)
@@ -306,7 +321,7 @@ static int event_dags_lock(struct engine *e, struct store_conn *c,
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
         names[i] = v[i].name;
-    rc = trig_dags_find(e, c, DAG_TRIG_EVENT, names, n, true, out, n_out, err);
+    rc = trig_dags_find(e, c, DAG_TRIG_EVENT, names, n, false, out, n_out, err);
     free(names);
     return rc;
 }
@@ -412,25 +427,33 @@ int events_accept(struct engine *e, struct event_in *v, size_t n,
     struct store_conn *c = NULL;
     struct trig_dag *f = NULL;
     size_t nf = 0;
+    bool runs = false;
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = check_event(&v[i], i, err);
     if (rc == 0)
         rc = store_conn_get(e->store, &c, err);
+    /* Events no trigger wants need no transaction: the insert is one
+     * statement. Read committed, the DAGs read before a BEGIN are what
+     * they would have been read after it. */
     if (rc == 0)
+        rc = event_dags_find(e, c, v, n, &f, &nf, err);
+    if (rc == 0 && nf > 0)
         rc = store_tx_begin(c, err);
-    if (rc == 0)
-        rc = event_dags_lock(e, c, v, n, &f, &nf, err);
+    if (rc == 0 && nf > 0)
+        rc = dags_lock(c, f, nf, err);
     if (rc == 0)
         rc = n == 1 ? insert_one(c, &v[0], err) : insert_many(c, v, n, err);
     for (size_t i = 0; rc == 0 && nf > 0 && i < n; i++)
         rc = match_one(e, c, &v[i], f, nf, DAG_TRIG_EVENT, NULL, err);
-    if (rc == 0)
+    if (rc == 0 && nf > 0)
         rc = store_tx_commit(c, err);
-    store_conn_put(c);
+    store_conn_put(c); /* rolls back a transaction left open */
     trig_dags_free(e, f, nf);
-    if (rc == 0)
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        runs = runs || v[i].runs > 0;
+    if (runs) /* only runs make tasks the workers could claim */
         hub_bump(e->hub);
     return rc;
 }
@@ -540,4 +563,25 @@ int events_webhook(struct engine *e, const char *dag_id, const char *trigger,
     *event_id = v.id;
     *runs = v.runs;
     return 0;
+}
+
+void events_set_retention(int64_t seconds)
+{
+    retention_s = seconds;
+}
+
+int events_prune(struct store *st, int64_t *deleted, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    int64_t got = EVENTS_PRUNE_BATCH, total = 0;
+    int rc = store_conn_get(st, &c, err);
+
+    for (int i = 0;
+         rc == 0 && got == EVENTS_PRUNE_BATCH && i < EVENTS_PRUNE_ROUNDS; i++) {
+        rc = store_events_prune(c, retention_s, EVENTS_PRUNE_BATCH, &got, err);
+        total += rc == 0 ? got : 0;
+    }
+    store_conn_put(c);
+    *deleted = total;
+    return rc;
 }

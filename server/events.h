@@ -19,8 +19,11 @@
 #include "engine.h"
 #include "store_run.h"
 
-#define EVENT_NAME_MAX 200 /* bytes of an event name */
-#define EVENT_ID_MAX   200 /* bytes of a client's event id */
+#define EVENT_NAME_MAX             200 /* bytes of an event name */
+#define EVENT_ID_MAX               200 /* bytes of a client's event id */
+#define EVENTS_RETENTION_DEFAULT_S (30 * 86400) /* events kept, s */
+#define EVENTS_PRUNE_BATCH         10000        /* deleted per statement */
+#define EVENTS_PRUNE_ROUNDS        100          /* statements per prune */
 
 /* One event to accept. */
 struct event_in {
@@ -78,5 +81,23 @@ WEIR_MUSTCHECK int trig_dags_find(struct engine *e, struct store_conn *c,
 
 /* Drop the references of v and free it; (NULL, 0) is a no-op. */
 void trig_dags_free(struct engine *e, struct trig_dag *v, size_t n);
+
+/*
+ * Keep events for seconds (> 0). Call it before the server starts its
+ * threads; the default is EVENTS_RETENTION_DEFAULT_S.
+ */
+void events_set_retention(int64_t seconds);
+
+/*
+ * Delete the events older than the retention that nothing needs: an
+ * event still pending for a trigger, or consumed by a run (whose record
+ * lists it), is kept as long as that row exists; a consumed one goes with
+ * its run's DAG. At most EVENTS_PRUNE_ROUNDS statements of
+ * EVENTS_PRUNE_BATCH each, each its own transaction, so a large backlog
+ * is worked off over several calls without long locks. *deleted says how
+ * many went. Returns 0 or the store's error.
+ */
+WEIR_MUSTCHECK int events_prune(struct store *st, int64_t *deleted,
+                                struct weir_err *err);
 
 #endif

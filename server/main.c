@@ -16,7 +16,9 @@
 #include "auth.h"
 #include "config.h"
 #include "dagdir.h"
+#include "events.h"
 #include "log.h"
+#include "metrics.h"
 #include "reaper.h"
 #include "scheduler.h"
 
@@ -103,6 +105,8 @@ static int start(struct server *s, struct weir_err *err)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     s->engine = (struct engine){s->store, s->cache, s->hub,
                                 (int64_t)s->cfg.lease_ttl_ms};
+    events_set_retention(s->cfg.event_retention_s);
+    metrics_set_retention(s->cfg.metric_retention_s);
     rc = reaper_start(&s->engine, &s->reaper, err);
     if (rc == 0)
         rc = sched_start(&s->engine, s->dagdir, s->cfg.dags_dir,

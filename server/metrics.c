@@ -10,18 +10,23 @@
 #include <time.h>
 
 #include "civil.h"
-#include "duration.h"
 #include "engine_fire.h"
 #include "events.h"
 #include "log.h"
 #include "store_metric.h"
 
-#define RETENTION_DEFAULT_S (30 * 86400) /* 30 days */
-#define PRUNE_EVERY_S       60           /* least time between prunes */
+#define PRUNE_EVERY_S 60 /* least time between prunes */
 
 static pthread_mutex_t prune_mu = PTHREAD_MUTEX_INITIALIZER;
-static int64_t prune_last;  /* Unix seconds of the last prune */
-static int64_t retention_s; /* 0 until read from the environment */
+static int64_t prune_last; /* Unix seconds of the last prune */
+static int64_t retention_s = METRICS_RETENTION_DEFAULT_S; /* samples kept */
+
+void metrics_set_retention(int64_t seconds)
+{
+    pthread_mutex_lock(&prune_mu);
+    retention_s = seconds;
+    pthread_mutex_unlock(&prune_mu);
+}
 
 int metrics_parse_time(const char *text, const char *what, double *out,
                        struct weir_err *err)
@@ -203,19 +208,6 @@ static int prune(struct store_conn *c, struct weir_err *err)
     bool due;
 
     pthread_mutex_lock(&prune_mu);
-    if (retention_s == 0) {
-        const char *env = getenv("WEIR_METRIC_RETENTION");
-        struct weir_err perr = {0};
-        int64_t ms = 0;
-
-        retention_s = RETENTION_DEFAULT_S;
-        if (env != NULL && duration_parse(env, &ms, &perr) == 0 && ms >= 1000)
-            retention_s = ms / 1000;
-        else if (env != NULL)
-            log_warn("event=bad_setting name=WEIR_METRIC_RETENTION value=%s "
-                     "msg=\"expected a duration of 1s or more; using 30d\"",
-                     env);
-    }
     due = now - prune_last >= PRUNE_EVERY_S;
     if (due)
         prune_last = now;

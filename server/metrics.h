@@ -10,9 +10,9 @@
  * one firing per crossing. A firing a guard suppressed keeps it armed, so
  * the next sample past the line tries again.
  *
- * Samples older than the retention (WEIR_METRIC_RETENTION, a duration,
- * default 30d) are deleted, at most once a minute, by the request that
- * notices it is time.
+ * Samples older than the retention (metrics_set_retention(): the
+ * server's --metric-retention, default 30 days) are deleted, at most once
+ * a minute, by the request that notices it is time.
  */
 #ifndef WEIR_METRICS_H
 #define WEIR_METRICS_H
@@ -21,7 +21,11 @@
 
 #include "engine.h"
 
-#define METRIC_NAME_MAX 200 /* bytes of a metric name */
+#define METRIC_NAME_MAX             200          /* bytes of a name */
+#define METRICS_RETENTION_DEFAULT_S (30 * 86400) /* samples kept, s */
+
+/* Keep samples for seconds (> 0) from now on; any thread. */
+void metrics_set_retention(int64_t seconds);
 
 /* One sample to accept. */
 struct metric_in {

@@ -22,14 +22,21 @@
 #include <uv.h>
 
 #include "cron.h"
+#include "engine_fire.h"
+#include "events.h"
 #include "filetrig.h"
 #include "log.h"
 #include "notify.h"
 #include "store_sched.h"
 #include "watch.h"
 
-#define SCHED_CATCHUP_MAX 1000 /* missed slots one trigger makes up for */
-#define SCHED_EARLY_MS    1000 /* long timers wake up this much early */
+#define SCHED_CATCHUP_MAX    1000  /* missed slots one trigger makes up for */
+#define SCHED_EARLY_MS       1000  /* long timers wake up this much early */
+#define SCHED_PRUNE_FIRST_MS 1000  /* from start to the first event prune */
+#define SCHED_PRUNE_EVERY_MS 60000 /* between two event prunes */
+#define SCHED_GROUP_WAYS                                                       \
+    4 /* due slots are split into this many                                    \
+         transactions, one per pool thread */
 
 /* One cron trigger of an active DAG. */
 struct strig {
@@ -63,57 +70,66 @@ struct refresh {
 
 /* One slot becoming a run. */
 struct fslot {
-    int64_t slot;        /* Unix seconds */
-    char iso[40];        /* the slot in the DAG's zone */
-    char *reason;        /* "cron EXPR (SLOT)" */
-    char *payload;       /* JSON text */
-    int rc;              /* outcome */
-    struct weir_err err; /* failure */
-    int64_t run_id;      /* the run made, 0 when none */
-    bool created;        /* false: the slot already had its run */
-    int64_t begin_ms;    /* wall clock when its work began */
-    int64_t done_ms;     /* wall clock after the commit */
-};
-
-/* Slots of one trigger becoming runs, in order, in one work item: the
- * due slot, or the slots a catch-up makes up for. */
-struct firing {
-    struct sched *s;           /* its scheduler */
-    uv_timer_t jt;             /* waits out the jitter; data is the firing */
-    uv_work_t req;             /* creates the runs; data is the firing */
-    struct firing *next;       /* next firing of the scheduler */
-    bool queued;               /* the work is queued or running */
     char dag_id[STORE_ID_MAX]; /* the DAG */
     char *key;                 /* the trigger's key */
-    struct fslot *slots;       /* in slot order */
-    size_t n;                  /* entries in slots */
-    bool catchup;              /* made up for missed slots */
-    int64_t jitter_ms;         /* delay chosen */
+    int64_t slot;              /* Unix seconds */
+    char iso[40];              /* the slot in the DAG's zone */
+    char *reason;              /* "cron EXPR (SLOT)" */
+    char *payload;             /* JSON text */
+    int rc;                    /* outcome */
+    struct weir_err err;       /* failure */
+    int64_t run_id;            /* the run made, 0 when none */
+    bool created;              /* false: the slot already had its run */
+    int64_t begin_ms;          /* wall clock when its work began */
+    int64_t done_ms;           /* wall clock after the commit */
+};
+
+/* Slots becoming runs, in order, in one work item: the slots a catch-up
+ * makes up for (one trigger, a transaction each), or the due slots of
+ * every trigger without jitter (one transaction for all), or the due slot
+ * of one trigger with jitter. */
+struct firing {
+    struct sched *s;     /* its scheduler */
+    uv_timer_t jt;       /* waits out the jitter; data is the firing */
+    uv_work_t req;       /* creates the runs; data is the firing */
+    struct firing *next; /* next firing of the scheduler */
+    bool queued;         /* the work is queued or running */
+    struct fslot *slots; /* in slot order */
+    size_t n;            /* entries in slots */
+    size_t cap;          /* allocated entries */
+    bool catchup;        /* made up for missed slots */
+    int64_t jitter_ms;   /* delay chosen */
 };
 
 struct sched {
-    struct engine *e;       /* creates runs (borrowed) */
-    struct dagdir *dd;      /* the folder (borrowed) */
-    char *root;             /* its path */
-    bool force_poll;        /* watch by polling */
-    uv_loop_t loop;         /* the loop */
-    uv_async_t async;       /* wakes the loop: stop or refresh */
-    uv_timer_t timer;       /* the earliest slot */
-    pthread_t thread;       /* runs the loop */
-    pthread_mutex_t mu;     /* guards stop_req and refresh_req */
-    bool stop_req;          /* sched_stop() was called */
-    bool refresh_req;       /* sched_dag_changed() was called */
-    struct watch *watch;    /* the folder watch */
-    struct filetrig *files; /* file triggers */
-    struct notify *notify;  /* notifications out (a thread of its own) */
-    struct sdag *dags;      /* active DAGs with cron triggers */
-    size_t n_dags;          /* entries in dags */
-    bool refreshing;        /* a refresh runs */
-    bool refresh_again;     /* another was asked for meanwhile */
-    bool stopping;          /* the loop is closing its handles */
-    struct firing *firings; /* firings in progress */
-    uint64_t rng;           /* jitter's random state */
-    bool caught_up;         /* the first table was merged (catch-up done) */
+    struct engine *e;          /* creates runs (borrowed) */
+    struct dagdir *dd;         /* the folder (borrowed) */
+    char *root;                /* its path */
+    bool force_poll;           /* watch by polling */
+    uv_loop_t loop;            /* the loop */
+    uv_async_t async;          /* wakes the loop: stop or refresh */
+    uv_timer_t timer;          /* the earliest slot */
+    pthread_t thread;          /* runs the loop */
+    pthread_mutex_t mu;        /* guards stop_req and refresh_req */
+    bool stop_req;             /* sched_stop() was called */
+    bool refresh_req;          /* sched_dag_changed() was called */
+    struct watch *watch;       /* the folder watch */
+    struct filetrig *files;    /* file triggers */
+    struct notify *notify;     /* notifications out (a thread of its own) */
+    struct sdag *dags;         /* active DAGs with cron triggers */
+    size_t n_dags;             /* entries in dags */
+    bool refreshing;           /* a refresh runs */
+    bool refresh_again;        /* another was asked for meanwhile */
+    bool stopping;             /* the loop is closing its handles */
+    struct firing *firings;    /* firings in progress */
+    uv_timer_t prune_timer;    /* starts the event prunes */
+    uv_work_t prune_req;       /* the prune in flight; data is the scheduler */
+    bool pruning;              /* prune_req is queued or running */
+    int64_t pruned;            /* events the latest prune deleted */
+    int prune_rc;              /* its outcome */
+    struct weir_err prune_err; /* its failure */
+    uint64_t rng;              /* jitter's random state */
+    bool caught_up;            /* the first table was merged (catch-up done) */
 };
 
 /* The running scheduler, for sched_dag_changed(). */
@@ -296,6 +312,7 @@ static void refresh_after_cb(uv_work_t *req, int status)
         table_merge(s, r->dags, r->n);
         r->dags = NULL;
         arm(s);
+        filetrig_kick(s->files);
     } else if (!s->stopping) {
         log_warn("event=sched_refresh_failed code=%s msg=%s",
                  weir_errname(r->rc), log_quote(r->err.msg, q, sizeof(q)));
@@ -339,6 +356,17 @@ static void folder_changed_cb(void *arg)
 
 /* ---- firings ---- */
 
+static void firing_free(struct firing *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->slots[i].key);
+        free(f->slots[i].reason);
+        cJSON_free(f->slots[i].payload);
+    }
+    free(f->slots);
+    free(f);
+}
+
 static void firing_close_cb(uv_handle_t *h)
 {
     struct firing *f = h->data;
@@ -348,22 +376,65 @@ static void firing_close_cb(uv_handle_t *h)
         pp = &(*pp)->next;
     if (*pp == f)
         *pp = f->next;
-    for (size_t i = 0; i < f->n; i++) {
-        free(f->slots[i].reason);
-        cJSON_free(f->slots[i].payload);
+    firing_free(f);
+}
+
+/* Every slot of f in one transaction, so that the slots of many DAGs due
+ * at one second share one commit. On failure nothing is kept. */
+static int firing_group(struct firing *f, struct weir_err *err)
+{
+    struct engine *e = f->s->e;
+    struct store_conn *c = NULL;
+    struct fire_result *res = calloc(f->n, sizeof(*res));
+    int64_t begin = wall_ms(), done;
+    bool bump = false;
+    int rc = res != NULL ? store_conn_get(e->store, &c, err)
+                         : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    if (rc == 0)
+        rc = store_tx_begin(c, err);
+    for (size_t i = 0; rc == 0 && i < f->n; i++) {
+        const struct fslot *fs = &f->slots[i];
+        struct engine_slot slot = {fs->dag_id, fs->key, fs->slot, fs->reason,
+                                   fs->payload};
+
+        rc = engine_fire_in_tx(e, c, &slot, &res[i], err);
     }
-    free(f->slots);
-    free(f->key);
-    free(f);
+    if (rc == 0)
+        rc = store_tx_commit(c, err);
+    store_conn_put(c); /* rolls back a transaction left open */
+    done = wall_ms();
+    for (size_t i = 0; rc == 0 && i < f->n; i++) {
+        struct fslot *fs = &f->slots[i];
+
+        fs->created = res[i].outcome == FIRE_CREATED;
+        fs->run_id = fs->created ? res[i].run_id : 0;
+        fs->begin_ms = begin;
+        fs->done_ms = done;
+        bump = bump || fs->created;
+    }
+    if (bump)
+        hub_bump(e->hub);
+    free(res);
+    return rc;
 }
 
 static void firing_work_cb(uv_work_t *req)
 {
     struct firing *f = req->data;
+    struct weir_err err = {0};
+    char q[300];
 
+    if (!f->catchup && f->n > 1) {
+        if (firing_group(f, &err) == 0)
+            return;
+        /* One slot's failure must not cost the others their runs. */
+        log_warn("event=cron_group_failed slots=%zu msg=%s", f->n,
+                 log_quote(err.msg, q, sizeof(q)));
+    }
     for (size_t i = 0; i < f->n; i++) {
         struct fslot *fs = &f->slots[i];
-        struct engine_slot slot = {f->dag_id, f->key, fs->slot, fs->reason,
+        struct engine_slot slot = {fs->dag_id, fs->key, fs->slot, fs->reason,
                                    fs->payload};
 
         fs->begin_ms = wall_ms();
@@ -385,16 +456,17 @@ static void firing_after_cb(uv_work_t *req, int status)
         if (fs->rc == 0)
             log_info("event=cron_fired dag=%s trigger=\"%s\" slot=%s "
                      "late_ms=%lld begin_late_ms=%lld jitter_ms=%lld run=%lld "
-                     "created=%s catchup=%s",
-                     f->dag_id, f->key, fs->iso,
+                     "created=%s catchup=%s group=%zu",
+                     fs->dag_id, fs->key, fs->iso,
                      (long long)(fs->done_ms - fs->slot * 1000),
                      (long long)(fs->begin_ms - fs->slot * 1000),
                      (long long)f->jitter_ms, (long long)fs->run_id,
-                     fs->created ? "yes" : "no", f->catchup ? "yes" : "no");
+                     fs->created ? "yes" : "no", f->catchup ? "yes" : "no",
+                     f->n);
         else
             log_warn("event=cron_fire_failed dag=%s trigger=\"%s\" slot=%s "
                      "code=%s msg=%s",
-                     f->dag_id, f->key, fs->iso, weir_errname(fs->rc),
+                     fs->dag_id, fs->key, fs->iso, weir_errname(fs->rc),
                      log_quote(fs->err.msg, q, sizeof(q)));
     }
     uv_close((uv_handle_t *)&f->jt, firing_close_cb);
@@ -409,7 +481,7 @@ static void jitter_cb(uv_timer_t *t)
     f->req.data = f;
     if (uv_queue_work(&f->s->loop, &f->req, firing_work_cb, firing_after_cb)) {
         log_error("event=cron_fire_failed dag=%s msg=\"cannot queue\"",
-                  f->dag_id);
+                  f->slots[0].dag_id);
         uv_close((uv_handle_t *)&f->jt, firing_close_cb);
     }
 }
@@ -430,55 +502,72 @@ static char *slot_payload(const struct sdag *d, const struct strig *t,
     return text;
 }
 
-/* Fill fs for slot `slot` of trigger t; false when memory ran out. */
-static bool fslot_init(struct fslot *fs, const struct sdag *d,
-                       const struct strig *t, int64_t slot, bool catchup)
+/* A firing with room for cap slots; NULL if no memory. */
+static struct firing *firing_new(struct sched *s, size_t cap, bool catchup)
 {
+    struct firing *f = calloc(1, sizeof(*f));
+
+    if (f != NULL && (f->slots = calloc(cap, sizeof(*f->slots))) == NULL) {
+        free(f);
+        f = NULL;
+    }
+    if (f != NULL) {
+        f->s = s;
+        f->cap = cap;
+        f->catchup = catchup;
+    }
+    return f;
+}
+
+/* Add slot `slot` of trigger t of DAG d to f (which has room); false when
+ * memory ran out. */
+static bool firing_add(struct firing *f, const struct sdag *d,
+                       const struct strig *t, int64_t slot)
+{
+    struct fslot *fs = &f->slots[f->n++];
+
+    memcpy(fs->dag_id, d->id, sizeof(fs->dag_id));
     fs->slot = slot;
     cron_format_time(slot, d->tz, fs->iso, sizeof(fs->iso));
-    fs->payload = slot_payload(d, t, fs->iso, catchup);
-    if (fs->payload == NULL ||
+    fs->key = strdup(t->key);
+    fs->payload = slot_payload(d, t, fs->iso, f->catchup);
+    if (fs->key == NULL || fs->payload == NULL ||
         asprintf(&fs->reason, "cron %s (%s)%s", t->expr, fs->iso,
-                 catchup ? ", caught up" : "") < 0) {
+                 f->catchup ? ", caught up" : "") < 0) {
         fs->reason = NULL;
         return false;
     }
     return true;
 }
 
-/* Start making the runs of slots[0..n) of trigger t of DAG d, in order. */
-static void fire(struct sched *s, const struct sdag *d, const struct strig *t,
-                 const int64_t *slots, size_t n, bool catchup)
+/* Start f after jitter_ms; f belongs to the scheduler from now on. */
+static void firing_start(struct sched *s, struct firing *f, int64_t jitter_ms)
 {
-    struct firing *f = calloc(1, sizeof(*f));
-    bool ok = f != NULL && n > 0 &&
-              (f->slots = calloc(n, sizeof(*f->slots))) != NULL &&
-              (f->key = strdup(t->key)) != NULL;
-
-    for (size_t i = 0; ok && i < n; i++, f->n++)
-        ok = fslot_init(&f->slots[i], d, t, slots[i], catchup);
-    if (!ok) {
-        log_error("event=cron_fire_failed dag=%s msg=\"out of memory\"", d->id);
-        if (f != NULL) {
-            for (size_t i = 0; f->slots != NULL && i < n; i++) {
-                free(f->slots[i].reason);
-                cJSON_free(f->slots[i].payload);
-            }
-            free(f->slots);
-            free(f->key);
-        }
-        free(f);
-        return;
-    }
-    f->s = s;
-    f->catchup = catchup;
-    memcpy(f->dag_id, d->id, sizeof(f->dag_id));
-    f->jitter_ms = random_upto(s, t->jitter_ms);
+    f->jitter_ms = jitter_ms;
     uv_timer_init(&s->loop, &f->jt);
     f->jt.data = f;
     f->next = s->firings;
     s->firings = f;
-    uv_timer_start(&f->jt, jitter_cb, (uint64_t)f->jitter_ms, 0);
+    uv_timer_start(&f->jt, jitter_cb, (uint64_t)jitter_ms, 0);
+}
+
+/* Start making the runs of slots[0..n) of trigger t of DAG d, in order,
+ * after its jitter. */
+static void fire(struct sched *s, const struct sdag *d, const struct strig *t,
+                 const int64_t *slots, size_t n, bool catchup)
+{
+    struct firing *f = n > 0 ? firing_new(s, n, catchup) : NULL;
+    bool ok = f != NULL;
+
+    for (size_t i = 0; ok && i < n; i++)
+        ok = firing_add(f, d, t, slots[i]);
+    if (!ok) {
+        log_error("event=cron_fire_failed dag=%s msg=\"out of memory\"", d->id);
+        if (f != NULL)
+            firing_free(f);
+        return;
+    }
+    firing_start(s, f, random_upto(s, t->jitter_ms));
 }
 
 /* Slots of t missed while the server was down (after its latest run, up
@@ -515,10 +604,52 @@ static void catch_up(struct sched *s, const struct sdag *d,
     free(slots);
 }
 
+/* Add the due slot of t (no jitter) to *group, made with room for cap,
+ * starting the group when it is full. */
+static void group_add(struct sched *s, struct firing **group, size_t cap,
+                      const struct sdag *d, const struct strig *t)
+{
+    if (*group == NULL && (*group = firing_new(s, cap, false)) == NULL) {
+        log_error("event=cron_fire_failed dag=%s msg=\"out of memory\"", d->id);
+        return;
+    }
+    if (!firing_add(*group, d, t, t->next)) {
+        log_error("event=cron_fire_failed dag=%s msg=\"out of memory\"", d->id);
+        firing_free(*group);
+        *group = NULL;
+        return;
+    }
+    if ((*group)->n == (*group)->cap) {
+        firing_start(s, *group, 0);
+        *group = NULL;
+    }
+}
+
+/* Due slots of triggers without jitter at now (ms). */
+static size_t due_count(const struct sched *s, int64_t now)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->n_dags; i++)
+        for (size_t k = 0; k < s->dags[i].n; k++) {
+            const struct strig *t = &s->dags[i].trigs[k];
+
+            n += t->next != 0 && t->next * 1000 <= now && t->jitter_ms == 0;
+        }
+    return n;
+}
+
+/* Due slots: those of triggers without jitter are split into up to
+ * SCHED_GROUP_WAYS transactions that run side by side (in the table's
+ * order, which is the DAG ids', so two groups never lock DAGs in
+ * opposite orders); each with jitter has its own. Fewer commits, and
+ * still every pool thread at work. */
 static void timer_cb(uv_timer_t *timer)
 {
     struct sched *s = timer->data;
+    struct firing *group = NULL;
     int64_t now = wall_ms();
+    size_t cap = (due_count(s, now) + SCHED_GROUP_WAYS - 1) / SCHED_GROUP_WAYS;
 
     for (size_t i = 0; i < s->n_dags; i++) {
         struct sdag *d = &s->dags[i];
@@ -529,13 +660,18 @@ static void timer_cb(uv_timer_t *timer)
 
             if (t->next == 0 || t->next * 1000 > now)
                 continue;
-            fire(s, d, t, &t->next, 1, false);
+            if (t->jitter_ms > 0)
+                fire(s, d, t, &t->next, 1, false);
+            else
+                group_add(s, &group, cap, d, t);
             if (from < now / 1000 - 1)
                 from = now / 1000 - 1; /* fell behind: skip to the present */
             if (cron_next(&t->cron, d->tz, from, &t->next) != 0)
                 t->next = 0;
         }
     }
+    if (group != NULL)
+        firing_start(s, group, 0);
     arm(s);
 }
 
@@ -566,6 +702,43 @@ static void arm(struct sched *s)
     uv_timer_start(&s->timer, timer_cb, (uint64_t)delay, 0);
 }
 
+/* ---- event retention ---- */
+
+static void prune_work_cb(uv_work_t *req)
+{
+    struct sched *s = req->data;
+
+    s->pruned = 0;
+    s->prune_rc = events_prune(s->e->store, &s->pruned, &s->prune_err);
+}
+
+static void prune_after_cb(uv_work_t *req, int status)
+{
+    struct sched *s = req->data;
+    char q[300];
+
+    (void)status;
+    s->pruning = false;
+    if (s->prune_rc < 0)
+        log_warn("event=events_prune_failed code=%s msg=%s",
+                 weir_errname(s->prune_rc),
+                 log_quote(s->prune_err.msg, q, sizeof(q)));
+    else if (s->pruned > 0)
+        log_info("event=events_pruned deleted=%lld", (long long)s->pruned);
+}
+
+static void prune_timer_cb(uv_timer_t *t)
+{
+    struct sched *s = t->data;
+
+    if (s->pruning || s->stopping)
+        return;
+    s->prune_req.data = s;
+    if (uv_queue_work(&s->loop, &s->prune_req, prune_work_cb, prune_after_cb) ==
+        0)
+        s->pruning = true;
+}
+
 /* ---- the loop ---- */
 
 static void stop_in_loop(struct sched *s)
@@ -573,6 +746,7 @@ static void stop_in_loop(struct sched *s)
     s->stopping = true;
     uv_close((uv_handle_t *)&s->async, NULL);
     uv_close((uv_handle_t *)&s->timer, NULL);
+    uv_close((uv_handle_t *)&s->prune_timer, NULL);
     watch_close(s->watch);
     s->watch = NULL;
     filetrig_close(s->files);
@@ -637,6 +811,10 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     s->async.data = s;
     uv_timer_init(&s->loop, &s->timer);
     s->timer.data = s;
+    uv_timer_init(&s->loop, &s->prune_timer);
+    s->prune_timer.data = s;
+    uv_timer_start(&s->prune_timer, prune_timer_cb, SCHED_PRUNE_FIRST_MS,
+                   SCHED_PRUNE_EVERY_MS);
     rc = watch_start(&s->loop, dd, e->store, root, force_poll,
                      folder_changed_cb, s, &s->watch, err);
     if (rc == 0)

@@ -11,11 +11,15 @@
  * (trigger_kind "cron", the trigger's key, logical_time the slot, reason
  * "cron EXPR (SLOT)" with the slot in the DAG's zone); the unique index on
  * (dag_id, trigger_key, logical_time) makes a slot produce one run across
- * restarts and servers. A trigger with `jitter:` creates its run after a
+ * restarts and servers. The slots due at once of triggers without
+ * jitter are split into up to SCHED_GROUP_WAYS groups of one transaction
+ * each (one commit for many DAGs); a group that fails is retried one
+ * transaction per slot. A trigger with `jitter:` creates its run after a
  * random delay of 0 to jitter (uniform, per slot); logical_time stays the
  * slot. Lateness (slot to run committed, jitter included; and slot to
  * the start of the work item) is logged with every firing:
- * event=cron_fired dag= slot= late_ms= begin_late_ms=.
+ * event=cron_fired dag= slot= late_ms= begin_late_ms= group= (the slots
+ * of its transaction).
  *
  * Slots missed while the server was down are found once, when the first
  * table is built: those after each trigger's latest run. With catchup
@@ -25,6 +29,9 @@
  * loop falls behind by more than one slot (a suspended machine), the due
  * slot fires and the next is computed from the current time, so the slots
  * in between are skipped.
+ *
+ * Event retention: a timer starts events_prune() in the thread pool
+ * SCHED_PRUNE_FIRST_MS after start, then every SCHED_PRUNE_EVERY_MS.
  *
  * Database work never runs on the loop: it goes through uv_queue_work,
  * each work item borrowing a pool connection, and its result comes back

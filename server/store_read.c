@@ -48,10 +48,20 @@
     "'attempts', " ATTEMPTS_JSON                                               \
     ") ORDER BY t.id), '[]') FROM tasks t WHERE t.run_id = r.id)"
 
+/* The events run r consumed (trigger_events): how many, and the first
+ * 100 without their payloads (GET /api/v1/events?run=ID has them all). */
+#define CONSUMED_JSON                                                          \
+    "'events_consumed', (SELECT count(DISTINCT event_id) FROM trigger_events"  \
+    " WHERE run_id = r.id), 'events', (SELECT coalesce(jsonb_agg("             \
+    "jsonb_build_object('id', e.id, 'ext_id', e.ext_id, 'name', e.name,"       \
+    " 'received_at', weir_iso(e.received_at)) ORDER BY e.id), '[]') FROM"      \
+    " (SELECT * FROM events WHERE id IN (SELECT event_id FROM trigger_events"  \
+    " WHERE run_id = r.id) ORDER BY id LIMIT 100) e)"
+
 /* The SQL of store_run_detail(). */
 static const char run_detail_sql[] =
-    "SELECT " RUN_JSON " || jsonb_build_object('tasks', " TASKS_JSON ")"
-    " FROM runs r WHERE r.id = $1";
+    "SELECT " RUN_JSON " || jsonb_build_object('tasks', " TASKS_JSON
+    ", " CONSUMED_JSON ") FROM runs r WHERE r.id = $1";
 
 /* The contract is in store_int.h. */
 int store_json_query(struct store_conn *c, const char *sql, int n,

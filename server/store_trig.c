@@ -250,6 +250,30 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
         3, params, out, err);
 }
 
+int store_events_prune(struct store_conn *c, int64_t retention_s, int limit,
+                       int64_t *deleted, struct weir_err *err)
+{
+    char keep[24], lim[24];
+    const char *params[2] = {keep, lim};
+    PGresult *r = NULL;
+    int rc;
+
+    snprintf(keep, sizeof(keep), "%lld", (long long)retention_s);
+    snprintf(lim, sizeof(lim), "%d", limit);
+    rc = store_query(c,
+                     "DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
+                     " WHERE e.received_at < now() - $1::bigint * interval"
+                     " '1 second' AND NOT EXISTS (SELECT 1 FROM"
+                     " trigger_events t WHERE t.event_id = e.id)"
+                     " ORDER BY e.received_at LIMIT $2::int)",
+                     2, params, &r, err);
+    if (rc < 0)
+        return rc;
+    *deleted = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
 int store_file_seen(struct store_conn *c, const char *dag_id, const char *key,
                     const char *path, int64_t size, int64_t mtime_ns, bool mark,
                     bool *seen, struct weir_err *err)

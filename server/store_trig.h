@@ -103,6 +103,16 @@ WEIR_MUSTCHECK int store_events_list(struct store_conn *c, int limit,
                                      cJSON **out, struct weir_err *err);
 
 /*
+ * Delete up to limit events received more than retention_s seconds ago
+ * that no trigger_events row names (neither pending for a trigger nor
+ * consumed by a run), oldest first, in one statement; *deleted says how
+ * many went.
+ */
+WEIR_MUSTCHECK int store_events_prune(struct store_conn *c, int64_t retention_s,
+                                      int limit, int64_t *deleted,
+                                      struct weir_err *err);
+
+/*
  * Whether file trigger key of dag_id already acted on path with this size
  * and modification time (ns); with mark, record that it now has (an
  * upsert), inside the caller's transaction.

@@ -27,6 +27,19 @@ steps:
     queue: trg-none
     run: echo \${{ event.payload.path }}
 EOT
+# a glob with a wildcard in a folder part is polled, not watched
+export WEIR_TEST_DEEP="$tmp/deep"
+cat >"$tmp/dags/deep.yaml" <<EOT
+# One CSV per day folder.
+dag: trg-deep
+triggers:
+  - file: $tmp/deep/*/in.csv
+    stable: 200ms
+steps:
+  - id: load
+    queue: trg-none
+    run: "true"
+EOT
 
 # a receiver for on_failure webhooks (500 first, then 200)
 python3 "$src/tests/integration/hook_receiver.py" "$tmp/hook.port" "$tmp/hook.log" &
@@ -56,6 +69,16 @@ export WEIR_ADMIN="$ops" WEIR_WORKER="$worker" WEIR_READ="$reader"
 
 WEIR_URL="http://$addr" timeout 90 python3 \
     "$src/tests/integration/triggers_test.py" before || rc=1
+# the file trigger's folder is watched, and a.csv's last change was seen
+# through the watch (a scan started by its inotify event)
+grep -q "event=file_watch_started dir=$tmp/incoming" "$tmp/err" ||
+    { echo "FAIL: the incoming folder was not watched" >&2; rc=1; }
+grep -q 'event=file_stable dag=trg-file .*noticed=watch' "$tmp/err" ||
+    { echo "FAIL: a.csv was not noticed through the watch" >&2; rc=1; }
+grep -q 'event=file_stable dag=trg-deep .*noticed=poll' "$tmp/err" ||
+    { echo "FAIL: deep/*/in.csv was not found by polling" >&2; rc=1; }
+! grep -q "event=file_watch_started dir=$tmp/deep" "$tmp/err" ||
+    { echo "FAIL: a folder with a wildcard was watched" >&2; rc=1; }
 
 # the CLI: exit codes and what it prints
 if [ -n "$cli" ]; then
@@ -72,11 +95,37 @@ if [ -n "$cli" ]; then
     expect_cli 1 'no DAG "no-such-dag"' triggers no-such-dag
 fi
 
+# a retention that is not a duration is refused, naming the flag
+out=$(WEIR_EVENT_RETENTION=soon "$server" --database-url "$url" 2>&1)
+[ $? -eq 2 ] && case "$out" in *'WEIR_EVENT_RETENTION) "soon": expected a duration'*) true ;; *) false ;; esac ||
+    { echo "FAIL: a bad event retention: $out" >&2; rc=1; }
+
 # restart in the middle of an accumulation
 kill -TERM "$server_pid"
 wait "$server_pid" || { echo "FAIL: weir-server exited non-zero" >&2; rc=1; }
 server_pid=""
+# retention: every event is aged 40 days while the server is down; the
+# prune after the restart deletes the old ones no trigger needs and keeps
+# those pending for a trigger or consumed by a run
+sql() { "$pg" psql "$tmp/pg" -tAc "$1"; }
+sql "UPDATE events SET received_at = received_at - interval '40 days'" \
+    >/dev/null || die "cannot age the events"
+loose=$(sql "SELECT count(*) FROM events e WHERE NOT EXISTS
+               (SELECT 1 FROM trigger_events t WHERE t.event_id = e.id)")
+needed=$(sql "SELECT count(DISTINCT event_id) FROM trigger_events")
 harness_start_server
+for _ in $(seq 1 100); do
+    old=$(sql "SELECT count(*) FROM events
+               WHERE received_at < now() - interval '30 days'")
+    [ "$old" = "$needed" ] && break
+    sleep 0.1
+done
+[ "$loose" -gt 0 ] && [ "$needed" -gt 0 ] && [ "$old" = "$needed" ] ||
+    { echo "FAIL: retention: $old old events left, want the $needed" \
+        "needed of $((loose + needed))" >&2; rc=1; }
+echo "retention: $loose old events deleted, $needed kept"
+grep -q "event=events_pruned deleted=$loose" "$tmp/err" ||
+    { echo "FAIL: retention: no events_pruned deleted=$loose" >&2; rc=1; }
 WEIR_URL="http://$addr" timeout 60 python3 \
     "$src/tests/integration/triggers_test.py" after || rc=1
 

@@ -71,6 +71,11 @@ def before():
         code, b = req("GET", "/api/v1/events?run=%d" % r[0]["id"], READ)
         check(code == 200 and sorted(e["ext_id"] for e in b["events"]) ==
               ["a1", "a3"], "events?run=: %d %s" % (code, b))
+        code, b = req("GET", "/api/v1/runs/%d" % r[0]["id"], READ)
+        check(code == 200 and b.get("events_consumed") == 2 and
+              [e["ext_id"] for e in b.get("events", [])] == ["a1", "a3"] and
+              b["events"][0]["name"] == "data.arrived",
+              "the run's record lists what it consumed: %d %s" % (code, b))
     # the duplicate id is acknowledged and changes nothing
     b = event("data.arrived", {"bucket": "ml-data", "rows": 6480}, "a3")
     check(b["duplicate"] and b["runs"] == 0, "duplicate a3: %s" % b)
@@ -269,6 +274,16 @@ def files_before():
     check(len(runs("trg-file")) == 1, "an unchanged file fires once")
 
 
+def files_deep():
+    day = os.path.join(os.environ["WEIR_TEST_DEEP"], "2026-11-26")
+    os.makedirs(day)
+    with open(os.path.join(day, "in.csv"), "w") as f:
+        f.write("a,b\n")
+    r = wait_runs("trg-deep", 1)
+    check(len(r) == 1 and r[0]["trigger"]["payload"]["path"] ==
+          os.path.join(day, "in.csv"), "a file under a wildcard folder: %s" % r)
+
+
 def files_after():
     time.sleep(2.5)  # after the restart: a.csv was seen, no new run
     check(len(runs("trg-file")) == 1, "a seen file is not fired again")
@@ -329,6 +344,7 @@ def after():
     check(t["accumulated"] == 500, "a7 starts the next sum: %s" % t)
 
 
-{"before": lambda: (before(), metrics(), files_before(), notify()),
+{"before": lambda: (before(), metrics(), files_before(), files_deep(),
+                    notify()),
  "after": lambda: (after(), files_after())}[sys.argv[1]]()
 sys.exit(1 if failures else 0)
