@@ -140,6 +140,12 @@ int store_artifacts_list(struct store_conn *c, const char *name, cJSON **out,
                             1, params, out, err);
 }
 
+/* When version a reached prod, as the id of its promotion there: the
+ * oldest prod version is the one archived to make room. */
+#define PROD_SINCE                                                             \
+    "(SELECT max(p.id) FROM artifact_promotions p WHERE p.artifact_id ="       \
+    " a.id AND p.to_stage = 'prod' AND p.outcome = 'done')"
+
 int store_artifact_get(struct store_conn *c, const char *name, cJSON **out,
                        struct weir_err *err)
 {
@@ -148,8 +154,12 @@ int store_artifact_get(struct store_conn *c, const char *name, cJSON **out,
 
     rc = store_json_query(
         c,
-        "SELECT jsonb_build_object('name', $1::text, 'prod', (SELECT version"
-        " FROM artifacts WHERE name = $1 AND stage = 'prod'), 'versions',"
+        "SELECT jsonb_build_object('name', $1::text, 'prod', (SELECT"
+        " version FROM artifacts a WHERE name = $1 AND stage = 'prod' ORDER BY"
+        " " PROD_SINCE " DESC NULLS LAST, id DESC LIMIT 1), 'prod_versions',"
+        " (SELECT coalesce(jsonb_agg(version ORDER BY " PROD_SINCE
+        " DESC NULLS LAST, id DESC), '[]') FROM artifacts a WHERE name = $1"
+        " AND stage = 'prod'), 'versions',"
         " jsonb_agg(" ARTIFACT_JSON
         " || jsonb_build_object('promotions', " PROMOTIONS_JSON
         ") ORDER BY a.id DESC)) FROM artifacts a"
@@ -209,23 +219,30 @@ static int promote_lock(struct store_conn *c, const char *name,
     return rc;
 }
 
-/* Archive the prod version of p->name; its version into *archived. */
+/* Make room in prod for p->version: archive the oldest prod versions of
+ * p->name so that p->max_prod - 1 stay; their versions, oldest first and
+ * separated by ", ", into *archived (NULL when none). */
 static int promote_archive(struct store_conn *c,
                            const struct store_promotion *p, char **archived,
                            struct weir_err *err)
 {
-    const char *params[3] = {p->name, p->by, p->version};
+    char keep[16];
+    const char *params[4] = {p->name, p->by, p->version, keep};
     PGresult *r = NULL;
     int rc;
 
+    snprintf(keep, sizeof(keep), "%d", p->max_prod > 1 ? p->max_prod - 1 : 0);
     rc = store_query(
         c,
-        "WITH old AS (UPDATE artifacts SET stage = 'archived' WHERE name = $1"
-        " AND stage = 'prod' RETURNING id, version), ins AS (INSERT INTO"
+        "WITH old AS (UPDATE artifacts SET stage = 'archived' WHERE id IN"
+        " (SELECT a.id FROM artifacts a WHERE a.name = $1 AND a.stage ="
+        " 'prod' ORDER BY " PROD_SINCE " DESC NULLS LAST, a.id DESC"
+        " OFFSET $4::int) RETURNING id, version), ins AS (INSERT INTO"
         " artifact_promotions (artifact_id, from_stage, to_stage, by,"
         " comment) SELECT id, 'prod', 'archived', $2, 'replaced by ' || $3"
-        " FROM old) SELECT version FROM old",
-        3, params, &r, err);
+        " FROM old) SELECT string_agg(version, ', ' ORDER BY id) FROM old"
+        " HAVING count(*) > 0",
+        4, params, &r, err);
     if (rc == 0 && PQntuples(r) == 1)
         rc = store_val_dup(r, 0, 0, archived, err);
     PQclear(r);
@@ -345,11 +362,12 @@ int store_artifact_promote(struct store_conn *c,
 }
 
 int store_artifact_decide(struct store_conn *c, const char *name,
-                          const char *version, bool approve, const char *by,
-                          const char *comment, cJSON **out,
+                          const char *version, int max_prod, bool approve,
+                          const char *by, const char *comment, cJSON **out,
                           struct weir_err *err)
 {
-    struct store_promotion p = {name, version, NULL, NULL, comment, false};
+    struct store_promotion p = {name,    version, NULL,    NULL,
+                                comment, false,   max_prod};
     struct locked l;
     int rc = store_begin(c, err);
 

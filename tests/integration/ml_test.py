@@ -261,5 +261,35 @@ _, arts = req("GET", "/api/v1/artifacts", READ)
 check(all(a["name"] in ("cancer-classifier", "edge-model")
           for a in arts["artifacts"]), "the bad name was not recorded")
 
+# 8. max_prod: 2 (ml_dags/canary.yaml): two in prod, the third archives
+# the one that reached prod first
+canary = []
+for _ in range(3):
+    code, b = req("POST", "/api/v1/dags/ml-canary/runs", ADMIN, {})
+    check(wait_done(b["run_id"])["state"] == "success", "canary run")
+    canary.append("run-%d" % b["run_id"])
+cpath = "/api/v1/artifacts/canary-model/versions/"
+
+
+def cpromote(version):
+    return req("POST", cpath + version + "/promote", ADMIN, {"to": "prod"})
+
+
+code, b = cpromote(canary[1])
+check(code == 200 and b["archived"] is None, "first canary prod: %s" % b)
+code, b = cpromote(canary[0])
+check(code == 200 and b["archived"] is None, "two in prod: %d %s" % (code, b))
+_, one = req("GET", "/api/v1/artifacts/canary-model", READ)
+check(one["prod"] == canary[0] and one["prod_versions"] == [canary[0],
+                                                            canary[1]],
+      "both in prod, newest there first: %s" % one)
+code, b = cpromote(canary[2])
+check(code == 200 and b["archived"] == canary[1],
+      "the third archives the oldest in prod: %d %s" % (code, b))
+_, one = req("GET", "/api/v1/artifacts/canary-model", READ)
+vs = {v["version"]: v["stage"] for v in one["versions"]}
+check(one["prod_versions"] == [canary[2], canary[0]]
+      and vs[canary[1]] == "archived", "canary registry: %s" % one)
+
 print("ml: %d failures" % len(failures))
 sys.exit(1 if failures else 0)
