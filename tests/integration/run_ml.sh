@@ -40,6 +40,9 @@ if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     fi
     expect_cli 0 "cancer-classifier" artifacts
     expect_cli 0 "prod" artifacts cancer-classifier
+    expect_cli 0 "canary-model: prod is run-" artifacts canary-model
+    [ "$(grep -c 'canary-model: prod is' "$tmp/cli")" -eq 2 ] ||
+        { echo "FAIL: weir artifacts canary-model shows not 2 in prod" >&2; rc=1; }
     expect_cli 0 '"versions"' artifacts cancer-classifier --json
     expect_cli 1 "no artifact" artifacts nothing-here
     expect_cli 0 "archived" artifact promote cancer-classifier r3 --to archived
