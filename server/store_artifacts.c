@@ -413,6 +413,39 @@ int store_artifact_dag_version(struct store_conn *c, const char *name,
     return rc;
 }
 
+/* One upstream task's producing attempt x, for attempts.inputs_from. */
+#define INPUT_FROM_JSON                                                        \
+    "jsonb_build_object('attempt_id', x.id, 'try', x.try) ||"                  \
+    " jsonb_strip_nulls(jsonb_build_object('data_version', t.outputs->>"       \
+    "'data.version', 'reused', CASE WHEN x.finished_at < r.retried_at"         \
+    " THEN true END))"
+
+/* The SQL of store_attempts_inputs_from(). */
+static const char inputs_from_sql[] =
+    "WITH want AS (SELECT (e->>'a')::bigint AS attempt_id, e->'s' AS steps"
+    " FROM jsonb_array_elements($1::jsonb) e), src AS (SELECT w.attempt_id,"
+    " t.step_id, t.cell, t.matrix, " INPUT_FROM_JSON " AS v FROM want w"
+    " JOIN attempts a ON a.id = w.attempt_id JOIN tasks me ON me.id ="
+    " a.task_id JOIN runs r ON r.id = me.run_id JOIN tasks t ON t.run_id ="
+    " me.run_id AND t.step_id IN (SELECT jsonb_array_elements_text(w.steps))"
+    " LEFT JOIN LATERAL (SELECT y.id, y.try, y.finished_at FROM attempts y"
+    " WHERE y.task_id = t.id AND y.state = 'success' ORDER BY y.try DESC"
+    " LIMIT 1) x ON true), per_step AS (SELECT attempt_id, step_id, CASE"
+    " WHEN count(*) = 1 AND bool_and(matrix IS NULL) THEN (array_agg(v))[1]"
+    " ELSE jsonb_agg(v || jsonb_build_object('cell', cell) ORDER BY cell)"
+    " END AS v FROM src GROUP BY attempt_id, step_id) UPDATE attempts a SET"
+    " inputs_from = f.v FROM (SELECT attempt_id, jsonb_object_agg(step_id,"
+    " v) AS v FROM per_step GROUP BY attempt_id) f WHERE a.id ="
+    " f.attempt_id";
+
+int store_attempts_inputs_from(struct store_conn *c, const char *want,
+                               struct weir_err *err)
+{
+    const char *params[1] = {want};
+
+    return store_cmd(c, inputs_from_sql, 1, params, err);
+}
+
 /* The outputs of task t split by prefix, for the lineage. */
 #define T_DATA     PREFIXED("t.outputs", "data.")
 #define T_ARTIFACT PREFIXED("t.outputs", "artifact.")
@@ -426,7 +459,7 @@ int store_artifact_dag_version(struct store_conn *c, const char *name,
     " 'outputs', t.outputs, 'data', " T_DATA ", 'artifact', " T_ARTIFACT       \
     ", 'metrics', " T_METRICS ", 'reused', coalesce(x.finished_at <"           \
     " r.retried_at, false), 'reused_from', CASE WHEN x.finished_at <"          \
-    " r.retried_at THEN x.id END)"
+    " r.retried_at THEN x.id END, 'inputs_from', x.inputs_from)"
 
 /* The SQL of store_run_lineage(): a task's attempt is its last success. */
 static const char lineage_sql[] =

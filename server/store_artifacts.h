@@ -32,6 +32,19 @@ WEIR_MUSTCHECK int store_artifact_record(struct store_conn *c,
                                          const char *outputs,
                                          struct weir_err *err);
 
+/*
+ * Record on each attempt of want (JSON array text [{"a": ATTEMPT_ID, "s":
+ * [STEP, ...]}], the steps whose outputs its lease gave it) which attempts
+ * produced those outputs, in the caller's transaction: attempts.inputs_from
+ * gets {step: {attempt_id, try, data_version, reused}} (data_version when
+ * the step output data.version, reused: true when that attempt finished
+ * before the run's last retry), a list of those with cell for a matrix
+ * step. One statement for every attempt. Returns 0 or a database error.
+ */
+WEIR_MUSTCHECK int store_attempts_inputs_from(struct store_conn *c,
+                                              const char *want,
+                                              struct weir_err *err);
+
 /* Every artifact version (of name when not NULL), newest first, as a new
  * JSON array *out. */
 WEIR_MUSTCHECK int store_artifacts_list(struct store_conn *c, const char *name,

@@ -132,6 +132,26 @@ check(steps2["ingest"]["reused"] and steps2["ingest"]["reused_from"]
       == ingest_attempt and not steps2["validate"]["reused"]
       and steps2["validate"]["data"].get("quarantined") == "25",
       "lineage says ingest was reused: %s" % steps2.get("ingest"))
+# the new attempts record which attempts' outputs they were given
+val2 = task(run2, "validate")["attempts"]
+ing_from = val2[-1].get("inputs_from") or {}
+check(len(val2) == 2 and ing_from.get("ingest", {}).get("attempt_id")
+      == ingest_attempt and ing_from["ingest"].get("reused") is True
+      and ing_from["ingest"].get("data_version") == version2,
+      "the retried validate names the original ingest: %s" % val2)
+check(val2[0].get("inputs_from", {}).get("ingest", {}).get("reused") is None
+      and val2[0]["inputs_from"]["ingest"]["attempt_id"] == ingest_attempt,
+      "the first validate was not given reused outputs: %s" % val2[0])
+check(task(run2, "ingest")["attempts"][0].get("inputs_from") is None,
+      "a step without upstream records no inputs")
+ev_from = steps2["evaluate"].get("inputs_from") or {}
+check(len(ev_from.get("train", [])) == 6
+      and [c["cell"] for c in ev_from["train"]] == list(range(6))
+      and all(c.get("reused") is None for c in ev_from["train"])
+      and ev_from.get("validate", {}).get("attempt_id") == val2[-1]["id"]
+      and ev_from.get("ingest", {}).get("reused") is True,
+      "lineage: evaluate read the new train cells and the old ingest: %s"
+      % ev_from)
 check(lin2["artifacts"] == [], "nothing registered below the threshold")
 val_hash = task(run2, "validate")["outputs"]["data.hash"]
 check(val_hash != task(run2, "ingest")["outputs"]["data.hash"],

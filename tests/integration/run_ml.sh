@@ -52,6 +52,7 @@ if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     expect_cli 0 "none -> prod" artifact approve cancer-classifier r4 --comment ok
     expect_cli 1 "awaits no approval" artifact reject cancer-classifier r4
     expect_cli 0 "reused" lineage 2
+    expect_cli 0 "read from: ingest (attempt [0-9]*, data [^,]*, reused)" lineage 2
     expect_cli 0 "data.version" lineage 1
     expect_cli 1 "no run 999999" lineage 999999
 fi

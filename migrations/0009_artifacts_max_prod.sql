@@ -1,7 +1,0 @@
--- SPDX-License-Identifier: Apache-2.0
--- A DAG may let more than one version of an artifact be in prod at once
--- (`artifacts: {NAME: {max_prod: N}}`, docs/dag-format.md). The limit is
--- kept by the promotion, which locks every version of the name and
--- archives the oldest prod versions to make room, so the index that
--- allowed only one goes.
-DROP INDEX artifacts_one_prod;
