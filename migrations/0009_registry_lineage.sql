@@ -11,3 +11,10 @@ DROP INDEX artifacts_one_prod;
 -- those with cell for a matrix step; NULL for an attempt without upstream
 -- steps. A retry from a step names the original attempts here.
 ALTER TABLE attempts ADD COLUMN inputs_from jsonb;
+
+-- Params changed by retries (`weir retry RUN --from STEP -p k=v`), oldest
+-- first: [{at, by, retry, from, changed: {key: {from, to}}}]. runs.params
+-- holds the latest values; the tasks a retry kept ran with the values
+-- before it.
+ALTER TABLE runs ADD COLUMN param_changes jsonb NOT NULL DEFAULT '[]'
+    CHECK (jsonb_typeof(param_changes) = 'array');

@@ -311,5 +311,45 @@ vs = {v["version"]: v["stage"] for v in one["versions"]}
 check(one["prod_versions"] == [canary[2], canary[0]]
       and vs[canary[1]] == "archived", "canary registry: %s" % one)
 
+# 9. a retry that changes a param (ml_dags/params.yaml)
+code, b = req("POST", "/api/v1/dags/ml-params/runs", ADMIN, {})
+pr = b["run_id"]
+prun = wait_done(pr)
+check(prun["state"] == "failed" and task(prun, "check")["state"] == "failed",
+      "params run fails on bad: %s" % states(prun))
+rpath = "/api/v1/runs/%d/retry" % pr
+code, b = req("POST", rpath, ADMIN, {"from": "check", "params": {"bda": "1"}})
+check(code == 400 and "unknown param \"bda\"" in b["error"]["message"]
+      and "did you mean \"bad\"" in b["error"]["message"],
+      "an unknown param is refused: %d %s" % (code, b))
+code, b = req("POST", rpath, ADMIN, {"from": "check", "parms": {}})
+check(code == 400 and "unknown key \"parms\"" in b["error"]["message"],
+      "an unknown key is refused: %d %s" % (code, b))
+code, b = req("POST", rpath, ADMIN, {"from": "check", "params": ["bad"]})
+check(code == 400 and "must be an object" in b["error"]["message"],
+      "params must be an object: %d %s" % (code, b))
+code, b = req("POST", rpath, ADMIN, {"from": "check",
+                                     "params": {"bad": "false", "note": "x"}})
+check(code == 200 and b["changed"] == {"bad": {"from": "true",
+                                                "to": "false"}},
+      "retry with a changed param: %d %s" % (code, b))
+prun = wait_done(pr)
+check(prun["state"] == "success" and len(task(prun, "make")["attempts"]) == 1
+      and prun["params"]["bad"] == "false",
+      "the retried step sees the new value: %s %s" % (states(prun),
+                                                      prun.get("params")))
+pc = prun.get("param_changes") or [{}]
+check(len(pc) == 1 and pc[0].get("by") == "ops" and pc[0].get("retry") == 1
+      and pc[0].get("from") == "check" and pc[0].get("at")
+      and pc[0].get("changed") == {"bad": {"from": "true", "to": "false"}},
+      "the run records who changed what: %s" % pc)
+_, plin = req("GET", "/api/v1/runs/%d/lineage" % pr, READ)
+psteps = {s["step"]: s for s in plin.get("steps", [])}
+check(plin.get("param_changes") == pc and psteps["make"]["reused"]
+      and psteps["check"]["inputs_from"]["make"]["data_version"] == "v-x",
+      "the lineage shows the change and the kept make: %s" % plin)
+with open(os.path.join(DATA, "params_run"), "w") as f:
+    f.write(str(pr))
+
 print("ml: %d failures" % len(failures))
 sys.exit(1 if failures else 0)

@@ -55,6 +55,11 @@ if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     expect_cli 0 "read from: ingest (attempt [0-9]*, data [^,]*, reused)" lineage 2
     expect_cli 0 "data.version" lineage 1
     expect_cli 1 "no run 999999" lineage 999999
+    pr=$(cat "$tmp/data/params_run")
+    expect_cli 1 'unknown param "nte"' retry "$pr" --from check -p nte=y
+    expect_cli 2 "-p takes NAME=VALUE" retry "$pr" -p note
+    expect_cli 2 "unknown option" cancel "$pr" -p note=y
+    expect_cli 0 'param note: "x" -> "y"' retry "$pr" --from check -p note=y
 fi
 
 harness_stop_worker
