@@ -219,22 +219,36 @@ static int fail_unrendered(struct engine *e, struct store_conn *c,
 }
 
 /* Note in want that the attempt of cl, task i of x, was given the outputs
- * of its upstream steps (none: nothing to note). */
+ * of each task of its upstream steps (none: nothing to note). */
 static void note_inputs(const struct run_ctx *x, size_t i,
                         const struct store_claim *cl, cJSON *want)
 {
     const struct dag_step *st = &x->dag->steps[x->rt[i].step];
-    cJSON *o, *steps;
 
-    if (st->n_upstream == 0)
-        return;
-    o = cJSON_CreateObject();
-    cJSON_AddItemToArray(want, o);
-    cJSON_AddNumberToObject(o, "a", (double)cl->attempt_id);
-    steps = cJSON_AddArrayToObject(o, "s");
-    for (size_t u = 0; steps != NULL && u < st->n_upstream; u++)
-        cJSON_AddItemToArray(
-            steps, cJSON_CreateString(x->dag->steps[st->upstream[u]].id));
+    for (size_t u = 0; u < st->n_upstream; u++) {
+        const struct dag_step *up = &x->dag->steps[st->upstream[u]];
+        size_t f = x->first[st->upstream[u]];
+
+        for (size_t k = 0; k < up->n_cells; k++) {
+            const struct store_task *t = &x->tasks[f + k];
+            const cJSON *dv =
+                cJSON_GetObjectItemCaseSensitive(t->outputs, "data.version");
+            cJSON *o = cJSON_CreateObject();
+
+            cJSON_AddItemToArray(want, o);
+            cJSON_AddNumberToObject(o, "a", (double)cl->attempt_id);
+            cJSON_AddNumberToObject(o, "r", (double)x->run.id);
+            cJSON_AddNumberToObject(o, "t", (double)t->id);
+            cJSON_AddNumberToObject(o, "try", t->try_count);
+            cJSON_AddStringToObject(o, "s", up->id);
+            cJSON_AddNumberToObject(o, "c", t->cell);
+            cJSON_AddBoolToObject(o, "m", up->n_cells > 1 || up->n_matrix > 0);
+            cJSON_AddItemToObject(o, "dv",
+                                  cJSON_IsString(dv)
+                                      ? cJSON_CreateString(dv->valuestring)
+                                      : cJSON_CreateNull());
+        }
+    }
 }
 
 /* Record which attempts produced the inputs noted in want, in one

@@ -416,27 +416,25 @@ int store_artifact_dag_version(struct store_conn *c, const char *name,
 /* One upstream task's producing attempt x, for attempts.inputs_from. */
 #define INPUT_FROM_JSON                                                        \
     "jsonb_build_object('attempt_id', x.id, 'try', x.try) ||"                  \
-    " jsonb_strip_nulls(jsonb_build_object('data_version', t.outputs->>"       \
-    "'data.version', 'reused', CASE WHEN x.finished_at < r.retried_at"         \
-    " THEN true END))"
+    " jsonb_strip_nulls(jsonb_build_object('data_version', u.dv, 'reused',"    \
+    " CASE WHEN x.finished_at < r.retried_at THEN true END))"
 
-/* The SQL of store_attempts_inputs_from(). */
+/*
+ * The SQL of store_attempts_inputs_from(): every lookup is by primary or
+ * unique key ((task_id, try) of attempts), so its cost is the number of
+ * upstream tasks, whatever the size of the tables.
+ */
 static const char inputs_from_sql[] =
-    "WITH want AS (SELECT (e->>'a')::bigint AS attempt_id, e->'s' AS steps"
-    " FROM jsonb_array_elements($1::jsonb) e), src AS (SELECT w.attempt_id,"
-    " t.step_id, t.cell, t.matrix, " INPUT_FROM_JSON " AS v FROM want w"
-    " JOIN attempts a ON a.id = w.attempt_id JOIN tasks me ON me.id ="
-    " a.task_id JOIN runs r ON r.id = me.run_id JOIN tasks t ON t.run_id ="
-    " me.run_id AND t.step_id IN (SELECT jsonb_array_elements_text(w.steps))"
-    " LEFT JOIN LATERAL (SELECT y.id, y.try, y.finished_at FROM attempts y"
-    " WHERE y.task_id = t.id AND y.state = 'success' ORDER BY y.try DESC"
-    " LIMIT 1) x ON true), per_step AS (SELECT attempt_id, step_id, CASE"
-    " WHEN count(*) = 1 AND bool_and(matrix IS NULL) THEN (array_agg(v))[1]"
-    " ELSE jsonb_agg(v || jsonb_build_object('cell', cell) ORDER BY cell)"
-    " END AS v FROM src GROUP BY attempt_id, step_id) UPDATE attempts a SET"
-    " inputs_from = f.v FROM (SELECT attempt_id, jsonb_object_agg(step_id,"
-    " v) AS v FROM per_step GROUP BY attempt_id) f WHERE a.id ="
-    " f.attempt_id";
+    "WITH u AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS u(a bigint,"
+    " r bigint, t bigint, try int, s text, c int, m bool, dv text)), src AS"
+    " (SELECT u.a, u.s, u.c, u.m, " INPUT_FROM_JSON " AS v FROM u LEFT JOIN"
+    " attempts x ON x.task_id = u.t AND x.try = u.try AND x.state ="
+    " 'success' LEFT JOIN runs r ON r.id = u.r), per_step AS (SELECT a, s,"
+    " CASE WHEN bool_or(m) THEN jsonb_agg(v || jsonb_build_object('cell',"
+    " c) ORDER BY c) ELSE (array_agg(v))[1] END AS v FROM src GROUP BY a,"
+    " s) UPDATE attempts a SET inputs_from = f.v FROM (SELECT a,"
+    " jsonb_object_agg(s, v) AS v FROM per_step GROUP BY a) f WHERE a.id ="
+    " f.a";
 
 int store_attempts_inputs_from(struct store_conn *c, const char *want,
                                struct weir_err *err)

@@ -33,13 +33,16 @@ WEIR_MUSTCHECK int store_artifact_record(struct store_conn *c,
                                          struct weir_err *err);
 
 /*
- * Record on each attempt of want (JSON array text [{"a": ATTEMPT_ID, "s":
- * [STEP, ...]}], the steps whose outputs its lease gave it) which attempts
- * produced those outputs, in the caller's transaction: attempts.inputs_from
- * gets {step: {attempt_id, try, data_version, reused}} (data_version when
- * the step output data.version, reused: true when that attempt finished
- * before the run's last retry), a list of those with cell for a matrix
- * step. One statement for every attempt. Returns 0 or a database error.
+ * Record on attempts which upstream attempts produced the outputs their
+ * leases gave them, in the caller's transaction. want is JSON array text
+ * with one entry per attempt and upstream task: {"a": ATTEMPT_ID, "r":
+ * RUN_ID, "t": UPSTREAM_TASK_ID, "try": ITS TRY COUNT, "s": ITS STEP, "c":
+ * ITS CELL, "m": true for a matrix step, "dv": its data.version or null}.
+ * attempts.inputs_from gets {step: {attempt_id, try, data_version,
+ * reused}} (attempt_id null when the task has no successful try,
+ * reused: true when that attempt finished before the run's last retry), a
+ * list of those with cell for a matrix step. One statement for every
+ * attempt. Returns 0 or a database error.
  */
 WEIR_MUSTCHECK int store_attempts_inputs_from(struct store_conn *c,
                                               const char *want,
