@@ -111,10 +111,9 @@ static void print_version_row(const cJSON *a)
            member_text(a, "metrics", metrics, sizeof(metrics)));
 }
 
-/* Which version is in prod, and where it came from. */
-static void print_prod(const cJSON *reply)
+/* Where prod version `prod` (a member of the reply's versions) came from. */
+static void print_prod_version(const cJSON *reply, const char *prod)
 {
-    const char *prod = cli_str(reply, "prod");
     char run[32], metrics[512];
     const cJSON *v;
 
@@ -124,7 +123,7 @@ static void print_prod(const cJSON *reply)
             continue;
         printf("%s: prod is %s, from run %s (DAG %s, version %.12s,"
                " environment %s), step %s,\n  data %s (%.12s), uri %s,"
-               " metrics %s\n\n",
+               " metrics %s\n",
                cli_str(reply, "name"), prod,
                member_text(v, "run_id", run, sizeof(run)), cli_str(v, "dag"),
                cli_str(v, "dag_hash"), cli_str(v, "environment"),
@@ -133,7 +132,26 @@ static void print_prod(const cJSON *reply)
                member_text(v, "metrics", metrics, sizeof(metrics)));
         return;
     }
-    printf("%s: no version in prod\n\n", cli_str(reply, "name"));
+}
+
+/* Which versions are in prod (newest there first), and where they came
+ * from. */
+static void print_prod(const cJSON *reply)
+{
+    const cJSON *list =
+        cJSON_GetObjectItemCaseSensitive(reply, "prod_versions");
+    const cJSON *p;
+
+    if (cJSON_GetArraySize(list) == 0) {
+        printf("%s: no version in prod\n\n", cli_str(reply, "name"));
+        return;
+    }
+    cJSON_ArrayForEach(p, list)
+    {
+        if (cJSON_IsString(p))
+            print_prod_version(reply, p->valuestring);
+    }
+    printf("\n");
 }
 
 static void print_promotion(const cJSON *p)

@@ -27,11 +27,13 @@ static const struct control controls[] = {
      "are stopped by their workers.\n",
      "runs", 1, NULL},
     {"retry",
-     "usage: weir retry RUN_ID [--from STEP] [--json]\n\n"
+     "usage: weir retry RUN_ID [--from STEP] [-p NAME=VALUE]... [--json]\n\n"
      "Retries a finished run. Without --from, every task that did not\n"
      "succeed (and everything downstream of it) runs again; with --from,\n"
      "STEP and everything downstream of it. Other tasks keep their state\n"
-     "and outputs.\n",
+     "and outputs. -p changes a param for the tasks that run again\n"
+     "(repeatable; the DAG must declare it); the run records who changed\n"
+     "what, and its lineage shows it.\n",
      "runs", 1, "from"},
     {"approve",
      "usage: weir approve RUN_ID STEP [--comment TEXT] [--json]\n\n"
@@ -56,6 +58,7 @@ struct control_opts {
     bool json;          /* print the server's JSON */
     const char *server; /* --server */
     const char *value;  /* --from or --comment */
+    cJSON *params;      /* retry's -p NAME=VALUE, as an object */
 };
 
 static int parse(int argc, char **argv, const struct control *k,
@@ -66,12 +69,14 @@ static int parse(int argc, char **argv, const struct control *k,
         {"server", required_argument, NULL, 'S'},
         {"from", required_argument, NULL, 'F'},
         {"comment", required_argument, NULL, 'C'},
+        {"param", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    char *eq;
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "jS:h", lopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jS:hp:", lopts, NULL)) != -1) {
         switch (c) {
         case 'h':
             fputs(k->usage, stdout);
@@ -87,6 +92,17 @@ static int parse(int argc, char **argv, const struct control *k,
             if (k->opt == NULL || k->opt[0] != (c == 'F' ? 'f' : 'c'))
                 return cli_usage_error(k->name, "unknown option");
             o->value = optarg;
+            break;
+        case 'p':
+            eq = strchr(optarg, '=');
+            if (strcmp(k->name, "retry") != 0)
+                return cli_usage_error(k->name, "unknown option");
+            if (eq == NULL || eq == optarg)
+                return cli_usage_error(
+                    k->name, "-p takes NAME=VALUE, got \"%s\"", optarg);
+            *eq = '\0';
+            cJSON_DeleteItemFromObjectCaseSensitive(o->params, optarg);
+            cJSON_AddStringToObject(o->params, optarg, eq + 1);
             break;
         default:
             return cli_usage_error(k->name, "unknown option");
@@ -122,6 +138,16 @@ static void say(const struct control *k, char **args, const cJSON *r)
             printf(" %s", str_of(t, "step"));
         }
         printf("\n");
+        cJSON_ArrayForEach(t, cJSON_GetObjectItem(r, "changed"))
+        {
+            char *from = cJSON_PrintUnformatted(cJSON_GetObjectItem(t, "from"));
+            char *to = cJSON_PrintUnformatted(cJSON_GetObjectItem(t, "to"));
+
+            printf("param %s: %s -> %s\n", t->string, from ? from : "?",
+                   to ? to : "?");
+            cJSON_free(from);
+            cJSON_free(to);
+        }
     } else if (k->nargs == 2) {
         printf("step %s of run %s: %s (run %s)\n", args[1], args[0],
                str_of(r, "state"), str_of(r, "run_state"));
@@ -134,7 +160,7 @@ static void say(const struct control *k, char **args, const cJSON *r)
 
 static int control_run(const struct control *k, int argc, char **argv)
 {
-    struct control_opts o = {0};
+    struct control_opts o = {.params = cJSON_CreateObject()};
     cJSON *body = cJSON_CreateObject(), *reply = NULL;
     char path[700], a1[256], a2[256] = "";
     struct client c;
@@ -149,6 +175,10 @@ static int control_run(const struct control *k, int argc, char **argv)
                  k->nargs == 2 ? "/steps/" : "", a2, k->name);
         if (o.value != NULL)
             cJSON_AddStringToObject(body, k->opt, o.value);
+        if (cJSON_GetArraySize(o.params) > 0) {
+            cJSON_AddItemToObject(body, "params", o.params);
+            o.params = NULL;
+        }
         reply = client_call_or_say(&c, k->name, "POST", path, body);
         rc = reply ? CLI_OK : CLI_INVALID;
     }
@@ -162,6 +192,7 @@ static int control_run(const struct control *k, int argc, char **argv)
     }
     cJSON_Delete(reply);
     cJSON_Delete(body);
+    cJSON_Delete(o.params);
     return rc < 0 ? CLI_OK : rc;
 }
 

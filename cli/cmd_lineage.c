@@ -34,13 +34,65 @@ static void print_outputs(const cJSON *outputs)
     }
 }
 
+/* One entry of inputs_from: " STEP[#CELL] (attempt N, data V, reused)". */
+static void print_input(const char *step, const cJSON *v)
+{
+    const cJSON *cell = cJSON_GetObjectItemCaseSensitive(v, "cell");
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(v, "attempt_id");
+    const cJSON *dv = cJSON_GetObjectItemCaseSensitive(v, "data_version");
+
+    printf(" %s", step);
+    if (cJSON_IsNumber(cell))
+        printf("#%.0f", cell->valuedouble);
+    if (cJSON_IsNumber(a))
+        printf(" (attempt %.0f", a->valuedouble);
+    else
+        printf(" (no attempt");
+    if (cJSON_IsString(dv))
+        printf(", data %s", dv->valuestring);
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "reused")))
+        printf(", reused");
+    printf(")");
+}
+
+/* The steps a task read: from its attempt's inputs_from when recorded,
+ * else the names of its needs. */
+static void print_reads(const cJSON *s)
+{
+    const cJSON *from = cJSON_GetObjectItemCaseSensitive(s, "inputs_from");
+    const cJSON *n, *c;
+
+    if (cJSON_GetArraySize(from) > 0) {
+        printf("    read from:");
+        cJSON_ArrayForEach(n, from)
+        {
+            if (cJSON_IsArray(n)) {
+                cJSON_ArrayForEach(c, n)
+                {
+                    print_input(n->string, c);
+                }
+            } else {
+                print_input(n->string, n);
+            }
+        }
+        printf("\n");
+    } else if (cJSON_GetArraySize(
+                   cJSON_GetObjectItemCaseSensitive(s, "needs")) > 0) {
+        printf("    reads:");
+        cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(s, "needs"))
+        {
+            printf(" %s", cJSON_IsString(n) ? n->valuestring : "?");
+        }
+        printf("\n");
+    }
+}
+
 static void print_step(const cJSON *s)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(s, "matrix");
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(s, "attempt_id");
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(s, "reused_from");
     char *mt = cJSON_IsObject(m) ? cJSON_PrintUnformatted(m) : NULL;
-    const cJSON *n;
 
     printf("  %s%s%s  %s", cli_str(s, "step"), mt ? " " : "", mt ? mt : "",
            cli_str(s, "state"));
@@ -50,14 +102,7 @@ static void print_step(const cJSON *s)
     if (cJSON_IsNumber(r))
         printf("  reused (kept from before the retry)");
     printf("\n");
-    if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(s, "needs")) > 0) {
-        printf("    reads:");
-        cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(s, "needs"))
-        {
-            printf(" %s", cJSON_IsString(n) ? n->valuestring : "?");
-        }
-        printf("\n");
-    }
+    print_reads(s);
     print_outputs(cJSON_GetObjectItemCaseSensitive(s, "outputs"));
 }
 

@@ -26,12 +26,14 @@
 #define UP_MAX_WORKERS  16 /* local workers at most */
 #define UP_START_WAIT_S 30 /* longest wait for the server to answer */
 #define UP_STOP_WAIT_S  30 /* longest wait for a child to stop */
+#define UP_MAX_QUEUES   16 /* --queue at most this many times */
+#define UP_QUEUE_MAX    64 /* bytes of a queue name */
 
 extern char **environ;
 
 static const char usage_text[] =
     "usage: weir up [--dags DIR] [--home DIR] [--listen ADDR] [--workers N]\n"
-    "               [--slots N]\n\n"
+    "               [--slots N] [--queue NAME]...\n\n"
     "Runs Weir standalone: a private PostgreSQL cluster under HOME/pg, the\n"
     "server on ADDR with the DAGs of DIR, and N local workers. Ctrl-C stops\n"
     "everything; running `weir up` again keeps the history.\n\n"
@@ -39,15 +41,19 @@ static const char usage_text[] =
     "  --home DIR      state folder (default ./.weir)\n"
     "  --listen ADDR   server address (default 127.0.0.1:8080)\n"
     "  --workers N     local workers (default 2)\n"
-    "  --slots N       attempts each worker runs at once (default 4)\n";
+    "  --slots N       attempts each worker runs at once (default 4)\n"
+    "  --queue NAME    a queue every local worker serves; repeatable\n"
+    "                  (default: default only)\n";
 
 struct up {
-    const char *dags;             /* --dags */
-    const char *home;             /* --home */
-    const char *listen;           /* --listen */
-    long workers;                 /* --workers */
-    long slots;                   /* --slots */
-    char bindir[PATH_MAX];        /* folder of this weir binary */
+    const char *dags;                  /* --dags */
+    const char *home;                  /* --home */
+    const char *listen;                /* --listen */
+    long workers;                      /* --workers */
+    long slots;                        /* --slots */
+    const char *queues[UP_MAX_QUEUES]; /* --queue, in order given */
+    int n_queues;                      /* entries in queues; 0: default */
+    char bindir[PATH_MAX];             /* folder of this weir binary */
     char pg_url[512];             /* libpq connection string of the cluster */
     char url[256];                /* http://ADDR of the server */
     pid_t server;                 /* weir-server, or 0 */
@@ -251,10 +257,17 @@ static int worker_token(struct up *u, char *path, size_t len)
 static int start_workers(struct up *u)
 {
     char bin[PATH_MAX], tokfile[PATH_MAX], name[64], slots[32];
-    char *argv[] = {bin,     "--server",   u->url,          "--token-file",
-                    tokfile, "--dags-dir", (char *)u->dags, "--name",
-                    name,    "--slots",    slots,           NULL};
+    char *argv[12 + 2 * UP_MAX_QUEUES] = {
+        bin,     "--server",   u->url,          "--token-file",
+        tokfile, "--dags-dir", (char *)u->dags, "--name",
+        name,    "--slots",    slots,           NULL};
+    int n = 11;
 
+    for (int q = 0; q < u->n_queues; q++) {
+        argv[n++] = "--queue";
+        argv[n++] = (char *)u->queues[q];
+    }
+    argv[n] = NULL;
     sibling(u, "worker/weir-worker", bin, sizeof(bin));
     if (access(bin, X_OK) != 0) {
         fprintf(stderr, "weir up: %s is not built\n", bin);
@@ -269,6 +282,29 @@ static int start_workers(struct up *u)
         if (u->worker[i] == 0)
             return -1;
     }
+    return 0;
+}
+
+/* Add --queue NAME to u: a queue name as DAG files write them. */
+static int add_queue(struct up *u, const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len > UP_QUEUE_MAX ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_-.") != len)
+        return cli_usage_error("up",
+                               "--queue must be a queue name of letters, "
+                               "digits, \"_\", \"-\" and \".\" (at most %d), "
+                               "got \"%s\"",
+                               UP_QUEUE_MAX, name);
+    if (u->n_queues == UP_MAX_QUEUES)
+        return cli_usage_error("up", "--queue is given more than %d times",
+                               UP_MAX_QUEUES);
+    for (int q = 0; q < u->n_queues; q++)
+        if (strcmp(u->queues[q], name) == 0)
+            return 0;
+    u->queues[u->n_queues++] = name;
     return 0;
 }
 
@@ -331,12 +367,13 @@ static int parse_args(int argc, char **argv, struct up *u)
         {"listen", required_argument, NULL, 'l'},
         {"workers", required_argument, NULL, 'w'},
         {"slots", required_argument, NULL, 's'},
+        {"queue", required_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    int opt;
+    int opt, rc;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "d:H:l:w:s:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "d:H:l:w:s:q:h", opts, NULL)) != -1) {
         char *end = NULL;
 
         switch (opt) {
@@ -351,6 +388,11 @@ static int parse_args(int argc, char **argv, struct up *u)
             break;
         case 'l':
             u->listen = optarg;
+            break;
+        case 'q':
+            rc = add_queue(u, optarg);
+            if (rc != 0)
+                return rc;
             break;
         case 'w':
         case 's': {

@@ -138,6 +138,13 @@ struct dag_environment {
     struct dag_pos pos;      /* the environment's key */
 };
 
+/* What a DAG says of an artifact it produces (`artifacts:`). */
+struct dag_artifact {
+    char *name;         /* the artifact name, as in artifact.name outputs */
+    int max_prod;       /* versions in prod at once, >= 1 */
+    struct dag_pos pos; /* the name's key */
+};
+
 struct dag_step {
     char *id;           /* [a-z0-9][a-z0-9_-]{0,63} */
     struct dag_pos pos; /* the step's `id:` value */
@@ -189,6 +196,8 @@ struct dag {
     char *environment;            /* default environment, or NULL */
     struct dag_environment *environments; /* declared environments */
     size_t n_environments;                /* entries in environments */
+    struct dag_artifact *artifacts;       /* declared artifacts */
+    size_t n_artifacts;                   /* entries in artifacts */
     struct dag_hook on_failure;           /* hook, fields NULL when absent */
     struct dag_hook on_success;           /* hook, fields NULL when absent */
     struct dag_step *steps; /* in topological order (stable: ties keep
@@ -230,6 +239,10 @@ const struct dag_step *dag_step_get(const struct dag *dag, const char *id);
  * memory. The caller frees it with cJSON_Delete().
  */
 cJSON *dag_step_cell(const struct dag_step *step, size_t cell);
+
+/* How many versions of artifact `name` may be in prod at once by what
+ * dag says (1 when it does not say). */
+int dag_artifact_max_prod(const struct dag *dag, const char *name);
 
 /* Names of the enum values as written in YAML ("high", "none_failed"...). */
 const char *dag_priority_name(enum dag_priority p);

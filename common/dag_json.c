@@ -247,6 +247,26 @@ static bool add_environments(cJSON *obj, const struct dag *dag)
     return true;
 }
 
+/* `artifacts`, only when the DAG declares some. */
+static bool add_artifacts(cJSON *obj, const struct dag *dag)
+{
+    cJSON *arts;
+
+    if (dag->n_artifacts == 0)
+        return true;
+    arts = cJSON_AddObjectToObject(obj, "artifacts");
+    if (arts == NULL)
+        return false;
+    for (size_t i = 0; i < dag->n_artifacts; i++) {
+        cJSON *o = cJSON_AddObjectToObject(arts, dag->artifacts[i].name);
+
+        if (o == NULL || cJSON_AddNumberToObject(
+                             o, "max_prod", dag->artifacts[i].max_prod) == NULL)
+            return false;
+    }
+    return true;
+}
+
 static bool add_dag_fields(cJSON *o, const struct dag *dag)
 {
     return add_str(o, "dag", dag->id) &&
@@ -261,7 +281,7 @@ static bool add_dag_fields(cJSON *o, const struct dag *dag)
            add_limit(o, "concurrency", dag->concurrency) &&
            add_str(o, "priority", dag_priority_name(dag->priority)) &&
            add_str(o, "environment", dag->environment) &&
-           add_environments(o, dag) &&
+           add_environments(o, dag) && add_artifacts(o, dag) &&
            add_hook(o, "on_failure", &dag->on_failure) &&
            add_hook(o, "on_success", &dag->on_success);
 }

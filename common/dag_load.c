@@ -27,6 +27,7 @@ enum top_key {
     TK_PRIORITY,
     TK_ENVIRONMENT,
     TK_ENVIRONMENTS,
+    TK_ARTIFACTS,
     TK_DEFAULTS,
     TK_ON_FAILURE,
     TK_ON_SUCCESS,
@@ -49,6 +50,7 @@ static const char *const top_keys[TK_COUNT] = {
     "priority",
     "environment",
     "environments",
+    "artifacts",
     "defaults",
     "on_failure",
     "on_success",
@@ -73,6 +75,7 @@ static const char *const defaults_keys[DK_COUNT] = {
 
 static const char *const env_keys[] = {"params", "queue", "approve_before"};
 static const char *const hook_keys[] = {"run", "webhook"};
+static const char *const artifact_keys[] = {"max_prod"};
 
 #define ALL_KEYS UINT32_MAX
 
@@ -293,6 +296,86 @@ static void load_environments(struct dag_ctx *c, const struct ynode *n)
         load_environment(c, i, n->items[2 * i], n->items[2 * i + 1]);
 }
 
+/* ---- artifacts ---- */
+
+/* Whether s (len bytes) is an artifact name, as the registry takes it. */
+static bool artifact_name_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > 128 || strlen(s) != len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') ||
+                  (i > 0 && (ch == '.' || ch == '_' || ch == '-'));
+
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+static void load_artifact(struct dag_ctx *c, struct dag_artifact *a,
+                          const struct ynode *key, const struct ynode *val)
+{
+    char where[200];
+    struct dag_keys k;
+
+    a->pos = dag_npos(key);
+    a->max_prod = 1;
+    if (key->kind != YNODE_SCALAR || !artifact_name_valid(key->str, key->len)) {
+        dag_error(c, dag_npos(key),
+                  "artifact name \"%s\" is not valid: expected a letter or "
+                  "digit, then up to 127 letters, digits, '.', '_' or '-'",
+                  key->kind == YNODE_SCALAR ? dag_q(c, key->str)
+                                            : ynode_describe(key));
+        return;
+    }
+    a->name = arena_strndup(c, key->str, key->len);
+    if (dag_is_null(val))
+        return;
+    if (val->kind != YNODE_MAP) {
+        dag_error(c, dag_npos(val),
+                  "artifact \"%s\" must be a mapping with \"max_prod\", got %s",
+                  dag_q(c, key->str), dag_got(c, val));
+        return;
+    }
+    snprintf(where, sizeof(where), "in artifact \"%s\"", dag_q(c, key->str));
+    dag_walk_map(c, val, artifact_keys, 1, ALL_KEYS, where, &k);
+    if (k.val[0])
+        (void)dag_get_int(c, "max_prod", k.val[0], 1, 1000, &a->max_prod);
+}
+
+static void load_artifacts(struct dag_ctx *c, const struct ynode *n)
+{
+    struct dag *d = c->dag;
+
+    if (n->kind != YNODE_MAP) {
+        dag_error(c, dag_npos(n),
+                  "\"artifacts\" must be a mapping of artifact names to "
+                  "settings, got %s",
+                  dag_got(c, n));
+        return;
+    }
+    d->artifacts = arena_array(c, n->n, sizeof(*d->artifacts));
+    if (d->artifacts == NULL)
+        return;
+    d->n_artifacts = n->n;
+    dag_check_map_dups(c, n, false);
+    for (size_t i = 0; i < n->n; i++)
+        load_artifact(c, &d->artifacts[i], n->items[2 * i],
+                      n->items[2 * i + 1]);
+}
+
+int dag_artifact_max_prod(const struct dag *dag, const char *name)
+{
+    for (size_t i = 0; dag != NULL && i < dag->n_artifacts; i++)
+        if (dag->artifacts[i].name != NULL &&
+            strcmp(dag->artifacts[i].name, name) == 0)
+            return dag->artifacts[i].max_prod;
+    return 1;
+}
+
 static void load_default_env(struct dag_ctx *c, const struct ynode *n,
                              bool declared)
 {
@@ -461,6 +544,8 @@ static void load_top(struct dag_ctx *c, const struct dag_keys *k,
     load_limits(c, k);
     if (v[TK_ENVIRONMENTS])
         load_environments(c, v[TK_ENVIRONMENTS]);
+    if (v[TK_ARTIFACTS])
+        load_artifacts(c, v[TK_ARTIFACTS]);
     if (v[TK_ENVIRONMENT])
         load_default_env(c, v[TK_ENVIRONMENT], v[TK_ENVIRONMENTS] != NULL);
     if (v[TK_ON_FAILURE])

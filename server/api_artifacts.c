@@ -76,17 +76,24 @@ static bool dag_gates_prod(const struct dag *d)
     return false;
 }
 
-/* p->needs_approval from the DAG version that produced the artifact. */
-static int promotion_gate(struct api *api, struct store_conn *c,
-                          struct store_promotion *p, struct weir_err *err)
+/*
+ * What the DAG version that produced name/version says of its promotion to
+ * prod: whether it needs an approval (*gated, may be NULL) and how many
+ * versions of name may be in prod at once (*max_prod).
+ */
+static int promotion_rules(struct api *api, struct store_conn *c,
+                           const char *name, const char *version, bool *gated,
+                           int *max_prod, struct weir_err *err)
 {
     const struct dag *d = NULL;
-    int64_t version = 0;
-    int rc = store_artifact_dag_version(c, p->name, p->version, &version, err);
+    int64_t dag_version = 0;
+    int rc = store_artifact_dag_version(c, name, version, &dag_version, err);
 
-    if (rc == 0 && strcmp(p->to, "prod") == 0)
-        d = engine_dag(api->cache, c, version);
-    p->needs_approval = dag_gates_prod(d);
+    if (rc == 0)
+        d = engine_dag(api->cache, c, dag_version);
+    if (gated != NULL)
+        *gated = dag_gates_prod(d);
+    *max_prod = dag_artifact_max_prod(d, name);
     if (d != NULL)
         dagcache_release(api->cache, d);
     return rc;
@@ -139,7 +146,8 @@ void api_artifact_promote(struct http_req *req)
         rc = store_conn_get(api->store, &c, &err);
     }
     if (rc == 0)
-        rc = promotion_gate(api, c, &p, &err);
+        rc = promotion_rules(api, c, p.name, p.version, &p.needs_approval,
+                             &p.max_prod, &err);
     if (rc == 0)
         rc = store_artifact_promote(c, &p, &o, &err);
     store_conn_put(c);
@@ -159,7 +167,7 @@ static void promotion_decide(struct http_req *req, bool approve)
     struct weir_err err = {0};
     char by[BY_MAX];
     cJSON *o = NULL;
-    int rc = 0;
+    int max_prod = 1, rc = 0;
 
     if ((b != NULL && !cJSON_IsObject(b)) ||
         (cm != NULL && !cJSON_IsNull(cm) && !cJSON_IsString(cm)) ||
@@ -174,9 +182,14 @@ static void promotion_decide(struct http_req *req, bool approve)
         rc = store_conn_get(api->store, &c, &err);
     }
     if (rc == 0)
+        rc = promotion_rules(api, c, http_req_param(req, "name"),
+                             http_req_param(req, "version"), NULL, &max_prod,
+                             &err);
+    if (rc == 0)
         rc = store_artifact_decide(
             c, http_req_param(req, "name"), http_req_param(req, "version"),
-            approve, by, cJSON_IsString(cm) ? cm->valuestring : NULL, &o, &err);
+            max_prod, approve, by, cJSON_IsString(cm) ? cm->valuestring : NULL,
+            &o, &err);
     store_conn_put(c);
     if (rc < 0)
         http_reply_err(req, &err);

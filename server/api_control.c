@@ -7,8 +7,9 @@
  * needs a token like every route but health (read or admin).
  *
  *   POST /api/v1/runs/{id}/cancel                -> {run_id, state, canceled}
- *   POST /api/v1/runs/{id}/retry {from?}         -> {run_id, state,
- *                                                   retry_count, reset}
+ *   POST /api/v1/runs/{id}/retry {from?, params?} -> {run_id, state,
+ *                                                   retry_count, reset,
+ *                                                   changed}
  *   POST /api/v1/runs/{id}/steps/{step}/approve {comment?}
  *   POST /api/v1/runs/{id}/steps/{step}/reject {comment?}
  *                                                -> {run_id, step, state,
@@ -101,19 +102,49 @@ void api_run_cancel(struct http_req *req)
     reply(req, rc, &err, o);
 }
 
+/* Read {"from": STEP?, "params": {NAME: VALUE, ...}?} into r. */
+static int retry_request(const cJSON *b, struct engine_retry *r,
+                         struct weir_err *err)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(b, "params");
+    const cJSON *k;
+    int rc = body_string(b, "from", 64, &r->from, err);
+
+    cJSON_ArrayForEach(k, b)
+    {
+        if (rc == 0 && strcmp(k->string, "from") != 0 &&
+            strcmp(k->string, "params") != 0)
+            rc = weir_err_set(err, WEIR_EINVAL,
+                              "unknown key \"%s\": expected \"from\" and "
+                              "\"params\"",
+                              k->string);
+    }
+    if (rc == 0 && p != NULL && !cJSON_IsNull(p) && !cJSON_IsObject(p))
+        rc = weir_err_set(err, WEIR_EINVAL,
+                          "\"params\" must be an object of param names to "
+                          "values");
+    if (rc == 0 && cJSON_IsObject(p))
+        r->params = p;
+    return rc;
+}
+
 void api_run_retry(struct http_req *req)
 {
     struct api *api = http_req_app(req);
+    struct engine_retry r = {0};
     struct weir_err err = {0};
-    const char *from = NULL;
+    char by[BY_MAX];
     int64_t id = 0;
     cJSON *o = NULL;
     int rc = run_id_arg(req, &id, &err);
 
     if (rc == 0)
-        rc = body_string(http_req_json(req), "from", 64, &from, &err);
-    if (rc == 0)
-        rc = engine_run_retry(api->engine, id, from, &o, &err);
+        rc = retry_request(http_req_json(req), &r, &err);
+    if (rc == 0) {
+        api_caller_name(api, req, by, sizeof(by));
+        r.by = by;
+        rc = engine_run_retry(api->engine, id, &r, &o, &err);
+    }
     reply(req, rc, &err, o);
 }
 

@@ -154,6 +154,13 @@ WEIR_MUSTCHECK int engine_run_cancel(struct engine *e, int64_t run_id,
                                      const char *by, cJSON **out,
                                      struct weir_err *err);
 
+/* What a retry asks for. */
+struct engine_retry {
+    const char *from;    /* the step to run again from, or NULL */
+    const cJSON *params; /* object of params to change, or NULL */
+    const char *by;      /* token name of who asks */
+};
+
 /*
  * Retry finished run_id. Without from (NULL): every task that did not
  * succeed and was not skipped, and every task downstream of one, goes
@@ -164,12 +171,16 @@ WEIR_MUSTCHECK int engine_run_cancel(struct engine *e, int64_t run_id,
  * tasks whose upstream tasks are all done are decided at once; the run
  * becomes running (queued while max_active_runs holds it), its
  * retry_count grows by one and retried_at is set. *out gets
- * {run_id, state, retry_count, reset: [{task_id, step, cell}]}.
+ * {run_id, state, retry_count, reset: [{task_id, step, cell}], changed}.
+ * With r->params, the run's params take those values (each must be a
+ * param the DAG declares) for the tasks that run again, and the change is
+ * appended to the run's param_changes with who, when, the retry and its
+ * step (changed: {key: {from, to}}, only the keys whose value differs).
  * WEIR_ECONFLICT for a run not finished, WEIR_EINVAL for an unknown step
- * (err suggests a close one).
+ * or param (err suggests a close one).
  */
 WEIR_MUSTCHECK int engine_run_retry(struct engine *e, int64_t run_id,
-                                    const char *from, cJSON **out,
+                                    const struct engine_retry *r, cJSON **out,
                                     struct weir_err *err);
 
 /* A person's decision on an approval gate. */

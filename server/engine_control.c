@@ -242,17 +242,123 @@ static int retry_run_state(struct store_conn *c, struct run_ctx *x, int *count,
     return rc;
 }
 
-static int retry_in_tx(struct engine *e, struct store_conn *c,
-                       struct run_ctx *x, const char *from, cJSON *o,
+/* Param key must be one the DAG of x declares. */
+static int check_param(const struct run_ctx *x, const char *key,
                        struct weir_err *err)
 {
+    const char *cands[256];
+    size_t n = 0;
+    const cJSON *m;
+    const char *s;
+
+    if (cJSON_GetObjectItemCaseSensitive(x->dag->params, key) != NULL)
+        return 0;
+    cJSON_ArrayForEach(m, x->dag->params)
+    {
+        if (n < WEIR_ARRAY_LEN(cands))
+            cands[n++] = m->string;
+    }
+    s = suggest_word(key, cands, n);
+    return weir_err_set(
+        err, WEIR_EINVAL, "unknown param \"%s\" for DAG \"%s\"%s%s%s", key,
+        x->dag->id, s ? " (did you mean \"" : "", s ? s : "", s ? "\"?)" : "");
+}
+
+/*
+ * Apply r->params to the params of x (the values the tasks that run again
+ * see) into *params, and note each key whose value differs in changed
+ * ({key: {from, to}}).
+ */
+static int retry_params_apply(const struct run_ctx *x,
+                              const struct engine_retry *r, cJSON **params,
+                              cJSON *changed, struct weir_err *err)
+{
+    cJSON *p = x->run.params ? cJSON_Duplicate(x->run.params, 1)
+                             : cJSON_CreateObject();
+    const cJSON *m;
+    int rc = p ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    cJSON_ArrayForEach(m, r->params)
+    {
+        const cJSON *old = cJSON_GetObjectItemCaseSensitive(p, m->string);
+        cJSON *d;
+
+        if (rc == 0)
+            rc = check_param(x, m->string, err);
+        if (rc < 0)
+            break;
+        if (old != NULL && cJSON_Compare(old, m, true))
+            continue;
+        d = cJSON_AddObjectToObject(changed, m->string);
+        cJSON_AddItemToObject(
+            d, "from", old ? cJSON_Duplicate(old, 1) : cJSON_CreateNull());
+        cJSON_AddItemToObject(d, "to", cJSON_Duplicate(m, 1));
+        cJSON_DeleteItemFromObjectCaseSensitive(p, m->string);
+        cJSON_AddItemToObject(p, m->string, cJSON_Duplicate(m, 1));
+    }
+    if (rc < 0)
+        cJSON_Delete(p);
+    else
+        *params = p;
+    return rc;
+}
+
+/*
+ * Change the params of x as r asks, for retry number count: the run row
+ * gets the new values and a param_changes entry, x the new values.
+ * changed gets {key: {from, to}}; nothing is written when it stays empty.
+ */
+static int retry_params(struct store_conn *c, struct run_ctx *x,
+                        const struct engine_retry *r, int count, cJSON *changed,
+                        struct weir_err *err)
+{
+    cJSON *params = NULL, *entry = NULL;
+    char *ptext = NULL, *etext = NULL;
+    int rc;
+
+    if (r->params == NULL)
+        return 0;
+    rc = retry_params_apply(x, r, &params, changed, err);
+    if (rc < 0 || cJSON_GetArraySize(changed) == 0)
+        goto out;
+    entry = cJSON_CreateObject();
+    cJSON_AddStringToObject(entry, "by", r->by ? r->by : "");
+    cJSON_AddNumberToObject(entry, "retry", count);
+    cJSON_AddItemToObject(entry, "from",
+                          r->from ? cJSON_CreateString(r->from)
+                                  : cJSON_CreateNull());
+    cJSON_AddItemToObject(entry, "changed", cJSON_Duplicate(changed, 1));
+    ptext = cJSON_PrintUnformatted(params);
+    etext = cJSON_PrintUnformatted(entry);
+    rc = ptext && etext
+             ? store_run_params_change(c, x->run.id, ptext, etext, err)
+             : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    if (rc == 0) {
+        cJSON_Delete(x->run.params);
+        x->run.params = params;
+        params = NULL;
+    }
+out:
+    cJSON_Delete(params);
+    cJSON_Delete(entry);
+    cJSON_free(ptext);
+    cJSON_free(etext);
+    return rc;
+}
+
+static int retry_in_tx(struct engine *e, struct store_conn *c,
+                       struct run_ctx *x, const struct engine_retry *r,
+                       cJSON *o, struct weir_err *err)
+{
+    const char *from = r->from;
+    cJSON *changed = cJSON_AddObjectToObject(o, "changed");
     bool *reset = calloc(x->n ? x->n : 1, sizeof(bool));
     bool *step_reset = calloc(x->dag->n_steps + 1, sizeof(bool));
     cJSON *list = cJSON_AddArrayToObject(o, "reset");
     bool ended = false;
     size_t s = 0;
     int count = 0;
-    int rc = reset && step_reset && list
+    int rc = reset && step_reset && list && changed
                  ? 0
                  : weir_err_set(err, WEIR_ENOMEM, "out of memory");
 
@@ -273,6 +379,8 @@ static int retry_in_tx(struct engine *e, struct store_conn *c,
                           (long long)x->run.id);
     if (rc == 0)
         rc = retry_run_state(c, x, &count, err);
+    if (rc == 0)
+        rc = retry_params(c, x, r, count, changed, err);
     if (rc == 0 && x->run.state == RUN_RUNNING)
         rc = ctx_decide_ready(x, err);
     if (rc == 0)
@@ -287,8 +395,9 @@ static int retry_in_tx(struct engine *e, struct store_conn *c,
     return rc;
 }
 
-int engine_run_retry(struct engine *e, int64_t run_id, const char *from,
-                     cJSON **out, struct weir_err *err)
+int engine_run_retry(struct engine *e, int64_t run_id,
+                     const struct engine_retry *r, cJSON **out,
+                     struct weir_err *err)
 {
     struct store_conn *c = NULL;
     struct run_ctx x;
@@ -299,17 +408,19 @@ int engine_run_retry(struct engine *e, int64_t run_id, const char *from,
     if (rc == 0 && o == NULL)
         rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     if (rc == 0)
-        rc = retry_in_tx(e, c, &x, from, o, err);
+        rc = retry_in_tx(e, c, &x, r, o, err);
     state = x.run.state;
     rc = tx_close(e, c, &x, rc, err);
     if (rc < 0) {
         cJSON_Delete(o);
         return rc;
     }
-    log_info("event=run_retried run=%lld from=%s tasks=%d state=%s",
-             (long long)run_id, from ? from : "-",
+    log_info("event=run_retried run=%lld from=%s tasks=%d state=%s"
+             " params_changed=%d",
+             (long long)run_id, r->from ? r->from : "-",
              cJSON_GetArraySize(cJSON_GetObjectItem(o, "reset")),
-             run_state_name(state));
+             run_state_name(state),
+             cJSON_GetArraySize(cJSON_GetObjectItem(o, "changed")));
     cJSON_AddNumberToObject(o, "run_id", (double)run_id);
     cJSON_AddStringToObject(o, "state", run_state_name(state));
     *out = o;

@@ -17,6 +17,7 @@
 
 #include "engine_int.h"
 #include "log.h"
+#include "store_artifacts.h"
 #include "tmpl.h"
 
 #define MIN_WAIT_MS   20   /* shortest sleep between two empty claims */
@@ -217,6 +218,57 @@ static int fail_unrendered(struct engine *e, struct store_conn *c,
     return rc;
 }
 
+/* Note in want that the attempt of cl, task i of x, was given the outputs
+ * of each task of its upstream steps (none: nothing to note). */
+static void note_inputs(const struct run_ctx *x, size_t i,
+                        const struct store_claim *cl, cJSON *want)
+{
+    const struct dag_step *st = &x->dag->steps[x->rt[i].step];
+
+    for (size_t u = 0; u < st->n_upstream; u++) {
+        const struct dag_step *up = &x->dag->steps[st->upstream[u]];
+        size_t f = x->first[st->upstream[u]];
+
+        for (size_t k = 0; k < up->n_cells; k++) {
+            const struct store_task *t = &x->tasks[f + k];
+            const cJSON *dv =
+                cJSON_GetObjectItemCaseSensitive(t->outputs, "data.version");
+            cJSON *o = cJSON_CreateObject();
+
+            cJSON_AddItemToArray(want, o);
+            cJSON_AddNumberToObject(o, "a", (double)cl->attempt_id);
+            cJSON_AddNumberToObject(o, "r", (double)x->run.id);
+            cJSON_AddNumberToObject(o, "t", (double)t->id);
+            cJSON_AddNumberToObject(o, "try", t->try_count);
+            cJSON_AddStringToObject(o, "s", up->id);
+            cJSON_AddNumberToObject(o, "c", t->cell);
+            cJSON_AddBoolToObject(o, "m", up->n_cells > 1 || up->n_matrix > 0);
+            cJSON_AddItemToObject(o, "dv",
+                                  cJSON_IsString(dv)
+                                      ? cJSON_CreateString(dv->valuestring)
+                                      : cJSON_CreateNull());
+        }
+    }
+}
+
+/* Record which attempts produced the inputs noted in want, in one
+ * statement (store_attempts_inputs_from()). */
+static int record_inputs(struct store_conn *c, const cJSON *want,
+                         struct weir_err *err)
+{
+    char *text;
+    int rc;
+
+    if (cJSON_GetArraySize(want) == 0)
+        return 0;
+    text = cJSON_PrintUnformatted(want);
+    if (text == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    rc = store_attempts_inputs_from(c, text, err);
+    cJSON_free(text);
+    return rc;
+}
+
 /* A claim whose templates did not render, failed after the commit. */
 struct unrendered {
     struct store_claim cl;                         /* the claim */
@@ -262,7 +314,8 @@ static int claims_prefetch(struct run_ctx *x, const struct store_claim *v,
  * in this transaction (the completions'): their claims are rendered from
  * them. A claim that does not render is failed at once
  * (fail_unrendered()) when later is NULL, else noted in *later (a new
- * array, n entries) for the caller to fail after its commit.
+ * array, n entries) for the caller to fail after its commit. Each
+ * rendered attempt with upstream steps gets its inputs_from.
  */
 static int claims_to_docs(struct engine *e, struct store_conn *c,
                           const struct store_claim *v, size_t n, cJSON *arr,
@@ -271,7 +324,8 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
                           struct weir_err *err)
 {
     struct run_ctx own = {0}, *x = NULL;
-    int rc = 0;
+    cJSON *want = cJSON_CreateArray();
+    int rc = want == NULL ? weir_err_set(err, WEIR_ENOMEM, "out of memory") : 0;
 
     if (later != NULL) {
         *later = NULL;
@@ -300,6 +354,7 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
         if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
             cJSON_AddItemToArray(arr, doc);
+            note_inputs(x, (size_t)i, &v[k], want);
         } else if (rc == 0 && load_failed(x)) {
             *err = x->fatal_err;
             rc = x->fatal;
@@ -321,6 +376,9 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
         }
     }
     ctx_cleanup(e, &own);
+    if (rc == 0)
+        rc = record_inputs(c, want, err);
+    cJSON_Delete(want);
     return rc;
 }
 

@@ -140,6 +140,12 @@ int store_artifacts_list(struct store_conn *c, const char *name, cJSON **out,
                             1, params, out, err);
 }
 
+/* When version a reached prod, as the id of its promotion there: the
+ * oldest prod version is the one archived to make room. */
+#define PROD_SINCE                                                             \
+    "(SELECT max(p.id) FROM artifact_promotions p WHERE p.artifact_id ="       \
+    " a.id AND p.to_stage = 'prod' AND p.outcome = 'done')"
+
 int store_artifact_get(struct store_conn *c, const char *name, cJSON **out,
                        struct weir_err *err)
 {
@@ -148,8 +154,12 @@ int store_artifact_get(struct store_conn *c, const char *name, cJSON **out,
 
     rc = store_json_query(
         c,
-        "SELECT jsonb_build_object('name', $1::text, 'prod', (SELECT version"
-        " FROM artifacts WHERE name = $1 AND stage = 'prod'), 'versions',"
+        "SELECT jsonb_build_object('name', $1::text, 'prod', (SELECT"
+        " version FROM artifacts a WHERE name = $1 AND stage = 'prod' ORDER BY"
+        " " PROD_SINCE " DESC NULLS LAST, id DESC LIMIT 1), 'prod_versions',"
+        " (SELECT coalesce(jsonb_agg(version ORDER BY " PROD_SINCE
+        " DESC NULLS LAST, id DESC), '[]') FROM artifacts a WHERE name = $1"
+        " AND stage = 'prod'), 'versions',"
         " jsonb_agg(" ARTIFACT_JSON
         " || jsonb_build_object('promotions', " PROMOTIONS_JSON
         ") ORDER BY a.id DESC)) FROM artifacts a"
@@ -209,23 +219,30 @@ static int promote_lock(struct store_conn *c, const char *name,
     return rc;
 }
 
-/* Archive the prod version of p->name; its version into *archived. */
+/* Make room in prod for p->version: archive the oldest prod versions of
+ * p->name so that p->max_prod - 1 stay; their versions, oldest first and
+ * separated by ", ", into *archived (NULL when none). */
 static int promote_archive(struct store_conn *c,
                            const struct store_promotion *p, char **archived,
                            struct weir_err *err)
 {
-    const char *params[3] = {p->name, p->by, p->version};
+    char keep[16];
+    const char *params[4] = {p->name, p->by, p->version, keep};
     PGresult *r = NULL;
     int rc;
 
+    snprintf(keep, sizeof(keep), "%d", p->max_prod > 1 ? p->max_prod - 1 : 0);
     rc = store_query(
         c,
-        "WITH old AS (UPDATE artifacts SET stage = 'archived' WHERE name = $1"
-        " AND stage = 'prod' RETURNING id, version), ins AS (INSERT INTO"
+        "WITH old AS (UPDATE artifacts SET stage = 'archived' WHERE id IN"
+        " (SELECT a.id FROM artifacts a WHERE a.name = $1 AND a.stage ="
+        " 'prod' ORDER BY " PROD_SINCE " DESC NULLS LAST, a.id DESC"
+        " OFFSET $4::int) RETURNING id, version), ins AS (INSERT INTO"
         " artifact_promotions (artifact_id, from_stage, to_stage, by,"
         " comment) SELECT id, 'prod', 'archived', $2, 'replaced by ' || $3"
-        " FROM old) SELECT version FROM old",
-        3, params, &r, err);
+        " FROM old) SELECT string_agg(version, ', ' ORDER BY id) FROM old"
+        " HAVING count(*) > 0",
+        4, params, &r, err);
     if (rc == 0 && PQntuples(r) == 1)
         rc = store_val_dup(r, 0, 0, archived, err);
     PQclear(r);
@@ -345,11 +362,12 @@ int store_artifact_promote(struct store_conn *c,
 }
 
 int store_artifact_decide(struct store_conn *c, const char *name,
-                          const char *version, bool approve, const char *by,
-                          const char *comment, cJSON **out,
+                          const char *version, int max_prod, bool approve,
+                          const char *by, const char *comment, cJSON **out,
                           struct weir_err *err)
 {
-    struct store_promotion p = {name, version, NULL, NULL, comment, false};
+    struct store_promotion p = {name,    version, NULL,    NULL,
+                                comment, false,   max_prod};
     struct locked l;
     int rc = store_begin(c, err);
 
@@ -395,6 +413,37 @@ int store_artifact_dag_version(struct store_conn *c, const char *name,
     return rc;
 }
 
+/* One upstream task's producing attempt x, for attempts.inputs_from. */
+#define INPUT_FROM_JSON                                                        \
+    "jsonb_build_object('attempt_id', x.id, 'try', x.try) ||"                  \
+    " jsonb_strip_nulls(jsonb_build_object('data_version', u.dv, 'reused',"    \
+    " CASE WHEN x.finished_at < r.retried_at THEN true END))"
+
+/*
+ * The SQL of store_attempts_inputs_from(): every lookup is by primary or
+ * unique key ((task_id, try) of attempts), so its cost is the number of
+ * upstream tasks, whatever the size of the tables.
+ */
+static const char inputs_from_sql[] =
+    "WITH u AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS u(a bigint,"
+    " r bigint, t bigint, try int, s text, c int, m bool, dv text)), src AS"
+    " (SELECT u.a, u.s, u.c, u.m, " INPUT_FROM_JSON " AS v FROM u LEFT JOIN"
+    " attempts x ON x.task_id = u.t AND x.try = u.try AND x.state ="
+    " 'success' LEFT JOIN runs r ON r.id = u.r), per_step AS (SELECT a, s,"
+    " CASE WHEN bool_or(m) THEN jsonb_agg(v || jsonb_build_object('cell',"
+    " c) ORDER BY c) ELSE (array_agg(v))[1] END AS v FROM src GROUP BY a,"
+    " s) UPDATE attempts a SET inputs_from = f.v FROM (SELECT a,"
+    " jsonb_object_agg(s, v) AS v FROM per_step GROUP BY a) f WHERE a.id ="
+    " f.a";
+
+int store_attempts_inputs_from(struct store_conn *c, const char *want,
+                               struct weir_err *err)
+{
+    const char *params[1] = {want};
+
+    return store_cmd(c, inputs_from_sql, 1, params, err);
+}
+
 /* The outputs of task t split by prefix, for the lineage. */
 #define T_DATA     PREFIXED("t.outputs", "data.")
 #define T_ARTIFACT PREFIXED("t.outputs", "artifact.")
@@ -408,7 +457,7 @@ int store_artifact_dag_version(struct store_conn *c, const char *name,
     " 'outputs', t.outputs, 'data', " T_DATA ", 'artifact', " T_ARTIFACT       \
     ", 'metrics', " T_METRICS ", 'reused', coalesce(x.finished_at <"           \
     " r.retried_at, false), 'reused_from', CASE WHEN x.finished_at <"          \
-    " r.retried_at THEN x.id END)"
+    " r.retried_at THEN x.id END, 'inputs_from', x.inputs_from)"
 
 /* The SQL of store_run_lineage(): a task's attempt is its last success. */
 static const char lineage_sql[] =
@@ -419,7 +468,8 @@ static const char lineage_sql[] =
     " r.environment, 'trigger', jsonb_build_object('kind', r.trigger_kind,"
     " 'key', r.trigger_key, 'payload', r.trigger_payload), 'reason',"
     " r.reason, 'created_at', weir_iso(r.created_at), 'retry_count',"
-    " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'steps',"
+    " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'param_changes',"
+    " r.param_changes, 'steps',"
     " (SELECT coalesce(jsonb_agg(" LINEAGE_TASK_JSON " ORDER BY t.id), '[]')"
     " FROM tasks t LEFT JOIN LATERAL (SELECT * FROM attempts y WHERE"
     " y.task_id = t.id AND y.state = 'success' ORDER BY y.try DESC LIMIT 1)"

@@ -32,13 +32,31 @@ WEIR_MUSTCHECK int store_artifact_record(struct store_conn *c,
                                          const char *outputs,
                                          struct weir_err *err);
 
+/*
+ * Record on attempts which upstream attempts produced the outputs their
+ * leases gave them, in the caller's transaction. want is JSON array text
+ * with one entry per attempt and upstream task: {"a": ATTEMPT_ID, "r":
+ * RUN_ID, "t": UPSTREAM_TASK_ID, "try": ITS TRY COUNT, "s": ITS STEP, "c":
+ * ITS CELL, "m": true for a matrix step, "dv": its data.version or null}.
+ * attempts.inputs_from gets {step: {attempt_id, try, data_version,
+ * reused}} (attempt_id null when the task has no successful try,
+ * reused: true when that attempt finished before the run's last retry), a
+ * list of those with cell for a matrix step. One statement for every
+ * attempt. Returns 0 or a database error.
+ */
+WEIR_MUSTCHECK int store_attempts_inputs_from(struct store_conn *c,
+                                              const char *want,
+                                              struct weir_err *err);
+
 /* Every artifact version (of name when not NULL), newest first, as a new
  * JSON array *out. */
 WEIR_MUSTCHECK int store_artifacts_list(struct store_conn *c, const char *name,
                                         cJSON **out, struct weir_err *err);
 
-/* One artifact: {name, prod, versions: [... with promotions]}, or
- * WEIR_ENOTFOUND when no version has that name. */
+/* One artifact: {name, prod (the version that reached prod last, or
+ * null), prod_versions (every prod version, newest there first), versions:
+ * [... with promotions]}, or WEIR_ENOTFOUND when no version has that
+ * name. */
 WEIR_MUSTCHECK int store_artifact_get(struct store_conn *c, const char *name,
                                       cJSON **out, struct weir_err *err);
 
@@ -50,15 +68,18 @@ struct store_promotion {
     const char *by;      /* token name of who asks */
     const char *comment; /* free text, or NULL */
     bool needs_approval; /* to prod only once someone approves */
+    int max_prod;        /* versions of the name in prod at once, >= 1 */
 };
 
 /*
  * Move an artifact version to stage p->to in one transaction, recording
  * who and when. Stages only move forward (none, dev, staging, prod,
- * archived); a promotion to prod archives the name's current prod
- * version. With p->needs_approval, a promotion to prod only waits for
+ * archived); a promotion to prod archives the oldest of the name's prod
+ * versions (the one that reached prod first) when p->max_prod are
+ * there already. With p->needs_approval, a promotion to prod only waits for
  * store_artifact_decide() (outcome "awaiting_approval"). *out gets {name,
- * version, from, stage, outcome, by, decided_by, at, archived}.
+ * version, from, stage, outcome, by, decided_by, at, archived (the
+ * versions archived to make room, or null)}.
  * WEIR_EINVAL for an unknown stage, WEIR_ENOTFOUND for no such version,
  * WEIR_ECONFLICT for a move backwards, to the stage it has, or while a
  * promotion of it awaits approval.
@@ -69,14 +90,15 @@ WEIR_MUSTCHECK int store_artifact_promote(struct store_conn *c,
 
 /*
  * Approve (the waiting promotion happens, as store_artifact_promote()
- * would) or reject (the stage stays) the promotion of name/version that
- * awaits approval; by is who decides. Both are recorded. WEIR_ECONFLICT
- * when nothing awaits approval.
+ * would with max_prod) or reject (the stage stays) the promotion of
+ * name/version that awaits approval; by is who decides. Both are recorded.
+ * WEIR_ECONFLICT when nothing awaits approval.
  */
 WEIR_MUSTCHECK int store_artifact_decide(struct store_conn *c, const char *name,
-                                         const char *version, bool approve,
-                                         const char *by, const char *comment,
-                                         cJSON **out, struct weir_err *err);
+                                         const char *version, int max_prod,
+                                         bool approve, const char *by,
+                                         const char *comment, cJSON **out,
+                                         struct weir_err *err);
 
 /* The DAG version that produced name/version into *version_id (0 when
  * unknown), or WEIR_ENOTFOUND. */

@@ -127,6 +127,21 @@ int store_run_retry(struct store_conn *c, int64_t id, enum run_state from,
     return rc;
 }
 
+int store_run_params_change(struct store_conn *c, int64_t id,
+                            const char *params, const char *change,
+                            struct weir_err *err)
+{
+    char idb[24];
+    const char *p[3] = {idb, params, change};
+
+    I64(idb, id);
+    return store_cmd(c,
+                     "UPDATE runs SET params = $2::jsonb, param_changes ="
+                     " param_changes || jsonb_build_array(jsonb_build_object("
+                     "'at', weir_iso(now())) || $3::jsonb) WHERE id = $1",
+                     3, p, err);
+}
+
 int store_run_canceled_by(struct store_conn *c, int64_t id, const char *by,
                           struct weir_err *err)
 {

@@ -40,6 +40,15 @@ WEIR_MUSTCHECK int store_run_retry(struct store_conn *c, int64_t id,
                                    enum run_state from, enum run_state to,
                                    int *count, struct weir_err *err);
 
+/*
+ * Set the params of run id to params (JSON object text) and append change
+ * (JSON object text, without "at": it gets now) to its param_changes.
+ */
+WEIR_MUSTCHECK int store_run_params_change(struct store_conn *c, int64_t id,
+                                           const char *params,
+                                           const char *change,
+                                           struct weir_err *err);
+
 /* Record who canceled run id (a token name). */
 WEIR_MUSTCHECK int store_run_canceled_by(struct store_conn *c, int64_t id,
                                          const char *by, struct weir_err *err);

@@ -23,13 +23,14 @@
     " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"           \
     " 'finished_at', weir_iso(r.finished_at), 'retry_count',"                  \
     " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'canceled_by',"     \
-    " r.canceled_by)"
+    " r.canceled_by, 'param_changes', r.param_changes)"
 
 /* The attempts of task t as a JSON array. */
 #define ATTEMPTS_JSON                                                          \
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'try', a.try,"  \
     " 'state', a.state, 'exit_code', a.exit_code, 'worker', w.name,"           \
-    " 'error', a.error, 'outputs', a.outputs, 'started_at',"                   \
+    " 'error', a.error, 'outputs', a.outputs, 'inputs_from', a.inputs_from,"   \
+    " 'started_at',"                                                           \
     " weir_iso(a.started_at), 'finished_at', weir_iso(a.finished_at))"         \
     " ORDER BY a.try), '[]') FROM attempts a LEFT JOIN workers w"              \
     " ON w.id = a.worker_id WHERE a.task_id = t.id)"

@@ -132,6 +132,26 @@ check(steps2["ingest"]["reused"] and steps2["ingest"]["reused_from"]
       == ingest_attempt and not steps2["validate"]["reused"]
       and steps2["validate"]["data"].get("quarantined") == "25",
       "lineage says ingest was reused: %s" % steps2.get("ingest"))
+# the new attempts record which attempts' outputs they were given
+val2 = task(run2, "validate")["attempts"]
+ing_from = val2[-1].get("inputs_from") or {}
+check(len(val2) == 2 and ing_from.get("ingest", {}).get("attempt_id")
+      == ingest_attempt and ing_from["ingest"].get("reused") is True
+      and ing_from["ingest"].get("data_version") == version2,
+      "the retried validate names the original ingest: %s" % val2)
+check(val2[0].get("inputs_from", {}).get("ingest", {}).get("reused") is None
+      and val2[0]["inputs_from"]["ingest"]["attempt_id"] == ingest_attempt,
+      "the first validate was not given reused outputs: %s" % val2[0])
+check(task(run2, "ingest")["attempts"][0].get("inputs_from") is None,
+      "a step without upstream records no inputs")
+ev_from = steps2["evaluate"].get("inputs_from") or {}
+check(len(ev_from.get("train", [])) == 6
+      and [c["cell"] for c in ev_from["train"]] == list(range(6))
+      and all(c.get("reused") is None for c in ev_from["train"])
+      and ev_from.get("validate", {}).get("attempt_id") == val2[-1]["id"]
+      and ev_from.get("ingest", {}).get("reused") is True,
+      "lineage: evaluate read the new train cells and the old ingest: %s"
+      % ev_from)
 check(lin2["artifacts"] == [], "nothing registered below the threshold")
 val_hash = task(run2, "validate")["outputs"]["data.hash"]
 check(val_hash != task(run2, "ingest")["outputs"]["data.hash"],
@@ -260,6 +280,76 @@ check(e.get("version") == "run-%d" % edge["id"]
 _, arts = req("GET", "/api/v1/artifacts", READ)
 check(all(a["name"] in ("cancer-classifier", "edge-model")
           for a in arts["artifacts"]), "the bad name was not recorded")
+
+# 8. max_prod: 2 (ml_dags/canary.yaml): two in prod, the third archives
+# the one that reached prod first
+canary = []
+for _ in range(3):
+    code, b = req("POST", "/api/v1/dags/ml-canary/runs", ADMIN, {})
+    check(wait_done(b["run_id"])["state"] == "success", "canary run")
+    canary.append("run-%d" % b["run_id"])
+cpath = "/api/v1/artifacts/canary-model/versions/"
+
+
+def cpromote(version):
+    return req("POST", cpath + version + "/promote", ADMIN, {"to": "prod"})
+
+
+code, b = cpromote(canary[1])
+check(code == 200 and b["archived"] is None, "first canary prod: %s" % b)
+code, b = cpromote(canary[0])
+check(code == 200 and b["archived"] is None, "two in prod: %d %s" % (code, b))
+_, one = req("GET", "/api/v1/artifacts/canary-model", READ)
+check(one["prod"] == canary[0] and one["prod_versions"] == [canary[0],
+                                                            canary[1]],
+      "both in prod, newest there first: %s" % one)
+code, b = cpromote(canary[2])
+check(code == 200 and b["archived"] == canary[1],
+      "the third archives the oldest in prod: %d %s" % (code, b))
+_, one = req("GET", "/api/v1/artifacts/canary-model", READ)
+vs = {v["version"]: v["stage"] for v in one["versions"]}
+check(one["prod_versions"] == [canary[2], canary[0]]
+      and vs[canary[1]] == "archived", "canary registry: %s" % one)
+
+# 9. a retry that changes a param (ml_dags/params.yaml)
+code, b = req("POST", "/api/v1/dags/ml-params/runs", ADMIN, {})
+pr = b["run_id"]
+prun = wait_done(pr)
+check(prun["state"] == "failed" and task(prun, "check")["state"] == "failed",
+      "params run fails on bad: %s" % states(prun))
+rpath = "/api/v1/runs/%d/retry" % pr
+code, b = req("POST", rpath, ADMIN, {"from": "check", "params": {"bda": "1"}})
+check(code == 400 and "unknown param \"bda\"" in b["error"]["message"]
+      and "did you mean \"bad\"" in b["error"]["message"],
+      "an unknown param is refused: %d %s" % (code, b))
+code, b = req("POST", rpath, ADMIN, {"from": "check", "parms": {}})
+check(code == 400 and "unknown key \"parms\"" in b["error"]["message"],
+      "an unknown key is refused: %d %s" % (code, b))
+code, b = req("POST", rpath, ADMIN, {"from": "check", "params": ["bad"]})
+check(code == 400 and "must be an object" in b["error"]["message"],
+      "params must be an object: %d %s" % (code, b))
+code, b = req("POST", rpath, ADMIN, {"from": "check",
+                                     "params": {"bad": "false", "note": "x"}})
+check(code == 200 and b["changed"] == {"bad": {"from": "true",
+                                                "to": "false"}},
+      "retry with a changed param: %d %s" % (code, b))
+prun = wait_done(pr)
+check(prun["state"] == "success" and len(task(prun, "make")["attempts"]) == 1
+      and prun["params"]["bad"] == "false",
+      "the retried step sees the new value: %s %s" % (states(prun),
+                                                      prun.get("params")))
+pc = prun.get("param_changes") or [{}]
+check(len(pc) == 1 and pc[0].get("by") == "ops" and pc[0].get("retry") == 1
+      and pc[0].get("from") == "check" and pc[0].get("at")
+      and pc[0].get("changed") == {"bad": {"from": "true", "to": "false"}},
+      "the run records who changed what: %s" % pc)
+_, plin = req("GET", "/api/v1/runs/%d/lineage" % pr, READ)
+psteps = {s["step"]: s for s in plin.get("steps", [])}
+check(plin.get("param_changes") == pc and psteps["make"]["reused"]
+      and psteps["check"]["inputs_from"]["make"]["data_version"] == "v-x",
+      "the lineage shows the change and the kept make: %s" % plin)
+with open(os.path.join(DATA, "params_run"), "w") as f:
+    f.write(str(pr))
 
 print("ml: %d failures" % len(failures))
 sys.exit(1 if failures else 0)

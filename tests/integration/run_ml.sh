@@ -40,6 +40,9 @@ if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     fi
     expect_cli 0 "cancer-classifier" artifacts
     expect_cli 0 "prod" artifacts cancer-classifier
+    expect_cli 0 "canary-model: prod is run-" artifacts canary-model
+    [ "$(grep -c 'canary-model: prod is' "$tmp/cli")" -eq 2 ] ||
+        { echo "FAIL: weir artifacts canary-model shows not 2 in prod" >&2; rc=1; }
     expect_cli 0 '"versions"' artifacts cancer-classifier --json
     expect_cli 1 "no artifact" artifacts nothing-here
     expect_cli 0 "archived" artifact promote cancer-classifier r3 --to archived
@@ -49,8 +52,14 @@ if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     expect_cli 0 "none -> prod" artifact approve cancer-classifier r4 --comment ok
     expect_cli 1 "awaits no approval" artifact reject cancer-classifier r4
     expect_cli 0 "reused" lineage 2
+    expect_cli 0 "read from: ingest (attempt [0-9]*, data [^,]*, reused)" lineage 2
     expect_cli 0 "data.version" lineage 1
     expect_cli 1 "no run 999999" lineage 999999
+    pr=$(cat "$tmp/data/params_run")
+    expect_cli 1 'unknown param "nte"' retry "$pr" --from check -p nte=y
+    expect_cli 2 "-p takes NAME=VALUE" retry "$pr" -p note
+    expect_cli 2 "unknown option" cancel "$pr" -p note=y
+    expect_cli 0 'param note: "x" -> "y"' retry "$pr" --from check -p note=y
 fi
 
 harness_stop_worker

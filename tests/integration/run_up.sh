@@ -55,13 +55,16 @@ mkdir "$tmp/dags"
 cp "$src"/tests/integration/up_dags/*.yaml "$tmp/dags/"
 cd "$tmp" || die "no temp folder"
 
+# start_up N [ARG...]: weir up with ARGs; ready once N workers registered.
 start_up() {
-    "$weir" up --listen "127.0.0.1:$port" --workers 2 --slots 2 \
+    local n=$1
+    shift
+    "$weir" up --listen "127.0.0.1:$port" --workers 2 --slots 2 "$@" \
         >>"$tmp/up.log" 2>&1 &
     up_pid=$!
     for _ in $(seq 1 300); do
         grep -q 'weir up: ready' "$tmp/up.log" 2>/dev/null &&
-            [ "$(grep -c 'event=registered' "$tmp/up.log")" -ge "$1" ] && return 0
+            [ "$(grep -c 'event=registered' "$tmp/up.log")" -ge "$n" ] && return 0
         kill -0 "$up_pid" 2>/dev/null || die "weir up exited"
         sleep 0.1
     done
@@ -117,10 +120,21 @@ stop_up
 grep -q 'weir up: stopping' "$tmp/up.log" || fail "no clean stop message"
 pgrep -f "$tmp" >/dev/null && fail "processes left after Ctrl-C: $(pgrep -af "$tmp")"
 
-# A second `weir up` reuses the cluster: the run is still there.
-start_up 4
+"$weir" up --queue 'a b' >queue.out 2>&1
+[ $? -eq 2 ] && grep -q -- '--queue must be a queue name' queue.out ||
+    fail "a bad --queue: $(cat queue.out)"
+
+# A second `weir up` reuses the cluster: the run is still there. Its
+# workers serve the prod queue too.
+start_up 4 --queue default --queue prod
 "$weir" runs e2e >runs2.out
 grep -q "^$run_id *e2e *success" runs2.out || fail "history lost: $(cat runs2.out)"
+prod_id=$("$weir" trigger prodq) || die "trigger prodq failed"
+state=$(wait_run "$prod_id")
+[ "$state" = success ] || fail "prod-queue run $prod_id ended $state"
+run_id=$("$weir" trigger e2e -p who=again) || die "trigger failed"
+state=$(wait_run "$run_id")
+[ "$state" = success ] || fail "default queue after --queue: run ended $state"
 stop_up
 
 if [ "$failures" -gt 0 ]; then

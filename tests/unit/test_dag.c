@@ -633,6 +633,36 @@ static void test_names(void **state)
 
 /* A run: hook is a step of its own: last, needing every step of the
  * file, with its rule; it inherits defaults and may name any step. */
+/* `artifacts:` sets max_prod per name; other names keep one. */
+static void test_artifacts(void **state)
+{
+    static const char yaml[] = "artifacts:\n"
+                               "  churn-model: {max_prod: 3}\n"
+                               "  report.v2:\n"
+                               "steps:\n"
+                               "  - {id: a, run: x}\n";
+    struct dag *d = load_ok("arts", yaml);
+    cJSON *j;
+
+    (void)state;
+    assert_int_equal(d->n_artifacts, 2);
+    assert_string_equal(d->artifacts[0].name, "churn-model");
+    assert_int_equal(d->artifacts[0].max_prod, 3);
+    assert_int_equal(d->artifacts[0].pos.line, 2);
+    assert_int_equal(d->artifacts[1].max_prod, 1);
+    assert_int_equal(dag_artifact_max_prod(d, "churn-model"), 3);
+    assert_int_equal(dag_artifact_max_prod(d, "report.v2"), 1);
+    assert_int_equal(dag_artifact_max_prod(d, "other"), 1);
+    assert_int_equal(dag_artifact_max_prod(NULL, "churn-model"), 1);
+    j = dag_to_json(d);
+    assert_non_null(j);
+    check_json_num(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "artifacts"), "churn-model"),
+        "max_prod", 3);
+    cJSON_Delete(j);
+    dag_free(d);
+}
+
 static void test_hooks(void **state)
 {
     static const char yaml[] =
@@ -729,6 +759,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_large_dag),
         cmocka_unit_test(test_hooks),
+        cmocka_unit_test(test_artifacts),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

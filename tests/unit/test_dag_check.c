@@ -580,6 +580,23 @@ static void test_triggers_hooks_envs(void **state)
            "64)"}}},
         {"params: {x: 1}\nenvironments:\n  dev: {params: {y: 2}}\n" STEP,
          {{3, 18, "unknown param \"y\" in environment \"dev\""}}},
+        {"artifacts:\n  model: {max_prd: 2}\n" STEP,
+         {{2, 11,
+           "unknown key \"max_prd\" in artifact \"model\" (did you mean "
+           "\"max_prod\"?)"}}},
+        {"artifacts:\n  model: {max_prod: 0}\n" STEP,
+         {{2, 21, "\"max_prod\" must be a whole number >= 1, got 0"}}},
+        {"artifacts:\n  -model: {}\n" STEP,
+         {{2, 3,
+           "artifact name \"-model\" is not valid: expected a letter or "
+           "digit, then up to 127 letters, digits, '.', '_' or '-'"}}},
+        {"artifacts: [model]\n" STEP,
+         {{1, 12,
+           "\"artifacts\" must be a mapping of artifact names to settings, "
+           "got a list"}}},
+        {"artifacts:\n  model: 3\n" STEP,
+         {{2, 10,
+           "artifact \"model\" must be a mapping with \"max_prod\", got 3"}}},
     };
 
     (void)state;
