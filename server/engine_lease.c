@@ -314,8 +314,11 @@ static int claims_prefetch(struct run_ctx *x, const struct store_claim *v,
  * in this transaction (the completions'): their claims are rendered from
  * them. A claim that does not render is failed at once
  * (fail_unrendered()) when later is NULL, else noted in *later (a new
- * array, n entries) for the caller to fail after its commit. Each
- * rendered attempt with upstream steps gets its inputs_from.
+ * array, n entries) for the caller to fail after its commit. In a run
+ * that was retried, each rendered attempt with upstream steps gets its
+ * inputs_from: which attempts produced what it was given (in a run never
+ * retried each upstream task has one successful attempt, found without a
+ * record, and the lease path saves the statement).
  */
 static int claims_to_docs(struct engine *e, struct store_conn *c,
                           const struct store_claim *v, size_t n, cJSON *arr,
@@ -354,7 +357,8 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
         if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
             cJSON_AddItemToArray(arr, doc);
-            note_inputs(x, (size_t)i, &v[k], want);
+            if (x->run.retry_count > 0)
+                note_inputs(x, (size_t)i, &v[k], want);
         } else if (rc == 0 && load_failed(x)) {
             *err = x->fatal_err;
             rc = x->fatal;

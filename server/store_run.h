@@ -34,6 +34,7 @@ struct store_run {
     char *logical_time;        /* ISO 8601; the creation time if none */
     char *dag_path;            /* the version's file, or NULL (API DAG) */
     char *dag_hash;            /* SHA-256 of the version */
+    int retry_count;           /* times it was retried */
 };
 
 /* A task row. */

@@ -200,6 +200,13 @@ static int json_col(const PGresult *r, int row, int col, cJSON **out,
 }
 
 /* The run at columns c..c+12 of row `row` of r. */
+/* The columns run_from_row() reads, of runs r and dag_versions v. */
+#define RUN_ROW_SQL                                                            \
+    "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"              \
+    " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"        \
+    " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"             \
+    " v.path, v.hash, r.retry_count"
+
 static int run_from_row(const PGresult *r, int row, int c,
                         struct store_run *out, struct weir_err *err)
 {
@@ -228,6 +235,7 @@ static int run_from_row(const PGresult *r, int row, int c,
         rc = store_val_dup(r, row, c + 11, &v.dag_path, err);
     if (rc == 0)
         rc = store_val_dup(r, row, c + 12, &v.dag_hash, err);
+    v.retry_count = (int)store_val_i64(r, row, c + 13);
     if (rc < 0) {
         store_run_cleanup(&v);
         return rc;
@@ -239,11 +247,7 @@ static int run_from_row(const PGresult *r, int row, int c,
 int store_run_get(struct store_conn *c, int64_t id, bool lock,
                   struct store_run *out, struct weir_err *err)
 {
-    static const char base[] =
-        "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"
-        " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"
-        " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"
-        " v.path, v.hash"
+    static const char base[] = RUN_ROW_SQL
         " FROM runs r JOIN dag_versions v ON v.id = r.dag_version_id"
         " WHERE r.id = $1";
     char sql[sizeof(base) + 20], idb[24];
@@ -278,10 +282,8 @@ int store_attempt_lock_run(struct store_conn *c, int64_t id, const char *lease,
     /* Both locks of a completion in one round trip, attempt then run. */
     rc = store_query(
         c,
-        "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"
-        " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"
-        " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"
-        " v.path, v.hash, a.id, a.task_id, a.try, a.state,"
+        RUN_ROW_SQL
+        ", a.id, a.task_id, a.try, a.state,"
         " a.lease_id::text = $2, a.lease_deadline < now(), t.step_id"
         " FROM attempts a JOIN tasks t ON t.id = a.task_id"
         " JOIN runs r ON r.id = t.run_id"
@@ -295,14 +297,14 @@ int store_attempt_lock_run(struct store_conn *c, int64_t id, const char *lease,
         return weir_err_set(err, WEIR_ENOTFOUND, "no attempt %lld",
                             (long long)id);
     }
-    v.id = store_val_i64(r, 0, 13);
-    v.task_id = store_val_i64(r, 0, 14);
+    v.id = store_val_i64(r, 0, 14);
+    v.task_id = store_val_i64(r, 0, 15);
     v.run_id = store_val_i64(r, 0, 0);
-    v.try = (int)store_val_i64(r, 0, 15);
-    rc = attempt_state_parse(PQgetvalue(r, 0, 16), &v.state, err);
-    v.lease_ok = lease != NULL && strcmp(PQgetvalue(r, 0, 17), "t") == 0;
-    v.expired = strcmp(PQgetvalue(r, 0, 18), "t") == 0;
-    snprintf(v.step_id, sizeof(v.step_id), "%s", PQgetvalue(r, 0, 19));
+    v.try = (int)store_val_i64(r, 0, 16);
+    rc = attempt_state_parse(PQgetvalue(r, 0, 17), &v.state, err);
+    v.lease_ok = lease != NULL && strcmp(PQgetvalue(r, 0, 18), "t") == 0;
+    v.expired = strcmp(PQgetvalue(r, 0, 19), "t") == 0;
+    snprintf(v.step_id, sizeof(v.step_id), "%s", PQgetvalue(r, 0, 20));
     if (rc == 0)
         rc = run_from_row(r, 0, 0, run, err);
     PQclear(r);
@@ -420,10 +422,8 @@ int store_runs_lock(struct store_conn *c, const int64_t *ids, size_t n,
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     rc = store_query(
         c,
-        "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"
-        " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"
-        " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"
-        " v.path, v.hash FROM runs r"
+        RUN_ROW_SQL
+        " FROM runs r"
         " JOIN dag_versions v ON v.id = r.dag_version_id"
         " WHERE r.id = ANY ($1::bigint[]) ORDER BY r.id FOR UPDATE OF r",
         1, params, &r, err);

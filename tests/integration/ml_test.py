@@ -139,9 +139,9 @@ check(len(val2) == 2 and ing_from.get("ingest", {}).get("attempt_id")
       == ingest_attempt and ing_from["ingest"].get("reused") is True
       and ing_from["ingest"].get("data_version") == version2,
       "the retried validate names the original ingest: %s" % val2)
-check(val2[0].get("inputs_from", {}).get("ingest", {}).get("reused") is None
-      and val2[0]["inputs_from"]["ingest"]["attempt_id"] == ingest_attempt,
-      "the first validate was not given reused outputs: %s" % val2[0])
+check(val2[0].get("inputs_from") is None,
+      "the first validate, leased before any retry, records no inputs"
+      " (each upstream task had one success): %s" % val2[0])
 check(task(run2, "ingest")["attempts"][0].get("inputs_from") is None,
       "a step without upstream records no inputs")
 ev_from = steps2["evaluate"].get("inputs_from") or {}
