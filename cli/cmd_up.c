@@ -471,14 +471,15 @@ int cmd_up(int argc, char **argv)
     rc = CLI_INVALID;
     if (start_server(&u) == 0 && write_url_file(&u) == 0 &&
         start_workers(&u) == 0) {
-        printf("weir up: ready. API: %s/api/v1 (the dashboard is not "
-               "built yet)\n"
+        printf("weir up: ready.\n"
+               "  dashboard: %s/ (sign in with the admin token)\n"
+               "  API: %s/api/v1\n"
                "  admin token: %s/admin.token (the CLI finds it when run "
                "from here)\n"
                "  try: build/weir dags; build/weir trigger hello; "
                "build/weir runs\n"
                "  Ctrl-C stops everything.\n",
-               u.url, u.home);
+               u.url, u.url, u.home);
         fflush(stdout);
         supervise(&u);
         rc = up_stop_signal ? CLI_OK : CLI_INVALID;

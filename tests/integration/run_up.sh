@@ -86,6 +86,10 @@ wait_run() {
 start_up 2
 [ -f .weir/server.url ] || fail ".weir/server.url not written"
 [ "$(stat -c %a .weir/admin.token)" = 600 ] || fail "admin token not mode 600"
+grep -q "dashboard: http://127.0.0.1:$port/ " up.log ||
+    fail "weir up did not print the dashboard's address: $(cat up.log)"
+curl -sf "http://127.0.0.1:$port/" | grep -q '<title>Weir</title>' ||
+    fail "the dashboard is not served at http://127.0.0.1:$port/"
 
 "$weir" dags >dags.out || fail "weir dags failed"
 grep -q '^e2e ' dags.out || fail "e2e not listed: $(cat dags.out)"
