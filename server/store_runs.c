@@ -463,14 +463,32 @@ static int task_from_row(const PGresult *r, int row, struct store_task *t,
     return rc;
 }
 
+/* Every row of r (TASK_COLS) into a new array *out of *n tasks
+ * (store_tasks_free()). */
+static int tasks_from_result(const PGresult *r, struct store_task **out,
+                             size_t *n, struct weir_err *err)
+{
+    size_t rows = (size_t)PQntuples(r), i;
+    struct store_task *v = calloc(rows ? rows : 1, sizeof(*v));
+    int rc = v ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    for (i = 0; rc == 0 && i < rows; i++)
+        rc = task_from_row(r, (int)i, &v[i], err);
+    if (rc < 0) {
+        store_tasks_free(v, rows);
+        return rc;
+    }
+    *out = v;
+    *n = rows;
+    return 0;
+}
+
 int store_run_tasks(struct store_conn *c, int64_t run_id,
                     struct store_task **out, size_t *n, struct weir_err *err)
 {
     char idb[24];
     const char *params[1] = {idb};
-    struct store_task *v = NULL;
     PGresult *r = NULL;
-    size_t rows, i = 0;
     int rc;
 
     I64(idb, run_id);
@@ -481,20 +499,9 @@ int store_run_tasks(struct store_conn *c, int64_t run_id,
                      1, params, &r, err);
     if (rc < 0)
         return rc;
-    rows = (size_t)PQntuples(r);
-    v = calloc(rows ? rows : 1, sizeof(*v));
-    if (v == NULL)
-        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    for (i = 0; rc == 0 && i < rows; i++)
-        rc = task_from_row(r, (int)i, &v[i], err);
+    rc = tasks_from_result(r, out, n, err);
     PQclear(r);
-    if (rc < 0) {
-        store_tasks_free(v, rows);
-        return rc;
-    }
-    *out = v;
-    *n = rows;
-    return 0;
+    return rc;
 }
 
 int store_run_tasks_some(struct store_conn *c, int64_t run_id,
@@ -506,9 +513,7 @@ int store_run_tasks_some(struct store_conn *c, int64_t run_id,
     char idb[24];
     char *id_arr = ids_literal(ids, n_ids), *step_arr = NULL;
     const char *params[3] = {idb, id_arr, NULL};
-    struct store_task *v = NULL;
     PGresult *r = NULL;
-    size_t rows = 0, i;
     int rc = 0;
 
     step_arr = strs_literal(steps, n_steps);
@@ -544,20 +549,9 @@ int store_run_tasks_some(struct store_conn *c, int64_t run_id,
     free(step_arr);
     if (rc < 0)
         return rc;
-    rows = (size_t)PQntuples(r);
-    v = calloc(rows ? rows : 1, sizeof(*v));
-    if (v == NULL)
-        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    for (i = 0; rc == 0 && i < rows; i++)
-        rc = task_from_row(r, (int)i, &v[i], err);
+    rc = tasks_from_result(r, out, n, err);
     PQclear(r);
-    if (rc < 0) {
-        store_tasks_free(v, rows);
-        return rc;
-    }
-    *out = v;
-    *n = rows;
-    return 0;
+    return rc;
 }
 
 /* The JSON array of changes for store_run_write(), and their ids as an
