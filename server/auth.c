@@ -145,14 +145,10 @@ int auth_first_admin(struct store_conn *c, const char *token_file,
     return rc;
 }
 
-int auth_check(struct store *s, const char *header, enum auth_role *role,
-               struct weir_err *err)
+/* The SHA-256 (hex) of the token of an "Authorization: Bearer" header,
+ * or WEIR_EAUTH saying what is wrong with the header. */
+static int bearer_hash(const char *header, char hash[65], struct weir_err *err)
 {
-    struct store_conn *c = NULL;
-    char hash[65], name[16];
-    enum auth_role r = AUTH_ROLE_READ;
-    int rc;
-
     if (header == NULL)
         return weir_err_set(err, WEIR_EAUTH,
                             "this route needs an API token: send "
@@ -166,9 +162,22 @@ int auth_check(struct store *s, const char *header, enum auth_role *role,
     if (!token_well_formed(header))
         return weir_err_set(err, WEIR_EAUTH, "the token is not valid");
     sha256_hex(header, strlen(header), hash);
-    rc = store_conn_get(s, &c, err);
+    return 0;
+}
+
+int auth_check(struct store *s, const char *header, enum auth_role *role,
+               struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    char hash[65], name[16];
+    enum auth_role r = AUTH_ROLE_READ;
+    int rc;
+
+    rc = bearer_hash(header, hash, err);
     if (rc == 0)
-        rc = store_token_role(c, hash, name, sizeof(name), err);
+        rc = store_conn_get(s, &c, err);
+    if (rc == 0)
+        rc = store_token_get(c, hash, name, sizeof(name), NULL, 0, err);
     store_conn_put(c);
     if (rc == WEIR_ENOTFOUND)
         return weir_err_set(err, WEIR_EAUTH, "the token is not valid");
@@ -184,15 +193,9 @@ int auth_token_name(struct store_conn *c, const char *header, char *name,
                     size_t len, struct weir_err *err)
 {
     char hash[65];
+    int rc = bearer_hash(header, hash, err);
 
-    if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
-        return weir_err_set(err, WEIR_EAUTH, "no bearer token");
-    header += 7;
-    header += strspn(header, " ");
-    if (!token_well_formed(header))
-        return weir_err_set(err, WEIR_EAUTH, "the token is not valid");
-    sha256_hex(header, strlen(header), hash);
-    return store_token_name(c, hash, name, len, err);
+    return rc < 0 ? rc : store_token_get(c, hash, NULL, 0, name, len, err);
 }
 
 static bool has_prefix(const char *s, const char *prefix)

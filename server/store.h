@@ -80,11 +80,12 @@ WEIR_MUSTCHECK int store_token_insert(struct store_conn *c, const char *hash,
                                       const char *role, const char *name,
                                       struct weir_err *err);
 
-/* The role of the live (not revoked) token with this hash into role (at
- * least 16 bytes). WEIR_ENOTFOUND when there is none. */
-WEIR_MUSTCHECK int store_token_role(struct store_conn *c, const char *hash,
-                                    char *role, size_t role_len,
-                                    struct weir_err *err);
+/* The role (at least 16 bytes) and the name of the live (not revoked)
+ * token with this hash, each into its buffer unless that is NULL.
+ * WEIR_ENOTFOUND when there is none. */
+WEIR_MUSTCHECK int store_token_get(struct store_conn *c, const char *hash,
+                                   char *role, size_t role_len, char *name,
+                                   size_t name_len, struct weir_err *err);
 
 /*
  * Record `hash` as an admin token if, and only if, no live admin token

@@ -141,24 +141,3 @@ int store_logs_read(struct store_conn *c, int64_t id, int64_t after, int limit,
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no attempt %s", idb);
     return rc;
 }
-
-int store_token_name(struct store_conn *c, const char *hash, char *name,
-                     size_t len, struct weir_err *err)
-{
-    const char *params[1] = {hash};
-    PGresult *r = NULL;
-    int rc;
-
-    rc = store_query(c,
-                     "SELECT name FROM api_tokens WHERE hash = $1 AND"
-                     " revoked_at IS NULL",
-                     1, params, &r, err);
-    if (rc < 0)
-        return rc;
-    if (PQntuples(r) == 0)
-        rc = weir_err_set(err, WEIR_ENOTFOUND, "no such token");
-    else
-        snprintf(name, len, "%s", PQgetvalue(r, 0, 0));
-    PQclear(r);
-    return rc;
-}

@@ -337,9 +337,4 @@ WEIR_MUSTCHECK int store_logs_read(struct store_conn *c, int64_t id,
                                    int64_t after, int limit, cJSON **out,
                                    struct weir_err *err);
 
-/* The name of the live token with this hash into name, or WEIR_ENOTFOUND. */
-WEIR_MUSTCHECK int store_token_name(struct store_conn *c, const char *hash,
-                                    char *name, size_t len,
-                                    struct weir_err *err);
-
 #endif

@@ -19,23 +19,28 @@ int store_token_insert(struct store_conn *c, const char *hash, const char *role,
                      3, params, err);
 }
 
-int store_token_role(struct store_conn *c, const char *hash, char *role,
-                     size_t role_len, struct weir_err *err)
+int store_token_get(struct store_conn *c, const char *hash, char *role,
+                    size_t role_len, char *name, size_t name_len,
+                    struct weir_err *err)
 {
     const char *params[1] = {hash};
     PGresult *r = NULL;
     int rc;
 
     rc = store_query(c,
-                     "SELECT role FROM api_tokens "
+                     "SELECT role, name FROM api_tokens "
                      "WHERE hash = $1 AND revoked_at IS NULL",
                      1, params, &r, err);
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0)
+    if (PQntuples(r) == 0) {
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no such token");
-    else
-        snprintf(role, role_len, "%s", PQgetvalue(r, 0, 0));
+    } else {
+        if (role != NULL)
+            snprintf(role, role_len, "%s", PQgetvalue(r, 0, 0));
+        if (name != NULL)
+            snprintf(name, name_len, "%s", PQgetvalue(r, 0, 1));
+    }
     PQclear(r);
     return rc;
 }
