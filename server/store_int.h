@@ -64,6 +64,20 @@ WEIR_MUSTCHECK int store_json_query(struct store_conn *c, const char *sql,
 WEIR_MUSTCHECK int store_cmd(struct store_conn *c, const char *sql, int n,
                              const char *const *params, struct weir_err *err);
 
+/* The columns store_attempt_from_row() reads, of attempts a joined to
+ * tasks t. */
+#define STORE_ATTEMPT_COLS                                                     \
+    "a.id, a.task_id, t.run_id, a.try, a.state, a.lease_deadline < now(),"     \
+    " t.step_id, a.lease_id::text"
+
+/* The attempt in columns c.. of row (STORE_ATTEMPT_COLS) into *out; its
+ * lease is current when lease (the one offered, or NULL) is its lease id. */
+struct store_attempt;
+WEIR_MUSTCHECK int store_attempt_from_row(const PGresult *r, int row, int c,
+                                          const char *lease,
+                                          struct store_attempt *out,
+                                          struct weir_err *err);
+
 /* Transaction control; store_rollback() cannot fail in a way that
  * matters (a broken connection is reset by its next borrower). */
 WEIR_MUSTCHECK int store_begin(struct store_conn *c, struct weir_err *err);

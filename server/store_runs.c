@@ -206,6 +206,7 @@ static int json_col(const PGresult *r, int row, int col, cJSON **out,
     " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"        \
     " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"             \
     " v.path, v.hash, r.retry_count"
+#define RUN_ROW_COLS 14 /* the columns of RUN_ROW_SQL */
 
 static int run_from_row(const PGresult *r, int row, int c,
                         struct store_run *out, struct weir_err *err)
@@ -273,23 +274,21 @@ int store_attempt_lock_run(struct store_conn *c, int64_t id, const char *lease,
                            struct weir_err *err)
 {
     char idb[24];
-    const char *params[2] = {idb, lease};
+    const char *params[1] = {idb};
     PGresult *r = NULL;
     struct store_attempt v = {0};
     int rc;
 
     I64(idb, id);
     /* Both locks of a completion in one round trip, attempt then run. */
-    rc = store_query(
-        c,
-        RUN_ROW_SQL
-        ", a.id, a.task_id, a.try, a.state,"
-        " a.lease_id::text = $2, a.lease_deadline < now(), t.step_id"
-        " FROM attempts a JOIN tasks t ON t.id = a.task_id"
-        " JOIN runs r ON r.id = t.run_id"
-        " JOIN dag_versions v ON v.id = r.dag_version_id"
-        " WHERE a.id = $1 FOR UPDATE OF a, r",
-        2, params, &r, err);
+    rc = store_query(c,
+                     RUN_ROW_SQL
+                     ", " STORE_ATTEMPT_COLS
+                     " FROM attempts a JOIN tasks t ON t.id = a.task_id"
+                     " JOIN runs r ON r.id = t.run_id"
+                     " JOIN dag_versions v ON v.id = r.dag_version_id"
+                     " WHERE a.id = $1 FOR UPDATE OF a, r",
+                     1, params, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0) {
@@ -297,14 +296,7 @@ int store_attempt_lock_run(struct store_conn *c, int64_t id, const char *lease,
         return weir_err_set(err, WEIR_ENOTFOUND, "no attempt %lld",
                             (long long)id);
     }
-    v.id = store_val_i64(r, 0, 14);
-    v.task_id = store_val_i64(r, 0, 15);
-    v.run_id = store_val_i64(r, 0, 0);
-    v.try = (int)store_val_i64(r, 0, 16);
-    rc = attempt_state_parse(PQgetvalue(r, 0, 17), &v.state, err);
-    v.lease_ok = lease != NULL && strcmp(PQgetvalue(r, 0, 18), "t") == 0;
-    v.expired = strcmp(PQgetvalue(r, 0, 19), "t") == 0;
-    snprintf(v.step_id, sizeof(v.step_id), "%s", PQgetvalue(r, 0, 20));
+    rc = store_attempt_from_row(r, 0, RUN_ROW_COLS, lease, &v, err);
     if (rc == 0)
         rc = run_from_row(r, 0, 0, run, err);
     PQclear(r);
@@ -361,25 +353,23 @@ int store_attempts_lock(struct store_conn *c, const int64_t *ids,
                         struct store_attempt *out, bool *found,
                         struct weir_err *err)
 {
-    char *id_arr = ids_literal(ids, n), *lease_arr = strs_literal(leases, n);
-    const char *params[2] = {id_arr, lease_arr};
+    char *id_arr = ids_literal(ids, n);
+    const char *params[1] = {id_arr};
     PGresult *r = NULL;
     int rc = 0;
 
-    if (id_arr == NULL || lease_arr == NULL)
+    if (id_arr == NULL)
         rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     /* In id order, so that two batches never wait on each other. */
     if (rc == 0)
-        rc = store_query(
-            c,
-            "SELECT a.id, a.task_id, t.run_id, a.try, a.state,"
-            " a.lease_id::text = k.lease, a.lease_deadline < now(), t.step_id"
-            " FROM unnest($1::bigint[], $2::text[]) AS k(id, lease)"
-            " JOIN attempts a ON a.id = k.id JOIN tasks t ON t.id = a.task_id"
-            " ORDER BY a.id FOR UPDATE OF a",
-            2, params, &r, err);
+        rc = store_query(c,
+                         "SELECT " STORE_ATTEMPT_COLS
+                         " FROM unnest($1::bigint[]) AS k(id)"
+                         " JOIN attempts a ON a.id = k.id"
+                         " JOIN tasks t ON t.id = a.task_id"
+                         " ORDER BY a.id FOR UPDATE OF a",
+                         1, params, &r, err);
     free(id_arr);
-    free(lease_arr);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < n; i++)
@@ -392,16 +382,7 @@ int store_attempts_lock(struct store_conn *c, const int64_t *ids,
 
             if (ids[i] != id || found[i])
                 continue;
-            memset(a, 0, sizeof(*a));
-            a->id = id;
-            a->task_id = store_val_i64(r, row, 1);
-            a->run_id = store_val_i64(r, row, 2);
-            a->try = (int)store_val_i64(r, row, 3);
-            rc = attempt_state_parse(PQgetvalue(r, row, 4), &a->state, err);
-            a->lease_ok = strcmp(PQgetvalue(r, row, 5), "t") == 0;
-            a->expired = strcmp(PQgetvalue(r, row, 6), "t") == 0;
-            snprintf(a->step_id, sizeof(a->step_id), "%s",
-                     PQgetvalue(r, row, 7));
+            rc = store_attempt_from_row(r, row, 0, leases[i], a, err);
             found[i] = true;
         }
     }

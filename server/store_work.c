@@ -4,8 +4,8 @@
  * lock claimable tasks with SKIP LOCKED, make them running, create their
  * attempts), leases and their fencing, log lines, and lease expiry.
  *
- * A lease id is compared as text, so that a malformed one from a client
- * is merely stale, never a database error.
+ * A lease id is read as text and compared in C, so that a malformed one
+ * from a client is merely stale, never a database error.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -392,29 +392,41 @@ int store_dag_cap_set(struct store_conn *c, const char *id, int concurrency,
     return rc;
 }
 
+int store_attempt_from_row(const PGresult *r, int row, int c, const char *lease,
+                           struct store_attempt *out, struct weir_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->id = store_val_i64(r, row, c);
+    out->task_id = store_val_i64(r, row, c + 1);
+    out->run_id = store_val_i64(r, row, c + 2);
+    out->try = (int)store_val_i64(r, row, c + 3);
+    out->expired = strcmp(PQgetvalue(r, row, c + 5), "t") == 0;
+    snprintf(out->step_id, sizeof(out->step_id), "%s",
+             PQgetvalue(r, row, c + 6));
+    out->lease_ok =
+        lease != NULL && strcmp(PQgetvalue(r, row, c + 7), lease) == 0;
+    return attempt_state_parse(PQgetvalue(r, row, c + 4), &out->state, err);
+}
+
 int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
                       bool lock, struct store_attempt *out,
                       struct weir_err *err)
 {
     char idb[24];
-    const char *params[2] = {idb, lease};
+    const char *params[1] = {idb};
     PGresult *r = NULL;
-    struct store_attempt a = {0};
+    struct store_attempt a;
     int rc;
 
     I64(idb, id);
     rc = store_query(c,
-                     lock ? "SELECT a.id, a.task_id, t.run_id, a.try, a.state,"
-                            " a.lease_id::text = $2,"
-                            " a.lease_deadline < now(), t.step_id"
+                     lock ? "SELECT " STORE_ATTEMPT_COLS
                             " FROM attempts a JOIN tasks t ON t.id = a.task_id"
                             " WHERE a.id = $1 FOR UPDATE OF a"
-                          : "SELECT a.id, a.task_id, t.run_id, a.try, a.state,"
-                            " a.lease_id::text = $2,"
-                            " a.lease_deadline < now(), t.step_id"
+                          : "SELECT " STORE_ATTEMPT_COLS
                             " FROM attempts a JOIN tasks t ON t.id = a.task_id"
                             " WHERE a.id = $1",
-                     2, params, &r, err);
+                     1, params, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0) {
@@ -422,14 +434,7 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
         return weir_err_set(err, WEIR_ENOTFOUND, "no attempt %lld",
                             (long long)id);
     }
-    a.id = store_val_i64(r, 0, 0);
-    a.task_id = store_val_i64(r, 0, 1);
-    a.run_id = store_val_i64(r, 0, 2);
-    a.try = (int)store_val_i64(r, 0, 3);
-    rc = attempt_state_parse(PQgetvalue(r, 0, 4), &a.state, err);
-    a.lease_ok = lease != NULL && strcmp(PQgetvalue(r, 0, 5), "t") == 0;
-    a.expired = strcmp(PQgetvalue(r, 0, 6), "t") == 0;
-    snprintf(a.step_id, sizeof(a.step_id), "%s", PQgetvalue(r, 0, 7));
+    rc = store_attempt_from_row(r, 0, 0, lease, &a, err);
     PQclear(r);
     if (rc == 0)
         *out = a;
