@@ -198,35 +198,47 @@ static char *array_literal(const char *const *paths, size_t n)
     return s;
 }
 
+int store_dags_mark_missing(struct store_conn *c, const char *match,
+                            const char *arg, int *n_missing,
+                            struct weir_err *err)
+{
+    const char *params[2] = {arg, STORE_MISSING_SUFFIX};
+    char del[320], upd[320];
+    PGresult *r = NULL;
+    int rc;
+
+    /* A DAG that never loaded has nothing to keep once its file is gone. */
+    snprintf(del, sizeof(del),
+             "DELETE FROM dags WHERE origin = 'file'"
+             " AND current_version_id IS NULL AND %s"
+             " AND NOT EXISTS (SELECT 1 FROM dag_versions v"
+             " WHERE v.dag_id = dags.id)",
+             match);
+    snprintf(upd, sizeof(upd),
+             "UPDATE dags SET last_error = path || $2,"
+             " last_error_at = now(), updated_at = now()"
+             " WHERE origin = 'file' AND %s"
+             " AND last_error IS DISTINCT FROM path || $2",
+             match);
+    rc = store_cmd(c, del, 1, params, err);
+    if (rc == 0)
+        rc = store_query(c, upd, 2, params, &r, err);
+    if (rc == 0 && n_missing != NULL)
+        *n_missing = atoi(PQcmdTuples(r));
+    PQclear(r);
+    return rc;
+}
+
 int store_dag_files_missing(struct store_conn *c, const char *const *paths,
                             size_t n, int *n_missing, struct weir_err *err)
 {
     char *arr = array_literal(paths, n);
-    const char *params[2] = {arr, STORE_MISSING_SUFFIX};
-    PGresult *r = NULL;
     int rc;
 
     if (arr == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    /* A DAG that never loaded has nothing to keep once its file is gone. */
-    rc = store_cmd(c,
-                   "DELETE FROM dags WHERE origin = 'file'"
-                   " AND current_version_id IS NULL"
-                   " AND NOT (path = ANY ($1::text[]))"
-                   " AND NOT EXISTS (SELECT 1 FROM dag_versions v"
-                   " WHERE v.dag_id = dags.id)",
-                   1, params, err);
-    if (rc == 0)
-        rc = store_query(c,
-                         "UPDATE dags SET last_error = path || $2,"
-                         " last_error_at = now(), updated_at = now()"
-                         " WHERE origin = 'file'"
-                         " AND NOT (path = ANY ($1::text[]))"
-                         " AND last_error IS DISTINCT FROM path || $2",
-                         2, params, &r, err);
-    if (rc == 0 && n_missing != NULL)
-        *n_missing = atoi(PQcmdTuples(r));
-    PQclear(r);
+    rc = store_dags_mark_missing(c, "NOT (path = ANY ($1::text[]))", arr,
+                                 n_missing, err);
     free(arr);
     return rc;
 }

@@ -78,6 +78,17 @@ WEIR_MUSTCHECK int store_attempt_from_row(const PGresult *r, int row, int c,
                                           struct store_attempt *out,
                                           struct weir_err *err);
 
+/*
+ * File DAGs whose path matches `match` (SQL over $1 = arg) lost their
+ * file: a DAG that never loaded is deleted, the others keep their
+ * versions and get last_error "<path>" STORE_MISSING_SUFFIX. *n_missing
+ * (may be NULL) gets how many were marked.
+ */
+WEIR_MUSTCHECK int store_dags_mark_missing(struct store_conn *c,
+                                           const char *match, const char *arg,
+                                           int *n_missing,
+                                           struct weir_err *err);
+
 /* Transaction control; store_rollback() cannot fail in a way that
  * matters (a broken connection is reset by its next borrower). */
 WEIR_MUSTCHECK int store_begin(struct store_conn *c, struct weir_err *err);

@@ -51,28 +51,7 @@ int store_sched_dags(struct store_conn *c, struct store_sched_dag **out,
 int store_sched_file_gone(struct store_conn *c, const char *path,
                           int *n_missing, struct weir_err *err)
 {
-    const char *params[2] = {path, STORE_MISSING_SUFFIX};
-    PGresult *r = NULL;
-    int rc;
-
-    /* A DAG that never loaded has nothing to keep once its file is gone. */
-    rc = store_cmd(c,
-                   "DELETE FROM dags WHERE origin = 'file'"
-                   " AND current_version_id IS NULL AND path = $1"
-                   " AND NOT EXISTS (SELECT 1 FROM dag_versions v"
-                   " WHERE v.dag_id = dags.id)",
-                   1, params, err);
-    if (rc == 0)
-        rc = store_query(c,
-                         "UPDATE dags SET last_error = path || $2,"
-                         " last_error_at = now(), updated_at = now()"
-                         " WHERE origin = 'file' AND path = $1"
-                         " AND last_error IS DISTINCT FROM path || $2",
-                         2, params, &r, err);
-    if (rc == 0 && n_missing != NULL)
-        *n_missing = atoi(PQcmdTuples(r));
-    PQclear(r);
-    return rc;
+    return store_dags_mark_missing(c, "path = $1", path, n_missing, err);
 }
 
 int store_sched_run_insert(struct store_conn *c, const struct store_run_new *n,
