@@ -104,9 +104,12 @@ int store_sched_last_slot(struct store_conn *c, const char *dag_id,
     const char *params[2] = {dag_id, key};
     PGresult *r = NULL;
     int rc = store_query(c,
-                         "SELECT extract(epoch FROM max(logical_time))::bigint"
-                         " FROM runs WHERE dag_id = $1 AND trigger_key = $2"
-                         " AND logical_time IS NOT NULL",
+                         "SELECT extract(epoch FROM coalesce((SELECT"
+                         " max(logical_time) FROM runs WHERE dag_id = $1 AND"
+                         " trigger_key = $2 AND logical_time IS NOT NULL),"
+                         " (SELECT v.created_at FROM dags d JOIN dag_versions"
+                         " v ON v.id = d.current_version_id WHERE d.id = $1"
+                         ")))::bigint",
                          2, params, &r, err);
 
     if (rc < 0)

@@ -48,7 +48,8 @@ WEIR_MUSTCHECK int store_sched_run_insert(struct store_conn *c,
 
 /*
  * The latest slot (Unix seconds) that trigger key of dag_id has a run
- * for, 0 when none: where a catch-up starts from.
+ * for; for a trigger that has none yet, when the DAG's current version was
+ * loaded; 0 when neither is known: where a catch-up starts from.
  */
 WEIR_MUSTCHECK int store_sched_last_slot(struct store_conn *c,
                                          const char *dag_id, const char *key,

@@ -43,7 +43,7 @@ done
 
 WEIR_SERVER_BIN="$server" WEIR_WORKER_BIN="$worker" WEIR_PG="$pg" \
     WEIR_TMP="$tmp" WEIR_DB_URL="$url" \
-    timeout 200 python3 "$src/tests/integration/${name}_test.py" &
+    timeout $((200 + ${WEIR_FAULT_SECONDS:-0})) python3 "$src/tests/integration/${name}_test.py" &
 py_pid=$!
 wait "$py_pid" || rc=1
 py_pid=""
