@@ -45,10 +45,12 @@ int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
     PGresult *r = NULL;
     int rc;
 
+    /* Two statements: a count in the locking statement would use the
+     * snapshot taken before the lock was granted, and miss the runs a
+     * transaction that held the lock meanwhile committed. */
     rc = store_query(c,
-                     "SELECT paused, current_version_id, (SELECT count(*)"
-                     " FROM runs WHERE dag_id = $1 AND state = 'running')"
-                     " FROM dags WHERE id = $1 FOR NO KEY UPDATE",
+                     "SELECT paused, current_version_id FROM dags"
+                     " WHERE id = $1 FOR NO KEY UPDATE",
                      1, params, &r, err);
     if (rc < 0)
         return rc;
@@ -58,7 +60,15 @@ int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
     }
     *paused = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     *version_id = store_val_i64(r, 0, 1);
-    *running = (int)store_val_i64(r, 0, 2);
+    PQclear(r);
+    r = NULL;
+    rc = store_query(c,
+                     "SELECT count(*) FROM runs WHERE dag_id = $1"
+                     " AND state = 'running'",
+                     1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    *running = (int)store_val_i64(r, 0, 0);
     PQclear(r);
     return 0;
 }

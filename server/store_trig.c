@@ -26,11 +26,13 @@ int store_trig_guard(struct store_conn *c, const char *dag_id, const char *key,
         " AND logical_time = to_timestamp($3::bigint)),"
         " (SELECT id FROM runs WHERE dag_id = $1 AND trigger_key = $2"
         " AND state = 'queued' ORDER BY id LIMIT 1),"
-        " coalesce(l.last + $4::bigint * interval '1 ms' > now(), false),"
+        " $4::bigint > 0 AND coalesce(l.last + $4::bigint * interval '1 ms'"
+        " > clock_timestamp(), false),"
         " weir_iso(l.last + $4::bigint * interval '1 ms'),"
         " (SELECT count(*) FROM runs WHERE dag_id = $1"
         " AND trigger_kind <> 'manual' AND created_at >="
-        " (date_trunc('day', now() AT TIME ZONE $5) AT TIME ZONE $5))"
+        " (date_trunc('day', clock_timestamp() AT TIME ZONE $5)"
+        " AT TIME ZONE $5))"
         " FROM (SELECT max(created_at) AS last FROM runs WHERE dag_id = $1"
         " AND trigger_kind <> 'manual') l",
         5, params, &r, err);

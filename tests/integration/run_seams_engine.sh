@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Engine seams end to end, against a private PostgreSQL: concurrent
+# firings of every kind against max_active_runs and concurrency, no
+# cooldown where none is set, a DAG whose file is gone, the file
+# trigger's payload, approval messages, notification links and the
+# unpause of a cron DAG (seams_engine_test.py; the test is the worker).
+#   tests/integration/run_seams_engine.sh PATH/TO/weir-server SOURCE_DIR [PATH/TO/weir]
+set -uo pipefail
+server=$1
+src=$2
+cli=${3:-}
+. "$src/tests/integration/harness.sh"
+cp "$src"/tests/integration/seams_engine_dags/*.yaml "$tmp/dags/" || die "no DAGs"
+export WEIR_TEST_HOOK_SECRET=hook-secret-for-tests
+
+harness_start_server --lease-ttl 5000
+worker=$(harness_token worker se-worker) || die "cannot create a worker token"
+reader=$(harness_token read) || die "cannot create a read token"
+ops=$(harness_token admin ops) || die "cannot create an admin token"
+harness_check_dags
+
+WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
+    WEIR_READ="$reader" WEIR_TEST_DAGS="$tmp/dags" timeout 200 python3 \
+    "$src/tests/integration/seams_engine_test.py" || rc=1
+
+harness_stop_server
+harness_check_log
+echo "integration.seams_engine: $((SECONDS - started)) s, rc $rc"
+exit "$rc"

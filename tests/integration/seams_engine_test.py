@@ -1,0 +1,238 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Engine seams against a running weir-server (urllib only): concurrent
+firings and the guards (cooldown, max_active_runs, concurrency), a DAG
+whose file is gone, the file trigger's payload, rendered approval
+messages, notification links and unpausing a cron DAG.
+
+Usage: seams_engine_test.py [SCENARIO...] (all when none). Environment:
+WEIR_URL, WEIR_ADMIN, WEIR_WORKER, WEIR_READ, WEIR_TEST_HOOK_SECRET,
+WEIR_TEST_DAGS (the server's DAGs folder). Exits 1 when a check failed.
+"""
+import hashlib
+import hmac
+import json
+import os
+import sys
+import threading
+import time
+
+from weirtest import (ADMIN, READ, TERMINAL, Worker, check, req, run_tests,
+                      wait_for)
+
+SECRET = os.environ.get("WEIR_TEST_HOOK_SECRET", "")
+DAGS = os.environ.get("WEIR_TEST_DAGS", "")
+
+
+def runs(dag, state=None):
+    q = "/api/v1/runs?dag=%s&limit=500" % dag
+    if state:
+        q += "&state=" + state
+    code, b = req("GET", q, READ)
+    check(code == 200, "runs of %s: %d %s" % (dag, code, b))
+    return b.get("runs", []) if code == 200 else []
+
+
+def burst(n, fn):
+    """Calls fn(i) for i in 0..n-1 from n threads released at once;
+    returns the results in order (an exception is a result)."""
+    out = [None] * n
+    gate = threading.Barrier(n)
+
+    def one(i):
+        try:
+            gate.wait(10)
+            out[i] = fn(i)
+        except Exception as e:  # reported by the caller's checks
+            out[i] = e
+    ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(60)
+    return out
+
+
+class Sampler:
+    """Samples the number of running runs of dag (or running tasks, with
+    tasks=True) until stopped; the maximum seen is in .most."""
+
+    def __init__(self, dag, tasks=False):
+        self.dag, self.tasks, self.most, self.n = dag, tasks, 0, 0
+        self.stop_ = threading.Event()
+        self.t = threading.Thread(target=self.loop)
+        self.t.start()
+
+    def count(self):
+        if not self.tasks:
+            return len(runs(self.dag, "running"))
+        got = 0
+        for r in runs(self.dag, "running"):
+            code, b = req("GET", "/api/v1/runs/%d" % r["id"], READ)
+            if code == 200:
+                got += sum(1 for t in b["tasks"] if t["state"] == "running")
+        return got
+
+    def loop(self):
+        while not self.stop_.is_set():
+            self.most = max(self.most, self.count())
+            self.n += 1
+            time.sleep(0.02)
+
+    def stop(self):
+        self.stop_.set()
+        self.t.join()
+        self.most = max(self.most, self.count())
+        return self.most
+
+
+def event(name, payload=None):
+    code, b = req("POST", "/api/v1/events", ADMIN,
+                  {"name": name, "payload": payload or {}})
+    return code, b
+
+
+def test_events_no_cooldown():
+    """8 concurrent events x 10 rounds on a DAG without cooldown: every
+    one starts a run, none is suppressed."""
+    bad = []
+    for rnd in range(10):
+        got = burst(8, lambda i: event("se.nocool", {"round": rnd, "i": i}))
+        bad += [g for g in got if not (isinstance(g, tuple) and
+                                       g[0] == 202 and g[1]["runs"] == 1)]
+    check(not bad, "%d of 80 events started no run: %s" % (len(bad),
+                                                           bad[:3]))
+    check(len(runs("se-nocool")) == 80, "80 runs of se-nocool: %d" %
+          len(runs("se-nocool")))
+    code, b = req("GET", "/api/v1/dags/se-nocool/triggers", READ)
+    sup = [s for t in b.get("triggers", []) for s in t.get("suppressed", [])]
+    check(code == 200 and not sup,
+          "a DAG without cooldown suppressed firings: %s" % sup[:3])
+
+
+def hook(dag, i):
+    raw = json.dumps({"i": i}).encode()
+    sig = "sha256=" + hmac.new(SECRET.encode(), raw,
+                               hashlib.sha256).hexdigest()
+    return req("POST", "/api/v1/hooks/%s/push" % dag, None, data=raw,
+               headers={"X-Hub-Signature-256": sig})
+
+
+def cancel_all(dag):
+    for r in runs(dag):
+        if r["state"] not in TERMINAL:
+            req("POST", "/api/v1/runs/%d/cancel" % r["id"], ADMIN, {})
+
+
+def capped(dag, cap, kind, n):
+    """n concurrent firings of kind against dag (max_active_runs cap):
+    never more than cap running, and every firing acknowledged."""
+    cancel_all(dag)
+
+    def fire(i):
+        if kind == "manual":
+            return req("POST", "/api/v1/dags/%s/runs" % dag, ADMIN, {})
+        if kind == "event":
+            return event("se." + dag[3:], {"i": i})
+        if kind == "metric":
+            return req("POST", "/api/v1/metrics", ADMIN,
+                       {"name": "se." + dag[3:],
+                        "value": 0.1 if i % 2 else 0.9})
+        return hook(dag, i)
+    s = Sampler(dag)
+    got = burst(n, fire)
+    most = s.stop()
+    ok = [g for g in got if isinstance(g, tuple) and g[0] in (201, 202)]
+    check(len(ok) == n, "%s x%d on %s: %d acknowledged: %s" %
+          (kind, n, dag, len(ok), [g for g in got if g not in ok][:3]))
+    if kind in ("event", "webhook"):
+        none = [g for g in ok if g[1].get("runs") != 1]
+        check(not none, "%s x%d on %s: %d firings neither started nor "
+              "folded: %s" % (kind, n, dag, len(none), none[:3]))
+    check(most <= cap, "%s x%d on %s: %d running at once, cap %d "
+          "(%d samples)" % (kind, n, dag, most, cap, s.n))
+    print("%s x%d on %s: at most %d running (cap %d), %d samples" %
+          (kind, n, dag, most, cap, s.n), flush=True)
+
+
+def test_max_active_runs():
+    for dag, cap in (("se-cap1", 1), ("se-cap3", 3)):
+        for kind in ("manual", "event", "metric", "webhook"):
+            for n in (16, 64):
+                capped(dag, cap, kind, n)
+    # retries of finished runs: 16 and 64 at once
+    for dag, cap in (("se-cap1", 1), ("se-cap3", 3)):
+        for n in (16, 64):
+            cancel_all(dag)
+            done = [r["id"] for r in runs(dag) if r["state"] in TERMINAL][:n]
+            check(len(done) == n, "%d finished runs of %s" % (len(done), dag))
+            s = Sampler(dag)
+            got = burst(len(done), lambda i: req(
+                "POST", "/api/v1/runs/%d/retry" % done[i], ADMIN, {}))
+            most = s.stop()
+            ok = [g for g in got if isinstance(g, tuple) and g[0] == 200]
+            check(len(ok) == len(done), "retry x%d: %s" %
+                  (n, [g for g in got if g not in ok][:3]))
+            check(most <= cap, "retry x%d on %s: %d running, cap %d" %
+                  (n, dag, most, cap))
+            print("retry x%d on %s: at most %d running (cap %d)" %
+                  (n, dag, most, cap), flush=True)
+        cancel_all(dag)
+
+
+def test_max_active_runs_flowing():
+    """64 concurrent manual and event firings while a worker finishes
+    runs: the held runs that start as others end keep the cap too."""
+    stop = threading.Event()
+    done = [0]
+
+    def work():
+        w = Worker("se-flow-w", ["se-flow"], slots=4)
+        while not stop.is_set():
+            for a in w.lease(4, 200):
+                w.complete(a)
+                done[0] += 1
+    wt = threading.Thread(target=work)
+    wt.start()
+    s = Sampler("se-flow")
+    burst(32, lambda i: req("POST", "/api/v1/dags/se-flow/runs", ADMIN, {}))
+    burst(32, lambda i: event("se.flow", {"i": i}))
+    wait_for(lambda: not [r for r in runs("se-flow")
+                          if r["state"] not in TERMINAL], 60, 0.2)
+    most = s.stop()
+    stop.set()
+    wt.join()
+    left = [r for r in runs("se-flow") if r["state"] not in TERMINAL]
+    check(not left, "se-flow runs never finished: %s" % left[:3])
+    check(most <= 1, "se-flow: %d running at once, cap 1" % most)
+    print("flowing: %d attempts completed, at most %d running (cap 1), "
+          "%d samples" % (done[0], most, s.n), flush=True)
+
+
+def test_concurrency():
+    """Four workers lease at once from a DAG with concurrency: 2."""
+    ws = [Worker("se-conc-%d" % i, ["se-conc"], slots=8) for i in range(4)]
+    code, b = req("POST", "/api/v1/dags/se-conc/runs", ADMIN, {})
+    check(code == 201, "se-conc run: %d %s" % (code, b))
+    held, most = [], 0
+    for _ in range(6):
+        got = burst(4, lambda i: ws[i].lease(8, 300))
+        held += [(ws[i], a) for i, g in enumerate(got)
+                 if isinstance(g, list) for a in g]
+        most = max(most, len(held))
+        for w, a in held[:1]:
+            w.complete(a)
+        held = held[1:]
+    check(most <= 2, "concurrency 2: %d tasks leased at once" % most)
+    cancel_all("se-conc")
+
+
+SCENARIOS = {
+    "events": test_events_no_cooldown,
+    "cap": test_max_active_runs,
+    "flow": test_max_active_runs_flowing,
+    "concurrency": test_concurrency,
+}
+
+if __name__ == "__main__":
+    names = sys.argv[1:] or list(SCENARIOS)
+    run_tests("seams_engine", [SCENARIOS[n] for n in names])
