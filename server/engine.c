@@ -652,15 +652,16 @@ static int start_held_runs(struct engine *e, struct store_conn *c,
                            const char *dag_id, int max_active,
                            struct made *made, struct weir_err *err)
 {
-    bool paused = false, ended = false;
-    int64_t version = 0, next = 0;
-    int running = 0, rc;
+    struct store_dag_locked l = {0};
+    bool ended = false;
+    int64_t next = 0;
+    int rc;
 
     if (max_active <= 0)
         return 0;
     for (;;) {
-        rc = store_dag_lock(c, dag_id, &paused, &version, &running, err);
-        if (rc < 0 || running >= max_active)
+        rc = store_dag_lock(c, dag_id, &l, err);
+        if (rc < 0 || l.running >= max_active)
             return rc;
         rc = store_run_next_queued(c, dag_id, &next, err);
         if (rc == WEIR_ENOTFOUND)

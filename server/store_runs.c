@@ -38,8 +38,8 @@ void store_tasks_free(struct store_task *v, size_t n)
     free(v);
 }
 
-int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
-                   int64_t *version_id, int *running, struct weir_err *err)
+int store_dag_lock(struct store_conn *c, const char *id,
+                   struct store_dag_locked *out, struct weir_err *err)
 {
     const char *params[1] = {id};
     PGresult *r = NULL;
@@ -49,8 +49,8 @@ int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
      * snapshot taken before the lock was granted, and miss the runs a
      * transaction that held the lock meanwhile committed. */
     rc = store_query(c,
-                     "SELECT paused, current_version_id FROM dags"
-                     " WHERE id = $1 FOR NO KEY UPDATE",
+                     "SELECT paused, current_version_id, file_missing FROM dags"
+                     " WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE",
                      1, params, &r, err);
     if (rc < 0)
         return rc;
@@ -58,8 +58,10 @@ int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
         PQclear(r);
         return weir_err_set(err, WEIR_ENOTFOUND, "no DAG \"%s\"", id);
     }
-    *paused = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    *version_id = store_val_i64(r, 0, 1);
+    memset(out, 0, sizeof(*out));
+    out->paused = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    out->version_id = store_val_i64(r, 0, 1);
+    out->file_missing = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
     PQclear(r);
     r = NULL;
     rc = store_query(c,
@@ -68,8 +70,23 @@ int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
                      1, params, &r, err);
     if (rc < 0)
         return rc;
-    *running = (int)store_val_i64(r, 0, 0);
+    out->running = (int)store_val_i64(r, 0, 0);
     PQclear(r);
+    return 0;
+}
+
+int store_dag_startable(const char *id, const struct store_dag_locked *l,
+                        struct weir_err *err)
+{
+    if (l->file_missing)
+        return weir_err_set(err, WEIR_ECONFLICT,
+                            "DAG \"%s\" cannot start a run: its file is gone "
+                            "from the DAGs folder (restore the file, or "
+                            "delete the DAG)",
+                            id);
+    if (l->version_id == 0)
+        return weir_err_set(err, WEIR_ECONFLICT,
+                            "DAG \"%s\" has no valid version loaded", id);
     return 0;
 }
 

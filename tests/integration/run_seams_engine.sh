@@ -21,8 +21,24 @@ ops=$(harness_token admin ops) || die "cannot create an admin token"
 harness_check_dags
 
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
-    WEIR_READ="$reader" WEIR_TEST_DAGS="$tmp/dags" timeout 200 python3 \
-    "$src/tests/integration/seams_engine_test.py" || rc=1
+    WEIR_READ="$reader" WEIR_TEST_DAGS="$tmp/dags" timeout 280 python3 \
+    "$src/tests/integration/seams_engine_test.py" ${WEIR_SE_SCENARIOS:-} || rc=1
+
+# the CLI on a DAG whose file is gone (expect_cli of harness.sh)
+if [ -n "$cli" ]; then
+    export ops
+    mv "$tmp/dags/gone.yaml" "$tmp/gone.yaml"
+    for _ in $(seq 1 100); do
+        [ "$(harness_sql "SELECT file_missing FROM dags WHERE id = 'se-gone'")" = t ] && break
+        sleep 0.1
+    done
+    expect_cli 0 "se-gone  *missing" dags
+    expect_cli 1 "its file is gone from the DAGs folder" trigger se-gone
+    expect_cli 0 "missing" triggers se-gone
+    expect_cli 2 "unknown option" dag submit x.yaml --with-runs
+    expect_cli 0 "DAG se-gone deleted with its runs" dag delete se-gone --with-runs
+    expect_cli 1 'no DAG "se-gone"' dag delete se-gone
+fi
 
 harness_stop_server
 harness_check_log
