@@ -13,6 +13,21 @@ cli=${3:-}
 . "$src/tests/integration/harness.sh"
 cp "$src"/tests/integration/seams_engine_dags/*.yaml "$tmp/dags/" || die "no DAGs"
 export WEIR_TEST_HOOK_SECRET=hook-secret-for-tests
+# a file trigger whose step renders the file's payload
+mkdir -p "$tmp/incoming"
+export WEIR_TEST_INCOMING="$tmp/incoming"
+cat >"$tmp/dags/file.yaml" <<EOT
+# New CSV files: the step names the file.
+dag: se-file
+triggers:
+  - file: $tmp/incoming/*.csv
+    stable: 300ms
+steps:
+  - id: load
+    queue: se-file
+    if: event.payload.size > 0
+    run: echo \${{ event.payload.path }} \${{ event.payload.size }}
+EOT
 
 harness_start_server --lease-ttl 5000
 worker=$(harness_token worker se-worker) || die "cannot create a worker token"

@@ -330,6 +330,19 @@ def test_unpause_cron():
     cancel_all("se-cron")
 
 
+def test_file_payload():
+    """A file-triggered step sees event.payload.path and .size."""
+    path = os.path.join(os.environ["WEIR_TEST_INCOMING"], "x.csv")
+    with open(path, "w") as f:
+        f.write("a,b\n")
+    w = Worker("se-file-w", ["se-file"])
+    got = wait_for(lambda: w.lease(1, 1000), 20)
+    check(got and got[0]["command"] == "echo %s 4" % path,
+          "the file-triggered step's command: %s" % got)
+    if got:
+        w.complete(got[0])
+
+
 SCENARIOS = {
     "events": test_events_no_cooldown,
     "cap": test_max_active_runs,
@@ -337,6 +350,7 @@ SCENARIOS = {
     "concurrency": test_concurrency,
     "gone": test_file_gone,
     "unpause": test_unpause_cron,
+    "file": test_file_payload,
 }
 
 if __name__ == "__main__":
