@@ -75,6 +75,7 @@ struct store_task_change {
     const char *error;    /* why it failed, or NULL */
     const char *outputs;  /* JSON object text to store, or NULL */
     int64_t retry_ms;     /* up_for_retry: delay from now; else -1 */
+    const char *message;  /* a gate's rendered message, or NULL */
 };
 
 /* One task claimed by a worker: its new attempt. */

@@ -585,6 +585,8 @@ static bool changes_text(const struct store_task_change *v, size_t n,
             cJSON_AddRawToObject(o, "outputs", v[i].outputs);
         if (v[i].retry_ms >= 0)
             cJSON_AddNumberToObject(o, "retry_ms", (double)v[i].retry_ms);
+        if (v[i].message != NULL)
+            cJSON_AddStringToObject(o, "message", v[i].message);
     }
     *json = arr && idv ? cJSON_PrintUnformatted(arr) : NULL;
     *ids = idv ? ids_literal(idv, n) : NULL;
@@ -632,6 +634,7 @@ static const char write_sql[] =
     "WITH u AS (UPDATE tasks t SET state = x.state,"
     " upstream_pending = x.pending, error = coalesce(x.error, t.error),"
     " outputs = coalesce(x.outputs, t.outputs),"
+    " approval_message = coalesce(x.message, t.approval_message),"
     " next_try_at = CASE WHEN x.retry_ms IS NULL THEN NULL"
     " ELSE now() + x.retry_ms * interval '1 millisecond' END,"
     " queued_at = CASE WHEN x.state = 'queued' AND x.old <> 'queued'"
@@ -640,7 +643,8 @@ static const char write_sql[] =
     " 'upstream_failed', 'canceled') THEN coalesce(t.finished_at, now())"
     " END"
     " FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, old text,"
-    " state text, pending int, error text, outputs jsonb, retry_ms bigint)"
+    " state text, pending int, error text, outputs jsonb, retry_ms bigint,"
+    " message text)"
     " WHERE t.id = ANY ($3::bigint[]) AND t.id = x.id AND t.state = x.old"
     " RETURNING 1),"
     " f AS (UPDATE attempts a SET state = y.state, exit_code = y.exit_code,"

@@ -45,7 +45,7 @@ listed() { [ -n "$(dag_field "$1" "$2" version)" ] && [ "$(dag_field "$1" "$2" v
 has_error() { dag_field "$1" "$2" last_error | grep -q -- "$3"; }
 version_is_not() { v=$(dag_field "$1" "$2" version); [ -n "$v" ] && [ "$v" != null ] && [ "$v" != "$3" ]; }
 no_error() { [ "$(dag_field "$1" "$2" last_error)" = null ]; }
-is_missing() { [ "$(dag_field "$1" "$2" state)" = missing ] && [ "$(dag_field "$1" "$2" file_missing)" = True ]; }
+is_missing() { [ "$(dag_field "$1" "$2" state)" = missing ]; }
 
 dag_file() { # dag_file ID TEXT: a one-step DAG
     printf 'dag: %s\nsteps:\n  - id: s\n    run: echo %s\n' "$1" "$2"

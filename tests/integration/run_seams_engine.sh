@@ -36,7 +36,7 @@ ops=$(harness_token admin ops) || die "cannot create an admin token"
 harness_check_dags
 
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
-    WEIR_READ="$reader" WEIR_TEST_DAGS="$tmp/dags" timeout 280 python3 \
+    WEIR_READ="$reader" WEIR_TEST_DAGS="$tmp/dags" WEIR_TEST_CLI="$cli" timeout 280 python3 \
     "$src/tests/integration/seams_engine_test.py" ${WEIR_SE_SCENARIOS:-} || rc=1
 
 # the CLI on a DAG whose file is gone (expect_cli of harness.sh)

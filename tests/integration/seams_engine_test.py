@@ -12,11 +12,12 @@ import hashlib
 import hmac
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
 
-from weirtest import (ADMIN, READ, TERMINAL, Worker, call, check, req,
+from weirtest import (ADMIN, BASE, READ, TERMINAL, Worker, call, check, req,
                       run_tests, wait_for)
 
 SECRET = os.environ.get("WEIR_TEST_HOOK_SECRET", "")
@@ -343,6 +344,34 @@ def test_file_payload():
         w.complete(got[0])
 
 
+def test_approval_message():
+    """A gate's message is rendered when the gate is reached: in the
+    task JSON and in `weir run`."""
+    w = Worker("se-gate-w", ["se-gate"])
+    code, b = req("POST", "/api/v1/dags/se-gate/runs", ADMIN,
+                  {"params": {"version": "2.5"}})
+    check(code == 201, "se-gate run: %d %s" % (code, b))
+    rid = b.get("run_id")
+    a = w.one("build")
+    if a:
+        w.complete(a, outputs={"v": "abc"})
+    want = "Deploy 2.5 (abc) to production?"
+    code, r = req("GET", "/api/v1/runs/%d" % rid, READ)
+    gate = [t for t in r.get("tasks", []) if t["step"] == "approve"]
+    check(gate and gate[0]["state"] == "awaiting_approval" and
+          gate[0].get("approval_message") == want,
+          "the gate's message: %s" % gate)
+    cli = os.environ.get("WEIR_TEST_CLI")
+    if cli:
+        env = dict(os.environ, WEIR_SERVER=BASE, WEIR_TOKEN=READ)
+        p = subprocess.run([cli, "run", str(rid)], capture_output=True,
+                           text=True, env=env, timeout=20)
+        check(p.returncode == 0 and "approval: " + want in p.stdout,
+              "weir run shows the message: %d %s %s" % (p.returncode,
+                                                        p.stdout, p.stderr))
+    req("POST", "/api/v1/runs/%d/cancel" % rid, ADMIN, {})
+
+
 SCENARIOS = {
     "events": test_events_no_cooldown,
     "cap": test_max_active_runs,
@@ -351,6 +380,7 @@ SCENARIOS = {
     "gone": test_file_gone,
     "unpause": test_unpause_cron,
     "file": test_file_payload,
+    "approval": test_approval_message,
 }
 
 if __name__ == "__main__":

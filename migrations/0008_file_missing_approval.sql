@@ -17,3 +17,8 @@ ALTER TABLE dags ADD CHECK (deleted_at IS NULL OR file_missing);
 UPDATE dags SET file_missing = true, last_error = NULL, last_error_at = NULL
     WHERE origin = 'file'
     AND last_error = path || ': file not found in the DAGs folder';
+
+-- The message of an approval gate, rendered when the gate is reached
+-- (its `${{ }}` evaluated against the run), for the API, CLI and
+-- dashboard. NULL for a gate without a message and for other tasks.
+ALTER TABLE tasks ADD COLUMN approval_message text;
