@@ -29,14 +29,15 @@ steps:
     run: echo \${{ event.payload.path }} \${{ event.payload.size }}
 EOT
 
-harness_start_server --lease-ttl 5000
+harness_start_server --lease-ttl 5000 --public-url http://weir.example:8080/
 worker=$(harness_token worker se-worker) || die "cannot create a worker token"
 reader=$(harness_token read) || die "cannot create a read token"
 ops=$(harness_token admin ops) || die "cannot create an admin token"
 harness_check_dags
 
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
-    WEIR_READ="$reader" WEIR_TEST_DAGS="$tmp/dags" WEIR_TEST_CLI="$cli" timeout 280 python3 \
+    WEIR_READ="$reader" WEIR_TEST_DAGS="$tmp/dags" WEIR_TEST_CLI="$cli" \
+    WEIR_TEST_PUBLIC_URL=http://weir.example:8080 timeout 280 python3 \
     "$src/tests/integration/seams_engine_test.py" ${WEIR_SE_SCENARIOS:-} || rc=1
 
 # the CLI on a DAG whose file is gone (expect_cli of harness.sh)
@@ -56,6 +57,23 @@ if [ -n "$cli" ]; then
 fi
 
 harness_stop_server
+# without --public-url: links start with the server's own address; a bad
+# --public-url is refused naming the flag
+out=$("$server" --database-url "$url" --public-url 'ftp://x y' 2>&1)
+[ $? -eq 2 ] && case "$out" in *'--public-url "ftp://x y": expected an http://'*) true ;; *) false ;; esac ||
+    fail "a bad --public-url: $out"
+grep -q 'reply-body-from-the-receiver' "$tmp/out" &&
+    fail "a receiver's reply body reached the server's stdout"
+harness_start_server --lease-ttl 5000
+WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
+    WEIR_READ="$reader" WEIR_TEST_DAGS="$tmp/dags" \
+    WEIR_TEST_PUBLIC_URL="http://$addr" timeout 60 python3 \
+    "$src/tests/integration/seams_engine_test.py" notify || rc=1
+harness_stop_server
+grep -q 'reply-body-from-the-receiver' "$tmp/out" &&
+    fail "a receiver's reply body reached the server's stdout"
+grep -q 'event=notify_sent .*ok=yes status=200' "$tmp/err" ||
+    fail "the notification's status is not logged"
 harness_check_log
 echo "integration.seams_engine: $((SECONDS - started)) s, rc $rc"
 exit "$rc"

@@ -372,6 +372,50 @@ def test_approval_message():
     req("POST", "/api/v1/runs/%d/cancel" % rid, ADMIN, {})
 
 
+REPLY = b"reply-body-from-the-receiver"  # must not reach the server's stdout
+
+
+def test_notify():
+    """A notification's link opens the run in the dashboard, from the
+    server's public URL; the receiver's reply body is discarded."""
+    import http.server
+    got = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", 0))
+            got.append(json.loads(self.rfile.read(n)))
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(REPLY)))
+            self.end_headers()
+            self.wfile.write(REPLY)
+
+        def log_message(self, *args):
+            pass
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with open(os.path.join(DAGS, "notify.yaml"), "w") as f:
+            f.write("dag: se-notify\non_success: {webhook: \"http://127.0.0.1:"
+                    "%d/hook\"}\nsteps:\n  - id: s\n    queue: se-notify\n"
+                    "    run: \"true\"\n" % srv.server_address[1])
+        check(wait_for(lambda: dag_json("se-notify")[0] == 200, 15),
+              "se-notify was not loaded")
+        time.sleep(0.5)  # a reload of the same text is harmless
+        w = Worker("se-notify-w", ["se-notify"])
+        code, b = req("POST", "/api/v1/dags/se-notify/runs", ADMIN, {})
+        rid = b.get("run_id")
+        a = w.one("s")
+        if a:
+            w.complete(a)
+        wait_for(lambda: got, 20, 0.2)
+        want = os.environ["WEIR_TEST_PUBLIC_URL"] + "/#/runs/%s" % rid
+        check(got and got[0].get("link") == want,
+              "notification link: want %s, got %s" % (want, got))
+    finally:
+        srv.shutdown()
+
+
 SCENARIOS = {
     "events": test_events_no_cooldown,
     "cap": test_max_active_runs,
@@ -381,6 +425,7 @@ SCENARIOS = {
     "unpause": test_unpause_cron,
     "file": test_file_payload,
     "approval": test_approval_message,
+    "notify": test_notify,
 }
 
 if __name__ == "__main__":
