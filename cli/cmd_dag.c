@@ -17,15 +17,17 @@
 static const char usage_text[] =
     "usage: weir dag show FILE\n"
     "       weir dag submit FILE [--server URL] [--json]\n"
-    "       weir dag delete DAG [--server URL]\n\n"
+    "       weir dag delete DAG [--with-runs] [--server URL]\n\n"
     "show: loads and validates one DAG file and prints it normalized as\n"
     "JSON: every default applied, steps in topological order, matrix cells\n"
     "expanded. Problems are printed as with 'weir validate' (exit 1).\n\n"
     "submit: sends a DAG file to the server, which keeps it (a new version\n"
     "when its text changed). The file must say `dag:`; an id that a file of\n"
     "the server's DAGs folder defines is refused.\n\n"
-    "delete: removes a submitted DAG with its versions and runs; refused\n"
-    "while one of its runs is queued or running.\n";
+    "delete: removes a submitted DAG with its versions and runs, or a DAG\n"
+    "whose file is gone from the DAGs folder (its runs stay readable unless\n"
+    "--with-runs); refused while one of its runs is queued or running, and\n"
+    "for a DAG whose file is still there (remove the file first).\n";
 
 static int dag_show(const char *path)
 {
@@ -60,6 +62,7 @@ static int dag_show(const char *path)
 struct remote_opts {
     const char *server; /* --server */
     bool json;          /* print the server's JSON */
+    bool with_runs;     /* delete: the runs go too */
 };
 
 /* Parse the options of `weir dag CMD ARG`; argv[0] is CMD. Returns 0 or
@@ -70,6 +73,7 @@ static int remote_parse(int argc, char **argv, const char *cmd,
     static const struct option lopts[] = {
         {"server", required_argument, NULL, 'S'},
         {"json", no_argument, NULL, 'j'},
+        {"with-runs", no_argument, NULL, 'w'},
         {NULL, 0, NULL, 0}};
     int c;
 
@@ -81,6 +85,11 @@ static int remote_parse(int argc, char **argv, const char *cmd,
             break;
         case 'j':
             o->json = true;
+            break;
+        case 'w':
+            if (strcmp(cmd, "dag delete") != 0)
+                return cli_usage_error(cmd, "unknown option --with-runs");
+            o->with_runs = true;
             break;
         default:
             return cli_usage_error(cmd, "unknown option");
@@ -235,7 +244,8 @@ static int dag_delete(int argc, char **argv)
     if (rc != 0)
         return rc;
     client_escape(argv[optind], id, sizeof(id));
-    snprintf(path, sizeof(path), "/api/v1/dags/%s", id);
+    snprintf(path, sizeof(path), "/api/v1/dags/%s%s", id,
+             o.with_runs ? "?with_runs=true" : "");
     if (remote_call(&o, "dag delete", "DELETE", path, NULL, &status, &reply) !=
         0)
         return CLI_INVALID;
@@ -248,7 +258,8 @@ static int dag_delete(int argc, char **argv)
                 cJSON_IsString(m) ? m->valuestring : "request failed", status);
         rc = CLI_INVALID;
     } else {
-        printf("DAG %s deleted\n", argv[optind]);
+        printf("DAG %s deleted%s\n", argv[optind],
+               o.with_runs ? " with its runs" : "");
     }
     cJSON_Delete(reply);
     return rc;

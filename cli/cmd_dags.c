@@ -9,8 +9,10 @@
 
 static const char usage_text[] =
     "usage: weir dags [--json] [--server URL]\n\n"
-    "Lists the DAGs the server knows: id, state (active, paused, or broken\n"
-    "with the error of its file), the next cron fire time, and the file.\n\n"
+    "Lists the DAGs the server knows: id, state (active, paused, broken\n"
+    "with the error of its file, or missing: its file is gone, it starts\n"
+    "nothing until the file is back or it is deleted), the next cron fire\n"
+    "time, and the file.\n\n"
     "  --json         print the server's JSON answer\n"
     "  --server URL   the server (default: $WEIR_SERVER, .weir/server.url,\n"
     "                 or http://127.0.0.1:8080); token from $WEIR_TOKEN or\n"
@@ -33,7 +35,10 @@ static void print_table(const cJSON *reply)
     {
         const char *err = str_or(d, "last_error", NULL);
         const cJSON *paused = cJSON_GetObjectItemCaseSensitive(d, "paused");
-        const char *state = err                    ? "broken"
+        const cJSON *missing =
+            cJSON_GetObjectItemCaseSensitive(d, "file_missing");
+        const char *state = cJSON_IsTrue(missing)  ? "missing"
+                            : err                  ? "broken"
                             : cJSON_IsTrue(paused) ? "paused"
                                                    : "active";
 

@@ -231,6 +231,8 @@ static void print_task(const cJSON *t)
     char dur[32], name[160];
     const cJSON *matrix = cJSON_GetObjectItemCaseSensitive(t, "matrix");
     const char *error = str_of(t, "error");
+    const char *message = str_of(t, "approval_message");
+    const char *state = str_of(t, "state");
 
     snprintf(name, sizeof(name), "%s%s", str_of(t, "step"),
              str_of(t, "hook") ? " (hook)" : "");
@@ -247,6 +249,8 @@ static void print_task(const cJSON *t)
            num_of(t, "try_count"), num_of(t, "max_tries"), dur);
     if (error)
         printf("      %s\n", error);
+    if (message && state && strcmp(state, "awaiting_approval") == 0)
+        printf("      approval: %s\n", message);
 }
 
 static cJSON *get_run(const struct client *c, const char *cmd, const char *id)

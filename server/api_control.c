@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "scheduler.h"
 #include "store_control.h"
 
 #define COMMENT_MAX 1000 /* bytes of an approval comment */
@@ -193,6 +194,9 @@ static void dag_pause(struct http_req *req, bool paused)
         rc = store_dag_set_paused(c, id, paused, &err);
     store_conn_put(c);
     if (rc == 0) {
+        /* The scheduler's table leaves paused DAGs out: an unpaused cron
+         * DAG is armed again only when the table is rebuilt. */
+        sched_dag_changed(id);
         o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "dag", id);
         cJSON_AddBoolToObject(o, "paused", paused);

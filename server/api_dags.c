@@ -91,6 +91,14 @@ static cJSON *dag_summary(const struct store_dag *row, const struct dag *dag,
     for (size_t i = 0; dag != NULL && i < dag->n_tags; i++)
         cJSON_AddItemToArray(tags, cJSON_CreateString(dag->tags[i]));
     cJSON_AddBoolToObject(o, "paused", row->paused);
+    cJSON_AddBoolToObject(o, "file_missing", row->file_missing);
+    /* One word for people: a missing file first (it starts nothing), a
+     * file that never loaded, then paused. */
+    cJSON_AddStringToObject(o, "state",
+                            row->file_missing ? "missing"
+                            : row->version_id == 0 && row->last_error ? "broken"
+                            : row->paused                             ? "paused"
+                                          : "active");
     cJSON_AddStringToObject(o, "origin", row->origin);
     add_string_or_null(o, "path", row->path);
     add_string_or_null(o, "version", row->hash);

@@ -285,19 +285,26 @@ void api_dag_delete(struct http_req *req)
     struct api *api = http_req_app(req);
     const char *id = http_req_param(req, "id");
     struct store_conn *c = NULL;
+    const char *with = http_req_query(req, "with_runs");
     struct weir_err err = {0};
-    int64_t runs = 0;
-    int rc;
+    int64_t runs = 0, kept = 0;
+    int rc = 0;
 
-    rc = store_conn_get(api->store, &c, &err);
+    if (with != NULL && strcmp(with, "true") != 0 && strcmp(with, "false") != 0)
+        rc = weir_err_set(&err, WEIR_EINVAL,
+                          "with_runs must be true or false, not \"%s\"", with);
     if (rc == 0)
-        rc = store_dag_api_delete(c, id, &runs, &err);
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = store_dag_api_delete(c, id, with && strcmp(with, "true") == 0,
+                                  &runs, &kept, &err);
     store_conn_put(c);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
     }
     sched_dag_changed(id);
-    log_info("event=dag_deleted dag=%s runs=%lld", id, (long long)runs);
+    log_info("event=dag_deleted dag=%s runs=%lld runs_kept=%lld", id,
+             (long long)runs, (long long)kept);
     http_reply_text(req, 204, "application/json", "");
 }

@@ -232,10 +232,11 @@ static void next_fire(const struct dag_trigger *t, const char *tzname,
     tz_free(tz);
 }
 
-/* One trigger's state object. */
+/* One trigger's state object; held is "paused" or "missing" (its DAG's
+ * file is gone) when the DAG fires nothing, else NULL. */
 static int trigger_json(struct store_conn *c, const struct dag *d,
-                        const struct dag_trigger *t, bool paused, cJSON **out,
-                        struct weir_err *err)
+                        const struct dag_trigger *t, const char *held,
+                        cJSON **out, struct weir_err *err)
 {
     struct store_trig_state st = {0};
     char next[40] = "";
@@ -249,11 +250,11 @@ static int trigger_json(struct store_conn *c, const struct dag *d,
     cJSON_AddStringToObject(o, "kind", dag_trigger_kind_name(t->kind));
     cJSON_AddStringToObject(o, "target", t->target);
     cJSON_AddStringToObject(o, "state",
-                            paused                 ? "paused"
+                            held                   ? held
                             : st.cooldown_until[0] ? "cooldown"
                             : st.armed == 0        ? "waiting_rearm"
                                                    : "armed");
-    if (t->kind == DAG_TRIG_CRON && !paused)
+    if (t->kind == DAG_TRIG_CRON && held == NULL)
         next_fire(t, d->timezone, next, sizeof(next));
     add_time_or_null(o, "next_fire_time", next);
     if (t->accumulate != NULL) {
@@ -290,7 +291,11 @@ void api_dag_triggers(struct http_req *req)
     for (size_t i = 0; rc == 0 && d != NULL && i < d->n_triggers; i++) {
         cJSON *t = NULL;
 
-        rc = trigger_json(c, d, &d->triggers[i], sd.paused, &t, &err);
+        rc = trigger_json(c, d, &d->triggers[i],
+                          sd.file_missing ? "missing"
+                          : sd.paused     ? "paused"
+                                          : NULL,
+                          &t, &err);
         cJSON_AddItemToArray(arr, t);
     }
     store_conn_put(c);

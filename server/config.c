@@ -33,6 +33,7 @@ enum {
     OPT_LEASE_TTL,          /* --lease-ttl MS */
     OPT_WATCH_POLL,         /* --watch-poll */
     OPT_WEB_DIR,            /* --web-dir DIR */
+    OPT_PUBLIC_URL,         /* --public-url URL */
     OPT_EVENT_RETENTION,    /* --event-retention DURATION */
     OPT_METRIC_RETENTION,   /* --metric-retention DURATION */
     OPT_VERSION,            /* --version */
@@ -63,6 +64,9 @@ static const char usage_text[] =
     "                           of using inotify (WEIR_WATCH_POLL=1)\n"
     "  --web-dir DIR            serve the dashboard from DIR instead of the\n"
     "                           copy built in (for its development)\n"
+    "  --public-url URL         where people reach the dashboard, for the\n"
+    "                           links in notifications (WEIR_PUBLIC_URL;\n"
+    "                           default http:// and the listen address)\n"
     "  --event-retention D      keep events no trigger needs for D, a\n"
     "                           duration such as 30d or 12h\n"
     "                           (WEIR_EVENT_RETENTION; default 30d)\n"
@@ -206,6 +210,25 @@ static void config_defaults(struct config *cfg)
     v = getenv("WEIR_WATCH_POLL");
     cfg->watch_poll = v != NULL && strcmp(v, "1") == 0;
     cfg->lease_ttl_ms = DEFAULT_LEASE_TTL;
+    v = getenv("WEIR_PUBLIC_URL");
+    cfg->public_url = v && *v ? v : NULL;
+}
+
+/* --public-url: an http(s) URL of printable characters, not too long. */
+static int check_public_url(const char *url, struct weir_err *err)
+{
+    bool ok =
+        strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+
+    for (const char *p = url; ok && *p != '\0'; p++)
+        ok = *p > ' ' && *p < 0x7f;
+    if (!ok || strlen(url) > 400)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--public-url \"%.300s\": expected an http:// or "
+                            "https:// URL without spaces, at most 400 bytes, "
+                            "such as https://weir.example",
+                            url);
+    return 0;
 }
 
 static int parse_lease_ttl(const char *text, struct config *cfg,
@@ -248,6 +271,9 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         break;
     case OPT_WEB_DIR:
         cfg->web_dir = arg;
+        break;
+    case OPT_PUBLIC_URL:
+        cfg->public_url = arg;
         break;
     case OPT_EVENT_RETENTION:
         cfg->event_retention = arg;
@@ -326,6 +352,8 @@ static int check_required(struct config *cfg, const char *pool_text,
                             "required");
     if (cfg->action == CONFIG_CREATE_TOKEN)
         return 0;
+    if (cfg->public_url != NULL && check_public_url(cfg->public_url, err) < 0)
+        return WEIR_EINVAL;
     return resolve_listen(cfg, err);
 }
 
@@ -344,6 +372,7 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
         {"watch-poll", no_argument, NULL, OPT_WATCH_POLL},
         {"web-dir", required_argument, NULL, OPT_WEB_DIR},
+        {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"event-retention", required_argument, NULL, OPT_EVENT_RETENTION},
         {"metric-retention", required_argument, NULL, OPT_METRIC_RETENTION},
         {"version", no_argument, NULL, OPT_VERSION},

@@ -42,6 +42,8 @@ struct config {
     long lease_ttl_ms;             /* life of a lease without heartbeat */
     bool watch_poll;               /* poll the DAGs folder, no inotify */
     const char *web_dir;           /* dashboard files, or NULL: built in */
+    const char *public_url;        /* the dashboard's URL for links, or
+                                      NULL: http://<listen address> */
     const char *event_retention;   /* as written, or NULL */
     const char *metric_retention;  /* as written, or NULL */
     long long event_retention_s;   /* events kept, seconds */

@@ -21,6 +21,7 @@
  * tasks failing together do not all come back at the same instant.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -29,6 +30,7 @@
 #include "engine_int.h"
 #include "log.h"
 #include "store_artifacts.h"
+#include "tmpl.h"
 
 /* Counts of upstream task states. */
 struct ups {
@@ -265,6 +267,7 @@ void ctx_cleanup(struct engine *e, struct run_ctx *x)
     for (size_t i = 0; x->rt != NULL && i < x->n; i++) {
         free(x->rt[i].error);
         free(x->rt[i].outputs);
+        free(x->rt[i].message);
     }
     free(x->rt);
     free(x->first);
@@ -378,6 +381,46 @@ static int eval_if(struct run_ctx *x, size_t i, const char *text, bool *run,
     return 0;
 }
 
+/*
+ * Task i, an approval gate, is reached: it awaits approval, with its
+ * message rendered now against the run (a message that cannot be
+ * rendered is kept as written, with why). A failed load of the tasks the
+ * message names fails the transition.
+ */
+static int gate_reached(struct run_ctx *x, size_t i, const struct dag_step *st,
+                        struct weir_err *err)
+{
+    struct resolve r = {.x = x, .task = i};
+    struct weir_err e2 = {0};
+    char *text = NULL;
+    int rc = 0;
+
+    set_state(x, i, TASK_AWAITING_APPROVAL);
+    if (st->approval_message == NULL)
+        return 0;
+    rc = tmpl_render(st->approval_message, TMPL_PLAIN, resolve_cb, &r, &text,
+                     &e2);
+    resolve_cleanup(&r);
+    if (x->fatal != 0) {
+        free(text);
+        *err = x->fatal_err;
+        return x->fatal;
+    }
+    if (rc != 0) {
+        size_t len = strlen(st->approval_message) + strlen(e2.msg) + 40;
+
+        text = malloc(len);
+        if (text != NULL)
+            snprintf(text, len, "%s (cannot render: %s)", st->approval_message,
+                     e2.msg);
+    }
+    if (text == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    free(x->rt[i].message);
+    x->rt[i].message = text;
+    return 0;
+}
+
 /* Decide task i, whose upstream tasks have all finished. */
 static int decide(struct run_ctx *x, size_t i, struct weir_err *err)
 {
@@ -407,7 +450,7 @@ static int decide(struct run_ctx *x, size_t i, struct weir_err *err)
     else if (!run)
         set_state(x, i, TASK_SKIPPED);
     else if (needs_approval(x, st))
-        set_state(x, i, TASK_AWAITING_APPROVAL);
+        rc = gate_reached(x, i, st, err);
     else
         set_state(x, i, TASK_QUEUED);
     return 0;
@@ -536,7 +579,8 @@ static int flush(struct store_conn *c, struct run_ctx *x,
                                             r->t->upstream_pending,
                                             r->error,
                                             r->outputs,
-                                            r->retry_ms};
+                                            r->retry_ms,
+                                            r->message};
         wrote_open |= !task_state_terminal(r->t->state);
         wrote_bad |= state_bad(r->t->state);
     }
@@ -652,15 +696,16 @@ static int start_held_runs(struct engine *e, struct store_conn *c,
                            const char *dag_id, int max_active,
                            struct made *made, struct weir_err *err)
 {
-    bool paused = false, ended = false;
-    int64_t version = 0, next = 0;
-    int running = 0, rc;
+    struct store_dag_locked l = {0};
+    bool ended = false;
+    int64_t next = 0;
+    int rc;
 
     if (max_active <= 0)
         return 0;
     for (;;) {
-        rc = store_dag_lock(c, dag_id, &paused, &version, &running, err);
-        if (rc < 0 || running >= max_active)
+        rc = store_dag_lock(c, dag_id, &l, err);
+        if (rc < 0 || l.running >= max_active)
             return rc;
         rc = store_run_next_queued(c, dag_id, &next, err);
         if (rc == WEIR_ENOTFOUND)

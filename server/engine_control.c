@@ -226,14 +226,12 @@ static int retry_reset(struct store_conn *c, struct run_ctx *x,
 static int retry_run_state(struct store_conn *c, struct run_ctx *x, int *count,
                            struct weir_err *err)
 {
-    bool paused = false;
-    int64_t version = 0;
-    int running = 0;
+    struct store_dag_locked l = {0};
     enum run_state to = RUN_RUNNING;
-    int rc = store_dag_lock(c, x->run.dag_id, &paused, &version, &running, err);
+    int rc = store_dag_lock(c, x->run.dag_id, &l, err);
 
     if (rc == 0 && x->dag->max_active_runs > 0 &&
-        running >= x->dag->max_active_runs)
+        l.running >= x->dag->max_active_runs)
         to = RUN_QUEUED;
     if (rc == 0)
         rc = store_run_retry(c, x->run.id, x->run.state, to, count, err);

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A trigger firing becoming a run, with the guards every trigger kind
- * shares (engine_run.c). In this order: a paused DAG suppresses the
- * firing; a slot that already has its run (cron) is left alone; a firing
- * of a non-cron trigger while a run of that trigger is still queued (held
- * by max_active_runs) is folded into that queued run; `cooldown:` (since
- * the DAG's last triggered run was created) and `max_runs_per_day:` (its
- * triggered runs since midnight in the DAG's zone) suppress it. Manual
- * runs are neither guarded nor counted. A suppressed or folded firing is
- * recorded with its reason (trigger_suppressed); a run made or fed
- * consumes the trigger's pending events (trigger_events).
+ * shares (engine_run.c). In this order: a DAG whose file is gone, then a
+ * paused DAG, suppresses the firing; a slot that already has its run (cron) is
+ * left alone; a firing of a non-cron trigger while a run of that trigger is
+ * still queued (held by max_active_runs) is folded into that queued run;
+ * `cooldown:` (since the DAG's last triggered run was created) and
+ * `max_runs_per_day:` (its triggered runs since midnight in the DAG's zone)
+ * suppress it. Manual runs are neither guarded nor counted. A suppressed or
+ * folded firing is recorded with its reason (trigger_suppressed); a run made or
+ * fed consumes the trigger's pending events (trigger_events).
  */
 #ifndef WEIR_ENGINE_FIRE_H
 #define WEIR_ENGINE_FIRE_H

@@ -17,6 +17,7 @@ struct rtask {
     bool dirty;           /* to be written */
     char *error;          /* why it failed (owned), or NULL */
     char *outputs;        /* JSON text to store (owned), or NULL */
+    char *message;        /* a gate's rendered message (owned), or NULL */
     int64_t retry_ms;     /* up_for_retry delay, or -1 */
 };
 

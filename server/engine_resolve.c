@@ -150,12 +150,19 @@ static int resolve_run(struct resolve *r, const char *f, struct expr_value *out,
     return 0;
 }
 
-/* event.<path>: a walk into the trigger payload (null where absent). */
+/* event.<path>: a walk into the trigger payload (null where absent). A
+ * file trigger's payload is the event's payload itself ({path, size,
+ * mtime}), so event.payload.path names its path. */
 static int resolve_event(struct resolve *r, const char *path,
                          struct expr_value *out, struct weir_err *err)
 {
     const cJSON *v = r->x->run.trigger_payload;
+    const char *kind = r->x->run.trigger_kind;
     char seg[NAME_MAX_LEN];
+
+    if (kind != NULL && strcmp(kind, "file") == 0 &&
+        strncmp(path, "payload", 7) == 0 && (path[7] == '\0' || path[7] == '.'))
+        path += 7 + (path[7] == '.');
 
     while (v != NULL && *path != '\0') {
         size_t n = strcspn(path, ".");

@@ -232,16 +232,14 @@ int engine_run_create(struct engine *e, const struct engine_trigger *t,
                       int64_t *run_id, bool *existed, struct weir_err *err)
 {
     struct store_conn *c = NULL;
-    bool paused = false;
-    int64_t version = 0;
-    int running = 0;
+    struct store_dag_locked l = {0};
     int rc = store_conn_get(e->store, &c, err);
 
     *existed = false;
     if (rc == 0)
         rc = store_tx_begin(c, err);
     if (rc == 0)
-        rc = store_dag_lock(c, t->dag_id, &paused, &version, &running, err);
+        rc = store_dag_lock(c, t->dag_id, &l, err);
     if (rc == 0 && t->idempotency_key != NULL) {
         rc = store_run_by_key(c, t->dag_id, t->idempotency_key, run_id, err);
         if (rc == 0) {
@@ -252,14 +250,13 @@ int engine_run_create(struct engine *e, const struct engine_trigger *t,
         if (rc == WEIR_ENOTFOUND)
             rc = 0;
     }
-    if (rc == 0 && paused)
+    if (rc == 0)
+        rc = store_dag_startable(t->dag_id, &l, err);
+    if (rc == 0 && l.paused)
         rc = weir_err_set(err, WEIR_ECONFLICT, "DAG \"%s\" is paused",
                           t->dag_id);
-    if (rc == 0 && version == 0)
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "DAG \"%s\" has no valid version loaded", t->dag_id);
     if (rc == 0)
-        rc = create_in_tx(e, c, t, version, running, run_id, err);
+        rc = create_in_tx(e, c, t, l.version_id, l.running, run_id, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
     store_conn_put(c);
@@ -379,13 +376,19 @@ const char *fire_outcome_name(enum fire_outcome o)
 /* Which guard, if any, stops trig of d now; out->outcome and why set. */
 static int guard(struct store_conn *c, const struct dag *d,
                  const struct dag_trigger *trig, const struct engine_slot *s,
-                 bool paused, struct fire_result *out, struct weir_err *err)
+                 const struct store_dag_locked *l, struct fire_result *out,
+                 struct weir_err *err)
 {
     struct store_guard g = {0};
     int rc;
 
     out->outcome = FIRE_SUPPRESSED;
-    if (paused) {
+    if (l->file_missing) {
+        snprintf(out->why, sizeof(out->why),
+                 "the DAG's file is gone from the DAGs folder");
+        return 0;
+    }
+    if (l->paused) {
         snprintf(out->why, sizeof(out->why), "DAG is paused");
         return 0;
     }
@@ -417,17 +420,17 @@ static int guard(struct store_conn *c, const struct dag *d,
 /* The firing s of trig in DAG d (locked; version `version`). */
 static int fire_in_tx(struct engine *e, struct store_conn *c,
                       const struct dag *d, const struct dag_trigger *trig,
-                      const struct engine_slot *s, int64_t version, bool paused,
-                      int running, struct fire_result *out,
+                      const struct engine_slot *s,
+                      const struct store_dag_locked *l, struct fire_result *out,
                       struct weir_err *err)
 {
     struct spec sp = {s->dag_id, NULL, trig->params, NULL, trig, s, NULL};
     bool created = false;
-    int rc = guard(c, d, trig, s, paused, out, err);
+    int rc = guard(c, d, trig, s, l, out, err);
 
     if (rc == 0 && out->outcome == FIRE_CREATED) {
-        rc = insert_run(e, c, d, &sp, version, running, &out->run_id, &created,
-                        err);
+        rc = insert_run(e, c, d, &sp, l->version_id, l->running, &out->run_id,
+                        &created, err);
         if (!created)
             out->outcome = FIRE_EXISTED;
     }
@@ -448,16 +451,14 @@ int engine_fire_in_tx(struct engine *e, struct store_conn *c,
 {
     const struct dag *d = NULL;
     const struct dag_trigger *trig = NULL;
-    bool paused = false;
-    int64_t version = 0;
-    int running = 0;
-    int rc = store_dag_lock(c, s->dag_id, &paused, &version, &running, err);
+    struct store_dag_locked l = {0};
+    int rc = store_dag_lock(c, s->dag_id, &l, err);
 
     memset(out, 0, sizeof(*out));
-    if (rc == 0 && version == 0)
+    if (rc == 0 && l.version_id == 0)
         rc = weir_err_set(err, WEIR_ECONFLICT,
                           "DAG \"%s\" has no valid version loaded", s->dag_id);
-    if (rc == 0 && (d = engine_dag(e->cache, c, version)) == NULL)
+    if (rc == 0 && (d = engine_dag(e->cache, c, l.version_id)) == NULL)
         rc = weir_err_set(err, WEIR_EINTERNAL,
                           "DAG \"%s\": its current version cannot be loaded",
                           s->dag_id);
@@ -467,7 +468,7 @@ int engine_fire_in_tx(struct engine *e, struct store_conn *c,
                           "\"%s\"",
                           s->dag_id, s->trigger_key);
     if (rc == 0)
-        rc = fire_in_tx(e, c, d, trig, s, version, paused, running, out, err);
+        rc = fire_in_tx(e, c, d, trig, s, &l, out, err);
     if (rc == 0 && out->outcome != FIRE_EXISTED)
         log_info("event=trigger_fired dag=%s trigger=\"%s\" outcome=%s "
                  "run=%lld why=\"%s\"",

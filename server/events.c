@@ -259,11 +259,9 @@ static int dags_lock(struct store_conn *c, const struct trig_dag *f, size_t n,
     int rc = 0;
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        bool paused = false;
-        int64_t version = 0;
-        int running = 0;
+        struct store_dag_locked l = {0};
 
-        rc = store_dag_lock(c, f[i].id, &paused, &version, &running, err);
+        rc = store_dag_lock(c, f[i].id, &l, err);
     }
     return rc;
 }
@@ -500,14 +498,15 @@ static int hook_open(struct engine *e, struct store_conn *c, const char *dag_id,
                      const char *sig, struct trig_dag *f,
                      const struct dag_trigger **t, struct weir_err *err)
 {
-    bool paused = false;
-    int64_t version = 0;
-    int running = 0;
+    struct store_dag_locked l = {0};
     const char *secret;
-    int rc = store_dag_lock(c, dag_id, &paused, &version, &running, err);
+    int rc = store_dag_lock(c, dag_id, &l, err);
 
-    if (rc == 0 &&
-        (version == 0 || (f->d = engine_dag(e->cache, c, version)) == NULL))
+    /* A DAG whose file is gone fires nothing: refused, nothing stored. */
+    if (rc == 0 && l.file_missing)
+        rc = store_dag_startable(dag_id, &l, err);
+    if (rc == 0 && (l.version_id == 0 ||
+                    (f->d = engine_dag(e->cache, c, l.version_id)) == NULL))
         rc = weir_err_set(err, WEIR_ENOTFOUND,
                           "DAG \"%s\" has no valid version loaded", dag_id);
     if (rc == 0 && (*t = find_hook(f->d, name)) == NULL)

@@ -19,6 +19,7 @@
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "notify.h"
 #include "reaper.h"
 #include "scheduler.h"
 
@@ -127,6 +128,14 @@ static int start(struct server *s, struct weir_err *err)
     if (rc == 0)
         log_info("event=listening addr=%s version=%s",
                  http_server_address(s->http), WEIR_VERSION);
+    if (rc == 0 && s->cfg.public_url != NULL) {
+        notify_set_public_url(s->cfg.public_url);
+    } else if (rc == 0) {
+        char own[300];
+
+        snprintf(own, sizeof(own), "http://%s", http_server_address(s->http));
+        notify_set_public_url(own);
+    }
     return rc;
 }
 

@@ -15,6 +15,11 @@
 
 #define NOTIFY_BATCH      50   /* runs or deliveries handled per pass */
 #define NOTIFY_TIMEOUT_MS 5000 /* one POST */
+#define NOTIFY_URL_MAX    512  /* the public URL's bytes, NUL included */
+
+/* The public URL of notify_set_public_url(), "" until it is set. */
+static pthread_mutex_t public_mu = PTHREAD_MUTEX_INITIALIZER;
+static char public_url[NOTIFY_URL_MAX];
 
 struct notify {
     struct engine *e;   /* borrowed */
@@ -34,19 +39,42 @@ static const char *hook_url(const struct dag *d, const char *state)
     return NULL;
 }
 
-/* The POST body for finished run r (an element of store_notify_finished). */
-static char *body_of(const cJSON *r)
+void notify_set_public_url(const char *url)
 {
-    const char *base = getenv("WEIR_PUBLIC_URL");
+    size_t n = strlen(url);
+
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    if (n >= NOTIFY_URL_MAX)
+        n = NOTIFY_URL_MAX - 1;
+    pthread_mutex_lock(&public_mu);
+    memcpy(public_url, url, n);
+    public_url[n] = '\0';
+    pthread_mutex_unlock(&public_mu);
+}
+
+/* Copy the public URL into buf (NOTIFY_URL_MAX bytes); false when it is
+ * not known yet. */
+static bool public_url_get(char *buf)
+{
+    pthread_mutex_lock(&public_mu);
+    memcpy(buf, public_url, NOTIFY_URL_MAX);
+    pthread_mutex_unlock(&public_mu);
+    return buf[0] != '\0';
+}
+
+/* The POST body for finished run r (an element of store_notify_finished),
+ * whose link starts with base. */
+static char *body_of(const cJSON *r, const char *base)
+{
     cJSON *o = cJSON_CreateObject();
     const cJSON *id = cJSON_GetObjectItem(r, "id");
-    char link[600];
+    char link[NOTIFY_URL_MAX + 40];
     char *text = NULL;
 
     if (o == NULL)
         return NULL;
-    snprintf(link, sizeof(link), "%s/runs/%.0f", base ? base : "",
-             id->valuedouble);
+    snprintf(link, sizeof(link), "%s/#/runs/%.0f", base, id->valuedouble);
     cJSON_AddNumberToObject(o, "run_id", id->valuedouble);
     cJSON_AddItemToObject(o, "dag",
                           cJSON_Duplicate(cJSON_GetObjectItem(r, "dag"), 1));
@@ -68,14 +96,14 @@ static char *body_of(const cJSON *r)
 
 /* Queue a delivery for finished run r if its DAG version wants one. */
 static int enqueue_one(struct notify *n, struct store_conn *c, const cJSON *r,
-                       struct weir_err *err)
+                       const char *base, struct weir_err *err)
 {
     const cJSON *ver = cJSON_GetObjectItem(r, "version");
     const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(r, "state"));
     const char *end = cJSON_GetStringValue(cJSON_GetObjectItem(r, "end"));
     const struct dag *d = engine_dag(n->e->cache, c, (int64_t)ver->valuedouble);
     const char *url = d && state ? hook_url(d, state) : NULL;
-    char *body = url ? body_of(r) : NULL;
+    char *body = url ? body_of(r, base) : NULL;
     int rc = 0;
 
     if (url != NULL && body == NULL)
@@ -92,16 +120,21 @@ static int enqueue_one(struct notify *n, struct store_conn *c, const cJSON *r,
 /* Queue the deliveries of runs finished since the cursor, move it. */
 static int enqueue(struct notify *n, struct store_conn *c, struct weir_err *err)
 {
+    char base[NOTIFY_URL_MAX];
     cJSON *runs = NULL, *last;
     const cJSON *r;
-    int rc = store_tx_begin(c, err);
+    int rc;
 
+    /* Not before the server knows its URL: the runs wait in the table. */
+    if (!public_url_get(base))
+        return 0;
+    rc = store_tx_begin(c, err);
     if (rc == 0)
         rc = store_notify_finished(c, NOTIFY_BATCH, &runs, err);
     cJSON_ArrayForEach(r, runs)
     {
         if (rc == 0)
-            rc = enqueue_one(n, c, r, err);
+            rc = enqueue_one(n, c, r, base, err);
     }
     last = cJSON_GetArrayItem(runs, cJSON_GetArraySize(runs) - 1);
     if (rc == 0 && last != NULL)
@@ -116,15 +149,26 @@ static int enqueue(struct notify *n, struct store_conn *c, struct weir_err *err)
     return rc;
 }
 
-/* POST body to url; 0 for a 2xx answer, else why into msg. */
-static int post(const char *url, const char *body, char *msg, size_t len)
+/* A receiver's answer body: read and dropped (libcurl would print it on
+ * stdout otherwise). */
+static size_t discard_cb(char *data, size_t size, size_t n, void *ctx)
+{
+    (void)data;
+    (void)ctx;
+    return size * n;
+}
+
+/* POST body to url; 0 for a 2xx answer, else why into msg. *status gets
+ * the HTTP status (0 when there was no answer). */
+static int post(const char *url, const char *body, long *status, char *msg,
+                size_t len)
 {
     CURL *h = curl_easy_init();
     struct curl_slist *hdrs = NULL;
     char ebuf[CURL_ERROR_SIZE] = "";
-    long status = 0;
     CURLcode cc;
 
+    *status = 0;
     if (h == NULL) {
         snprintf(msg, len, "cannot start libcurl");
         return -1;
@@ -137,16 +181,17 @@ static int post(const char *url, const char *body, char *msg, size_t len)
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
     cc = curl_easy_perform(h);
     if (cc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
     if (cc != CURLE_OK)
         snprintf(msg, len, "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
-    else if (status < 200 || status > 299)
-        snprintf(msg, len, "HTTP %ld", status);
-    return cc == CURLE_OK && status >= 200 && status <= 299 ? 0 : -1;
+    else if (*status < 200 || *status > 299)
+        snprintf(msg, len, "HTTP %ld", *status);
+    return cc == CURLE_OK && *status >= 200 && *status <= 299 ? 0 : -1;
 }
 
 /* Try every delivery that is due. */
@@ -162,10 +207,13 @@ static int deliver(struct store_conn *c, struct weir_err *err)
         const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(d, "url"));
         char *body = cJSON_PrintUnformatted(cJSON_GetObjectItem(d, "body"));
         char msg[CURL_ERROR_SIZE + 32] = "";
-        bool ok = body != NULL && post(url, body, msg, sizeof(msg)) == 0;
+        long status = 0;
+        bool ok =
+            body != NULL && post(url, body, &status, msg, sizeof(msg)) == 0;
 
-        log_info("event=notify_sent id=%lld url=%s ok=%s try=%d msg=\"%s\"",
-                 (long long)id, url, ok ? "yes" : "no",
+        log_info("event=notify_sent id=%lld url=%s ok=%s status=%ld try=%d "
+                 "msg=\"%s\"",
+                 (long long)id, url, ok ? "yes" : "no", status,
                  cJSON_GetObjectItem(d, "attempts")->valueint + 1, msg);
         cJSON_free(body);
         if (rc == 0)

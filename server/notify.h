@@ -12,10 +12,11 @@
  * libcurl (5 s timeout each). A 2xx answer delivers it; anything else is
  * tried again after 2, 4, 8, ... seconds (at most 5 minutes), up to
  * NOTIFY_TRIES times. The body is {run_id, dag, state, reason,
- * failed_steps, finished_at, link}; link is WEIR_PUBLIC_URL (the
- * server's environment, e.g. http://weir.example:8080) + "/runs/ID", or
- * the path alone without it. A run retried and finished again is
- * notified again.
+ * failed_steps, finished_at, link}; link opens the run in the dashboard:
+ * the server's public URL (--public-url, by default its own listen
+ * address) + "/#/runs/ID". Runs are queued only once that URL is known.
+ * The receiver's answer body is read and discarded; its status is
+ * logged. A run retried and finished again is notified again.
  */
 #ifndef WEIR_NOTIFY_H
 #define WEIR_NOTIFY_H
@@ -25,6 +26,14 @@
 #define NOTIFY_PERIOD_MS 1000 /* between two passes */
 
 struct notify;
+
+/*
+ * The URL the dashboard is reached at (such as https://weir.example or
+ * http://127.0.0.1:8080; a trailing "/" is dropped), copied, for the
+ * links of the notifications queued from now on. Callable from any
+ * thread; until the first call no run is queued for notification.
+ */
+void notify_set_public_url(const char *url);
 
 /* Start the thread over e (borrowed). Returns 0 with *out, or
  * WEIR_EINTERNAL / WEIR_ENOMEM. */

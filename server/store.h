@@ -108,6 +108,7 @@ struct store_dag {
     char *hash;         /* SHA-256 of that version, or NULL */
     char *last_error;   /* diagnostics of the last failed load, or NULL */
     int64_t updated_at; /* Unix seconds */
+    bool file_missing;  /* its file is gone from the DAGs folder */
 };
 
 /* A row of dag_versions without its source. */

@@ -15,16 +15,24 @@
 
 /* The origin and path of DAG id, its row locked until the transaction
  * ends. WEIR_ENOTFOUND when there is no such DAG. */
-static int lock_dag_row(struct store_conn *c, const char *id, bool *file,
-                        char *path, size_t path_len, struct weir_err *err)
+/* What lock_dag_row() read besides the origin and path. */
+struct dag_row_flags {
+    bool file_missing; /* a file DAG whose file is gone */
+    bool deleted;      /* such a DAG, deleted with its runs kept */
+};
+
+static int lock_dag_row_flags(struct store_conn *c, const char *id, bool *file,
+                              char *path, size_t path_len,
+                              struct dag_row_flags *fl, struct weir_err *err)
 {
     const char *params[1] = {id};
     PGresult *r = NULL;
     int rc;
 
-    rc =
-        store_query(c, "SELECT origin, path FROM dags WHERE id = $1 FOR UPDATE",
-                    1, params, &r, err);
+    rc = store_query(c,
+                     "SELECT origin, path, file_missing, deleted_at IS NOT NULL"
+                     " FROM dags WHERE id = $1 FOR UPDATE",
+                     1, params, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0) {
@@ -33,8 +41,18 @@ static int lock_dag_row(struct store_conn *c, const char *id, bool *file,
     }
     *file = strcmp(PQgetvalue(r, 0, 0), "file") == 0;
     snprintf(path, path_len, "%s", PQgetvalue(r, 0, 1));
+    fl->file_missing = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    fl->deleted = strcmp(PQgetvalue(r, 0, 3), "t") == 0;
     PQclear(r);
     return 0;
+}
+
+static int lock_dag_row(struct store_conn *c, const char *id, bool *file,
+                        char *path, size_t path_len, struct weir_err *err)
+{
+    struct dag_row_flags fl = {0};
+
+    return lock_dag_row_flags(c, id, file, path, path_len, &fl, err);
 }
 
 /* Create the API DAG's row unless it exists, then lock it; refuse a DAG
@@ -175,24 +193,52 @@ static int delete_dag_rows(struct store_conn *c, const char *id,
     return rc;
 }
 
-int store_dag_api_delete(struct store_conn *c, const char *id, int64_t *n_runs,
-                         struct weir_err *err)
+/* Hide DAG id (its file is gone) and keep its runs, which refer to its
+ * versions: *kept gets how many. */
+static int hide_dag_row(struct store_conn *c, const char *id, int64_t *kept,
+                        struct weir_err *err)
 {
+    const char *params[1] = {id};
+    PGresult *r = NULL;
+    int rc;
+
+    rc = store_query(c, "SELECT count(*) FROM runs WHERE dag_id = $1", 1,
+                     params, &r, err);
+    if (rc < 0)
+        return rc;
+    *kept = store_val_i64(r, 0, 0);
+    PQclear(r);
+    if (*kept == 0)
+        return 0;
+    return store_cmd(c,
+                     "UPDATE dags SET deleted_at = now(), paused = false,"
+                     " updated_at = now() WHERE id = $1",
+                     1, params, err);
+}
+
+int store_dag_api_delete(struct store_conn *c, const char *id, bool with_runs,
+                         int64_t *n_runs, int64_t *n_kept, struct weir_err *err)
+{
+    struct dag_row_flags fl = {0};
     char path[512];
     bool file = false;
-    int64_t runs = 0;
+    int64_t runs = 0, kept = 0;
     int rc;
 
     rc = store_begin(c, err);
     if (rc == 0)
-        rc = lock_dag_row(c, id, &file, path, sizeof(path), err);
-    if (rc == 0 && file)
+        rc = lock_dag_row_flags(c, id, &file, path, sizeof(path), &fl, err);
+    if (rc == 0 && fl.deleted && !with_runs)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no DAG \"%s\"", id);
+    if (rc == 0 && file && !fl.file_missing)
         rc = weir_err_set(err, WEIR_ECONFLICT,
                           "DAG \"%s\" is defined by file %s; remove the file",
                           id, path);
     if (rc == 0)
         rc = check_nothing_running(c, id, err);
-    if (rc == 0)
+    if (rc == 0 && file && !with_runs)
+        rc = hide_dag_row(c, id, &kept, err);
+    if (rc == 0 && kept == 0)
         rc = delete_dag_rows(c, id, &runs, err);
     if (rc == 0)
         rc = store_commit(c, err);
@@ -202,5 +248,7 @@ int store_dag_api_delete(struct store_conn *c, const char *id, int64_t *n_runs,
     }
     if (n_runs != NULL)
         *n_runs = runs;
+    if (n_kept != NULL)
+        *n_kept = kept;
     return 0;
 }

@@ -31,14 +31,18 @@ WEIR_MUSTCHECK int store_dag_api_upsert(struct store_conn *c, const char *id,
                                         struct weir_err *err);
 
 /*
- * In one transaction: delete API DAG id with every version and every run
- * (tasks, attempts and log lines go with the runs). *n_runs (may be NULL)
- * gets how many runs went. WEIR_ENOTFOUND for no such DAG; WEIR_ECONFLICT
- * (nothing written) when it comes from a file, still has queued or
- * running runs, or attempts still running on workers (a canceled run's,
- * until the workers stop them).
+ * In one transaction: delete DAG id, an API DAG or a file DAG whose file
+ * is gone, with every version and every run (tasks, attempts and log
+ * lines go with the runs). A file DAG's runs are kept unless with_runs:
+ * its row is then hidden (deleted_at) and stays for its runs, whose
+ * count goes to *n_kept (may be NULL). *n_runs (may be NULL) gets how
+ * many runs went. WEIR_ENOTFOUND for no such DAG (a hidden one, unless
+ * with_runs); WEIR_ECONFLICT (nothing written) when its file is still
+ * there, it still has queued or running runs, or attempts still running
+ * on workers (a canceled run's, until the workers stop them).
  */
 WEIR_MUSTCHECK int store_dag_api_delete(struct store_conn *c, const char *id,
-                                        int64_t *n_runs, struct weir_err *err);
+                                        bool with_runs, int64_t *n_runs,
+                                        int64_t *n_kept, struct weir_err *err);
 
 #endif

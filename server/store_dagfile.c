@@ -86,9 +86,11 @@ static int make_current(struct store_conn *c, const char *id, const char *path,
     rc = store_cmd(c,
                    "UPDATE dags SET current_version_id = $2, path = $3,"
                    " last_error = NULL, last_error_at = NULL,"
+                   " file_missing = false, deleted_at = NULL,"
                    " updated_at = now()"
                    " WHERE id = $1 AND (current_version_id IS DISTINCT FROM $2"
-                   " OR path IS DISTINCT FROM $3 OR last_error IS NOT NULL)",
+                   " OR path IS DISTINCT FROM $3 OR last_error IS NOT NULL"
+                   " OR file_missing)",
                    3, params, err);
     if (rc < 0)
         return rc;
@@ -147,7 +149,7 @@ int store_dag_file_error(struct store_conn *c, const char *path,
                      " THEN now() ELSE last_error_at END,"
                      " updated_at = CASE WHEN last_error IS DISTINCT FROM $2"
                      " THEN now() ELSE updated_at END,"
-                     " last_error = $2"
+                     " last_error = $2, file_missing = false, deleted_at = NULL"
                      " WHERE origin = 'file' AND path = $1",
                      2, params, &r, err);
     if (rc < 0)
@@ -202,7 +204,7 @@ int store_dags_mark_missing(struct store_conn *c, const char *match,
                             const char *arg, int *n_missing,
                             struct weir_err *err)
 {
-    const char *params[2] = {arg, STORE_MISSING_SUFFIX};
+    const char *params[1] = {arg};
     char del[320], upd[320];
     PGresult *r = NULL;
     int rc;
@@ -215,14 +217,12 @@ int store_dags_mark_missing(struct store_conn *c, const char *match,
              " WHERE v.dag_id = dags.id)",
              match);
     snprintf(upd, sizeof(upd),
-             "UPDATE dags SET last_error = path || $2,"
-             " last_error_at = now(), updated_at = now()"
-             " WHERE origin = 'file' AND %s"
-             " AND last_error IS DISTINCT FROM path || $2",
+             "UPDATE dags SET file_missing = true, updated_at = now()"
+             " WHERE origin = 'file' AND %s AND NOT file_missing",
              match);
     rc = store_cmd(c, del, 1, params, err);
     if (rc == 0)
-        rc = store_query(c, upd, 2, params, &r, err);
+        rc = store_query(c, upd, 1, params, &r, err);
     if (rc == 0 && n_missing != NULL)
         *n_missing = atoi(PQcmdTuples(r));
     PQclear(r);

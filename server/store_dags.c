@@ -11,8 +11,9 @@
 
 #define DAG_COLUMNS                                                            \
     "SELECT d.id, d.origin, d.path, d.paused, d.current_version_id, v.hash,"   \
-    " d.last_error, extract(epoch FROM d.updated_at)::bigint"                  \
-    " FROM dags d LEFT JOIN dag_versions v ON v.id = d.current_version_id "
+    " d.last_error, extract(epoch FROM d.updated_at)::bigint, d.file_missing"  \
+    " FROM dags d LEFT JOIN dag_versions v ON v.id = d.current_version_id"     \
+    " WHERE d.deleted_at IS NULL "
 
 void store_dag_cleanup(struct store_dag *d)
 {
@@ -63,6 +64,7 @@ static int dag_from_row(const PGresult *r, int row, struct store_dag *d,
     d->paused = strcmp(PQgetvalue(r, row, 3), "t") == 0;
     d->version_id = store_val_i64(r, row, 4);
     d->updated_at = store_val_i64(r, row, 7);
+    d->file_missing = strcmp(PQgetvalue(r, row, 8), "t") == 0;
     return 0;
 }
 
@@ -100,7 +102,7 @@ int store_dag_get(struct store_conn *c, const char *id, struct store_dag *out,
     PGresult *r = NULL;
     int rc;
 
-    rc = store_query(c, DAG_COLUMNS "WHERE d.id = $1", 1, params, &r, err);
+    rc = store_query(c, DAG_COLUMNS "AND d.id = $1", 1, params, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0)
@@ -118,7 +120,10 @@ static int dag_exists(struct store_conn *c, const char *id, bool *exists,
     PGresult *r = NULL;
     int rc;
 
-    rc = store_query(c, "SELECT 1 FROM dags WHERE id = $1", 1, params, &r, err);
+    rc = store_query(c,
+                     "SELECT 1 FROM dags WHERE id = $1"
+                     " AND deleted_at IS NULL",
+                     1, params, &r, err);
     if (rc < 0)
         return rc;
     *exists = PQntuples(r) > 0;

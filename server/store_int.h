@@ -16,10 +16,6 @@
 #define STORE_LOCK_TOKENS  2          /* creating the first admin token */
 
 /* One pooled connection. */
-/* What last_error says after a DAG's path: its file is gone. The scheduler
- * recognises missing files by this text, so both writers share it. */
-#define STORE_MISSING_SUFFIX ": file not found in the DAGs folder"
-
 /* tasks.capped_dag of a task of the run whose id follows: the run's DAG
  * id while that DAG has a concurrency cap, else NULL. */
 #define STORE_CAPPED_DAG                                                       \
@@ -81,8 +77,8 @@ WEIR_MUSTCHECK int store_attempt_from_row(const PGresult *r, int row, int c,
 /*
  * File DAGs whose path matches `match` (SQL over $1 = arg) lost their
  * file: a DAG that never loaded is deleted, the others keep their
- * versions and get last_error "<path>" STORE_MISSING_SUFFIX. *n_missing
- * (may be NULL) gets how many were marked.
+ * versions and get file_missing. *n_missing (may be NULL) gets how many
+ * were newly marked.
  */
 WEIR_MUSTCHECK int store_dags_mark_missing(struct store_conn *c,
                                            const char *match, const char *arg,

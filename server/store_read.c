@@ -44,7 +44,8 @@
     " weir_iso(t.next_try_at), 'started_at', weir_iso(t.started_at),"          \
     " 'finished_at', weir_iso(t.finished_at), 'decision', t.decision,"         \
     " 'decided_by', t.decided_by, 'decided_at', weir_iso(t.decided_at),"       \
-    " 'decision_comment', t.decision_comment, 'hook', CASE WHEN t.step_id"     \
+    " 'decision_comment', t.decision_comment, 'approval_message',"             \
+    " t.approval_message, 'hook', CASE WHEN t.step_id"                         \
     " IN ('on_failure', 'on_success') THEN t.step_id END, "                    \
     "'attempts', " ATTEMPTS_JSON                                               \
     ") ORDER BY t.id), '[]') FROM tasks t WHERE t.run_id = r.id)"

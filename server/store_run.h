@@ -75,6 +75,7 @@ struct store_task_change {
     const char *error;    /* why it failed, or NULL */
     const char *outputs;  /* JSON object text to store, or NULL */
     int64_t retry_ms;     /* up_for_retry: delay from now; else -1 */
+    const char *message;  /* a gate's rendered message, or NULL */
 };
 
 /* One task claimed by a worker: its new attempt. */
@@ -106,14 +107,30 @@ void store_tasks_free(struct store_task *v, size_t n);
 
 /* ---- runs and tasks (store_runs.c) ---- */
 
+/* What store_dag_lock() read under the lock. */
+struct store_dag_locked {
+    bool paused;        /* no triggered run may start */
+    bool file_missing;  /* its file is gone: no run may start */
+    int64_t version_id; /* the current version, 0 if none */
+    int running;        /* its runs in state running */
+};
+
 /*
- * Lock DAG id's row for a run creation or a run's end: whether it is
- * paused, its current version (0 if none) and how many of its runs are
- * running. WEIR_ENOTFOUND when there is no such DAG.
+ * Lock DAG id's row for a run creation or a run's end and fill *out;
+ * the count of running runs is read after the lock is granted.
+ * WEIR_ENOTFOUND when there is no such DAG (or it was deleted).
  */
 WEIR_MUSTCHECK int store_dag_lock(struct store_conn *c, const char *id,
-                                  bool *paused, int64_t *version_id,
-                                  int *running, struct weir_err *err);
+                                  struct store_dag_locked *out,
+                                  struct weir_err *err);
+
+/*
+ * WEIR_ECONFLICT, naming the DAG, when l says that DAG id cannot start a
+ * run (its file is gone, or it has no valid version); 0 otherwise.
+ */
+WEIR_MUSTCHECK int store_dag_startable(const char *id,
+                                       const struct store_dag_locked *l,
+                                       struct weir_err *err);
 
 /* The run of DAG id with this idempotency key, or WEIR_ENOTFOUND. */
 WEIR_MUSTCHECK int store_run_by_key(struct store_conn *c, const char *dag_id,

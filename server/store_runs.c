@@ -38,17 +38,19 @@ void store_tasks_free(struct store_task *v, size_t n)
     free(v);
 }
 
-int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
-                   int64_t *version_id, int *running, struct weir_err *err)
+int store_dag_lock(struct store_conn *c, const char *id,
+                   struct store_dag_locked *out, struct weir_err *err)
 {
     const char *params[1] = {id};
     PGresult *r = NULL;
     int rc;
 
+    /* Two statements: a count in the locking statement would use the
+     * snapshot taken before the lock was granted, and miss the runs a
+     * transaction that held the lock meanwhile committed. */
     rc = store_query(c,
-                     "SELECT paused, current_version_id, (SELECT count(*)"
-                     " FROM runs WHERE dag_id = $1 AND state = 'running')"
-                     " FROM dags WHERE id = $1 FOR NO KEY UPDATE",
+                     "SELECT paused, current_version_id, file_missing FROM dags"
+                     " WHERE id = $1 AND deleted_at IS NULL FOR NO KEY UPDATE",
                      1, params, &r, err);
     if (rc < 0)
         return rc;
@@ -56,10 +58,35 @@ int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
         PQclear(r);
         return weir_err_set(err, WEIR_ENOTFOUND, "no DAG \"%s\"", id);
     }
-    *paused = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-    *version_id = store_val_i64(r, 0, 1);
-    *running = (int)store_val_i64(r, 0, 2);
+    memset(out, 0, sizeof(*out));
+    out->paused = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    out->version_id = store_val_i64(r, 0, 1);
+    out->file_missing = strcmp(PQgetvalue(r, 0, 2), "t") == 0;
     PQclear(r);
+    r = NULL;
+    rc = store_query(c,
+                     "SELECT count(*) FROM runs WHERE dag_id = $1"
+                     " AND state = 'running'",
+                     1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    out->running = (int)store_val_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
+}
+
+int store_dag_startable(const char *id, const struct store_dag_locked *l,
+                        struct weir_err *err)
+{
+    if (l->file_missing)
+        return weir_err_set(err, WEIR_ECONFLICT,
+                            "DAG \"%s\" cannot start a run: its file is gone "
+                            "from the DAGs folder (restore the file, or "
+                            "delete the DAG)",
+                            id);
+    if (l->version_id == 0)
+        return weir_err_set(err, WEIR_ECONFLICT,
+                            "DAG \"%s\" has no valid version loaded", id);
     return 0;
 }
 
@@ -558,6 +585,8 @@ static bool changes_text(const struct store_task_change *v, size_t n,
             cJSON_AddRawToObject(o, "outputs", v[i].outputs);
         if (v[i].retry_ms >= 0)
             cJSON_AddNumberToObject(o, "retry_ms", (double)v[i].retry_ms);
+        if (v[i].message != NULL)
+            cJSON_AddStringToObject(o, "message", v[i].message);
     }
     *json = arr && idv ? cJSON_PrintUnformatted(arr) : NULL;
     *ids = idv ? ids_literal(idv, n) : NULL;
@@ -605,6 +634,7 @@ static const char write_sql[] =
     "WITH u AS (UPDATE tasks t SET state = x.state,"
     " upstream_pending = x.pending, error = coalesce(x.error, t.error),"
     " outputs = coalesce(x.outputs, t.outputs),"
+    " approval_message = coalesce(x.message, t.approval_message),"
     " next_try_at = CASE WHEN x.retry_ms IS NULL THEN NULL"
     " ELSE now() + x.retry_ms * interval '1 millisecond' END,"
     " queued_at = CASE WHEN x.state = 'queued' AND x.old <> 'queued'"
@@ -613,7 +643,8 @@ static const char write_sql[] =
     " 'upstream_failed', 'canceled') THEN coalesce(t.finished_at, now())"
     " END"
     " FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, old text,"
-    " state text, pending int, error text, outputs jsonb, retry_ms bigint)"
+    " state text, pending int, error text, outputs jsonb, retry_ms bigint,"
+    " message text)"
     " WHERE t.id = ANY ($3::bigint[]) AND t.id = x.id AND t.state = x.old"
     " RETURNING 1),"
     " f AS (UPDATE attempts a SET state = y.state, exit_code = y.exit_code,"

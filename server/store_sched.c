@@ -9,25 +9,20 @@
 #include "log.h"
 #include "store_int.h"
 
-/* The same text store_dag_files_missing() writes after a folder scan, so
- * that the scheduler recognizes a missing file whoever marked it. */
-
 int store_sched_dags(struct store_conn *c, struct store_sched_dag **out,
                      size_t *n, struct weir_err *err)
 {
-    const char *params[1] = {STORE_MISSING_SUFFIX};
     struct store_sched_dag *v = NULL;
     PGresult *r = NULL;
     size_t rows;
     int rc;
 
     rc = store_query(c,
-                     "SELECT id, current_version_id, paused,"
-                     " origin = 'file' AND last_error IS NOT NULL"
-                     " AND last_error = path || $1"
+                     "SELECT id, current_version_id, paused, file_missing"
                      " FROM dags WHERE current_version_id IS NOT NULL"
+                     " AND deleted_at IS NULL"
                      " ORDER BY id",
-                     1, params, &r, err);
+                     0, NULL, &r, err);
     if (rc < 0)
         return rc;
     rows = (size_t)PQntuples(r);

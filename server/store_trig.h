@@ -24,7 +24,10 @@ struct store_guard {
 /*
  * The guards' facts for trigger key of dag_id: its slot logical_time
  * (Unix seconds, 0 for none), cooldown_ms and the zone tz whose midnight
- * starts the day.
+ * starts the day. Call it with the DAG row locked: the facts are read
+ * with the clock after the lock (clock_timestamp(), not the
+ * transaction's start, which may precede a run that another transaction
+ * made while this one waited). A cooldown_ms of 0 never cools.
  */
 WEIR_MUSTCHECK int store_trig_guard(struct store_conn *c, const char *dag_id,
                                     const char *key, int64_t logical_time,

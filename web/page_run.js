@@ -86,11 +86,10 @@ function actions(run, steps, refresh) {
 function gates(run, tasks, def, canAct, refresh) {
   const waiting = tasks.filter((t) => t.state === 'awaiting_approval');
   return waiting.map((t) => {
-    const step = (def?.steps || []).find((st) => st.id === t.step);
     const comment = h('input', {type: 'text', id: `comment-${t.step}`, placeholder: 'comment (optional)', 'aria-label': 'comment'});
     const path = (verb) => `/api/v1/runs/${run.id}/steps/${encodeURIComponent(t.step)}/${verb}`;
     return note('info', h('strong', {}, `◆ ${t.step} waits for approval`),
-      step?.approval?.message ? h('p', {}, step.approval.message) : null,
+      t.approval_message ? h('p', {}, t.approval_message) : null,
       canAct ? h('div', {class: 'row'}, comment,
         h('button', {type: 'button', class: 'primary', 'data-approve': t.step, onclick: () =>
           act(`${t.step} approved`, path('approve'), comment.value ? {comment: comment.value} : undefined, refresh)}, 'Approve'),

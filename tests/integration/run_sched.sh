@@ -45,6 +45,7 @@ listed() { [ -n "$(dag_field "$1" "$2" version)" ] && [ "$(dag_field "$1" "$2" v
 has_error() { dag_field "$1" "$2" last_error | grep -q -- "$3"; }
 version_is_not() { v=$(dag_field "$1" "$2" version); [ -n "$v" ] && [ "$v" != null ] && [ "$v" != "$3" ]; }
 no_error() { [ "$(dag_field "$1" "$2" last_error)" = null ]; }
+is_missing() { [ "$(dag_field "$1" "$2" state)" = missing ]; }
 
 dag_file() { # dag_file ID TEXT: a one-step DAG
     printf 'dag: %s\nsteps:\n  - id: s\n    run: echo %s\n' "$1" "$2"
@@ -69,10 +70,10 @@ folder_checks() {
     wait_until "$lim" listed "$a" "$p-nested" || fail "$p: a file in a new subfolder was not picked up"
     echo "$p: file in a new subfolder listed after ${waited_ms} ms"
     rm "$tmp/dags/$p-new.yaml"
-    wait_until "$lim" has_error "$a" "$p-new" "file not found" || fail "$p: a removed file's DAG is not marked missing"
+    wait_until "$lim" is_missing "$a" "$p-new" || fail "$p: a removed file's DAG is not marked missing"
     [ -n "$(dag_field "$a" "$p-new" version)" ] || fail "$p: a removed file's DAG is no longer listed"
     rm -r "$tmp/dags/$p-sub"
-    wait_until "$lim" has_error "$a" "$p-nested" "file not found" || fail "$p: a removed subfolder's DAG is not marked missing"
+    wait_until "$lim" is_missing "$a" "$p-nested" || fail "$p: a removed subfolder's DAG is not marked missing"
 }
 
 cp "$src"/tests/integration/sched_dags/*.yaml "$tmp/dags/" || die "no DAGs"
