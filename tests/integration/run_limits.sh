@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Request limits end to end, against a private PostgreSQL: connections
+# per client address and the header deadline, JSON depth, size and UTF-8,
+# metric times, webhook body limits, replays and probing, then 5xx
+# replies with the database stopped.
+#   tests/integration/run_limits.sh PATH/TO/weir-server SOURCE_DIR
+set -uo pipefail
+server=$1
+src=$2
+. "$src/tests/integration/harness.sh"
+cp "$src"/tests/integration/limits_dags/*.yaml "$tmp/dags/" || die "no DAGs"
+export WEIR_TEST_HOOK_SECRET=hook-secret-for-limits
+
+harness_start_server
+worker=$(harness_token worker lim-worker) || die "cannot create a worker token"
+reader=$(harness_token read) || die "cannot create a read token"
+ops=$(harness_token admin ops) || die "cannot create an admin token"
+harness_check_dags
+export WEIR_ADMIN="$ops" WEIR_WORKER="$worker" WEIR_READ="$reader"
+
+WEIR_URL="http://$addr" timeout 120 python3 \
+    "$src/tests/integration/limits_test.py" main || rc=1
+
+# what the limits did is in the server log
+for line in 'event=http_conn_refused client=127.0.0.2 why=per_client_cap' \
+    'event=http_conn_timeout closed=' \
+    'event=hook_refused dag="no-such-dag" trigger="push" why="no such DAG"'; do
+    grep -qF "$line" "$tmp/err" || fail "no \"$line\" in the server log"
+done
+
+# the database's words go to the log, not to clients
+"$pg" stop "$tmp/pg" immediate >/dev/null 2>&1
+WEIR_URL="http://$addr" timeout 120 python3 \
+    "$src/tests/integration/limits_test.py" down || rc=1
+grep -q 'event=http_5xx' "$tmp/err" ||
+    fail "no event=http_5xx line with the details in the server log"
+
+harness_stop_server
+harness_check_log
+echo "integration.limits: $((SECONDS - started)) s, rc $rc"
+exit "$rc"
