@@ -116,7 +116,7 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/attempts/{id}/heartbeat", api_attempt_heartbeat,
      HTTP_JSON_BODY, 0},
     {"POST", "/api/v1/attempts/{id}/logs", api_attempt_logs_post,
-     HTTP_JSON_BODY, 0},
+     HTTP_JSON_BODY | HTTP_ANY_BYTES, 0},
     {"GET", "/api/v1/attempts/{id}/logs", api_attempt_logs_get, 0, 0},
     {"POST", "/api/v1/attempts/{id}/complete", api_attempt_complete,
      HTTP_JSON_BODY, 0},

@@ -575,7 +575,8 @@ static bool body_parse(struct http_req *req)
     req->json = cJSON_ParseWithOpts(text, &end, 1);
     pthread_mutex_unlock(&parse_mu);
     if (req->json != NULL && (size_t)(end - text) == req->body_len) {
-        if (json_utf8_check(req->json, "body", &err) == 0) {
+        if ((req->route->flags & HTTP_ANY_BYTES) ||
+            json_utf8_check(req->json, "body", &err) == 0) {
             /* The tree is what handlers read: the text can go now, not
              * after the handler has made its own copies. */
             free(req->body);

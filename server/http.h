@@ -42,6 +42,9 @@ enum http_route_flags {
     HTTP_PUBLIC = 1u << 0,        /* no token needed */
     HTTP_JSON_BODY = 1u << 1,     /* the body must be JSON; parsed beforehand */
     HTTP_BODY_OPTIONAL = 1u << 2, /* with HTTP_JSON_BODY: may be empty */
+    HTTP_ANY_BYTES = 1u << 3,     /* with HTTP_JSON_BODY: strings may hold
+                                     bytes that are not UTF-8 (the handler
+                                     replaces them); others are refused */
 };
 
 struct http_route {
