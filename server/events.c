@@ -24,6 +24,9 @@
 #include "utf8.h"
 
 #define KEEP_MAX 16 /* printed JSON values one evaluation may hold */
+/* A statement this large leaves libpq's buffers that large: its session
+ * is closed when the connection goes back to the pool. */
+#define EVENTS_RECYCLE_BYTES (512 * 1024)
 
 /* Seconds events are kept; set before the threads start. */
 static int64_t retention_s = EVENTS_RETENTION_DEFAULT_S;
@@ -386,6 +389,8 @@ static int insert_one(struct store_conn *c, struct event_in *v,
     if (rc == 0)
         rc = store_event_insert(c, v->ext_id, v->name, payload ? payload : "{}",
                                 &v->id, &v->duplicate, err);
+    if (payload != NULL && strlen(payload) >= EVENTS_RECYCLE_BYTES)
+        store_conn_recycle(c);
     cJSON_free(payload);
     return rc;
 }
@@ -424,6 +429,8 @@ static int insert_many(struct store_conn *c, struct event_in *v, size_t n,
         v[i].id = ids[i];
         v[i].duplicate = dups[i];
     }
+    if (strlen(text) >= EVENTS_RECYCLE_BYTES)
+        store_conn_recycle(c);
     cJSON_free(text);
     free(ids);
     free(dups);
