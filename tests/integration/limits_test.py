@@ -5,6 +5,7 @@ invalid UTF-8, out-of-range metric times, webhook body limits, replays and
 probing, and 5xx replies that keep the database's words to the log.
 
   limits_test.py main   -- everything with the database up
+  limits_test.py stored -- with a too deep payload put in the database
   limits_test.py down   -- with the database stopped
 """
 import hashlib
@@ -80,7 +81,7 @@ def test_flood_one_address():
         t0 = time.monotonic()
         try:
             w = Worker("lim-flood", ["lim-q"])
-            run_id = trigger("lim-work")
+            trigger("lim-work")
             got = w.lease(1, wait_ms=3000)
             check(len(got) == 1, "lease under a flood: %s" % got)
             if got:
@@ -89,7 +90,6 @@ def test_flood_one_address():
             check(False, "worker under a flood: %r" % e)
         took = time.monotonic() - t0
         check(took < 5.0, "register, trigger and lease took %.2f s" % took)
-        del run_id
     finally:
         for s in flood:
             s.close()
@@ -281,6 +281,16 @@ def test_webhook_probe():
           "unsigned replies differ: %s" % replies)
 
 
+def test_stored_deep():
+    """An event stored 1100 deep (written straight into the database, as
+    before the depth limit) makes the listing fail as what it is: a 500
+    that says nothing of memory, the parse failure in the log."""
+    code, b = req("GET", "/api/v1/events?limit=5", READ)
+    check(code == 500 and "memory" not in json.dumps(b),
+          "events listing with a stored 1100-deep payload: %d %s"
+          % (code, b))
+
+
 def test_down():
     """With the database stopped, 5xx replies say what failed in general
     terms and nothing of libpq's text."""
@@ -299,6 +309,8 @@ def test_down():
 if __name__ == "__main__":
     if sys.argv[1] == "down":
         run_tests("limits down", [test_down])
+    if sys.argv[1] == "stored":
+        run_tests("limits stored", [test_stored_deep])
     run_tests("limits", [test_flood_one_address, test_authenticated_exempt,
                          test_header_deadline, test_json_depth,
                          test_json_size, test_utf8, test_metric_time,

@@ -22,6 +22,17 @@ export WEIR_ADMIN="$ops" WEIR_WORKER="$worker" WEIR_READ="$reader"
 WEIR_URL="http://$addr" timeout 120 python3 \
     "$src/tests/integration/limits_test.py" main || rc=1
 
+# a payload stored before the depth limit (1100 deep, more than cJSON
+# reads): its readers report a parse failure, not out of memory
+deep=$(python3 -c 'print("[" * 1100 + "]" * 1100)')
+harness_sql "INSERT INTO events (name, payload) VALUES ('lim.old', '$deep')" \
+    >/dev/null || die "cannot store a deep payload"
+WEIR_URL="http://$addr" timeout 60 python3 \
+    "$src/tests/integration/limits_test.py" stored || rc=1
+grep -q 'event=http_5xx method=GET path="/api/v1/events" code=INTERNAL msg="cannot parse stored JSON' "$tmp/err" ||
+    fail "the stored deep payload was not logged as a parse failure"
+harness_sql "DELETE FROM events WHERE name = 'lim.old'" >/dev/null
+
 # what the limits did is in the server log
 for line in 'event=http_conn_refused client=127.0.0.2 why=per_client_cap' \
     'event=http_conn_timeout closed=' \
