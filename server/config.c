@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "http_guard.h"
 
 #define DEFAULT_LISTEN    "127.0.0.1:8080"
 #define DEFAULT_DAGS_DIR  "./dags"
@@ -351,7 +352,8 @@ static int check_required(struct config *cfg, const char *pool_text,
                         "WEIR_METRIC_RETENTION", &cfg->metric_retention_s,
                         err) < 0)
         return WEIR_EINVAL;
-    if (parse_conns_per_client(cfg, err) < 0)
+    if (parse_conns_per_client(cfg, err) < 0 ||
+        http_guard_proxies_check(cfg->trusted_proxy, err) < 0)
         return WEIR_EINVAL;
     if (pool_text == NULL)
         pool_text = getenv("WEIR_POOL_SIZE");

@@ -391,6 +391,18 @@ static int proxies_parse(struct http_guard *g, const char *list,
     return 0;
 }
 
+int http_guard_proxies_check(const char *list, struct weir_err *err)
+{
+    struct http_guard *g = calloc(1, sizeof(*g));
+    int rc;
+
+    if (g == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    rc = proxies_parse(g, list, err);
+    free(g);
+    return rc;
+}
+
 int http_guard_new(const struct http_guard_config *cfg, struct http_guard **out,
                    struct weir_err *err)
 {

@@ -50,6 +50,11 @@ WEIR_MUSTCHECK int http_guard_new(const struct http_guard_config *cfg,
                                   struct http_guard **out,
                                   struct weir_err *err);
 
+/* Whether list is a valid --trusted-proxy value: 0, or WEIR_EINVAL with
+ * err naming the bad entry. */
+WEIR_MUSTCHECK int http_guard_proxies_check(const char *list,
+                                            struct weir_err *err);
+
 /* Stop the watchdog and free g (after the daemon has stopped); NULL is a
  * no-op. */
 void http_guard_free(struct http_guard *g);

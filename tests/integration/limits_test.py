@@ -6,6 +6,8 @@ probing, and 5xx replies that keep the database's words to the log.
 
   limits_test.py main   -- everything with the database up
   limits_test.py stored -- with a too deep payload put in the database
+  limits_test.py proxy  -- a server with --trusted-proxy 127.0.0.5
+                           --max-conns-per-client 4
   limits_test.py down   -- with the database stopped
 """
 import hashlib
@@ -291,6 +293,49 @@ def test_stored_deep():
           % (code, b))
 
 
+def health_on(s, xff):
+    """The status line of GET /api/v1/health on connection s, sent with
+    X-Forwarded-For: xff (keep-alive)."""
+    s.sendall(("GET /api/v1/health HTTP/1.1\r\nHost: x\r\n"
+               "X-Forwarded-For: %s\r\n\r\n" % xff).encode())
+    return s.recv(4096).split(b"\r\n")[0]
+
+
+def test_proxy():
+    """A server with --trusted-proxy 127.0.0.5 --max-conns-per-client 4:
+    behind the proxy each forwarded client has its own cap; the proxy's
+    own address has none; X-Forwarded-For from anyone else is ignored."""
+    conns = []
+    try:
+        got = []
+        for _ in range(5):
+            s = connect_from("127.0.0.5")
+            conns.append(s)
+            got.append(health_on(s, "10.9.8.7, 10.0.0.1"))
+        check(all(g.startswith(b"HTTP/1.1 200") for g in got[:4])
+              and got[4].startswith(b"HTTP/1.1 429"),
+              "five connections of one forwarded client: %s" % got)
+        s = connect_from("127.0.0.5")
+        conns.append(s)
+        g = health_on(s, "10.0.0.2")
+        check(g.startswith(b"HTTP/1.1 200"),
+              "another forwarded client behind the proxy: %r" % g)
+        got = []
+        for i in range(5):
+            s = connect_from("127.0.0.6")
+            conns.append(s)
+            try:
+                got.append(health_on(s, "10.0.0.%d" % (i + 10)))
+            except OSError as e:
+                got.append(repr(e).encode())
+        check(all(g.startswith(b"HTTP/1.1 200") for g in got[:4])
+              and not got[4].startswith(b"HTTP/1.1 200"),
+              "X-Forwarded-For from an untrusted address: %s" % got)
+    finally:
+        for s in conns:
+            s.close()
+
+
 def test_down():
     """With the database stopped, 5xx replies say what failed in general
     terms and nothing of libpq's text."""
@@ -309,6 +354,8 @@ def test_down():
 if __name__ == "__main__":
     if sys.argv[1] == "down":
         run_tests("limits down", [test_down])
+    if sys.argv[1] == "proxy":
+        run_tests("limits proxy", [test_proxy])
     if sys.argv[1] == "stored":
         run_tests("limits stored", [test_stored_deep])
     run_tests("limits", [test_flood_one_address, test_authenticated_exempt,

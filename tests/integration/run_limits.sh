@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Request limits end to end, against a private PostgreSQL: connections
 # per client address and the header deadline, JSON depth, size and UTF-8,
-# metric times, webhook body limits, replays and probing, then 5xx
+# metric times, webhook body limits, replays and probing, a trusted
+# proxy, stored JSON too deep to read, then 5xx
 # replies with the database stopped.
 #   tests/integration/run_limits.sh PATH/TO/weir-server SOURCE_DIR
 set -uo pipefail
@@ -32,6 +33,19 @@ WEIR_URL="http://$addr" timeout 60 python3 \
 grep -q 'event=http_5xx method=GET path="/api/v1/events" code=INTERNAL msg="cannot parse stored JSON' "$tmp/err" ||
     fail "the stored deep payload was not logged as a parse failure"
 harness_sql "DELETE FROM events WHERE name = 'lim.old'" >/dev/null
+
+# behind a trusted proxy, the cap is per forwarded client
+harness_spawn_server proxy --trusted-proxy 127.0.0.5/32 \
+    --max-conns-per-client 4
+WEIR_URL="http://$addr_proxy" timeout 60 python3 \
+    "$src/tests/integration/limits_test.py" proxy || rc=1
+harness_stop_server "$pid_proxy"
+out=$("$server" --database-url "$url" --trusted-proxy 10.0.0.0/33 2>&1)
+[ $? -eq 2 ] && case "$out" in *'"10.0.0.0/33" is not an address or CIDR'*) true ;; *) false ;; esac ||
+    fail "a bad --trusted-proxy: $out"
+out=$("$server" --database-url "$url" --max-conns-per-client 0 2>&1)
+[ $? -eq 2 ] && case "$out" in *'--max-conns-per-client'*'expected a number'*) true ;; *) false ;; esac ||
+    fail "a bad --max-conns-per-client: $out"
 
 # what the limits did is in the server log
 for line in 'event=http_conn_refused client=127.0.0.2 why=per_client_cap' \
