@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "auth.h"
+#include "events.h"
+#include "log.h"
 
 #define TOKEN_NAME_MAX 200 /* bytes of a token's name */
 
@@ -22,8 +24,14 @@ static void api_health(struct http_req *req)
     cJSON_AddStringToObject(o, "status", rc == 0 ? "ok" : "degraded");
     cJSON_AddStringToObject(o, "database", rc == 0 ? "ok" : "down");
     cJSON_AddStringToObject(o, "version", WEIR_VERSION);
-    if (rc != 0)
-        cJSON_AddStringToObject(o, "error", err.msg);
+    if (rc != 0) {
+        char q[300];
+
+        /* The database's words go to the log, not to the caller. */
+        log_warn("event=health_degraded msg=%s",
+                 log_quote(err.msg, q, sizeof(q)));
+        cJSON_AddStringToObject(o, "error", "the database cannot be reached");
+    }
     http_reply_json(req, rc == 0 ? 200 : 503, o);
 }
 
@@ -108,7 +116,7 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/attempts/{id}/heartbeat", api_attempt_heartbeat,
      HTTP_JSON_BODY, 0},
     {"POST", "/api/v1/attempts/{id}/logs", api_attempt_logs_post,
-     HTTP_JSON_BODY, 0},
+     HTTP_JSON_BODY | HTTP_ANY_BYTES, 0},
     {"GET", "/api/v1/attempts/{id}/logs", api_attempt_logs_get, 0, 0},
     {"POST", "/api/v1/attempts/{id}/complete", api_attempt_complete,
      HTTP_JSON_BODY, 0},
@@ -137,9 +145,10 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/runs/{id}/lineage", api_run_lineage, 0, 0},
     /* triggers (api_events.c) */
     {"POST", "/api/v1/events", api_events_post, HTTP_JSON_BODY,
-     16 * 1024 * 1024},
+     EVENTS_BODY_MAX},
     {"GET", "/api/v1/events", api_events_list, 0, 0},
-    {"POST", "/api/v1/hooks/{dag}/{trigger}", api_hook_post, HTTP_PUBLIC, 0},
+    {"POST", "/api/v1/hooks/{dag}/{trigger}", api_hook_post, HTTP_PUBLIC,
+     HOOK_BODY_MAX},
     {"GET", "/api/v1/dags/{id}/triggers", api_dag_triggers, 0, 0},
     {"POST", "/api/v1/metrics", api_metric_post, HTTP_JSON_BODY,
      16 * 1024 * 1024},

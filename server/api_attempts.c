@@ -352,8 +352,17 @@ void api_attempt_complete(struct http_req *req)
             cJSON_AddNumberToObject(
                 r, "status",
                 v[i].rc == 0 ? 200 : weir_err_http_status(v[i].rc));
-            if (v[i].rc != 0)
+            if (v[i].rc != 0 && weir_err_http_status(v[i].rc) >= 500) {
+                char q[300];
+
+                /* the details (the database's words) go to the log */
+                log_warn("event=complete_failed attempt=%lld code=%s msg=%s",
+                         (long long)v[i].attempt_id, weir_errname(v[i].rc),
+                         log_quote(v[i].err.msg, q, sizeof(q)));
+                cJSON_AddStringToObject(r, "error", weir_strerror(v[i].rc));
+            } else if (v[i].rc != 0) {
                 cJSON_AddStringToObject(r, "error", v[i].err.msg);
+            }
         }
     }
     free(v);

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "api.h"
+#include "jsoncheck.h"
 #include "log.h"
 #include "scheduler.h"
 #include "store_dagapi.h"
@@ -102,6 +103,8 @@ static int json_source(const char *body, size_t len, cJSON **root,
 
     if (json_has_nul_escape(body, len))
         return weir_err_set(err, WEIR_EINVAL, "the DAG text holds a NUL byte");
+    if (json_depth_check(body, len, JSON_DEPTH_MAX, err) < 0)
+        return err->code;
     j = cJSON_ParseWithLength(body, len);
     if (j == NULL)
         return weir_err_set(err, WEIR_EPARSE,

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "cron.h"
 #include "events.h"
+#include "jsoncheck.h"
 #include "store_trig.h"
 #include "suggest.h"
 
@@ -61,6 +62,7 @@ static int event_read(const cJSON *o, size_t i, struct event_in *v,
     static const char *const keys[] = {"name", "payload", "id"};
     const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(o, "payload");
     char where[40];
     int rc;
 
@@ -77,12 +79,17 @@ static int event_read(const cJSON *o, size_t i, struct event_in *v,
     if (rc == 0 && id != NULL && !cJSON_IsString(id) && !cJSON_IsNull(id))
         rc = weir_err_set(err, WEIR_EINVAL, "%s: \"id\" must be a string",
                           where);
+    if (rc == 0 && json_size(payload, EVENT_PAYLOAD_MAX) > EVENT_PAYLOAD_MAX)
+        rc = weir_err_set(err, WEIR_ETOOBIG,
+                          "%s: \"payload\" is over the limit of %d bytes "
+                          "(as compact JSON)",
+                          where, EVENT_PAYLOAD_MAX);
     if (rc < 0)
         return rc;
     *v = (struct event_in){
         .ext_id = cJSON_IsString(id) ? id->valuestring : NULL,
         .name = name->valuestring,
-        .payload = cJSON_GetObjectItemCaseSensitive(o, "payload"),
+        .payload = payload,
     };
     return 0;
 }
@@ -183,24 +190,29 @@ void api_hook_post(struct http_req *req)
 {
     struct api *api = http_req_app(req);
     struct weir_err err = {0};
-    int64_t event_id = 0;
-    size_t len = 0;
-    const char *body = http_req_body(req, &len);
-    int runs = 0;
+    const char *delivery = http_req_header(req, "X-Weir-Delivery");
+    struct hook_in h = {
+        .dag_id = http_req_param(req, "dag"),
+        .trigger = http_req_param(req, "trigger"),
+        .sig = http_req_header(req, "X-Hub-Signature-256"),
+        .timestamp = http_req_header(req, "X-Weir-Timestamp"),
+        .delivery =
+            delivery ? delivery : http_req_header(req, "X-GitHub-Delivery"),
+    };
     cJSON *o;
-    int rc;
 
-    rc = events_webhook(api->engine, http_req_param(req, "dag"),
-                        http_req_param(req, "trigger"), body, len,
-                        http_req_header(req, "X-Hub-Signature-256"), &event_id,
-                        &runs, &err);
-    if (rc < 0) {
+    h.body = http_req_body(req, &h.len);
+    if (events_webhook(api->engine, &h, &err) < 0) {
         http_reply_err(req, &err);
         return;
     }
     o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "event_id", (double)event_id);
-    cJSON_AddNumberToObject(o, "runs", runs);
+    if (h.duplicate)
+        cJSON_AddNullToObject(o, "event_id");
+    else
+        cJSON_AddNumberToObject(o, "event_id", (double)h.event_id);
+    cJSON_AddNumberToObject(o, "runs", h.runs);
+    cJSON_AddBoolToObject(o, "duplicate", h.duplicate);
     http_reply_json(req, 202, o);
 }
 

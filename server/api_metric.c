@@ -14,6 +14,7 @@
 
 #define SAMPLES_LIMIT_DEFAULT 500
 #define SAMPLES_LIMIT_MAX     10000
+#define METRIC_TIME_MAX       253402300799.0 /* 9999-12-31T23:59:59Z */
 
 /* Labels are an object of strings and numbers. */
 static int labels_check(const cJSON *l, const char *where, struct weir_err *err)
@@ -74,6 +75,11 @@ static int sample_read(const cJSON *o, size_t i, struct metric_in *v,
         rc = metrics_parse_time(cJSON_IsString(t) ? t->valuestring : NULL,
                                 where, &v->time, err);
     }
+    if (rc == 0 && v->has_time && !(v->time >= 0 && v->time <= METRIC_TIME_MAX))
+        rc = weir_err_set(err, WEIR_EINVAL,
+                          "%s: \"time\" must be seconds since 1970 up to "
+                          "the year 9999 (0 to %.0f)",
+                          where, METRIC_TIME_MAX);
     if (rc < 0)
         return rc;
     v->name = name->valuestring;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "duration.h"
+#include "http_guard.h"
 
 #define DEFAULT_LISTEN    "127.0.0.1:8080"
 #define DEFAULT_DAGS_DIR  "./dags"
@@ -22,22 +23,24 @@
 
 /* Long options; values start past any single character getopt returns. */
 enum {
-    OPT_DATABASE_URL = 256, /* --database-url URL */
-    OPT_DAGS_DIR,           /* --dags-dir DIR */
-    OPT_LISTEN,             /* --listen HOST:PORT */
-    OPT_ALLOW_REMOTE,       /* --allow-remote */
-    OPT_ADMIN_TOKEN_FILE,   /* --admin-token-file PATH */
-    OPT_POOL_SIZE,          /* --pool-size N */
-    OPT_CREATE_TOKEN,       /* --create-token ROLE */
-    OPT_TOKEN_NAME,         /* --token-name NAME */
-    OPT_LEASE_TTL,          /* --lease-ttl MS */
-    OPT_WATCH_POLL,         /* --watch-poll */
-    OPT_WEB_DIR,            /* --web-dir DIR */
-    OPT_PUBLIC_URL,         /* --public-url URL */
-    OPT_EVENT_RETENTION,    /* --event-retention DURATION */
-    OPT_METRIC_RETENTION,   /* --metric-retention DURATION */
-    OPT_VERSION,            /* --version */
-    OPT_HELP,               /* --help */
+    OPT_DATABASE_URL = 256,   /* --database-url URL */
+    OPT_DAGS_DIR,             /* --dags-dir DIR */
+    OPT_LISTEN,               /* --listen HOST:PORT */
+    OPT_ALLOW_REMOTE,         /* --allow-remote */
+    OPT_ADMIN_TOKEN_FILE,     /* --admin-token-file PATH */
+    OPT_POOL_SIZE,            /* --pool-size N */
+    OPT_CREATE_TOKEN,         /* --create-token ROLE */
+    OPT_TOKEN_NAME,           /* --token-name NAME */
+    OPT_LEASE_TTL,            /* --lease-ttl MS */
+    OPT_WATCH_POLL,           /* --watch-poll */
+    OPT_WEB_DIR,              /* --web-dir DIR */
+    OPT_PUBLIC_URL,           /* --public-url URL */
+    OPT_EVENT_RETENTION,      /* --event-retention DURATION */
+    OPT_METRIC_RETENTION,     /* --metric-retention DURATION */
+    OPT_MAX_CONNS_PER_CLIENT, /* --max-conns-per-client N */
+    OPT_TRUSTED_PROXY,        /* --trusted-proxy CIDR[,CIDR...] */
+    OPT_VERSION,              /* --version */
+    OPT_HELP,                 /* --help */
 };
 
 static const char usage_text[] =
@@ -72,6 +75,13 @@ static const char usage_text[] =
     "                           (WEIR_EVENT_RETENTION; default 30d)\n"
     "  --metric-retention D     keep metric samples for D\n"
     "                           (WEIR_METRIC_RETENTION; default 30d)\n"
+    "  --max-conns-per-client N unauthenticated connections one client\n"
+    "                           address may hold (WEIR_MAX_CONNS_PER_CLIENT;\n"
+    "                           default 32)\n"
+    "  --trusted-proxy CIDR     a load balancer's address(es), comma-\n"
+    "                           separated: behind it the client address is\n"
+    "                           the last of X-Forwarded-For\n"
+    "                           (WEIR_TRUSTED_PROXY)\n"
     "  --create-token ROLE      create an API token of role admin, worker\n"
     "                           or read, print it on stdout and exit\n"
     "  --token-name NAME        a name for that token\n"
@@ -212,6 +222,8 @@ static void config_defaults(struct config *cfg)
     cfg->lease_ttl_ms = DEFAULT_LEASE_TTL;
     v = getenv("WEIR_PUBLIC_URL");
     cfg->public_url = v && *v ? v : NULL;
+    cfg->max_conns_per_client_text = getenv("WEIR_MAX_CONNS_PER_CLIENT");
+    cfg->trusted_proxy = getenv("WEIR_TRUSTED_PROXY");
 }
 
 /* --public-url: an http(s) URL of printable characters, not too long. */
@@ -228,6 +240,25 @@ static int check_public_url(const char *url, struct weir_err *err)
                             "https:// URL without spaces, at most 400 bytes, "
                             "such as https://weir.example",
                             url);
+    return 0;
+}
+
+static int parse_conns_per_client(struct config *cfg, struct weir_err *err)
+{
+    const char *text = cfg->max_conns_per_client_text;
+    char *end;
+    long v;
+
+    if (text == NULL || *text == '\0')
+        return 0;
+    v = strtol(text, &end, 10);
+    if (*end != '\0' || end == text || v < 1 || v > CONFIG_CONNS_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--max-conns-per-client (or "
+                            "WEIR_MAX_CONNS_PER_CLIENT) \"%s\": expected a "
+                            "number from 1 to %d",
+                            text, CONFIG_CONNS_MAX);
+    cfg->max_conns_per_client = (unsigned)v;
     return 0;
 }
 
@@ -280,6 +311,12 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         break;
     case OPT_METRIC_RETENTION:
         cfg->metric_retention = arg;
+        break;
+    case OPT_MAX_CONNS_PER_CLIENT:
+        cfg->max_conns_per_client_text = arg;
+        break;
+    case OPT_TRUSTED_PROXY:
+        cfg->trusted_proxy = arg;
         break;
     case OPT_ADMIN_TOKEN_FILE:
         cfg->admin_token_file = arg;
@@ -341,6 +378,9 @@ static int check_required(struct config *cfg, const char *pool_text,
                         "WEIR_METRIC_RETENTION", &cfg->metric_retention_s,
                         err) < 0)
         return WEIR_EINVAL;
+    if (parse_conns_per_client(cfg, err) < 0 ||
+        http_guard_proxies_check(cfg->trusted_proxy, err) < 0)
+        return WEIR_EINVAL;
     if (pool_text == NULL)
         pool_text = getenv("WEIR_POOL_SIZE");
     if (pool_text != NULL && *pool_text != '\0' &&
@@ -375,6 +415,9 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"event-retention", required_argument, NULL, OPT_EVENT_RETENTION},
         {"metric-retention", required_argument, NULL, OPT_METRIC_RETENTION},
+        {"max-conns-per-client", required_argument, NULL,
+         OPT_MAX_CONNS_PER_CLIENT},
+        {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

@@ -13,6 +13,7 @@
 #include "err.h"
 
 #define CONFIG_POOL_MAX      64             /* largest --pool-size */
+#define CONFIG_CONNS_MAX     4096           /* largest per-client cap */
 #define CONFIG_LEASE_TTL_MIN 300            /* smallest --lease-ttl, ms */
 #define CONFIG_LEASE_TTL_MAX 3600000        /* largest --lease-ttl, ms */
 #define CONFIG_RETENTION_S   (30LL * 86400) /* default retentions, s */
@@ -48,6 +49,9 @@ struct config {
     const char *metric_retention;  /* as written, or NULL */
     long long event_retention_s;   /* events kept, seconds */
     long long metric_retention_s;  /* metric samples kept, seconds */
+    const char *max_conns_per_client_text; /* as written, or NULL */
+    unsigned max_conns_per_client;         /* 0 for the default (32) */
+    const char *trusted_proxy; /* CIDRs of load balancers, or NULL */
 };
 
 /*

@@ -6,16 +6,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "engine_fire.h"
 #include "expr.h"
+#include "jsoncheck.h"
 #include "log.h"
 #include "sha256.h"
 #include "store_run.h"
 #include "store_sched.h"
 #include "store_trig.h"
+#include "utf8.h"
 
 #define KEEP_MAX 16 /* printed JSON values one evaluation may hold */
+/* A statement this large leaves libpq's buffers that large: its session
+ * is closed when the connection goes back to the pool. */
+#define EVENTS_RECYCLE_BYTES (512 * 1024)
 
 /* Seconds events are kept; set before the threads start. */
 static int64_t retention_s = EVENTS_RETENTION_DEFAULT_S;
@@ -368,7 +379,7 @@ static int match_one(struct engine *e, struct store_conn *c, struct event_in *v,
 static int insert_one(struct store_conn *c, struct event_in *v,
                       struct weir_err *err)
 {
-    char *payload = v->payload ? cJSON_PrintUnformatted(v->payload) : NULL;
+    char *payload = v->payload ? json_print(v->payload) : NULL;
     int rc = v->payload && !payload
                  ? weir_err_set(err, WEIR_ENOMEM, "out of memory")
                  : 0;
@@ -376,6 +387,8 @@ static int insert_one(struct store_conn *c, struct event_in *v,
     if (rc == 0)
         rc = store_event_insert(c, v->ext_id, v->name, payload ? payload : "{}",
                                 &v->id, &v->duplicate, err);
+    if (payload != NULL && strlen(payload) >= EVENTS_RECYCLE_BYTES)
+        store_conn_recycle(c);
     cJSON_free(payload);
     return rc;
 }
@@ -398,10 +411,11 @@ static int insert_many(struct store_conn *c, struct event_in *v, size_t n,
         cJSON_AddStringToObject(o, "n", v[i].name);
         if (v[i].ext_id != NULL)
             cJSON_AddStringToObject(o, "x", v[i].ext_id);
+        /* a reference, not a copy: the payloads can be megabytes */
         if (v[i].payload != NULL)
-            cJSON_AddItemToObject(o, "p", cJSON_Duplicate(v[i].payload, 1));
+            cJSON_AddItemReferenceToObject(o, "p", (cJSON *)v[i].payload);
     }
-    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+    text = arr ? json_print(arr) : NULL;
     cJSON_Delete(arr);
     if (text == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
@@ -413,6 +427,8 @@ static int insert_many(struct store_conn *c, struct event_in *v, size_t n,
         v[i].id = ids[i];
         v[i].duplicate = dups[i];
     }
+    if (strlen(text) >= EVENTS_RECYCLE_BYTES)
+        store_conn_recycle(c);
     cJSON_free(text);
     free(ids);
     free(dups);
@@ -458,25 +474,78 @@ int events_accept(struct engine *e, struct event_in *v, size_t n,
 
 /* ---- webhooks ---- */
 
-/* Whether sig is "sha256=" and the hex HMAC of body under secret; the
- * comparison takes the same time wherever the first difference is. */
-static bool signature_ok(const char *secret, const char *body, size_t len,
-                         const char *sig)
+/* What every refused delivery hears, whatever the reason (no such DAG or
+ * trigger, no secret on the server, a missing, wrong or stale
+ * signature): a caller without the secret learns nothing. The reason
+ * goes to the log. */
+#define HOOK_REFUSED                                                           \
+    "missing or wrong signature: expected X-Hub-Signature-256: "               \
+    "sha256=<hex HMAC-SHA256 of the body, or of TIMESTAMP.BODY with "          \
+    "X-Weir-Timestamp>"
+
+/* The HMAC-SHA256 under secret of the timestamp's text, a dot and the
+ * body, or of the body alone when there is no timestamp. */
+static bool hook_mac(const char *secret, const struct hook_in *h,
+                     uint8_t mac[SHA256_LEN])
 {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t mac[SHA256_LEN];
-    unsigned diff = 0;
+    EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *ctx = m ? EVP_MAC_CTX_new(m) : NULL;
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+        OSSL_PARAM_construct_end()};
+    size_t n = 0;
+    bool ok = ctx != NULL && EVP_MAC_init(ctx, (const unsigned char *)secret,
+                                          strlen(secret), params) == 1;
+
+    if (ok && h->timestamp != NULL)
+        ok = EVP_MAC_update(ctx, (const unsigned char *)h->timestamp,
+                            strlen(h->timestamp)) == 1 &&
+             EVP_MAC_update(ctx, (const unsigned char *)".", 1) == 1;
+    ok = ok &&
+         EVP_MAC_update(ctx, (const unsigned char *)h->body, h->len) == 1 &&
+         EVP_MAC_final(ctx, mac, &n, SHA256_LEN) == 1 && n == SHA256_LEN;
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(m);
+    return ok;
+}
+
+/* Whether h->sig is "sha256=" and the hex HMAC (hook_mac) under secret,
+ * compared in constant time. */
+static bool signature_ok(const char *secret, const struct hook_in *h)
+{
+    uint8_t mac[SHA256_LEN], got[SHA256_LEN];
+    const char *sig = h->sig;
 
     if (sig == NULL || strncmp(sig, "sha256=", 7) != 0 ||
         strlen(sig + 7) != 2 * SHA256_LEN)
         return false;
-    hmac_sha256(secret, strlen(secret), body, len, mac);
     sig += 7;
     for (size_t i = 0; i < SHA256_LEN; i++) {
-        diff |= (unsigned)(sig[2 * i] ^ hex[mac[i] >> 4]);
-        diff |= (unsigned)(sig[2 * i + 1] ^ hex[mac[i] & 15]);
+        int hi = OPENSSL_hexchar2int((unsigned char)sig[2 * i]);
+        int lo = OPENSSL_hexchar2int((unsigned char)sig[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return false;
+        got[i] = (uint8_t)(hi << 4 | lo);
     }
-    return diff == 0;
+    return hook_mac(secret, h, mac) && CRYPTO_memcmp(mac, got, SHA256_LEN) == 0;
+}
+
+/* Whether the optional timestamp is whole seconds within the tolerance
+ * of now. */
+static bool timestamp_ok(const char *ts)
+{
+    char *end = NULL;
+    long long t;
+
+    if (ts == NULL)
+        return true;
+    if (ts[0] < '0' || ts[0] > '9' || strlen(ts) > 12)
+        return false;
+    t = strtoll(ts, &end, 10);
+    return *end == '\0' && llabs(t - (long long)time(NULL)) <=
+                               (long long)HOOK_TIMESTAMP_TOLERANCE_S;
 }
 
 static const struct dag_trigger *find_hook(const struct dag *d,
@@ -492,64 +561,137 @@ static const struct dag_trigger *find_hook(const struct dag *d,
     return NULL;
 }
 
-/* The locked DAG dag_id and its webhook trigger `name`, signature checked. */
-static int hook_open(struct engine *e, struct store_conn *c, const char *dag_id,
-                     const char *name, const char *body, size_t len,
-                     const char *sig, struct trig_dag *f,
-                     const struct dag_trigger **t, struct weir_err *err)
+/* Refuse h (log why, reply HOOK_REFUSED). */
+static int hook_refuse(const struct hook_in *h, const char *why,
+                       struct weir_err *err)
 {
-    struct store_dag_locked l = {0};
-    const char *secret;
-    int rc = store_dag_lock(c, dag_id, &l, err);
+    char qd[120], qt[120];
 
-    /* A DAG whose file is gone fires nothing: refused, nothing stored. */
-    if (rc == 0 && l.file_missing)
-        rc = store_dag_startable(dag_id, &l, err);
-    if (rc == 0 && (l.version_id == 0 ||
-                    (f->d = engine_dag(e->cache, c, l.version_id)) == NULL))
-        rc = weir_err_set(err, WEIR_ENOTFOUND,
-                          "DAG \"%s\" has no valid version loaded", dag_id);
-    if (rc == 0 && (*t = find_hook(f->d, name)) == NULL)
-        rc = weir_err_set(err, WEIR_ENOTFOUND,
-                          "DAG \"%s\" has no webhook trigger \"%s\"", dag_id,
-                          name);
-    if (rc == 0) {
-        secret = getenv((*t)->secret_env);
+    log_info("event=hook_refused dag=%s trigger=%s why=\"%s\"",
+             log_quote(h->dag_id, qd, sizeof(qd)),
+             log_quote(h->trigger, qt, sizeof(qt)), why);
+    return weir_err_set(err, WEIR_EAUTH, "%s", HOOK_REFUSED);
+}
+
+/*
+ * Check h's signature against the DAG's current version, before any row
+ * is locked; the version checked into *version. Every failure but the
+ * store's is the same WEIR_EAUTH.
+ */
+static int hook_verify(struct engine *e, struct store_conn *c,
+                       const struct hook_in *h, int64_t *version,
+                       struct weir_err *err)
+{
+    struct store_dag sd = {0};
+    const struct dag *d = NULL;
+    const struct dag_trigger *t = NULL;
+    const char *secret = NULL, *why = NULL;
+    int rc = store_dag_get(c, h->dag_id, &sd, err);
+
+    if (rc == WEIR_ENOTFOUND)
+        why = "no such DAG";
+    else if (rc < 0)
+        goto out;
+    else if (sd.version_id == 0 ||
+             (d = engine_dag(e->cache, c, sd.version_id)) == NULL)
+        why = "the DAG has no valid version";
+    else if ((t = find_hook(d, h->trigger)) == NULL)
+        why = "no such webhook trigger";
+    else if ((secret = getenv(t->secret_env)) == NULL || secret[0] == '\0')
+        why = "the server has no secret for this webhook";
+    else if (!timestamp_ok(h->timestamp))
+        why = "X-Weir-Timestamp is not seconds within the tolerance";
+    else if (!signature_ok(secret, h))
+        why = "missing or wrong signature";
+    rc = 0;
+    if (why != NULL) {
+        /* The same work whether or not there is a trigger to check. */
         if (secret == NULL || secret[0] == '\0')
-            rc = weir_err_set(err, WEIR_EAUTH,
-                              "the server has no secret for this webhook "
-                              "(variable %s is not set)",
-                              (*t)->secret_env);
-        else if (!signature_ok(secret, body, len, sig))
-            rc = weir_err_set(err, WEIR_EAUTH,
-                              "missing or wrong X-Hub-Signature-256: expected "
-                              "sha256=<hex HMAC-SHA256 of the body>");
+            (void)signature_ok("-", h);
+        rc = hook_refuse(h, why, err);
     }
-    snprintf(f->id, sizeof(f->id), "%s", dag_id);
+    *version = sd.version_id;
+out:
+    dagcache_release(e->cache, d);
+    store_dag_cleanup(&sd);
     return rc;
 }
 
-int events_webhook(struct engine *e, const char *dag_id, const char *trigger,
-                   const char *body, size_t len, const char *sig,
-                   int64_t *event_id, int *runs, struct weir_err *err)
+/* The locked DAG of h and its webhook trigger, in the version verified
+ * (or, if it changed meanwhile, the same trigger in the new one). */
+static int hook_open(struct engine *e, struct store_conn *c,
+                     const struct hook_in *h, struct trig_dag *f,
+                     const struct dag_trigger **t, struct weir_err *err)
+{
+    struct store_dag_locked l = {0};
+    int rc = store_dag_lock(c, h->dag_id, &l, err);
+
+    /* A DAG whose file is gone fires nothing: refused, nothing stored. */
+    if (rc == 0 && l.file_missing)
+        rc = store_dag_startable(h->dag_id, &l, err);
+    if (rc == 0 && (l.version_id == 0 ||
+                    (f->d = engine_dag(e->cache, c, l.version_id)) == NULL))
+        rc = hook_refuse(h, "the DAG has no valid version", err);
+    if (rc == 0 && (*t = find_hook(f->d, h->trigger)) == NULL)
+        rc = hook_refuse(h, "no such webhook trigger", err);
+    snprintf(f->id, sizeof(f->id), "%s", h->dag_id);
+    return rc;
+}
+
+/* The body as a JSON payload: at most JSON_DEPTH_MAX deep, UTF-8. */
+static int hook_payload(const struct hook_in *h, cJSON **out,
+                        struct weir_err *err)
+{
+    int rc = json_depth_check(h->body, h->len, JSON_DEPTH_MAX, err);
+
+    if (rc == 0 && (*out = cJSON_ParseWithLength(h->body, h->len)) == NULL)
+        rc = weir_err_set(err, WEIR_EPARSE, "the body is not JSON");
+    if (rc == 0)
+        rc = json_utf8_check(*out, "body", err);
+    return rc;
+}
+
+static int hook_delivery_check(const char *id, struct weir_err *err)
+{
+    size_t n = id ? strlen(id) : 0;
+
+    if (id != NULL && (n == 0 || n > EVENT_ID_MAX ||
+                       utf8_invalid_offset((const unsigned char *)id, n) != n))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "the delivery id header must be 1 to %d bytes of "
+                            "UTF-8",
+                            EVENT_ID_MAX);
+    return 0;
+}
+
+int events_webhook(struct engine *e, struct hook_in *h, struct weir_err *err)
 {
     struct store_conn *c = NULL;
     struct trig_dag f = {0};
     const struct dag_trigger *t = NULL;
     struct event_in v = {0};
     cJSON *payload = NULL;
+    int64_t version = 0;
+    bool fresh = true;
     int rc = store_conn_get(e->store, &c, err);
 
     if (rc == 0)
+        rc = hook_verify(e, c, h, &version, err);
+    if (rc == 0)
+        rc = hook_delivery_check(h->delivery, err);
+    if (rc == 0)
+        rc = hook_payload(h, &payload, err);
+    if (rc == 0)
         rc = store_tx_begin(c, err);
     if (rc == 0)
-        rc = hook_open(e, c, dag_id, trigger, body, len, sig, &f, &t, err);
-    if (rc == 0 && (payload = cJSON_ParseWithLength(body, len)) == NULL)
-        rc = weir_err_set(err, WEIR_EPARSE, "the body is not JSON");
+        rc = hook_open(e, c, h, &f, &t, err);
+    if (rc == 0 && h->delivery != NULL)
+        rc = store_hook_delivery_add(c, h->dag_id, t->key, h->delivery, &fresh,
+                                     err);
     v = (struct event_in){.name = t ? t->target : NULL, .payload = payload};
-    if (rc == 0)
+    if (rc == 0 && fresh)
         rc = insert_one(c, &v, err);
-    if (rc == 0)
+    if (rc == 0 && fresh)
         rc = match_one(e, c, &v, &f, 1, DAG_TRIG_WEBHOOK, t->key, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
@@ -558,9 +700,11 @@ int events_webhook(struct engine *e, const char *dag_id, const char *trigger,
     cJSON_Delete(payload);
     if (rc < 0)
         return rc;
-    hub_bump(e->hub);
-    *event_id = v.id;
-    *runs = v.runs;
+    if (fresh)
+        hub_bump(e->hub);
+    h->duplicate = !fresh;
+    h->event_id = v.id;
+    h->runs = v.runs;
     return 0;
 }
 
@@ -580,6 +724,10 @@ int events_prune(struct store *st, int64_t *deleted, struct weir_err *err)
         rc = store_events_prune(c, retention_s, EVENTS_PRUNE_BATCH, &got, err);
         total += rc == 0 ? got : 0;
     }
+    if (rc == 0)
+        rc = store_hook_deliveries_prune(c, HOOK_DELIVERY_KEEP_S, &got, err);
+    if (rc == 0 && got > 0)
+        log_info("event=hook_deliveries_pruned deleted=%lld", (long long)got);
     store_conn_put(c);
     *deleted = total;
     return rc;

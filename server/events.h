@@ -21,6 +21,11 @@
 
 #define EVENT_NAME_MAX             200 /* bytes of an event name */
 #define EVENT_ID_MAX               200 /* bytes of a client's event id */
+#define EVENT_PAYLOAD_MAX          (1024 * 1024)      /* bytes of a payload */
+#define EVENTS_BODY_MAX            (16 * 1024 * 1024) /* bytes of a batch */
+#define HOOK_BODY_MAX              (256 * 1024)       /* bytes of a delivery */
+#define HOOK_TIMESTAMP_TOLERANCE_S 300 /* X-Weir-Timestamp from now, s */
+#define HOOK_DELIVERY_KEEP_S       (7 * 86400)  /* delivery ids kept, s */
 #define EVENTS_RETENTION_DEFAULT_S (30 * 86400) /* events kept, s */
 #define EVENTS_PRUNE_BATCH         10000        /* deleted per statement */
 #define EVENTS_PRUNE_ROUNDS        100          /* statements per prune */
@@ -44,21 +49,35 @@ struct event_in {
 WEIR_MUSTCHECK int events_accept(struct engine *e, struct event_in *v, size_t n,
                                  struct weir_err *err);
 
+/* A webhook delivery. */
+struct hook_in {
+    const char *dag_id;    /* {dag} of the path */
+    const char *trigger;   /* {trigger}: its id, or the name after webhook: */
+    const char *body;      /* the body as received */
+    size_t len;            /* bytes in body */
+    const char *sig;       /* X-Hub-Signature-256, or NULL */
+    const char *timestamp; /* X-Weir-Timestamp (Unix seconds), or NULL */
+    const char *delivery;  /* X-Weir-Delivery or X-GitHub-Delivery, or NULL */
+    int64_t event_id;      /* out: the stored event (0 for a duplicate) */
+    int runs;              /* out: runs it created or fed */
+    bool duplicate;        /* out: the delivery id was seen before */
+};
+
 /*
- * A webhook delivery to trigger `trigger` (its id, or the name after
- * `webhook:`) of dag_id: body (len bytes) must carry sig, the
- * "sha256=<hex>" HMAC-SHA256 of the body with the secret in the
- * trigger's secret_env variable, compared in constant time. Then the
- * body (JSON) is stored as an event named after the trigger and fed to
- * that trigger alone, like events_accept(). *event_id and *runs say what
- * happened. WEIR_EAUTH for a missing or wrong signature (nothing is
- * written), WEIR_ENOTFOUND for no such DAG or webhook trigger,
- * WEIR_EPARSE for a body that is not JSON.
+ * Accept webhook delivery h. Its signature is checked first, before any
+ * row is locked: "sha256=<hex>" HMAC-SHA256 with the secret in the
+ * trigger's secret_env variable, of the body, or of "TIMESTAMP.BODY"
+ * when h->timestamp is given (then it must be within
+ * HOOK_TIMESTAMP_TOLERANCE_S of now), compared in constant time. Any
+ * refusal (no such DAG or trigger, no secret, a wrong or stale
+ * signature) is the same WEIR_EAUTH, its reason logged. A delivery id
+ * seen before for the trigger (within HOOK_DELIVERY_KEEP_S) is
+ * acknowledged as a duplicate without a run. Otherwise the body (JSON)
+ * is stored as an event named after the trigger and fed to that trigger
+ * alone, like events_accept(). WEIR_EPARSE or WEIR_EINVAL for a body
+ * that is not JSON, too deep, or not UTF-8.
  */
-WEIR_MUSTCHECK int events_webhook(struct engine *e, const char *dag_id,
-                                  const char *trigger, const char *body,
-                                  size_t len, const char *sig,
-                                  int64_t *event_id, int *runs,
+WEIR_MUSTCHECK int events_webhook(struct engine *e, struct hook_in *h,
                                   struct weir_err *err);
 
 /* A DAG whose current version has triggers a request may feed. */

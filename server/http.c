@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -21,15 +22,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_guard.h"
+#include "jsoncheck.h"
 #include "log.h"
 #include "sha256.h"
+#include "utf8.h"
 
 #define DEFAULT_MAX_CONNECTIONS 256
 #define CONNECTION_TIMEOUT_S    120 /* idle connections are closed */
 #define LISTEN_BACKLOG          128
+#define HTTP_TRIM_AFTER         (256 * 1024) /* body bytes worth a trim */
 
 struct http_server {
     struct MHD_Daemon *mhd;             /* the daemon */
+    struct http_guard *guard;           /* connection limits */
     struct http_config cfg;             /* routes, auth, app */
     char address[INET6_ADDRSTRLEN + 8]; /* bound "host:port" */
 };
@@ -43,6 +49,7 @@ struct http_param {
 struct http_req {
     struct http_server *srv;                   /* the server */
     struct MHD_Connection *conn;               /* its connection */
+    struct http_guard_conn *gc;                /* its record, or NULL */
     const struct http_route *route;            /* matched route, or NULL */
     char *method;                              /* copy of the method */
     char *path;                                /* copy of the path */
@@ -54,6 +61,7 @@ struct http_req {
     size_t body_cap;                           /* allocated bytes in body */
     size_t body_seen;                          /* bytes received, kept or not */
     bool too_big;                              /* the body passed the limit */
+    size_t announced;                          /* Content-Length, or 0 */
     cJSON *json;                               /* parsed body */
     bool replied;                              /* a response was queued */
     bool queue_failed;                         /* MHD refused the response */
@@ -219,6 +227,25 @@ static void reply_error_named(struct http_req *req, int status,
     queue_text(req, status, text, allow);
 }
 
+/*
+ * An error reply. A 5xx tells the client only what failed in general
+ * terms (the code's own words): the details, which may be the database's
+ * text, go to the log with the request they belong to.
+ */
+static void reply_error_msg(struct http_req *req, int code, const char *msg)
+{
+    int status = weir_err_http_status(code);
+    char path[200], q[600];
+
+    if (status >= 500) {
+        log_warn("event=http_5xx method=%s path=%s code=%s msg=%s", req->method,
+                 log_quote(req->path, path, sizeof(path)), weir_errname(code),
+                 log_quote(msg, q, sizeof(q)));
+        msg = weir_strerror(code);
+    }
+    reply_error_named(req, status, weir_errname(code), msg, NULL);
+}
+
 void http_reply_error(struct http_req *req, int code, const char *fmt, ...)
 {
     char msg[512];
@@ -227,16 +254,14 @@ void http_reply_error(struct http_req *req, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    reply_error_named(req, weir_err_http_status(code), weir_errname(code), msg,
-                      NULL);
+    reply_error_msg(req, code, msg);
 }
 
 void http_reply_err(struct http_req *req, const struct weir_err *err)
 {
     int code = err->code ? err->code : WEIR_EINTERNAL;
 
-    reply_error_named(req, weir_err_http_status(code), weir_errname(code),
-                      err->msg[0] ? err->msg : weir_strerror(code), NULL);
+    reply_error_msg(req, code, err->msg[0] ? err->msg : weir_strerror(code));
 }
 
 /* ---- accessors ---- */
@@ -379,6 +404,53 @@ static size_t body_limit(const struct http_req *req)
     return req->route->max_body ? req->route->max_body : HTTP_BODY_MAX_DEFAULT;
 }
 
+static enum MHD_Result query_utf8_cb(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+    const char **bad = cls;
+
+    (void)kind;
+    if (key != NULL && utf8_invalid_offset((const unsigned char *)key,
+                                           strlen(key)) != strlen(key)) {
+        *bad = "";
+        return MHD_NO;
+    }
+    if (value != NULL && utf8_invalid_offset((const unsigned char *)value,
+                                             strlen(value)) != strlen(value)) {
+        *bad = key;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/* The path and every query argument are well-formed UTF-8; otherwise a
+ * 400 naming which. */
+static bool req_text_ok(struct http_req *req)
+{
+    size_t n = strlen(req->path);
+    const char *bad = NULL;
+    char q[120];
+
+    if (utf8_invalid_offset((const unsigned char *)req->path, n) != n) {
+        http_reply_error(
+            req, WEIR_EINVAL, "the path is not valid UTF-8 (byte %zu)",
+            utf8_invalid_offset((const unsigned char *)req->path, n));
+        return false;
+    }
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_utf8_cb,
+                              (void *)&bad);
+    if (bad == NULL)
+        return true;
+    if (bad[0] == '\0')
+        http_reply_error(req, WEIR_EINVAL,
+                         "a query parameter's name is not valid UTF-8");
+    else
+        http_reply_error(req, WEIR_EINVAL,
+                         "query parameter %s: the value is not valid UTF-8",
+                         log_quote(bad, q, sizeof(q)));
+    return false;
+}
+
 /* Route, token and Content-Length checks, before any body is read. */
 static void req_begin(struct http_req *req)
 {
@@ -386,7 +458,10 @@ static void req_begin(struct http_req *req)
     char allow[64];
     struct weir_err err = {0};
     unsigned long long len;
+    int status;
 
+    if (!req_text_ok(req))
+        return;
     req->route = route_find(req, allow, sizeof(allow));
     if (req->route == NULL && allow[0] != '\0') {
         reply_error_named(req, 405, "BADMETHOD",
@@ -397,10 +472,22 @@ static void req_begin(struct http_req *req)
         http_reply_error(req, WEIR_ENOTFOUND, "no such path: %s", req->path);
         return;
     }
-    if (!(req->route->flags & HTTP_PUBLIC) &&
-        req->srv->cfg.auth(req->srv->cfg.app, req, &err) != 0) {
-        http_reply_err(req, &err);
+    status = http_guard_request(req->srv->guard, req->gc,
+                                req->srv->cfg.trusted_proxy
+                                    ? http_req_header(req, "X-Forwarded-For")
+                                    : NULL,
+                                req->route->flags & HTTP_PUBLIC, &err);
+    if (status != 0) {
+        reply_error_named(req, status, status == 429 ? "TOO_MANY" : "BUSY",
+                          err.msg, NULL);
         return;
+    }
+    if (!(req->route->flags & HTTP_PUBLIC)) {
+        if (req->srv->cfg.auth(req->srv->cfg.app, req, &err) != 0) {
+            http_reply_err(req, &err);
+            return;
+        }
+        http_guard_authenticated(req->srv->guard, req->gc);
     }
     cl = http_req_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl != NULL && (len = strtoull(cl, NULL, 10)) > body_limit(req))
@@ -408,6 +495,8 @@ static void req_begin(struct http_req *req)
                          "the request body of %llu bytes is over the limit "
                          "of %zu bytes",
                          len, body_limit(req));
+    else if (cl != NULL)
+        req->announced = (size_t)len;
 }
 
 static void body_append(struct http_req *req, const char *data, size_t len)
@@ -423,7 +512,11 @@ static void body_append(struct http_req *req, const char *data, size_t len)
         return;
     }
     if (req->body_len + len + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
+        /* The announced length is allocated once: no doubling, no slack
+         * (its limit was checked in req_begin). */
+        size_t cap = req->body_cap        ? req->body_cap
+                     : req->announced > 0 ? req->announced + 1
+                                          : 4096;
         char *b;
 
         while (cap < req->body_len + len + 1)
@@ -470,13 +563,30 @@ static bool body_parse(struct http_req *req)
     const char *end = NULL;
     size_t off, line = 1, col = 1;
 
+    struct weir_err err = {0};
+
     if (req->body != NULL)
         body_drop_nul_escapes(req->body, req->body_len);
+    if (json_depth_check(text, req->body_len, JSON_DEPTH_MAX, &err) < 0) {
+        http_reply_err(req, &err);
+        return false;
+    }
     pthread_mutex_lock(&parse_mu);
     req->json = cJSON_ParseWithOpts(text, &end, 1);
     pthread_mutex_unlock(&parse_mu);
-    if (req->json != NULL && (size_t)(end - text) == req->body_len)
-        return true;
+    if (req->json != NULL && (size_t)(end - text) == req->body_len) {
+        if ((req->route->flags & HTTP_ANY_BYTES) ||
+            json_utf8_check(req->json, "body", &err) == 0) {
+            /* The tree is what handlers read: the text can go now, not
+             * after the handler has made its own copies. */
+            free(req->body);
+            req->body = NULL;
+            req->body_len = 0;
+            return true;
+        }
+        http_reply_err(req, &err);
+        return false;
+    }
     if (req->json != NULL)
         end = text + strlen(text); /* a NUL byte inside the body */
     cJSON_Delete(req->json);
@@ -557,6 +667,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
         req = req_new(cls, conn, url, method);
         if (req == NULL)
             return MHD_NO;
+        req->gc = http_guard_conn_get(conn);
         *con_cls = req;
         req_begin(req);
         return req->queue_failed ? MHD_NO : MHD_YES;
@@ -575,11 +686,18 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
 static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
+    struct http_server *srv = cls;
+    struct http_req *req = *con_cls;
+    bool big = req != NULL && req->body_cap >= HTTP_TRIM_AFTER;
+
     (void)toe;
-    req_free(*con_cls);
+    http_guard_request_done(srv->guard, http_guard_conn_get(conn));
+    req_free(req);
     *con_cls = NULL;
+    /* A large body and its parsed tree leave free memory in this
+     * thread's arena: give it back now rather than keep the peak. */
+    if (big)
+        malloc_trim(0);
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -647,13 +765,22 @@ int http_server_start(const struct http_config *cfg, struct http_server **out,
     struct http_server *srv = calloc(1, sizeof(*srv));
     unsigned max =
         cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
-    int fd;
+    struct http_guard_config gcfg = {.max_connections = max,
+                                     .per_client = cfg->per_client,
+                                     .trusted = cfg->trusted_proxy};
+    int fd, rc;
 
     if (srv == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     srv->cfg = *cfg;
+    rc = http_guard_new(&gcfg, &srv->guard, err);
+    if (rc < 0) {
+        free(srv);
+        return rc;
+    }
     fd = listen_socket(srv, err);
     if (fd < 0) {
+        http_guard_free(srv->guard);
         free(srv);
         return fd;
     }
@@ -661,12 +788,15 @@ int http_server_start(const struct http_config *cfg, struct http_server **out,
     srv->mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
             MHD_USE_ERROR_LOG,
-        0, NULL, NULL, access_cb, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb,
-        srv, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, max,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_END);
+        0, http_guard_accept_cb, srv->guard, access_cb, srv,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, srv, MHD_OPTION_LISTEN_SOCKET,
+        fd, MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+        completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify_cb,
+        srv->guard, MHD_OPTION_END);
     if (srv->mhd == NULL) {
         close(fd);
+        http_guard_free(srv->guard);
         free(srv);
         return weir_err_set(err, WEIR_EIO, "cannot start the HTTP server");
     }
@@ -684,5 +814,6 @@ void http_server_stop(struct http_server *srv)
     if (srv == NULL)
         return;
     MHD_stop_daemon(srv->mhd);
+    http_guard_free(srv->guard);
     free(srv);
 }

@@ -42,6 +42,9 @@ enum http_route_flags {
     HTTP_PUBLIC = 1u << 0,        /* no token needed */
     HTTP_JSON_BODY = 1u << 1,     /* the body must be JSON; parsed beforehand */
     HTTP_BODY_OPTIONAL = 1u << 2, /* with HTTP_JSON_BODY: may be empty */
+    HTTP_ANY_BYTES = 1u << 3,     /* with HTTP_JSON_BODY: strings may hold
+                                     bytes that are not UTF-8 (the handler
+                                     replaces them); others are refused */
 };
 
 struct http_route {
@@ -60,12 +63,17 @@ struct http_config {
     http_auth_fn auth;               /* checks non-public routes */
     void *app;                       /* given to auth and handlers */
     unsigned max_connections;        /* 0 for the default (256) */
+    unsigned per_client;             /* unauthenticated connections per client
+                                        address; 0 for the default (32) */
+    const char *trusted_proxy;       /* CIDRs whose X-Forwarded-For is
+                                        believed (comma-separated), or NULL */
 };
 
 /*
  * Listen on cfg->addr and serve in background threads. Returns 0 with *out,
  * or WEIR_EIO with err naming the address and the reason (in use, no
- * permission...). The route table and app must outlive the server.
+ * permission...), WEIR_EINVAL for a bad cfg->trusted_proxy. The route table and
+ * app must outlive the server.
  */
 WEIR_MUSTCHECK int http_server_start(const struct http_config *cfg,
                                      struct http_server **out,
@@ -91,7 +99,9 @@ const char *http_req_header(const struct http_req *req, const char *name);
  * was empty). */
 const cJSON *http_req_json(const struct http_req *req);
 /* The raw body as received, NUL-terminated, its length into *len (may be
- * NULL); "" when there was none. It may hold NUL bytes: trust *len. */
+ * NULL); "" when there was none, and on an HTTP_JSON_BODY route once the
+ * body is parsed (its text is released then). It may hold NUL bytes:
+ * trust *len. */
 const char *http_req_body(const struct http_req *req, size_t *len);
 /* The app pointer of the server's config. */
 void *http_req_app(const struct http_req *req);

@@ -124,6 +124,8 @@ static int start(struct server *s, struct weir_err *err)
     hc.n_routes = api_routes_count;
     hc.auth = api_auth;
     hc.app = &s->api;
+    hc.per_client = s->cfg.max_conns_per_client;
+    hc.trusted_proxy = s->cfg.trusted_proxy;
     rc = http_server_start(&hc, &s->http, err);
     if (rc == 0)
         log_info("event=listening addr=%s version=%s",

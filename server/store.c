@@ -288,11 +288,22 @@ void store_conn_put(struct store_conn *c)
     if (c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
         PQtransactionStatus(c->pg) != PQTRANS_IDLE)
         store_rollback(c);
+    if (c->recycle && c->pg != NULL) {
+        PQfinish(c->pg); /* the next borrow connects again */
+        c->pg = NULL;
+        stmts_clear(c);
+    }
+    c->recycle = false;
     pthread_mutex_lock(&s->mu);
     WEIR_ASSERT(s->n_idle < s->n);
     s->idle[s->n_idle++] = c;
     pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
+}
+
+void store_conn_recycle(struct store_conn *c)
+{
+    c->recycle = true;
 }
 
 static int result_error(struct store_conn *c, const PGresult *r,

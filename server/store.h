@@ -47,6 +47,14 @@ WEIR_MUSTCHECK int store_conn_get(struct store *s, struct store_conn **out,
 void store_conn_put(struct store_conn *c);
 
 /*
+ * Close c's session when it is given back (the next borrower opens a new
+ * one). libpq grows a connection's buffers to the largest message it
+ * sent or received and never shrinks them: after a statement of
+ * megabytes, this returns that memory.
+ */
+void store_conn_recycle(struct store_conn *c);
+
+/*
  * How many times a statement found the database gone since the start. A
  * change tells that requests (heartbeats among them) failed meanwhile.
  */

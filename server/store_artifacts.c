@@ -97,7 +97,9 @@ int store_artifact_record(struct store_conn *c, int64_t attempt_id,
         return 0;
     o = cJSON_Parse(outputs);
     if (o == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        return weir_err_set(err, WEIR_EINTERNAL,
+                            "cannot parse stored JSON (malformed, or nested "
+                            "deeper than cJSON reads)");
     name = cJSON_GetObjectItemCaseSensitive(o, "artifact.name");
     version = cJSON_GetObjectItemCaseSensitive(o, "artifact.version");
     if (!cJSON_IsString(name) || !name_ok(name->valuestring) ||

@@ -34,6 +34,7 @@ struct store_conn {
     unsigned outages_seen;    /* the pool's outage count when last checked */
     struct store_stmt *stmts; /* prepared here; index i is named "w<i>" */
     size_t n_stmts;           /* entries in stmts */
+    bool recycle;             /* close the session when given back */
 };
 
 /*

@@ -82,7 +82,9 @@ int store_json_query(struct store_conn *c, const char *sql, int n,
     *out = cJSON_Parse(PQgetvalue(r, 0, 0));
     PQclear(r);
     if (*out == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        return weir_err_set(err, WEIR_EINTERNAL,
+                            "cannot parse stored JSON (malformed, or nested "
+                            "deeper than cJSON reads)");
     return 0;
 }
 

@@ -222,7 +222,9 @@ static int json_col(const PGresult *r, int row, int col, cJSON **out,
         return 0;
     *out = cJSON_Parse(v);
     if (*out == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory (JSON column)");
+        return weir_err_set(err, WEIR_EINTERNAL,
+                            "cannot parse stored JSON (malformed, or nested "
+                            "deeper than cJSON reads)");
     return 0;
 }
 

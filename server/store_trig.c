@@ -179,7 +179,9 @@ static int json_of(const PGresult *r, int row, int col, cJSON **out,
 
     *out = NULL;
     if (v != NULL && (*out = cJSON_Parse(v)) == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        return weir_err_set(err, WEIR_EINTERNAL,
+                            "cannot parse stored JSON (malformed, or nested "
+                            "deeper than cJSON reads)");
     return 0;
 }
 
@@ -270,6 +272,45 @@ int store_events_prune(struct store_conn *c, int64_t retention_s, int limit,
                      " trigger_events t WHERE t.event_id = e.id)"
                      " ORDER BY e.received_at LIMIT $2::int)",
                      2, params, &r, err);
+    if (rc < 0)
+        return rc;
+    *deleted = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+int store_hook_delivery_add(struct store_conn *c, const char *dag_id,
+                            const char *key, const char *delivery, bool *fresh,
+                            struct weir_err *err)
+{
+    const char *params[3] = {dag_id, key, delivery};
+    PGresult *r = NULL;
+    int rc = store_query(c,
+                         "INSERT INTO webhook_deliveries (dag_id, trigger_key,"
+                         " delivery_id) VALUES ($1, $2, $3)"
+                         " ON CONFLICT DO NOTHING",
+                         3, params, &r, err);
+
+    if (rc < 0)
+        return rc;
+    *fresh = strtoll(PQcmdTuples(r), NULL, 10) == 1;
+    PQclear(r);
+    return 0;
+}
+
+int store_hook_deliveries_prune(struct store_conn *c, int64_t keep_s,
+                                int64_t *deleted, struct weir_err *err)
+{
+    char keep[24];
+    const char *params[1] = {keep};
+    PGresult *r = NULL;
+    int rc;
+
+    snprintf(keep, sizeof(keep), "%lld", (long long)keep_s);
+    rc = store_query(c,
+                     "DELETE FROM webhook_deliveries WHERE received_at < now()"
+                     " - $1::bigint * interval '1 second'",
+                     1, params, &r, err);
     if (rc < 0)
         return rc;
     *deleted = strtoll(PQcmdTuples(r), NULL, 10);

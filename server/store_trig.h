@@ -116,6 +116,22 @@ WEIR_MUSTCHECK int store_events_prune(struct store_conn *c, int64_t retention_s,
                                       struct weir_err *err);
 
 /*
+ * Record delivery id `delivery` of webhook trigger key of dag_id inside
+ * the caller's transaction; *fresh is false when it was recorded before
+ * (the delivery is a duplicate).
+ */
+WEIR_MUSTCHECK int store_hook_delivery_add(struct store_conn *c,
+                                           const char *dag_id, const char *key,
+                                           const char *delivery, bool *fresh,
+                                           struct weir_err *err);
+
+/* Delete the delivery ids recorded more than keep_s seconds ago;
+ * *deleted says how many went. */
+WEIR_MUSTCHECK int store_hook_deliveries_prune(struct store_conn *c,
+                                               int64_t keep_s, int64_t *deleted,
+                                               struct weir_err *err);
+
+/*
  * Whether file trigger key of dag_id already acted on path with this size
  * and modification time (ns); with mark, record that it now has (an
  * upsert), inside the caller's transaction.

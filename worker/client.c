@@ -229,6 +229,11 @@ int client_post(struct client *c, const char *path, const cJSON *body,
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
     *answer = b.n > 0 ? cJSON_ParseWithLength(b.p, b.n) : NULL;
+    if (b.n > 0 && *answer == NULL) /* e.g. nested past cJSON's limit */
+        rc = weir_err_set(err, WEIR_EPARSE,
+                          "POST %s: the answer (HTTP %ld, %zu bytes) is not "
+                          "JSON the worker can parse; it is dropped",
+                          path, *status, b.n);
 out:
     if (h != NULL)
         handle_give(c, h, rc == 0);
