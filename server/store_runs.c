@@ -46,8 +46,15 @@ int store_dag_lock(struct store_conn *c, const char *id, bool *paused,
     int rc;
 
     rc = store_query(c,
+                     /* a canceled run holds its slot while a step of
+                      * it still runs (until it is reported or its lease
+                      * expires) */
                      "SELECT paused, current_version_id, (SELECT count(*)"
                      " FROM runs WHERE dag_id = $1 AND state = 'running')"
+                     " + (SELECT count(DISTINCT t.run_id) FROM attempts a"
+                     " JOIN tasks t ON t.id = a.task_id JOIN runs r"
+                     " ON r.id = t.run_id WHERE a.state = 'running'"
+                     " AND r.dag_id = $1 AND r.state = 'canceled')"
                      " FROM dags WHERE id = $1 FOR NO KEY UPDATE",
                      1, params, &r, err);
     if (rc < 0)
