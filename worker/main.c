@@ -77,7 +77,7 @@ static void usage(FILE *f)
             "                        (default 30s)\n"
             "  --lease-margin D      start no attempt whose lease ends within D"
             "\n"
-            "                        (default 1s)\n"
+            "                        (default 1s, at most half the lease)\n"
             "  --run-as USER         run steps as USER and its groups (the "
             "worker runs\n"
             "                        as root; the token file must be readable "

@@ -1252,12 +1252,15 @@ static bool lease_too_late(const struct runner *r, const struct job *j,
                            const cJSON *doc, uint64_t answered_ms)
 {
     const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(doc, "lease_ttl_ms");
-    int64_t left;
+    int64_t margin = (int64_t)r->cfg.lease_margin_ms, left;
 
-    if (!cJSON_IsNumber(ttl))
+    if (!cJSON_IsNumber(ttl) || ttl->valuedouble <= 0)
         return false; /* a server that does not say */
-    left = (int64_t)answered_ms + (int64_t)ttl->valuedouble -
-           (int64_t)r->cfg.lease_margin_ms - (int64_t)mono_ms();
+    /* a margin as long as the lease itself would refuse every attempt */
+    if (margin > (int64_t)ttl->valuedouble / 2)
+        margin = (int64_t)ttl->valuedouble / 2;
+    left = (int64_t)answered_ms + (int64_t)ttl->valuedouble - margin -
+           (int64_t)mono_ms();
     if (left > 0)
         return false;
     log_warn("event=attempt_abandoned attempt=%s reason=lease_expired "

@@ -295,33 +295,55 @@ def l_lease_deadline():
 
 # ---- b: recovery after a server outage ----
 
-def b_outage():
-    """Three of four slots busy, the server SIGKILLed for 2 s: a run
-    triggered as soon as it is back starts within 2 s."""
-    w = Worker("wb", "b", slots=4)
+def b_round(w, what):
+    """One outage of what ("server" or "postgres") for 2 s with three of
+    the worker's four slots busy; returns the seconds from the server
+    being ready again to the start of a run triggered then."""
+    for f in ("b.quick", "b.busy.one", "b.busy.two", "b.busy.three"):
+        if os.path.exists(os.path.join(TMP, f)):
+            os.unlink(os.path.join(TMP, f))
     busy = trigger("b_busy")
     wait_for(lambda: all(os.path.exists(os.path.join(TMP, "b.busy." + s))
                          for s in ("one", "two", "three")), 20)
-    SERVER.stop(signal.SIGKILL)
-    time.sleep(2)
-    SERVER.start()
+    if what == "server":
+        SERVER.stop(signal.SIGKILL)
+        time.sleep(2)
+        SERVER.start()
+    else:
+        pgdir = os.path.join(TMP, "pg")
+        subprocess.run(["bash", ft.PG, "stop", pgdir, "immediate"],
+                       check=True, stdout=subprocess.DEVNULL)
+        time.sleep(2)
+        subprocess.run(["bash", ft.PG, "start", pgdir], check=True,
+                       stdout=subprocess.DEVNULL)
+        wait_for(lambda: req("GET", "/api/v1/health")[0] == 200, 20, 0.02)
     ready = time.time()
     rid = trigger("b_quick")
     path = os.path.join(TMP, "b.quick")
     wait_for(lambda: read(path).strip(), 40)
-    started = float(read(path).strip() or "inf")
-    late = started - ready
-    check(late <= 2.0, "b: the new run started %.1f s after the server was "
-          "ready (at most 2 s)" % late)
+    late = float(read(path).strip() or "inf") - ready
+    check(late <= 2.0, "b: after the %s's outage the new run started %.1f s "
+          "after the server was ready (at most 2 s)" % (what, late))
     r = wait_run(rid, 30)
     check(r and r["state"] == "success", "b: quick run %s" % (
         r and r["state"]))
     rb = wait_run(busy, 30)
     check(rb and rb["state"] in TERMINAL, "b: busy run %s" % (
         rb and rb["state"]))
+    return late
+
+
+def b_outage():
+    """Three of four slots busy, the server SIGKILLed for 2 s, then
+    PostgreSQL stopped for 2 s: a run triggered as soon as the server is
+    ready again starts within 2 s."""
+    w = Worker("wb", "b", slots=4)
+    server = b_round(w, "server")
+    pg = b_round(w, "postgres")
     w.stop()
     clean_logs(w)
-    return "first step %.2f s after the server was ready" % late
+    return "first step %.2f s (server), %.2f s (PostgreSQL) after ready" % (
+        server, pg)
 
 
 # ---- c: cancel ----
