@@ -221,13 +221,14 @@ static void closed_cb(void *ctx)
 }
 
 /*
- * The thread pool holds a lease long-poll and, per slot, a heartbeat, a log
- * batch and a completion; it must be sized before the loop first uses it.
+ * The thread pool holds a lease long-poll, a cancel long-poll, a health
+ * probe and, per slot, a heartbeat, a log batch and a completion; it must
+ * be sized before the loop first uses it.
  */
 static void size_thread_pool(long slots)
 {
     char n[24];
-    long want = 3 * slots + 2;
+    long want = 3 * slots + 3;
 
     snprintf(n, sizeof(n), "%ld", want > 1024 ? 1024 : want);
     setenv("UV_THREADPOOL_SIZE", n, 0);

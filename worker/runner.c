@@ -58,7 +58,7 @@ struct runner {
     uv_timer_t probe_timer;   /* health probes while the server is down */
     uint64_t backoff_ms[CALL_KINDS]; /* next wait after a failure, by kind */
     struct call *lease_call;         /* the register or lease call in flight */
-    int lease_max;                   /* the max that lease call asked for */
+    struct call *watch_call;         /* a "max": 0 poll for cancels */
     bool down;              /* the last call could not reach the server */
     bool probing;           /* a health probe is in flight */
     bool registered;        /* worker_id is valid */
@@ -182,6 +182,8 @@ static void call_after_cb(uv_work_t *w, int status)
     c->r->inflight--;
     if (c->r->lease_call == c)
         c->r->lease_call = NULL;
+    if (c->r->watch_call == c)
+        c->r->watch_call = NULL;
     if (call_reached(c))
         server_up(c->r);
     else if (!atomic_load(&c->abort))
@@ -503,6 +505,7 @@ static void server_up(struct runner *r)
         heartbeat_cb(&j->heartbeat);
     }
     complete_flush(r);
+    lease_more(r);
 }
 
 static void register_done(struct call *c)
@@ -548,12 +551,44 @@ static void do_register(struct runner *r)
     cJSON_AddNumberToObject(b, "slots", r->cfg.slots);
     cJSON_AddObjectToObject(b, "labels");
     r->leasing = true;
-    r->lease_max = 0;
     r->lease_call = call_send(r, NULL, "/api/v1/workers/register", b,
                               CALL_TIMEOUT_MS, true, register_done);
     if (r->lease_call == NULL) {
         r->leasing = false;
         retry_later(r, BACKOFF_MAX_MS);
+    }
+}
+
+/* Stop the running attempts a long-poll's answer names in "cancel". */
+static void cancels_apply(struct runner *r, const struct call *c)
+{
+    const cJSON *doc;
+
+    cJSON_ArrayForEach(doc,
+                       cJSON_GetObjectItemCaseSensitive(c->answer, "cancel"))
+    {
+        char id[32];
+        struct job *j = r->jobs;
+
+        while (j != NULL && !(id_text(doc, id, sizeof(id)) &&
+                              strcmp(id, j->attempt_id) == 0))
+            j = j->next;
+        if (j != NULL)
+            job_server_cancel(j);
+    }
+}
+
+/* The answer of a "max": 0 poll. After a failure it is asked again by
+ * the next lease_more() (a job's change, or the server back). */
+static void watch_done(struct call *c)
+{
+    if (c->r->stopping)
+        return;
+    if (ok_status(c)) {
+        cancels_apply(c->r, c);
+        lease_more(c->r);
+    } else if (c->rc == 0) {
+        backoff(c->r, c, CALL_LEASE);
     }
 }
 
@@ -565,10 +600,6 @@ static void lease_done(struct call *c)
     r->leasing = false;
     if (r->stopping && c->rc != 0)
         return; /* the long-poll was aborted on purpose */
-    if (c->rc != 0 && atomic_load(&c->abort)) {
-        lease_more(r); /* given up to ask for the slots freed meanwhile */
-        return;
-    }
     if (c->rc == 0 && c->status == 404) {
         /* the server forgot us (or never knew): register again */
         log_warn("event=worker_unknown worker=%s", r->worker_id);
@@ -587,18 +618,7 @@ static void lease_done(struct call *c)
     {
         job_start(r, doc, c->answered_ms);
     }
-    cJSON_ArrayForEach(doc,
-                       cJSON_GetObjectItemCaseSensitive(c->answer, "cancel"))
-    {
-        char id[32];
-        struct job *j = r->jobs;
-
-        while (j != NULL && !(id_text(doc, id, sizeof(id)) &&
-                              strcmp(id, j->attempt_id) == 0))
-            j = j->next;
-        if (j != NULL)
-            job_server_cancel(j);
-    }
+    cancels_apply(r, c);
     lease_more(r);
 }
 
@@ -620,44 +640,48 @@ static void cancel_seen_add(struct runner *r, cJSON *b)
                 seen, cJSON_CreateNumber(strtod(j->attempt_id, NULL)));
 }
 
+/* One long-poll: for up to max attempts, and for cancels of the running
+ * ones; NULL when it could not be sent. */
+static struct call *lease_send(struct runner *r, int max,
+                               void (*done)(struct call *))
+{
+    cJSON *b = cJSON_CreateObject();
+    char path[96];
+
+    cJSON_AddNumberToObject(b, "max", max);
+    cJSON_AddNumberToObject(b, "wait_ms", LEASE_WAIT_MS);
+    cancel_seen_add(r, b);
+    snprintf(path, sizeof(path), "/api/v1/workers/%s/lease", r->worker_id);
+    return call_send(r, NULL, path, b, LEASE_WAIT_MS + CALL_TIMEOUT_MS, true,
+                     done);
+}
+
 /*
- * Keep one long-poll open: for attempts while slots are free, and, while
- * a command runs, for the server to say that its run was canceled (with
- * "max": 0 when every slot is busy). A poll that asks for nothing is given
- * up (and asked again) when a slot frees; it can have claimed nothing.
+ * Keep a long-poll open: for attempts while slots are free (it brings
+ * cancels too), and while every slot is busy and a command runs, one with
+ * "max": 0 for the server to say that a run was canceled. The two may be
+ * open at once (a slot freed while the cancel poll waits): the cancel poll
+ * claims nothing, so it never holds an attempt a slot could not take.
  */
 static void lease_more(struct runner *r)
 {
     int free_slots = r->cfg.slots - r->running;
     bool watch = false;
-    char path[96];
-    cJSON *b;
 
     for (struct job *j = r->jobs; j != NULL && !watch; j = j->next)
         watch = job_watched(j);
-    if (r->leasing) {
-        if (r->lease_call != NULL && r->registered && !r->stopping &&
-            r->lease_max == 0 && free_slots > 0)
-            atomic_store(&r->lease_call->abort, true);
-        return;
-    }
-    if (r->stopping || !r->registered || (free_slots <= 0 && !watch) ||
+    if (r->stopping || !r->registered || r->leasing ||
         uv_is_active((uv_handle_t *)&r->retry_timer))
         return;
-    if (free_slots < 0)
-        free_slots = 0;
-    b = cJSON_CreateObject();
-    cJSON_AddNumberToObject(b, "max", free_slots);
-    cJSON_AddNumberToObject(b, "wait_ms", LEASE_WAIT_MS);
-    cancel_seen_add(r, b);
-    snprintf(path, sizeof(path), "/api/v1/workers/%s/lease", r->worker_id);
-    r->leasing = true;
-    r->lease_max = free_slots;
-    r->lease_call = call_send(r, NULL, path, b, LEASE_WAIT_MS + CALL_TIMEOUT_MS,
-                              true, lease_done);
-    if (r->lease_call == NULL) {
-        r->leasing = false;
-        retry_later(r, BACKOFF_MAX_MS);
+    if (free_slots > 0) {
+        r->leasing = true;
+        r->lease_call = lease_send(r, free_slots, lease_done);
+        if (r->lease_call == NULL) {
+            r->leasing = false;
+            retry_later(r, BACKOFF_MAX_MS);
+        }
+    } else if (watch && r->watch_call == NULL) {
+        r->watch_call = lease_send(r, 0, watch_done);
     }
 }
 
@@ -1427,6 +1451,8 @@ void runner_stop(struct runner *r, bool now)
         r->stopping = true;
         if (r->lease_call != NULL)
             atomic_store(&r->lease_call->abort, true);
+        if (r->watch_call != NULL)
+            atomic_store(&r->watch_call->abort, true);
         uv_timer_stop(&r->retry_timer);
         uv_timer_stop(&r->probe_timer);
         log_info("event=stopping running=%d grace_ms=%llu", r->running,

@@ -16,10 +16,11 @@
  * A buffer in a call's body belongs to that call until its after-work
  * callback: the loop never frees what a pool thread may be reading.
  *
- * One long-poll is kept open while a slot is free or a command runs: it
- * brings attempts, and the ids of running attempts whose run was
- * canceled (the server answers it at once), so a cancel stops the
- * process group within a round trip, not at the next heartbeat. An
+ * A lease long-poll is open while a slot is free, and a "max": 0 one
+ * while every slot is busy and a command runs: both bring the ids of
+ * running attempts whose run was canceled (the server answers at once),
+ * so a cancel stops the process group within a round trip, not at the
+ * next heartbeat. An
  * attempt whose lease (lease_ttl_ms in its document, counted from when
  * the answer reached the host) ends within lease_margin_ms is not
  * started. Failed calls back off per kind; while the server cannot be
