@@ -7,8 +7,12 @@
  *
  *   register  {name, queues?, slots?, labels?}
  *             -> {worker_id, lease_ttl_ms, heartbeat_interval_ms}
- *   lease     {max? (1..100, default 1), wait_ms? (capped at 60000)}
- *             -> {attempts: [attempt document, ...]}
+ *   lease     {max? (1..100, default 1; 0 with cancel_seen), wait_ms?
+ *             (capped at 60000), cancel_seen?: [attempt id, ...]}
+ *             -> {attempts: [attempt document, ...], cancel?: [id, ...]}
+ *             (with cancel_seen, the call also answers, at once, with
+ *             the worker's running attempts whose run was canceled and
+ *             that it did not list)
  *   heartbeat {lease_id} -> {cancel}
  *   logs      {lease_id, lines: [{seq, ts, stream, line}]} -> {inserted}
  *   complete  {lease_id, exit_code, timed_out?, outputs?, error?,
@@ -20,8 +24,8 @@
  * An attempt document (engine_lease.c) holds attempt_id, lease_id,
  * run_id, task_id, dag, dag_hash, dag_path, step, cell, try,
  * logical_time, environment, command, workdir, env, params, matrix,
- * inputs, trigger {kind, key, reason, payload}, timeout_ms and
- * kill_grace_ms.
+ * inputs, trigger {kind, key, reason, payload}, timeout_ms,
+ * kill_grace_ms and lease_ttl_ms (the lease's time left when claimed).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -117,22 +121,69 @@ void api_worker_register(struct http_req *req)
     http_reply_json(req, 200, o);
 }
 
-/* Read {"max": N, "wait_ms": W} (both optional). */
+/* The attempt ids of "cancel_seen" into a new array *out (NULL when
+ * empty); WEIR_EINVAL naming the entry that is not an id. */
+static int seen_args(const cJSON *s, int64_t **out, size_t *n,
+                     struct weir_err *err)
+{
+    int64_t *v = NULL;
+    const cJSON *id;
+    size_t k = 0;
+    int size = cJSON_GetArraySize(s);
+
+    if (!cJSON_IsArray(s))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "cancel_seen: expected an array of attempt ids");
+    if (size > 0 && (v = calloc((size_t)size, sizeof(*v))) == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    cJSON_ArrayForEach(id, s)
+    {
+        if (!cJSON_IsNumber(id) || id->valuedouble < 1 ||
+            id->valuedouble > 9e15 ||
+            id->valuedouble != (double)(int64_t)id->valuedouble) {
+            free(v);
+            return weir_err_set(err, WEIR_EINVAL,
+                                "cancel_seen[%zu]: expected an attempt id", k);
+        }
+        v[k++] = (int64_t)id->valuedouble;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+/* Read {"max": N, "wait_ms": W, "cancel_seen": [...]} (all optional);
+ * *watch says whether cancel_seen was given (then max may be 0). */
 static int lease_args(const cJSON *b, int *max, int64_t *wait_ms,
+                      struct engine_cancel_watch *w, bool *watch,
                       struct weir_err *err)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, "max");
-    const cJSON *w = cJSON_GetObjectItemCaseSensitive(b, "wait_ms");
+    const cJSON *wt = cJSON_GetObjectItemCaseSensitive(b, "wait_ms");
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(b, "cancel_seen");
+    int64_t *seen = NULL;
+    size_t n = 0;
 
     if ((b != NULL && !cJSON_IsObject(b)) ||
-        (m != NULL && (!cJSON_IsNumber(m) || m->valuedouble < 1 ||
-                       m->valuedouble > LEASE_MAX)) ||
-        (w != NULL && (!cJSON_IsNumber(w) || w->valuedouble < 0)))
+        (m != NULL &&
+         (!cJSON_IsNumber(m) || m->valuedouble < (s != NULL ? 0 : 1) ||
+          m->valuedouble > LEASE_MAX)) ||
+        (wt != NULL && (!cJSON_IsNumber(wt) || wt->valuedouble < 0)))
         return weir_err_set(err, WEIR_EINVAL,
-                            "expected {\"max\": 1..%d, \"wait_ms\": 0..%d}",
+                            "expected {\"max\": 1..%d (0 with cancel_seen), "
+                            "\"wait_ms\": 0..%d, \"cancel_seen\": [id, ...]}",
                             LEASE_MAX, ENGINE_WAIT_MAX_MS);
+    if (s != NULL) {
+        int rc = seen_args(s, &seen, &n, err);
+
+        if (rc < 0)
+            return rc;
+    }
     *max = m ? (int)m->valuedouble : 1;
-    *wait_ms = w ? (int64_t)w->valuedouble : 0;
+    *wait_ms = wt ? (int64_t)wt->valuedouble : 0;
+    w->seen = seen;
+    w->n_seen = n;
+    *watch = s != NULL;
     return 0;
 }
 
@@ -147,23 +198,29 @@ void api_worker_lease(struct http_req *req)
     struct api *api = http_req_app(req);
     int64_t id = api_parse_id(http_req_param(req, "id"));
     struct weir_err err = {0};
+    struct engine_cancel_watch w = {0};
     cJSON *attempts = NULL, *o;
     int64_t wait_ms = 0;
+    bool watch = false;
     int max = 1;
-    int rc = lease_args(http_req_json(req), &max, &wait_ms, &err);
+    int rc = lease_args(http_req_json(req), &max, &wait_ms, &w, &watch, &err);
 
     if (rc == 0 && id == 0)
         rc = weir_err_set(&err, WEIR_ENOTFOUND, "no worker \"%s\"",
                           http_req_param(req, "id"));
     if (rc == 0)
         rc = engine_lease_wait(api->engine, id, max, wait_ms, client_gone_cb,
-                               req, &attempts, &err);
+                               req, watch ? &w : NULL, &attempts, &err);
+    free((void *)w.seen);
     if (rc < 0) {
+        cJSON_Delete(w.cancel);
         http_reply_err(req, &err);
         return;
     }
     o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "attempts", attempts);
+    if (w.cancel != NULL)
+        cJSON_AddItemToObject(o, "cancel", w.cancel);
     http_reply_json(req, 200, o);
 }
 

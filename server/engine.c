@@ -822,6 +822,7 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
 {
     struct store_attempt_end *ends = calloc(n ? n : 1, sizeof(*ends));
     bool ended = false, *down = calloc(x->dag->n_steps + 1, sizeof(*down));
+    bool late = false; /* an attempt of a finished (canceled) run ended */
     int64_t *ids = calloc(n ? n : 1, sizeof(*ids));
     int rc = 0;
 
@@ -848,6 +849,7 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
         bool live = i >= 0 && x->tasks[i].state == TASK_RUNNING &&
                     x->tasks[i].try_count == a[k].try;
 
+        late |= !live && run_state_terminal(x->run.state);
         ends[k] = (struct store_attempt_end){
             &a[k], live ? o[k].state : ATTEMPT_CANCELED, o[k].exit_code,
             o[k].outputs, o[k].error};
@@ -860,7 +862,8 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
         rc = flush(x->c, x, ends, n, err);
     if (rc == 0)
         rc = run_maybe_end(x->c, x, &ended, err);
-    if (rc == 0 && ended)
+    /* A canceled run's slot is free once its last step is over. */
+    if (rc == 0 && (ended || late))
         rc = start_held_runs(e, x->c, x->run.dag_id, x->dag->max_active_runs,
                              x->made, err);
     free(ends);

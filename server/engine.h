@@ -114,13 +114,29 @@ WEIR_MUSTCHECK int engine_lease(struct engine *e, int64_t worker_id, int max,
 typedef bool (*engine_gone_fn)(void *arg);
 
 /*
+ * What a lease call watches besides work: the worker's running attempts
+ * whose run was canceled. The call answers as soon as one that is not in
+ * seen turns up, with their ids in cancel.
+ */
+struct engine_cancel_watch {
+    const int64_t *seen; /* attempts the worker already stops */
+    size_t n_seen;       /* entries in seen */
+    cJSON *cancel;       /* out: array of attempt ids, or NULL; the
+                            caller's to delete */
+};
+
+/*
  * engine_lease(), checking gone(arg) while it waits: at least once a
  * second and before each claim after a wake-up. A client gone claims
- * nothing more: *out gets what was claimed so far (an empty array).
+ * nothing more: *out gets what was claimed so far (an empty array). max
+ * may be 0 (claim nothing) when watch is not NULL: the call then only
+ * waits for a cancel. Each document carries lease_ttl_ms, the lease's
+ * time left when it was claimed.
  */
 WEIR_MUSTCHECK int engine_lease_wait(struct engine *e, int64_t worker_id,
                                      int max, int64_t wait_ms,
                                      engine_gone_fn gone, void *arg,
+                                     struct engine_cancel_watch *watch,
                                      cJSON **out, struct weir_err *err);
 
 /*

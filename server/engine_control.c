@@ -4,10 +4,13 @@
  * in one transaction that locks the run row first (as every engine
  * transaction does), and the dispatch latency histogram of /metrics.
  *
- * Cancel leaves running attempts running: the attempt's next heartbeat
- * answers {"cancel": true}, the worker stops the process group and
- * reports, and that report is recorded as a canceled attempt without
- * touching the task (engine_finish_attempt()).
+ * Cancel leaves running attempts running: the commit wakes the lease
+ * long-polls, and the worker's answers with the attempt ids to cancel (the
+ * heartbeat's {"cancel": true} is the fallback); the worker stops the
+ * process group and reports, and that report is recorded as a canceled
+ * attempt without touching the task (engine_finish_attempt()). Until then
+ * (or until its lease expires) the run keeps its max_active_runs slot:
+ * store_dag_lock() counts it, and the attempt's end starts held runs.
  *
  * Retry puts a set of tasks back to pending that is closed downstream: a
  * task downstream of a reset task is reset too, since the inputs it ran

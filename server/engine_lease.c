@@ -18,6 +18,7 @@
 #include "engine_int.h"
 #include "log.h"
 #include "store_artifacts.h"
+#include "store_control.h"
 #include "tmpl.h"
 
 #define MIN_WAIT_MS   20   /* shortest sleep between two empty claims */
@@ -356,6 +357,9 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
         if (rc == 0 && i < 0)
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
         if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
+            /* the worker starts nothing whose lease it cannot keep */
+            cJSON_AddNumberToObject(doc, "lease_ttl_ms",
+                                    (double)e->lease_ttl_ms);
             cJSON_AddItemToArray(arr, doc);
             if (x->run.retry_count > 0)
                 note_inputs(x, (size_t)i, &v[k], want);
@@ -712,9 +716,32 @@ int engine_complete_lease(struct engine *e, int64_t attempt_id,
     return rc;
 }
 
+/* The attempts of worker_id to cancel that it does not know of, into
+ * w->cancel (left NULL when there are none). */
+static int cancels_once(struct engine *e, int64_t worker_id,
+                        struct engine_cancel_watch *w, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    int64_t *ids = NULL;
+    size_t n = 0;
+    int rc = store_conn_get(e->store, &c, err);
+
+    if (rc == 0)
+        rc = store_worker_cancels(c, worker_id, w->seen, w->n_seen, &ids, &n,
+                                  err);
+    store_conn_put(c);
+    if (rc == 0 && n > 0 && (w->cancel = cJSON_CreateArray()) == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        cJSON_AddItemToArray(w->cancel, cJSON_CreateNumber((double)ids[i]));
+    free(ids);
+    return rc;
+}
+
 int engine_lease_wait(struct engine *e, int64_t worker_id, int max,
                       int64_t wait_ms, engine_gone_fn gone, void *arg,
-                      cJSON **out, struct weir_err *err)
+                      struct engine_cancel_watch *watch, cJSON **out,
+                      struct weir_err *err)
 {
     int64_t deadline =
         hub_now_ms() + (wait_ms < 0                    ? 0
@@ -731,7 +758,11 @@ int engine_lease_wait(struct engine *e, int64_t worker_id, int max,
 
         if (claim) {
             gen = hub_generation(e->hub);
-            rc = lease_once(e, worker_id, max, arr, &retry_ms, err);
+            /* a cancel commits with a bump: checked on every wake-up */
+            if (watch != NULL)
+                rc = cancels_once(e, worker_id, watch, err);
+            if (rc == 0 && max > 0)
+                rc = lease_once(e, worker_id, max, arr, &retry_ms, err);
             now = hub_now_ms();
             until = deadline;
             if (retry_ms >= 0 && now + retry_ms < until)
@@ -741,7 +772,7 @@ int engine_lease_wait(struct engine *e, int64_t worker_id, int max,
         }
         now = hub_now_ms();
         if (rc < 0 || cJSON_GetArraySize(arr) > 0 || now >= deadline ||
-            hub_closed(e->hub))
+            hub_closed(e->hub) || (watch != NULL && watch->cancel != NULL))
             break;
         slice = gone != NULL && until > now + GONE_CHECK_MS
                     ? now + GONE_CHECK_MS
@@ -764,5 +795,6 @@ int engine_lease_wait(struct engine *e, int64_t worker_id, int max,
 int engine_lease(struct engine *e, int64_t worker_id, int max, int64_t wait_ms,
                  cJSON **out, struct weir_err *err)
 {
-    return engine_lease_wait(e, worker_id, max, wait_ms, NULL, NULL, out, err);
+    return engine_lease_wait(e, worker_id, max, wait_ms, NULL, NULL, NULL, out,
+                             err);
 }

@@ -5,6 +5,7 @@
  * one JSON parameter, as in store_runs.c; reads build their JSON in
  * PostgreSQL, as in store_read.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,6 +168,46 @@ int store_task_decision(struct store_conn *c, int64_t task_id, bool approved,
                      " decided_at = now(), decision_comment = $4"
                      " WHERE id = $1",
                      4, params, err);
+}
+
+int store_worker_cancels(struct store_conn *c, int64_t worker_id,
+                         const int64_t *seen, size_t n_seen, int64_t **out,
+                         size_t *n, struct weir_err *err)
+{
+    char idb[24], *list = malloc(n_seen * 24 + 3);
+    const char *params[2] = {idb, list};
+    PGresult *r = NULL;
+    int64_t *v = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (list == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    I64(idb, worker_id);
+    len += (size_t)sprintf(list, "{");
+    for (size_t i = 0; i < n_seen; i++)
+        len += (size_t)sprintf(list + len, "%s%lld", i > 0 ? "," : "",
+                               (long long)seen[i]);
+    sprintf(list + len, "}");
+    rc = store_query(c,
+                     "SELECT a.id FROM attempts a JOIN tasks t"
+                     " ON t.id = a.task_id WHERE a.worker_id = $1"
+                     " AND a.state = 'running' AND a.id <> ALL($2::bigint[])"
+                     " AND (t.state <> 'running' OR t.try_count <> a.try)",
+                     2, params, &r, err);
+    free(list);
+    if (rc < 0)
+        return rc;
+    *n = (size_t)PQntuples(r);
+    if (*n > 0 && (v = calloc(*n, sizeof(*v))) == NULL) {
+        PQclear(r);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < *n; i++)
+        v[i] = strtoll(PQgetvalue(r, (int)i, 0), NULL, 10);
+    PQclear(r);
+    *out = v;
+    return 0;
 }
 
 int store_attempt_beat(struct store_conn *c, int64_t id, const char *lease,

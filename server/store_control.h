@@ -61,6 +61,17 @@ WEIR_MUSTCHECK int store_task_decision(struct store_conn *c, int64_t task_id,
                                        struct weir_err *err);
 
 /*
+ * The running attempts of worker_id that should stop (their task no
+ * longer runs this try: the run was canceled), not counting the n_seen
+ * ids of seen: *out gets a new array of their ids (free()), *n its
+ * length (0: *out is NULL).
+ */
+WEIR_MUSTCHECK int store_worker_cancels(struct store_conn *c, int64_t worker_id,
+                                        const int64_t *seen, size_t n_seen,
+                                        int64_t **out, size_t *n,
+                                        struct weir_err *err);
+
+/*
  * The heartbeat of attempt id: extend its lease to ttl_ms from now and
  * touch its worker's last_seen_at. *cancel says the attempt should stop:
  * its task is no longer running this try (its run was canceled).

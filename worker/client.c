@@ -11,8 +11,11 @@
  */
 #include "client.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -194,9 +197,62 @@ static bool setup(CURL *h, const char *url, const char *body,
            curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK;
 }
 
+/* How long ago, in ms, the kernel received the last bytes on h's
+ * connection (TCP_INFO); -1 when it cannot tell. */
+static int64_t recv_age_ms(CURL *h)
+{
+    curl_socket_t fd = CURL_SOCKET_BAD;
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
+        fd == CURL_SOCKET_BAD ||
+        getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_last_data_recv) +
+                  sizeof(ti.tcpi_last_data_recv))
+        return -1;
+    return (int64_t)ti.tcpi_last_data_recv;
+}
+
+int client_get(struct client *c, const char *path, long timeout_ms,
+               long *status, struct weir_err *err)
+{
+    char errbuf[CURL_ERROR_SIZE] = "";
+    struct answer_buf b = {0};
+    char *url = malloc(strlen(c->base_url) + strlen(path) + 1);
+    CURL *h = handle_take(c);
+    CURLcode res;
+    int rc = 0;
+
+    if (url == NULL || h == NULL) {
+        rc = weir_err_set(err, WEIR_ENOMEM, "GET %s: out of memory", path);
+        goto out;
+    }
+    sprintf(url, "%s%s", c->base_url, path);
+    if (!setup(h, url, "", &b, timeout_ms, NULL, errbuf) ||
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) != CURLE_OK) {
+        rc = weir_err_set(err, WEIR_EINTERNAL, "GET %s: curl refused an option",
+                          path);
+        goto out;
+    }
+    res = curl_easy_perform(h);
+    if (res != CURLE_OK) {
+        rc = weir_err_set(err, WEIR_EUNAVAIL, "GET %s: %s", url,
+                          errbuf[0] ? errbuf : curl_easy_strerror(res));
+        goto out;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+out:
+    if (h != NULL)
+        handle_give(c, h, rc == 0);
+    free(url);
+    free(b.p);
+    return rc;
+}
+
 int client_post(struct client *c, const char *path, const cJSON *body,
                 long timeout_ms, const atomic_bool *cancel, long *status,
-                cJSON **answer, struct weir_err *err)
+                cJSON **answer, int64_t *age_ms, struct weir_err *err)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     struct answer_buf b = {0};
@@ -228,6 +284,8 @@ int client_post(struct client *c, const char *path, const cJSON *body,
         goto out;
     }
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    if (age_ms != NULL)
+        *age_ms = recv_age_ms(h);
     *answer = b.n > 0 ? cJSON_ParseWithLength(b.p, b.n) : NULL;
     if (b.n > 0 && *answer == NULL) /* e.g. nested past cJSON's limit */
         rc = weir_err_set(err, WEIR_EPARSE,

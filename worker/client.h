@@ -11,6 +11,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <cJSON.h>
 
@@ -39,12 +40,24 @@ void client_free(struct client *c);
  * and becomes true (from any thread), the call gives up within a second.
  * On an answer of any status returns 0 with *status set and *answer the
  * parsed JSON body (or NULL when the body was empty or not JSON), for the
- * caller to delete. On a transport failure or a cancel returns
- * WEIR_EUNAVAIL with err filled.
+ * caller to delete. age_ms (may be NULL) gets how many ms before the
+ * return the host received the answer's last bytes (-1 when it cannot
+ * tell): a thread that was not running (a stopped process) reads an
+ * answer late, and this says how late. On a transport failure or a cancel
+ * returns WEIR_EUNAVAIL with err filled.
  */
 WEIR_MUSTCHECK int client_post(struct client *c, const char *path,
                                const cJSON *body, long timeout_ms,
                                const atomic_bool *cancel, long *status,
-                               cJSON **answer, struct weir_err *err);
+                               cJSON **answer, int64_t *age_ms,
+                               struct weir_err *err);
+
+/*
+ * GET base_url + path (a health probe) within timeout_ms; the body is
+ * read and dropped. Returns 0 with *status set, or WEIR_EUNAVAIL.
+ */
+WEIR_MUSTCHECK int client_get(struct client *c, const char *path,
+                              long timeout_ms, long *status,
+                              struct weir_err *err);
 
 #endif

@@ -9,8 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -415,8 +419,10 @@ static void exec_init(struct exec *e, uv_loop_t *loop,
 
 /*
  * The file actions and attributes of a spawn: stdin from /dev/null, stdout
- * and stderr to the pipes' write ends, the working folder, a session of
- * its own, every signal at its default and none blocked.
+ * and stderr to the pipes' write ends, every other descriptor closed (the
+ * worker's connections, its lock, other steps' pipes: a step gets 0-2
+ * only, whatever flags they were opened with), the working folder, a
+ * session of its own, every signal at its default and none blocked.
  */
 static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
                        const int wfd[2], const char *cwd)
@@ -432,6 +438,8 @@ static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
             0 ||
         (rc = posix_spawn_file_actions_adddup2(fa, wfd[1], STDERR_FILENO)) !=
             0 ||
+        (rc = posix_spawn_file_actions_addclosefrom_np(fa, STDERR_FILENO +
+                                                               1)) != 0 ||
         (cwd != NULL &&
          (rc = posix_spawn_file_actions_addchdir_np(fa, cwd)) != 0) ||
         (rc = posix_spawnattr_setflags(at, POSIX_SPAWN_SETSID |
@@ -450,7 +458,15 @@ static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
  */
 static int spawn_child(struct exec *e, const struct exec_spec *spec)
 {
-    char *args[] = {"/bin/sh", "-c", (char *)spec->command, NULL};
+    char *sh[] = {"/bin/sh", "-c", (char *)spec->command, NULL};
+    char *as[] = {"/proc/self/exe",
+                  EXEC_AS_ARG,
+                  (char *)spec->run_as,
+                  "/bin/sh",
+                  "-c",
+                  (char *)spec->command,
+                  NULL};
+    char **args = spec->run_as != NULL ? as : sh;
     uv_file fds[2][2] = {{-1, -1}, {-1, -1}};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -595,4 +611,39 @@ void exec_cancel(struct exec *e)
 int exec_pid(const struct exec *e)
 {
     return e->pid;
+}
+
+int exec_as_main(int argc, char **argv)
+{
+    const struct passwd *pw;
+
+    if (argc < 4 || strcmp(argv[1], EXEC_AS_ARG) != 0) {
+        fprintf(stderr, "weir-worker: %s USER PROGRAM [ARG...]\n", EXEC_AS_ARG);
+        return 126;
+    }
+    errno = 0;
+    pw = getpwnam(argv[2]);
+    if (pw == NULL) {
+        fprintf(stderr, "weir-worker: --run-as: no user \"%s\"\n", argv[2]);
+        return 126;
+    }
+    /* groups first, then the gid, then the uid, which takes the right to
+     * change the others; the checks after make sure none can come back */
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 ||
+        setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0 ||
+        (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))) {
+        fprintf(stderr, "weir-worker: --run-as %s: cannot switch user: %s\n",
+                argv[2], strerror(errno));
+        return 126;
+    }
+    if (setenv("HOME", pw->pw_dir, 1) != 0 ||
+        setenv("USER", pw->pw_name, 1) != 0) {
+        fprintf(stderr, "weir-worker: --run-as: out of memory\n");
+        return 126;
+    }
+    execv(argv[3], argv + 3);
+    fprintf(stderr, "weir-worker: cannot start %s: %s\n", argv[3],
+            strerror(errno));
+    return 126;
 }

@@ -62,6 +62,7 @@ struct exec_spec {
     uint64_t timeout_ms;    /* SIGTERM to the group after this; 0: none */
     uint64_t kill_grace_ms; /* from SIGTERM to SIGKILL; 0: at once */
     uint64_t linger_ms;     /* wait for EOF after exit; 0: the default */
+    const char *run_as;     /* user to run as (needs root), or NULL */
 };
 
 /* How a run ended, given to the completion callback. */
@@ -117,6 +118,18 @@ WEIR_MUSTCHECK int exec_start(uv_loop_t *loop, const struct exec_spec *spec,
  * after a timeout, from done_cb, or with NULL does nothing.
  */
 void exec_cancel(struct exec *e);
+
+/* argv[1] that starts the worker's binary as the --run-as trampoline. */
+#define EXEC_AS_ARG "--exec-as"
+
+/*
+ * The trampoline: argv is {binary, EXEC_AS_ARG, USER, PROGRAM, ARG...}.
+ * Takes USER's groups, gid and uid (all of them, for good), sets HOME to
+ * USER's home, and executes PROGRAM with the environment it was given.
+ * Returns only on failure (126), after saying why on stderr, which is the
+ * step's log.
+ */
+int exec_as_main(int argc, char **argv);
 
 /* The process id of the command (also its process group id). */
 int exec_pid(const struct exec *e);

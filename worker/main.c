@@ -5,6 +5,7 @@
  * shutdown grace; a second signal cancels them at once.
  */
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,11 @@
 
 #include "client.h"
 #include "duration.h"
+#include "executor.h"
 #include "guard.h"
 #include "log.h"
 #include "runner.h"
+#include "scratch.h"
 
 #define QUEUES_MAX 64
 
@@ -31,6 +34,10 @@ struct opts {
     const char *name;               /* --name NAME */
     long slots;                     /* --slots N */
     int64_t grace_ms;               /* --shutdown-grace DURATION */
+    int64_t margin_ms;              /* --lease-margin DURATION */
+    const char *run_as;             /* --run-as USER */
+    unsigned run_uid;               /* its uid */
+    unsigned run_gid;               /* its primary gid */
     const char *queues[QUEUES_MAX]; /* --queue NAME, repeated */
     size_t n_queues;                /* entries in queues */
 };
@@ -45,28 +52,37 @@ struct app {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: weir-worker --server URL [--token-file PATH] [--slots N]\n"
-            "                   [--queue NAME]... [--dags-dir DIR] "
-            "[--name NAME]\n"
-            "                   [--scratch-dir DIR] [--shutdown-grace "
-            "DURATION]\n\n"
-            "Leases attempts from a Weir server and runs them.\n\n"
-            "  --server URL          the server, e.g. http://127.0.0.1:8080\n"
-            "  --token-file PATH     file holding the worker token (else "
-            "$WEIR_TOKEN)\n"
-            "  --slots N             attempts run at once (default 1)\n"
-            "  --queue NAME          a queue to serve; repeatable (default "
-            "\"default\")\n"
-            "  --dags-dir DIR        the DAG folder, where steps run "
-            "(default dags)\n"
-            "  --name NAME           the worker's name (default: the host "
-            "name)\n"
-            "  --scratch-dir DIR     where attempt folders go (default "
-            "$TMPDIR or /tmp)\n"
-            "  --shutdown-grace D    how long running attempts may finish "
-            "after SIGTERM\n"
-            "                        (default 30s)\n");
+    fprintf(
+        f,
+        "usage: weir-worker --server URL [--token-file PATH] [--slots N]\n"
+        "                   [--queue NAME]... [--dags-dir DIR] "
+        "[--name NAME]\n"
+        "                   [--scratch-dir DIR] [--shutdown-grace "
+        "DURATION]\n"
+        "                   [--lease-margin DURATION] [--run-as USER]\n\n"
+        "Leases attempts from a Weir server and runs them.\n\n"
+        "  --server URL          the server, e.g. http://127.0.0.1:8080\n"
+        "  --token-file PATH     file holding the worker token (else "
+        "$WEIR_TOKEN)\n"
+        "  --slots N             attempts run at once (default 1)\n"
+        "  --queue NAME          a queue to serve; repeatable (default "
+        "\"default\")\n"
+        "  --dags-dir DIR        the DAG folder, where steps run "
+        "(default dags)\n"
+        "  --name NAME           the worker's name (default: the host "
+        "name)\n"
+        "  --scratch-dir DIR     where attempt folders go (default "
+        "$TMPDIR or /tmp)\n"
+        "  --shutdown-grace D    how long running attempts may finish "
+        "after SIGTERM\n"
+        "                        (default 30s)\n"
+        "  --lease-margin D      start no attempt whose lease ends within D"
+        "\n"
+        "                        (default 1s, at most half the lease)\n"
+        "  --run-as USER         run steps as USER and its groups (the worker "
+        "runs as\n"
+        "                        root; its token file must be its own, "
+        "mode 600)\n");
 }
 
 /* Returns 0 to run, 1 after --help, 2 on a usage error. */
@@ -81,6 +97,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"scratch-dir", required_argument, NULL, 'x'},
         {"name", required_argument, NULL, 'N'},
         {"shutdown-grace", required_argument, NULL, 'g'},
+        {"lease-margin", required_argument, NULL, 'm'},
+        {"run-as", required_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -124,6 +142,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 fprintf(stderr, "weir-worker: --shutdown-grace: %s\n", err.msg);
                 return 2;
             }
+            break;
+        case 'm':
+            if (duration_parse(optarg, &o->margin_ms, &err) != 0) {
+                fprintf(stderr, "weir-worker: --lease-margin: %s\n", err.msg);
+                return 2;
+            }
+            break;
+        case 'u':
+            o->run_as = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -194,16 +221,54 @@ static void closed_cb(void *ctx)
 }
 
 /*
- * The thread pool holds a lease long-poll and, per slot, a heartbeat, a log
- * batch and a completion; it must be sized before the loop first uses it.
+ * The thread pool holds a lease long-poll, a cancel long-poll, a health
+ * probe and, per slot, a heartbeat, a log batch and a completion; it must
+ * be sized before the loop first uses it.
  */
 static void size_thread_pool(long slots)
 {
     char n[24];
-    long want = 3 * slots + 2;
+    long want = 3 * slots + 3;
 
     snprintf(n, sizeof(n), "%ld", want > 1024 ? 1024 : want);
     setenv("UV_THREADPOOL_SIZE", n, 0);
+}
+
+/*
+ * --run-as: the user must exist, the worker must be able to switch to it
+ * (root), and the token file must be out of its reach.
+ */
+static int run_as_check(struct opts *o)
+{
+    const struct passwd *pw;
+    struct stat st;
+
+    if (o->run_as == NULL)
+        return 0;
+    pw = getpwnam(o->run_as);
+    if (pw == NULL) {
+        fprintf(stderr, "weir-worker: --run-as: no user \"%s\"\n", o->run_as);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        fprintf(stderr,
+                "weir-worker: --run-as needs the worker to run as "
+                "root (to switch to \"%s\")\n",
+                o->run_as);
+        return -1;
+    }
+    if (o->token_file != NULL &&
+        (stat(o->token_file, &st) != 0 || (st.st_mode & 077) != 0 ||
+         st.st_uid == pw->pw_uid)) {
+        fprintf(stderr,
+                "weir-worker: --run-as: the token file %s must be the "
+                "worker's, mode 600 (steps run as \"%s\" must not read it)\n",
+                o->token_file, o->run_as);
+        return -1;
+    }
+    o->run_uid = (unsigned)pw->pw_uid;
+    o->run_gid = (unsigned)pw->pw_gid;
+    return 0;
 }
 
 static int folder_check(const char *what, const char *path)
@@ -216,7 +281,8 @@ static int folder_check(const char *what, const char *path)
     return -1;
 }
 
-static int run(const struct opts *o, struct client *client)
+static int run(const struct opts *o, const char *scratch_dir,
+               struct client *client)
 {
     struct runner_config cfg = {0};
     struct weir_err err = {0};
@@ -229,8 +295,12 @@ static int run(const struct opts *o, struct client *client)
     cfg.n_queues = o->n_queues;
     cfg.slots = (int)o->slots;
     cfg.dags_dir = o->dags_dir;
-    cfg.scratch_dir = o->scratch_dir;
+    cfg.scratch_dir = scratch_dir;
     cfg.shutdown_grace_ms = (uint64_t)o->grace_ms;
+    cfg.lease_margin_ms = (uint64_t)o->margin_ms;
+    cfg.run_as = o->run_as;
+    cfg.run_uid = o->run_uid;
+    cfg.run_gid = o->run_gid;
     cfg.closed_cb = closed_cb;
     cfg.ctx = &app;
     WEIR_ASSERT(uv_loop_init(&loop) == 0);
@@ -254,7 +324,9 @@ static int run(const struct opts *o, struct client *client)
 
 int main(int argc, char **argv)
 {
-    struct opts o = {.slots = 1, .grace_ms = 30000, .dags_dir = "dags"};
+    struct opts o = {
+        .slots = 1, .grace_ms = 30000, .margin_ms = 1000, .dags_dir = "dags"};
+    struct scratch own = {.dir = NULL, .lock_fd = -1};
     struct client *client = NULL;
     struct weir_err err = {0};
     const char *tmpdir = getenv("TMPDIR");
@@ -263,6 +335,8 @@ int main(int argc, char **argv)
 
     if (argc == 2 && strcmp(argv[1], GUARD_ARG) == 0)
         return guard_main();
+    if (argc > 1 && strcmp(argv[1], EXEC_AS_ARG) == 0)
+        return exec_as_main(argc, argv);
     rc = parse_args(argc, argv, &o);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
@@ -278,8 +352,20 @@ int main(int argc, char **argv)
     }
     if (read_token(&o, token, sizeof(token)) != 0 ||
         folder_check("--dags-dir", o.dags_dir) != 0 ||
-        folder_check("--scratch-dir", o.scratch_dir) != 0)
+        folder_check("--scratch-dir", o.scratch_dir) != 0 ||
+        run_as_check(&o) != 0)
         return 1;
+    /* the folders a dead worker left go; this worker's own is locked */
+    if (scratch_claim(o.scratch_dir, &own, &err) != 0) {
+        fprintf(stderr, "weir-worker: --scratch-dir: %s\n", err.msg);
+        return 1;
+    }
+    if (o.run_as != NULL && chmod(own.dir, 0711) != 0) {
+        fprintf(stderr, "weir-worker: --run-as: cannot open %s to steps\n",
+                own.dir);
+        scratch_release(&own);
+        return 1;
+    }
     signal(SIGPIPE, SIG_IGN);
     /* before any thread or handle: the guard stops our steps if we die */
     if (guard_start(&err) != 0) {
@@ -292,10 +378,12 @@ int main(int argc, char **argv)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
         client_new(o.server, token, &client, &err) != 0) {
         fprintf(stderr, "weir-worker: cannot set up HTTP: %s\n", err.msg);
+        scratch_release(&own);
         return 1;
     }
     memset(token, 0, sizeof(token));
-    rc = run(&o, client);
+    rc = run(&o, own.dir, client);
+    scratch_release(&own);
     guard_stop();
     client_free(client);
     curl_global_cleanup();

@@ -6,6 +6,7 @@
  */
 #include "runner.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "attempt.h"
 #include "executor.h"
@@ -27,11 +29,23 @@
 #define PENDING_MAX     50000 /* lines waiting; more are dropped */
 #define BACKOFF_MIN_MS  1000  /* first wait after a failed call */
 #define BACKOFF_MAX_MS  30000 /* longest wait between retries */
+#define PROBE_MS        250   /* health probes while the server is down */
 #define COMPLETE_TRIES  20    /* attempts at reporting an end */
 #define READY_MAX       8     /* attempt folders made ahead, at most */
 #define COMPLETE_BATCH  32    /* completions reported in one call, at most */
 
 struct job;
+
+/* What a call is for: each kind backs off on its own. */
+enum call_kind {
+    CALL_LEASE,    /* register and lease */
+    CALL_BEAT,     /* heartbeats */
+    CALL_LOGS,     /* log batches */
+    CALL_COMPLETE, /* completions */
+    CALL_KINDS     /* how many kinds there are */
+};
+
+struct call;
 
 struct runner {
     uv_loop_t *loop;          /* where everything runs */
@@ -41,21 +55,25 @@ struct runner {
     uint64_t heartbeat_ms;    /* interval of every heartbeat timer */
     uv_timer_t retry_timer;   /* next register or lease after a failure */
     uv_timer_t grace_timer;   /* end of the shutdown grace */
-    uint64_t backoff_ms;      /* current wait between failed calls */
-    atomic_bool stop_flag;    /* aborts a lease long-poll in flight */
-    bool registered;          /* worker_id is valid */
-    bool leasing;             /* a register or lease call is in flight */
-    bool stopping;            /* runner_stop() was called */
-    bool closing;             /* the timers are closing */
-    bool grace_over;          /* running jobs are being canceled */
-    int open_timers;          /* runner timers not yet closed */
-    int running;              /* jobs alive */
-    int inflight;             /* calls and folder jobs in the thread pool */
-    struct job *jobs;         /* every job alive */
-    char *ready[READY_MAX];   /* attempt folders made ahead, unused */
-    int n_ready;              /* entries in ready */
-    int premaking;            /* folders being made ahead */
-    bool completing;          /* a completion call is in flight */
+    uv_timer_t probe_timer;   /* health probes while the server is down */
+    uint64_t backoff_ms[CALL_KINDS]; /* next wait after a failure, by kind */
+    struct call *lease_call;         /* the register or lease call in flight */
+    struct call *watch_call;         /* a "max": 0 poll for cancels */
+    bool down;              /* the last call could not reach the server */
+    bool probing;           /* a health probe is in flight */
+    bool registered;        /* worker_id is valid */
+    bool leasing;           /* a register or lease call is in flight */
+    bool stopping;          /* runner_stop() was called */
+    bool closing;           /* the timers are closing */
+    bool grace_over;        /* running jobs are being canceled */
+    int open_timers;        /* runner timers not yet closed */
+    int running;            /* jobs alive */
+    int inflight;           /* calls and folder jobs in the thread pool */
+    struct job *jobs;       /* every job alive */
+    char *ready[READY_MAX]; /* attempt folders made ahead, unused */
+    int n_ready;            /* entries in ready */
+    int premaking;          /* folders being made ahead */
+    bool completing;        /* a completion call is in flight */
 };
 
 /* One leased attempt from preparation to its report. */
@@ -96,6 +114,9 @@ struct job {
 /* One HTTP call on the thread pool. */
 struct call {
     uv_work_t work;                    /* the thread-pool request */
+    atomic_bool abort;                 /* gives up a cancelable call */
+    bool get;                          /* a GET of path, without body */
+    uint64_t answered_ms;              /* uv_hrtime() ms the answer came */
     struct runner *r;                  /* owner */
     struct job *job;                   /* the job it is about, or NULL */
     struct job *batch[COMPLETE_BATCH]; /* a completion call's jobs */
@@ -112,19 +133,44 @@ struct call {
 };
 
 static void lease_more(struct runner *r);
-static void job_start(struct runner *r, const cJSON *doc);
+static void job_start(struct runner *r, const cJSON *doc, uint64_t answered_ms);
+static void job_server_cancel(struct job *j);
 static void job_progress(struct job *j);
 static void maybe_close(struct runner *r);
 
 static void job_maybe_free(struct job *j);
 
+static uint64_t mono_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
 static void call_work_cb(uv_work_t *w)
 {
     struct call *c = w->data;
+    int64_t age = 0;
 
-    c->rc = client_post(c->r->client, c->path, c->body, c->timeout_ms,
-                        c->cancelable ? &c->r->stop_flag : NULL, &c->status,
-                        &c->answer, &c->err);
+    if (c->get)
+        c->rc = client_get(c->r->client, c->path, c->timeout_ms, &c->status,
+                           &c->err);
+    else
+        c->rc = client_post(c->r->client, c->path, c->body, c->timeout_ms,
+                            c->cancelable ? &c->abort : NULL, &c->status,
+                            &c->answer, &age, &c->err);
+    /* when the kernel had the answer, which may be long before this
+     * thread read it (the worker was stopped, or the host too busy) */
+    c->answered_ms = mono_ms() - (uint64_t)(age > 0 ? age : 0);
+}
+
+static void server_down(struct runner *r);
+static void server_up(struct runner *r);
+
+/* Whether the call reached a server that could serve it: any answer
+ * but a 5xx that says it (or its database) is unavailable. */
+static bool call_reached(const struct call *c)
+{
+    return c->rc == 0 && c->status != 502 && c->status != 503 &&
+           c->status != 504;
 }
 
 static void call_after_cb(uv_work_t *w, int status)
@@ -134,6 +180,14 @@ static void call_after_cb(uv_work_t *w, int status)
     if (status != 0 && c->rc == 0)
         c->rc = weir_err_set(&c->err, WEIR_EUNAVAIL, "call canceled");
     c->r->inflight--;
+    if (c->r->lease_call == c)
+        c->r->lease_call = NULL;
+    if (c->r->watch_call == c)
+        c->r->watch_call = NULL;
+    if (call_reached(c))
+        server_up(c->r);
+    else if (!atomic_load(&c->abort))
+        server_down(c->r);
     if (c->job != NULL)
         c->job->calls--;
     for (int i = 0; i < c->n_batch; i++)
@@ -150,11 +204,13 @@ static void call_after_cb(uv_work_t *w, int status)
 }
 
 /* Send body (taken, even on failure) to path; done runs on the loop. The
- * call is about job j, or (j NULL) about the n_batch jobs of batch. */
-static bool call_send_batch(struct runner *r, struct job *j,
-                            struct job *const *batch, int n_batch,
-                            const char *path, cJSON *body, long timeout_ms,
-                            bool cancelable, void (*done)(struct call *))
+ * call is about job j, or (j NULL) about the n_batch jobs of batch.
+ * Returns the call in flight (the runner's until done has run), or NULL. */
+static struct call *call_send_batch(struct runner *r, struct job *j,
+                                    struct job *const *batch, int n_batch,
+                                    const char *path, cJSON *body,
+                                    long timeout_ms, bool cancelable,
+                                    void (*done)(struct call *))
 {
     struct call *c = calloc(1, sizeof(*c));
 
@@ -162,9 +218,10 @@ static bool call_send_batch(struct runner *r, struct job *j,
         log_error("event=call_failed path=%s error=no_memory", path);
         free(c);
         cJSON_Delete(body);
-        return false;
+        return NULL;
     }
     c->work.data = c;
+    atomic_init(&c->abort, false);
     c->r = r;
     c->job = j;
     snprintf(c->path, sizeof(c->path), "%s", path);
@@ -175,7 +232,7 @@ static bool call_send_batch(struct runner *r, struct job *j,
     if (uv_queue_work(r->loop, &c->work, call_work_cb, call_after_cb) != 0) {
         cJSON_Delete(body);
         free(c);
-        return false;
+        return NULL;
     }
     r->inflight++;
     if (j != NULL)
@@ -185,28 +242,60 @@ static bool call_send_batch(struct runner *r, struct job *j,
         batch[i]->calls++;
     }
     c->n_batch = n_batch;
-    return true;
+    return c;
 }
 
-static bool call_send(struct runner *r, struct job *j, const char *path,
-                      cJSON *body, long timeout_ms, bool cancelable,
-                      void (*done)(struct call *))
+static struct call *call_send(struct runner *r, struct job *j, const char *path,
+                              cJSON *body, long timeout_ms, bool cancelable,
+                              void (*done)(struct call *))
 {
     return call_send_batch(r, j, NULL, 0, path, body, timeout_ms, cancelable,
                            done);
 }
 
-/* A failed call: log it and return the next wait, doubled each time. */
-static uint64_t backoff(struct runner *r, const struct call *c)
+/* A GET of path (a health probe): no body, no job. */
+static struct call *call_get(struct runner *r, const char *path,
+                             long timeout_ms, void (*done)(struct call *))
+{
+    struct call *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->work.data = c;
+    atomic_init(&c->abort, false);
+    c->get = true;
+    c->r = r;
+    snprintf(c->path, sizeof(c->path), "%s", path);
+    c->timeout_ms = timeout_ms;
+    c->done = done;
+    if (uv_queue_work(r->loop, &c->work, call_work_cb, call_after_cb) != 0) {
+        free(c);
+        return NULL;
+    }
+    r->inflight++;
+    return c;
+}
+
+/* A failed call: log it and return the next wait for calls of its kind,
+ * doubled each time; a success of any call resets every kind
+ * (server_up()), so one outage does not leave long waits behind. */
+static uint64_t backoff(struct runner *r, const struct call *c,
+                        enum call_kind kind)
 {
     char q[300];
-    uint64_t wait = r->backoff_ms;
+    uint64_t wait = r->backoff_ms[kind];
 
     log_warn(
         "event=call_failed path=%s status=%ld error=%s", c->path, c->status,
         log_quote(c->rc != 0 ? c->err.msg : "unexpected answer", q, sizeof(q)));
-    r->backoff_ms = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
+    r->backoff_ms[kind] = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
     return wait;
+}
+
+static void backoff_reset(struct runner *r)
+{
+    for (int k = 0; k < CALL_KINDS; k++)
+        r->backoff_ms[k] = BACKOFF_MIN_MS;
 }
 
 /*
@@ -359,6 +448,66 @@ static void retry_later(struct runner *r, uint64_t wait_ms)
         uv_timer_start(&r->retry_timer, retry_cb, wait_ms, 0);
 }
 
+/* ---- outages: health probes, then everything at once ---- */
+
+static void heartbeat_cb(uv_timer_t *t);
+static void complete_flush(struct runner *r);
+
+static void probe_done(struct call *c)
+{
+    c->r->probing = false; /* call_after_cb() saw whether it got through */
+}
+
+static void probe_cb(uv_timer_t *t)
+{
+    struct runner *r = t->data;
+
+    if (r->probing || r->stopping)
+        return;
+    r->probing =
+        call_get(r, "/api/v1/health", PROBE_MS * 4, probe_done) != NULL;
+}
+
+/* A call did not get through: probe the server at a short fixed interval
+ * until one does, instead of waiting out the backoffs. */
+static void server_down(struct runner *r)
+{
+    if (r->stopping || r->closing || r->down)
+        return;
+    r->down = true;
+    log_warn("event=server_unreachable");
+    uv_timer_start(&r->probe_timer, probe_cb, PROBE_MS, PROBE_MS);
+}
+
+/* A call got through: every backoff starts over, and after an outage the
+ * lease (or registration), the heartbeats and the completions go now. */
+static void server_up(struct runner *r)
+{
+    uint64_t now = uv_now(r->loop);
+
+    backoff_reset(r);
+    if (!r->down)
+        return;
+    r->down = false;
+    uv_timer_stop(&r->probe_timer);
+    log_info("event=server_reachable");
+    if (r->stopping || r->closing)
+        return;
+    if (uv_is_active((uv_handle_t *)&r->retry_timer)) {
+        uv_timer_stop(&r->retry_timer);
+        retry_cb(&r->retry_timer);
+    }
+    for (struct job *j = r->jobs; j != NULL; j = j->next) {
+        if (j->closing)
+            continue;
+        if (j->complete_queued && j->retry_at > now)
+            j->retry_at = now;
+        heartbeat_cb(&j->heartbeat);
+    }
+    complete_flush(r);
+    lease_more(r);
+}
+
 static void register_done(struct call *c)
 {
     struct runner *r = c->r;
@@ -371,7 +520,7 @@ static void register_done(struct call *c)
     if (!ok_status(c) ||
         !id_text(cJSON_GetObjectItemCaseSensitive(c->answer, "worker_id"),
                  r->worker_id, sizeof(r->worker_id))) {
-        retry_later(r, backoff(r, c));
+        retry_later(r, backoff(r, c, CALL_LEASE));
         return;
     }
     r->heartbeat_ms = cJSON_IsNumber(hb) && hb->valuedouble >= 100 &&
@@ -379,7 +528,6 @@ static void register_done(struct call *c)
                           ? (uint64_t)hb->valuedouble
                           : HEARTBEAT_MS;
     r->registered = true;
-    r->backoff_ms = BACKOFF_MIN_MS;
     log_info("event=registered worker=%s slots=%d heartbeat_ms=%llu",
              r->worker_id, r->cfg.slots, (unsigned long long)r->heartbeat_ms);
     ready_fill(r);
@@ -403,10 +551,44 @@ static void do_register(struct runner *r)
     cJSON_AddNumberToObject(b, "slots", r->cfg.slots);
     cJSON_AddObjectToObject(b, "labels");
     r->leasing = true;
-    if (!call_send(r, NULL, "/api/v1/workers/register", b, CALL_TIMEOUT_MS,
-                   true, register_done)) {
+    r->lease_call = call_send(r, NULL, "/api/v1/workers/register", b,
+                              CALL_TIMEOUT_MS, true, register_done);
+    if (r->lease_call == NULL) {
         r->leasing = false;
         retry_later(r, BACKOFF_MAX_MS);
+    }
+}
+
+/* Stop the running attempts a long-poll's answer names in "cancel". */
+static void cancels_apply(struct runner *r, const struct call *c)
+{
+    const cJSON *doc;
+
+    cJSON_ArrayForEach(doc,
+                       cJSON_GetObjectItemCaseSensitive(c->answer, "cancel"))
+    {
+        char id[32];
+        struct job *j = r->jobs;
+
+        while (j != NULL && !(id_text(doc, id, sizeof(id)) &&
+                              strcmp(id, j->attempt_id) == 0))
+            j = j->next;
+        if (j != NULL)
+            job_server_cancel(j);
+    }
+}
+
+/* The answer of a "max": 0 poll. After a failure it is asked again by
+ * the next lease_more() (a job's change, or the server back). */
+static void watch_done(struct call *c)
+{
+    if (c->r->stopping)
+        return;
+    if (ok_status(c)) {
+        cancels_apply(c->r, c);
+        lease_more(c->r);
+    } else if (c->rc == 0) {
+        backoff(c->r, c, CALL_LEASE);
     }
 }
 
@@ -426,7 +608,7 @@ static void lease_done(struct call *c)
         return;
     }
     if (!ok_status(c)) {
-        retry_later(r, backoff(r, c));
+        retry_later(r, backoff(r, c, CALL_LEASE));
         return;
     }
     list = cJSON_IsArray(c->answer)
@@ -434,30 +616,72 @@ static void lease_done(struct call *c)
                : cJSON_GetObjectItemCaseSensitive(c->answer, "attempts");
     cJSON_ArrayForEach(doc, list)
     {
-        job_start(r, doc);
+        job_start(r, doc, c->answered_ms);
     }
-    r->backoff_ms = BACKOFF_MIN_MS;
+    cancels_apply(r, c);
     lease_more(r);
 }
 
+/* Whether a job runs a command the server may tell us to cancel. */
+static bool job_watched(const struct job *j)
+{
+    return j->x != NULL && !j->stale && !j->closing;
+}
+
+/* The attempts the server already told us to cancel, for the lease body:
+ * a long-poll answers at once only for cancels not in this list. */
+static void cancel_seen_add(struct runner *r, cJSON *b)
+{
+    cJSON *seen = cJSON_AddArrayToObject(b, "cancel_seen");
+
+    for (struct job *j = r->jobs; seen != NULL && j != NULL; j = j->next)
+        if (j->server_canceled)
+            cJSON_AddItemToArray(
+                seen, cJSON_CreateNumber(strtod(j->attempt_id, NULL)));
+}
+
+/* One long-poll: for up to max attempts, and for cancels of the running
+ * ones; NULL when it could not be sent. */
+static struct call *lease_send(struct runner *r, int max,
+                               void (*done)(struct call *))
+{
+    cJSON *b = cJSON_CreateObject();
+    char path[96];
+
+    cJSON_AddNumberToObject(b, "max", max);
+    cJSON_AddNumberToObject(b, "wait_ms", LEASE_WAIT_MS);
+    cancel_seen_add(r, b);
+    snprintf(path, sizeof(path), "/api/v1/workers/%s/lease", r->worker_id);
+    return call_send(r, NULL, path, b, LEASE_WAIT_MS + CALL_TIMEOUT_MS, true,
+                     done);
+}
+
+/*
+ * Keep a long-poll open: for attempts while slots are free (it brings
+ * cancels too), and while every slot is busy and a command runs, one with
+ * "max": 0 for the server to say that a run was canceled. The two may be
+ * open at once (a slot freed while the cancel poll waits): the cancel poll
+ * claims nothing, so it never holds an attempt a slot could not take.
+ */
 static void lease_more(struct runner *r)
 {
     int free_slots = r->cfg.slots - r->running;
-    char path[96];
-    cJSON *b;
+    bool watch = false;
 
-    if (r->stopping || !r->registered || r->leasing || free_slots <= 0 ||
+    for (struct job *j = r->jobs; j != NULL && !watch; j = j->next)
+        watch = job_watched(j);
+    if (r->stopping || !r->registered || r->leasing ||
         uv_is_active((uv_handle_t *)&r->retry_timer))
         return;
-    b = cJSON_CreateObject();
-    cJSON_AddNumberToObject(b, "max", free_slots);
-    cJSON_AddNumberToObject(b, "wait_ms", LEASE_WAIT_MS);
-    snprintf(path, sizeof(path), "/api/v1/workers/%s/lease", r->worker_id);
-    r->leasing = true;
-    if (!call_send(r, NULL, path, b, LEASE_WAIT_MS + CALL_TIMEOUT_MS, true,
-                   lease_done)) {
-        r->leasing = false;
-        retry_later(r, BACKOFF_MAX_MS);
+    if (free_slots > 0) {
+        r->leasing = true;
+        r->lease_call = lease_send(r, free_slots, lease_done);
+        if (r->lease_call == NULL) {
+            r->leasing = false;
+            retry_later(r, BACKOFF_MAX_MS);
+        }
+    } else if (watch && r->watch_call == NULL) {
+        r->watch_call = lease_send(r, 0, watch_done);
     }
 }
 
@@ -523,7 +747,8 @@ static void job_line_cb(void *ctx, enum exec_stream stream, int64_t time_ms,
         job_progress(j);
 }
 
-/* The lease is no longer ours: stop the command, report nothing. */
+/* The lease is no longer ours: stop the command, report nothing. A batch
+ * in flight is its call's, freed with the call's body. */
 static void job_stale(struct job *j)
 {
     log_warn("event=lease_stale attempt=%s", j->attempt_id);
@@ -544,16 +769,17 @@ static void logs_done(struct call *c)
         job_stale(j);
     } else if (ok_status(c) ||
                (c->rc == 0 && c->status >= 400 && c->status < 500)) {
-        /* sent, or refused for good: either way not again */
+        /* sent, or refused for good: either way not again (the lines
+         * go with the call's body) */
         if (!ok_status(c))
-            backoff(c->r, c);
-        cJSON_Delete(j->batch);
-        j->batch = NULL;
+            backoff(c->r, c, CALL_LOGS);
         j->log_failures = 0;
     } else {
+        /* to send again: the lines come back from the call's body */
+        j->batch = cJSON_DetachItemFromObjectCaseSensitive(c->body, "lines");
         j->log_failures++;
         if (j->log_failures == 1)
-            backoff(c->r, c);
+            backoff(c->r, c, CALL_LOGS);
     }
     job_progress(j);
 }
@@ -588,17 +814,29 @@ static void job_flush(struct job *j)
 {
     char path[96];
     cJSON *b;
+    int n;
 
     if (j->batch_inflight || j->stale || j->closing)
         return;
     if (j->batch == NULL && !batch_fill(j))
         return;
+    /* The lines move into the call's body: it is their one owner while
+     * a pool thread reads them, so nothing on the loop can free them under
+     * it (logs_done() takes them back when they must be sent again). */
+    n = cJSON_GetArraySize(j->batch);
     b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "lease_id", j->lease_id);
-    cJSON_AddItemReferenceToObject(b, "lines", j->batch);
+    if (b == NULL ||
+        cJSON_AddStringToObject(b, "lease_id", j->lease_id) == NULL) {
+        cJSON_Delete(b);
+        return; /* out of memory: the batch waits for the next flush */
+    }
+    cJSON_AddItemToObject(b, "lines", j->batch);
+    j->batch = NULL;
     snprintf(path, sizeof(path), "/api/v1/attempts/%s/logs", j->attempt_id);
     j->batch_inflight =
-        call_send(j->r, j, path, b, CALL_TIMEOUT_MS, false, logs_done);
+        call_send(j->r, j, path, b, CALL_TIMEOUT_MS, false, logs_done) != NULL;
+    if (!j->batch_inflight)
+        j->dropped += (uint64_t)n; /* said in the log by the next batch */
 }
 
 static void flush_cb(uv_timer_t *t)
@@ -635,7 +873,7 @@ static void heartbeat_done(struct call *c)
     if (c->rc == 0 && c->status == 409)
         job_stale(j);
     else if (!ok_status(c))
-        backoff(c->r, c);
+        backoff(c->r, c, CALL_BEAT);
     else if (cJSON_IsTrue(
                  cJSON_GetObjectItemCaseSensitive(c->answer, "cancel")))
         job_server_cancel(j);
@@ -655,8 +893,8 @@ static void heartbeat_cb(uv_timer_t *t)
     cJSON_AddStringToObject(b, "lease_id", j->lease_id);
     snprintf(path, sizeof(path), "/api/v1/attempts/%s/heartbeat",
              j->attempt_id);
-    j->beat_inflight =
-        call_send(j->r, j, path, b, CALL_TIMEOUT_MS, false, heartbeat_done);
+    j->beat_inflight = call_send(j->r, j, path, b, CALL_TIMEOUT_MS, false,
+                                 heartbeat_done) != NULL;
 }
 
 static void job_timer_close_cb(uv_handle_t *h)
@@ -787,7 +1025,7 @@ static void complete_done(struct call *c)
     for (int i = 0; i < c->n_batch; i++)
         c->batch[i]->complete_inflight = false;
     if (!ok_status(c) && !refused)
-        backoff(r, c);
+        backoff(r, c, CALL_COMPLETE);
     /* The attempts leased for the slots these jobs free: started before
      * the slots are given back, so no other lease call takes them. */
     list = ok_status(c)
@@ -795,7 +1033,7 @@ static void complete_done(struct call *c)
                : NULL;
     cJSON_ArrayForEach(doc, list)
     {
-        job_start(r, doc);
+        job_start(r, doc, c->answered_ms);
     }
     for (int i = 0; i < c->n_batch; i++) {
         struct job *j = c->batch[i];
@@ -831,8 +1069,9 @@ static cJSON *complete_body(struct job *j, int lease)
     cJSON_AddBoolToObject(b, "canceled", res->canceled);
     cJSON_AddNumberToObject(b, "signal", res->term_signal);
     cJSON_AddNumberToObject(b, "duration_ms", (double)res->duration_ms);
+    /* a copy: the body is read on a pool thread while the job may close */
     if (j->outputs != NULL)
-        cJSON_AddItemReferenceToObject(b, "outputs", j->outputs);
+        cJSON_AddItemToObject(b, "outputs", cJSON_Duplicate(j->outputs, true));
     else
         cJSON_AddNullToObject(b, "outputs");
     if (j->error[0] != '\0')
@@ -895,8 +1134,8 @@ static void complete_flush(struct runner *r)
     }
     snprintf(path, sizeof(path), "/api/v1/attempts/%s/complete",
              batch[0]->attempt_id);
-    if (!call_send_batch(r, NULL, batch, n, path, b, CALL_TIMEOUT_MS, false,
-                         complete_done))
+    if (call_send_batch(r, NULL, batch, n, path, b, CALL_TIMEOUT_MS, false,
+                        complete_done) == NULL)
         return;
     r->completing = true;
     for (int i = 0; i < n; i++) {
@@ -1028,7 +1267,51 @@ static void job_start_stopping(struct job *j)
         uv_timer_start(&r->grace_timer, grace_cb, r->cfg.shutdown_grace_ms, 0);
 }
 
-static void job_start(struct runner *r, const cJSON *doc)
+/*
+ * Whether the lease of doc ended (less the margin) before it could start:
+ * its lease_ttl_ms counts from answered_ms, when the answer reached this
+ * host, on the monotonic clock.
+ */
+static bool lease_too_late(const struct runner *r, const struct job *j,
+                           const cJSON *doc, uint64_t answered_ms)
+{
+    const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(doc, "lease_ttl_ms");
+    int64_t margin = (int64_t)r->cfg.lease_margin_ms, left;
+
+    if (!cJSON_IsNumber(ttl) || ttl->valuedouble <= 0)
+        return false; /* a server that does not say */
+    /* a margin as long as the lease itself would refuse every attempt */
+    if (margin > (int64_t)ttl->valuedouble / 2)
+        margin = (int64_t)ttl->valuedouble / 2;
+    left = (int64_t)answered_ms + (int64_t)ttl->valuedouble - margin -
+           (int64_t)mono_ms();
+    if (left > 0)
+        return false;
+    log_warn("event=attempt_abandoned attempt=%s reason=lease_expired "
+             "late_ms=%lld",
+             j->attempt_id, (long long)-left);
+    return true;
+}
+
+/* With --run-as, the step's folder and files become the user's. */
+static int job_chown(const struct job *j, struct weir_err *err)
+{
+    const struct attempt *a = j->a;
+    const char *paths[] = {a->dir, a->inputs_path, a->trigger_path,
+                           a->outputs_path};
+
+    if (j->r->cfg.run_as == NULL)
+        return 0;
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(paths); i++)
+        if (paths[i] != NULL &&
+            lchown(paths[i], j->r->cfg.run_uid, j->r->cfg.run_gid) != 0)
+            return weir_err_set(err, WEIR_EIO,
+                                "cannot give \"%s\" to the --run-as user: %s",
+                                paths[i], strerror(errno));
+    return 0;
+}
+
+static void job_start(struct runner *r, const cJSON *doc, uint64_t answered_ms)
 {
     struct job *j = calloc(1, sizeof(*j));
     struct weir_err err = {0};
@@ -1048,6 +1331,14 @@ static void job_start(struct runner *r, const cJSON *doc)
         return;
     }
     j->r = r;
+    /* Not started, not reported: the server declares it lost when its
+     * lease ends, as it would have anyway, and retries it by its policy;
+     * a heartbeat would renew a lease the step can no longer count on. */
+    if (lease_too_late(r, j, doc, answered_ms)) {
+        cJSON_Delete(j->pending);
+        free(j);
+        return;
+    }
     j->next = r->jobs;
     r->jobs = j;
     r->running++;
@@ -1061,12 +1352,15 @@ static void job_start(struct runner *r, const cJSON *doc)
     rc = attempt_prepare_in(doc, r->cfg.dags_dir, r->cfg.scratch_dir,
                             r->n_ready > 0 ? r->ready[--r->n_ready] : NULL,
                             &j->a, &err);
+    if (rc == 0)
+        rc = job_chown(j, &err);
     if (rc != 0) {
         ready_fill(r);
         job_fail(j, err.msg);
         return;
     }
     attempt_exec_spec(j->a, &spec);
+    spec.run_as = r->cfg.run_as;
     if (exec_start(r->loop, &spec, job_line_cb, job_done_cb, j, &j->x, &err) !=
         0) {
         ready_fill(r);
@@ -1100,6 +1394,7 @@ static void maybe_close(struct runner *r)
     log_info("event=stopped");
     uv_close((uv_handle_t *)&r->retry_timer, runner_close_cb);
     uv_close((uv_handle_t *)&r->grace_timer, runner_close_cb);
+    uv_close((uv_handle_t *)&r->probe_timer, runner_close_cb);
 }
 
 static void cancel_all(struct runner *r)
@@ -1135,12 +1430,12 @@ int runner_new(uv_loop_t *loop, struct client *client,
     r->client = client;
     r->cfg = *cfg;
     r->heartbeat_ms = HEARTBEAT_MS;
-    r->backoff_ms = BACKOFF_MIN_MS;
-    atomic_init(&r->stop_flag, false);
+    backoff_reset(r);
     WEIR_ASSERT(uv_timer_init(loop, &r->retry_timer) == 0);
     WEIR_ASSERT(uv_timer_init(loop, &r->grace_timer) == 0);
-    r->retry_timer.data = r->grace_timer.data = r;
-    r->open_timers = 2;
+    WEIR_ASSERT(uv_timer_init(loop, &r->probe_timer) == 0);
+    r->retry_timer.data = r->grace_timer.data = r->probe_timer.data = r;
+    r->open_timers = 3;
     *out = r;
     return 0;
 }
@@ -1154,8 +1449,12 @@ void runner_stop(struct runner *r, bool now)
 {
     if (!r->stopping) {
         r->stopping = true;
-        atomic_store(&r->stop_flag, true);
+        if (r->lease_call != NULL)
+            atomic_store(&r->lease_call->abort, true);
+        if (r->watch_call != NULL)
+            atomic_store(&r->watch_call->abort, true);
         uv_timer_stop(&r->retry_timer);
+        uv_timer_stop(&r->probe_timer);
         log_info("event=stopping running=%d grace_ms=%llu", r->running,
                  (unsigned long long)r->cfg.shutdown_grace_ms);
         if (r->running > 0 && !now)

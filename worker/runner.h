@@ -13,6 +13,19 @@
  * (the server ignores sequence numbers it already has), and the
  * completion goes only after the last batch. A 409 on a heartbeat or a log
  * batch means the lease is stale: the attempt is stopped and not reported.
+ * A buffer in a call's body belongs to that call until its after-work
+ * callback: the loop never frees what a pool thread may be reading.
+ *
+ * A lease long-poll is open while a slot is free, and a "max": 0 one
+ * while every slot is busy and a command runs: both bring the ids of
+ * running attempts whose run was canceled (the server answers at once),
+ * so a cancel stops the process group within a round trip, not at the
+ * next heartbeat. An
+ * attempt whose lease (lease_ttl_ms in its document, counted from when
+ * the answer reached the host) ends within lease_margin_ms is not
+ * started. Failed calls back off per kind; while the server cannot be
+ * reached it is probed (GET /api/v1/health) every 250 ms, and the first
+ * call that gets through resets every backoff and sends what waited.
  */
 #ifndef WEIR_RUNNER_H
 #define WEIR_RUNNER_H
@@ -33,6 +46,11 @@ struct runner_config {
     const char *dags_dir;         /* the DAG folder workdirs resolve in */
     const char *scratch_dir;      /* where attempt folders are made */
     uint64_t shutdown_grace_ms;   /* after runner_stop(), before cancel */
+    uint64_t lease_margin_ms;     /* start no attempt this close to its
+                                     lease's end */
+    const char *run_as;           /* user steps run as, or NULL */
+    unsigned run_uid;             /* run_as's uid, owner of its folders */
+    unsigned run_gid;             /* run_as's primary gid */
     void (*closed_cb)(void *ctx); /* the runner has nothing left to do */
     void *ctx;                    /* for closed_cb */
 };
