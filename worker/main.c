@@ -4,6 +4,7 @@
  * SIGINT stops leasing and lets running attempts finish within the
  * shutdown grace; a second signal cancels them at once.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@ struct opts {
     const char *name;               /* --name NAME */
     long slots;                     /* --slots N */
     int64_t grace_ms;               /* --shutdown-grace DURATION */
+    struct logspool_cap log_cap;    /* --max-log-lines, --max-log-bytes */
     const char *queues[QUEUES_MAX]; /* --queue NAME, repeated */
     size_t n_queues;                /* entries in queues */
 };
@@ -66,7 +68,33 @@ static void usage(FILE *f)
             "$TMPDIR or /tmp)\n"
             "  --shutdown-grace D    how long running attempts may finish "
             "after SIGTERM\n"
-            "                        (default 30s)\n");
+            "                        (default 30s)\n"
+            "  --max-log-lines N     upload at most N lines of an attempt's "
+            "output\n"
+            "  --max-log-bytes N     upload at most N bytes of it (both: "
+            "default no cap;\n"
+            "                        the cut is stated at the top of the "
+            "log)\n");
+}
+
+/* A cap of --max-log-lines or --max-log-bytes: a whole number >= 1. */
+static bool cap_parse(const char *name, const char *text, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 ||
+        v == 0) {
+        fprintf(stderr,
+                "weir-worker: %s takes a whole number of at least 1, got "
+                "\"%s\"\n",
+                name, text);
+        return false;
+    }
+    *out = v;
+    return true;
 }
 
 /* Returns 0 to run, 1 after --help, 2 on a usage error. */
@@ -81,6 +109,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"scratch-dir", required_argument, NULL, 'x'},
         {"name", required_argument, NULL, 'N'},
         {"shutdown-grace", required_argument, NULL, 'g'},
+        {"max-log-lines", required_argument, NULL, 'L'},
+        {"max-log-bytes", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -124,6 +154,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 fprintf(stderr, "weir-worker: --shutdown-grace: %s\n", err.msg);
                 return 2;
             }
+            break;
+        case 'L':
+        case 'B':
+            if (!cap_parse(
+                    ch == 'L' ? "--max-log-lines" : "--max-log-bytes", optarg,
+                    ch == 'L' ? &o->log_cap.max_lines : &o->log_cap.max_bytes))
+                return 2;
             break;
         case 'h':
             usage(stdout);
@@ -231,6 +268,7 @@ static int run(const struct opts *o, struct client *client)
     cfg.dags_dir = o->dags_dir;
     cfg.scratch_dir = o->scratch_dir;
     cfg.shutdown_grace_ms = (uint64_t)o->grace_ms;
+    cfg.log_cap = o->log_cap;
     cfg.closed_cb = closed_cb;
     cfg.ctx = &app;
     WEIR_ASSERT(uv_loop_init(&loop) == 0);

@@ -24,6 +24,7 @@
 
 #include "client.h"
 #include "err.h"
+#include "logspool.h"
 
 struct runner_config {
     const char *name;             /* the worker's name at registration */
@@ -33,6 +34,7 @@ struct runner_config {
     const char *dags_dir;         /* the DAG folder workdirs resolve in */
     const char *scratch_dir;      /* where attempt folders are made */
     uint64_t shutdown_grace_ms;   /* after runner_stop(), before cancel */
+    struct logspool_cap log_cap;  /* what of a log is uploaded; 0s: all */
     void (*closed_cb)(void *ctx); /* the runner has nothing left to do */
     void *ctx;                    /* for closed_cb */
 };
