@@ -74,6 +74,8 @@ struct job {
     uv_timer_t heartbeat;   /* heartbeats, and complete retries */
     uv_timer_t flush;       /* log batches */
     struct logspool *spool; /* every line, until the server has it */
+    int pieces[2];          /* stdout, stderr: pieces of a long line so far */
+    uint64_t piece_len[2];  /* and their bytes */
     cJSON *batch;           /* lines of the batch in flight or to resend */
     bool batch_inflight;    /* a log call is running */
     bool beat_inflight;     /* a heartbeat call is running */
@@ -497,12 +499,26 @@ static void job_note(struct job *j, const char *fmt, ...)
 }
 
 static void job_line_cb(void *ctx, enum exec_stream stream, int64_t time_ms,
-                        const char *text, size_t len)
+                        const char *text, size_t len, bool more)
 {
     struct job *j = ctx;
+    int s = stream == EXEC_STDERR ? 1 : 0;
 
     job_add_line(j, stream == EXEC_STDERR ? LOGSPOOL_STDERR : LOGSPOOL_STDOUT,
                  time_ms, text, len);
+    /* a line cut into pieces is marked after its last piece */
+    if (more) {
+        j->pieces[s]++;
+        j->piece_len[s] += len;
+    } else if (j->pieces[s] > 0) {
+        job_note(j,
+                 "weir-worker: the %d %s lines above are one line of %llu "
+                 "bytes, cut into pieces of at most %d bytes",
+                 j->pieces[s] + 1, s ? "stderr" : "stdout",
+                 (unsigned long long)(j->piece_len[s] + len), EXEC_LINE_MAX);
+        j->pieces[s] = 0;
+        j->piece_len[s] = 0;
+    }
     if (j->spool != NULL && logspool_waiting(j->spool) >= FLUSH_LINES)
         job_progress(j);
 }
