@@ -14,8 +14,18 @@ from weirtest import ADMIN, BASE, READ, TERMINAL, check, req, run_tests, \
 CLI = os.environ["WEIR_CLI"]
 WORKER_PID = os.environ["WEIR_WORKER_PID"]
 SCRATCH = os.environ["WEIR_SCRATCH"]
-LINES = 1000000
 RSS_MAX_KIB = 64 * 1024
+
+
+def sanitized(pid):
+    """Whether process pid runs with AddressSanitizer (whose shadow memory
+    and quarantine make its RSS meaningless here, and its pace slower)."""
+    with open("/proc/%s/maps" % pid) as f:
+        return "libasan" in f.read()
+
+
+ASAN = sanitized(WORKER_PID)
+LINES = 200000 if ASAN else 1000000
 
 
 def finished(run_id, timeout):
@@ -68,7 +78,7 @@ def vm_hwm_kib(pid):
 
 def test_million_lines():
     t0 = time.monotonic()
-    run_id = trigger("noisy")
+    run_id = trigger("noisy", {"params": {"lines": LINES}})
     doc = finished(run_id, 300)
     took = time.monotonic() - t0
     if not check(doc is not None and doc["state"] == "success",
@@ -96,7 +106,7 @@ def test_million_lines():
         str(bad + 1)))
     seqs = [l["seq"] for l in lines]
     check(seqs == sorted(seqs), "API: sequence numbers out of order")
-    if step:
+    if len(step) == LINES:
         check(step[0]["line"] == "1" and step[-1]["line"] == str(LINES) and
               step[123456]["line"] == "123457",
               "API: first %r, last %r, 123457th %r" % (
@@ -108,14 +118,14 @@ def test_million_lines():
           % (len(got), LINES))
     if len(got) == LINES:
         check(got[0] == "1" and got[-1] == str(LINES) and
-              got[654320] == "654321",
-              "weir logs: first %r, last %r, 654321st %r"
-              % (got[0], got[-1], got[654320]))
+              got[54320] == "54321",
+              "weir logs: first %r, last %r, 54321st %r"
+              % (got[0], got[-1], got[54320]))
         check(got == [str(i) for i in range(1, LINES + 1)],
               "weir logs: lines out of order or changed")
     hwm = vm_hwm_kib(WORKER_PID)
     print("logs: worker VmHWM %d KiB" % hwm, flush=True)
-    check(0 < hwm < RSS_MAX_KIB,
+    check(ASAN or 0 < hwm < RSS_MAX_KIB,
           "worker peak RSS %d KiB, want under %d" % (hwm, RSS_MAX_KIB))
 
 
@@ -211,4 +221,24 @@ def test_cli_options():
           "weir logs -f --try 1 of a finished run: %d %r %r" % (rc, out, err))
 
 
-run_tests("logs_test", [test_cli_options, test_cap, test_million_lines])
+def test_long_line():
+    run_id = trigger("longline")
+    doc = finished(run_id, 60)
+    if not check(doc is not None and doc["state"] == "success",
+                 "longline run: %s" % (doc and doc["state"])):
+        return
+    lines = all_lines(attempts(doc, "wide")[-1]["id"])
+    out = [l["line"] for l in lines if l["stream"] == "stdout"]
+    check(len(out) == 4 and [len(x) for x in out[:3]] == [65536, 65536,
+                                                          18928]
+          and "".join(out[:3]) == "x" * 150000 and out[3] == "after",
+          "pieces of the long line: %r" % [len(x) for x in out])
+    notes = [(i, l["line"]) for i, l in enumerate(lines)
+             if l["stream"] == "system"]
+    check(len(notes) == 1 and notes[0][0] == 3 and
+          "the 3 stdout lines above are one line of 150000 bytes"
+          in notes[0][1], "the mark after the pieces: %r" % notes)
+
+
+run_tests("logs_test", [test_cli_options, test_long_line, test_cap,
+                        test_million_lines])
