@@ -39,7 +39,7 @@ python3 - "$tmp/all" "$state" "$lines" "$got" "$t0" "$t1" "$t2" "$hwm" <<'PY'
 import re, statistics, sys
 log, state, lines, got, t0, t1, t2, hwm = sys.argv[1:]
 ms = [float(m.group(1)) for m in re.finditer(
-    r"method=POST path=/api/v1/attempts/\d+/logs status=200 ms=([\d.]+)",
+    r"method=POST path=\"?/api/v1/attempts/\d+/logs\"? status=200 ms=([\d.]+)",
     open(log).read())]
 run_s, read_s = float(t1) - float(t0), float(t2) - float(t1)
 print("run %s, %s lines printed, %s read back" % (state, lines, got))

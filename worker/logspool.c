@@ -379,6 +379,29 @@ static ssize_t stream_read(struct logspool *s, uint64_t off, char *buf,
     return got;
 }
 
+/*
+ * The records from byte `at` on cannot be read back (the step may write
+ * into its folder, spool included): those not in the batch being taken
+ * are counted lost, and a note says so.
+ */
+static void spool_damaged(struct logspool *s, uint64_t at, const char *why)
+{
+    uint64_t n = s->rec_kept - s->rec_acked - s->batch_recs;
+    char text[400];
+
+    s->lost += n;
+    s->rec_kept -= n;
+    s->kept_end = at;
+    s->broken = true;
+    snprintf(s->why, sizeof(s->why), "%s", why);
+    snprintf(text, sizeof(text),
+             "weir-worker: the log spool %s %s at byte %llu: %llu lines from "
+             "there lost",
+             s->path != NULL ? s->path : "(in memory)", why,
+             (unsigned long long)at, (unsigned long long)n);
+    note_aside(s, s->next_seq++, wall_now_ms(), text);
+}
+
 /* The file records of the next batch, from read_off on. */
 static int batch_records(struct logspool *s, cJSON *arr, int max_lines,
                          size_t max_bytes, size_t *cost, struct weir_err *err)
@@ -389,6 +412,7 @@ static int batch_records(struct logspool *s, cJSON *arr, int max_lines,
     char *buf = n > 0 ? malloc(n + 1) : NULL;
     ssize_t got;
     size_t pos = 0;
+    bool damaged = false;
     int rc = 0;
 
     if (n == 0)
@@ -398,8 +422,10 @@ static int batch_records(struct logspool *s, cJSON *arr, int max_lines,
     got = stream_read(s, off, buf, n);
     if (got < 0 || (size_t)got != n) {
         free(buf);
-        return weir_err_set(err, WEIR_EIO, "cannot read the log spool: %s",
-                            got < 0 ? strerror(errno) : "short read");
+        s->batch_off = off;
+        spool_damaged(s, off,
+                      got < 0 ? "cannot be read" : "is shorter than written");
+        return 0;
     }
     while (pos + HDR_SIZE <= n && (int)s->batch_recs < max_lines) {
         uint32_t len;
@@ -412,9 +438,7 @@ static int batch_records(struct logspool *s, cJSON *arr, int max_lines,
         memcpy(&ts, buf + pos + 8, sizeof(ts));
         if (st > LOGSPOOL_SYSTEM || len > CHUNK_SIZE - HDR_SIZE ||
             (pos + HDR_SIZE + len > n && (pos == 0 || n < CHUNK_SIZE))) {
-            rc = weir_err_set(err, WEIR_EIO,
-                              "the log spool is damaged at byte %llu",
-                              (unsigned long long)(off + pos));
+            damaged = true;
             break;
         }
         if (pos + HDR_SIZE + len > n)
@@ -435,23 +459,10 @@ static int batch_records(struct logspool *s, cJSON *arr, int max_lines,
         s->batch_recs++;
     }
     s->batch_off = off + pos;
+    if (rc == 0 && (damaged || s->batch_recs == 0))
+        spool_damaged(s, off + pos, "is damaged");
     free(buf);
     return rc;
-}
-
-/* The records from read_off on cannot be read back: count them lost. */
-static void spool_damaged(struct logspool *s, const char *why)
-{
-    char text[400];
-
-    s->lost += s->rec_kept - s->rec_acked;
-    s->rec_kept = s->rec_acked;
-    s->kept_end = s->read_off;
-    s->broken = true;
-    snprintf(s->why, sizeof(s->why), "%s", why);
-    snprintf(text, sizeof(text),
-             "weir-worker: %s; the lines from here on are lost", why);
-    note_aside(s, s->next_seq++, wall_now_ms(), text);
 }
 
 int logspool_batch(struct logspool *s, int max_lines, size_t max_bytes,
@@ -474,15 +485,6 @@ int logspool_batch(struct logspool *s, int max_lines, size_t max_bytes,
     s->batch_recs = 0;
     s->batch_notes = 0;
     rc = batch_records(s, arr, max_lines, max_bytes, &cost, err);
-    if (rc == WEIR_EIO) {
-        /* what cannot be read back is lost: say so, send the rest */
-        cJSON_Delete(arr);
-        arr = cJSON_CreateArray();
-        spool_damaged(s, err->msg);
-        s->batch_recs = 0;
-        s->batch_off = s->read_off;
-        rc = arr != NULL ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    }
     end = s->kept_end != NO_CUT ? s->kept_end : s->base + s->wlen;
     /* the notes come after every record before the cut */
     for (int i = s->notes_acked;

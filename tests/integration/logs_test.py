@@ -79,7 +79,7 @@ def vm_hwm_kib(pid):
 def test_million_lines():
     t0 = time.monotonic()
     run_id = trigger("noisy", {"params": {"lines": LINES}})
-    doc = finished(run_id, 300)
+    doc = finished(run_id, 420)
     took = time.monotonic() - t0
     if not check(doc is not None and doc["state"] == "success",
                  "noisy run: %s" % (doc and doc["state"])):

@@ -36,7 +36,7 @@ harness_start_worker "$worker" full-worker --queue logs-full
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_READ="$reader" WEIR_CLI="$cli" WEIR_WORKER_PID="$harness_worker_pid" \
     WEIR_SCRATCH="$tmp/scratch-capped" \
-    timeout 400 python3 "$src/tests/integration/logs_test.py" || rc=1
+    timeout 540 python3 "$src/tests/integration/logs_test.py" || rc=1
 
 # a cap that is not a whole number is refused at start
 "$worker_bin" --server "http://$addr" --max-log-lines 10x >"$tmp/bad" 2>&1

@@ -211,6 +211,33 @@ static void test_memory_full(void **state)
     logspool_free(s);
 }
 
+static void test_damaged(void **state)
+{
+    char dir[] = "/tmp/weir-spool-XXXXXX", path[64];
+    struct logspool *s = spool_file(NULL, dir, path, sizeof(path));
+    cJSON *all;
+    FILE *f;
+
+    (void)state;
+    for (int k = 0; k < 10; k++)
+        logspool_add(s, LOGSPOOL_STDOUT, k, "ok", 2);
+    logspool_sync(s);
+    /* the step owns its folder: it may scribble on the spool */
+    f = fopen(path, "r+");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 18 * 3, SEEK_SET), 0);
+    fputs("\xff\xff\xff\xff\x09", f);
+    fclose(f);
+    logspool_finish(s);
+    all = drain(s, 100, 1 << 20);
+    assert_int_equal(cJSON_GetArraySize(all), 4);
+    assert_string_equal(line_of(cJSON_GetArrayItem(all, 2), "line"), "ok");
+    assert_non_null(strstr(line_of(cJSON_GetArrayItem(all, 3), "line"),
+                           "is damaged at byte 54: 7 lines from there lost"));
+    cJSON_Delete(all);
+    spool_remove(s, dir, path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +245,7 @@ int main(void)
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_byte_cap_and_nul),
         cmocka_unit_test(test_memory_full),
+        cmocka_unit_test(test_damaged),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
