@@ -13,8 +13,8 @@
 #include "cli.h"
 #include "client.h"
 
-#define LOGS_PAGE      1000 /* log lines asked for per call */
-#define LOGS_FOLLOW_MS 300  /* pause between two reads with -f */
+#define LOGS_PAGE      10000 /* log lines asked for per call (the most) */
+#define LOGS_FOLLOW_MS 300   /* pause between two reads with -f */
 
 static const char trigger_usage[] =
     "usage: weir trigger DAG [-p NAME=VALUE]... [--env ENV] [--json]\n\n"
@@ -31,8 +31,12 @@ static const char run_usage[] =
     "tries and duration.\n";
 
 static const char logs_usage[] =
-    "usage: weir logs RUN_ID STEP [--cell N] [-f]\n\n"
-    "Prints the log of the latest attempt of STEP in run RUN_ID.\n"
+    "usage: weir logs RUN_ID STEP [--cell N] [--try N] [-f]\n"
+    "                 [--stream stdout|stderr|all] [--separate]\n\n"
+    "Prints the log of the latest attempt of STEP in run RUN_ID (--try N:\n"
+    "of try N), every line on stdout whatever its stream. --stream keeps\n"
+    "the step's stdout or stderr only (all, the default, also has the\n"
+    "worker's notes); --separate prints stderr lines on stderr.\n"
     "-f keeps following it until the attempt ends.\n";
 
 static const char *str_of(const cJSON *o, const char *key)
@@ -296,9 +300,76 @@ int cmd_run(int argc, char **argv)
     return CLI_OK;
 }
 
-/* The latest attempt of the task of `step` (and cell), and its state. */
+/* What `weir logs` was asked for. */
+struct logs_opts {
+    const char *server; /* --server */
+    long cell;          /* --cell */
+    long try;           /* --try, 0: the latest */
+    bool follow;        /* -f */
+    const char *stream; /* --stream stdout|stderr, NULL: all */
+    bool separate;      /* --separate */
+};
+
+static int logs_parse(int argc, char **argv, struct logs_opts *o)
+{
+    static const struct option lopts[] = {
+        {"server", required_argument, NULL, 'S'},
+        {"cell", required_argument, NULL, 'c'},
+        {"try", required_argument, NULL, 't'},
+        {"stream", required_argument, NULL, 's'},
+        {"separate", no_argument, NULL, 'p'},
+        {"follow", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    char *end;
+    int c;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "S:c:fh", lopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            fputs(logs_usage, stdout);
+            return -1;
+        case 'S':
+            o->server = optarg;
+            break;
+        case 'c':
+            o->cell = strtol(optarg, NULL, 10);
+            break;
+        case 't':
+            o->try = strtol(optarg, &end, 10);
+            if (*end != '\0' || end == optarg || o->try < 1)
+                return cli_usage_error("logs",
+                                       "--try takes a try number from 1, got "
+                                       "\"%s\"",
+                                       optarg);
+            break;
+        case 's':
+            if (strcmp(optarg, "stdout") != 0 &&
+                strcmp(optarg, "stderr") != 0 && strcmp(optarg, "all") != 0)
+                return cli_usage_error("logs",
+                                       "--stream takes stdout, stderr or all, "
+                                       "got \"%s\"",
+                                       optarg);
+            o->stream = strcmp(optarg, "all") == 0 ? NULL : optarg;
+            break;
+        case 'p':
+            o->separate = true;
+            break;
+        case 'f':
+            o->follow = true;
+            break;
+        default:
+            return cli_usage_error("logs", "unknown option");
+        }
+    }
+    return 0;
+}
+
+/* The attempt of the task of `step` (and cell): of try `try`, or the
+ * latest when try is 0; its state and what a cap cut of its log. */
 static double find_attempt(const cJSON *run_json, const char *step, long cell,
-                           bool *running)
+                           long try, bool *running, const cJSON **capped)
 {
     const cJSON *t, *a;
     double id = -1;
@@ -310,53 +381,79 @@ static double find_attempt(const cJSON *run_json, const char *step, long cell,
             continue;
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(t, "attempts"))
         {
-            if (num_of(a, "try") >= 0) {
+            if (num_of(a, "try") >= 0 &&
+                (try == 0 || num_of(a, "try") == (double)try)) {
                 const char *st = str_of(a, "state");
 
                 id = num_of(a, "id");
                 *running = st && strcmp(st, "running") == 0;
+                *capped = cJSON_GetObjectItemCaseSensitive(a, "log_capped");
             }
         }
     }
     return id;
 }
 
-/* Print lines after *after; returns false on an error. */
-static bool print_log_page(const struct client *c, double attempt,
-                           double *after)
+/* Print the lines after *after, page by page up to the last stored;
+ * returns false on an error. */
+static bool print_log_page(const struct client *c, const struct logs_opts *o,
+                           double attempt, double *after)
 {
     char path[256];
     cJSON *reply, *l;
+    int n;
 
-    snprintf(path, sizeof(path),
-             "/api/v1/attempts/%.0f/logs?after=%.0f"
-             "&limit=%d",
-             attempt, *after, LOGS_PAGE);
-    reply = client_call_or_say(c, "logs", "GET", path, NULL);
-    if (reply == NULL)
-        return false;
-    cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(reply, "lines"))
-    {
-        const char *stream = str_of(l, "stream");
+    do {
 
-        fprintf(stream && strcmp(stream, "stderr") == 0 ? stderr : stdout,
-                "%s\n", str_of(l, "line") ? str_of(l, "line") : "");
-        *after = num_of(l, "seq");
-    }
-    fflush(stdout);
-    cJSON_Delete(reply);
+        snprintf(path, sizeof(path),
+                 "/api/v1/attempts/%.0f/logs?after=%.0f"
+                 "&limit=%d",
+                 attempt, *after, LOGS_PAGE);
+        reply = client_call_or_say(c, "logs", "GET", path, NULL);
+        if (reply == NULL)
+            return false;
+        n = cJSON_GetArraySize(
+            cJSON_GetObjectItemCaseSensitive(reply, "lines"));
+        cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(reply, "lines"))
+        {
+            const char *stream = str_of(l, "stream");
+            bool err = stream != NULL && strcmp(stream, "stderr") == 0;
+
+            *after = num_of(l, "seq");
+            if (o->stream != NULL &&
+                (stream == NULL || strcmp(stream, o->stream) != 0))
+                continue;
+            fprintf(err && o->separate ? stderr : stdout, "%s\n",
+                    str_of(l, "line") ? str_of(l, "line") : "");
+        }
+        fflush(stdout);
+        cJSON_Delete(reply);
+    } while (n == LOGS_PAGE);
     return true;
+}
+
+/* With a stream chosen, the worker's note on a cap is not printed: say
+ * it on stderr. */
+static void say_capped(const struct logs_opts *o, const cJSON *capped)
+{
+    if (o->stream == NULL || !cJSON_IsObject(capped))
+        return;
+    fprintf(stderr,
+            "weir logs: the log was capped by the worker: %.0f of %.0f "
+            "lines kept\n",
+            num_of(capped, "lines_kept"), num_of(capped, "lines_total"));
 }
 
 int cmd_logs(int argc, char **argv)
 {
-    struct opts o = {.params = cJSON_CreateObject()};
+    struct logs_opts o = {0};
     double attempt = -1, latest, after = -1; /* -1: from the start */
-    bool running = false;
+    const cJSON *capped = NULL;
+    cJSON *capped_copy = NULL;
+    bool running = false, over = false;
     struct client c;
-    int rc = parse_opts(argc, argv, "logs", logs_usage, &o);
+    int rc = logs_parse(argc, argv, &o);
 
-    cJSON_Delete(o.params);
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
     if (optind != argc - 2)
@@ -364,10 +461,18 @@ int cmd_logs(int argc, char **argv)
     client_init(&c, o.server);
     do {
         cJSON *r = get_run(&c, "logs", argv[optind]);
+        const char *st;
 
         if (r == NULL)
             return CLI_INVALID;
-        latest = find_attempt(r, argv[optind + 1], o.cell, &running);
+        latest =
+            find_attempt(r, argv[optind + 1], o.cell, o.try, &running, &capped);
+        st = str_of(r, "state");
+        over = st != NULL &&
+               (strcmp(st, "success") == 0 || strcmp(st, "failed") == 0 ||
+                strcmp(st, "canceled") == 0);
+        cJSON_Delete(capped_copy);
+        capped_copy = cJSON_Duplicate(capped, true);
         cJSON_Delete(r);
         if (latest != attempt) {
             if (attempt >= 0)
@@ -375,15 +480,24 @@ int cmd_logs(int argc, char **argv)
             attempt = latest;
             after = -1; /* sequence numbers count per attempt */
         }
-        if (attempt >= 0 && !print_log_page(&c, attempt, &after))
+        if (attempt >= 0 && !print_log_page(&c, &o, attempt, &after)) {
+            cJSON_Delete(capped_copy);
             return CLI_INVALID;
-        if (attempt < 0 && !o.follow) {
-            fprintf(stderr, "weir logs: step \"%s\" has no attempt yet\n",
-                    argv[optind + 1]);
+        }
+        if (attempt < 0 && (!o.follow || (o.try > 0 && over))) {
+            if (o.try > 0)
+                fprintf(stderr, "weir logs: step \"%s\" has no try %ld\n",
+                        argv[optind + 1], o.try);
+            else
+                fprintf(stderr, "weir logs: step \"%s\" has no attempt yet\n",
+                        argv[optind + 1]);
+            cJSON_Delete(capped_copy);
             return CLI_INVALID;
         }
         if (o.follow && (running || attempt < 0))
             usleep(LOGS_FOLLOW_MS * 1000);
     } while (o.follow && (running || attempt < 0));
+    say_capped(&o, capped_copy);
+    cJSON_Delete(capped_copy);
     return CLI_OK;
 }

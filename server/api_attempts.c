@@ -137,6 +137,50 @@ static int log_batch(const cJSON *lines, char **out, struct weir_err *err)
     return rc;
 }
 
+/*
+ * The worker's report of what its cap cut, {lines_total, lines_kept,
+ * bytes_total, bytes_kept} (whole numbers, kept <= total), as the JSON
+ * text store_logs_append() takes; NULL in *out when v is absent.
+ */
+static int log_capped(const cJSON *v, char **out, struct weir_err *err)
+{
+    static const char *const keys[] = {"lines_total", "lines_kept",
+                                       "bytes_total", "bytes_kept"};
+    const cJSON *obj = cJSON_IsObject(v) ? v : NULL;
+    double n[4];
+    const cJSON *k;
+
+    *out = NULL;
+    if (v == NULL)
+        return 0;
+    cJSON_ArrayForEach(k, obj)
+    {
+        bool known = false;
+
+        for (size_t i = 0; i < 4; i++)
+            known = known || strcmp(k->string, keys[i]) == 0;
+        if (!known)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "log_capped: unknown key \"%.64s\"", k->string);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        const cJSON *x = cJSON_GetObjectItemCaseSensitive(v, keys[i]);
+
+        n[i] = cJSON_IsNumber(x) ? x->valuedouble : -1;
+        if (!cJSON_IsObject(v) || n[i] < 0 || n[i] != floor(n[i]) ||
+            n[i] > 9007199254740992.0)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "expected \"log_capped\": {\"lines_total\": "
+                                "N, \"lines_kept\": N, \"bytes_total\": N, "
+                                "\"bytes_kept\": N}, whole numbers >= 0");
+    }
+    if (n[1] > n[0] || n[3] > n[2])
+        return weir_err_set(err, WEIR_EINVAL,
+                            "log_capped: kept more than the total");
+    *out = cJSON_PrintUnformatted(v);
+    return *out != NULL ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+}
+
 void api_attempt_logs_post(struct http_req *req)
 {
     struct api *api = http_req_app(req);
@@ -145,7 +189,7 @@ void api_attempt_logs_post(struct http_req *req)
     int64_t id = api_parse_id(http_req_param(req, "id"));
     struct store_conn *c = NULL;
     struct weir_err err = {0};
-    char *lines = NULL;
+    char *lines = NULL, *capped = NULL;
     int inserted = 0, rc = 0;
     cJSON *o;
 
@@ -157,12 +201,16 @@ void api_attempt_logs_post(struct http_req *req)
         rc = log_batch(cJSON_GetObjectItemCaseSensitive(b, "lines"), &lines,
                        &err);
     if (rc == 0)
+        rc = log_capped(cJSON_GetObjectItemCaseSensitive(b, "log_capped"),
+                        &capped, &err);
+    if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
-        rc = store_logs_append(c, id, lease->valuestring, lines, &inserted,
-                               &err);
+        rc = store_logs_append(c, id, lease->valuestring, lines, capped,
+                               &inserted, &err);
     store_conn_put(c);
     cJSON_free(lines);
+    cJSON_free(capped);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;

@@ -30,7 +30,7 @@
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'try', a.try,"  \
     " 'state', a.state, 'exit_code', a.exit_code, 'worker', w.name,"           \
     " 'error', a.error, 'outputs', a.outputs, 'inputs_from', a.inputs_from,"   \
-    " 'started_at',"                                                           \
+    " 'log_capped', a.log_capped, 'started_at',"                               \
     " weir_iso(a.started_at), 'finished_at', weir_iso(a.finished_at))"         \
     " ORDER BY a.try), '[]') FROM attempts a LEFT JOIN workers w"              \
     " ON w.id = a.worker_id WHERE a.task_id = t.id)"

@@ -302,11 +302,14 @@ WEIR_MUSTCHECK int store_attempt_get(struct store_conn *c, int64_t id,
 /*
  * Append log lines (a JSON array text of {seq, ts, stream, line}) to a
  * running attempt whose lease is current; lines already stored (same
- * seq) are left alone. WEIR_ECONFLICT for a stale lease.
+ * seq) are left alone. capped (a JSON object text, or NULL) records what
+ * the worker's cap cut (attempts.log_capped). WEIR_ECONFLICT for a stale
+ * lease.
  */
 WEIR_MUSTCHECK int store_logs_append(struct store_conn *c, int64_t id,
                                      const char *lease, const char *lines,
-                                     int *inserted, struct weir_err *err);
+                                     const char *capped, int *inserted,
+                                     struct weir_err *err);
 
 /* Finish attempt a (running, locked) as `to`, with exit_code (NULL: none),
  * outputs (JSON object text or NULL) and error (or NULL). */

@@ -442,10 +442,11 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
 }
 
 int store_logs_append(struct store_conn *c, int64_t id, const char *lease,
-                      const char *lines, int *inserted, struct weir_err *err)
+                      const char *lines, const char *capped, int *inserted,
+                      struct weir_err *err)
 {
     char idb[24];
-    const char *params[3] = {idb, lease, lines};
+    const char *params[4] = {idb, lease, lines, capped};
     PGresult *r = NULL;
     int rc;
 
@@ -458,9 +459,11 @@ int store_logs_append(struct store_conn *c, int64_t id, const char *lease,
         " SELECT $1, x.seq, to_timestamp(x.ts / 1000.0), x.stream, x.line"
         " FROM jsonb_to_recordset($3::jsonb) AS x(seq bigint, ts bigint,"
         " stream text, line text) WHERE EXISTS (SELECT 1 FROM ok)"
-        " ON CONFLICT (attempt_id, seq) DO NOTHING RETURNING 1)"
+        " ON CONFLICT (attempt_id, seq) DO NOTHING RETURNING 1),"
+        " cap AS (UPDATE attempts SET log_capped = $4::jsonb WHERE id = $1"
+        " AND $4::jsonb IS NOT NULL AND EXISTS (SELECT 1 FROM ok))"
         " SELECT (SELECT count(*) FROM ok), (SELECT count(*) FROM ins)",
-        3, params, &r, err);
+        4, params, &r, err);
     if (rc < 0)
         return rc;
     if (store_val_i64(r, 0, 0) == 0)

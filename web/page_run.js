@@ -153,13 +153,22 @@ function lineageView(l) {
 function logView(run, task, attempt) {
   const pre = h('pre', {class: 'logs', id: 'logs', tabindex: 0, 'aria-live': 'polite'});
   const status = h('p', {class: 'muted', id: 'logs-status'}, 'Loading…');
+  // A worker's cap on uploaded output (--max-log-lines/--max-log-bytes):
+  // the attempt's record says what was cut, and so does the log's first
+  // line once the attempt is over.
+  const capped = h('div', {id: 'logs-capped'});
+  const cap = attempt.log_capped;
+  if (cap) put(capped, note('info', `Log capped by the worker: ${cap.lines_kept} of ${cap.lines_total} lines ` +
+    `(${cap.bytes_kept} of ${cap.bytes_total} bytes) were uploaded; the full log stayed on the worker until the attempt was reported.`));
   let after = -1;
   let count = 0;
   const stop = every(1000, async () => {
     for (;;) {
       const r = await api.get(`/api/v1/attempts/${attempt.id}/logs?after=${after}&limit=${LOG_PAGE}`);
-      for (const l of r.lines)
+      for (const l of r.lines) {
+        if (!cap && l.seq === 0 && l.stream === 'system' && l.line.startsWith('weir-worker: log capped')) put(capped, note('info', l.line));
         pre.append(h('span', {class: `log-${l.stream}`, title: new Date(l.ts).toISOString()}, l.line + '\n'));
+      }
       count += r.lines.length;
       after = r.next_after;
       if (r.lines.length && pre.scrollHeight - pre.scrollTop - pre.clientHeight < 80) pre.scrollTop = pre.scrollHeight;
@@ -169,7 +178,7 @@ function logView(run, task, attempt) {
     status.textContent = `${count} ${count === 1 ? 'line' : 'lines'}${running ? ' · following live' : ''}`;
     if (!count && !running) status.textContent = 'This attempt wrote no log lines.';
   });
-  const el = section(`Logs of ${taskName(task)}, try ${attempt.try}`, status, pre);
+  const el = section(`Logs of ${taskName(task)}, try ${attempt.try}`, capped, status, pre);
   el.id = 'log-panel';
   return {el, stop, attempt};
 }

@@ -112,8 +112,9 @@ static void group_kill(struct exec *e, int sig)
         WEIR_ASSERT(errno != EINVAL);
 }
 
-/* Deliver the first len bytes of o->line as one line. */
-static void out_emit(struct exec_out *o, int64_t t, size_t len)
+/* Deliver the first len bytes of o->line as one line (more: a piece of
+ * a longer one). */
+static void out_emit(struct exec_out *o, int64_t t, size_t len, bool more)
 {
     struct exec *e = o->owner;
     char saved = o->line[len];
@@ -121,7 +122,7 @@ static void out_emit(struct exec_out *o, int64_t t, size_t len)
     if (e->line_cb == NULL)
         return;
     o->line[len] = '\0';
-    e->line_cb(e->ctx, o->stream, t, o->line, len);
+    e->line_cb(e->ctx, o->stream, t, o->line, len, more);
     o->line[len] = saved;
 }
 
@@ -159,7 +160,7 @@ static void out_piece(struct exec_out *o, int64_t t)
 {
     size_t cut = utf8_cut(o->line, o->len);
 
-    out_emit(o, t, cut);
+    out_emit(o, t, cut, true);
     memmove(o->line, o->line + cut, o->len - cut);
     o->len -= cut;
 }
@@ -186,7 +187,7 @@ static void out_feed(struct exec_out *o, int64_t t, const char *p, size_t n)
             take -= k;
         }
         if (nl != NULL) {
-            out_emit(o, t, o->len);
+            out_emit(o, t, o->len, false);
             o->len = 0;
             p++;
             n--;
@@ -202,7 +203,7 @@ static void out_finish(struct exec_out *o)
     o->eof = true;
     uv_read_stop((uv_stream_t *)&o->pipe);
     if (o->len > 0)
-        out_emit(o, now_ms(), o->len);
+        out_emit(o, now_ms(), o->len, false);
     o->len = 0;
 }
 

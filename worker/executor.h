@@ -83,10 +83,13 @@ struct exec;
  * NUL after them for convenience (the text itself may contain NUL bytes and
  * invalid UTF-8; it is passed on as it came). `time_ms` is the wall clock,
  * in ms since the epoch, when the bytes were read. `text` is valid only
- * during the call. The callback may call exec_cancel().
+ * during the call. `more` says the line goes on: this is a piece of a line
+ * longer than EXEC_LINE_MAX, and the next line of the stream continues it.
+ * The callback may call exec_cancel().
  */
 typedef void (*exec_line_cb)(void *ctx, enum exec_stream stream,
-                             int64_t time_ms, const char *text, size_t len);
+                             int64_t time_ms, const char *text, size_t len,
+                             bool more);
 
 /*
  * The run is complete: called exactly once, after every line was delivered

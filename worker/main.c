@@ -4,6 +4,7 @@
  * SIGINT stops leasing and lets running attempts finish within the
  * shutdown grace; a second signal cancels them at once.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
@@ -38,6 +39,7 @@ struct opts {
     const char *run_as;             /* --run-as USER */
     unsigned run_uid;               /* its uid */
     unsigned run_gid;               /* its primary gid */
+    struct logspool_cap log_cap;    /* --max-log-lines, --max-log-bytes */
     const char *queues[QUEUES_MAX]; /* --queue NAME, repeated */
     size_t n_queues;                /* entries in queues */
 };
@@ -59,7 +61,8 @@ static void usage(FILE *f)
         "[--name NAME]\n"
         "                   [--scratch-dir DIR] [--shutdown-grace "
         "DURATION]\n"
-        "                   [--lease-margin DURATION] [--run-as USER]\n\n"
+        "                   [--lease-margin DURATION] [--run-as USER]\n"
+        "                   [--max-log-lines N] [--max-log-bytes N]\n\n"
         "Leases attempts from a Weir server and runs them.\n\n"
         "  --server URL          the server, e.g. http://127.0.0.1:8080\n"
         "  --token-file PATH     file holding the worker token (else "
@@ -82,7 +85,33 @@ static void usage(FILE *f)
         "  --run-as USER         run steps as USER and its groups (the worker "
         "runs as\n"
         "                        root; its token file must be its own, "
-        "mode 600)\n");
+        "mode 600)\n"
+        "  --max-log-lines N     upload at most N lines of an attempt's "
+        "output\n"
+        "  --max-log-bytes N     upload at most N bytes of it (both: "
+        "default no cap;\n"
+        "                        the cut is stated at the top of the "
+        "log)\n");
+}
+
+/* A cap of --max-log-lines or --max-log-bytes: a whole number >= 1. */
+static bool cap_parse(const char *name, const char *text, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 ||
+        v == 0) {
+        fprintf(stderr,
+                "weir-worker: %s takes a whole number of at least 1, got "
+                "\"%s\"\n",
+                name, text);
+        return false;
+    }
+    *out = v;
+    return true;
 }
 
 /* Returns 0 to run, 1 after --help, 2 on a usage error. */
@@ -99,6 +128,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"shutdown-grace", required_argument, NULL, 'g'},
         {"lease-margin", required_argument, NULL, 'm'},
         {"run-as", required_argument, NULL, 'u'},
+        {"max-log-lines", required_argument, NULL, 'L'},
+        {"max-log-bytes", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -151,6 +182,13 @@ static int parse_args(int argc, char **argv, struct opts *o)
             break;
         case 'u':
             o->run_as = optarg;
+            break;
+        case 'L':
+        case 'B':
+            if (!cap_parse(
+                    ch == 'L' ? "--max-log-lines" : "--max-log-bytes", optarg,
+                    ch == 'L' ? &o->log_cap.max_lines : &o->log_cap.max_bytes))
+                return 2;
             break;
         case 'h':
             usage(stdout);
@@ -301,6 +339,7 @@ static int run(const struct opts *o, const char *scratch_dir,
     cfg.run_as = o->run_as;
     cfg.run_uid = o->run_uid;
     cfg.run_gid = o->run_gid;
+    cfg.log_cap = o->log_cap;
     cfg.closed_cb = closed_cb;
     cfg.ctx = &app;
     WEIR_ASSERT(uv_loop_init(&loop) == 0);

@@ -20,19 +20,24 @@
 #include "executor.h"
 #include "fsutil.h"
 #include "log.h"
+#include "logspool.h"
 
 #define LEASE_WAIT_MS   25000 /* long-poll of one lease call */
 #define CALL_TIMEOUT_MS 30000 /* any other call */
 #define HEARTBEAT_MS    10000 /* when the server names no interval */
 #define FLUSH_MS        1000  /* log batches go out at least this often */
-#define BATCH_LINES     1000  /* lines in one batch */
-#define PENDING_MAX     50000 /* lines waiting; more are dropped */
-#define BACKOFF_MIN_MS  1000  /* first wait after a failed call */
-#define BACKOFF_MAX_MS  30000 /* longest wait between retries */
-#define PROBE_MS        250   /* health probes while the server is down */
-#define COMPLETE_TRIES  20    /* attempts at reporting an end */
-#define READY_MAX       8     /* attempt folders made ahead, at most */
-#define COMPLETE_BATCH  32    /* completions reported in one call, at most */
+#define FLUSH_LINES     1000  /* lines waiting that are sent at once */
+#define BATCH_LINES     5000  /* lines in one batch (the server's limit) */
+#define BATCH_BYTES     (512 * 1024) /* JSON of one batch, about */
+#define LOG_GIVE_UP                                                            \
+    5                        /* failed log calls after which a stopping        \
+                                worker reports without its last lines */
+#define BACKOFF_MIN_MS 1000  /* first wait after a failed call */
+#define BACKOFF_MAX_MS 30000 /* longest wait between retries */
+#define PROBE_MS       250   /* health probes while the server is down */
+#define COMPLETE_TRIES 20    /* attempts at reporting an end */
+#define READY_MAX      8     /* attempt folders made ahead, at most */
+#define COMPLETE_BATCH 32    /* completions reported in one call, at most */
 
 struct job;
 
@@ -86,11 +91,10 @@ struct job {
     struct exec *x;         /* running execution, or NULL */
     uv_timer_t heartbeat;   /* heartbeats, and complete retries */
     uv_timer_t flush;       /* log batches */
-    cJSON *pending;         /* array of lines not yet sent */
-    int n_pending;          /* entries in pending */
+    struct logspool *spool; /* every line, until the server has it */
+    int pieces[2];          /* stdout, stderr: pieces of a long line so far */
+    uint64_t piece_len[2];  /* and their bytes */
     cJSON *batch;           /* lines of the batch in flight or to resend */
-    int64_t seq;            /* sequence number of the next line */
-    uint64_t dropped;       /* lines dropped, not yet reported */
     bool batch_inflight;    /* a log call is running */
     bool beat_inflight;     /* a heartbeat call is running */
     bool started;           /* the command was spawned */
@@ -695,31 +699,13 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Queue one line for the server; text stops at a NUL byte, if any. */
-static void job_add_line(struct job *j, const char *stream, int64_t t,
-                         const char *text)
+/* Spool one line of len bytes for the server. */
+static void job_add_line(struct job *j, enum logspool_stream stream, int64_t t,
+                         const char *text, size_t len)
 {
-    cJSON *o;
-
-    if (j->stale || j->closing)
+    if (j->stale || j->closing || j->spool == NULL)
         return;
-    if (j->n_pending >= PENDING_MAX) {
-        j->dropped++;
-        return;
-    }
-    o = cJSON_CreateObject();
-    if (o == NULL ||
-        cJSON_AddNumberToObject(o, "seq", (double)j->seq) == NULL ||
-        cJSON_AddNumberToObject(o, "ts", (double)t) == NULL ||
-        cJSON_AddStringToObject(o, "stream", stream) == NULL ||
-        cJSON_AddStringToObject(o, "line", text) == NULL ||
-        !cJSON_AddItemToArray(j->pending, o)) {
-        cJSON_Delete(o);
-        j->dropped++;
-        return;
-    }
-    j->seq++;
-    j->n_pending++;
+    logspool_add(j->spool, stream, t, text, len);
 }
 
 /* A line of the worker's own about the attempt, on the "system" stream. */
@@ -733,17 +719,31 @@ static void job_note(struct job *j, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    job_add_line(j, "system", wall_ms(), text);
+    job_add_line(j, LOGSPOOL_SYSTEM, wall_ms(), text, strlen(text));
 }
 
 static void job_line_cb(void *ctx, enum exec_stream stream, int64_t time_ms,
-                        const char *text, size_t len)
+                        const char *text, size_t len, bool more)
 {
     struct job *j = ctx;
+    int s = stream == EXEC_STDERR ? 1 : 0;
 
-    (void)len;
-    job_add_line(j, stream == EXEC_STDERR ? "stderr" : "stdout", time_ms, text);
-    if (j->n_pending >= BATCH_LINES)
+    job_add_line(j, stream == EXEC_STDERR ? LOGSPOOL_STDERR : LOGSPOOL_STDOUT,
+                 time_ms, text, len);
+    /* a line cut into pieces is marked after its last piece */
+    if (more) {
+        j->pieces[s]++;
+        j->piece_len[s] += len;
+    } else if (j->pieces[s] > 0) {
+        job_note(j,
+                 "weir-worker: the %d %s lines above are one line of %llu "
+                 "bytes, cut into pieces of at most %d bytes",
+                 j->pieces[s] + 1, s ? "stderr" : "stdout",
+                 (unsigned long long)(j->piece_len[s] + len), EXEC_LINE_MAX);
+        j->pieces[s] = 0;
+        j->piece_len[s] = 0;
+    }
+    if (j->spool != NULL && logspool_waiting(j->spool) >= FLUSH_LINES)
         job_progress(j);
 }
 
@@ -758,6 +758,28 @@ static void job_stale(struct job *j)
     j->batch = NULL;
 }
 
+/* The server refused a batch for good (it never should): say so in the
+ * worker's log and in the attempt's, so that no line goes silently. */
+static void logs_refused(struct job *j, const struct call *c)
+{
+    const cJSON *first = cJSON_GetArrayItem(j->batch, 0);
+    const cJSON *last =
+        cJSON_GetArrayItem(j->batch, cJSON_GetArraySize(j->batch) - 1);
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(c->answer, "error");
+    double a = cJSON_GetNumberValue(cJSON_GetObjectItem(first, "seq"));
+    double b = cJSON_GetNumberValue(cJSON_GetObjectItem(last, "seq"));
+    char q[300];
+
+    backoff(c->r, c, CALL_LOGS);
+    log_error(
+        "event=log_batch_refused attempt=%s status=%ld first=%.0f "
+        "last=%.0f error=%s",
+        j->attempt_id, c->status, a, b,
+        log_quote(cJSON_IsString(e) ? e->valuestring : "-", q, sizeof(q)));
+    job_note(j, "weir-worker: the server refused lines %.0f to %.0f (HTTP %ld)",
+             a, b, c->status);
+}
+
 static void logs_done(struct call *c)
 {
     struct job *j = c->job;
@@ -769,14 +791,15 @@ static void logs_done(struct call *c)
         job_stale(j);
     } else if (ok_status(c) ||
                (c->rc == 0 && c->status >= 400 && c->status < 500)) {
-        /* sent, or refused for good: either way not again (the lines
-         * go with the call's body) */
+        /* stored, or refused for good: either way not again */
         if (!ok_status(c))
-            backoff(c->r, c, CALL_LOGS);
+            logs_refused(j, c);
+        logspool_ack(j->spool);
+        cJSON_Delete(j->batch);
+        j->batch = NULL;
         j->log_failures = 0;
     } else {
-        /* to send again: the lines come back from the call's body */
-        j->batch = cJSON_DetachItemFromObjectCaseSensitive(c->body, "lines");
+        /* to send again: j->batch is still the job's */
         j->log_failures++;
         if (j->log_failures == 1)
             backoff(c->r, c, CALL_LOGS);
@@ -784,65 +807,60 @@ static void logs_done(struct call *c)
     job_progress(j);
 }
 
-/* Take up to BATCH_LINES pending lines into a new batch. */
+/* Read the next batch from the spool; false when nothing waits. */
 static bool batch_fill(struct job *j)
 {
-    if (j->dropped > 0 && j->n_pending < PENDING_MAX) {
-        uint64_t n = j->dropped;
+    struct weir_err err = {0};
+    char q[300];
 
-        j->dropped = 0;
-        job_note(j,
-                 "weir-worker: %llu lines dropped: the server did not take "
-                 "them as fast as they came",
-                 (unsigned long long)n);
-    }
-    if (j->n_pending == 0)
+    if (logspool_batch(j->spool, BATCH_LINES, BATCH_BYTES, &j->batch, &err) !=
+        0) {
+        log_error("event=log_batch_failed attempt=%s error=%s", j->attempt_id,
+                  log_quote(err.msg, q, sizeof(q)));
         return false;
-    j->batch = cJSON_CreateArray();
-    if (j->batch == NULL)
-        return false;
-    for (int i = 0; i < BATCH_LINES && j->n_pending > 0; i++) {
-        cJSON_AddItemToArray(j->batch,
-                             cJSON_DetachItemFromArray(j->pending, 0));
-        j->n_pending--;
     }
-    return true;
+    return j->batch != NULL;
 }
 
 /* Send the batch to resend, or the next one; one at a time. */
 static void job_flush(struct job *j)
 {
     char path[96];
-    cJSON *b;
-    int n;
+    cJSON *b, *lines = NULL;
 
-    if (j->batch_inflight || j->stale || j->closing)
+    if (j->batch_inflight || j->stale || j->closing || j->spool == NULL)
         return;
     if (j->batch == NULL && !batch_fill(j))
         return;
-    /* The lines move into the call's body: it is their one owner while
-     * a pool thread reads them, so nothing on the loop can free them under
-     * it (logs_done() takes them back when they must be sent again). */
-    n = cJSON_GetArraySize(j->batch);
+    /* The call's body gets a copy of the lines: the body is the copy's
+     * one owner while a pool thread reads it, so the loop may free
+     * j->batch (a stale or closing job) under it; j->batch stays until
+     * the server has stored it (the spool keeps it taken until then). */
     b = cJSON_CreateObject();
     if (b == NULL ||
-        cJSON_AddStringToObject(b, "lease_id", j->lease_id) == NULL) {
+        cJSON_AddStringToObject(b, "lease_id", j->lease_id) == NULL ||
+        (lines = cJSON_Duplicate(j->batch, true)) == NULL) {
         cJSON_Delete(b);
         return; /* out of memory: the batch waits for the next flush */
     }
-    cJSON_AddItemToObject(b, "lines", j->batch);
-    j->batch = NULL;
+    cJSON_AddItemToObject(b, "lines", lines);
+    if (j->done) {
+        cJSON *capped = logspool_capped_json(j->spool);
+
+        if (capped != NULL)
+            cJSON_AddItemToObject(b, "log_capped", capped);
+    }
     snprintf(path, sizeof(path), "/api/v1/attempts/%s/logs", j->attempt_id);
     j->batch_inflight =
         call_send(j->r, j, path, b, CALL_TIMEOUT_MS, false, logs_done) != NULL;
-    if (!j->batch_inflight)
-        j->dropped += (uint64_t)n; /* said in the log by the next batch */
 }
 
 static void flush_cb(uv_timer_t *t)
 {
     struct job *j = t->data;
 
+    if (j->spool != NULL)
+        logspool_sync(j->spool);
     job_flush(j);
     job_progress(j);
 }
@@ -952,10 +970,11 @@ static void job_close(struct job *j)
     job_dir_release(j);
     attempt_free(j->a);
     j->a = NULL;
-    cJSON_Delete(j->pending);
+    logspool_free(j->spool);
+    j->spool = NULL;
     cJSON_Delete(j->batch);
     cJSON_Delete(j->outputs);
-    j->pending = j->batch = j->outputs = NULL;
+    j->batch = j->outputs = NULL;
     uv_close((uv_handle_t *)&j->heartbeat, job_timer_close_cb);
     uv_close((uv_handle_t *)&j->flush, job_timer_close_cb);
     j->r->running--;
@@ -1144,17 +1163,28 @@ static void complete_flush(struct runner *r)
     }
 }
 
+/* Lines the server does not have yet: in the batch or in the spool. */
+static bool job_lines_left(const struct job *j)
+{
+    return j->batch != NULL ||
+           (j->spool != NULL && logspool_waiting(j->spool) > 0);
+}
+
 /*
- * Move a finished job on: the remaining lines first (unless sending them
- * keeps failing), then the completion (complete_flush()), retried with
- * backoff.
+ * Move a job on: lines go as soon as a batch's worth waits (the flush
+ * timer sends the others, and resends after a failure). Once the command
+ * is over, every spooled line first, then the completion
+ * (complete_flush()), retried with backoff: the server never records an
+ * attempt as over with lines still on the worker. Only a stopping worker
+ * whose log calls keep failing reports without them (and says so).
  */
 static void job_progress(struct job *j)
 {
     if (j->closing)
         return;
     if (!j->done) {
-        if (j->n_pending >= BATCH_LINES)
+        if (j->log_failures == 0 && j->spool != NULL &&
+            logspool_waiting(j->spool) >= FLUSH_LINES)
             job_flush(j);
         return;
     }
@@ -1165,10 +1195,16 @@ static void job_progress(struct job *j)
     }
     if (j->batch_inflight || j->complete_inflight)
         return;
-    if ((j->batch != NULL || j->n_pending > 0 || j->dropped > 0) &&
-        j->log_failures < 5) {
-        job_flush(j);
-        return;
+    if (job_lines_left(j)) {
+        if (!j->r->stopping || j->log_failures < LOG_GIVE_UP) {
+            if (j->log_failures == 0)
+                job_flush(j);
+            return;
+        }
+        log_error("event=log_lines_left attempt=%s waiting=%llu", j->attempt_id,
+                  (unsigned long long)(j->spool != NULL
+                                           ? logspool_waiting(j->spool)
+                                           : 0));
     }
     j->complete_queued = true;
     complete_flush(j->r);
@@ -1206,17 +1242,50 @@ static void job_done_cb(void *ctx, const struct exec_result *res)
     if (j->error[0] == '\0' && res->term_signal != 0 && !res->timed_out)
         snprintf(j->error, sizeof(j->error), "killed by signal %d",
                  res->term_signal);
+    if (j->spool != NULL)
+        logspool_finish(j->spool);
     log_info("event=attempt_exited attempt=%s exit=%lld signal=%d "
              "timed_out=%d canceled=%d duration_ms=%llu",
              j->attempt_id, (long long)res->exit_code, res->term_signal,
              res->timed_out, res->canceled,
              (unsigned long long)res->duration_ms);
     job_progress(j);
-    /* The folder is of no more use once the outputs are read: its removal
-     * and the next folder made ahead run on the thread pool while the
-     * completion's answer is awaited, not when the next step starts. */
-    job_dir_release(j);
+    /* The folder holds the log spool: it goes once the attempt is
+     * reported (job_close()). The next folder made ahead is made on the
+     * thread pool while the lines and completion go, not when the next
+     * step starts. */
     ready_fill(j->r);
+}
+
+/*
+ * The job's log spool: a file in the attempt's folder, or in memory when
+ * there is no folder or the file cannot be made (said in the log).
+ */
+static void job_spool_open(struct job *j)
+{
+    const struct logspool_cap *cap = &j->r->cfg.log_cap;
+    struct weir_err err = {0};
+    char path[4096];
+    char q[300];
+
+    if (j->a != NULL && j->a->dir != NULL &&
+        (size_t)snprintf(path, sizeof(path), "%s/log.spool", j->a->dir) <
+            sizeof(path) &&
+        logspool_new(path, cap, &j->spool, &err) == 0)
+        return;
+    if (err.code != 0)
+        log_warn("event=log_spool_in_memory attempt=%s error=%s", j->attempt_id,
+                 log_quote(err.msg, q, sizeof(q)));
+    if (logspool_new(NULL, cap, &j->spool, &err) != 0) {
+        log_error("event=log_spool_failed attempt=%s error=%s", j->attempt_id,
+                  log_quote(err.msg, q, sizeof(q)));
+        return;
+    }
+    if (err.code != 0)
+        job_note(j,
+                 "weir-worker: no log spool file (%s): lines are kept in "
+                 "memory, up to 1 MiB",
+                 err.msg);
 }
 
 /* The attempt could not start: report why. */
@@ -1227,7 +1296,11 @@ static void job_fail(struct job *j, const char *msg)
     snprintf(j->error, sizeof(j->error), "%s", msg);
     j->done = true;
     j->res.exit_code = -1;
+    if (j->spool == NULL)
+        job_spool_open(j);
     job_note(j, "weir-worker: %s", msg);
+    if (j->spool != NULL)
+        logspool_finish(j->spool);
     log_warn("event=attempt_not_started attempt=%s error=%s", j->attempt_id,
              log_quote(msg, q, sizeof(q)));
     job_progress(j);
@@ -1318,15 +1391,13 @@ static void job_start(struct runner *r, const cJSON *doc, uint64_t answered_ms)
     struct exec_spec spec;
     int rc;
 
-    if (j == NULL || (j->pending = cJSON_CreateArray()) == NULL ||
+    if (j == NULL ||
         !id_text(cJSON_GetObjectItemCaseSensitive(doc, "attempt_id"),
                  j->attempt_id, sizeof(j->attempt_id)) ||
         !id_text(cJSON_GetObjectItemCaseSensitive(doc, "lease_id"), j->lease_id,
                  sizeof(j->lease_id))) {
         /* without its ids it cannot even be reported; its lease expires */
         log_error("event=attempt_unusable");
-        if (j != NULL)
-            cJSON_Delete(j->pending);
         free(j);
         return;
     }
@@ -1335,7 +1406,6 @@ static void job_start(struct runner *r, const cJSON *doc, uint64_t answered_ms)
      * lease ends, as it would have anyway, and retries it by its policy;
      * a heartbeat would renew a lease the step can no longer count on. */
     if (lease_too_late(r, j, doc, answered_ms)) {
-        cJSON_Delete(j->pending);
         free(j);
         return;
     }
@@ -1359,6 +1429,7 @@ static void job_start(struct runner *r, const cJSON *doc, uint64_t answered_ms)
         job_fail(j, err.msg);
         return;
     }
+    job_spool_open(j);
     attempt_exec_spec(j->a, &spec);
     spec.run_as = r->cfg.run_as;
     if (exec_start(r->loop, &spec, job_line_cb, job_done_cb, j, &j->x, &err) !=

@@ -37,6 +37,7 @@
 
 #include "client.h"
 #include "err.h"
+#include "logspool.h"
 
 struct runner_config {
     const char *name;             /* the worker's name at registration */
@@ -51,6 +52,7 @@ struct runner_config {
     const char *run_as;           /* user steps run as, or NULL */
     unsigned run_uid;             /* run_as's uid, owner of its folders */
     unsigned run_gid;             /* run_as's primary gid */
+    struct logspool_cap log_cap;  /* what of a log is uploaded; 0s: all */
     void (*closed_cb)(void *ctx); /* the runner has nothing left to do */
     void *ctx;                    /* for closed_cb */
 };

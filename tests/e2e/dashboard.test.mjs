@@ -273,6 +273,16 @@ await test('open-10000-runs', async () => {
   check(runMs < OPEN_LIMIT, `the run page took ${runMs} ms`);
 });
 
+await test('log-capped-banner', async () => {
+  // seed.sql capped the log of cell 0 of the run of 1,000 tasks
+  await admin.click('tr[data-task="only[0]"] button.attempt');
+  await admin.waitForFunction(() => /Log capped by the worker: 1000 of 5000 lines/.test(
+    document.querySelector('#logs-capped')?.textContent || ''));
+  await admin.click('tr[data-task="only[1]"] button.attempt');
+  await admin.waitForFunction(() => document.querySelector('#logs-status')?.textContent !== 'Loading…');
+  check(!(await admin.textContent('#logs-capped')), 'an uncapped log shows the cap banner');
+});
+
 await test('workers-events-metrics-empty', async () => {
   await admin.goto(BASE + '/#/workers');
   await admin.waitForFunction(() => /e2e-worker/.test(document.querySelector('#workers')?.textContent || '') &&

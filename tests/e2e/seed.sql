@@ -2,7 +2,8 @@
 -- History for the browser tests, written directly (10,000 API calls would
 -- take minutes): 10,000 finished runs of the DAG quick, one task each,
 -- oldest first; then one run of 1,000 tasks (a matrix of one step), each
--- with an attempt. Prints the id of that run.
+-- with an attempt (the first one's log capped by a worker). Prints the id
+-- of that run.
 INSERT INTO runs (dag_id, dag_version_id, state, trigger_kind, trigger_key,
                   reason, created_at, started_at, finished_at)
 SELECT 'quick', d.current_version_id,
@@ -32,9 +33,13 @@ t AS (
          r.started_at + c * interval '0.5 s',
          r.started_at + c * interval '0.5 s',
          r.started_at + c * interval '0.5 s' + interval '2 s'
-  FROM r, generate_series(0, 999) c RETURNING id, started_at, finished_at),
+  FROM r, generate_series(0, 999) c
+  RETURNING id, cell, started_at, finished_at),
 a AS (
   INSERT INTO attempts (task_id, try, state, exit_code, started_at,
-                        finished_at)
-  SELECT id, 1, 'success', 0, started_at, finished_at FROM t)
+                        finished_at, log_capped)
+  SELECT id, 1, 'success', 0, started_at, finished_at,
+         CASE WHEN cell = 0 THEN '{"lines_total": 5000, "lines_kept": 1000,
+           "bytes_total": 23893, "bytes_kept": 3893}'::jsonb END
+  FROM t)
 SELECT id FROM r;

@@ -65,11 +65,12 @@ static inline void harness_guard_cb(uv_timer_t *t)
 
 static inline void harness_line_cb(void *ctx, enum exec_stream stream,
                                    int64_t time_ms, const char *text,
-                                   size_t len)
+                                   size_t len, bool more)
 {
     struct hrun *r = ctx;
     struct hline l = {stream, time_ms, (char *)text, len};
 
+    assert_true(!more || len + 4 > EXEC_LINE_MAX);
     assert_true(stream == EXEC_STDOUT || stream == EXEC_STDERR);
     assert_int_equal(text[len], '\0');
     r->count[stream]++;
