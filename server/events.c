@@ -502,9 +502,6 @@ static int hook_open(struct engine *e, struct store_conn *c, const char *dag_id,
     const char *secret;
     int rc = store_dag_lock(c, dag_id, &l, err);
 
-    /* A DAG whose file is gone fires nothing: refused, nothing stored. */
-    if (rc == 0 && l.file_missing)
-        rc = store_dag_startable(dag_id, &l, err);
     if (rc == 0 && (l.version_id == 0 ||
                     (f->d = engine_dag(e->cache, c, l.version_id)) == NULL))
         rc = weir_err_set(err, WEIR_ENOTFOUND,
@@ -525,6 +522,10 @@ static int hook_open(struct engine *e, struct store_conn *c, const char *dag_id,
                               "missing or wrong X-Hub-Signature-256: expected "
                               "sha256=<hex HMAC-SHA256 of the body>");
     }
+    /* A DAG whose file is gone fires nothing: refused (after the
+     * signature, so that only the sender learns why), nothing stored. */
+    if (rc == 0 && l.file_missing)
+        rc = store_dag_startable(dag_id, &l, err);
     snprintf(f->id, sizeof(f->id), "%s", dag_id);
     return rc;
 }
