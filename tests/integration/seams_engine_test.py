@@ -268,6 +268,9 @@ def test_file_gone():
     code, b = hook("se-gone", 1)
     check(code == 409 and "file is gone" in b["error"]["message"],
           "a webhook of a missing DAG: %d %s" % (code, b))
+    code, _, _ = call("POST", "/api/v1/hooks/se-gone/push", None,
+                      data=b"{}")
+    check(code == 401, "an unsigned webhook of a missing DAG: %d" % code)
     check(len(runs("se-gone")) == 1, "runs of se-gone: %s" % runs("se-gone"))
     # deleted: gone from the list, its run stays readable
     code, _, _ = call("DELETE", "/api/v1/dags/se-gone", ADMIN)
