@@ -240,5 +240,18 @@ def test_long_line():
           in notes[0][1], "the mark after the pieces: %r" % notes)
 
 
-run_tests("logs_test", [test_cli_options, test_long_line, test_cap,
-                        test_million_lines])
+def test_follow():
+    run_id = trigger("ticker")
+    rc, out, err = cli("logs", str(run_id), "tick", "-f", timeout=60)
+    want = []
+    for i in range(1, 6):
+        want += ["tick %d" % i, "warn %d" % i]
+    got = out.splitlines()
+    check(rc == 0 and sorted(got) == sorted(want) and
+          [x for x in got if x.startswith("tick")] == want[::2],
+          "weir logs -f from before the attempt to its end: %d %r %r"
+          % (rc, out, err))
+
+
+run_tests("logs_test", [test_cli_options, test_follow, test_long_line,
+                        test_cap, test_million_lines])
