@@ -225,7 +225,7 @@ await test('cancel-and-retry-failed', async () => {
 });
 
 // Updates in place (tests/e2e/dags/chatty.yaml): a run that talks for
-// about 20 s beside an approval gate, after 30 quick cells.
+// about 30 s beside an approval gate, after 30 quick cells.
 const startChatty = async () => {
   if (state.chatty) return state.chatty;
   state.chatty = (await api('POST', '/api/v1/dags/chatty/runs')).run_id;
