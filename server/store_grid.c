@@ -4,7 +4,8 @@
  * runs, each with one state per step; a matrix step's cells fold into the
  * state that needs a person's eye first (failed before running before
  * success). And the latest runs of every DAG, for the DAGs page's squares,
- * one index range scan per DAG.
+ * one index range scan per DAG, each saying whether it waits for a person
+ * (a running run with a task awaiting approval).
  */
 #include <stdio.h>
 
@@ -50,9 +51,11 @@ int store_recent_runs(struct store_conn *c, int per_dag, cJSON **out,
     return store_json_query(
         c,
         "SELECT coalesce(jsonb_object_agg(d.id, (SELECT coalesce(jsonb_agg("
-        "jsonb_build_object('id', x.id, 'state', x.state) ORDER BY x.id"
-        " DESC), '[]') FROM (SELECT r.id, r.state FROM runs r WHERE"
-        " r.dag_id = d.id ORDER BY r.id DESC LIMIT $1) x)), '{}')"
-        " FROM dags d",
+        "jsonb_build_object('id', x.id, 'state', x.state,"
+        " 'awaiting_approval', x.state = 'running' AND EXISTS (SELECT 1"
+        " FROM tasks t WHERE t.run_id = x.id AND t.state ="
+        " 'awaiting_approval')) ORDER BY x.id DESC), '[]') FROM (SELECT"
+        " r.id, r.state FROM runs r WHERE r.dag_id = d.id ORDER BY r.id"
+        " DESC LIMIT $1) x)), '{}') FROM dags d",
         1, params, out, err);
 }

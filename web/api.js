@@ -2,6 +2,10 @@
 // The API client: the token from sessionStorage as a bearer header (no
 // cookie, so no other site can ride it), JSON errors as ApiError, and
 // conditional reads (If-None-Match) so polling pages skip unchanged data.
+// Every reply's body is read, a 304's too. Whether the server can be
+// reached is tracked here: a request that gets no answer at all is an
+// ApiError of code NETWORK and makes the dashboard "offline" (the event
+// weir-net) until the next answer; only a 401 signs out.
 
 const TOKEN_KEY = 'weir.token';
 
@@ -25,6 +29,16 @@ export function setToken(t) {
 // Cached bodies of conditional reads, by path: {etag, data}.
 const cache = new Map();
 
+// {online, lastUpdate}: lastUpdate is the time of the last answer.
+export const net = {online: true, lastUpdate: null};
+
+function reached(online) {
+  if (online) net.lastUpdate = new Date();
+  if (net.online === online) return;
+  net.online = online;
+  window.dispatchEvent(new Event('weir-net'));
+}
+
 async function request(method, path, body, tok) {
   const headers = {'Accept': 'application/json'};
   const t = tok ?? token();
@@ -32,14 +46,23 @@ async function request(method, path, body, tok) {
   const cached = method === 'GET' ? cache.get(path) : undefined;
   if (cached) headers['If-None-Match'] = cached.etag;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const resp = await fetch(path, {
-    method,
-    headers,
-    cache: 'no-store',
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  let resp, text;
+  try {
+    resp = await fetch(path, {
+      method,
+      headers,
+      cache: 'no-store',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    // read every body to its end, a 304's (empty) too: a reply left
+    // unread is counted as canceled by the browser
+    text = await resp.text();
+  } catch (e) {
+    reached(false);
+    throw new ApiError(0, 'NETWORK', 'the server cannot be reached');
+  }
+  reached(true);
   if (resp.status === 304 && cached) return {data: cached.data, changed: false};
-  const text = await resp.text();
   let data = null;
   try {
     data = text ? JSON.parse(text) : null;
@@ -71,6 +94,11 @@ export function poll(path) {
 // POST path with an optional JSON body: the parsed reply.
 export async function post(path, body) {
   return (await request('POST', path, body)).data;
+}
+
+// DELETE path: the parsed reply.
+export async function del(path) {
+  return (await request('DELETE', path)).data;
 }
 
 // The session of a token not yet stored: {role, name}, or ApiError.

@@ -5,7 +5,7 @@
 // its polling when the page is left.
 
 import * as api from './api.js';
-import {h, note, put} from './ui.js';
+import {h, note, put, replace} from './ui.js';
 import * as dags from './page_dags.js';
 import * as dag from './page_dag.js';
 import * as run from './page_run.js';
@@ -88,7 +88,7 @@ function signInPage(message) {
     h('button', {type: 'submit', class: 'primary'}, 'Sign in'));
   ctx.session = null;
   showHeader();
-  put(main(), form);
+  replace(main(), form);
   input.focus();
 }
 
@@ -102,8 +102,18 @@ async function route() {
       ctx.session = await api.session();
       ctx.canAct = ctx.session.role === 'admin';
     } catch (e) {
-      api.setToken(null);
-      signInPage(e.status === 401 ? `Signed out: ${e.message}` : `Cannot reach the server: ${e.message}`);
+      // only a refused token signs out; anything else keeps it and retries
+      if (e.status === 401) {
+        api.setToken(null);
+        signInPage(`Signed out: ${e.message}`);
+        return;
+      }
+      if (leave) leave();
+      leave = null;
+      const retry = setTimeout(route, 3000);
+      leave = () => clearTimeout(retry);
+      replace(main(), note('error', `Cannot reach the server (${e.message}); trying again every 3 s. `,
+                           'Your token is kept.'));
       return;
     }
   }
@@ -121,13 +131,13 @@ async function route() {
   leave = null;
   showHeader();
   if (!found) {
-    put(main(), note('empty', 'No such page. ', h('a', {href: '#/dags'}, 'See the DAGs.')));
+    replace(main(), note('empty', 'No such page. ', h('a', {href: '#/dags'}, 'See the DAGs.')));
     return;
   }
   // Each page draws into an element of its own: a request of the page left
   // behind may still finish, and then draws into an element no longer shown.
   const el = h('div', {class: 'page'});
-  put(main(), el);
+  replace(main(), el);
   leave = found.render(el, args, ctx) || null;
   main().focus({preventScroll: true});
 }
@@ -141,6 +151,41 @@ function signOut() {
   signInPage();
 }
 
+// While the server cannot be reached: a banner with the time of the last
+// answer, and the buttons of the page disabled (also those drawn
+// meanwhile); the page keeps what it shows.
+const offlineBanner = document.getElementById('offline');
+const disabler = new MutationObserver(() => disableButtons());
+
+function disableButtons() {
+  for (const b of main().querySelectorAll('button:not([disabled])')) {
+    b.disabled = true;
+    b.dataset.offline = '1';
+  }
+}
+
+function showNet() {
+  if (api.net.online) {
+    disabler.disconnect();
+    offlineBanner.hidden = true;
+    for (const b of main().querySelectorAll('button[data-offline]')) {
+      b.disabled = false;
+      delete b.dataset.offline;
+    }
+    return;
+  }
+  const last = api.net.lastUpdate;
+  put(offlineBanner, h('strong', {}, 'The server cannot be reached. '),
+      last ? ['Shown as of the last update at ', h('time', {datetime: last.toISOString(), id: 'offline-time'},
+                                                   last.toLocaleTimeString()), '. ']
+           : 'Nothing was loaded yet. ',
+      'Actions are disabled until it answers again.');
+  offlineBanner.hidden = false;
+  disableButtons();
+  disabler.observe(main(), {childList: true, subtree: true, attributes: true, attributeFilter: ['disabled']});
+}
+
+window.addEventListener('weir-net', showNet);
 document.getElementById('signout').addEventListener('click', signOut);
 window.addEventListener('hashchange', route);
 window.addEventListener('weir-signed-out', () => {

@@ -5,7 +5,7 @@
 // that promote a version, or approve or reject a promotion that waits.
 
 import * as api from './api.js';
-import {badge, every, h, note, put, time, toast} from './ui.js';
+import {badge, every, h, note, put, time, toast, unreachable} from './ui.js';
 
 // The stages in their order: a version only moves forward.
 export const STAGES = ['none', 'dev', 'staging', 'prod', 'archived'];
@@ -54,6 +54,7 @@ function listPage(main) {
           h('td', {}, String(n.count)),
           h('td', {}, runLink(n.latest)))))));
     } catch (e) {
+      if (unreachable(e) && body.firstChild) return; // the banner says so; keep the page
       put(body, note('error', `Cannot load the artifacts: ${e.message}`));
     }
   });
@@ -74,7 +75,12 @@ function controls(name, v, refresh) {
     }
     refresh();
   };
-  const withComment = (b) => (comment.value ? {...b, comment: comment.value} : b);
+  // the inputs shown (kept by updates in place), not the ones built here
+  const withComment = (b) => {
+    const text = document.getElementById(`comment-${v.version}`)?.value;
+    return text ? {...b, comment: text} : b;
+  };
+  const stage = () => document.getElementById(`promote-to-${v.version}`).value;
   if (v.pending) {
     return h('div', {class: 'row'}, comment,
       h('button', {type: 'button', class: 'primary', 'data-approve-version': v.version, onclick: () =>
@@ -88,7 +94,7 @@ function controls(name, v, refresh) {
                 later.map((st) => h('option', {value: st}, st)));
   return h('div', {class: 'row'}, sel, comment,
     h('button', {type: 'button', 'data-promote': v.version, onclick: () =>
-      send(`promoted to ${sel.value}`, 'promote', withComment({to: sel.value}))}, 'Promote'));
+      send(`promoted to ${stage()}`, 'promote', withComment({to: stage()}))}, 'Promote'));
 }
 
 function promotions(list) {
@@ -129,6 +135,7 @@ function namePage(main, name, ctx) {
         ctx.canAct ? null : h('p', {class: 'muted'}, 'An admin token can promote a version.'));
       put(body, versionsTable(a, ctx, refresh));
     } catch (e) {
+      if (unreachable(e) && body.firstChild) return; // the banner says so; keep the page
       put(head, note('error', e.status === 404 ? `No artifact "${name}". ` : `Cannot load ${name}: ${e.message} `,
                      h('a', {href: '#/artifacts'}, 'See the artifacts.')));
     }

@@ -7,62 +7,129 @@ import * as api from './api.js';
 import {diffLines} from './diff.js';
 import {graph} from './graph.js';
 import {pauseButton} from './page_dags.js';
-import {badge, duration, every, h, note, put, section, square, time, toast} from './ui.js';
+import {badge, duration, every, h, liveDuration, note, put, section, square, time, toast, unreachable} from './ui.js';
+import {dagState, runSquare} from './page_dags.js';
 
 const GRID_RUNS = 25;
 const RUNS_PAGE = 50;
 
-// One input for a param, typed by its default value.
-function paramInput(name, def) {
+// The declared type of a param: that of its default in the DAG file.
+function paramType(def) {
+  if (typeof def === 'boolean') return 'bool';
+  if (typeof def === 'number') return 'number';
+  if (typeof def === 'string') return 'string';
+  if (Array.isArray(def)) return 'list';
+  if (def !== null && typeof def === 'object') return 'map';
+  return 'JSON';
+}
+
+const TYPE_WORDS = {
+  bool: 'a bool (true or false)',
+  number: 'a number',
+  string: 'a string',
+  list: 'a list (a JSON array, e.g. ["a", "b"])',
+  map: 'a map (a JSON object, e.g. {"k": "v"})',
+  JSON: 'a JSON value',
+};
+
+// The params in effect for an environment: the DAG's defaults, overridden
+// by the environment's params (as the server resolves them).
+function effectiveParams(def, env) {
+  return {...(def.params || {}), ...((env && def.environments?.[env]?.params) || {})};
+}
+
+// One input for a param, typed by its declared type, showing value.
+function paramInput(name, type, value) {
   const id = `param-${name}`;
-  const common = {id, name, 'data-param': name};
-  if (typeof def === 'boolean')
-    return [h('input', {...common, type: 'checkbox', checked: def}), h('label', {for: id}, name)];
-  if (typeof def === 'number')
-    return [h('label', {for: id}, name), h('input', {...common, type: 'number', step: 'any', value: def, required: true})];
-  if (def !== null && typeof def === 'object')
-    return [h('label', {for: id}, `${name} (JSON)`), h('textarea', {...common, 'data-json': '1', rows: 3}, JSON.stringify(def))];
-  return [h('label', {for: id}, name), h('input', {...common, type: 'text', value: def ?? ''})];
+  const common = {id, name, 'data-param': name, 'data-type': type, 'aria-describedby': `param-src-${name}`};
+  const src = h('span', {class: 'muted param-src', id: `param-src-${name}`});
+  if (type === 'bool')
+    return [h('input', {...common, type: 'checkbox', checked: value === true}), h('label', {for: id}, name), src];
+  if (type === 'number')
+    return [h('label', {for: id}, `${name} (number)`), h('input', {...common, type: 'number', step: 'any', value, required: true}), src];
+  if (type === 'string')
+    return [h('label', {for: id}, name), h('input', {...common, type: 'text', value: value ?? ''}), src];
+  return [h('label', {for: id}, `${name} (${type === 'JSON' ? 'JSON' : type + ', JSON'})`),
+          h('textarea', {...common, rows: 3}, JSON.stringify(value)), src];
 }
 
-function readParams(form) {
-  const params = {};
-  for (const el of form.querySelectorAll('[data-param]')) {
-    const name = el.dataset.param;
-    if (el.type === 'checkbox') params[name] = el.checked;
-    else if (el.type === 'number') {
-      if (el.value === '' || isNaN(Number(el.value))) throw new Error(`param ${name}: expected a number`);
-      params[name] = Number(el.value);
-    } else if (el.dataset.json) {
-      try {
-        params[name] = JSON.parse(el.value);
-      } catch (e) {
-        throw new Error(`param ${name}: not valid JSON (${e.message})`);
-      }
-    } else params[name] = el.value;
+// Show value in a param's input.
+function setParam(el, value) {
+  if (el.type === 'checkbox') el.checked = value === true;
+  else if (el.dataset.type === 'number' || el.dataset.type === 'string') el.value = value ?? '';
+  else el.value = JSON.stringify(value);
+}
+
+// The value of a param's input, checked against its declared type; an
+// Error naming the param and the type when it does not fit.
+function readParam(el) {
+  const name = el.dataset.param, type = el.dataset.type;
+  const wrong = (why) => new Error(`param ${name} must be ${TYPE_WORDS[type]}: ${why}`);
+  if (type === 'bool') return el.checked;
+  if (type === 'number') {
+    if (el.value.trim() === '' || !isFinite(Number(el.value))) throw wrong(el.validity?.badInput ? 'that is not a number' : 'it is empty');
+    return Number(el.value);
   }
-  return params;
+  if (type === 'string') return el.value;
+  let v;
+  try {
+    v = JSON.parse(el.value);
+  } catch (e) {
+    throw wrong(`${JSON.stringify(el.value.slice(0, 60))} is not valid JSON (${e.message})`);
+  }
+  if (type === 'list' && !Array.isArray(v)) throw wrong(`${JSON.stringify(v).slice(0, 60)} is not a list`);
+  if (type === 'map' && (v === null || typeof v !== 'object' || Array.isArray(v)))
+    throw wrong(`${JSON.stringify(v).slice(0, 60)} is not a map`);
+  return v;
 }
 
+const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
+// The Trigger form: the params in effect for the environment chosen
+// (refilled when it changes), each checked against its declared type;
+// only the params the user changed are sent, so that the server applies
+// the environment's own values to the others.
 function triggerForm(d) {
   const def = d.dag || {};
-  const params = def.params || {};
+  const declared = def.params || {};
   const envs = Object.keys(def.environments || {});
-  const err = h('div', {});
+  const err = h('div', {id: 'trigger-error'});
   const envSelect = envs.length
     ? h('select', {id: 'trigger-env', name: 'environment'},
         envs.map((e) => h('option', {value: e, selected: e === def.environment}, e)))
     : null;
-  const form = h('form', {id: 'trigger-form', class: 'form-grid', onsubmit: async (ev) => {
+  const env = () => (envSelect ? envSelect.value : def.environment);
+  let shown = effectiveParams(def, env());
+  const fields = () => [...form.querySelectorAll('[data-param]')];
+  const sources = () => {
+    for (const el of fields()) {
+      const name = el.dataset.param;
+      const envValue = def.environments?.[env()]?.params?.[name];
+      const note = form.querySelector(`#param-src-${CSS.escape(name)}`);
+      if (note) note.textContent = envValue !== undefined ? `set by ${env()}` : '';
+    }
+  };
+  const refill = () => {
+    shown = effectiveParams(def, env());
+    for (const el of fields()) setParam(el, shown[el.dataset.param]);
+    sources();
+    put(err);
+  };
+  const form = h('form', {id: 'trigger-form', class: 'form-grid', novalidate: true, onsubmit: async (ev) => {
     ev.preventDefault();
     put(err);
-    let body;
+    const params = {};
     try {
-      body = {params: readParams(form)};
+      for (const el of fields()) {
+        const v = readParam(el);
+        if (!same(v, shown[el.dataset.param])) params[el.dataset.param] = v;
+      }
     } catch (e) {
       put(err, note('error', e.message));
       return;
     }
+    const body = {};
+    if (Object.keys(params).length) body.params = params;
     if (envSelect) body.environment = envSelect.value;
     try {
       const r = await api.post(`/api/v1/dags/${encodeURIComponent(d.id)}/runs`, body);
@@ -72,12 +139,14 @@ function triggerForm(d) {
       put(err, note('error', `Cannot trigger: ${e.message}`));
     }
   }},
-    Object.keys(params).length
-      ? Object.entries(params).map(([k, v]) => h('div', {class: 'field'}, paramInput(k, v)))
-      : h('p', {class: 'muted'}, 'This DAG has no params.'),
     envSelect ? h('div', {class: 'field'}, h('label', {for: 'trigger-env'}, 'environment'), envSelect) : null,
+    Object.keys(declared).length
+      ? Object.entries(declared).map(([k, v]) => h('div', {class: 'field'}, paramInput(k, paramType(v), shown[k])))
+      : h('p', {class: 'muted'}, 'This DAG has no params.'),
     err,
     h('div', {}, h('button', {type: 'submit', class: 'primary'}, 'Trigger run')));
+  if (envSelect) envSelect.addEventListener('change', refill);
+  sources();
   return form;
 }
 
@@ -124,14 +193,16 @@ function schedulesList(d) {
 }
 
 // The grid: steps as rows, runs as columns (oldest on the left).
-function grid(steps, runs) {
-  if (!runs.length) return note('empty', 'No runs yet. Use the Trigger form above, or wait for a trigger to fire.');
+function grid(steps, runs, runnable) {
+  if (!runs.length)
+    return note('empty', runnable ? 'No runs yet. Use the Trigger form above, or wait for a trigger to fire.' : 'No runs yet.');
   const cols = runs.slice().reverse();
   const ids = steps.map((st) => st.id);
   for (const r of cols) for (const k of Object.keys(r.tasks)) if (!ids.includes(k)) ids.push(k);
   return h('div', {class: 'scroll'}, h('table', {class: 'grid', id: 'grid'},
     h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Step'),
-      cols.map((r) => h('th', {scope: 'col'}, square(r.state, `#/runs/${r.id}`, `run ${r.id}`))))),
+      cols.map((r) => h('th', {scope: 'col'}, runSquare(r.state === 'running' &&
+        Object.values(r.tasks).some((t) => t.state === 'awaiting_approval') ? {...r, awaiting_approval: true} : r))))),
     h('tbody', {}, ids.map((id) => h('tr', {}, h('th', {scope: 'row'}, id),
       cols.map((r) => {
         const t = r.tasks[id];
@@ -143,10 +214,10 @@ function grid(steps, runs) {
 function runsTable(runs) {
   return h('table', {class: 'list', id: 'runs'},
     h('thead', {}, h('tr', {}, ['Run', 'State', 'Why', 'Created', 'Duration'].map((t) => h('th', {scope: 'col'}, t)))),
-    h('tbody', {}, runs.map((r) => h('tr', {},
+    h('tbody', {}, runs.map((r) => h('tr', {'data-key': `run-${r.id}`},
       h('td', {}, h('a', {href: `#/runs/${r.id}`}, `#${r.id}`)), h('td', {}, badge(r.state)),
       h('td', {}, r.reason || `${r.trigger.kind} ${r.trigger.key}`), h('td', {}, time(r.created_at)),
-      h('td', {}, duration(r.started_at, r.finished_at))))));
+      h('td', {}, liveDuration(r.started_at, r.finished_at))))));
 }
 
 function versionsSection(d) {
@@ -177,10 +248,42 @@ function versionsSection(d) {
       list.length > 1
         ? h('div', {class: 'row'}, h('label', {for: 'diff-from'}, 'Compare'), a, h('label', {for: 'diff-to'}, 'with'), b,
             h('button', {type: 'button', id: 'diff-show', onclick: show}, 'Show diff'))
-        : h('p', {class: 'muted'}, 'Only one version so far: edit the DAG file to make another.'),
+        : list.length ? h('p', {class: 'muted'}, 'Only one version so far: edit the DAG file to make another.')
+          : h('p', {class: 'muted', id: 'no-versions'},
+              'No version yet: the file has never loaded. A version is stored each time it loads without error.'),
       out);
   }).catch((e) => put(box, note('error', `Cannot load the versions: ${e.message}`)));
   return box;
+}
+
+// Runs of a first page merged with those of older pages already shown, by
+// id, newest first: runs that a newer run pushed off the first page stay.
+function merged(first, older) {
+  if (!older.length) return first;
+  const byId = new Map(older.map((r) => [r.id, r]));
+  for (const r of first) byId.set(r.id, r);
+  return [...byId.values()].sort((a, b) => b.id - a.id);
+}
+
+function deleteButton(d, ctx) {
+  if (!ctx.canAct) return null;
+  return h('button', {type: 'button', class: 'danger small', id: 'dag-delete', onclick: async () => {
+    if (!confirm(`Delete the DAG ${d.id}? Its runs stay readable.`)) return;
+    try {
+      await api.del(`/api/v1/dags/${encodeURIComponent(d.id)}`);
+      toast(`${d.id} deleted`);
+      location.hash = '#/dags';
+    } catch (e) {
+      toast(`Cannot delete ${d.id}: ${e.message}`, 'error');
+    }
+  }}, 'Delete DAG');
+}
+
+// Why a DAG cannot be triggered now, or null when it can.
+function notRunnable(d) {
+  if (d.file_missing) return 'Its file is gone, so it cannot run.';
+  if (!d.version_id) return 'It has never loaded without error, so there is nothing to run: fix the file (error above).';
+  return null;
 }
 
 export function render(main, [id], ctx) {
@@ -197,22 +300,34 @@ export function render(main, [id], ctx) {
   let gridCursor = null, gridOlder = [];
   let runsOlder = [], runsCursor = null;
 
+  const sourceView = () => {
+    if (d.source)
+      return [d.version_id && d.last_error
+        ? h('p', {class: 'muted'}, 'The source of the version in use; the file\'s newer text did not load (error above).') : null,
+        h('pre', {class: 'source', id: 'source'}, d.source)];
+    return note('info', {id: 'no-source'}, d.path
+      ? ['The file ', h('code', {}, d.path), d.file_missing ? ' is gone.' : ' has not loaded yet, so no version of its source is stored: its load error is shown above.']
+      : 'No version of this DAG is stored.');
+  };
   const build = () => {
     const steps = d.dag ? d.dag.steps : [];
+    const why = notRunnable(d);
+    // built afresh: the Trigger form and the versions are made once per build
+    main.replaceChildren(head);
     put(main, head,
-      ctx.canAct ? section('Trigger', triggerForm(d)) : null,
+      ctx.canAct ? section('Trigger', why ? note('info', {id: 'not-runnable'}, why) : triggerForm(d)) : null,
       section('Graph', steps.length ? h('div', {class: 'scroll'}, graph(steps, null, null))
                                     : note('error', 'This DAG has no loadable version.')),
       section('Triggers', trig),
       section('Runs by step', gridBox, gridMore),
       section('Runs', runsBox, runsMore),
-      section('Source', d.source ? h('pre', {class: 'source', id: 'source'}, d.source) : note('error', 'No source.')),
+      section('Source', h('div', {id: 'source-box'}, sourceView())),
       section('Versions', versionsSection(d)));
     built = true;
   };
   let gridFirst = [];
   const drawGrid = () => {
-    put(gridBox, grid(d.dag ? d.dag.steps : [], gridFirst.concat(gridOlder)));
+    put(gridBox, grid(d.dag ? d.dag.steps : [], merged(gridFirst, gridOlder), !notRunnable(d)));
     put(gridMore, gridCursor !== null
       ? h('button', {type: 'button', id: 'grid-older', class: 'small', onclick: async () => {
           const g = await api.get(`/api/v1/dags/${enc}/grid?limit=${GRID_RUNS}&cursor=${gridCursor}`);
@@ -224,7 +339,7 @@ export function render(main, [id], ctx) {
   };
   let runsFirst = [];
   const drawRuns = () => {
-    const all = runsFirst.concat(runsOlder);
+    const all = merged(runsFirst, runsOlder);
     put(runsBox, all.length ? runsTable(all) : note('empty', 'No runs yet.'));
     put(runsMore, runsCursor !== null
       ? h('button', {type: 'button', id: 'runs-older', class: 'small', onclick: async () => {
@@ -238,26 +353,39 @@ export function render(main, [id], ctx) {
 
   const refresh = async () => {
     const r = await api.poll(`/api/v1/dags/${enc}`);
+    const was = d;
     d = r.data;
     if (r.changed || !built) {
+      const st = dagState(d);
       put(head, h('div', {class: 'page-head'},
-        h('h1', {}, d.id), badge(d.last_error && !d.version_id ? 'broken' : d.paused ? 'paused' : 'active'),
-        pauseButton(d, ctx, refresh)),
+        h('h1', {}, d.id), badge(st),
+        pauseButton(d, ctx, refresh), d.file_missing ? deleteButton(d, ctx) : null),
         d.description ? h('p', {}, d.description) : null,
         h('p', {}, (d.tags || []).map((t) => h('span', {class: 'tag'}, t)),
           ` ${d.origin}${d.path ? ': ' + d.path : ''}`, ' · next run ', d.paused ? 'paused' : time(d.next_fire_at)),
+        d.file_missing
+          ? note('error', {id: 'file-missing'}, h('strong', {}, 'The file is gone: '),
+              `${d.path || 'the DAG file'} was removed, so this DAG no longer runs and no trigger fires it. `,
+              ctx.canAct ? 'Delete it here (its runs stay readable), or put the file back.' : 'An admin can delete it, or put the file back.')
+          : null,
         d.last_error ? note('error', h('strong', {}, 'Last load failed: '), h('pre', {}, d.last_error)) : null);
     }
+    // a DAG that loads, breaks or loses its file changes what the page offers
+    if (built && was && (notRunnable(was) !== notRunnable(d) || was.version_id !== d.version_id)) built = false;
     if (!built) build();
     const [g, runs] = await Promise.all([
       api.poll(`/api/v1/dags/${enc}/grid?limit=${GRID_RUNS}`),
       api.poll(`/api/v1/runs?dag=${enc}&limit=${RUNS_PAGE}`)]);
+    // once older pages are shown, the runs a newer run pushes off the
+    // first page join them instead of going away
     if (g.changed || !gridBox.firstChild) {
+      if (gridOlder.length) gridOlder = merged(gridFirst, gridOlder);
       gridFirst = g.data.runs;
       if (!gridOlder.length) gridCursor = g.data.next_cursor;
       drawGrid();
     }
     if (runs.changed || !runsBox.firstChild) {
+      if (runsOlder.length) runsOlder = merged(runsFirst, runsOlder);
       runsFirst = runs.data.runs;
       if (!runsOlder.length) runsCursor = runs.data.next_cursor;
       drawRuns();
@@ -266,6 +394,7 @@ export function render(main, [id], ctx) {
       const t = await api.poll(`/api/v1/dags/${enc}/triggers`);
       if (t.changed || !trig.firstChild) put(trig, triggersTable(t.data.triggers));
     } catch (e) {
+      if (unreachable(e)) throw e;
       if (e.status === 404 && /no such path/.test(e.message))
         put(trig, note('info', 'Live trigger state is not available on this server. Schedules from the DAG file:'), schedulesList(d));
       else put(trig, note('error', `Cannot load the triggers: ${e.message}`));
@@ -275,8 +404,13 @@ export function render(main, [id], ctx) {
     try {
       await refresh();
     } catch (e) {
-      put(head, note('error', e.status === 404 ? `No DAG "${id}". ` : `Cannot load DAG ${id}: ${e.message}`,
-                     h('a', {href: '#/dags'}, 'Back to the DAGs.')));
+      if (unreachable(e) && d) return; // the banner says so; keep the page
+      if (e.status === 404 && !/no such path/.test(e.message)) {
+        // nothing to wait for: say so and stop asking
+        put(main, note('error', `No DAG "${id}": it does not exist, or was deleted. `, h('a', {href: '#/dags'}, 'Back to the DAGs.')));
+        return false;
+      }
+      put(head, note('error', `Cannot load DAG ${id}: ${e.message} `, h('a', {href: '#/dags'}, 'Back to the DAGs.')));
     }
   });
 }

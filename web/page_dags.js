@@ -3,12 +3,13 @@
 // its last runs as squares, tags, a search box, pause and unpause.
 
 import * as api from './api.js';
-import {badge, every, h, note, put, square, time, toast} from './ui.js';
+import {badge, every, h, note, put, square, time, toast, unreachable} from './ui.js';
 
 const LAST_RUNS = 10;
 const DAGS_PAGE = 200; // DAGs per request; the search looks in those shown
 
-function dagState(d) {
+export function dagState(d) {
+  if (d.file_missing) return 'missing';
   if (d.last_error && !d.version_id) return 'broken';
   return d.paused ? 'paused' : 'active';
 }
@@ -21,6 +22,11 @@ async function setPaused(id, paused, refresh) {
   } catch (e) {
     toast(`Cannot ${paused ? 'pause' : 'unpause'} ${id}: ${e.message}`, 'error');
   }
+}
+
+// A run's square; a running run that waits for a person is shown apart.
+export function runSquare(r) {
+  return square(r.awaiting_approval && r.state === 'running' ? 'waiting_approval' : r.state, `#/runs/${r.id}`, `run ${r.id}`);
 }
 
 export function pauseButton(d, ctx, refresh) {
@@ -44,9 +50,9 @@ function row(d, runs, ctx, refresh) {
       : h('span', {class: 'muted'}, 'none')),
     h('td', {}, d.paused ? h('span', {class: 'muted'}, 'paused') : time(d.next_fire_at)),
     h('td', {class: 'squares'}, lastRuns.length
-      ? lastRuns.map((r) => square(r.state, `#/runs/${r.id}`, `run ${r.id}`))
+      ? lastRuns.map(runSquare)
       : h('span', {class: 'muted'}, 'no runs yet')),
-    h('td', {}, pauseButton(d, ctx, refresh)));
+    h('td', {}, d.file_missing ? null : pauseButton(d, ctx, refresh)));
 }
 
 export function render(main, args, ctx) {
@@ -105,6 +111,7 @@ export function render(main, args, ctx) {
     try {
       await refresh();
     } catch (e) {
+      if (unreachable(e) && drawn) return; // the banner says so; keep the page
       put(body, note('error', `Cannot load the DAGs: ${e.message}`));
     }
   });

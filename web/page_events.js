@@ -2,7 +2,7 @@
 // The events page: recent events (by cursor) and the runs each one fed.
 
 import * as api from './api.js';
-import {every, h, json, note, put, time} from './ui.js';
+import {every, h, json, note, put, time, unreachable} from './ui.js';
 
 const PAGE = 50;
 
@@ -49,6 +49,7 @@ export function render(main) {
       if (!older.length) cursor = r.data.next_cursor;
       draw();
     } catch (e) {
+      if (unreachable(e) && body.firstChild) return; // the banner says so; keep the page
       if (missingRoute(e)) {
         stopped = true;
         put(body, note('info', 'Events are not available on this server: it has no event API yet.'));

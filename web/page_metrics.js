@@ -4,7 +4,7 @@
 
 import * as api from './api.js';
 import {missingRoute} from './page_events.js';
-import {every, h, note, put, s, time} from './ui.js';
+import {every, h, note, put, s, time, unreachable} from './ui.js';
 
 const LIMIT = 500;
 
@@ -27,7 +27,7 @@ function chart(m) {
   pts.forEach((p, i) => { p.x = even ? i / (pts.length - 1) : (p.t - t0) / (t1 - t0); });
   const x = (f) => L + f * (W - L - 10);
   const y = (v) => 10 + (1 - (v - lo) / (hi - lo)) * (H - B - 10);
-  const svg = s('svg', {class: 'chart', id: 'metric-chart', width: W, height: H, role: 'img',
+  const svg = s('svg', {class: 'chart', id: 'metric-chart', width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img',
                         'aria-label': `${m.name}: ${pts.length} samples from ${lo} to ${hi}`},
     s('line', {class: 'axis', x1: L, y1: H - B, x2: W - 10, y2: H - B}),
     s('text', {x: 2, y: y(hi) + 4, class: 'label'}, String(+hi.toPrecision(4))),
@@ -67,6 +67,7 @@ export function render(main, [name]) {
       const r = await api.poll(`/api/v1/metrics/${encodeURIComponent(name)}?since=${encodeURIComponent(since)}&limit=${LIMIT}`);
       if (r.changed || !body.firstChild) put(body, chart(r.data));
     } catch (e) {
+      if (unreachable(e) && body.firstChild) return; // the banner says so; keep the page
       if (missingRoute(e)) {
         stopped = true;
         put(body, note('info', 'Metrics are not available on this server: it has no metrics API yet.'));

@@ -6,7 +6,8 @@
 
 import * as api from './api.js';
 import {graph} from './graph.js';
-import {badge, duration, every, h, json, note, put, s, section, square, stateWord, time, toast} from './ui.js';
+import {badge, duration, every, h, json, liveDuration, note, put, replace, s, section, stateWord, time, toast,
+        unreachable} from './ui.js';
 
 const FINISHED = ['success', 'failed', 'canceled'];
 // The state shown for a step of several tasks: the one to look at first.
@@ -77,8 +78,10 @@ function actions(run, steps, refresh) {
   if (FINISHED.includes(run.state) && steps.length) {
     const sel = h('select', {id: 'retry-from-step', 'aria-label': 'step to retry from'},
                   steps.map((st) => h('option', {value: st}, st)));
+    // the element shown (kept by updates in place), not the one built here
+    const from = () => document.getElementById('retry-from-step').value;
     out.push(h('span', {class: 'row'}, sel, h('button', {type: 'button', id: 'retry-from', onclick: () =>
-      act(`Retrying run ${run.id} from ${sel.value}`, `${base}/retry`, {from: sel.value}, refresh)}, 'Retry from step')));
+      act(`Retrying run ${run.id} from ${from()}`, `${base}/retry`, {from: from()}, refresh)}, 'Retry from step')));
   }
   return out;
 }
@@ -86,16 +89,27 @@ function actions(run, steps, refresh) {
 function gates(run, tasks, def, canAct, refresh) {
   const waiting = tasks.filter((t) => t.state === 'awaiting_approval');
   return waiting.map((t) => {
-    const comment = h('input', {type: 'text', id: `comment-${t.step}`, placeholder: 'comment (optional)', 'aria-label': 'comment'});
+    const step = (def?.steps || []).find((st) => st.id === t.step);
+    const id = `comment-${t.step}`;
+    const comment = h('input', {type: 'text', id, placeholder: 'comment (optional)', 'aria-label': `comment on ${t.step}`});
     const path = (verb) => `/api/v1/runs/${run.id}/steps/${encodeURIComponent(t.step)}/${verb}`;
-    return note('info', h('strong', {}, `◆ ${t.step} waits for approval`),
-      t.approval_message ? h('p', {}, t.approval_message) : null,
+    // the comment of the input shown: updates keep it and what was typed
+    const body = () => {
+      const text = document.getElementById(id)?.value;
+      return text ? {comment: text} : undefined;
+    };
+    // the server's rendered message when it sends one, else the DAG's text
+    const message = t.approval_message ?? step?.approval?.message;
+    const gate = note('info', h('strong', {}, `◆ ${t.step} waits for approval`),
+      message ? h('p', {class: 'gate-message'}, message) : null,
       canAct ? h('div', {class: 'row'}, comment,
         h('button', {type: 'button', class: 'primary', 'data-approve': t.step, onclick: () =>
-          act(`${t.step} approved`, path('approve'), comment.value ? {comment: comment.value} : undefined, refresh)}, 'Approve'),
+          act(`${t.step} approved`, path('approve'), body(), refresh)}, 'Approve'),
         h('button', {type: 'button', class: 'danger', 'data-reject': t.step, onclick: () =>
-          act(`${t.step} rejected`, path('reject'), comment.value ? {comment: comment.value} : undefined, refresh)}, 'Reject'))
+          act(`${t.step} rejected`, path('reject'), body(), refresh)}, 'Reject'))
         : h('p', {class: 'muted'}, 'An admin token can approve or reject it.'));
+    gate.dataset.gate = t.step;
+    return gate;
   });
 }
 
@@ -107,11 +121,12 @@ function tasksTable(tasks, openLogs) {
       h('td', {}, badge(t.state), t.error ? h('div', {class: 'err-text'}, t.error) : null,
         t.decision ? h('div', {class: 'muted'}, `${t.decision} by ${t.decided_by || '?'}${t.decision_comment ? ': ' + t.decision_comment : ''}`) : null),
       h('td', {}, `${t.try_count} / ${t.max_tries}`),
-      h('td', {}, duration(t.started_at, t.finished_at)),
+      h('td', {}, liveDuration(t.started_at, t.finished_at)),
       h('td', {}, t.attempts.length ? t.attempts.map((a) => h('button', {type: 'button', class: `attempt small st-${a.state}`, id: `attempt-${a.id}`,
           'data-attempt': a.id, title: `${stateWord(a.state)}${a.error ? ': ' + a.error : ''}`,
           onclick: () => openLogs(t, a)},
-          `try ${a.try} · ${stateWord(a.state)}${a.exit_code !== null ? ` · exit ${a.exit_code}` : ''} · ${duration(a.started_at, a.finished_at)} · logs`))
+          `try ${a.try} · ${stateWord(a.state)}${a.exit_code !== null ? ` · exit ${a.exit_code}` : ''} · `,
+          liveDuration(a.started_at, a.finished_at), ' · logs'))
         : h('span', {class: 'muted'}, 'none')),
       h('td', {}, t.outputs && Object.keys(t.outputs).length ? h('code', {class: 'outputs'}, JSON.stringify(t.outputs)) : '—')))));
 }
@@ -149,10 +164,12 @@ function lineageView(l) {
       : note('empty', 'No task has succeeded yet: the lineage lists what each successful task wrote and read.')];
 }
 
-// The log panel of one attempt; returns {el, stop}.
+// The log panel of one attempt; returns {el, stop}. While it follows (from
+// the start for a running attempt), new lines keep the end in view;
+// scrolling up stops following, scrolling back to the end resumes it.
 function logView(run, task, attempt) {
-  const pre = h('pre', {class: 'logs', id: 'logs', tabindex: 0, 'aria-live': 'polite'});
-  const status = h('p', {class: 'muted', id: 'logs-status'}, 'Loading…');
+  const pre = h('pre', {class: 'logs', id: 'logs', tabindex: 0});
+  const status = h('p', {class: 'muted', id: 'logs-status', 'aria-live': 'polite'}, 'Loading…');
   // A worker's cap on uploaded output (--max-log-lines/--max-log-bytes):
   // the attempt's record says what was cut, and so does the log's first
   // line once the attempt is over.
@@ -162,20 +179,27 @@ function logView(run, task, attempt) {
     `(${cap.bytes_kept} of ${cap.bytes_total} bytes) were uploaded; the full log stayed on the worker until the attempt was reported.`));
   let after = -1;
   let count = 0;
+  let follow = attempt.state === 'running';
+  const atEnd = () => pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24;
+  pre.addEventListener('scroll', () => { follow = atEnd(); });
   const stop = every(1000, async () => {
     for (;;) {
       const r = await api.get(`/api/v1/attempts/${attempt.id}/logs?after=${after}&limit=${LOG_PAGE}`);
+      const keep = follow || (count > 0 && atEnd());
       for (const l of r.lines) {
         if (!cap && l.seq === 0 && l.stream === 'system' && l.line.startsWith('weir-worker: log capped')) put(capped, note('info', l.line));
         pre.append(h('span', {class: `log-${l.stream}`, title: new Date(l.ts).toISOString()}, l.line + '\n'));
       }
       count += r.lines.length;
       after = r.next_after;
-      if (r.lines.length && pre.scrollHeight - pre.scrollTop - pre.clientHeight < 80) pre.scrollTop = pre.scrollHeight;
+      if (r.lines.length && keep) {
+        pre.scrollTop = pre.scrollHeight;
+        follow = true;
+      }
       if (r.lines.length < LOG_PAGE) break;
     }
     const running = attempt.state === 'running';
-    status.textContent = `${count} ${count === 1 ? 'line' : 'lines'}${running ? ' · following live' : ''}`;
+    status.textContent = `${count} ${count === 1 ? 'line' : 'lines'}${running ? (follow ? ' · following live' : ' · live; scroll to the end to follow') : ''}`;
     if (!count && !running) status.textContent = 'This attempt wrote no log lines.';
   });
   const el = section(`Logs of ${taskName(task)}, try ${attempt.try}`, capped, status, pre);
@@ -199,6 +223,7 @@ export function render(main, [id], ctx) {
     try {
       put(lineageBox, lineageView(await api.get(`/api/v1/runs/${id}/lineage`)));
     } catch (e) {
+      if (unreachable(e)) return; // the banner says so; keep what is shown
       put(lineageBox, note('error', `Cannot load the lineage: ${e.message}`));
     }
   };
@@ -206,7 +231,7 @@ export function render(main, [id], ctx) {
   const openLogs = (t, a) => {
     if (log) log.stop();
     log = logView(run, t, a);
-    put(logBox, log.el);
+    replace(logBox, log.el);
     log.el.scrollIntoView({block: 'nearest'});
   };
 
@@ -235,7 +260,7 @@ export function render(main, [id], ctx) {
         h('dt', {}, 'Created'), h('dd', {}, time(run.created_at)),
         h('dt', {}, 'Started'), h('dd', {}, time(run.started_at)),
         h('dt', {}, 'Finished'), h('dd', {}, time(run.finished_at)),
-        h('dt', {}, 'Duration'), h('dd', {}, duration(run.started_at, run.finished_at)),
+        h('dt', {}, 'Duration'), h('dd', {}, liveDuration(run.started_at, run.finished_at)),
         run.retry_count ? [h('dt', {}, 'Retried'), h('dd', {}, `${run.retry_count === 1 ? 'once' : run.retry_count + ' times'}, last `, time(run.retried_at))] : null,
         run.canceled_by ? [h('dt', {}, 'Canceled by'), h('dd', {}, run.canceled_by)] : null),
       h('details', {open: true}, h('summary', {}, 'Params'), h('pre', {id: 'params'}, json(run.params))),
@@ -260,8 +285,14 @@ export function render(main, [id], ctx) {
       await refresh();
       return FINISHED.includes(run.state) ? 5000 : 1500;
     } catch (e) {
-      put(head, note('error', e.status === 404 ? `No run ${id}. ` : `Cannot load run ${id}: ${e.message}`,
-                     h('a', {href: '#/dags'}, 'Back to the DAGs.')));
+      if (unreachable(e) && run) return 1500; // the banner says so; keep the page
+      if (e.status === 404) {
+        // nothing to wait for: say so and stop asking
+        put(head, note('error', `No run ${id}: it does not exist (or was deleted with its DAG). `,
+                       h('a', {href: '#/dags'}, 'Back to the DAGs.')));
+        return false;
+      }
+      put(head, note('error', `Cannot load run ${id}: ${e.message}`, h('a', {href: '#/dags'}, 'Back to the DAGs.')));
     }
   });
   return () => {

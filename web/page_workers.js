@@ -3,7 +3,7 @@
 // last heartbeat.
 
 import * as api from './api.js';
-import {ago, badge, every, h, note, put, time} from './ui.js';
+import {ago, badge, every, h, note, put, time, unreachable} from './ui.js';
 
 export function render(main) {
   const body = h('div', {}, note('info', 'Loading…'));
@@ -30,6 +30,7 @@ export function render(main) {
           h('td', {}, time(w.last_seen_at), h('div', {class: 'muted'}, ago(w.last_seen_at))),
           h('td', {}, time(w.registered_at)))))));
     } catch (e) {
+      if (unreachable(e) && body.firstChild) return; // the banner says so; keep the page
       put(body, note('error', `Cannot load the workers: ${e.message}`));
     }
   });

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // DOM helpers shared by the pages: element building (text is always set as
-// text, never parsed as HTML), states shown by colour and by icon and
-// word, times in the browser's zone with UTC on hover, messages.
+// text, never parsed as HTML), updates in place (put keeps the elements,
+// inputs, scroll positions and open panels that did not change), states
+// shown by colour and by icon and word, times in the browser's zone with
+// UTC on hover, durations that tick, messages.
 
 export const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -18,10 +20,18 @@ export function s(tag, attrs, ...children) {
   return fill(el, attrs, children);
 }
 
+// Listeners go through a table on the element (el._on), so that an update
+// in place can hand the kept element the listeners of its new version.
+function listen(el, type, fn) {
+  el._on ||= {};
+  if (!(type in el._on)) el.addEventListener(type, (ev) => el._on[type]?.(ev));
+  el._on[type] = fn;
+}
+
 function fill(el, attrs, children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    if (k.startsWith('on') && typeof v === 'function') listen(el, k.slice(2), v);
     else el.setAttribute(k, v === true ? '' : String(v));
   }
   for (const c of children.flat(Infinity)) {
@@ -42,6 +52,8 @@ const STATES = {
   skipped: ['↷', 'skipped'],
   upstream_failed: ['⚠', 'upstream failed'],
   awaiting_approval: ['◆', 'awaiting approval'],
+  waiting_approval: ['◆', 'waiting for approval'],
+  missing: ['⊗', 'missing'],
   canceled: ['⊘', 'canceled'],
   lost: ['?', 'lost'],
   timed_out: ['⌛', 'timed out'],
@@ -110,8 +122,10 @@ export function ago(iso) {
 }
 
 // A message box; kind is "error", "info" or "empty".
+// A first argument that is a plain object gives more attributes.
 export function note(kind, ...children) {
-  return h('div', {class: `note note-${kind}`, role: kind === 'error' ? 'alert' : null}, ...children);
+  const attrs = children[0]?.constructor === Object ? children.shift() : {};
+  return h('div', {...attrs, class: `note note-${kind}`, role: kind === 'error' ? 'alert' : null}, ...children);
 }
 
 // A short message at the bottom of the page.
@@ -128,16 +142,105 @@ export function section(title, ...children) {
   return h('section', {class: 'card'}, h('h2', {}, title), ...children);
 }
 
-// Replace the children of el. When the keyboard focus was inside, on an
-// element with an id, the new element of that id gets it back, so that a
-// page refreshing itself does not throw keyboard users back to the top.
+// What identifies an element among its siblings across updates.
+const KEYS = ['id', 'data-key', 'data-task', 'data-dag', 'data-trigger', 'data-event', 'data-version',
+              'data-lineage', 'data-step', 'data-artifact', 'data-gate'];
+
+function keyOf(n) {
+  if (n.nodeType !== 1) return null;
+  for (const k of KEYS) {
+    const v = n.getAttribute(k);
+    if (v !== null) return `${k}=${v}`;
+  }
+  return null;
+}
+
+// Make the live node a look like the new node b, keeping a where it is the
+// same element: what the user typed (inputs keep their value once edited),
+// an open or closed <details>, scroll positions and the focus stay.
+function morph(a, b) {
+  if (a === b) return a;
+  if (a.nodeType !== b.nodeType || a.nodeName !== b.nodeName || keyOf(a) !== keyOf(b) || a.nodeType !== 1) {
+    if (a.nodeType === 3 && b.nodeType === 3) {
+      if (a.data !== b.data) a.data = b.data;
+      return a;
+    }
+    a.replaceWith(b);
+    return b;
+  }
+  const keep = a.nodeName === 'DETAILS' ? 'open' : null;
+  for (const {name} of [...a.attributes])
+    if (name !== keep && !b.hasAttribute(name)) a.removeAttribute(name);
+  for (const {name, value} of [...b.attributes])
+    if (name !== keep && a.getAttribute(name) !== value) a.setAttribute(name, value);
+  for (const [type, fn] of Object.entries(b._on || {})) listen(a, type, fn);
+  for (const type of Object.keys(a._on || {})) if (!b._on || !(type in b._on)) a._on[type] = null;
+  morphChildren(a, [...b.childNodes]);
+  return a;
+}
+
+function morphChildren(el, kids) {
+  const keyed = new Map();
+  for (const c of el.childNodes) {
+    const k = keyOf(c);
+    if (k !== null) keyed.set(k, c);
+  }
+  kids.forEach((nb, j) => {
+    const k = keyOf(nb);
+    const at = el.childNodes[j] || null;
+    let old = null;
+    if (k !== null) {
+      old = keyed.get(k) || null;
+      keyed.delete(k);
+    } else if (at && keyOf(at) === null && at.nodeName === nb.nodeName) old = at;
+    const node = old ? morph(old, nb) : nb;
+    if (el.childNodes[j] !== node) el.insertBefore(node, el.childNodes[j] || null);
+  });
+  while (el.childNodes.length > kids.length) el.lastChild.remove();
+}
+
+// Set the children of el, updating in place what is already there. When
+// the element with the keyboard focus had to be replaced, the new element
+// of its id gets the focus.
 export function put(el, ...children) {
+  const active = document.activeElement;
+  const id = active && active.id && el.contains(active) ? active.id : null;
+  const box = fill(document.createElement('div'), {}, children);
+  morphChildren(el, [...box.childNodes]);
+  if (id && document.activeElement !== active) document.getElementById(id)?.focus({preventScroll: true});
+  return el;
+}
+
+// Replace the children of el with new ones (for parts that own their
+// elements, such as a log panel that appends lines). When the keyboard
+// focus was inside, on an element with an id, the new element of that id
+// gets it back.
+export function replace(el, ...children) {
   const active = document.activeElement;
   const id = active && active.id && el.contains(active) ? active.id : null;
   el.replaceChildren();
   fill(el, {}, children);
   if (id) document.getElementById(id)?.focus({preventScroll: true});
   return el;
+}
+
+// A duration from start to now that ticks every second while shown.
+export function liveDuration(start, end) {
+  if (end || !start) return duration(start, end);
+  return h('span', {class: 'live-duration', 'data-since': start}, duration(start, null));
+}
+
+setInterval(() => {
+  for (const el of document.querySelectorAll('.live-duration[data-since]')) {
+    const text = duration(el.dataset.since, null);
+    if (el.textContent !== text) el.textContent = text;
+  }
+}, 1000);
+
+// Whether an error is the server being out of reach (the banner says so;
+// pages keep what they show).
+export function unreachable(e) {
+  return e?.code === 'NETWORK';
 }
 
 // Pretty JSON text.
@@ -147,7 +250,8 @@ export function json(v) {
 
 // Run fn every ms while the page is shown; returns the stop function.
 // fn is not called again until its previous call settled; when it returns
-// a number, that is the wait before the next call instead.
+// a number, that is the wait before the next call instead, and when it
+// returns false, the polling stops (a run or DAG that does not exist).
 export function every(ms, fn) {
   let stopped = false;
   let timer = null;
@@ -156,6 +260,7 @@ export function every(ms, fn) {
     let wait = ms;
     try {
       const next = await fn();
+      if (next === false) return;
       if (typeof next === 'number') wait = next;
     } catch (e) {
       // the page shows its own errors; keep polling

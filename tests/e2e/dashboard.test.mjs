@@ -224,6 +224,74 @@ await test('cancel-and-retry-failed', async () => {
         `run ${id}: retried ${run.retry_count}, gate ${run.tasks.find((t) => t.step === 'gate').decision}`);
 });
 
+// Updates in place (tests/e2e/dags/chatty.yaml): a run that talks for
+// about 30 s beside an approval gate, after 30 quick cells.
+const startChatty = async () => {
+  if (state.chatty) return state.chatty;
+  state.chatty = (await api('POST', '/api/v1/dags/chatty/runs')).run_id;
+  return state.chatty;
+};
+
+await test('live-log-follows-the-end', async () => {
+  const id = await startChatty();
+  await admin.goto(`${BASE}/#/runs/${id}`);
+  await admin.click('tr[data-task="talk"] button.attempt.st-running', {timeout: 30000});
+  await admin.waitForFunction(() => /following live/.test(document.querySelector('#logs-status')?.textContent || ''));
+  await admin.waitForFunction(() => /line 150 of the first burst/.test(document.querySelector('#logs')?.textContent || ''));
+  const atEnd = () => admin.$eval('#logs', (p) => ({gap: p.scrollHeight - p.scrollTop - p.clientHeight, tall: p.scrollHeight > p.clientHeight + 100}));
+  let e = await atEnd();
+  check(e.tall, 'the log is not taller than its box; the test proves nothing');
+  check(e.gap < 30, `the log followed live but shows ${e.gap} px above its end`);
+  await admin.waitForFunction(() => /later line 3/.test(document.querySelector('#logs')?.textContent || ''), null, {timeout: 30000});
+  await admin.waitForTimeout(300);
+  e = await atEnd();
+  check(e.gap < 30, `new lines arrived but the log stays ${e.gap} px above its end`);
+});
+
+await test('live-durations-tick', async () => {
+  const id = await startChatty();
+  if (!/#\/runs\//.test(admin.url())) await admin.goto(`${BASE}/#/runs/${id}`);
+  await admin.waitForSelector('tr[data-task="talk"] .badge.st-running', {timeout: 30000});
+  const seen = new Set();
+  for (let i = 0; i < 15; i++) {
+    seen.add(await admin.textContent('tr[data-task="talk"] td:nth-child(4)'));
+    await admin.waitForTimeout(250);
+  }
+  check(seen.size >= 3, `the running task's duration did not tick: ${[...seen].join(', ')}`);
+});
+
+await test('live-timeline-keeps-scroll', async () => {
+  const id = await startChatty();
+  if (!/#\/runs\//.test(admin.url())) await admin.goto(`${BASE}/#/runs/${id}`);
+  await admin.waitForSelector('#gantt');
+  const box = () => admin.$eval('#gantt', (g) => ({top: g.parentElement.scrollTop, room: g.parentElement.scrollHeight - g.parentElement.clientHeight}));
+  check((await box()).room > 60, 'the timeline is not taller than its box; the test proves nothing');
+  check(!(await admin.$('tr[data-task="talk"] .badge.st-success')), 'talk finished too early for this test');
+  await admin.$eval('#gantt', (g) => { g.parentElement.scrollTop = 60; });
+  await admin.waitForTimeout(3500); // two refreshes of a running run
+  const b = await box();
+  check(b.top === 60, `the timeline's scroll went from 60 to ${b.top} px`);
+});
+
+await test('live-gate-keeps-comment', async () => {
+  const id = await startChatty();
+  if (!/#\/runs\//.test(admin.url())) await admin.goto(`${BASE}/#/runs/${id}`);
+  await admin.waitForSelector('[data-approve="hold"]', {timeout: 30000});
+  check(!(await admin.$('tr[data-task="talk"] .badge.st-success')), 'talk finished too early for this test');
+  const text = 'typed while talk runs';
+  await admin.fill('#comment-hold', text);
+  // talk finishing changes the run, and the page redraws what changed
+  await admin.waitForSelector('tr[data-task="talk"] .badge.st-success', {timeout: 30000});
+  await admin.waitForTimeout(2000);
+  const kept = await admin.inputValue('#comment-hold');
+  check(kept === text, `the comment became "${kept}" after a refresh`);
+  await admin.click('[data-approve="hold"]');
+  await runState('success');
+  const run = await api('GET', `/api/v1/runs/${id}`);
+  const hold = run.tasks.find((t) => t.step === 'hold');
+  check(hold.decision === 'approved' && hold.decision_comment === text, `the gate: ${JSON.stringify(hold)}`);
+});
+
 await test('broken-dag', async () => {
   writeFileSync(`${DAGS}/broken.yaml`, 'dag: broken\nsteps:\n  - id: a\n    needs: [nope]\n    run: "true"\n');
   await admin.goto(`${BASE}/#/dags`);
@@ -231,6 +299,42 @@ await test('broken-dag', async () => {
   const row = await admin.textContent('#dags tr[data-dag="broken"]');
   check(/broken\.yaml:4:\d+: step "a" needs "nope"/.test(row), `the load error is not shown: ${row}`);
   rmSync(`${DAGS}/broken.yaml`);
+});
+
+// A DAG that never loaded has nothing to run: no Trigger form, no claim of
+// a version, and the page says why no source is shown.
+await test('broken-dag-page', async () => {
+  writeFileSync(`${DAGS}/broken2.yaml`, 'dag: broken2\nsteps:\n  - id: a\n    needs: [nope]\n    run: "true"\n');
+  try {
+    await admin.goto(`${BASE}/#/dags`);
+    await admin.waitForSelector('#dags tr[data-dag="broken2"] .badge.st-broken');
+    await admin.click('#dags tr[data-dag="broken2"] a.dag-link');
+    await admin.waitForSelector('.page-head .badge.st-broken');
+    await admin.waitForSelector('#source-box');
+    check(!(await admin.$('#trigger-form')), 'a DAG that never loaded offers the Trigger form');
+    check(/never loaded/.test(await admin.textContent('#not-runnable')), 'no word on why it cannot be triggered');
+    await admin.waitForSelector('#no-versions');
+    const main = await admin.textContent('main');
+    check(!/Only one version so far/.test(main), 'it claims one version of a DAG with none');
+    check(!/No source\./.test(main) && /broken2\.yaml/.test(await admin.textContent('#no-source')),
+          `the source section: ${await admin.textContent('#source-box')}`);
+  } finally {
+    rmSync(`${DAGS}/broken2.yaml`);
+  }
+});
+
+await test('waiting-for-approval-in-dags-list', async () => {
+  const {run_id: id} = await api('POST', '/api/v1/dags/demo/runs', {params: {who: 'waiting'}});
+  try {
+    await admin.goto(`${BASE}/#/dags`);
+    const sel = `#dags tr[data-dag="demo"] .sq.st-waiting_approval[href="#/runs/${id}"]`;
+    await admin.waitForSelector(sel, {timeout: 30000});
+    check(/waiting for approval/.test(await admin.getAttribute(sel, 'aria-label')), 'the square does not say it waits for approval');
+    const running = await api('POST', '/api/v1/dags/ticker/runs');
+    await admin.waitForSelector(`#dags tr[data-dag="ticker"] .sq.st-running[href="#/runs/${running.run_id}"]`);
+  } finally {
+    await api('POST', `/api/v1/runs/${id}/cancel`);
+  }
 });
 
 await test('focus-kept-on-refresh', async () => {
@@ -281,6 +385,28 @@ await test('log-capped-banner', async () => {
   await admin.click('tr[data-task="only[1]"] button.attempt');
   await admin.waitForFunction(() => document.querySelector('#logs-status')?.textContent !== 'Loading…');
   check(!(await admin.textContent('#logs-capped')), 'an uncapped log shows the cap banner');
+});
+
+// Older pages stay when new runs arrive: none of the runs shown goes away.
+await test('runs-kept-after-paging', async () => {
+  await admin.goto(`${BASE}/#/dags/quick`);
+  await admin.waitForFunction(() => document.querySelectorAll('#runs tbody tr').length === 50 &&
+                                    document.querySelectorAll('#grid thead th').length === 26);
+  await admin.click('#runs-older');
+  await admin.waitForFunction(() => document.querySelectorAll('#runs tbody tr').length === 100);
+  await admin.click('#grid-older');
+  await admin.waitForFunction(() => document.querySelectorAll('#grid thead th').length === 51);
+  const ids = () => admin.$$eval('#runs tbody tr td:first-child a', (l) => l.map((a) => a.textContent));
+  const cols = () => admin.$$eval('#grid thead th a', (l) => l.map((a) => a.getAttribute('href')));
+  const before = await ids(), beforeCols = await cols();
+  const {run_id: id} = await api('POST', '/api/v1/dags/quick/runs');
+  await admin.waitForSelector(`#runs a[href="#/runs/${id}"]`);
+  await admin.waitForSelector(`#grid a[href="#/runs/${id}"]`);
+  const after = await ids(), afterCols = await cols();
+  const lost = before.filter((x) => !after.includes(x));
+  check(!lost.length && after.length === 101, `runs table: ${after.length} rows, lost ${lost.join(', ')}`);
+  const lostCols = beforeCols.filter((x) => !afterCols.includes(x));
+  check(!lostCols.length && afterCols.length === 51, `grid: ${afterCols.length} runs, lost ${lostCols.join(', ')}`);
 });
 
 await test('workers-events-metrics-empty', async () => {
@@ -389,6 +515,50 @@ await test('artifacts-promote', async () => {
   check(await admin.textContent('#artifacts tr[data-artifact="e2e-model"] code.prod') === v, 'the list does not show the prod version');
 });
 
+// The model DAG's params differ by environment: the form shows those in
+// effect for the one picked, checks each value against its declared type,
+// and sends only what the user changed.
+await test('trigger-env-params', async () => {
+  await admin.goto(`${BASE}/#/dags/model`);
+  await admin.waitForSelector('#trigger-env');
+  const values = async () => ({
+    ds: await admin.inputValue('#param-dataset_version'),
+    acc: await admin.inputValue('#param-accuracy_threshold'),
+  });
+  let v = await values();
+  check(v.ds === 'sample' && v.acc === '0.85', `dev's params are not shown: ${JSON.stringify(v)}`);
+  await admin.selectOption('#trigger-env', 'prod');
+  v = await values();
+  check(v.ds === 'latest' && v.acc === '0.95', `prod's params are not shown: ${JSON.stringify(v)}`);
+  await admin.selectOption('#trigger-env', 'dev');
+  // a value of the wrong type is refused in the form, before sending
+  let posted = 0;
+  const count = (r) => { if (r.method() === 'POST') posted++; };
+  admin.on('request', count);
+  await admin.fill('#param-regions', '"not-a-list"');
+  await admin.click('#trigger-form button[type=submit]');
+  await admin.waitForSelector('#trigger-error .note-error');
+  const msg = await admin.textContent('#trigger-error');
+  check(/regions/.test(msg) && /list/.test(msg), `the message does not name the param and its type: ${msg}`);
+  await admin.fill('#param-regions', '["eu", "us"]');
+  admin.off('request', count);
+  check(posted === 0, `${posted} POST sent with a wrong param`);
+  // the environment's values and the user's change only
+  await admin.selectOption('#trigger-env', 'prod');
+  await admin.selectOption('#trigger-env', 'dev');
+  check((await values()).acc === '0.85', 'changing the environment did not refill the form');
+  await admin.fill('#param-regions', '["eu", "us"]');
+  const req = admin.waitForRequest((r) => r.method() === 'POST' && /\/api\/v1\/dags\/model\/runs$/.test(r.url()));
+  await admin.click('#trigger-form button[type=submit]');
+  const body = (await req).postDataJSON();
+  check(body.environment === 'dev' && JSON.stringify(body.params) === '{"regions":["eu","us"]}',
+        `sent ${JSON.stringify(body)}`);
+  await admin.waitForURL(/#\/runs\/\d+$/);
+  const run = await api('GET', `/api/v1/runs/${runId()}`);
+  check(run.params.dataset_version === 'sample' && run.params.accuracy_threshold === 0.85 &&
+        JSON.stringify(run.params.regions) === '["eu","us"]', `the run's params: ${JSON.stringify(run.params)}`);
+});
+
 await test('versions-diff', async () => {
   const file = `${DAGS}/quick.yaml`;
   const {readFileSync} = await import('node:fs');
@@ -403,6 +573,103 @@ await test('versions-diff', async () => {
   await admin.waitForSelector('#diff .add');
   check(/One quick step/.test(await admin.textContent('#diff .del')) &&
         /One quicker step/.test(await admin.textContent('#diff .add')), 'the diff does not show the edited line');
+});
+
+// Only a 401 forgets the token; while the server cannot be reached the
+// page keeps what it shows, says since when, and disables its buttons.
+await test('unreachable-server-keeps-page-and-token', async () => {
+  await admin.goto(`${BASE}/#/dags/demo`);
+  await admin.waitForSelector('#grid');
+  await admin.waitForSelector('#trigger-form button[type=submit]:not([disabled])');
+  const cut = (route) => route.abort('internetdisconnected');
+  await admin.route('**/api/**', cut);
+  try {
+    await admin.waitForSelector('#offline:not([hidden])', {timeout: 15000});
+    const banner = await admin.textContent('#offline');
+    check(/cannot be reached/.test(banner) && /last update at \S+/.test(banner), `banner: ${banner}`);
+    check(await admin.$('#grid') && await admin.$('#trigger-form'), 'the page lost its content');
+    check(await admin.$eval('#trigger-form button[type=submit]', (b) => b.disabled), 'Trigger stays enabled');
+    check(await admin.$eval('#pause-demo', (b) => b.disabled), 'Pause stays enabled');
+    // a reload while unreachable keeps the token
+    await admin.reload();
+    await admin.waitForFunction(() => /Cannot reach the server/.test(document.querySelector('main')?.textContent || ''));
+    check(await admin.evaluate(() => sessionStorage.getItem('weir.token')) !== null, 'a network error deleted the token');
+  } finally {
+    await admin.unroute('**/api/**', cut);
+  }
+  await admin.waitForSelector('#trigger-form button[type=submit]:not([disabled])', {timeout: 15000});
+  check(await admin.$eval('#offline', (b) => b.hidden), 'the banner stays once the server answers');
+});
+
+await test('missing-run-and-dag-stop-polling', async () => {
+  for (const [hash, path, word] of [['#/runs/99999999', '/api/v1/runs/99999999', /No run 99999999/],
+                                    ['#/dags/no-such-dag', '/api/v1/dags/no-such-dag', /No DAG "no-such-dag"/]]) {
+    let asked = 0;
+    const count = (r) => { if (new URL(r.url()).pathname === path) asked++; };
+    admin.on('request', count);
+    await admin.goto(`${BASE}/${hash}`);
+    await admin.waitForFunction((w) => new RegExp(w).test(document.querySelector('main').textContent), word.source);
+    const first = asked;
+    await admin.waitForTimeout(4000);
+    admin.off('request', count);
+    check(asked === first, `${hash}: asked ${asked - first} more times after saying it does not exist`);
+  }
+});
+
+await test('replies-304-are-read', async () => {
+  const failed = [], unchanged = [];
+  const onFail = (r) => { if (/\/api\//.test(r.url())) failed.push(`${r.url()} ${r.failure()?.errorText}`); };
+  const onResp = (r) => { if (r.status() === 304) unchanged.push(r.url()); };
+  admin.on('requestfailed', onFail);
+  admin.on('response', onResp);
+  const cdp = await admin.context().newCDPSession(admin);
+  try {
+    await admin.goto(`${BASE}/#/dags`);
+    await admin.waitForSelector('#dags');
+    for (let i = 0; i < 8; i++) {
+      await admin.waitForTimeout(1000);
+      await cdp.send('HeapProfiler.collectGarbage'); // an unread reply is dropped then
+    }
+  } finally {
+    admin.off('requestfailed', onFail);
+    admin.off('response', onResp);
+    await cdp.detach();
+  }
+  check(unchanged.length >= 2, `only ${unchanged.length} replies 304 in 8 s of polling`);
+  check(!failed.length, `replies not read: ${failed.slice(0, 3).join('; ')}`);
+});
+
+// No page is wider than the window, on a desktop and on a phone.
+await test('no-page-wider-than-window', async () => {
+  const pages = [
+    ['#/dags', '#dags'], ['#/dags/demo', '#grid'], ['#/dags/feed', '#triggers'], ['#/dags/chatty', '#grid'],
+    [`#/runs/${state.chatty}`, 'tr[data-task="talk"] code.outputs'], [`#/runs/${state.run}`, '#tasks'],
+    ['#/workers', '#workers'], ['#/events', '#events'], ['#/metrics', '#metric-name'],
+    ['#/metrics/model.accuracy', '#metric-chart'], ['#/artifacts', '#artifacts'], ['#/artifacts/e2e-model', '#versions']];
+  const wide = [];
+  try {
+    for (const width of [1440, 390]) {
+      await admin.setViewportSize({width, height: 900});
+      for (const [hash, sel] of pages) {
+        await admin.goto(`${BASE}/${hash}`);
+        await admin.waitForSelector(sel);
+        await admin.waitForTimeout(200);
+        const w = await admin.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+        if (w[0] > w[1]) wide.push(`${hash} is ${w[0]} px wide at ${w[1]} px`);
+        if (hash === `#/runs/${state.chatty}`) await admin.screenshot({path: `${OUT}/run-page-${width}px.png`});
+      }
+    }
+    const context = await browser.newContext({viewport: {width: 390, height: 800}});
+    const signin = await context.newPage();
+    await signin.goto(`${BASE}/`);
+    await signin.waitForSelector('#token');
+    const w = await signin.evaluate(() => [document.documentElement.scrollWidth, innerWidth]);
+    if (w[0] > w[1]) wide.push(`the sign-in page is ${w[0]} px wide at ${w[1]} px`);
+    await context.close();
+  } finally {
+    await admin.setViewportSize({width: 1280, height: 900});
+  }
+  check(!wide.length, wide.join('; '));
 });
 
 const reader = await newPage();

@@ -36,7 +36,7 @@ WEIR_E2E_URL="http://$addr" WEIR_E2E_ADMIN="$admin_token" \
     WEIR_E2E_WORKER="$(cat "$tmp/worker.token")" \
     WEIR_E2E_BIG_RUN="$big_run" WEIR_E2E_OUT="$out" \
     WEIR_E2E_CHROMIUM="$chrome" \
-    timeout 240 node "$src/tests/e2e/dashboard.test.mjs" || rc=1
+    timeout 420 node "$src/tests/e2e/dashboard.test.mjs" || rc=1
 harness_check_log
 [ "$rc" -eq 0 ] && echo "e2e.dashboard passed in $((SECONDS - started)) s"
 exit "$rc"
