@@ -102,21 +102,21 @@ struct heredoc {
  * counts, and whether the command runs its arguments as code again.
  */
 struct shell_frame_state {
-    enum shell_frame kind;     /* what this level is */
-    int parens;                /* FRAME_CODE, FRAME_ARITH: "(" open in it */
-    bool cmd;                  /* at a command's start: reserved words count */
-    bool prefix;               /* only assignments and redirections so far */
-    bool redir;                /* the next word is a redirection's target */
-    bool test;                 /* inside [[ ... ]] (bash: arithmetic) */
-    enum shell_reeval reeval;  /* does this command evaluate its text */
-    const char *opts;          /* REEVAL_OPT: the options that make it so */
-    int semis;                 /* ";" read in a row */
-    bool word;                 /* inside a word: # is no comment */
-    bool wcmd;                 /* the word started where cmd was true */
-    bool wplain;               /* the word has only unquoted literal bytes */
-    bool wlit;                 /* w still holds all of the word so far */
-    char w[SHELL_MAX_WORD];    /* the word's leading literal bytes */
-    size_t wlen;               /* bytes in w */
+    enum shell_frame kind;    /* what this level is */
+    int parens;               /* FRAME_CODE, FRAME_ARITH: "(" open in it */
+    bool cmd;                 /* at a command's start: reserved words count */
+    bool prefix;              /* only assignments and redirections so far */
+    bool redir;               /* the next word is a redirection's target */
+    bool test;                /* inside [[ ... ]] (bash: arithmetic) */
+    enum shell_reeval reeval; /* does this command evaluate its text */
+    const char *opts;         /* REEVAL_OPT: the options that make it so */
+    int semis;                /* ";" read in a row */
+    bool word;                /* inside a word: # is no comment */
+    bool wcmd;                /* the word started where cmd was true */
+    bool wplain;              /* the word has only unquoted literal bytes */
+    bool wlit;                /* w still holds all of the word so far */
+    char w[SHELL_MAX_WORD];   /* the word's leading literal bytes */
+    size_t wlen;              /* bytes in w */
 };
 
 struct shell_case {
@@ -126,32 +126,32 @@ struct shell_case {
 };
 
 struct shell {
-    enum shell_mode mode;                    /* what is being read */
-    const char *lost;                        /* SHELL_LOST: why */
+    enum shell_mode mode;                         /* what is being read */
+    const char *lost;                             /* SHELL_LOST: why */
     struct shell_frame_state f[SHELL_MAX_FRAMES]; /* innermost last */
-    int depth;                               /* frames in use, at least 1 */
+    int depth;                                /* frames in use, at least 1 */
     struct shell_case cases[SHELL_MAX_CASES]; /* open `case`s, innermost last */
-    int n_cases;                             /* entries of cases in use */
-    bool bs;                                 /* a \ waits: a newline after it
-                                                joins lines */
-    bool escaped;                            /* after an unquoted backslash */
-    bool dollar;                             /* after an unquoted $ */
-    enum shell_lparen lparen;                /* after an unquoted ( or $( */
-    int lts;                                 /* "<" read in a row */
-    bool redir_op;                           /* after an unquoted < or > */
-    char hd_quote;                           /* SHELL_HDWORD: open quote or 0 */
-    bool hd_escaped;                         /* SHELL_HDWORD: after \ */
-    struct heredoc hd[SHELL_MAX_HEREDOCS];   /* delimiters seen on this line */
-    int hd_count;                            /* entries of hd in use */
-    int hd_cur;                              /* SHELL_HEREDOC: whose body */
-    char line[SHELL_MAX_DELIM];              /* SHELL_HEREDOC: line so far */
-    size_t line_len;                         /* bytes in line */
-    bool line_long;                          /* longer than any delimiter */
-    bool hd_bs;                              /* body: after an unescaped \ */
-    bool hd_dollar;                          /* body: after an unescaped $ */
-    bool hd_bq;                              /* body: inside `...` */
-    char hd_nest[SHELL_MAX_FRAMES];          /* body: closers of open $( ${ */
-    int hd_depth;                            /* entries of hd_nest in use */
+    int n_cases;                              /* entries of cases in use */
+    bool bs;                                  /* a \ waits: a newline after it
+                                                 joins lines */
+    bool escaped;                             /* after an unquoted backslash */
+    bool dollar;                              /* after an unquoted $ */
+    enum shell_lparen lparen;                 /* after an unquoted ( or $( */
+    int lts;                                  /* "<" read in a row */
+    bool redir_op;                            /* after an unquoted < or > */
+    char hd_quote;                         /* SHELL_HDWORD: open quote or 0 */
+    bool hd_escaped;                       /* SHELL_HDWORD: after \ */
+    struct heredoc hd[SHELL_MAX_HEREDOCS]; /* delimiters seen on this line */
+    int hd_count;                          /* entries of hd in use */
+    int hd_cur;                            /* SHELL_HEREDOC: whose body */
+    char line[SHELL_MAX_DELIM];            /* SHELL_HEREDOC: line so far */
+    size_t line_len;                       /* bytes in line */
+    bool line_long;                        /* longer than any delimiter */
+    bool hd_bs;                            /* body: after an unescaped \ */
+    bool hd_dollar;                        /* body: after an unescaped $ */
+    bool hd_bq;                            /* body: inside `...` */
+    char hd_nest[SHELL_MAX_FRAMES];        /* body: closers of open $( ${ */
+    int hd_depth;                          /* entries of hd_nest in use */
 };
 
 struct obuf {
@@ -275,13 +275,12 @@ static int scan_next(struct scanner *s, struct piece *pc, struct weir_err *err,
 }
 
 /* Why the tracker stopped following the text (SHELL_LOST). */
-#define LOST_DEEP "where the quoting is nested too deeply to follow"
-#define LOST_CASE "after a `case` command whose end cannot be followed"
-#define LOST_RESERVED                                                          \
-    "after a reserved word where shells do not take it as one"
+#define LOST_DEEP     "where the quoting is nested too deeply to follow"
+#define LOST_CASE     "after a `case` command whose end cannot be followed"
+#define LOST_RESERVED "after a reserved word where shells do not take it as one"
 #define LOST_PARAM_QUOTE                                                       \
     "after a ' inside \"${...}\", which shells read differently"
-#define LOST_ANSI "after $'...' with a backslash, which shells read differently"
+#define LOST_ANSI    "after $'...' with a backslash, which shells read differently"
 #define LOST_BRACKET "after $[, which shells read differently"
 #define LOST_HEREDOC                                                           \
     "after an expansion in a here-document that goes on past its line"
@@ -297,17 +296,14 @@ struct reeval_name {
 };
 
 static const struct reeval_name reeval_names[] = {
-    {"eval", NULL},     {"trap", NULL},    {"let", NULL},
-    {"watch", NULL},    {"ssh", NULL},     {"sh", "c"},
-    {"bash", "c"},      {"dash", "c"},     {"zsh", "c"},
-    {"ksh", "c"},       {"mksh", "c"},     {"ash", "c"},
-    {"yash", "c"},      {"posh", "c"},     {"fish", "c"},
-    {"csh", "c"},       {"tcsh", "c"},     {"su", "c"},
-    {"runuser", "c"},   {"flock", "c"},    {"script", "c"},
-    {"python", "c"},    {"pypy", "c"},     {"perl", "eE"},
-    {"ruby", "e"},      {"node", "ep"},    {"nodejs", "ep"},
-    {"php", "rR"},      {"lua", "e"},      {"declare", "i"},
-    {"typeset", "i"},   {"local", "i"},
+    {"eval", NULL},  {"trap", NULL},   {"let", NULL},    {"watch", NULL},
+    {"ssh", NULL},   {"sh", "c"},      {"bash", "c"},    {"dash", "c"},
+    {"zsh", "c"},    {"ksh", "c"},     {"mksh", "c"},    {"ash", "c"},
+    {"yash", "c"},   {"posh", "c"},    {"fish", "c"},    {"csh", "c"},
+    {"tcsh", "c"},   {"su", "c"},      {"runuser", "c"}, {"flock", "c"},
+    {"script", "c"}, {"python", "c"},  {"pypy", "c"},    {"perl", "eE"},
+    {"ruby", "e"},   {"node", "ep"},   {"nodejs", "ep"}, {"php", "rR"},
+    {"lua", "e"},    {"declare", "i"}, {"typeset", "i"}, {"local", "i"},
 };
 
 /* Long options that make one of the commands above evaluate text. */
@@ -315,14 +311,12 @@ static const char *const reeval_long[] = {"--command", "--session-command",
                                           "--eval", "--print"};
 
 /* Reserved words after which a command starts. */
-static const char *const reserved_then[] = {"if",    "then",  "else",
-                                            "elif",  "do",    "while",
-                                            "until", "!",     "{"};
+static const char *const reserved_then[] = {
+    "if", "then", "else", "elif", "do", "while", "until", "!", "{"};
 
 /* Reserved words after which no command starts. */
-static const char *const reserved_other[] = {"fi",  "done",     "}",
-                                             "for", "select",   "function",
-                                             "in",  "case",     "esac"};
+static const char *const reserved_other[] = {
+    "fi", "done", "}", "for", "select", "function", "in", "case", "esac"};
 
 static void shell_lose(struct shell *sh, const char *why)
 {
@@ -500,8 +494,8 @@ static void word_reeval(struct shell_frame_state *f, bool is_name)
     base[f->wlen] = '\0';
     name = strrchr(base, '/') != NULL ? strrchr(base, '/') + 1 : base;
     n = strlen(name);
-    while (n > 1 && ((name[n - 1] >= '0' && name[n - 1] <= '9') ||
-                     name[n - 1] == '.'))
+    while (n > 1 &&
+           ((name[n - 1] >= '0' && name[n - 1] <= '9') || name[n - 1] == '.'))
         n--;
     for (size_t i = 0; i < sizeof(reeval_names) / sizeof(reeval_names[0]);
          i++) {
@@ -578,8 +572,7 @@ static void word_end(struct shell *sh)
             shell_lose(sh, LOST_CASE);
         return;
     }
-    if (k != NULL &&
-        (k->state == CASE_PAT_START || k->state == CASE_PAT)) {
+    if (k != NULL && (k->state == CASE_PAT_START || k->state == CASE_PAT)) {
         if (k->state == CASE_PAT_START && word_is(f, "esac")) {
             sh->n_cases--;
             f->cmd = false;
@@ -724,8 +717,8 @@ static bool heredoc_expand(struct shell *sh, char c)
         break;
     case '(':
     case '{':
-        if (!dollar && !(c == '(' && nested &&
-                         sh->hd_nest[sh->hd_depth - 1] == ')'))
+        if (!dollar &&
+            !(c == '(' && nested && sh->hd_nest[sh->hd_depth - 1] == ')'))
             break;
         if (sh->hd_depth == SHELL_MAX_FRAMES) {
             shell_lose(sh, LOST_DEEP);
@@ -1128,8 +1121,7 @@ static bool shell_joins_lines(const struct shell *sh)
         return false;
     if (sh->mode == SHELL_NORMAL)
         return true;
-    return sh->mode == SHELL_HDWORD && sh->hd_quote != '\'' &&
-           !sh->hd_escaped;
+    return sh->mode == SHELL_HDWORD && sh->hd_quote != '\'' && !sh->hd_escaped;
 }
 
 /*

@@ -526,8 +526,9 @@ static void test_shell_bypass(void **state)
     assert_sh_prints("printf '%s\\n' \"$(case a in b|c) ;; a) case b in b) "
                      "echo ${{ params.p }} ;; esac ;; esac)\"",
                      p1, want);
-    snprintf(cmd, sizeof(cmd), "%s", "printf '%s\\n' \"$(case a in\n  a)\n"
-                                     "    echo ${{ params.p }}\nesac)\"");
+    snprintf(cmd, sizeof(cmd), "%s",
+             "printf '%s\\n' \"$(case a in\n  a)\n"
+             "    echo ${{ params.p }}\nesac)\"");
     assert_sh_prints(cmd, p1, want);
     snprintf(p2, sizeof(p2), "$(touch %s/param)", dir);
     assert_refused("echo \"${U:-\"${{ params.p }}\"}\"",
