@@ -111,6 +111,9 @@ struct shell_frame_state {
     enum shell_reeval reeval; /* does this command evaluate its text */
     const char *opts;         /* REEVAL_OPT: the options that make it so */
     int semis;                /* ";" read in a row */
+    bool bar;                 /* the last byte was a "|" */
+    bool piped;               /* after a "|" in this pipeline */
+    bool wrapper;             /* the command runs the next words (env, sudo) */
     bool word;                /* inside a word: # is no comment */
     bool wcmd;                /* the word started where cmd was true */
     bool wplain;              /* the word has only unquoted literal bytes */
@@ -139,6 +142,7 @@ struct shell {
     enum shell_lparen lparen;                 /* after an unquoted ( or $( */
     int lts;                                  /* "<" read in a row */
     bool redir_op;                            /* after an unquoted < or > */
+    bool pipes_to_shell;                      /* text is piped into sh */
     char hd_quote;                         /* SHELL_HDWORD: open quote or 0 */
     bool hd_escaped;                       /* SHELL_HDWORD: after \ */
     struct heredoc hd[SHELL_MAX_HEREDOCS]; /* delimiters seen on this line */
@@ -170,6 +174,8 @@ struct render {
     struct shell sh;         /* TMPL_SHELL: quoting at the end of out */
     bool check;              /* only place spans: each stands for a word */
     size_t refused_at;       /* offset of the span refused for its place */
+    struct piece first;      /* the first span rendered */
+    bool has_first;          /* first is set */
 };
 
 struct names_walk {
@@ -274,6 +280,11 @@ static int scan_next(struct scanner *s, struct piece *pc, struct weir_err *err,
     return 0;
 }
 
+/* Where a text pipes into a shell, no value is safe anywhere in it. */
+#define SHELL_PIPED                                                            \
+    "in a command that pipes text into a shell or an interpreter (| sh, "      \
+    "| xargs and the like)"
+
 /* Why the tracker stopped following the text (SHELL_LOST). */
 #define LOST_DEEP     "where the quoting is nested too deeply to follow"
 #define LOST_CASE     "after a `case` command whose end cannot be followed"
@@ -310,6 +321,24 @@ static const struct reeval_name reeval_names[] = {
 static const char *const reeval_long[] = {"--command", "--session-command",
                                           "--eval", "--print"};
 
+/*
+ * Commands that run what they read on stdin as code (or as arguments of a
+ * command): a value piped into them is read again.
+ */
+static const char *const stdin_runners[] = {
+    "sh",   "bash",   "dash",  "zsh",      "ksh",    "mksh", "ash",
+    "yash", "posh",   "fish",  "csh",      "tcsh",   "su",   "runuser",
+    "ssh",  "python", "pypy",  "perl",     "ruby",   "node", "nodejs",
+    "php",  "lua",    "xargs", "parallel", "source", ".",    "eval",
+};
+
+/* Commands that run the command named by their next words. */
+static const char *const wrappers[] = {
+    "env",    "exec",   "command", "builtin", "sudo",
+    "doas",   "nice",   "nohup",   "time",    "timeout",
+    "stdbuf", "setsid", "chroot",  "ionice",  "busybox",
+};
+
 /* Reserved words after which a command starts. */
 static const char *const reserved_then[] = {
     "if", "then", "else", "elif", "do", "while", "until", "!", "{"};
@@ -345,6 +374,7 @@ static struct shell_case *shell_case_here(struct shell *sh)
 /* A command starts: after ; & | ( or a newline. */
 static void cmd_start(struct shell_frame_state *f)
 {
+    f->wrapper = false;
     f->cmd = true;
     f->prefix = false;
     f->redir = false;
@@ -467,10 +497,40 @@ static bool word_assigns(const struct shell_frame_state *f)
     return false;
 }
 
+/* The command name in the word, without its folders and version. */
+static size_t word_base(const struct shell_frame_state *f, const char **name)
+{
+    size_t start = 0, n = f->wlen;
+
+    for (size_t i = 0; i < f->wlen; i++)
+        if (f->w[i] == '/')
+            start = i + 1;
+    while (n > start + 1 &&
+           ((f->w[n - 1] >= '0' && f->w[n - 1] <= '9') || f->w[n - 1] == '.'))
+        n--;
+    *name = f->w + start;
+    return n - start;
+}
+
+/* Is the word (a plain one) one of the commands in list? */
+static bool word_named(const struct shell_frame_state *f,
+                       const char *const *list, size_t count)
+{
+    const char *name;
+    size_t n;
+
+    if (!f->wplain)
+        return false;
+    n = word_base(f, &name);
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && memcmp(list[i], name, n) == 0)
+            return true;
+    return false;
+}
+
 /* A word of a command: does it make the command evaluate text? */
 static void word_reeval(struct shell_frame_state *f, bool is_name)
 {
-    char base[SHELL_MAX_WORD];
     const char *name;
     size_t n;
 
@@ -490,13 +550,7 @@ static void word_reeval(struct shell_frame_state *f, bool is_name)
         f->test = true;
     else if (word_is(f, "]]"))
         f->test = false;
-    memcpy(base, f->w, f->wlen);
-    base[f->wlen] = '\0';
-    name = strrchr(base, '/') != NULL ? strrchr(base, '/') + 1 : base;
-    n = strlen(name);
-    while (n > 1 &&
-           ((name[n - 1] >= '0' && name[n - 1] <= '9') || name[n - 1] == '.'))
-        n--;
+    n = word_base(f, &name);
     for (size_t i = 0; i < sizeof(reeval_names) / sizeof(reeval_names[0]);
          i++) {
         if (strlen(reeval_names[i].name) != n ||
@@ -603,6 +657,15 @@ static void word_end(struct shell *sh)
     is_name = f->wcmd || f->prefix;
     f->cmd = false;
     f->prefix = false;
+    if (is_name || f->wrapper) {
+        if (f->piped &&
+            word_named(f, stdin_runners,
+                       sizeof(stdin_runners) / sizeof(stdin_runners[0])))
+            sh->pipes_to_shell = true;
+        f->wrapper =
+            f->wrapper ||
+            word_named(f, wrappers, sizeof(wrappers) / sizeof(wrappers[0]));
+    }
     word_reeval(f, is_name);
 }
 
@@ -610,6 +673,7 @@ static void word_end(struct shell *sh)
 static void shell_newline(struct shell *sh)
 {
     cmd_start(shell_top(sh));
+    shell_top(sh)->piped = false;
     if (sh->hd_cur < sh->hd_count) {
         sh->mode = SHELL_HEREDOC;
         sh->line_len = 0;
@@ -843,7 +907,7 @@ static void shell_open_paren(struct shell *sh, bool was_dollar,
 
 /* ";", "&" or "|" in code. */
 static void shell_operator(struct shell *sh, char c, bool after_redir,
-                           int semis)
+                           int semis, bool was_bar)
 {
     struct shell_frame_state *f = shell_top(sh);
     struct shell_case *k = shell_case_here(sh);
@@ -854,6 +918,12 @@ static void shell_operator(struct shell *sh, char c, bool after_redir,
     if (c == '|' && k != NULL &&
         (k->state == CASE_PAT || k->state == CASE_PAT_START))
         return; /* between two patterns */
+    if (c == '|') {
+        f->piped = !was_bar; /* "||" ends the pipeline */
+        f->bar = !was_bar;
+    } else {
+        f->piped = false;
+    }
     if (in_body && ((c == ';' && semis == 2) || (c == '&' && semis == 1)))
         k->state = CASE_PAT_START; /* ";;" or ";&" */
     cmd_start(f);
@@ -867,9 +937,11 @@ static void shell_code_char(struct shell *sh, char c, bool was_dollar, int lts,
     bool code = f->kind == FRAME_CODE;
     bool after_redir = sh->redir_op;
     int prev = f->semis, semis = c == ';' ? prev + 1 : 0;
+    bool was_bar = f->bar;
 
     sh->redir_op = false;
     f->semis = semis;
+    f->bar = false;
     if (is_shell_break(c) && !(c == '(' && was_dollar) &&
         !(!code && (c == '<' || c == '>')))
         word_end(sh);
@@ -889,7 +961,7 @@ static void shell_code_char(struct shell *sh, char c, bool was_dollar, int lts,
     case ';':
     case '&':
     case '|':
-        shell_operator(sh, c, after_redir, c == ';' ? semis : prev);
+        shell_operator(sh, c, after_redir, c == ';' ? semis : prev, was_bar);
         return;
     case '(':
         shell_open_paren(sh, was_dollar, was_lparen);
@@ -1187,6 +1259,8 @@ static const char *shell_span_where(const struct shell *sh)
         if (frame_reevals(&sh->f[i]))
             return "in the text of a command that runs it as code (eval, "
                    "trap, sh -c and the like)";
+    if (sh->pipes_to_shell)
+        return SHELL_PIPED;
     if (sh->escaped || sh->bs)
         return "right after a backslash";
     if (sh->dollar)
@@ -1334,9 +1408,22 @@ static int render_value(struct render *r, const struct expr_value *v)
     return 0;
 }
 
-static int render_span(struct render *r, const struct piece *pc)
+/* A span stands where no quoting keeps its value inert. */
+static int span_refuse(struct render *r, const struct piece *pc,
+                       const char *where)
 {
     char msg[sizeof(r->err->msg)];
+
+    snprintf(msg, sizeof(msg),
+             "a value cannot go %s in a shell command; put the ${{ }} "
+             "outside them or pass the value through env:",
+             where);
+    r->refused_at = pc->start;
+    return span_fail(r, pc, WEIR_EINVAL, msg);
+}
+
+static int render_span(struct render *r, const struct piece *pc)
+{
     const char *where;
     struct weir_err inner;
     struct expr *e = NULL;
@@ -1344,13 +1431,11 @@ static int render_span(struct render *r, const struct piece *pc)
     int rc;
 
     weir_err_clear(&inner);
-    if (r->mode == TMPL_SHELL && (where = shell_span_where(&r->sh)) != NULL) {
-        snprintf(msg, sizeof(msg),
-                 "a value cannot go %s in a shell command; put the ${{ }} "
-                 "outside them or pass the value through env:",
-                 where);
-        r->refused_at = pc->start;
-        return span_fail(r, pc, WEIR_EINVAL, msg);
+    if (r->mode == TMPL_SHELL && (where = shell_span_where(&r->sh)) != NULL)
+        return span_refuse(r, pc, where);
+    if (!r->has_first) {
+        r->first = *pc;
+        r->has_first = true;
     }
     if (r->check) {
         v = (struct expr_value){.type = EXPR_STR, .str = "x"};
@@ -1372,6 +1457,14 @@ out:
     return rc;
 }
 
+/* Piping into a shell later makes the values before unsafe too. */
+static int render_piped(struct render *r)
+{
+    if (r->mode == TMPL_SHELL && r->sh.pipes_to_shell && r->has_first)
+        return span_refuse(r, &r->first, SHELL_PIPED);
+    return 0;
+}
+
 static int render_text(struct render *r, const struct piece *pc)
 {
     int rc = obuf_reserve(&r->out, pc->len, r->err);
@@ -1382,7 +1475,7 @@ static int render_text(struct render *r, const struct piece *pc)
     r->out.len += pc->len;
     for (size_t i = 0; r->mode == TMPL_SHELL && i < pc->len; i++)
         shell_feed(&r->sh, r->text[pc->start + i]);
-    return 0;
+    return render_piped(r);
 }
 
 static int names_shift_cb(void *ctx, const char *name, int offset)
@@ -1457,6 +1550,12 @@ static int render_all(struct render *r)
         if (pc.kind == PIECE_END)
             break;
         rc = pc.kind == PIECE_SPAN ? render_span(r, &pc) : render_text(r, &pc);
+    }
+    if (rc == 0 && r->mode == TMPL_SHELL) {
+        /* The text ends: so does its last word ("... | sh"). */
+        if (r->sh.mode == SHELL_NORMAL)
+            word_end(&r->sh);
+        rc = render_piped(r);
     }
     if (rc != 0) {
         free(r->out.p);

@@ -2,15 +2,15 @@
 /*
  * Fuzz target for the shell quoting of `${{ }}` in `run:`. The input
  * drives a small grammar that writes shell text (commands, quotes, $(...),
- * ${...}, case, here-documents, comments, line continuations, eval and
- * sh -c) with `${{ params.p }}` spans only where a template author could
- * put an argument, and picks a hostile value for params.p. What renders
- * is run by /bin/dash -c (no shell in between) in an empty folder, with a
- * clean environment whose PATH holds only canary commands (touch, x, id,
- * sh, ...) that leave a mark when called. The text itself calls none of
- * them, creates no file and names no missing command, so a canary's mark,
- * a new file in the folder or a "not found" from dash means that the value
- * ran as code: a finding. Each run is killed after one second.
+ * ${...}, case, here-documents, comments, line continuations, eval,
+ * sh -c and pipes into sh) with `${{ params.p }}` spans only where a template
+ * author could put an argument, and picks a hostile value for params.p. What
+ * renders is run by /bin/dash -c (no shell in between) in an empty folder, with
+ * a clean environment whose PATH holds only canary commands (touch, x, id, sh,
+ * ...) that leave a mark when called. The text itself calls none of them,
+ * creates no file and names no missing command, so a canary's mark, a new file
+ * in the folder or a "not found" from dash means that the value ran as code: a
+ * finding. Each run is killed after one second.
  *
  * WEIR_FUZZ_TMPL_SHOW=1 prints each generated text and value (to see
  * what a corpus file stands for). It also checks that the load-time check
@@ -225,7 +225,7 @@ static void gen_args(struct gen *g, int depth)
 /* One command: only builtins, no redirection to a file. */
 static void gen_cmd(struct gen *g, int depth)
 {
-    unsigned what = depth >= DEPTH_MAX ? pick(g, 3) : pick(g, 22);
+    unsigned what = depth >= DEPTH_MAX ? pick(g, 3) : pick(g, 23);
 
     switch (what) {
     case 0:
@@ -342,6 +342,12 @@ static void gen_cmd(struct gen *g, int depth)
     case 19:
         put(g, "echo \\\n");
         gen_arg(g, depth + 1);
+        break;
+    case 21:
+        /* Always with a value: the text alone would call the sh canary. */
+        put(g, "printf '%s\\n' " SPAN);
+        gen_args(g, depth + 1);
+        put(g, pick(g, 2) ? " | sh" : " | xargs -I{} sh -c ': {}'");
         break;
     case 20:
         put(g, "test -n");

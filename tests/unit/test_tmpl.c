@@ -481,6 +481,7 @@ static void assert_refused(const char *text, const char *where)
 {
     char msg[512], shown[80];
     const char *span = strstr(text, "${{"), *end = strstr(span, "}}");
+    struct env env = {.p = "v"};
     struct weir_err err = {0};
     int off = -1;
 
@@ -489,7 +490,7 @@ static void assert_refused(const char *text, const char *where)
              "in ${{ %s }}: a value cannot go %s in a shell command; put the "
              "${{ }} outside them or pass the value through env:",
              shown, where);
-    assert_render_fails(text, TMPL_SHELL, WEIR_EINVAL, msg);
+    assert_render_fails_env(text, TMPL_SHELL, &env, WEIR_EINVAL, msg);
     assert_int_equal(tmpl_check_shell(text, &err, &off), WEIR_EINVAL);
     assert_string_equal(err.msg, msg);
     assert_int_equal(off, (int)(span - text));
@@ -589,6 +590,22 @@ static void test_shell_reeval(void **state)
         "[[ -n a ]] && echo ${{ params.p }}",
         "x=1 echo ${{ params.p }}",
     };
+    /* Text piped into a shell: no value anywhere in the command is safe. */
+    static const char *const piped[] = {
+        "echo ${{ params.p }} | sh",
+        "printf '%s' ${{ params.p }} | bash -s",
+        "echo ${{ params.p }} | xargs -I{} sh -c 'echo {}'",
+        "echo ${{ params.p }} | tr a b | sudo -u x /bin/sh",
+        "x=$(echo ${{ params.p }} | python3)",
+        "echo ${{ params.p }} > /dev/null; echo a | (sh)",
+        "{ echo \"${{ params.p }}\"; } | ssh host",
+    };
+    static const char *const not_piped[] = {
+        "echo ${{ params.p }} | tr a b",
+        "echo ${{ params.p }} | grep -c sh",
+        "echo ${{ params.p }} || sh ./x.sh",
+        "echo ${{ params.p }} >&2 && sh ./x.sh",
+    };
     size_t i;
 
     (void)state;
@@ -598,6 +615,11 @@ static void test_shell_reeval(void **state)
                        "trap, sh -c and the like)");
     for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
         assert_checked(allowed[i]);
+    for (i = 0; i < sizeof(piped) / sizeof(piped[0]); i++)
+        assert_refused(piped[i], "in a command that pipes text into a shell or "
+                                 "an interpreter (| sh, | xargs and the like)");
+    for (i = 0; i < sizeof(not_piped) / sizeof(not_piped[0]); i++)
+        assert_checked(not_piped[i]);
 }
 
 /* Where shells disagree on the text before a span, the span is refused. */
