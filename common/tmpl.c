@@ -114,6 +114,9 @@ struct shell_frame_state {
     bool bar;                 /* the last byte was a "|" */
     bool piped;               /* after a "|" in this pipeline */
     bool wrapper;             /* the command runs the next words (env, sudo) */
+    bool args;                /* past the command's name: words are data */
+    int for_state;            /* after `for`: 1 before its name, 2 after */
+    bool timed;               /* after `time`: a keyword in bash only */
     bool word;                /* inside a word: # is no comment */
     bool wcmd;                /* the word started where cmd was true */
     bool wplain;              /* the word has only unquoted literal bytes */
@@ -375,6 +378,9 @@ static struct shell_case *shell_case_here(struct shell *sh)
 static void cmd_start(struct shell_frame_state *f)
 {
     f->wrapper = false;
+    f->args = false;
+    f->for_state = 0;
+    f->timed = false;
     f->cmd = true;
     f->prefix = false;
     f->redir = false;
@@ -586,6 +592,7 @@ static bool word_reserved(struct shell *sh, struct shell_frame_state *f,
         else
             shell_lose(sh, LOST_CASE);
         f->cmd = false;
+        f->args = true;
         return true;
     }
     if (word_in(f, reserved_then,
@@ -598,6 +605,10 @@ static bool word_reserved(struct shell *sh, struct shell_frame_state *f,
                 sizeof(reserved_other) / sizeof(reserved_other[0]))) {
         f->cmd = false;
         f->prefix = false;
+        if (word_is(f, "for") || word_is(f, "select"))
+            f->for_state = 1;
+        else if (!word_is(f, "function"))
+            f->args = true; /* fi, done, }, in: what follows is no command */
         return true;
     }
     return false;
@@ -639,13 +650,47 @@ static void word_end(struct shell *sh)
         f->redir = false;
         return;
     }
+    if (f->for_state == 1) {
+        f->for_state = 2; /* the loop's variable */
+        return;
+    }
+    if (f->for_state == 2) {
+        /* `for NAME do` or `for NAME in WORDS` */
+        f->for_state = 0;
+        if (word_is(f, "do"))
+            f->cmd = true;
+        else if (word_is(f, "in"))
+            f->args = true;
+        else
+            shell_lose(sh, LOST_RESERVED);
+        return;
+    }
+    if (f->timed) {
+        /* bash reads `time case ...` as a case command, dash as a call of
+           the program time: not followed. */
+        f->timed = false;
+        if (f->wcmd &&
+            (word_in(f, reserved_then,
+                     sizeof(reserved_then) / sizeof(reserved_then[0])) ||
+             word_in(f, reserved_other,
+                     sizeof(reserved_other) / sizeof(reserved_other[0])))) {
+            shell_lose(sh, LOST_RESERVED);
+            return;
+        }
+    }
     if (f->wcmd && f->wplain && word_reserved(sh, f, k))
         return;
-    if (!f->wcmd && f->prefix &&
+    /*
+     * A reserved word where neither a command nor an argument is expected
+     * (after an assignment or a redirection, or in a construct not
+     * followed): shells may or may not take it as one.
+     */
+    if (!f->wcmd && !f->args &&
         (word_in(f, reserved_then,
                  sizeof(reserved_then) / sizeof(reserved_then[0])) ||
          word_in(f, reserved_other,
-                 sizeof(reserved_other) / sizeof(reserved_other[0])))) {
+                 sizeof(reserved_other) / sizeof(reserved_other[0])) ||
+         word_is(f, "coproc"))) {
         shell_lose(sh, LOST_RESERVED);
         return;
     }
@@ -657,6 +702,18 @@ static void word_end(struct shell *sh)
     is_name = f->wcmd || f->prefix;
     f->cmd = false;
     f->prefix = false;
+    if (is_name) {
+        if (word_is(f, "coproc")) {
+            shell_lose(sh, LOST_RESERVED); /* bash: a compound may follow */
+            return;
+        }
+        if (word_is(f, "time") && !f->wrapper) {
+            f->timed = true;
+            f->cmd = true; /* what follows is read as a command's start */
+            return;
+        }
+        f->args = true;
+    }
     if (is_name || f->wrapper) {
         if (f->piped &&
             word_named(f, stdin_runners,
@@ -868,10 +925,9 @@ static void shell_close_paren(struct shell *sh)
         k->state = CASE_BODY;
         cmd_start(f);
     } else if (f->parens > 0) {
+        /* After "f()" a compound command (a reserved word) may follow. */
         f->parens--;
-        f->cmd = false;
-        f->prefix = false;
-        f->reeval = REEVAL_NONE;
+        cmd_start(f);
     } else if (sh->depth > 1) {
         shell_pop(sh);
     }

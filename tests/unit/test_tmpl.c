@@ -531,6 +531,13 @@ static void test_shell_bypass(void **state)
              "printf '%s\\n' \"$(case a in\n  a)\n"
              "    echo ${{ params.p }}\nesac)\"");
     assert_sh_prints(cmd, p1, want);
+    /* Reserved words after "f()" and in "for NAME do" count too. */
+    assert_sh_prints("x=\"$(f() { case a in a) echo ${{ params.p }};; esac; "
+                     "}; f)\"; printf '%s\\n' \"$x\"",
+                     p1, want);
+    assert_sh_prints("set -- 1; x=\"$(for i do case a in a) echo "
+                     "${{ params.p }};; esac; done)\"; printf '%s\\n' \"$x\"",
+                     p1, want);
     snprintf(p2, sizeof(p2), "$(touch %s/param)", dir);
     assert_refused("echo \"${U:-\"${{ params.p }}\"}\"",
                    "inside a ${...} expansion");
@@ -643,6 +650,14 @@ static void test_shell_unsure(void **state)
                    "one");
     assert_refused("echo \"$(case a in a) echo)\" ${{ params.p }}",
                    "after a `case` command whose end cannot be followed");
+    /* bash reads `time case` as a case command, dash as a program. */
+    assert_refused("x=\"$(time case a in a) echo ${{ params.p }};; esac)\"",
+                   "after a reserved word where shells do not take it as "
+                   "one");
+    assert_refused("coproc c { echo; }; echo ${{ params.p }}",
+                   "after a reserved word where shells do not take it as "
+                   "one");
+    assert_checked("time -p make ${{ params.p }}");
     /* A line joined by \ in a here-document is one line: "\" + "EOF". */
     assert_refused("cat <<EOF\nabc\\\nEOF\necho ${{ params.p }}\nEOF\n",
                    "inside a here-document");
