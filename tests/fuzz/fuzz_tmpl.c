@@ -278,9 +278,13 @@ static void gen_cmd(struct gen *g, int depth)
         put(g, "; fi");
         break;
     case 8:
-        put(g, "for i in");
-        gen_args(g, depth + 1);
-        put(g, "; do ");
+        if (pick(g, 2)) {
+            put(g, "set -- 1; for i do ");
+        } else {
+            put(g, "for i in");
+            gen_args(g, depth + 1);
+            put(g, "; do ");
+        }
         gen_cmd(g, depth + 1);
         put(g, "; done");
         break;
