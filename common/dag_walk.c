@@ -399,40 +399,26 @@ void dag_load_expr(struct dag_ctx *c, const char *key, const struct ynode *n,
     expr_free(e);
 }
 
-/* Every name stands for the same harmless word in a trial rendering. */
-static int trial_cb(void *ctx, const char *name, struct expr_value *out,
-                    struct weir_err *err)
-{
-    (void)ctx;
-    (void)name;
-    (void)err;
-    out->type = EXPR_STR;
-    out->str = "x";
-    return 0;
-}
-
 /*
  * A `${{ }}` in a shell command must stand where a quoted word stays one
- * word (not inside quotes, a comment or a here-document). That depends on
- * the text only, so a trial rendering finds it now rather than at run time.
+ * word (not inside quotes, a comment or a here-document, nor in the text
+ * of eval or sh -c). That depends on the text only, so it is checked now
+ * rather than at run time, and the error points at the span.
  */
 static void check_shell(struct dag_ctx *c, const char *key,
                         const struct ynode *n)
 {
     struct weir_err err = {0};
-    char *out = NULL;
-    int rc;
+    int off = 0, rc;
 
-    /* Without a quote, `, #, <, ( or \ no span can be in such a place. */
-    if (strstr(n->str, "${{") == NULL || strpbrk(n->str, "'\"`#<(\\") == NULL)
+    if (strstr(n->str, "${{") == NULL)
         return;
-    rc = tmpl_render(n->str, TMPL_SHELL, trial_cb, NULL, &out, &err);
-    if (rc == 0)
-        free(out);
-    else if (rc == WEIR_ENOMEM)
+    rc = tmpl_check_shell(n->str, &err, &off);
+    if (rc == WEIR_ENOMEM)
         c->nomem = true;
     else if (rc == WEIR_EINVAL)
-        dag_error(c, dag_npos(n), "bad template in \"%s\": %s", key, err.msg);
+        dag_error(c, dag_pos_in(c, n, off), "bad template in \"%s\": %s", key,
+                  err.msg);
 }
 
 void dag_load_tmpl(struct dag_ctx *c, const char *key, const struct ynode *n,

@@ -21,7 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHELL_MAX_FRAMES   16 /* nested "..." and $(...) followed */
+#define SHELL_MAX_FRAMES   16 /* nested "...", ${...} and $(...) followed */
+#define SHELL_MAX_CASES    8  /* nested `case` commands followed */
+#define SHELL_MAX_WORD     24 /* longest word compared with command names */
 #define SHELL_MAX_HEREDOCS 4  /* here-documents started on one line */
 #define SHELL_MAX_DELIM    64 /* longest here-document delimiter followed */
 #define SHOW_MAX           60 /* longest expression quoted in an error */
@@ -47,19 +49,21 @@ struct scanner {
 };
 
 enum shell_mode {
-    SHELL_NORMAL,  /* reading code or "...", as the frames say */
+    SHELL_NORMAL,  /* reading code, "..." or ${...}, as the frames say */
     SHELL_SQUOTE,  /* inside '...' */
+    SHELL_ANSI,    /* inside $'...' (bash), which dash reads as $ '...' */
     SHELL_BQUOTE,  /* inside `...` */
     SHELL_COMMENT, /* after # up to the end of the line */
     SHELL_HDWORD,  /* reading the delimiter after << */
     SHELL_HEREDOC, /* inside the body of a here-document */
-    SHELL_LOST,    /* past the limits: no longer following */
+    SHELL_LOST,    /* no longer following: sh->lost says why */
 };
 
 enum shell_frame {
     FRAME_CODE,   /* the script, or the inside of $(...) */
     FRAME_DQUOTE, /* inside "..." */
     FRAME_ARITH,  /* inside $((...)) or ((...)): read like code */
+    FRAME_PARAM,  /* inside ${...} */
 };
 
 /* What the character before the current one opened, for "((". */
@@ -69,6 +73,22 @@ enum shell_lparen {
     LPAREN_DOLLAR, /* "$(": the frame on top is its command */
 };
 
+/* Whether the command being read runs some of its words as code again. */
+enum shell_reeval {
+    REEVAL_NONE, /* no */
+    REEVAL_OPT,  /* yes once one of the options in `opts` comes */
+    REEVAL_YES,  /* yes: eval, trap, sh -c and the like */
+};
+
+/* Where a `case` command is: its `)` after a pattern closes no "(". */
+enum shell_case_state {
+    CASE_SUBJ,      /* after `case`: the word tested */
+    CASE_IN,        /* waiting for `in` */
+    CASE_PAT_START, /* where a pattern list or `esac` may start */
+    CASE_PAT,       /* reading a pattern list, up to its ")" */
+    CASE_BODY,      /* reading the commands of a branch, up to ";;" */
+};
+
 struct heredoc {
     char word[SHELL_MAX_DELIM]; /* the delimiter, quotes removed */
     size_t len;                 /* its length */
@@ -76,17 +96,56 @@ struct heredoc {
     bool strip;                 /* <<-: leading tabs do not count */
 };
 
+/*
+ * One level of nesting. A FRAME_CODE frame also follows the simple command
+ * it is reading, word by word: whether a reserved word such as `case`
+ * counts, and whether the command runs its arguments as code again.
+ */
+struct shell_frame_state {
+    enum shell_frame kind;    /* what this level is */
+    int parens;               /* FRAME_CODE, FRAME_ARITH: "(" open in it */
+    bool cmd;                 /* at a command's start: reserved words count */
+    bool prefix;              /* only assignments and redirections so far */
+    bool redir;               /* the next word is a redirection's target */
+    bool test;                /* inside [[ ... ]] (bash: arithmetic) */
+    enum shell_reeval reeval; /* does this command evaluate its text */
+    const char *opts;         /* REEVAL_OPT: the options that make it so */
+    int semis;                /* ";" read in a row */
+    bool bar;                 /* the last byte was a "|" */
+    bool piped;               /* after a "|" in this pipeline */
+    bool wrapper;             /* the command runs the next words (env, sudo) */
+    bool args;                /* past the command's name: words are data */
+    int for_state;            /* after `for`: 1 before its name, 2 after */
+    bool timed;               /* after `time`: a keyword in bash only */
+    bool word;                /* inside a word: # is no comment */
+    bool wcmd;                /* the word started where cmd was true */
+    bool wplain;              /* the word has only unquoted literal bytes */
+    bool wlit;                /* w still holds all of the word so far */
+    char w[SHELL_MAX_WORD];   /* the word's leading literal bytes */
+    size_t wlen;              /* bytes in w */
+};
+
+struct shell_case {
+    int depth;                   /* the frame it was opened in */
+    int parens;                  /* that frame's "(" count then */
+    enum shell_case_state state; /* where it is */
+};
+
 struct shell {
-    enum shell_mode mode;                  /* what is being read */
-    unsigned char frame[SHELL_MAX_FRAMES]; /* enum shell_frame, innermost
-                                              last */
-    int parens[SHELL_MAX_FRAMES];          /* FRAME_CODE: "(" open in it */
-    int depth;                             /* frames in use, at least 1 */
-    bool escaped;                          /* after an unquoted backslash */
-    bool dollar;                           /* after an unquoted $ */
-    enum shell_lparen lparen;              /* after an unquoted ( or $( */
-    bool word;                             /* inside a word: # is no comment */
-    int lts;                               /* "<" read in a row */
+    enum shell_mode mode;                         /* what is being read */
+    const char *lost;                             /* SHELL_LOST: why */
+    struct shell_frame_state f[SHELL_MAX_FRAMES]; /* innermost last */
+    int depth;                                /* frames in use, at least 1 */
+    struct shell_case cases[SHELL_MAX_CASES]; /* open `case`s, innermost last */
+    int n_cases;                              /* entries of cases in use */
+    bool bs;                                  /* a \ waits: a newline after it
+                                                 joins lines */
+    bool escaped;                             /* after an unquoted backslash */
+    bool dollar;                              /* after an unquoted $ */
+    enum shell_lparen lparen;                 /* after an unquoted ( or $( */
+    int lts;                                  /* "<" read in a row */
+    bool redir_op;                            /* after an unquoted < or > */
+    bool pipes_to_shell;                      /* text is piped into sh */
     char hd_quote;                         /* SHELL_HDWORD: open quote or 0 */
     bool hd_escaped;                       /* SHELL_HDWORD: after \ */
     struct heredoc hd[SHELL_MAX_HEREDOCS]; /* delimiters seen on this line */
@@ -95,6 +154,11 @@ struct shell {
     char line[SHELL_MAX_DELIM];            /* SHELL_HEREDOC: line so far */
     size_t line_len;                       /* bytes in line */
     bool line_long;                        /* longer than any delimiter */
+    bool hd_bs;                            /* body: after an unescaped \ */
+    bool hd_dollar;                        /* body: after an unescaped $ */
+    bool hd_bq;                            /* body: inside `...` */
+    char hd_nest[SHELL_MAX_FRAMES];        /* body: closers of open $( ${ */
+    int hd_depth;                          /* entries of hd_nest in use */
 };
 
 struct obuf {
@@ -111,6 +175,10 @@ struct render {
     struct weir_err *err;    /* the caller's error detail; may be NULL */
     struct obuf out;         /* the result so far */
     struct shell sh;         /* TMPL_SHELL: quoting at the end of out */
+    bool check;              /* only place spans: each stands for a word */
+    size_t refused_at;       /* offset of the span refused for its place */
+    struct piece first;      /* the first span rendered */
+    bool has_first;          /* first is set */
 };
 
 struct names_walk {
@@ -215,33 +283,460 @@ static int scan_next(struct scanner *s, struct piece *pc, struct weir_err *err,
     return 0;
 }
 
+/* Where a text pipes into a shell, no value is safe anywhere in it. */
+#define SHELL_PIPED                                                            \
+    "in a command that pipes text into a shell or an interpreter (| sh, "      \
+    "| xargs and the like)"
+
+/* Why the tracker stopped following the text (SHELL_LOST). */
+#define LOST_DEEP     "where the quoting is nested too deeply to follow"
+#define LOST_CASE     "after a `case` command whose end cannot be followed"
+#define LOST_RESERVED "after a reserved word where shells do not take it as one"
+#define LOST_PARAM_QUOTE                                                       \
+    "after a ' inside \"${...}\", which shells read differently"
+#define LOST_ANSI    "after $'...' with a backslash, which shells read differently"
+#define LOST_BRACKET "after $[, which shells read differently"
+#define LOST_HEREDOC                                                           \
+    "after an expansion in a here-document that goes on past its line"
+
+/*
+ * Commands that run some of their words as code again, so that a quoted
+ * value would be read a second time: always (opts NULL), or once an option
+ * with one of the letters in opts comes (sh -c, su -c, python3 -c).
+ */
+struct reeval_name {
+    const char *name; /* the command's name, without folders and version */
+    const char *opts; /* option letters that make it evaluate, or NULL */
+};
+
+static const struct reeval_name reeval_names[] = {
+    {"eval", NULL},  {"trap", NULL},   {"let", NULL},    {"watch", NULL},
+    {"ssh", NULL},   {"sh", "c"},      {"bash", "c"},    {"dash", "c"},
+    {"zsh", "c"},    {"ksh", "c"},     {"mksh", "c"},    {"ash", "c"},
+    {"yash", "c"},   {"posh", "c"},    {"fish", "c"},    {"csh", "c"},
+    {"tcsh", "c"},   {"su", "c"},      {"runuser", "c"}, {"flock", "c"},
+    {"script", "c"}, {"python", "c"},  {"pypy", "c"},    {"perl", "eE"},
+    {"ruby", "e"},   {"node", "ep"},   {"nodejs", "ep"}, {"php", "rR"},
+    {"lua", "e"},    {"declare", "i"}, {"typeset", "i"}, {"local", "i"},
+};
+
+/* Long options that make one of the commands above evaluate text. */
+static const char *const reeval_long[] = {"--command", "--session-command",
+                                          "--eval", "--print"};
+
+/*
+ * Commands that run what they read on stdin as code (or as arguments of a
+ * command): a value piped into them is read again.
+ */
+static const char *const stdin_runners[] = {
+    "sh",   "bash",   "dash",  "zsh",      "ksh",    "mksh", "ash",
+    "yash", "posh",   "fish",  "csh",      "tcsh",   "su",   "runuser",
+    "ssh",  "python", "pypy",  "perl",     "ruby",   "node", "nodejs",
+    "php",  "lua",    "xargs", "parallel", "source", ".",    "eval",
+};
+
+/* Commands that run the command named by their next words. */
+static const char *const wrappers[] = {
+    "env",    "exec",   "command", "builtin", "sudo",
+    "doas",   "nice",   "nohup",   "time",    "timeout",
+    "stdbuf", "setsid", "chroot",  "ionice",  "busybox",
+};
+
+/* Reserved words after which a command starts. */
+static const char *const reserved_then[] = {
+    "if", "then", "else", "elif", "do", "while", "until", "!", "{"};
+
+/* Reserved words after which no command starts. */
+static const char *const reserved_other[] = {
+    "fi", "done", "}", "for", "select", "function", "in", "case", "esac"};
+
+static void shell_lose(struct shell *sh, const char *why)
+{
+    if (sh->mode != SHELL_LOST) {
+        sh->mode = SHELL_LOST;
+        sh->lost = why;
+    }
+}
+
+static struct shell_frame_state *shell_top(struct shell *sh)
+{
+    return &sh->f[sh->depth - 1];
+}
+
+/* The innermost `case` when it was opened in the innermost frame. */
+static struct shell_case *shell_case_here(struct shell *sh)
+{
+    struct shell_case *k;
+
+    if (sh->n_cases == 0)
+        return NULL;
+    k = &sh->cases[sh->n_cases - 1];
+    return k->depth == sh->depth ? k : NULL;
+}
+
+/* A command starts: after ; & | ( or a newline. */
+static void cmd_start(struct shell_frame_state *f)
+{
+    f->wrapper = false;
+    f->args = false;
+    f->for_state = 0;
+    f->timed = false;
+    f->cmd = true;
+    f->prefix = false;
+    f->redir = false;
+    f->reeval = REEVAL_NONE;
+    f->opts = NULL;
+}
+
 static void shell_init(struct shell *sh)
 {
     memset(sh, 0, sizeof(*sh));
     sh->mode = SHELL_NORMAL;
-    sh->frame[0] = FRAME_CODE;
+    sh->f[0].kind = FRAME_CODE;
+    cmd_start(&sh->f[0]);
     sh->depth = 1;
 }
 
-static void shell_push(struct shell *sh, enum shell_frame f)
+static void shell_push(struct shell *sh, enum shell_frame kind)
 {
+    struct shell_frame_state *f;
+
     if (sh->depth == SHELL_MAX_FRAMES) {
-        sh->mode = SHELL_LOST;
+        shell_lose(sh, LOST_DEEP);
         return;
     }
-    sh->frame[sh->depth] = (unsigned char)f;
-    sh->parens[sh->depth] = 0;
-    sh->depth++;
+    f = &sh->f[sh->depth++];
+    memset(f, 0, sizeof(*f));
+    f->kind = kind;
+    cmd_start(f);
 }
 
-/* A newline in code: the bodies of pending here-documents start. */
+/* The innermost frame ends; a `case` still open in it means we misread. */
+static void shell_pop(struct shell *sh)
+{
+    if (sh->n_cases > 0 && sh->cases[sh->n_cases - 1].depth >= sh->depth) {
+        shell_lose(sh, LOST_CASE);
+        return;
+    }
+    if (sh->depth > 1)
+        sh->depth--;
+}
+
+/* The word being read in f takes c; literal: an unquoted plain byte. */
+static void word_add(struct shell_frame_state *f, char c, bool literal)
+{
+    if (!f->word) {
+        f->word = true;
+        f->wcmd = f->cmd;
+        f->wplain = true;
+        f->wlit = true;
+        f->wlen = 0;
+    }
+    if (!literal) {
+        f->wplain = false;
+        f->wlit = false;
+    } else if (f->wlit) {
+        if (f->wlen + 1 < SHELL_MAX_WORD) {
+            f->w[f->wlen++] = c;
+        } else {
+            f->wplain = false;
+            f->wlit = false;
+        }
+    }
+}
+
+static bool word_is(const struct shell_frame_state *f, const char *s)
+{
+    size_t n = strlen(s);
+
+    return f->wplain && f->wlen == n && memcmp(f->w, s, n) == 0;
+}
+
+static bool word_in(const struct shell_frame_state *f, const char *const *list,
+                    size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (word_is(f, list[i]))
+            return true;
+    return false;
+}
+
+/* Does the word start with an option that has one of the letters in opts? */
+static bool word_opt(const struct shell_frame_state *f, const char *opts)
+{
+    size_t i;
+
+    if (f->wlen < 2 || f->w[0] != '-')
+        return false;
+    if (f->w[1] == '-') {
+        for (i = 0; i < sizeof(reeval_long) / sizeof(reeval_long[0]); i++) {
+            size_t n = strlen(reeval_long[i]);
+
+            if (f->wlen >= n && memcmp(f->w, reeval_long[i], n) == 0)
+                return true;
+        }
+        return false;
+    }
+    for (i = 1; i < f->wlen; i++) {
+        char c = f->w[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            break;
+        if (strchr(opts, c) != NULL)
+            return true;
+    }
+    return false;
+}
+
+/* `NAME=...` */
+static bool word_assigns(const struct shell_frame_state *f)
+{
+    for (size_t i = 0; i < f->wlen; i++) {
+        char c = f->w[i];
+
+        if (c == '=')
+            return i > 0;
+        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (i > 0 && c >= '0' && c <= '9')))
+            return false;
+    }
+    return false;
+}
+
+/* The command name in the word, without its folders and version. */
+static size_t word_base(const struct shell_frame_state *f, const char **name)
+{
+    size_t start = 0, n = f->wlen;
+
+    for (size_t i = 0; i < f->wlen; i++)
+        if (f->w[i] == '/')
+            start = i + 1;
+    while (n > start + 1 &&
+           ((f->w[n - 1] >= '0' && f->w[n - 1] <= '9') || f->w[n - 1] == '.'))
+        n--;
+    *name = f->w + start;
+    return n - start;
+}
+
+/* Is the word (a plain one) one of the commands in list? */
+static bool word_named(const struct shell_frame_state *f,
+                       const char *const *list, size_t count)
+{
+    const char *name;
+    size_t n;
+
+    if (!f->wplain)
+        return false;
+    n = word_base(f, &name);
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && memcmp(list[i], name, n) == 0)
+            return true;
+    return false;
+}
+
+/* A word of a command: does it make the command evaluate text? */
+static void word_reeval(struct shell_frame_state *f, bool is_name)
+{
+    const char *name;
+    size_t n;
+
+    if (f->reeval == REEVAL_OPT && word_opt(f, f->opts)) {
+        f->reeval = REEVAL_YES;
+        return;
+    }
+    if (!f->wplain) {
+        /* A command named by an expansion may be a shell. */
+        if (is_name && f->reeval == REEVAL_NONE) {
+            f->reeval = REEVAL_OPT;
+            f->opts = "c";
+        }
+        return;
+    }
+    if (is_name && word_is(f, "[["))
+        f->test = true;
+    else if (word_is(f, "]]"))
+        f->test = false;
+    n = word_base(f, &name);
+    for (size_t i = 0; i < sizeof(reeval_names) / sizeof(reeval_names[0]);
+         i++) {
+        if (strlen(reeval_names[i].name) != n ||
+            memcmp(reeval_names[i].name, name, n) != 0)
+            continue;
+        if (reeval_names[i].opts == NULL) {
+            f->reeval = REEVAL_YES;
+        } else if (f->reeval == REEVAL_NONE) {
+            f->reeval = REEVAL_OPT;
+            f->opts = reeval_names[i].opts;
+        }
+        return;
+    }
+}
+
+/* A word at a command's start that is a reserved word. */
+static bool word_reserved(struct shell *sh, struct shell_frame_state *f,
+                          struct shell_case *k)
+{
+    if (word_is(f, "case")) {
+        if (sh->n_cases == SHELL_MAX_CASES) {
+            shell_lose(sh, LOST_DEEP);
+            return true;
+        }
+        sh->cases[sh->n_cases++] = (struct shell_case){
+            .depth = sh->depth, .parens = f->parens, .state = CASE_SUBJ};
+        f->cmd = false;
+        return true;
+    }
+    if (word_is(f, "esac")) {
+        if (k != NULL && k->state == CASE_BODY && k->parens == f->parens)
+            sh->n_cases--;
+        else
+            shell_lose(sh, LOST_CASE);
+        f->cmd = false;
+        f->args = true;
+        return true;
+    }
+    if (word_in(f, reserved_then,
+                sizeof(reserved_then) / sizeof(reserved_then[0]))) {
+        f->cmd = true;
+        f->prefix = false;
+        return true;
+    }
+    if (word_in(f, reserved_other,
+                sizeof(reserved_other) / sizeof(reserved_other[0]))) {
+        f->cmd = false;
+        f->prefix = false;
+        if (word_is(f, "for") || word_is(f, "select"))
+            f->for_state = 1;
+        else if (!word_is(f, "function"))
+            f->args = true; /* fi, done, }, in: what follows is no command */
+        return true;
+    }
+    return false;
+}
+
+/* The word being read in the innermost frame ends. */
+static void word_end(struct shell *sh)
+{
+    struct shell_frame_state *f = shell_top(sh);
+    struct shell_case *k = shell_case_here(sh);
+    bool is_name;
+
+    if (!f->word)
+        return;
+    f->word = false;
+    if (f->kind != FRAME_CODE)
+        return;
+    if (k != NULL && k->state == CASE_SUBJ) {
+        k->state = CASE_IN;
+        return;
+    }
+    if (k != NULL && k->state == CASE_IN) {
+        if (word_is(f, "in"))
+            k->state = CASE_PAT_START;
+        else
+            shell_lose(sh, LOST_CASE);
+        return;
+    }
+    if (k != NULL && (k->state == CASE_PAT_START || k->state == CASE_PAT)) {
+        if (k->state == CASE_PAT_START && word_is(f, "esac")) {
+            sh->n_cases--;
+            f->cmd = false;
+        } else {
+            k->state = CASE_PAT;
+        }
+        return;
+    }
+    if (f->redir) {
+        f->redir = false;
+        return;
+    }
+    if (f->for_state == 1) {
+        f->for_state = 2; /* the loop's variable */
+        return;
+    }
+    if (f->for_state == 2) {
+        /* `for NAME do` or `for NAME in WORDS` */
+        f->for_state = 0;
+        if (word_is(f, "do"))
+            f->cmd = true;
+        else if (word_is(f, "in"))
+            f->args = true;
+        else
+            shell_lose(sh, LOST_RESERVED);
+        return;
+    }
+    if (f->timed) {
+        /* bash reads `time case ...` as a case command, dash as a call of
+           the program time: not followed. */
+        f->timed = false;
+        if (f->wcmd &&
+            (word_in(f, reserved_then,
+                     sizeof(reserved_then) / sizeof(reserved_then[0])) ||
+             word_in(f, reserved_other,
+                     sizeof(reserved_other) / sizeof(reserved_other[0])))) {
+            shell_lose(sh, LOST_RESERVED);
+            return;
+        }
+    }
+    if (f->wcmd && f->wplain && word_reserved(sh, f, k))
+        return;
+    /*
+     * A reserved word where neither a command nor an argument is expected
+     * (after an assignment or a redirection, or in a construct not
+     * followed): shells may or may not take it as one.
+     */
+    if (!f->wcmd && !f->args &&
+        (word_in(f, reserved_then,
+                 sizeof(reserved_then) / sizeof(reserved_then[0])) ||
+         word_in(f, reserved_other,
+                 sizeof(reserved_other) / sizeof(reserved_other[0])) ||
+         word_is(f, "coproc"))) {
+        shell_lose(sh, LOST_RESERVED);
+        return;
+    }
+    if ((f->wcmd || f->prefix) && word_assigns(f)) {
+        f->cmd = false;
+        f->prefix = true;
+        return;
+    }
+    is_name = f->wcmd || f->prefix;
+    f->cmd = false;
+    f->prefix = false;
+    if (is_name) {
+        if (word_is(f, "coproc")) {
+            shell_lose(sh, LOST_RESERVED); /* bash: a compound may follow */
+            return;
+        }
+        if (word_is(f, "time") && !f->wrapper) {
+            f->timed = true;
+            f->cmd = true; /* what follows is read as a command's start */
+            return;
+        }
+        f->args = true;
+    }
+    if (is_name || f->wrapper) {
+        if (f->piped &&
+            word_named(f, stdin_runners,
+                       sizeof(stdin_runners) / sizeof(stdin_runners[0])))
+            sh->pipes_to_shell = true;
+        f->wrapper =
+            f->wrapper ||
+            word_named(f, wrappers, sizeof(wrappers) / sizeof(wrappers[0]));
+    }
+    word_reeval(f, is_name);
+}
+
+/* A newline in code: a command starts; pending here-documents start. */
 static void shell_newline(struct shell *sh)
 {
-    sh->word = false;
+    cmd_start(shell_top(sh));
+    shell_top(sh)->piped = false;
     if (sh->hd_cur < sh->hd_count) {
         sh->mode = SHELL_HEREDOC;
         sh->line_len = 0;
         sh->line_long = false;
+        sh->hd_bs = sh->hd_dollar = sh->hd_bq = false;
+        sh->hd_depth = 0;
     }
 }
 
@@ -250,7 +745,7 @@ static void shell_feed_code(struct shell *sh, char c);
 static void heredoc_append(struct shell *sh, struct heredoc *h, char c)
 {
     if (h->len == SHELL_MAX_DELIM) {
-        sh->mode = SHELL_LOST;
+        shell_lose(sh, LOST_DEEP);
         return;
     }
     h->word[h->len++] = c;
@@ -287,15 +782,88 @@ static void shell_feed_hdword(struct shell *sh, char c)
         return;
     } else if (is_shell_break(c)) {
         if (h->len == 0 && !h->quoted) {
-            sh->mode = SHELL_LOST;
+            shell_lose(sh, LOST_DEEP);
             return;
         }
         sh->hd_count++;
         sh->mode = SHELL_NORMAL;
+        shell_top(sh)->redir = false;
         shell_feed_code(sh, c);
     } else {
         heredoc_append(sh, h, c);
     }
+}
+
+/*
+ * A byte of the body of a here-document whose delimiter is unquoted: there
+ * the shell expands $ and ` and joins a line ending in \ with the next. An
+ * expansion still open at the end of a line is read differently by dash
+ * (which parses on into the next lines) and bash: no longer followed.
+ * Returns true when c was the newline of a \ that joined two lines.
+ */
+static bool heredoc_expand(struct shell *sh, char c)
+{
+    bool bs = sh->hd_bs, dollar = sh->hd_dollar;
+    bool nested = sh->hd_depth > 0;
+
+    sh->hd_bs = false;
+    sh->hd_dollar = false;
+    if (bs) {
+        if (c != '\n')
+            return false;
+        if (!sh->line_long && sh->line_len > 0)
+            sh->line_len--; /* the \ is not part of the joined line */
+        return true;
+    }
+    if (sh->hd_bq) {
+        if (c == '`')
+            sh->hd_bq = false;
+        else if (c == '\\' || c == '\n')
+            shell_lose(sh, LOST_HEREDOC);
+        return false;
+    }
+    switch (c) {
+    case '\\':
+        if (nested)
+            shell_lose(sh, LOST_HEREDOC);
+        sh->hd_bs = true;
+        break;
+    case '$':
+        sh->hd_dollar = true;
+        break;
+    case '`':
+        if (nested)
+            shell_lose(sh, LOST_HEREDOC);
+        sh->hd_bq = true;
+        break;
+    case '(':
+    case '{':
+        if (!dollar &&
+            !(c == '(' && nested && sh->hd_nest[sh->hd_depth - 1] == ')'))
+            break;
+        if (sh->hd_depth == SHELL_MAX_FRAMES) {
+            shell_lose(sh, LOST_DEEP);
+            break;
+        }
+        sh->hd_nest[sh->hd_depth++] = c == '(' ? ')' : '}';
+        break;
+    case ')':
+    case '}':
+        if (nested && sh->hd_nest[sh->hd_depth - 1] == c)
+            sh->hd_depth--;
+        break;
+    case '\n':
+    case '\'':
+    case '"':
+    case '#':
+    case '<':
+        if (nested)
+            shell_lose(sh, LOST_HEREDOC);
+        break;
+    default:
+        break;
+    }
+    return false;
 }
 
 /* Collect a body line; a line equal to the delimiter ends the body. */
@@ -303,6 +871,10 @@ static void shell_feed_heredoc(struct shell *sh, char c)
 {
     const struct heredoc *h = &sh->hd[sh->hd_cur];
 
+    if (!h->quoted && heredoc_expand(sh, c))
+        return;
+    if (sh->mode != SHELL_HEREDOC)
+        return;
     if (c != '\n') {
         if (h->strip && c == '\t' && sh->line_len == 0 && !sh->line_long)
             return;
@@ -317,8 +889,10 @@ static void shell_feed_heredoc(struct shell *sh, char c)
         if (++sh->hd_cur == sh->hd_count) {
             sh->hd_cur = sh->hd_count = 0;
             sh->mode = SHELL_NORMAL;
-            sh->word = false;
+            shell_top(sh)->word = false;
         }
+        sh->hd_bs = sh->hd_dollar = sh->hd_bq = false;
+        sh->hd_depth = 0;
     }
     sh->line_len = 0;
     sh->line_long = false;
@@ -327,7 +901,7 @@ static void shell_feed_heredoc(struct shell *sh, char c)
 static void shell_heredoc_start(struct shell *sh, char c)
 {
     if (sh->hd_count == SHELL_MAX_HEREDOCS) {
-        sh->mode = SHELL_LOST;
+        shell_lose(sh, LOST_DEEP);
         return;
     }
     memset(&sh->hd[sh->hd_count], 0, sizeof(sh->hd[0]));
@@ -340,73 +914,163 @@ static void shell_heredoc_start(struct shell *sh, char c)
         shell_feed_hdword(sh, c);
 }
 
-/* ")" in code: closes a "(" of this frame, or the $( that opened it. */
+/* ")" in code: ends a `case` pattern, closes a "(", or the $( frame. */
 static void shell_close_paren(struct shell *sh)
 {
-    int *open = &sh->parens[sh->depth - 1];
+    struct shell_frame_state *f = shell_top(sh);
+    struct shell_case *k = shell_case_here(sh);
 
-    if (*open > 0) {
-        (*open)--;
-        sh->word = false;
+    if (k != NULL && (k->state == CASE_PAT || k->state == CASE_PAT_START) &&
+        k->parens == f->parens) {
+        k->state = CASE_BODY;
+        cmd_start(f);
+    } else if (f->parens > 0) {
+        /* After "f()" a compound command (a reserved word) may follow. */
+        f->parens--;
+        cmd_start(f);
     } else if (sh->depth > 1) {
-        sh->depth--;
-        sh->word = true;
+        shell_pop(sh);
     }
+}
+
+/* "(" in code or arithmetic. */
+static void shell_open_paren(struct shell *sh, bool was_dollar,
+                             enum shell_lparen was_lparen)
+{
+    struct shell_frame_state *f = shell_top(sh);
+    struct shell_case *k = shell_case_here(sh);
+
+    if (was_lparen == LPAREN_DOLLAR) {
+        /* "$((": the frame "$(" opened is arithmetic, and "))" ends it */
+        f->kind = FRAME_ARITH;
+        f->parens = 1;
+    } else if (was_lparen == LPAREN_PLAIN && f->kind == FRAME_CODE) {
+        shell_push(sh, FRAME_ARITH); /* "((": arithmetic in some shells */
+    } else if (was_dollar) {
+        shell_push(sh, FRAME_CODE);
+        sh->lparen = LPAREN_DOLLAR;
+    } else if (k != NULL && k->state == CASE_PAT_START &&
+               k->parens == f->parens) {
+        k->state = CASE_PAT; /* the optional "(" before a pattern */
+    } else {
+        f->parens++;
+        if (f->kind == FRAME_CODE) {
+            cmd_start(f);
+            sh->lparen = LPAREN_PLAIN;
+        }
+    }
+}
+
+/* ";", "&" or "|" in code. */
+static void shell_operator(struct shell *sh, char c, bool after_redir,
+                           int semis, bool was_bar)
+{
+    struct shell_frame_state *f = shell_top(sh);
+    struct shell_case *k = shell_case_here(sh);
+    bool in_body = k != NULL && k->state == CASE_BODY && k->parens == f->parens;
+
+    if (after_redir && c != ';')
+        return; /* ">&", "<&", ">|": part of a redirection */
+    if (c == '|' && k != NULL &&
+        (k->state == CASE_PAT || k->state == CASE_PAT_START))
+        return; /* between two patterns */
+    if (c == '|') {
+        f->piped = !was_bar; /* "||" ends the pipeline */
+        f->bar = !was_bar;
+    } else {
+        f->piped = false;
+    }
+    if (in_body && ((c == ';' && semis == 2) || (c == '&' && semis == 1)))
+        k->state = CASE_PAT_START; /* ";;" or ";&" */
+    cmd_start(f);
 }
 
 /* A character of code that may open a quote, a substitution or a comment. */
 static void shell_code_char(struct shell *sh, char c, bool was_dollar, int lts,
                             enum shell_lparen was_lparen)
 {
+    struct shell_frame_state *f = shell_top(sh);
+    bool code = f->kind == FRAME_CODE;
+    bool after_redir = sh->redir_op;
+    int prev = f->semis, semis = c == ';' ? prev + 1 : 0;
+    bool was_bar = f->bar;
+
+    sh->redir_op = false;
+    f->semis = semis;
+    f->bar = false;
+    if (is_shell_break(c) && !(c == '(' && was_dollar) &&
+        !(!code && (c == '<' || c == '>')))
+        word_end(sh);
     switch (c) {
     case '<':
-        sh->lts = lts + 1;
-        sh->word = false;
+    case '>':
+        if (!code)
+            break;
+        if (c == '<')
+            sh->lts = lts + 1;
+        sh->redir_op = true;
+        if (f->cmd || f->prefix)
+            f->prefix = true;
+        f->cmd = false;
+        f->redir = true;
         return;
-    case '\\':
-    case '$':
-        sh->escaped = c == '\\';
-        sh->dollar = c == '$';
-        break;
-    case '\'':
-    case '`':
-        sh->mode = c == '\'' ? SHELL_SQUOTE : SHELL_BQUOTE;
-        break;
-    case '"':
-        shell_push(sh, FRAME_DQUOTE);
-        break;
+    case ';':
+    case '&':
+    case '|':
+        shell_operator(sh, c, after_redir, c == ';' ? semis : prev, was_bar);
+        return;
     case '(':
-        if (was_lparen == LPAREN_DOLLAR) {
-            /* "$((": the frame "$(" opened is arithmetic, and "))" ends it */
-            sh->frame[sh->depth - 1] = FRAME_ARITH;
-            sh->parens[sh->depth - 1] = 1;
-        } else if (was_lparen == LPAREN_PLAIN) {
-            shell_push(sh, FRAME_ARITH); /* "((": arithmetic in some shells */
-        } else if (was_dollar) {
-            shell_push(sh, FRAME_CODE);
-            sh->lparen = LPAREN_DOLLAR;
-        } else {
-            sh->parens[sh->depth - 1]++;
-            sh->lparen = LPAREN_PLAIN;
-        }
-        sh->word = false;
+        shell_open_paren(sh, was_dollar, was_lparen);
         return;
     case ')':
         shell_close_paren(sh);
         return;
-    case '#':
-        if (!sh->word)
-            sh->mode = SHELL_COMMENT;
-        return;
     case '\n':
         shell_newline(sh);
         return;
-    default:
-        sh->word = !is_shell_break(c);
+    case ' ':
+    case '\t':
         return;
+    case '#':
+        if (!f->word) {
+            sh->mode = SHELL_COMMENT;
+            return;
+        }
+        break;
+    case '\\':
+    case '$':
+        word_add(f, c, false);
+        sh->escaped = c == '\\';
+        sh->dollar = c == '$';
+        return;
+    case '\'':
+        word_add(f, c, false);
+        sh->mode = was_dollar ? SHELL_ANSI : SHELL_SQUOTE;
+        return;
+    case '`':
+        word_add(f, c, false);
+        sh->mode = SHELL_BQUOTE;
+        return;
+    case '"':
+        word_add(f, c, false);
+        shell_push(sh, FRAME_DQUOTE);
+        return;
+    case '{':
+        if (was_dollar) {
+            shell_push(sh, FRAME_PARAM);
+            return;
+        }
+        break;
+    case '[':
+        if (was_dollar) {
+            shell_lose(sh, LOST_BRACKET);
+            return;
+        }
+        break;
+    default:
+        break;
     }
-    /* A quote, a backslash or a $ is part of the word it starts. */
-    sh->word = true;
+    word_add(f, c, true);
 }
 
 static void shell_feed_code(struct shell *sh, char c)
@@ -419,13 +1083,28 @@ static void shell_feed_code(struct shell *sh, char c)
     sh->lparen = LPAREN_NONE;
     sh->lts = 0;
     if (sh->escaped) {
-        /* An escaped newline joins lines; anything else is a word. */
         sh->escaped = false;
-        sh->word = c != '\n' || sh->word;
+        sh->redir_op = false;
+        shell_top(sh)->semis = 0;
+        word_add(shell_top(sh), c, false);
     } else if (lts == 2 && c != '<') {
+        sh->redir_op = false;
         shell_heredoc_start(sh, c);
     } else {
         shell_code_char(sh, c, was_dollar, lts, was_lparen);
+    }
+}
+
+/* "$(", "${" or "$[" inside "..." or ${...}. */
+static void shell_dollar_open(struct shell *sh, char c)
+{
+    if (c == '(') {
+        shell_push(sh, FRAME_CODE);
+        sh->lparen = LPAREN_DOLLAR;
+    } else if (c == '{') {
+        shell_push(sh, FRAME_PARAM);
+    } else if (c == '[') {
+        shell_lose(sh, LOST_BRACKET);
     }
 }
 
@@ -443,8 +1122,7 @@ static void shell_feed_dquote(struct shell *sh, char c)
         sh->escaped = true;
         break;
     case '"':
-        sh->depth--;
-        sh->word = true;
+        shell_pop(sh);
         break;
     case '`':
         sh->mode = SHELL_BQUOTE;
@@ -452,29 +1130,91 @@ static void shell_feed_dquote(struct shell *sh, char c)
     case '$':
         sh->dollar = true;
         break;
-    case '(':
-        if (was_dollar) {
-            shell_push(sh, FRAME_CODE);
-            sh->lparen = LPAREN_DOLLAR;
-            sh->word = false;
-        }
-        break;
     default:
+        if (was_dollar)
+            shell_dollar_open(sh, c);
         break;
     }
 }
 
-static void shell_feed(struct shell *sh, char c)
+/* Is the innermost ${...} inside "..."? */
+static bool param_in_dquote(const struct shell *sh)
+{
+    int i = sh->depth - 1;
+
+    while (i > 0 && sh->f[i].kind == FRAME_PARAM)
+        i--;
+    return sh->f[i].kind == FRAME_DQUOTE;
+}
+
+/*
+ * Inside ${...}: the first } that is not quoted, escaped or inside a nested
+ * expansion ends it. A ' there quotes in code; inside "${...}" shells
+ * disagree on it (it depends on the operator), so the tracker stops.
+ */
+static void shell_feed_param(struct shell *sh, char c)
+{
+    bool was_dollar = sh->dollar;
+
+    sh->dollar = false;
+    if (sh->escaped) {
+        sh->escaped = false;
+        return;
+    }
+    switch (c) {
+    case '\\':
+        sh->escaped = true;
+        break;
+    case '}':
+        shell_pop(sh);
+        break;
+    case '\'':
+        if (param_in_dquote(sh))
+            shell_lose(sh, LOST_PARAM_QUOTE);
+        else
+            sh->mode = was_dollar ? SHELL_ANSI : SHELL_SQUOTE;
+        break;
+    case '"':
+        shell_push(sh, FRAME_DQUOTE);
+        break;
+    case '`':
+        sh->mode = SHELL_BQUOTE;
+        break;
+    case '$':
+        sh->dollar = true;
+        break;
+    default:
+        if (was_dollar)
+            shell_dollar_open(sh, c);
+        break;
+    }
+}
+
+static void shell_feed_one(struct shell *sh, char c)
 {
     switch (sh->mode) {
     case SHELL_NORMAL:
-        if (sh->frame[sh->depth - 1] == FRAME_DQUOTE)
+        switch (shell_top(sh)->kind) {
+        case FRAME_DQUOTE:
             shell_feed_dquote(sh, c);
-        else
+            break;
+        case FRAME_PARAM:
+            shell_feed_param(sh, c);
+            break;
+        case FRAME_CODE:
+        case FRAME_ARITH:
             shell_feed_code(sh, c);
+            break;
+        }
         break;
     case SHELL_SQUOTE:
         if (c == '\'')
+            sh->mode = SHELL_NORMAL;
+        break;
+    case SHELL_ANSI:
+        if (c == '\\')
+            shell_lose(sh, LOST_ANSI);
+        else if (c == '\'')
             sh->mode = SHELL_NORMAL;
         break;
     case SHELL_BQUOTE:
@@ -502,12 +1242,58 @@ static void shell_feed(struct shell *sh, char c)
     }
 }
 
+/* Where a \ followed by a newline is removed: the two join the lines. */
+static bool shell_joins_lines(const struct shell *sh)
+{
+    if (sh->escaped)
+        return false;
+    if (sh->mode == SHELL_NORMAL)
+        return true;
+    return sh->mode == SHELL_HDWORD && sh->hd_quote != '\'' && !sh->hd_escaped;
+}
+
+/*
+ * Feed one byte. A \ is held back until the next byte: with a newline the
+ * pair vanishes, as in the shell ("$\<newline>(" is "$("); with anything
+ * else both are read in order.
+ */
+static void shell_feed(struct shell *sh, char c)
+{
+    if (sh->bs) {
+        sh->bs = false;
+        if (c == '\n')
+            return;
+        shell_feed_one(sh, '\\');
+        shell_feed_one(sh, c);
+        return;
+    }
+    if (c == '\\' && shell_joins_lines(sh)) {
+        sh->bs = true;
+        return;
+    }
+    shell_feed_one(sh, c);
+}
+
+/* Does a frame's command evaluate the value's text as code again? */
+static bool frame_reevals(const struct shell_frame_state *f)
+{
+    if (f->kind != FRAME_CODE)
+        return false;
+    if (f->reeval == REEVAL_YES || f->test)
+        return true;
+    /* "sh -c${{ }}" or "sh -c"${{ }}: the option is still being read. */
+    return f->reeval == REEVAL_OPT && f->word && word_opt(f, f->opts);
+}
+
 /* Where a span would land, when that is not a place for a word; or NULL. */
 static const char *shell_span_where(const struct shell *sh)
 {
     switch (sh->mode) {
     case SHELL_SQUOTE:
-        return NULL;
+    case SHELL_NORMAL:
+        break;
+    case SHELL_ANSI:
+        return "inside $'...'";
     case SHELL_BQUOTE:
         return "inside `backquotes`";
     case SHELL_COMMENT:
@@ -517,15 +1303,24 @@ static const char *shell_span_where(const struct shell *sh)
     case SHELL_HEREDOC:
         return "inside a here-document";
     case SHELL_LOST:
-        return "where the quoting is nested too deeply to follow";
-    case SHELL_NORMAL:
-        break;
+        return sh->lost;
     }
     for (int i = 0; i < sh->depth; i++)
-        if (sh->frame[i] == FRAME_ARITH)
+        if (sh->f[i].kind == FRAME_ARITH)
             return "inside $(( arithmetic ))";
-    if (sh->escaped)
+    for (int i = 0; i < sh->depth; i++)
+        if (sh->f[i].kind == FRAME_PARAM)
+            return "inside a ${...} expansion";
+    for (int i = 0; i < sh->depth; i++)
+        if (frame_reevals(&sh->f[i]))
+            return "in the text of a command that runs it as code (eval, "
+                   "trap, sh -c and the like)";
+    if (sh->pipes_to_shell)
+        return SHELL_PIPED;
+    if (sh->escaped || sh->bs)
         return "right after a backslash";
+    if (sh->dollar)
+        return "right after a $";
     if (sh->lts == 2)
         return "in a here-document delimiter";
     return NULL;
@@ -534,7 +1329,7 @@ static const char *shell_span_where(const struct shell *sh)
 /* Reading code (not inside quotes), where a value becomes a new word. */
 static bool shell_in_code(const struct shell *sh)
 {
-    return sh->mode == SHELL_NORMAL && sh->frame[sh->depth - 1] == FRAME_CODE;
+    return sh->mode == SHELL_NORMAL && sh->f[sh->depth - 1].kind == FRAME_CODE;
 }
 
 /*
@@ -569,13 +1364,17 @@ static size_t shell_quote_here(const struct shell *sh, const char *s, char *buf,
     return n;
 }
 
-/* A quoted word was written: the shell is inside a word. */
+/* A quoted word was written in code: it is part of the word there. */
 static void shell_after_span(struct shell *sh)
 {
-    sh->word = true;
+    struct shell_frame_state *f = shell_top(sh);
+
+    word_add(f, 'x', false);
+    f->semis = 0;
     sh->dollar = false;
     sh->lparen = LPAREN_NONE;
     sh->lts = 0;
+    sh->redir_op = false;
 }
 
 /* Make room for more bytes and a NUL, within TMPL_MAX_LEN. */
@@ -665,9 +1464,22 @@ static int render_value(struct render *r, const struct expr_value *v)
     return 0;
 }
 
-static int render_span(struct render *r, const struct piece *pc)
+/* A span stands where no quoting keeps its value inert. */
+static int span_refuse(struct render *r, const struct piece *pc,
+                       const char *where)
 {
     char msg[sizeof(r->err->msg)];
+
+    snprintf(msg, sizeof(msg),
+             "a value cannot go %s in a shell command; put the ${{ }} "
+             "outside them or pass the value through env:",
+             where);
+    r->refused_at = pc->start;
+    return span_fail(r, pc, WEIR_EINVAL, msg);
+}
+
+static int render_span(struct render *r, const struct piece *pc)
+{
     const char *where;
     struct weir_err inner;
     struct expr *e = NULL;
@@ -675,16 +1487,20 @@ static int render_span(struct render *r, const struct piece *pc)
     int rc;
 
     weir_err_clear(&inner);
-    if (r->mode == TMPL_SHELL && (where = shell_span_where(&r->sh)) != NULL) {
-        snprintf(msg, sizeof(msg),
-                 "a value cannot go %s in a shell command; put the ${{ }} "
-                 "outside them or pass the value through env:",
-                 where);
-        return span_fail(r, pc, WEIR_EINVAL, msg);
+    if (r->mode == TMPL_SHELL && (where = shell_span_where(&r->sh)) != NULL)
+        return span_refuse(r, pc, where);
+    if (!r->has_first) {
+        r->first = *pc;
+        r->has_first = true;
     }
-    rc = expr_parse(r->text + pc->inner, pc->inner_len, &e, &inner, NULL);
-    if (rc == 0)
-        rc = expr_eval(e, r->resolve, r->ctx, &v, &inner);
+    if (r->check) {
+        v = (struct expr_value){.type = EXPR_STR, .str = "x"};
+        rc = 0;
+    } else {
+        rc = expr_parse(r->text + pc->inner, pc->inner_len, &e, &inner, NULL);
+        if (rc == 0)
+            rc = expr_eval(e, r->resolve, r->ctx, &v, &inner);
+    }
     if (rc != 0) {
         span_fail(r, pc, rc, inner.msg);
         goto out;
@@ -697,6 +1513,14 @@ out:
     return rc;
 }
 
+/* Piping into a shell later makes the values before unsafe too. */
+static int render_piped(struct render *r)
+{
+    if (r->mode == TMPL_SHELL && r->sh.pipes_to_shell && r->has_first)
+        return span_refuse(r, &r->first, SHELL_PIPED);
+    return 0;
+}
+
 static int render_text(struct render *r, const struct piece *pc)
 {
     int rc = obuf_reserve(&r->out, pc->len, r->err);
@@ -707,7 +1531,7 @@ static int render_text(struct render *r, const struct piece *pc)
     r->out.len += pc->len;
     for (size_t i = 0; r->mode == TMPL_SHELL && i < pc->len; i++)
         shell_feed(&r->sh, r->text[pc->start + i]);
-    return 0;
+    return render_piped(r);
 }
 
 static int names_shift_cb(void *ctx, const char *name, int offset)
@@ -761,39 +1585,69 @@ int tmpl_names(const char *text, expr_name_cb cb, void *ctx,
     return rc;
 }
 
+/* Render r->text into r->out; on failure r->out is freed. */
+static int render_all(struct render *r)
+{
+    struct scanner s = {.text = r->text};
+    struct weir_err scan_err;
+    struct piece pc;
+    int rc, off = 0;
+
+    shell_init(&r->sh);
+    rc = text_check(r->text, &s.len, r->err, NULL);
+    if (rc == 0)
+        rc = obuf_reserve(&r->out, 0, r->err);
+    while (rc == 0) {
+        rc = scan_next(&s, &pc, &scan_err, &off);
+        if (rc != 0) {
+            weir_err_set(r->err, rc, "at offset %d: %s", off, scan_err.msg);
+            break;
+        }
+        if (pc.kind == PIECE_END)
+            break;
+        rc = pc.kind == PIECE_SPAN ? render_span(r, &pc) : render_text(r, &pc);
+    }
+    if (rc == 0 && r->mode == TMPL_SHELL) {
+        /* The text ends: so does its last word ("... | sh"). */
+        if (r->sh.mode == SHELL_NORMAL)
+            word_end(&r->sh);
+        rc = render_piped(r);
+    }
+    if (rc != 0) {
+        free(r->out.p);
+        r->out.p = NULL;
+        return rc;
+    }
+    r->out.p[r->out.len] = '\0';
+    return 0;
+}
+
 int tmpl_render(const char *text, enum tmpl_mode mode, expr_resolve_cb resolve,
                 void *ctx, char **out, struct weir_err *err)
 {
     struct render r = {
         .text = text, .mode = mode, .resolve = resolve, .ctx = ctx, .err = err};
-    struct scanner s = {.text = text};
-    struct weir_err scan_err;
-    struct piece pc;
-    int rc, off = 0;
+    int rc;
 
     WEIR_ASSERT(text != NULL && out != NULL);
-    shell_init(&r.sh);
-    rc = text_check(text, &s.len, err, NULL);
+    rc = render_all(&r);
     if (rc == 0)
-        rc = obuf_reserve(&r.out, 0, err);
-    while (rc == 0) {
-        rc = scan_next(&s, &pc, &scan_err, &off);
-        if (rc != 0) {
-            weir_err_set(err, rc, "at offset %d: %s", off, scan_err.msg);
-            break;
-        }
-        if (pc.kind == PIECE_END)
-            break;
-        rc =
-            pc.kind == PIECE_SPAN ? render_span(&r, &pc) : render_text(&r, &pc);
-    }
-    if (rc != 0) {
-        free(r.out.p);
-        return rc;
-    }
-    r.out.p[r.out.len] = '\0';
-    *out = r.out.p;
-    return 0;
+        *out = r.out.p;
+    return rc;
+}
+
+int tmpl_check_shell(const char *text, struct weir_err *err, int *err_offset)
+{
+    struct render r = {
+        .text = text, .mode = TMPL_SHELL, .check = true, .err = err};
+    int rc;
+
+    WEIR_ASSERT(text != NULL);
+    rc = render_all(&r);
+    free(r.out.p);
+    if (rc == WEIR_EINVAL && err_offset != NULL)
+        *err_offset = (int)r.refused_at;
+    return rc;
 }
 
 size_t tmpl_shell_quote(const char *s, char *buf, size_t len)

@@ -11,8 +11,11 @@
  * quotes each value for where it lands: as a word of its own in code, with
  * every ' closed and reopened inside '...', with \ before $ ` " \ inside
  * "...". It refuses (WEIR_EINVAL) a span where no quoting keeps the value
- * inert: inside `...`, a # comment or a here-document, or right after a
- * backslash; such a value belongs in `env:` and is used as "$NAME". Texts
+ * inert: inside `...`, $((...)), ${...}, a # comment or a here-document,
+ * right after a backslash or a $, in the text of a command that runs it
+ * again as code (eval, trap, sh -c, ...), and anywhere after text whose
+ * quoting it cannot follow for certain; such a value belongs in `env:` and
+ * is used as "$NAME". Texts
  * and rendered results longer than TMPL_MAX_LEN are refused with
  * WEIR_ETOOBIG.
  */
@@ -47,6 +50,17 @@ WEIR_MUSTCHECK int tmpl_names(const char *text, expr_name_cb cb, void *ctx,
 WEIR_MUSTCHECK int tmpl_render(const char *text, enum tmpl_mode mode,
                                expr_resolve_cb resolve, void *ctx, char **out,
                                struct weir_err *err);
+
+/*
+ * Check, without evaluating anything, that every `${{ }}` of a shell
+ * command stands where tmpl_render in TMPL_SHELL mode accepts it: the
+ * place depends on the text only, so a DAG can be refused when it is
+ * loaded. WEIR_EINVAL when a span is refused, with err naming why and
+ * *err_offset (when not NULL) at its "${{"; WEIR_EPARSE for a malformed
+ * span; WEIR_ETOOBIG and WEIR_ENOMEM as tmpl_render.
+ */
+WEIR_MUSTCHECK int tmpl_check_shell(const char *text, struct weir_err *err,
+                                    int *err_offset);
 
 /*
  * Quote s for the POSIX shell into buf: unchanged when it is non-empty and

@@ -3,7 +3,8 @@
 # The README's second command: installs what is missing (setup.sh --test:
 # the test tools and headless Chromium as well), builds and runs
 # every test: formatting, unit and CLI tests (release and under ASan/UBSan),
-# and each fuzz target for a bounded time.
+# a warning-free build with gcc (Release) and clang (Debug), and each fuzz
+# target for a bounded time.
 #   WEIR_FUZZ_SECONDS  seconds per fuzz target (default 60; 0 skips fuzzing)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,6 +28,12 @@ for flavour in release asan; do
     dir=build; [ "$flavour" = asan ] && dir=build-asan
     step "tests ($flavour)"
     (cd "$top/$dir" && ctest --output-on-failure --timeout 300 -j 2)
+done
+
+# Other compilers and build types must build warning-free too (build only).
+for flavour in gcc-release clang-debug; do
+    step "build ($flavour, warnings are errors)"
+    WEIR_BUILD_JOBS=2 "$top/scripts/build.sh" "$flavour"
 done
 
 if [ "$fuzz_seconds" -gt 0 ]; then

@@ -224,16 +224,16 @@ static void add_time_or_null(cJSON *o, const char *name, const char *iso)
         cJSON_AddNullToObject(o, name);
 }
 
-/* The next fire time of cron trigger t in zone tzname, as RFC 3339. */
-static void next_fire(const struct dag_trigger *t, const char *tzname,
-                      char *buf, size_t len)
+/* The next fire time of cron trigger t in zone `zone`, as RFC 3339. */
+static void next_fire(const struct dag_trigger *t, const char *zone, char *buf,
+                      size_t len)
 {
     struct weir_err err = {0};
     struct tz *tz = NULL;
     int64_t next = 0;
 
     buf[0] = '\0';
-    if (tz_load(tzname, &tz, &err) == 0 &&
+    if (tz_load(zone, &tz, &err) == 0 &&
         cron_next(&t->cron, tz, (int64_t)time(NULL), &next) == 0) {
         struct tm tm;
         time_t tt = (time_t)next;

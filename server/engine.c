@@ -214,8 +214,8 @@ int ctx_fetch(struct run_ctx *x, const int64_t *ids, size_t n_ids,
 
     if (x->full)
         return 0;
-    want = malloc((n_ids ? n_ids : 1) * sizeof(*want));
-    names = malloc((x->dag->n_steps ? x->dag->n_steps : 1) * sizeof(*names));
+    want = calloc(n_ids ? n_ids : 1, sizeof(*want));
+    names = calloc(x->dag->n_steps ? x->dag->n_steps : 1, sizeof(*names));
     if (want == NULL || names == NULL) {
         free(want);
         free(names);

@@ -246,12 +246,12 @@ static void refresh_work_cb(uv_work_t *req)
 }
 
 static const struct strig *old_trig(const struct sched *s, const char *id,
-                                    const char *tzname, const struct strig *t)
+                                    const char *zone, const struct strig *t)
 {
     for (size_t i = 0; i < s->n_dags; i++) {
         const struct sdag *d = &s->dags[i];
 
-        if (strcmp(d->id, id) != 0 || strcmp(tz_name(d->tz), tzname) != 0)
+        if (strcmp(d->id, id) != 0 || strcmp(tz_name(d->tz), zone) != 0)
             continue;
         for (size_t k = 0; k < d->n; k++)
             if (strcmp(d->trigs[k].key, t->key) == 0 &&

@@ -71,6 +71,16 @@ run 1 "$weir" validate "$data/cycle.yaml"
 grep -q "^$data/cycle.yaml:[0-9]*:[0-9]*: cycle: train -> evaluate -> train$" "$tmp/err" ||
     fail "cycle not reported with its path: $(cat "$tmp/err")"
 
+# validate: a ${{ }} where no quoting keeps it inert is refused at its
+# line and column (a case pattern inside "$(...)" is followed, not refused).
+run 1 "$weir" validate "$data/tmpl-unsafe.yaml"
+tail=" in a shell command; put the \${{ }} outside them or pass the value through env:"
+reeval="in \${{ params.p }}: a value cannot go in the text of a command that runs it as code (eval, trap, sh -c and the like)$tail"
+expect_file "$tmp/err" "$data/tmpl-unsafe.yaml:8:22: bad template in \"run\": in \${{ params.p }}: a value cannot go inside a \${...} expansion$tail
+$data/tmpl-unsafe.yaml:10:22: bad template in \"run\": $reeval
+$data/tmpl-unsafe.yaml:12:37: bad template in \"run\": $reeval
+1 of 1 DAG file invalid"
+
 # validate: two files with one DAG id.
 mkdir "$tmp/dup"
 cp "$data/dup-a.yaml" "$data/dup-b.yaml" "$tmp/dup/"

@@ -385,7 +385,7 @@ static void test_expressions(void **state)
          {{1, 29,
            "steps.aa.state: \"aa\" is not a step (did you mean \"a\"?)"}}},
         {"steps:\n  - id: a\n    run: echo `echo ${{ run.id }}`\n",
-         {{3, 10,
+         {{3, 21,
            "bad template in \"run\": in ${{ run.id }}: a value cannot go "
            "inside `backquotes` in a shell command; put the ${{ }} "
            "outside them or pass the value through env:"}}},
@@ -397,7 +397,7 @@ static void test_expressions(void **state)
            "outside them or pass the value through env:"}}},
         {"params: {n: 1}\nsteps:\n  - id: a\n"
          "    run: echo $(( ${{ params.n }} + 1 ))\n",
-         {{4, 10,
+         {{4, 19,
            "bad template in \"run\": in ${{ params.n }}: a value cannot go "
            "inside $(( arithmetic )) in a shell command; put the ${{ }} "
            "outside them or pass the value through env:"}}},

@@ -476,6 +476,209 @@ static void test_shell_allowed(void **state)
     assert_sh_prints("echo ${{ params.p }}${{ params.p }}", "'", "''\n");
 }
 
+/* text is refused in shell mode, with this reason, at its first span. */
+static void assert_refused(const char *text, const char *where)
+{
+    char msg[512], shown[80];
+    const char *span = strstr(text, "${{"), *end = strstr(span, "}}");
+    struct env env = {.p = "v"};
+    struct weir_err err = {0};
+    int off = -1;
+
+    snprintf(shown, sizeof(shown), "%.*s", (int)(end - span - 5), span + 4);
+    snprintf(msg, sizeof(msg),
+             "in ${{ %s }}: a value cannot go %s in a shell command; put the "
+             "${{ }} outside them or pass the value through env:",
+             shown, where);
+    assert_render_fails_env(text, TMPL_SHELL, &env, WEIR_EINVAL, msg);
+    assert_int_equal(tmpl_check_shell(text, &err, &off), WEIR_EINVAL);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(off, (int)(span - text));
+}
+
+static void assert_checked(const char *text)
+{
+    struct weir_err err = {0};
+    int off = -1;
+
+    if (tmpl_check_shell(text, &err, &off) != 0)
+        fail_msg("check of '%s' failed at %d: %s", text, off, err.msg);
+}
+
+/*
+ * Shapes that made the tracker take code for "...": a case pattern's ")"
+ * inside "$(...)", a " inside "${V:-"..."}", and "$\" before a newline.
+ */
+static void test_shell_bypass(void **state)
+{
+    char dir[] = "/tmp/weir_tmpl_XXXXXX";
+    char p1[128], p2[128], cmd[256], want[160];
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(p1, sizeof(p1), "x; touch %s/case", dir);
+    snprintf(want, sizeof(want), "%s\n", p1);
+    assert_sh_prints("out=\"$(case a in a) echo ${{ params.p }};; esac)\"; "
+                     "printf '%s\\n' \"$out\"",
+                     p1, want);
+    assert_sh_prints("out=$(case a in (a) echo ${{ params.p }};; esac); "
+                     "printf '%s\\n' \"$out\"",
+                     p1, want);
+    assert_sh_prints("printf '%s\\n' \"$(case a in b|c) ;; a) case b in b) "
+                     "echo ${{ params.p }} ;; esac ;; esac)\"",
+                     p1, want);
+    snprintf(cmd, sizeof(cmd), "%s",
+             "printf '%s\\n' \"$(case a in\n  a)\n"
+             "    echo ${{ params.p }}\nesac)\"");
+    assert_sh_prints(cmd, p1, want);
+    /* Reserved words after "f()" and in "for NAME do" count too. */
+    assert_sh_prints("x=\"$(f() { case a in a) echo ${{ params.p }};; esac; "
+                     "}; f)\"; printf '%s\\n' \"$x\"",
+                     p1, want);
+    assert_sh_prints("set -- 1; x=\"$(for i do case a in a) echo "
+                     "${{ params.p }};; esac; done)\"; printf '%s\\n' \"$x\"",
+                     p1, want);
+    snprintf(p2, sizeof(p2), "$(touch %s/param)", dir);
+    assert_refused("echo \"${U:-\"${{ params.p }}\"}\"",
+                   "inside a ${...} expansion");
+    assert_refused("echo ${U:-${{ params.p }}}", "inside a ${...} expansion");
+    assert_refused("echo \"$\\\n${{ params.p }}\"", "right after a $");
+    assert_refused("echo $\\\n${{ params.p }}", "right after a $");
+    /* An escaped backslash before a newline joins nothing. */
+    assert_sh_prints("printf '%s|' \"\\\\\n${{ params.p }}\"", "a b",
+                     "\\\na b|");
+    /* A "}" or ")" inside ${...} does not end what is around it. */
+    snprintf(want, sizeof(want), ") ) %s\n", p2);
+    assert_sh_prints("echo \"${U:-)}\" \"$(echo ${U:-\")\"})\" "
+                     "${{ params.p }}",
+                     p2, want);
+    assert_int_equal(dir_entries(dir), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
+/* Commands that run their text as code again take no value in it. */
+static void test_shell_reeval(void **state)
+{
+    static const char *const refused[] = {
+        "eval echo ${{ params.p }}",
+        "eval \"echo ${{ params.p }}\"",
+        "trap 'echo ${{ params.p }}' EXIT",
+        "sh -c 'echo ${{ params.p }}'",
+        "bash -c \"echo ${{ params.p }}\"",
+        "dash -c ${{ params.p }}",
+        "zsh -c ${{ params.p }}",
+        "ksh -c ${{ params.p }}",
+        "/bin/sh -ec ${{ params.p }}",
+        "exec sh -c ${{ params.p }}",
+        "su -c ${{ params.p }} nobody",
+        "su nobody --command=${{ params.p }}",
+        "echo a | xargs sh -c ${{ params.p }}",
+        "env A=1 sh -c ${{ params.p }}",
+        "sudo -u x bash -o pipefail -c ${{ params.p }}",
+        "sh -c\"${{ params.p }}\"",
+        "x=$(sh -c \"echo ${{ params.p }}\")",
+        "eval \"$(echo ${{ params.p }})\"",
+        "\"$SHELL\" -c ${{ params.p }}",
+        "python3 -c ${{ params.p }}",
+        "perl -ne ${{ params.p }}",
+        "[[ 1 -eq ${{ params.p }} ]]",
+        "[[ -n a && 1 -eq ${{ params.p }} ]]",
+        "let x=${{ params.p }}",
+        "ssh host ${{ params.p }}",
+        "if true; then eval ${{ params.p }}; fi",
+    };
+    static const char *const allowed[] = {
+        "sh ./script.sh ${{ params.p }}",
+        "bash -e ./script.sh ${{ params.p }}",
+        "eval true; echo ${{ params.p }}",
+        "sh -c true && echo ${{ params.p }}",
+        "echo evaluate ${{ params.p }}",
+        "python3 train.py --lr ${{ params.p }}",
+        "[[ -n a ]] && echo ${{ params.p }}",
+        "x=1 echo ${{ params.p }}",
+    };
+    /* Text piped into a shell: no value anywhere in the command is safe. */
+    static const char *const piped[] = {
+        "echo ${{ params.p }} | sh",
+        "printf '%s' ${{ params.p }} | bash -s",
+        "echo ${{ params.p }} | xargs -I{} sh -c 'echo {}'",
+        "echo ${{ params.p }} | tr a b | sudo -u x /bin/sh",
+        "x=$(echo ${{ params.p }} | python3)",
+        "echo ${{ params.p }} > /dev/null; echo a | (sh)",
+        "{ echo \"${{ params.p }}\"; } | ssh host",
+    };
+    static const char *const not_piped[] = {
+        "echo ${{ params.p }} | tr a b",
+        "echo ${{ params.p }} | grep -c sh",
+        "echo ${{ params.p }} || sh ./x.sh",
+        "echo ${{ params.p }} >&2 && sh ./x.sh",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+        assert_refused(refused[i],
+                       "in the text of a command that runs it as code (eval, "
+                       "trap, sh -c and the like)");
+    for (i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+        assert_checked(allowed[i]);
+    for (i = 0; i < sizeof(piped) / sizeof(piped[0]); i++)
+        assert_refused(piped[i], "in a command that pipes text into a shell or "
+                                 "an interpreter (| sh, | xargs and the like)");
+    for (i = 0; i < sizeof(not_piped) / sizeof(not_piped[0]); i++)
+        assert_checked(not_piped[i]);
+}
+
+/* Where shells disagree on the text before a span, the span is refused. */
+static void test_shell_unsure(void **state)
+{
+    (void)state;
+    assert_refused("echo \"${x#'}'}\" ${{ params.p }}",
+                   "after a ' inside \"${...}\", which shells read "
+                   "differently");
+    assert_refused("echo $'a\\'b' ${{ params.p }}",
+                   "after $'...' with a backslash, which shells read "
+                   "differently");
+    assert_refused("echo $'${{ params.p }}'", "inside $'...'");
+    assert_refused("echo $[1] ${{ params.p }}",
+                   "after $[, which shells read differently");
+    assert_refused("cat <<EOF\n$(echo a\nEOF\n)\nEOF\necho ${{ params.p }}",
+                   "after an expansion in a here-document that goes on past "
+                   "its line");
+    assert_refused("x=1 case a in a) ;; esac; echo ${{ params.p }}",
+                   "after a reserved word where shells do not take it as "
+                   "one");
+    assert_refused("echo \"$(case a in a) echo)\" ${{ params.p }}",
+                   "after a `case` command whose end cannot be followed");
+    /* bash reads `time case` as a case command, dash as a program. */
+    assert_refused("x=\"$(time case a in a) echo ${{ params.p }};; esac)\"",
+                   "after a reserved word where shells do not take it as "
+                   "one");
+    assert_refused("coproc c { echo; }; echo ${{ params.p }}",
+                   "after a reserved word where shells do not take it as "
+                   "one");
+    assert_checked("time -p make ${{ params.p }}");
+    /* A line joined by \ in a here-document is one line: "\" + "EOF". */
+    assert_refused("cat <<EOF\nabc\\\nEOF\necho ${{ params.p }}\nEOF\n",
+                   "inside a here-document");
+    assert_sh_prints("cat <<EOF\n\\\nEOF\necho ${{ params.p }}", "a b",
+                     "a b\n");
+    assert_sh_prints("cat <<E\\\nOF\nx\nEOF\necho ${{ params.p }}", "a b",
+                     "x\na b\n");
+    assert_sh_prints("cat <<EOF\n$(echo 1) ${HOME:+2} `echo 3`\nEOF\n"
+                     "echo ${{ params.p }}",
+                     "a b", "1 2 3\na b\n");
+    assert_sh_prints("echo $((1 << 2)) ${{ params.p }}", "a b", "4 a b\n");
+    assert_sh_prints("echo case esac in ${{ params.p }}", "a b",
+                     "case esac in a b\n");
+    assert_sh_prints("for x in ${{ params.p }}; do echo $x; done", "a b",
+                     "a b\n");
+    assert_sh_prints("case ${{ params.p }} in ${{ params.p }}) echo y;; "
+                     "*) echo n;; esac",
+                     "a b", "y\n");
+    assert_sh_prints("echo 2>&1 ${{ params.p }} >&2 | cat", "a b", "a b\n");
+}
+
 /* Inside $(( )) or (( )) the shell reads the text as arithmetic, and a
    quoted value would still be expanded there: $(( '$(cmd)' )) runs cmd. */
 static void test_shell_arith(void **state)
@@ -616,6 +819,9 @@ int main(void)
         cmocka_unit_test(test_shell_allowed),
         cmocka_unit_test(test_shell_injection),
         cmocka_unit_test(test_shell_arith),
+        cmocka_unit_test(test_shell_bypass),
+        cmocka_unit_test(test_shell_reeval),
+        cmocka_unit_test(test_shell_unsure),
         cmocka_unit_test(test_limits),
     };
 
