@@ -105,22 +105,12 @@ static int promotion_request(const cJSON *b, struct store_promotion *p,
 {
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(b, "to");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(b, "comment");
-    const cJSON *k;
+    static const struct api_key keys[] = {{"to", API_STR | API_REQUIRED},
+                                          {"comment", API_STR | API_NULL}};
+    int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "promote body", err);
 
-    if (!cJSON_IsObject(b) || !cJSON_IsString(to) ||
-        (cm != NULL && !cJSON_IsNull(cm) && !cJSON_IsString(cm)))
-        return weir_err_set(err, WEIR_EINVAL,
-                            "expected {\"to\": \"dev\" | \"staging\" | "
-                            "\"prod\" | \"archived\", \"comment\": \"...\" "
-                            "(optional)}");
-    cJSON_ArrayForEach(k, b)
-    {
-        if (strcmp(k->string, "to") != 0 && strcmp(k->string, "comment") != 0)
-            return weir_err_set(err, WEIR_EINVAL,
-                                "unknown key \"%s\": expected \"to\" and "
-                                "\"comment\"",
-                                k->string);
-    }
+    if (rc < 0)
+        return rc;
     if (cJSON_IsString(cm) && strlen(cm->valuestring) > COMMENT_MAX)
         return weir_err_set(err, WEIR_EINVAL,
                             "\"comment\" is longer than %d bytes", COMMENT_MAX);
@@ -163,18 +153,16 @@ static void promotion_decide(struct http_req *req, bool approve)
     struct api *api = http_req_app(req);
     const cJSON *b = http_req_json(req);
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(b, "comment");
+    static const struct api_key keys[] = {{"comment", API_STR | API_NULL}};
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     char by[BY_MAX];
     cJSON *o = NULL;
-    int max_prod = 1, rc = 0;
+    int max_prod = 1;
+    int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys),
+                            approve ? "approve body" : "reject body", &err);
 
-    if ((b != NULL && !cJSON_IsObject(b)) ||
-        (cm != NULL && !cJSON_IsNull(cm) && !cJSON_IsString(cm)) ||
-        cJSON_GetArraySize(b) > (cm != NULL))
-        rc = weir_err_set(&err, WEIR_EINVAL,
-                          "expected {\"comment\": \"...\"} (optional)");
-    else if (cJSON_IsString(cm) && strlen(cm->valuestring) > COMMENT_MAX)
+    if (rc == 0 && cJSON_IsString(cm) && strlen(cm->valuestring) > COMMENT_MAX)
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "\"comment\" is longer than %d bytes", COMMENT_MAX);
     if (rc == 0) {
