@@ -319,21 +319,29 @@ static bool dag_exists(const struct client *c, const char *id)
     return r != NULL;
 }
 
+/* A run's priority by name (dag_priority_names of common/dag.c). */
+static const char *prio_name(double p)
+{
+    static const char *const names[] = {"low", "normal", "high", "critical"};
+
+    return p >= 0 && p < 4 ? names[(int)p] : "-";
+}
+
 static void print_runs(const cJSON *reply)
 {
     const cJSON *r,
         *next = cJSON_GetObjectItemCaseSensitive(reply, "next_cursor");
 
-    printf("%-8s %-20s %-9s %-10s %4s %-8s %-20s %s\n", "RUN", "DAG", "STATE",
+    printf("%-8s %-20s %-9s %-10s %-8s %-8s %-20s %s\n", "RUN", "DAG", "STATE",
            "ENV", "PRIO", "TRIGGER", "CREATED", "REASON");
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(reply, "runs"))
     {
         const char *reason = str_of(r, "reason");
         const cJSON *tr = cJSON_GetObjectItemCaseSensitive(r, "trigger");
 
-        printf("%-8.0f %-20s %-9s %-10s %4.0f %-8s %-20.19s %s\n",
+        printf("%-8.0f %-20s %-9s %-10s %-8s %-8s %-20.19s %s\n",
                num_of(r, "id"), cli_str(r, "dag"), cli_str(r, "state"),
-               cli_str(r, "environment"), num_of(r, "priority"),
+               cli_str(r, "environment"), prio_name(num_of(r, "priority")),
                cli_str(tr, "kind"), cli_str(r, "created_at"),
                reason ? reason : "");
     }
@@ -459,9 +467,9 @@ int cmd_run(int argc, char **argv)
     }
     duration_text(str_of(reply, "started_at"), str_of(reply, "finished_at"),
                   dur, sizeof(dur));
-    printf("run %.0f  %s  %s  %s  env %s  priority %.0f\n", num_of(reply, "id"),
+    printf("run %.0f  %s  %s  %s  env %s  priority %s\n", num_of(reply, "id"),
            cli_str(reply, "dag"), cli_str(reply, "state"), dur,
-           cli_str(reply, "environment"), num_of(reply, "priority"));
+           cli_str(reply, "environment"), prio_name(num_of(reply, "priority")));
     if (str_of(reply, "reason"))
         printf("reason: %s\n", str_of(reply, "reason"));
     printf("  %-32s %-12s %-18s %-9s %-10s %s\n", "STEP", "QUEUE", "STATE",

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Runs from the command line: `weir trigger`, `weir runs`, `weir run` and
- * `weir logs`, each one or a few REST calls.
+ * `weir logs`: the log of a step's latest attempt, or following it (the
+ * other run commands are in cmd_run.c).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,20 +15,6 @@
 
 #define LOGS_PAGE      1000 /* log lines asked for per call */
 #define LOGS_FOLLOW_MS 300  /* pause between two reads with -f */
-
-static const char trigger_usage[] =
-    "usage: weir trigger DAG [-p NAME=VALUE]... [--env ENV] [--json]\n\n"
-    "Starts a run of DAG now. -p overrides a parameter (repeatable); an\n"
-    "unknown parameter is refused. Prints the new run's id.\n";
-
-static const char runs_usage[] =
-    "usage: weir runs [DAG] [--state STATE] [--limit N] [--json]\n\n"
-    "Lists runs, newest first.\n";
-
-static const char run_usage[] =
-    "usage: weir run RUN_ID [--json]\n\n"
-    "Shows a run: its state and reason, and every task with its state,\n"
-    "tries and duration.\n";
 
 static const char logs_usage[] =
     "usage: weir logs RUN_ID STEP [--cell N] [-f]\n\n"
@@ -47,14 +33,6 @@ static double num_of(const cJSON *o, const char *key)
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-static void print_json(const cJSON *v)
-{
-    char *text = cJSON_Print(v);
-
-    puts(text ? text : "null");
-    cJSON_free(text);
 }
 
 /* Common options: --json, --server, --help; the rest go to `extra`. */
@@ -129,126 +107,6 @@ static int parse_opts(int argc, char **argv, const char *cmd, const char *usage,
     return 0;
 }
 
-int cmd_trigger(int argc, char **argv)
-{
-    struct opts o = {.params = cJSON_CreateObject()};
-    cJSON *body = cJSON_CreateObject(), *reply = NULL;
-    char path[512], esc[256];
-    struct client c;
-    int rc = parse_opts(argc, argv, "trigger", trigger_usage, &o);
-
-    if (rc == 0 && optind != argc - 1)
-        rc = cli_usage_error("trigger", "name exactly one DAG");
-    if (rc == 0) {
-        client_init(&c, o.server);
-        client_escape(argv[optind], esc, sizeof(esc));
-        snprintf(path, sizeof(path), "/api/v1/dags/%s/runs", esc);
-        cJSON_AddItemToObject(body, "params", o.params);
-        o.params = NULL;
-        if (o.env)
-            cJSON_AddStringToObject(body, "environment", o.env);
-        reply = client_call_or_say(&c, "trigger", "POST", path, body);
-        rc = reply ? CLI_OK : CLI_INVALID;
-    }
-    if (reply && o.json)
-        print_json(reply);
-    else if (reply)
-        printf("%.0f\n", num_of(reply, "run_id"));
-    cJSON_Delete(reply);
-    cJSON_Delete(body);
-    cJSON_Delete(o.params);
-    return rc < 0 ? CLI_OK : rc;
-}
-
-/* "12.3s" between two ISO-8601 times, or "-" when one is missing. */
-static void duration_text(const char *from, const char *to, char *buf,
-                          size_t len)
-{
-    struct tm a = {0}, b = {0};
-    double ms_a = 0, ms_b = 0;
-
-    snprintf(buf, len, "-");
-    if (from == NULL || to == NULL ||
-        strptime(from, "%Y-%m-%dT%H:%M:%S", &a) == NULL ||
-        strptime(to, "%Y-%m-%dT%H:%M:%S", &b) == NULL)
-        return;
-    if (strlen(from) > 20 && from[19] == '.')
-        ms_a = atof(from + 19);
-    if (strlen(to) > 20 && to[19] == '.')
-        ms_b = atof(to + 19);
-    snprintf(buf, len, "%.3fs",
-             difftime(timegm(&b), timegm(&a)) + (ms_b - ms_a));
-}
-
-int cmd_runs(int argc, char **argv)
-{
-    struct opts o = {.params = cJSON_CreateObject(), .limit = 20};
-    char path[512], esc[256];
-    struct client c;
-    cJSON *reply, *r;
-    int rc = parse_opts(argc, argv, "runs", runs_usage, &o);
-
-    cJSON_Delete(o.params);
-    if (rc != 0)
-        return rc < 0 ? CLI_OK : rc;
-    if (argc - optind > 1)
-        return cli_usage_error("runs", "name at most one DAG");
-    snprintf(path, sizeof(path), "/api/v1/runs?limit=%ld", o.limit);
-    if (optind < argc) {
-        client_escape(argv[optind], esc, sizeof(esc));
-        snprintf(path + strlen(path), sizeof(path) - strlen(path), "&dag=%s",
-                 esc);
-    }
-    if (o.state) {
-        client_escape(o.state, esc, sizeof(esc));
-        snprintf(path + strlen(path), sizeof(path) - strlen(path), "&state=%s",
-                 esc);
-    }
-    client_init(&c, o.server);
-    reply = client_call_or_say(&c, "runs", "GET", path, NULL);
-    if (reply == NULL)
-        return CLI_INVALID;
-    if (o.json) {
-        print_json(reply);
-    } else {
-        printf("%-8s %-20s %-9s %-21s %s\n", "RUN", "DAG", "STATE", "CREATED",
-               "REASON");
-        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(reply, "runs"))
-        {
-            const char *reason = str_of(r, "reason");
-
-            printf("%-8.0f %-20s %-9s %-21.19s %s\n", num_of(r, "id"),
-                   str_of(r, "dag"), str_of(r, "state"),
-                   str_of(r, "created_at"), reason ? reason : "");
-        }
-    }
-    cJSON_Delete(reply);
-    return CLI_OK;
-}
-
-static void print_task(const cJSON *t)
-{
-    char dur[32], name[160];
-    const cJSON *matrix = cJSON_GetObjectItemCaseSensitive(t, "matrix");
-    const char *error = str_of(t, "error");
-
-    snprintf(name, sizeof(name), "%s%s", str_of(t, "step"),
-             str_of(t, "hook") ? " (hook)" : "");
-    if (cJSON_IsObject(matrix)) {
-        char *m = cJSON_PrintUnformatted(matrix);
-
-        snprintf(name + strlen(name), sizeof(name) - strlen(name), " %s",
-                 m ? m : "");
-        cJSON_free(m);
-    }
-    duration_text(str_of(t, "started_at"), str_of(t, "finished_at"), dur,
-                  sizeof(dur));
-    printf("  %-40s %-18s try %.0f/%.0f  %s\n", name, str_of(t, "state"),
-           num_of(t, "try_count"), num_of(t, "max_tries"), dur);
-    if (error)
-        printf("      %s\n", error);
-}
-
 static cJSON *get_run(const struct client *c, const char *cmd, const char *id)
 {
     char path[256], esc[128];
@@ -258,43 +116,10 @@ static cJSON *get_run(const struct client *c, const char *cmd, const char *id)
     return client_call_or_say(c, cmd, "GET", path, NULL);
 }
 
-int cmd_run(int argc, char **argv)
-{
-    struct opts o = {.params = cJSON_CreateObject()};
-    struct client c;
-    cJSON *reply, *t;
-    char dur[32];
-    int rc = parse_opts(argc, argv, "run", run_usage, &o);
-
-    cJSON_Delete(o.params);
-    if (rc != 0)
-        return rc < 0 ? CLI_OK : rc;
-    if (optind != argc - 1)
-        return cli_usage_error("run", "name exactly one run id");
-    client_init(&c, o.server);
-    reply = get_run(&c, "run", argv[optind]);
-    if (reply == NULL)
-        return CLI_INVALID;
-    if (o.json) {
-        print_json(reply);
-        cJSON_Delete(reply);
-        return CLI_OK;
-    }
-    duration_text(str_of(reply, "started_at"), str_of(reply, "finished_at"),
-                  dur, sizeof(dur));
-    printf("run %.0f  %s  %s  %s\n", num_of(reply, "id"), str_of(reply, "dag"),
-           str_of(reply, "state"), dur);
-    if (str_of(reply, "reason"))
-        printf("reason: %s\n", str_of(reply, "reason"));
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(reply, "tasks"))
-        print_task(t);
-    cJSON_Delete(reply);
-    return CLI_OK;
-}
-
-/* The latest attempt of the task of `step` (and cell), and its state. */
+/* The latest attempt of the task of `step` (and cell), and its state
+ * (*failed: it ended and did not succeed). */
 static double find_attempt(const cJSON *run_json, const char *step, long cell,
-                           bool *running)
+                           bool *running, bool *failed)
 {
     const cJSON *t, *a;
     double id = -1;
@@ -311,6 +136,7 @@ static double find_attempt(const cJSON *run_json, const char *step, long cell,
 
                 id = num_of(a, "id");
                 *running = st && strcmp(st, "running") == 0;
+                *failed = st && !*running && strcmp(st, "success") != 0;
             }
         }
     }
@@ -348,7 +174,7 @@ int cmd_logs(int argc, char **argv)
 {
     struct opts o = {.params = cJSON_CreateObject()};
     double attempt = -1, latest, after = -1; /* -1: from the start */
-    bool running = false;
+    bool running = false, failed = false;
     struct client c;
     int rc = parse_opts(argc, argv, "logs", logs_usage, &o);
 
@@ -363,7 +189,7 @@ int cmd_logs(int argc, char **argv)
 
         if (r == NULL)
             return CLI_INVALID;
-        latest = find_attempt(r, argv[optind + 1], o.cell, &running);
+        latest = find_attempt(r, argv[optind + 1], o.cell, &running, &failed);
         cJSON_Delete(r);
         if (latest != attempt) {
             if (attempt >= 0)
@@ -381,5 +207,5 @@ int cmd_logs(int argc, char **argv)
         if (o.follow && (running || attempt < 0))
             usleep(LOGS_FOLLOW_MS * 1000);
     } while (o.follow && (running || attempt < 0));
-    return CLI_OK;
+    return failed ? CLI_INVALID : CLI_OK;
 }
