@@ -302,7 +302,84 @@ def test_listings():
           "weir --help: %s" % out)
 
 
+def gov_version(dag, env=None):
+    """Runs dag (in env) to success: the artifact version it recorded."""
+    rid = weirtest.trigger(dag, {"environment": env} if env else {})
+    r = finished(rid)
+    check(r is not None and r["state"] == "success",
+          "%s run: %s" % (dag, r and task_states(r)))
+    return "v%d" % rid
+
+
+def test_registry_governance():
+    """promote_from, no self-approval, and a rollback with a reason."""
+    code, b = post("/api/v1/tokens", {"role": "admin", "name": "rev"})
+    check(code == 201, "second admin token: %d %s" % (code, b))
+    rev = b.get("token")
+    base = "/api/v1/artifacts/gov-model/versions/"
+    dev = gov_version("api-gov", "dev")
+    stg = gov_version("api-gov", "staging")
+    stg2 = gov_version("api-gov", "staging")
+    code, b = post(base + dev + "/promote", {"to": "prod"})
+    check(code == 409 and 'environment "dev"' in message(b) and
+          "promote_from" in message(b),
+          "a dev version straight to prod: %d %s" % (code, b))
+    code, b = post(base + dev + "/promote", {"to": "staging"})
+    check(code == 200, "dev version to staging (not restricted): %d %s" %
+          (code, b))
+    code, b = post(base + stg + "/promote", {"to": "prod"})
+    check(code == 202, "staging version asks for prod: %d %s" % (code, b))
+    code, b = post(base + stg + "/approve", {})
+    check(code == 403 and "cannot approve it too" in message(b) and
+          "self_approve" in message(b),
+          "who asked approves: %d %s" % (code, b))
+    code, b = post(base + stg + "/approve", {}, rev)
+    check(code == 200 and b.get("stage") == "prod" and
+          b.get("decided_by") == "rev", "another approves: %d %s" % (code, b))
+    post(base + stg2 + "/promote", {"to": "prod"})
+    code, b = post(base + stg2 + "/approve", {}, rev)
+    check(code == 200 and b.get("archived") == stg,
+          "second prod archives the first: %d %s" % (code, b))
+    # the rollback: one command, with a reason
+    code, out, err = cli("artifact", "promote", "gov-model", stg, "--to",
+                         "prod")
+    check(code == 1 and "needs a reason" in err,
+          "rollback without a reason: %d %s %s" % (code, out, err))
+    code, out, err = cli("artifact", "promote", "gov-model", stg, "--to",
+                         "prod", "--reason", "v2 drifts")
+    check(code == 0 and "awaits approval" in out,
+          "rollback asked: %d %s %s" % (code, out, err))
+    code, b = post(base + stg + "/approve", {}, rev)
+    check(code == 200 and b.get("rollback") is True and
+          b.get("stage") == "prod" and b.get("from") == "archived" and
+          b.get("archived") == stg2, "rollback approved: %d %s" % (code, b))
+    code, a = req("GET", "/api/v1/artifacts/gov-model", READ)
+    vs = {v["version"]: v for v in a.get("versions", [])}
+    last = vs.get(stg, {}).get("promotions", [{}])[-1]
+    check(a.get("prod") == stg and last.get("rollback") is True and
+          last.get("reason") == "v2 drifts" and last.get("by") == "ops" and
+          last.get("decided_by") == "rev",
+          "rollback recorded: %s" % a)
+    code, out, err = cli("artifacts", "gov-model")
+    check(code == 0 and "rollback archived -> prod" in out and
+          "because: v2 drifts" in out,
+          "weir artifacts shows the rollback: %s" % out)
+    # only a version that was in prod comes back
+    post(base + dev + "/promote", {"to": "archived"})
+    code, b = post(base + dev + "/promote", {"to": "prod", "comment": "x"})
+    check(code == 409 and "never in prod" in message(b),
+          "an archived version never in prod: %d %s" % (code, b))
+    # self_approve: the DAG lets who asked approve
+    own = gov_version("api-gov-self")
+    path = "/api/v1/artifacts/self-model/versions/" + own
+    check(post(path + "/promote", {"to": "prod"})[0] == 202, "self asks")
+    code, b = post(path + "/approve", {})
+    check(code == 200 and b.get("stage") == "prod",
+          "self_approve lets who asked approve: %d %s" % (code, b))
+
+
 run_tests("integration.api", [
     test_unknown_keys, test_wrong_types, test_api_param_types,
     test_cli_param_types, test_wait_and_exit_codes, test_listings,
+    test_registry_governance,
 ])
