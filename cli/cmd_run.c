@@ -339,10 +339,13 @@ static void print_runs(const cJSON *reply)
         const char *reason = str_of(r, "reason");
         const cJSON *tr = cJSON_GetObjectItemCaseSensitive(r, "trigger");
 
-        printf("%-8.0f %-20s %-9s %-10s %-8s %-8s %-20.19s %s\n",
+        printf("%-8.0f %-20s %-9s %-10s %-8s %-8s %-20.19s %s%s\n",
                num_of(r, "id"), cli_str(r, "dag"), cli_str(r, "state"),
                cli_str(r, "environment"), prio_name(num_of(r, "priority")),
                cli_str(tr, "kind"), cli_str(r, "created_at"),
+               cJSON_IsTrue(cJSON_GetObjectItem(r, "awaiting_approval"))
+                   ? "[awaiting approval] "
+                   : "",
                reason ? reason : "");
     }
     if (cJSON_IsNumber(next))

@@ -103,8 +103,10 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
     return store_json_query(
         c,
         "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]')"
-        " FROM (SELECT r.id, " RUN_JSON " AS j FROM runs r"
-        " WHERE ($1::text IS NULL OR r.dag_id = $1)"
+        " FROM (SELECT r.id, " RUN_JSON " || jsonb_build_object("
+        "'awaiting_approval', EXISTS (SELECT 1 FROM tasks t WHERE"
+        " t.run_id = r.id AND t.state = 'awaiting_approval')) AS j"
+        " FROM runs r WHERE ($1::text IS NULL OR r.dag_id = $1)"
         " AND ($2::text IS NULL OR r.state = $2)"
         " AND ($3::bigint = 0 OR r.id < $3)"
         " AND ($5::text IS NULL OR r.environment = $5)"

@@ -329,7 +329,8 @@ struct store_runs_filter {
     int limit;               /* at most that many */
 };
 
-/* The runs of f, newest first, as a new JSON array. */
+/* The runs of f, newest first, as a new JSON array; each says whether a
+ * task of it awaits approval (awaiting_approval). */
 WEIR_MUSTCHECK int store_runs_list(struct store_conn *c,
                                    const struct store_runs_filter *f,
                                    cJSON **out, struct weir_err *err);

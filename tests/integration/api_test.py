@@ -378,8 +378,30 @@ def test_registry_governance():
           "self_approve lets who asked approve: %d %s" % (code, b))
 
 
+def test_approval_shown():
+    """A run waiting for a person says so in weir runs and weir run."""
+    rid = weirtest.trigger("api-gov", {"environment": "prod"})
+
+    def waiting():
+        return task_states(run(rid)).get("gate") == "awaiting_approval"
+    check(wait_for(waiting, 30), "the gate never waited: %s" %
+          task_states(run(rid)))
+    code, out, err = cli("runs", "api-gov", "--env", "prod")
+    check(code == 0 and "[awaiting approval]" in out,
+          "weir runs shows the approval: %d %s" % (code, out))
+    code, out, err = cli("run", str(rid))
+    check(code == 0 and "awaiting approval" in out,
+          "weir run shows the approval: %d %s" % (code, out))
+    code, b = req("GET", "/api/v1/runs?dag=api-gov&env=prod", READ)
+    check(code == 200 and b["runs"][0]["awaiting_approval"] is True,
+          "the runs listing says awaiting_approval: %s" % b)
+    code, out, err = cli("triggers", "api-nosuch")
+    check(code == 1 and "api-nosuch" in err,
+          "triggers of an unknown DAG: %d %s %s" % (code, out, err))
+
+
 run_tests("integration.api", [
     test_unknown_keys, test_wrong_types, test_api_param_types,
     test_cli_param_types, test_wait_and_exit_codes, test_listings,
-    test_registry_governance,
+    test_registry_governance, test_approval_shown,
 ])
