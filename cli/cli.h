@@ -35,6 +35,7 @@ int cmd_unpause(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
 int cmd_artifact(int argc, char **argv);
 int cmd_lineage(int argc, char **argv);
+int cmd_workers(int argc, char **argv);
 
 /* Print v as indented JSON on stdout (cmd_artifacts.c). */
 void cli_print_json(const cJSON *v);

@@ -19,15 +19,20 @@ static const char artifacts_usage[] =
     "version, data version), then every version with its promotions.\n";
 
 static const char artifact_usage[] =
-    "usage: weir artifact promote NAME VERSION --to STAGE [--comment TEXT]\n"
+    "usage: weir artifact promote NAME VERSION --to STAGE [--reason TEXT]\n"
     "                             [--json]\n"
-    "       weir artifact approve|reject NAME VERSION [--comment TEXT]\n"
+    "       weir artifact approve|reject NAME VERSION [--reason TEXT]\n"
     "                             [--json]\n\n"
     "promote moves an artifact version to STAGE: dev, staging, prod or\n"
     "archived. Stages only move forward; promoting to prod archives the\n"
-    "version that was in prod. When the DAG that produced it has an\n"
-    "approval gate, a promotion to prod waits until someone runs approve\n"
-    "(or reject). Who and when are recorded. Needs an admin token.\n";
+    "version that was in prod. A rollback is the one way back: promoting\n"
+    "an archived version that was in prod to prod again, with --reason.\n"
+    "When the DAG that produced it has an approval gate, a promotion to\n"
+    "prod waits until someone else runs approve (or reject); the one who\n"
+    "asked may approve too only where the DAG says self_approve. The DAG's\n"
+    "promote_from may keep versions made in some environments from a\n"
+    "stage. Who, when and why are recorded (--comment is the same as\n"
+    "--reason). Needs an admin token.\n";
 
 /* Options of the registry commands. */
 struct reg_opts {
@@ -45,6 +50,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
         {"server", required_argument, NULL, 'S'},
         {"to", required_argument, NULL, 't'},
         {"comment", required_argument, NULL, 'C'},
+        {"reason", required_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c;
@@ -156,12 +162,17 @@ static void print_prod(const cJSON *reply)
 
 static void print_promotion(const cJSON *p)
 {
-    printf("    %s -> %s%s by %s", cli_str(p, "from"), cli_str(p, "to"),
+    printf("    %s%s -> %s%s by %s",
+           cJSON_IsTrue(cJSON_GetObjectItem(p, "rollback")) ? "rollback " : "",
+           cli_str(p, "from"), cli_str(p, "to"),
            strcmp(cli_str(p, "outcome"), "rejected") == 0 ? " rejected" : "",
            cli_str(p, "by"));
     if (strcmp(cli_str(p, "decided_by"), "-") != 0)
         printf(", decided by %s", cli_str(p, "decided_by"));
     printf(" at %s", cli_str(p, "at"));
+    if (strcmp(cli_str(p, "reason"), "-") != 0 &&
+        strcmp(cli_str(p, "reason"), cli_str(p, "comment")) != 0)
+        printf(", because: %s", cli_str(p, "reason"));
     if (strcmp(cli_str(p, "comment"), "-") != 0)
         printf(": %s", cli_str(p, "comment"));
     printf("\n");
@@ -233,6 +244,13 @@ static void say_promotion(const cJSON *r)
     else if (strcmp(cli_str(r, "outcome"), "rejected") == 0)
         printf("%s %s: promotion rejected by %s, stays %s\n", n, v,
                cli_str(r, "decided_by"), cli_str(r, "stage"));
+    else if (cJSON_IsTrue(cJSON_GetObjectItem(r, "rollback")))
+        printf("%s %s: rolled back %s -> %s (by %s%s%s at %s)\n", n, v,
+               cli_str(r, "from"), cli_str(r, "stage"), cli_str(r, "by"),
+               strcmp(cli_str(r, "decided_by"), "-") ? ", approved by " : "",
+               strcmp(cli_str(r, "decided_by"), "-") ? cli_str(r, "decided_by")
+                                                     : "",
+               cli_str(r, "at"));
     else if (strcmp(cli_str(r, "decided_by"), "-") != 0)
         printf("%s %s: %s -> %s (asked by %s, approved by %s, at %s)\n", n, v,
                cli_str(r, "from"), cli_str(r, "stage"), cli_str(r, "by"),

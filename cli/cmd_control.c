@@ -32,8 +32,9 @@ static const struct control controls[] = {
      "succeed (and everything downstream of it) runs again; with --from,\n"
      "STEP and everything downstream of it. Other tasks keep their state\n"
      "and outputs. -p changes a param for the tasks that run again\n"
-     "(repeatable; the DAG must declare it); the run records who changed\n"
-     "what, and its lineage shows it.\n",
+     "(repeatable; the DAG must declare it; VALUE takes the param's type:\n"
+     "true/false, a number, text, or a JSON list or map); the run records\n"
+     "who changed what, and its lineage shows it.\n",
      "runs", 1, "from"},
     {"approve",
      "usage: weir approve RUN_ID STEP [--comment TEXT] [--json]\n\n"
@@ -176,7 +177,8 @@ static int control_run(const struct control *k, int argc, char **argv)
         if (o.value != NULL)
             cJSON_AddStringToObject(body, k->opt, o.value);
         if (cJSON_GetArraySize(o.params) > 0) {
-            cJSON_AddItemToObject(body, "params", o.params);
+            /* the server types each value as the DAG declares it */
+            cJSON_AddItemToObject(body, "params_text", o.params);
             o.params = NULL;
         }
         reply = client_call_or_say(&c, k->name, "POST", path, body);

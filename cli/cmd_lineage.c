@@ -122,8 +122,13 @@ static void print_lineage(const cJSON *l)
            cli_str(v, "hash"), cli_str(v, "origin"), cli_str(v, "path"));
     printf("params: %s\n", params ? params : "{}");
     cJSON_free(params);
-    printf("trigger: %s %s, reason %s\n", cli_str(t, "kind"), cli_str(t, "key"),
-           cli_str(l, "reason"));
+    /* a manual run's key is its kind: "trigger: manual", not twice */
+    if (strcmp(cli_str(t, "kind"), cli_str(t, "key")) == 0)
+        printf("trigger: %s, reason %s\n", cli_str(t, "kind"),
+               cli_str(l, "reason"));
+    else
+        printf("trigger: %s %s, reason %s\n", cli_str(t, "kind"),
+               cli_str(t, "key"), cli_str(l, "reason"));
     printf("steps:\n");
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(l, "steps"))
     {

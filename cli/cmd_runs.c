@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Runs from the command line: `weir trigger`, `weir runs`, `weir run` and
- * `weir logs`, each one or a few REST calls.
+ * `weir logs`: the log of a step's latest attempt, or following it (the
+ * other run commands are in cmd_run.c).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,20 +15,6 @@
 
 #define LOGS_PAGE      10000 /* log lines asked for per call (the most) */
 #define LOGS_FOLLOW_MS 300   /* pause between two reads with -f */
-
-static const char trigger_usage[] =
-    "usage: weir trigger DAG [-p NAME=VALUE]... [--env ENV] [--json]\n\n"
-    "Starts a run of DAG now. -p overrides a parameter (repeatable); an\n"
-    "unknown parameter is refused. Prints the new run's id.\n";
-
-static const char runs_usage[] =
-    "usage: weir runs [DAG] [--state STATE] [--limit N] [--json]\n\n"
-    "Lists runs, newest first.\n";
-
-static const char run_usage[] =
-    "usage: weir run RUN_ID [--json]\n\n"
-    "Shows a run: its state and reason, and every task with its state,\n"
-    "tries and duration.\n";
 
 static const char logs_usage[] =
     "usage: weir logs RUN_ID STEP [--cell N] [--try N] [-f]\n"
@@ -53,210 +39,6 @@ static double num_of(const cJSON *o, const char *key)
     return cJSON_IsNumber(v) ? v->valuedouble : -1;
 }
 
-static void print_json(const cJSON *v)
-{
-    char *text = cJSON_Print(v);
-
-    puts(text ? text : "null");
-    cJSON_free(text);
-}
-
-/* Common options: --json, --server, --help; the rest go to `extra`. */
-struct opts {
-    bool json;          /* print the server's JSON */
-    const char *server; /* --server */
-    const char *env;    /* --env */
-    const char *state;  /* --state */
-    long limit;         /* --limit */
-    long cell;          /* --cell */
-    bool follow;        /* -f */
-    cJSON *params;      /* -p NAME=VALUE, as an object */
-};
-
-static int parse_opts(int argc, char **argv, const char *cmd, const char *usage,
-                      struct opts *o)
-{
-    static const struct option lopts[] = {
-        {"json", no_argument, NULL, 'j'},
-        {"server", required_argument, NULL, 'S'},
-        {"env", required_argument, NULL, 'e'},
-        {"state", required_argument, NULL, 's'},
-        {"limit", required_argument, NULL, 'n'},
-        {"cell", required_argument, NULL, 'c'},
-        {"param", required_argument, NULL, 'p'},
-        {"follow", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int c;
-
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "jS:e:s:n:c:p:fh", lopts, NULL)) !=
-           -1) {
-        char *eq;
-
-        switch (c) {
-        case 'h':
-            fputs(usage, stdout);
-            return -1;
-        case 'j':
-            o->json = true;
-            break;
-        case 'S':
-            o->server = optarg;
-            break;
-        case 'e':
-            o->env = optarg;
-            break;
-        case 's':
-            o->state = optarg;
-            break;
-        case 'n':
-        case 'c':
-            *(c == 'n' ? &o->limit : &o->cell) = strtol(optarg, NULL, 10);
-            break;
-        case 'f':
-            o->follow = true;
-            break;
-        case 'p':
-            eq = strchr(optarg, '=');
-            if (eq == NULL || eq == optarg)
-                return cli_usage_error(cmd, "-p takes NAME=VALUE, got \"%s\"",
-                                       optarg);
-            *eq = '\0';
-            cJSON_DeleteItemFromObjectCaseSensitive(o->params, optarg);
-            cJSON_AddStringToObject(o->params, optarg, eq + 1);
-            break;
-        default:
-            return cli_usage_error(cmd, "unknown option");
-        }
-    }
-    return 0;
-}
-
-int cmd_trigger(int argc, char **argv)
-{
-    struct opts o = {.params = cJSON_CreateObject()};
-    cJSON *body = cJSON_CreateObject(), *reply = NULL;
-    char path[512], esc[256];
-    struct client c;
-    int rc = parse_opts(argc, argv, "trigger", trigger_usage, &o);
-
-    if (rc == 0 && optind != argc - 1)
-        rc = cli_usage_error("trigger", "name exactly one DAG");
-    if (rc == 0) {
-        client_init(&c, o.server);
-        client_escape(argv[optind], esc, sizeof(esc));
-        snprintf(path, sizeof(path), "/api/v1/dags/%s/runs", esc);
-        cJSON_AddItemToObject(body, "params", o.params);
-        o.params = NULL;
-        if (o.env)
-            cJSON_AddStringToObject(body, "environment", o.env);
-        reply = client_call_or_say(&c, "trigger", "POST", path, body);
-        rc = reply ? CLI_OK : CLI_INVALID;
-    }
-    if (reply && o.json)
-        print_json(reply);
-    else if (reply)
-        printf("%.0f\n", num_of(reply, "run_id"));
-    cJSON_Delete(reply);
-    cJSON_Delete(body);
-    cJSON_Delete(o.params);
-    return rc < 0 ? CLI_OK : rc;
-}
-
-/* "12.3s" between two ISO-8601 times, or "-" when one is missing. */
-static void duration_text(const char *from, const char *to, char *buf,
-                          size_t len)
-{
-    struct tm a = {0}, b = {0};
-    double ms_a = 0, ms_b = 0;
-
-    snprintf(buf, len, "-");
-    if (from == NULL || to == NULL ||
-        strptime(from, "%Y-%m-%dT%H:%M:%S", &a) == NULL ||
-        strptime(to, "%Y-%m-%dT%H:%M:%S", &b) == NULL)
-        return;
-    if (strlen(from) > 20 && from[19] == '.')
-        ms_a = atof(from + 19);
-    if (strlen(to) > 20 && to[19] == '.')
-        ms_b = atof(to + 19);
-    snprintf(buf, len, "%.3fs",
-             difftime(timegm(&b), timegm(&a)) + (ms_b - ms_a));
-}
-
-int cmd_runs(int argc, char **argv)
-{
-    struct opts o = {.params = cJSON_CreateObject(), .limit = 20};
-    char path[512], esc[256];
-    struct client c;
-    cJSON *reply, *r;
-    int rc = parse_opts(argc, argv, "runs", runs_usage, &o);
-
-    cJSON_Delete(o.params);
-    if (rc != 0)
-        return rc < 0 ? CLI_OK : rc;
-    if (argc - optind > 1)
-        return cli_usage_error("runs", "name at most one DAG");
-    snprintf(path, sizeof(path), "/api/v1/runs?limit=%ld", o.limit);
-    if (optind < argc) {
-        client_escape(argv[optind], esc, sizeof(esc));
-        snprintf(path + strlen(path), sizeof(path) - strlen(path), "&dag=%s",
-                 esc);
-    }
-    if (o.state) {
-        client_escape(o.state, esc, sizeof(esc));
-        snprintf(path + strlen(path), sizeof(path) - strlen(path), "&state=%s",
-                 esc);
-    }
-    client_init(&c, o.server);
-    reply = client_call_or_say(&c, "runs", "GET", path, NULL);
-    if (reply == NULL)
-        return CLI_INVALID;
-    if (o.json) {
-        print_json(reply);
-    } else {
-        printf("%-8s %-20s %-9s %-21s %s\n", "RUN", "DAG", "STATE", "CREATED",
-               "REASON");
-        cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(reply, "runs"))
-        {
-            const char *reason = str_of(r, "reason");
-
-            printf("%-8.0f %-20s %-9s %-21.19s %s\n", num_of(r, "id"),
-                   str_of(r, "dag"), str_of(r, "state"),
-                   str_of(r, "created_at"), reason ? reason : "");
-        }
-    }
-    cJSON_Delete(reply);
-    return CLI_OK;
-}
-
-static void print_task(const cJSON *t)
-{
-    char dur[32], name[160];
-    const cJSON *matrix = cJSON_GetObjectItemCaseSensitive(t, "matrix");
-    const char *error = str_of(t, "error");
-    const char *message = str_of(t, "approval_message");
-    const char *state = str_of(t, "state");
-
-    snprintf(name, sizeof(name), "%s%s", str_of(t, "step"),
-             str_of(t, "hook") ? " (hook)" : "");
-    if (cJSON_IsObject(matrix)) {
-        char *m = cJSON_PrintUnformatted(matrix);
-
-        snprintf(name + strlen(name), sizeof(name) - strlen(name), " %s",
-                 m ? m : "");
-        cJSON_free(m);
-    }
-    duration_text(str_of(t, "started_at"), str_of(t, "finished_at"), dur,
-                  sizeof(dur));
-    printf("  %-40s %-18s try %.0f/%.0f  %s\n", name, str_of(t, "state"),
-           num_of(t, "try_count"), num_of(t, "max_tries"), dur);
-    if (error)
-        printf("      %s\n", error);
-    if (message && state && strcmp(state, "awaiting_approval") == 0)
-        printf("      approval: %s\n", message);
-}
-
 static cJSON *get_run(const struct client *c, const char *cmd, const char *id)
 {
     char path[256], esc[128];
@@ -264,40 +46,6 @@ static cJSON *get_run(const struct client *c, const char *cmd, const char *id)
     client_escape(id, esc, sizeof(esc));
     snprintf(path, sizeof(path), "/api/v1/runs/%s", esc);
     return client_call_or_say(c, cmd, "GET", path, NULL);
-}
-
-int cmd_run(int argc, char **argv)
-{
-    struct opts o = {.params = cJSON_CreateObject()};
-    struct client c;
-    cJSON *reply, *t;
-    char dur[32];
-    int rc = parse_opts(argc, argv, "run", run_usage, &o);
-
-    cJSON_Delete(o.params);
-    if (rc != 0)
-        return rc < 0 ? CLI_OK : rc;
-    if (optind != argc - 1)
-        return cli_usage_error("run", "name exactly one run id");
-    client_init(&c, o.server);
-    reply = get_run(&c, "run", argv[optind]);
-    if (reply == NULL)
-        return CLI_INVALID;
-    if (o.json) {
-        print_json(reply);
-        cJSON_Delete(reply);
-        return CLI_OK;
-    }
-    duration_text(str_of(reply, "started_at"), str_of(reply, "finished_at"),
-                  dur, sizeof(dur));
-    printf("run %.0f  %s  %s  %s\n", num_of(reply, "id"), str_of(reply, "dag"),
-           str_of(reply, "state"), dur);
-    if (str_of(reply, "reason"))
-        printf("reason: %s\n", str_of(reply, "reason"));
-    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(reply, "tasks"))
-        print_task(t);
-    cJSON_Delete(reply);
-    return CLI_OK;
 }
 
 /* What `weir logs` was asked for. */
@@ -367,9 +115,11 @@ static int logs_parse(int argc, char **argv, struct logs_opts *o)
 }
 
 /* The attempt of the task of `step` (and cell): of try `try`, or the
- * latest when try is 0; its state and what a cap cut of its log. */
+ * latest when try is 0; its state (*failed: it ended and did not succeed)
+ * and what a cap cut of its log. */
 static double find_attempt(const cJSON *run_json, const char *step, long cell,
-                           long try, bool *running, const cJSON **capped)
+                           long try, bool *running, bool *failed,
+                           const cJSON **capped)
 {
     const cJSON *t, *a;
     double id = -1;
@@ -388,6 +138,7 @@ static double find_attempt(const cJSON *run_json, const char *step, long cell,
                 id = num_of(a, "id");
                 *running = st && strcmp(st, "running") == 0;
                 *capped = cJSON_GetObjectItemCaseSensitive(a, "log_capped");
+                *failed = st && !*running && strcmp(st, "success") != 0;
             }
         }
     }
@@ -450,7 +201,7 @@ int cmd_logs(int argc, char **argv)
     double attempt = -1, latest, after = -1; /* -1: from the start */
     const cJSON *capped = NULL;
     cJSON *capped_copy = NULL;
-    bool running = false, over = false;
+    bool running = false, over = false, failed = false;
     struct client c;
     int rc = logs_parse(argc, argv, &o);
 
@@ -465,8 +216,8 @@ int cmd_logs(int argc, char **argv)
 
         if (r == NULL)
             return CLI_INVALID;
-        latest =
-            find_attempt(r, argv[optind + 1], o.cell, o.try, &running, &capped);
+        latest = find_attempt(r, argv[optind + 1], o.cell, o.try, &running,
+                              &failed, &capped);
         st = str_of(r, "state");
         over = st != NULL &&
                (strcmp(st, "success") == 0 || strcmp(st, "failed") == 0 ||
@@ -499,5 +250,5 @@ int cmd_logs(int argc, char **argv)
     } while (o.follow && (running || attempt < 0));
     say_capped(&o, capped_copy);
     cJSON_Delete(capped_copy);
-    return CLI_OK;
+    return failed ? CLI_INVALID : CLI_OK;
 }

@@ -18,11 +18,13 @@ struct command {
 static const struct command commands[] = {
     {"validate", cmd_validate, "check DAG files and folders for errors"},
     {"cron", cmd_cron, "show the next fire times of a cron expression"},
-    {"dag", cmd_dag, "show a DAG file normalized, as JSON"},
+    {"dag", cmd_dag,
+     "show a DAG file as JSON (dag show); submit or delete a DAG kept by "
+     "the server (dag submit|delete)"},
     {"dags", cmd_dags, "list the DAGs the server knows"},
     {"up", cmd_up, "run Weir standalone: PostgreSQL, server, workers"},
     {"trigger", cmd_trigger, "start a run of a DAG"},
-    {"runs", cmd_runs, "list runs"},
+    {"runs", cmd_runs, "list runs (filtered by DAG, state, env, trigger)"},
     {"run", cmd_run, "show a run and its tasks"},
     {"logs", cmd_logs, "print (or follow) the log of a step"},
     {"cancel", cmd_cancel, "cancel a run"},
@@ -38,6 +40,7 @@ static const struct command commands[] = {
     {"event", cmd_event, "post an event for event triggers"},
     {"metric", cmd_metric, "post a metric sample for metric triggers"},
     {"triggers", cmd_triggers, "show the state of a DAG's triggers"},
+    {"workers", cmd_workers, "list the workers"},
 };
 
 static void usage(FILE *f)

@@ -138,11 +138,21 @@ struct dag_environment {
     struct dag_pos pos;      /* the environment's key */
 };
 
+/* Which environments' versions may be promoted to a stage. */
+struct dag_promote_from {
+    char *stage;   /* dev, staging, prod or archived */
+    char **envs;   /* environment names the DAG declares */
+    size_t n_envs; /* entries in envs */
+};
+
 /* What a DAG says of an artifact it produces (`artifacts:`). */
 struct dag_artifact {
-    char *name;         /* the artifact name, as in artifact.name outputs */
-    int max_prod;       /* versions in prod at once, >= 1 */
-    struct dag_pos pos; /* the name's key */
+    char *name;        /* the artifact name, as in artifact.name outputs */
+    int max_prod;      /* versions in prod at once, >= 1 */
+    bool self_approve; /* who asks for a promotion may approve it too */
+    struct dag_promote_from *promote_from; /* per stage, or NULL: any */
+    size_t n_promote_from;                 /* entries in promote_from */
+    struct dag_pos pos;                    /* the name's key */
 };
 
 struct dag_step {
@@ -243,6 +253,11 @@ cJSON *dag_step_cell(const struct dag_step *step, size_t cell);
 /* How many versions of artifact `name` may be in prod at once by what
  * dag says (1 when it does not say). */
 int dag_artifact_max_prod(const struct dag *dag, const char *name);
+
+/* What DAG dag (may be NULL) says of artifact `name`, or NULL when it
+ * declares nothing of it (borrowed). */
+const struct dag_artifact *dag_artifact_find(const struct dag *dag,
+                                             const char *name);
 
 /* Names of the enum values as written in YAML ("high", "none_failed"...). */
 const char *dag_priority_name(enum dag_priority p);

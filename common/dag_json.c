@@ -258,10 +258,25 @@ static bool add_artifacts(cJSON *obj, const struct dag *dag)
     if (arts == NULL)
         return false;
     for (size_t i = 0; i < dag->n_artifacts; i++) {
-        cJSON *o = cJSON_AddObjectToObject(arts, dag->artifacts[i].name);
+        const struct dag_artifact *a = &dag->artifacts[i];
+        cJSON *o = cJSON_AddObjectToObject(arts, a->name), *from;
 
-        if (o == NULL || cJSON_AddNumberToObject(
-                             o, "max_prod", dag->artifacts[i].max_prod) == NULL)
+        if (o == NULL ||
+            cJSON_AddNumberToObject(o, "max_prod", a->max_prod) == NULL ||
+            cJSON_AddBoolToObject(o, "self_approve", a->self_approve) == NULL)
+            return false;
+        if (a->n_promote_from == 0)
+            continue;
+        from = cJSON_AddObjectToObject(o, "promote_from");
+        for (size_t k = 0; from != NULL && k < a->n_promote_from; k++) {
+            const struct dag_promote_from *f = &a->promote_from[k];
+            cJSON *envs =
+                f->stage ? cJSON_AddArrayToObject(from, f->stage) : NULL;
+
+            for (size_t e = 0; envs != NULL && e < f->n_envs; e++)
+                cJSON_AddItemToArray(envs, cJSON_CreateString(f->envs[e]));
+        }
+        if (from == NULL)
             return false;
     }
     return true;

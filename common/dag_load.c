@@ -75,7 +75,10 @@ static const char *const defaults_keys[DK_COUNT] = {
 
 static const char *const env_keys[] = {"params", "queue", "approve_before"};
 static const char *const hook_keys[] = {"run", "webhook"};
-static const char *const artifact_keys[] = {"max_prod"};
+static const char *const artifact_keys[] = {"max_prod", "self_approve",
+                                            "promote_from"};
+/* The stages of the model registry a promotion may move a version to. */
+static const char *const stage_names[] = {"dev", "staging", "prod", "archived"};
 
 #define ALL_KEYS UINT32_MAX
 
@@ -315,6 +318,79 @@ static bool artifact_name_valid(const char *s, size_t len)
     return true;
 }
 
+/* One environment name of promote_from, which the DAG must declare. */
+static bool load_from_env(struct dag_ctx *c, const struct ynode *n, char **out)
+{
+    const struct dag *d = c->dag;
+    const char *cands[64];
+    size_t nc = 0;
+    char *name = NULL;
+
+    if (!dag_get_str(c, "promote_from", n, &name))
+        return false;
+    for (size_t i = 0; i < d->n_environments; i++) {
+        if (d->environments[i].name == NULL)
+            continue;
+        if (strcmp(d->environments[i].name, name) == 0) {
+            *out = name;
+            return true;
+        }
+        if (nc < WEIR_ARRAY_LEN(cands))
+            cands[nc++] = d->environments[i].name;
+    }
+    dag_error(c, dag_npos(n),
+              "promote_from: environment \"%s\" is not declared in "
+              "\"environments\"%s",
+              dag_q(c, name), dag_mean(c, dag_suggest(c, name, cands, nc)));
+    return false;
+}
+
+/* One `STAGE: [ENV, ...]` of promote_from into f. */
+static void load_from_stage(struct dag_ctx *c, struct dag_promote_from *f,
+                            const struct ynode *key, const struct ynode *val)
+{
+    int stage = 0;
+
+    if (!dag_get_enum(c, "promote_from stage", key, stage_names,
+                      WEIR_ARRAY_LEN(stage_names), &stage))
+        return;
+    f->stage = (char *)stage_names[stage];
+    if (val->kind != YNODE_SEQ) {
+        dag_error(c, dag_npos(val),
+                  "promote_from: stage \"%s\" takes a list of environment "
+                  "names, got %s",
+                  f->stage, dag_got(c, val));
+        return;
+    }
+    f->envs = arena_array(c, val->n ? val->n : 1, sizeof(*f->envs));
+    if (f->envs == NULL)
+        return;
+    for (size_t i = 0; i < val->n; i++)
+        if (load_from_env(c, val->items[i], &f->envs[f->n_envs]))
+            f->n_envs++;
+}
+
+/* `promote_from: {STAGE: [ENV, ...]}` of artifact a. */
+static void load_promote_from(struct dag_ctx *c, struct dag_artifact *a,
+                              const struct ynode *n)
+{
+    if (n->kind != YNODE_MAP) {
+        dag_error(c, dag_npos(n),
+                  "\"promote_from\" must be a mapping of stages to lists of "
+                  "environments, got %s",
+                  dag_got(c, n));
+        return;
+    }
+    dag_check_map_dups(c, n, false);
+    a->promote_from = arena_array(c, n->n ? n->n : 1, sizeof(*a->promote_from));
+    if (a->promote_from == NULL)
+        return;
+    a->n_promote_from = n->n;
+    for (size_t i = 0; i < n->n; i++)
+        load_from_stage(c, &a->promote_from[i], n->items[2 * i],
+                        n->items[2 * i + 1]);
+}
+
 static void load_artifact(struct dag_ctx *c, struct dag_artifact *a,
                           const struct ynode *key, const struct ynode *val)
 {
@@ -336,14 +412,20 @@ static void load_artifact(struct dag_ctx *c, struct dag_artifact *a,
         return;
     if (val->kind != YNODE_MAP) {
         dag_error(c, dag_npos(val),
-                  "artifact \"%s\" must be a mapping with \"max_prod\", got %s",
+                  "artifact \"%s\" must be a mapping of \"max_prod\", "
+                  "\"self_approve\" and \"promote_from\", got %s",
                   dag_q(c, key->str), dag_got(c, val));
         return;
     }
     snprintf(where, sizeof(where), "in artifact \"%s\"", dag_q(c, key->str));
-    dag_walk_map(c, val, artifact_keys, 1, ALL_KEYS, where, &k);
+    dag_walk_map(c, val, artifact_keys, WEIR_ARRAY_LEN(artifact_keys), ALL_KEYS,
+                 where, &k);
     if (k.val[0])
         (void)dag_get_int(c, "max_prod", k.val[0], 1, 1000, &a->max_prod);
+    if (k.val[1])
+        (void)dag_get_bool(c, "self_approve", k.val[1], &a->self_approve);
+    if (k.val[2])
+        load_promote_from(c, a, k.val[2]);
 }
 
 static void load_artifacts(struct dag_ctx *c, const struct ynode *n)
@@ -367,13 +449,21 @@ static void load_artifacts(struct dag_ctx *c, const struct ynode *n)
                       n->items[2 * i + 1]);
 }
 
-int dag_artifact_max_prod(const struct dag *dag, const char *name)
+const struct dag_artifact *dag_artifact_find(const struct dag *dag,
+                                             const char *name)
 {
     for (size_t i = 0; dag != NULL && i < dag->n_artifacts; i++)
         if (dag->artifacts[i].name != NULL &&
             strcmp(dag->artifacts[i].name, name) == 0)
-            return dag->artifacts[i].max_prod;
-    return 1;
+            return &dag->artifacts[i];
+    return NULL;
+}
+
+int dag_artifact_max_prod(const struct dag *dag, const char *name)
+{
+    const struct dag_artifact *a = dag_artifact_find(dag, name);
+
+    return a != NULL ? a->max_prod : 1;
 }
 
 static void load_default_env(struct dag_ctx *c, const struct ynode *n,

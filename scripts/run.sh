@@ -14,12 +14,10 @@ echo "weir: validating $top/dags"
 
 if [ ! -x "$top/build/server/weir-server" ] ||
     [ ! -x "$top/build/worker/weir-worker" ]; then
-    echo "weir: the DAGs above are valid. The execution engine (weir-server"
-    echo "and weir-worker, started together by 'weir up') is not complete"
-    echo "yet, so there is nothing to start. Meanwhile try:"
-    echo "  build/weir dag show dags/hello.yaml"
-    echo "  build/weir cron next '0 2 * * 0' --tz America/Mexico_City"
-    exit 0
+    echo "weir: the build did not produce build/server/weir-server and" >&2
+    echo "build/worker/weir-worker, which 'weir up' starts; see the build" >&2
+    echo "output above (scripts/build.sh release)." >&2
+    exit 1
 fi
 cd "$top"
 exec "$top/build/weir" up --dags "$top/dags" "$@"

@@ -39,9 +39,15 @@ static void api_health(struct http_req *req)
 static int token_request(const cJSON *body, enum auth_role *role,
                          const char **name, struct weir_err *err)
 {
+    static const struct api_key keys[] = {{"role", API_STR | API_REQUIRED},
+                                          {"name", API_STR}};
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(body, "role");
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "name");
+    int rc =
+        api_body_check(body, keys, WEIR_ARRAY_LEN(keys), "token body", err);
 
+    if (rc < 0)
+        return rc;
     if (!cJSON_IsObject(body) || !cJSON_IsString(r) ||
         (n != NULL && !cJSON_IsString(n)))
         return weir_err_set(err, WEIR_EINVAL,

@@ -88,10 +88,44 @@ void api_run_lineage(struct http_req *req);
 #define API_BATCH_MAX 10000 /* items of one batch of events or samples */
 
 /* Refuse a member of object o that is not one of keys[0..n), saying
- * where and suggesting a close key. */
+ * where and suggesting a close key (api_body.c). */
 WEIR_MUSTCHECK int api_check_keys(const cJSON *o, const char *const *keys,
                                   size_t n, const char *where,
                                   struct weir_err *err);
+
+/* The JSON types a key of a request body may have (a mask), and whether
+ * the key is required. */
+enum api_type {
+    API_STR = 1u << 0,      /* a string */
+    API_NUM = 1u << 1,      /* a number */
+    API_BOOL = 1u << 2,     /* true or false */
+    API_OBJ = 1u << 3,      /* an object */
+    API_ARR = 1u << 4,      /* an array */
+    API_NULL = 1u << 5,     /* null, which handlers read as absent */
+    API_REQUIRED = 1u << 6, /* the key must be there */
+};
+
+#define API_KEYS_MAX 32 /* keys of one body */
+
+/* A key a request body may hold. */
+struct api_key {
+    const char *name; /* as spelled in the body */
+    unsigned types;   /* enum api_type bits */
+};
+
+/*
+ * Check body b (NULL: an optional body left empty) against keys[0..n):
+ * b is an object, each member is one of keys (an unknown one is refused
+ * with the closest known key as a suggestion), of one of its types, and
+ * each required key is there. Messages start with where ("trigger body").
+ * WEIR_EINVAL (a 400) on the first problem.
+ */
+WEIR_MUSTCHECK int api_body_check(const cJSON *b, const struct api_key *keys,
+                                  size_t n, const char *where,
+                                  struct weir_err *err);
+
+/* "a string", "a number", "a bool", "a list", "an object" or "null". */
+const char *api_json_type_name(const cJSON *v);
 
 /* Items in body b: 1 for a single object, or the length of b's only
  * member `key` (an array of 1 to API_BATCH_MAX items). */

@@ -15,7 +15,11 @@
  * A promotion to prod waits for an approval (202, outcome
  * "awaiting_approval") when the DAG version that produced the artifact
  * asks people before things reach production: it has an approval gate,
- * or its environment "prod" lists approve_before steps.
+ * or its environment "prod" lists approve_before steps. Who asked cannot
+ * approve unless that DAG says self_approve for the artifact; its
+ * promote_from says which environments' versions may reach a stage. An
+ * archived version that was in prod may go back there (a rollback, with a
+ * reason in "comment").
  */
 #include <string.h>
 
@@ -77,26 +81,38 @@ static bool dag_gates_prod(const struct dag *d)
 }
 
 /*
- * What the DAG version that produced name/version says of its promotion to
- * prod: whether it needs an approval (*gated, may be NULL) and how many
- * versions of name may be in prod at once (*max_prod).
+ * The DAG version that produced name/version into *d (a cache reference
+ * the caller drops with dagcache_release(); NULL when it cannot be had):
+ * what it says of its promotions.
  */
-static int promotion_rules(struct api *api, struct store_conn *c,
-                           const char *name, const char *version, bool *gated,
-                           int *max_prod, struct weir_err *err)
+static int promotion_dag(struct api *api, struct store_conn *c,
+                         const char *name, const char *version,
+                         const struct dag **d, struct weir_err *err)
 {
-    const struct dag *d = NULL;
     int64_t dag_version = 0;
     int rc = store_artifact_dag_version(c, name, version, &dag_version, err);
 
-    if (rc == 0)
-        d = engine_dag(api->cache, c, dag_version);
-    if (gated != NULL)
-        *gated = dag_gates_prod(d);
-    *max_prod = dag_artifact_max_prod(d, name);
-    if (d != NULL)
-        dagcache_release(api->cache, d);
+    *d = rc == 0 ? engine_dag(api->cache, c, dag_version) : NULL;
     return rc;
+}
+
+/* The rules of DAG d (may be NULL) for promoting p->name to p->to: an
+ * approval for prod, max_prod, the environments that may feed p->to
+ * (borrowed from d). */
+static void promotion_rules(const struct dag *d, struct store_promotion *p)
+{
+    const struct dag_artifact *a = dag_artifact_find(d, p->name);
+
+    p->needs_approval = dag_gates_prod(d);
+    p->max_prod = dag_artifact_max_prod(d, p->name);
+    for (size_t i = 0; a != NULL && i < a->n_promote_from; i++) {
+        if (a->promote_from[i].stage == NULL ||
+            strcmp(a->promote_from[i].stage, p->to) != 0)
+            continue;
+        p->from_restricted = true;
+        p->from_envs = (const char *const *)a->promote_from[i].envs;
+        p->n_from_envs = a->promote_from[i].n_envs;
+    }
 }
 
 /* Read {"to": STAGE, "comment": TEXT?} into p. */
@@ -105,27 +121,18 @@ static int promotion_request(const cJSON *b, struct store_promotion *p,
 {
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(b, "to");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(b, "comment");
-    const cJSON *k;
+    static const struct api_key keys[] = {{"to", API_STR | API_REQUIRED},
+                                          {"comment", API_STR | API_NULL}};
+    int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "promote body", err);
 
-    if (!cJSON_IsObject(b) || !cJSON_IsString(to) ||
-        (cm != NULL && !cJSON_IsNull(cm) && !cJSON_IsString(cm)))
-        return weir_err_set(err, WEIR_EINVAL,
-                            "expected {\"to\": \"dev\" | \"staging\" | "
-                            "\"prod\" | \"archived\", \"comment\": \"...\" "
-                            "(optional)}");
-    cJSON_ArrayForEach(k, b)
-    {
-        if (strcmp(k->string, "to") != 0 && strcmp(k->string, "comment") != 0)
-            return weir_err_set(err, WEIR_EINVAL,
-                                "unknown key \"%s\": expected \"to\" and "
-                                "\"comment\"",
-                                k->string);
-    }
+    if (rc < 0)
+        return rc;
     if (cJSON_IsString(cm) && strlen(cm->valuestring) > COMMENT_MAX)
         return weir_err_set(err, WEIR_EINVAL,
                             "\"comment\" is longer than %d bytes", COMMENT_MAX);
     p->to = to->valuestring;
     p->comment = cJSON_IsString(cm) ? cm->valuestring : NULL;
+    p->reason = p->comment; /* the asker's comment says why */
     return 0;
 }
 
@@ -134,6 +141,7 @@ void api_artifact_promote(struct http_req *req)
     struct api *api = http_req_app(req);
     struct store_promotion p = {.name = http_req_param(req, "name"),
                                 .version = http_req_param(req, "version")};
+    const struct dag *d = NULL;
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     char by[BY_MAX];
@@ -146,10 +154,13 @@ void api_artifact_promote(struct http_req *req)
         rc = store_conn_get(api->store, &c, &err);
     }
     if (rc == 0)
-        rc = promotion_rules(api, c, p.name, p.version, &p.needs_approval,
-                             &p.max_prod, &err);
-    if (rc == 0)
+        rc = promotion_dag(api, c, p.name, p.version, &d, &err);
+    if (rc == 0) {
+        promotion_rules(d, &p);
         rc = store_artifact_promote(c, &p, &o, &err);
+    }
+    if (d != NULL)
+        dagcache_release(api->cache, d);
     store_conn_put(c);
     if (rc < 0)
         http_reply_err(req, &err);
@@ -163,18 +174,20 @@ static void promotion_decide(struct http_req *req, bool approve)
     struct api *api = http_req_app(req);
     const cJSON *b = http_req_json(req);
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(b, "comment");
+    static const struct api_key keys[] = {{"comment", API_STR | API_NULL}};
+    struct store_decision dd = {.name = http_req_param(req, "name"),
+                                .version = http_req_param(req, "version"),
+                                .approve = approve};
+    const struct dag_artifact *a;
+    const struct dag *d = NULL;
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     char by[BY_MAX];
     cJSON *o = NULL;
-    int max_prod = 1, rc = 0;
+    int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys),
+                            approve ? "approve body" : "reject body", &err);
 
-    if ((b != NULL && !cJSON_IsObject(b)) ||
-        (cm != NULL && !cJSON_IsNull(cm) && !cJSON_IsString(cm)) ||
-        cJSON_GetArraySize(b) > (cm != NULL))
-        rc = weir_err_set(&err, WEIR_EINVAL,
-                          "expected {\"comment\": \"...\"} (optional)");
-    else if (cJSON_IsString(cm) && strlen(cm->valuestring) > COMMENT_MAX)
+    if (rc == 0 && cJSON_IsString(cm) && strlen(cm->valuestring) > COMMENT_MAX)
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "\"comment\" is longer than %d bytes", COMMENT_MAX);
     if (rc == 0) {
@@ -182,14 +195,17 @@ static void promotion_decide(struct http_req *req, bool approve)
         rc = store_conn_get(api->store, &c, &err);
     }
     if (rc == 0)
-        rc = promotion_rules(api, c, http_req_param(req, "name"),
-                             http_req_param(req, "version"), NULL, &max_prod,
-                             &err);
-    if (rc == 0)
-        rc = store_artifact_decide(
-            c, http_req_param(req, "name"), http_req_param(req, "version"),
-            max_prod, approve, by, cJSON_IsString(cm) ? cm->valuestring : NULL,
-            &o, &err);
+        rc = promotion_dag(api, c, dd.name, dd.version, &d, &err);
+    if (rc == 0) {
+        a = dag_artifact_find(d, dd.name);
+        dd.max_prod = dag_artifact_max_prod(d, dd.name);
+        dd.self_approve = a != NULL && a->self_approve;
+        dd.by = by;
+        dd.comment = cJSON_IsString(cm) ? cm->valuestring : NULL;
+        rc = store_artifact_decide(c, &dd, &o, &err);
+    }
+    if (d != NULL)
+        dagcache_release(api->cache, d);
     store_conn_put(c);
     if (rc < 0)
         http_reply_err(req, &err);

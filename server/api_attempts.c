@@ -86,9 +86,16 @@ static int log_line(const cJSON *l, cJSON *arr, struct weir_err *err)
     const cJSON *ts = cJSON_GetObjectItemCaseSensitive(l, "ts");
     const cJSON *st = cJSON_GetObjectItemCaseSensitive(l, "stream");
     const cJSON *line = cJSON_GetObjectItemCaseSensitive(l, "line");
+    static const struct api_key keys[] = {{"seq", API_NUM | API_REQUIRED},
+                                          {"ts", API_NUM | API_REQUIRED},
+                                          {"stream", API_STR | API_REQUIRED},
+                                          {"line", API_STR | API_REQUIRED}};
     cJSON *o;
     char *text;
+    int rc = api_body_check(l, keys, WEIR_ARRAY_LEN(keys), "log line", err);
 
+    if (rc < 0)
+        return rc;
     if (!cJSON_IsNumber(seq) || seq->valuedouble < 0 ||
         seq->valuedouble != floor(seq->valuedouble) ||
         seq->valuedouble > 9007199254740992.0 || !cJSON_IsNumber(ts) ||
@@ -180,6 +187,10 @@ static int log_capped(const cJSON *v, char **out, struct weir_err *err)
     *out = cJSON_PrintUnformatted(v);
     return *out != NULL ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
 }
+/* The keys of a logs body. */
+static const struct api_key log_keys[] = {{"lease_id", API_STR | API_REQUIRED},
+                                          {"lines", API_ARR | API_REQUIRED},
+                                          {"log_capped", API_OBJ}};
 
 void api_attempt_logs_post(struct http_req *req)
 {
@@ -195,7 +206,10 @@ void api_attempt_logs_post(struct http_req *req)
 
     if (id == 0)
         rc = weir_err_set(&err, WEIR_ENOTFOUND, "no such attempt");
-    else if (!cJSON_IsString(lease))
+    if (rc == 0)
+        rc = api_body_check(b, log_keys, WEIR_ARRAY_LEN(log_keys), "logs body",
+                            &err);
+    if (rc == 0 && !cJSON_IsString(lease))
         rc = weir_err_set(&err, WEIR_EINVAL, "expected \"lease_id\"");
     if (rc == 0)
         rc = log_batch(cJSON_GetObjectItemCaseSensitive(b, "lines"), &lines,
@@ -219,6 +233,35 @@ void api_attempt_logs_post(struct http_req *req)
     cJSON_AddNumberToObject(o, "inserted", inserted);
     http_reply_json(req, 200, o);
 }
+
+/*
+ * The keys of a completion (the worker also reports how it ended:
+ * canceled, the signal, the duration), with the request's own "lease" and
+ * "more"; those of one of "more", with its "attempt_id".
+ */
+static const struct api_key complete_keys[] = {
+    {"lease_id", API_STR | API_REQUIRED},
+    {"exit_code", API_NUM | API_NULL},
+    {"timed_out", API_BOOL},
+    {"canceled", API_BOOL},
+    {"signal", API_NUM},
+    {"duration_ms", API_NUM},
+    {"outputs", API_OBJ | API_NULL},
+    {"error", API_STR | API_NULL},
+    {"lease", API_OBJ | API_NULL},
+    {"more", API_ARR | API_NULL},
+};
+static const struct api_key more_keys[] = {
+    {"lease_id", API_STR | API_REQUIRED},
+    {"exit_code", API_NUM | API_NULL},
+    {"timed_out", API_BOOL},
+    {"canceled", API_BOOL},
+    {"signal", API_NUM},
+    {"duration_ms", API_NUM},
+    {"outputs", API_OBJ | API_NULL},
+    {"error", API_STR | API_NULL},
+    {"attempt_id", API_NUM | API_REQUIRED},
+};
 
 /* Read a completion body into res. */
 static int complete_body(const cJSON *b, struct engine_result *res,
@@ -272,10 +315,17 @@ static int next_lease_args(const cJSON *b, int64_t *worker, int *max,
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(b, "lease");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(l, "max");
     const cJSON *w = cJSON_GetObjectItemCaseSensitive(l, "worker_id");
+    static const struct api_key keys[] = {{"worker_id", API_NUM | API_REQUIRED},
+                                          {"max", API_NUM}};
+    int rc;
 
     *worker = 0;
     if (l == NULL || cJSON_IsNull(l))
         return 0;
+    rc = api_body_check(l, keys, WEIR_ARRAY_LEN(keys), "completion \"lease\"",
+                        err);
+    if (rc < 0)
+        return rc;
     if (!cJSON_IsNumber(w) || w->valuedouble < 1 ||
         (m != NULL &&
          (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > 100)))
@@ -323,7 +373,10 @@ static int completions(const cJSON *b, int64_t id,
     if (v == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     v[0].attempt_id = id;
-    rc = complete_body(b, &v[0].res, err);
+    rc = api_body_check(b, complete_keys, WEIR_ARRAY_LEN(complete_keys),
+                        "completion body", err);
+    if (rc == 0)
+        rc = complete_body(b, &v[0].res, err);
     if (!*batched)
         more = NULL;
     cJSON_ArrayForEach(m, more)
@@ -339,6 +392,9 @@ static int completions(const cJSON *b, int64_t id,
             rc = weir_err_set(err, WEIR_EINVAL,
                               "each of \"more\" names another attempt: "
                               "\"attempt_id\": N");
+        if (rc == 0)
+            rc = api_body_check(m, more_keys, WEIR_ARRAY_LEN(more_keys),
+                                "an item of \"more\"", err);
         if (rc == 0)
             rc = complete_body(m, &v[k].res, err);
         k++;

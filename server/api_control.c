@@ -66,10 +66,10 @@ static int body_string(const cJSON *b, const char *key, size_t max,
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(b, key);
 
     *out = NULL;
-    if ((b != NULL && !cJSON_IsObject(b)) ||
-        (v != NULL && !cJSON_IsNull(v) && !cJSON_IsString(v)))
+    if (v != NULL && !cJSON_IsNull(v) && !cJSON_IsString(v))
         return weir_err_set(err, WEIR_EINVAL,
-                            "expected {\"%s\": \"...\"} (optional)", key);
+                            "\"%s\" must be a string or null, not %s", key,
+                            api_json_type_name(v));
     if (cJSON_IsString(v) && strlen(v->valuestring) > max)
         return weir_err_set(err, WEIR_EINVAL, "\"%s\" is longer than %zu bytes",
                             key, max);
@@ -87,6 +87,13 @@ static void reply(struct http_req *req, int rc, const struct weir_err *err,
         http_reply_json(req, 200, o);
 }
 
+/* A body that may only be empty or {}: cancel, pause and unpause. */
+static int empty_body(struct http_req *req, const char *where,
+                      struct weir_err *err)
+{
+    return api_body_check(http_req_json(req), NULL, 0, where, err);
+}
+
 void api_run_cancel(struct http_req *req)
 {
     struct api *api = http_req_app(req);
@@ -96,6 +103,8 @@ void api_run_cancel(struct http_req *req)
     cJSON *o = NULL;
     int rc = run_id_arg(req, &id, &err);
 
+    if (rc == 0)
+        rc = empty_body(req, "cancel body", &err);
     if (rc == 0) {
         api_caller_name(api, req, by, sizeof(by));
         rc = engine_run_cancel(api->engine, id, by, &o, &err);
@@ -103,29 +112,24 @@ void api_run_cancel(struct http_req *req)
     reply(req, rc, &err, o);
 }
 
-/* Read {"from": STEP?, "params": {NAME: VALUE, ...}?} into r. */
+/* Read {"from": STEP?, "params": {NAME: VALUE, ...}?, "params_text":
+ * {NAME: "TEXT", ...}?} into r. */
 static int retry_request(const cJSON *b, struct engine_retry *r,
                          struct weir_err *err)
 {
+    static const struct api_key keys[] = {{"from", API_STR | API_NULL},
+                                          {"params", API_OBJ | API_NULL},
+                                          {"params_text", API_OBJ | API_NULL}};
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(b, "params");
-    const cJSON *k;
-    int rc = body_string(b, "from", 64, &r->from, err);
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(b, "params_text");
+    int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "retry body", err);
 
-    cJSON_ArrayForEach(k, b)
-    {
-        if (rc == 0 && strcmp(k->string, "from") != 0 &&
-            strcmp(k->string, "params") != 0)
-            rc = weir_err_set(err, WEIR_EINVAL,
-                              "unknown key \"%s\": expected \"from\" and "
-                              "\"params\"",
-                              k->string);
-    }
-    if (rc == 0 && p != NULL && !cJSON_IsNull(p) && !cJSON_IsObject(p))
-        rc = weir_err_set(err, WEIR_EINVAL,
-                          "\"params\" must be an object of param names to "
-                          "values");
+    if (rc == 0)
+        rc = body_string(b, "from", 64, &r->from, err);
     if (rc == 0 && cJSON_IsObject(p))
         r->params = p;
+    if (rc == 0 && cJSON_IsObject(pt))
+        r->params_text = pt;
     return rc;
 }
 
@@ -151,6 +155,8 @@ void api_run_retry(struct http_req *req)
 
 static void step_decide(struct http_req *req, bool approve)
 {
+    static const struct api_key comment_keys[] = {
+        {"comment", API_STR | API_NULL}};
     struct api *api = http_req_app(req);
     struct engine_decision d = {http_req_param(req, "step"), approve, NULL,
                                 NULL};
@@ -160,6 +166,10 @@ static void step_decide(struct http_req *req, bool approve)
     cJSON *o = NULL;
     int rc = run_id_arg(req, &id, &err);
 
+    if (rc == 0)
+        rc = api_body_check(http_req_json(req), comment_keys,
+                            WEIR_ARRAY_LEN(comment_keys),
+                            approve ? "approve body" : "reject body", &err);
     if (rc == 0)
         rc = body_string(http_req_json(req), "comment", COMMENT_MAX, &d.comment,
                          &err);
@@ -188,8 +198,10 @@ static void dag_pause(struct http_req *req, bool paused)
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *o = NULL;
-    int rc = store_conn_get(api->store, &c, &err);
+    int rc = empty_body(req, paused ? "pause body" : "unpause body", &err);
 
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
         rc = store_dag_set_paused(c, id, paused, &err);
     store_conn_put(c);

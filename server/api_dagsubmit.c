@@ -98,8 +98,10 @@ static int json_source(const char *body, size_t len, cJSON **root,
                        const char **text, size_t *text_len,
                        struct weir_err *err)
 {
+    static const struct api_key keys[] = {{"source", API_STR | API_REQUIRED}};
     const cJSON *s;
     cJSON *j;
+    int rc;
 
     if (json_has_nul_escape(body, len))
         return weir_err_set(err, WEIR_EINVAL, "the DAG text holds a NUL byte");
@@ -110,6 +112,11 @@ static int json_source(const char *body, size_t len, cJSON **root,
         return weir_err_set(err, WEIR_EPARSE,
                             "malformed JSON: expected {\"source\": \"<the DAG "
                             "as YAML>\"}");
+    rc = api_body_check(j, keys, WEIR_ARRAY_LEN(keys), "DAG submission", err);
+    if (rc < 0) {
+        cJSON_Delete(j);
+        return rc;
+    }
     s = cJSON_GetObjectItemCaseSensitive(j, "source");
     if (!cJSON_IsString(s)) {
         cJSON_Delete(j);

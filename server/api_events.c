@@ -17,28 +17,6 @@
 #define EVENTS_BATCH_MAX 10000 /* events in one request */
 #define EVENTS_LIMIT_MAX 500   /* events in one listing */
 
-int api_check_keys(const cJSON *o, const char *const *keys, size_t n,
-                   const char *where, struct weir_err *err)
-{
-    const cJSON *m;
-
-    cJSON_ArrayForEach(m, o)
-    {
-        const char *s;
-        size_t i = 0;
-
-        while (i < n && strcmp(keys[i], m->string) != 0)
-            i++;
-        if (i < n)
-            continue;
-        s = suggest_word(m->string, keys, n);
-        return weir_err_set(err, WEIR_EINVAL, "%s: unknown key \"%s\"%s%s%s",
-                            where, m->string, s ? " (did you mean \"" : "",
-                            s ? s : "", s ? "\"?)" : "");
-    }
-    return 0;
-}
-
 int api_batch_size(const cJSON *b, const char *key, size_t *n,
                    struct weir_err *err)
 {

@@ -6,10 +6,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
 #include "auth.h"
+#include "duration.h"
 #include "store_run.h"
+#include "suggest.h"
 
 #define RUNS_LIMIT_DEFAULT 50
 #define RUNS_LIMIT_MAX     500
@@ -47,25 +50,27 @@ int64_t api_query_num(struct http_req *req, const char *name, int64_t def,
 static int trigger_body(const cJSON *b, struct engine_trigger *t,
                         struct weir_err *err)
 {
+    static const struct api_key keys[] = {
+        {"params", API_OBJ | API_NULL},
+        {"params_text", API_OBJ | API_NULL},
+        {"environment", API_STR | API_NULL},
+        {"idempotency_key", API_STR | API_NULL},
+    };
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(b, "params");
+    const cJSON *pt = cJSON_GetObjectItemCaseSensitive(b, "params_text");
     const cJSON *env = cJSON_GetObjectItemCaseSensitive(b, "environment");
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(b, "idempotency_key");
+    int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "trigger body", err);
 
-    if (b != NULL && !cJSON_IsObject(b))
-        return weir_err_set(err, WEIR_EINVAL, "expected a JSON object");
-    if ((p != NULL && !cJSON_IsObject(p) && !cJSON_IsNull(p)) ||
-        (env != NULL && !cJSON_IsString(env) && !cJSON_IsNull(env)) ||
-        (key != NULL && !cJSON_IsString(key) && !cJSON_IsNull(key)))
-        return weir_err_set(err, WEIR_EINVAL,
-                            "expected {\"params\": {...}, \"environment\": "
-                            "\"...\", \"idempotency_key\": \"...\"}, each "
-                            "optional");
+    if (rc < 0)
+        return rc;
     if (cJSON_IsString(key) &&
         (strlen(key->valuestring) == 0 || strlen(key->valuestring) > KEY_MAX))
         return weir_err_set(err, WEIR_EINVAL,
                             "\"idempotency_key\" must be 1 to %d bytes",
                             KEY_MAX);
     t->params = cJSON_IsObject(p) ? p : NULL;
+    t->params_text = cJSON_IsObject(pt) ? pt : NULL;
     t->environment = cJSON_IsString(env) ? env->valuestring : NULL;
     t->idempotency_key = cJSON_IsString(key) ? key->valuestring : NULL;
     return 0;
@@ -117,32 +122,93 @@ void api_run_trigger(struct http_req *req)
     http_reply_json(req, existed ? 200 : 201, o);
 }
 
+/* The trigger kinds a run may have (the CHECK of runs.trigger_kind). */
+static const char *const trigger_kinds[] = {"manual", "cron",    "event",
+                                            "metric", "webhook", "file"};
+
+/* ?since=: a time (2026-01-31T12:00:00Z, UTC) or a duration before now
+ * (90m, 2h, 7d) into *since (seconds since the epoch). */
+static int since_arg(const char *text, int64_t *since, struct weir_err *err)
+{
+    struct tm tm = {0};
+    int64_t ms = 0;
+    const char *end;
+
+    if (text == NULL || *text == '\0')
+        return 0;
+    end = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (end == NULL)
+        end = strptime(text, "%Y-%m-%d", &tm);
+    if (end != NULL && (*end == '\0' || strcmp(end, "Z") == 0)) {
+        *since = (int64_t)timegm(&tm);
+        return 0;
+    }
+    if (duration_parse(text, &ms, err) == 0 && ms > 0) {
+        *since = (int64_t)time(NULL) - ms / 1000;
+        return 0;
+    }
+    return weir_err_set(err, WEIR_EINVAL,
+                        "since: \"%.60s\" is neither a UTC time "
+                        "(2026-01-31T12:00:00Z) nor a duration (2h, 7d)",
+                        text);
+}
+
+/* The filters of a runs listing from the query into f. */
+static int runs_filter(struct http_req *req, struct store_runs_filter *f,
+                       struct weir_err *err)
+{
+    const char *q[4] = {"dag", "state", "env", "trigger"};
+    const char **dst[4] = {&f->dag_id, &f->state, &f->environment, &f->trigger};
+    int64_t limit =
+        api_query_num(req, "limit", RUNS_LIMIT_DEFAULT, 1, RUNS_LIMIT_MAX);
+    enum run_state st;
+    const char *s;
+    int rc = 0;
+
+    f->cursor = api_query_num(req, "cursor", 0, 0, INT64_MAX);
+    f->limit = (int)limit;
+    if (limit < 0 || f->cursor < 0)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "limit must be 1 to %d and cursor a run id",
+                            RUNS_LIMIT_MAX);
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(q); i++) {
+        const char *v = http_req_query(req, q[i]);
+
+        *dst[i] = v && *v ? v : NULL;
+    }
+    if (f->state != NULL)
+        rc = run_state_parse(f->state, &st, err);
+    for (size_t i = 0; rc == 0 && f->trigger != NULL; i++) {
+        if (i == WEIR_ARRAY_LEN(trigger_kinds)) {
+            s = suggest_word(f->trigger, trigger_kinds, i);
+            return weir_err_set(
+                err, WEIR_EINVAL,
+                "trigger: unknown kind \"%.40s\"%s%s%s (manual, cron, "
+                "event, metric, webhook or file)",
+                f->trigger, s ? " (did you mean \"" : "", s ? s : "",
+                s ? "\"?)" : "");
+        }
+        if (strcmp(f->trigger, trigger_kinds[i]) == 0)
+            break;
+    }
+    if (rc == 0)
+        rc = since_arg(http_req_query(req, "since"), &f->since, err);
+    return rc;
+}
+
 void api_runs_list(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    int64_t limit =
-        api_query_num(req, "limit", RUNS_LIMIT_DEFAULT, 1, RUNS_LIMIT_MAX);
-    int64_t cursor = api_query_num(req, "cursor", 0, 0, INT64_MAX);
-    const char *state = http_req_query(req, "state");
-    const char *dag = http_req_query(req, "dag");
+    struct store_runs_filter f = {0};
     struct store_conn *c = NULL;
     struct weir_err err = {0};
-    enum run_state st;
     cJSON *runs = NULL, *o;
-    int n, rc = 0;
+    int n, rc = runs_filter(req, &f, &err);
 
-    if (limit < 0 || cursor < 0)
-        rc = weir_err_set(&err, WEIR_EINVAL,
-                          "limit must be 1 to %d and cursor a run id",
-                          RUNS_LIMIT_MAX);
-    if (rc == 0 && state != NULL && *state != '\0')
-        rc = run_state_parse(state, &st, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
-        rc = store_runs_list(c, dag && *dag ? dag : NULL,
-                             state && *state ? state : NULL, cursor, (int)limit,
-                             &runs, &err);
+        rc = store_runs_list(c, &f, &runs, &err);
     store_conn_put(c);
     if (rc < 0) {
         http_reply_err(req, &err);
@@ -151,7 +217,7 @@ void api_runs_list(struct http_req *req)
     o = cJSON_CreateObject();
     n = cJSON_GetArraySize(runs);
     cJSON_AddItemToObject(o, "runs", runs);
-    if (n == (int)limit)
+    if (n == f.limit)
         cJSON_AddItemToObject(
             o, "next_cursor",
             cJSON_Duplicate(

@@ -58,8 +58,16 @@ static int register_body(const cJSON *b, const char **name, char **queues,
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(b, "queues");
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(b, "slots");
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(b, "labels");
+    static const struct api_key keys[] = {{"name", API_STR | API_REQUIRED},
+                                          {"queues", API_ARR},
+                                          {"slots", API_NUM},
+                                          {"labels", API_OBJ}};
     const cJSON *m;
+    int rc =
+        api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "register body", err);
 
+    if (rc < 0)
+        return rc;
     if (!cJSON_IsString(n) || n->valuestring[0] == '\0' ||
         strlen(n->valuestring) > NAME_MAX_LEN ||
         (q != NULL && (!cJSON_IsArray(q) || cJSON_GetArraySize(q) == 0 ||
@@ -161,9 +169,14 @@ static int lease_args(const cJSON *b, int *max, int64_t *wait_ms,
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(b, "max");
     const cJSON *wt = cJSON_GetObjectItemCaseSensitive(b, "wait_ms");
     const cJSON *s = cJSON_GetObjectItemCaseSensitive(b, "cancel_seen");
+    static const struct api_key keys[] = {
+        {"max", API_NUM}, {"wait_ms", API_NUM}, {"cancel_seen", API_ARR}};
+    int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "lease body", err);
     int64_t *seen = NULL;
     size_t n = 0;
 
+    if (rc < 0)
+        return rc;
     if ((b != NULL && !cJSON_IsObject(b)) ||
         (m != NULL &&
          (!cJSON_IsNumber(m) || m->valuedouble < (s != NULL ? 0 : 1) ||
@@ -173,12 +186,8 @@ static int lease_args(const cJSON *b, int *max, int64_t *wait_ms,
                             "expected {\"max\": 1..%d (0 with cancel_seen), "
                             "\"wait_ms\": 0..%d, \"cancel_seen\": [id, ...]}",
                             LEASE_MAX, ENGINE_WAIT_MAX_MS);
-    if (s != NULL) {
-        int rc = seen_args(s, &seen, &n, err);
-
-        if (rc < 0)
-            return rc;
-    }
+    if (s != NULL && (rc = seen_args(s, &seen, &n, err)) < 0)
+        return rc;
     *max = m ? (int)m->valuedouble : 1;
     *wait_ms = wt ? (int64_t)wt->valuedouble : 0;
     w->seen = seen;
@@ -228,13 +237,19 @@ void api_worker_lease(struct http_req *req)
 static int attempt_args(struct http_req *req, int64_t *id, const char **lease,
                         struct weir_err *err)
 {
+    static const struct api_key keys[] = {{"lease_id", API_STR}};
     const cJSON *l =
         cJSON_GetObjectItemCaseSensitive(http_req_json(req), "lease_id");
+    int rc;
 
     *id = api_parse_id(http_req_param(req, "id"));
     if (*id == 0)
         return weir_err_set(err, WEIR_ENOTFOUND, "no attempt \"%s\"",
                             http_req_param(req, "id"));
+    rc = api_body_check(http_req_json(req), keys, WEIR_ARRAY_LEN(keys),
+                        "heartbeat body", err);
+    if (rc < 0)
+        return rc;
     if (!cJSON_IsString(l))
         return weir_err_set(err, WEIR_EINVAL, "%s", stale_hint);
     *lease = l->valuestring;

@@ -39,6 +39,7 @@ struct engine {
 struct engine_trigger {
     const char *dag_id;          /* the DAG */
     const cJSON *params;         /* object of overrides, or NULL */
+    const cJSON *params_text;    /* object of overrides as text (-p), or NULL */
     const char *environment;     /* or NULL for the DAG's default */
     const char *idempotency_key; /* or NULL */
     const char *reason;          /* for people */
@@ -172,9 +173,10 @@ WEIR_MUSTCHECK int engine_run_cancel(struct engine *e, int64_t run_id,
 
 /* What a retry asks for. */
 struct engine_retry {
-    const char *from;    /* the step to run again from, or NULL */
-    const cJSON *params; /* object of params to change, or NULL */
-    const char *by;      /* token name of who asks */
+    const char *from;         /* the step to run again from, or NULL */
+    const cJSON *params;      /* object of params to change, or NULL */
+    const cJSON *params_text; /* the same as text to type (-p), or NULL */
+    const char *by;           /* token name of who asks */
 };
 
 /*

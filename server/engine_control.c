@@ -243,32 +243,11 @@ static int retry_run_state(struct store_conn *c, struct run_ctx *x, int *count,
     return rc;
 }
 
-/* Param key must be one the DAG of x declares. */
-static int check_param(const struct run_ctx *x, const char *key,
-                       struct weir_err *err)
-{
-    const char *cands[256];
-    size_t n = 0;
-    const cJSON *m;
-    const char *s;
-
-    if (cJSON_GetObjectItemCaseSensitive(x->dag->params, key) != NULL)
-        return 0;
-    cJSON_ArrayForEach(m, x->dag->params)
-    {
-        if (n < WEIR_ARRAY_LEN(cands))
-            cands[n++] = m->string;
-    }
-    s = suggest_word(key, cands, n);
-    return weir_err_set(
-        err, WEIR_EINVAL, "unknown param \"%s\" for DAG \"%s\"%s%s%s", key,
-        x->dag->id, s ? " (did you mean \"" : "", s ? s : "", s ? "\"?)" : "");
-}
-
 /*
- * Apply r->params to the params of x (the values the tasks that run again
- * see) into *params, and note each key whose value differs in changed
- * ({key: {from, to}}).
+ * Apply r->params and r->params_text (typed as the DAG of x declares them,
+ * engine_params_typed()) to the params of x (the values the tasks that
+ * run again see) into *params, and note each key whose value differs in
+ * changed ({key: {from, to}}).
  */
 static int retry_params_apply(const struct run_ctx *x,
                               const struct engine_retry *r, cJSON **params,
@@ -276,18 +255,17 @@ static int retry_params_apply(const struct run_ctx *x,
 {
     cJSON *p = x->run.params ? cJSON_Duplicate(x->run.params, 1)
                              : cJSON_CreateObject();
+    cJSON *req = NULL;
     const cJSON *m;
     int rc = p ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
 
-    cJSON_ArrayForEach(m, r->params)
-    {
+    if (rc == 0)
+        rc = engine_params_typed(x->dag, x->run.environment, r->params,
+                                 r->params_text, &req, err);
+    for (m = rc == 0 && req ? req->child : NULL; m != NULL; m = m->next) {
         const cJSON *old = cJSON_GetObjectItemCaseSensitive(p, m->string);
         cJSON *d;
 
-        if (rc == 0)
-            rc = check_param(x, m->string, err);
-        if (rc < 0)
-            break;
         if (old != NULL && cJSON_Compare(old, m, true))
             continue;
         d = cJSON_AddObjectToObject(changed, m->string);
@@ -297,6 +275,7 @@ static int retry_params_apply(const struct run_ctx *x,
         cJSON_DeleteItemFromObjectCaseSensitive(p, m->string);
         cJSON_AddItemToObject(p, m->string, cJSON_Duplicate(m, 1));
     }
+    cJSON_Delete(req);
     if (rc < 0)
         cJSON_Delete(p);
     else
@@ -317,7 +296,7 @@ static int retry_params(struct store_conn *c, struct run_ctx *x,
     char *ptext = NULL, *etext = NULL;
     int rc;
 
-    if (r->params == NULL)
+    if (r->params == NULL && r->params_text == NULL)
         return 0;
     rc = retry_params_apply(x, r, &params, changed, err);
     if (rc < 0 || cJSON_GetArraySize(changed) == 0)

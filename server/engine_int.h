@@ -127,6 +127,22 @@ WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
                                          const struct outcome *o,
                                          struct weir_err *err);
 
+/*
+ * The params a request sets on a run of DAG d in environment env_name
+ * (NULL: the DAG's default): typed holds JSON values, each of the type of
+ * the declared param (its value in that environment, else its default;
+ * one declared null takes any); text holds strings from the command line,
+ * each turned into that type (bool: true or false; number; list and map
+ * as JSON; string as is). *out gets a new object of both (NULL when both
+ * are NULL). WEIR_EINVAL for an undeclared param (err suggests a close
+ * one), a value of the wrong type, a text that is not of the type, or a
+ * param given in both.
+ */
+WEIR_MUSTCHECK int engine_params_typed(const struct dag *d,
+                                       const char *env_name, const cJSON *typed,
+                                       const cJSON *text, cJSON **out,
+                                       struct weir_err *err);
+
 /* engine_finish_attempt() for the n attempts a[] (of x's run, each with
  * its outcome o[]) in x, a context opened (ctx_open*()) with the run row
  * locked; tasks made claimable go to x->made. */

@@ -4,6 +4,7 @@
  * expiring leases. Each borrows a connection, runs one transaction (one
  * per attempt for expiry) and bumps the hub after committing.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,32 +63,183 @@ static int overlay(cJSON *dst, const cJSON *src, struct weir_err *err)
     return 0;
 }
 
-/* Every request param must be declared by the DAG. */
-static int check_params(const struct dag *d, const cJSON *req,
-                        struct weir_err *err)
+/* name must be a param d declares (err suggests a close one). */
+static int param_declared(const struct dag *d, const char *name,
+                          struct weir_err *err)
 {
     const char *cands[256];
     size_t n = 0;
     const cJSON *m;
+    const char *s;
 
+    if (cJSON_GetObjectItemCaseSensitive(d->params, name) != NULL)
+        return 0;
     cJSON_ArrayForEach(m, d->params)
     {
         if (n < WEIR_ARRAY_LEN(cands))
             cands[n++] = m->string;
     }
-    cJSON_ArrayForEach(m, req)
-    {
-        const char *s;
+    s = suggest_word(name, cands, n);
+    return weir_err_set(
+        err, WEIR_EINVAL, "unknown param \"%s\" for DAG \"%s\"%s%s%s", name,
+        d->id, s ? " (did you mean \"" : "", s ? s : "", s ? "\"?)" : "");
+}
 
-        if (cJSON_GetObjectItemCaseSensitive(d->params, m->string) != NULL)
-            continue;
-        s = suggest_word(m->string, cands, n);
+/* The value that gives param name its type: the environment's, else the
+ * DAG's default (declared). */
+static const cJSON *param_decl(const struct dag *d,
+                               const struct dag_environment *env,
+                               const char *name)
+{
+    const cJSON *v = NULL;
+
+    if (env != NULL)
+        v = cJSON_GetObjectItemCaseSensitive(env->params, name);
+    if (v == NULL || cJSON_IsNull(v))
+        v = cJSON_GetObjectItemCaseSensitive(d->params, name);
+    return v;
+}
+
+/* The type of a param whose value in effect is v, as docs/dag-format.md
+ * names it; NULL for one declared null (any type). */
+static const char *param_type(const cJSON *v)
+{
+    if (cJSON_IsBool(v))
+        return "bool";
+    if (cJSON_IsNumber(v))
+        return "number";
+    if (cJSON_IsString(v))
+        return "string";
+    if (cJSON_IsArray(v))
+        return "list";
+    if (cJSON_IsObject(v))
+        return "map";
+    return NULL;
+}
+
+/* text as a value of the type of decl (a new item), or NULL when it is
+ * not one. A param declared null takes the text as a string. */
+static cJSON *param_from_text(const cJSON *decl, const char *text)
+{
+    char *end = NULL;
+    double num;
+    cJSON *v;
+
+    if (cJSON_IsBool(decl)) {
+        if (strcmp(text, "true") == 0 || strcmp(text, "false") == 0)
+            return cJSON_CreateBool(text[0] == 't');
+        return NULL;
+    }
+    if (cJSON_IsNumber(decl)) {
+        num = strtod(text, &end);
+        if (text[0] == '\0' || *end != '\0' || !isfinite(num))
+            return NULL;
+        return cJSON_CreateNumber(num);
+    }
+    if (!cJSON_IsArray(decl) && !cJSON_IsObject(decl))
+        return cJSON_CreateString(text);
+    v = cJSON_Parse(text);
+    if (v != NULL && (cJSON_IsArray(decl) != cJSON_IsArray(v) ||
+                      cJSON_IsObject(decl) != cJSON_IsObject(v))) {
+        cJSON_Delete(v);
+        v = NULL;
+    }
+    return v;
+}
+
+/* What a value of each type looks like, for messages. */
+static const char *type_hint(const char *type)
+{
+    if (strcmp(type, "bool") == 0)
+        return "true or false";
+    if (strcmp(type, "number") == 0)
+        return "a number such as 3 or 0.9";
+    if (strcmp(type, "list") == 0)
+        return "a JSON list such as [\"a\", \"b\"]";
+    return "a JSON object such as {\"k\": 1}";
+}
+
+/* Add request value v of param m->string (typed JSON, or text when
+ * as_text) to out, checked against its declared type. */
+static int param_add(const struct dag *d, const struct dag_environment *env,
+                     const cJSON *m, bool as_text, cJSON *out,
+                     struct weir_err *err)
+{
+    const cJSON *decl = param_decl(d, env, m->string);
+    const char *type = param_type(decl), *given;
+    char shown[64];
+    cJSON *v;
+    char *text;
+
+    if (cJSON_GetObjectItemCaseSensitive(out, m->string) != NULL)
         return weir_err_set(err, WEIR_EINVAL,
-                            "unknown param \"%s\" for DAG \"%s\"%s%s%s",
-                            m->string, d->id, s ? " (did you mean \"" : "",
-                            s ? s : "", s ? "\"?)" : "");
+                            "param \"%s\" is given twice (in \"params\" and "
+                            "\"params_text\")",
+                            m->string);
+    if (as_text && !cJSON_IsString(m))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "\"params_text\": param \"%s\" must be a string",
+                            m->string);
+    if (as_text) {
+        v = param_from_text(decl, m->valuestring);
+        if (v == NULL)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "param \"%s\" of DAG \"%s\" is a %s: \"%.60s\" "
+                                "is not %s",
+                                m->string, d->id, type, m->valuestring,
+                                type_hint(type));
+    } else {
+        given = param_type(m);
+        if (type != NULL && (given == NULL || strcmp(type, given) != 0)) {
+            text = cJSON_PrintUnformatted(m);
+            snprintf(shown, sizeof(shown), "%s", text ? text : "?");
+            cJSON_free(text);
+            return weir_err_set(err, WEIR_EINVAL,
+                                "param \"%s\" of DAG \"%s\" is a %s, not "
+                                "a %s (%s)",
+                                m->string, d->id, type, given ? given : "null",
+                                shown);
+        }
+        v = cJSON_Duplicate(m, 1);
+    }
+    if (v == NULL || !cJSON_AddItemToObject(out, m->string, v)) {
+        cJSON_Delete(v);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     }
     return 0;
+}
+
+int engine_params_typed(const struct dag *d, const char *env_name,
+                        const cJSON *typed, const cJSON *text, cJSON **out,
+                        struct weir_err *err)
+{
+    const struct dag_environment *env = NULL;
+    cJSON *o = NULL;
+    const cJSON *m;
+    int rc = 0;
+
+    *out = NULL;
+    if (typed == NULL && text == NULL)
+        return 0;
+    rc = find_env(d, env_name, &env, err);
+    o = cJSON_CreateObject();
+    if (rc == 0 && o == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    for (m = typed ? typed->child : NULL; rc == 0 && m != NULL; m = m->next) {
+        rc = param_declared(d, m->string, err);
+        if (rc == 0)
+            rc = param_add(d, env, m, false, o, err);
+    }
+    for (m = text ? text->child : NULL; rc == 0 && m != NULL; m = m->next) {
+        rc = param_declared(d, m->string, err);
+        if (rc == 0)
+            rc = param_add(d, env, m, true, o, err);
+    }
+    if (rc < 0)
+        cJSON_Delete(o);
+    else
+        *out = o;
+    return rc;
 }
 
 /* The run's params as JSON text: defaults, environment, request. */
@@ -150,6 +302,7 @@ struct spec {
     const char *dag_id;             /* the DAG */
     const char *environment;        /* or NULL for the DAG's default */
     const cJSON *params;            /* overrides, or NULL */
+    const cJSON *params_text;       /* manual runs: overrides as text */
     const char *idempotency_key;    /* manual runs, or NULL */
     const struct dag_trigger *trig; /* NULL for a manual run */
     const struct engine_slot *slot; /* with trig: the firing */
@@ -168,13 +321,15 @@ static int insert_run(struct engine *e, struct store_conn *c,
     const struct dag_trigger *tr = sp->trig;
     struct store_run_new n = {0};
     char *params = NULL, *tasks = NULL;
+    cJSON *req = NULL;
     bool ended = false;
     int rc = find_env(d, sp->environment, &env, err);
 
     if (rc == 0 && tr == NULL)
-        rc = check_params(d, sp->params, err);
+        rc = engine_params_typed(d, sp->environment, sp->params,
+                                 sp->params_text, &req, err);
     if (rc == 0)
-        rc = build_params(d, env, sp->params, &params, err);
+        rc = build_params(d, env, tr ? sp->params : req, &params, err);
     if (rc == 0)
         rc = build_tasks(d, env, &tasks, err);
     n = (struct store_run_new){
@@ -204,6 +359,7 @@ static int insert_run(struct engine *e, struct store_conn *c,
         rc = engine_run_start(e, c, *run_id, &ended, err);
     cJSON_free(params);
     cJSON_free(tasks);
+    cJSON_Delete(req);
     return rc;
 }
 
@@ -213,8 +369,12 @@ static int create_in_tx(struct engine *e, struct store_conn *c,
                         int running, int64_t *run_id, struct weir_err *err)
 {
     const struct dag *d = engine_dag(e->cache, c, version);
-    struct spec sp = {t->dag_id, t->environment, t->params, t->idempotency_key,
-                      NULL,      NULL,           t->reason};
+    struct spec sp = {.dag_id = t->dag_id,
+                      .environment = t->environment,
+                      .params = t->params,
+                      .params_text = t->params_text,
+                      .idempotency_key = t->idempotency_key,
+                      .reason = t->reason};
     bool created = false;
     int rc;
 
@@ -424,7 +584,8 @@ static int fire_in_tx(struct engine *e, struct store_conn *c,
                       const struct store_dag_locked *l, struct fire_result *out,
                       struct weir_err *err)
 {
-    struct spec sp = {s->dag_id, NULL, trig->params, NULL, trig, s, NULL};
+    struct spec sp = {
+        .dag_id = s->dag_id, .params = trig->params, .trig = trig, .slot = s};
     bool created = false;
     int rc = guard(c, d, trig, s, l, out, err);
 

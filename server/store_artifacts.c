@@ -42,7 +42,9 @@ static const char *const stages[] = {"none", "dev", "staging", "prod",
 #define PROMOTIONS_JSON                                                        \
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('from', p.from_stage,"      \
     " 'to', p.to_stage, 'outcome', p.outcome, 'by', p.by, 'decided_by',"       \
-    " p.decided_by, 'comment', p.comment, 'at', weir_iso(p.at))"               \
+    " p.decided_by, 'comment', p.comment, 'reason', p.reason, 'at',"           \
+    " weir_iso(p.at), 'rollback',"                                             \
+    " p.from_stage = 'archived' AND p.to_stage = 'prod')"                      \
     " ORDER BY p.id), '[]') FROM artifact_promotions p"                        \
     " WHERE p.artifact_id = a.id)"
 
@@ -183,9 +185,12 @@ static int stage_rank(const char *s)
 
 /* What promote_lock() found of a version. */
 struct locked {
-    char stage[16];       /* its stage */
-    char pending[16];     /* the stage awaiting approval, or "" */
-    char pending_by[256]; /* who asked for it */
+    char stage[16];        /* its stage */
+    char pending[16];      /* the stage awaiting approval, or "" */
+    char pending_by[256];  /* who asked for it */
+    char environment[128]; /* where it was made, or "" */
+    char reason[1024];     /* why the pending promotion was asked, or "" */
+    bool was_prod;         /* a promotion to prod of it was done */
 };
 
 /* Lock every version of name (promotions of one name take turns) and
@@ -200,7 +205,11 @@ static int promote_lock(struct store_conn *c, const char *name,
 
     rc = store_query(c,
                      "SELECT version, stage, coalesce(pending_stage, ''),"
-                     " coalesce(pending_by, '') FROM artifacts"
+                     " coalesce(pending_by, ''), coalesce(environment, ''),"
+                     " coalesce(pending_reason, ''),"
+                     " EXISTS (SELECT 1 FROM artifact_promotions p WHERE"
+                     " p.artifact_id = a.id AND p.to_stage = 'prod' AND"
+                     " p.outcome = 'done') FROM artifacts a"
                      " WHERE name = $1 ORDER BY id FOR UPDATE",
                      1, params, &r, err);
     if (rc < 0)
@@ -216,6 +225,10 @@ static int promote_lock(struct store_conn *c, const char *name,
         snprintf(l->pending, sizeof(l->pending), "%s", PQgetvalue(r, row, 2));
         snprintf(l->pending_by, sizeof(l->pending_by), "%s",
                  PQgetvalue(r, row, 3));
+        snprintf(l->environment, sizeof(l->environment), "%s",
+                 PQgetvalue(r, row, 4));
+        snprintf(l->reason, sizeof(l->reason), "%s", PQgetvalue(r, row, 5));
+        l->was_prod = PQgetvalue(r, row, 6)[0] == 't';
     }
     PQclear(r);
     return rc;
@@ -263,8 +276,8 @@ static int promote_record(struct store_conn *c, const struct store_promotion *p,
                           struct weir_err *err)
 {
     char *archived = NULL;
-    const char *params[8] = {p->name, p->version, p->to,   p->by,
-                             from,    decided_by, outcome, p->comment};
+    const char *params[9] = {p->name,    p->version, p->to,      p->by,    from,
+                             decided_by, outcome,    p->comment, p->reason};
     PGresult *r = NULL;
     bool done = strcmp(outcome, "done") == 0;
     int rc = 0;
@@ -276,12 +289,13 @@ static int promote_record(struct store_conn *c, const struct store_promotion *p,
             c,
             "WITH a AS (UPDATE artifacts SET stage = CASE WHEN $7 = 'done'"
             " THEN $3 ELSE stage END, pending_stage = NULL, pending_by ="
-            " NULL, pending_at = NULL WHERE name = $1 AND version = $2"
-            " RETURNING id) INSERT INTO artifact_promotions (artifact_id,"
-            " from_stage, to_stage, by, decided_by, outcome, comment)"
-            " SELECT a.id, $5, $3, $4, $6, $7, $8 FROM a"
+            " NULL, pending_at = NULL, pending_reason = NULL WHERE name = $1"
+            " AND version = $2 RETURNING id) INSERT INTO"
+            " artifact_promotions (artifact_id, from_stage, to_stage, by,"
+            " decided_by, outcome, comment, reason)"
+            " SELECT a.id, $5, $3, $4, $6, $7, $8, $9 FROM a"
             " RETURNING weir_iso(at)",
-            8, params, &r, err);
+            9, params, &r, err);
     if (rc == 0) {
         *out = cJSON_CreateObject();
         cJSON_AddStringToObject(*out, "name", p->name);
@@ -289,6 +303,9 @@ static int promote_record(struct store_conn *c, const struct store_promotion *p,
         cJSON_AddStringToObject(*out, "from", from);
         cJSON_AddStringToObject(*out, "stage", done ? p->to : from);
         cJSON_AddStringToObject(*out, "outcome", outcome);
+        cJSON_AddBoolToObject(*out, "rollback",
+                              strcmp(from, "archived") == 0 &&
+                                  strcmp(p->to, "prod") == 0);
         cJSON_AddStringToObject(*out, "by", p->by);
         cJSON_AddItemToObject(*out, "decided_by",
                               decided_by ? cJSON_CreateString(decided_by)
@@ -308,13 +325,14 @@ static int promote_request(struct store_conn *c,
                            const struct store_promotion *p, const char *from,
                            cJSON **out, struct weir_err *err)
 {
-    const char *params[4] = {p->name, p->version, p->to, p->by};
+    const char *params[5] = {p->name, p->version, p->to, p->by, p->reason};
     int rc;
 
     rc = store_cmd(c,
                    "UPDATE artifacts SET pending_stage = $3, pending_by = $4,"
-                   " pending_at = now() WHERE name = $1 AND version = $2",
-                   4, params, err);
+                   " pending_at = now(), pending_reason = $5 WHERE name = $1"
+                   " AND version = $2",
+                   5, params, err);
     if (rc == 0) {
         *out = cJSON_CreateObject();
         cJSON_AddStringToObject(*out, "name", p->name);
@@ -322,10 +340,65 @@ static int promote_request(struct store_conn *c,
         cJSON_AddStringToObject(*out, "from", from);
         cJSON_AddStringToObject(*out, "stage", from);
         cJSON_AddStringToObject(*out, "outcome", "awaiting_approval");
+        cJSON_AddBoolToObject(*out, "rollback", strcmp(from, "archived") == 0);
         cJSON_AddStringToObject(*out, "pending", p->to);
         cJSON_AddStringToObject(*out, "by", p->by);
     }
     return rc;
+}
+
+/* Whether the DAG lets a version made in environment env reach p->to. */
+static bool env_may_feed(const struct store_promotion *p, const char *env)
+{
+    if (!p->from_restricted)
+        return true;
+    for (size_t i = 0; i < p->n_from_envs; i++)
+        if (strcmp(p->from_envs[i], env) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * Whether p may move the version l describes: forward only, except a
+ * rollback (archived back to prod, for a version that was in prod, with
+ * a reason); and from an environment the DAG lets feed p->to.
+ */
+static int promote_allowed(const struct store_promotion *p,
+                           const struct locked *l, struct weir_err *err)
+{
+    bool rollback =
+        strcmp(l->stage, "archived") == 0 && strcmp(p->to, "prod") == 0;
+    char list[200] = "";
+
+    if (rollback && !l->was_prod)
+        return weir_err_set(err, WEIR_ECONFLICT,
+                            "%s %s was never in prod: only a version archived "
+                            "from prod can be rolled back to it",
+                            p->name, p->version);
+    if (rollback && (p->comment == NULL || p->comment[0] == '\0'))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "rolling %s %s back to prod needs a reason "
+                            "(\"comment\"; weir artifact promote --reason "
+                            "TEXT)",
+                            p->name, p->version);
+    if (!rollback && stage_rank(p->to) <= stage_rank(l->stage))
+        return weir_err_set(err, WEIR_ECONFLICT,
+                            "%s %s is in stage %s: stages only move forward"
+                            " (none, dev, staging, prod, archived), but for"
+                            " a rollback of an archived prod version to prod",
+                            p->name, p->version, l->stage);
+    if (env_may_feed(p, l->environment))
+        return 0;
+    for (size_t i = 0; i < p->n_from_envs; i++)
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+                 i ? ", " : "", p->from_envs[i]);
+    return weir_err_set(err, WEIR_ECONFLICT,
+                        "%s %s was made in environment \"%s\"; the DAG "
+                        "lets only %s feed stage %s (artifacts.%s."
+                        "promote_from)",
+                        p->name, p->version,
+                        l->environment[0] ? l->environment : "(none)",
+                        list[0] ? list : "no environment", p->to, p->name);
 }
 
 int store_artifact_promote(struct store_conn *c,
@@ -343,11 +416,8 @@ int store_artifact_promote(struct store_conn *c,
     rc = store_begin(c, err);
     if (rc == 0)
         rc = promote_lock(c, p->name, p->version, &l, err);
-    if (rc == 0 && stage_rank(p->to) <= stage_rank(l.stage))
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "%s %s is in stage %s: stages only move forward"
-                          " (none, dev, staging, prod, archived)",
-                          p->name, p->version, l.stage);
+    if (rc == 0)
+        rc = promote_allowed(p, &l, err);
     if (rc == 0 && l.pending[0] != '\0')
         rc = weir_err_set(err, WEIR_ECONFLICT,
                           "%s %s already awaits approval for %s (asked by %s)",
@@ -363,13 +433,15 @@ int store_artifact_promote(struct store_conn *c,
     return rc;
 }
 
-int store_artifact_decide(struct store_conn *c, const char *name,
-                          const char *version, int max_prod, bool approve,
-                          const char *by, const char *comment, cJSON **out,
-                          struct weir_err *err)
+int store_artifact_decide(struct store_conn *c, const struct store_decision *d,
+                          cJSON **out, struct weir_err *err)
 {
-    struct store_promotion p = {name,    version, NULL,    NULL,
-                                comment, false,   max_prod};
+    struct store_promotion p = {.name = d->name,
+                                .version = d->version,
+                                .comment = d->comment,
+                                .max_prod = d->max_prod};
+    const char *name = d->name, *version = d->version, *by = d->by;
+    bool approve = d->approve;
     struct locked l;
     int rc = store_begin(c, err);
 
@@ -379,9 +451,17 @@ int store_artifact_decide(struct store_conn *c, const char *name,
         rc = weir_err_set(err, WEIR_ECONFLICT,
                           "%s %s awaits no approval (stage %s)", name, version,
                           l.stage);
+    if (rc == 0 && approve && !d->self_approve && strcmp(l.pending_by, by) == 0)
+        rc = weir_err_set(err, WEIR_EFORBIDDEN,
+                          "%s asked for the promotion of %s %s to %s and "
+                          "cannot approve it too: someone else must (or the "
+                          "DAG allows it: artifacts: {%s: {self_approve: "
+                          "true}})",
+                          by, name, version, l.pending, name);
     if (rc == 0) {
         p.to = l.pending;
         p.by = l.pending_by;
+        p.reason = l.reason[0] ? l.reason : NULL;
         rc = promote_record(c, &p, l.stage, approve ? "done" : "rejected", by,
                             out, err);
     }

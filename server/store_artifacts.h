@@ -62,23 +62,31 @@ WEIR_MUSTCHECK int store_artifact_get(struct store_conn *c, const char *name,
 
 /* A promotion request. */
 struct store_promotion {
-    const char *name;    /* artifact name */
-    const char *version; /* its version */
-    const char *to;      /* dev, staging, prod or archived */
-    const char *by;      /* token name of who asks */
-    const char *comment; /* free text, or NULL */
-    bool needs_approval; /* to prod only once someone approves */
-    int max_prod;        /* versions of the name in prod at once, >= 1 */
+    const char *name;     /* artifact name */
+    const char *version;  /* its version */
+    const char *to;       /* dev, staging, prod or archived */
+    const char *by;       /* token name of who asks */
+    const char *comment;  /* free text, or NULL */
+    const char *reason;   /* why it is asked (kept while it waits), or NULL */
+    bool needs_approval;  /* to prod only once someone approves */
+    int max_prod;         /* versions of the name in prod at once, >= 1 */
+    bool from_restricted; /* the DAG says which environments feed p->to */
+    const char *const *from_envs; /* those environments (borrowed) */
+    size_t n_from_envs;           /* entries in from_envs */
 };
 
 /*
  * Move an artifact version to stage p->to in one transaction, recording
  * who and when. Stages only move forward (none, dev, staging, prod,
- * archived); a promotion to prod archives the oldest of the name's prod
- * versions (the one that reached prod first) when p->max_prod are
- * there already. With p->needs_approval, a promotion to prod only waits for
- * store_artifact_decide() (outcome "awaiting_approval"). *out gets {name,
- * version, from, stage, outcome, by, decided_by, at, archived (the
+ * archived), but for a rollback: an archived version that was in prod
+ * goes back to prod, with a reason (p->comment, WEIR_EINVAL without one),
+ * recorded as a promotion from archived to prod ("rollback": true). With
+ * p->from_restricted, a version made in an environment not in
+ * p->from_envs is refused (WEIR_ECONFLICT). A promotion to prod archives the
+ * oldest of the name's prod versions (the one that reached prod first) when
+ * p->max_prod are there already. With p->needs_approval, a promotion to prod
+ * only waits for store_artifact_decide() (outcome "awaiting_approval"). *out
+ * gets {name, version, from, stage, outcome, by, decided_by, at, archived (the
  * versions archived to make room, or null)}.
  * WEIR_EINVAL for an unknown stage, WEIR_ENOTFOUND for no such version,
  * WEIR_ECONFLICT for a move backwards, to the stage it has, or while a
@@ -88,17 +96,28 @@ WEIR_MUSTCHECK int store_artifact_promote(struct store_conn *c,
                                           const struct store_promotion *p,
                                           cJSON **out, struct weir_err *err);
 
+/* A decision on a promotion that awaits approval. */
+struct store_decision {
+    const char *name;    /* artifact name */
+    const char *version; /* its version */
+    int max_prod;        /* versions of the name in prod at once, >= 1 */
+    bool approve;        /* approve, or reject */
+    const char *by;      /* token name of who decides */
+    const char *comment; /* free text, or NULL */
+    bool self_approve;   /* who asked may approve too */
+};
+
 /*
  * Approve (the waiting promotion happens, as store_artifact_promote()
  * would with max_prod) or reject (the stage stays) the promotion of
- * name/version that awaits approval; by is who decides. Both are recorded.
- * WEIR_ECONFLICT when nothing awaits approval.
+ * d->name/version that awaits approval. Both are recorded. Who asked may
+ * reject (withdraw) it, but approve it only with d->self_approve
+ * (WEIR_EFORBIDDEN otherwise). WEIR_ECONFLICT when nothing awaits
+ * approval.
  */
-WEIR_MUSTCHECK int store_artifact_decide(struct store_conn *c, const char *name,
-                                         const char *version, int max_prod,
-                                         bool approve, const char *by,
-                                         const char *comment, cJSON **out,
-                                         struct weir_err *err);
+WEIR_MUSTCHECK int store_artifact_decide(struct store_conn *c,
+                                         const struct store_decision *d,
+                                         cJSON **out, struct weir_err *err);
 
 /* The DAG version that produced name/version into *version_id (0 when
  * unknown), or WEIR_ENOTFOUND. */

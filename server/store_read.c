@@ -88,24 +88,35 @@ int store_json_query(struct store_conn *c, const char *sql, int n,
     return 0;
 }
 
-int store_runs_list(struct store_conn *c, const char *dag_id, const char *state,
-                    int64_t cursor, int limit, cJSON **out,
-                    struct weir_err *err)
+int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
+                    cJSON **out, struct weir_err *err)
 {
-    char cur[24], lim[24];
-    const char *params[4] = {dag_id, state, cur, lim};
+    char cur[24], lim[24], since[24];
+    const char *params[7] = {f->dag_id,
+                             f->state,
+                             cur,
+                             lim,
+                             f->environment,
+                             f->trigger,
+                             f->since > 0 ? since : NULL};
 
-    I64(cur, cursor);
-    I64(lim, limit);
+    I64(cur, f->cursor);
+    I64(lim, f->limit);
+    I64(since, f->since);
     return store_json_query(
         c,
         "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]')"
-        " FROM (SELECT r.id, " RUN_JSON " AS j FROM runs r"
-        " WHERE ($1::text IS NULL OR r.dag_id = $1)"
+        " FROM (SELECT r.id, " RUN_JSON " || jsonb_build_object("
+        "'awaiting_approval', EXISTS (SELECT 1 FROM tasks t WHERE"
+        " t.run_id = r.id AND t.state = 'awaiting_approval')) AS j"
+        " FROM runs r WHERE ($1::text IS NULL OR r.dag_id = $1)"
         " AND ($2::text IS NULL OR r.state = $2)"
         " AND ($3::bigint = 0 OR r.id < $3)"
+        " AND ($5::text IS NULL OR r.environment = $5)"
+        " AND ($6::text IS NULL OR r.trigger_kind = $6)"
+        " AND ($7::bigint IS NULL OR r.created_at >= to_timestamp($7))"
         " ORDER BY r.id DESC LIMIT $4) s",
-        4, params, out, err);
+        7, params, out, err);
 }
 
 int store_run_detail(struct store_conn *c, int64_t id, cJSON **out,

@@ -338,12 +338,21 @@ WEIR_MUSTCHECK int store_leases_extend(struct store_conn *c, int64_t ttl_ms,
 
 /* ---- reads for the API (store_read.c) ---- */
 
-/*
- * Runs newest first, optionally of one DAG and in one state, with ids
- * below cursor (0: from the newest), at most limit, as a new JSON array.
- */
-WEIR_MUSTCHECK int store_runs_list(struct store_conn *c, const char *dag_id,
-                                   const char *state, int64_t cursor, int limit,
+/* Which runs a listing shows; NULL (or 0) filters nothing. */
+struct store_runs_filter {
+    const char *dag_id;      /* of one DAG */
+    const char *state;       /* in one state */
+    const char *environment; /* in one environment */
+    const char *trigger;     /* started by one trigger kind ("manual") */
+    int64_t since;           /* created at or after (s since the epoch) */
+    int64_t cursor;          /* ids below it (0: from the newest) */
+    int limit;               /* at most that many */
+};
+
+/* The runs of f, newest first, as a new JSON array; each says whether a
+ * task of it awaits approval (awaiting_approval). */
+WEIR_MUSTCHECK int store_runs_list(struct store_conn *c,
+                                   const struct store_runs_filter *f,
                                    cJSON **out, struct weir_err *err);
 
 /* Run id with its tasks and their attempts as a new JSON object, or

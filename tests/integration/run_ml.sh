@@ -32,6 +32,22 @@ WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_WORKER_BIN="$worker_bin" WEIR_DAGS="$tmp/dags" \
     timeout 200 python3 "$src/tests/integration/ml_test.py" || rc=1
 
+# The example's data folder is the instance's own (.weir/data/ml next to
+# its dags/), not one /tmp folder every instance on the host shares: the
+# data_dir param defaults to "", which the steps read as that folder.
+for inst in a b; do
+    mkdir -p "$tmp/inst-$inst/.weir" "$tmp/inst-$inst/dags"
+    cp -r "$src/dags/ml" "$tmp/inst-$inst/dags/ml"
+    want="$(cd "$tmp/inst-$inst" && pwd -P)/.weir/data/ml"
+    got=$(cd "$tmp/inst-$inst/dags/ml" && WEIR_PARAM_DATA_DIR="" \
+        /usr/bin/python3 -c 'import sys; sys.path.insert(0, "steps")
+import mlcommon; print(mlcommon.data_dir())')
+    [ "$got" = "$want" ] || fail "data folder of instance $inst: $got, want $want"
+done
+if [ -n "$cli" ]; then
+    expect_cli 0 '"data_dir":.*""' dag show "$src/dags/ml/pipeline.yaml"
+fi
+
 if [ -n "$cli" ] && [ "$rc" -eq 0 ]; then
     if [ -n "${WEIR_ML_SHOW:-}" ]; then # print what a person sees
         for a in "artifacts" "artifacts cancer-classifier" "lineage 2"; do

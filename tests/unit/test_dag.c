@@ -663,6 +663,46 @@ static void test_artifacts(void **state)
     dag_free(d);
 }
 
+/* `self_approve` and `promote_from` of an artifact: who may approve, and
+ * which environments may feed a stage. */
+static void test_artifact_governance(void **state)
+{
+    static const char yaml[] =
+        "environments: {dev: {}, staging: {}, prod: {}}\n"
+        "artifacts:\n"
+        "  churn-model:\n"
+        "    self_approve: true\n"
+        "    promote_from: {prod: [staging, prod], staging: [dev]}\n"
+        "  other: {}\n"
+        "steps:\n"
+        "  - {id: a, run: x}\n";
+    struct dag *d = load_ok("gov", yaml);
+    const struct dag_artifact *a = dag_artifact_find(d, "churn-model");
+    const cJSON *from;
+    cJSON *j;
+
+    (void)state;
+    assert_non_null(a);
+    assert_true(a->self_approve);
+    assert_int_equal(a->n_promote_from, 2);
+    assert_string_equal(a->promote_from[0].stage, "prod");
+    assert_int_equal(a->promote_from[0].n_envs, 2);
+    assert_string_equal(a->promote_from[0].envs[0], "staging");
+    assert_string_equal(a->promote_from[0].envs[1], "prod");
+    assert_string_equal(a->promote_from[1].stage, "staging");
+    assert_false(dag_artifact_find(d, "other")->self_approve);
+    assert_int_equal(dag_artifact_find(d, "other")->n_promote_from, 0);
+    assert_null(dag_artifact_find(d, "nope"));
+    j = dag_to_json(d);
+    assert_non_null(j);
+    from = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(j, "artifacts"), "churn-model"),
+        "promote_from");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(from, "prod")), 2);
+    cJSON_Delete(j);
+    dag_free(d);
+}
+
 static void test_hooks(void **state)
 {
     static const char yaml[] =
@@ -756,6 +796,7 @@ int main(void)
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_diags_helpers),
+        cmocka_unit_test(test_artifact_governance),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_large_dag),
         cmocka_unit_test(test_hooks),

@@ -596,7 +596,35 @@ static void test_triggers_hooks_envs(void **state)
            "got a list"}}},
         {"artifacts:\n  model: 3\n" STEP,
          {{2, 10,
-           "artifact \"model\" must be a mapping with \"max_prod\", got 3"}}},
+           "artifact \"model\" must be a mapping of \"max_prod\", "
+           "\"self_approve\" and \"promote_from\", got 3"}}},
+        {"artifacts:\n  model: {self_aprove: true}\n" STEP,
+         {{2, 11,
+           "unknown key \"self_aprove\" in artifact \"model\" (did you "
+           "mean \"self_approve\"?)"}}},
+        {"artifacts:\n  model: {self_approve: yes please}\n" STEP,
+         {{2, 25,
+           "\"self_approve\" must be true or false, got \"yes "
+           "please\""}}},
+        {"environments: {dev: {}, staging: {}}\n"
+         "artifacts:\n  model: {promote_from: {prd: [staging]}}\n" STEP,
+         {{3, 26,
+           "\"promote_from stage\" must be one of dev, staging, prod, "
+           "archived, got \"prd\" (did you mean \"prod\"?)"}}},
+        {"environments: {dev: {}, staging: {}}\n"
+         "artifacts:\n  model: {promote_from: {prod: [stagin]}}\n" STEP,
+         {{3, 33,
+           "promote_from: environment \"stagin\" is not declared in "
+           "\"environments\" (did you mean \"staging\"?)"}}},
+        {"environments: {dev: {}}\n"
+         "artifacts:\n  model: {promote_from: {prod: dev}}\n" STEP,
+         {{3, 32,
+           "promote_from: stage \"prod\" takes a list of environment names, "
+           "got \"dev\""}}},
+        {"artifacts:\n  model: {promote_from: [prod]}\n" STEP,
+         {{2, 25,
+           "\"promote_from\" must be a mapping of stages to lists of "
+           "environments, got a list"}}},
     };
 
     (void)state;

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 
 import numpy as np
 
@@ -13,10 +14,35 @@ N_FEATURES = 30
 SPLIT_SEED = 7
 
 
+def instance_data_dir():
+    """The data folder of the Weir instance these steps run under, so that
+    two instances (or two users) on one host never share datasets:
+    $WEIR_HOME/data/ml when WEIR_HOME is set; else .weir/data/ml of the
+    nearest folder, from here up, that holds the .weir home `weir up`
+    made (steps run in the DAG's folder, dags/ml, under it); else a folder
+    of this user's own under the temporary folder, named after where the
+    steps run."""
+    home = os.environ.get("WEIR_HOME")
+    if home:
+        return os.path.join(home, "data", "ml")
+    d = os.getcwd()
+    while True:
+        if os.path.isdir(os.path.join(d, ".weir")):
+            return os.path.join(d, ".weir", "data", "ml")
+        up = os.path.dirname(d)
+        if up == d:
+            break
+        d = up
+    tag = hashlib.sha256(os.getcwd().encode()).hexdigest()[:12]
+    return os.path.join(tempfile.gettempdir(),
+                        "weir-ml-%d-%s" % (os.getuid(), tag))
+
+
 def data_dir():
-    """The folder that keeps datasets, models and the registry."""
-    d = os.environ.get("WEIR_PARAM_DATA_DIR") or "/tmp/weir-ml"
-    os.makedirs(d, exist_ok=True)
+    """The folder that keeps datasets, models and the registry: the
+    data_dir param when it is set, else the instance's own."""
+    d = os.environ.get("WEIR_PARAM_DATA_DIR") or instance_data_dir()
+    os.makedirs(d, mode=0o700, exist_ok=True)
     return d
 
 

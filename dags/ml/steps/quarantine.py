@@ -3,7 +3,10 @@ row checks (missing values, negative sizes) into quarantine.npz next to
 it, so that `weir retry RUN --from validate` can go on with the same
 version while the broken rows are kept for whoever sends the data.
 
-    /usr/bin/python3 dags/ml/steps/quarantine.py --data-dir DIR VERSION
+    /usr/bin/python3 dags/ml/steps/quarantine.py [--data-dir DIR] VERSION
+
+Without --data-dir, the data folder is the instance's (mlcommon.py): run
+it from the folder where `weir up` runs.
 """
 import argparse
 import os
@@ -11,10 +14,11 @@ import os
 import numpy as np
 
 p = argparse.ArgumentParser()
-p.add_argument("--data-dir", default="/tmp/weir-ml")
+p.add_argument("--data-dir", default="")
 p.add_argument("version")
 a = p.parse_args()
-os.environ["WEIR_PARAM_DATA_DIR"] = a.data_dir
+if a.data_dir:
+    os.environ["WEIR_PARAM_DATA_DIR"] = a.data_dir
 import mlcommon  # noqa: E402 (reads the data folder set above)
 
 X, y = mlcommon.load_dataset(a.version)
