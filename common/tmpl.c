@@ -4,15 +4,19 @@
  * expression spans; tmpl_names parses the spans, tmpl_render evaluates them
  * into a buffer bounded by TMPL_MAX_LEN.
  *
- * In shell mode a value is quoted as one word, which is safe only where the
- * shell reads a word: not inside quotes, backquotes, comments or
- * here-documents, where the quotes we add would be literal text or the
- * value could end the construct, nor in arithmetic ($(( )) or (( ))), where
- * the shell expands the text again and quotes do not protect it. A small
- * tracker follows the shell's quoting through the literal text and refuses a
- * span anywhere else. It is only ever a second line of defence: where it cannot
- * follow the text it refuses, and where it misreads the text it can at worst
- * let through what quoting alone would have let through.
+ * In shell mode a value is quoted for where it lands: as a word of its own
+ * in code, escaped inside "..." or '...'. Nowhere else is it safe: inside
+ * backquotes, comments, here-documents or ${...} the quotes we add would be
+ * literal text or the value could end the construct; in arithmetic ($(( ))
+ * or (( ))) and in the text of eval, trap, sh -c and the like, or of a
+ * command piped into a shell, the text is read again as code. A tracker
+ * follows the shell's reading of the literal text byte by byte: quotes,
+ * $( ), ${ }, line continuations, here-documents, and the words of each
+ * simple command (reserved words such as `case`, whose pattern ")" closes
+ * nothing, and the names of commands that evaluate their arguments). A
+ * misreading there is an injection, so where shells differ or the text
+ * cannot be followed for certain, the tracker stops (SHELL_LOST) and every
+ * later span is refused rather than guessed.
  */
 #include "tmpl.h"
 
