@@ -17,6 +17,10 @@
 #include "cron.h"
 #include "err.h"
 
+/* The body a webhook trigger accepts (`max_body:`, bytes). */
+#define DAG_HOOK_BODY_MAX 262144 /* the most, and the default */
+#define DAG_HOOK_BODY_MIN 1024   /* the least */
+
 /* Limits that keep hostile files cheap to refuse. */
 #define DAG_MAX_FILE_BYTES (1024 * 1024) /* larger sources are refused */
 #define DAG_MAX_DEPTH      32            /* nesting of YAML collections */
@@ -113,6 +117,7 @@ struct dag_trigger {
     char *accumulate; /* expression summed over matching events, or NULL */
     double threshold; /* fire once the sum reaches this */
     char *secret_env; /* webhook: variable holding the signing secret */
+    int max_body;     /* webhook: largest body accepted, bytes */
     /* metric */
     bool has_below;  /* below is set */
     double below;    /* fire when value < below */

@@ -128,6 +128,7 @@ static bool trigger_kind_fields(cJSON *o, const struct dag_trigger *t)
         return ok && add_duration(o, "stable", t->stable_ms, false);
     case DAG_TRIG_WEBHOOK:
         return ok && add_str(o, "secret_env", t->secret_env) &&
+               add_num(o, "max_body", t->max_body) &&
                add_str(o, "when", t->when);
     }
     return ok;

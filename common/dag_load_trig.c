@@ -28,6 +28,7 @@ enum trig_key {
     GK_LABELS,
     GK_STABLE,
     GK_SECRET_ENV,
+    GK_MAX_BODY,
     GK_COUNT
 };
 
@@ -35,7 +36,7 @@ static const char *const trig_keys[GK_COUNT] = {
     "cron", "event",      "metric",    "file",       "webhook",
     "id",   "priority",   "params",    "catchup",    "jitter",
     "when", "accumulate", "threshold", "below",      "above",
-    "for",  "labels",     "stable",    "secret_env",
+    "for",  "labels",     "stable",    "secret_env", "max_body",
 };
 
 #define BIT(k)      (UINT32_C(1) << (k))
@@ -49,7 +50,8 @@ static const uint32_t kind_keys[5] = {
     BIT(GK_METRIC) | COMMON_KEYS | BIT(GK_BELOW) | BIT(GK_ABOVE) | BIT(GK_FOR) |
         BIT(GK_LABELS),
     BIT(GK_FILE) | COMMON_KEYS | BIT(GK_STABLE),
-    BIT(GK_WEBHOOK) | COMMON_KEYS | BIT(GK_SECRET_ENV) | BIT(GK_WHEN),
+    BIT(GK_WEBHOOK) | COMMON_KEYS | BIT(GK_SECRET_ENV) | BIT(GK_WHEN) |
+        BIT(GK_MAX_BODY),
 };
 
 static const char *const kind_phrase[5] = {
@@ -228,6 +230,9 @@ static void load_webhook(struct dag_ctx *c, struct dag_trigger *t,
                   "\"secret_env\" must be an environment variable name "
                   "(letters, digits and \"_\"), got %s",
                   dag_got(c, s));
+    if (k->val[GK_MAX_BODY])
+        (void)dag_get_int(c, "max_body", k->val[GK_MAX_BODY], DAG_HOOK_BODY_MIN,
+                          DAG_HOOK_BODY_MAX, &t->max_body);
     load_event(c, t, k);
 }
 
@@ -263,6 +268,7 @@ static void load_trigger(struct dag_ctx *c, struct dag_trigger *t,
     t->pos = dag_npos(n->n > 0 ? n->items[0] : n);
     t->for_samples = 1;
     t->stable_ms = DEFAULT_STABLE_MS;
+    t->max_body = DAG_HOOK_BODY_MAX;
     kind = trigger_kind(c, n);
     t->kind = (enum dag_trigger_kind)(kind < 0 ? 0 : kind);
     snprintf(where, sizeof(where), "in %s",

@@ -604,6 +604,12 @@ static int hook_verify(struct engine *e, struct store_conn *c,
     else if (!signature_ok(secret, h))
         why = "missing or wrong signature";
     rc = 0;
+    /* Only a sender that signed learns the trigger's own limit. */
+    if (why == NULL && h->len > (size_t)t->max_body)
+        rc = weir_err_set(err, WEIR_ETOOBIG,
+                          "the body of %zu bytes is over this webhook's "
+                          "limit of %d bytes (max_body)",
+                          h->len, t->max_body);
     if (why != NULL) {
         /* The same work whether or not there is a trigger to check. */
         if (secret == NULL || secret[0] == '\0')

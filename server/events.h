@@ -23,7 +23,7 @@
 #define EVENT_ID_MAX               200 /* bytes of a client's event id */
 #define EVENT_PAYLOAD_MAX          (1024 * 1024)      /* bytes of a payload */
 #define EVENTS_BODY_MAX            (16 * 1024 * 1024) /* bytes of a batch */
-#define HOOK_BODY_MAX              (256 * 1024)       /* bytes of a delivery */
+#define HOOK_BODY_MAX              DAG_HOOK_BODY_MAX  /* bytes of a delivery */
 #define HOOK_TIMESTAMP_TOLERANCE_S 300 /* X-Weir-Timestamp from now, s */
 #define HOOK_DELIVERY_KEEP_S       (7 * 86400)  /* delivery ids kept, s */
 #define EVENTS_RETENTION_DEFAULT_S (30 * 86400) /* events kept, s */

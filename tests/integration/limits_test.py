@@ -242,6 +242,20 @@ def test_webhook_body_limit():
     check(code == 413, "a 300 KiB webhook body: %d %s" % (code, b[:200]))
 
 
+def test_webhook_trigger_limit():
+    """A trigger's max_body: a signed body over it is a 413 naming the
+    limit; an unsigned one is the same 401 as any other."""
+    code, b = hook({"s": "x" * 2000}, path="lim-small-hook/push")
+    check(code == 413 and "max_body" in error_message(b),
+          "a signed 2 KB body to a 1 KiB webhook: %d %s" % (code, b))
+    code, b = hook({"s": "x" * 2000}, sign=False, path="lim-small-hook/push")
+    check(code == 401 and "max_body" not in json.dumps(b),
+          "an unsigned 2 KB body to a 1 KiB webhook: %d %s" % (code, b))
+    code, b = hook({"s": "x" * 500}, path="lim-small-hook/push")
+    check(code == 202, "a signed 500 B body to a 1 KiB webhook: %d %s"
+          % (code, b))
+
+
 def test_webhook_replay():
     code, b = hook({"n": 1}, {"X-GitHub-Delivery": "d-1"})
     check(code == 202 and b.get("runs") == 1, "first delivery: %d %s"
@@ -361,5 +375,6 @@ if __name__ == "__main__":
     run_tests("limits", [test_flood_one_address, test_authenticated_exempt,
                          test_header_deadline, test_json_depth,
                          test_json_size, test_utf8, test_metric_time,
-                         test_webhook_body_limit, test_webhook_replay,
+                         test_webhook_body_limit, test_webhook_trigger_limit,
+                         test_webhook_replay,
                          test_webhook_timestamp, test_webhook_probe])

@@ -235,6 +235,7 @@ static void check_triggers(const struct dag *d)
     assert_string_equal(t[6].secret_env, "HOOK_SECRET");
     assert_non_null(t[6].when);
     assert_int_equal(t[6].for_samples, 1);
+    assert_int_equal(t[6].max_body, DAG_HOOK_BODY_MAX);
 }
 
 static void check_order(const struct dag *d)
@@ -450,6 +451,35 @@ static void expect_refused(const char *text, size_t len, const char *why)
     if (why != NULL && strstr(d.v[0].msg, why) == NULL)
         fail_msg("\"%s\" does not say \"%s\"", d.v[0].msg, why);
     dag_diags_cleanup(&d);
+}
+
+/* A webhook's max_body: bytes from 1 KiB to the route's 256 KiB. */
+static void test_hook_max_body(void **state)
+{
+    static const char ok[] = "dag: h\ntriggers:\n  - webhook: push\n"
+                             "    secret_env: S\n    max_body: 4096\n"
+                             "steps: [{id: a, run: x}]\n";
+    static const char small[] = "dag: h\ntriggers:\n  - webhook: push\n"
+                                "    secret_env: S\n    max_body: 10\n"
+                                "steps: [{id: a, run: x}]\n";
+    static const char big[] = "dag: h\ntriggers:\n  - webhook: push\n"
+                              "    secret_env: S\n    max_body: 300000\n"
+                              "steps: [{id: a, run: x}]\n";
+    static const char event[] = "dag: h\ntriggers:\n  - event: e\n"
+                                "    max_body: 4096\n"
+                                "steps: [{id: a, run: x}]\n";
+    struct dag_diags d;
+    struct dag *dag = NULL;
+
+    (void)state;
+    dag_diags_init(&d);
+    assert_int_equal(dag_load("h.yaml", ok, sizeof(ok) - 1, &dag, &d), 0);
+    assert_int_equal(dag->triggers[0].max_body, 4096);
+    dag_free(dag);
+    dag_diags_cleanup(&d);
+    expect_refused(small, sizeof(small) - 1, ">= 1024");
+    expect_refused(big, sizeof(big) - 1, "at most 262144");
+    expect_refused(event, sizeof(event) - 1, "max_body");
 }
 
 static void test_hostile(void **state)
@@ -793,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_minimal_defaults),
         cmocka_unit_test(test_id_from_name),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_hook_max_body),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_diags_helpers),
