@@ -38,6 +38,7 @@ static const struct command commands[] = {
     {"event", cmd_event, "post an event for event triggers"},
     {"metric", cmd_metric, "post a metric sample for metric triggers"},
     {"triggers", cmd_triggers, "show the state of a DAG's triggers"},
+    {"token", cmd_token, "create, list or revoke API tokens"},
 };
 
 static void usage(FILE *f)
