@@ -198,6 +198,45 @@ static int wait_healthy(struct up *u)
     return -1;
 }
 
+/*
+ * A token of `role` kept in HOME/FILE (mode 0600), created when the file
+ * is missing, named PREFIX-<time> (live token names are unique). The
+ * secret goes from weir-server's stdout through a pipe into the file.
+ */
+static int home_token(struct up *u, const char *role, const char *file,
+                      const char *prefix, char *path, size_t len)
+{
+    char bin[PATH_MAX], token[256], name[80];
+    char *argv[] = {bin,  "--create-token", (char *)role, "--token-name",
+                    name, "--database-url", u->pg_url,    NULL};
+    time_t now = time(NULL);
+    struct stat st;
+    struct tm tm;
+    int fd, ok;
+
+    snprintf(path, len, "%s/%s", u->home, file);
+    if (stat(path, &st) == 0 && st.st_size > 0)
+        return 0;
+    gmtime_r(&now, &tm);
+    snprintf(name, sizeof(name), "%s-%04d%02d%02d-%02d%02d%02d", prefix,
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+    sibling(u, "server/weir-server", bin, sizeof(bin));
+    if (run_capture(argv, token, sizeof(token)) != 0 || token[0] == '\0') {
+        fprintf(stderr, "weir up: cannot create the %s token\n", role);
+        return -1;
+    }
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    ok = fd >= 0 && dprintf(fd, "%s\n", token) > 0;
+    explicit_bzero(token, sizeof(token));
+    if (fd < 0 || close(fd) != 0 || !ok) {
+        fprintf(stderr, "weir up: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 static int start_server(struct up *u)
 {
     char bin[PATH_MAX], tokfile[PATH_MAX];
@@ -217,39 +256,9 @@ static int start_server(struct up *u)
     u->server = start_child(argv);
     if (u->server == 0 || wait_healthy(u) != 0)
         return -1;
-    return 0;
-}
-
-/* The local workers' token, created once and kept in HOME/worker.token. */
-static int worker_token(struct up *u, char *path, size_t len)
-{
-    char bin[PATH_MAX], token[256];
-    char *argv[] = {bin,
-                    "--create-token",
-                    "worker",
-                    "--token-name",
-                    "local-workers",
-                    "--database-url",
-                    u->pg_url,
-                    NULL};
-    FILE *f;
-    struct stat st;
-
-    snprintf(path, len, "%s/worker.token", u->home);
-    if (stat(path, &st) == 0 && st.st_size > 0)
-        return 0;
-    sibling(u, "server/weir-server", bin, sizeof(bin));
-    if (run_capture(argv, token, sizeof(token)) != 0 || token[0] == '\0') {
-        fprintf(stderr, "weir up: cannot create the workers' token\n");
-        return -1;
-    }
-    f = fopen(path, "w");
-    if (f == NULL || fchmod(fileno(f), 0600) != 0 ||
-        fprintf(f, "%s\n", token) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "weir up: cannot write %s\n", path);
-        return -1;
-    }
-    return 0;
+    /* An admin token exists but its file was removed: make another. */
+    return home_token(u, "admin", "admin.token", "local-admin", tokfile,
+                      sizeof(tokfile));
 }
 
 static int start_workers(struct up *u)
@@ -271,7 +280,8 @@ static int start_workers(struct up *u)
         fprintf(stderr, "weir up: %s is not built\n", bin);
         return -1;
     }
-    if (worker_token(u, tokfile, sizeof(tokfile)) != 0)
+    if (home_token(u, "worker", "worker.token", "local-workers", tokfile,
+                   sizeof(tokfile)) != 0)
         return -1;
     snprintf(slots, sizeof(slots), "%ld", u->slots);
     for (long i = 0; i < u->workers; i++) {

@@ -319,8 +319,13 @@ static int completions_owned(struct api *api, struct http_req *req,
         ids[i] = v[i].attempt_id;
     if (rc == 0)
         rc = api_attempts_owned(api, req, ids, n, err);
-    if (rc == 0 && worker != 0)
+    /* An unknown worker claims nothing (the engine's rule); another
+     * token's worker may not claim through this one. */
+    if (rc == 0 && worker != 0) {
         rc = api_worker_owned(api, req, worker, err);
+        if (rc == WEIR_ENOTFOUND)
+            rc = 0;
+    }
     free(ids);
     return rc;
 }

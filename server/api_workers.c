@@ -25,8 +25,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
+#include "auth.h"
 #include "store_control.h"
 #include "store_run.h"
 
@@ -202,22 +204,38 @@ static int lease_args(const cJSON *b, int *max, int64_t *wait_ms,
 struct lease_wait {
     struct http_req *req; /* the lease call */
     struct api *api;      /* its server */
+    int64_t checked_ms;   /* when its token was last checked (monotonic) */
     bool revoked;         /* its token stopped being live meanwhile */
 };
 
+#define TOKEN_CHECK_MS 1000 /* longest a long-poll trusts its token */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* The worker's connection closed (it stopped or gave up the long-poll),
- * or its token was revoked or expired: the wait ends either way. Called
- * at most about once a second. */
+ * or its token was revoked or expired: the wait ends either way. The
+ * engine calls this at least once a second and after every wake-up; the
+ * token is asked about at most once a second. */
 static bool client_gone_cb(void *arg)
 {
     struct lease_wait *w = arg;
     struct store_token tok;
     struct weir_err err = {0};
+    int64_t now = now_ms();
 
     if (http_req_gone(w->req))
         return true;
-    if (api_caller_token(w->api, w->req, &tok, &err) == WEIR_EAUTH)
-        w->revoked = true;
+    if (now - w->checked_ms >= TOKEN_CHECK_MS) {
+        w->checked_ms = now;
+        if (api_caller_token(w->api, w->req, &tok, &err) == WEIR_EAUTH)
+            w->revoked = true;
+    }
     return w->revoked;
 }
 
@@ -226,7 +244,7 @@ void api_worker_lease(struct http_req *req)
     struct api *api = http_req_app(req);
     int64_t id = api_parse_id(http_req_param(req, "id"));
     struct weir_err err = {0};
-    struct lease_wait w = {req, api, false};
+    struct lease_wait w = {req, api, now_ms(), false};
     cJSON *attempts = NULL, *o;
     int64_t wait_ms = 0;
     int max = 1;
@@ -259,13 +277,13 @@ int api_worker_owned(struct api *api, struct http_req *req, int64_t worker,
                      struct weir_err *err)
 {
     struct store_conn *c = NULL;
-    struct store_token tok;
-    int rc = api_caller_token(api, req, &tok, err);
+    char hash[65];
+    int rc = auth_bearer_hash(http_req_header(req, "Authorization"), hash, err);
 
     if (rc == 0)
         rc = store_conn_get(api->store, &c, err);
     if (rc == 0)
-        rc = store_worker_owned(c, worker, tok.id, err);
+        rc = store_worker_owned(c, worker, hash, err);
     store_conn_put(c);
     return rc;
 }
@@ -274,7 +292,7 @@ int api_attempts_owned(struct api *api, struct http_req *req,
                        const int64_t *ids, size_t n, struct weir_err *err)
 {
     struct store_conn *c = NULL;
-    struct store_token tok;
+    char hash[65];
     size_t len = n * 21 + 3, k = 0;
     char *list = malloc(len);
     int rc = list ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
@@ -286,11 +304,11 @@ int api_attempts_owned(struct api *api, struct http_req *req,
     if (rc == 0)
         snprintf(list + k, len - k, "%s", n ? "}" : "{}");
     if (rc == 0)
-        rc = api_caller_token(api, req, &tok, err);
+        rc = auth_bearer_hash(http_req_header(req, "Authorization"), hash, err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, err);
     if (rc == 0)
-        rc = store_attempts_owned(c, list, tok.id, err);
+        rc = store_attempts_owned(c, list, hash, err);
     store_conn_put(c);
     free(list);
     return rc;

@@ -175,9 +175,7 @@ int auth_first_admin(struct store_conn *c, const char *token_file,
     return rc;
 }
 
-/* The SHA-256 (hex) of the token of an "Authorization: Bearer" header,
- * or WEIR_EAUTH saying what is wrong with the header. */
-static int bearer_hash(const char *header, char hash[65], struct weir_err *err)
+int auth_bearer_hash(const char *header, char hash[65], struct weir_err *err)
 {
     if (header == NULL)
         return weir_err_set(err, WEIR_EAUTH,
@@ -202,7 +200,7 @@ int auth_caller(struct store *s, const char *header, struct store_token *out,
     char hash[65];
     int rc;
 
-    rc = bearer_hash(header, hash, err);
+    rc = auth_bearer_hash(header, hash, err);
     if (rc == 0)
         rc = store_conn_get(s, &c, err);
     if (rc == 0)
@@ -234,7 +232,7 @@ int auth_token_name(struct store_conn *c, const char *header, char *name,
                     size_t len, struct weir_err *err)
 {
     char hash[65];
-    int rc = bearer_hash(header, hash, err);
+    int rc = auth_bearer_hash(header, hash, err);
 
     return rc < 0 ? rc : store_token_get(c, hash, NULL, 0, name, len, err);
 }

@@ -67,6 +67,12 @@ WEIR_MUSTCHECK int auth_first_admin(struct store_conn *c,
 WEIR_MUSTCHECK int auth_caller(struct store *s, const char *header,
                                struct store_token *out, struct weir_err *err);
 
+/* The SHA-256 (hex, 65 bytes with the NUL) of the token of an
+ * "Authorization: Bearer" header value, or WEIR_EAUTH saying what is wrong
+ * with the header. No database round trip. */
+WEIR_MUSTCHECK int auth_bearer_hash(const char *header, char hash[65],
+                                    struct weir_err *err);
+
 /*
  * auth_caller(), keeping only the role.
  */

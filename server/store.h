@@ -147,16 +147,18 @@ WEIR_MUSTCHECK int store_token_first_admin(struct store_conn *c,
 WEIR_MUSTCHECK int store_worker_bind(struct store_conn *c, int64_t worker_id,
                                      int64_t token_id, struct weir_err *err);
 
-/* 0 when worker worker_id is bound to token token_id; WEIR_ENOTFOUND for
- * no such worker, WEIR_EFORBIDDEN for another token's worker. */
+/* 0 when worker worker_id is bound to the token whose SHA-256 hex is
+ * hash; WEIR_ENOTFOUND for no such worker, WEIR_EFORBIDDEN for another
+ * token's worker. */
 WEIR_MUSTCHECK int store_worker_owned(struct store_conn *c, int64_t worker_id,
-                                      int64_t token_id, struct weir_err *err);
+                                      const char *hash, struct weir_err *err);
 
 /* 0 when each existing attempt of ids (a PostgreSQL array literal such as
- * "{1,2}") was leased by a worker bound to token_id; WEIR_EFORBIDDEN
- * naming the first that was not. Unknown ids are left to the caller. */
+ * "{1,2}") was leased by a worker bound to the token of hash;
+ * WEIR_EFORBIDDEN naming the first that was not. Unknown ids are left to
+ * the caller. */
 WEIR_MUSTCHECK int store_attempts_owned(struct store_conn *c, const char *ids,
-                                        int64_t token_id, struct weir_err *err);
+                                        const char *hash, struct weir_err *err);
 
 /* ---- DAGs and versions (store_dags.c) ---- */
 

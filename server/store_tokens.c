@@ -249,22 +249,25 @@ int store_worker_bind(struct store_conn *c, int64_t worker_id, int64_t token_id,
 }
 
 int store_worker_owned(struct store_conn *c, int64_t worker_id,
-                       int64_t token_id, struct weir_err *err)
+                       const char *hash, struct weir_err *err)
 {
     char w[24];
-    const char *params[1] = {w};
+    const char *params[2] = {w, hash};
     PGresult *r = NULL;
     int rc;
 
     snprintf(w, sizeof(w), "%lld", (long long)worker_id);
-    rc = store_query(c, "SELECT token_id FROM workers WHERE id = $1", 1, params,
-                     &r, err);
+    rc = store_query(c,
+                     "SELECT w.token_id IS NOT NULL AND w.token_id ="
+                     " (SELECT id FROM api_tokens WHERE hash = $2)"
+                     " FROM workers w WHERE w.id = $1",
+                     2, params, &r, err);
     if (rc < 0)
         return rc;
     if (PQntuples(r) == 0)
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no worker %s: register first",
                           w);
-    else if (PQgetisnull(r, 0, 0) || store_val_i64(r, 0, 0) != token_id)
+    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
         rc = weir_err_set(err, WEIR_EFORBIDDEN,
                           "worker %s was registered by another token", w);
     PQclear(r);
@@ -272,19 +275,18 @@ int store_worker_owned(struct store_conn *c, int64_t worker_id,
 }
 
 int store_attempts_owned(struct store_conn *c, const char *ids,
-                         int64_t token_id, struct weir_err *err)
+                         const char *hash, struct weir_err *err)
 {
-    char t[24];
-    const char *params[2] = {ids, t};
+    const char *params[2] = {ids, hash};
     PGresult *r = NULL;
     int rc;
 
-    snprintf(t, sizeof(t), "%lld", (long long)token_id);
     rc = store_query(c,
                      "SELECT a.id FROM attempts a"
                      " LEFT JOIN workers w ON w.id = a.worker_id"
                      " WHERE a.id = ANY($1::bigint[])"
-                     " AND w.token_id IS DISTINCT FROM $2::bigint LIMIT 1",
+                     " AND (w.token_id IS NULL OR w.token_id IS DISTINCT FROM"
+                     " (SELECT id FROM api_tokens WHERE hash = $2)) LIMIT 1",
                      2, params, &r, err);
     if (rc < 0)
         return rc;

@@ -176,8 +176,11 @@ pgrep -f "$tmp" >/dev/null && fail "processes left after Ctrl-C: $(pgrep -af "$t
     fail "a bad --queue: $(cat queue.out)"
 
 # A second `weir up` reuses the cluster: the run is still there. Its
-# workers serve the prod queue too.
+# workers serve the prod queue too. The admin token's file was lost: it
+# makes a new one (the server makes none, an admin token exists).
+rm .weir/admin.token
 start_up 4 --queue default --queue prod
+[ "$(stat -c %a .weir/admin.token 2>/dev/null)" = 600 ] || fail "no new admin token file of mode 600"
 "$weir" runs e2e >runs2.out
 grep -q "^$run_id *e2e *success" runs2.out || fail "history lost: $(cat runs2.out)"
 prod_id=$("$weir" trigger prodq) || die "trigger prodq failed"

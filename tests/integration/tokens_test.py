@@ -159,6 +159,14 @@ def test_worker_identity():
     code, b = req("POST", path + "/complete", ADMIN,
                   dict(lease, exit_code=0))
     check(code == 403, "complete by an admin token: %d %s" % (code, b))
+    # nor claim the next attempts for another token's worker
+    code, w2 = register(t2, "ident-2")
+    check(code == 200, "register ident-2: %d %s" % (code, w2))
+    code, b = req("POST", path + "/complete", t1,
+                  dict(lease, exit_code=0,
+                       lease={"worker_id": w2.get("worker_id", 0)}))
+    check(code == 403, "complete with a lease for another token's worker: "
+          "%d %s" % (code, b))
     # the owner still can
     code, b = req("POST", path + "/heartbeat", t1, lease)
     check(code == 200, "heartbeat by the owner: %d %s" % (code, b))
