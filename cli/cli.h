@@ -45,6 +45,7 @@ const char *cli_str(const cJSON *o, const char *key);
 int cmd_event(int argc, char **argv);
 int cmd_metric(int argc, char **argv);
 int cmd_triggers(int argc, char **argv);
+int cmd_token(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

@@ -32,25 +32,65 @@ static bool read_line(const char *path, char *buf, size_t len)
     return ok && buf[0] != '\0';
 }
 
+/* Trailing slashes off the base URL. */
+static void trim_url(struct client *c)
+{
+    size_t n = strlen(c->url);
+
+    while (n > 0 && c->url[n - 1] == '/')
+        c->url[--n] = '\0';
+}
+
+/*
+ * The server and its token always come from one place: both from the
+ * command line and the environment, or both from .weir/. A token from
+ * one place is never sent to a server named by another (a checkout could
+ * carry a .weir/server.url that points elsewhere).
+ */
 void client_init(struct client *c, const char *server_flag)
 {
     const char *env = getenv("WEIR_SERVER");
     const char *tok = getenv("WEIR_TOKEN");
-    size_t n;
+    bool have_url, have_tok;
 
-    if (server_flag)
-        snprintf(c->url, sizeof(c->url), "%s", server_flag);
-    else if (env && *env)
-        snprintf(c->url, sizeof(c->url), "%s", env);
-    else if (!read_line(".weir/server.url", c->url, sizeof(c->url)))
+    memset(c, 0, sizeof(*c));
+    if (server_flag == NULL && env && *env)
+        server_flag = env;
+    if (server_flag != NULL || (tok && *tok)) {
+        if (server_flag == NULL)
+            snprintf(c->setup_err, sizeof(c->setup_err),
+                     "WEIR_TOKEN is set but WEIR_SERVER is not: set both "
+                     "(the token is sent only to a server named with it)");
+        else if (tok == NULL || *tok == '\0')
+            snprintf(c->setup_err, sizeof(c->setup_err),
+                     "the server is given (WEIR_SERVER or --server) but "
+                     "WEIR_TOKEN is not: set both, or neither to use .weir/ "
+                     "of this folder");
+        snprintf(c->url, sizeof(c->url), "%s", server_flag ? server_flag : "");
+        snprintf(c->token, sizeof(c->token), "%s", tok ? tok : "");
+        trim_url(c);
+        return;
+    }
+    have_url = read_line(".weir/server.url", c->url, sizeof(c->url));
+    have_tok = read_line(".weir/admin.token", c->token, sizeof(c->token));
+    if (have_url != have_tok)
+        snprintf(c->setup_err, sizeof(c->setup_err),
+                 ".weir/%s exists but .weir/%s does not: `weir up` writes "
+                 "both; or set WEIR_SERVER and WEIR_TOKEN",
+                 have_url ? "server.url" : "admin.token",
+                 have_url ? "admin.token" : "server.url");
+    if (!have_url)
         snprintf(c->url, sizeof(c->url), "http://127.0.0.1:8080");
-    n = strlen(c->url);
-    while (n > 0 && c->url[n - 1] == '/')
-        c->url[--n] = '\0';
-    if (tok && *tok)
-        snprintf(c->token, sizeof(c->token), "%s", tok);
-    else if (!read_line(".weir/admin.token", c->token, sizeof(c->token)))
+    if (!have_tok)
         c->token[0] = '\0';
+    trim_url(c);
+}
+
+void client_init_anonymous(struct client *c, const char *url)
+{
+    memset(c, 0, sizeof(*c));
+    snprintf(c->url, sizeof(c->url), "%s", url);
+    trim_url(c);
 }
 
 static size_t on_data(char *data, size_t size, size_t n, void *ctx)
@@ -96,6 +136,10 @@ int client_call(const struct client *c, const char *method, const char *path,
     CURLcode rc;
     int ret;
 
+    if (c->setup_err[0] != '\0') {
+        curl_easy_cleanup(h);
+        return weir_err_set(err, WEIR_EINVAL, "%s", c->setup_err);
+    }
     if (h == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "cannot start an HTTP client");
     snprintf(url, sizeof(url), "%s%s", c->url, path);
@@ -142,7 +186,7 @@ cJSON *client_call_or_say(const struct client *c, const char *cmd,
 
     if (client_call(c, method, path, body, &status, &reply, &err) != 0) {
         fprintf(stderr, "weir %s: %s\n", cmd, err.msg);
-        if (err.code == WEIR_EUNAVAIL)
+        if (err.code == WEIR_EUNAVAIL && c->setup_err[0] == '\0')
             fprintf(stderr, "(is the server running? start it with "
                             "./scripts/run.sh, or set WEIR_SERVER)\n");
         return NULL;
@@ -154,8 +198,8 @@ cJSON *client_call_or_say(const struct client *c, const char *cmd,
     fprintf(stderr, "weir %s: %s (HTTP %ld)\n", cmd,
             cJSON_IsString(msg) ? msg->valuestring : "request failed", status);
     if (status == 401)
-        fprintf(stderr, "(set WEIR_TOKEN, or run from the folder holding "
-                        ".weir/admin.token)\n");
+        fprintf(stderr, "(set WEIR_SERVER and WEIR_TOKEN, or run from the "
+                        "folder holding .weir/ of `weir up`)\n");
     cJSON_Delete(reply);
     return NULL;
 }

@@ -3,9 +3,11 @@
  * The CLI's REST client: where the server is, which token to send, and one
  * call that sends a request and reads the JSON answer.
  *
- * The server URL comes from --server, else $WEIR_SERVER, else the file
- * .weir/server.url that `weir up` writes, else http://127.0.0.1:8080. The
- * token comes from $WEIR_TOKEN, else .weir/admin.token.
+ * The server URL and the token come from one place, never one from each:
+ * --server or $WEIR_SERVER with $WEIR_TOKEN; else .weir/server.url with
+ * .weir/admin.token (written by `weir up`); else http://127.0.0.1:8080
+ * with no token. Only one half given is an error, reported by the first
+ * call.
  */
 #ifndef WEIR_CLI_CLIENT_H
 #define WEIR_CLI_CLIENT_H
@@ -15,12 +17,18 @@
 #include "err.h"
 
 struct client {
-    char url[512];   /* base URL, without a trailing slash */
-    char token[128]; /* bearer token, or "" */
+    char url[512];       /* base URL, without a trailing slash */
+    char token[128];     /* bearer token, or "" */
+    char setup_err[256]; /* why no call may be made, or "" */
 };
 
-/* Fill c from the flag value (may be NULL), the environment and .weir/. */
+/* Fill c from the flag value (may be NULL), the environment and .weir/.
+ * A half-given pair (a server without its token or the reverse) is kept
+ * in setup_err, and every call then fails with it. */
 void client_init(struct client *c, const char *server_flag);
+
+/* A client for url that sends no token (health checks). */
+void client_init_anonymous(struct client *c, const char *url);
 
 /*
  * Send METHOD path (e.g. "/api/v1/dags") with an optional JSON body and

@@ -10,11 +10,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -56,6 +58,7 @@ struct up {
     char bindir[PATH_MAX];             /* folder of this weir binary */
     char pg_url[512];             /* libpq connection string of the cluster */
     char url[256];                /* http://ADDR of the server */
+    int lock_fd;                  /* HOME/up.lock, flock()ed, or -1 */
     pid_t server;                 /* weir-server, or 0 */
     pid_t worker[UP_MAX_WORKERS]; /* local workers, 0 when not running */
 };
@@ -72,13 +75,6 @@ static void sibling(const struct up *u, const char *rel, char *buf, size_t len)
 {
     if (snprintf(buf, len, "%s/%s", u->bindir, rel) >= (int)len)
         buf[0] = '\0'; /* too long: spawning "" fails with a message */
-}
-
-static const char *pg_script(void)
-{
-    const char *env = getenv("WEIR_PG_SCRIPT");
-
-    return env && *env ? env : WEIR_PG_SCRIPT;
 }
 
 /* Run argv to completion, its stdout (first line) into out. */
@@ -146,9 +142,10 @@ static void stop_child(pid_t *pid, int sig)
 
 static int start_postgres(struct up *u)
 {
-    char dir[PATH_MAX];
-    char *argv[] = {"/bin/bash", (char *)pg_script(), "start", dir, NULL};
+    char dir[PATH_MAX], helper[PATH_MAX];
+    char *argv[] = {"/bin/bash", helper, "start", dir, NULL};
 
+    sibling(u, "weir-pg", helper, sizeof(helper));
     snprintf(dir, sizeof(dir), "%s/pg", u->home);
     printf("weir up: starting PostgreSQL in %s\n", dir);
     fflush(stdout);
@@ -161,10 +158,11 @@ static int start_postgres(struct up *u)
 
 static void stop_postgres(const struct up *u)
 {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX], helper[PATH_MAX];
     char out[256];
-    char *argv[] = {"/bin/bash", (char *)pg_script(), "stop", dir, NULL};
+    char *argv[] = {"/bin/bash", helper, "stop", dir, NULL};
 
+    sibling(u, "weir-pg", helper, sizeof(helper));
     snprintf(dir, sizeof(dir), "%s/pg", u->home);
     if (run_capture(argv, out, sizeof(out)) != 0)
         fprintf(stderr, "weir up: PostgreSQL in %s did not stop cleanly\n",
@@ -177,7 +175,7 @@ static int wait_healthy(struct up *u)
     struct client c;
     struct weir_err err;
 
-    client_init(&c, u->url);
+    client_init_anonymous(&c, u->url);
     for (int i = 0; i < UP_START_WAIT_S * 10 && !up_stop_signal; i++) {
         cJSON *reply = NULL;
         long status = 0;
@@ -200,6 +198,45 @@ static int wait_healthy(struct up *u)
     return -1;
 }
 
+/*
+ * A token of `role` kept in HOME/FILE (mode 0600), created when the file
+ * is missing, named PREFIX-<time> (live token names are unique). The
+ * secret goes from weir-server's stdout through a pipe into the file.
+ */
+static int home_token(struct up *u, const char *role, const char *file,
+                      const char *prefix, char *path, size_t len)
+{
+    char bin[PATH_MAX], token[256], name[80];
+    char *argv[] = {bin,  "--create-token", (char *)role, "--token-name",
+                    name, "--database-url", u->pg_url,    NULL};
+    time_t now = time(NULL);
+    struct stat st;
+    struct tm tm;
+    int fd, ok;
+
+    snprintf(path, len, "%s/%s", u->home, file);
+    if (stat(path, &st) == 0 && st.st_size > 0)
+        return 0;
+    gmtime_r(&now, &tm);
+    snprintf(name, sizeof(name), "%s-%04d%02d%02d-%02d%02d%02d", prefix,
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec);
+    sibling(u, "server/weir-server", bin, sizeof(bin));
+    if (run_capture(argv, token, sizeof(token)) != 0 || token[0] == '\0') {
+        fprintf(stderr, "weir up: cannot create the %s token\n", role);
+        return -1;
+    }
+    unlink(path);
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    ok = fd >= 0 && dprintf(fd, "%s\n", token) > 0;
+    explicit_bzero(token, sizeof(token));
+    if (fd < 0 || close(fd) != 0 || !ok) {
+        fprintf(stderr, "weir up: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
 static int start_server(struct up *u)
 {
     char bin[PATH_MAX], tokfile[PATH_MAX];
@@ -219,39 +256,9 @@ static int start_server(struct up *u)
     u->server = start_child(argv);
     if (u->server == 0 || wait_healthy(u) != 0)
         return -1;
-    return 0;
-}
-
-/* The local workers' token, created once and kept in HOME/worker.token. */
-static int worker_token(struct up *u, char *path, size_t len)
-{
-    char bin[PATH_MAX], token[256];
-    char *argv[] = {bin,
-                    "--create-token",
-                    "worker",
-                    "--token-name",
-                    "local-workers",
-                    "--database-url",
-                    u->pg_url,
-                    NULL};
-    FILE *f;
-    struct stat st;
-
-    snprintf(path, len, "%s/worker.token", u->home);
-    if (stat(path, &st) == 0 && st.st_size > 0)
-        return 0;
-    sibling(u, "server/weir-server", bin, sizeof(bin));
-    if (run_capture(argv, token, sizeof(token)) != 0 || token[0] == '\0') {
-        fprintf(stderr, "weir up: cannot create the workers' token\n");
-        return -1;
-    }
-    f = fopen(path, "w");
-    if (f == NULL || fchmod(fileno(f), 0600) != 0 ||
-        fprintf(f, "%s\n", token) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "weir up: cannot write %s\n", path);
-        return -1;
-    }
-    return 0;
+    /* An admin token exists but its file was removed: make another. */
+    return home_token(u, "admin", "admin.token", "local-admin", tokfile,
+                      sizeof(tokfile));
 }
 
 static int start_workers(struct up *u)
@@ -273,7 +280,8 @@ static int start_workers(struct up *u)
         fprintf(stderr, "weir up: %s is not built\n", bin);
         return -1;
     }
-    if (worker_token(u, tokfile, sizeof(tokfile)) != 0)
+    if (home_token(u, "worker", "worker.token", "local-workers", tokfile,
+                   sizeof(tokfile)) != 0)
         return -1;
     snprintf(slots, sizeof(slots), "%ld", u->slots);
     for (long i = 0; i < u->workers; i++) {
@@ -430,10 +438,7 @@ static int resolve_paths(struct up *u, char *dags, char *home)
     exe[n] = '\0';
     *strrchr(exe, '/') = '\0';
     snprintf(u->bindir, sizeof(u->bindir), "%s", exe);
-    /* 0711: the postgres user (as root) must pass through to HOME/pg;
-       the tokens inside are files of mode 0600. */
-    if ((mkdir(u->home, 0711) != 0 && errno != EEXIST) ||
-        chmod(u->home, 0711) != 0) {
+    if (mkdir(u->home, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "weir up: cannot create %s: %s\n", u->home,
                 strerror(errno));
         return -1;
@@ -448,26 +453,92 @@ static int resolve_paths(struct up *u, char *dags, char *home)
     return 0;
 }
 
+/*
+ * Hold HOME/up.lock (flock) for as long as this `weir up` runs, so that a
+ * second one on the same home refuses before it touches anything. The
+ * kernel drops the lock when the holder dies, so a killed instance leaves
+ * no stale lock behind. The file says who holds it: "pid=N url=URL".
+ */
+static int lock_home(struct up *u)
+{
+    char path[PATH_MAX], who[256] = "";
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/up.lock", u->home);
+    u->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (u->lock_fd < 0) {
+        fprintf(stderr, "weir up: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(u->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        n = pread(u->lock_fd, who, sizeof(who) - 1, 0);
+        who[n > 0 ? n : 0] = '\0';
+        who[strcspn(who, "\n")] = '\0';
+        fprintf(stderr,
+                "weir up: %s is in use by a running `weir up` (%s); stop "
+                "it first, or give this one another --home\n",
+                u->home, who[0] ? who : "pid unknown");
+        close(u->lock_fd);
+        u->lock_fd = -1;
+        return -1;
+    }
+    n = snprintf(who, sizeof(who), "pid=%d url=%s\n", (int)getpid(), u->url);
+    if (ftruncate(u->lock_fd, 0) != 0 ||
+        pwrite(u->lock_fd, who, (size_t)n, 0) != n) {
+        fprintf(stderr, "weir up: cannot write %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * HOME holds the tokens and the cluster's socket: only this user may
+ * enter it. As root, the cluster runs as the postgres user, which must
+ * pass through HOME to its own folder HOME/pg: it gets that through
+ * HOME's group (mode 0710), not through the world.
+ */
+static int secure_home(const struct up *u)
+{
+    const struct passwd *pg = geteuid() == 0 ? getpwnam("postgres") : NULL;
+    mode_t mode = pg != NULL ? 0710 : 0700;
+
+    if ((pg != NULL && chown(u->home, (uid_t)-1, pg->pw_gid) != 0) ||
+        chmod(u->home, mode) != 0) {
+        fprintf(stderr, "weir up: cannot restrict %s: %s\n", u->home,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_up(int argc, char **argv)
 {
     struct up u = {.dags = "dags",
                    .home = ".weir",
                    .listen = "127.0.0.1:8080",
                    .workers = 2,
-                   .slots = 4};
+                   .slots = 4,
+                   .lock_fd = -1};
     char dags[PATH_MAX], home[PATH_MAX];
     struct sigaction sa = {.sa_handler = on_signal};
     int rc = parse_args(argc, argv, &u);
 
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
-    if (resolve_paths(&u, dags, home) != 0)
+    if (resolve_paths(&u, dags, home) != 0 || lock_home(&u) != 0 ||
+        secure_home(&u) != 0) {
+        if (u.lock_fd >= 0)
+            close(u.lock_fd);
         return CLI_INVALID;
+    }
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    if (start_postgres(&u) != 0)
+    if (start_postgres(&u) != 0) {
+        close(u.lock_fd);
         return CLI_INVALID;
+    }
     rc = CLI_INVALID;
     if (start_server(&u) == 0 && write_url_file(&u) == 0 &&
         start_workers(&u) == 0) {
@@ -486,5 +557,6 @@ int cmd_up(int argc, char **argv)
     }
     printf("weir up: stopping\n");
     stop_all(&u);
+    close(u.lock_fd); /* after everything of this home has stopped */
     return rc;
 }

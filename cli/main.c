@@ -41,6 +41,7 @@ static const struct command commands[] = {
     {"metric", cmd_metric, "post a metric sample for metric triggers"},
     {"triggers", cmd_triggers, "show the state of a DAG's triggers"},
     {"workers", cmd_workers, "list the workers"},
+    {"token", cmd_token, "create, list or revoke API tokens"},
 };
 
 static void usage(FILE *f)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The route table, the token check, and the health and token routes. */
+/* The route table, the token check, and the health route. */
 #include "api.h"
 
 #include <string.h>
@@ -7,8 +7,6 @@
 #include "auth.h"
 #include "events.h"
 #include "log.h"
-
-#define TOKEN_NAME_MAX 200 /* bytes of a token's name */
 
 static void api_health(struct http_req *req)
 {
@@ -35,61 +33,6 @@ static void api_health(struct http_req *req)
     http_reply_json(req, rc == 0 ? 200 : 503, o);
 }
 
-/* Read {"role": ..., "name": ...} of a token request. */
-static int token_request(const cJSON *body, enum auth_role *role,
-                         const char **name, struct weir_err *err)
-{
-    static const struct api_key keys[] = {{"role", API_STR | API_REQUIRED},
-                                          {"name", API_STR}};
-    const cJSON *r = cJSON_GetObjectItemCaseSensitive(body, "role");
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(body, "name");
-    int rc =
-        api_body_check(body, keys, WEIR_ARRAY_LEN(keys), "token body", err);
-
-    if (rc < 0)
-        return rc;
-    if (!cJSON_IsObject(body) || !cJSON_IsString(r) ||
-        (n != NULL && !cJSON_IsString(n)))
-        return weir_err_set(err, WEIR_EINVAL,
-                            "expected {\"role\": \"admin\" | \"worker\" | "
-                            "\"read\", \"name\": \"...\" (optional)}");
-    if (n != NULL && strlen(n->valuestring) > TOKEN_NAME_MAX)
-        return weir_err_set(err, WEIR_EINVAL,
-                            "\"name\" is longer than %d bytes", TOKEN_NAME_MAX);
-    *name = n ? n->valuestring : "";
-    return auth_role_parse(r->valuestring, role, err);
-}
-
-/* POST /api/v1/tokens: a new token, shown in this reply only. */
-static void api_token_create(struct http_req *req)
-{
-    struct api *api = http_req_app(req);
-    char token[AUTH_TOKEN_LEN + 1];
-    struct store_conn *c = NULL;
-    struct weir_err err = {0};
-    const char *name = NULL;
-    enum auth_role role = AUTH_ROLE_READ;
-    cJSON *o;
-    int rc;
-
-    rc = token_request(http_req_json(req), &role, &name, &err);
-    if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
-    if (rc == 0)
-        rc = auth_token_create(c, role, name, token, &err);
-    store_conn_put(c);
-    if (rc < 0) {
-        http_reply_err(req, &err);
-        return;
-    }
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "token", token);
-    cJSON_AddStringToObject(o, "role", auth_role_name(role));
-    cJSON_AddStringToObject(o, "name", name);
-    explicit_bzero(token, sizeof(token));
-    http_reply_json(req, 201, o);
-}
-
 int api_auth(void *app, struct http_req *req, struct weir_err *err)
 {
     struct api *api = app;
@@ -105,7 +48,11 @@ int api_auth(void *app, struct http_req *req, struct weir_err *err)
 
 const struct http_route api_routes[] = {
     {"GET", "/api/v1/health", api_health, HTTP_PUBLIC, 0},
+    {"GET", "/api/v1/tokens", api_tokens_list, 0, 0},
     {"POST", "/api/v1/tokens", api_token_create, HTTP_JSON_BODY, 0},
+    {"DELETE", "/api/v1/tokens/{name}", api_token_revoke, 0, 0},
+    {"POST", "/api/v1/tokens/{name}/revoke", api_token_revoke,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
     {"GET", "/api/v1/dags", api_dags_list, 0, 0},
     {"POST", "/api/v1/dags", api_dag_submit, 0, 0},
     {"GET", "/api/v1/dags/{id}", api_dag_get, 0, 0},

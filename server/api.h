@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The REST API: the route table, the token check every non-public route
- * goes through, and the handlers (api.c: health and tokens; api_dags.c:
- * DAGs; api_runs.c: triggers and run reads; api_workers.c and
+ * goes through, and the handlers (api.c: health; api_tokens.c: tokens;
+ * api_dags.c: DAGs; api_runs.c: triggers and run reads; api_workers.c and
  * api_attempts.c: the worker protocol; api_dagsubmit.c: DAGs submitted
  * over the API). Handlers turn HTTP into calls to
  * the store, the DAG cache and the engine.
@@ -33,6 +33,17 @@ extern const size_t api_routes_count;
 WEIR_MUSTCHECK int api_auth(void *app, struct http_req *req,
                             struct weir_err *err);
 
+/* Handlers of api_tokens.c: token management (admins). */
+void api_tokens_list(struct http_req *req);
+void api_token_create(struct http_req *req);
+void api_token_revoke(struct http_req *req);
+
+/* The live token of the request into *out (WEIR_EAUTH when it is no
+ * longer live: revoked or expired since the request was let in). */
+WEIR_MUSTCHECK int api_caller_token(struct api *api, struct http_req *req,
+                                    struct store_token *out,
+                                    struct weir_err *err);
+
 /* Handlers of api_dags.c. */
 void api_dags_list(struct http_req *req);
 void api_dag_get(struct http_req *req);
@@ -59,6 +70,18 @@ void api_run_trigger(struct http_req *req);
 void api_runs_list(struct http_req *req);
 void api_run_get(struct http_req *req);
 void api_attempt_logs_get(struct http_req *req);
+
+/* Only the token that registered a worker may act for it: 0 when the
+ * caller's token registered worker `worker` (WEIR_EFORBIDDEN if another
+ * did, WEIR_ENOTFOUND if none). */
+WEIR_MUSTCHECK int api_worker_owned(struct api *api, struct http_req *req,
+                                    int64_t worker, struct weir_err *err);
+
+/* 0 when each of the n existing attempts ids was leased by a worker the
+ * caller's token registered; WEIR_EFORBIDDEN otherwise. */
+WEIR_MUSTCHECK int api_attempts_owned(struct api *api, struct http_req *req,
+                                      const int64_t *ids, size_t n,
+                                      struct weir_err *err);
 
 /* Handlers of api_workers.c and api_attempts.c. */
 void api_worker_register(struct http_req *req);

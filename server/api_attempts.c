@@ -212,6 +212,8 @@ void api_attempt_logs_post(struct http_req *req)
     if (rc == 0 && !cJSON_IsString(lease))
         rc = weir_err_set(&err, WEIR_EINVAL, "expected \"lease_id\"");
     if (rc == 0)
+        rc = api_attempts_owned(api, req, &id, 1, &err);
+    if (rc == 0)
         rc = log_batch(cJSON_GetObjectItemCaseSensitive(b, "lines"), &lines,
                        &err);
     if (rc == 0)
@@ -408,6 +410,30 @@ static int completions(const cJSON *b, int64_t id,
     return 0;
 }
 
+/* Every attempt completed, and the worker a next lease is for, belong to
+ * the caller's token. */
+static int completions_owned(struct api *api, struct http_req *req,
+                             const struct engine_completion *v, size_t n,
+                             int64_t worker, struct weir_err *err)
+{
+    int64_t *ids = calloc(n, sizeof(*ids));
+    int rc = ids ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        ids[i] = v[i].attempt_id;
+    if (rc == 0)
+        rc = api_attempts_owned(api, req, ids, n, err);
+    /* An unknown worker claims nothing (the engine's rule); another
+     * token's worker may not claim through this one. */
+    if (rc == 0 && worker != 0) {
+        rc = api_worker_owned(api, req, worker, err);
+        if (rc == WEIR_ENOTFOUND)
+            rc = 0;
+    }
+    free(ids);
+    return rc;
+}
+
 void api_attempt_complete(struct http_req *req)
 {
     struct api *api = http_req_app(req);
@@ -427,6 +453,8 @@ void api_attempt_complete(struct http_req *req)
         rc = completions(b, id, &v, &n, &batched, &err);
     if (rc == 0)
         rc = next_lease_args(b, &worker, &max, &err);
+    if (rc == 0)
+        rc = completions_owned(api, req, v, n, worker, &err);
     if (rc == 0)
         rc = engine_complete_batch(api->engine, v, n, worker, max, &attempts,
                                    &err);

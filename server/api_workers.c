@@ -29,8 +29,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api.h"
+#include "auth.h"
 #include "store_control.h"
 #include "store_run.h"
 
@@ -95,6 +97,63 @@ static int register_body(const cJSON *b, const char **name, char **queues,
     return 0;
 }
 
+/* A worker token limited to queues registers only for those. */
+static int queues_allowed(const struct store_token *tok, const char *queues,
+                          struct weir_err *err)
+{
+    cJSON *allowed, *asked;
+    const cJSON *q, *a;
+    int rc = 0;
+
+    if (tok->queues[0] == '\0')
+        return 0;
+    allowed = cJSON_Parse(tok->queues);
+    asked = cJSON_Parse(queues);
+    if (allowed == NULL || asked == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    if (rc != 0) {
+        cJSON_Delete(allowed);
+        cJSON_Delete(asked);
+        return rc;
+    }
+    cJSON_ArrayForEach(q, asked)
+    {
+        cJSON_ArrayForEach(a, allowed)
+        {
+            if (strcmp(a->valuestring, q->valuestring) == 0)
+                break;
+        }
+        if (a == NULL) {
+            rc = weir_err_set(err, WEIR_EFORBIDDEN,
+                              "token \"%s\" may serve only the queues %s, "
+                              "not \"%s\"",
+                              tok->name, tok->queues, q->valuestring);
+            break;
+        }
+    }
+    cJSON_Delete(allowed);
+    cJSON_Delete(asked);
+    return rc;
+}
+
+/* Register (or re-register) the worker and bind it to the caller's token,
+ * in one transaction. */
+static int register_bound(struct store_conn *c, const struct store_token *tok,
+                          const char *name, const char *queues, int slots,
+                          const char *labels, int64_t *id, struct weir_err *err)
+{
+    int rc = store_tx_begin(c, err);
+
+    if (rc == 0)
+        rc = store_worker_register(c, name, queues, slots, labels, id, err);
+    if (rc == 0)
+        rc = store_worker_bind(c, *id, tok->id, err);
+    if (rc == 0)
+        return store_tx_commit(c, err);
+    store_tx_rollback(c);
+    return rc;
+}
+
 void api_worker_register(struct http_req *req)
 {
     struct api *api = http_req_app(req);
@@ -102,6 +161,7 @@ void api_worker_register(struct http_req *req)
     struct weir_err err = {0};
     char *queues = NULL, *labels = NULL;
     const char *name = NULL;
+    struct store_token tok;
     int64_t id = 0;
     int slots = 1;
     cJSON *o;
@@ -110,9 +170,13 @@ void api_worker_register(struct http_req *req)
     rc = register_body(http_req_json(req), &name, &queues, &slots, &labels,
                        &err);
     if (rc == 0)
+        rc = api_caller_token(api, req, &tok, &err);
+    if (rc == 0)
+        rc = queues_allowed(&tok, queues, &err);
+    if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
-        rc = store_worker_register(c, name, queues, slots, labels, &id, &err);
+        rc = register_bound(c, &tok, name, queues, slots, labels, &id, &err);
     store_conn_put(c);
     free(queues);
     free(labels);
@@ -196,10 +260,43 @@ static int lease_args(const cJSON *b, int *max, int64_t *wait_ms,
     return 0;
 }
 
-/* The worker's connection closed: it stopped or gave up the long-poll. */
+/* What the long-poll of a lease checks while it waits. */
+struct lease_wait {
+    struct http_req *req; /* the lease call */
+    struct api *api;      /* its server */
+    int64_t checked_ms;   /* when its token was last checked (monotonic) */
+    bool revoked;         /* its token stopped being live meanwhile */
+};
+
+#define TOKEN_CHECK_MS 1000 /* longest a long-poll trusts its token */
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The worker's connection closed (it stopped or gave up the long-poll),
+ * or its token was revoked or expired: the wait ends either way. The
+ * engine calls this at least once a second and after every wake-up; the
+ * token is asked about at most once a second. */
 static bool client_gone_cb(void *arg)
 {
-    return http_req_gone(arg);
+    struct lease_wait *w = arg;
+    struct store_token tok;
+    struct weir_err err = {0};
+    int64_t now = now_ms();
+
+    if (http_req_gone(w->req))
+        return true;
+    if (now - w->checked_ms >= TOKEN_CHECK_MS) {
+        w->checked_ms = now;
+        if (api_caller_token(w->api, w->req, &tok, &err) == WEIR_EAUTH)
+            w->revoked = true;
+    }
+    return w->revoked;
 }
 
 void api_worker_lease(struct http_req *req)
@@ -207,30 +304,82 @@ void api_worker_lease(struct http_req *req)
     struct api *api = http_req_app(req);
     int64_t id = api_parse_id(http_req_param(req, "id"));
     struct weir_err err = {0};
-    struct engine_cancel_watch w = {0};
+    struct engine_cancel_watch cw = {0};
+    struct lease_wait w = {req, api, now_ms(), false};
     cJSON *attempts = NULL, *o;
     int64_t wait_ms = 0;
     bool watch = false;
     int max = 1;
-    int rc = lease_args(http_req_json(req), &max, &wait_ms, &w, &watch, &err);
+    int rc = lease_args(http_req_json(req), &max, &wait_ms, &cw, &watch, &err);
 
     if (rc == 0 && id == 0)
         rc = weir_err_set(&err, WEIR_ENOTFOUND, "no worker \"%s\"",
                           http_req_param(req, "id"));
     if (rc == 0)
+        rc = api_worker_owned(api, req, id, &err);
+    if (rc == 0)
         rc = engine_lease_wait(api->engine, id, max, wait_ms, client_gone_cb,
-                               req, watch ? &w : NULL, &attempts, &err);
-    free((void *)w.seen);
+                               &w, watch ? &cw : NULL, &attempts, &err);
+    free((void *)cw.seen);
+    if (rc == 0 && w.revoked) {
+        cJSON_Delete(attempts); /* empty: the check comes before a claim */
+        cJSON_Delete(cw.cancel);
+        cw.cancel = NULL;
+        rc = weir_err_set(&err, WEIR_EAUTH,
+                          "the token was revoked or expired during the "
+                          "lease");
+    }
     if (rc < 0) {
-        cJSON_Delete(w.cancel);
+        cJSON_Delete(cw.cancel);
         http_reply_err(req, &err);
         return;
     }
     o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "attempts", attempts);
-    if (w.cancel != NULL)
-        cJSON_AddItemToObject(o, "cancel", w.cancel);
+    if (cw.cancel != NULL)
+        cJSON_AddItemToObject(o, "cancel", cw.cancel);
     http_reply_json(req, 200, o);
+}
+
+int api_worker_owned(struct api *api, struct http_req *req, int64_t worker,
+                     struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    char hash[65];
+    int rc = auth_bearer_hash(http_req_header(req, "Authorization"), hash, err);
+
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, err);
+    if (rc == 0)
+        rc = store_worker_owned(c, worker, hash, err);
+    store_conn_put(c);
+    return rc;
+}
+
+int api_attempts_owned(struct api *api, struct http_req *req,
+                       const int64_t *ids, size_t n, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    char hash[65];
+    size_t len = n * 21 + 3, k = 0;
+    char *list = malloc(len);
+    int rc = list ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    /* A PostgreSQL array literal: "{1,2,3}". */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        k += (size_t)snprintf(list + k, len - k, "%s%lld", i ? "," : "{",
+                              (long long)ids[i]);
+    if (rc == 0)
+        snprintf(list + k, len - k, "%s", n ? "}" : "{}");
+    if (rc == 0)
+        rc = auth_bearer_hash(http_req_header(req, "Authorization"), hash, err);
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, err);
+    if (rc == 0)
+        rc = store_attempts_owned(c, list, hash, err);
+    store_conn_put(c);
+    free(list);
+    return rc;
 }
 
 /* The attempt id of the path and the lease id of the body. */
@@ -267,6 +416,8 @@ void api_attempt_heartbeat(struct http_req *req)
     cJSON *o;
     int rc = attempt_args(req, &id, &lease, &err);
 
+    if (rc == 0)
+        rc = api_attempts_owned(api, req, &id, 1, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     /* cancel: the attempt's run was canceled; the worker stops it */

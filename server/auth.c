@@ -82,72 +82,100 @@ static bool token_well_formed(const char *t)
     return true;
 }
 
-int auth_token_create(struct store_conn *c, enum auth_role role,
-                      const char *name, char *out, struct weir_err *err)
+int auth_token_create(struct store_conn *c, const struct auth_token_spec *spec,
+                      char *out, struct weir_err *err)
 {
     char token[AUTH_TOKEN_LEN + 1], hash[65];
+    struct store_token_new t = {hash, auth_role_name(spec->role), spec->name,
+                                spec->expires_s, spec->queues};
     int rc = token_generate(token, err);
 
     if (rc < 0)
         return rc;
     sha256_hex(token, strlen(token), hash);
-    rc = store_token_insert(c, hash, auth_role_name(role), name, err);
+    rc = store_token_insert(c, &t, err);
     if (rc == 0)
         memcpy(out, token, sizeof(token));
     explicit_bzero(token, sizeof(token));
     return rc;
 }
 
-static int write_token_file(const char *path, const char *token,
+/* Write token to a new file tmp (mode 0600, refusing to follow a link). */
+static int write_token_file(const char *tmp, const char *token,
                             struct weir_err *err)
 {
     int fd =
-        open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+        open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     size_t len = strlen(token);
     int rc = 0;
 
     if (fd < 0)
-        return weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", path,
+        return weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", tmp,
                             strerror(errno));
-    /* The file may have existed with a wider mode. */
     if (fchmod(fd, 0600) != 0 || write(fd, token, len) != (ssize_t)len ||
-        write(fd, "\n", 1) != 1)
-        rc = weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", path,
+        write(fd, "\n", 1) != 1 || fsync(fd) != 0)
+        rc = weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", tmp,
                           strerror(errno));
     if (close(fd) != 0 && rc == 0)
-        rc = weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", path,
+        rc = weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", tmp,
                           strerror(errno));
+    if (rc != 0)
+        unlink(tmp);
     return rc;
 }
 
+/*
+ * The token is written to PATH.tmp before it is recorded, and renamed to
+ * PATH once it is: the secret never exists in the database without its
+ * file, and never goes to stdout or the log.
+ */
 int auth_first_admin(struct store_conn *c, const char *token_file,
                      struct weir_err *err)
 {
-    char token[AUTH_TOKEN_LEN + 1], hash[65];
+    char token[AUTH_TOKEN_LEN + 1], hash[65], tmp[4096];
     bool created = false;
-    int rc = token_generate(token, err);
+    int rc;
 
-    if (rc < 0)
+    if (token_file == NULL) {
+        bool have = false;
+
+        rc = store_token_admin_exists(c, &have, err);
+        if (rc == 0 && !have) {
+            log_info("event=no_admin_token");
+            printf("no admin token exists: create one with weir-server "
+                   "--create-token admin --token-name NAME, or start with "
+                   "--admin-token-file PATH\n");
+            fflush(stdout);
+        }
         return rc;
-    sha256_hex(token, strlen(token), hash);
-    rc = store_token_first_admin(c, hash, &created, err);
-    if (rc == 0 && created) {
-        /* Printed first: if the file cannot be written, the token is not
-         * lost. */
-        printf("admin token: %s\n", token);
-        fflush(stdout);
-        log_info("event=admin_token_created file=%s",
-                 token_file ? token_file : "-");
-        if (token_file != NULL)
-            rc = write_token_file(token_file, token, err);
+    }
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", token_file) >= (int)sizeof(tmp))
+        return weir_err_set(err, WEIR_EINVAL, "--admin-token-file is too long");
+    rc = token_generate(token, err);
+    if (rc == 0) {
+        sha256_hex(token, strlen(token), hash);
+        unlink(tmp); /* left by a start that died half-way */
+        rc = write_token_file(tmp, token, err);
     }
     explicit_bzero(token, sizeof(token));
+    if (rc == 0)
+        rc = store_token_first_admin(c, hash, &created, err);
+    if (rc == 0 && created && rename(tmp, token_file) != 0) {
+        rc = weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", token_file,
+                          strerror(errno));
+        if (store_token_revoke_hash(c, hash, err) != 0)
+            log_error("event=admin_token_orphaned");
+    }
+    if (rc == 0 && created) {
+        log_info("event=admin_token_created file=%s", token_file);
+        printf("admin token written to %s\n", token_file);
+        fflush(stdout);
+    }
+    unlink(tmp);
     return rc;
 }
 
-/* The SHA-256 (hex) of the token of an "Authorization: Bearer" header,
- * or WEIR_EAUTH saying what is wrong with the header. */
-static int bearer_hash(const char *header, char hash[65], struct weir_err *err)
+int auth_bearer_hash(const char *header, char hash[65], struct weir_err *err)
 {
     if (header == NULL)
         return weir_err_set(err, WEIR_EAUTH,
@@ -165,24 +193,35 @@ static int bearer_hash(const char *header, char hash[65], struct weir_err *err)
     return 0;
 }
 
-int auth_check(struct store *s, const char *header, enum auth_role *role,
-               struct weir_err *err)
+int auth_caller(struct store *s, const char *header, struct store_token *out,
+                struct weir_err *err)
 {
     struct store_conn *c = NULL;
-    char hash[65], name[16];
-    enum auth_role r = AUTH_ROLE_READ;
+    char hash[65];
     int rc;
 
-    rc = bearer_hash(header, hash, err);
+    rc = auth_bearer_hash(header, hash, err);
     if (rc == 0)
         rc = store_conn_get(s, &c, err);
     if (rc == 0)
-        rc = store_token_get(c, hash, name, sizeof(name), NULL, 0, err);
+        rc = store_token_lookup(c, hash, out, err);
     store_conn_put(c);
     if (rc == WEIR_ENOTFOUND)
-        return weir_err_set(err, WEIR_EAUTH, "the token is not valid");
+        return weir_err_set(err, WEIR_EAUTH,
+                            "the token is not valid (unknown, revoked or "
+                            "expired)");
+    return rc;
+}
+
+int auth_check(struct store *s, const char *header, enum auth_role *role,
+               struct weir_err *err)
+{
+    struct store_token t;
+    enum auth_role r = AUTH_ROLE_READ;
+    int rc = auth_caller(s, header, &t, err);
+
     if (rc == 0)
-        rc = auth_role_parse(name, &r, err);
+        rc = auth_role_parse(t.role, &r, err);
     if (rc < 0)
         return rc;
     *role = r;
@@ -193,7 +232,7 @@ int auth_token_name(struct store_conn *c, const char *header, char *name,
                     size_t len, struct weir_err *err)
 {
     char hash[65];
-    int rc = bearer_hash(header, hash, err);
+    int rc = auth_bearer_hash(header, hash, err);
 
     return rc < 0 ? rc : store_token_get(c, hash, NULL, 0, name, len, err);
 }
@@ -217,6 +256,9 @@ int auth_allows(enum auth_role role, const char *method, const char *path,
                             "a worker token may call only /api/v1/workers/* "
                             "and /api/v1/attempts/*");
     case AUTH_ROLE_READ:
+        if (has_prefix(path, "/api/v1/tokens"))
+            return weir_err_set(err, WEIR_EFORBIDDEN,
+                                "only an admin token may manage tokens");
         if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
             return 0;
         return weir_err_set(err, WEIR_EFORBIDDEN, "a read token may only GET");

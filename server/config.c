@@ -56,8 +56,8 @@ static const char usage_text[] =
     "                           default " DEFAULT_LISTEN "; port 0 picks "
     "one)\n"
     "  --allow-remote           allow a non-loopback --listen address\n"
-    "  --admin-token-file PATH  write the first admin token there (mode\n"
-    "                           0600) when it is created\n"
+    "  --admin-token-file PATH  when no admin token exists, create one and\n"
+    "                           write it there (mode 0600)\n"
     "                           (WEIR_ADMIN_TOKEN_FILE)\n"
     "  --pool-size N            PostgreSQL connections (WEIR_POOL_SIZE;\n"
     "                           default 4)\n"
@@ -87,8 +87,9 @@ static const char usage_text[] =
     "  --token-name NAME        a name for that token\n"
     "  --version                print the version and exit\n"
     "  --help                   print this text and exit\n\n"
-    "On its first start the server creates an admin token and prints it\n"
-    "once, as 'admin token: weir_...'.\n";
+    "Without --admin-token-file the server creates no admin token; make\n"
+    "the first one with --create-token admin --token-name NAME. Tokens are\n"
+    "then managed with `weir token` (create, list, revoke).\n";
 
 const char *config_usage(void)
 {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * weir-server: parses its settings, connects to PostgreSQL, applies the
- * migrations, makes sure an admin token exists, loads the DAGs folder and
- * serves the API until SIGINT or SIGTERM, then stops in reverse order.
+ * migrations, creates the first admin token when asked to, loads the DAGs
+ * folder and serves the API until SIGINT or SIGTERM, then stops in reverse
+ * order.
  *
  * SIGINT and SIGTERM are blocked in every thread and taken by sigwait()
  * in the main thread, so no signal handler ever runs.
@@ -77,8 +78,12 @@ static int prepare_db(struct server *s, struct weir_err *err)
         rc = store_migrate(c, &applied, err);
     if (rc == 0)
         log_info("event=migrations applied=%d", applied);
-    if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN)
-        rc = auth_token_create(c, role, s->cfg.token_name, token, err);
+    if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN) {
+        struct auth_token_spec spec = {role, s->cfg.token_name, 0, NULL};
+
+        rc = auth_token_create(c, &spec, token, err);
+    }
+    /* The one place a secret is printed: the operator asked for it. */
     if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN)
         printf("%s\n", token);
     else if (rc == 0)

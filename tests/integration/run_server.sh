@@ -78,9 +78,10 @@ YAML
 
 # ---- first start ----
 harness_start_server
-admin=$(sed -n 's/^admin token: //p' "$tmp/out")
-echo "$admin" | grep -Eq '^weir_[0-9a-f]{64}$' || fail "no admin token printed: $(cat "$tmp/out")"
-[ "$(cat "$tmp/admin.token" 2>/dev/null)" = "$admin" ] || fail "--admin-token-file does not hold the token"
+admin=$(cat "$tmp/admin.token" 2>/dev/null)
+echo "$admin" | grep -Eq '^weir_[0-9a-f]{64}$' || fail "--admin-token-file does not hold a token: $admin"
+grep -q "admin token written to $tmp/admin.token" "$tmp/out" || fail "the server did not say where the admin token is: $(cat "$tmp/out")"
+grep -q 'weir_' "$tmp/out" "$tmp/err" && fail "the admin token reached stdout or the log"
 [ "$(stat -c %a "$tmp/admin.token" 2>/dev/null)" = 600 ] || fail "the token file must have mode 600"
 
 req GET /api/v1/health ""

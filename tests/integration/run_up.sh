@@ -4,7 +4,10 @@
 # server, two real workers), then the CLI: trigger with a parameter full of
 # shell metacharacters, watch the run finish with a retry, read the logs
 # of a step that got an upstream output; Ctrl-C stops everything, and a
-# second `weir up` keeps the history.
+# second `weir up` keeps the history. The private cluster refuses another
+# local user (as root: a throwaway system user made for the test), a
+# second `weir up` on a home in use refuses and leaves the first alone, and
+# a killed one leaves no lock behind.
 #   tests/integration/run_up.sh PATH/TO/weir SOURCE_DIR
 set -uo pipefail
 weir=$1
@@ -14,6 +17,7 @@ chmod 755 "$tmp" # the postgres user must reach the cluster inside
 export WEIR_PG_NOSYNC=1
 up_pid=""
 failures=0
+other_user=""
 
 fail() {
     echo "FAIL: $*" >&2
@@ -45,6 +49,7 @@ cleanup() {
     stop_up
     pkill -KILL -f "$tmp" 2>/dev/null
     bash "$src/tests/pg/pg.sh" stop "$tmp/.weir/pg" immediate >/dev/null 2>&1
+    [ -n "$other_user" ] && userdel "$other_user" 2>/dev/null
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -94,6 +99,48 @@ curl -sf "http://127.0.0.1:$port/" | grep -q '<title>Weir</title>' ||
 "$weir" dags >dags.out || fail "weir dags failed"
 grep -q '^e2e ' dags.out || fail "e2e not listed: $(cat dags.out)"
 
+# ---- another local user cannot reach the cluster ----
+case "$(stat -c %a .weir)" in 700 | 710) ;; *) fail ".weir is mode $(stat -c %a .weir), not 700/710" ;; esac
+[ "$(stat -c %a .weir/pg)" = 700 ] || fail ".weir/pg is mode $(stat -c %a .weir/pg), not 700"
+# psql_as USER: psql as USER to the cluster, as its superuser; prints
+# what it said.
+psql_as() {
+    runuser -u "$1" -- env -i PATH="$PATH" psql -X -w \
+        "host=$tmp/.weir/pg port=5432 dbname=weir user=$2" -tAc 'SELECT 1' 2>&1
+}
+if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: the other-user check of the cluster needs root (to create a throwaway user)"
+else
+    other_user="weirprobe$$"
+    useradd -r -M -s /usr/sbin/nologin "$other_user" || die "useradd failed"
+    for db_user in postgres "$other_user"; do
+        out=$(psql_as "$other_user" "$db_user") &&
+            fail "user $other_user connected to weir up's cluster as $db_user: $out"
+    done
+    # Even with every folder and the socket opened up, peer authentication
+    # refuses the other user.
+    chmod 711 .weir
+    chmod 777 .weir/pg .weir/pg/.s.PGSQL.5432
+    out=$(psql_as "$other_user" postgres) &&
+        fail "with the folders opened, $other_user connected as postgres: $out"
+    echo "$out" | grep -q 'Peer authentication failed' ||
+        fail "the cluster did not refuse $other_user by peer authentication: $out"
+    chmod 710 .weir
+    chmod 700 .weir/pg .weir/pg/.s.PGSQL.5432
+    userdel "$other_user" 2>/dev/null
+    other_user=""
+fi
+
+# ---- a second weir up on the same home refuses and touches nothing ----
+timeout 20 "$weir" up --listen "127.0.0.1:$port" --workers 1 >second.out 2>&1
+got=$?
+[ "$got" -eq 1 ] || fail "a second weir up on the same home exited $got: $(cat second.out)"
+grep -q "in use by a running .weir up. (pid=$up_pid url=http://127.0.0.1:$port)" second.out ||
+    fail "the second weir up did not name the running one: $(cat second.out)"
+"$weir" dags >/dev/null 2>&1 || fail "the first weir up was disturbed by the second"
+bash "$src/tests/pg/pg.sh" psql .weir/pg -tAc 'SELECT 1' >/dev/null 2>&1 ||
+    fail "the first weir up's PostgreSQL was stopped by the second"
+
 payload="it's \$(touch $tmp/pwned); rm -rf / #"
 run_id=$("$weir" trigger e2e -p "who=$payload") || die "trigger failed"
 state=$(wait_run "$run_id")
@@ -129,8 +176,11 @@ pgrep -f "$tmp" >/dev/null && fail "processes left after Ctrl-C: $(pgrep -af "$t
     fail "a bad --queue: $(cat queue.out)"
 
 # A second `weir up` reuses the cluster: the run is still there. Its
-# workers serve the prod queue too.
+# workers serve the prod queue too. The admin token's file was lost: it
+# makes a new one (the server makes none, an admin token exists).
+rm .weir/admin.token
 start_up 4 --queue default --queue prod
+[ "$(stat -c %a .weir/admin.token 2>/dev/null)" = 600 ] || fail "no new admin token file of mode 600"
 "$weir" runs e2e >runs2.out
 grep -q "^$run_id *e2e *success" runs2.out || fail "history lost: $(cat runs2.out)"
 prod_id=$("$weir" trigger prodq) || die "trigger prodq failed"
@@ -139,6 +189,22 @@ state=$(wait_run "$prod_id")
 run_id=$("$weir" trigger e2e -p who=again) || die "trigger failed"
 state=$(wait_run "$run_id")
 [ "$state" = success ] || fail "default queue after --queue: run ended $state"
+
+# A weir up killed outright leaves no lock behind: once its server and
+# workers are gone, the next one starts.
+children=$(pgrep -P "$up_pid")
+kill -KILL "$up_pid"
+wait "$up_pid" 2>/dev/null
+up_pid=""
+for p in $children; do kill -TERM "$p" 2>/dev/null; done
+for _ in $(seq 1 100); do
+    alive=0
+    for p in $children; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+done
+start_up 6
+"$weir" runs e2e >runs3.out || fail "weir runs after a killed weir up"
 stop_up
 
 if [ "$failures" -gt 0 ]; then
