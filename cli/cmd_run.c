@@ -424,6 +424,8 @@ static void print_task(const cJSON *t)
     char dur[32], name[160], end[32], appr[260];
     const cJSON *matrix = cJSON_GetObjectItemCaseSensitive(t, "matrix");
     const char *error = str_of(t, "error");
+    const char *message = str_of(t, "approval_message");
+    const char *state = str_of(t, "state");
 
     snprintf(name, sizeof(name), "%s%s", cli_str(t, "step"),
              str_of(t, "hook") ? " (hook)" : "");
@@ -443,6 +445,8 @@ static void print_task(const cJSON *t)
            num_of(t, "max_tries"), dur, end, appr);
     if (error)
         printf("      %s\n", error);
+    if (message && state && strcmp(state, "awaiting_approval") == 0)
+        printf("      approval: %s\n", message);
 }
 
 int cmd_run(int argc, char **argv)

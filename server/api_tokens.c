@@ -82,15 +82,17 @@ static int token_request(const cJSON *b, struct auth_token_spec *spec,
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(b, "expires");
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(b, "queues");
     int64_t ms = 0;
-    int rc;
+    int rc = cJSON_IsObject(b)
+                 ? api_check_keys(b, keys, WEIR_ARRAY_LEN(keys), "token", err)
+                 : 0;
 
-    if (!cJSON_IsObject(b) || !cJSON_IsString(r) || !cJSON_IsString(n))
+    if (rc == 0 &&
+        (!cJSON_IsObject(b) || !cJSON_IsString(r) || !cJSON_IsString(n)))
         return weir_err_set(err, WEIR_EINVAL,
                             "expected {\"role\": \"admin\" | \"worker\" | "
                             "\"read\", \"name\": \"...\", \"expires\": "
                             "\"90d\" (optional), \"queues\": [...] "
                             "(optional, worker tokens)}");
-    rc = api_check_keys(b, keys, WEIR_ARRAY_LEN(keys), "token", err);
     if (rc == 0)
         rc = auth_role_parse(r->valuestring, &spec->role, err);
     if (rc < 0)

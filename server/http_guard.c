@@ -16,10 +16,14 @@
 
 #include "log.h"
 
-#define GUARD_TICK_MS      200 /* how often the watchdog looks */
-#define GUARD_RESERVE_S    2   /* header deadline of a reserve connection */
-#define GUARD_MAX_PROXIES  16  /* CIDRs in --trusted-proxy */
-#define GUARD_LOG_PERIOD_S 10  /* least time between refusal lines */
+#define GUARD_TICK_MS     200 /* how often the watchdog looks */
+#define GUARD_RESERVE_S   2   /* header deadline of a reserve connection */
+#define GUARD_PROBATION_S 2   /* ... and of one over its address's cap */
+#define GUARD_PROBATION_X                                                      \
+    4                         /* an address's connections, at most, in         \
+                                 caps (the rest are on probation) */
+#define GUARD_MAX_PROXIES  16 /* CIDRs in --trusted-proxy */
+#define GUARD_LOG_PERIOD_S 10 /* least time between refusal lines */
 
 /* An IPv4 or IPv6 address, IPv4 as ::ffff:a.b.c.d. */
 struct guard_addr {
@@ -38,6 +42,7 @@ struct http_guard_conn {
     bool forwarded;         /* addr was taken from X-Forwarded-For */
     bool authed;            /* a request passed the token check */
     bool reserve;           /* accepted into the reserve */
+    bool probation;         /* accepted over its address's cap */
     bool cut;               /* the watchdog shut it down */
     int64_t deadline_ms;    /* monotonic; 0 for none */
     int fd;                 /* our duplicate of the socket, or -1 */
@@ -193,7 +198,8 @@ enum MHD_Result http_guard_accept_cb(void *cls, const struct sockaddr *addr,
     if (!addr_from_sockaddr(addr, &a))
         return MHD_YES; /* not TCP/IP: nothing to count by */
     pthread_mutex_lock(&g->mu);
-    if (!is_proxy(g, &a) && count_client(g, &a) >= g->per_client) {
+    if (!is_proxy(g, &a) &&
+        count_client(g, &a) >= g->per_client * GUARD_PROBATION_X) {
         note_refusal(g, &a, "per_client_cap");
         ok = MHD_NO;
     }
@@ -218,8 +224,11 @@ static void conn_start(struct http_guard *g, struct MHD_Connection *conn,
     pthread_mutex_lock(&g->mu);
     c->proxied = is_proxy(g, &c->addr);
     c->reserve = g->n_unauth >= g->unauth_max;
-    c->deadline_ms =
-        now_ms() + (c->reserve ? GUARD_RESERVE_S : HTTP_GUARD_HEADER_S) * 1000;
+    c->probation = !c->proxied && count_client(g, &c->addr) >= g->per_client;
+    c->deadline_ms = now_ms() + (c->reserve     ? GUARD_RESERVE_S
+                                 : c->probation ? GUARD_PROBATION_S
+                                                : HTTP_GUARD_HEADER_S) *
+                                    1000;
     c->next = g->conns;
     if (g->conns != NULL)
         g->conns->prev = c;
@@ -303,6 +312,11 @@ int http_guard_request(struct http_guard *g, struct http_guard_conn *gc,
         weir_err_set(err, WEIR_EUNAVAIL,
                      "the server is busy: only authenticated requests are "
                      "served now");
+    } else if (gc->probation && !gc->authed && public_route) {
+        note_refusal(g, &gc->addr, "per_client_cap");
+        status = 429;
+        weir_err_set(err, WEIR_EUNAVAIL,
+                     "too many connections from this client");
     } else if (gc->proxied && !gc->authed && !gc->forwarded &&
                xff_last(xff, &a)) {
         if (count_client(g, &a) >= g->per_client) {
@@ -337,7 +351,10 @@ void http_guard_request_done(struct http_guard *g, struct http_guard_conn *gc)
         return;
     pthread_mutex_lock(&g->mu);
     if (!gc->authed)
-        gc->deadline_ms = now_ms() + HTTP_GUARD_HEADER_S * 1000;
+        gc->deadline_ms =
+            now_ms() + (gc->reserve || gc->probation ? GUARD_PROBATION_S
+                                                     : HTTP_GUARD_HEADER_S) *
+                           1000;
     pthread_mutex_unlock(&g->mu);
 }
 

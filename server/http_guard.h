@@ -8,7 +8,12 @@
  *   token check; from then on it is exempt from the limits below.
  * - One client address holds at most per_client unauthenticated
  *   connections (behind a trusted proxy the address is the last one of
- *   X-Forwarded-For, checked when the request's headers are in).
+ *   X-Forwarded-For, checked when the request's headers are in). Past
+ *   that, up to three caps more are accepted on probation, so that a
+ *   burst of new connections that each carry a token (a script sending
+ *   64 triggers at once) is served: each must authenticate on its first
+ *   request within 2 s (a public route gets 429), and is cut off after.
+ *   Past four caps, a connection is closed at accept.
  * - Unauthenticated connections together hold at most max - reserve; the
  *   reserve is kept for authenticated callers (workers, the dashboard's
  *   API calls): a connection accepted into it must authenticate on its

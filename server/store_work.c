@@ -254,9 +254,11 @@ static char *ids_array(const PGresult *r)
 
 /*
  * The capped claim: up to max tasks of capped DAGs, appended to v[*n...].
- * Its own transaction: the DAG rows are locked first, so that two claims
- * never both see room for the same slot (a count inside one statement
- * would: under READ COMMITTED both see the snapshot before the other).
+ * In a transaction (its own, or the caller's when one is open, as the
+ * completion that claims the worker's next attempts has): the DAG rows are
+ * locked first, so that two claims never both see room for the same slot
+ * (a count inside one statement would: under READ COMMITTED both see the
+ * snapshot before the other).
  */
 static int claim_capped(struct store_conn *c, const char *params[3], int max,
                         int64_t worker_id, struct store_claim *v, size_t *n,
@@ -268,7 +270,8 @@ static int claim_capped(struct store_conn *c, const char *params[3], int max,
     int64_t ignored_ms = -1;
     bool ignored = false;
     int more = 0;
-    int rc = store_begin(c, err);
+    bool own = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    int rc = own ? store_begin(c, err) : 0;
 
     I64(maxb, max);
     if (rc == 0)
@@ -287,7 +290,8 @@ static int claim_capped(struct store_conn *c, const char *params[3], int max,
                                &ignored);
     }
     PQclear(r);
-    rc = store_end(c, rc, err);
+    if (own)
+        rc = store_end(c, rc, err);
     if (rc == 0)
         *spare += more;
     return rc;

@@ -208,5 +208,16 @@ harness_check_log() {
         grep -h 'illegal_transition' "${logs[@]}" 2>/dev/null | head >&2
         rc=1
     fi
+    harness_check_pg_log
     [ "$rc" -eq 0 ] || tail -n 40 "${logs[@]}" >&2 2>/dev/null
+}
+
+# harness_check_pg_log: PostgreSQL never saw a BEGIN inside a transaction
+# or a COMMIT outside one (a nested BEGIN commits the outer work early).
+harness_check_pg_log() {
+    if grep -q 'there is already a transaction in progress\|there is no transaction in progress' "$tmp/pg/postgres.log" 2>/dev/null; then
+        echo "FAIL: transactions nested or ended twice (PostgreSQL log):" >&2
+        grep -h -B 2 'there is already a transaction in progress\|there is no transaction in progress' "$tmp/pg/postgres.log" | head -n 20 >&2
+        rc=1
+    fi
 }

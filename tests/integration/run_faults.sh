@@ -47,6 +47,7 @@ WEIR_SERVER_BIN="$server" WEIR_WORKER_BIN="$worker" WEIR_PG="$pg" \
 py_pid=$!
 wait "$py_pid" || rc=1
 py_pid=""
+harness_check_pg_log
 [ -n "${WEIR_KEEP_LOGS:-}" ] && mkdir -p "$WEIR_KEEP_LOGS" && cp "$tmp"/*.log "$WEIR_KEEP_LOGS"/ 2>/dev/null
 echo "integration.$name: $((SECONDS - started)) s, rc $rc"
 exit "$rc"

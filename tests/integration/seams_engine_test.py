@@ -143,8 +143,14 @@ def capped(dag, cap, kind, n):
     got = burst(n, fire)
     most = s.stop()
     ok = [g for g in got if isinstance(g, tuple) and g[0] in (201, 202)]
-    check(len(ok) == n, "%s x%d on %s: %d acknowledged: %s" %
-          (kind, n, dag, len(ok), [g for g in got if g not in ok][:3]))
+    # webhooks are public: past the per-address cap of unauthenticated
+    # connections (32) a delivery is refused with 429, to be sent again
+    busy = [g for g in got if kind == "webhook" and isinstance(g, tuple)
+            and g[0] == 429] if n > 32 else []
+    check(len(ok) + len(busy) == n and len(ok) >= min(n, 32),
+          "%s x%d on %s: %d acknowledged, %d refused as over the cap: %s" %
+          (kind, n, dag, len(ok), len(busy),
+           [g for g in got if g not in ok and g not in busy][:3]))
     if kind in ("event", "webhook"):
         none = [g for g in ok if g[1].get("runs") != 1]
         check(not none, "%s x%d on %s: %d firings neither started nor "
