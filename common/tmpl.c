@@ -833,7 +833,7 @@ static bool heredoc_expand(struct shell *sh, char c)
         sh->hd_bs = true;
         break;
     case '$':
-        sh->hd_dollar = true;
+        sh->hd_dollar = !dollar; /* "$$" is a parameter */
         break;
     case '`':
         if (nested)
@@ -1045,7 +1045,7 @@ static void shell_code_char(struct shell *sh, char c, bool was_dollar, int lts,
     case '$':
         word_add(f, c, false);
         sh->escaped = c == '\\';
-        sh->dollar = c == '$';
+        sh->dollar = c == '$' && !was_dollar; /* "$$" is a parameter */
         return;
     case '\'':
         word_add(f, c, false);
@@ -1132,7 +1132,7 @@ static void shell_feed_dquote(struct shell *sh, char c)
         sh->mode = SHELL_BQUOTE;
         break;
     case '$':
-        sh->dollar = true;
+        sh->dollar = !was_dollar; /* "$$" is a parameter */
         break;
     default:
         if (was_dollar)
@@ -1185,7 +1185,7 @@ static void shell_feed_param(struct shell *sh, char c)
         sh->mode = SHELL_BQUOTE;
         break;
     case '$':
-        sh->dollar = true;
+        sh->dollar = !was_dollar; /* "$$" is a parameter */
         break;
     default:
         if (was_dollar)

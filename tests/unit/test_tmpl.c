@@ -548,6 +548,12 @@ static void test_shell_bypass(void **state)
     assert_sh_prints("printf '%s|' \"\\\\\n${{ params.p }}\"", "a b",
                      "\\\na b|");
     /* A "}" or ")" inside ${...} does not end what is around it. */
+    /* "$$" is a parameter: the "(" after it opens nothing. */
+    snprintf(want, sizeof(want), "echo %s)\n", p2);
+    assert_sh_prints("x=\"$$(echo ${{ params.p }})\"; echo \"${x#*(}\"", p2,
+                     want);
+    assert_sh_prints("x=\"$\\\n$(echo ${{ params.p }})\"; echo \"${x#*(}\"", p2,
+                     want);
     snprintf(want, sizeof(want), ") ) %s\n", p2);
     assert_sh_prints("echo \"${U:-)}\" \"$(echo ${U:-\")\"})\" "
                      "${{ params.p }}",
