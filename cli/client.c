@@ -223,3 +223,26 @@ void client_escape(const char *s, char *buf, size_t len)
     }
     buf[n] = '\0';
 }
+
+cJSON *client_get_run(const struct client *c, const char *cmd, const char *id)
+{
+    char path[256], esc[128];
+
+    client_escape(id, esc, sizeof(esc));
+    snprintf(path, sizeof(path), "/api/v1/runs/%s", esc);
+    return client_call_or_say(c, cmd, "GET", path, NULL);
+}
+
+const char *client_json_str(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+double client_json_num(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}

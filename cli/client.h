@@ -53,4 +53,13 @@ cJSON *client_call_or_say(const struct client *c, const char *cmd,
 /* Percent-encode s for use in a URL path segment or query value. */
 void client_escape(const char *s, char *buf, size_t len);
 
+/* GET /api/v1/runs/ID through client_call_or_say (NULL when it failed). */
+cJSON *client_get_run(const struct client *c, const char *cmd, const char *id);
+
+/* The string member key of o (borrowed), or NULL when absent or not one. */
+const char *client_json_str(const cJSON *o, const char *key);
+
+/* The number member key of o, or -1 when absent or not a number. */
+double client_json_num(const cJSON *o, const char *key);
+
 #endif

@@ -65,20 +65,6 @@ struct run_opts {
     cJSON *params;      /* -p NAME=VALUE, as an object of strings */
 };
 
-static const char *str_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double num_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
 /* Add -p NAME=VALUE (arg) to o->params; CLI_USAGE when malformed. */
 static int add_param(struct run_opts *o, char *arg)
 {
@@ -193,15 +179,6 @@ static bool run_finished(const char *st)
             strcmp(st, "canceled") == 0);
 }
 
-static cJSON *get_run(const struct client *c, const char *cmd, const char *id)
-{
-    char path[256], esc[128];
-
-    client_escape(id, esc, sizeof(esc));
-    snprintf(path, sizeof(path), "/api/v1/runs/%s", esc);
-    return client_call_or_say(c, cmd, "GET", path, NULL);
-}
-
 /* The first task that did not succeed, as "STEP: STATE (error)". */
 static void first_problem(const cJSON *run, char *buf, size_t len)
 {
@@ -210,14 +187,15 @@ static void first_problem(const cJSON *run, char *buf, size_t len)
     buf[0] = '\0';
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(run, "tasks"))
     {
-        const char *st = str_of(t, "state");
+        const char *st = client_json_str(t, "state");
 
         if (st == NULL || strcmp(st, "success") == 0 ||
             strcmp(st, "skipped") == 0)
             continue;
-        snprintf(buf, len, "; %s %s%s%.120s", str_of(t, "step"), st,
-                 str_of(t, "error") ? ": " : "",
-                 str_of(t, "error") ? str_of(t, "error") : "");
+        snprintf(buf, len, "; %s %s%s%.120s", client_json_str(t, "step"), st,
+                 client_json_str(t, "error") ? ": " : "",
+                 client_json_str(t, "error") ? client_json_str(t, "error")
+                                             : "");
         return;
     }
 }
@@ -233,10 +211,10 @@ static int wait_run(const struct client *c, double id, bool json)
     snprintf(ids, sizeof(ids), "%.0f", id);
     for (;;) {
         cJSON_Delete(r);
-        r = get_run(c, "trigger", ids);
+        r = client_get_run(c, "trigger", ids);
         if (r == NULL)
             return CLI_INVALID;
-        st = str_of(r, "state");
+        st = client_json_str(r, "state");
         if (run_finished(st))
             break;
         usleep(WAIT_POLL_MS * 1000);
@@ -246,11 +224,11 @@ static int wait_run(const struct client *c, double id, bool json)
     if (json) {
         cli_print_json(r);
     } else {
-        duration_text(str_of(r, "started_at"), str_of(r, "finished_at"), dur,
-                      sizeof(dur));
+        duration_text(client_json_str(r, "started_at"),
+                      client_json_str(r, "finished_at"), dur, sizeof(dur));
         first_problem(r, why, sizeof(why));
-        printf("run %s %s %s in %s%s\n", ids, str_of(r, "dag"), st, dur,
-               rc == CLI_OK ? "" : why);
+        printf("run %s %s %s in %s%s\n", ids, client_json_str(r, "dag"), st,
+               dur, rc == CLI_OK ? "" : why);
     }
     cJSON_Delete(r);
     return rc;
@@ -280,13 +258,13 @@ int cmd_trigger(int argc, char **argv)
     }
     if (reply && o.wait) {
         if (!o.json)
-            printf("%.0f\n", num_of(reply, "run_id"));
+            printf("%.0f\n", client_json_num(reply, "run_id"));
         fflush(stdout);
-        rc = wait_run(&c, num_of(reply, "run_id"), o.json);
+        rc = wait_run(&c, client_json_num(reply, "run_id"), o.json);
     } else if (reply && o.json) {
         cli_print_json(reply);
     } else if (reply) {
-        printf("%.0f\n", num_of(reply, "run_id"));
+        printf("%.0f\n", client_json_num(reply, "run_id"));
     }
     cJSON_Delete(reply);
     cJSON_Delete(body);
@@ -336,13 +314,14 @@ static void print_runs(const cJSON *reply)
            "ENV", "PRIO", "TRIGGER", "CREATED", "REASON");
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(reply, "runs"))
     {
-        const char *reason = str_of(r, "reason");
+        const char *reason = client_json_str(r, "reason");
         const cJSON *tr = cJSON_GetObjectItemCaseSensitive(r, "trigger");
 
         printf("%-8.0f %-20s %-9s %-10s %-8s %-8s %-20.19s %s%s\n",
-               num_of(r, "id"), cli_str(r, "dag"), cli_str(r, "state"),
-               cli_str(r, "environment"), prio_name(num_of(r, "priority")),
-               cli_str(tr, "kind"), cli_str(r, "created_at"),
+               client_json_num(r, "id"), cli_str(r, "dag"), cli_str(r, "state"),
+               cli_str(r, "environment"),
+               prio_name(client_json_num(r, "priority")), cli_str(tr, "kind"),
+               cli_str(r, "created_at"),
                cJSON_IsTrue(cJSON_GetObjectItem(r, "awaiting_approval"))
                    ? "[awaiting approval] "
                    : "",
@@ -396,7 +375,7 @@ static void attempt_end(const cJSON *t, char *buf, size_t len)
     cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(t, "attempts"))
         last = a;
     code = cJSON_GetObjectItemCaseSensitive(last, "exit_code");
-    st = str_of(last, "state");
+    st = client_json_str(last, "state");
     if (st != NULL && strcmp(st, "timed_out") == 0)
         snprintf(buf, len, "timeout");
     else if (cJSON_IsNumber(code))
@@ -408,27 +387,29 @@ static void attempt_end(const cJSON *t, char *buf, size_t len)
 /* The approval of t: "awaiting approval", "approved by X", or "". */
 static void approval_text(const cJSON *t, char *buf, size_t len)
 {
-    const char *st = str_of(t, "state");
-    const char *d = str_of(t, "decision");
+    const char *st = client_json_str(t, "state");
+    const char *d = client_json_str(t, "decision");
 
     buf[0] = '\0';
     if (st != NULL && strcmp(st, "awaiting_approval") == 0)
         snprintf(buf, len, "  awaiting approval");
     else if (d != NULL)
         snprintf(buf, len, "  %s by %s", d,
-                 str_of(t, "decided_by") ? str_of(t, "decided_by") : "?");
+                 client_json_str(t, "decided_by")
+                     ? client_json_str(t, "decided_by")
+                     : "?");
 }
 
 static void print_task(const cJSON *t)
 {
     char dur[32], name[160], end[32], appr[260];
     const cJSON *matrix = cJSON_GetObjectItemCaseSensitive(t, "matrix");
-    const char *error = str_of(t, "error");
-    const char *message = str_of(t, "approval_message");
-    const char *state = str_of(t, "state");
+    const char *error = client_json_str(t, "error");
+    const char *message = client_json_str(t, "approval_message");
+    const char *state = client_json_str(t, "state");
 
     snprintf(name, sizeof(name), "%s%s", cli_str(t, "step"),
-             str_of(t, "hook") ? " (hook)" : "");
+             client_json_str(t, "hook") ? " (hook)" : "");
     if (cJSON_IsObject(matrix)) {
         char *m = cJSON_PrintUnformatted(matrix);
 
@@ -436,13 +417,14 @@ static void print_task(const cJSON *t)
                  m ? m : "");
         cJSON_free(m);
     }
-    duration_text(str_of(t, "started_at"), str_of(t, "finished_at"), dur,
-                  sizeof(dur));
+    duration_text(client_json_str(t, "started_at"),
+                  client_json_str(t, "finished_at"), dur, sizeof(dur));
     attempt_end(t, end, sizeof(end));
     approval_text(t, appr, sizeof(appr));
     printf("  %-32s %-12s %-18s try %.0f/%.0f  %-10s %s%s\n", name,
-           cli_str(t, "queue"), cli_str(t, "state"), num_of(t, "try_count"),
-           num_of(t, "max_tries"), dur, end, appr);
+           cli_str(t, "queue"), cli_str(t, "state"),
+           client_json_num(t, "try_count"), client_json_num(t, "max_tries"),
+           dur, end, appr);
     if (error)
         printf("      %s\n", error);
     if (message && state && strcmp(state, "awaiting_approval") == 0)
@@ -463,22 +445,23 @@ int cmd_run(int argc, char **argv)
     if (optind != argc - 1)
         return cli_usage_error("run", "name exactly one run id");
     client_init(&c, o.server);
-    reply = get_run(&c, "run", argv[optind]);
+    reply = client_get_run(&c, "run", argv[optind]);
     if (reply == NULL)
         return CLI_INVALID;
-    rc = run_exit(str_of(reply, "state"));
+    rc = run_exit(client_json_str(reply, "state"));
     if (o.json) {
         cli_print_json(reply);
         cJSON_Delete(reply);
         return rc;
     }
-    duration_text(str_of(reply, "started_at"), str_of(reply, "finished_at"),
-                  dur, sizeof(dur));
-    printf("run %.0f  %s  %s  %s  env %s  priority %s\n", num_of(reply, "id"),
-           cli_str(reply, "dag"), cli_str(reply, "state"), dur,
-           cli_str(reply, "environment"), prio_name(num_of(reply, "priority")));
-    if (str_of(reply, "reason"))
-        printf("reason: %s\n", str_of(reply, "reason"));
+    duration_text(client_json_str(reply, "started_at"),
+                  client_json_str(reply, "finished_at"), dur, sizeof(dur));
+    printf("run %.0f  %s  %s  %s  env %s  priority %s\n",
+           client_json_num(reply, "id"), cli_str(reply, "dag"),
+           cli_str(reply, "state"), dur, cli_str(reply, "environment"),
+           prio_name(client_json_num(reply, "priority")));
+    if (client_json_str(reply, "reason"))
+        printf("reason: %s\n", client_json_str(reply, "reason"));
     printf("  %-32s %-12s %-18s %-9s %-10s %s\n", "STEP", "QUEUE", "STATE",
            "TRIES", "DURATION", "END");
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(reply, "tasks"))
@@ -514,9 +497,10 @@ int cmd_workers(int argc, char **argv)
     {
         char *q = cJSON_PrintUnformatted(cJSON_GetObjectItem(w, "queues"));
 
-        printf("%-6.0f %-24s %-8s %-24s %5.0f %7.0f %.19s\n", num_of(w, "id"),
-               cli_str(w, "name"), cli_str(w, "state"), q ? q : "-",
-               num_of(w, "slots"), num_of(w, "running_attempts"),
+        printf("%-6.0f %-24s %-8s %-24s %5.0f %7.0f %.19s\n",
+               client_json_num(w, "id"), cli_str(w, "name"),
+               cli_str(w, "state"), q ? q : "-", client_json_num(w, "slots"),
+               client_json_num(w, "running_attempts"),
                cli_str(w, "last_seen_at"));
         cJSON_free(q);
     }

@@ -25,29 +25,6 @@ static const char logs_usage[] =
     "worker's notes); --separate prints stderr lines on stderr.\n"
     "-f keeps following it until the attempt ends.\n";
 
-static const char *str_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static double num_of(const cJSON *o, const char *key)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-    return cJSON_IsNumber(v) ? v->valuedouble : -1;
-}
-
-static cJSON *get_run(const struct client *c, const char *cmd, const char *id)
-{
-    char path[256], esc[128];
-
-    client_escape(id, esc, sizeof(esc));
-    snprintf(path, sizeof(path), "/api/v1/runs/%s", esc);
-    return client_call_or_say(c, cmd, "GET", path, NULL);
-}
-
 /* What `weir logs` was asked for. */
 struct logs_opts {
     const char *server; /* --server */
@@ -126,16 +103,17 @@ static double find_attempt(const cJSON *run_json, const char *step, long cell,
 
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(run_json, "tasks"))
     {
-        if (strcmp(str_of(t, "step") ? str_of(t, "step") : "", step) != 0 ||
-            num_of(t, "cell") != (double)cell)
+        if (strcmp(client_json_str(t, "step") ? client_json_str(t, "step") : "",
+                   step) != 0 ||
+            client_json_num(t, "cell") != (double)cell)
             continue;
         cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(t, "attempts"))
         {
-            if (num_of(a, "try") >= 0 &&
-                (try == 0 || num_of(a, "try") == (double)try)) {
-                const char *st = str_of(a, "state");
+            if (client_json_num(a, "try") >= 0 &&
+                (try == 0 || client_json_num(a, "try") == (double)try)) {
+                const char *st = client_json_str(a, "state");
 
-                id = num_of(a, "id");
+                id = client_json_num(a, "id");
                 *running = st && strcmp(st, "running") == 0;
                 *capped = cJSON_GetObjectItemCaseSensitive(a, "log_capped");
                 *failed = st && !*running && strcmp(st, "success") != 0;
@@ -167,15 +145,16 @@ static bool print_log_page(const struct client *c, const struct logs_opts *o,
             cJSON_GetObjectItemCaseSensitive(reply, "lines"));
         cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(reply, "lines"))
         {
-            const char *stream = str_of(l, "stream");
+            const char *stream = client_json_str(l, "stream");
             bool err = stream != NULL && strcmp(stream, "stderr") == 0;
 
-            *after = num_of(l, "seq");
+            *after = client_json_num(l, "seq");
             if (o->stream != NULL &&
                 (stream == NULL || strcmp(stream, o->stream) != 0))
                 continue;
             fprintf(err && o->separate ? stderr : stdout, "%s\n",
-                    str_of(l, "line") ? str_of(l, "line") : "");
+                    client_json_str(l, "line") ? client_json_str(l, "line")
+                                               : "");
         }
         fflush(stdout);
         cJSON_Delete(reply);
@@ -192,7 +171,8 @@ static void say_capped(const struct logs_opts *o, const cJSON *capped)
     fprintf(stderr,
             "weir logs: the log was capped by the worker: %.0f of %.0f "
             "lines kept\n",
-            num_of(capped, "lines_kept"), num_of(capped, "lines_total"));
+            client_json_num(capped, "lines_kept"),
+            client_json_num(capped, "lines_total"));
 }
 
 int cmd_logs(int argc, char **argv)
@@ -211,14 +191,14 @@ int cmd_logs(int argc, char **argv)
         return cli_usage_error("logs", "name a run id and a step");
     client_init(&c, o.server);
     do {
-        cJSON *r = get_run(&c, "logs", argv[optind]);
+        cJSON *r = client_get_run(&c, "logs", argv[optind]);
         const char *st;
 
         if (r == NULL)
             return CLI_INVALID;
         latest = find_attempt(r, argv[optind + 1], o.cell, o.try, &running,
                               &failed, &capped);
-        st = str_of(r, "state");
+        st = client_json_str(r, "state");
         over = st != NULL &&
                (strcmp(st, "success") == 0 || strcmp(st, "failed") == 0 ||
                 strcmp(st, "canceled") == 0);
