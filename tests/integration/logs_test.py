@@ -190,8 +190,9 @@ def test_cli_options():
     check(rc == 0 and out.splitlines() == ["out-2", "err-2"] and err == "",
           "weir logs: every stream on stdout, the latest try: %d %r %r"
           % (rc, out, err))
+    # try 1 failed: its log is printed and weir logs exits 1
     rc, out, err = cli("logs", str(run_id), "flaky", "--try", "1")
-    check(out.splitlines() == ["out-1", "err-1"],
+    check(rc == 1 and out.splitlines() == ["out-1", "err-1"],
           "weir logs --try 1: %d %r %r" % (rc, out, err))
     rc, out, err = cli("logs", str(run_id), "flaky", "--separate")
     check(rc == 0 and out.splitlines() == ["out-2"] and
@@ -199,7 +200,7 @@ def test_cli_options():
           "weir logs --separate: %d %r %r" % (rc, out, err))
     rc, out, err = cli("logs", str(run_id), "flaky", "--stream", "stderr",
                        "--try", "1")
-    check(rc == 0 and out.splitlines() == ["err-1"] and err == "",
+    check(rc == 1 and out.splitlines() == ["err-1"] and err == "",
           "weir logs --stream stderr --try 1: %d %r %r" % (rc, out, err))
     rc, out, err = cli("logs", str(run_id), "flaky", "--stream", "stdout")
     check(rc == 0 and out.splitlines() == ["out-2"],
@@ -217,7 +218,7 @@ def test_cli_options():
     check(rc == 2 and "--try takes" in err,
           "weir logs --try x: %d %r" % (rc, err))
     rc, out, err = cli("logs", str(run_id), "flaky", "-f", "--try", "1")
-    check(out.splitlines() == ["out-1", "err-1"],
+    check(rc == 1 and out.splitlines() == ["out-1", "err-1"],
           "weir logs -f --try 1 of a finished run: %d %r %r" % (rc, out, err))
 
 
