@@ -14,9 +14,9 @@ static const char usage_text[] =
     "nothing until the file is back or it is deleted), the next cron fire\n"
     "time, and the file.\n\n"
     "  --json         print the server's JSON answer\n"
-    "  --server URL   the server (default: $WEIR_SERVER, .weir/server.url,\n"
-    "                 or http://127.0.0.1:8080); token from $WEIR_TOKEN or\n"
-    "                 .weir/admin.token\n";
+    "  --server URL   the server, with the token in $WEIR_TOKEN (default:\n"
+    "                 $WEIR_SERVER with $WEIR_TOKEN, or .weir/server.url\n"
+    "                 with .weir/admin.token; never one of each)\n";
 
 static const char *str_or(const cJSON *o, const char *key, const char *dflt)
 {
