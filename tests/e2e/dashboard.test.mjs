@@ -278,6 +278,9 @@ await test('live-gate-keeps-comment', async () => {
   if (!/#\/runs\//.test(admin.url())) await admin.goto(`${BASE}/#/runs/${id}`);
   await admin.waitForSelector('[data-approve="hold"]', {timeout: 30000});
   check(!(await admin.$('tr[data-task="talk"] .badge.st-success')), 'talk finished too early for this test');
+  // the server rendered the gate's message when the gate was reached
+  const message = await admin.textContent('[data-gate="hold"] .gate-message');
+  check(message === `Keep what talk said in run ${id}?`, `the gate's message: ${message}`);
   const text = 'typed while talk runs';
   await admin.fill('#comment-hold', text);
   // talk finishing changes the run, and the page redraws what changed
@@ -299,6 +302,22 @@ await test('broken-dag', async () => {
   const row = await admin.textContent('#dags tr[data-dag="broken"]');
   check(/broken\.yaml:4:\d+: step "a" needs "nope"/.test(row), `the load error is not shown: ${row}`);
   rmSync(`${DAGS}/broken.yaml`);
+});
+
+// A DAG whose file is gone is shown as missing: no Trigger form, no pause,
+// a word on why, and a Delete button for an admin.
+await test('missing-dag-page', async () => {
+  writeFileSync(`${DAGS}/gone.yaml`, 'dag: gone\nsteps:\n  - id: a\n    run: "true"\n');
+  await admin.goto(`${BASE}/#/dags`);
+  await admin.waitForSelector('#dags tr[data-dag="gone"] .badge.st-active', {timeout: 30000});
+  rmSync(`${DAGS}/gone.yaml`);
+  await admin.waitForSelector('#dags tr[data-dag="gone"] .badge.st-missing', {timeout: 30000});
+  await admin.click('#dags tr[data-dag="gone"] a.dag-link');
+  await admin.waitForSelector('#file-missing');
+  check(!(await admin.$('#trigger-form')), 'a DAG whose file is gone offers the Trigger form');
+  check(!!(await admin.$('#dag-delete')), 'no Delete button for an admin on a DAG whose file is gone');
+  const d = await api('GET', '/api/v1/dags/gone');
+  check(d.file_missing === true, `the API: ${JSON.stringify(d)}`);
 });
 
 // A DAG that never loaded has nothing to run: no Trigger form, no claim of
