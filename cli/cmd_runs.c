@@ -94,6 +94,22 @@ static int logs_parse(int argc, char **argv, struct logs_opts *o)
 /* The attempt of the task of `step` (and cell): of try `try`, or the
  * latest when try is 0; its state (*failed: it ended and did not succeed)
  * and what a cap cut of its log. */
+/* Whether run_json has a task of `step` and cell. */
+static bool has_task(const cJSON *run_json, const char *step, long cell)
+{
+    const cJSON *t;
+
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(run_json, "tasks"))
+    {
+        const char *s = client_json_str(t, "step");
+
+        if (s != NULL && strcmp(s, step) == 0 &&
+            client_json_num(t, "cell") == (double)cell)
+            return true;
+    }
+    return false;
+}
+
 static double find_attempt(const cJSON *run_json, const char *step, long cell,
                            long try, bool *running, bool *failed,
                            const cJSON **capped)
@@ -196,6 +212,16 @@ int cmd_logs(int argc, char **argv)
 
         if (r == NULL)
             return CLI_INVALID;
+        if (!has_task(r, argv[optind + 1], o.cell)) {
+            fprintf(stderr, "weir logs: run %s has no step \"%s\"",
+                    argv[optind], argv[optind + 1]);
+            if (o.cell != 0)
+                fprintf(stderr, " with cell %ld", o.cell);
+            fputc('\n', stderr);
+            cJSON_Delete(r);
+            cJSON_Delete(capped_copy);
+            return CLI_INVALID;
+        }
         latest = find_attempt(r, argv[optind + 1], o.cell, o.try, &running,
                               &failed, &capped);
         st = client_json_str(r, "state");

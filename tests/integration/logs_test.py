@@ -214,6 +214,9 @@ def test_cli_options():
     rc, out, err = cli("logs", str(run_id), "flaky", "--try", "3")
     check(rc == 1 and "no try 3" in err,
           "weir logs --try 3 of 2: %d %r" % (rc, err))
+    rc, out, err = cli("logs", str(run_id), "flakey")
+    check(rc == 1 and 'has no step "flakey"' in err,
+          "weir logs of an unknown step: %d %r" % (rc, err))
     rc, out, err = cli("logs", str(run_id), "flaky", "--try", "x")
     check(rc == 2 and "--try takes" in err,
           "weir logs --try x: %d %r" % (rc, err))
