@@ -5,10 +5,10 @@
 # every test: formatting, unit and CLI tests (release and under ASan/UBSan),
 # a warning-free build with gcc (Release) and clang (Debug), and each fuzz
 # target for a bounded time.
-#   WEIR_FUZZ_SECONDS  seconds per fuzz target (default 60; 0 skips fuzzing)
+#   WEIR_FUZZ_SECONDS  seconds per fuzz target (default 40; 0 skips fuzzing)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-fuzz_seconds=${WEIR_FUZZ_SECONDS:-60}
+fuzz_seconds=${WEIR_FUZZ_SECONDS:-40}
 out="$top/tests/out"
 
 step() { printf '\n== %s\n' "$*"; }
