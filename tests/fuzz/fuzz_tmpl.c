@@ -518,6 +518,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t raw, vlen;
     char *out = NULL;
     int rc, crc, off = -1;
+    bool quoted_found;
     struct stat st;
 
     if (size < 2)
@@ -558,8 +559,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     CHECK(out != NULL);
     run_dash(out, errbuf, sizeof(errbuf));
+    /* A value (or a text) holding "found" can put the words of dash's
+     * message in an error message that quotes it ("test: ...: unexpected
+     * operator"): then the canaries and the folder tell alone. */
+    quoted_found =
+        strstr(value, "found") != NULL || strstr(out, "found") != NULL;
     if (stat(marker, &st) == 0 || work_entries() != 0 ||
-        called_unknown(errbuf)) {
+        (!quoted_found && called_unknown(errbuf))) {
         fprintf(stderr,
                 "finding: the value ran as code\n--- template:\n%s\n"
                 "--- value:\n%s\n--- rendered:\n%s\n--- stderr:\n%s\n",
