@@ -25,6 +25,9 @@ packages=(
     # libraries
     libyaml-dev libcjson-dev libuv1-dev libmicrohttpd-dev libpq-dev
     libcurl4-openssl-dev
+    # libcrypto (HMAC of webhooks, constant-time compares): libcurl's
+    # package only suggests it
+    libssl-dev
     # cmocka: every build compiles the unit tests (CMake's WEIR_TESTS)
     libcmocka-dev
     # run time: the private PostgreSQL cluster, time zones, step scripts
