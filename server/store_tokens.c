@@ -105,6 +105,21 @@ int store_token_list(struct store_conn *c, cJSON **out, struct weir_err *err)
         0, NULL, out, err);
 }
 
+/* A transaction that holds the tokens' advisory lock: changes of who is
+ * an admin are serialised, so the last admin token is never revoked by
+ * two requests at once nor a first admin token made twice. */
+static int tokens_begin(struct store_conn *c, struct weir_err *err)
+{
+    int rc = store_begin(c, err);
+
+    if (rc == 0)
+        rc = store_cmd(c,
+                       "SELECT pg_advisory_xact_lock(" STR(
+                           STORE_LOCK_CLASS) ", " STR(STORE_LOCK_TOKENS) ")",
+                       0, NULL, err);
+    return rc;
+}
+
 int store_token_revoke(struct store_conn *c, const char *name,
                        struct weir_err *err)
 {
@@ -112,12 +127,7 @@ int store_token_revoke(struct store_conn *c, const char *name,
     PGresult *r = NULL;
     int rc, n = 0;
 
-    rc = store_begin(c, err);
-    if (rc == 0)
-        rc = store_cmd(c,
-                       "SELECT pg_advisory_xact_lock(" STR(
-                           STORE_LOCK_CLASS) ", " STR(STORE_LOCK_TOKENS) ")",
-                       0, NULL, err);
+    rc = tokens_begin(c, err);
     /* Refuse to revoke the last live admin token: nobody could create
      * another one over the API. */
     if (rc == 0)
@@ -158,12 +168,7 @@ int store_token_first_admin(struct store_conn *c, const char *hash,
     bool have = false;
     int rc;
 
-    rc = store_begin(c, err);
-    if (rc == 0)
-        rc = store_cmd(c,
-                       "SELECT pg_advisory_xact_lock(" STR(
-                           STORE_LOCK_CLASS) ", " STR(STORE_LOCK_TOKENS) ")",
-                       0, NULL, err);
+    rc = tokens_begin(c, err);
     if (rc == 0)
         rc = store_query(c,
                          "SELECT 1 FROM api_tokens "
