@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "duration.h"
-#include "http_guard.h"
+#include "http/guard.h"
 
 #define DEFAULT_LISTEN    "127.0.0.1:8080"
 #define DEFAULT_DAGS_DIR  "./dags"

@@ -8,7 +8,7 @@ file(GLOB files ${DIR}/*.sql)
 list(SORT files)
 
 set(body "/* Generated from the migrations folder by embed_migrations.cmake. */\n")
-string(APPEND body "#include \"migrations.h\"\n\n")
+string(APPEND body "#include \"store/migrations.h\"\n\n")
 set(table "")
 set(seen "")
 set(i 0)

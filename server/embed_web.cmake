@@ -9,7 +9,7 @@ file(GLOB files ${DIR}/*)
 list(SORT files)
 
 set(body "/* Generated from web/ by embed_web.cmake. */\n")
-string(APPEND body "#include \"web_files.h\"\n\n")
+string(APPEND body "#include \"api/web_files.h\"\n\n")
 set(table "")
 set(i 0)
 foreach(f ${files})

@@ -13,16 +13,16 @@
 #include <string.h>
 #include <time.h>
 
-#include "api.h"
-#include "auth.h"
+#include "api/api.h"
+#include "api/auth.h"
 #include "config.h"
-#include "dagdir.h"
-#include "events.h"
+#include "engine/events.h"
+#include "engine/metrics.h"
+#include "jobs/dagdir.h"
+#include "jobs/notify.h"
+#include "jobs/reaper.h"
+#include "jobs/scheduler.h"
 #include "log.h"
-#include "metrics.h"
-#include "notify.h"
-#include "reaper.h"
-#include "scheduler.h"
 
 #define DB_WAIT_S 15 /* how long a start waits for the database */
 

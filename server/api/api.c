@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The route table, the token check, and the health route. */
+#include "api/api.h"
+
+#include <string.h>
+
+#include "api/auth.h"
+#include "engine/events.h"
+#include "log.h"
+
+static void api_health(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    cJSON *o = cJSON_CreateObject();
+    int rc = store_conn_get(api->store, &c, &err);
+
+    if (rc == 0)
+        rc = store_ping(c, &err);
+    store_conn_put(c);
+    cJSON_AddStringToObject(o, "status", rc == 0 ? "ok" : "degraded");
+    cJSON_AddStringToObject(o, "database", rc == 0 ? "ok" : "down");
+    cJSON_AddStringToObject(o, "version", WEIR_VERSION);
+    if (rc != 0) {
+        char q[300];
+
+        /* The database's words go to the log, not to the caller. */
+        log_warn("event=health_degraded msg=%s",
+                 log_quote(err.msg, q, sizeof(q)));
+        cJSON_AddStringToObject(o, "error", "the database cannot be reached");
+    }
+    http_reply_json(req, rc == 0 ? 200 : 503, o);
+}
+
+int api_auth(void *app, struct http_req *req, struct weir_err *err)
+{
+    struct api *api = app;
+    enum auth_role role = AUTH_ROLE_READ;
+    int rc;
+
+    rc = auth_check(api->store, http_req_header(req, "Authorization"), &role,
+                    err);
+    if (rc == 0)
+        rc = auth_allows(role, http_req_method(req), http_req_path(req), err);
+    return rc;
+}
+
+const struct http_route api_routes[] = {
+    {"GET", "/api/v1/health", api_health, HTTP_PUBLIC, 0},
+    {"GET", "/api/v1/tokens", api_tokens_list, 0, 0},
+    {"POST", "/api/v1/tokens", api_token_create, HTTP_JSON_BODY, 0},
+    {"DELETE", "/api/v1/tokens/{name}", api_token_revoke, 0, 0},
+    {"POST", "/api/v1/tokens/{name}/revoke", api_token_revoke,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"GET", "/api/v1/dags", api_dags_list, 0, 0},
+    {"POST", "/api/v1/dags", api_dag_submit, 0, 0},
+    {"GET", "/api/v1/dags/{id}", api_dag_get, 0, 0},
+    {"DELETE", "/api/v1/dags/{id}", api_dag_delete, 0, 0},
+    {"GET", "/api/v1/dags/{id}/versions", api_dag_versions, 0, 0},
+    {"POST", "/api/v1/dags/{id}/runs", api_run_trigger,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"GET", "/api/v1/runs", api_runs_list, 0, 0},
+    {"GET", "/api/v1/runs/{id}", api_run_get, 0, 0},
+    {"POST", "/api/v1/workers/register", api_worker_register, HTTP_JSON_BODY,
+     0},
+    {"POST", "/api/v1/workers/{id}/lease", api_worker_lease,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/attempts/{id}/heartbeat", api_attempt_heartbeat,
+     HTTP_JSON_BODY, 0},
+    {"POST", "/api/v1/attempts/{id}/logs", api_attempt_logs_post,
+     HTTP_JSON_BODY | HTTP_ANY_BYTES, 0},
+    {"GET", "/api/v1/attempts/{id}/logs", api_attempt_logs_get, 0, 0},
+    {"POST", "/api/v1/attempts/{id}/complete", api_attempt_complete,
+     HTTP_JSON_BODY, 0},
+    {"POST", "/api/v1/runs/{id}/cancel", api_run_cancel,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/runs/{id}/retry", api_run_retry,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/runs/{id}/steps/{step}/approve", api_step_approve,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/runs/{id}/steps/{step}/reject", api_step_reject,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/dags/{id}/pause", api_dag_pause,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/dags/{id}/unpause", api_dag_unpause,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"GET", "/api/v1/workers", api_workers_list, 0, 0},
+    {"GET", "/metrics", api_metrics, 0, 0},
+    {"GET", "/api/v1/artifacts", api_artifacts_list, 0, 0},
+    {"GET", "/api/v1/artifacts/{name}", api_artifact_get, 0, 0},
+    {"POST", "/api/v1/artifacts/{name}/versions/{version}/promote",
+     api_artifact_promote, HTTP_JSON_BODY, 0},
+    {"POST", "/api/v1/artifacts/{name}/versions/{version}/approve",
+     api_artifact_approve, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"POST", "/api/v1/artifacts/{name}/versions/{version}/reject",
+     api_artifact_reject, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    {"GET", "/api/v1/runs/{id}/lineage", api_run_lineage, 0, 0},
+    /* triggers (api_events.c) */
+    {"POST", "/api/v1/events", api_events_post, HTTP_JSON_BODY,
+     EVENTS_BODY_MAX},
+    {"GET", "/api/v1/events", api_events_list, 0, 0},
+    {"POST", "/api/v1/hooks/{dag}/{trigger}", api_hook_post, HTTP_PUBLIC,
+     HOOK_BODY_MAX},
+    {"GET", "/api/v1/dags/{id}/triggers", api_dag_triggers, 0, 0},
+    {"POST", "/api/v1/metrics", api_metric_post, HTTP_JSON_BODY,
+     16 * 1024 * 1024},
+    {"GET", "/api/v1/metrics/{name}", api_metric_get, 0, 0},
+    /* The dashboard: its token's role, the latest runs of every DAG, the
+     * runs-by-steps grid, a version's source, its files (last,
+     * so that every API path above wins). */
+    {"GET", "/api/v1/session", api_session_get, 0, 0},
+    {"GET", "/api/v1/recent-runs", api_recent_runs, 0, 0},
+    {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0},
+    {"GET", "/api/v1/dags/{id}/versions/{version}", api_dag_version_get, 0, 0},
+    {"GET", "/", api_web_get, HTTP_PUBLIC, 0},
+    {"GET", "/{file}", api_web_get, HTTP_PUBLIC, 0},
+};
+
+const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);

@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DAGs submitted over the API (admin tokens):
+ *
+ *   POST   /api/v1/dags       YAML body (application/yaml, text/yaml) or
+ *                             {"source": "..."} (application/json)
+ *                             -> 201 new DAG, 200 update:
+ *                                {dag, version_id, hash, created,
+ *                                 new_version}
+ *                             -> 400 {error: {code, message, details:
+ *                                [{line, column, message}]}}
+ *   DELETE /api/v1/dags/{id}  -> 204
+ *
+ * A submitted document is validated like a file of the DAGs folder and
+ * must name its DAG with `dag:` (there is no file name to take it from).
+ * An id held by a file is refused with 409: the file stays the one place
+ * that DAG is defined. Deleting removes the DAG with its versions and
+ * runs, and only while none of its runs is queued or running.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "jobs/scheduler.h"
+#include "jsoncheck.h"
+#include "log.h"
+#include "store/dagapi.h"
+#include "ynode.h"
+
+#define SUBMIT_NAME "api" /* what messages call a submitted document */
+
+/* How the body of a submission is written. */
+enum submit_kind {
+    SUBMIT_YAML, /* the document itself */
+    SUBMIT_JSON, /* {"source": "<the document>"} */
+};
+
+/* Whether Content-Type `type` (parameters ignored) is `want`. */
+static bool type_is(const char *type, const char *want)
+{
+    size_t n = strcspn(type, "; \t");
+
+    return n == strlen(want) && strncasecmp(type, want, n) == 0;
+}
+
+/* The kind of body Content-Type announces; none means YAML, and so do
+ * text/plain and the form type that command-line HTTP clients send for a
+ * file when told nothing else. */
+static int submit_kind_get(const char *type, enum submit_kind *out,
+                           struct weir_err *err)
+{
+    static const char *const yaml[] = {
+        "application/yaml", "application/x-yaml",
+        "text/yaml",        "text/x-yaml",
+        "text/plain",       "application/x-www-form-urlencoded"};
+
+    if (type == NULL || type[0] == '\0') {
+        *out = SUBMIT_YAML;
+        return 0;
+    }
+    if (type_is(type, "application/json")) {
+        *out = SUBMIT_JSON;
+        return 0;
+    }
+    for (size_t i = 0; i < WEIR_ARRAY_LEN(yaml); i++) {
+        if (type_is(type, yaml[i])) {
+            *out = SUBMIT_YAML;
+            return 0;
+        }
+    }
+    return weir_err_set(err, WEIR_EINVAL,
+                        "Content-Type %.100s is not accepted: send the DAG as "
+                        "application/yaml or text/yaml, or as "
+                        "{\"source\": \"...\"} in application/json",
+                        type);
+}
+
+/* Whether JSON text holds a \u0000 escape, which would cut the decoded
+ * string short. Escapes are skipped whole, so "\\u0000" is not one. */
+static bool json_has_nul_escape(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (text[i + 1] == 'u' && i + 5 < len &&
+            memcmp(text + i + 2, "0000", 4) == 0)
+            return true;
+        i++;
+    }
+    return false;
+}
+
+/* The "source" of a JSON submission into *text (borrowed from *root, a
+ * new tree the caller deletes). */
+static int json_source(const char *body, size_t len, cJSON **root,
+                       const char **text, size_t *text_len,
+                       struct weir_err *err)
+{
+    static const struct api_key keys[] = {{"source", API_STR | API_REQUIRED}};
+    const cJSON *s;
+    cJSON *j;
+    int rc;
+
+    if (json_has_nul_escape(body, len))
+        return weir_err_set(err, WEIR_EINVAL, "the DAG text holds a NUL byte");
+    if (json_depth_check(body, len, JSON_DEPTH_MAX, err) < 0)
+        return err->code;
+    j = cJSON_ParseWithLength(body, len);
+    if (j == NULL)
+        return weir_err_set(err, WEIR_EPARSE,
+                            "malformed JSON: expected {\"source\": \"<the DAG "
+                            "as YAML>\"}");
+    rc = api_body_check(j, keys, WEIR_ARRAY_LEN(keys), "DAG submission", err);
+    if (rc < 0) {
+        cJSON_Delete(j);
+        return rc;
+    }
+    s = cJSON_GetObjectItemCaseSensitive(j, "source");
+    if (!cJSON_IsString(s)) {
+        cJSON_Delete(j);
+        return weir_err_set(err, WEIR_EINVAL,
+                            "expected {\"source\": \"<the DAG as YAML>\"}");
+    }
+    *root = j;
+    *text = s->valuestring;
+    *text_len = strlen(s->valuestring);
+    return 0;
+}
+
+/* The YAML text of a submission: the body, or the "source" of a JSON
+ * body (then *root holds it). */
+static int submit_source(struct http_req *req, cJSON **root, const char **text,
+                         size_t *len, struct weir_err *err)
+{
+    enum submit_kind kind = SUBMIT_YAML;
+    size_t body_len = 0;
+    const char *body = http_req_body(req, &body_len);
+    int rc = submit_kind_get(http_req_header(req, "Content-Type"), &kind, err);
+
+    if (rc < 0)
+        return rc;
+    if (kind == SUBMIT_JSON)
+        return json_source(body, body_len, root, text, len, err);
+    if (strlen(body) != body_len)
+        return weir_err_set(err, WEIR_EINVAL, "the DAG text holds a NUL byte");
+    *text = body;
+    *len = body_len;
+    return 0;
+}
+
+/* A valid document that does not say `dag:` would take its id from the
+ * name "api"; refuse it instead. */
+static int check_dag_key(const char *text, size_t len, struct dag_diags *diags)
+{
+    struct ydoc_limits limits = ydoc_limits_default();
+    struct ydoc *doc = NULL;
+    struct weir_err err = {0};
+    int line = 0, col = 0, rc;
+
+    rc = ydoc_parse(text, len, &limits, &doc, &err, &line, &col);
+    if (rc == WEIR_ENOMEM)
+        return rc;
+    if (rc == 0 && ynode_map_get(ydoc_root(doc), "dag") == NULL) {
+        dag_diags_add(diags, (struct dag_pos){1, 1},
+                      "a DAG submitted over the API must name itself with a "
+                      "\"dag:\" key");
+        rc = WEIR_EINVAL;
+    }
+    ydoc_free(doc);
+    return rc == WEIR_EINVAL ? rc : 0;
+}
+
+/* The error reply for a document in error (code from dag_load), with
+ * every diagnostic under "details". */
+static void reply_invalid(struct http_req *req, int code,
+                          const struct dag_diags *d)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(root, "error");
+    cJSON *details = cJSON_CreateArray();
+    char first[400];
+
+    if (d->v[0].pos.line > 0)
+        snprintf(first, sizeof(first), "%s:%d:%d: %s", SUBMIT_NAME,
+                 d->v[0].pos.line, d->v[0].pos.col, d->v[0].msg);
+    else
+        snprintf(first, sizeof(first), "%s: %s", SUBMIT_NAME, d->v[0].msg);
+    cJSON_AddStringToObject(e, "code", weir_errname(code));
+    cJSON_AddStringToObject(e, "message", first);
+    cJSON_AddItemToObject(e, "details", details);
+    for (size_t i = 0; i < d->n; i++) {
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddItemToArray(details, o);
+        cJSON_AddNumberToObject(o, "line", d->v[i].pos.line);
+        cJSON_AddNumberToObject(o, "column", d->v[i].pos.col);
+        cJSON_AddStringToObject(o, "message", d->v[i].msg);
+    }
+    cJSON_AddBoolToObject(e, "truncated", d->truncated);
+    log_info("event=dag_submit_invalid errors=%zu", d->n);
+    http_reply_json(req, weir_err_http_status(code), root);
+}
+
+/* Load and check a submitted text. 0 with *out; on a document in error
+ * the reply is sent and *replied set; other failures are in err. */
+static int submit_load(struct http_req *req, const char *text, size_t len,
+                       struct dag **out, bool *replied, struct weir_err *err)
+{
+    struct dag_diags diags;
+    struct dag *dag = NULL;
+    int rc;
+
+    dag_diags_init(&diags);
+    rc = dag_load(SUBMIT_NAME, text, len, &dag, &diags);
+    if (rc == 0)
+        rc = check_dag_key(text, len, &diags);
+    if (rc == WEIR_ENOMEM) {
+        weir_err_set(err, rc, "out of memory loading the DAG");
+    } else if (rc < 0 && diags.n > 0) {
+        reply_invalid(req, rc, &diags);
+        *replied = true;
+    } else if (rc < 0) {
+        weir_err_set(err, rc, "the DAG could not be loaded");
+    }
+    dag_diags_cleanup(&diags);
+    if (rc < 0) {
+        dag_free(dag);
+        return rc;
+    }
+    *out = dag;
+    return 0;
+}
+
+static cJSON *submit_reply(const struct dag *dag,
+                           const struct store_dag_api_result *res)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddStringToObject(o, "dag", dag->id);
+    cJSON_AddNumberToObject(o, "version_id", (double)res->version_id);
+    cJSON_AddStringToObject(o, "hash", dag->hash);
+    cJSON_AddBoolToObject(o, "created", res->dag_created);
+    cJSON_AddBoolToObject(o, "new_version", res->version_created);
+    return o;
+}
+
+void api_dag_submit(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    struct store_dag_api_result res = {0};
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    struct dag *dag = NULL;
+    cJSON *root = NULL, *o;
+    const char *text = NULL;
+    size_t len = 0;
+    bool replied = false;
+    int rc;
+
+    rc = submit_source(req, &root, &text, &len, &err);
+    if (rc == 0)
+        rc = submit_load(req, text, len, &dag, &replied, &err);
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = store_dag_api_upsert(c, dag->id, dag->source, dag->source_len,
+                                  dag->hash, &res, &err);
+    if (rc == 0)
+        rc = store_dag_cap_set(c, dag->id, dag->concurrency, &err);
+    store_conn_put(c);
+    if (rc != 0) {
+        if (!replied)
+            http_reply_err(req, &err);
+        goto out;
+    }
+    sched_dag_changed(dag->id);
+    log_info("event=dag_submitted dag=%s version=%lld new_dag=%s "
+             "new_version=%s",
+             dag->id, (long long)res.version_id, res.dag_created ? "yes" : "no",
+             res.version_created ? "yes" : "no");
+    o = submit_reply(dag, &res);
+    dagcache_release(api->cache,
+                     dagcache_insert(api->cache, res.version_id, dag));
+    dag = NULL;
+    http_reply_json(req, res.dag_created ? 201 : 200, o);
+out:
+    dag_free(dag);
+    cJSON_Delete(root);
+}
+
+void api_dag_delete(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    const char *id = http_req_param(req, "id");
+    struct store_conn *c = NULL;
+    const char *with = http_req_query(req, "with_runs");
+    struct weir_err err = {0};
+    int64_t runs = 0, kept = 0;
+    int rc = 0;
+
+    if (with != NULL && strcmp(with, "true") != 0 && strcmp(with, "false") != 0)
+        rc = weir_err_set(&err, WEIR_EINVAL,
+                          "with_runs must be true or false, not \"%s\"", with);
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = store_dag_api_delete(c, id, with && strcmp(with, "true") == 0,
+                                  &runs, &kept, &err);
+    store_conn_put(c);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    sched_dag_changed(id);
+    log_info("event=dag_deleted dag=%s runs=%lld runs_kept=%lld", id,
+             (long long)runs, (long long)kept);
+    http_reply_text(req, 204, "application/json", "");
+}

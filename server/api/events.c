@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The trigger routes: post events (one or a batch), list them with the
+ * runs they fed, webhook deliveries, and the state of a DAG's triggers.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "cron.h"
+#include "engine/events.h"
+#include "jsoncheck.h"
+#include "store/trig.h"
+#include "suggest.h"
+
+#define EVENTS_BATCH_MAX 10000 /* events in one request */
+#define EVENTS_LIMIT_MAX 500   /* events in one listing */
+
+int api_batch_size(const cJSON *b, const char *key, size_t *n,
+                   struct weir_err *err)
+{
+    const cJSON *batch = cJSON_GetObjectItemCaseSensitive(b, key);
+
+    *n = batch ? (size_t)cJSON_GetArraySize(batch) : 1;
+    if (batch != NULL && (!cJSON_IsArray(batch) || cJSON_GetArraySize(b) != 1))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "a batch is {\"%s\": [...]} and nothing else", key);
+    if (*n == 0 || *n > API_BATCH_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "a batch holds 1 to %d items, not %zu",
+                            API_BATCH_MAX, *n);
+    return 0;
+}
+
+/* One {"name", "payload"?, "id"?} into *v (borrowing from o). */
+static int event_read(const cJSON *o, size_t i, struct event_in *v,
+                      struct weir_err *err)
+{
+    static const char *const keys[] = {"name", "payload", "id"};
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "name");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "id");
+    const cJSON *payload = cJSON_GetObjectItemCaseSensitive(o, "payload");
+    char where[40];
+    int rc;
+
+    snprintf(where, sizeof(where), "event %zu", i);
+    if (!cJSON_IsObject(o))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "%s: expected an object {\"name\", \"payload\", "
+                            "\"id\"}",
+                            where);
+    rc = api_check_keys(o, keys, WEIR_ARRAY_LEN(keys), where, err);
+    if (rc == 0 && !cJSON_IsString(name))
+        rc = weir_err_set(err, WEIR_EINVAL, "%s: \"name\" must be a string",
+                          where);
+    if (rc == 0 && id != NULL && !cJSON_IsString(id) && !cJSON_IsNull(id))
+        rc = weir_err_set(err, WEIR_EINVAL, "%s: \"id\" must be a string",
+                          where);
+    if (rc == 0 && json_size(payload, EVENT_PAYLOAD_MAX) > EVENT_PAYLOAD_MAX)
+        rc = weir_err_set(err, WEIR_ETOOBIG,
+                          "%s: \"payload\" is over the limit of %d bytes "
+                          "(as compact JSON)",
+                          where, EVENT_PAYLOAD_MAX);
+    if (rc < 0)
+        return rc;
+    *v = (struct event_in){
+        .ext_id = cJSON_IsString(id) ? id->valuestring : NULL,
+        .name = name->valuestring,
+        .payload = payload,
+    };
+    return 0;
+}
+
+static cJSON *event_reply(const struct event_in *v)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    cJSON_AddNumberToObject(o, "id", (double)v->id);
+    cJSON_AddBoolToObject(o, "duplicate", v->duplicate);
+    cJSON_AddNumberToObject(o, "runs", v->runs);
+    return o;
+}
+
+/* POST /api/v1/events: {"name", ...} or {"events": [...]}. */
+void api_events_post(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    const cJSON *b = http_req_json(req);
+    const cJSON *batch = cJSON_GetObjectItemCaseSensitive(b, "events");
+    struct weir_err err = {0};
+    struct event_in *v = NULL;
+    size_t n = 0, i = 0;
+    const cJSON *m;
+    cJSON *o, *arr;
+    int rc = api_batch_size(b, "events", &n, &err);
+
+    if (rc == 0 && (v = calloc(n, sizeof(*v))) == NULL)
+        rc = weir_err_set(&err, WEIR_ENOMEM, "out of memory");
+    if (rc == 0 && batch == NULL)
+        rc = event_read(b, 0, &v[0], &err);
+    cJSON_ArrayForEach(m, batch)
+    {
+        if (rc == 0)
+            rc = event_read(m, i, &v[i], &err);
+        i++;
+    }
+    if (rc == 0)
+        rc = events_accept(api->engine, v, n, &err);
+    if (rc < 0) {
+        free(v);
+        http_reply_err(req, &err);
+        return;
+    }
+    if (batch == NULL) {
+        o = event_reply(&v[0]);
+    } else {
+        o = cJSON_CreateObject();
+        arr = cJSON_AddArrayToObject(o, "events");
+        for (i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, event_reply(&v[i]));
+    }
+    free(v);
+    http_reply_json(req, 202, o);
+}
+
+/* GET /api/v1/events?limit=N&cursor=C&run=R: newest first. */
+void api_events_list(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    int64_t limit = api_query_num(req, "limit", 50, 1, EVENTS_LIMIT_MAX);
+    int64_t cursor = api_query_num(req, "cursor", 0, 0, INT64_MAX);
+    int64_t run = api_query_num(req, "run", 0, 1, INT64_MAX);
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    cJSON *events = NULL, *o;
+    int n, rc = 0;
+
+    if (limit < 0 || cursor < 0 || run < 0)
+        rc = weir_err_set(&err, WEIR_EINVAL,
+                          "limit must be 1 to %d, cursor an event id and run "
+                          "a run id",
+                          EVENTS_LIMIT_MAX);
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = store_events_list(c, (int)limit, cursor, run, &events, &err);
+    store_conn_put(c);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    n = cJSON_GetArraySize(events);
+    cJSON_AddItemToObject(o, "events", events);
+    if (n == (int)limit)
+        cJSON_AddNumberToObject(
+            o, "next_cursor",
+            cJSON_GetObjectItem(cJSON_GetArrayItem(events, n - 1), "id")
+                ->valuedouble);
+    else
+        cJSON_AddNullToObject(o, "next_cursor");
+    http_reply_json(req, 200, o);
+}
+
+/* POST /api/v1/hooks/{dag}/{trigger}: no token; an HMAC signature. */
+void api_hook_post(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    struct weir_err err = {0};
+    const char *delivery = http_req_header(req, "X-Weir-Delivery");
+    struct hook_in h = {
+        .dag_id = http_req_param(req, "dag"),
+        .trigger = http_req_param(req, "trigger"),
+        .sig = http_req_header(req, "X-Hub-Signature-256"),
+        .timestamp = http_req_header(req, "X-Weir-Timestamp"),
+        .delivery =
+            delivery ? delivery : http_req_header(req, "X-GitHub-Delivery"),
+    };
+    cJSON *o;
+
+    h.body = http_req_body(req, &h.len);
+    if (events_webhook(api->engine, &h, &err) < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    if (h.duplicate)
+        cJSON_AddNullToObject(o, "event_id");
+    else
+        cJSON_AddNumberToObject(o, "event_id", (double)h.event_id);
+    cJSON_AddNumberToObject(o, "runs", h.runs);
+    cJSON_AddBoolToObject(o, "duplicate", h.duplicate);
+    http_reply_json(req, 202, o);
+}
+
+static void add_time_or_null(cJSON *o, const char *name, const char *iso)
+{
+    if (iso != NULL && iso[0] != '\0')
+        cJSON_AddStringToObject(o, name, iso);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+/* The next fire time of cron trigger t in zone `zone`, as RFC 3339. */
+static void next_fire(const struct dag_trigger *t, const char *zone, char *buf,
+                      size_t len)
+{
+    struct weir_err err = {0};
+    struct tz *tz = NULL;
+    int64_t next = 0;
+
+    buf[0] = '\0';
+    if (tz_load(zone, &tz, &err) == 0 &&
+        cron_next(&t->cron, tz, (int64_t)time(NULL), &next) == 0) {
+        struct tm tm;
+        time_t tt = (time_t)next;
+
+        gmtime_r(&tt, &tm);
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    }
+    tz_free(tz);
+}
+
+/* One trigger's state object; held is "paused" or "missing" (its DAG's
+ * file is gone) when the DAG fires nothing, else NULL. */
+static int trigger_json(struct store_conn *c, const struct dag *d,
+                        const struct dag_trigger *t, const char *held,
+                        cJSON **out, struct weir_err *err)
+{
+    struct store_trig_state st = {0};
+    char next[40] = "";
+    cJSON *o;
+    int rc = store_trig_state(c, d->id, t->key, d->cooldown_ms, &st, err);
+
+    if (rc < 0)
+        return rc;
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", t->key);
+    cJSON_AddStringToObject(o, "kind", dag_trigger_kind_name(t->kind));
+    cJSON_AddStringToObject(o, "target", t->target);
+    cJSON_AddStringToObject(o, "state",
+                            held                   ? held
+                            : st.cooldown_until[0] ? "cooldown"
+                            : st.armed == 0        ? "waiting_rearm"
+                                                   : "armed");
+    if (t->kind == DAG_TRIG_CRON && held == NULL)
+        next_fire(t, d->timezone, next, sizeof(next));
+    add_time_or_null(o, "next_fire_time", next);
+    if (t->accumulate != NULL) {
+        cJSON_AddNumberToObject(o, "accumulated", st.accumulated);
+        cJSON_AddNumberToObject(o, "threshold", t->threshold);
+    } else {
+        cJSON_AddNullToObject(o, "accumulated");
+        cJSON_AddNullToObject(o, "threshold");
+    }
+    cJSON_AddNumberToObject(o, "pending_events", st.pending);
+    add_time_or_null(o, "cooldown_until", st.cooldown_until);
+    add_time_or_null(o, "last_fired_at", st.last_fired);
+    cJSON_AddItemToObject(o, "suppressed", st.suppressed);
+    *out = o;
+    return 0;
+}
+
+/* GET /api/v1/dags/{id}/triggers */
+void api_dag_triggers(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    struct store_conn *c = NULL;
+    struct store_dag sd = {0};
+    struct weir_err err = {0};
+    const struct dag *d = NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "triggers");
+    int rc = store_conn_get(api->store, &c, &err);
+
+    if (rc == 0)
+        rc = store_dag_get(c, http_req_param(req, "id"), &sd, &err);
+    if (rc == 0 && sd.version_id != 0)
+        d = engine_dag(api->cache, c, sd.version_id);
+    for (size_t i = 0; rc == 0 && d != NULL && i < d->n_triggers; i++) {
+        cJSON *t = NULL;
+
+        rc = trigger_json(c, d, &d->triggers[i],
+                          sd.file_missing ? "missing"
+                          : sd.paused     ? "paused"
+                                          : NULL,
+                          &t, &err);
+        cJSON_AddItemToArray(arr, t);
+    }
+    store_conn_put(c);
+    dagcache_release(api->cache, d);
+    store_dag_cleanup(&sd);
+    if (rc < 0) {
+        cJSON_Delete(o);
+        http_reply_err(req, &err);
+        return;
+    }
+    http_reply_json(req, 200, o);
+}

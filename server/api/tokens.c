@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Token management for admins (docs/security.md, "Tokens"):
+ *
+ *   GET    /api/v1/tokens               -> {tokens: [{id, name, role,
+ *          created_at, last_used_at, expires_at, revoked_at, queues,
+ *          state}]}, never a secret
+ *   POST   /api/v1/tokens               {role, name, expires?, queues?}
+ *          -> 201 {token, role, name, expires_at?, queues?}: the secret is
+ *          in this reply only
+ *   DELETE /api/v1/tokens/{name}        revoke (also POST .../revoke)
+ *
+ * A revoked or expired token is refused at the next request, and a
+ * worker's open long-poll notices it within a second (api_workers.c).
+ */
+#include <string.h>
+
+#include "api/api.h"
+#include "api/auth.h"
+#include "duration.h"
+
+#define TOKEN_NAME_MAX 200 /* bytes of a token's name */
+#define TOKEN_QUEUES   64  /* queues of one worker token */
+
+static bool valid_name(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n == 0 || n > TOKEN_NAME_MAX)
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/')
+            return false;
+    return true;
+}
+
+static bool valid_queue(const char *q)
+{
+    size_t n = strlen(q);
+
+    return n > 0 && n <= 64 &&
+           strspn(q, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_.-") == n;
+}
+
+/* The "queues" of a token request: an array of 1..TOKEN_QUEUES names. */
+static int request_queues(const cJSON *q, enum auth_role role,
+                          struct weir_err *err)
+{
+    const cJSON *m;
+
+    if (q == NULL || cJSON_IsNull(q))
+        return 0;
+    if (role != AUTH_ROLE_WORKER)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "\"queues\" limits a worker token; this one is "
+                            "of role %s",
+                            auth_role_name(role));
+    if (!cJSON_IsArray(q) || cJSON_GetArraySize(q) == 0 ||
+        cJSON_GetArraySize(q) > TOKEN_QUEUES)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "\"queues\" must be an array of 1 to %d queue "
+                            "names",
+                            TOKEN_QUEUES);
+    cJSON_ArrayForEach(m, q)
+    {
+        if (!cJSON_IsString(m) || !valid_queue(m->valuestring))
+            return weir_err_set(err, WEIR_EINVAL,
+                                "\"queues\": a queue name is 1 to 64 of "
+                                "[A-Za-z0-9_.-]");
+    }
+    return 0;
+}
+
+/* Read {"role", "name", "expires"?, "queues"?} into spec. */
+static int token_request(const cJSON *b, struct auth_token_spec *spec,
+                         char **queues, struct weir_err *err)
+{
+    static const char *const keys[] = {"role", "name", "expires", "queues"};
+    const cJSON *r = cJSON_GetObjectItemCaseSensitive(b, "role");
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(b, "name");
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(b, "expires");
+    const cJSON *q = cJSON_GetObjectItemCaseSensitive(b, "queues");
+    int64_t ms = 0;
+    int rc = cJSON_IsObject(b)
+                 ? api_check_keys(b, keys, WEIR_ARRAY_LEN(keys), "token", err)
+                 : 0;
+
+    if (rc == 0 &&
+        (!cJSON_IsObject(b) || !cJSON_IsString(r) || !cJSON_IsString(n)))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "expected {\"role\": \"admin\" | \"worker\" | "
+                            "\"read\", \"name\": \"...\", \"expires\": "
+                            "\"90d\" (optional), \"queues\": [...] "
+                            "(optional, worker tokens)}");
+    if (rc == 0)
+        rc = auth_role_parse(r->valuestring, &spec->role, err);
+    if (rc < 0)
+        return rc;
+    if (!valid_name(n->valuestring))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "\"name\" must be 1 to %d bytes without control "
+                            "characters or \"/\"",
+                            TOKEN_NAME_MAX);
+    if (e != NULL && !cJSON_IsNull(e)) {
+        if (!cJSON_IsString(e))
+            return weir_err_set(err, WEIR_EINVAL,
+                                "\"expires\" must be a duration such as "
+                                "\"90d\" or \"12h\"");
+        rc = duration_parse(e->valuestring, &ms, err);
+        if (rc == 0 && ms < 1000)
+            rc = weir_err_set(err, WEIR_ERANGE,
+                              "\"expires\" must be at least 1s");
+        if (rc < 0)
+            return weir_err_set(err, WEIR_EINVAL, "\"expires\": %s", err->msg);
+    }
+    rc = request_queues(q, spec->role, err);
+    if (rc < 0)
+        return rc;
+    spec->name = n->valuestring;
+    spec->expires_s = ms / 1000;
+    *queues = cJSON_IsArray(q) ? cJSON_PrintUnformatted(q) : NULL;
+    if (cJSON_IsArray(q) && *queues == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    spec->queues = *queues;
+    return 0;
+}
+
+/* POST /api/v1/tokens: a new token, shown in this reply only. */
+void api_token_create(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    struct auth_token_spec spec = {AUTH_ROLE_READ, NULL, 0, NULL};
+    char token[AUTH_TOKEN_LEN + 1];
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    char *queues = NULL;
+    cJSON *o;
+    int rc;
+
+    rc = token_request(http_req_json(req), &spec, &queues, &err);
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
+    if (rc == 0)
+        rc = auth_token_create(c, &spec, token, &err);
+    store_conn_put(c);
+    if (rc < 0) {
+        cJSON_free(queues);
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "token", token);
+    cJSON_AddStringToObject(o, "role", auth_role_name(spec.role));
+    cJSON_AddStringToObject(o, "name", spec.name);
+    if (spec.expires_s > 0)
+        cJSON_AddNumberToObject(o, "expires_in_s", (double)spec.expires_s);
+    if (queues != NULL)
+        cJSON_AddRawToObject(o, "queues", queues);
+    explicit_bzero(token, sizeof(token));
+    cJSON_free(queues);
+    http_reply_json(req, 201, o);
+}
+
+/* GET /api/v1/tokens */
+void api_tokens_list(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    cJSON *list = NULL, *o;
+    int rc = store_conn_get(api->store, &c, &err);
+
+    if (rc == 0)
+        rc = store_token_list(c, &list, &err);
+    store_conn_put(c);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "tokens", list);
+    http_reply_json(req, 200, o);
+}
+
+/* DELETE /api/v1/tokens/{name} and POST /api/v1/tokens/{name}/revoke */
+void api_token_revoke(struct http_req *req)
+{
+    struct api *api = http_req_app(req);
+    const char *name = http_req_param(req, "name");
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    cJSON *o;
+    int rc = store_conn_get(api->store, &c, &err);
+
+    if (rc == 0)
+        rc = store_token_revoke(c, name, &err);
+    store_conn_put(c);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddBoolToObject(o, "revoked", true);
+    http_reply_json(req, 200, o);
+}
+
+int api_caller_token(struct api *api, struct http_req *req,
+                     struct store_token *out, struct weir_err *err)
+{
+    return auth_caller(api->store, http_req_header(req, "Authorization"), out,
+                       err);
+}

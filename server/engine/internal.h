@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What engine*.c share: a run loaded with its DAG and tasks. */
+#ifndef WEIR_ENGINE_INT_H
+#define WEIR_ENGINE_INT_H
+
+#include "dag.h"
+#include "engine/engine.h"
+#include "expr.h"
+#include "store/run.h"
+
+/* A task as the engine decides it. */
+struct rtask {
+    struct store_task *t; /* the row (its state is the new state) */
+    size_t step;          /* index into dag->steps */
+    enum task_state orig; /* state as read */
+    int orig_pending;     /* upstream_pending as read */
+    bool dirty;           /* to be written */
+    char *error;          /* why it failed (owned), or NULL */
+    char *outputs;        /* JSON text to store (owned), or NULL */
+    char *message;        /* a gate's rendered message (owned), or NULL */
+    int64_t retry_ms;     /* up_for_retry delay, or -1 */
+};
+
+/*
+ * Tasks made claimable (queued or up_for_retry) by one transaction, for
+ * the decision whether its commit must wake the waiting lease calls: not
+ * when the transaction claimed every one of them itself.
+ */
+#define MADE_MAX 8 /* ids remembered; past that, waiters are always woken */
+struct made {
+    int64_t ids[MADE_MAX]; /* the first ones */
+    size_t n;              /* how many there were (may exceed MADE_MAX) */
+};
+
+/*
+ * One run, read in a transaction. Its tasks are indexed by step order,
+ * then cell: task i of step s, cell k is tasks[first[s] + k]. A context
+ * made by ctx_load() holds every task (full); one made by ctx_open() holds
+ * only the tasks loaded so far (ctx_fetch(), ctx_need_steps(), and the
+ * loads on demand of ctx_need_steps() callers), so that a transition costs
+ * what it touches, not the size of its run. A task not loaded has
+ * rt[i].t == NULL and a zeroed tasks[i].
+ */
+struct run_ctx {
+    struct store_run run;     /* the run row */
+    const struct dag *dag;    /* its version (cache reference) */
+    struct store_task *tasks; /* its tasks, by step order, cell */
+    size_t n;                 /* entries in tasks and rt */
+    struct rtask *rt;         /* the engine's view of tasks */
+    size_t *first;            /* per step: index of its cell 0 */
+    size_t *loaded;           /* per step: cells loaded */
+    struct store_conn *c;     /* where tasks are loaded from */
+    bool full;                /* every task is loaded */
+    struct made *made;        /* tasks made claimable are noted here */
+    /* From the last flush of an open context (probe set): whether tasks
+     * not written then are unfinished (others_open), or failed
+     * (others_bad, known only when none is unfinished); whether a task
+     * written then is unfinished or failed. */
+    bool probed, others_open, others_bad, wrote_open, wrote_bad;
+    int fatal;                 /* a load on demand failed (rc), or 0 */
+    struct weir_err fatal_err; /* its error */
+};
+
+/* Load run_id with every task (its row locked when lock is set). */
+WEIR_MUSTCHECK int ctx_load(struct engine *e, struct store_conn *c,
+                            int64_t run_id, bool lock, struct run_ctx *x,
+                            struct weir_err *err);
+
+/* Open run_id without its tasks (its row locked when lock is set). */
+WEIR_MUSTCHECK int ctx_open(struct engine *e, struct store_conn *c,
+                            int64_t run_id, bool lock, struct run_ctx *x,
+                            struct weir_err *err);
+
+/* Open the run row *run already read (taken: *run is zeroed). */
+WEIR_MUSTCHECK int ctx_open_row(struct engine *e, struct store_conn *c,
+                                struct store_run *run, struct run_ctx *x,
+                                struct weir_err *err);
+
+/*
+ * Load, in one statement, the tasks with the n_ids ids given and every
+ * cell of the steps marked in steps (an array of dag->n_steps flags, or
+ * NULL), but for those already loaded (their loaded state stays).
+ */
+WEIR_MUSTCHECK int ctx_fetch(struct run_ctx *x, const int64_t *ids,
+                             size_t n_ids, const bool *steps,
+                             struct weir_err *err);
+
+/* Make sure every cell of the n steps listed (indexes) is loaded. */
+WEIR_MUSTCHECK int ctx_need_steps(struct run_ctx *x, const size_t *steps,
+                                  size_t n, struct weir_err *err);
+
+/* Free what ctx_load() or ctx_open() loaded; safe on a zeroed ctx. */
+void ctx_cleanup(struct engine *e, struct run_ctx *x);
+
+/* The index of task_id in x among the loaded tasks, or -1. */
+long ctx_find(const struct run_ctx *x, int64_t task_id);
+
+/* The expression scope of task i: params, matrix, steps, run, event. */
+struct resolve {
+    struct run_ctx *x; /* the run */
+    size_t task;       /* the task whose step is evaluated */
+    char *strs[16];    /* strings made during one evaluation (owned) */
+    size_t n_strs;     /* entries in strs */
+};
+
+/* The expr_resolve_cb over a struct resolve. */
+int resolve_cb(void *ctx, const char *name, struct expr_value *out,
+               struct weir_err *err);
+
+/* Free the strings a resolve made. */
+void resolve_cleanup(struct resolve *r);
+
+/*
+ * Finish attempt a (locked, running) of a loaded run: the attempt row,
+ * its task (success, up_for_retry or failed), downstream readiness, the
+ * run's end and the queued runs that frees. no_retry forbids a retry.
+ */
+struct outcome {
+    enum attempt_state state; /* success, failed, timed_out or lost */
+    const int *exit_code;     /* or NULL */
+    const char *outputs;      /* JSON object text, or NULL */
+    const char *error;        /* or NULL */
+    bool no_retry;            /* fail the task even if tries remain */
+};
+WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
+                                         const struct store_attempt *a,
+                                         const struct outcome *o,
+                                         struct weir_err *err);
+
+/*
+ * The params a request sets on a run of DAG d in environment env_name
+ * (NULL: the DAG's default): typed holds JSON values, each of the type of
+ * the declared param (its value in that environment, else its default;
+ * one declared null takes any); text holds strings from the command line,
+ * each turned into that type (bool: true or false; number; list and map
+ * as JSON; string as is). *out gets a new object of both (NULL when both
+ * are NULL). WEIR_EINVAL for an undeclared param (err suggests a close
+ * one), a value of the wrong type, a text that is not of the type, or a
+ * param given in both.
+ */
+WEIR_MUSTCHECK int engine_params_typed(const struct dag *d,
+                                       const char *env_name, const cJSON *typed,
+                                       const cJSON *text, cJSON **out,
+                                       struct weir_err *err);
+
+/* engine_finish_attempt() for the n attempts a[] (of x's run, each with
+ * its outcome o[]) in x, a context opened (ctx_open*()) with the run row
+ * locked; tasks made claimable go to x->made. */
+WEIR_MUSTCHECK int engine_finish_in(struct engine *e, struct run_ctx *x,
+                                    const struct store_attempt *a,
+                                    const struct outcome *o, size_t n,
+                                    struct weir_err *err);
+
+/*
+ * The completion call of the worker protocol: record the end of
+ * attempt_id as engine_complete() does and, when worker_id is not 0, claim
+ * up to max attempts for that worker in the same transaction, so that a
+ * step costs one commit and one round trip. *attempts gets a new array of
+ * their documents (NULL when worker_id is 0). The claim keeps the order
+ * and filters of a lease; an unknown worker claims nothing; a stale lease
+ * (WEIR_ECONFLICT) records and claims nothing. The waiting lease calls are
+ * woken unless this transaction claimed every task it made claimable.
+ */
+WEIR_MUSTCHECK int engine_complete_lease(struct engine *e, int64_t attempt_id,
+                                         const struct engine_result *res,
+                                         int64_t worker_id, int max,
+                                         cJSON **attempts,
+                                         struct weir_err *err);
+
+/* One completion of a batch (engine_complete_batch()). */
+struct engine_completion {
+    int64_t attempt_id;       /* the attempt */
+    struct engine_result res; /* what the worker reports */
+    int rc;                   /* out: 0, WEIR_ECONFLICT (stale lease) or
+                                 WEIR_ENOTFOUND */
+    struct weir_err err;      /* out: why, when rc is not 0 */
+};
+
+/*
+ * engine_complete_lease() for n completions at once, in one transaction:
+ * attempts locked in id order, then their runs in id order; each run's
+ * completions are applied with one read and one write. A stale or unknown
+ * completion is only marked in its rc (nothing recorded for it); the
+ * others are recorded. The claim (max attempts, for worker_id when not 0)
+ * is made only when at least one completion was accepted. A negative
+ * return is the failure of the whole batch, nothing recorded.
+ */
+WEIR_MUSTCHECK int engine_complete_batch(struct engine *e,
+                                         struct engine_completion *v, size_t n,
+                                         int64_t worker_id, int max,
+                                         cJSON **attempts,
+                                         struct weir_err *err);
+
+/*
+ * Start run_id: a queued run becomes running, and its root tasks are
+ * decided. *ended is true when that already ended it (every root
+ * skipped, say).
+ */
+WEIR_MUSTCHECK int engine_run_start(struct engine *e, struct store_conn *c,
+                                    int64_t run_id, bool *ended,
+                                    struct weir_err *err);
+
+/*
+ * The engine's decisions, for engine_control.c (engine.c). Set task i's
+ * new state (written by the next flush); count a task that became
+ * terminal off its downstream tasks and decide those now ready; decide
+ * every pending task with no unfinished upstream (and what follows);
+ * write every changed task; end a running run whose tasks are all
+ * terminal (*ended says so); start the queued runs of x's DAG that
+ * max_active_runs now has room for.
+ */
+void ctx_set_state(struct run_ctx *x, size_t i, enum task_state to);
+WEIR_MUSTCHECK int ctx_propagate(struct run_ctx *x, size_t i,
+                                 struct weir_err *err);
+WEIR_MUSTCHECK int ctx_decide_ready(struct run_ctx *x, struct weir_err *err);
+WEIR_MUSTCHECK int ctx_flush(struct store_conn *c, struct run_ctx *x,
+                             struct weir_err *err);
+WEIR_MUSTCHECK int ctx_run_maybe_end(struct store_conn *c, struct run_ctx *x,
+                                     bool *ended, struct weir_err *err);
+WEIR_MUSTCHECK int ctx_start_held_runs(struct engine *e, struct store_conn *c,
+                                       const struct run_ctx *x,
+                                       struct weir_err *err);
+
+#endif

@@ -1,0 +1,479 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Loading the DAGs folder into the database (see dagdir.h for the rules).
+ * The claims table remembers which file holds which DAG id, so that one
+ * file's reload can tell that another file already uses its id.
+ */
+#include "jobs/dagdir.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+#define DAGDIR_MAX_DEPTH 16 /* folder nesting followed */
+
+/* A DAG id and the file that declares it. */
+struct claim {
+    char *id;   /* the DAG id */
+    char *path; /* relative to the root */
+};
+
+struct dagdir {
+    char *root;             /* the folder */
+    struct store *store;    /* where versions go (borrowed) */
+    struct dagcache *cache; /* where parsed versions go (borrowed) */
+    pthread_mutex_t mu;     /* guards claims */
+    struct claim *claims;   /* ids held by files */
+    size_t n_claims;        /* entries in claims */
+    size_t cap_claims;      /* allocated entries */
+};
+
+/* A growing list of relative paths. */
+struct pathlist {
+    char **v;   /* the paths */
+    size_t n;   /* used */
+    size_t cap; /* allocated */
+};
+
+static void pathlist_cleanup(struct pathlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+static int pathlist_add(struct pathlist *l, char *path)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 32;
+        char **v = realloc(l->v, cap * sizeof(*v));
+
+        if (v == NULL)
+            return WEIR_ENOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = path;
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_dag_file(const char *name)
+{
+    size_t n = strlen(name);
+
+    return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
+           (n > 4 && strcmp(name + n - 4, ".yml") == 0);
+}
+
+static char *join(const char *a, const char *b)
+{
+    char *s = NULL;
+
+    if (a[0] == '\0')
+        return strdup(b);
+    if (asprintf(&s, "%s/%s", a, b) < 0)
+        return NULL;
+    return s;
+}
+
+static int walk(const struct dagdir *dd, const char *rel, int depth,
+                struct pathlist *out, struct weir_err *err);
+
+/* Handle one folder entry: a folder to walk or a DAG file to list. */
+static int walk_entry(const struct dagdir *dd, const char *rel,
+                      const char *name, int depth, struct pathlist *out,
+                      struct weir_err *err)
+{
+    char *child = join(rel, name), *full = NULL;
+    struct stat st;
+    int rc = 0;
+
+    if (child == NULL || (full = join(dd->root, child)) == NULL) {
+        free(child);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
+        rc = walk(dd, child, depth + 1, out, err);
+    } else if (is_dag_file(name)) {
+        rc = pathlist_add(out, child);
+        if (rc < 0)
+            weir_err_set(err, rc, "out of memory");
+        else
+            child = NULL;
+    }
+    free(full);
+    free(child);
+    return rc;
+}
+
+/* The DAG files under root/rel, sorted within each folder. */
+static int walk(const struct dagdir *dd, const char *rel, int depth,
+                struct pathlist *out, struct weir_err *err)
+{
+    struct pathlist names = {0};
+    char *dir = rel[0] ? join(dd->root, rel) : strdup(dd->root);
+    DIR *d = dir ? opendir(dir) : NULL;
+    struct dirent *e;
+    int rc = 0;
+
+    if (d == NULL) {
+        rc = weir_err_set(err, dir ? WEIR_EIO : WEIR_ENOMEM,
+                          "%s: cannot open folder: %s", dir ? dir : rel,
+                          strerror(errno));
+        free(dir);
+        return rc;
+    }
+    if (depth >= DAGDIR_MAX_DEPTH)
+        log_warn("event=dagdir_too_deep path=%s", dir);
+    while (depth < DAGDIR_MAX_DEPTH && rc == 0 && (e = readdir(d)) != NULL) {
+        char *name;
+
+        if (e->d_name[0] == '.')
+            continue;
+        name = strdup(e->d_name);
+        if (name == NULL || pathlist_add(&names, name) != 0) {
+            free(name);
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        }
+    }
+    closedir(d);
+    free(dir);
+    if (names.n > 1)
+        qsort(names.v, names.n, sizeof(*names.v), name_cmp);
+    for (size_t i = 0; rc == 0 && i < names.n; i++)
+        rc = walk_entry(dd, rel, names.v[i], depth, out, err);
+    pathlist_cleanup(&names);
+    return rc;
+}
+
+/* ---- claims ---- */
+
+/* The path claiming id other than `path`, whose file still exists; a copy
+ * or NULL. */
+static char *claim_other(struct dagdir *dd, const char *id, const char *path)
+{
+    char *other = NULL;
+
+    pthread_mutex_lock(&dd->mu);
+    for (size_t i = 0; i < dd->n_claims; i++) {
+        struct claim *c = &dd->claims[i];
+        char *full;
+        struct stat st;
+
+        if (strcmp(c->id, id) != 0 || strcmp(c->path, path) == 0)
+            continue;
+        full = join(dd->root, c->path);
+        if (full != NULL && stat(full, &st) == 0)
+            other = strdup(c->path);
+        free(full);
+        break;
+    }
+    pthread_mutex_unlock(&dd->mu);
+    return other;
+}
+
+static bool claims_grow(struct dagdir *dd)
+{
+    size_t cap = dd->cap_claims ? dd->cap_claims * 2 : 32;
+    struct claim *v;
+
+    if (dd->n_claims < dd->cap_claims)
+        return true;
+    v = realloc(dd->claims, cap * sizeof(*v));
+    if (v == NULL)
+        return false;
+    dd->claims = v;
+    dd->cap_claims = cap;
+    return true;
+}
+
+/* Record that path holds id, replacing any older claim on id. Out of
+ * memory only loses the collision check for this id. */
+static void claim_set(struct dagdir *dd, const char *id, const char *path)
+{
+    char *nid = strdup(id), *npath = strdup(path);
+    struct claim *c = NULL;
+
+    if (nid == NULL || npath == NULL)
+        goto out;
+    pthread_mutex_lock(&dd->mu);
+    for (size_t i = 0; i < dd->n_claims && c == NULL; i++)
+        if (strcmp(dd->claims[i].id, id) == 0)
+            c = &dd->claims[i];
+    if (c != NULL) {
+        free(c->id);
+        free(c->path);
+    } else if (claims_grow(dd)) {
+        c = &dd->claims[dd->n_claims++];
+    }
+    if (c != NULL) {
+        c->id = nid;
+        c->path = npath;
+        nid = npath = NULL;
+    }
+    pthread_mutex_unlock(&dd->mu);
+out:
+    free(nid);
+    free(npath);
+}
+
+static void claims_clear(struct dagdir *dd)
+{
+    pthread_mutex_lock(&dd->mu);
+    for (size_t i = 0; i < dd->n_claims; i++) {
+        free(dd->claims[i].id);
+        free(dd->claims[i].path);
+    }
+    dd->n_claims = 0;
+    pthread_mutex_unlock(&dd->mu);
+}
+
+/* ---- loading ---- */
+
+/* The diagnostics as "path:line:col: message" lines; a new string or
+ * NULL when out of memory. */
+static char *diags_text(const struct dag_diags *d, const char *relpath)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+
+    if (f == NULL)
+        return NULL;
+    dag_diags_print(d, relpath, f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    if (len > 0 && buf[len - 1] == '\n')
+        buf[len - 1] = '\0';
+    return buf;
+}
+
+/* A DAG id made from the file name's stem, "" when nothing is left. */
+static void placeholder_id(const char *relpath, char out[DAG_ID_MAX + 1])
+{
+    const char *base = strrchr(relpath, '/');
+    const char *dot;
+    size_t len, o = 0;
+
+    base = base ? base + 1 : relpath;
+    dot = strrchr(base, '.');
+    len = dot ? (size_t)(dot - base) : strlen(base);
+    for (size_t i = 0; i < len && o < DAG_ID_MAX; i++) {
+        int ch = tolower((unsigned char)base[i]);
+
+        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+            out[o++] = (char)ch;
+        else if (o > 0)
+            out[o++] = ch == '_' ? '_' : '-';
+    }
+    out[o] = '\0';
+}
+
+/* Record a file in error; returns WEIR_EINVAL once recorded. */
+static int record_failure(struct store_conn *c, const char *relpath,
+                          const struct dag_diags *diags, struct weir_err *err)
+{
+    char pid[DAG_ID_MAX + 1];
+    char *text = diags_text(diags, relpath);
+    bool recorded = false;
+    int rc;
+
+    if (text == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    placeholder_id(relpath, pid);
+    rc = store_dag_file_error(c, relpath, pid[0] ? pid : NULL, text, &recorded,
+                              err);
+    if (rc == 0) {
+        char q[300];
+
+        log_warn("event=dag_invalid path=%s recorded=%s errors=%zu first=%s",
+                 relpath, recorded ? "yes" : "no", diags->n,
+                 log_quote(text, q, sizeof(q)));
+        text[strcspn(text, "\n")] = '\0';
+        rc = weir_err_set(err, WEIR_EINVAL, "%s", text);
+    }
+    free(text);
+    return rc;
+}
+
+/* Record a valid file's DAG (taken) as a version and cache it. */
+static int record_version(struct dagdir *dd, struct store_conn *c,
+                          const char *relpath, struct dag *dag,
+                          struct dag_diags *diags, bool *new_version,
+                          struct weir_err *err)
+{
+    int64_t vid = 0;
+    bool created = false;
+    int rc;
+
+    rc = store_dag_upsert_file(c, dag->id, relpath, dag->source,
+                               dag->source_len, dag->hash, &vid, &created, err);
+    if (rc == 0)
+        rc = store_dag_cap_set(c, dag->id, dag->concurrency, err);
+    if (rc == WEIR_ECONFLICT)
+        dag_diags_add(diags, (struct dag_pos){1, 1}, "%s", err->msg);
+    if (rc < 0) {
+        dag_free(dag);
+        return rc == WEIR_ECONFLICT ? WEIR_EINVAL : rc;
+    }
+    claim_set(dd, dag->id, relpath);
+    log_info("event=dag_loaded dag=%s path=%s version=%lld new=%s", dag->id,
+             relpath, (long long)vid, created ? "yes" : "no");
+    dagcache_release(dd->cache, dagcache_insert(dd->cache, vid, dag));
+    if (new_version != NULL)
+        *new_version = created;
+    return 0;
+}
+
+/* Another file already holding the DAG's id makes this one invalid. */
+static int check_collision(struct dagdir *dd, const struct dag *dag,
+                           const char *relpath, struct dag_diags *diags)
+{
+    char *other = claim_other(dd, dag->id, relpath);
+
+    if (other == NULL)
+        return 0;
+    dag_diags_add(diags, (struct dag_pos){1, 1},
+                  "DAG id \"%s\" is already used by %s", dag->id, other);
+    free(other);
+    return WEIR_EINVAL;
+}
+
+int dagdir_load(struct dagdir *dd, const char *relpath, bool *new_version,
+                struct weir_err *err)
+{
+    struct dag_diags diags;
+    struct dag *dag = NULL;
+    struct store_conn *c = NULL;
+    char *full = join(dd->root, relpath);
+    int rc;
+
+    if (full == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    dag_diags_init(&diags);
+    rc = dag_load_file(full, &dag, &diags);
+    free(full);
+    if (rc == WEIR_ENOMEM) {
+        weir_err_set(err, rc, "out of memory loading %s", relpath);
+        goto out;
+    }
+    if (rc == 0)
+        rc = check_collision(dd, dag, relpath, &diags);
+    if (store_conn_get(dd->store, &c, err) != 0) {
+        rc = err->code;
+        goto out;
+    }
+    if (rc == 0) {
+        rc = record_version(dd, c, relpath, dag, &diags, new_version, err);
+        dag = NULL;
+    }
+    if (rc != 0 && diags.n > 0)
+        rc = record_failure(c, relpath, &diags, err);
+out:
+    store_conn_put(c);
+    dag_free(dag);
+    dag_diags_cleanup(&diags);
+    return rc;
+}
+
+/* ---- the folder ---- */
+
+int dagdir_new(const char *root, struct store *store, struct dagcache *cache,
+               struct dagdir **out, struct weir_err *err)
+{
+    struct dagdir *dd = calloc(1, sizeof(*dd));
+    size_t len = strlen(root);
+
+    if (dd == NULL || (dd->root = strdup(root)) == NULL) {
+        free(dd);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    while (len > 1 && dd->root[len - 1] == '/')
+        dd->root[--len] = '\0';
+    dd->store = store;
+    dd->cache = cache;
+    pthread_mutex_init(&dd->mu, NULL);
+    *out = dd;
+    return 0;
+}
+
+void dagdir_free(struct dagdir *dd)
+{
+    if (dd == NULL)
+        return;
+    claims_clear(dd);
+    free(dd->claims);
+    pthread_mutex_destroy(&dd->mu);
+    free(dd->root);
+    free(dd);
+}
+
+static int load_all(struct dagdir *dd, const struct pathlist *files,
+                    struct dagdir_stats *st, struct weir_err *err)
+{
+    for (size_t i = 0; i < files->n; i++) {
+        struct weir_err e = {0};
+        bool created = false;
+        int rc = dagdir_load(dd, files->v[i], &created, &e);
+
+        if (rc == 0) {
+            st->loaded++;
+            st->new_versions += created;
+        } else if (rc == WEIR_EINVAL) {
+            st->failed++;
+        } else {
+            *err = e;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int dagdir_scan(struct dagdir *dd, struct dagdir_stats *st,
+                struct weir_err *err)
+{
+    struct pathlist files = {0};
+    struct store_conn *c = NULL;
+    struct stat sb;
+    int rc;
+
+    memset(st, 0, sizeof(*st));
+    if (stat(dd->root, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return weir_err_set(err, WEIR_EIO, "DAGs folder %s: %s", dd->root,
+                            errno ? strerror(errno) : "not a folder");
+    rc = walk(dd, "", 0, &files, err);
+    if (rc < 0)
+        goto out;
+    st->files = (int)files.n;
+    claims_clear(dd);
+    rc = load_all(dd, &files, st, err);
+    if (rc == 0)
+        rc = store_conn_get(dd->store, &c, err);
+    if (rc == 0)
+        rc = store_dag_files_missing(c, (const char *const *)files.v, files.n,
+                                     &st->missing, err);
+    store_conn_put(c);
+    if (rc == 0)
+        log_info("event=dags_loaded dir=%s files=%d valid=%d invalid=%d "
+                 "new_versions=%d missing=%d",
+                 dd->root, st->files, st->loaded, st->failed, st->new_versions,
+                 st->missing);
+out:
+    pathlist_cleanup(&files);
+    return rc;
+}

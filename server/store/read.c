@@ -1,0 +1,157 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SQL of the read API: run lists, one run with its tasks and attempts, and
+ * log lines. PostgreSQL builds the JSON (jsonb_build_object), which keeps
+ * the column lists in one place and the C side to one parse.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+#include "store/run.h"
+
+#define I64(buf, v) snprintf(buf, sizeof(buf), "%lld", (long long)(v))
+
+/* A run as JSON; times through weir_iso() of the schema. */
+#define RUN_JSON                                                               \
+    "jsonb_build_object('id', r.id, 'dag', r.dag_id, 'version_id',"            \
+    " r.dag_version_id, 'state', r.state, 'params', r.params,"                 \
+    " 'environment', r.environment, 'trigger', jsonb_build_object('kind',"     \
+    " r.trigger_kind, 'key', r.trigger_key, 'payload', r.trigger_payload),"    \
+    " 'reason', r.reason, 'priority', r.priority, 'logical_time',"             \
+    " weir_iso(coalesce(r.logical_time, r.created_at)), 'created_at',"         \
+    " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"           \
+    " 'finished_at', weir_iso(r.finished_at), 'retry_count',"                  \
+    " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'canceled_by',"     \
+    " r.canceled_by, 'param_changes', r.param_changes)"
+
+/* The attempts of task t as a JSON array. */
+#define ATTEMPTS_JSON                                                          \
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'try', a.try,"  \
+    " 'state', a.state, 'exit_code', a.exit_code, 'worker', w.name,"           \
+    " 'error', a.error, 'outputs', a.outputs, 'inputs_from', a.inputs_from,"   \
+    " 'log_capped', a.log_capped, 'started_at',"                               \
+    " weir_iso(a.started_at), 'finished_at', weir_iso(a.finished_at))"         \
+    " ORDER BY a.try), '[]') FROM attempts a LEFT JOIN workers w"              \
+    " ON w.id = a.worker_id WHERE a.task_id = t.id)"
+
+/* The tasks of run r, with their attempts, as a JSON array. */
+#define TASKS_JSON                                                             \
+    "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'step',"        \
+    " t.step_id, 'cell', t.cell, 'matrix', t.matrix, 'state', t.state,"        \
+    " 'try_count', t.try_count, 'max_tries', t.max_tries, 'queue', t.queue,"   \
+    " 'outputs', t.outputs, 'error', t.error, 'next_try_at',"                  \
+    " weir_iso(t.next_try_at), 'started_at', weir_iso(t.started_at),"          \
+    " 'finished_at', weir_iso(t.finished_at), 'decision', t.decision,"         \
+    " 'decided_by', t.decided_by, 'decided_at', weir_iso(t.decided_at),"       \
+    " 'decision_comment', t.decision_comment, 'approval_message',"             \
+    " t.approval_message, 'hook', CASE WHEN t.step_id"                         \
+    " IN ('on_failure', 'on_success') THEN t.step_id END, "                    \
+    "'attempts', " ATTEMPTS_JSON                                               \
+    ") ORDER BY t.id), '[]') FROM tasks t WHERE t.run_id = r.id)"
+
+/* The events run r consumed (trigger_events): how many, and the first
+ * 100 without their payloads (GET /api/v1/events?run=ID has them all). */
+#define CONSUMED_JSON                                                          \
+    "'events_consumed', (SELECT count(DISTINCT event_id) FROM trigger_events"  \
+    " WHERE run_id = r.id), 'events', (SELECT coalesce(jsonb_agg("             \
+    "jsonb_build_object('id', e.id, 'ext_id', e.ext_id, 'name', e.name,"       \
+    " 'received_at', weir_iso(e.received_at)) ORDER BY e.id), '[]') FROM"      \
+    " (SELECT * FROM events WHERE id IN (SELECT event_id FROM trigger_events"  \
+    " WHERE run_id = r.id) ORDER BY id LIMIT 100) e)"
+
+/* The SQL of store_run_detail(). */
+static const char run_detail_sql[] =
+    "SELECT " RUN_JSON " || jsonb_build_object('tasks', " TASKS_JSON
+    ", " CONSUMED_JSON ") FROM runs r WHERE r.id = $1";
+
+/* The contract is in store_int.h. */
+int store_json_query(struct store_conn *c, const char *sql, int n,
+                     const char *const *params, cJSON **out,
+                     struct weir_err *err)
+{
+    PGresult *r = NULL;
+    int rc = store_query(c, sql, n, params, &r, err);
+
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0 || store_val(r, 0, 0) == NULL) {
+        PQclear(r);
+        return weir_err_set(err, WEIR_ENOTFOUND, "not found");
+    }
+    *out = cJSON_Parse(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    if (*out == NULL)
+        return weir_err_set(err, WEIR_EINTERNAL,
+                            "cannot parse stored JSON (malformed, or nested "
+                            "deeper than cJSON reads)");
+    return 0;
+}
+
+int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
+                    cJSON **out, struct weir_err *err)
+{
+    char cur[24], lim[24], since[24];
+    const char *params[7] = {f->dag_id,
+                             f->state,
+                             cur,
+                             lim,
+                             f->environment,
+                             f->trigger,
+                             f->since > 0 ? since : NULL};
+
+    I64(cur, f->cursor);
+    I64(lim, f->limit);
+    I64(since, f->since);
+    return store_json_query(
+        c,
+        "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]')"
+        " FROM (SELECT r.id, " RUN_JSON " || jsonb_build_object("
+        "'awaiting_approval', EXISTS (SELECT 1 FROM tasks t WHERE"
+        " t.run_id = r.id AND t.state = 'awaiting_approval')) AS j"
+        " FROM runs r WHERE ($1::text IS NULL OR r.dag_id = $1)"
+        " AND ($2::text IS NULL OR r.state = $2)"
+        " AND ($3::bigint = 0 OR r.id < $3)"
+        " AND ($5::text IS NULL OR r.environment = $5)"
+        " AND ($6::text IS NULL OR r.trigger_kind = $6)"
+        " AND ($7::bigint IS NULL OR r.created_at >= to_timestamp($7))"
+        " ORDER BY r.id DESC LIMIT $4) s",
+        7, params, out, err);
+}
+
+int store_run_detail(struct store_conn *c, int64_t id, cJSON **out,
+                     struct weir_err *err)
+{
+    char idb[24];
+    const char *params[1] = {idb};
+    int rc;
+
+    I64(idb, id);
+    rc = store_json_query(c, run_detail_sql, 1, params, out, err);
+    if (rc == WEIR_ENOTFOUND)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no run %s", idb);
+    return rc;
+}
+
+int store_logs_read(struct store_conn *c, int64_t id, int64_t after, int limit,
+                    cJSON **out, struct weir_err *err)
+{
+    char idb[24], aft[24], lim[24];
+    const char *params[3] = {idb, aft, lim};
+    int rc;
+
+    I64(idb, id);
+    I64(aft, after);
+    I64(lim, limit);
+    rc = store_json_query(
+        c,
+        "SELECT CASE WHEN EXISTS (SELECT 1 FROM attempts WHERE id = $1)"
+        " THEN (SELECT coalesce(jsonb_agg(jsonb_build_object('seq', seq,"
+        " 'ts', (extract(epoch FROM ts) * 1000)::bigint, 'stream', stream,"
+        " 'line', line) ORDER BY seq), '[]') FROM (SELECT * FROM log_lines"
+        " WHERE attempt_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) l) END",
+        3, params, out, err);
+    if (rc == WEIR_ENOTFOUND)
+        rc = weir_err_set(err, WEIR_ENOTFOUND, "no attempt %s", idb);
+    return rc;
+}
