@@ -36,8 +36,10 @@ struct server {
     struct engine engine;     /* runs, tasks, attempts */
     struct reaper *reaper;    /* lease expiry thread */
     struct sched *sched;      /* cron timers and the folder watch */
+    struct notify *notify;    /* webhook notifications thread */
     struct api api;           /* what handlers share */
     struct http_server *http; /* the API */
+    size_t started;           /* parts[] that are up (main.c's table) */
 };
 
 /* Borrow a connection, retrying while the database is not up yet. */
@@ -92,20 +94,38 @@ static int prepare_db(struct server *s, struct weir_err *err)
     return rc;
 }
 
-static int start(struct server *s, struct weir_err *err)
+/* ---- the parts of a running server, started in order, stopped in
+ * reverse: one table ---- */
+
+static int cache_up(struct server *s, struct weir_err *err)
+{
+    s->cache = dagcache_new();
+    return s->cache != NULL ? 0
+                            : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+}
+
+static void cache_down(struct server *s)
+{
+    dagcache_free(s->cache);
+}
+
+/* The DAGs folder, loaded once before anything can run its DAGs. */
+static int dagdir_up(struct server *s, struct weir_err *err)
 {
     struct dagdir_stats st;
-    struct http_config hc = {0};
-    int rc;
+    int rc = dagdir_new(s->cfg.dags_dir, s->store, s->cache, &s->dagdir, err);
 
-    s->cache = dagcache_new();
-    if (s->cache == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    rc = dagdir_new(s->cfg.dags_dir, s->store, s->cache, &s->dagdir, err);
-    if (rc == 0)
-        rc = dagdir_scan(s->dagdir, &st, err);
-    if (rc < 0)
-        return rc;
+    return rc == 0 ? dagdir_scan(s->dagdir, &st, err) : rc;
+}
+
+static void dagdir_down(struct server *s)
+{
+    dagdir_free(s->dagdir);
+}
+
+/* The work hub and the engine over it (the engine holds nothing to free). */
+static int engine_up(struct server *s, struct weir_err *err)
+{
     s->hub = hub_new();
     if (s->hub == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
@@ -113,12 +133,52 @@ static int start(struct server *s, struct weir_err *err)
                                 (int64_t)s->cfg.lease_ttl_ms};
     events_set_retention(s->cfg.event_retention_s);
     metrics_set_retention(s->cfg.metric_retention_s);
-    rc = reaper_start(&s->engine, &s->reaper, err);
-    if (rc == 0)
-        rc = sched_start(&s->engine, s->dagdir, s->cfg.dags_dir,
-                         s->cfg.watch_poll, &s->sched, err);
-    if (rc < 0)
-        return rc;
+    return 0;
+}
+
+static void engine_down(struct server *s)
+{
+    hub_free(s->hub);
+}
+
+static int reaper_up(struct server *s, struct weir_err *err)
+{
+    return reaper_start(&s->engine, &s->reaper, err);
+}
+
+static void reaper_down(struct server *s)
+{
+    reaper_stop(s->reaper);
+}
+
+static int sched_up(struct server *s, struct weir_err *err)
+{
+    return sched_start(&s->engine, s->dagdir, s->cfg.dags_dir,
+                       s->cfg.watch_poll, &s->sched, err);
+}
+
+static void sched_down(struct server *s)
+{
+    sched_stop(s->sched); /* before what its work items use */
+}
+
+static int notify_up(struct server *s, struct weir_err *err)
+{
+    return notify_start(&s->engine, &s->notify, err);
+}
+
+static void notify_down(struct server *s)
+{
+    notify_stop(s->notify);
+}
+
+/* The API; then the public URL, by default the address it listens on. */
+static int http_up(struct server *s, struct weir_err *err)
+{
+    struct http_config hc = {0};
+    char own[300];
+    int rc;
+
     s->api.store = s->store;
     s->api.cache = s->cache;
     s->api.engine = &s->engine;
@@ -132,31 +192,58 @@ static int start(struct server *s, struct weir_err *err)
     hc.per_client = s->cfg.max_conns_per_client;
     hc.trusted_proxy = s->cfg.trusted_proxy;
     rc = http_server_start(&hc, &s->http, err);
-    if (rc == 0)
-        log_info("event=listening addr=%s version=%s",
-                 http_server_address(s->http), WEIR_VERSION);
-    if (rc == 0 && s->cfg.public_url != NULL) {
-        notify_set_public_url(s->cfg.public_url);
-    } else if (rc == 0) {
-        char own[300];
-
-        snprintf(own, sizeof(own), "http://%s", http_server_address(s->http));
-        notify_set_public_url(own);
-    }
-    return rc;
+    if (rc < 0)
+        return rc;
+    log_info("event=listening addr=%s version=%s", http_server_address(s->http),
+             WEIR_VERSION);
+    snprintf(own, sizeof(own), "http://%s", http_server_address(s->http));
+    notify_set_public_url(s->cfg.public_url != NULL ? s->cfg.public_url : own);
+    return 0;
 }
 
-static void stop(struct server *s)
+static void http_down(struct server *s)
 {
     if (s->hub != NULL)
         hub_close(s->hub); /* long-poll leases return at once */
     http_server_stop(s->http);
-    sched_stop(s->sched); /* before what its work items use */
-    reaper_stop(s->reaper);
-    dagdir_free(s->dagdir);
-    dagcache_free(s->cache);
+}
+
+static const struct part {
+    const char *name;                                  /* for the log */
+    int (*up)(struct server *s, struct weir_err *err); /* start it */
+    void (*down)(struct server *s);                    /* stop and free it */
+} parts[] = {
+    {"dag cache", cache_up, cache_down},
+    {"dags folder", dagdir_up, dagdir_down},
+    {"engine", engine_up, engine_down},
+    {"lease expiry", reaper_up, reaper_down},
+    {"scheduler", sched_up, sched_down},
+    {"notifications", notify_up, notify_down},
+    {"http", http_up, http_down},
+};
+
+#define N_PARTS (sizeof(parts) / sizeof(parts[0]))
+
+/* Start every part in order; s->started counts those that are up. */
+static int start(struct server *s, struct weir_err *err)
+{
+    for (; s->started < N_PARTS; s->started++) {
+        int rc = parts[s->started].up(s, err);
+
+        if (rc < 0) {
+            log_error("event=start_failed part=\"%s\"", parts[s->started].name);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Stop what start() started, in reverse, then the database pool. */
+static void stop(struct server *s)
+{
+    while (s->started > 0)
+        parts[--s->started].down(s);
     store_free(s->store);
-    hub_free(s->hub);
 }
 
 static int wait_for_signal(const sigset_t *set)

@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bgthread.h"
 #include "log.h"
 
-#define GUARD_TICK_MS     200 /* how often the watchdog looks */
-#define GUARD_RESERVE_S   2   /* header deadline of a reserve connection */
-#define GUARD_PROBATION_S 2   /* ... and of one over its address's cap */
+#define GUARD_RESERVE_S   2 /* header deadline of a reserve connection */
+#define GUARD_PROBATION_S 2 /* ... and of one over its address's cap */
 #define GUARD_PROBATION_X                                                      \
     4                         /* an address's connections, at most, in         \
                                  caps (the rest are on probation) */
@@ -49,18 +49,15 @@ struct http_guard_conn {
 };
 
 struct http_guard {
-    pthread_mutex_t mu;            /* guards what follows */
-    pthread_cond_t cv;             /* wakes the watchdog to stop */
-    struct http_guard_conn *conns; /* every open connection */
-    unsigned n_unauth;             /* unauthenticated ones */
-    unsigned max;                  /* connection limit */
-    unsigned unauth_max;           /* max minus the reserve */
-    unsigned per_client;           /* cap per client address */
+    pthread_mutex_t mu;                           /* guards what follows */
+    struct http_guard_conn *conns;                /* every open connection */
+    unsigned n_unauth;                            /* unauthenticated ones */
+    unsigned max;                                 /* connection limit */
+    unsigned unauth_max;                          /* max minus the reserve */
+    unsigned per_client;                          /* cap per client address */
     struct guard_cidr proxies[GUARD_MAX_PROXIES]; /* trusted proxies */
     size_t n_proxies;                             /* entries in proxies */
-    bool stop;                                    /* the watchdog must end */
-    bool started;                                 /* the watchdog runs */
-    pthread_t thread;                             /* the watchdog */
+    struct bgthread *watchdog;                    /* runs watchdog_round() */
     int64_t refused;                              /* refusals since last line */
     int64_t logged_ms;                            /* when the last line went */
 };
@@ -360,34 +357,24 @@ void http_guard_request_done(struct http_guard *g, struct http_guard_conn *gc)
 
 /* Shut down every connection past its deadline; libmicrohttpd's thread
  * then sees the end of the stream and closes it. */
-static void *watchdog_main(void *arg)
+static int64_t watchdog_round(void *arg)
 {
     struct http_guard *g = arg;
-    struct timespec until;
+    int64_t now = now_ms();
+    unsigned cut = 0;
 
     pthread_mutex_lock(&g->mu);
-    while (!g->stop) {
-        int64_t now = now_ms();
-        unsigned cut = 0;
-
-        for (struct http_guard_conn *c = g->conns; c != NULL; c = c->next) {
-            if (c->cut || c->deadline_ms == 0 || now < c->deadline_ms ||
-                c->fd < 0)
-                continue;
-            shutdown(c->fd, SHUT_RDWR);
-            c->cut = true;
-            cut++;
-        }
-        if (cut > 0)
-            log_info("event=http_conn_timeout closed=%u why=headers_late", cut);
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += GUARD_TICK_MS * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(&g->cv, &g->mu, &until);
+    for (struct http_guard_conn *c = g->conns; c != NULL; c = c->next) {
+        if (c->cut || c->deadline_ms == 0 || now < c->deadline_ms || c->fd < 0)
+            continue;
+        shutdown(c->fd, SHUT_RDWR);
+        c->cut = true;
+        cut++;
     }
     pthread_mutex_unlock(&g->mu);
-    return NULL;
+    if (cut > 0)
+        log_info("event=http_conn_timeout closed=%u why=headers_late", cut);
+    return HTTP_GUARD_TICK_MS;
 }
 
 static int proxies_parse(struct http_guard *g, const char *list,
@@ -429,19 +416,18 @@ int http_guard_new(const struct http_guard_config *cfg, struct http_guard **out,
     if (g == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     pthread_mutex_init(&g->mu, NULL);
-    pthread_cond_init(&g->cv, NULL);
     g->max = cfg->max_connections;
     g->unauth_max = g->max - g->max / 4;
     g->per_client =
         cfg->per_client ? cfg->per_client : HTTP_GUARD_PER_CLIENT_DEFAULT;
     rc = proxies_parse(g, cfg->trusted, err);
-    if (rc == 0 && pthread_create(&g->thread, NULL, watchdog_main, g) != 0)
-        rc = weir_err_set(err, WEIR_EIO, "cannot start a thread");
+    if (rc == 0)
+        rc = bgthread_start("weir-http-guard", watchdog_round, g, &g->watchdog,
+                            err);
     if (rc < 0) {
         http_guard_free(g);
         return rc;
     }
-    g->started = true;
     *out = g;
     return 0;
 }
@@ -450,16 +436,9 @@ void http_guard_free(struct http_guard *g)
 {
     if (g == NULL)
         return;
-    if (g->started) {
-        pthread_mutex_lock(&g->mu);
-        g->stop = true;
-        pthread_cond_signal(&g->cv);
-        pthread_mutex_unlock(&g->mu);
-        pthread_join(g->thread, NULL);
-    }
+    bgthread_stop(g->watchdog);
     while (g->conns != NULL) /* left by a daemon that did not say */
         conn_end(g, g->conns);
-    pthread_cond_destroy(&g->cv);
     pthread_mutex_destroy(&g->mu);
     free(g);
 }

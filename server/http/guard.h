@@ -36,9 +36,10 @@
 
 #include "err.h"
 
-#define HTTP_GUARD_PER_CLIENT_DEFAULT 32 /* unauthenticated, per address */
-#define HTTP_GUARD_HEADER_S           5  /* request line and headers, s */
-#define HTTP_GUARD_REQUEST_S          60 /* a public request's body, s */
+#define HTTP_GUARD_PER_CLIENT_DEFAULT 32  /* unauthenticated, per address */
+#define HTTP_GUARD_HEADER_S           5   /* request line and headers, s */
+#define HTTP_GUARD_TICK_MS            200 /* how often the watchdog looks */
+#define HTTP_GUARD_REQUEST_S          60  /* a public request's body, s */
 
 struct http_guard;
 struct http_guard_conn;

@@ -12,6 +12,7 @@
 #include <cJSON.h>
 
 #include "engine/fire.h"
+#include "jobs/chores.h"
 #include "log.h"
 #include "store/sched.h"
 #include "store/trig.h"
@@ -213,7 +214,7 @@ static void dir_of_glob(struct filetrig *ft, const char *pattern)
 static void due_at(struct filetrig *ft, int64_t ms)
 {
     if (ms <= 0)
-        ms = FILETRIG_POLL_MS;
+        ms = CHORE_FILES_POLL_MS;
     if (ft->due_ms < 0 || ms < ft->due_ms)
         ft->due_ms = ms;
 }
@@ -370,7 +371,7 @@ static void event_cb(uv_fs_event_t *h, const char *name, int events, int status)
     (void)status; /* an error too: scan, the disk is the truth */
     w->ft->evented = true;
     if (!w->ft->scanning && !w->ft->closing)
-        arm(w->ft, FILETRIG_EVENT_MS);
+        arm(w->ft, CHORE_FILES_EVENT_MS);
 }
 
 /* Watch folder dir; false when it cannot be (not there yet, inotify
@@ -445,11 +446,11 @@ static void scan_after_cb(uv_work_t *req, int status)
         return;
     }
     watches_sync(ft);
-    delay = ft->unwatchable ? FILETRIG_POLL_MS : FILETRIG_RESCAN_MS;
+    delay = ft->unwatchable ? CHORE_FILES_POLL_MS : CHORE_FILES_RESCAN_MS;
     if (ft->due_ms >= 0 && ft->due_ms < delay)
         delay = ft->due_ms;
-    if ((ft->evented || ft->kicked) && delay > FILETRIG_EVENT_MS)
-        delay = FILETRIG_EVENT_MS;
+    if ((ft->evented || ft->kicked) && delay > CHORE_FILES_EVENT_MS)
+        delay = CHORE_FILES_EVENT_MS;
     arm(ft, delay);
 }
 
@@ -465,7 +466,7 @@ static void timer_cb(uv_timer_t *t)
     if (uv_queue_work(t->loop, &ft->req, scan_work_cb, scan_after_cb) == 0)
         ft->scanning = true;
     else
-        arm(ft, FILETRIG_POLL_MS);
+        arm(ft, CHORE_FILES_POLL_MS);
 }
 
 int filetrig_start(uv_loop_t *loop, struct engine *e, const char *root,
@@ -481,7 +482,7 @@ int filetrig_start(uv_loop_t *loop, struct engine *e, const char *root,
     uv_timer_init(loop, &ft->timer);
     ft->timer.data = ft;
     ft->n_open = 1;
-    arm(ft, FILETRIG_POLL_MS);
+    arm(ft, CHORE_FILES_POLL_MS);
     *out = ft;
     return 0;
 }

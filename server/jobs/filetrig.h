@@ -19,25 +19,23 @@
  *
  * When scans happen: the folder a glob names files in (the part before
  * its last slash, when it has no wildcard) is watched with uv_fs_event
- * (inotify); an event there starts a scan FILETRIG_EVENT_MS later, and
+ * (inotify); an event there starts a scan CHORE_FILES_EVENT_MS later, and
  * a file still in its stable period gets a scan when that period ends.
  * A glob with a wildcard before its last slash (inotify is not
  * recursive), a folder that does not exist yet or cannot be watched
  * (inotify limits, logged as event=file_watch_fallback), and a database
- * that does not answer make scans run every FILETRIG_POLL_MS, as before
- * the watches; otherwise a scan runs every FILETRIG_RESCAN_MS anyway, in
+ * that does not answer make scans run every CHORE_FILES_POLL_MS, as before
+ * the watches; otherwise a scan runs every CHORE_FILES_RESCAN_MS anyway, in
  * case an event was lost, and after every change of the DAGs.
  */
 #ifndef WEIR_FILETRIG_H
 #define WEIR_FILETRIG_H
 
+#include "jobs/chores.h"
+
 #include <uv.h>
 
 #include "engine/engine.h"
-
-#define FILETRIG_POLL_MS   500   /* between two scans, polling */
-#define FILETRIG_EVENT_MS  20    /* from a folder event to its scan */
-#define FILETRIG_RESCAN_MS 30000 /* between two scans, all watched */
 
 struct filetrig;
 

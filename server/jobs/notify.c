@@ -10,6 +10,8 @@
 
 #include <curl/curl.h>
 
+#include "bgthread.h"
+#include "jobs/chores.h"
 #include "log.h"
 #include "store/notify.h"
 
@@ -22,11 +24,8 @@ static pthread_mutex_t public_mu = PTHREAD_MUTEX_INITIALIZER;
 static char public_url[NOTIFY_URL_MAX];
 
 struct notify {
-    struct engine *e;   /* borrowed */
-    pthread_t thread;   /* runs notify_main() */
-    pthread_mutex_t mu; /* guards stop */
-    pthread_cond_t cv;  /* wakes the thread to stop */
-    bool stop;          /* notify_stop() was called */
+    struct engine *e;    /* borrowed */
+    struct bgthread *bg; /* runs notify_round() */
 };
 
 /* The webhook of d for a run ending in state, or NULL. */
@@ -223,35 +222,23 @@ static int deliver(struct store_conn *c, struct weir_err *err)
     return rc;
 }
 
-static void *notify_main(void *arg)
+/* One pass: queue what finished, deliver what is due. */
+static int64_t notify_round(void *arg)
 {
     struct notify *n = arg;
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    int rc = store_conn_get(n->e->store, &c, &err);
 
-    pthread_mutex_lock(&n->mu);
-    while (!n->stop) {
-        struct store_conn *c = NULL;
-        struct weir_err err = {0};
-        struct timespec ts;
-        int rc;
-
-        pthread_mutex_unlock(&n->mu);
-        rc = store_conn_get(n->e->store, &c, &err);
-        if (rc == 0)
-            rc = enqueue(n, c, &err);
-        if (rc == 0)
-            rc = deliver(c, &err);
-        store_conn_put(c);
-        if (rc < 0)
-            log_warn("event=notify_pass_failed code=%s msg=\"%s\"",
-                     weir_errname(rc), err.msg);
-        pthread_mutex_lock(&n->mu);
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += NOTIFY_PERIOD_MS / 1000;
-        if (!n->stop)
-            pthread_cond_timedwait(&n->cv, &n->mu, &ts);
-    }
-    pthread_mutex_unlock(&n->mu);
-    return NULL;
+    if (rc == 0)
+        rc = enqueue(n, c, &err);
+    if (rc == 0)
+        rc = deliver(c, &err);
+    store_conn_put(c);
+    if (rc < 0)
+        log_warn("event=notify_pass_failed code=%s msg=\"%s\"",
+                 weir_errname(rc), err.msg);
+    return CHORE_NOTIFY_MS;
 }
 
 int notify_start(struct engine *e, struct notify **out, struct weir_err *err)
@@ -265,15 +252,10 @@ int notify_start(struct engine *e, struct notify **out, struct weir_err *err)
         return weir_err_set(err, WEIR_EINTERNAL, "cannot start libcurl");
     }
     n->e = e;
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_cond_init(&n->cv, NULL);
-    if (pthread_create(&n->thread, NULL, notify_main, n) != 0) {
-        pthread_mutex_destroy(&n->mu);
-        pthread_cond_destroy(&n->cv);
+    if (bgthread_start("weir-notify", notify_round, n, &n->bg, err) != 0) {
         curl_global_cleanup();
         free(n);
-        return weir_err_set(err, WEIR_EINTERNAL,
-                            "cannot start the notification thread");
+        return WEIR_EINTERNAL;
     }
     *out = n;
     return 0;
@@ -283,13 +265,7 @@ void notify_stop(struct notify *n)
 {
     if (n == NULL)
         return;
-    pthread_mutex_lock(&n->mu);
-    n->stop = true;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
-    pthread_join(n->thread, NULL);
-    pthread_mutex_destroy(&n->mu);
-    pthread_cond_destroy(&n->cv);
+    bgthread_stop(n->bg);
     curl_global_cleanup();
     free(n);
 }

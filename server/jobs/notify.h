@@ -23,8 +23,6 @@
 
 #include "engine/engine.h"
 
-#define NOTIFY_PERIOD_MS 1000 /* between two passes */
-
 struct notify;
 
 /*

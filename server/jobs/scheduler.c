@@ -24,16 +24,13 @@
 #include "cron.h"
 #include "engine/events.h"
 #include "engine/fire.h"
+#include "jobs/chores.h"
 #include "jobs/filetrig.h"
-#include "jobs/notify.h"
 #include "jobs/watch.h"
 #include "log.h"
 #include "store/sched.h"
 
-#define SCHED_CATCHUP_MAX    1000  /* missed slots one trigger makes up for */
-#define SCHED_EARLY_MS       1000  /* long timers wake up this much early */
-#define SCHED_PRUNE_FIRST_MS 1000  /* from start to the first event prune */
-#define SCHED_PRUNE_EVERY_MS 60000 /* between two event prunes */
+#define SCHED_CATCHUP_MAX 1000 /* missed slots one trigger makes up for */
 #define SCHED_GROUP_WAYS                                                       \
     4 /* due slots are split into this many                                    \
          transactions, one per pool thread */
@@ -115,7 +112,6 @@ struct sched {
     bool refresh_req;          /* sched_dag_changed() was called */
     struct watch *watch;       /* the folder watch */
     struct filetrig *files;    /* file triggers */
-    struct notify *notify;     /* notifications out (a thread of its own) */
     struct sdag *dags;         /* active DAGs with cron triggers */
     size_t n_dags;             /* entries in dags */
     bool refreshing;           /* a refresh runs */
@@ -697,8 +693,8 @@ static void arm(struct sched *s)
     /* libuv's timers run on the monotonic clock, slots on the wall clock,
      * which may be slewed against it (NTP): wake up a second early and
      * arm again from the wall clock, so the last stretch is short. */
-    if (delay > 2 * SCHED_EARLY_MS)
-        delay -= SCHED_EARLY_MS;
+    if (delay > 2 * CHORE_CRON_EARLY_MS)
+        delay -= CHORE_CRON_EARLY_MS;
     uv_timer_start(&s->timer, timer_cb, (uint64_t)delay, 0);
 }
 
@@ -813,21 +809,18 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     s->timer.data = s;
     uv_timer_init(&s->loop, &s->prune_timer);
     s->prune_timer.data = s;
-    uv_timer_start(&s->prune_timer, prune_timer_cb, SCHED_PRUNE_FIRST_MS,
-                   SCHED_PRUNE_EVERY_MS);
+    uv_timer_start(&s->prune_timer, prune_timer_cb, CHORE_EVENTS_PRUNE_FIRST_MS,
+                   CHORE_EVENTS_PRUNE_EVERY_MS);
     rc = watch_start(&s->loop, dd, e->store, root, force_poll,
                      folder_changed_cb, s, &s->watch, err);
     if (rc == 0)
         rc = filetrig_start(&s->loop, e, root, &s->files, err);
-    if (rc == 0)
-        rc = notify_start(e, &s->notify, err);
     if (rc == 0)
         refresh_start(s);
     if (rc == 0 && pthread_create(&s->thread, NULL, sched_main, s) != 0)
         rc = weir_err_set(err, WEIR_EINTERNAL,
                           "cannot start the scheduler thread");
     if (rc < 0) {
-        notify_stop(s->notify);
         stop_in_loop(s);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
@@ -857,7 +850,6 @@ void sched_stop(struct sched *s)
     pthread_mutex_unlock(&s->mu);
     uv_async_send(&s->async);
     pthread_join(s->thread, NULL);
-    notify_stop(s->notify);
     rc = uv_loop_close(&s->loop);
     if (rc != 0)
         log_error("event=sched_loop_close_failed err=%s", uv_strerror(rc));

@@ -31,7 +31,8 @@
  * in between are skipped.
  *
  * Event retention: a timer starts events_prune() in the thread pool
- * SCHED_PRUNE_FIRST_MS after start, then every SCHED_PRUNE_EVERY_MS.
+ * CHORE_EVENTS_PRUNE_FIRST_MS after start, then every
+ * CHORE_EVENTS_PRUNE_EVERY_MS.
  *
  * Database work never runs on the loop: it goes through uv_queue_work,
  * each work item borrowing a pool connection, and its result comes back
@@ -43,6 +44,8 @@
  */
 #ifndef WEIR_SCHEDULER_H
 #define WEIR_SCHEDULER_H
+
+#include "jobs/chores.h"
 
 #include <stdbool.h>
 

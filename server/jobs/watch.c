@@ -19,11 +19,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "jobs/chores.h"
 #include "log.h"
 #include "store/sched.h"
 
-#define WATCH_MAX_DEPTH 16   /* folder nesting followed, as dagdir.c */
-#define WATCH_RETRY_MS  1000 /* next sync after a database failure */
+#define WATCH_MAX_DEPTH 16 /* folder nesting followed, as dagdir.c */
 
 /* What a watch entry watches, and how. */
 enum wkind {
@@ -392,7 +392,7 @@ static void want_sync(struct watch *w, uint64_t delay)
 /* Wait for rel's quiet time again. */
 static void want_file(struct watch *w, const char *rel)
 {
-    uint64_t due = uv_now(w->loop) + WATCH_DEBOUNCE_MS;
+    uint64_t due = uv_now(w->loop) + CHORE_DAGS_DEBOUNCE_MS;
     char *copy;
 
     for (size_t i = 0; i < w->n_pend; i++) {
@@ -407,7 +407,7 @@ static void want_file(struct watch *w, const char *rel)
         struct pending *v = realloc(w->pend, cap * sizeof(*v));
 
         if (v == NULL) {
-            want_sync(w, WATCH_DEBOUNCE_MS); /* finds the change instead */
+            want_sync(w, CHORE_DAGS_DEBOUNCE_MS); /* finds the change instead */
             return;
         }
         w->pend = v;
@@ -415,7 +415,7 @@ static void want_file(struct watch *w, const char *rel)
     }
     copy = strdup(rel);
     if (copy == NULL) {
-        want_sync(w, WATCH_DEBOUNCE_MS);
+        want_sync(w, CHORE_DAGS_DEBOUNCE_MS);
         return;
     }
     w->pend[w->n_pend++] = (struct pending){copy, due};
@@ -434,18 +434,18 @@ static void event_cb(uv_fs_event_t *h, const char *name, int events, int status)
         if (status < 0)
             log_warn("event=watch_error dir=%s err=%s", e->rel,
                      uv_strerror(status));
-        want_sync(e->w, WATCH_DEBOUNCE_MS);
+        want_sync(e->w, CHORE_DAGS_DEBOUNCE_MS);
         return;
     }
     if (name[0] == '.')
         return;
     if (!is_dag_file(name)) { /* a folder, or the folder itself */
-        want_sync(e->w, WATCH_DEBOUNCE_MS);
+        want_sync(e->w, CHORE_DAGS_DEBOUNCE_MS);
         return;
     }
     rel = join(e->rel, name);
     if (rel == NULL)
-        want_sync(e->w, WATCH_DEBOUNCE_MS);
+        want_sync(e->w, CHORE_DAGS_DEBOUNCE_MS);
     else
         want_file(e->w, rel);
     free(rel);
@@ -464,7 +464,7 @@ static void poll_cb(uv_fs_poll_t *h, int status, const uv_stat_t *prev,
     if (e->kind == WK_FILE_POLL)
         want_file(e->w, e->rel);
     else
-        want_sync(e->w, WATCH_DEBOUNCE_MS);
+        want_sync(e->w, CHORE_DAGS_DEBOUNCE_MS);
 }
 
 /* A new entry for rel of kind, started; NULL when it could not start. */
@@ -492,7 +492,7 @@ static struct wentry *entry_start(struct watch *w, const char *rel,
     if (kind == WK_DIR_EVENT)
         rc = uv_fs_event_start(&e->h.ev, event_cb, full, 0);
     else
-        rc = uv_fs_poll_start(&e->h.poll, poll_cb, full, WATCH_POLL_MS);
+        rc = uv_fs_poll_start(&e->h.poll, poll_cb, full, CHORE_DAGS_POLL_MS);
     free(full);
     *uv_rc = rc;
     if (rc != 0) {
@@ -522,7 +522,8 @@ static bool dir_watch(struct watch *w, const struct wdir *d)
     if (e == NULL) {
         if (!w->force_poll)
             log_warn("event=watch_fallback dir=%s err=%s poll_ms=%d",
-                     d->rel[0] ? d->rel : ".", uv_strerror(rc), WATCH_POLL_MS);
+                     d->rel[0] ? d->rel : ".", uv_strerror(rc),
+                     CHORE_DAGS_POLL_MS);
         e = entry_start(w, d->rel, WK_DIR_POLL, &rc);
     }
     if (e == NULL) {
@@ -631,7 +632,7 @@ static void batch_after_cb(uv_work_t *req, int status)
     if (more)
         want_sync(w, 0);
     if (b->db_failed)
-        want_sync(w, WATCH_RETRY_MS);
+        want_sync(w, CHORE_DAGS_RETRY_MS);
     batch_free(b);
     arm(w);
 }

@@ -29,9 +29,6 @@
 
 #include "jobs/dagdir.h"
 
-#define WATCH_DEBOUNCE_MS 200  /* quiet time after a path's last event */
-#define WATCH_POLL_MS     1000 /* interval of the uv_fs_poll fallback */
-
 struct watch;
 
 /* Called on the loop after a batch of reloads that may have changed DAGs. */

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Every periodic or background chore of the server, with its period: the
+ * one place to read when and where something happens on its own.
+ *
+ * | chore                  | runs on                    | period |
+ * |------------------------|----------------------------|------------------------------------------|
+ * | cron slots, catch-up   | scheduler loop (libuv)     | a timer at the next
+ * slot, CHORE_CRON_EARLY_MS early for long waits | | DAG folder load        |
+ * scheduler loop             | CHORE_DAGS_DEBOUNCE_MS after a path's last
+ * event; uv_fs_poll every CHORE_DAGS_POLL_MS where inotify fails;
+ * CHORE_DAGS_RETRY_MS after a database failure | | file triggers          |
+ * scheduler loop             | CHORE_FILES_EVENT_MS after a folder event, every
+ * CHORE_FILES_RESCAN_MS anyway, every CHORE_FILES_POLL_MS where folders cannot
+ * be watched | | event retention        | scheduler loop             |
+ * CHORE_EVENTS_PRUNE_FIRST_MS after start, then every
+ * CHORE_EVENTS_PRUNE_EVERY_MS | | lease expiry           | thread "weir-leases"
+ * | at the next lease deadline, at least every lease TTL; CHORE_LEASES_RETRY_MS
+ * after a database failure | | webhook notifications  | thread "weir-notify" |
+ * every CHORE_NOTIFY_MS                     | | connection watchdog    | thread
+ * "weir-http-guard"   | every HTTP_GUARD_TICK_MS (http/guard.h)   | | metric
+ * retention       | the ingest request         | at most once a minute
+ * (engine/metrics.c)  |
+ *
+ * The threads are common/bgthread.h; the loop is jobs/scheduler.c; main.c
+ * starts and stops all of them from one table.
+ */
+#ifndef WEIR_CHORES_H
+#define WEIR_CHORES_H
+
+#define CHORE_CRON_EARLY_MS         1000 /* long cron timers wake this early */
+#define CHORE_DAGS_DEBOUNCE_MS      200  /* quiet time after a path's event */
+#define CHORE_DAGS_POLL_MS          1000 /* the uv_fs_poll fallback */
+#define CHORE_DAGS_RETRY_MS         1000 /* next sync after a database failure */
+#define CHORE_FILES_POLL_MS         500  /* between two scans, polling */
+#define CHORE_FILES_EVENT_MS        20   /* from a folder event to its scan */
+#define CHORE_FILES_RESCAN_MS       30000 /* between two scans, all watched */
+#define CHORE_EVENTS_PRUNE_FIRST_MS 1000  /* from start to the first prune */
+#define CHORE_EVENTS_PRUNE_EVERY_MS 60000 /* between two event prunes */
+#define CHORE_LEASES_RETRY_MS       1000  /* after a database failure */
+#define CHORE_NOTIFY_MS             1000  /* between two notification passes */
+
+#endif
