@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* SHA-256 and HMAC-SHA256 (FIPS 180-4, RFC 2104), for DAG version hashes,
- * stored token hashes and webhook signatures. */
+/* SHA-256 (FIPS 180-4) by OpenSSL's libcrypto, for DAG version hashes,
+ * stored token hashes and ETags. Nothing here is hand-written
+ * cryptography: these are thin calls of EVP_Digest(). */
 #ifndef WEIR_SHA256_H
 #define WEIR_SHA256_H
 
@@ -9,25 +10,10 @@
 
 #define SHA256_LEN 32
 
-struct sha256 {
-    uint32_t h[8];     /* chaining state */
-    uint64_t bytes;    /* message length so far */
-    uint8_t block[64]; /* partial block */
-    size_t used;       /* bytes in block */
-};
-
-void sha256_init(struct sha256 *s);
-void sha256_update(struct sha256 *s, const void *data, size_t len);
-void sha256_final(struct sha256 *s, uint8_t out[SHA256_LEN]);
-
-/* One call: digest of data. */
+/* The digest of len bytes at data. */
 void sha256_digest(const void *data, size_t len, uint8_t out[SHA256_LEN]);
 
-/* Digest of data as 64 lowercase hex characters and a NUL in hex[65]. */
+/* The digest of len bytes at data as 64 lowercase hex digits and a NUL. */
 void sha256_hex(const void *data, size_t len, char hex[65]);
-
-/* HMAC-SHA256 of data under key. */
-void hmac_sha256(const void *key, size_t key_len, const void *data, size_t len,
-                 uint8_t out[SHA256_LEN]);
 
 #endif
