@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "dag.h"
+#include "grow.h"
 
 #define VALIDATE_MAX_DEPTH 16 /* folder nesting followed */
 
@@ -56,15 +57,8 @@ static struct checked *checked_add(struct validate *v, const char *path)
 {
     struct checked *c;
 
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 16;
-        struct checked *files = realloc(v->files, cap * sizeof(*files));
-
-        if (files == NULL)
-            return NULL;
-        v->files = files;
-        v->cap = cap;
-    }
+    if (!WEIR_GROW(v->files, v->cap, v->n + 1, 16, 0))
+        return NULL;
     c = &v->files[v->n];
     memset(c, 0, sizeof(*c));
     c->path = strdup(path);

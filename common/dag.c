@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dag_internal.h"
+#include "grow.h"
 #include "sha256.h"
 #include "suggest.h"
 
@@ -140,19 +141,9 @@ static void diags_vadd(struct dag_diags *d, struct dag_pos pos, const char *fmt,
         d->truncated = true;
         return;
     }
-    if (d->n == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 8;
-        struct dag_diag *v;
-
-        if (cap > DAG_MAX_DIAGS)
-            cap = DAG_MAX_DIAGS;
-        v = realloc(d->v, cap * sizeof(*v));
-        if (v == NULL) {
-            d->truncated = true;
-            return;
-        }
-        d->v = v;
-        d->cap = cap;
+    if (!WEIR_GROW(d->v, d->cap, d->n + 1, 8, DAG_MAX_DIAGS)) {
+        d->truncated = true;
+        return;
     }
     d->v[d->n].pos = pos;
     vsnprintf(d->v[d->n].msg, sizeof(d->v[d->n].msg), fmt, ap);
@@ -426,16 +417,9 @@ void dag_add_ref(struct dag_ctx *c, const char *name, const struct ynode *node,
 {
     struct dag_ref *r;
 
-    if (c->n_refs == c->cap_refs) {
-        size_t cap = c->cap_refs ? c->cap_refs * 2 : 32;
-        struct dag_ref *v = realloc(c->refs, cap * sizeof(*v));
-
-        if (v == NULL) {
-            c->nomem = true;
-            return;
-        }
-        c->refs = v;
-        c->cap_refs = cap;
+    if (!WEIR_GROW(c->refs, c->cap_refs, c->n_refs + 1, 32, 0)) {
+        c->nomem = true;
+        return;
     }
     r = &c->refs[c->n_refs];
     r->name = arena_strndup(c, name, strlen(name));

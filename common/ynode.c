@@ -13,6 +13,7 @@
  * that goes with the document.
  */
 #include "ynode.h"
+#include "grow.h"
 #include "utf8.h"
 
 #include <limits.h>
@@ -401,21 +402,12 @@ static int build_count(struct build *b, size_t w, size_t t, size_t idx)
 /* Hand a finished node to the open collection, or make it the root. */
 static int build_add(struct build *b, struct ynode_w *node)
 {
-    struct ynode_w **kids;
-    size_t cap;
-
     if (b->nframes == 0) {
         b->root = node;
         return 0;
     }
-    if (b->nkids == b->capkids) {
-        cap = b->capkids ? b->capkids * 2 : 256;
-        kids = realloc(b->kids, cap * sizeof(*kids));
-        if (kids == NULL)
-            return build_nomem(b);
-        b->kids = kids;
-        b->capkids = cap;
-    }
+    if (!WEIR_GROW(b->kids, b->capkids, b->nkids + 1, 256, 0))
+        return build_nomem(b);
     b->kids[b->nkids++] = node;
     return 0;
 }
@@ -538,7 +530,6 @@ static int on_start(struct build *b, const yaml_event_t *ev,
     const yaml_char_t *anchor, *tag;
     struct frame *f;
     struct ynode_w *w;
-    size_t cap;
     bool nomem;
     int rc;
 
@@ -548,14 +539,8 @@ static int on_start(struct build *b, const yaml_event_t *ev,
     rc = build_count(b, 1, 0, ev->start_mark.index);
     if (rc < 0)
         return rc;
-    if (b->nframes == b->capframes) {
-        cap = b->capframes ? b->capframes * 2 : 16;
-        f = realloc(b->frames, cap * sizeof(*f));
-        if (f == NULL)
-            return build_nomem(b);
-        b->frames = f;
-        b->capframes = cap;
-    }
+    if (!WEIR_GROW(b->frames, b->capframes, b->nframes + 1, 16, 0))
+        return build_nomem(b);
     anchor = kind == YNODE_MAP ? ev->data.mapping_start.anchor
                                : ev->data.sequence_start.anchor;
     tag = kind == YNODE_MAP ? ev->data.mapping_start.tag

@@ -12,6 +12,7 @@
 #include <cJSON.h>
 
 #include "engine/fire.h"
+#include "grow.h"
 #include "jobs/chores.h"
 #include "log.h"
 #include "store/sched.h"
@@ -81,15 +82,8 @@ static struct fentry *entry_get(struct filetrig *ft, const char *dag,
         if (strcmp(ft->v[i].path, path) == 0 &&
             strcmp(ft->v[i].key, key) == 0 && strcmp(ft->v[i].dag, dag) == 0)
             return &ft->v[i];
-    if (ft->n == ft->cap) {
-        size_t cap = ft->cap ? ft->cap * 2 : 64;
-        struct fentry *nv = realloc(ft->v, cap * sizeof(*nv));
-
-        if (nv == NULL)
-            return NULL;
-        ft->v = nv;
-        ft->cap = cap;
-    }
+    if (!WEIR_GROW(ft->v, ft->cap, ft->n + 1, 64, 0))
+        return NULL;
     f = &ft->v[ft->n];
     memset(f, 0, sizeof(*f));
     snprintf(f->dag, sizeof(f->dag), "%s", dag);
@@ -183,15 +177,8 @@ static bool dir_want(struct filetrig *ft, const char *dir, size_t n)
     for (size_t i = 0; i < ft->n_dirs; i++)
         if (strlen(ft->dirs[i]) == n && memcmp(ft->dirs[i], dir, n) == 0)
             return true;
-    if (ft->n_dirs == ft->cap_dirs) {
-        size_t cap = ft->cap_dirs ? ft->cap_dirs * 2 : 8;
-        char **nv = realloc(ft->dirs, cap * sizeof(*nv));
-
-        if (nv == NULL)
-            return false;
-        ft->dirs = nv;
-        ft->cap_dirs = cap;
-    }
+    if (!WEIR_GROW(ft->dirs, ft->cap_dirs, ft->n_dirs + 1, 8, 0))
+        return false;
     if ((d = strndup(dir, n)) == NULL)
         return false;
     ft->dirs[ft->n_dirs++] = d;

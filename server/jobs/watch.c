@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "grow.h"
 #include "jobs/chores.h"
 #include "log.h"
 #include "store/sched.h"
@@ -134,16 +135,9 @@ static void strv_cleanup(struct strv *l)
 /* Append s (taken; freed on failure). */
 static int strv_add(struct strv *l, char *s)
 {
-    if (s != NULL && l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        char **v = realloc(l->v, cap * sizeof(*v));
-
-        if (v == NULL) {
-            free(s);
-            return WEIR_ENOMEM;
-        }
-        l->v = v;
-        l->cap = cap;
+    if (s != NULL && !WEIR_GROW(l->v, l->cap, l->n + 1, 32, 0)) {
+        free(s);
+        return WEIR_ENOMEM;
     }
     if (s == NULL)
         return WEIR_ENOMEM;
@@ -402,16 +396,9 @@ static void want_file(struct watch *w, const char *rel)
             return;
         }
     }
-    if (w->n_pend == w->cap_pend) {
-        size_t cap = w->cap_pend ? w->cap_pend * 2 : 16;
-        struct pending *v = realloc(w->pend, cap * sizeof(*v));
-
-        if (v == NULL) {
-            want_sync(w, CHORE_DAGS_DEBOUNCE_MS); /* finds the change instead */
-            return;
-        }
-        w->pend = v;
-        w->cap_pend = cap;
+    if (!WEIR_GROW(w->pend, w->cap_pend, w->n_pend + 1, 16, 0)) {
+        want_sync(w, CHORE_DAGS_DEBOUNCE_MS); /* finds the change instead */
+        return;
     }
     copy = strdup(rel);
     if (copy == NULL) {
