@@ -3,6 +3,7 @@
 #ifndef WEIR_CLI_H
 #define WEIR_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 
 #include <cJSON.h>
@@ -54,6 +55,15 @@ int cmd_token(int argc, char **argv);
 bool cli_wants_help(int argc, char **argv);
 
 /* Print "weir: <message>" and a hint to run --help, return CLI_USAGE. */
+/*
+ * The CLI's option parser: weir_getopt() (common/opts.h: exact names, an
+ * unknown one gets "did you mean"), whose last error cli_opt_error()
+ * says; a command's `default:` branch passes it to cli_usage_error().
+ */
+int cli_getopt(int argc, char *const argv[], const char *shorts,
+               const struct option *longs);
+const char *cli_opt_error(void);
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -77,7 +77,7 @@ static int parse(int argc, char **argv, const struct control *k,
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "jS:hp:", lopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "jS:hp:", lopts)) != -1) {
         switch (c) {
         case 'h':
             fputs(k->usage, stdout);
@@ -91,13 +91,15 @@ static int parse(int argc, char **argv, const struct control *k,
         case 'F':
         case 'C':
             if (k->opt == NULL || k->opt[0] != (c == 'F' ? 'f' : 'c'))
-                return cli_usage_error(k->name, "unknown option");
+                return cli_usage_error(k->name, "unknown option %s",
+                                       c == 'F' ? "--from" : "--comment");
             o->value = optarg;
             break;
         case 'p':
             eq = strchr(optarg, '=');
             if (strcmp(k->name, "retry") != 0)
-                return cli_usage_error(k->name, "unknown option");
+                return cli_usage_error(k->name, "unknown option -p (params "
+                                                "are for weir retry)");
             if (eq == NULL || eq == optarg)
                 return cli_usage_error(
                     k->name, "-p takes NAME=VALUE, got \"%s\"", optarg);
@@ -106,7 +108,7 @@ static int parse(int argc, char **argv, const struct control *k,
             cJSON_AddStringToObject(o->params, optarg, eq + 1);
             break;
         default:
-            return cli_usage_error(k->name, "unknown option");
+            return cli_usage_error(k->name, "%s", cli_opt_error());
         }
     }
     if (argc - optind != k->nargs)

@@ -43,7 +43,7 @@ static int parse_args(int argc, char **argv, struct cron_args *a)
     a->zone = "UTC";
     a->count = 5;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "z:f:n:", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "z:f:n:", opts)) != -1) {
         char *end;
 
         switch (c) {
@@ -63,7 +63,7 @@ static int parse_args(int argc, char **argv, struct cron_args *a)
                                        CRON_MAX_COUNT, optarg);
             break;
         default:
-            return cli_usage_error("cron next", "unknown option");
+            return cli_usage_error("cron next", "%s", cli_opt_error());
         }
     }
     if (optind != argc - 1)

@@ -78,7 +78,7 @@ static int remote_parse(int argc, char **argv, const char *cmd,
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "S:j", lopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "S:j", lopts)) != -1) {
         switch (c) {
         case 'S':
             o->server = optarg;
@@ -92,7 +92,7 @@ static int remote_parse(int argc, char **argv, const char *cmd,
             o->with_runs = true;
             break;
         default:
-            return cli_usage_error(cmd, "unknown option");
+            return cli_usage_error(cmd, "%s", cli_opt_error());
         }
     }
     if (argc - optind != 1)

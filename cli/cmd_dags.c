@@ -65,7 +65,7 @@ int cmd_dags(int argc, char **argv)
     int opt;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "js:h", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "js:h", opts)) != -1) {
         if (opt == 'h') {
             fputs(usage_text, stdout);
             return CLI_OK;
@@ -75,7 +75,7 @@ int cmd_dags(int argc, char **argv)
         else if (opt == 's')
             server = optarg;
         else
-            return cli_usage_error("dags", "unknown option");
+            return cli_usage_error("dags", "%s", cli_opt_error());
     }
     if (optind != argc)
         return cli_usage_error("dags", "unexpected argument \"%s\"",

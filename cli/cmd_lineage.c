@@ -158,7 +158,7 @@ int cmd_lineage(int argc, char **argv)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "jS:h", lopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "jS:h", lopts)) != -1) {
         if (c == 'h') {
             fputs(lineage_usage, stdout);
             return CLI_OK;
@@ -167,7 +167,7 @@ int cmd_lineage(int argc, char **argv)
         } else if (c == 'S') {
             server = optarg;
         } else {
-            return cli_usage_error("lineage", "unknown option");
+            return cli_usage_error("lineage", "%s", cli_opt_error());
         }
     }
     if (optind != argc - 1)

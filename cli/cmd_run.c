@@ -99,8 +99,8 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
     int c, rc = 0;
 
     optind = 1;
-    while (rc == 0 && (c = getopt_long(argc, argv, "jwS:e:s:t:i:c:n:p:h", lopts,
-                                       NULL)) != -1) {
+    while (rc == 0 &&
+           (c = cli_getopt(argc, argv, "jwS:e:s:t:i:c:n:p:h", lopts)) != -1) {
         switch (c) {
         case 'h':
             fputs(usage, stdout);
@@ -136,7 +136,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
             rc = add_param(o, optarg);
             break;
         default:
-            return cli_usage_error(cmd, "unknown option");
+            return cli_usage_error(cmd, "%s", cli_opt_error());
         }
     }
     return rc;

@@ -50,7 +50,7 @@ static int logs_parse(int argc, char **argv, struct logs_opts *o)
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "S:c:fh", lopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "S:c:fh", lopts)) != -1) {
         switch (c) {
         case 'h':
             fputs(logs_usage, stdout);
@@ -85,7 +85,7 @@ static int logs_parse(int argc, char **argv, struct logs_opts *o)
             o->follow = true;
             break;
         default:
-            return cli_usage_error("logs", "unknown option");
+            return cli_usage_error("logs", "%s", cli_opt_error());
         }
     }
     return 0;

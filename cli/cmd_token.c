@@ -54,7 +54,7 @@ static int parse_opts(int argc, char **argv, struct token_opts *o)
     int opt;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "r:n:e:q:s:jh", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "r:n:e:q:s:jh", opts)) != -1) {
         switch (opt) {
         case 'h':
             fputs(usage_text, stdout);
@@ -78,7 +78,7 @@ static int parse_opts(int argc, char **argv, struct token_opts *o)
             o->json = true;
             break;
         default:
-            return cli_usage_error("token", "unknown option");
+            return cli_usage_error("token", "%s", cli_opt_error());
         }
     }
     return 0;

@@ -61,7 +61,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
     int c;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "jS:h", lopts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "jS:h", lopts)) != -1) {
         if (c == 'h') {
             fputs(usage, stdout);
             return -1;
@@ -83,7 +83,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
             else
                 o->labels[o->n_labels++] = optarg;
         } else {
-            return cli_usage_error(cmd, "unknown option");
+            return cli_usage_error(cmd, "%s", cli_opt_error());
         }
     }
     if (argc - optind != nargs)

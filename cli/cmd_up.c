@@ -381,7 +381,7 @@ static int parse_args(int argc, char **argv, struct up *u)
     int opt, rc;
 
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "d:H:l:w:s:q:h", opts, NULL)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "d:H:l:w:s:q:h", opts)) != -1) {
         char *end = NULL;
 
         switch (opt) {
@@ -418,7 +418,7 @@ static int parse_args(int argc, char **argv, struct up *u)
             break;
         }
         default:
-            return cli_usage_error("up", "unknown option");
+            return cli_usage_error("up", "%s", cli_opt_error());
         }
     }
     if (optind != argc)

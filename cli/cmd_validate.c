@@ -251,13 +251,13 @@ int cmd_validate(int argc, char **argv)
     int c, rc;
 
     optind = 1;
-    while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(argc, argv, "jh", opts)) != -1) {
         if (c == 'h') {
             fputs(usage_text, stdout);
             return CLI_OK;
         }
         if (c != 'j')
-            return cli_usage_error("validate", "unknown option");
+            return cli_usage_error("validate", "%s", cli_opt_error());
         v.json = true;
     }
     if (optind >= argc)

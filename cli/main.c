@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 
 struct command {
     const char *name;    /* as typed */
@@ -63,6 +64,19 @@ bool cli_wants_help(int argc, char **argv)
             return true;
     }
     return false;
+}
+
+static struct weir_err opt_err; /* cli_getopt()'s last error */
+
+int cli_getopt(int argc, char *const argv[], const char *shorts,
+               const struct option *longs)
+{
+    return weir_getopt(argc, argv, shorts, longs, &opt_err);
+}
+
+const char *cli_opt_error(void)
+{
+    return opt_err.msg[0] != '\0' ? opt_err.msg : "unknown option";
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -15,6 +15,7 @@
 
 #include "duration.h"
 #include "http/guard.h"
+#include "opts.h"
 
 #define DEFAULT_LISTEN    "127.0.0.1:8080"
 #define DEFAULT_DAGS_DIR  "./dags"
@@ -426,14 +427,15 @@ int config_parse(int argc, char **argv, struct config *cfg,
     int opt;
 
     config_defaults(cfg);
-    opterr = 0;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (opt == '?' || opt == ':')
-            return weir_err_set(err, WEIR_EINVAL,
-                                "unknown option or missing value: \"%s\" "
-                                "(see weir-server --help)",
-                                argv[optind - 1]);
+    while ((opt = weir_getopt(argc, argv, "", opts, err)) != -1) {
+        if (opt == '?') {
+            char why[sizeof(err->msg)];
+
+            snprintf(why, sizeof(why), "%s", err->msg);
+            return weir_err_set(err, WEIR_EINVAL, "%s (see weir-server --help)",
+                                why);
+        }
         if (apply_option(opt, optarg, cfg, &pool_text, err) < 0)
             return WEIR_EINVAL;
     }

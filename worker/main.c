@@ -22,6 +22,7 @@
 #include "executor.h"
 #include "guard.h"
 #include "log.h"
+#include "opts.h"
 #include "runner.h"
 #include "scratch.h"
 
@@ -137,7 +138,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
     char *end;
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
+    optind = 1;
+    while ((ch = weir_getopt(argc, argv, "h", longs, &err)) != -1) {
         switch (ch) {
         case 's':
             o->server = optarg;
@@ -194,7 +196,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             usage(stdout);
             return 1;
         default:
-            usage(stderr);
+            fprintf(stderr, "weir-worker: %s (see weir-worker --help)\n",
+                    err.msg);
             return 2;
         }
     }

@@ -152,6 +152,24 @@ PY
 run 1 "$weir" dag show "$data/broken.yaml"
 grep -q "broken.yaml:6:13:" "$tmp/err" || fail "dag show of a broken file"
 
+# Options: exact names; a mistake is named with what was meant, before any
+# server is asked.
+run 2 "$weir" runs --limt 5
+expect_file "$tmp/err" "weir runs: unknown option --limt (did you mean --limit?)
+(see 'weir runs --help')"
+run 2 "$weir" trigger some-dag --wai
+expect_file "$tmp/err" "weir trigger: unknown option --wai (did you mean --wait?)
+(see 'weir trigger --help')"
+run 2 "$weir" dags --json=yes
+expect_file "$tmp/err" "weir dags: --json takes no value
+(see 'weir dags --help')"
+run 2 "$weir" logs 1 --try
+expect_file "$tmp/err" "weir logs: --try needs a value
+(see 'weir logs --help')"
+run 2 "$weir" cancel 1 -p a=b
+expect_file "$tmp/err" "weir cancel: unknown option -p (params are for weir retry)
+(see 'weir cancel --help')"
+
 if [ "$failures" -gt 0 ]; then
     echo "$failures CLI check(s) failed" >&2
     exit 1

@@ -42,6 +42,15 @@ body: $(head -c 800 "$tmp/body")"
 "$server" --bogus >/dev/null 2>"$tmp/flagerr"
 [ $? -eq 2 ] || fail "an unknown flag must exit 2"
 grep -q -- '--bogus' "$tmp/flagerr" || fail "unknown flag not named: $(cat "$tmp/flagerr")"
+# a misspelt or abbreviated flag is named with what was meant, not taken
+"$server" --listn 127.0.0.1:1 >/dev/null 2>"$tmp/flagerr"
+[ $? -eq 2 ] || fail "a misspelt flag must exit 2"
+grep -qx 'weir-server: unknown option --listn (did you mean --listen?) (see weir-server --help)' "$tmp/flagerr" ||
+    fail "misspelt flag: $(cat "$tmp/flagerr")"
+"$server" --database x >/dev/null 2>"$tmp/flagerr"
+[ $? -eq 2 ] || fail "an abbreviated flag must exit 2"
+grep -q 'unknown option --database (did you mean --database-url?)' "$tmp/flagerr" ||
+    fail "abbreviated flag: $(cat "$tmp/flagerr")"
 env -u WEIR_DATABASE_URL "$server" >/dev/null 2>"$tmp/flagerr"
 [ $? -eq 2 ] || fail "a missing --database-url must exit 2"
 "$server" --database-url x --listen 0.0.0.0:8080 >/dev/null 2>"$tmp/flagerr"
