@@ -22,6 +22,9 @@ mapfile -t cfiles < <(cd "$top" && git ls-files -co --exclude-standard \
     '*.c' '*.h' | sort -u)
 (cd "$top" && clang-format --dry-run -Werror "${cfiles[@]}")
 
+step "layout (scripts/check-layout)"
+"$top/scripts/check-layout"
+
 for flavour in release asan; do
     step "build ($flavour)"
     "$top/scripts/build.sh" "$flavour"
