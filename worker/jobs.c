@@ -71,7 +71,7 @@ static void job_line_cb(void *ctx, enum exec_stream stream, int64_t time_ms,
                  "weir-worker: the %d %s lines above are one line of %llu "
                  "bytes, cut into pieces of at most %d bytes",
                  j->pieces[s] + 1, s ? "stderr" : "stdout",
-                 (unsigned long long)(j->piece_len[s] + len), EXEC_LINE_MAX);
+                 (unsigned long long)j->piece_len[s] + len, EXEC_LINE_MAX);
         j->pieces[s] = 0;
         j->piece_len[s] = 0;
     }
