@@ -4,9 +4,10 @@
 # again: it installs nothing when all are present.
 #   scripts/setup.sh          what building and running need (scripts/run.sh)
 #   scripts/setup.sh --test   that, and what the tests need: clang and its
-#                             sanitizer runtime, clang-format, git, procps,
-#                             headless Chromium, Node.js with npm, and the
-#                             browser tests' node modules (scripts/test.sh)
+#                             sanitizer runtime, clang-format, clang-tidy,
+#                             git, procps, headless Chromium, Node.js with
+#                             npm, and the browser tests' node modules
+#                             (scripts/test.sh)
 set -euo pipefail
 
 with_tests=false
@@ -36,9 +37,9 @@ packages=(
     python3-sklearn python3-numpy
 )
 test_packages=(
-    # sanitizers, fuzzing, formatting (git lists the files to check);
-    # procps for the integration tests' pgrep/pkill
-    clang libclang-rt-14-dev clang-format git procps
+    # sanitizers, fuzzing, formatting and clang-tidy (git lists the files
+    # to check); procps for the integration tests' pgrep/pkill
+    clang libclang-rt-14-dev clang-format clang-tidy git procps
     # browser tests of the dashboard: headless Chromium, driven from Node
     chromium nodejs
 )

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # The README's second command: installs what is missing (setup.sh --test:
 # the test tools and headless Chromium as well), builds and runs
-# every test: formatting, unit and CLI tests (release and under ASan/UBSan),
-# a warning-free build with gcc (Release) and clang (Debug), and each fuzz
-# target for a bounded time.
+# every test: formatting, the layout rules (scripts/check-layout),
+# clang-tidy (scripts/check-tidy), unit and CLI tests (release and under
+# ASan/UBSan), a warning-free build with gcc (Release) and clang (Debug),
+# and each fuzz target for a bounded time.
 #   WEIR_FUZZ_SECONDS  seconds per fuzz target (default 40; 0 skips fuzzing)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,10 +23,17 @@ mapfile -t cfiles < <(cd "$top" && git ls-files -co --exclude-standard \
     '*.c' '*.h' | sort -u)
 (cd "$top" && clang-format --dry-run -Werror "${cfiles[@]}")
 
+step "layout (scripts/check-layout)"
+"$top/scripts/check-layout"
+
 for flavour in release asan; do
     step "build ($flavour)"
     "$top/scripts/build.sh" "$flavour"
     dir=build; [ "$flavour" = asan ] && dir=build-asan
+    if [ "$flavour" = release ]; then
+        step "clang-tidy (scripts/check-tidy, .clang-tidy)"
+        "$top/scripts/check-tidy" --build "$top/build"
+    fi
     step "tests ($flavour)"
     (cd "$top/$dir" && ctest --output-on-failure --timeout 300 -j 2)
 done

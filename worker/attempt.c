@@ -65,9 +65,7 @@ static int env_set(struct envb *e, const char *name, const char *value,
 
     if (entry == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "environment: out of memory");
-    memcpy(entry, name, nlen);
-    entry[nlen] = '=';
-    memcpy(entry + nlen + 1, value, vlen + 1);
+    snprintf(entry, nlen + vlen + 2, "%s=%s", name, value);
     if (at < e->n) {
         free(e->v[at]);
         e->v[at] = entry;

@@ -452,6 +452,8 @@ static int spawn_setup(posix_spawn_file_actions_t *fa, posix_spawnattr_t *at,
     return 0;
 }
 
+static int exit_watch(struct exec *e, pid_t pid);
+
 /*
  * Start /bin/sh -c command with posix_spawn (a vfork-style clone: no copy
  * of this process's page tables, unlike fork), then watch its pidfd for
@@ -471,7 +473,7 @@ static int spawn_child(struct exec *e, const struct exec_spec *spec)
     uv_file fds[2][2] = {{-1, -1}, {-1, -1}};
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
-    int wfd[2], rc, fd;
+    int wfd[2], rc;
     pid_t pid;
 
     for (size_t i = 0; i < 2; i++) {
@@ -505,6 +507,23 @@ static int spawn_child(struct exec *e, const struct exec_spec *spec)
         WEIR_ASSERT(uv_pipe_open(&e->out[i].pipe, fds[i][0]) == 0);
         fds[i][0] = -1;
     }
+    return exit_watch(e, pid);
+out_fds:
+    for (size_t i = 0; i < 2; i++)
+        for (size_t k = 0; k < 2; k++)
+            if (fds[i][k] >= 0)
+                close(fds[i][k]);
+    return rc;
+}
+
+/*
+ * Watch the child's pidfd for its exit. Without one there is no way to
+ * learn of the exit: stop the child, reap it, and return the error.
+ */
+static int exit_watch(struct exec *e, pid_t pid)
+{
+    int rc, fd;
+
     fd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (fd < 0 || uv_poll_init(e->loop, &e->exit_poll, fd) != 0) {
         /* no way to learn of its exit: stop it, reap it, report a failure */
@@ -523,12 +542,6 @@ static int spawn_child(struct exec *e, const struct exec_spec *spec)
     e->open_handles++;
     WEIR_ASSERT(uv_poll_start(&e->exit_poll, UV_READABLE, exit_cb) == 0);
     return 0;
-out_fds:
-    for (size_t i = 0; i < 2; i++)
-        for (size_t k = 0; k < 2; k++)
-            if (fds[i][k] >= 0)
-                close(fds[i][k]);
-    return rc;
 }
 
 static int spawn_error(int rc, const struct exec_spec *spec,

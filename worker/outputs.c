@@ -28,8 +28,11 @@ static const char *snippet(char *buf, const char *s, size_t n)
 {
     size_t i = 0;
 
-    for (; i < n && i < SNIPPET_MAX; i++)
-        buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    for (; i < n && i < SNIPPET_MAX; i++) {
+        buf[i] = s[i];
+        if (s[i] < 0x20 || s[i] >= 0x7f)
+            buf[i] = '?';
+    }
     if (n > SNIPPET_MAX) {
         memcpy(buf + i, "...", 3);
         i += 3;
