@@ -251,48 +251,58 @@ static bool word_reserved(struct shell *sh, struct shell_frame_state *f,
     return false;
 }
 
-/* The word being read in the innermost frame ends. */
-void shell_word_end(struct shell *sh)
+/* Whether the word in f is a reserved word (not `coproc`). */
+static bool word_is_reserved(const struct shell_frame_state *f)
 {
-    struct shell_frame_state *f = shell_top(sh);
-    struct shell_case *k = shell_case_here(sh);
-    bool is_name;
+    return word_in(f, reserved_then,
+                   sizeof(reserved_then) / sizeof(reserved_then[0])) ||
+           word_in(f, reserved_other,
+                   sizeof(reserved_other) / sizeof(reserved_other[0]));
+}
 
-    if (!f->word)
-        return;
-    f->word = false;
-    if (f->kind != FRAME_CODE)
-        return;
-    if (k != NULL && k->state == CASE_SUBJ) {
+/* A word ended in a `case` k before its branches: the subject, `in`, a
+ * pattern or `esac`. Returns whether it was one of these. */
+static bool case_word_end(struct shell *sh, struct shell_frame_state *f,
+                          struct shell_case *k)
+{
+    if (k == NULL)
+        return false;
+    if (k->state == CASE_SUBJ) {
         k->state = CASE_IN;
-        return;
+        return true;
     }
-    if (k != NULL && k->state == CASE_IN) {
+    if (k->state == CASE_IN) {
         if (word_is(f, "in"))
             k->state = CASE_PAT_START;
         else
             shell_lose(sh, LOST_CASE);
-        return;
+        return true;
     }
-    if (k != NULL && (k->state == CASE_PAT_START || k->state == CASE_PAT)) {
+    if (k->state == CASE_PAT_START || k->state == CASE_PAT) {
         if (k->state == CASE_PAT_START && word_is(f, "esac")) {
             sh->n_cases--;
             f->cmd = false;
         } else {
             k->state = CASE_PAT;
         }
-        return;
+        return true;
     }
+    return false;
+}
+
+/* A word ended that is a redirection's target, or part of `for NAME do`
+ * or `for NAME in WORDS`. Returns whether it was one of these. */
+static bool syntax_word_end(struct shell *sh, struct shell_frame_state *f)
+{
     if (f->redir) {
         f->redir = false;
-        return;
+        return true;
     }
     if (f->for_state == 1) {
         f->for_state = 2; /* the loop's variable */
-        return;
+        return true;
     }
     if (f->for_state == 2) {
-        /* `for NAME do` or `for NAME in WORDS` */
         f->for_state = 0;
         if (word_is(f, "do"))
             f->cmd = true;
@@ -300,54 +310,26 @@ void shell_word_end(struct shell *sh)
             f->args = true;
         else
             shell_lose(sh, LOST_RESERVED);
-        return;
+        return true;
     }
-    if (f->timed) {
-        /* bash reads `time case ...` as a case command, dash as a call of
-           the program time: not followed. */
-        f->timed = false;
-        if (f->wcmd &&
-            (word_in(f, reserved_then,
-                     sizeof(reserved_then) / sizeof(reserved_then[0])) ||
-             word_in(f, reserved_other,
-                     sizeof(reserved_other) / sizeof(reserved_other[0])))) {
-            shell_lose(sh, LOST_RESERVED);
-            return;
-        }
-    }
-    if (f->wcmd && f->wplain && word_reserved(sh, f, k))
-        return;
-    /*
-     * A reserved word where neither a command nor an argument is expected
-     * (after an assignment or a redirection, or in a construct not
-     * followed): shells may or may not take it as one.
-     */
-    if (!f->wcmd && !f->args &&
-        (word_in(f, reserved_then,
-                 sizeof(reserved_then) / sizeof(reserved_then[0])) ||
-         word_in(f, reserved_other,
-                 sizeof(reserved_other) / sizeof(reserved_other[0])) ||
-         word_is(f, "coproc"))) {
-        shell_lose(sh, LOST_RESERVED);
-        return;
-    }
-    if ((f->wcmd || f->prefix) && word_assigns(f)) {
-        f->cmd = false;
-        f->prefix = true;
-        return;
-    }
-    is_name = f->wcmd || f->prefix;
-    f->cmd = false;
-    f->prefix = false;
+    return false;
+}
+
+/* The command's name ended (is_name), or a word after a wrapper such as
+ * env or sudo: `time`, `coproc`, pipes into a shell, more wrappers.
+ * Returns false when the tracker stopped or the word is `time`. */
+static bool name_word_end(struct shell *sh, struct shell_frame_state *f,
+                          bool is_name)
+{
     if (is_name) {
         if (word_is(f, "coproc")) {
             shell_lose(sh, LOST_RESERVED); /* bash: a compound may follow */
-            return;
+            return false;
         }
         if (word_is(f, "time") && !f->wrapper) {
             f->timed = true;
             f->cmd = true; /* what follows is read as a command's start */
-            return;
+            return false;
         }
         f->args = true;
     }
@@ -360,5 +342,50 @@ void shell_word_end(struct shell *sh)
             f->wrapper ||
             word_named(f, wrappers, sizeof(wrappers) / sizeof(wrappers[0]));
     }
-    word_reeval(f, is_name);
+    return true;
+}
+
+/* The word being read in the innermost frame ends. */
+void shell_word_end(struct shell *sh)
+{
+    struct shell_frame_state *f = shell_top(sh);
+    struct shell_case *k = shell_case_here(sh);
+    bool is_name;
+
+    if (!f->word)
+        return;
+    f->word = false;
+    if (f->kind != FRAME_CODE || case_word_end(sh, f, k) ||
+        syntax_word_end(sh, f))
+        return;
+    if (f->timed) {
+        /* bash reads `time case ...` as a case command, dash as a call of
+           the program time: not followed. */
+        f->timed = false;
+        if (f->wcmd && word_is_reserved(f)) {
+            shell_lose(sh, LOST_RESERVED);
+            return;
+        }
+    }
+    if (f->wcmd && f->wplain && word_reserved(sh, f, k))
+        return;
+    /*
+     * A reserved word where neither a command nor an argument is expected
+     * (after an assignment or a redirection, or in a construct not
+     * followed): shells may or may not take it as one.
+     */
+    if (!f->wcmd && !f->args && (word_is_reserved(f) || word_is(f, "coproc"))) {
+        shell_lose(sh, LOST_RESERVED);
+        return;
+    }
+    if ((f->wcmd || f->prefix) && word_assigns(f)) {
+        f->cmd = false;
+        f->prefix = true;
+        return;
+    }
+    is_name = f->wcmd || f->prefix;
+    f->cmd = false;
+    f->prefix = false;
+    if (name_word_end(sh, f, is_name))
+        word_reeval(f, is_name);
 }
