@@ -53,6 +53,14 @@ listed=$(sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' "$tmp/out")
 run 2 "$weir" nosuchcommand
 run 2 "$weir"
 
+# a server that is not there: the call says which one failed and why, and
+# what to do (the shared HTTP client's words, the CLI's hint)
+run 1 env WEIR_SERVER=http://127.0.0.1:1/ WEIR_TOKEN=x "$weir" dags
+grep -q '^weir dags: cannot reach http://127.0.0.1:1: .' "$tmp/err" ||
+    fail "an absent server: $(cat "$tmp/err")"
+grep -q '^(is the server running?' "$tmp/err" ||
+    fail "an absent server, no hint: $(cat "$tmp/err")"
+
 # registry and lineage: usage errors are found before any server is asked.
 run 2 "$weir" lineage
 grep -q 'name exactly one run id' "$tmp/err" || fail "lineage without RUN_ID"
