@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The CLI's REST client over libcurl. */
+/* The CLI's REST client over the shared HTTP client (common/httpc.h). */
 #include "client.h"
 
 #include <stdbool.h>
@@ -7,15 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
+#include "httpc.h"
 
-#define CLIENT_MAX_REPLY (64 * 1024 * 1024) /* bytes read from the server */
-
-struct reply_buf {
-    char *p;    /* bytes received */
-    size_t len; /* used */
-    bool over;  /* the reply passed CLIENT_MAX_REPLY */
-};
+#define CLIENT_MAX_REPLY          ((size_t)64 << 20) /* bytes read from the server */
+#define CLIENT_CONNECT_TIMEOUT_MS 5000L              /* to connect */
+#define CLIENT_TIMEOUT_MS         120000L            /* a whole call */
 
 /* Read the first line of a file into buf; false when there is none. */
 static bool read_line(const char *path, char *buf, size_t len)
@@ -93,35 +89,16 @@ void client_init_anonymous(struct client *c, const char *url)
     trim_url(c);
 }
 
-static size_t on_data(char *data, size_t size, size_t n, void *ctx)
-{
-    struct reply_buf *b = ctx;
-    size_t len = size * n;
-    char *p;
-
-    if (b->len + len > CLIENT_MAX_REPLY) {
-        b->over = true;
-        return 0;
-    }
-    p = realloc(b->p, b->len + len + 1);
-    if (p == NULL)
-        return 0;
-    memcpy(p + b->len, data, len);
-    b->p = p;
-    b->len += len;
-    b->p[b->len] = '\0';
-    return len;
-}
-
-static int parse_reply(struct reply_buf *b, cJSON **reply, struct weir_err *err)
+static int parse_reply(const struct httpc_answer *ans, cJSON **reply,
+                       struct weir_err *err)
 {
     *reply = NULL;
-    if (b->len == 0)
+    if (ans->len == 0)
         return 0;
-    *reply = cJSON_ParseWithLength(b->p, b->len);
+    *reply = cJSON_ParseWithLength(ans->body, ans->len);
     if (*reply == NULL)
         return weir_err_set(err, WEIR_EPARSE,
-                            "the server's reply is not JSON: %.80s", b->p);
+                            "the server's reply is not JSON: %.80s", ans->body);
     return 0;
 }
 
@@ -129,49 +106,39 @@ int client_call(const struct client *c, const char *method, const char *path,
                 const cJSON *body, long *status, cJSON **reply,
                 struct weir_err *err)
 {
-    struct reply_buf b = {0};
-    struct curl_slist *hdrs = NULL;
-    char url[1024], auth[160], *text = NULL;
-    CURL *h = curl_easy_init();
-    CURLcode rc;
+    struct httpc_opts o = {
+        .base_url = c->url,
+        .token = c->token,
+        .connect_timeout_ms = CLIENT_CONNECT_TIMEOUT_MS,
+        .answer_max = CLIENT_MAX_REPLY,
+    };
+    struct httpc_req req = {method, path, NULL, CLIENT_TIMEOUT_MS, NULL};
+    struct httpc_answer ans = {0};
+    struct httpc *http = NULL;
+    char *text = NULL;
     int ret;
 
-    if (c->setup_err[0] != '\0') {
-        curl_easy_cleanup(h);
+    if (c->setup_err[0] != '\0')
         return weir_err_set(err, WEIR_EINVAL, "%s", c->setup_err);
-    }
-    if (h == NULL)
+    if (httpc_new(&o, &http, err) != 0)
         return weir_err_set(err, WEIR_ENOMEM, "cannot start an HTTP client");
-    snprintf(url, sizeof(url), "%s%s", c->url, path);
-    if (c->token[0]) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", c->token);
-        hdrs = curl_slist_append(hdrs, auth);
-    }
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 120000L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     if (body != NULL) {
         text = cJSON_PrintUnformatted(body);
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, text ? text : "");
+        req.body = text ? text : "";
     }
-    rc = curl_easy_perform(h);
-    if (rc != CURLE_OK) {
-        ret = weir_err_set(err, WEIR_EUNAVAIL, "cannot reach %s: %s", c->url,
-                           b.over ? "reply too large" : curl_easy_strerror(rc));
-    } else {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-        ret = parse_reply(&b, reply, err);
+    ret = httpc_call(http, &req, &ans, err);
+    if (ret == WEIR_EUNAVAIL) {
+        char why[sizeof(err->msg)];
+
+        memcpy(why, err->msg, sizeof(why));
+        ret = weir_err_set(err, ret, "cannot reach %s: %s", c->url, why);
+    } else if (ret == 0) {
+        *status = ans.status;
+        ret = parse_reply(&ans, reply, err);
     }
     cJSON_free(text);
-    free(b.p);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
+    free(ans.body);
+    httpc_free(http);
     return ret;
 }
 

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The worker's HTTP client for the worker protocol (docs/architecture.md,
- * "Worker protocol"): JSON POSTs with the bearer token. Calls block, so the
- * worker makes them on libuv's thread pool; a struct client may be used
- * from several threads at once, each call on a connection of its own,
- * kept open for later calls (keep-alive).
+ * "Worker protocol"): JSON POSTs with the bearer token, over the shared
+ * HTTP client (common/httpc.h). Calls block, so the worker makes them on
+ * libuv's thread pool; a struct client may be used from several threads
+ * at once, each call on a connection of its own, kept open for later
+ * calls (keep-alive).
  */
 #ifndef WEIR_CLIENT_H
 #define WEIR_CLIENT_H
@@ -25,7 +26,7 @@ struct client;
 /*
  * A client for the server at base_url (e.g. "http://127.0.0.1:8080",
  * without a trailing slash) sending token as "Authorization: Bearer".
- * Call curl_global_init() before the first client. On success *out is a
+ * Call httpc_global_init() before the first client. On success *out is a
  * new client for client_free().
  */
 WEIR_MUSTCHECK int client_new(const char *base_url, const char *token,

@@ -14,13 +14,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <uv.h>
 
 #include "client.h"
 #include "duration.h"
 #include "executor.h"
 #include "guard.h"
+#include "httpc.h"
 #include "log.h"
 #include "opts.h"
 #include "runner.h"
@@ -417,7 +417,7 @@ int main(int argc, char **argv)
                  log_quote(err.msg, q, sizeof(q)));
     }
     size_thread_pool(o.slots);
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+    if (httpc_global_init(&err) != 0 ||
         client_new(o.server, token, &client, &err) != 0) {
         fprintf(stderr, "weir-worker: cannot set up HTTP: %s\n", err.msg);
         scratch_release(&own);
@@ -428,6 +428,6 @@ int main(int argc, char **argv)
     scratch_release(&own);
     guard_stop();
     client_free(client);
-    curl_global_cleanup();
+    httpc_global_cleanup();
     return rc;
 }

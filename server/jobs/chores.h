@@ -3,24 +3,23 @@
  * Every periodic or background chore of the server, with its period: the
  * one place to read when and where something happens on its own.
  *
- * | chore                  | runs on                    | period |
- * |------------------------|----------------------------|------------------------------------------|
- * | cron slots, catch-up   | scheduler loop (libuv)     | a timer at the next
- * slot, CHORE_CRON_EARLY_MS early for long waits | | DAG folder load        |
- * scheduler loop             | CHORE_DAGS_DEBOUNCE_MS after a path's last
- * event; uv_fs_poll every CHORE_DAGS_POLL_MS where inotify fails;
- * CHORE_DAGS_RETRY_MS after a database failure | | file triggers          |
- * scheduler loop             | CHORE_FILES_EVENT_MS after a folder event, every
- * CHORE_FILES_RESCAN_MS anyway, every CHORE_FILES_POLL_MS where folders cannot
- * be watched | | event retention        | scheduler loop             |
- * CHORE_EVENTS_PRUNE_FIRST_MS after start, then every
- * CHORE_EVENTS_PRUNE_EVERY_MS | | lease expiry           | thread "weir-leases"
- * | at the next lease deadline, at least every lease TTL; CHORE_LEASES_RETRY_MS
- * after a database failure | | webhook notifications  | thread "weir-notify" |
- * every CHORE_NOTIFY_MS                     | | connection watchdog    | thread
- * "weir-http-guard"   | every HTTP_GUARD_TICK_MS (http/guard.h)   | | metric
- * retention       | the ingest request         | at most once a minute
- * (engine/metrics.c)  |
+ * - cron slots and catch-up: the scheduler loop (libuv), a timer at the
+ *   next slot, CHORE_CRON_EARLY_MS early for long waits;
+ * - the DAGs folder: the scheduler loop, CHORE_DAGS_DEBOUNCE_MS after a
+ *   path's last event, uv_fs_poll every CHORE_DAGS_POLL_MS where inotify
+ *   fails, CHORE_DAGS_RETRY_MS after a database failure;
+ * - file triggers: the scheduler loop, CHORE_FILES_EVENT_MS after a folder
+ *   event, every CHORE_FILES_RESCAN_MS anyway, every CHORE_FILES_POLL_MS
+ *   where folders cannot be watched;
+ * - event retention: the scheduler loop, CHORE_EVENTS_PRUNE_FIRST_MS after
+ *   the start, then every CHORE_EVENTS_PRUNE_EVERY_MS;
+ * - lease expiry: thread "weir-leases", at the next lease deadline and at
+ *   least every lease TTL, CHORE_LEASES_RETRY_MS after a database failure;
+ * - webhook notifications: thread "weir-notify", every CHORE_NOTIFY_MS;
+ * - the connection watchdog: thread "weir-http-guard", every
+ *   HTTP_GUARD_TICK_MS (http/guard.h);
+ * - metric retention: the ingest request that notices it is due, at most
+ *   once a minute (engine/metrics.c).
  *
  * The threads are common/bgthread.h; the loop is jobs/scheduler.c; main.c
  * starts and stops all of them from one table.

@@ -8,9 +8,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
-
 #include "bgthread.h"
+#include "httpc.h"
 #include "jobs/chores.h"
 #include "log.h"
 #include "store/notify.h"
@@ -18,6 +17,7 @@
 #define NOTIFY_BATCH      50   /* runs or deliveries handled per pass */
 #define NOTIFY_TIMEOUT_MS 5000 /* one POST */
 #define NOTIFY_URL_MAX    512  /* the public URL's bytes, NUL included */
+#define NOTIFY_MSG_MAX    288  /* why a delivery failed, NUL included */
 
 /* The public URL of notify_set_public_url(), "" until it is set. */
 static pthread_mutex_t public_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -25,6 +25,7 @@ static char public_url[NOTIFY_URL_MAX];
 
 struct notify {
     struct engine *e;    /* borrowed */
+    struct httpc *http;  /* POSTs to any http(s) URL, answers dropped */
     struct bgthread *bg; /* runs notify_round() */
 };
 
@@ -148,53 +149,31 @@ static int enqueue(struct notify *n, struct store_conn *c, struct weir_err *err)
     return rc;
 }
 
-/* A receiver's answer body: read and dropped (libcurl would print it on
- * stdout otherwise). */
-static size_t discard_cb(char *data, size_t size, size_t n, void *ctx)
-{
-    (void)data;
-    (void)ctx;
-    return size * n;
-}
-
 /* POST body to url; 0 for a 2xx answer, else why into msg. *status gets
  * the HTTP status (0 when there was no answer). */
-static int post(const char *url, const char *body, long *status, char *msg,
-                size_t len)
+static int post(struct notify *n, const char *url, const char *body,
+                long *status, char *msg, size_t len)
 {
-    CURL *h = curl_easy_init();
-    struct curl_slist *hdrs = NULL;
-    char ebuf[CURL_ERROR_SIZE] = "";
-    CURLcode cc;
+    struct httpc_req req = {"POST", url, body, NOTIFY_TIMEOUT_MS, NULL};
+    struct httpc_answer ans = {0};
+    struct weir_err err = {0};
 
     *status = 0;
-    if (h == NULL) {
-        snprintf(msg, len, "cannot start libcurl");
+    if (httpc_call(n->http, &req, &ans, &err) != 0) {
+        snprintf(msg, len, "%s", err.msg);
         return -1;
     }
-    hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)NOTIFY_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard_cb);
-    cc = curl_easy_perform(h);
-    if (cc == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(hdrs);
-    curl_easy_cleanup(h);
-    if (cc != CURLE_OK)
-        snprintf(msg, len, "%s", ebuf[0] ? ebuf : curl_easy_strerror(cc));
-    else if (*status < 200 || *status > 299)
+    free(ans.body); /* NULL: the client drops answers */
+    *status = ans.status;
+    if (*status < 200 || *status > 299) {
         snprintf(msg, len, "HTTP %ld", *status);
-    return cc == CURLE_OK && *status >= 200 && *status <= 299 ? 0 : -1;
+        return -1;
+    }
+    return 0;
 }
 
 /* Try every delivery that is due. */
-static int deliver(struct store_conn *c, struct weir_err *err)
+static int deliver(struct notify *n, struct store_conn *c, struct weir_err *err)
 {
     cJSON *due = NULL;
     const cJSON *d;
@@ -205,10 +184,10 @@ static int deliver(struct store_conn *c, struct weir_err *err)
         int64_t id = (int64_t)cJSON_GetObjectItem(d, "id")->valuedouble;
         const char *url = cJSON_GetStringValue(cJSON_GetObjectItem(d, "url"));
         char *body = cJSON_PrintUnformatted(cJSON_GetObjectItem(d, "body"));
-        char msg[CURL_ERROR_SIZE + 32] = "";
+        char msg[NOTIFY_MSG_MAX] = "";
         long status = 0;
         bool ok =
-            body != NULL && post(url, body, &status, msg, sizeof(msg)) == 0;
+            body != NULL && post(n, url, body, &status, msg, sizeof(msg)) == 0;
 
         log_info("event=notify_sent id=%lld url=%s ok=%s status=%ld try=%d "
                  "msg=\"%s\"",
@@ -233,7 +212,7 @@ static int64_t notify_round(void *arg)
     if (rc == 0)
         rc = enqueue(n, c, &err);
     if (rc == 0)
-        rc = deliver(c, &err);
+        rc = deliver(n, c, &err);
     store_conn_put(c);
     if (rc < 0)
         log_warn("event=notify_pass_failed code=%s msg=\"%s\"",
@@ -243,17 +222,29 @@ static int64_t notify_round(void *arg)
 
 int notify_start(struct engine *e, struct notify **out, struct weir_err *err)
 {
+    /* Receivers are reached over http or https only; what they answer
+     * is read and dropped (its status is what counts). */
+    struct httpc_opts o = {.protocols = "http,https"};
     struct notify *n = calloc(1, sizeof(*n));
+    int rc;
 
     if (n == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    rc = httpc_global_init(err);
+    if (rc < 0) {
         free(n);
-        return weir_err_set(err, WEIR_EINTERNAL, "cannot start libcurl");
+        return rc;
+    }
+    rc = httpc_new(&o, &n->http, err);
+    if (rc < 0) {
+        httpc_global_cleanup();
+        free(n);
+        return rc;
     }
     n->e = e;
     if (bgthread_start("weir-notify", notify_round, n, &n->bg, err) != 0) {
-        curl_global_cleanup();
+        httpc_free(n->http);
+        httpc_global_cleanup();
         free(n);
         return WEIR_EINTERNAL;
     }
@@ -266,6 +257,7 @@ void notify_stop(struct notify *n)
     if (n == NULL)
         return;
     bgthread_stop(n->bg);
-    curl_global_cleanup();
+    httpc_free(n->http);
+    httpc_global_cleanup();
     free(n);
 }

@@ -8,12 +8,12 @@
  * finished after its cursor (a row in the database), finds each run's
  * hooks in the run's own DAG version, queues a delivery for each webhook
  * and moves the cursor, in one transaction, so a restart neither loses
- * nor repeats one; then (2) POSTs the deliveries that are due with
- * libcurl (5 s timeout each). A 2xx answer delivers it; anything else is
- * tried again after 2, 4, 8, ... seconds (at most 5 minutes), up to
- * NOTIFY_TRIES times. The body is {run_id, dag, state, reason,
- * failed_steps, finished_at, link}; link opens the run in the dashboard:
- * the server's public URL (--public-url, by default its own listen
+ * nor repeats one; then (2) POSTs the deliveries that are due with the
+ * shared HTTP client, common/httpc.h (5 s timeout each). A 2xx answer
+ * delivers it; anything else is tried again after 2, 4, 8, ... seconds
+ * (at most 5 minutes), up to NOTIFY_TRIES times. The body is {run_id, dag,
+ * state, reason, failed_steps, finished_at, link}; link opens the run in the
+ * dashboard: the server's public URL (--public-url, by default its own listen
  * address) + "/#/runs/ID". Runs are queued only once that URL is known.
  * The receiver's answer body is read and discarded; its status is
  * logged. A run retried and finished again is notified again.

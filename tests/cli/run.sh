@@ -38,14 +38,28 @@ $got"
 # --version and --help on every command.
 run 0 "$weir" --version
 grep -Eq '^weir [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version: $(cat "$tmp/out")"
-for cmd in validate cron dag dags up trigger runs run logs cancel retry approve reject pause unpause artifacts artifact lineage; do
+commands="validate cron dag dags up trigger runs run logs cancel retry approve
+reject pause unpause artifacts artifact lineage event metric triggers workers
+token"
+for cmd in $commands; do
     run 0 "$weir" "$cmd" --help
     grep -q "^usage: weir $cmd" "$tmp/out" || fail "$cmd --help printed no usage"
 done
 run 0 "$weir" --help
-grep -q 'validate' "$tmp/out" || fail "--help does not list validate"
+# every command `weir --help` lists is in the loop above, and the reverse
+listed=$(sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' "$tmp/out")
+[ "$(echo $listed)" = "$(echo $commands)" ] ||
+    fail "weir --help lists: $(echo $listed); the --help loop: $(echo $commands)"
 run 2 "$weir" nosuchcommand
 run 2 "$weir"
+
+# a server that is not there: the call says which one failed and why, and
+# what to do (the shared HTTP client's words, the CLI's hint)
+run 1 env WEIR_SERVER=http://127.0.0.1:1/ WEIR_TOKEN=x "$weir" dags
+grep -q '^weir dags: cannot reach http://127.0.0.1:1: .' "$tmp/err" ||
+    fail "an absent server: $(cat "$tmp/err")"
+grep -q '^(is the server running?' "$tmp/err" ||
+    fail "an absent server, no hint: $(cat "$tmp/err")"
 
 # registry and lineage: usage errors are found before any server is asked.
 run 2 "$weir" lineage

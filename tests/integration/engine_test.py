@@ -351,14 +351,16 @@ def test_round_trips():
     # a chain of 10 steps: lease then complete (2 calls a step), against
     # complete carrying the next lease (1 call a step)
     w = Worker("w-long", ["long"])
-    timings = []
+    steps = ["s%d" % i for i in range(10)]
     for combined in (False, True):
         rid = trigger("long")
         calls = 0
+        leased = []
         t0 = time.monotonic()
         a = w.lease(1, 3000)
         calls += 1
         while a:
+            leased += [x["step"] for x in a]
             if combined:
                 a = w.complete(a[0], 0, lease=1).get("attempts", [])
                 calls += 1
@@ -367,11 +369,16 @@ def test_round_trips():
                 a = w.lease(1, 0)
                 calls += 2
         dt = time.monotonic() - t0
-        timings.append(dt)
+        how = "complete+lease" if combined else "lease, complete"
         check(run(rid)["state"] == "success", "long run %s" % combined)
+        check(leased == steps, "%s: leased %s" % (how, leased))
+        # the first lease, then per step its completion, and without the
+        # combined call a lease after each (the last one finds nothing)
+        want = 1 + len(steps) * (1 if combined else 2)
+        check(calls == want, "%s: %d calls for %d steps, expected %d" %
+              (how, calls, len(steps), want))
         print("round trips: 10-step chain, %s: %d calls, %.1f ms" %
-              ("complete+lease" if combined else "lease, complete", calls,
-               dt * 1000))
+              (how, calls, dt * 1000))
 
 
 def test_list():

@@ -35,45 +35,17 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-BASE = os.environ["WEIR_URL"]
-ADMIN = os.environ["WEIR_ADMIN"]
-WORKER = os.environ["WEIR_WORKER"]
-READ = os.environ["WEIR_READ"]
-failures = []
-
-
-def req(method, path, token, body=None, timeout=30):
-    data = json.dumps(body).encode() if body is not None else None
-    r = urllib.request.Request(BASE + path, data=data, method=method)
-    r.add_header("Authorization", "Bearer " + token)
-    if data is not None:
-        r.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(r, timeout=timeout) as resp:
-            return resp.status, json.loads(resp.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read() or b"null")
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-    return cond
+from weirtest import (ADMIN, BASE, WORKER, Worker, check, req, run,
+                      run_tests, trigger)
 
 
 def register(name, queue):
-    code, b = req("POST", "/api/v1/workers/register", WORKER,
-                  {"name": name, "queues": [queue], "slots": 1})
-    check(code == 200, "register %s: %d %s" % (name, code, b))
-    return b["worker_id"]
+    """A worker of one slot on queue; its id."""
+    return Worker(name, [queue], 1).id
 
 
 def raw_lease(worker_id, wait_ms):
@@ -90,9 +62,8 @@ def raw_lease(worker_id, wait_ms):
 
 
 def attempts_of(run_id):
-    code, b = req("GET", "/api/v1/runs/%d" % run_id, READ)
-    check(code == 200, "get run %d: %d" % (run_id, code))
-    return [a for t in b.get("tasks", []) for a in t.get("attempts", [])]
+    return [a for t in run(run_id).get("tasks", [])
+            for a in t.get("attempts", [])]
 
 
 def gone_once(round_no, settle_s):
@@ -162,16 +133,8 @@ def complete(a, worker_id=None, lease_id=None, expect=200):
     return b if isinstance(b, dict) else {}
 
 
-def trigger(dag):
-    code, b = req("POST", "/api/v1/dags/%s/runs" % dag, ADMIN, {})
-    check(code == 201, "trigger %s: %d %s" % (dag, code, b))
-    return b.get("run_id")
-
-
 def tasks_of(run_id):
-    code, b = req("GET", "/api/v1/runs/%d" % run_id, READ)
-    check(code == 200, "get run %d: %d" % (run_id, code))
-    return {t["step"]: t for t in b.get("tasks", [])}
+    return {t["step"]: t for t in run(run_id).get("tasks", [])}
 
 
 def test_complete_lease():
@@ -290,8 +253,7 @@ def test_complete_more():
     b = complete_more(cells[0], [cells[1], stale, ghost], w, 4)
     check(statuses(b) == [200, 200, 409, 404], "results %s" % b)
     check(b.get("attempts") == [], "nothing to claim yet: %s" % b)
-    code, run = req("GET", "/api/v1/runs/%d" % rid, READ)
-    got = {t["cell"]: t["state"] for t in run.get("tasks", [])
+    got = {t["cell"]: t["state"] for t in run(rid).get("tasks", [])
            if t["step"] == "cell"}
     check(got == {0: "success", 1: "success", 2: "running", 3: "running"},
           "cells after the batch: %s" % got)
@@ -301,9 +263,8 @@ def test_complete_more():
     check(statuses(b) == [200, 200] and len(nxt) == 1 and
           nxt[0]["step"] == "join", "join in the batch's answer: %s" % b)
     if nxt:
-        code, run = req("GET", "/api/v1/runs/%d" % rid, READ)
         att = {t["step"] + str(t["cell"]): t["attempts"][0]
-               for t in run.get("tasks", [])}
+               for t in run(rid).get("tasks", [])}
         check(att["join0"]["started_at"] == att["cell3"]["finished_at"],
               "join not claimed in the batch's transaction: %s %s"
               % (att["join0"], att["cell3"]))
@@ -467,17 +428,6 @@ def test_worker_client():
           % os.listdir(os.path.join(base, "scratch")))
 
 
-def main():
-    test_gone()
-    test_complete_lease()
-    test_complete_lease_wakes()
-    test_complete_more()
-    test_worker_client()
-    if failures:
-        print("%d check(s) failed" % len(failures), file=sys.stderr)
-        sys.exit(1)
-    print("perf_test: all checks passed")
-
-
-if __name__ == "__main__":
-    main()
+run_tests("perf_test", [test_gone, test_complete_lease,
+                       test_complete_lease_wakes, test_complete_more,
+                       test_worker_client])

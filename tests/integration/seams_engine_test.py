@@ -144,10 +144,12 @@ def capped(dag, cap, kind, n):
     most = s.stop()
     ok = [g for g in got if isinstance(g, tuple) and g[0] in (201, 202)]
     # webhooks are public: past the per-address cap of unauthenticated
-    # connections (32) a delivery is refused with 429, to be sent again
+    # connections (32) a delivery is refused with 429, to be sent again.
+    # The sampler's connection, from the same address, counts until its
+    # token is read: one of the 32 may be its.
     busy = [g for g in got if kind == "webhook" and isinstance(g, tuple)
             and g[0] == 429] if n > 32 else []
-    check(len(ok) + len(busy) == n and len(ok) >= min(n, 32),
+    check(len(ok) + len(busy) == n and len(ok) >= min(n, 32 - 1),
           "%s x%d on %s: %d acknowledged, %d refused as over the cap: %s" %
           (kind, n, dag, len(ok), len(busy),
            [g for g in got if g not in ok and g not in busy][:3]))

@@ -12,7 +12,10 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "guard.h"
@@ -26,6 +29,44 @@ static int first_pid(const struct hrun *r)
     return l != NULL ? atoi(l->text) : 0;
 }
 
+/* A process in a group of its own, as the executor makes a step: a
+ * stand-in for a step's group that outlives what the guard was told. Its
+ * output goes nowhere, so that a failed test does not leave it holding
+ * the pipes of whoever runs the test. */
+static pid_t group_spawn(void)
+{
+    char *argv[] = {"sleep", "300", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t at;
+    pid_t pid = 0;
+
+    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+    for (int fd = 0; fd < 3; fd++)
+        assert_int_equal(
+            posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", O_RDWR, 0),
+            0);
+    assert_int_equal(posix_spawnattr_init(&at), 0);
+    assert_int_equal(posix_spawnattr_setpgroup(&at, 0), 0);
+    assert_int_equal(posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP), 0);
+    assert_int_equal(posix_spawnp(&pid, "sleep", &fa, &at, argv, environ), 0);
+    posix_spawnattr_destroy(&at);
+    posix_spawn_file_actions_destroy(&fa);
+    return pid;
+}
+
+/* The signal that ended pid: our SIGKILL, unless something signalled it
+ * first (a fatal signal ends it as it is sent, so a SIGTERM of the guard
+ * before ours is what waitpid reports). */
+static int group_end(pid_t pid)
+{
+    int status = 0;
+
+    kill(-pid, SIGKILL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    return WTERMSIG(status);
+}
+
 /* A step leaves the guard's watch when it is over: a finished step is
  * not signalled, a running one and its grandchild are. */
 static void test_guard_stops_recorded_groups(void **state)
@@ -34,13 +75,20 @@ static void test_guard_stops_recorded_groups(void **state)
     struct weir_err err = {0};
     struct hrun live, done;
     int grandchild;
+    pid_t over;
 
     (void)state;
     assert_int_equal(guard_start(&err), 0);
     /* a step that ends before the guard is told to stop */
     harness_init(&done);
     harness_run(&done, &spec);
+    assert_int_equal(done.res.exit_code, 0);
     harness_cleanup(&done);
+    /* the records the executor makes for a step that is over, for a
+     * group that is still there to be signalled */
+    over = group_spawn();
+    guard_watch(over, 200);
+    guard_unwatch(over);
     /* a step still running when the "worker" goes */
     harness_init(&live);
     spec.command = "sleep 300 & echo $!; wait";
@@ -58,6 +106,9 @@ static void test_guard_stops_recorded_groups(void **state)
     assert_false(live.res.canceled);
     assert_true(harness_pid_gone(grandchild));
     harness_cleanup(&live);
+    /* the guard has exited: the group it was told is over got nothing */
+    assert_int_equal(kill(over, 0), 0);
+    assert_int_equal(group_end(over), SIGKILL);
 }
 
 /* Without a guard, records go nowhere and steps run as ever. */
