@@ -5,7 +5,6 @@
  * Two files that declare the same DAG id are an error too, since the
  * server could load only one of them.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -15,9 +14,8 @@
 
 #include "cli.h"
 #include "dag.h"
+#include "dagwalk.h"
 #include "grow.h"
-
-#define VALIDATE_MAX_DEPTH 16 /* folder nesting followed */
 
 /* What validation found in one file. */
 struct checked {
@@ -37,21 +35,11 @@ struct validate {
 static const char usage_text[] =
     "usage: weir validate [--json] PATH...\n\n"
     "Checks DAG files, and every *.yaml / *.yml file under the folders\n"
-    "given (recursively, skipping names that start with '.' and links to\n"
-    "folders).\n"
+    "given (recursively, as the server reads its DAGs folder: names that\n"
+    "start with '.' are skipped, links to folders followed, 16 levels deep).\n"
     "Each problem is printed to stderr as FILE:LINE:COL: MESSAGE.\n\n"
     "  --json     print a JSON report on stdout instead\n\n"
     "Exit status: 0 when every file is valid, 1 otherwise, 2 on bad usage.\n";
-
-static bool is_dag_file(const char *name)
-{
-    size_t n = strlen(name);
-
-    if (name[0] == '.')
-        return false;
-    return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
-           (n > 4 && strcmp(name + n - 4, ".yml") == 0);
-}
 
 static struct checked *checked_add(struct validate *v, const char *path)
 {
@@ -90,62 +78,38 @@ static void check_file(struct validate *v, const char *path)
     }
 }
 
-static int name_cmp(const void *a, const void *b)
+static int walk_file(void *ctx, const char *rel, const char *full)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    (void)rel;
+    check_file(ctx, full);
+    return 0;
 }
 
-static void check_path(struct validate *v, const char *path, int depth);
-
-/* Files and folders in sorted order, so that output is stable. */
-static void check_dir(struct validate *v, const char *path, int depth)
+static int walk_unreadable(void *ctx, const char *full, int errnum)
 {
-    DIR *d = opendir(path);
-    struct dirent *e;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
+    struct validate *v = ctx;
 
-    if (d == NULL) {
-        fprintf(stderr, "%s: cannot open folder: %s\n", path, strerror(errno));
-        v->failed = true;
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 32;
-            names = realloc(names, cap * sizeof(*names));
-            if (names == NULL)
-                exit(CLI_INVALID);
-        }
-        names[n] = strdup(e->d_name);
-        if (names[n] == NULL)
-            exit(CLI_INVALID);
-        n++;
-    }
-    closedir(d);
-    qsort(names, n, sizeof(*names), name_cmp);
-    for (size_t i = 0; i < n; i++) {
-        char *child = NULL;
-        struct stat st;
-
-        if (asprintf(&child, "%s/%s", path, names[i]) < 0)
-            exit(CLI_INVALID);
-        /* Links to folders are not followed, so a link loop cannot
-           multiply the walk; a link to a file is read. */
-        if (lstat(child, &st) == 0 && S_ISDIR(st.st_mode))
-            check_path(v, child, depth + 1);
-        else if (is_dag_file(names[i]))
-            check_file(v, child);
-        free(child);
-        free(names[i]);
-    }
-    free(names);
+    fprintf(stderr, "%s: cannot open folder: %s\n", full, strerror(errnum));
+    v->failed = true;
+    return 0;
 }
 
-static void check_path(struct validate *v, const char *path, int depth)
+static void walk_too_deep(void *ctx, const char *full)
 {
+    struct validate *v = ctx;
+
+    fprintf(stderr, "%s: folders nested deeper than %d are not read\n", full,
+            DAGWALK_MAX_DEPTH);
+    v->failed = true;
+}
+
+/* A file, or every DAG file under a folder (common/dagwalk.h: the files
+ * the server loads from it). */
+static void check_path(struct validate *v, const char *path)
+{
+    struct dagwalk w = {path,         v, NULL, walk_file, walk_unreadable,
+                        walk_too_deep};
+    struct weir_err err = {0};
     struct stat st;
 
     if (stat(path, &st) != 0) {
@@ -157,13 +121,10 @@ static void check_path(struct validate *v, const char *path, int depth)
         check_file(v, path);
         return;
     }
-    if (depth >= VALIDATE_MAX_DEPTH) {
-        fprintf(stderr, "%s: folders nested deeper than %d are not read\n",
-                path, VALIDATE_MAX_DEPTH);
+    if (dagwalk_run(&w, &err) != 0) {
+        fprintf(stderr, "%s\n", err.msg);
         v->failed = true;
-        return;
     }
-    check_dir(v, path, depth);
 }
 
 /* A DAG id declared by two files: the second one gets the diagnostic. */
@@ -263,7 +224,7 @@ int cmd_validate(int argc, char **argv)
     if (optind >= argc)
         return cli_usage_error("validate", "name at least one file or folder");
     for (int i = optind; i < argc; i++)
-        check_path(&v, argv[i], 0);
+        check_path(&v, argv[i]);
     check_duplicate_ids(&v);
     rc = report(&v);
     for (size_t i = 0; i < v.n; i++) {

@@ -7,7 +7,6 @@
 #include "jobs/dagdir.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,9 +14,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dagwalk.h"
+#include "grow.h"
 #include "log.h"
-
-#define DAGDIR_MAX_DEPTH 16 /* folder nesting followed */
 
 /* A DAG id and the file that declares it. */
 struct claim {
@@ -50,112 +49,39 @@ static void pathlist_cleanup(struct pathlist *l)
     memset(l, 0, sizeof(*l));
 }
 
+/* Append path (taken; freed on failure). */
 static int pathlist_add(struct pathlist *l, char *path)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 32;
-        char **v = realloc(l->v, cap * sizeof(*v));
-
-        if (v == NULL)
-            return WEIR_ENOMEM;
-        l->v = v;
-        l->cap = cap;
+    if (path == NULL || !WEIR_GROW(l->v, l->cap, l->n + 1, 32, 0)) {
+        free(path);
+        return WEIR_ENOMEM;
     }
     l->v[l->n++] = path;
     return 0;
 }
 
-static int name_cmp(const void *a, const void *b)
+static int walk_file(void *ctx, const char *rel, const char *full)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    (void)full;
+    return pathlist_add(ctx, strdup(rel));
 }
 
-static bool is_dag_file(const char *name)
+static void walk_too_deep(void *ctx, const char *full)
 {
-    size_t n = strlen(name);
-
-    return (n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
-           (n > 4 && strcmp(name + n - 4, ".yml") == 0);
+    (void)ctx;
+    log_warn("event=dagdir_too_deep path=%s", full);
 }
 
-static char *join(const char *a, const char *b)
+/* The DAG files under the root (common/dagwalk.h), sorted within each
+ * folder. */
+static int walk(const struct dagdir *dd, struct pathlist *out,
+                struct weir_err *err)
 {
-    char *s = NULL;
+    struct dagwalk w = {dd->root, out, NULL, walk_file, NULL, walk_too_deep};
+    int rc = dagwalk_run(&w, err);
 
-    if (a[0] == '\0')
-        return strdup(b);
-    if (asprintf(&s, "%s/%s", a, b) < 0)
-        return NULL;
-    return s;
-}
-
-static int walk(const struct dagdir *dd, const char *rel, int depth,
-                struct pathlist *out, struct weir_err *err);
-
-/* Handle one folder entry: a folder to walk or a DAG file to list. */
-static int walk_entry(const struct dagdir *dd, const char *rel,
-                      const char *name, int depth, struct pathlist *out,
-                      struct weir_err *err)
-{
-    char *child = join(rel, name), *full = NULL;
-    struct stat st;
-    int rc = 0;
-
-    if (child == NULL || (full = join(dd->root, child)) == NULL) {
-        free(child);
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    }
-    if (stat(full, &st) == 0 && S_ISDIR(st.st_mode)) {
-        rc = walk(dd, child, depth + 1, out, err);
-    } else if (is_dag_file(name)) {
-        rc = pathlist_add(out, child);
-        if (rc < 0)
-            weir_err_set(err, rc, "out of memory");
-        else
-            child = NULL;
-    }
-    free(full);
-    free(child);
-    return rc;
-}
-
-/* The DAG files under root/rel, sorted within each folder. */
-static int walk(const struct dagdir *dd, const char *rel, int depth,
-                struct pathlist *out, struct weir_err *err)
-{
-    struct pathlist names = {0};
-    char *dir = rel[0] ? join(dd->root, rel) : strdup(dd->root);
-    DIR *d = dir ? opendir(dir) : NULL;
-    struct dirent *e;
-    int rc = 0;
-
-    if (d == NULL) {
-        rc = weir_err_set(err, dir ? WEIR_EIO : WEIR_ENOMEM,
-                          "%s: cannot open folder: %s", dir ? dir : rel,
-                          strerror(errno));
-        free(dir);
-        return rc;
-    }
-    if (depth >= DAGDIR_MAX_DEPTH)
-        log_warn("event=dagdir_too_deep path=%s", dir);
-    while (depth < DAGDIR_MAX_DEPTH && rc == 0 && (e = readdir(d)) != NULL) {
-        char *name;
-
-        if (e->d_name[0] == '.')
-            continue;
-        name = strdup(e->d_name);
-        if (name == NULL || pathlist_add(&names, name) != 0) {
-            free(name);
-            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-        }
-    }
-    closedir(d);
-    free(dir);
-    if (names.n > 1)
-        qsort(names.v, names.n, sizeof(*names.v), name_cmp);
-    for (size_t i = 0; rc == 0 && i < names.n; i++)
-        rc = walk_entry(dd, rel, names.v[i], depth, out, err);
-    pathlist_cleanup(&names);
+    if (rc == WEIR_ENOMEM)
+        weir_err_set(err, rc, "out of memory");
     return rc;
 }
 
@@ -175,7 +101,7 @@ static char *claim_other(struct dagdir *dd, const char *id, const char *path)
 
         if (strcmp(c->id, id) != 0 || strcmp(c->path, path) == 0)
             continue;
-        full = join(dd->root, c->path);
+        full = dagwalk_join(dd->root, c->path);
         if (full != NULL && stat(full, &st) == 0)
             other = strdup(c->path);
         free(full);
@@ -360,7 +286,7 @@ int dagdir_load(struct dagdir *dd, const char *relpath, bool *new_version,
     struct dag_diags diags;
     struct dag *dag = NULL;
     struct store_conn *c = NULL;
-    char *full = join(dd->root, relpath);
+    char *full = dagwalk_join(dd->root, relpath);
     int rc;
 
     if (full == NULL)
@@ -456,7 +382,7 @@ int dagdir_scan(struct dagdir *dd, struct dagdir_stats *st,
     if (stat(dd->root, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return weir_err_set(err, WEIR_EIO, "DAGs folder %s: %s", dd->root,
                             errno ? strerror(errno) : "not a folder");
-    rc = walk(dd, "", 0, &files, err);
+    rc = walk(dd, &files, err);
     if (rc < 0)
         goto out;
     st->files = (int)files.n;

@@ -12,19 +12,17 @@
  */
 #include "jobs/watch.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "dagwalk.h"
 #include "grow.h"
 #include "jobs/chores.h"
 #include "log.h"
 #include "store/sched.h"
-
-#define WATCH_MAX_DEPTH 16 /* folder nesting followed, as dagdir.c */
 
 /* What a watch entry watches, and how. */
 enum wkind {
@@ -75,6 +73,7 @@ struct batch {
     bool baseline;     /* the first sync: record what is there, load nothing */
     struct wdir *dirs; /* sync: the folders found */
     size_t n_dirs;     /* entries in dirs */
+    size_t cap_dirs;   /* allocated entries of dirs */
     int loaded;        /* files loaded */
     int failed;        /* files in error */
     int gone;          /* files that were gone */
@@ -104,25 +103,6 @@ struct watch {
 };
 
 /* ---- small helpers ---- */
-
-static char *join(const char *a, const char *b)
-{
-    char *s = NULL;
-
-    if (a[0] == '\0')
-        return strdup(b);
-    if (asprintf(&s, "%s/%s", a, b) < 0)
-        return NULL;
-    return s;
-}
-
-static bool is_dag_file(const char *name)
-{
-    size_t n = strlen(name);
-
-    return name[0] != '.' && ((n > 5 && strcmp(name + n - 5, ".yaml") == 0) ||
-                              (n > 4 && strcmp(name + n - 4, ".yml") == 0));
-}
 
 static void strv_cleanup(struct strv *l)
 {
@@ -172,58 +152,56 @@ static void dirs_free(struct wdir *v, size_t n)
 
 /* ---- the walk (thread pool) ---- */
 
-/* Every folder and DAG file under root/rel, without names starting '.'. */
-static int walk(const char *root, const char *rel, int depth, struct batch *b,
-                struct strv *files)
+/* What a walk fills: the batch's folders, and the DAG files found. */
+struct walk_out {
+    struct batch *b;    /* whose dirs get each folder */
+    struct strv *files; /* each DAG file, relative to the root */
+};
+
+static int walk_folder(void *ctx, const char *rel, const struct stat *st)
 {
-    char *dir = rel[0] ? join(root, rel) : strdup(root);
-    DIR *d = dir ? opendir(dir) : NULL;
-    struct dirent *e;
-    struct stat st;
-    struct wdir *v;
-    int rc = 0;
+    struct walk_out *o = ctx;
+    struct batch *b = o->b;
+    char *copy = strdup(rel);
 
-    if (d == NULL || fstat(dirfd(d), &st) != 0) {
-        rc = dir ? 0 : WEIR_ENOMEM; /* a folder gone meanwhile is skipped */
-        goto out;
+    if (copy == NULL ||
+        !WEIR_GROW(b->dirs, b->cap_dirs, b->n_dirs + 1, 16, 0)) {
+        free(copy);
+        return WEIR_ENOMEM;
     }
-    v = realloc(b->dirs, (b->n_dirs + 1) * sizeof(*v));
-    if (v == NULL) {
-        rc = WEIR_ENOMEM;
-        goto out;
-    }
-    b->dirs = v;
-    v[b->n_dirs].rel = strdup(rel);
-    if (v[b->n_dirs].rel == NULL) {
-        rc = WEIR_ENOMEM;
-        goto out;
-    }
-    v[b->n_dirs].dev = st.st_dev;
-    v[b->n_dirs].ino = st.st_ino;
+    b->dirs[b->n_dirs].rel = copy;
+    b->dirs[b->n_dirs].dev = st->st_dev;
+    b->dirs[b->n_dirs].ino = st->st_ino;
     b->n_dirs++;
-    while (rc == 0 && depth < WATCH_MAX_DEPTH && (e = readdir(d)) != NULL) {
-        char *child, *full;
-        bool is_dir;
+    return 0;
+}
 
-        if (e->d_name[0] == '.')
-            continue;
-        child = join(rel, e->d_name);
-        full = child ? join(root, child) : NULL;
-        is_dir = full && stat(full, &st) == 0 && S_ISDIR(st.st_mode);
-        free(full);
-        if (child == NULL)
-            rc = WEIR_ENOMEM;
-        else if (is_dir)
-            rc = walk(root, child, depth + 1, b, files);
-        else if (is_dag_file(e->d_name))
-            rc = strv_add(files, child), child = NULL;
-        free(child);
-    }
-out:
-    if (d != NULL)
-        closedir(d);
-    free(dir);
-    return rc;
+static int walk_file(void *ctx, const char *rel, const char *full)
+{
+    struct walk_out *o = ctx;
+
+    (void)full;
+    return strv_add(o->files, strdup(rel));
+}
+
+/* A folder gone meanwhile is skipped. */
+static int walk_unreadable(void *ctx, const char *full, int errnum)
+{
+    (void)ctx;
+    (void)full;
+    (void)errnum;
+    return 0;
+}
+
+/* Every folder and DAG file under the root (common/dagwalk.h). */
+static int walk(const char *root, struct batch *b, struct strv *files)
+{
+    struct walk_out o = {b, files};
+    struct dagwalk wk = {root, &o, walk_folder, walk_file, walk_unreadable,
+                         NULL};
+    struct weir_err err = {0};
+
+    return dagwalk_run(&wk, &err);
 }
 
 /* ---- reloads (thread pool) ---- */
@@ -275,7 +253,7 @@ static bool file_load(struct batch *b, const char *rel)
 static void file_sync(struct batch *b, const char *rel)
 {
     struct strv *known = &b->w->known;
-    char *full = join(b->w->root, rel);
+    char *full = dagwalk_join(b->w->root, rel);
     struct stat st;
     bool exists = full && stat(full, &st) == 0 && S_ISREG(st.st_mode);
 
@@ -298,7 +276,7 @@ static void tree_sync(struct batch *b)
     struct watch *w = b->w;
     struct strv found = {0};
 
-    if (walk(w->root, "", 0, b, &found) != 0) {
+    if (walk(w->root, b, &found) != 0) {
         log_warn("event=watch_walk_failed dir=%s msg=out_of_memory", w->root);
         b->db_failed = true;
         strv_cleanup(&found);
@@ -426,11 +404,11 @@ static void event_cb(uv_fs_event_t *h, const char *name, int events, int status)
     }
     if (name[0] == '.')
         return;
-    if (!is_dag_file(name)) { /* a folder, or the folder itself */
+    if (!dagwalk_is_dag_file(name)) { /* a folder, or the folder itself */
         want_sync(e->w, CHORE_DAGS_DEBOUNCE_MS);
         return;
     }
-    rel = join(e->rel, name);
+    rel = dagwalk_join(e->rel, name);
     if (rel == NULL)
         want_sync(e->w, CHORE_DAGS_DEBOUNCE_MS);
     else
@@ -463,7 +441,7 @@ static struct wentry *entry_start(struct watch *w, const char *rel,
     int rc = UV_ENOMEM;
 
     if (e == NULL || (e->rel = strdup(rel)) == NULL ||
-        (full = rel[0] ? join(w->root, rel) : strdup(w->root)) == NULL)
+        (full = dagwalk_join(w->root, rel)) == NULL)
         goto fail;
     e->w = w;
     e->kind = kind;

@@ -95,6 +95,20 @@ $data/tmpl-unsafe.yaml:10:22: bad template in \"run\": $reeval
 $data/tmpl-unsafe.yaml:12:37: bad template in \"run\": $reeval
 1 of 1 DAG file invalid"
 
+# validate reads a folder as the server does (common/dagwalk.h): a link to
+# a folder is followed, names starting with '.' and other endings are not.
+mkdir -p "$tmp/tree/real" "$tmp/tree/.hidden"
+cp "$data/broken.yaml" "$tmp/tree/real/b.yaml"
+cp "$data/broken.yaml" "$tmp/tree/.hidden/b.yaml"
+cp "$data/broken.yaml" "$tmp/tree/real/b.yaml.txt"
+ln -s real "$tmp/tree/linked"
+run 1 "$weir" validate "$tmp/tree"
+[ "$(grep -c ':6:13: step "register" needs' "$tmp/err")" = 2 ] ||
+    fail "validate of a tree: $(cat "$tmp/err")"
+grep -q "^$tmp/tree/linked/b.yaml:6:13:" "$tmp/err" ||
+    fail "validate does not follow a link to a folder: $(cat "$tmp/err")"
+grep -q "hidden\|b.yaml.txt" "$tmp/err" && fail "validate read a hidden folder or a non-DAG file"
+
 # validate: two files with one DAG id.
 mkdir "$tmp/dup"
 cp "$data/dup-a.yaml" "$data/dup-b.yaml" "$tmp/dup/"
