@@ -13,8 +13,7 @@
 
 #include "engine/fire.h"
 #include "log.h"
-#include "store/sched.h"
-#include "store/trig.h"
+#include "store/store.h"
 
 /* A file one trigger watches. */
 struct fentry {

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "log.h"
-#include "store/run.h"
+#include "store/store.h"
 
 #define RETRY_MS 1000 /* pause after a database failure */
 

@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
-#include "store/sched.h"
+#include "store/store.h"
 
 #define WATCH_MAX_DEPTH 16   /* folder nesting followed, as dagdir.c */
 #define WATCH_RETRY_MS  1000 /* next sync after a database failure */
