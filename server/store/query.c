@@ -74,13 +74,9 @@ int store_json_query(struct store_conn *c, const char *sql, int n,
         PQclear(r);
         return weir_err_set(err, WEIR_ENOTFOUND, "not found");
     }
-    *out = cJSON_Parse(PQgetvalue(r, 0, 0));
+    rc = store_val_json(r, 0, 0, out, err);
     PQclear(r);
-    if (*out == NULL)
-        return weir_err_set(err, WEIR_EINTERNAL,
-                            "cannot parse stored JSON (malformed, or nested "
-                            "deeper than cJSON reads)");
-    return 0;
+    return rc;
 }
 
 int store_json_value(struct store_conn *c, const char *sql, int n,

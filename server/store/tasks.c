@@ -172,6 +172,19 @@ int store_run_tasks_some(struct store_conn *c, int64_t run_id,
     return rc;
 }
 
+/* The text of a batch for store_run_write(): arr printed into *json, the
+ * n ids of idv as an array literal into *ids; both freed here (either
+ * may be NULL: out of memory). False when out of memory. */
+static bool batch_text(cJSON *arr, int64_t *idv, size_t n, char **json,
+                       char **ids)
+{
+    *json = arr && idv ? cJSON_PrintUnformatted(arr) : NULL;
+    *ids = idv ? store_ids_literal(idv, n) : NULL;
+    cJSON_Delete(arr);
+    free(idv);
+    return *json != NULL && *ids != NULL;
+}
+
 /* The JSON array of changes for store_run_write(), and their ids as an
  * array literal; false: no memory. */
 static bool changes_text(const struct store_task_change *v, size_t n,
@@ -180,7 +193,7 @@ static bool changes_text(const struct store_task_change *v, size_t n,
     cJSON *arr = cJSON_CreateArray();
     int64_t *idv = malloc((n ? n : 1) * sizeof(*idv));
 
-    for (size_t i = 0; arr != NULL && i < n; i++) {
+    for (size_t i = 0; arr != NULL && idv != NULL && i < n; i++) {
         cJSON *o = cJSON_CreateObject();
 
         idv[i] = v[i].task_id;
@@ -198,11 +211,7 @@ static bool changes_text(const struct store_task_change *v, size_t n,
         if (v[i].message != NULL)
             cJSON_AddStringToObject(o, "message", v[i].message);
     }
-    *json = arr && idv ? cJSON_PrintUnformatted(arr) : NULL;
-    *ids = idv ? store_ids_literal(idv, n) : NULL;
-    cJSON_Delete(arr);
-    free(idv);
-    return *json != NULL && *ids != NULL;
+    return batch_text(arr, idv, n, json, ids);
 }
 
 /* The JSON array of attempt ends for store_run_write(), and their ids as
@@ -227,11 +236,7 @@ static bool ends_text(const struct store_attempt_end *e, size_t n, char **json,
         if (e[i].error != NULL)
             cJSON_AddStringToObject(o, "error", e[i].error);
     }
-    *json = arr && idv ? cJSON_PrintUnformatted(arr) : NULL;
-    *ids = idv ? store_ids_literal(idv, n) : NULL;
-    cJSON_Delete(arr);
-    free(idv);
-    return *json != NULL && *ids != NULL;
+    return batch_text(arr, idv, n, json, ids);
 }
 
 /*
