@@ -410,14 +410,22 @@ int store_attempt_finish(struct store_conn *c, const struct store_attempt *a,
     return rc;
 }
 
+/* Column 0 of a row into item, an int64_t (store_row_cb). */
+static int id_from_row(const PGresult *r, int row, void *item,
+                       struct weir_err *err)
+{
+    (void)err;
+    *(int64_t *)item = store_val_i64(r, row, 0);
+    return 0;
+}
+
 int store_attempts_expired(struct store_conn *c, int max, int64_t **ids,
                            size_t *n, struct weir_err *err)
 {
     char maxb[WEIR_I64_LEN];
     const char *params[1] = {maxb};
     PGresult *r = NULL;
-    int64_t *v;
-    size_t rows;
+    void *v = NULL;
     int rc;
 
     WEIR_I64(maxb, max);
@@ -427,18 +435,11 @@ int store_attempts_expired(struct store_conn *c, int max, int64_t **ids,
                      1, params, &r, err);
     if (rc < 0)
         return rc;
-    rows = (size_t)PQntuples(r);
-    v = calloc(rows ? rows : 1, sizeof(*v));
-    if (v == NULL) {
-        PQclear(r);
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < rows; i++)
-        v[i] = store_val_i64(r, (int)i, 0);
+    rc = store_rows_map(r, sizeof(int64_t), id_from_row, NULL, &v, n, err);
     PQclear(r);
-    *ids = v;
-    *n = rows;
-    return 0;
+    if (rc == 0)
+        *ids = v;
+    return rc;
 }
 
 int store_lease_next(struct store_conn *c, int64_t *ms, struct weir_err *err)

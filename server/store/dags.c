@@ -29,6 +29,12 @@ void store_dag_cleanup(struct store_dag *d)
     memset(d, 0, sizeof(*d));
 }
 
+/* store_dag_cleanup() as a store_item_cb. */
+static void dag_item_cb(void *item)
+{
+    store_dag_cleanup(item);
+}
+
 void store_dag_list_free(struct store_dag *v, size_t n)
 {
     for (size_t i = 0; v != NULL && i < n; i++)
@@ -36,9 +42,11 @@ void store_dag_list_free(struct store_dag *v, size_t n)
     free(v);
 }
 
-static int dag_from_row(const PGresult *r, int row, struct store_dag *d,
+/* A row of DAG_COLUMNS into item, a struct store_dag (store_row_cb). */
+static int dag_from_row(const PGresult *r, int row, void *item,
                         struct weir_err *err)
 {
+    struct store_dag *d = item;
     int rc;
 
     memset(d, 0, sizeof(*d));
@@ -66,27 +74,18 @@ int store_dag_list(struct store_conn *c, struct store_dag **out, size_t *n,
                    struct weir_err *err)
 {
     PGresult *r = NULL;
-    struct store_dag *v = NULL;
-    size_t rows = 0, i;
+    void *v = NULL;
     int rc;
 
     rc = store_query(c, DAG_COLUMNS "ORDER BY d.id", 0, NULL, &r, err);
     if (rc < 0)
         return rc;
-    rows = (size_t)PQntuples(r);
-    v = calloc(rows ? rows : 1, sizeof(*v));
-    if (v == NULL)
-        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    for (i = 0; rc == 0 && i < rows; i++)
-        rc = dag_from_row(r, (int)i, &v[i], err);
+    rc = store_rows_map(r, sizeof(struct store_dag), dag_from_row, dag_item_cb,
+                        &v, n, err);
     PQclear(r);
-    if (rc < 0) {
-        store_dag_list_free(v, i);
-        return rc;
-    }
-    *out = v;
-    *n = rows;
-    return 0;
+    if (rc == 0)
+        *out = v;
+    return rc;
 }
 
 int store_dag_get(struct store_conn *c, const char *id, struct store_dag *out,
@@ -243,12 +242,26 @@ int store_dag_startable(const char *id, const struct store_dag_locked *l,
     return 0;
 }
 
+/* A row of store_sched_dags() into item, a struct store_sched_dag
+ * (store_row_cb). */
+static int sched_dag_from_row(const PGresult *r, int row, void *item,
+                              struct weir_err *err)
+{
+    struct store_sched_dag *d = item;
+
+    (void)err;
+    snprintf(d->id, sizeof(d->id), "%s", PQgetvalue(r, row, 0));
+    d->version_id = store_val_i64(r, row, 1);
+    d->paused = strcmp(PQgetvalue(r, row, 2), "t") == 0;
+    d->missing = strcmp(PQgetvalue(r, row, 3), "t") == 0;
+    return 0;
+}
+
 int store_sched_dags(struct store_conn *c, struct store_sched_dag **out,
                      size_t *n, struct weir_err *err)
 {
-    struct store_sched_dag *v = NULL;
     PGresult *r = NULL;
-    size_t rows;
+    void *v = NULL;
     int rc;
 
     rc = store_query(c,
@@ -259,22 +272,12 @@ int store_sched_dags(struct store_conn *c, struct store_sched_dag **out,
                      0, NULL, &r, err);
     if (rc < 0)
         return rc;
-    rows = (size_t)PQntuples(r);
-    v = calloc(rows ? rows : 1, sizeof(*v));
-    if (v == NULL) {
-        PQclear(r);
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < rows; i++) {
-        snprintf(v[i].id, sizeof(v[i].id), "%s", PQgetvalue(r, (int)i, 0));
-        v[i].version_id = store_val_i64(r, (int)i, 1);
-        v[i].paused = strcmp(PQgetvalue(r, (int)i, 2), "t") == 0;
-        v[i].missing = strcmp(PQgetvalue(r, (int)i, 3), "t") == 0;
-    }
+    rc = store_rows_map(r, sizeof(struct store_sched_dag), sched_dag_from_row,
+                        NULL, &v, n, err);
     PQclear(r);
-    *out = v;
-    *n = rows;
-    return 0;
+    if (rc == 0)
+        *out = v;
+    return rc;
 }
 
 int store_dag_file_error(struct store_conn *c, const char *path,

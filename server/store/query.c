@@ -134,6 +134,27 @@ int store_val_json(const PGresult *r, int row, int col, cJSON **out,
     return 0;
 }
 
+int store_rows_map(const PGresult *r, size_t size, store_row_cb read_cb,
+                   store_item_cb cleanup_cb, void **out, size_t *n,
+                   struct weir_err *err)
+{
+    size_t rows = (size_t)PQntuples(r), i;
+    char *v = calloc(rows ? rows : 1, size);
+    int rc = v ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    for (i = 0; rc == 0 && i < rows; i++)
+        rc = read_cb(r, (int)i, v + i * size, err);
+    if (rc < 0) {
+        for (size_t k = 0; cleanup_cb != NULL && v != NULL && k < i; k++)
+            cleanup_cb(v + k * size);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = rows;
+    return 0;
+}
+
 char *store_ids_literal(const int64_t *ids, size_t n)
 {
     char *text = malloc(n * 21 + 3), *p = text;

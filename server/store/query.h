@@ -103,6 +103,24 @@ WEIR_MUSTCHECK int store_val_dup(const PGresult *r, int row, int col,
 WEIR_MUSTCHECK int store_val_json(const PGresult *r, int row, int col,
                                   cJSON **out, struct weir_err *err);
 
+/* Reads row `row` of a result into item, an element of the array that
+ * store_rows_map() fills (zeroed before). */
+typedef int (*store_row_cb)(const PGresult *r, int row, void *item,
+                            struct weir_err *err);
+/* Releases what an item holds (after a store_row_cb, failed or not). */
+typedef void (*store_item_cb)(void *item);
+
+/*
+ * Every row of r read by read_cb into a new array of items of size bytes
+ * (*out, never NULL even without rows; *n items). On failure the items
+ * read so far, the failed one too, go through cleanup_cb (NULL when items
+ * hold nothing), the array is freed, and *out and *n stay untouched.
+ */
+WEIR_MUSTCHECK int store_rows_map(const PGresult *r, size_t size,
+                                  store_row_cb read_cb,
+                                  store_item_cb cleanup_cb, void **out,
+                                  size_t *n, struct weir_err *err);
+
 /* ids as a PostgreSQL array literal, "{1,2,3}" (a new string); NULL when
  * out of memory. */
 char *store_ids_literal(const int64_t *ids, size_t n);

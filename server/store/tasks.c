@@ -19,12 +19,19 @@
     "SELECT d.id FROM runs r JOIN dags d ON d.id = r.dag_id"                   \
     " WHERE d.concurrency IS NOT NULL AND r.id ="
 
+/* Free what item, a struct store_task, holds (store_item_cb). */
+static void task_item_cb(void *item)
+{
+    struct store_task *t = item;
+
+    cJSON_Delete(t->outputs);
+    cJSON_Delete(t->matrix);
+}
+
 void store_tasks_free(struct store_task *v, size_t n)
 {
-    for (size_t i = 0; v != NULL && i < n; i++) {
-        cJSON_Delete(v[i].outputs);
-        cJSON_Delete(v[i].matrix);
-    }
+    for (size_t i = 0; v != NULL && i < n; i++)
+        task_item_cb(&v[i]);
     free(v);
 }
 
@@ -62,9 +69,12 @@ int store_tasks_analyze(struct store_conn *c, struct weir_err *err)
     return store_cmd(c, "ANALYZE (SKIP_LOCKED) tasks, attempts", 0, NULL, err);
 }
 
-static int task_from_row(const PGresult *r, int row, struct store_task *t,
+/* A row of the task columns into item, a struct store_task
+ * (store_row_cb). */
+static int task_from_row(const PGresult *r, int row, void *item,
                          struct weir_err *err)
 {
+    struct store_task *t = item;
     int rc;
 
     t->id = store_val_i64(r, row, 0);
@@ -86,19 +96,13 @@ static int task_from_row(const PGresult *r, int row, struct store_task *t,
 static int tasks_from_result(const PGresult *r, struct store_task **out,
                              size_t *n, struct weir_err *err)
 {
-    size_t rows = (size_t)PQntuples(r), i;
-    struct store_task *v = calloc(rows ? rows : 1, sizeof(*v));
-    int rc = v ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    void *v = NULL;
+    int rc = store_rows_map(r, sizeof(struct store_task), task_from_row,
+                            task_item_cb, &v, n, err);
 
-    for (i = 0; rc == 0 && i < rows; i++)
-        rc = task_from_row(r, (int)i, &v[i], err);
-    if (rc < 0) {
-        store_tasks_free(v, rows);
-        return rc;
-    }
-    *out = v;
-    *n = rows;
-    return 0;
+    if (rc == 0)
+        *out = v;
+    return rc;
 }
 
 int store_run_tasks(struct store_conn *c, int64_t run_id,

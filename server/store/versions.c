@@ -15,13 +15,20 @@
 
 #include "store/query.h"
 
+/* Free the strings of item, a struct store_dag_version (store_item_cb). */
+static void version_item_cb(void *item)
+{
+    struct store_dag_version *v = item;
+
+    free(v->hash);
+    free(v->origin);
+    free(v->path);
+}
+
 void store_dag_versions_free(struct store_dag_version *v, size_t n)
 {
-    for (size_t i = 0; v != NULL && i < n; i++) {
-        free(v[i].hash);
-        free(v[i].origin);
-        free(v[i].path);
-    }
+    for (size_t i = 0; v != NULL && i < n; i++)
+        version_item_cb(&v[i]);
     free(v);
 }
 
@@ -43,9 +50,12 @@ static int dag_exists(struct store_conn *c, const char *id, bool *exists,
     return 0;
 }
 
-static int version_from_row(const PGresult *r, int row,
-                            struct store_dag_version *v, struct weir_err *err)
+/* A row of store_dag_versions() into item, a struct store_dag_version
+ * (store_row_cb). */
+static int version_from_row(const PGresult *r, int row, void *item,
+                            struct weir_err *err)
 {
+    struct store_dag_version *v = item;
     int rc;
 
     v->id = store_val_i64(r, row, 0);
@@ -63,10 +73,10 @@ int store_dag_versions(struct store_conn *c, const char *id,
                        struct weir_err *err)
 {
     const char *params[1] = {id};
-    struct store_dag_version *v = NULL;
+    void *v = NULL;
     PGresult *r = NULL;
     bool exists = true;
-    size_t rows = 0, i = 0;
+    size_t rows = 0;
     int rc;
 
     rc = store_query(c,
@@ -76,14 +86,12 @@ int store_dag_versions(struct store_conn *c, const char *id,
                      1, params, &r, err);
     if (rc < 0)
         return rc;
-    rows = (size_t)PQntuples(r);
-    v = calloc(rows ? rows : 1, sizeof(*v));
-    if (v == NULL)
-        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    for (i = 0; rc == 0 && i < rows; i++)
-        rc = version_from_row(r, (int)i, &v[i], err);
+    rc = store_rows_map(r, sizeof(struct store_dag_version), version_from_row,
+                        version_item_cb, &v, &rows, err);
     PQclear(r);
-    if (rc == 0 && rows == 0)
+    if (rc < 0)
+        return rc;
+    if (rows == 0)
         rc = dag_exists(c, id, &exists, err);
     if (rc == 0 && !exists)
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no DAG \"%s\"", id);
