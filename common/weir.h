@@ -16,6 +16,12 @@
 
 #define WEIR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Bytes of a buffer for WEIR_I64: "-9223372036854775808" and its NUL. */
+#define WEIR_I64_LEN 24
+/* Write integer v in decimal into char array buf (WEIR_I64_LEN bytes),
+ * as a statement parameter or a log field. */
+#define WEIR_I64(buf, v) snprintf(buf, sizeof(buf), "%lld", (long long)(v))
+
 /* A broken invariant is a bug, not an error: abort with file and line. */
 #define WEIR_ASSERT(cond)                                                      \
     do {                                                                       \

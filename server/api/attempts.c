@@ -12,7 +12,7 @@
 #include "api/api.h"
 #include "engine/internal.h"
 #include "log.h"
-#include "store/run.h"
+#include "store/store.h"
 
 #define LOG_LINES_MAX 5000 /* lines in one batch */
 #define OUTPUTS_MAX   1000 /* outputs of one attempt */

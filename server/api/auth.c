@@ -17,7 +17,7 @@
 
 #include "log.h"
 #include "sha256.h"
-#include "store/run.h"
+#include "store/store.h"
 
 #define TOKEN_RANDOM_BYTES 32 /* 256 bits, printed as 64 hex characters */
 

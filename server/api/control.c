@@ -26,7 +26,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "jobs/scheduler.h"
-#include "store/control.h"
+#include "store/store.h"
 
 #define COMMENT_MAX 1000 /* bytes of an approval comment */
 #define BY_MAX      220  /* bytes of a token name, with room to spare */

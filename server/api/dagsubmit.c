@@ -26,7 +26,7 @@
 #include "jobs/scheduler.h"
 #include "jsoncheck.h"
 #include "log.h"
-#include "store/dagapi.h"
+#include "store/versions.h"
 #include "ynode.h"
 
 #define SUBMIT_NAME "api" /* what messages call a submitted document */

@@ -11,7 +11,7 @@
 #include "cron.h"
 #include "engine/events.h"
 #include "jsoncheck.h"
-#include "store/trig.h"
+#include "store/store.h"
 #include "suggest.h"
 
 #define EVENTS_BATCH_MAX 10000 /* events in one request */

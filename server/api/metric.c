@@ -10,7 +10,7 @@
 #include "api/api.h"
 #include "engine/events.h"
 #include "engine/metrics.h"
-#include "store/metric.h"
+#include "store/metrics.h"
 
 #define SAMPLES_LIMIT_DEFAULT 500
 #define SAMPLES_LIMIT_MAX     10000

@@ -11,7 +11,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "duration.h"
-#include "store/run.h"
+#include "store/store.h"
 #include "suggest.h"
 
 #define RUNS_LIMIT_DEFAULT 50

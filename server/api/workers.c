@@ -33,8 +33,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
-#include "store/control.h"
-#include "store/run.h"
+#include "store/store.h"
 
 #define NAME_MAX_LEN 200 /* bytes of a worker name */
 #define QUEUES_MAX   64  /* queues one worker serves */

@@ -25,7 +25,7 @@
 
 #include "engine/internal.h"
 #include "log.h"
-#include "store/control.h"
+#include "store/store.h"
 #include "suggest.h"
 
 /* ---- transactions ---- */

@@ -18,9 +18,7 @@
 #include "jsoncheck.h"
 #include "log.h"
 #include "sha256.h"
-#include "store/run.h"
-#include "store/sched.h"
-#include "store/trig.h"
+#include "store/store.h"
 #include "utf8.h"
 
 #define KEEP_MAX 16 /* printed JSON values one evaluation may hold */

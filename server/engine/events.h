@@ -17,7 +17,7 @@
 #include <cJSON.h>
 
 #include "engine/engine.h"
-#include "store/run.h"
+#include "store/store.h"
 
 #define EVENT_NAME_MAX             200 /* bytes of an event name */
 #define EVENT_ID_MAX               200 /* bytes of a client's event id */

@@ -6,7 +6,7 @@
 #include "dag.h"
 #include "engine/engine.h"
 #include "expr.h"
-#include "store/run.h"
+#include "store/store.h"
 
 /* A task as the engine decides it. */
 struct rtask {

@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "engine/internal.h"
+#include "engine/policy.h"
 #include "log.h"
 #include "store/artifacts.h"
-#include "store/control.h"
 #include "tmpl.h"
 
 #define MIN_WAIT_MS   20   /* shortest sleep between two empty claims */
@@ -428,8 +428,8 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
     if (rc == 0)
         rc = store_tx_begin(c, err);
     if (rc == 0)
-        rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n,
-                              retry_ms, &spare, err);
+        rc = policy_task_claim(c, worker_id, max, e->lease_ttl_ms, &v, &n,
+                               retry_ms, &spare, err);
     for (size_t k = 0; rc == 0 && k < n; k++)
         if (v[k].wait_s >= 0)
             engine_dispatch_observe(v[k].wait_s);
@@ -662,8 +662,8 @@ int engine_complete_batch(struct engine *e, struct engine_completion *v,
     if (rc == 0 && worker_id != 0 && b.n_runs > 0) {
         rc = worker_seen(e, c, worker_id, err);
         if (rc == 0)
-            rc = store_task_claim(c, worker_id, max, e->lease_ttl_ms, &cl,
-                                  &n_cl, &retry_ms, &spare, err);
+            rc = policy_task_claim(c, worker_id, max, e->lease_ttl_ms, &cl,
+                                   &n_cl, &retry_ms, &spare, err);
         else if (rc == WEIR_ENOTFOUND)
             rc = 0;
     }

@@ -13,7 +13,7 @@
 #include "engine/events.h"
 #include "engine/fire.h"
 #include "log.h"
-#include "store/metric.h"
+#include "store/metrics.h"
 
 #define PRUNE_EVERY_S 60 /* least time between prunes */
 

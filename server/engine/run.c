@@ -11,9 +11,9 @@
 
 #include "engine/fire.h"
 #include "engine/internal.h"
+#include "engine/policy.h"
 #include "log.h"
-#include "store/sched.h"
-#include "store/trig.h"
+#include "store/store.h"
 #include "suggest.h"
 
 #define EXPIRE_BATCH 100 /* expired attempts handled per pass */
@@ -354,7 +354,7 @@ static int insert_run(struct engine *e, struct store_conn *c,
         rc = store_sched_run_insert(c, &n, sp->slot->logical_time, run_id,
                                     created, err);
     if (rc == 0 && *created)
-        rc = store_tasks_insert(c, *run_id, n.priority, tasks, err);
+        rc = policy_tasks_insert(c, *run_id, n.priority, tasks, err);
     if (rc == 0 && *created && n.state == RUN_RUNNING)
         rc = engine_run_start(e, c, *run_id, &ended, err);
     cJSON_free(params);

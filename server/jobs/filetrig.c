@@ -15,8 +15,7 @@
 #include "grow.h"
 #include "jobs/chores.h"
 #include "log.h"
-#include "store/sched.h"
-#include "store/trig.h"
+#include "store/store.h"
 
 /* A file one trigger watches. */
 struct fentry {

@@ -16,7 +16,7 @@
 #include "bgthread.h"
 #include "jobs/chores.h"
 #include "log.h"
-#include "store/run.h"
+#include "store/store.h"
 
 struct reaper {
     struct engine *e;    /* what it expires attempts of */

@@ -28,7 +28,7 @@
 #include "jobs/filetrig.h"
 #include "jobs/watch.h"
 #include "log.h"
-#include "store/sched.h"
+#include "store/store.h"
 
 #define SCHED_CATCHUP_MAX 1000 /* missed slots one trigger makes up for */
 #define SCHED_GROUP_WAYS                                                       \

@@ -22,7 +22,7 @@
 #include "grow.h"
 #include "jobs/chores.h"
 #include "log.h"
-#include "store/sched.h"
+#include "store/store.h"
 
 /* What a watch entry watches, and how. */
 enum wkind {

@@ -10,10 +10,9 @@
 
 #include "log.h"
 #include "store/artifacts.h"
-#include "store/internal.h"
+#include "store/query.h"
 #include "weir.h"
 
-#define I64(buf, v)  snprintf(buf, sizeof(buf), "%lld", (long long)(v))
 #define NAME_MAX_LEN 128 /* bytes of an artifact name or version */
 
 /* The stages, in the only order an artifact moves through them. */
@@ -90,7 +89,7 @@ int store_artifact_record(struct store_conn *c, int64_t attempt_id,
 {
     const cJSON *name, *version;
     PGresult *r = NULL;
-    char idb[24];
+    char idb[WEIR_I64_LEN];
     cJSON *o;
     int rc = 0;
 
@@ -116,7 +115,7 @@ int store_artifact_record(struct store_conn *c, int64_t attempt_id,
                                  version ? version->valuestring : NULL,
                                  outputs};
 
-        I64(idb, attempt_id);
+        WEIR_I64(idb, attempt_id);
         rc = store_query(c, record_sql, 4, params, &r, err);
         if (rc == 0 && PQntuples(r) == 1)
             log_info("event=artifact_recorded attempt=%lld name=%s "
@@ -246,7 +245,7 @@ static int promote_archive(struct store_conn *c,
     PGresult *r = NULL;
     int rc;
 
-    snprintf(keep, sizeof(keep), "%d", p->max_prod > 1 ? p->max_prod - 1 : 0);
+    WEIR_I64(keep, p->max_prod > 1 ? p->max_prod - 1 : 0);
     rc = store_query(
         c,
         "WITH old AS (UPDATE artifacts SET stage = 'archived' WHERE id IN"
@@ -566,12 +565,12 @@ static const char lineage_sql[] =
 int store_run_lineage(struct store_conn *c, int64_t run_id, cJSON **out,
                       int64_t *version_id, struct weir_err *err)
 {
-    char idb[24];
+    char idb[WEIR_I64_LEN];
     const char *params[1] = {idb};
     const cJSON *v;
     int rc;
 
-    I64(idb, run_id);
+    WEIR_I64(idb, run_id);
     rc = store_json_query(c, lineage_sql, 1, params, out, err);
     if (rc == WEIR_ENOTFOUND)
         return weir_err_set(err, WEIR_ENOTFOUND, "no run %s", idb);

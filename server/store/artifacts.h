@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The model registry and lineage in the database (store_artifacts.c):
+ * The model registry and lineage in the database (artifacts.c):
  * artifact versions recorded from attempt outputs, their promotions
  * through the stages none -> dev -> staging -> prod -> archived, and the
  * lineage of a run. Reads return JSON that PostgreSQL builds.
@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "store/store.h"
+#include "store/pool.h"
 
 /*
  * Record the artifact version that attempt_id's outputs (JSON object text,

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "log.h"
-#include "store/internal.h"
 #include "store/migrations.h"
+#include "store/query.h"
 
 #define XSTR(x) #x
 #define STR(x)  XSTR(x)
@@ -30,7 +30,8 @@ static const char create_sql[] =
 static int exec_script(struct store_conn *c, const struct migration *m,
                        struct weir_err *err)
 {
-    PGresult *r = PQexec(c->pg, m->sql);
+    PGconn *pg = store_conn_pg(c);
+    PGresult *r = PQexec(pg, m->sql);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     int rc = 0;
 
@@ -38,11 +39,10 @@ static int exec_script(struct store_conn *c, const struct migration *m,
         char msg[200];
 
         snprintf(msg, sizeof(msg), "%s",
-                 r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+                 r ? PQresultErrorMessage(r) : PQerrorMessage(pg));
         msg[strcspn(msg, "\n")] = '\0';
         rc = weir_err_set(
-            err,
-            PQstatus(c->pg) == CONNECTION_OK ? WEIR_EINTERNAL : WEIR_EUNAVAIL,
+            err, PQstatus(pg) == CONNECTION_OK ? WEIR_EINTERNAL : WEIR_EUNAVAIL,
             "migration %04d_%s failed: %s", m->version, m->name, msg);
     }
     PQclear(r);
@@ -59,7 +59,7 @@ static int migrate_one(struct store_conn *c, const struct migration *m,
     bool have;
     int rc;
 
-    snprintf(version, sizeof(version), "%d", m->version);
+    WEIR_I64(version, m->version);
     *done = false;
     rc = store_begin(c, err);
     if (rc == 0)

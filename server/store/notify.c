@@ -5,15 +5,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "store/internal.h"
+#include "store/query.h"
 
 int store_notify_finished(struct store_conn *c, int limit, cJSON **out,
                           struct weir_err *err)
 {
-    char lim[24];
+    char lim[WEIR_I64_LEN];
     const char *params[1] = {lim};
 
-    snprintf(lim, sizeof(lim), "%d", limit);
+    WEIR_I64(lim, limit);
     return store_json_query(
         c,
         "SELECT coalesce(jsonb_agg(x ORDER BY o), '[]')::text FROM"
@@ -33,10 +33,10 @@ int store_notify_enqueue(struct store_conn *c, int64_t run_id, const char *end,
                          const char *url, const char *body,
                          struct weir_err *err)
 {
-    char id[24];
+    char id[WEIR_I64_LEN];
     const char *params[4] = {id, end, url, body};
 
-    snprintf(id, sizeof(id), "%lld", (long long)run_id);
+    WEIR_I64(id, run_id);
     return store_cmd(c,
                      "INSERT INTO notifications (run_id, finished_at, url,"
                      " body) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -46,10 +46,10 @@ int store_notify_enqueue(struct store_conn *c, int64_t run_id, const char *end,
 int store_notify_cursor(struct store_conn *c, const char *end, int64_t run_id,
                         struct weir_err *err)
 {
-    char id[24];
+    char id[WEIR_I64_LEN];
     const char *params[2] = {end, id};
 
-    snprintf(id, sizeof(id), "%lld", (long long)run_id);
+    WEIR_I64(id, run_id);
     return store_cmd(c,
                      "UPDATE notify_cursor SET finished_at = $1, run_id = $2",
                      2, params, err);
@@ -58,10 +58,10 @@ int store_notify_cursor(struct store_conn *c, const char *end, int64_t run_id,
 int store_notify_due(struct store_conn *c, int limit, cJSON **out,
                      struct weir_err *err)
 {
-    char lim[24];
+    char lim[WEIR_I64_LEN];
     const char *params[1] = {lim};
 
-    snprintf(lim, sizeof(lim), "%d", limit);
+    WEIR_I64(lim, limit);
     return store_json_query(
         c,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'url', url,"
@@ -75,11 +75,11 @@ int store_notify_due(struct store_conn *c, int limit, cJSON **out,
 int store_notify_result(struct store_conn *c, int64_t id, bool ok,
                         const char *error, struct weir_err *err)
 {
-    char nid[24], tries[24];
+    char nid[WEIR_I64_LEN], tries[WEIR_I64_LEN];
     const char *params[4] = {nid, ok ? "t" : "f", error, tries};
 
-    snprintf(nid, sizeof(nid), "%lld", (long long)id);
-    snprintf(tries, sizeof(tries), "%d", NOTIFY_TRIES);
+    WEIR_I64(nid, id);
+    WEIR_I64(tries, NOTIFY_TRIES);
     return store_cmd(
         c,
         "UPDATE notifications SET attempts = attempts + 1,"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The statements of notifications out (store_notify.c): finished runs
+ * The statements of notifications out (notify.c): finished runs
  * past the notifier's cursor, the queue of webhook deliveries, and their
  * outcomes with the backoff of the next try.
  */
@@ -9,7 +9,7 @@
 
 #include <cJSON.h>
 
-#include "store/store.h"
+#include "store/pool.h"
 
 #define NOTIFY_TRIES 8 /* deliveries tried before giving up */
 

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SQL of the read API: run lists, one run with its tasks and attempts, and
- * log lines. PostgreSQL builds the JSON (jsonb_build_object), which keeps
- * the column lists in one place and the C side to one parse.
+ * SQL of the read models (store/read.h). The runs-by-steps grid: a page
+ * of a DAG's runs, each with one state per step; a matrix step's cells
+ * fold into the state that needs a person's eye first (failed before
+ * running before success). The latest runs of every DAG, for the DAGs
+ * page's squares: one index range scan per DAG, each saying whether it
+ * waits for a person (a running run with a task awaiting approval).
  */
+#include "store/read.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/internal.h"
-#include "store/run.h"
-
-#define I64(buf, v) snprintf(buf, sizeof(buf), "%lld", (long long)(v))
+#include "dag.h"
+#include "store/query.h"
 
 /* A run as JSON; times through weir_iso() of the schema. */
 #define RUN_JSON                                                               \
@@ -35,7 +39,8 @@
     " ORDER BY a.try), '[]') FROM attempts a LEFT JOIN workers w"              \
     " ON w.id = a.worker_id WHERE a.task_id = t.id)"
 
-/* The tasks of run r, with their attempts, as a JSON array. */
+/* The tasks of run r, with their attempts, as a JSON array; $2 and $3
+ * are the step ids of the hooks (dag_hook_name()). */
 #define TASKS_JSON                                                             \
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'step',"        \
     " t.step_id, 'cell', t.cell, 'matrix', t.matrix, 'state', t.state,"        \
@@ -45,8 +50,8 @@
     " 'finished_at', weir_iso(t.finished_at), 'decision', t.decision,"         \
     " 'decided_by', t.decided_by, 'decided_at', weir_iso(t.decided_at),"       \
     " 'decision_comment', t.decision_comment, 'approval_message',"             \
-    " t.approval_message, 'hook', CASE WHEN t.step_id"                         \
-    " IN ('on_failure', 'on_success') THEN t.step_id END, "                    \
+    " t.approval_message, 'hook', CASE WHEN t.step_id IN ($2, $3)"             \
+    " THEN t.step_id END, "                                                    \
     "'attempts', " ATTEMPTS_JSON                                               \
     ") ORDER BY t.id), '[]') FROM tasks t WHERE t.run_id = r.id)"
 
@@ -65,33 +70,10 @@ static const char run_detail_sql[] =
     "SELECT " RUN_JSON " || jsonb_build_object('tasks', " TASKS_JSON
     ", " CONSUMED_JSON ") FROM runs r WHERE r.id = $1";
 
-/* The contract is in store_int.h. */
-int store_json_query(struct store_conn *c, const char *sql, int n,
-                     const char *const *params, cJSON **out,
-                     struct weir_err *err)
-{
-    PGresult *r = NULL;
-    int rc = store_query(c, sql, n, params, &r, err);
-
-    if (rc < 0)
-        return rc;
-    if (PQntuples(r) == 0 || store_val(r, 0, 0) == NULL) {
-        PQclear(r);
-        return weir_err_set(err, WEIR_ENOTFOUND, "not found");
-    }
-    *out = cJSON_Parse(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    if (*out == NULL)
-        return weir_err_set(err, WEIR_EINTERNAL,
-                            "cannot parse stored JSON (malformed, or nested "
-                            "deeper than cJSON reads)");
-    return 0;
-}
-
 int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                     cJSON **out, struct weir_err *err)
 {
-    char cur[24], lim[24], since[24];
+    char cur[WEIR_I64_LEN], lim[WEIR_I64_LEN], since[WEIR_I64_LEN];
     const char *params[7] = {f->dag_id,
                              f->state,
                              cur,
@@ -100,9 +82,9 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                              f->trigger,
                              f->since > 0 ? since : NULL};
 
-    I64(cur, f->cursor);
-    I64(lim, f->limit);
-    I64(since, f->since);
+    WEIR_I64(cur, f->cursor);
+    WEIR_I64(lim, f->limit);
+    WEIR_I64(since, f->since);
     return store_json_query(
         c,
         "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]')"
@@ -122,12 +104,13 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
 int store_run_detail(struct store_conn *c, int64_t id, cJSON **out,
                      struct weir_err *err)
 {
-    char idb[24];
-    const char *params[1] = {idb};
+    char idb[WEIR_I64_LEN];
+    const char *params[3] = {idb, dag_hook_name(DAG_HOOK_ON_FAILURE),
+                             dag_hook_name(DAG_HOOK_ON_SUCCESS)};
     int rc;
 
-    I64(idb, id);
-    rc = store_json_query(c, run_detail_sql, 1, params, out, err);
+    WEIR_I64(idb, id);
+    rc = store_json_query(c, run_detail_sql, 3, params, out, err);
     if (rc == WEIR_ENOTFOUND)
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no run %s", idb);
     return rc;
@@ -136,13 +119,13 @@ int store_run_detail(struct store_conn *c, int64_t id, cJSON **out,
 int store_logs_read(struct store_conn *c, int64_t id, int64_t after, int limit,
                     cJSON **out, struct weir_err *err)
 {
-    char idb[24], aft[24], lim[24];
+    char idb[WEIR_I64_LEN], aft[WEIR_I64_LEN], lim[WEIR_I64_LEN];
     const char *params[3] = {idb, aft, lim};
     int rc;
 
-    I64(idb, id);
-    I64(aft, after);
-    I64(lim, limit);
+    WEIR_I64(idb, id);
+    WEIR_I64(aft, after);
+    WEIR_I64(lim, limit);
     rc = store_json_query(
         c,
         "SELECT CASE WHEN EXISTS (SELECT 1 FROM attempts WHERE id = $1)"
@@ -154,4 +137,96 @@ int store_logs_read(struct store_conn *c, int64_t id, int64_t after, int limit,
     if (rc == WEIR_ENOTFOUND)
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no attempt %s", idb);
     return rc;
+}
+
+/* Order in which the cells' states win when folded into one. */
+#define GRID_STATE_ORDER                                                       \
+    "ARRAY['failed', 'upstream_failed', 'running', 'up_for_retry',"            \
+    " 'awaiting_approval', 'queued', 'pending', 'canceled', 'skipped',"        \
+    " 'success']"
+
+static const char grid_sql[] =
+    "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]') FROM (SELECT r.id,"
+    " jsonb_build_object('id', r.id, 'state', r.state, 'created_at',"
+    " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"
+    " 'finished_at', weir_iso(r.finished_at), 'tasks', (SELECT"
+    " coalesce(jsonb_object_agg(g.step_id, jsonb_build_object('state', g.st,"
+    " 'cells', g.n)), '{}') FROM (SELECT t.step_id, count(*) AS n,"
+    " (array_agg(t.state ORDER BY array_position(" GRID_STATE_ORDER
+    ", t.state)))[1] AS st FROM tasks t WHERE t.run_id = r.id"
+    " GROUP BY t.step_id) g)) AS j FROM runs r WHERE r.dag_id = $1"
+    " AND ($2::bigint = 0 OR r.id < $2) ORDER BY r.id DESC LIMIT $3) s";
+
+int store_grid_read(struct store_conn *c, const char *dag_id, int64_t cursor,
+                    int limit, cJSON **out, struct weir_err *err)
+{
+    char cur[WEIR_I64_LEN], lim[WEIR_I64_LEN];
+    const char *params[3] = {dag_id, cur, lim};
+
+    WEIR_I64(cur, cursor);
+    WEIR_I64(lim, limit);
+    return store_json_query(c, grid_sql, 3, params, out, err);
+}
+
+int store_recent_runs(struct store_conn *c, int per_dag, cJSON **out,
+                      struct weir_err *err)
+{
+    char lim[WEIR_I64_LEN];
+    const char *params[1] = {lim};
+
+    WEIR_I64(lim, per_dag);
+    return store_json_query(
+        c,
+        "SELECT coalesce(jsonb_object_agg(d.id, (SELECT coalesce(jsonb_agg("
+        "jsonb_build_object('id', x.id, 'state', x.state,"
+        " 'awaiting_approval', x.state = 'running' AND EXISTS (SELECT 1"
+        " FROM tasks t WHERE t.run_id = x.id AND t.state ="
+        " 'awaiting_approval')) ORDER BY x.id DESC), '[]') FROM (SELECT"
+        " r.id, r.state FROM runs r WHERE r.dag_id = d.id ORDER BY r.id"
+        " DESC LIMIT $1) x)), '{}') FROM dags d",
+        1, params, out, err);
+}
+
+int store_workers_list(struct store_conn *c, int64_t lost_ms, cJSON **out,
+                       struct weir_err *err)
+{
+    char lost[WEIR_I64_LEN];
+    const char *params[1] = {lost};
+
+    WEIR_I64(lost, lost_ms);
+    return store_json_value(
+        c,
+        "SELECT coalesce(jsonb_agg(jsonb_build_object('id', w.id, 'name',"
+        " w.name, 'queues', to_jsonb(w.queues), 'slots', w.slots, 'labels',"
+        " w.labels, 'state', CASE WHEN w.state = 'online' AND w.last_seen_at"
+        " < now() - $1 * interval '1 millisecond' THEN 'lost'"
+        " ELSE w.state END, 'registered_at', weir_iso(w.registered_at),"
+        " 'last_seen_at', weir_iso(w.last_seen_at), 'running_attempts',"
+        " (SELECT count(*) FROM attempts a WHERE a.worker_id = w.id"
+        " AND a.state = 'running')) ORDER BY w.name), '[]')"
+        " FROM workers w",
+        1, params, out, err);
+}
+
+int store_metrics(struct store_conn *c, int64_t seen_ms, cJSON **out,
+                  struct weir_err *err)
+{
+    char seen[WEIR_I64_LEN];
+    const char *params[1] = {seen};
+
+    WEIR_I64(seen, seen_ms);
+    return store_json_value(
+        c,
+        "SELECT jsonb_build_object("
+        "'runs', (SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM"
+        " (SELECT state, count(*) AS n FROM runs GROUP BY state) s),"
+        " 'tasks', (SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM"
+        " (SELECT state, count(*) AS n FROM tasks GROUP BY state) s),"
+        " 'queues', (SELECT coalesce(jsonb_object_agg(q.queue, (SELECT"
+        " count(*) FROM tasks t WHERE t.state = 'queued' AND t.queue ="
+        " q.queue)), '{}') FROM (SELECT queue FROM tasks WHERE state ="
+        " 'queued' UNION SELECT unnest(queues) FROM workers) q),"
+        " 'workers', (SELECT count(*) FROM workers WHERE last_seen_at >"
+        " now() - $1 * interval '1 millisecond'))",
+        1, params, out, err);
 }

@@ -4,10 +4,12 @@
  * live token is one neither revoked nor expired, and a worker is bound to
  * the token that registered it.
  */
+#include "store/tokens.h"
+
 #include <stdio.h>
 #include <string.h>
 
-#include "store/internal.h"
+#include "store/query.h"
 
 #define XSTR(x) #x
 #define STR(x)  XSTR(x)
@@ -18,13 +20,13 @@
 int store_token_insert(struct store_conn *c, const struct store_token_new *t,
                        struct weir_err *err)
 {
-    char expires[24];
+    char expires[WEIR_I64_LEN];
     const char *params[5] = {t->hash, t->role, t->name ? t->name : "", NULL,
                              t->queues};
     int rc;
 
     if (t->expires_s > 0) {
-        snprintf(expires, sizeof(expires), "%lld", (long long)t->expires_s);
+        WEIR_I64(expires, t->expires_s);
         params[3] = expires;
     }
     rc = store_cmd(c,
@@ -51,7 +53,7 @@ int store_token_lookup(struct store_conn *c, const char *hash,
 
     /* last_used_at is written at most once a minute, so that a busy
      * token does not turn every request into a write. */
-    rc = store_query(
+    rc = store_query_one(
         c,
         "WITH t AS (SELECT id, role, name, to_jsonb(queues)::text AS q"
         " FROM api_tokens WHERE hash = $1 AND " LIVE "),"
@@ -59,20 +61,16 @@ int store_token_lookup(struct store_conn *c, const char *hash,
         " WHERE a.id = t.id AND (a.last_used_at IS NULL OR"
         " a.last_used_at < now() - interval '1 minute'))"
         " SELECT id, role, name, q FROM t",
-        1, params, &r, err);
+        1, params, &r, err, "no such token");
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0) {
-        rc = weir_err_set(err, WEIR_ENOTFOUND, "no such token");
-    } else {
-        out->id = store_val_i64(r, 0, 0);
-        snprintf(out->role, sizeof(out->role), "%s", PQgetvalue(r, 0, 1));
-        snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(r, 0, 2));
-        snprintf(out->queues, sizeof(out->queues), "%s",
-                 PQgetisnull(r, 0, 3) ? "" : PQgetvalue(r, 0, 3));
-    }
+    out->id = store_val_i64(r, 0, 0);
+    snprintf(out->role, sizeof(out->role), "%s", PQgetvalue(r, 0, 1));
+    snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(r, 0, 2));
+    snprintf(out->queues, sizeof(out->queues), "%s",
+             PQgetisnull(r, 0, 3) ? "" : PQgetvalue(r, 0, 3));
     PQclear(r);
-    return rc;
+    return 0;
 }
 
 int store_token_get(struct store_conn *c, const char *hash, char *role,
@@ -226,13 +224,13 @@ int store_token_revoke_hash(struct store_conn *c, const char *hash,
 int store_worker_bind(struct store_conn *c, int64_t worker_id, int64_t token_id,
                       struct weir_err *err)
 {
-    char w[24], t[24];
+    char w[WEIR_I64_LEN], t[WEIR_I64_LEN];
     const char *params[2] = {w, t};
     PGresult *r = NULL;
     int rc, n;
 
-    snprintf(w, sizeof(w), "%lld", (long long)worker_id);
-    snprintf(t, sizeof(t), "%lld", (long long)token_id);
+    WEIR_I64(w, worker_id);
+    WEIR_I64(t, token_id);
     /* A name stays with its token while that token lives; a worker whose
      * token was revoked or expired may be taken over by a new one. */
     rc = store_query(c,
@@ -256,23 +254,20 @@ int store_worker_bind(struct store_conn *c, int64_t worker_id, int64_t token_id,
 int store_worker_owned(struct store_conn *c, int64_t worker_id,
                        const char *hash, struct weir_err *err)
 {
-    char w[24];
+    char w[WEIR_I64_LEN];
     const char *params[2] = {w, hash};
     PGresult *r = NULL;
     int rc;
 
-    snprintf(w, sizeof(w), "%lld", (long long)worker_id);
-    rc = store_query(c,
-                     "SELECT w.token_id IS NOT NULL AND w.token_id ="
-                     " (SELECT id FROM api_tokens WHERE hash = $2)"
-                     " FROM workers w WHERE w.id = $1",
-                     2, params, &r, err);
+    WEIR_I64(w, worker_id);
+    rc = store_query_one(c,
+                         "SELECT w.token_id IS NOT NULL AND w.token_id ="
+                         " (SELECT id FROM api_tokens WHERE hash = $2)"
+                         " FROM workers w WHERE w.id = $1",
+                         2, params, &r, err, "no worker %s: register first", w);
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0)
-        rc = weir_err_set(err, WEIR_ENOTFOUND, "no worker %s: register first",
-                          w);
-    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
         rc = weir_err_set(err, WEIR_EFORBIDDEN,
                           "worker %s was registered by another token", w);
     PQclear(r);

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The statements of metrics (store_metric.c): samples of a time series,
+ * The statements of metrics (metrics.c): samples of a time series,
  * their retention, and the hysteresis state of metric triggers. Every
  * function runs inside the caller's transaction, if any.
  */
-#ifndef WEIR_STORE_METRIC_H
-#define WEIR_STORE_METRIC_H
+#ifndef WEIR_STORE_METRICS_H
+#define WEIR_STORE_METRICS_H
 
 #include <cJSON.h>
 
-#include "store/store.h"
+#include "store/pool.h"
 
 /*
  * Store a sample of metric name at time (Unix seconds; NULL for now)

@@ -1,24 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* SQL of triggers: guards, suppressed firings, events and their sums. */
-#include "store/trig.h"
+/*
+ * SQL of triggers: guards, suppressed firings, events and their sums,
+ * hook deliveries, files seen, and the last slot of a cron trigger.
+ */
+#include "store/triggers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/internal.h"
+#include "store/query.h"
 
 int store_trig_guard(struct store_conn *c, const char *dag_id, const char *key,
                      int64_t logical_time, int64_t cooldown_ms, const char *tz,
                      struct store_guard *out, struct weir_err *err)
 {
-    char lt[24], cd[24];
+    char lt[WEIR_I64_LEN], cd[WEIR_I64_LEN];
     const char *params[5] = {dag_id, key, lt, cd, tz};
     PGresult *r = NULL;
     int rc;
 
-    snprintf(lt, sizeof(lt), "%lld", (long long)logical_time);
-    snprintf(cd, sizeof(cd), "%lld", (long long)cooldown_ms);
+    WEIR_I64(lt, logical_time);
+    WEIR_I64(cd, cooldown_ms);
     rc = store_query(
         c,
         "SELECT $3::bigint <> 0 AND EXISTS (SELECT 1 FROM runs"
@@ -64,10 +67,10 @@ int store_trig_suppress(struct store_conn *c, const char *dag_id,
 int store_trig_consume(struct store_conn *c, const char *dag_id,
                        const char *key, int64_t run_id, struct weir_err *err)
 {
-    char id[24];
+    char id[WEIR_I64_LEN];
     const char *params[3] = {dag_id, key, id};
 
-    snprintf(id, sizeof(id), "%lld", (long long)run_id);
+    WEIR_I64(id, run_id);
     return store_cmd(c,
                      "UPDATE trigger_events SET run_id = $3 WHERE dag_id = $1"
                      " AND trigger_key = $2 AND run_id IS NULL",
@@ -145,12 +148,12 @@ int store_trig_event_add(struct store_conn *c, const char *dag_id,
                          const char *key, int64_t event_id, double value,
                          double *sum, int *count, struct weir_err *err)
 {
-    char id[24], v[40];
+    char id[WEIR_I64_LEN], v[40];
     const char *params[4] = {dag_id, key, id, v};
     PGresult *r = NULL;
     int rc;
 
-    snprintf(id, sizeof(id), "%lld", (long long)event_id);
+    WEIR_I64(id, event_id);
     snprintf(v, sizeof(v), "%.17g", value);
     rc = store_cmd(c,
                    "INSERT INTO trigger_events (dag_id, trigger_key,"
@@ -171,30 +174,16 @@ int store_trig_event_add(struct store_conn *c, const char *dag_id,
     return 0;
 }
 
-/* A JSON text column parsed into *out (NULL for SQL NULL). */
-static int json_of(const PGresult *r, int row, int col, cJSON **out,
-                   struct weir_err *err)
-{
-    const char *v = store_val(r, row, col);
-
-    *out = NULL;
-    if (v != NULL && (*out = cJSON_Parse(v)) == NULL)
-        return weir_err_set(err, WEIR_EINTERNAL,
-                            "cannot parse stored JSON (malformed, or nested "
-                            "deeper than cJSON reads)");
-    return 0;
-}
-
 int store_trig_state(struct store_conn *c, const char *dag_id, const char *key,
                      int64_t cooldown_ms, struct store_trig_state *out,
                      struct weir_err *err)
 {
-    char cd[24];
+    char cd[WEIR_I64_LEN];
     const char *params[3] = {dag_id, key, cd};
     PGresult *r = NULL;
     int rc;
 
-    snprintf(cd, sizeof(cd), "%lld", (long long)cooldown_ms);
+    WEIR_I64(cd, cooldown_ms);
     rc = store_query(
         c,
         "SELECT (SELECT coalesce(sum(value), 0) FROM trigger_events"
@@ -226,7 +215,7 @@ int store_trig_state(struct store_conn *c, const char *dag_id, const char *key,
              store_val(r, 0, 3) ? store_val(r, 0, 3) : "");
     out->armed =
         store_val(r, 0, 4) == NULL ? -1 : strcmp(store_val(r, 0, 4), "t") == 0;
-    rc = json_of(r, 0, 5, &out->suppressed, err);
+    rc = store_val_json(r, 0, 5, &out->suppressed, err);
     PQclear(r);
     return rc;
 }
@@ -234,12 +223,12 @@ int store_trig_state(struct store_conn *c, const char *dag_id, const char *key,
 int store_events_list(struct store_conn *c, int limit, int64_t cursor,
                       int64_t run_id, cJSON **out, struct weir_err *err)
 {
-    char lim[24], cur[24], run[24];
+    char lim[WEIR_I64_LEN], cur[WEIR_I64_LEN], run[WEIR_I64_LEN];
     const char *params[3] = {lim, cur, run};
 
-    snprintf(lim, sizeof(lim), "%d", limit);
-    snprintf(cur, sizeof(cur), "%lld", (long long)cursor);
-    snprintf(run, sizeof(run), "%lld", (long long)run_id);
+    WEIR_I64(lim, limit);
+    WEIR_I64(cur, cursor);
+    WEIR_I64(run, run_id);
     return store_json_query(
         c,
         "SELECT coalesce(jsonb_agg(x ORDER BY (x->>'id')::bigint DESC),"
@@ -258,13 +247,13 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
 int store_events_prune(struct store_conn *c, int64_t retention_s, int limit,
                        int64_t *deleted, struct weir_err *err)
 {
-    char keep[24], lim[24];
+    char keep[WEIR_I64_LEN], lim[WEIR_I64_LEN];
     const char *params[2] = {keep, lim};
     PGresult *r = NULL;
     int rc;
 
-    snprintf(keep, sizeof(keep), "%lld", (long long)retention_s);
-    snprintf(lim, sizeof(lim), "%d", limit);
+    WEIR_I64(keep, retention_s);
+    WEIR_I64(lim, limit);
     rc = store_query(c,
                      "DELETE FROM events WHERE id IN (SELECT e.id FROM events e"
                      " WHERE e.received_at < now() - $1::bigint * interval"
@@ -301,12 +290,12 @@ int store_hook_delivery_add(struct store_conn *c, const char *dag_id,
 int store_hook_deliveries_prune(struct store_conn *c, int64_t keep_s,
                                 int64_t *deleted, struct weir_err *err)
 {
-    char keep[24];
+    char keep[WEIR_I64_LEN];
     const char *params[1] = {keep};
     PGresult *r = NULL;
     int rc;
 
-    snprintf(keep, sizeof(keep), "%lld", (long long)keep_s);
+    WEIR_I64(keep, keep_s);
     rc = store_query(c,
                      "DELETE FROM webhook_deliveries WHERE received_at < now()"
                      " - $1::bigint * interval '1 second'",
@@ -322,13 +311,13 @@ int store_file_seen(struct store_conn *c, const char *dag_id, const char *key,
                     const char *path, int64_t size, int64_t mtime_ns, bool mark,
                     bool *seen, struct weir_err *err)
 {
-    char sz[24], mt[24];
+    char sz[WEIR_I64_LEN], mt[WEIR_I64_LEN];
     const char *params[5] = {dag_id, key, path, sz, mt};
     PGresult *r = NULL;
     int rc;
 
-    snprintf(sz, sizeof(sz), "%lld", (long long)size);
-    snprintf(mt, sizeof(mt), "%lld", (long long)mtime_ns);
+    WEIR_I64(sz, size);
+    WEIR_I64(mt, mtime_ns);
     if (mark)
         return store_cmd(c,
                          "INSERT INTO file_trigger_seen (dag_id, trigger_key,"
@@ -345,4 +334,25 @@ int store_file_seen(struct store_conn *c, const char *dag_id, const char *key,
         *seen = PQntuples(r) > 0;
     PQclear(r);
     return rc;
+}
+
+int store_sched_last_slot(struct store_conn *c, const char *dag_id,
+                          const char *key, int64_t *slot, struct weir_err *err)
+{
+    const char *params[2] = {dag_id, key};
+    PGresult *r = NULL;
+    int rc = store_query(c,
+                         "SELECT extract(epoch FROM coalesce((SELECT"
+                         " max(logical_time) FROM runs WHERE dag_id = $1 AND"
+                         " trigger_key = $2 AND logical_time IS NOT NULL),"
+                         " (SELECT v.created_at FROM dags d JOIN dag_versions"
+                         " v ON v.id = d.current_version_id WHERE d.id = $1"
+                         ")))::bigint",
+                         2, params, &r, err);
+
+    if (rc < 0)
+        return rc;
+    *slot = store_val_i64(r, 0, 0);
+    PQclear(r);
+    return 0;
 }

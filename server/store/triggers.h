@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The statements of triggers (store_trig.c): the guards' facts about a
- * DAG's triggered runs, suppressed firings, events and what each trigger
- * accumulated from them, metric samples and the arming of metric
- * triggers. Every function runs inside the caller's transaction.
+ * Events and trigger state: the guards' facts about a DAG's triggered
+ * runs, suppressed firings, events and what each trigger accumulated
+ * from them, hook deliveries, files seen by file triggers, and where a
+ * cron catch-up starts. Every function runs inside the caller's
+ * transaction, if any.
  */
-#ifndef WEIR_STORE_TRIG_H
-#define WEIR_STORE_TRIG_H
+#ifndef WEIR_STORE_TRIGGERS_H
+#define WEIR_STORE_TRIGGERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <cJSON.h>
 
-#include "store/run.h"
+#include "store/pool.h"
 
 /* What the guards need to know about a DAG and one of its triggers. */
 struct store_guard {
@@ -140,5 +145,14 @@ WEIR_MUSTCHECK int store_file_seen(struct store_conn *c, const char *dag_id,
                                    const char *key, const char *path,
                                    int64_t size, int64_t mtime_ns, bool mark,
                                    bool *seen, struct weir_err *err);
+
+/*
+ * The latest slot (Unix seconds) that trigger key of dag_id has a run
+ * for; for a trigger that has none yet, when the DAG's current version was
+ * loaded; 0 when neither is known: where a catch-up starts from.
+ */
+WEIR_MUSTCHECK int store_sched_last_slot(struct store_conn *c,
+                                         const char *dag_id, const char *key,
+                                         int64_t *slot, struct weir_err *err);
 
 #endif

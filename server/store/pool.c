@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The connection pool and the statement helpers of store_*.c.
+ * The connection pool, and running one statement on a pooled connection
+ * (prepared once per connection, errors mapped to WEIR_E* codes).
  *
  * The pool is a stack of idle connections under a mutex, with a condition
  * variable for borrowers waiting for one. Connecting and resetting happen
@@ -12,7 +13,7 @@
  * round trip at its next borrow, so that after a database restart one
  * request fails, not one per pooled connection.
  */
-#include "store/internal.h"
+#include "store/pool.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,10 +22,26 @@
 #include <time.h>
 
 #include "log.h"
+#include "store/query.h"
 
 #define BORROW_WAIT_S   10  /* longest wait for a free connection */
 #define CONNECT_TIMEOUT "5" /* seconds, unless the URL says otherwise */
 #define STORE_MAX_STMTS 256 /* statements prepared per connection */
+
+/* A statement prepared on one connection, found again by its text. */
+struct store_stmt {
+    char *sql;     /* the statement's text (owned) */
+    uint64_t hash; /* hash of sql, to compare cheaply */
+};
+
+struct store_conn {
+    struct store *owner;      /* the pool it belongs to */
+    PGconn *pg;               /* NULL until first connected */
+    unsigned outages_seen;    /* the pool's outage count when last checked */
+    struct store_stmt *stmts; /* prepared here; index i is named "w<i>" */
+    size_t n_stmts;           /* entries in stmts */
+    bool recycle;             /* close the session when given back */
+};
 
 struct store {
     char *url;                /* connection string or URL */
@@ -351,16 +368,6 @@ int store_query(struct store_conn *c, const char *sql, int n,
     return rc;
 }
 
-int store_cmd(struct store_conn *c, const char *sql, int n,
-              const char *const *params, struct weir_err *err)
-{
-    PGresult *r = NULL;
-    int rc = store_query(c, sql, n, params, &r, err);
-
-    PQclear(r);
-    return rc;
-}
-
 int store_begin(struct store_conn *c, struct weir_err *err)
 {
     return store_cmd(c, "BEGIN", 0, NULL, err);
@@ -387,32 +394,14 @@ int store_end(struct store_conn *c, int rc, struct weir_err *err)
     return rc;
 }
 
-const char *store_val(const PGresult *r, int row, int col)
+PGconn *store_conn_pg(struct store_conn *c)
 {
-    if (PQgetisnull(r, row, col))
-        return NULL;
-    return PQgetvalue(r, row, col);
+    return c->pg;
 }
 
-int64_t store_val_i64(const PGresult *r, int row, int col)
+bool store_in_tx(const struct store_conn *c)
 {
-    const char *v = store_val(r, row, col);
-
-    return v ? strtoll(v, NULL, 10) : 0;
-}
-
-int store_val_dup(const PGresult *r, int row, int col, char **out,
-                  struct weir_err *err)
-{
-    const char *v = store_val(r, row, col);
-
-    *out = NULL;
-    if (v == NULL)
-        return 0;
-    *out = strdup(v);
-    if (*out == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    return 0;
+    return PQtransactionStatus(c->pg) != PQTRANS_IDLE;
 }
 
 int store_ping(struct store_conn *c, struct weir_err *err)

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* SQL of metrics: samples, their retention, and metric trigger arming. */
-#include "store/metric.h"
+#include "store/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/internal.h"
+#include "store/query.h"
 
 int store_metric_insert(struct store_conn *c, const char *name,
                         const double *time, double value, const char *labels,
@@ -28,10 +28,10 @@ int store_metric_insert(struct store_conn *c, const char *name,
 int store_metric_prune(struct store_conn *c, int64_t retention_s,
                        struct weir_err *err)
 {
-    char s[24];
+    char s[WEIR_I64_LEN];
     const char *params[1] = {s};
 
-    snprintf(s, sizeof(s), "%lld", (long long)retention_s);
+    WEIR_I64(s, retention_s);
     return store_cmd(c,
                      "DELETE FROM metric_samples WHERE time < now() -"
                      " $1::bigint * interval '1 second'",
@@ -66,10 +66,10 @@ int store_metric_state_set(struct store_conn *c, const char *dag_id,
                            const char *key, bool armed, int streak,
                            struct weir_err *err)
 {
-    char s[24];
+    char s[WEIR_I64_LEN];
     const char *params[4] = {dag_id, key, armed ? "t" : "f", s};
 
-    snprintf(s, sizeof(s), "%d", streak);
+    WEIR_I64(s, streak);
     return store_cmd(c,
                      "UPDATE metric_trigger_state SET armed = $3, streak = $4,"
                      " updated_at = now() WHERE dag_id = $1"
@@ -81,10 +81,10 @@ int store_metric_samples(struct store_conn *c, const char *name,
                          const double *since, int limit, cJSON **out,
                          struct weir_err *err)
 {
-    char lim[24], t[40];
+    char lim[WEIR_I64_LEN], t[40];
     const char *params[3] = {name, since ? t : NULL, lim};
 
-    snprintf(lim, sizeof(lim), "%d", limit);
+    WEIR_I64(lim, limit);
     if (since != NULL)
         snprintf(t, sizeof(t), "%.6f", *since);
     return store_json_query(

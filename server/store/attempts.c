@@ -1,66 +1,18 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * SQL of the worker protocol: registration, the claim (one statement:
- * lock claimable tasks with SKIP LOCKED, make them running, create their
- * attempts), leases and their fencing, log lines, and lease expiry.
- *
- * A lease id is read as text and compared in C, so that a malformed one
- * from a client is merely stale, never a database error.
+ * SQL of attempts: the claim (one statement: lock claimable tasks with
+ * SKIP LOCKED, make them running, create their attempts), leases and
+ * their fencing, heartbeats, expiry, an attempt's end and log lines.
+ * Which claim goes first is the engine's choice (engine/policy.c).
  */
-#include <stdatomic.h>
+#include "store/attempts.h"
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
-#include "store/internal.h"
-#include "store/run.h"
-
-#define I64(buf, v) snprintf(buf, sizeof(buf), "%lld", (long long)(v))
-
-int store_worker_register(struct store_conn *c, const char *name,
-                          const char *queues, int slots, const char *labels,
-                          int64_t *id, struct weir_err *err)
-{
-    char slots_b[24];
-    const char *params[4] = {name, queues, slots_b, labels};
-    PGresult *r = NULL;
-    int rc;
-
-    I64(slots_b, slots);
-    rc = store_query(
-        c,
-        "INSERT INTO workers (name, queues, slots, labels) VALUES ($1,"
-        " ARRAY(SELECT jsonb_array_elements_text($2::jsonb)), $3, $4)"
-        " ON CONFLICT (name) DO UPDATE SET queues = excluded.queues,"
-        " slots = excluded.slots, labels = excluded.labels, state = 'online',"
-        " last_seen_at = now() RETURNING id",
-        4, params, &r, err);
-    if (rc < 0)
-        return rc;
-    *id = store_val_i64(r, 0, 0);
-    PQclear(r);
-    return 0;
-}
-
-int store_worker_seen(struct store_conn *c, int64_t worker_id,
-                      struct weir_err *err)
-{
-    char id[24];
-    const char *params[1] = {id};
-    PGresult *r = NULL;
-    int rc;
-
-    I64(id, worker_id);
-    rc = store_query(c,
-                     "UPDATE workers SET last_seen_at = now(), state ="
-                     " 'online' WHERE id = $1",
-                     1, params, &r, err);
-    if (rc == 0 && strcmp(PQcmdTuples(r), "1") != 0)
-        rc = weir_err_set(err, WEIR_ENOTFOUND, "no worker %s: register first",
-                          id);
-    PQclear(r);
-    return rc;
-}
+#include "store/query.h"
 
 /*
  * The rows of a claim statement: one per claimed attempt, ordered by
@@ -230,59 +182,55 @@ static const char capped_claim_sql[] =
     " sp AS (SELECT (SELECT count(*) FROM l) - (SELECT count(*) FROM c) AS n),"
     " k AS (SELECT false AS capped)," CLAIM_TAIL " ORDER BY 1";
 
-/* A PostgreSQL array literal of the ids in column 0 of r (DAG ids need
- * no quoting: [a-z0-9_-]). NULL when out of memory. */
-static char *ids_array(const PGresult *r)
+/* The DAG ids of column 0 of r as a PostgreSQL array literal (a new
+ * string); NULL when out of memory. */
+static char *dag_ids_literal(const PGresult *r)
 {
-    size_t rows = (size_t)PQntuples(r), len = 3;
-    char *s;
+    size_t rows = (size_t)PQntuples(r);
+    const char **ids = malloc((rows ? rows : 1) * sizeof(*ids));
+    char *text;
 
-    for (size_t i = 0; i < rows; i++)
-        len += strlen(PQgetvalue(r, (int)i, 0)) + 1;
-    s = malloc(len);
-    if (s == NULL)
+    if (ids == NULL)
         return NULL;
-    strcpy(s, "{");
-    for (size_t i = 0; i < rows; i++) {
-        if (i > 0)
-            strcat(s, ",");
-        strcat(s, PQgetvalue(r, (int)i, 0));
-    }
-    strcat(s, "}");
-    return s;
+    for (size_t i = 0; i < rows; i++)
+        ids[i] = PQgetvalue(r, (int)i, 0);
+    text = store_strs_literal(ids, rows);
+    free(ids);
+    return text;
 }
 
 /*
- * The capped claim: up to max tasks of capped DAGs, appended to v[*n...].
  * In a transaction (its own, or the caller's when one is open, as the
  * completion that claims the worker's next attempts has): the DAG rows are
  * locked first, so that two claims never both see room for the same slot
  * (a count inside one statement would: under READ COMMITTED both see the
  * snapshot before the other).
  */
-static int claim_capped(struct store_conn *c, const char *params[3], int max,
-                        int64_t worker_id, struct store_claim *v, size_t *n,
-                        int *spare, struct weir_err *err)
+int store_task_claim_capped(struct store_conn *c, int64_t worker_id, int max,
+                            int64_t ttl_ms, struct store_claim *v, size_t *n,
+                            int *spare, struct weir_err *err)
 {
-    char maxb[24];
-    const char *p4[4] = {params[0], maxb, params[2], NULL};
+    char wid[WEIR_I64_LEN], maxb[WEIR_I64_LEN], ttl[WEIR_I64_LEN];
+    const char *params[4] = {wid, maxb, ttl, NULL};
     PGresult *r = NULL;
     int64_t ignored_ms = -1;
     bool ignored = false;
     int more = 0;
-    bool own = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    bool own = !store_in_tx(c);
     int rc = own ? store_begin(c, err) : 0;
 
-    I64(maxb, max);
+    WEIR_I64(wid, worker_id);
+    WEIR_I64(maxb, max);
+    WEIR_I64(ttl, ttl_ms);
     if (rc == 0)
         rc = store_query(c, capped_lock_sql, 1, params, &r, err);
     if (rc == 0 && PQntuples(r) > 0) {
-        char *ids = ids_array(r);
+        char *ids = dag_ids_literal(r);
 
         PQclear(r);
         r = NULL;
-        p4[3] = ids;
-        rc = ids ? store_query(c, capped_claim_sql, 4, p4, &r, err)
+        params[3] = ids;
+        rc = ids ? store_query(c, capped_claim_sql, 4, params, &r, err)
                  : weir_err_set(err, WEIR_ENOMEM, "out of memory");
         free(ids);
         if (rc == 0)
@@ -297,102 +245,25 @@ static int claim_capped(struct store_conn *c, const char *params[3], int max,
     return rc;
 }
 
-/*
- * Set when a fast claim took every slot while a capped DAG had room and
- * work: the next claim serves capped DAGs first. Turns so taken keep a
- * backlog of uncapped work from holding capped DAGs back for ever.
- */
-static atomic_bool capped_first;
-
 int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
-                     int64_t ttl_ms, struct store_claim **out, size_t *n,
-                     int64_t *retry_ms, int *spare, struct weir_err *err)
+                     int64_t ttl_ms, struct store_claim *v, size_t *n,
+                     int64_t *retry_ms, int *spare, bool *capped_waits,
+                     struct weir_err *err)
 {
-    char wid[24], maxb[24], ttl[24];
+    char wid[WEIR_I64_LEN], maxb[WEIR_I64_LEN], ttl[WEIR_I64_LEN];
     const char *params[3] = {wid, maxb, ttl};
-    struct store_claim *v = calloc(max > 0 ? (size_t)max : 1, sizeof(*v));
     PGresult *r = NULL;
-    bool capped = false, first = atomic_exchange(&capped_first, false);
-    size_t k = 0;
-    int rc = 0;
-
-    if (v == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    I64(wid, worker_id);
-    I64(ttl, ttl_ms);
-    *retry_ms = -1;
-    *spare = 0;
-    if (first)
-        rc = claim_capped(c, params, max, worker_id, v, &k, spare, err);
-    if (rc == 0 && k < (size_t)max) {
-        I64(maxb, max - (int)k);
-        rc = store_query(c, claim_sql, 3, params, &r, err);
-        if (rc == 0)
-            claims_from_result(r, worker_id, v, &k, retry_ms, spare, &capped);
-        PQclear(r);
-    }
-    if (rc == 0 && capped && !first && k < (size_t)max)
-        rc =
-            claim_capped(c, params, max - (int)k, worker_id, v, &k, spare, err);
-    else if (rc == 0 && capped && !first)
-        atomic_store(&capped_first, true);
-    /* The wait for a retry matters only when nothing was claimed. */
-    if (k > 0)
-        *retry_ms = -1;
-    if (rc < 0) {
-        free(v);
-        return rc;
-    }
-    *out = v;
-    *n = k;
-    return 0;
-}
-
-/*
- * Flag the unfinished tasks of DAG id's active runs for the cap $2 (NULL:
- * none); rows already flagged so are left alone (and unlocked).
- */
-static const char reflag_sql[] =
-    "UPDATE tasks t SET capped_dag = CASE WHEN $2::integer IS NULL THEN NULL"
-    " ELSE $1 END FROM runs r WHERE r.dag_id = $1"
-    " AND r.state IN ('queued', 'running') AND t.run_id = r.id"
-    " AND t.state NOT IN ('success', 'failed', 'skipped', 'upstream_failed',"
-    " 'canceled') AND t.capped_dag IS DISTINCT FROM"
-    " CASE WHEN $2::integer IS NULL THEN NULL ELSE $1 END";
-
-/*
- * The cap of DAG id is now `concurrency` (0: none). The tasks are flagged
- * before the DAG's row is locked (a completion may hold tasks and then
- * want that row: taking them in the other order could deadlock), and
- * again after, for tasks a run creation added in between. Retried runs
- * are flagged anew when their tasks are reset.
- */
-int store_dag_cap_set(struct store_conn *c, const char *id, int concurrency,
-                      struct weir_err *err)
-{
-    char cap[24];
-    const char *params[2] = {id, concurrency > 0 ? cap : NULL};
-    PGresult *r = NULL;
-    bool changed = false;
     int rc;
 
-    I64(cap, concurrency);
-    rc = store_begin(c, err);
+    WEIR_I64(wid, worker_id);
+    WEIR_I64(maxb, max);
+    WEIR_I64(ttl, ttl_ms);
+    *retry_ms = -1;
+    *capped_waits = false;
+    rc = store_query(c, claim_sql, 3, params, &r, err);
     if (rc == 0)
-        rc = store_cmd(c, reflag_sql, 2, params, err);
-    if (rc == 0)
-        rc = store_query(c,
-                         "UPDATE dags SET concurrency = $2::integer"
-                         " WHERE id = $1 AND concurrency IS DISTINCT FROM"
-                         " $2::integer",
-                         2, params, &r, err);
-    changed = rc == 0 && strcmp(PQcmdTuples(r), "1") == 0;
+        claims_from_result(r, worker_id, v, n, retry_ms, spare, capped_waits);
     PQclear(r);
-    if (rc == 0 && changed)
-        rc = store_cmd(c, reflag_sql, 2, params, err);
-    rc = store_end(c, rc, err);
-    if (rc == 0 && changed)
-        log_info("event=dag_cap dag=%s concurrency=%d", id, concurrency);
     return rc;
 }
 
@@ -416,28 +287,24 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
                       bool lock, struct store_attempt *out,
                       struct weir_err *err)
 {
-    char idb[24];
+    char idb[WEIR_I64_LEN];
     const char *params[1] = {idb};
     PGresult *r = NULL;
     struct store_attempt a;
     int rc;
 
-    I64(idb, id);
-    rc = store_query(c,
-                     lock ? "SELECT " STORE_ATTEMPT_COLS
-                            " FROM attempts a JOIN tasks t ON t.id = a.task_id"
-                            " WHERE a.id = $1 FOR UPDATE OF a"
-                          : "SELECT " STORE_ATTEMPT_COLS
-                            " FROM attempts a JOIN tasks t ON t.id = a.task_id"
-                            " WHERE a.id = $1",
-                     1, params, &r, err);
+    WEIR_I64(idb, id);
+    rc = store_query_one(
+        c,
+        lock ? "SELECT " STORE_ATTEMPT_COLS
+               " FROM attempts a JOIN tasks t ON t.id = a.task_id"
+               " WHERE a.id = $1 FOR UPDATE OF a"
+             : "SELECT " STORE_ATTEMPT_COLS
+               " FROM attempts a JOIN tasks t ON t.id = a.task_id"
+               " WHERE a.id = $1",
+        1, params, &r, err, "no attempt %lld", (long long)id);
     if (rc < 0)
         return rc;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        return weir_err_set(err, WEIR_ENOTFOUND, "no attempt %lld",
-                            (long long)id);
-    }
     rc = store_attempt_from_row(r, 0, 0, lease, &a, err);
     PQclear(r);
     if (rc == 0)
@@ -445,38 +312,77 @@ int store_attempt_get(struct store_conn *c, int64_t id, const char *lease,
     return rc;
 }
 
-int store_logs_append(struct store_conn *c, int64_t id, const char *lease,
-                      const char *lines, const char *capped, int *inserted,
-                      struct weir_err *err)
+int store_attempts_lock(struct store_conn *c, const int64_t *ids,
+                        const char *const *leases, size_t n,
+                        struct store_attempt *out, bool *found,
+                        struct weir_err *err)
 {
-    char idb[24];
-    const char *params[4] = {idb, lease, lines, capped};
+    char *id_arr = store_ids_literal(ids, n);
+    const char *params[1] = {id_arr};
+    PGresult *r = NULL;
+    int rc = 0;
+
+    if (id_arr == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    /* In id order, so that two batches never wait on each other. */
+    if (rc == 0)
+        rc = store_query(c,
+                         "SELECT " STORE_ATTEMPT_COLS
+                         " FROM unnest($1::bigint[]) AS k(id)"
+                         " JOIN attempts a ON a.id = k.id"
+                         " JOIN tasks t ON t.id = a.task_id"
+                         " ORDER BY a.id FOR UPDATE OF a",
+                         1, params, &r, err);
+    free(id_arr);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        found[i] = false;
+    for (int row = 0; rc == 0 && row < PQntuples(r); row++) {
+        int64_t id = store_val_i64(r, row, 0);
+
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            struct store_attempt *a = &out[i];
+
+            if (ids[i] != id || found[i])
+                continue;
+            rc = store_attempt_from_row(r, row, 0, leases[i], a, err);
+            found[i] = true;
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_attempt_beat(struct store_conn *c, int64_t id, const char *lease,
+                       int64_t ttl_ms, bool *cancel, struct weir_err *err)
+{
+    char idb[WEIR_I64_LEN], ttl[WEIR_I64_LEN];
+    const char *params[3] = {idb, lease, ttl};
     PGresult *r = NULL;
     int rc;
 
-    I64(idb, id);
+    WEIR_I64(idb, id);
+    WEIR_I64(ttl, ttl_ms);
     rc = store_query(
         c,
-        "WITH ok AS (SELECT 1 FROM attempts WHERE id = $1 AND"
-        " lease_id::text = $2 AND state = 'running' FOR SHARE),"
-        " ins AS (INSERT INTO log_lines (attempt_id, seq, ts, stream, line)"
-        " SELECT $1, x.seq, to_timestamp(x.ts / 1000.0), x.stream, x.line"
-        " FROM jsonb_to_recordset($3::jsonb) AS x(seq bigint, ts bigint,"
-        " stream text, line text) WHERE EXISTS (SELECT 1 FROM ok)"
-        " ON CONFLICT (attempt_id, seq) DO NOTHING RETURNING 1),"
-        " cap AS (UPDATE attempts SET log_capped = $4::jsonb WHERE id = $1"
-        " AND $4::jsonb IS NOT NULL AND EXISTS (SELECT 1 FROM ok))"
-        " SELECT (SELECT count(*) FROM ok), (SELECT count(*) FROM ins)",
-        4, params, &r, err);
+        "WITH a AS (UPDATE attempts SET lease_deadline = now() + $3 *"
+        " interval '1 millisecond' WHERE id = $1 AND lease_id::text = $2"
+        " AND state = 'running' RETURNING task_id, try, worker_id),"
+        " w AS (UPDATE workers SET last_seen_at = now(), state = 'online'"
+        " WHERE id = (SELECT worker_id FROM a))"
+        " SELECT t.state <> 'running' OR t.try_count <> a.try"
+        " FROM a JOIN tasks t ON t.id = a.task_id",
+        3, params, &r, err);
     if (rc < 0)
         return rc;
-    if (store_val_i64(r, 0, 0) == 0)
+    if (PQntuples(r) != 1)
         rc = weir_err_set(err, WEIR_ECONFLICT,
                           "the lease of attempt %lld is stale: the attempt "
                           "finished, expired or was leased again",
                           (long long)id);
     else
-        *inserted = (int)store_val_i64(r, 0, 1);
+        *cancel = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     return rc;
 }
@@ -486,15 +392,15 @@ int store_attempt_finish(struct store_conn *c, const struct store_attempt *a,
                          const char *outputs, const char *error,
                          struct weir_err *err)
 {
-    char idb[24], code[24];
+    char idb[WEIR_I64_LEN], code[WEIR_I64_LEN];
     const char *params[5] = {idb, attempt_state_name(to),
                              exit_code ? code : NULL, outputs, error};
     int rc = state_attempt_change(a->run_id, a->task_id, a->try, a->id,
                                   a->state, to, err);
 
-    I64(idb, a->id);
+    WEIR_I64(idb, a->id);
     if (exit_code != NULL)
-        I64(code, *exit_code);
+        WEIR_I64(code, *exit_code);
     if (rc == 0)
         rc = store_cmd(c,
                        "UPDATE attempts SET state = $2, exit_code = $3,"
@@ -504,35 +410,36 @@ int store_attempt_finish(struct store_conn *c, const struct store_attempt *a,
     return rc;
 }
 
+/* Column 0 of a row into item, an int64_t (store_row_cb). */
+static int id_from_row(const PGresult *r, int row, void *item,
+                       struct weir_err *err)
+{
+    (void)err;
+    *(int64_t *)item = store_val_i64(r, row, 0);
+    return 0;
+}
+
 int store_attempts_expired(struct store_conn *c, int max, int64_t **ids,
                            size_t *n, struct weir_err *err)
 {
-    char maxb[24];
+    char maxb[WEIR_I64_LEN];
     const char *params[1] = {maxb};
     PGresult *r = NULL;
-    int64_t *v;
-    size_t rows;
+    void *v = NULL;
     int rc;
 
-    I64(maxb, max);
+    WEIR_I64(maxb, max);
     rc = store_query(c,
                      "SELECT id FROM attempts WHERE state = 'running' AND"
                      " lease_deadline < now() ORDER BY lease_deadline LIMIT $1",
                      1, params, &r, err);
     if (rc < 0)
         return rc;
-    rows = (size_t)PQntuples(r);
-    v = calloc(rows ? rows : 1, sizeof(*v));
-    if (v == NULL) {
-        PQclear(r);
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < rows; i++)
-        v[i] = store_val_i64(r, (int)i, 0);
+    rc = store_rows_map(r, sizeof(int64_t), id_from_row, NULL, &v, n, err);
     PQclear(r);
-    *ids = v;
-    *n = rows;
-    return 0;
+    if (rc == 0)
+        *ids = v;
+    return rc;
 }
 
 int store_lease_next(struct store_conn *c, int64_t *ms, struct weir_err *err)
@@ -558,13 +465,49 @@ int store_lease_next(struct store_conn *c, int64_t *ms, struct weir_err *err)
 int store_leases_extend(struct store_conn *c, int64_t ttl_ms,
                         struct weir_err *err)
 {
-    char ttl[24];
+    char ttl[WEIR_I64_LEN];
     const char *params[1] = {ttl};
 
-    I64(ttl, ttl_ms);
+    WEIR_I64(ttl, ttl_ms);
     return store_cmd(c,
                      "UPDATE attempts SET lease_deadline = greatest("
                      "lease_deadline, now() + $1 * interval '1 millisecond')"
                      " WHERE state = 'running'",
                      1, params, err);
+}
+
+int store_logs_append(struct store_conn *c, int64_t id, const char *lease,
+                      const char *lines, const char *capped, int *inserted,
+                      struct weir_err *err)
+{
+    char idb[WEIR_I64_LEN];
+    const char *params[4] = {idb, lease, lines, capped};
+    PGresult *r = NULL;
+    int rc;
+
+    WEIR_I64(idb, id);
+    rc = store_query(
+        c,
+        "WITH ok AS (SELECT 1 FROM attempts WHERE id = $1 AND"
+        " lease_id::text = $2 AND state = 'running' FOR SHARE),"
+        " ins AS (INSERT INTO log_lines (attempt_id, seq, ts, stream, line)"
+        " SELECT $1, x.seq, to_timestamp(x.ts / 1000.0), x.stream, x.line"
+        " FROM jsonb_to_recordset($3::jsonb) AS x(seq bigint, ts bigint,"
+        " stream text, line text) WHERE EXISTS (SELECT 1 FROM ok)"
+        " ON CONFLICT (attempt_id, seq) DO NOTHING RETURNING 1),"
+        " cap AS (UPDATE attempts SET log_capped = $4::jsonb WHERE id = $1"
+        " AND $4::jsonb IS NOT NULL AND EXISTS (SELECT 1 FROM ok))"
+        " SELECT (SELECT count(*) FROM ok), (SELECT count(*) FROM ins)",
+        4, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (store_val_i64(r, 0, 0) == 0)
+        rc = weir_err_set(err, WEIR_ECONFLICT,
+                          "the lease of attempt %lld is stale: the attempt "
+                          "finished, expired or was leased again",
+                          (long long)id);
+    else
+        *inserted = (int)store_val_i64(r, 0, 1);
+    PQclear(r);
+    return rc;
 }
