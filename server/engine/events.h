@@ -119,4 +119,15 @@ void events_set_retention(int64_t seconds);
 WEIR_MUSTCHECK int events_prune(struct store *st, int64_t *deleted,
                                 struct weir_err *err);
 
+/*
+ * The state of every trigger of DAG dag_id's current version, as a new
+ * object {triggers: [{id, kind, target, state, next_fire_time,
+ * accumulated, threshold, pending_events, cooldown_until, last_fired_at,
+ * suppressed}]} in *out. state is armed, waiting_rearm, cooldown, or
+ * paused / missing when the DAG fires nothing. WEIR_ENOTFOUND for no such
+ * DAG.
+ */
+WEIR_MUSTCHECK int events_dag_triggers(struct engine *e, const char *dag_id,
+                                       cJSON **out, struct weir_err *err);
+
 #endif

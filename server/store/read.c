@@ -88,6 +88,27 @@ int store_json_query(struct store_conn *c, const char *sql, int n,
     return 0;
 }
 
+int store_run_detail_text(struct store_conn *c, int64_t id, char **out,
+                          struct weir_err *err)
+{
+    PGresult *r = NULL;
+    char idb[24];
+    const char *params[1] = {idb};
+    int rc;
+
+    I64(idb, id);
+    rc = store_query(c, run_detail_sql, 1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0 || store_val(r, 0, 0) == NULL) {
+        PQclear(r);
+        return weir_err_set(err, WEIR_ENOTFOUND, "no run %s", idb);
+    }
+    *out = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return *out ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+}
+
 int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                     cJSON **out, struct weir_err *err)
 {

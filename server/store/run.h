@@ -360,6 +360,11 @@ WEIR_MUSTCHECK int store_runs_list(struct store_conn *c,
 WEIR_MUSTCHECK int store_run_detail(struct store_conn *c, int64_t id,
                                     cJSON **out, struct weir_err *err);
 
+/* store_run_detail() as the JSON text PostgreSQL made (a new string), for
+ * a reply that adds nothing to it: no parse, no print. */
+WEIR_MUSTCHECK int store_run_detail_text(struct store_conn *c, int64_t id,
+                                         char **out, struct weir_err *err);
+
 /* Log lines of attempt id with seq > after, at most limit, as a new JSON
  * array; WEIR_ENOTFOUND when there is no such attempt. */
 WEIR_MUSTCHECK int store_logs_read(struct store_conn *c, int64_t id,
