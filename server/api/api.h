@@ -14,10 +14,9 @@
 
 #include <stddef.h>
 
-#include "engine/dagcache.h"
 #include "engine/engine.h"
 #include "http/http.h"
-#include "store/store.h"
+#include "store/store.h" /* reads: DAGs, versions, tokens */
 
 /* What the handlers share; the app pointer of the HTTP server. */
 struct api {
