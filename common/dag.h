@@ -196,6 +196,7 @@ struct dag_step {
 
 struct dag {
     char *id;          /* [a-z0-9][a-z0-9_-]{0,63} */
+    bool id_given;     /* id came from a `dag:` key, not the file name */
     char *description; /* free text, or NULL */
     char **tags;       /* free-form tags */
     size_t n_tags;     /* entries in tags */

@@ -95,6 +95,7 @@ static void load_id(struct dag_ctx *c, const struct ynode *n, const char *name)
     size_t len;
 
     if (n != NULL) {
+        c->dag->id_given = true;
         if (dag_get_str(c, "dag", n, &c->dag->id) &&
             !dag_id_valid(n->str, n->len)) {
             dag_error(c, dag_npos(n), "DAG id \"%s\" is not valid: %s",

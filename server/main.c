@@ -23,6 +23,7 @@
 #include "jobs/reaper.h"
 #include "jobs/scheduler.h"
 #include "log.h"
+#include "store/store.h"
 
 #define DB_WAIT_S 15 /* how long a start waits for the database */
 
@@ -81,15 +82,16 @@ static int prepare_db(struct server *s, struct weir_err *err)
     if (rc == 0)
         log_info("event=migrations applied=%d", applied);
     if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN) {
-        struct auth_token_spec spec = {role, s->cfg.token_name, 0, NULL};
+        struct engine_token_spec spec = {auth_role_name(role),
+                                         s->cfg.token_name, 0, NULL};
 
-        rc = auth_token_create(c, &spec, token, err);
+        rc = engine_token_create(c, &spec, token, err);
     }
     /* The one place a secret is printed: the operator asked for it. */
     if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN)
         printf("%s\n", token);
     else if (rc == 0)
-        rc = auth_first_admin(c, s->cfg.admin_token_file, err);
+        rc = engine_token_first_admin(c, s->cfg.admin_token_file, err);
     store_conn_put(c);
     return rc;
 }

@@ -2,10 +2,11 @@
 /* The route table, the token check, and the health route. */
 #include "api/api.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/auth.h"
-#include "engine/events.h"
 #include "log.h"
 
 static void api_health(struct http_req *req)
@@ -33,17 +34,39 @@ static void api_health(struct http_req *req)
     http_reply_json(req, rc == 0 ? 200 : 503, o);
 }
 
+/* The caller is looked up here, once per request, and kept on the
+ * request: handlers read its role and name from there (api_caller()). */
 int api_auth(void *app, struct http_req *req, struct weir_err *err)
 {
     struct api *api = app;
     enum auth_role role = AUTH_ROLE_READ;
-    int rc;
+    struct store_token *t = malloc(sizeof(*t));
+    int rc = t ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
 
-    rc = auth_check(api->store, http_req_header(req, "Authorization"), &role,
-                    err);
     if (rc == 0)
-        rc = auth_allows(role, http_req_method(req), http_req_path(req), err);
-    return rc;
+        rc = auth_caller(api->store, http_req_header(req, "Authorization"), t,
+                         err);
+    if (rc == 0)
+        rc = auth_role_parse(t->role, &role, err);
+    if (rc < 0) {
+        free(t);
+        return rc;
+    }
+    http_req_caller_set(req, t, free);
+    return auth_allows(role, http_req_method(req), http_req_path(req), err);
+}
+
+const struct store_token *api_caller(const struct http_req *req)
+{
+    return http_req_caller(req);
+}
+
+void api_caller_name(const struct http_req *req, char *buf, size_t len)
+{
+    const struct store_token *t = api_caller(req);
+
+    snprintf(buf, len, "%s",
+             t != NULL && t->name[0] != '\0' ? t->name : "unnamed token");
 }
 
 const struct http_route api_routes[] = {

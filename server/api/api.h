@@ -4,18 +4,19 @@
  * goes through, and the handlers (api.c: health; api_tokens.c: tokens;
  * api_dags.c: DAGs; api_runs.c: triggers and run reads; api_workers.c and
  * api_attempts.c: the worker protocol; api_dagsubmit.c: DAGs submitted
- * over the API). Handlers turn HTTP into calls to
- * the store, the DAG cache and the engine.
+ * over the API). A handler is parse, authorize, one engine call (every
+ * write goes through engine/engine.h) or one read of the store, reply.
+ * The caller's token is looked up once, by api_auth(), and kept on the
+ * request (api_caller()).
  */
 #ifndef WEIR_API_H
 #define WEIR_API_H
 
 #include <stddef.h>
 
-#include "engine/dagcache.h"
 #include "engine/engine.h"
 #include "http/http.h"
-#include "store/store.h"
+#include "store/read.h" /* reads: the read models, DAGs, versions, tokens */
 
 /* What the handlers share; the app pointer of the HTTP server. */
 struct api {
@@ -38,11 +39,9 @@ void api_tokens_list(struct http_req *req);
 void api_token_create(struct http_req *req);
 void api_token_revoke(struct http_req *req);
 
-/* The live token of the request into *out (WEIR_EAUTH when it is no
- * longer live: revoked or expired since the request was let in). */
-WEIR_MUSTCHECK int api_caller_token(struct api *api, struct http_req *req,
-                                    struct store_token *out,
-                                    struct weir_err *err);
+/* The token of the request, looked up once by api_auth() (borrowed; NULL
+ * on a public route). */
+const struct store_token *api_caller(const struct http_req *req);
 
 /* Handlers of api_dags.c. */
 void api_dags_list(struct http_req *req);
@@ -54,8 +53,7 @@ void api_dag_submit(struct http_req *req);
 void api_dag_delete(struct http_req *req);
 
 /* The name of the calling token into buf ("unnamed token" for none). */
-void api_caller_name(struct api *api, struct http_req *req, char *buf,
-                     size_t len);
+void api_caller_name(const struct http_req *req, char *buf, size_t len);
 
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);

@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "store/artifacts.h"
+#include "store/read.h" /* reads: listings and lineage */
 
 #define BY_MAX      220  /* bytes of a token name, with room to spare */
 #define COMMENT_MAX 1000 /* bytes of a promotion comment */
@@ -67,56 +67,8 @@ void api_artifact_get(struct http_req *req)
         http_reply_json(req, 200, o);
 }
 
-/* Whether DAG d asks for a person before production (see the top). */
-static bool dag_gates_prod(const struct dag *d)
-{
-    for (size_t i = 0; d != NULL && i < d->n_steps; i++)
-        if (d->steps[i].approval)
-            return true;
-    for (size_t i = 0; d != NULL && i < d->n_environments; i++)
-        if (strcmp(d->environments[i].name, "prod") == 0 &&
-            d->environments[i].n_approve_before > 0)
-            return true;
-    return false;
-}
-
-/*
- * The DAG version that produced name/version into *d (a cache reference
- * the caller drops with dagcache_release(); NULL when it cannot be had):
- * what it says of its promotions.
- */
-static int promotion_dag(struct api *api, struct store_conn *c,
-                         const char *name, const char *version,
-                         const struct dag **d, struct weir_err *err)
-{
-    int64_t dag_version = 0;
-    int rc = store_artifact_dag_version(c, name, version, &dag_version, err);
-
-    *d = rc == 0 ? engine_dag(api->cache, c, dag_version) : NULL;
-    return rc;
-}
-
-/* The rules of DAG d (may be NULL) for promoting p->name to p->to: an
- * approval for prod, max_prod, the environments that may feed p->to
- * (borrowed from d). */
-static void promotion_rules(const struct dag *d, struct store_promotion *p)
-{
-    const struct dag_artifact *a = dag_artifact_find(d, p->name);
-
-    p->needs_approval = dag_gates_prod(d);
-    p->max_prod = dag_artifact_max_prod(d, p->name);
-    for (size_t i = 0; a != NULL && i < a->n_promote_from; i++) {
-        if (a->promote_from[i].stage == NULL ||
-            strcmp(a->promote_from[i].stage, p->to) != 0)
-            continue;
-        p->from_restricted = true;
-        p->from_envs = (const char *const *)a->promote_from[i].envs;
-        p->n_from_envs = a->promote_from[i].n_envs;
-    }
-}
-
 /* Read {"to": STAGE, "comment": TEXT?} into p. */
-static int promotion_request(const cJSON *b, struct store_promotion *p,
+static int promotion_request(const cJSON *b, struct engine_promotion *p,
                              struct weir_err *err)
 {
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(b, "to");
@@ -132,41 +84,29 @@ static int promotion_request(const cJSON *b, struct store_promotion *p,
                             "\"comment\" is longer than %d bytes", COMMENT_MAX);
     p->to = to->valuestring;
     p->comment = cJSON_IsString(cm) ? cm->valuestring : NULL;
-    p->reason = p->comment; /* the asker's comment says why */
     return 0;
 }
 
 void api_artifact_promote(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    struct store_promotion p = {.name = http_req_param(req, "name"),
-                                .version = http_req_param(req, "version")};
-    const struct dag *d = NULL;
-    struct store_conn *c = NULL;
+    struct engine_promotion p = {.name = http_req_param(req, "name"),
+                                 .version = http_req_param(req, "version")};
     struct weir_err err = {0};
+    bool waits = false;
     char by[BY_MAX];
     cJSON *o = NULL;
     int rc = promotion_request(http_req_json(req), &p, &err);
 
     if (rc == 0) {
-        api_caller_name(api, req, by, sizeof(by));
+        api_caller_name(req, by, sizeof(by));
         p.by = by;
-        rc = store_conn_get(api->store, &c, &err);
+        rc = engine_artifact_promote(api->engine, &p, &o, &waits, &err);
     }
-    if (rc == 0)
-        rc = promotion_dag(api, c, p.name, p.version, &d, &err);
-    if (rc == 0) {
-        promotion_rules(d, &p);
-        rc = store_artifact_promote(c, &p, &o, &err);
-    }
-    if (d != NULL)
-        dagcache_release(api->cache, d);
-    store_conn_put(c);
     if (rc < 0)
         http_reply_err(req, &err);
     else
-        http_reply_json(
-            req, p.needs_approval && !strcmp(p.to, "prod") ? 202 : 200, o);
+        http_reply_json(req, waits ? 202 : 200, o);
 }
 
 static void promotion_decide(struct http_req *req, bool approve)
@@ -175,12 +115,8 @@ static void promotion_decide(struct http_req *req, bool approve)
     const cJSON *b = http_req_json(req);
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(b, "comment");
     static const struct api_key keys[] = {{"comment", API_STR | API_NULL}};
-    struct store_decision dd = {.name = http_req_param(req, "name"),
-                                .version = http_req_param(req, "version"),
-                                .approve = approve};
-    const struct dag_artifact *a;
-    const struct dag *d = NULL;
-    struct store_conn *c = NULL;
+    struct engine_promotion p = {.name = http_req_param(req, "name"),
+                                 .version = http_req_param(req, "version")};
     struct weir_err err = {0};
     char by[BY_MAX];
     cJSON *o = NULL;
@@ -191,22 +127,11 @@ static void promotion_decide(struct http_req *req, bool approve)
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "\"comment\" is longer than %d bytes", COMMENT_MAX);
     if (rc == 0) {
-        api_caller_name(api, req, by, sizeof(by));
-        rc = store_conn_get(api->store, &c, &err);
+        api_caller_name(req, by, sizeof(by));
+        p.by = by;
+        p.comment = cJSON_IsString(cm) ? cm->valuestring : NULL;
+        rc = engine_artifact_decide(api->engine, &p, approve, &o, &err);
     }
-    if (rc == 0)
-        rc = promotion_dag(api, c, dd.name, dd.version, &d, &err);
-    if (rc == 0) {
-        a = dag_artifact_find(d, dd.name);
-        dd.max_prod = dag_artifact_max_prod(d, dd.name);
-        dd.self_approve = a != NULL && a->self_approve;
-        dd.by = by;
-        dd.comment = cJSON_IsString(cm) ? cm->valuestring : NULL;
-        rc = store_artifact_decide(c, &dd, &o, &err);
-    }
-    if (d != NULL)
-        dagcache_release(api->cache, d);
-    store_conn_put(c);
     if (rc < 0)
         http_reply_err(req, &err);
     else

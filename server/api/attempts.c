@@ -10,45 +10,15 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "engine/internal.h"
 #include "log.h"
-#include "store/store.h"
+#include "utf8.h"
 
 #define LOG_LINES_MAX 5000 /* lines in one batch */
 #define OUTPUTS_MAX   1000 /* outputs of one attempt */
 #define MORE_MAX      100  /* completions batched with the path's one */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned cp;
-
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xc2 && s[0] <= 0xdf)
-        len = 2, cp = s[0] & 0x1fu;
-    else if (s[0] >= 0xe0 && s[0] <= 0xef)
-        len = 3, cp = s[0] & 0x0fu;
-    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-        len = 4, cp = s[0] & 0x07u;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3fu);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
-/* A copy of s with every invalid byte replaced by U+FFFD; NULL: no
- * memory. */
+/* A copy of s with every byte that does not start a well-formed UTF-8
+ * sequence (utf8.h) replaced by U+FFFD; NULL: no memory. */
 static char *utf8_sanitize(const char *s)
 {
     size_t n = strlen(s), o = 0;
@@ -57,16 +27,15 @@ static char *utf8_sanitize(const char *s)
     if (out == NULL)
         return NULL;
     for (size_t i = 0; i < n;) {
-        size_t len = utf8_seq((const unsigned char *)s + i, n - i);
+        size_t good = utf8_invalid_offset((const unsigned char *)s + i, n - i);
 
-        if (len == 0) {
+        memcpy(out + o, s + i, good);
+        o += good;
+        i += good;
+        if (i < n) {
             memcpy(out + o, "\xef\xbf\xbd", 3);
             o += 3;
             i++;
-        } else {
-            memcpy(out + o, s + i, len);
-            o += len;
-            i += len;
         }
     }
     out[o] = '\0';
@@ -121,7 +90,7 @@ static int log_line(const cJSON *l, cJSON *arr, struct weir_err *err)
     return 0;
 }
 
-/* The lines of a batch as the JSON text store_logs_append() takes. */
+/* The lines of a batch as the JSON text engine_logs_append() takes. */
 static int log_batch(const cJSON *lines, char **out, struct weir_err *err)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -147,7 +116,7 @@ static int log_batch(const cJSON *lines, char **out, struct weir_err *err)
 /*
  * The worker's report of what its cap cut, {lines_total, lines_kept,
  * bytes_total, bytes_kept} (whole numbers, kept <= total), as the JSON
- * text store_logs_append() takes; NULL in *out when v is absent.
+ * text engine_logs_append() takes; NULL in *out when v is absent.
  */
 static int log_capped(const cJSON *v, char **out, struct weir_err *err)
 {
@@ -198,7 +167,6 @@ void api_attempt_logs_post(struct http_req *req)
     const cJSON *b = http_req_json(req);
     const cJSON *lease = cJSON_GetObjectItemCaseSensitive(b, "lease_id");
     int64_t id = api_parse_id(http_req_param(req, "id"));
-    struct store_conn *c = NULL;
     struct weir_err err = {0};
     char *lines = NULL, *capped = NULL;
     int inserted = 0, rc = 0;
@@ -220,11 +188,8 @@ void api_attempt_logs_post(struct http_req *req)
         rc = log_capped(cJSON_GetObjectItemCaseSensitive(b, "log_capped"),
                         &capped, &err);
     if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
-    if (rc == 0)
-        rc = store_logs_append(c, id, lease->valuestring, lines, capped,
-                               &inserted, &err);
-    store_conn_put(c);
+        rc = engine_logs_append(api->engine, id, lease->valuestring, lines,
+                                capped, &inserted, &err);
     cJSON_free(lines);
     cJSON_free(capped);
     if (rc < 0) {

@@ -6,20 +6,10 @@
  */
 #include "api/auth.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "log.h"
 #include "sha256.h"
-#include "store/store.h"
-
-#define TOKEN_RANDOM_BYTES 32 /* 256 bits, printed as 64 hex characters */
 
 static const char *const role_names[] = {"admin", "worker", "read"};
 
@@ -42,34 +32,6 @@ int auth_role_parse(const char *name, enum auth_role *out, struct weir_err *err)
                         name ? name : "");
 }
 
-static int token_generate(char *out, struct weir_err *err)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char raw[TOKEN_RANDOM_BYTES];
-    size_t got = 0;
-    char *o = out;
-
-    while (got < sizeof(raw)) {
-        ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return weir_err_set(err, WEIR_EIO, "getrandom: %s",
-                                strerror(errno));
-        got += (size_t)n;
-    }
-    memcpy(o, AUTH_TOKEN_PREFIX, strlen(AUTH_TOKEN_PREFIX));
-    o += strlen(AUTH_TOKEN_PREFIX);
-    for (size_t i = 0; i < sizeof(raw); i++) {
-        *o++ = hex[raw[i] >> 4];
-        *o++ = hex[raw[i] & 15];
-    }
-    *o = '\0';
-    explicit_bzero(raw, sizeof(raw));
-    return 0;
-}
-
 static bool token_well_formed(const char *t)
 {
     size_t plen = strlen(AUTH_TOKEN_PREFIX);
@@ -80,99 +42,6 @@ static bool token_well_formed(const char *t)
         if (!((*t >= '0' && *t <= '9') || (*t >= 'a' && *t <= 'f')))
             return false;
     return true;
-}
-
-int auth_token_create(struct store_conn *c, const struct auth_token_spec *spec,
-                      char *out, struct weir_err *err)
-{
-    char token[AUTH_TOKEN_LEN + 1], hash[65];
-    struct store_token_new t = {hash, auth_role_name(spec->role), spec->name,
-                                spec->expires_s, spec->queues};
-    int rc = token_generate(token, err);
-
-    if (rc < 0)
-        return rc;
-    sha256_hex(token, strlen(token), hash);
-    rc = store_token_insert(c, &t, err);
-    if (rc == 0)
-        memcpy(out, token, sizeof(token));
-    explicit_bzero(token, sizeof(token));
-    return rc;
-}
-
-/* Write token to a new file tmp (mode 0600, refusing to follow a link). */
-static int write_token_file(const char *tmp, const char *token,
-                            struct weir_err *err)
-{
-    int fd =
-        open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    size_t len = strlen(token);
-    int rc = 0;
-
-    if (fd < 0)
-        return weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", tmp,
-                            strerror(errno));
-    if (fchmod(fd, 0600) != 0 || write(fd, token, len) != (ssize_t)len ||
-        write(fd, "\n", 1) != 1 || fsync(fd) != 0)
-        rc = weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", tmp,
-                          strerror(errno));
-    if (close(fd) != 0 && rc == 0)
-        rc = weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", tmp,
-                          strerror(errno));
-    if (rc != 0)
-        unlink(tmp);
-    return rc;
-}
-
-/*
- * The token is written to PATH.tmp before it is recorded, and renamed to
- * PATH once it is: the secret never exists in the database without its
- * file, and never goes to stdout or the log.
- */
-int auth_first_admin(struct store_conn *c, const char *token_file,
-                     struct weir_err *err)
-{
-    char token[AUTH_TOKEN_LEN + 1], hash[65], tmp[4096];
-    bool created = false;
-    int rc;
-
-    if (token_file == NULL) {
-        bool have = false;
-
-        rc = store_token_admin_exists(c, &have, err);
-        if (rc == 0 && !have) {
-            log_info("event=no_admin_token");
-            printf("no admin token exists: create one with weir-server "
-                   "--create-token admin --token-name NAME, or start with "
-                   "--admin-token-file PATH\n");
-            fflush(stdout);
-        }
-        return rc;
-    }
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp", token_file) >= (int)sizeof(tmp))
-        return weir_err_set(err, WEIR_EINVAL, "--admin-token-file is too long");
-    rc = token_generate(token, err);
-    if (rc == 0) {
-        sha256_hex(token, strlen(token), hash);
-        unlink(tmp); /* left by a start that died half-way */
-        rc = write_token_file(tmp, token, err);
-    }
-    explicit_bzero(token, sizeof(token));
-    if (rc == 0)
-        rc = store_token_first_admin(c, hash, &created, err);
-    if (rc == 0 && created && rename(tmp, token_file) != 0) {
-        rc = weir_err_set(err, WEIR_EIO, "%s: cannot write: %s", token_file,
-                          strerror(errno));
-        if (store_token_revoke_hash(c, hash, err) != 0)
-            log_error("event=admin_token_orphaned");
-    }
-    if (rc == 0 && created) {
-        log_info("event=admin_token_created file=%s", token_file);
-        printf("admin token written to %s\n", token_file);
-        fflush(stdout);
-    }
-    unlink(tmp);
-    return rc;
 }
 
 int auth_bearer_hash(const char *header, char hash[65], struct weir_err *err)
@@ -196,45 +65,17 @@ int auth_bearer_hash(const char *header, char hash[65], struct weir_err *err)
 int auth_caller(struct store *s, const char *header, struct store_token *out,
                 struct weir_err *err)
 {
-    struct store_conn *c = NULL;
     char hash[65];
     int rc;
 
     rc = auth_bearer_hash(header, hash, err);
     if (rc == 0)
-        rc = store_conn_get(s, &c, err);
-    if (rc == 0)
-        rc = store_token_lookup(c, hash, out, err);
-    store_conn_put(c);
+        rc = engine_token_lookup(s, hash, out, err);
     if (rc == WEIR_ENOTFOUND)
         return weir_err_set(err, WEIR_EAUTH,
                             "the token is not valid (unknown, revoked or "
                             "expired)");
     return rc;
-}
-
-int auth_check(struct store *s, const char *header, enum auth_role *role,
-               struct weir_err *err)
-{
-    struct store_token t;
-    enum auth_role r = AUTH_ROLE_READ;
-    int rc = auth_caller(s, header, &t, err);
-
-    if (rc == 0)
-        rc = auth_role_parse(t.role, &r, err);
-    if (rc < 0)
-        return rc;
-    *role = r;
-    return 0;
-}
-
-int auth_token_name(struct store_conn *c, const char *header, char *name,
-                    size_t len, struct weir_err *err)
-{
-    char hash[65];
-    int rc = auth_bearer_hash(header, hash, err);
-
-    return rc < 0 ? rc : store_token_get(c, hash, NULL, 0, name, len, err);
 }
 
 static bool has_prefix(const char *s, const char *prefix)

@@ -26,27 +26,10 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "jobs/scheduler.h"
-#include "store/store.h"
+#include "store/read.h" /* reads: workers, metrics */
 
 #define COMMENT_MAX 1000 /* bytes of an approval comment */
 #define BY_MAX      220  /* bytes of a token name, with room to spare */
-
-void api_caller_name(struct api *api, struct http_req *req, char *buf,
-                     size_t len)
-{
-    struct store_conn *c = NULL;
-    struct weir_err err = {0};
-    char name[BY_MAX] = "";
-
-    if (store_conn_get(api->store, &c, &err) == 0 &&
-        auth_token_name(c, http_req_header(req, "Authorization"), name,
-                        sizeof(name), &err) == 0 &&
-        name[0] != '\0')
-        snprintf(buf, len, "%s", name);
-    else
-        snprintf(buf, len, "unnamed token");
-    store_conn_put(c);
-}
 
 /* The run id of the path; WEIR_ENOTFOUND when it is not one. */
 static int run_id_arg(struct http_req *req, int64_t *id, struct weir_err *err)
@@ -106,7 +89,7 @@ void api_run_cancel(struct http_req *req)
     if (rc == 0)
         rc = empty_body(req, "cancel body", &err);
     if (rc == 0) {
-        api_caller_name(api, req, by, sizeof(by));
+        api_caller_name(req, by, sizeof(by));
         rc = engine_run_cancel(api->engine, id, by, &o, &err);
     }
     reply(req, rc, &err, o);
@@ -146,7 +129,7 @@ void api_run_retry(struct http_req *req)
     if (rc == 0)
         rc = retry_request(http_req_json(req), &r, &err);
     if (rc == 0) {
-        api_caller_name(api, req, by, sizeof(by));
+        api_caller_name(req, by, sizeof(by));
         r.by = by;
         rc = engine_run_retry(api->engine, id, &r, &o, &err);
     }
@@ -174,7 +157,7 @@ static void step_decide(struct http_req *req, bool approve)
         rc = body_string(http_req_json(req), "comment", COMMENT_MAX, &d.comment,
                          &err);
     if (rc == 0) {
-        api_caller_name(api, req, by, sizeof(by));
+        api_caller_name(req, by, sizeof(by));
         d.by = by;
         rc = engine_step_decide(api->engine, id, &d, &o, &err);
     }
@@ -195,16 +178,12 @@ static void dag_pause(struct http_req *req, bool paused)
 {
     struct api *api = http_req_app(req);
     const char *id = http_req_param(req, "id");
-    struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *o = NULL;
     int rc = empty_body(req, paused ? "pause body" : "unpause body", &err);
 
     if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
-    if (rc == 0)
-        rc = store_dag_set_paused(c, id, paused, &err);
-    store_conn_put(c);
+        rc = engine_dag_pause(api->engine, id, paused, &err);
     if (rc == 0) {
         /* The scheduler's table leaves paused DAGs out: an unpaused cron
          * DAG is armed again only when the table is rebuilt. */

@@ -24,10 +24,7 @@
 
 #include "api/api.h"
 #include "jobs/scheduler.h"
-#include "jsoncheck.h"
 #include "log.h"
-#include "store/versions.h"
-#include "ynode.h"
 
 #define SUBMIT_NAME "api" /* what messages call a submitted document */
 
@@ -77,41 +74,18 @@ static int submit_kind_get(const char *type, enum submit_kind *out,
                         type);
 }
 
-/* Whether JSON text holds a \u0000 escape, which would cut the decoded
- * string short. Escapes are skipped whole, so "\\u0000" is not one. */
-static bool json_has_nul_escape(const char *text, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (text[i] != '\\')
-            continue;
-        if (text[i + 1] == 'u' && i + 5 < len &&
-            memcmp(text + i + 2, "0000", 4) == 0)
-            return true;
-        i++;
-    }
-    return false;
-}
-
 /* The "source" of a JSON submission into *text (borrowed from *root, a
  * new tree the caller deletes). */
-static int json_source(const char *body, size_t len, cJSON **root,
-                       const char **text, size_t *text_len,
-                       struct weir_err *err)
+static int json_source(char *body, size_t len, cJSON **root, const char **text,
+                       size_t *text_len, struct weir_err *err)
 {
     static const struct api_key keys[] = {{"source", API_STR | API_REQUIRED}};
     const cJSON *s;
-    cJSON *j;
-    int rc;
+    cJSON *j = NULL;
+    int rc = http_json_parse(body, len, false, &j, err);
 
-    if (json_has_nul_escape(body, len))
-        return weir_err_set(err, WEIR_EINVAL, "the DAG text holds a NUL byte");
-    if (json_depth_check(body, len, JSON_DEPTH_MAX, err) < 0)
-        return err->code;
-    j = cJSON_ParseWithLength(body, len);
-    if (j == NULL)
-        return weir_err_set(err, WEIR_EPARSE,
-                            "malformed JSON: expected {\"source\": \"<the DAG "
-                            "as YAML>\"}");
+    if (rc < 0)
+        return rc;
     rc = api_body_check(j, keys, WEIR_ARRAY_LEN(keys), "DAG submission", err);
     if (rc < 0) {
         cJSON_Delete(j);
@@ -136,7 +110,9 @@ static int submit_source(struct http_req *req, cJSON **root, const char **text,
 {
     enum submit_kind kind = SUBMIT_YAML;
     size_t body_len = 0;
-    const char *body = http_req_body(req, &body_len);
+    /* http_json_parse() may write in the text (not for this caller, which
+     * refuses a \u0000 escape rather than replacing it). */
+    char *body = (char *)http_req_body(req, &body_len);
     int rc = submit_kind_get(http_req_header(req, "Content-Type"), &kind, err);
 
     if (rc < 0)
@@ -148,28 +124,6 @@ static int submit_source(struct http_req *req, cJSON **root, const char **text,
     *text = body;
     *len = body_len;
     return 0;
-}
-
-/* A valid document that does not say `dag:` would take its id from the
- * name "api"; refuse it instead. */
-static int check_dag_key(const char *text, size_t len, struct dag_diags *diags)
-{
-    struct ydoc_limits limits = ydoc_limits_default();
-    struct ydoc *doc = NULL;
-    struct weir_err err = {0};
-    int line = 0, col = 0, rc;
-
-    rc = ydoc_parse(text, len, &limits, &doc, &err, &line, &col);
-    if (rc == WEIR_ENOMEM)
-        return rc;
-    if (rc == 0 && ynode_map_get(ydoc_root(doc), "dag") == NULL) {
-        dag_diags_add(diags, (struct dag_pos){1, 1},
-                      "a DAG submitted over the API must name itself with a "
-                      "\"dag:\" key");
-        rc = WEIR_EINVAL;
-    }
-    ydoc_free(doc);
-    return rc == WEIR_EINVAL ? rc : 0;
 }
 
 /* The error reply for a document in error (code from dag_load), with
@@ -214,8 +168,14 @@ static int submit_load(struct http_req *req, const char *text, size_t len,
 
     dag_diags_init(&diags);
     rc = dag_load(SUBMIT_NAME, text, len, &dag, &diags);
-    if (rc == 0)
-        rc = check_dag_key(text, len, &diags);
+    /* A valid document that does not say `dag:` would take its id from
+     * the name "api": refuse it instead, from the same parse. */
+    if (rc == 0 && !dag->id_given) {
+        dag_diags_add(&diags, (struct dag_pos){1, 1},
+                      "a DAG submitted over the API must name itself with a "
+                      "\"dag:\" key");
+        rc = WEIR_EINVAL;
+    }
     if (rc == WEIR_ENOMEM) {
         weir_err_set(err, rc, "out of memory loading the DAG");
     } else if (rc < 0 && diags.n > 0) {
@@ -233,14 +193,13 @@ static int submit_load(struct http_req *req, const char *text, size_t len,
     return 0;
 }
 
-static cJSON *submit_reply(const struct dag *dag,
-                           const struct store_dag_api_result *res)
+static cJSON *submit_reply(const struct engine_dag_recorded *res)
 {
     cJSON *o = cJSON_CreateObject();
 
-    cJSON_AddStringToObject(o, "dag", dag->id);
+    cJSON_AddStringToObject(o, "dag", res->dag->id);
     cJSON_AddNumberToObject(o, "version_id", (double)res->version_id);
-    cJSON_AddStringToObject(o, "hash", dag->hash);
+    cJSON_AddStringToObject(o, "hash", res->dag->hash);
     cJSON_AddBoolToObject(o, "created", res->dag_created);
     cJSON_AddBoolToObject(o, "new_version", res->version_created);
     return o;
@@ -249,8 +208,7 @@ static cJSON *submit_reply(const struct dag *dag,
 void api_dag_submit(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    struct store_dag_api_result res = {0};
-    struct store_conn *c = NULL;
+    struct engine_dag_recorded res = {0};
     struct weir_err err = {0};
     struct dag *dag = NULL;
     cJSON *root = NULL, *o;
@@ -263,38 +221,28 @@ void api_dag_submit(struct http_req *req)
     if (rc == 0)
         rc = submit_load(req, text, len, &dag, &replied, &err);
     if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
-    if (rc == 0)
-        rc = store_dag_api_upsert(c, dag->id, dag->source, dag->source_len,
-                                  dag->hash, &res, &err);
-    if (rc == 0)
-        rc = store_dag_cap_set(c, dag->id, dag->concurrency, &err);
-    store_conn_put(c);
+        rc = engine_dag_submit(api->engine, dag, &res, &err);
+    cJSON_Delete(root);
     if (rc != 0) {
         if (!replied)
             http_reply_err(req, &err);
-        goto out;
+        return;
     }
-    sched_dag_changed(dag->id);
+    sched_dag_changed(res.dag->id);
     log_info("event=dag_submitted dag=%s version=%lld new_dag=%s "
              "new_version=%s",
-             dag->id, (long long)res.version_id, res.dag_created ? "yes" : "no",
+             res.dag->id, (long long)res.version_id,
+             res.dag_created ? "yes" : "no",
              res.version_created ? "yes" : "no");
-    o = submit_reply(dag, &res);
-    dagcache_release(api->cache,
-                     dagcache_insert(api->cache, res.version_id, dag));
-    dag = NULL;
+    o = submit_reply(&res);
+    dagcache_release(api->cache, res.dag);
     http_reply_json(req, res.dag_created ? 201 : 200, o);
-out:
-    dag_free(dag);
-    cJSON_Delete(root);
 }
 
 void api_dag_delete(struct http_req *req)
 {
     struct api *api = http_req_app(req);
     const char *id = http_req_param(req, "id");
-    struct store_conn *c = NULL;
     const char *with = http_req_query(req, "with_runs");
     struct weir_err err = {0};
     int64_t runs = 0, kept = 0;
@@ -304,11 +252,9 @@ void api_dag_delete(struct http_req *req)
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "with_runs must be true or false, not \"%s\"", with);
     if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
-    if (rc == 0)
-        rc = store_dag_api_delete(c, id, with && strcmp(with, "true") == 0,
-                                  &runs, &kept, &err);
-    store_conn_put(c);
+        rc = engine_dag_delete(api->engine, id,
+                               with && strcmp(with, "true") == 0, &runs, &kept,
+                               &err);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;

@@ -5,13 +5,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api/api.h"
-#include "cron.h"
-#include "engine/events.h"
 #include "jsoncheck.h"
-#include "store/store.h"
+#include "store/read.h" /* read: the events listing */
 #include "suggest.h"
 
 #define EVENTS_BATCH_MAX 10000 /* events in one request */
@@ -194,105 +191,15 @@ void api_hook_post(struct http_req *req)
     http_reply_json(req, 202, o);
 }
 
-static void add_time_or_null(cJSON *o, const char *name, const char *iso)
-{
-    if (iso != NULL && iso[0] != '\0')
-        cJSON_AddStringToObject(o, name, iso);
-    else
-        cJSON_AddNullToObject(o, name);
-}
-
-/* The next fire time of cron trigger t in zone `zone`, as RFC 3339. */
-static void next_fire(const struct dag_trigger *t, const char *zone, char *buf,
-                      size_t len)
-{
-    struct weir_err err = {0};
-    struct tz *tz = NULL;
-    int64_t next = 0;
-
-    buf[0] = '\0';
-    if (tz_load(zone, &tz, &err) == 0 &&
-        cron_next(&t->cron, tz, (int64_t)time(NULL), &next) == 0) {
-        struct tm tm;
-        time_t tt = (time_t)next;
-
-        gmtime_r(&tt, &tm);
-        strftime(buf, len, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-    }
-    tz_free(tz);
-}
-
-/* One trigger's state object; held is "paused" or "missing" (its DAG's
- * file is gone) when the DAG fires nothing, else NULL. */
-static int trigger_json(struct store_conn *c, const struct dag *d,
-                        const struct dag_trigger *t, const char *held,
-                        cJSON **out, struct weir_err *err)
-{
-    struct store_trig_state st = {0};
-    char next[40] = "";
-    cJSON *o;
-    int rc = store_trig_state(c, d->id, t->key, d->cooldown_ms, &st, err);
-
-    if (rc < 0)
-        return rc;
-    o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "id", t->key);
-    cJSON_AddStringToObject(o, "kind", dag_trigger_kind_name(t->kind));
-    cJSON_AddStringToObject(o, "target", t->target);
-    cJSON_AddStringToObject(o, "state",
-                            held                   ? held
-                            : st.cooldown_until[0] ? "cooldown"
-                            : st.armed == 0        ? "waiting_rearm"
-                                                   : "armed");
-    if (t->kind == DAG_TRIG_CRON && held == NULL)
-        next_fire(t, d->timezone, next, sizeof(next));
-    add_time_or_null(o, "next_fire_time", next);
-    if (t->accumulate != NULL) {
-        cJSON_AddNumberToObject(o, "accumulated", st.accumulated);
-        cJSON_AddNumberToObject(o, "threshold", t->threshold);
-    } else {
-        cJSON_AddNullToObject(o, "accumulated");
-        cJSON_AddNullToObject(o, "threshold");
-    }
-    cJSON_AddNumberToObject(o, "pending_events", st.pending);
-    add_time_or_null(o, "cooldown_until", st.cooldown_until);
-    add_time_or_null(o, "last_fired_at", st.last_fired);
-    cJSON_AddItemToObject(o, "suppressed", st.suppressed);
-    *out = o;
-    return 0;
-}
-
 /* GET /api/v1/dags/{id}/triggers */
 void api_dag_triggers(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    struct store_conn *c = NULL;
-    struct store_dag sd = {0};
     struct weir_err err = {0};
-    const struct dag *d = NULL;
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(o, "triggers");
-    int rc = store_conn_get(api->store, &c, &err);
+    cJSON *o = NULL;
 
-    if (rc == 0)
-        rc = store_dag_get(c, http_req_param(req, "id"), &sd, &err);
-    if (rc == 0 && sd.version_id != 0)
-        d = engine_dag(api->cache, c, sd.version_id);
-    for (size_t i = 0; rc == 0 && d != NULL && i < d->n_triggers; i++) {
-        cJSON *t = NULL;
-
-        rc = trigger_json(c, d, &d->triggers[i],
-                          sd.file_missing ? "missing"
-                          : sd.paused     ? "paused"
-                                          : NULL,
-                          &t, &err);
-        cJSON_AddItemToArray(arr, t);
-    }
-    store_conn_put(c);
-    dagcache_release(api->cache, d);
-    store_dag_cleanup(&sd);
-    if (rc < 0) {
-        cJSON_Delete(o);
+    if (events_dag_triggers(api->engine, http_req_param(req, "id"), &o, &err) <
+        0) {
         http_reply_err(req, &err);
         return;
     }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "store/read.h"
+#include "store/read.h" /* reads: the grid, recent runs */
 
 #define GRID_LIMIT_DEFAULT 25
 #define GRID_LIMIT_MAX     100

@@ -8,9 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "engine/events.h"
-#include "engine/metrics.h"
-#include "store/metrics.h"
+#include "store/read.h" /* reads: samples */
 
 #define SAMPLES_LIMIT_DEFAULT 500
 #define SAMPLES_LIMIT_MAX     10000

@@ -11,7 +11,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "duration.h"
-#include "store/store.h"
+#include "store/read.h" /* reads: runs, run detail, logs */
 #include "suggest.h"
 
 #define RUNS_LIMIT_DEFAULT 50
@@ -77,21 +77,14 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
 }
 
 /* "manual by token NAME" into buf. */
-static void trigger_reason(struct api *api, struct http_req *req, char *buf,
-                           size_t len)
+static void trigger_reason(const struct http_req *req, char *buf, size_t len)
 {
-    struct store_conn *c = NULL;
-    struct weir_err err = {0};
-    char name[220] = "";
+    const struct store_token *t = api_caller(req);
 
-    if (store_conn_get(api->store, &c, &err) == 0 &&
-        auth_token_name(c, http_req_header(req, "Authorization"), name,
-                        sizeof(name), &err) == 0 &&
-        name[0] != '\0')
-        snprintf(buf, len, "manual by token %s", name);
+    if (t != NULL && t->name[0] != '\0')
+        snprintf(buf, len, "manual by token %.219s", t->name);
     else
         snprintf(buf, len, "manual by an unnamed token");
-    store_conn_put(c);
 }
 
 void api_run_trigger(struct http_req *req)
@@ -108,7 +101,7 @@ void api_run_trigger(struct http_req *req)
     t.dag_id = http_req_param(req, "id");
     rc = trigger_body(http_req_json(req), &t, &err);
     if (rc == 0) {
-        trigger_reason(api, req, reason, sizeof(reason));
+        trigger_reason(req, reason, sizeof(reason));
         t.reason = reason;
         rc = engine_run_create(api->engine, &t, &run_id, &existed, &err);
     }
@@ -233,7 +226,7 @@ void api_run_get(struct http_req *req)
     int64_t id = api_parse_id(http_req_param(req, "id"));
     struct store_conn *c = NULL;
     struct weir_err err = {0};
-    cJSON *o = NULL;
+    char *text = NULL;
     int rc = 0;
 
     if (id == 0)
@@ -241,13 +234,16 @@ void api_run_get(struct http_req *req)
                           http_req_param(req, "id"));
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
+    /* read: the run as PostgreSQL built it, passed through as text (every
+     * poll of a run page comes here) */
     if (rc == 0)
-        rc = store_run_detail(c, id, &o, &err);
+        rc = store_run_detail_text(c, id, &text, &err);
     store_conn_put(c);
     if (rc < 0)
         http_reply_err(req, &err);
     else
-        http_reply_json(req, 200, o);
+        http_reply_json_text(req, 200, text);
+    free(text);
 }
 
 void api_attempt_logs_get(struct http_req *req)

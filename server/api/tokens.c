@@ -73,7 +73,7 @@ static int request_queues(const cJSON *q, enum auth_role role,
 }
 
 /* Read {"role", "name", "expires"?, "queues"?} into spec. */
-static int token_request(const cJSON *b, struct auth_token_spec *spec,
+static int token_request(const cJSON *b, struct engine_token_spec *spec,
                          char **queues, struct weir_err *err)
 {
     static const char *const keys[] = {"role", "name", "expires", "queues"};
@@ -81,6 +81,7 @@ static int token_request(const cJSON *b, struct auth_token_spec *spec,
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(b, "name");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(b, "expires");
     const cJSON *q = cJSON_GetObjectItemCaseSensitive(b, "queues");
+    enum auth_role role = AUTH_ROLE_READ;
     int64_t ms = 0;
     int rc = cJSON_IsObject(b)
                  ? api_check_keys(b, keys, WEIR_ARRAY_LEN(keys), "token", err)
@@ -94,7 +95,7 @@ static int token_request(const cJSON *b, struct auth_token_spec *spec,
                             "\"90d\" (optional), \"queues\": [...] "
                             "(optional, worker tokens)}");
     if (rc == 0)
-        rc = auth_role_parse(r->valuestring, &spec->role, err);
+        rc = auth_role_parse(r->valuestring, &role, err);
     if (rc < 0)
         return rc;
     if (!valid_name(n->valuestring))
@@ -114,9 +115,10 @@ static int token_request(const cJSON *b, struct auth_token_spec *spec,
         if (rc < 0)
             return weir_err_set(err, WEIR_EINVAL, "\"expires\": %s", err->msg);
     }
-    rc = request_queues(q, spec->role, err);
+    rc = request_queues(q, role, err);
     if (rc < 0)
         return rc;
+    spec->role = auth_role_name(role);
     spec->name = n->valuestring;
     spec->expires_s = ms / 1000;
     *queues = cJSON_IsArray(q) ? cJSON_PrintUnformatted(q) : NULL;
@@ -130,9 +132,8 @@ static int token_request(const cJSON *b, struct auth_token_spec *spec,
 void api_token_create(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    struct auth_token_spec spec = {AUTH_ROLE_READ, NULL, 0, NULL};
+    struct engine_token_spec spec = {NULL, NULL, 0, NULL};
     char token[AUTH_TOKEN_LEN + 1];
-    struct store_conn *c = NULL;
     struct weir_err err = {0};
     char *queues = NULL;
     cJSON *o;
@@ -140,10 +141,7 @@ void api_token_create(struct http_req *req)
 
     rc = token_request(http_req_json(req), &spec, &queues, &err);
     if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
-    if (rc == 0)
-        rc = auth_token_create(c, &spec, token, &err);
-    store_conn_put(c);
+        rc = engine_token_new(api->engine, &spec, token, &err);
     if (rc < 0) {
         cJSON_free(queues);
         http_reply_err(req, &err);
@@ -151,7 +149,7 @@ void api_token_create(struct http_req *req)
     }
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "token", token);
-    cJSON_AddStringToObject(o, "role", auth_role_name(spec.role));
+    cJSON_AddStringToObject(o, "role", spec.role);
     cJSON_AddStringToObject(o, "name", spec.name);
     if (spec.expires_s > 0)
         cJSON_AddNumberToObject(o, "expires_in_s", (double)spec.expires_s);
@@ -188,15 +186,10 @@ void api_token_revoke(struct http_req *req)
 {
     struct api *api = http_req_app(req);
     const char *name = http_req_param(req, "name");
-    struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *o;
-    int rc = store_conn_get(api->store, &c, &err);
 
-    if (rc == 0)
-        rc = store_token_revoke(c, name, &err);
-    store_conn_put(c);
-    if (rc < 0) {
+    if (engine_token_revoke(api->engine, name, &err) < 0) {
         http_reply_err(req, &err);
         return;
     }
@@ -204,11 +197,4 @@ void api_token_revoke(struct http_req *req)
     cJSON_AddStringToObject(o, "name", name);
     cJSON_AddBoolToObject(o, "revoked", true);
     http_reply_json(req, 200, o);
-}
-
-int api_caller_token(struct api *api, struct http_req *req,
-                     struct store_token *out, struct weir_err *err)
-{
-    return auth_caller(api->store, http_req_header(req, "Authorization"), out,
-                       err);
 }

@@ -160,27 +160,19 @@ void api_web_get(struct http_req *req)
 
 void api_session_get(struct http_req *req)
 {
-    struct api *api = http_req_app(req);
-    const char *header = http_req_header(req, "Authorization");
+    const struct store_token *t = api_caller(req);
     enum auth_role role = AUTH_ROLE_READ;
-    struct store_conn *c = NULL;
     struct weir_err err = {0};
-    char name[220] = "";
     cJSON *o;
-    int rc;
 
-    rc = auth_check(api->store, header, &role, &err);
-    if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
-    if (rc == 0)
-        rc = auth_token_name(c, header, name, sizeof(name), &err);
-    store_conn_put(c);
-    if (rc < 0) {
+    if (t == NULL || auth_role_parse(t->role, &role, &err) < 0) {
+        if (t == NULL)
+            weir_err_set(&err, WEIR_EAUTH, "this route needs an API token");
         http_reply_err(req, &err);
         return;
     }
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "role", auth_role_name(role));
-    cJSON_AddStringToObject(o, "name", name);
+    cJSON_AddStringToObject(o, "name", t->name);
     http_reply_json(req, 200, o);
 }

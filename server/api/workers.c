@@ -21,7 +21,7 @@
  *             (api_attempts.c: one transaction records the completions
  *             and claims the next attempts)
  *
- * An attempt document (engine_lease.c) holds attempt_id, lease_id,
+ * An attempt document (engine/lease.c) holds attempt_id, lease_id,
  * run_id, task_id, dag, dag_hash, dag_path, step, cell, try,
  * logical_time, environment, command, workdir, env, params, matrix,
  * inputs, trigger {kind, key, reason, payload}, timeout_ms,
@@ -33,7 +33,6 @@
 
 #include "api/api.h"
 #include "api/auth.h"
-#include "store/store.h"
 
 #define NAME_MAX_LEN 200 /* bytes of a worker name */
 #define QUEUES_MAX   64  /* queues one worker serves */
@@ -135,48 +134,29 @@ static int queues_allowed(const struct store_token *tok, const char *queues,
     return rc;
 }
 
-/* Register (or re-register) the worker and bind it to the caller's token,
- * in one transaction. */
-static int register_bound(struct store_conn *c, const struct store_token *tok,
-                          const char *name, const char *queues, int slots,
-                          const char *labels, int64_t *id, struct weir_err *err)
-{
-    int rc = store_tx_begin(c, err);
-
-    if (rc == 0)
-        rc = store_worker_register(c, name, queues, slots, labels, id, err);
-    if (rc == 0)
-        rc = store_worker_bind(c, *id, tok->id, err);
-    if (rc == 0)
-        return store_tx_commit(c, err);
-    store_tx_rollback(c);
-    return rc;
-}
-
 void api_worker_register(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    struct store_conn *c = NULL;
+    const struct store_token *tok = api_caller(req);
     struct weir_err err = {0};
     char *queues = NULL, *labels = NULL;
-    const char *name = NULL;
-    struct store_token tok;
+    struct engine_worker w = {0};
     int64_t id = 0;
     int slots = 1;
     cJSON *o;
     int rc;
 
-    rc = register_body(http_req_json(req), &name, &queues, &slots, &labels,
+    rc = register_body(http_req_json(req), &w.name, &queues, &slots, &labels,
                        &err);
+    if (rc == 0 && tok == NULL)
+        rc = weir_err_set(&err, WEIR_EAUTH, "this route needs an API token");
     if (rc == 0)
-        rc = api_caller_token(api, req, &tok, &err);
-    if (rc == 0)
-        rc = queues_allowed(&tok, queues, &err);
-    if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
-    if (rc == 0)
-        rc = register_bound(c, &tok, name, queues, slots, labels, &id, &err);
-    store_conn_put(c);
+        rc = queues_allowed(tok, queues, &err);
+    if (rc == 0) {
+        w = (struct engine_worker){w.name, queues, slots, labels, tok->id};
+        /* registered and bound to the caller's token in one transaction */
+        rc = engine_worker_register(api->engine, &w, &id, &err);
+    }
     free(queues);
     free(labels);
     if (rc < 0) {
@@ -292,7 +272,10 @@ static bool client_gone_cb(void *arg)
         return true;
     if (now - w->checked_ms >= TOKEN_CHECK_MS) {
         w->checked_ms = now;
-        if (api_caller_token(w->api, w->req, &tok, &err) == WEIR_EAUTH)
+        /* Asked again on purpose: the token may be revoked while the
+         * call waits, which api_caller() (read at the start) cannot see. */
+        if (auth_caller(w->api->store, http_req_header(w->req, "Authorization"),
+                        &tok, &err) == WEIR_EAUTH)
             w->revoked = true;
     }
     return w->revoked;
@@ -407,7 +390,6 @@ static int attempt_args(struct http_req *req, int64_t *id, const char **lease,
 void api_attempt_heartbeat(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    struct store_conn *c = NULL;
     struct weir_err err = {0};
     const char *lease = NULL;
     bool cancel = false;
@@ -417,13 +399,9 @@ void api_attempt_heartbeat(struct http_req *req)
 
     if (rc == 0)
         rc = api_attempts_owned(api, req, &id, 1, &err);
-    if (rc == 0)
-        rc = store_conn_get(api->store, &c, &err);
     /* cancel: the attempt's run was canceled; the worker stops it */
     if (rc == 0)
-        rc = store_attempt_beat(c, id, lease, api->engine->lease_ttl_ms,
-                                &cancel, &err);
-    store_conn_put(c);
+        rc = engine_attempt_beat(api->engine, id, lease, &cancel, &err);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;

@@ -30,6 +30,7 @@
 #include "engine/internal.h"
 #include "log.h"
 #include "store/artifacts.h"
+#include "store/store.h"
 #include "tmpl.h"
 
 /* Counts of upstream task states. */

@@ -22,7 +22,8 @@
 
 #include "engine/dagcache.h"
 #include "engine/hub.h"
-#include "store/store.h"
+#include "engine/state.h"
+#include "store/read.h" /* types; the engine files include store/store.h */
 
 #define ENGINE_WAIT_MAX_MS   60000 /* longest long-poll of one lease call */
 #define ENGINE_KILL_GRACE_MS 10000 /* SIGTERM to SIGKILL, sent to workers */
@@ -99,17 +100,6 @@ WEIR_MUSTCHECK int engine_run_create_slot(struct engine *e,
                                           int64_t *run_id, bool *created,
                                           struct weir_err *err);
 
-/*
- * Claim up to max attempts for worker_id, waiting up to wait_ms (capped at
- * ENGINE_WAIT_MAX_MS) for work to appear. *out gets a new JSON array of
- * attempt documents (maybe empty). An attempt whose command cannot be
- * rendered is failed at once and not returned. WEIR_ENOTFOUND for an
- * unknown worker.
- */
-WEIR_MUSTCHECK int engine_lease(struct engine *e, int64_t worker_id, int max,
-                                int64_t wait_ms, cJSON **out,
-                                struct weir_err *err);
-
 /* Whether the client of a waiting lease call went away (its socket was
  * closed); arg is the caller's. */
 typedef bool (*engine_gone_fn)(void *arg);
@@ -127,8 +117,12 @@ struct engine_cancel_watch {
 };
 
 /*
- * engine_lease(), checking gone(arg) while it waits: at least once a
- * second and before each claim after a wake-up. A client gone claims
+ * Claim up to max attempts for worker_id, waiting up to wait_ms (capped at
+ * ENGINE_WAIT_MAX_MS) for work to appear, and checking gone(arg) (may be
+ * NULL) while it waits: at least once a second and before each claim
+ * after a wake-up. *out gets a new JSON array of attempt documents (maybe
+ * empty). An attempt whose command cannot be rendered is failed at once
+ * and not returned. WEIR_ENOTFOUND for an unknown worker. A client gone claims
  * nothing more: *out gets what was claimed so far (an empty array). max
  * may be 0 (claim nothing) when watch is not NULL: the call then only
  * waits for a cancel. Each document carries lease_ttl_ms, the lease's
@@ -140,14 +134,42 @@ WEIR_MUSTCHECK int engine_lease_wait(struct engine *e, int64_t worker_id,
                                      struct engine_cancel_watch *watch,
                                      cJSON **out, struct weir_err *err);
 
+/* One completion of a batch (engine_complete_batch()). */
+struct engine_completion {
+    int64_t attempt_id;       /* the attempt */
+    struct engine_result res; /* what the worker reports */
+    int rc;                   /* out: 0, WEIR_ECONFLICT (stale lease,
+                                 engine_stale_lease()) or WEIR_ENOTFOUND */
+    struct weir_err err;      /* out: why, when rc is not 0 */
+};
+
 /*
- * Record the end of attempt_id. WEIR_ECONFLICT when the lease id is not
- * the attempt's current one or the attempt already ended; WEIR_ENOTFOUND
- * when there is no such attempt.
+ * The completion call of the worker protocol, the one way an attempt
+ * ends by its worker's report: record the n completions v[] in one
+ * transaction (attempts locked in id order, then their runs in id order;
+ * each run's completions applied with one read and one write) and, when
+ * worker_id is not 0, claim up to max attempts for that worker in the
+ * same transaction, so that a step costs one commit and one round trip.
+ * A stale or unknown completion is only marked in its rc (nothing
+ * recorded for it); the others are recorded. The claim keeps the order
+ * and filters of a lease, is made only when at least one completion was
+ * accepted, and an unknown worker claims nothing. *attempts gets a new
+ * array of their documents (NULL when worker_id is 0). The waiting lease
+ * calls are woken unless this transaction claimed every task it made
+ * claimable. A negative return is the failure of the whole batch,
+ * nothing recorded.
  */
-WEIR_MUSTCHECK int engine_complete(struct engine *e, int64_t attempt_id,
-                                   const struct engine_result *res,
-                                   struct weir_err *err);
+WEIR_MUSTCHECK int engine_complete_batch(struct engine *e,
+                                         struct engine_completion *v, size_t n,
+                                         int64_t worker_id, int max,
+                                         cJSON **attempts,
+                                         struct weir_err *err);
+
+/*
+ * The one message of a stale lease: err gets WEIR_ECONFLICT saying that
+ * attempt_id finished, expired or was leased again; returns WEIR_ECONFLICT.
+ */
+int engine_stale_lease(struct weir_err *err, int64_t attempt_id);
 
 /*
  * Mark every running attempt whose lease deadline passed as lost (its
@@ -243,5 +265,170 @@ void engine_dispatch_observe(double seconds);
 
 /* Read the histogram into *out (each counter read atomically). */
 void engine_dispatch_read(struct engine_dispatch_hist *out);
+
+/* ---- DAGs (engine/dags.c) ---- */
+
+/* What engine_dag_record() did. */
+struct engine_dag_recorded {
+    int64_t version_id;    /* the DAG's current version now */
+    bool dag_created;      /* the DAG did not exist before (API only) */
+    bool version_created;  /* the source text was new for this DAG */
+    const struct dag *dag; /* the cached version: a reference the caller
+                              drops with dagcache_release() */
+};
+
+/*
+ * The one rule for recording a loaded DAG (taken: cached or freed) as a
+ * version, wherever it came from: relpath is its file under the DAGs
+ * folder, or NULL for a DAG submitted over the API. The DAG becomes its
+ * current version (a new version only when the text changed), its task
+ * cap follows the version, and the version is cached. WEIR_ECONFLICT
+ * (nothing written; err names the other origin) when the id belongs to a
+ * DAG of the other origin.
+ */
+WEIR_MUSTCHECK int engine_dag_record(struct dagcache *cache,
+                                     struct store_conn *c, const char *relpath,
+                                     struct dag *dag,
+                                     struct engine_dag_recorded *out,
+                                     struct weir_err *err);
+
+/* engine_dag_record() of a DAG submitted over the API, on a connection of
+ * its own. */
+WEIR_MUSTCHECK int engine_dag_submit(struct engine *e, struct dag *dag,
+                                     struct engine_dag_recorded *out,
+                                     struct weir_err *err);
+
+/*
+ * Delete DAG id (an API DAG, or a file DAG whose file is gone) with its
+ * versions and runs; a file DAG's runs stay unless with_runs. *n_runs and
+ * *n_kept (may be NULL) get the runs deleted and kept. WEIR_ENOTFOUND for
+ * no such DAG; WEIR_ECONFLICT while its file exists or it has runs or
+ * attempts still going.
+ */
+WEIR_MUSTCHECK int engine_dag_delete(struct engine *e, const char *id,
+                                     bool with_runs, int64_t *n_runs,
+                                     int64_t *n_kept, struct weir_err *err);
+
+/* Pause or unpause DAG id; WEIR_ENOTFOUND for no such DAG. */
+WEIR_MUSTCHECK int engine_dag_pause(struct engine *e, const char *id,
+                                    bool paused, struct weir_err *err);
+
+/* ---- workers and attempts (engine/workers.c) ---- */
+
+/* A worker registering. */
+struct engine_worker {
+    const char *name;   /* its name */
+    const char *queues; /* JSON array of the queues it serves */
+    int slots;          /* attempts it runs at once */
+    const char *labels; /* JSON object */
+    int64_t token_id;   /* the token it is bound to */
+};
+
+/* Register (or re-register) worker w and bind it to w->token_id, in one
+ * transaction; *id gets its id. WEIR_EFORBIDDEN when another live token
+ * holds that worker. */
+WEIR_MUSTCHECK int engine_worker_register(struct engine *e,
+                                          const struct engine_worker *w,
+                                          int64_t *id, struct weir_err *err);
+
+/* The heartbeat of attempt_id: its lease is extended by the lease time;
+ * *cancel says whether its run was canceled (the worker stops it). A
+ * stale lease is engine_stale_lease(). */
+WEIR_MUSTCHECK int engine_attempt_beat(struct engine *e, int64_t attempt_id,
+                                       const char *lease_id, bool *cancel,
+                                       struct weir_err *err);
+
+/* Append log lines (JSON array text of {seq, ts, stream, line}) to
+ * attempt_id, a re-sent seq counted once; capped (JSON text or NULL) is
+ * what the worker's cap cut. *inserted gets the new lines. A stale lease
+ * is engine_stale_lease(). */
+WEIR_MUSTCHECK int engine_logs_append(struct engine *e, int64_t attempt_id,
+                                      const char *lease_id, const char *lines,
+                                      const char *capped, int *inserted,
+                                      struct weir_err *err);
+
+/* ---- API tokens (engine/tokens.c) ---- */
+
+#define ENGINE_TOKEN_PREFIX "weir_"
+#define ENGINE_TOKEN_LEN    69 /* prefix and 64 hex characters */
+
+/* What a new token is. */
+struct engine_token_spec {
+    const char *role;   /* "admin", "worker" or "read" */
+    const char *name;   /* free text, unique among live tokens; NULL: none */
+    int64_t expires_s;  /* lifetime in seconds; 0: never expires */
+    const char *queues; /* worker role: JSON array of the queues it may
+                           serve; NULL: any */
+};
+
+/*
+ * Create a token as spec says, record its hash on c, and put the token
+ * into out (ENGINE_TOKEN_LEN + 1 bytes). The token itself is stored
+ * nowhere: this is the only time it is known. A live token of the same
+ * name is WEIR_EEXISTS.
+ */
+WEIR_MUSTCHECK int engine_token_create(struct store_conn *c,
+                                       const struct engine_token_spec *spec,
+                                       char *out, struct weir_err *err);
+
+/* engine_token_create() on a connection of its own. */
+WEIR_MUSTCHECK int engine_token_new(struct engine *e,
+                                    const struct engine_token_spec *spec,
+                                    char *out, struct weir_err *err);
+
+/*
+ * On a database without a live admin token: with token_file, create one,
+ * write it there (mode 0600, never following a link) and print only the
+ * file's path; without, create nothing and log how to make one. With a
+ * live admin token present, does nothing.
+ */
+WEIR_MUSTCHECK int engine_token_first_admin(struct store_conn *c,
+                                            const char *token_file,
+                                            struct weir_err *err);
+
+/* The live token whose SHA-256 hex is hash into *out, its use noted (at
+ * most once a minute). WEIR_ENOTFOUND when there is none. */
+WEIR_MUSTCHECK int engine_token_lookup(struct store *s, const char *hash,
+                                       struct store_token *out,
+                                       struct weir_err *err);
+
+/* Revoke the live token named name: WEIR_ENOTFOUND when none is,
+ * WEIR_ECONFLICT when it is the last live admin token. */
+WEIR_MUSTCHECK int engine_token_revoke(struct engine *e, const char *name,
+                                       struct weir_err *err);
+
+/* ---- the model registry (engine/artifacts.c) ---- */
+
+/* A promotion asked for, or a decision on one. */
+struct engine_promotion {
+    const char *name;    /* artifact name */
+    const char *version; /* its version */
+    const char *to;      /* the stage (promotions only) */
+    const char *by;      /* token name of who asks or decides */
+    const char *comment; /* free text, or NULL */
+};
+
+/*
+ * Move artifact version r->name/r->version to stage r->to under the rules
+ * of the DAG version that produced it (docs/api.md: an approval before
+ * prod, max_prod, promote_from). *out gets the outcome object; *waits is
+ * true when the promotion awaits an approval.
+ */
+WEIR_MUSTCHECK int engine_artifact_promote(struct engine *e,
+                                           const struct engine_promotion *r,
+                                           cJSON **out, bool *waits,
+                                           struct weir_err *err);
+
+/* Approve or reject the promotion of r->name/r->version that awaits
+ * approval; *out gets the outcome object. WEIR_EFORBIDDEN for the asker
+ * approving without self_approve, WEIR_ECONFLICT when nothing waits. */
+WEIR_MUSTCHECK int engine_artifact_decide(struct engine *e,
+                                          const struct engine_promotion *r,
+                                          bool approve, cJSON **out,
+                                          struct weir_err *err);
+
+/* The engine's other faces: triggers and events, metrics. */
+#include "engine/events.h"  /* IWYU pragma: export */
+#include "engine/metrics.h" /* IWYU pragma: export */
 
 #endif

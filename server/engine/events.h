@@ -17,7 +17,7 @@
 #include <cJSON.h>
 
 #include "engine/engine.h"
-#include "store/store.h"
+#include "store/read.h" /* types; the engine files include store/store.h */
 
 #define EVENT_NAME_MAX             200 /* bytes of an event name */
 #define EVENT_ID_MAX               200 /* bytes of a client's event id */
@@ -118,5 +118,16 @@ void events_set_retention(int64_t seconds);
  */
 WEIR_MUSTCHECK int events_prune(struct store *st, int64_t *deleted,
                                 struct weir_err *err);
+
+/*
+ * The state of every trigger of DAG dag_id's current version, as a new
+ * object {triggers: [{id, kind, target, state, next_fire_time,
+ * accumulated, threshold, pending_events, cooldown_until, last_fired_at,
+ * suppressed}]} in *out. state is armed, waiting_rearm, cooldown, or
+ * paused / missing when the DAG fires nothing. WEIR_ENOTFOUND for no such
+ * DAG.
+ */
+WEIR_MUSTCHECK int events_dag_triggers(struct engine *e, const char *dag_id,
+                                       cJSON **out, struct weir_err *err);
 
 #endif

@@ -152,46 +152,6 @@ WEIR_MUSTCHECK int engine_finish_in(struct engine *e, struct run_ctx *x,
                                     struct weir_err *err);
 
 /*
- * The completion call of the worker protocol: record the end of
- * attempt_id as engine_complete() does and, when worker_id is not 0, claim
- * up to max attempts for that worker in the same transaction, so that a
- * step costs one commit and one round trip. *attempts gets a new array of
- * their documents (NULL when worker_id is 0). The claim keeps the order
- * and filters of a lease; an unknown worker claims nothing; a stale lease
- * (WEIR_ECONFLICT) records and claims nothing. The waiting lease calls are
- * woken unless this transaction claimed every task it made claimable.
- */
-WEIR_MUSTCHECK int engine_complete_lease(struct engine *e, int64_t attempt_id,
-                                         const struct engine_result *res,
-                                         int64_t worker_id, int max,
-                                         cJSON **attempts,
-                                         struct weir_err *err);
-
-/* One completion of a batch (engine_complete_batch()). */
-struct engine_completion {
-    int64_t attempt_id;       /* the attempt */
-    struct engine_result res; /* what the worker reports */
-    int rc;                   /* out: 0, WEIR_ECONFLICT (stale lease) or
-                                 WEIR_ENOTFOUND */
-    struct weir_err err;      /* out: why, when rc is not 0 */
-};
-
-/*
- * engine_complete_lease() for n completions at once, in one transaction:
- * attempts locked in id order, then their runs in id order; each run's
- * completions are applied with one read and one write. A stale or unknown
- * completion is only marked in its rc (nothing recorded for it); the
- * others are recorded. The claim (max attempts, for worker_id when not 0)
- * is made only when at least one completion was accepted. A negative
- * return is the failure of the whole batch, nothing recorded.
- */
-WEIR_MUSTCHECK int engine_complete_batch(struct engine *e,
-                                         struct engine_completion *v, size_t n,
-                                         int64_t worker_id, int max,
-                                         cJSON **attempts,
-                                         struct weir_err *err);
-
-/*
  * Start run_id: a queued run becomes running, and its root tasks are
  * decided. *ended is true when that already ended it (every root
  * skipped, say).

@@ -19,6 +19,7 @@
 #include "engine/policy.h"
 #include "log.h"
 #include "store/artifacts.h"
+#include "store/store.h"
 #include "tmpl.h"
 
 #define MIN_WAIT_MS   20   /* shortest sleep between two empty claims */
@@ -555,11 +556,7 @@ static int batch_lock(struct engine *e, struct store_conn *c,
             v[i].rc = weir_err_set(&v[i].err, WEIR_ENOTFOUND, "no attempt %lld",
                                    (long long)v[i].attempt_id);
         else if (!b->a[i].lease_ok || b->a[i].state != ATTEMPT_RUNNING)
-            v[i].rc = weir_err_set(&v[i].err, WEIR_ECONFLICT,
-                                   "the lease of attempt %lld is stale: the "
-                                   "attempt finished, expired or was leased "
-                                   "again",
-                                   (long long)v[i].attempt_id);
+            v[i].rc = engine_stale_lease(&v[i].err, v[i].attempt_id);
         if (v[i].rc == 0)
             b->runs[b->n_runs++] = b->a[i].run_id;
     }
@@ -698,24 +695,6 @@ int engine_complete_batch(struct engine *e, struct engine_completion *v,
     return 0;
 }
 
-int engine_complete_lease(struct engine *e, int64_t attempt_id,
-                          const struct engine_result *res, int64_t worker_id,
-                          int max, cJSON **attempts, struct weir_err *err)
-{
-    struct engine_completion v = {.attempt_id = attempt_id, .res = *res};
-    cJSON *arr = NULL;
-    int rc = engine_complete_batch(e, &v, 1, worker_id, max, &arr, err);
-
-    if (rc == 0 && v.rc != 0) {
-        *err = v.err;
-        cJSON_Delete(arr);
-        return v.rc;
-    }
-    if (rc == 0)
-        *attempts = arr;
-    return rc;
-}
-
 /* The attempts of worker_id to cancel that it does not know of, into
  * w->cancel (left NULL when there are none). */
 static int cancels_once(struct engine *e, int64_t worker_id,
@@ -790,11 +769,4 @@ int engine_lease_wait(struct engine *e, int64_t worker_id, int max,
     }
     *out = arr;
     return 0;
-}
-
-int engine_lease(struct engine *e, int64_t worker_id, int max, int64_t wait_ms,
-                 cJSON **out, struct weir_err *err)
-{
-    return engine_lease_wait(e, worker_id, max, wait_ms, NULL, NULL, NULL, out,
-                             err);
 }

@@ -14,6 +14,7 @@
 #include "engine/fire.h"
 #include "log.h"
 #include "store/metrics.h"
+#include "store/store.h"
 
 #define PRUNE_EVERY_S 60 /* least time between prunes */
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "store/store.h"
 
 /*
  * Set when an uncapped claim took every slot while a capped DAG had room

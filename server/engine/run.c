@@ -425,52 +425,6 @@ int engine_run_create(struct engine *e, const struct engine_trigger *t,
     return rc;
 }
 
-static enum attempt_state result_state(const struct engine_result *res)
-{
-    if (res->timed_out)
-        return ATTEMPT_TIMED_OUT;
-    if (res->has_exit && res->exit_code == 0)
-        return ATTEMPT_SUCCESS;
-    return ATTEMPT_FAILED;
-}
-
-int engine_complete(struct engine *e, int64_t attempt_id,
-                    const struct engine_result *res, struct weir_err *err)
-{
-    struct store_conn *c = NULL;
-    struct store_attempt a = {0};
-    struct outcome o = {0};
-    char *outputs = NULL;
-    int rc = store_conn_get(e->store, &c, err);
-
-    if (rc == 0)
-        rc = store_tx_begin(c, err);
-    if (rc == 0)
-        rc = store_attempt_get(c, attempt_id, res->lease_id, true, &a, err);
-    if (rc == 0 && (!a.lease_ok || a.state != ATTEMPT_RUNNING))
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "the lease of attempt %lld is stale: the attempt "
-                          "finished, expired or was leased again",
-                          (long long)attempt_id);
-    if (rc == 0 && res->outputs != NULL) {
-        outputs = cJSON_PrintUnformatted(res->outputs);
-        if (outputs == NULL)
-            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    }
-    o = (struct outcome){result_state(res),
-                         res->has_exit ? &res->exit_code : NULL, outputs,
-                         res->error, false};
-    if (rc == 0)
-        rc = engine_finish_attempt(e, c, &a, &o, err);
-    if (rc == 0)
-        rc = store_tx_commit(c, err);
-    store_conn_put(c);
-    cJSON_free(outputs);
-    if (rc == 0)
-        hub_bump(e->hub);
-    return rc;
-}
-
 /* Attempt id's lease expired: lost, in a transaction of its own. */
 static int expire_one(struct engine *e, struct store_conn *c, int64_t id,
                       struct weir_err *err)

@@ -66,6 +66,8 @@ struct http_req {
     bool replied;                              /* a response was queued */
     bool queue_failed;                         /* MHD refused the response */
     struct timespec start;                     /* when the request arrived */
+    void *caller;                /* what auth learned of the caller */
+    void (*caller_free)(void *); /* frees caller, or NULL */
 };
 
 /* ---- replies ---- */
@@ -174,24 +176,12 @@ void http_reply_bytes(struct http_req *req, int status, const char *type,
     queue_typed(req, status, copy, len, type, headers);
 }
 
-void http_reply_json(struct http_req *req, int status, cJSON *body)
+/* Reply with JSON text (taken; from cJSON_malloc), with an ETag and a
+ * 304 as reply_not_modified() says. */
+static void reply_json_taken(struct http_req *req, int status, char *text)
 {
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     char etag[36];
 
-    cJSON_Delete(body);
-    if (text == NULL) {
-        /* Out of memory: a fixed body needs no allocation from cJSON's
-         * printer, but the response still needs a buffer of its own. */
-        text = cJSON_malloc(64);
-        if (text == NULL) {
-            req->replied = true;
-            req->queue_failed = true;
-            return;
-        }
-        strcpy(text, "{\"error\":{\"code\":\"NOMEM\"}}");
-        status = 500;
-    }
     if (reply_not_modified(req, status, text, etag)) {
         cJSON_free(text);
         return;
@@ -206,6 +196,39 @@ void http_reply_json(struct http_req *req, int status, cJSON *body)
         return;
     }
     queue_text(req, status, text, NULL);
+}
+
+void http_reply_json(struct http_req *req, int status, cJSON *body)
+{
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+
+    cJSON_Delete(body);
+    if (text == NULL) {
+        /* Out of memory: a fixed body needs no allocation from cJSON's
+         * printer, but the response still needs a buffer of its own. */
+        text = cJSON_malloc(64);
+        if (text == NULL) {
+            req->replied = true;
+            req->queue_failed = true;
+            return;
+        }
+        strcpy(text, "{\"error\":{\"code\":\"NOMEM\"}}");
+        status = 500;
+    }
+    reply_json_taken(req, status, text);
+}
+
+void http_reply_json_text(struct http_req *req, int status, const char *text)
+{
+    size_t n = strlen(text);
+    char *copy = cJSON_malloc(n + 1);
+
+    if (copy == NULL) {
+        http_reply_json(req, status, NULL);
+        return;
+    }
+    memcpy(copy, text, n + 1);
+    reply_json_taken(req, status, copy);
 }
 
 static void reply_error_named(struct http_req *req, int status,
@@ -312,6 +335,20 @@ const char *http_req_body(const struct http_req *req, size_t *len)
 void *http_req_app(const struct http_req *req)
 {
     return req->srv->cfg.app;
+}
+
+void http_req_caller_set(struct http_req *req, void *caller,
+                         void (*free_fn)(void *))
+{
+    if (req->caller_free != NULL)
+        req->caller_free(req->caller);
+    req->caller = caller;
+    req->caller_free = free_fn;
+}
+
+void *http_req_caller(const struct http_req *req)
+{
+    return req->caller;
 }
 
 bool http_req_gone(struct http_req *req)
@@ -534,73 +571,107 @@ static void body_append(struct http_req *req, const char *data, size_t len)
     req->body[req->body_len] = '\0';
 }
 
-/* cJSON records every parse error in a global as well; parses are
- * serialized so that threads do not race on it. */
-static pthread_mutex_t parse_mu = PTHREAD_MUTEX_INITIALIZER;
-
-/* Parse the JSON body; on failure reply 400 with the place. */
 /*
- * A JSON \u0000 escape would cut the decoded C string short, and
- * PostgreSQL text cannot hold NUL: make it U+FFFD before parsing. A
- * backslash outside a string is invalid JSON anyway, so escapes can be
- * found without tracking strings.
+ * No lock around cJSON: a parse touches no state shared between threads
+ * that anyone reads. cJSON writes its last error into a global
+ * (cJSON_GetErrorPtr), which nothing here reads: every caller takes the
+ * place of an error from return_parse_end or reports none. Its allocator
+ * hooks are never changed (no cJSON_InitHooks), and the process never
+ * calls setlocale, so the decimal point cJSON reads is always ".".
+ * The other cJSON_Parse calls (stored JSON read back in the engine and
+ * the store) rely on the same, so none of them takes a lock either.
  */
-static void body_drop_nul_escapes(char *text, size_t len)
+
+/* The offset of the first \u0000 escape in JSON text, or -1. A backslash
+ * outside a string is invalid JSON anyway, so escapes can be found
+ * without tracking strings; each escape is skipped whole, so "\\u0000"
+ * is not one. With replace set, each becomes \ufffd instead and -1 is
+ * returned. */
+static long nul_escape_find(char *text, size_t len, bool replace)
 {
     for (size_t i = 0; i + 1 < len; i++) {
         if (text[i] != '\\')
             continue;
         if (text[i + 1] == 'u' && i + 5 < len &&
-            memcmp(text + i + 2, "0000", 4) == 0)
+            memcmp(text + i + 2, "0000", 4) == 0) {
+            if (!replace)
+                return (long)i;
             memcpy(text + i + 2, "fffd", 4);
+        }
         i++; /* skip the escaped character */
+    }
+    return -1;
+}
+
+/* The line and column (from 1) of byte off of text. */
+static void text_place(const char *text, size_t off, size_t len, size_t *line,
+                       size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        *line += text[i] == '\n';
+        *col = text[i] == '\n' ? 1 : *col + 1;
     }
 }
 
+int http_json_parse(char *text, size_t len, bool replace_nul, cJSON **out,
+                    struct weir_err *err)
+{
+    const char *end = NULL;
+    size_t line, col, off;
+    long nul = nul_escape_find(text, len, replace_nul);
+    cJSON *j;
+
+    if (nul >= 0) {
+        text_place(text, (size_t)nul, len, &line, &col);
+        return weir_err_set(err, WEIR_EINVAL,
+                            "the JSON text holds a \\u0000 escape at line "
+                            "%zu, column %zu: text cannot hold a NUL "
+                            "character",
+                            line, col);
+    }
+    if (json_depth_check(text, len, JSON_DEPTH_MAX, err) < 0)
+        return err->code;
+    j = cJSON_ParseWithOpts(text, &end, 1);
+    if (j != NULL && (size_t)(end - text) == len) {
+        *out = j;
+        return 0;
+    }
+    if (j != NULL)
+        end = text + strlen(text); /* a NUL byte inside the text */
+    cJSON_Delete(j);
+    off = end && end >= text ? (size_t)(end - text) : 0;
+    text_place(text, off, len, &line, &col);
+    return weir_err_set(err, WEIR_EPARSE,
+                        "%s at line %zu, column %zu (byte %zu)",
+                        len == 0 ? "the request body is empty; expected JSON"
+                                 : "malformed JSON",
+                        line, col, off);
+}
+
+/* Parse the JSON body; on failure reply 400 with the place. Routes that
+ * take any bytes (HTTP_ANY_BYTES) get \u0000 read as U+FFFD, like the
+ * invalid UTF-8 they also accept; the others get it refused. */
 static bool body_parse(struct http_req *req)
 {
-    const char *text = req->body ? req->body : "";
-    const char *end = NULL;
-    size_t off, line = 1, col = 1;
-
+    static char empty[] = "";
+    bool any = (req->route->flags & HTTP_ANY_BYTES) != 0;
     struct weir_err err = {0};
 
-    if (req->body != NULL)
-        body_drop_nul_escapes(req->body, req->body_len);
-    if (json_depth_check(text, req->body_len, JSON_DEPTH_MAX, &err) < 0) {
-        http_reply_err(req, &err);
-        return false;
+    if (http_json_parse(req->body ? req->body : empty, req->body_len, any,
+                        &req->json, &err) == 0 &&
+        (any || json_utf8_check(req->json, "body", &err) == 0)) {
+        /* The tree is what handlers read: the text can go now, not
+         * after the handler has made its own copies. */
+        free(req->body);
+        req->body = NULL;
+        req->body_len = 0;
+        return true;
     }
-    pthread_mutex_lock(&parse_mu);
-    req->json = cJSON_ParseWithOpts(text, &end, 1);
-    pthread_mutex_unlock(&parse_mu);
-    if (req->json != NULL && (size_t)(end - text) == req->body_len) {
-        if ((req->route->flags & HTTP_ANY_BYTES) ||
-            json_utf8_check(req->json, "body", &err) == 0) {
-            /* The tree is what handlers read: the text can go now, not
-             * after the handler has made its own copies. */
-            free(req->body);
-            req->body = NULL;
-            req->body_len = 0;
-            return true;
-        }
-        http_reply_err(req, &err);
-        return false;
-    }
-    if (req->json != NULL)
-        end = text + strlen(text); /* a NUL byte inside the body */
     cJSON_Delete(req->json);
     req->json = NULL;
-    off = end && end >= text ? (size_t)(end - text) : 0;
-    for (size_t i = 0; i < off && i < req->body_len; i++) {
-        line += text[i] == '\n';
-        col = text[i] == '\n' ? 1 : col + 1;
-    }
-    http_reply_error(req, WEIR_EPARSE, "%s at line %zu, column %zu (byte %zu)",
-                     req->body_len == 0 ? "the request body is empty; "
-                                          "expected JSON"
-                                        : "malformed JSON",
-                     line, col, off);
+    http_reply_err(req, &err);
     return false;
 }
 
@@ -626,6 +697,8 @@ static void req_free(struct http_req *req)
 {
     if (req == NULL)
         return;
+    if (req->caller_free != NULL)
+        req->caller_free(req->caller);
     cJSON_Delete(req->json);
     free(req->body);
     free(req->segs);

@@ -107,6 +107,30 @@ const char *http_req_body(const struct http_req *req, size_t *len);
 void *http_req_app(const struct http_req *req);
 
 /*
+ * What the auth function learned about the caller, kept on the request so
+ * that handlers do not ask again: caller is owned by the request from now
+ * on and given to free_fn when the request ends (a caller set before is
+ * freed at once).
+ */
+void http_req_caller_set(struct http_req *req, void *caller,
+                         void (*free_fn)(void *));
+/* The caller set by the auth function, or NULL (borrowed). */
+void *http_req_caller(const struct http_req *req);
+
+/*
+ * The one reading of JSON request text (len bytes; it may hold NUL bytes)
+ * into a new tree *out, for HTTP_JSON_BODY bodies and for the handlers
+ * that read JSON out of a raw body. Text cannot hold NUL (PostgreSQL text
+ * cannot, and a decoded C string would be cut short): a \u0000 escape is
+ * refused with WEIR_EINVAL naming its line and column, unless replace_nul
+ * is set (routes that store whatever a program printed, like log lines),
+ * which turns it into U+FFFD in text. Nesting past JSON_DEPTH_MAX,
+ * malformed JSON and trailing bytes are refused naming the place.
+ */
+WEIR_MUSTCHECK int http_json_parse(char *text, size_t len, bool replace_nul,
+                                   cJSON **out, struct weir_err *err);
+
+/*
  * Whether the client closed its end of the connection (or it failed),
  * without waiting and without consuming anything: for a handler that
  * blocks (a long-poll), so it can give up early. Safe in thread-per-
@@ -116,6 +140,10 @@ bool http_req_gone(struct http_req *req);
 
 /* Reply with status and body (taken: freed here, even on failure). */
 void http_reply_json(struct http_req *req, int status, cJSON *body);
+
+/* http_reply_json() of JSON text as it is (a copy): stored JSON passed
+ * through without a parse and a print. */
+void http_reply_json_text(struct http_req *req, int status, const char *text);
 
 /* Reply with status and a copy of text, sent with Content-Type type. */
 void http_reply_text(struct http_req *req, int status, const char *type,

@@ -15,8 +15,10 @@
 #include <sys/stat.h>
 
 #include "dagwalk.h"
+#include "engine/engine.h"
 #include "grow.h"
 #include "log.h"
+#include "store/store.h"
 
 /* A DAG id and the file that declares it. */
 struct claim {
@@ -237,32 +239,27 @@ static int record_failure(struct store_conn *c, const char *relpath,
     return rc;
 }
 
-/* Record a valid file's DAG (taken) as a version and cache it. */
+/* Record a valid file's DAG (taken) as a version and cache it, by the
+ * engine's one rule for recording versions. */
 static int record_version(struct dagdir *dd, struct store_conn *c,
                           const char *relpath, struct dag *dag,
                           struct dag_diags *diags, bool *new_version,
                           struct weir_err *err)
 {
-    int64_t vid = 0;
-    bool created = false;
-    int rc;
+    struct engine_dag_recorded res = {0};
+    int rc = engine_dag_record(dd->cache, c, relpath, dag, &res, err);
 
-    rc = store_dag_upsert_file(c, dag->id, relpath, dag->source,
-                               dag->source_len, dag->hash, &vid, &created, err);
-    if (rc == 0)
-        rc = store_dag_cap_set(c, dag->id, dag->concurrency, err);
     if (rc == WEIR_ECONFLICT)
         dag_diags_add(diags, (struct dag_pos){1, 1}, "%s", err->msg);
-    if (rc < 0) {
-        dag_free(dag);
+    if (rc < 0)
         return rc == WEIR_ECONFLICT ? WEIR_EINVAL : rc;
-    }
-    claim_set(dd, dag->id, relpath);
-    log_info("event=dag_loaded dag=%s path=%s version=%lld new=%s", dag->id,
-             relpath, (long long)vid, created ? "yes" : "no");
-    dagcache_release(dd->cache, dagcache_insert(dd->cache, vid, dag));
+    claim_set(dd, res.dag->id, relpath);
+    log_info("event=dag_loaded dag=%s path=%s version=%lld new=%s", res.dag->id,
+             relpath, (long long)res.version_id,
+             res.version_created ? "yes" : "no");
+    dagcache_release(dd->cache, res.dag);
     if (new_version != NULL)
-        *new_version = created;
+        *new_version = res.version_created;
     return 0;
 }
 

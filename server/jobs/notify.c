@@ -13,6 +13,7 @@
 #include "jobs/chores.h"
 #include "log.h"
 #include "store/notify.h"
+#include "store/store.h"
 
 #define NOTIFY_BATCH      50   /* runs or deliveries handled per pass */
 #define NOTIFY_TIMEOUT_MS 5000 /* one POST */

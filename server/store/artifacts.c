@@ -11,6 +11,7 @@
 #include "log.h"
 #include "store/artifacts.h"
 #include "store/query.h"
+#include "store/read.h"
 #include "weir.h"
 
 #define NAME_MAX_LEN 128 /* bytes of an artifact name or version */

@@ -48,18 +48,6 @@ WEIR_MUSTCHECK int store_attempts_inputs_from(struct store_conn *c,
                                               const char *want,
                                               struct weir_err *err);
 
-/* Every artifact version (of name when not NULL), newest first, as a new
- * JSON array *out. */
-WEIR_MUSTCHECK int store_artifacts_list(struct store_conn *c, const char *name,
-                                        cJSON **out, struct weir_err *err);
-
-/* One artifact: {name, prod (the version that reached prod last, or
- * null), prod_versions (every prod version, newest there first), versions:
- * [... with promotions]}, or WEIR_ENOTFOUND when no version has that
- * name. */
-WEIR_MUSTCHECK int store_artifact_get(struct store_conn *c, const char *name,
-                                      cJSON **out, struct weir_err *err);
-
 /* A promotion request. */
 struct store_promotion {
     const char *name;     /* artifact name */
@@ -126,17 +114,5 @@ WEIR_MUSTCHECK int store_artifact_dag_version(struct store_conn *c,
                                               const char *version,
                                               int64_t *version_id,
                                               struct weir_err *err);
-
-/*
- * The lineage of run_id as a new JSON object *out: the run's DAG version
- * (id, hash, path), params, environment, trigger and reason, and per task
- * its outputs split into data, artifact and metrics, the attempt that
- * produced them, and whether a retry of the run reused it; the artifact
- * versions the run recorded. *version_id gets the run's DAG version.
- * WEIR_ENOTFOUND when there is no such run.
- */
-WEIR_MUSTCHECK int store_run_lineage(struct store_conn *c, int64_t run_id,
-                                     cJSON **out, int64_t *version_id,
-                                     struct weir_err *err);
 
 #endif

@@ -376,11 +376,9 @@ int store_attempt_beat(struct store_conn *c, int64_t id, const char *lease,
         3, params, &r, err);
     if (rc < 0)
         return rc;
+    /* the engine words the refusal: engine_stale_lease() */
     if (PQntuples(r) != 1)
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "the lease of attempt %lld is stale: the attempt "
-                          "finished, expired or was leased again",
-                          (long long)id);
+        rc = weir_err_set(err, WEIR_ECONFLICT, "stale lease");
     else
         *cancel = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
@@ -501,11 +499,9 @@ int store_logs_append(struct store_conn *c, int64_t id, const char *lease,
         4, params, &r, err);
     if (rc < 0)
         return rc;
+    /* the engine words the refusal: engine_stale_lease() */
     if (store_val_i64(r, 0, 0) == 0)
-        rc = weir_err_set(err, WEIR_ECONFLICT,
-                          "the lease of attempt %lld is stale: the attempt "
-                          "finished, expired or was leased again",
-                          (long long)id);
+        rc = weir_err_set(err, WEIR_ECONFLICT, "stale lease");
     else
         *inserted = (int)store_val_i64(r, 0, 1);
     PQclear(r);

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "store/query.h"
+#include "store/read.h"
 
 #define DAG_COLUMNS                                                            \
     "SELECT d.id, d.origin, d.path, d.paused, d.current_version_id, v.hash,"   \

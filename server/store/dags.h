@@ -15,33 +15,7 @@
 #include <cJSON.h>
 
 #include "store/pool.h"
-
-/* A row of dags, with the hash of its current version. */
-struct store_dag {
-    char *id;           /* the DAG id */
-    char *origin;       /* "file" or "api" */
-    char *path;         /* file under the DAGs folder, or NULL */
-    bool paused;        /* no new scheduled runs */
-    int64_t version_id; /* current version, 0 when it never loaded */
-    char *hash;         /* SHA-256 of that version, or NULL */
-    char *last_error;   /* diagnostics of the last failed load, or NULL */
-    int64_t updated_at; /* Unix seconds */
-    bool file_missing;  /* its file is gone from the DAGs folder */
-};
-
-/* Free the strings of d; the struct itself is the caller's. */
-void store_dag_cleanup(struct store_dag *d);
-
-/* Free an array from store_dag_list(). */
-void store_dag_list_free(struct store_dag *v, size_t n);
-
-/* Every DAG, ordered by id, into a new array *out of *n entries. */
-WEIR_MUSTCHECK int store_dag_list(struct store_conn *c, struct store_dag **out,
-                                  size_t *n, struct weir_err *err);
-
-/* The DAG with this id into *out; WEIR_ENOTFOUND when there is none. */
-WEIR_MUSTCHECK int store_dag_get(struct store_conn *c, const char *id,
-                                 struct store_dag *out, struct weir_err *err);
+#include "store/read.h"
 
 /* The origin and path of DAG id (path may be NULL, new string), or
  * WEIR_ENOTFOUND. */

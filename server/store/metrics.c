@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store/query.h"
+#include "store/read.h"
 
 int store_metric_insert(struct store_conn *c, const char *name,
                         const double *time, double value, const char *labels,

@@ -37,12 +37,4 @@ WEIR_MUSTCHECK int store_metric_state_set(struct store_conn *c,
                                           bool armed, int streak,
                                           struct weir_err *err);
 
-/*
- * The latest limit samples of name since `since` (Unix seconds, or
- * NULL), oldest first, as a new array *out of {time, value, labels}.
- */
-WEIR_MUSTCHECK int store_metric_samples(struct store_conn *c, const char *name,
-                                        const double *since, int limit,
-                                        cJSON **out, struct weir_err *err);
-
 #endif

@@ -101,6 +101,28 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
         7, params, out, err);
 }
 
+int store_run_detail_text(struct store_conn *c, int64_t id, char **out,
+                          struct weir_err *err)
+{
+    PGresult *r = NULL;
+    char idb[WEIR_I64_LEN];
+    const char *params[3] = {idb, dag_hook_name(DAG_HOOK_ON_FAILURE),
+                             dag_hook_name(DAG_HOOK_ON_SUCCESS)};
+    int rc;
+
+    WEIR_I64(idb, id);
+    rc = store_query(c, run_detail_sql, 3, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) == 0 || store_val(r, 0, 0) == NULL) {
+        PQclear(r);
+        return weir_err_set(err, WEIR_ENOTFOUND, "no run %s", idb);
+    }
+    *out = strdup(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return *out ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+}
+
 int store_run_detail(struct store_conn *c, int64_t id, cJSON **out,
                      struct weir_err *err)
 {

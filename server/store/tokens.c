@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/query.h"
+#include "store/read.h"
 
 #define XSTR(x) #x
 #define STR(x)  XSTR(x)

@@ -14,6 +14,7 @@
 #include <cJSON.h>
 
 #include "store/pool.h"
+#include "store/read.h"
 
 /* A token to record (store_token_insert()). */
 struct store_token_new {
@@ -22,14 +23,6 @@ struct store_token_new {
     const char *name;   /* free text; NULL or "" for none */
     int64_t expires_s;  /* lifetime in seconds; 0: never expires */
     const char *queues; /* JSON array of queue names; NULL: any queue */
-};
-
-/* A live token (neither revoked nor expired) as read back. */
-struct store_token {
-    int64_t id;        /* api_tokens.id */
-    char role[16];     /* "admin", "worker" or "read" */
-    char name[256];    /* free text; "" for an unnamed token */
-    char queues[2048]; /* JSON array of the queues it may serve; "": any */
 };
 
 /* Record a token. A name already held by a live token is WEIR_EEXISTS
@@ -50,12 +43,6 @@ WEIR_MUSTCHECK int store_token_lookup(struct store_conn *c, const char *hash,
 WEIR_MUSTCHECK int store_token_get(struct store_conn *c, const char *hash,
                                    char *role, size_t role_len, char *name,
                                    size_t name_len, struct weir_err *err);
-
-/* Every token, oldest first, as a JSON array of {id, name, role,
- * created_at, last_used_at, expires_at, revoked_at, queues, state}; never
- * a secret or a hash. */
-WEIR_MUSTCHECK int store_token_list(struct store_conn *c, cJSON **out,
-                                    struct weir_err *err);
 
 /* Revoke the live token named `name`: WEIR_ENOTFOUND when none is,
  * WEIR_ECONFLICT when it is the last live admin token. */
@@ -85,18 +72,5 @@ WEIR_MUSTCHECK int store_token_first_admin(struct store_conn *c,
  * registered it: WEIR_EFORBIDDEN when another live token holds it. */
 WEIR_MUSTCHECK int store_worker_bind(struct store_conn *c, int64_t worker_id,
                                      int64_t token_id, struct weir_err *err);
-
-/* 0 when worker worker_id is bound to the token whose SHA-256 hex is
- * hash; WEIR_ENOTFOUND for no such worker, WEIR_EFORBIDDEN for another
- * token's worker. */
-WEIR_MUSTCHECK int store_worker_owned(struct store_conn *c, int64_t worker_id,
-                                      const char *hash, struct weir_err *err);
-
-/* 0 when each existing attempt of ids (a PostgreSQL array literal such as
- * "{1,2}") was leased by a worker bound to the token of hash;
- * WEIR_EFORBIDDEN naming the first that was not. Unknown ids are left to
- * the caller. */
-WEIR_MUSTCHECK int store_attempts_owned(struct store_conn *c, const char *ids,
-                                        const char *hash, struct weir_err *err);
 
 #endif

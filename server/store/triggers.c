@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/query.h"
+#include "store/read.h"
 
 int store_trig_guard(struct store_conn *c, const char *dag_id, const char *key,
                      int64_t logical_time, int64_t cooldown_ms, const char *tz,

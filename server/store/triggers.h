@@ -102,15 +102,6 @@ WEIR_MUSTCHECK int store_trig_state(struct store_conn *c, const char *dag_id,
                                     struct weir_err *err);
 
 /*
- * Events newest first: up to limit with a stored id below cursor (0 for
- * the newest), only those run_id consumed unless it is 0, as a new array
- * *out of {id, ext_id, name, payload, received_at, runs}.
- */
-WEIR_MUSTCHECK int store_events_list(struct store_conn *c, int limit,
-                                     int64_t cursor, int64_t run_id,
-                                     cJSON **out, struct weir_err *err);
-
-/*
  * Delete up to limit events received more than retention_s seconds ago
  * that no trigger_events row names (neither pending for a trigger nor
  * consumed by a run), oldest first, in one statement; *deleted says how

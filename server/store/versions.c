@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store/query.h"
+#include "store/read.h"
 
 /* Free the strings of item, a struct store_dag_version (store_item_cb). */
 static void version_item_cb(void *item)

@@ -16,23 +16,7 @@
 #include <cJSON.h>
 
 #include "store/pool.h"
-
-/* A row of dag_versions without its source. */
-struct store_dag_version {
-    int64_t id;         /* version id */
-    char *hash;         /* SHA-256 of the source */
-    char *origin;       /* "file" or "api" */
-    char *path;         /* the file it came from, or NULL */
-    int64_t created_at; /* Unix seconds */
-};
-
-/* Free an array from store_dag_versions(). */
-void store_dag_versions_free(struct store_dag_version *v, size_t n);
-
-/* The versions of DAG id, newest first; WEIR_ENOTFOUND for no such DAG. */
-WEIR_MUSTCHECK int store_dag_versions(struct store_conn *c, const char *id,
-                                      struct store_dag_version **out, size_t *n,
-                                      struct weir_err *err);
+#include "store/read.h"
 
 /*
  * The source text of a version, as a new NUL-terminated string *source of

@@ -400,8 +400,80 @@ def test_approval_shown():
           "triggers of an unknown DAG: %d %s %s" % (code, out, err))
 
 
+def test_nul_escapes():
+    """One policy for a JSON \\u0000 escape (docs/api.md): text cannot hold
+    NUL, so it is refused with its place, on every route but the log lines
+    (which keep whatever a step printed, as U+FFFD)."""
+    body = {"name": "api-nul\u0000x"}
+    col = json.dumps(body).index("\\u0000") + 1
+    code, b = post("/api/v1/events", body)
+    msg = message(b)
+    check(code == 400 and "\\u0000" in msg and
+          "line 1, column %d" % col in msg,
+          "an event name with \\u0000: want 400 naming the place, got %d %s"
+          % (code, b))
+    code, b = post("/api/v1/dags/api-ok/runs",
+                   {"params": {"who": "a\u0000b"}})
+    check(code == 400 and "\\u0000" in message(b),
+          "a param with \\u0000: want 400, got %d %s" % (code, b))
+    # an escaped backslash before u0000 is text, not an escape
+    code, b = post("/api/v1/events", {"name": "api-nul\\u0000x"})
+    check(code == 202, "a name holding a backslash and u0000: %d %s" %
+          (code, b))
+    src = "dag: api-nul\nsteps:\n  - id: a\n    run: \"echo \u0000\"\n"
+    code, b = post("/api/v1/dags", {"source": src})
+    msg = message(b)
+    check(code == 400 and "\\u0000" in msg and "line 1, column" in msg,
+          "a submitted DAG with \\u0000: want 400 naming the place, got "
+          "%d %s" % (code, b))
+    # A document without `dag:` is refused from the one parse.
+    code, b = post("/api/v1/dags",
+                   {"source": "steps:\n  - id: a\n    run: \"true\"\n"})
+    check(code == 400 and "dag:" in message(b) and
+          b["error"]["details"][0]["line"] == 1,
+          "a submitted DAG without dag: %d %s" % (code, b))
+
+
+def token_scans():
+    """Index and table scans of api_tokens so far, as the server's
+    connections reported them (PostgreSQL flushes a connection's counters
+    at most 10 s after it goes idle)."""
+    q = ("SELECT coalesce(idx_scan, 0) + coalesce(seq_scan, 0) FROM "
+         "pg_stat_user_tables WHERE relname = 'api_tokens'")
+    out = subprocess.run(os.environ["WEIR_PSQL"].split() + ["-tAc", q],
+                         capture_output=True, text=True, timeout=30)
+    check(out.returncode == 0, "psql: %s" % out.stderr)
+    return int(out.stdout.strip() or "0")
+
+
+def scans_of(path, calls):
+    """Scans of api_tokens made while calling GET path calls times."""
+    time.sleep(12)  # earlier calls reported
+    before = token_scans()
+    for _ in range(calls):
+        code, b = req("GET", path, READ)
+        check(code == 200, "GET %s: %d %s" % (path, code, b))
+    time.sleep(12)  # these calls reported
+    return token_scans() - before
+
+
+def test_caller_looked_up_once():
+    """A request looks its token up once: /session answers role and name
+    from that one lookup (it asked three times before), so it scans the
+    tokens table no more than a route that only checks its token."""
+    calls = 100
+    plain = scans_of("/api/v1/runs?limit=1", calls)
+    session = scans_of("/api/v1/session", calls)
+    print("token lookups: %d calls scanned api_tokens %d times for "
+          "/session, %d for /runs" % (calls, session, plain))
+    check(calls <= plain and session < plain * 3 // 2,
+          "%d /session calls scanned api_tokens %d times, %d /runs calls "
+          "%d times (want one lookup a call)" % (calls, session, calls, plain))
+
+
 run_tests("integration.api", [
     test_unknown_keys, test_wrong_types, test_api_param_types,
     test_cli_param_types, test_wait_and_exit_codes, test_listings,
-    test_registry_governance, test_approval_shown,
+    test_registry_governance, test_approval_shown, test_nul_escapes,
+    test_caller_looked_up_once,
 ])

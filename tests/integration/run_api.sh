@@ -24,8 +24,8 @@ harness_check_dags
 harness_start_worker "$worker" api-worker --slots 4
 
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
-    WEIR_READ="$reader" WEIR_CLI="$cli" \
-    timeout 150 python3 "$src/tests/integration/api_test.py" || rc=1
+    WEIR_READ="$reader" WEIR_CLI="$cli" WEIR_PSQL="$pg psql $tmp/pg" \
+    timeout 200 python3 "$src/tests/integration/api_test.py" || rc=1
 
 harness_stop_worker
 harness_stop_server
