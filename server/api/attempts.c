@@ -206,27 +206,25 @@ void api_attempt_logs_post(struct http_req *req)
  * canceled, the signal, the duration), with the request's own "lease" and
  * "more"; those of one of "more", with its "attempt_id".
  */
+/* What a completion and each of its "more" report. */
+// clang-format off
+#define RESULT_KEYS                                                            \
+    {"lease_id", API_STR | API_REQUIRED},                                      \
+    {"exit_code", API_NUM | API_NULL},                                         \
+    {"timed_out", API_BOOL},                                                   \
+    {"canceled", API_BOOL},                                                    \
+    {"signal", API_NUM},                                                       \
+    {"duration_ms", API_NUM},                                                  \
+    {"outputs", API_OBJ | API_NULL},                                           \
+    {"error", API_STR | API_NULL}
+// clang-format on
 static const struct api_key complete_keys[] = {
-    {"lease_id", API_STR | API_REQUIRED},
-    {"exit_code", API_NUM | API_NULL},
-    {"timed_out", API_BOOL},
-    {"canceled", API_BOOL},
-    {"signal", API_NUM},
-    {"duration_ms", API_NUM},
-    {"outputs", API_OBJ | API_NULL},
-    {"error", API_STR | API_NULL},
+    RESULT_KEYS,
     {"lease", API_OBJ | API_NULL},
     {"more", API_ARR | API_NULL},
 };
 static const struct api_key more_keys[] = {
-    {"lease_id", API_STR | API_REQUIRED},
-    {"exit_code", API_NUM | API_NULL},
-    {"timed_out", API_BOOL},
-    {"canceled", API_BOOL},
-    {"signal", API_NUM},
-    {"duration_ms", API_NUM},
-    {"outputs", API_OBJ | API_NULL},
-    {"error", API_STR | API_NULL},
+    RESULT_KEYS,
     {"attempt_id", API_NUM | API_REQUIRED},
 };
 

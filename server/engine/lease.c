@@ -410,6 +410,22 @@ static int worker_seen(struct engine *e, struct store_conn *c,
     return rc;
 }
 
+/* Record as failed the attempts claimed in a committed transaction whose
+ * templates could not be rendered (claims_to_docs() set them aside). */
+static void fail_later(struct engine *e, struct store_conn *c,
+                       const struct unrendered *later, size_t n_later)
+{
+    for (size_t k = 0; k < n_later; k++) {
+        struct weir_err ferr = {0};
+        char q[300];
+
+        if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) != 0)
+            log_warn("event=render_fail_unrecorded attempt=%lld msg=%s",
+                     (long long)later[k].cl.attempt_id,
+                     log_quote(ferr.msg, q, sizeof(q)));
+    }
+}
+
 /* One claim; *retry_ms gets the wait until a retry comes due (or -1). */
 static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
                       int64_t *retry_ms, struct weir_err *err)
@@ -438,15 +454,8 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
         rc = claims_to_docs(e, c, v, n, arr, NULL, 0, &later, &n_later, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
-    for (size_t k = 0; rc == 0 && k < n_later; k++) {
-        struct weir_err ferr = {0};
-        char q[300];
-
-        if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) != 0)
-            log_warn("event=render_fail_unrecorded attempt=%lld msg=%s",
-                     (long long)later[k].cl.attempt_id,
-                     log_quote(ferr.msg, q, sizeof(q)));
-    }
+    if (rc == 0)
+        fail_later(e, c, later, n_later);
     store_conn_put(c);
     free(v);
     free(later);
@@ -673,15 +682,8 @@ int engine_complete_batch(struct engine *e, struct engine_completion *v,
     if (rc == 0)
         rc = store_tx_commit(c, err);
     batch_free(e, &b, n);
-    for (size_t k = 0; rc == 0 && k < n_later; k++) {
-        struct weir_err ferr = {0};
-        char q[300];
-
-        if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) != 0)
-            log_warn("event=render_fail_unrecorded attempt=%lld msg=%s",
-                     (long long)later[k].cl.attempt_id,
-                     log_quote(ferr.msg, q, sizeof(q)));
-    }
+    if (rc == 0)
+        fail_later(e, c, later, n_later);
     store_conn_put(c);
     if (rc == 0 && (spare > 0 || n_later > 0 || must_wake(&made, cl, n_cl)))
         hub_bump(e->hub);
