@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The shared HTTP client over libcurl (see httpc.h for the design). */
 #include "httpc.h"
+#include "grow.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -152,18 +153,8 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *ud)
         b->over = true;
         return 0; /* too big: libcurl fails the transfer */
     }
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *p;
-
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        p = realloc(b->p, cap);
-        if (p == NULL)
-            return 0;
-        b->p = p;
-        b->cap = cap;
-    }
+    if (!WEIR_GROW(b->p, b->cap, b->n + n + 1, 4096, 0))
+        return 0;
     memcpy(b->p + b->n, ptr, n);
     b->n += n;
     b->p[b->n] = '\0';

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "tmpl_shell.h"
 
 #define SHOW_MAX 60 /* longest expression quoted in an error */
@@ -178,28 +179,16 @@ static int scan_next(struct scanner *s, struct piece *pc, struct weir_err *err,
 /* Make room for more bytes and a NUL, within TMPL_MAX_LEN. */
 static int obuf_reserve(struct obuf *b, size_t more, struct weir_err *err)
 {
-    size_t cap;
-    char *p;
-
     if (more > TMPL_MAX_LEN - b->len) {
         weir_err_set(err, WEIR_ETOOBIG, "rendered text is longer than %d bytes",
                      TMPL_MAX_LEN);
         return WEIR_ETOOBIG;
     }
-    if (b->len + more < b->cap)
-        return 0;
-    cap = b->cap < 256 ? 256 : b->cap;
-    while (cap <= b->len + more)
-        cap *= 2;
-    if (cap > (size_t)TMPL_MAX_LEN + 1)
-        cap = (size_t)TMPL_MAX_LEN + 1;
-    p = realloc(b->p, cap);
-    if (p == NULL) {
+    if (!WEIR_GROW(b->p, b->cap, b->len + more + 1, 256,
+                   (size_t)TMPL_MAX_LEN + 1)) {
         weir_err_set(err, WEIR_ENOMEM, "out of memory rendering text");
         return WEIR_ENOMEM;
     }
-    b->p = p;
-    b->cap = cap;
     return 0;
 }
 

@@ -14,14 +14,9 @@
 #include <time.h>
 
 #include "api/api.h"
-#include "api/auth.h"
 #include "config.h"
-#include "engine/events.h"
-#include "engine/metrics.h"
-#include "jobs/dagdir.h"
-#include "jobs/notify.h"
-#include "jobs/reaper.h"
-#include "jobs/scheduler.h"
+#include "engine/engine.h"
+#include "jobs/jobs.h"
 #include "log.h"
 #include "store/store.h"
 

@@ -18,6 +18,7 @@
 
 #include "expr.h"
 #include "fsutil.h"
+#include "grow.h"
 #include "outputs.h"
 
 /* Integers above this do not survive a trip through a JSON double. */
@@ -71,16 +72,9 @@ static int env_set(struct envb *e, const char *name, const char *value,
         e->v[at] = entry;
         return 0;
     }
-    if (e->n + 2 > e->cap) {
-        size_t cap = e->cap ? 2 * e->cap : 32;
-        char **v = realloc(e->v, cap * sizeof(*v));
-
-        if (v == NULL) {
-            free(entry);
-            return weir_err_set(err, WEIR_ENOMEM, "environment: out of memory");
-        }
-        e->v = v;
-        e->cap = cap;
+    if (!WEIR_GROW(e->v, e->cap, e->n + 2, 32, 0)) {
+        free(entry);
+        return weir_err_set(err, WEIR_ENOMEM, "environment: out of memory");
     }
     e->v[e->n++] = entry;
     e->v[e->n] = NULL;

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "api/auth.h" /* IWYU pragma: export */
 #include "engine/engine.h"
 #include "http/http.h"
 #include "store/read.h" /* reads: the read models, DAGs, versions, tokens */

@@ -9,6 +9,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "grow.h"
+
 #define DAGCACHE_MAX 512 /* entries kept before evicting unused ones */
 
 struct entry {
@@ -89,17 +91,7 @@ static void evict_one(struct dagcache *c)
 
 static bool grow(struct dagcache *c)
 {
-    size_t cap = c->cap ? c->cap * 2 : 16;
-    struct entry *v;
-
-    if (c->n < c->cap)
-        return true;
-    v = realloc(c->v, cap * sizeof(*v));
-    if (v == NULL)
-        return false;
-    c->v = v;
-    c->cap = cap;
-    return true;
+    return WEIR_GROW(c->v, c->cap, c->n + 1, 16, 0);
 }
 
 const struct dag *dagcache_insert(struct dagcache *c, int64_t version_id,

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "grow.h"
+
 #define SEEN_MAX 4096 /* workers remembered; past it the table starts over */
 
 /* When a worker's last-seen time was last written to the database. */
@@ -126,15 +128,8 @@ static struct hub_seen *seen_add(struct hub *h, int64_t worker_id)
 {
     if (h->n_seen == SEEN_MAX)
         h->n_seen = 0;
-    if (h->n_seen == h->cap_seen) {
-        size_t cap = h->cap_seen ? h->cap_seen * 2 : 16;
-        struct hub_seen *v = realloc(h->seen, cap * sizeof(*v));
-
-        if (v == NULL)
-            return NULL;
-        h->seen = v;
-        h->cap_seen = cap;
-    }
+    if (!WEIR_GROW(h->seen, h->cap_seen, h->n_seen + 1, 16, 0))
+        return NULL;
     h->seen[h->n_seen].worker_id = worker_id;
     return &h->seen[h->n_seen++];
 }

@@ -115,17 +115,7 @@ static char *claim_other(struct dagdir *dd, const char *id, const char *path)
 
 static bool claims_grow(struct dagdir *dd)
 {
-    size_t cap = dd->cap_claims ? dd->cap_claims * 2 : 32;
-    struct claim *v;
-
-    if (dd->n_claims < dd->cap_claims)
-        return true;
-    v = realloc(dd->claims, cap * sizeof(*v));
-    if (v == NULL)
-        return false;
-    dd->claims = v;
-    dd->cap_claims = cap;
-    return true;
+    return WEIR_GROW(dd->claims, dd->cap_claims, dd->n_claims + 1, 32, 0);
 }
 
 /* Record that path holds id, replacing any older claim on id. Out of
