@@ -776,7 +776,9 @@ static int task_attempt_ended(struct run_ctx *x, size_t i,
             return weir_err_set(err, WEIR_ENOMEM, "out of memory");
         /* Downstream `if:` decided in this same transaction reads them. */
         cJSON_Delete(r->t->outputs);
-        r->t->outputs = cJSON_Parse(r->outputs);
+        r->t->outputs = o->outputs_doc != NULL
+                            ? cJSON_Duplicate(o->outputs_doc, 1)
+                            : cJSON_Parse(r->outputs);
         if (r->t->outputs == NULL)
             return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     } else if (to == TASK_UP_FOR_RETRY) {

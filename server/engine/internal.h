@@ -121,6 +121,8 @@ struct outcome {
     const char *outputs;      /* JSON object text, or NULL */
     const char *error;        /* or NULL */
     bool no_retry;            /* fail the task even if tries remain */
+    const cJSON *outputs_doc; /* outputs as parsed from the request, when
+                                 it was one: copied, not parsed again */
 };
 WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
                                          const struct store_attempt *a,

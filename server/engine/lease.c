@@ -203,7 +203,7 @@ static int fail_unrendered(struct engine *e, struct store_conn *c,
                            struct weir_err *err)
 {
     struct store_attempt a = {0};
-    struct outcome o = {ATTEMPT_FAILED, NULL, NULL, msg, true};
+    struct outcome o = {ATTEMPT_FAILED, NULL, NULL, msg, true, NULL};
     char q[300];
     int rc = store_tx_begin(c, err);
 
@@ -626,7 +626,10 @@ static int batch_finish(struct engine *e, struct engine_completion *v, size_t n,
             a[k] = b->a[i];
             o[k] = (struct outcome){result_state(res),
                                     res->has_exit ? &res->exit_code : NULL,
-                                    b->outputs[i], res->error, false};
+                                    b->outputs[i],
+                                    res->error,
+                                    false,
+                                    res->outputs};
             k++;
         }
         rc = engine_finish_in(e, &b->x[r], a, o, k, err);

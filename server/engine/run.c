@@ -431,7 +431,7 @@ static int expire_one(struct engine *e, struct store_conn *c, int64_t id,
 {
     struct store_attempt a = {0};
     char msg[120];
-    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false};
+    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false, NULL};
     int rc = store_tx_begin(c, err);
 
     snprintf(msg, sizeof(msg),
