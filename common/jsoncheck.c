@@ -133,3 +133,87 @@ char *json_print(const cJSON *v)
         return NULL;
     return cJSON_PrintBuffered((cJSON *)v, (int)n, 0);
 }
+
+/*
+ * No lock around cJSON: a parse shares no state between threads that
+ * anyone reads. cJSON does write its last error into a global
+ * (cJSON_GetErrorPtr) on every parse, from any thread: a data race in
+ * the C11 sense on a pointer nobody reads (every caller takes the place
+ * of an error from return_parse_end, or reports none), so it changes no
+ * outcome; a thread sanitizer would report it. Its allocator hooks are
+ * never changed (no cJSON_InitHooks), and the process never calls
+ * setlocale, so the decimal point cJSON reads is always ".". The other
+ * cJSON_Parse calls (stored JSON read back in the engine and the store)
+ * rely on the same.
+ */
+
+long json_nul_find(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (text[i + 1] == 'u' && i + 5 < len &&
+            memcmp(text + i + 2, "0000", 4) == 0)
+            return (long)i;
+        i++; /* skip the escaped character */
+    }
+    return -1;
+}
+
+void json_nul_replace(char *text, size_t len)
+{
+    long at;
+    size_t from = 0;
+
+    while (from < len && (at = json_nul_find(text + from, len - from)) >= 0) {
+        memcpy(text + from + (size_t)at + 2, "fffd", 4);
+        from += (size_t)at + 6;
+    }
+}
+
+/* The line and column (from 1) of byte off of text. */
+static void text_place(const char *text, size_t off, size_t len, size_t *line,
+                       size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+        *line += text[i] == '\n';
+        *col = text[i] == '\n' ? 1 : *col + 1;
+    }
+}
+
+int json_parse_text(const char *text, size_t len, cJSON **out,
+                    struct weir_err *err)
+{
+    const char *end = NULL;
+    size_t line, col, off;
+    long nul = json_nul_find(text, len);
+    cJSON *j;
+
+    if (nul >= 0) {
+        text_place(text, (size_t)nul, len, &line, &col);
+        return weir_err_set(err, WEIR_EINVAL,
+                            "the JSON text holds a \\u0000 escape at line "
+                            "%zu, column %zu: text cannot hold a NUL "
+                            "character",
+                            line, col);
+    }
+    if (json_depth_check(text, len, JSON_DEPTH_MAX, err) < 0)
+        return err->code;
+    j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    while (j != NULL && end != NULL && end < text + len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+        end++;
+    if (j != NULL && end == text + len) {
+        *out = j;
+        return 0;
+    }
+    cJSON_Delete(j); /* bytes after the value, a NUL byte among them */
+    off = end && end >= text ? (size_t)(end - text) : 0;
+    text_place(text, off, len, &line, &col);
+    return weir_err_set(
+        err, WEIR_EPARSE, "%s at line %zu, column %zu (byte %zu)",
+        len == 0 ? "the text is empty; expected JSON" : "malformed JSON", line,
+        col, off);
+}

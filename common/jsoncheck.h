@@ -40,4 +40,23 @@ size_t json_size(const cJSON *v, size_t limit);
  * twice the text): freed with cJSON_free; NULL when out of memory. */
 char *json_print(const cJSON *v);
 
+/* The offset of the first \u0000 escape in JSON text, or -1. A backslash
+ * outside a string is invalid JSON anyway, so escapes are found without
+ * tracking strings; each escape is skipped whole, so "\\u0000" is not
+ * one. */
+long json_nul_find(const char *text, size_t len);
+
+/* Rewrite each \u0000 escape of text as \ufffd (U+FFFD), in place. */
+void json_nul_replace(char *text, size_t len);
+
+/*
+ * The one reading of JSON received from a client: len bytes of text,
+ * all of them one JSON value (trailing bytes are an error), at most
+ * JSON_DEPTH_MAX deep, and no \u0000 escape (text cannot hold a NUL: a
+ * value would end early in C). Returns 0 with *out (cJSON_Delete it), or
+ * WEIR_EINVAL / WEIR_EPARSE with err naming line and column.
+ */
+WEIR_MUSTCHECK int json_parse_text(const char *text, size_t len, cJSON **out,
+                                   struct weir_err *err);
+
 #endif

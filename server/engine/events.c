@@ -642,14 +642,13 @@ static int hook_open(struct engine *e, struct store_conn *c,
     return rc;
 }
 
-/* The body as a JSON payload: at most JSON_DEPTH_MAX deep, UTF-8. */
+/* The body as a JSON payload, read as every request body is
+ * (json_parse_text(): whole, not too deep, no \u0000), in UTF-8. */
 static int hook_payload(const struct hook_in *h, cJSON **out,
                         struct weir_err *err)
 {
-    int rc = json_depth_check(h->body, h->len, JSON_DEPTH_MAX, err);
+    int rc = json_parse_text(h->body, h->len, out, err);
 
-    if (rc == 0 && (*out = cJSON_ParseWithLength(h->body, h->len)) == NULL)
-        rc = weir_err_set(err, WEIR_EPARSE, "the body is not JSON");
     if (rc == 0)
         rc = json_utf8_check(*out, "body", err);
     return rc;

@@ -571,83 +571,12 @@ static void body_append(struct http_req *req, const char *data, size_t len)
     req->body[req->body_len] = '\0';
 }
 
-/*
- * No lock around cJSON: a parse touches no state shared between threads
- * that anyone reads. cJSON writes its last error into a global
- * (cJSON_GetErrorPtr), which nothing here reads: every caller takes the
- * place of an error from return_parse_end or reports none. Its allocator
- * hooks are never changed (no cJSON_InitHooks), and the process never
- * calls setlocale, so the decimal point cJSON reads is always ".".
- * The other cJSON_Parse calls (stored JSON read back in the engine and
- * the store) rely on the same, so none of them takes a lock either.
- */
-
-/* The offset of the first \u0000 escape in JSON text, or -1. A backslash
- * outside a string is invalid JSON anyway, so escapes can be found
- * without tracking strings; each escape is skipped whole, so "\\u0000"
- * is not one. With replace set, each becomes \ufffd instead and -1 is
- * returned. */
-static long nul_escape_find(char *text, size_t len, bool replace)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (text[i] != '\\')
-            continue;
-        if (text[i + 1] == 'u' && i + 5 < len &&
-            memcmp(text + i + 2, "0000", 4) == 0) {
-            if (!replace)
-                return (long)i;
-            memcpy(text + i + 2, "fffd", 4);
-        }
-        i++; /* skip the escaped character */
-    }
-    return -1;
-}
-
-/* The line and column (from 1) of byte off of text. */
-static void text_place(const char *text, size_t off, size_t len, size_t *line,
-                       size_t *col)
-{
-    *line = 1;
-    *col = 1;
-    for (size_t i = 0; i < off && i < len; i++) {
-        *line += text[i] == '\n';
-        *col = text[i] == '\n' ? 1 : *col + 1;
-    }
-}
-
 int http_json_parse(char *text, size_t len, bool replace_nul, cJSON **out,
                     struct weir_err *err)
 {
-    const char *end = NULL;
-    size_t line, col, off;
-    long nul = nul_escape_find(text, len, replace_nul);
-    cJSON *j;
-
-    if (nul >= 0) {
-        text_place(text, (size_t)nul, len, &line, &col);
-        return weir_err_set(err, WEIR_EINVAL,
-                            "the JSON text holds a \\u0000 escape at line "
-                            "%zu, column %zu: text cannot hold a NUL "
-                            "character",
-                            line, col);
-    }
-    if (json_depth_check(text, len, JSON_DEPTH_MAX, err) < 0)
-        return err->code;
-    j = cJSON_ParseWithOpts(text, &end, 1);
-    if (j != NULL && (size_t)(end - text) == len) {
-        *out = j;
-        return 0;
-    }
-    if (j != NULL)
-        end = text + strlen(text); /* a NUL byte inside the text */
-    cJSON_Delete(j);
-    off = end && end >= text ? (size_t)(end - text) : 0;
-    text_place(text, off, len, &line, &col);
-    return weir_err_set(err, WEIR_EPARSE,
-                        "%s at line %zu, column %zu (byte %zu)",
-                        len == 0 ? "the request body is empty; expected JSON"
-                                 : "malformed JSON",
-                        line, col, off);
+    if (replace_nul)
+        json_nul_replace(text, len);
+    return json_parse_text(text, len, out, err);
 }
 
 /* Parse the JSON body; on failure reply 400 with the place. Routes that

@@ -157,7 +157,7 @@ def before():
 
     # webhooks: signature checked, when: filters on the body
     def hook(body, sig=None, expect=202):
-        raw = json.dumps(body).encode()
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         if sig is None:
             sig = "sha256=" + hmac.new(SECRET.encode(), raw,
                                        hashlib.sha256).hexdigest()
@@ -179,6 +179,15 @@ def before():
     r = runs("trg-hook")
     check(len(r) == 1 and r[0]["trigger"]["kind"] == "webhook",
           "webhook run %s" % r)
+    # a signed body is read as every request body is: a \u0000 escape
+    # (which would cut "main\u0000x" to "main" in a when: filter) and bytes
+    # after the JSON value are refused with their place, and start nothing
+    b = hook(b'{"ref": "refs/heads/main\\u0000x"}', expect=400)
+    check("\\u0000 escape at line 1, column 25" in json.dumps(b),
+          "hook with \\u0000: %s" % b)
+    b = hook(b'{"ref": "refs/heads/main"} {"more": 1}', expect=400)
+    check("line 1, column 28" in json.dumps(b), "hook with trailing bytes: %s" % b)
+    check(len(runs("trg-hook")) == 1, "refused hooks started no run")
     # an unknown trigger is refused like a bad signature (no probing)
     code, b = req("POST", "/api/v1/hooks/trg-hook/nope", None, data=b"{}")
     check(code == 401, "unknown hook: %d" % code)
