@@ -124,6 +124,11 @@ static int token_request(const cJSON *b, struct engine_token_spec *spec,
     *queues = cJSON_IsArray(q) ? cJSON_PrintUnformatted(q) : NULL;
     if (cJSON_IsArray(q) && *queues == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    if (*queues != NULL && strlen(*queues) >= STORE_TOKEN_QUEUES_LEN)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "\"queues\": the names take %zu bytes as a JSON "
+                            "array, at most %d",
+                            strlen(*queues), STORE_TOKEN_QUEUES_LEN - 1);
     spec->queues = *queues;
     return 0;
 }

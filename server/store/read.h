@@ -179,12 +179,16 @@ WEIR_MUSTCHECK int store_metric_samples(struct store_conn *c, const char *name,
 
 /* store/tokens.c */
 
+/* Bytes a token's queues take as a JSON array, NUL included. */
+#define STORE_TOKEN_QUEUES_LEN 2048
+
 /* A live token (neither revoked nor expired) as read back. */
 struct store_token {
-    int64_t id;        /* api_tokens.id */
-    char role[16];     /* "admin", "worker" or "read" */
-    char name[256];    /* free text; "" for an unnamed token */
-    char queues[2048]; /* JSON array of the queues it may serve; "": any */
+    int64_t id;     /* api_tokens.id */
+    char role[16];  /* "admin", "worker" or "read" */
+    char name[256]; /* free text; "" for an unnamed token */
+    char queues[STORE_TOKEN_QUEUES_LEN]; /* JSON array of the queues it may
+                                           serve; "": any */
 };
 
 /* Every token, oldest first, as a JSON array of {id, name, role,

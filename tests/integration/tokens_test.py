@@ -194,6 +194,17 @@ def test_queues():
     check(code == 403, "register for prod and dev: %d %s" % (code, b))
     code, b = register(t, "q-1", ["prod"])
     check(code == 200, "register for prod: %d %s" % (code, b))
+    # queues that fit the API's count but not the stored list are refused
+    # at creation with their size, not accepted into a token that cannot
+    # register (a 500 at its first registration before)
+    many = ["q%02d-" % i + "x" * 59 for i in range(64)]
+    code, b = req("POST", "/api/v1/tokens", ADMIN,
+                  {"role": "worker", "name": "too-many-queues", "queues": many})
+    check(code == 400 and "at most 2047" in str(b),
+          "queues over the stored size: %d %s" % (code, b))
+    code, b = req("GET", "/api/v1/tokens", ADMIN)
+    check(not any(x["name"] == "too-many-queues" for x in b["tokens"]),
+          "a refused token is not stored")
 
 
 def test_last_admin():
