@@ -46,13 +46,14 @@ int engine_attempt_beat(struct engine *e, int64_t attempt_id,
                         struct weir_err *err)
 {
     struct store_conn *c = NULL;
+    bool held = true;
     int rc = store_conn_get(e->store, &c, err);
 
     if (rc == 0)
         rc = store_attempt_beat(c, attempt_id, lease_id, e->lease_ttl_ms,
-                                cancel, err);
+                                cancel, &held, err);
     store_conn_put(c);
-    return rc == WEIR_ECONFLICT ? engine_stale_lease(err, attempt_id) : rc;
+    return rc == 0 && !held ? engine_stale_lease(err, attempt_id) : rc;
 }
 
 int engine_logs_append(struct engine *e, int64_t attempt_id,
@@ -60,11 +61,12 @@ int engine_logs_append(struct engine *e, int64_t attempt_id,
                        const char *capped, int *inserted, struct weir_err *err)
 {
     struct store_conn *c = NULL;
+    bool held = true;
     int rc = store_conn_get(e->store, &c, err);
 
     if (rc == 0)
         rc = store_logs_append(c, attempt_id, lease_id, lines, capped, inserted,
-                               err);
+                               &held, err);
     store_conn_put(c);
-    return rc == WEIR_ECONFLICT ? engine_stale_lease(err, attempt_id) : rc;
+    return rc == 0 && !held ? engine_stale_lease(err, attempt_id) : rc;
 }

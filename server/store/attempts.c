@@ -355,7 +355,8 @@ int store_attempts_lock(struct store_conn *c, const int64_t *ids,
 }
 
 int store_attempt_beat(struct store_conn *c, int64_t id, const char *lease,
-                       int64_t ttl_ms, bool *cancel, struct weir_err *err)
+                       int64_t ttl_ms, bool *cancel, bool *held,
+                       struct weir_err *err)
 {
     char idb[WEIR_I64_LEN], ttl[WEIR_I64_LEN];
     const char *params[3] = {idb, lease, ttl};
@@ -376,10 +377,8 @@ int store_attempt_beat(struct store_conn *c, int64_t id, const char *lease,
         3, params, &r, err);
     if (rc < 0)
         return rc;
-    /* the engine words the refusal: engine_stale_lease() */
-    if (PQntuples(r) != 1)
-        rc = weir_err_set(err, WEIR_ECONFLICT, "stale lease");
-    else
+    *held = PQntuples(r) == 1;
+    if (*held)
         *cancel = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
     PQclear(r);
     return rc;
@@ -476,7 +475,7 @@ int store_leases_extend(struct store_conn *c, int64_t ttl_ms,
 
 int store_logs_append(struct store_conn *c, int64_t id, const char *lease,
                       const char *lines, const char *capped, int *inserted,
-                      struct weir_err *err)
+                      bool *held, struct weir_err *err)
 {
     char idb[WEIR_I64_LEN];
     const char *params[4] = {idb, lease, lines, capped};
@@ -499,10 +498,8 @@ int store_logs_append(struct store_conn *c, int64_t id, const char *lease,
         4, params, &r, err);
     if (rc < 0)
         return rc;
-    /* the engine words the refusal: engine_stale_lease() */
-    if (store_val_i64(r, 0, 0) == 0)
-        rc = weir_err_set(err, WEIR_ECONFLICT, "stale lease");
-    else
+    *held = store_val_i64(r, 0, 0) != 0;
+    if (*held)
         *inserted = (int)store_val_i64(r, 0, 1);
     PQclear(r);
     return rc;

@@ -98,11 +98,13 @@ WEIR_MUSTCHECK int store_attempts_lock(struct store_conn *c, const int64_t *ids,
  * The heartbeat of attempt id: extend its lease to ttl_ms from now and
  * touch its worker's last_seen_at. *cancel says the attempt should stop:
  * its task is no longer running this try (its run was canceled).
- * WEIR_ECONFLICT when the lease is stale or the attempt finished.
+ * *held is false (and nothing changes) when the lease is stale or the
+ * attempt finished: the engine words the refusal.
  */
 WEIR_MUSTCHECK int store_attempt_beat(struct store_conn *c, int64_t id,
                                       const char *lease, int64_t ttl_ms,
-                                      bool *cancel, struct weir_err *err);
+                                      bool *cancel, bool *held,
+                                      struct weir_err *err);
 
 /* Finish attempt a (running, locked) as `to`, with exit_code (NULL: none),
  * outputs (JSON object text or NULL) and error (or NULL). */
@@ -133,12 +135,12 @@ WEIR_MUSTCHECK int store_leases_extend(struct store_conn *c, int64_t ttl_ms,
  * Append log lines (a JSON array text of {seq, ts, stream, line}) to a
  * running attempt whose lease is current; lines already stored (same
  * seq) are left alone. capped (a JSON object text, or NULL) records what
- * the worker's cap cut (attempts.log_capped). WEIR_ECONFLICT for a stale
- * lease.
+ * the worker's cap cut (attempts.log_capped). *held is false (and
+ * nothing is stored) for a stale lease.
  */
 WEIR_MUSTCHECK int store_logs_append(struct store_conn *c, int64_t id,
                                      const char *lease, const char *lines,
                                      const char *capped, int *inserted,
-                                     struct weir_err *err);
+                                     bool *held, struct weir_err *err);
 
 #endif

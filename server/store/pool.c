@@ -340,10 +340,19 @@ static int result_error(struct store_conn *c, const PGresult *r,
         return weir_err_set(err, WEIR_EUNAVAIL, "database unavailable: %s",
                             msg);
     }
-    if (strcmp(state, "23505") == 0)
-        return weir_err_set(err, WEIR_EEXISTS, "%s", msg);
-    if (strncmp(state, "23", 2) == 0)
-        return weir_err_set(err, WEIR_ECONFLICT, "%s", msg);
+    /* A constraint said no: the client hears which kind, the log the
+     * constraint and the rest (PostgreSQL's words name tables). */
+    if (strncmp(state, "23", 2) == 0) {
+        char q[600];
+
+        log_warn("event=db_constraint sqlstate=%s msg=%s", state,
+                 log_quote(msg, q, sizeof(q)));
+        return strcmp(state, "23505") == 0
+                   ? weir_err_set(err, WEIR_EEXISTS,
+                                  "it already exists (stored meanwhile)")
+                   : weir_err_set(err, WEIR_ECONFLICT,
+                                  "it conflicts with what is stored");
+    }
     return weir_err_set(err, WEIR_EINTERNAL, "database error %s: %s", state,
                         msg);
 }
