@@ -77,12 +77,29 @@ static int read_names(const char *full, struct names *out, int *errnum)
     return rc;
 }
 
+/* The folders from the root down to the one being walked, by device and
+ * inode: a link back to one of them is not walked again (a folder holding
+ * k links to itself would otherwise cost k^depth visits). */
+struct trail {
+    dev_t dev[DAGWALK_MAX_DEPTH + 1];
+    ino_t ino[DAGWALK_MAX_DEPTH + 1];
+};
+
 static int walk(const struct dagwalk *w, const char *rel, int depth,
-                struct weir_err *err);
+                struct trail *tr, struct weir_err *err);
+
+static bool on_trail(const struct trail *tr, int depth, const struct stat *st)
+{
+    for (int i = 0; i < depth; i++)
+        if (tr->dev[i] == st->st_dev && tr->ino[i] == st->st_ino)
+            return true;
+    return false;
+}
 
 /* One entry of folder rel: a folder to walk or a DAG file to hand over. */
 static int walk_entry(const struct dagwalk *w, const char *rel,
-                      const char *name, int depth, struct weir_err *err)
+                      const char *name, int depth, struct trail *tr,
+                      struct weir_err *err)
 {
     char *child = dagwalk_join(rel, name);
     char *full = child ? dagwalk_join(w->root, child) : NULL;
@@ -92,7 +109,8 @@ static int walk_entry(const struct dagwalk *w, const char *rel,
     if (full == NULL)
         rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     else if (stat(full, &st) == 0 && S_ISDIR(st.st_mode))
-        rc = walk(w, child, depth + 1, err);
+        rc = on_trail(tr, depth + 1, &st) ? 0
+                                          : walk(w, child, depth + 1, tr, err);
     else if (dagwalk_is_dag_file(name))
         rc = w->file(w->ctx, child, full);
     free(full);
@@ -101,7 +119,7 @@ static int walk_entry(const struct dagwalk *w, const char *rel,
 }
 
 static int walk(const struct dagwalk *w, const char *rel, int depth,
-                struct weir_err *err)
+                struct trail *tr, struct weir_err *err)
 {
     char *full = dagwalk_join(w->root, rel);
     struct names names = {0};
@@ -118,14 +136,18 @@ static int walk(const struct dagwalk *w, const char *rel, int depth,
                                 full, strerror(errnum));
     else if (rc == WEIR_ENOMEM)
         rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    else if (w->folder != NULL && stat(full, &st) == 0)
-        rc = w->folder(w->ctx, rel, &st);
+    else if (stat(full, &st) == 0) {
+        tr->dev[depth] = st.st_dev;
+        tr->ino[depth] = st.st_ino;
+        if (w->folder != NULL)
+            rc = w->folder(w->ctx, rel, &st);
+    }
     if (rc == 0 && names.n > 0 && depth >= DAGWALK_MAX_DEPTH) {
         if (w->too_deep != NULL)
             w->too_deep(w->ctx, full);
     } else {
         for (size_t i = 0; rc == 0 && i < names.n; i++)
-            rc = walk_entry(w, rel, names.v[i], depth, err);
+            rc = walk_entry(w, rel, names.v[i], depth, tr, err);
     }
     names_free(&names);
     free(full);
@@ -134,5 +156,8 @@ static int walk(const struct dagwalk *w, const char *rel, int depth,
 
 int dagwalk_run(const struct dagwalk *w, struct weir_err *err)
 {
-    return walk(w, "", 0, err);
+    struct trail tr;
+
+    memset(&tr, 0, sizeof(tr));
+    return walk(w, "", 0, &tr, err);
 }

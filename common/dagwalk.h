@@ -5,7 +5,8 @@
  * all three see the same files: every file named *.yaml or *.yml under
  * the root, in folders at most DAGWALK_MAX_DEPTH deep, names that start
  * with '.' left out, entries of a folder in byte order. A link to a
- * folder is followed (the depth bounds a loop of links).
+ * folder is followed, unless it leads back to a folder on the way down
+ * to it (a loop of links is walked once).
  */
 #ifndef WEIR_DAGWALK_H
 #define WEIR_DAGWALK_H

@@ -73,9 +73,9 @@ static int check_shorts(int argc, char *const argv[], int *i,
 
         if (s == NULL)
             return weir_err_set(err, WEIR_EINVAL, "unknown option -%c", *p);
+        if (s[1] == ':' && p[1] != '\0')
+            return 0; /* the rest is the value (required or optional) */
         if (s[1] == ':' && s[2] != ':') {
-            if (p[1] != '\0')
-                return 0; /* the rest is the value */
             if (*i + 1 >= argc)
                 return weir_err_set(err, WEIR_EINVAL, "-%c needs a value", *p);
             (*i)++;

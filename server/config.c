@@ -331,6 +331,10 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         cfg->create_token_role = arg;
         break;
     case OPT_TOKEN_NAME:
+        if (arg[0] == '\0' || strlen(arg) > CONFIG_TOKEN_NAME_MAX)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--token-name takes 1 to %d bytes, got %zu",
+                                CONFIG_TOKEN_NAME_MAX, strlen(arg));
         cfg->token_name = arg;
         break;
     case OPT_VERSION:

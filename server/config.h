@@ -6,6 +6,8 @@
 #ifndef WEIR_CONFIG_H
 #define WEIR_CONFIG_H
 
+#define CONFIG_TOKEN_NAME_MAX 200 /* bytes of --token-name, as the API */
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>

@@ -102,12 +102,13 @@ cp "$data/broken.yaml" "$tmp/tree/real/b.yaml"
 cp "$data/broken.yaml" "$tmp/tree/.hidden/b.yaml"
 cp "$data/broken.yaml" "$tmp/tree/real/b.yaml.txt"
 ln -s real "$tmp/tree/linked"
+ln -s .. "$tmp/tree/real/up" # a loop: walked once, not 16 levels deep
 run 1 "$weir" validate "$tmp/tree"
 [ "$(grep -c ':6:13: step "register" needs' "$tmp/err")" = 2 ] ||
     fail "validate of a tree: $(cat "$tmp/err")"
 grep -q "^$tmp/tree/linked/b.yaml:6:13:" "$tmp/err" ||
     fail "validate does not follow a link to a folder: $(cat "$tmp/err")"
-grep -q "hidden\|b.yaml.txt" "$tmp/err" && fail "validate read a hidden folder or a non-DAG file"
+grep -q "hidden\|b.yaml.txt\|deeper" "$tmp/err" && fail "validate read a hidden folder, a non-DAG file or a loop: $(cat "$tmp/err")"
 
 # validate: two files with one DAG id.
 mkdir "$tmp/dup"

@@ -47,6 +47,10 @@ grep -q -- '--bogus' "$tmp/flagerr" || fail "unknown flag not named: $(cat "$tmp
 [ $? -eq 2 ] || fail "a misspelt flag must exit 2"
 grep -qx 'weir-server: unknown option --listn (did you mean --listen?) (see weir-server --help)' "$tmp/flagerr" ||
     fail "misspelt flag: $(cat "$tmp/flagerr")"
+"$server" --database-url x --create-token read --token-name "$(head -c 201 /dev/zero | tr '\0' n)" >/dev/null 2>"$tmp/flagerr"
+[ $? -eq 2 ] || fail "a token name over 200 bytes must exit 2"
+grep -q -- '--token-name takes 1 to 200 bytes, got 201' "$tmp/flagerr" ||
+    fail "long token name: $(cat "$tmp/flagerr")"
 "$server" --database x >/dev/null 2>"$tmp/flagerr"
 [ $? -eq 2 ] || fail "an abbreviated flag must exit 2"
 grep -q 'unknown option --database (did you mean --database-url?)' "$tmp/flagerr" ||
