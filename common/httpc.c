@@ -198,9 +198,13 @@ static CURL *handle_take(struct httpc *c)
                               c->connect_timeout_ms) == CURLE_OK;
     if (ok && c->user_agent != NULL)
         ok = curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent) == CURLE_OK;
-    if (ok && c->protocols != NULL)
-        ok = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->protocols) ==
-             CURLE_OK;
+    /* http and https only, whoever calls: a URL given by a user (the
+     * worker's --server, the CLI's WEIR_SERVER) never opens file:, ftp:
+     * or the like */
+    if (ok)
+        ok = curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR,
+                              c->protocols != NULL ? c->protocols
+                                                   : "http,https") == CURLE_OK;
     if (!ok) {
         curl_easy_cleanup(h);
         h = NULL;

@@ -33,7 +33,7 @@ struct httpc_opts {
     const char *base_url;    /* prefix of every path ("" or NULL: none) */
     const char *token;       /* sent as "Authorization: Bearer"; or NULL */
     const char *user_agent;  /* the User-Agent header, or NULL for none */
-    const char *protocols;   /* allowed schemes ("http,https"), or NULL */
+    const char *protocols;   /* allowed schemes; NULL: "http,https" */
     long connect_timeout_ms; /* to connect, within the call's timeout */
     size_t answer_max;       /* bytes kept of an answer; 0: read, dropped */
     size_t idle_max;         /* connections kept open, at most IDLE_MAX */

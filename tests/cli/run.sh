@@ -95,6 +95,11 @@ $data/tmpl-unsafe.yaml:10:22: bad template in \"run\": $reeval
 $data/tmpl-unsafe.yaml:12:37: bad template in \"run\": $reeval
 1 of 1 DAG file invalid"
 
+# the HTTP client speaks http and https only, whatever URL it is given
+WEIR_SERVER=file:///etc/passwd WEIR_TOKEN=x run 1 "$weir" runs
+grep -q 'Protocol "file" not supported' "$tmp/err" ||
+    fail "a file: server URL: $(cat "$tmp/err")"
+
 # validate reads a folder as the server does (common/dagwalk.h): a link to
 # a folder is followed, names starting with '.' and other endings are not.
 mkdir -p "$tmp/tree/real" "$tmp/tree/.hidden"
