@@ -11,8 +11,9 @@
 #include "store/read.h" /* read: the events listing */
 #include "suggest.h"
 
-#define EVENTS_BATCH_MAX 10000 /* events in one request */
-#define EVENTS_LIMIT_MAX 500   /* events in one listing */
+#define EVENTS_BATCH_MAX  10000      /* events in one request */
+#define EVENTS_LIMIT_MAX  500        /* events in one listing */
+#define EVENTS_PAGE_BYTES (8L << 20) /* their payloads in one listing */
 
 int api_batch_size(const cJSON *b, const char *key, size_t *n,
                    struct weir_err *err)
@@ -130,7 +131,7 @@ void api_events_list(struct http_req *req)
     int64_t run = api_query_num(req, "run", 0, 1, INT64_MAX);
     struct store_conn *c = NULL;
     struct weir_err err = {0};
-    cJSON *events = NULL, *o;
+    cJSON *events, *o = NULL;
     int n, rc = 0;
 
     if (limit < 0 || cursor < 0 || run < 0)
@@ -141,22 +142,25 @@ void api_events_list(struct http_req *req)
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
-        rc = store_events_list(c, (int)limit, cursor, run, &events, &err);
+        rc = store_events_list(c, (int)limit, cursor, run, EVENTS_PAGE_BYTES,
+                               &o, &err);
     store_conn_put(c);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
     }
-    o = cJSON_CreateObject();
+    /* {events, more} -> {events, next_cursor}: the last id while events
+     * are left (the page may end early when the payloads are large) */
+    events = cJSON_GetObjectItemCaseSensitive(o, "events");
     n = cJSON_GetArraySize(events);
-    cJSON_AddItemToObject(o, "events", events);
-    if (n == (int)limit)
+    if (n > 0 && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "more")))
         cJSON_AddNumberToObject(
             o, "next_cursor",
             cJSON_GetObjectItem(cJSON_GetArrayItem(events, n - 1), "id")
                 ->valuedouble);
     else
         cJSON_AddNullToObject(o, "next_cursor");
+    cJSON_DeleteItemFromObjectCaseSensitive(o, "more");
     http_reply_json(req, 200, o);
 }
 

@@ -214,11 +214,14 @@ WEIR_MUSTCHECK int store_attempts_owned(struct store_conn *c, const char *ids,
 
 /*
  * Events newest first: up to limit with a stored id below cursor (0 for
- * the newest), only those run_id consumed unless it is 0, as a new array
- * *out of {id, ext_id, name, payload, received_at, runs}.
+ * the newest), only those run_id consumed unless it is 0, and no more
+ * than their payloads' max_bytes (the first always comes), as a new
+ * object *out {events: [{id, ext_id, name, payload, received_at, runs}],
+ * more: whether events are left past the page}.
  */
 WEIR_MUSTCHECK int store_events_list(struct store_conn *c, int limit,
                                      int64_t cursor, int64_t run_id,
-                                     cJSON **out, struct weir_err *err);
+                                     int64_t max_bytes, cJSON **out,
+                                     struct weir_err *err);
 
 #endif

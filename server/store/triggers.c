@@ -222,27 +222,38 @@ int store_trig_state(struct store_conn *c, const char *dag_id, const char *key,
 }
 
 int store_events_list(struct store_conn *c, int limit, int64_t cursor,
-                      int64_t run_id, cJSON **out, struct weir_err *err)
+                      int64_t run_id, int64_t max_bytes, cJSON **out,
+                      struct weir_err *err)
 {
-    char lim[WEIR_I64_LEN], cur[WEIR_I64_LEN], run[WEIR_I64_LEN];
-    const char *params[3] = {lim, cur, run};
+    char lim[WEIR_I64_LEN], cur[WEIR_I64_LEN], run[WEIR_I64_LEN],
+        max[WEIR_I64_LEN];
+    const char *params[4] = {lim, cur, run, max};
 
     WEIR_I64(lim, limit);
     WEIR_I64(cur, cursor);
     WEIR_I64(run, run_id);
+    WEIR_I64(max, max_bytes);
+    /* The page: the newest limit events, cut where their payloads pass
+     * max_bytes (the first one always goes); one more is looked at to say
+     * whether anything is left. Payloads are only measured until then. */
     return store_json_query(
         c,
-        "SELECT coalesce(jsonb_agg(x ORDER BY (x->>'id')::bigint DESC),"
-        " '[]')::text FROM (SELECT jsonb_build_object('id', e.id, 'ext_id',"
-        " e.ext_id, 'name', e.name, 'payload', e.payload, 'received_at',"
-        " weir_iso(e.received_at), 'runs', coalesce((SELECT"
-        " jsonb_agg(DISTINCT t.run_id) FROM trigger_events t"
-        " WHERE t.event_id = e.id AND t.run_id IS NOT NULL), '[]')) AS x"
-        " FROM events e WHERE ($2::bigint = 0 OR e.id < $2::bigint)"
-        " AND ($3::bigint = 0 OR e.id IN (SELECT t.event_id"
-        " FROM trigger_events t WHERE t.run_id = $3::bigint))"
-        " ORDER BY e.id DESC LIMIT $1::int) s",
-        3, params, out, err);
+        "WITH s AS (SELECT e.id, row_number() OVER w AS n, sum(octet_length("
+        "e.payload::text)) OVER w AS upto FROM events e WHERE ($2::bigint = 0"
+        " OR e.id < $2::bigint) AND ($3::bigint = 0 OR e.id IN (SELECT"
+        " t.event_id FROM trigger_events t WHERE t.run_id = $3::bigint))"
+        " WINDOW w AS (ORDER BY e.id DESC) ORDER BY e.id DESC"
+        " LIMIT $1::int + 1), page AS (SELECT id FROM s WHERE n <= $1::int"
+        " AND (n = 1 OR upto <= $4::bigint))"
+        " SELECT jsonb_build_object('events', coalesce((SELECT jsonb_agg("
+        "jsonb_build_object('id', e.id, 'ext_id', e.ext_id, 'name', e.name,"
+        " 'payload', e.payload, 'received_at', weir_iso(e.received_at),"
+        " 'runs', coalesce((SELECT jsonb_agg(DISTINCT t.run_id) FROM"
+        " trigger_events t WHERE t.event_id = e.id AND t.run_id IS NOT"
+        " NULL), '[]')) ORDER BY e.id DESC) FROM events e WHERE e.id IN"
+        " (SELECT id FROM page)), '[]'), 'more', (SELECT count(*) FROM s) >"
+        " (SELECT count(*) FROM page))::text",
+        4, params, out, err);
 }
 
 int store_events_prune(struct store_conn *c, int64_t retention_s, int limit,

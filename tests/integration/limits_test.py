@@ -160,6 +160,36 @@ def test_json_depth():
     check(code == 200, "events listing: %d %s" % (code, b))
 
 
+def test_events_page_bytes():
+    """A listing of events with large payloads stops at about 8 MiB and
+    says where to go on: paging returns every event once."""
+    big = "x" * (900 * 1024)
+    ids = []
+    for i in range(12):
+        code, b = req("POST", "/api/v1/events", ADMIN,
+                      {"name": "lim.big", "id": "big-%d" % i,
+                       "payload": {"blob": big, "i": i}})
+        check(code == 202, "big event %d: %d %s" % (i, code, b))
+        ids.append(b.get("id"))
+    seen, cursor, pages, biggest = [], None, 0, 0
+    while pages < 20:
+        path = "/api/v1/events?limit=500" + (
+            "&cursor=%d" % cursor if cursor else "")
+        code, b = req("GET", path, READ)
+        if not check(code == 200, "events page: %d" % code):
+            return
+        pages += 1
+        biggest = max(biggest, len(json.dumps(b)))
+        seen += [e["ext_id"] for e in b["events"] if e["name"] == "lim.big"]
+        cursor = b.get("next_cursor")
+        if not cursor:
+            break
+    check(pages >= 2 and biggest < 9 * 2**20,
+          "%d page(s), the largest %d bytes" % (pages, biggest))
+    check(sorted(seen) == sorted("big-%d" % i for i in range(12)),
+          "every big event once: %s" % seen)
+
+
 def announce(path, token, length):
     """The status line the server answers to a POST of path announcing
     length bytes of body, before any of it is sent."""
@@ -376,7 +406,8 @@ if __name__ == "__main__":
         run_tests("limits stored", [test_stored_deep])
     run_tests("limits", [test_flood_one_address, test_authenticated_exempt,
                          test_header_deadline, test_json_depth,
-                         test_json_size, test_utf8, test_metric_time,
+                         test_json_size, test_events_page_bytes, test_utf8,
+                         test_metric_time,
                          test_webhook_body_limit, test_webhook_trigger_limit,
                          test_webhook_replay,
                          test_webhook_timestamp, test_webhook_probe])
