@@ -213,8 +213,15 @@ harness_check_log() {
 }
 
 # harness_check_pg_log: PostgreSQL never saw a BEGIN inside a transaction
-# or a COMMIT outside one (a nested BEGIN commits the outer work early).
+# or a COMMIT outside one (a nested BEGIN commits the outer work early),
+# and never had to break a deadlock (two transactions locking rows in
+# opposite orders).
 harness_check_pg_log() {
+    if grep -q 'deadlock detected' "$tmp/pg/postgres.log" 2>/dev/null; then
+        echo "FAIL: PostgreSQL broke a deadlock:" >&2
+        grep -h -A 3 'deadlock detected' "$tmp/pg/postgres.log" | head -n 20 >&2
+        rc=1
+    fi
     if grep -q 'there is already a transaction in progress\|there is no transaction in progress' "$tmp/pg/postgres.log" 2>/dev/null; then
         echo "FAIL: transactions nested or ended twice (PostgreSQL log):" >&2
         grep -h -B 2 'there is already a transaction in progress\|there is no transaction in progress' "$tmp/pg/postgres.log" | head -n 20 >&2

@@ -217,6 +217,52 @@ def test_max_active_runs_flowing():
           "%d samples" % (done[0], most, s.n), flush=True)
 
 
+def test_cancel_queued_while_runs_end():
+    """Queued runs canceled while a worker finishes the one that runs: a
+    run's end starts the next queued run (DAG row, then that run) while a
+    cancel holds a queued run; no transaction may deadlock, every cancel
+    is answered (200, or 409 for a run already over), and every run not
+    canceled still runs."""
+    stop = threading.Event()
+
+    def work():
+        w = Worker("se-cq-w", ["se-flow"], slots=1)
+        while not stop.is_set():
+            for a in w.lease(1, 200):
+                w.complete(a)
+    ids = []
+    for _ in range(40):
+        code, b = req("POST", "/api/v1/dags/se-flow/runs", ADMIN, {})
+        if code == 201:
+            ids.append(b["run_id"])
+    wt = threading.Thread(target=work)
+    wt.start()
+    try:
+        # every other run, the newest first: those left must all run
+        doomed = ids[::-2]
+        got = burst(len(doomed), lambda i: req(
+            "POST", "/api/v1/runs/%d/cancel" % doomed[i], ADMIN, {}))
+    finally:
+        wait_for(lambda: not [r for r in runs("se-flow")
+                              if r["state"] not in TERMINAL], 60, 0.2)
+        stop.set()
+        wt.join()
+    codes = sorted(set(g[0] for g in got if isinstance(g, tuple)))
+    check(len(ids) == 40 and set(codes) <= {200, 409},
+          "cancels while runs end: answers %s %s" % (
+              codes, [g for g in got if not isinstance(g, tuple) or
+                      g[0] not in (200, 409)][:3]))
+    left = [r for r in runs("se-flow") if r["state"] not in TERMINAL]
+    check(not left, "runs left unfinished: %s" % left[:3])
+    kept = [r for r in runs("se-flow") if r["id"] in ids and
+            r["id"] not in doomed]
+    check(kept and all(r["state"] == "success" for r in kept),
+          "runs not canceled did not all run: %s" % [
+              (r["id"], r["state"]) for r in kept if r["state"] != "success"])
+    print("cancel while runs end: %d runs, %d canceled, answers %s" % (
+        len(ids), len(doomed), codes), flush=True)
+
+
 def test_concurrency():
     """Four workers lease at once from a DAG with concurrency: 2."""
     ws = [Worker("se-conc-%d" % i, ["se-conc"], slots=8) for i in range(4)]
@@ -433,6 +479,7 @@ SCENARIOS = {
     "events": test_events_no_cooldown,
     "cap": test_max_active_runs,
     "flow": test_max_active_runs_flowing,
+    "cancelflow": test_cancel_queued_while_runs_end,
     "concurrency": test_concurrency,
     "gone": test_file_gone,
     "unpause": test_unpause_cron,
