@@ -55,14 +55,18 @@ int weir_err_http_status(int code)
 
 int weir_err_set(struct weir_err *err, int code, const char *fmt, ...)
 {
+    char msg[WEIR_ERR_MSG_LEN];
     va_list ap;
 
     if (err == NULL)
         return code;
-    err->code = code;
+    /* formatted apart first: an argument may be err->msg itself, as in
+     * weir_err_set(err, code, "\"field\": %s", err->msg) */
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    err->code = code;
+    memcpy(err->msg, msg, sizeof(msg));
     return code;
 }
 

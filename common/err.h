@@ -7,6 +7,8 @@
 #ifndef WEIR_ERR_H
 #define WEIR_ERR_H
 
+#define WEIR_ERR_MSG_LEN 256 /* bytes of a message, NUL included */
+
 #include "weir.h"
 
 /* name, message, HTTP status */
@@ -43,8 +45,9 @@ enum weir_errno {
 
 /* Detail of one failure; msg is always NUL-terminated. */
 struct weir_err {
-    int code;      /* a WEIR_E* code, 0 when nothing failed */
-    char msg[256]; /* what went wrong, where, and what was expected */
+    int code;                   /* a WEIR_E* code, 0 when nothing failed */
+    char msg[WEIR_ERR_MSG_LEN]; /* what went wrong, where, and what was
+                                   expected */
 };
 
 /* The fixed message of a code ("unknown error" for a code not in the map). */
@@ -58,7 +61,8 @@ int weir_err_http_status(int code);
 
 /*
  * Fill err (which may be NULL) with code and a formatted message, and return
- * code so that callers can write `return weir_err_set(err, ...)`. Does not
+ * code so that callers can write `return weir_err_set(err, ...)`. An
+ * argument may point into err->msg (to prefix a message). Does not
  * allocate.
  */
 int weir_err_set(struct weir_err *err, int code, const char *fmt, ...)

@@ -32,6 +32,8 @@ enum {
     OPT_POOL_SIZE,            /* --pool-size N */
     OPT_CREATE_TOKEN,         /* --create-token ROLE */
     OPT_TOKEN_NAME,           /* --token-name NAME */
+    OPT_TOKEN_EXPIRES,        /* --token-expires DURATION */
+    OPT_TOKEN_QUEUES,         /* --token-queues Q1,Q2 */
     OPT_LEASE_TTL,            /* --lease-ttl MS */
     OPT_WATCH_POLL,           /* --watch-poll */
     OPT_WEB_DIR,              /* --web-dir DIR */
@@ -86,6 +88,9 @@ static const char usage_text[] =
     "  --create-token ROLE      create an API token of role admin, worker\n"
     "                           or read, print it on stdout and exit\n"
     "  --token-name NAME        a name for that token\n"
+    "  --token-expires D        it expires after D (such as 90d; default\n"
+    "                           never)\n"
+    "  --token-queues Q1,Q2     a worker token serves only these queues\n"
     "  --version                print the version and exit\n"
     "  --help                   print this text and exit\n\n"
     "Without --admin-token-file the server creates no admin token; make\n"
@@ -330,6 +335,20 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         cfg->action = CONFIG_CREATE_TOKEN;
         cfg->create_token_role = arg;
         break;
+    case OPT_TOKEN_EXPIRES: {
+        int64_t ms = 0;
+
+        if (duration_parse(arg, &ms, err) != 0 || ms < 1000)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--token-expires takes a duration of at "
+                                "least 1s, such as 90d or 12h; got \"%s\"",
+                                arg);
+        cfg->token_expires_s = ms / 1000;
+        break;
+    }
+    case OPT_TOKEN_QUEUES:
+        cfg->token_queues = arg;
+        break;
     case OPT_TOKEN_NAME:
         if (arg[0] == '\0' || strlen(arg) > CONFIG_TOKEN_NAME_MAX)
             return weir_err_set(err, WEIR_EINVAL,
@@ -415,6 +434,8 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"pool-size", required_argument, NULL, OPT_POOL_SIZE},
         {"create-token", required_argument, NULL, OPT_CREATE_TOKEN},
         {"token-name", required_argument, NULL, OPT_TOKEN_NAME},
+        {"token-expires", required_argument, NULL, OPT_TOKEN_EXPIRES},
+        {"token-queues", required_argument, NULL, OPT_TOKEN_QUEUES},
         {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
         {"watch-poll", no_argument, NULL, OPT_WATCH_POLL},
         {"web-dir", required_argument, NULL, OPT_WEB_DIR},

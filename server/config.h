@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "err.h"
@@ -42,6 +43,8 @@ struct config {
     int pool_size;                 /* PostgreSQL connections */
     const char *create_token_role; /* role for CONFIG_CREATE_TOKEN */
     const char *token_name;        /* its name (free text), or NULL */
+    int64_t token_expires_s;       /* its lifetime, s; 0: never expires */
+    const char *token_queues;      /* worker token: "q1,q2"; NULL: any */
     long lease_ttl_ms;             /* life of a lease without heartbeat */
     bool watch_poll;               /* poll the DAGs folder, no inotify */
     const char *web_dir;           /* dashboard files, or NULL: built in */

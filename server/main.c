@@ -57,17 +57,51 @@ static int connect_db(struct store *store, struct store_conn **out,
     return rc;
 }
 
+/* --token-queues "q1,q2" as the JSON array text of a token's queues
+ * (engine_token_queues() checks them as the API does); NULL for none. */
+static int token_queues(const char *list, enum auth_role role, char **text,
+                        struct weir_err *err)
+{
+    cJSON *a = list != NULL ? cJSON_CreateArray() : NULL;
+    int rc = 0;
+
+    *text = NULL;
+    if (list == NULL)
+        return 0;
+    for (const char *p = list; a != NULL && rc == 0;) {
+        size_t n = strcspn(p, ",");
+        char name[80];
+
+        snprintf(name, sizeof(name), "%.*s", (int)(n < 79 ? n : 79), p);
+        if (n >= 79) /* longer than any queue name: refused below */
+            name[0] = '\0';
+        if (!cJSON_AddItemToArray(a, cJSON_CreateString(name)))
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        if (p[n] == '\0')
+            break;
+        p += n + 1;
+    }
+    if (a == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    if (rc == 0 && engine_token_queues(a, auth_role_name(role), text, err) < 0)
+        rc = weir_err_set(err, WEIR_EINVAL, "--token-queues: %s", err->msg);
+    cJSON_Delete(a);
+    return rc;
+}
+
 /* Migrations, then either one token (--create-token) or the first admin. */
 static int prepare_db(struct server *s, struct weir_err *err)
 {
     struct store_conn *c = NULL;
     char token[AUTH_TOKEN_LEN + 1];
     enum auth_role role = AUTH_ROLE_READ;
+    char *queues = NULL;
     int applied = 0;
     int rc;
 
     if (s->cfg.action == CONFIG_CREATE_TOKEN &&
-        auth_role_parse(s->cfg.create_token_role, &role, err) != 0)
+        (auth_role_parse(s->cfg.create_token_role, &role, err) != 0 ||
+         token_queues(s->cfg.token_queues, role, &queues, err) != 0))
         return WEIR_EINVAL;
     rc = store_new(s->cfg.database_url, s->cfg.pool_size, &s->store, err);
     if (rc == 0)
@@ -78,7 +112,8 @@ static int prepare_db(struct server *s, struct weir_err *err)
         log_info("event=migrations applied=%d", applied);
     if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN) {
         struct engine_token_spec spec = {auth_role_name(role),
-                                         s->cfg.token_name, 0, NULL};
+                                         s->cfg.token_name,
+                                         s->cfg.token_expires_s, queues};
 
         rc = engine_token_create(c, &spec, token, err);
     }
@@ -88,6 +123,7 @@ static int prepare_db(struct server *s, struct weir_err *err)
     else if (rc == 0)
         rc = engine_token_first_admin(c, s->cfg.admin_token_file, err);
     store_conn_put(c);
+    cJSON_free(queues);
     return rc;
 }
 

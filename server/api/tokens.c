@@ -19,59 +19,6 @@
 #include "api/auth.h"
 #include "duration.h"
 
-#define TOKEN_NAME_MAX 200 /* bytes of a token's name */
-#define TOKEN_QUEUES   64  /* queues of one worker token */
-
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-
-    if (n == 0 || n > TOKEN_NAME_MAX)
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '/')
-            return false;
-    return true;
-}
-
-static bool valid_queue(const char *q)
-{
-    size_t n = strlen(q);
-
-    return n > 0 && n <= 64 &&
-           strspn(q, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                     "0123456789_.-") == n;
-}
-
-/* The "queues" of a token request: an array of 1..TOKEN_QUEUES names. */
-static int request_queues(const cJSON *q, enum auth_role role,
-                          struct weir_err *err)
-{
-    const cJSON *m;
-
-    if (q == NULL || cJSON_IsNull(q))
-        return 0;
-    if (role != AUTH_ROLE_WORKER)
-        return weir_err_set(err, WEIR_EINVAL,
-                            "\"queues\" limits a worker token; this one is "
-                            "of role %s",
-                            auth_role_name(role));
-    if (!cJSON_IsArray(q) || cJSON_GetArraySize(q) == 0 ||
-        cJSON_GetArraySize(q) > TOKEN_QUEUES)
-        return weir_err_set(err, WEIR_EINVAL,
-                            "\"queues\" must be an array of 1 to %d queue "
-                            "names",
-                            TOKEN_QUEUES);
-    cJSON_ArrayForEach(m, q)
-    {
-        if (!cJSON_IsString(m) || !valid_queue(m->valuestring))
-            return weir_err_set(err, WEIR_EINVAL,
-                                "\"queues\": a queue name is 1 to 64 of "
-                                "[A-Za-z0-9_.-]");
-    }
-    return 0;
-}
-
 /* Read {"role", "name", "expires"?, "queues"?} into spec. */
 static int token_request(const cJSON *b, struct engine_token_spec *spec,
                          char **queues, struct weir_err *err)
@@ -98,11 +45,8 @@ static int token_request(const cJSON *b, struct engine_token_spec *spec,
         rc = auth_role_parse(r->valuestring, &role, err);
     if (rc < 0)
         return rc;
-    if (!valid_name(n->valuestring))
-        return weir_err_set(err, WEIR_EINVAL,
-                            "\"name\" must be 1 to %d bytes without control "
-                            "characters or \"/\"",
-                            TOKEN_NAME_MAX);
+    if (engine_token_name_check(n->valuestring, err) < 0)
+        return weir_err_set(err, WEIR_EINVAL, "\"name\": %s", err->msg);
     if (e != NULL && !cJSON_IsNull(e)) {
         if (!cJSON_IsString(e))
             return weir_err_set(err, WEIR_EINVAL,
@@ -115,20 +59,11 @@ static int token_request(const cJSON *b, struct engine_token_spec *spec,
         if (rc < 0)
             return weir_err_set(err, WEIR_EINVAL, "\"expires\": %s", err->msg);
     }
-    rc = request_queues(q, role, err);
-    if (rc < 0)
-        return rc;
     spec->role = auth_role_name(role);
     spec->name = n->valuestring;
     spec->expires_s = ms / 1000;
-    *queues = cJSON_IsArray(q) ? cJSON_PrintUnformatted(q) : NULL;
-    if (cJSON_IsArray(q) && *queues == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    if (*queues != NULL && strlen(*queues) >= STORE_TOKEN_QUEUES_LEN)
-        return weir_err_set(err, WEIR_EINVAL,
-                            "\"queues\": the names take %zu bytes as a JSON "
-                            "array, at most %d",
-                            strlen(*queues), STORE_TOKEN_QUEUES_LEN - 1);
+    if (engine_token_queues(q, spec->role, queues, err) < 0)
+        return weir_err_set(err, WEIR_EINVAL, "\"queues\": %s", err->msg);
     spec->queues = *queues;
     return 0;
 }

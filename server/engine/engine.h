@@ -353,6 +353,23 @@ WEIR_MUSTCHECK int engine_logs_append(struct engine *e, int64_t attempt_id,
 #define ENGINE_TOKEN_LEN    69 /* prefix and 64 hex characters */
 
 /* What a new token is. */
+#define ENGINE_TOKEN_NAME_MAX 200 /* bytes of a token's name */
+#define ENGINE_TOKEN_QUEUES   64  /* queues of one worker token */
+
+/* Whether name may name a token; WEIR_EINVAL saying what a name is. */
+WEIR_MUSTCHECK int engine_token_name_check(const char *name,
+                                           struct weir_err *err);
+
+/*
+ * The queues of a token of role: q is NULL or JSON null (any queue; *text
+ * NULL), or an array of 1 to ENGINE_TOKEN_QUEUES names of 1 to 64 of
+ * [A-Za-z0-9_.-], for a worker token only, that fits the stored list.
+ * *text gets it as JSON text (cJSON_free it). WEIR_EINVAL says what is
+ * wrong (without naming the field: the caller does).
+ */
+WEIR_MUSTCHECK int engine_token_queues(const cJSON *q, const char *role,
+                                       char **text, struct weir_err *err);
+
 struct engine_token_spec {
     const char *role;   /* "admin", "worker" or "read" */
     const char *name;   /* free text, unique among live tokens; NULL: none */

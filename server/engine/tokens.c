@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
@@ -45,6 +46,69 @@ static int token_generate(char *out, struct weir_err *err)
     }
     *o = '\0';
     explicit_bzero(raw, sizeof(raw));
+    return 0;
+}
+
+int engine_token_name_check(const char *name, struct weir_err *err)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = name; n <= ENGINE_TOKEN_NAME_MAX && *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/')
+            n = 0;
+    if (n == 0 || n > ENGINE_TOKEN_NAME_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "a token name is 1 to %d bytes without control "
+                            "characters or \"/\"",
+                            ENGINE_TOKEN_NAME_MAX);
+    return 0;
+}
+
+static bool valid_queue(const char *q)
+{
+    size_t n = strlen(q);
+
+    return n > 0 && n <= 64 &&
+           strspn(q, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789_.-") == n;
+}
+
+int engine_token_queues(const cJSON *q, const char *role, char **text,
+                        struct weir_err *err)
+{
+    const cJSON *m;
+
+    *text = NULL;
+    if (q == NULL || cJSON_IsNull(q))
+        return 0;
+    if (strcmp(role, "worker") != 0)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "queues are for worker tokens; this one is of "
+                            "role %s",
+                            role);
+    if (!cJSON_IsArray(q) || cJSON_GetArraySize(q) == 0 ||
+        cJSON_GetArraySize(q) > ENGINE_TOKEN_QUEUES)
+        return weir_err_set(err, WEIR_EINVAL, "1 to %d queue names",
+                            ENGINE_TOKEN_QUEUES);
+    cJSON_ArrayForEach(m, q)
+    {
+        if (!cJSON_IsString(m) || !valid_queue(m->valuestring))
+            return weir_err_set(err, WEIR_EINVAL,
+                                "a queue name is 1 to 64 of [A-Za-z0-9_.-]");
+    }
+    *text = cJSON_PrintUnformatted(q);
+    if (*text == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    if (strlen(*text) >= STORE_TOKEN_QUEUES_LEN) {
+        size_t len = strlen(*text);
+
+        cJSON_free(*text);
+        *text = NULL;
+        return weir_err_set(err, WEIR_EINVAL,
+                            "the names take %zu bytes as a JSON array, at "
+                            "most %d",
+                            len, STORE_TOKEN_QUEUES_LEN - 1);
+    }
     return 0;
 }
 

@@ -38,6 +38,28 @@ expect_cli 1 "no live token is named" token revoke cli-reader
 WEIR_SERVER="http://$addr" WEIR_TOKEN="$cli_secret" "$cli" dags >"$tmp/cli" 2>&1 &&
     fail "a revoked token still works: $(cat "$tmp/cli")"
 
+# ---- weir-server --create-token with a lifetime and queues ----
+secret=$("$server" --create-token worker --token-name srv-queued --token-expires 30d \
+    --token-queues prod,dev --database-url "$url" 2>"$tmp/flagerr") && [[ "$secret" =~ ^weir_[0-9a-f]{64}$ ]] ||
+    fail "--create-token with --token-queues: $(cat "$tmp/flagerr")"
+WEIR_SERVER="http://$addr" WEIR_TOKEN="$admin" "$cli" token list --json >"$tmp/cli" 2>&1
+python3 - "$tmp/cli" <<'PY' || fail "srv-queued token: $(cat "$tmp/cli")"
+import json, sys
+t = [x for x in json.load(open(sys.argv[1]))["tokens"] if x["name"] == "srv-queued"]
+assert t and t[0]["queues"] == ["prod", "dev"] and t[0]["expires_at"], t
+PY
+"$server" --create-token read --token-name srv-read --token-queues prod \
+    --database-url "$url" >"$tmp/out" 2>"$tmp/flagerr"
+[ $? -eq 2 ] && grep -q -- '--token-queues: queues are for worker tokens' "$tmp/flagerr" &&
+    ! grep -q weir_ "$tmp/out" || fail "queues on a read token: $(cat "$tmp/flagerr")"
+"$server" --create-token worker --token-queues 'prod,bad queue' \
+    --database-url "$url" >"$tmp/out" 2>"$tmp/flagerr"
+[ $? -eq 2 ] && grep -q 'a queue name is 1 to 64' "$tmp/flagerr" ||
+    fail "a bad queue name: $(cat "$tmp/flagerr")"
+"$server" --create-token read --token-expires soon --database-url "$url" >"$tmp/out" 2>"$tmp/flagerr"
+[ $? -eq 2 ] && grep -q -- '--token-expires takes a duration' "$tmp/flagerr" ||
+    fail "a bad --token-expires: $(cat "$tmp/flagerr")"
+
 # ---- the CLI takes the server and the token from one place ----
 # A folder whose .weir/server.url names a listener that records what it
 # is sent: with WEIR_TOKEN from the environment, nothing may reach it.
