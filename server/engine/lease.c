@@ -426,6 +426,27 @@ static void fail_later(struct engine *e, struct store_conn *c,
     }
 }
 
+/*
+ * The leases in arr end ttl after t0, taken just before their transaction
+ * began (its now() is their start): the time the transaction and its
+ * commit took is already gone when the answer leaves. Each document says
+ * what is left, so that a worker, counting from when the answer reached
+ * it, never thinks it has more (at least 1 ms: 0 means "not said").
+ */
+static void leases_left(const struct engine *e, cJSON *arr, int64_t t0)
+{
+    int64_t left = e->lease_ttl_ms - (hub_now_ms() - t0);
+    cJSON *d;
+
+    cJSON_ArrayForEach(d, arr)
+    {
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "lease_ttl_ms");
+
+        if (t != NULL)
+            cJSON_SetNumberValue(t, (double)(left > 1 ? left : 1));
+    }
+}
+
 /* One claim; *retry_ms gets the wait until a retry comes due (or -1). */
 static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
                       int64_t *retry_ms, struct weir_err *err)
@@ -437,11 +458,14 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
     int spare = 0;
     int rc = store_conn_get(e->store, &c, err);
 
+    int64_t t0;
+
     if (rc == 0)
         rc = worker_seen(e, c, worker_id, err);
     /* The claim commits with its documents rendered: a failure to render
      * (the database went away) leaves no attempt claimed and never
      * delivered, and the answer goes out right after the commit. */
+    t0 = hub_now_ms();
     if (rc == 0)
         rc = store_tx_begin(c, err);
     if (rc == 0)
@@ -454,6 +478,8 @@ static int lease_once(struct engine *e, int64_t worker_id, int max, cJSON *arr,
         rc = claims_to_docs(e, c, v, n, arr, NULL, 0, &later, &n_later, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
+    if (rc == 0)
+        leases_left(e, arr, t0);
     if (rc == 0)
         fail_later(e, c, later, n_later);
     store_conn_put(c);
@@ -649,7 +675,7 @@ int engine_complete_batch(struct engine *e, struct engine_completion *v,
     struct store_claim *cl = NULL;
     struct unrendered *later = NULL;
     size_t n_cl = 0, n_later = 0;
-    int64_t retry_ms = -1;
+    int64_t retry_ms = -1, t0;
     int spare = 0;
     cJSON *arr = worker_id != 0 ? cJSON_CreateArray() : NULL;
     int rc = worker_id != 0 && arr == NULL
@@ -658,6 +684,7 @@ int engine_complete_batch(struct engine *e, struct engine_completion *v,
 
     if (rc == 0 && n == 0)
         rc = weir_err_set(err, WEIR_EINVAL, "no completion");
+    t0 = hub_now_ms();
     if (rc == 0)
         rc = store_tx_begin(c, err);
     if (rc == 0)
@@ -684,6 +711,8 @@ int engine_complete_batch(struct engine *e, struct engine_completion *v,
                             &n_later, err);
     if (rc == 0)
         rc = store_tx_commit(c, err);
+    if (rc == 0 && arr != NULL)
+        leases_left(e, arr, t0);
     batch_free(e, &b, n);
     if (rc == 0)
         fail_later(e, c, later, n_later);
