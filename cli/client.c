@@ -128,10 +128,7 @@ int client_call(const struct client *c, const char *method, const char *path,
     }
     ret = httpc_call(http, &req, &ans, err);
     if (ret == WEIR_EUNAVAIL) {
-        char why[sizeof(err->msg)];
-
-        memcpy(why, err->msg, sizeof(why));
-        ret = weir_err_set(err, ret, "cannot reach %s: %s", c->url, why);
+        ret = weir_err_set(err, ret, "cannot reach %s: %s", c->url, err->msg);
     } else if (ret == 0) {
         *status = ans.status;
         ret = parse_reply(&ans, reply, err);

@@ -454,13 +454,9 @@ int config_parse(int argc, char **argv, struct config *cfg,
     config_defaults(cfg);
     optind = 1;
     while ((opt = weir_getopt(argc, argv, "", opts, err)) != -1) {
-        if (opt == '?') {
-            char why[sizeof(err->msg)];
-
-            snprintf(why, sizeof(why), "%s", err->msg);
+        if (opt == '?')
             return weir_err_set(err, WEIR_EINVAL, "%s (see weir-server --help)",
-                                why);
-        }
+                                err->msg);
         if (apply_option(opt, optarg, cfg, &pool_text, err) < 0)
             return WEIR_EINVAL;
     }

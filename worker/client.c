@@ -55,13 +55,10 @@ void client_free(struct client *c)
 static int call_failed(struct client *c, const char *method, const char *path,
                        int rc, struct weir_err *err)
 {
-    char why[sizeof(err->msg)];
-
-    memcpy(why, err->msg, sizeof(why));
     if (rc == WEIR_EUNAVAIL)
         return weir_err_set(err, rc, "%s %s%s: %s", method,
-                            httpc_base_url(c->http), path, why);
-    return weir_err_set(err, rc, "%s %s: %s", method, path, why);
+                            httpc_base_url(c->http), path, err->msg);
+    return weir_err_set(err, rc, "%s %s: %s", method, path, err->msg);
 }
 
 int client_get(struct client *c, const char *path, long timeout_ms,
