@@ -70,13 +70,11 @@ static int token_queues(const char *list, enum auth_role role, char **text,
         return 0;
     for (const char *p = list; a != NULL && rc == 0;) {
         size_t n = strcspn(p, ",");
-        char name[80];
+        char *name = strndup(p, n);
 
-        snprintf(name, sizeof(name), "%.*s", (int)(n < 79 ? n : 79), p);
-        if (n >= 79) /* longer than any queue name: refused below */
-            name[0] = '\0';
-        if (!cJSON_AddItemToArray(a, cJSON_CreateString(name)))
+        if (name == NULL || !cJSON_AddItemToArray(a, cJSON_CreateString(name)))
             rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        free(name);
         if (p[n] == '\0')
             break;
         p += n + 1;

@@ -225,7 +225,7 @@ int notify_start(struct engine *e, struct notify **out, struct weir_err *err)
 {
     /* Receivers are reached over http or https only; what they answer
      * is read and dropped (its status is what counts). */
-    struct httpc_opts o = {.protocols = "http,https"};
+    struct httpc_opts o = {0}; /* http and https only: httpc's default */
     struct notify *n = calloc(1, sizeof(*n));
     int rc;
 
