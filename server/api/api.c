@@ -141,3 +141,12 @@ const struct http_route api_routes[] = {
 };
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);
+
+int api_run_id(struct http_req *req, int64_t *id, struct weir_err *err)
+{
+    *id = api_parse_id(http_req_param(req, "id"));
+    if (*id == 0)
+        return weir_err_set(err, WEIR_ENOTFOUND, "no run \"%s\"",
+                            http_req_param(req, "id"));
+    return 0;
+}

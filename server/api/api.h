@@ -59,6 +59,11 @@ void api_caller_name(const struct http_req *req, char *buf, size_t len);
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);
 
+/* The run id of the path's {id} into *id; WEIR_ENOTFOUND naming the text
+ * when it is not one. */
+WEIR_MUSTCHECK int api_run_id(struct http_req *req, int64_t *id,
+                              struct weir_err *err);
+
 /* A query argument as a number in [min, max], or def when absent; -1 when
  * present but invalid. */
 int64_t api_query_num(struct http_req *req, const char *name, int64_t def,

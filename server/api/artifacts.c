@@ -210,16 +210,13 @@ static void add_inputs(cJSON *lineage, const struct dag *d)
 void api_run_lineage(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    int64_t id = api_parse_id(http_req_param(req, "id")), version = 0;
+    int64_t id = 0, version = 0;
     const struct dag *d = NULL;
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *o = NULL;
-    int rc = 0;
+    int rc = api_run_id(req, &id, &err);
 
-    if (id == 0)
-        rc = weir_err_set(&err, WEIR_ENOTFOUND, "no run \"%s\"",
-                          http_req_param(req, "id"));
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)

@@ -31,16 +31,6 @@
 #define COMMENT_MAX 1000 /* bytes of an approval comment */
 #define BY_MAX      220  /* bytes of a token name, with room to spare */
 
-/* The run id of the path; WEIR_ENOTFOUND when it is not one. */
-static int run_id_arg(struct http_req *req, int64_t *id, struct weir_err *err)
-{
-    *id = api_parse_id(http_req_param(req, "id"));
-    if (*id == 0)
-        return weir_err_set(err, WEIR_ENOTFOUND, "no run \"%s\"",
-                            http_req_param(req, "id"));
-    return 0;
-}
-
 /* An optional string member of an optional object body; *out NULL when
  * absent or null. */
 static int body_string(const cJSON *b, const char *key, size_t max,
@@ -84,7 +74,7 @@ void api_run_cancel(struct http_req *req)
     char by[BY_MAX];
     int64_t id = 0;
     cJSON *o = NULL;
-    int rc = run_id_arg(req, &id, &err);
+    int rc = api_run_id(req, &id, &err);
 
     if (rc == 0)
         rc = empty_body(req, "cancel body", &err);
@@ -124,7 +114,7 @@ void api_run_retry(struct http_req *req)
     char by[BY_MAX];
     int64_t id = 0;
     cJSON *o = NULL;
-    int rc = run_id_arg(req, &id, &err);
+    int rc = api_run_id(req, &id, &err);
 
     if (rc == 0)
         rc = retry_request(http_req_json(req), &r, &err);
@@ -147,7 +137,7 @@ static void step_decide(struct http_req *req, bool approve)
     char by[BY_MAX];
     int64_t id = 0;
     cJSON *o = NULL;
-    int rc = run_id_arg(req, &id, &err);
+    int rc = api_run_id(req, &id, &err);
 
     if (rc == 0)
         rc = api_body_check(http_req_json(req), comment_keys,

@@ -223,15 +223,12 @@ void api_runs_list(struct http_req *req)
 void api_run_get(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    int64_t id = api_parse_id(http_req_param(req, "id"));
+    int64_t id = 0;
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     char *text = NULL;
-    int rc = 0;
+    int rc = api_run_id(req, &id, &err);
 
-    if (id == 0)
-        rc = weir_err_set(&err, WEIR_ENOTFOUND, "no run \"%s\"",
-                          http_req_param(req, "id"));
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     /* read: the run as PostgreSQL built it, passed through as text (every
