@@ -45,12 +45,7 @@ static bool load_failed(const struct run_ctx *x)
 /* Prefix err's message with where it happened. */
 static int where(struct weir_err *err, int rc, const char *what)
 {
-    char msg[sizeof(err->msg)];
-
-    if (rc == 0)
-        return 0;
-    snprintf(msg, sizeof(msg), "%s", err->msg);
-    return weir_err_set(err, rc, "%s: %s", what, msg);
+    return rc == 0 ? 0 : weir_err_set(err, rc, "%s: %s", what, err->msg);
 }
 
 /* "inputs": every upstream step's outputs; a list of cells for a matrix. */
