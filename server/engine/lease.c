@@ -353,10 +353,7 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
         if (rc == 0 && i < 0)
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
         if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
-            /* the worker starts nothing whose lease it cannot keep */
-            cJSON_AddNumberToObject(doc, "lease_ttl_ms",
-                                    (double)e->lease_ttl_ms);
-            cJSON_AddItemToArray(arr, doc);
+            cJSON_AddItemToArray(arr, doc); /* leases_left() adds its lease */
             if (x->run.retry_count > 0)
                 note_inputs(x, (size_t)i, &v[k], want);
         } else if (rc == 0 && load_failed(x)) {
@@ -424,9 +421,10 @@ static void fail_later(struct engine *e, struct store_conn *c,
 /*
  * The leases in arr end ttl after t0, taken just before their transaction
  * began (its now() is their start): the time the transaction and its
- * commit took is already gone when the answer leaves. Each document says
- * what is left, so that a worker, counting from when the answer reached
- * it, never thinks it has more (at least 1 ms: 0 means "not said").
+ * commit took is already gone when the answer leaves. Each document gets
+ * "lease_ttl_ms", what is left, so that a worker, counting from when the
+ * answer reached it, starts nothing whose lease it cannot keep (at least
+ * 1 ms: 0 means "not said").
  */
 static void leases_left(const struct engine *e, cJSON *arr, int64_t t0)
 {
@@ -435,10 +433,8 @@ static void leases_left(const struct engine *e, cJSON *arr, int64_t t0)
 
     cJSON_ArrayForEach(d, arr)
     {
-        cJSON *t = cJSON_GetObjectItemCaseSensitive(d, "lease_ttl_ms");
-
-        if (t != NULL)
-            cJSON_SetNumberValue(t, (double)(left > 1 ? left : 1));
+        cJSON_AddNumberToObject(d, "lease_ttl_ms",
+                                (double)(left > 1 ? left : 1));
     }
 }
 
