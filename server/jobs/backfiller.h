@@ -10,9 +10,7 @@
 #define WEIR_BACKFILLER_H
 
 #include "engine/engine.h"
-
-#define CHORE_BACKFILL_MS       500  /* between two passes */
-#define CHORE_BACKFILL_RETRY_MS 2000 /* after a failed pass */
+#include "jobs/chores.h"
 
 struct backfiller;
 
