@@ -312,9 +312,9 @@ static int plan_params(const struct plan *p,
         cJSON_DeleteItemFromObjectCaseSensitive(all, m->string);
         cJSON_AddItemToObject(all, m->string, cJSON_Duplicate(m, 1));
     }
-    if (all == NULL)
-        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    else if (all->child != NULL && (*out = cJSON_PrintUnformatted(all)) == NULL)
+    if (all != NULL && all->child != NULL)
+        *out = cJSON_PrintUnformatted(all);
+    if (all == NULL || (all->child != NULL && *out == NULL))
         rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     cJSON_Delete(typed);
     cJSON_Delete(all);
