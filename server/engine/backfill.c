@@ -38,6 +38,8 @@ struct plan {
     size_t skipped;               /* entries skipped */
 };
 
+#define CANCEL_TRIES 5 /* tries of a run's cancel that meets a conflict */
+
 static const char *const reprocess_names[] = {"missing", "failed", "all"};
 
 /* "2026-11-01T05:00:00Z" into buf (at least 24 bytes). */
@@ -485,6 +487,54 @@ int engine_backfill_create(struct engine *e,
     return rc;
 }
 
+/*
+ * Cancel run_id of backfill bf as a person's cancel would. A cancel that
+ * meets the run's task being leased or finished at that moment is a
+ * conflict: it is tried again (a few times) until the run is canceled or
+ * found finished. True when this call canceled it.
+ */
+static bool cancel_run(struct engine *e, int64_t bf, int64_t run_id,
+                       const char *by)
+{
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    struct weir_err e2 = {0};
+    char q[300];
+    int rc = WEIR_ECONFLICT;
+
+    for (int i = 0; rc == WEIR_ECONFLICT && i < CANCEL_TRIES; i++) {
+        cJSON *r = NULL;
+
+        if (i > 0)
+            nanosleep(&pause, NULL);
+        rc = engine_run_cancel(e, run_id, by, &r, &e2);
+        cJSON_Delete(r);
+        if (rc == WEIR_ECONFLICT && strstr(e2.msg, "already finished"))
+            return false;
+    }
+    if (rc < 0)
+        log_warn("event=backfill_cancel_run_failed backfill=%lld run=%lld "
+                 "msg=%s",
+                 (long long)bf, (long long)run_id,
+                 log_quote(e2.msg, q, sizeof(q)));
+    return rc == 0;
+}
+
+/* Cancel the runs still active in canceled backfills: those a cancel
+ * could not stop, or that a server stopped before it could. */
+static void cancel_orphans(struct engine *e, struct store_conn *c)
+{
+    struct store_backfill_orphan *v = NULL;
+    struct weir_err e2 = {0};
+    size_t n = 0;
+
+    if (store_backfill_orphans(c, &v, &n, &e2) < 0)
+        return; /* the next pass tries again */
+    for (size_t i = 0; i < n; i++)
+        (void)cancel_run(e, v[i].backfill_id, v[i].run_id,
+                         v[i].by[0] ? v[i].by : "backfill cancel");
+    free(v);
+}
+
 int engine_backfill_tick(struct engine *e, int *created, struct weir_err *err)
 {
     struct store_conn *c = NULL;
@@ -517,6 +567,8 @@ int engine_backfill_tick(struct engine *e, int *created, struct weir_err *err)
                 break;
         }
     }
+    if (rc == 0)
+        cancel_orphans(e, c);
     store_conn_put(c);
     free(ids);
     if (made > 0)
@@ -534,7 +586,6 @@ int engine_backfill_cancel(struct engine *e, int64_t id, const char *by,
     int64_t *ids = NULL;
     size_t n = 0;
     cJSON *o = NULL, *arr = NULL;
-    char q[300];
     int rc = store_conn_get(e->store, &c, err);
 
     if (rc == 0)
@@ -558,21 +609,11 @@ int engine_backfill_cancel(struct engine *e, int64_t id, const char *by,
         if (o == NULL || arr == NULL)
             rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     }
-    /* Each run as a person's cancel; one that ended meanwhile is left. */
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        struct weir_err e2 = {0};
-        cJSON *r = NULL;
-        int one = engine_run_cancel(e, ids[i], by, &r, &e2);
-
-        cJSON_Delete(r);
-        if (one == 0)
+    /* Each run as a person's cancel; one that ended meanwhile is left,
+     * one that could not be canceled now is the chore's (cancel_orphans). */
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (cancel_run(e, id, ids[i], by))
             cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)ids[i]));
-        else if (one != WEIR_ECONFLICT)
-            log_warn("event=backfill_cancel_run_failed backfill=%lld "
-                     "run=%lld msg=%s",
-                     (long long)id, (long long)ids[i],
-                     log_quote(e2.msg, q, sizeof(q)));
-    }
     free(ids);
     if (rc < 0) {
         cJSON_Delete(o);

@@ -233,6 +233,40 @@ int store_backfill_active_runs(struct store_conn *c, int64_t id, int64_t **ids,
                      idb, ids, n, err);
 }
 
+int store_backfill_orphans(struct store_conn *c,
+                           struct store_backfill_orphan **out, size_t *n,
+                           struct weir_err *err)
+{
+    struct store_backfill_orphan *v;
+    PGresult *r = NULL;
+    size_t rows;
+    int rc = store_query(c,
+                         "SELECT r.id, b.id, coalesce(b.canceled_by, '')"
+                         " FROM runs r JOIN backfills b ON b.id = r.backfill_id"
+                         " WHERE r.state IN ('queued', 'running')"
+                         " AND r.backfill_id IS NOT NULL"
+                         " AND b.state = 'canceled' ORDER BY r.id LIMIT 100",
+                         0, NULL, &r, err);
+
+    if (rc < 0)
+        return rc;
+    rows = (size_t)PQntuples(r);
+    v = calloc(rows ? rows : 1, sizeof(*v));
+    if (v == NULL) {
+        PQclear(r);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < rows; i++) {
+        v[i].run_id = store_val_i64(r, (int)i, 0);
+        v[i].backfill_id = store_val_i64(r, (int)i, 1);
+        snprintf(v[i].by, sizeof(v[i].by), "%s", PQgetvalue(r, (int)i, 2));
+    }
+    PQclear(r);
+    *out = v;
+    *n = rows;
+    return 0;
+}
+
 /* One backfill b as a JSON object, with the counts of its runs p. */
 #define BACKFILL_JSON                                                          \
     "jsonb_build_object('id', b.id, 'dag_id', b.dag_id, 'trigger',"            \

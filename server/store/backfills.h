@@ -107,6 +107,19 @@ WEIR_MUSTCHECK int store_backfill_active_runs(struct store_conn *c, int64_t id,
                                               int64_t **ids, size_t *n,
                                               struct weir_err *err);
 
+/* A run still active in a canceled backfill. */
+struct store_backfill_orphan {
+    int64_t run_id;      /* the run */
+    int64_t backfill_id; /* its backfill */
+    char by[224];        /* who canceled the backfill ("" when unknown) */
+};
+
+/* The runs queued or running of canceled backfills (at most 100), into a
+ * new array *out of *n entries (free()). */
+WEIR_MUSTCHECK int store_backfill_orphans(struct store_conn *c,
+                                          struct store_backfill_orphan **out,
+                                          size_t *n, struct weir_err *err);
+
 /*
  * Backfill id (when dag_id is NULL) or every backfill of dag_id, newest
  * first (at most 100), as JSON with progress: a new object, or an array.

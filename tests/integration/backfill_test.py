@@ -257,6 +257,29 @@ def test_cancel():
     check(code == 409, "a second cancel: %d %s" % (code, c))
 
 
+def sql(q):
+    """Runs q in the test's database (psql -tA); returns its output."""
+    out = subprocess.run(os.environ["WEIR_PSQL"].split() + ["-tAc", q],
+                         capture_output=True, text=True, timeout=30)
+    check(out.returncode == 0, "psql: %s" % out.stderr)
+    return out.stdout.strip()
+
+
+def test_cancel_interrupted():
+    """A backfill marked canceled whose runs were not canceled (the server
+    stopped in between) gets them canceled by the backfill chore."""
+    b = backfill("bf-slow", {"from": "2026-10-01", "to": "2026-10-03"})
+    bf_id = b.get("backfill_id") or 0
+    sql("UPDATE backfills SET state = 'canceled', canceled_by = 'halted',"
+        " finished_at = now() WHERE id = %d" % bf_id)
+    ok = wait_for(lambda: all(r["state"] == "canceled" for r in
+                              bf_runs("bf-slow", bf_id)), 5, 0.1)
+    runs = bf_runs("bf-slow", bf_id)
+    check(ok and len(runs) == 1 and run(runs[0]["id"])["canceled_by"] ==
+          "halted", "runs of an interrupted cancel: %s" %
+          [(r["id"], r["state"]) for r in runs])
+
+
 def bad(dag, body, status, *words):
     code, b = req("POST", "/api/v1/dags/%s/backfills" % dag, ADMIN, body)
     msg = errmsg(b)
@@ -378,5 +401,6 @@ if __name__ == "__main__":
     run_tests("integration.backfill", [
         restart_after, test_dst_slots_and_dry_run, test_bad_input,
         test_logical_time_and_params, test_manual_logical_time_and_reprocess,
-        test_max_active, test_reverse, test_cancel, test_cli,
+        test_max_active, test_reverse, test_cancel, test_cancel_interrupted,
+        test_cli,
     ])
