@@ -88,7 +88,7 @@ export function backfillsTable(list, ctx, refresh) {
   return h('table', {class: 'list', id: 'backfills'},
     h('thead', {}, h('tr', {}, ['id', 'state', 'trigger', 'from', 'to', 'progress', 'started', ''].map((c) => h('th', {}, c)))),
     h('tbody', {}, list.map((b) => h('tr', {'data-backfill': String(b.id)},
-      h('td', {}, String(b.id)), h('td', {}, badge(b.state === 'done' ? 'success' : b.state)),
+      h('td', {}, String(b.id)), h('td', {}, badge(b.state)),
       h('td', {}, b.trigger), h('td', {}, time(b.from)), h('td', {}, time(b.to)),
       h('td', {class: 'backfill-progress'}, progressText(b.progress)),
       h('td', {}, time(b.created_at)),
