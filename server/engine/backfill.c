@@ -324,8 +324,9 @@ static int plan_params(const struct plan *p,
 }
 
 /*
- * Create the next runs of backfill id (in the caller's transaction). With
- * skip_locked, a backfill another server is advancing is left alone.
+ * Create the next runs of backfill id (in the caller's transaction): its
+ * DAG's row locked, then its own. With skip_locked, a backfill another
+ * server is advancing is left alone.
  */
 static int advance(struct engine *e, struct store_conn *c, int64_t id,
                    bool skip_locked, int *created, struct weir_err *err)
@@ -336,10 +337,16 @@ static int advance(struct engine *e, struct store_conn *c, int64_t id,
     struct tz *tz = NULL;
     int64_t slots[BACKFILL_ACTIVE_MAX];
     char key[48], reason[96], local[40];
+    char dag_id[STORE_ID_MAX];
     int max, n = 0;
-    int rc = store_backfill_lock(c, id, skip_locked, &b, err);
+    /* The DAG's row first (the lock order of store/backfills.h). */
+    int rc = store_backfill_dag(c, id, dag_id, err);
 
-    if (rc == WEIR_ENOTFOUND && skip_locked)
+    if (rc == 0)
+        rc = store_dag_lock(c, dag_id, &l, err);
+    if (rc == 0)
+        rc = store_backfill_lock(c, id, skip_locked, &b, err);
+    if (rc == WEIR_ENOTFOUND) /* ended, gone, or another server's */
         return 0;
     if (rc < 0 || !b.running)
         goto out;
@@ -348,8 +355,7 @@ static int advance(struct engine *e, struct store_conn *c, int64_t id,
             rc = store_backfill_end(c, id, "done", NULL, err);
         goto out;
     }
-    rc = store_dag_lock(c, b.dag_id, &l, err);
-    if (rc < 0 || l.paused || l.file_missing || l.version_id == 0)
+    if (l.paused || l.file_missing || l.version_id == 0)
         goto out;
     d = engine_dag(e->cache, c, l.version_id);
     if (d == NULL) {

@@ -133,6 +133,27 @@ int store_backfills_running(struct store_conn *c, int64_t **ids, size_t *n,
                      NULL, ids, n, err);
 }
 
+int store_backfill_dag(struct store_conn *c, int64_t id, char *dag_id,
+                       struct weir_err *err)
+{
+    char idb[WEIR_I64_LEN];
+    const char *params[1] = {idb};
+    PGresult *r = NULL;
+    int rc;
+
+    WEIR_I64(idb, id);
+    rc = store_query_one(c,
+                         "SELECT dag_id FROM backfills WHERE id = $1"
+                         " AND state = 'running'",
+                         1, params, &r, err, "no running backfill %lld",
+                         (long long)id);
+    if (rc < 0)
+        return rc;
+    snprintf(dag_id, STORE_ID_MAX, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 0;
+}
+
 int store_backfill_lock(struct store_conn *c, int64_t id, bool skip_locked,
                         struct store_backfill *out, struct weir_err *err)
 {

@@ -4,8 +4,9 @@
  * how far its creation went, the runs that already hold slots of a range,
  * and the JSON of backfills with their progress for the API.
  *
- * Lock order: a backfill row, then its DAG row (store_dag_lock()), then
- * the runs it creates.
+ * Lock order: a DAG row (store_dag_lock()), then its backfill rows, then
+ * the runs they create; the DAG's row first, as deleting a DAG locks it
+ * before its backfills.
  */
 #ifndef WEIR_STORE_BACKFILLS_H
 #define WEIR_STORE_BACKFILLS_H
@@ -74,6 +75,11 @@ WEIR_MUSTCHECK int store_slot_runs(struct store_conn *c, const char *dag_id,
  * *n entries (free()). */
 WEIR_MUSTCHECK int store_backfills_running(struct store_conn *c, int64_t **ids,
                                            size_t *n, struct weir_err *err);
+
+/* The DAG of running backfill id into dag_id (STORE_ID_MAX bytes), read
+ * without a lock; WEIR_ENOTFOUND when it ended or is gone. */
+WEIR_MUSTCHECK int store_backfill_dag(struct store_conn *c, int64_t id,
+                                      char *dag_id, struct weir_err *err);
 
 /*
  * Lock backfill id and read it into *out (store_backfill_cleanup()). With

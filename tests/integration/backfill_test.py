@@ -353,6 +353,11 @@ def test_cli():
           done.get("params") == {"n": 7}, "CLI flags: %s" % done)
     out = cli("backfills", "bf-daily")
     check(("%d" % bf_id) in out and "done" in out, "listing: %s" % out)
+    out = cli("backfills", "no-such-dag", want=1)
+    check("no DAG" in out, "backfills of an unknown DAG: %s" % out)
+    out = cli("runs", "bf-daily", "--trigger", "backfill")
+    check(out.count("backfill #%d slot" % bf_id) == 3,
+          "runs --trigger backfill: %s" % out)
     out = cli("backfill", "bf-daily", "--from", "2026-12-01", "--to",
               "x", want=1)
     check("neither a date" in out, "CLI bad input: %s" % out)
