@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // The DAG page: state and actions, the Trigger form built from the params,
-// the graph, the triggers' live state, the runs-by-steps grid, the runs
+// the graph, the triggers' live state, backfills, the runs-by-steps grid, the runs
 // (by cursor), the YAML source, and the versions with a diff.
 
 import * as api from './api.js';
+import {backfillForm, backfillsTable} from './backfill.js';
 import {diffLines} from './diff.js';
 import {graph} from './graph.js';
 import {pauseButton} from './page_dags.js';
@@ -290,6 +291,7 @@ export function render(main, [id], ctx) {
   const enc = encodeURIComponent(id);
   const head = h('div', {}, note('info', 'Loading…'));
   const trig = h('div', {});
+  const bfBox = h('div', {id: 'backfills-box'});
   const gridBox = h('div', {});
   const runsBox = h('div', {});
   const gridMore = h('div', {});
@@ -319,6 +321,8 @@ export function render(main, [id], ctx) {
       section('Graph', steps.length ? h('div', {class: 'scroll'}, graph(steps, null, null))
                                     : note('error', 'This DAG has no loadable version.')),
       section('Triggers', trig),
+      section('Backfills', ctx.canAct && !why && (d.dag?.triggers || []).some((t) => t.cron !== undefined)
+        ? backfillForm(d, () => refreshBackfills()) : null, bfBox),
       section('Runs by step', gridBox, gridMore),
       section('Runs', runsBox, runsMore),
       section('Source', h('div', {id: 'source-box'}, sourceView())),
@@ -351,6 +355,15 @@ export function render(main, [id], ctx) {
       : null);
   };
 
+  const refreshBackfills = async () => {
+    try {
+      const b = await api.poll(`/api/v1/dags/${enc}/backfills`);
+      if (b.changed || !bfBox.firstChild) put(bfBox, backfillsTable(b.data.backfills, ctx, refreshBackfills));
+    } catch (e) {
+      if (unreachable(e)) throw e;
+      put(bfBox, note('error', `Cannot load the backfills: ${e.message}`));
+    }
+  };
   const refresh = async () => {
     const r = await api.poll(`/api/v1/dags/${enc}`);
     const was = d;
@@ -390,6 +403,7 @@ export function render(main, [id], ctx) {
       if (!runsOlder.length) runsCursor = runs.data.next_cursor;
       drawRuns();
     }
+    await refreshBackfills();
     try {
       const t = await api.poll(`/api/v1/dags/${enc}/triggers`);
       if (t.changed || !trig.firstChild) put(trig, triggersTable(t.data.triggers));
