@@ -55,6 +55,7 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
         {"params_text", API_OBJ | API_NULL},
         {"environment", API_STR | API_NULL},
         {"idempotency_key", API_STR | API_NULL},
+        {"no_cache", API_BOOL | API_NULL},
     };
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(b, "params");
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(b, "params_text");
@@ -73,6 +74,7 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
     t->params_text = cJSON_IsObject(pt) ? pt : NULL;
     t->environment = cJSON_IsString(env) ? env->valuestring : NULL;
     t->idempotency_key = cJSON_IsString(key) ? key->valuestring : NULL;
+    t->no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "no_cache"));
     return 0;
 }
 

@@ -44,6 +44,7 @@ struct engine_trigger {
     const char *environment;     /* or NULL for the DAG's default */
     const char *idempotency_key; /* or NULL */
     const char *reason;          /* for people */
+    bool no_cache;               /* skip step cache lookups (still fill) */
 };
 
 /* What a worker reports at the end of an attempt. */

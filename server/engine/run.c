@@ -13,6 +13,7 @@
 #include "engine/internal.h"
 #include "engine/policy.h"
 #include "log.h"
+#include "store/cache.h"
 #include "store/store.h"
 #include "suggest.h"
 
@@ -307,6 +308,7 @@ struct spec {
     const struct dag_trigger *trig; /* NULL for a manual run */
     const struct engine_slot *slot; /* with trig: the firing */
     const char *reason;             /* manual runs: for people */
+    bool no_cache;                  /* manual runs: skip cache lookups */
 };
 
 /* Insert the run of sp and its tasks of DAG d (version `version`) and
@@ -353,6 +355,8 @@ static int insert_run(struct engine *e, struct store_conn *c,
     else if (rc == 0)
         rc = store_sched_run_insert(c, &n, sp->slot->logical_time, run_id,
                                     created, err);
+    if (rc == 0 && *created && sp->no_cache)
+        rc = store_run_no_cache(c, *run_id, err);
     if (rc == 0 && *created)
         rc = policy_tasks_insert(c, *run_id, n.priority, tasks, err);
     if (rc == 0 && *created && n.state == RUN_RUNNING)
@@ -374,7 +378,8 @@ static int create_in_tx(struct engine *e, struct store_conn *c,
                       .params = t->params,
                       .params_text = t->params_text,
                       .idempotency_key = t->idempotency_key,
-                      .reason = t->reason};
+                      .reason = t->reason,
+                      .no_cache = t->no_cache};
     bool created = false;
     int rc;
 
@@ -431,7 +436,7 @@ static int expire_one(struct engine *e, struct store_conn *c, int64_t id,
 {
     struct store_attempt a = {0};
     char msg[120];
-    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false, NULL};
+    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false, NULL, false};
     int rc = store_tx_begin(c, err);
 
     snprintf(msg, sizeof(msg),
