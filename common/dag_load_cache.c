@@ -49,12 +49,6 @@ static bool cache_read(struct dag_ctx *c, const struct ynode *n,
                  where, &k);
     if (k.val[0] != NULL) {
         ok = dag_get_str(c, "key", k.val[0], &v->key);
-        if (ok && v->key[0] == '\0') {
-            dag_error(c, dag_npos(k.val[0]),
-                      "\"key\" of \"cache\" must not be empty; leave it out "
-                      "for the default key");
-            ok = false;
-        }
         v->key_n = ok ? k.val[0] : NULL;
     }
     if (k.val[1] != NULL) {
