@@ -118,12 +118,11 @@ int cache_finish(struct engine *e, struct store_conn *c,
     return rc;
 }
 
-int cache_fill(struct run_ctx *x, const struct store_attempt *a,
-               const struct outcome *o, struct weir_err *err)
+int cache_fill(struct run_ctx *x, const struct dag_step *st,
+               const struct store_attempt *a, const struct outcome *o,
+               struct weir_err *err)
 {
-    const struct dag_step *st = dag_step_get(x->dag, a->step_id);
-
-    if (st == NULL || !st->cache || o->cached || o->state != ATTEMPT_SUCCESS)
+    if (!st->cache || o->cached || o->state != ATTEMPT_SUCCESS)
         return 0;
     return store_cache_fill(x->c, a->id, st->cache_ttl_ms, o->outputs, err);
 }

@@ -19,6 +19,7 @@
 
 #include "engine/engine.h"
 
+struct dag_step;
 struct run_ctx;
 struct outcome;
 struct store_claim;
@@ -48,9 +49,10 @@ WEIR_MUSTCHECK int cache_finish(struct engine *e, struct store_conn *c,
                                 const struct store_claim *cl,
                                 struct weir_err *err);
 
-/* Fill the cache from attempt a of x, which succeeded as o says (a
- * step without `cache:` or a cached attempt: nothing). */
-WEIR_MUSTCHECK int cache_fill(struct run_ctx *x, const struct store_attempt *a,
+/* Fill the cache from attempt a of x, of step st, which ended as o says
+ * (nothing unless a success that did not come from the cache). */
+WEIR_MUSTCHECK int cache_fill(struct run_ctx *x, const struct dag_step *st,
+                              const struct store_attempt *a,
                               const struct outcome *o, struct weir_err *err);
 
 /* Delete expired entries in batches of CACHE_PRUNE_BATCH, each its own

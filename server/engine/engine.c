@@ -860,8 +860,9 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
         /* a cached success links the artifacts of the attempt it reuses */
         if (live && o[k].state == ATTEMPT_SUCCESS && !o[k].cached)
             rc = store_artifact_record(x->c, a[k].id, o[k].outputs, err);
-        if (rc == 0 && live)
-            rc = cache_fill(x, &a[k], &o[k], err);
+        if (rc == 0 && live && x->dag->steps[x->rt[i].step].cache)
+            rc =
+                cache_fill(x, &x->dag->steps[x->rt[i].step], &a[k], &o[k], err);
         if (rc == 0 && live)
             rc = task_attempt_ended(x, (size_t)i, &o[k], err);
     }
