@@ -125,6 +125,12 @@ def test_keys_hashed():
         sql("SELECT count(*) FROM attempts a WHERE a.cache_key LIKE"
             " '%ver-7f3a91%'")
     check(raw == ["0", "0"], "raw key text stored: %s" % raw)
+    # the same key text on two steps: two entries, each step ran
+    check(count("key-build") == 1 and count("key-build2") == 1,
+          "two steps never share an entry: %d %d" %
+          (count("key-build"), count("key-build2")))
+    check(sql("SELECT count(DISTINCT key_hash) FROM step_cache WHERE"
+              " dag_id = 'cache-key'") == ["2"], "one entry per step")
 
 
 def test_explicit_key():
@@ -133,11 +139,14 @@ def test_explicit_key():
     check(count("key-build") == before,
           "noise is not in the key: the step was reused (%d runs)" %
           count("key-build"))
-    check(task(first, "build").get("cached_from") is not None,
-          "cached_from with an explicit key")
+    check(task(first, "build").get("cached_from") is not None and
+          task(first, "build2").get("cached_from", {}).get("step") ==
+          "build2" and count("key-build2") == 1,
+          "cached_from with an explicit key, each step its own: %s" %
+          task(first, "build2").get("cached_from"))
     ttl = sql("SELECT extract(epoch FROM expires_at - created_at)::int FROM"
               " step_cache WHERE dag_id = 'cache-key'")
-    check(ttl == ["3600"], "ttl 1h: %s" % ttl)
+    check(ttl == ["3600", "3600"], "ttl 1h: %s" % ttl)
     go("cache-key", {"params": {"version": "ver-2"}})
     check(count("key-build") == before + 1,
           "a changed key runs the step: %d" % count("key-build"))
