@@ -270,8 +270,17 @@ def test_matrix_cells():
               " 'cache-matrix'") == ["2"], "one entry per cell")
 
 
+
+def test_key_not_rendered():
+    b = go("cache-badkey", want="failed")
+    t = task(b, "b")
+    check(t["state"] == "failed" and "cache.key" in (t.get("error") or "")
+          and count("badkey-b") == 0,
+          "a key that does not render fails the attempt: %s" % t)
+
 os.makedirs(OUT, exist_ok=True)
 run_tests("cache", [test_default_key_reuses, test_keys_hashed,
                     test_explicit_key, test_ttl_expiry,
                     test_failed_never_fills, test_no_cache,
-                    test_dag_change_misses, test_matrix_cells])
+                    test_dag_change_misses, test_matrix_cells,
+                    test_key_not_rendered])
