@@ -19,9 +19,15 @@ CREATE TABLE step_cache (
 );
 -- The cleanup's scan of expired entries.
 CREATE INDEX step_cache_expires_idx ON step_cache (expires_at);
+-- The foreign keys' checks when attempts and runs are deleted.
+CREATE INDEX step_cache_attempt_idx ON step_cache (attempt_id);
+CREATE INDEX step_cache_run_idx ON step_cache (run_id);
 
 ALTER TABLE attempts ADD COLUMN cache_key text
     CHECK (cache_key ~ '^[0-9a-f]{64}$');
 ALTER TABLE attempts ADD COLUMN cached_from_attempt_id bigint
     REFERENCES attempts (id) ON DELETE SET NULL;
+-- Deleting an attempt looks up the attempts that reused it (few).
+CREATE INDEX attempts_cached_from_idx ON attempts (cached_from_attempt_id)
+    WHERE cached_from_attempt_id IS NOT NULL;
 ALTER TABLE runs ADD COLUMN no_cache boolean NOT NULL DEFAULT false;
