@@ -20,13 +20,15 @@
 #define EXIT_CANCELED 2   /* a run canceled (trigger --wait, run) */
 
 static const char trigger_usage[] =
-    "usage: weir trigger DAG [-p NAME=VALUE]... [--env ENV] [--wait] "
-    "[--json]\n"
-    "                        [--logical-time TIME]\n\n"
+    "usage: weir trigger DAG [-p NAME=VALUE]... [--env ENV] [--no-cache] "
+    "[--wait]\n"
+    "                        [--json] [--logical-time TIME]\n\n"
     "Starts a run of DAG now and prints its id. -p overrides a parameter\n"
     "(repeatable): VALUE takes the type the DAG declares for it (true or\n"
     "false, a number, text, or a JSON list or map such as '[\"eu\"]'); an\n"
     "unknown parameter or a value not of its type is refused.\n"
+    "--no-cache runs every step, even one whose success the step cache\n"
+    "holds (its successes still fill the cache).\n"
     "--wait follows the run to its end, prints a one-line summary and\n"
     "exits 0 when it succeeded, 1 when it failed, 2 when it was canceled.\n"
     "--logical-time sets the run's logical time (run.logical_time,\n"
@@ -60,6 +62,7 @@ static const char workers_usage[] =
 struct run_opts {
     bool json;          /* print the server's JSON */
     bool wait;          /* trigger: --wait */
+    bool no_cache;      /* trigger: --no-cache */
     const char *server; /* --server */
     const char *env;    /* --env */
     const char *state;  /* --state */
@@ -101,13 +104,14 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
         {"limit", required_argument, NULL, 'n'},
         {"param", required_argument, NULL, 'p'},
         {"logical-time", required_argument, NULL, 'L'},
+        {"no-cache", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, rc = 0;
 
     optind = 1;
-    while (rc == 0 &&
-           (c = cli_getopt(argc, argv, "jwS:e:s:t:i:c:n:p:L:h", lopts)) != -1) {
+    while (rc == 0 && (c = cli_getopt(argc, argv, "jwS:e:s:t:i:c:n:p:L:Ch",
+                                      lopts)) != -1) {
         switch (c) {
         case 'h':
             fputs(usage, stdout);
@@ -144,6 +148,9 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
             break;
         case 'L':
             o->lt = optarg;
+            break;
+        case 'C':
+            o->no_cache = true;
             break;
         default:
             return cli_usage_error(cmd, "%s", cli_opt_error());
@@ -265,6 +272,8 @@ int cmd_trigger(int argc, char **argv)
             cJSON_AddStringToObject(body, "environment", o.env);
         if (o.lt)
             cJSON_AddStringToObject(body, "logical_time", o.lt);
+        if (o.no_cache)
+            cJSON_AddTrueToObject(body, "no_cache");
         reply = client_call_or_say(&c, "trigger", "POST", path, body);
         rc = reply ? CLI_OK : CLI_INVALID;
     }
@@ -419,6 +428,7 @@ static void print_task(const cJSON *t)
     const char *error = client_json_str(t, "error");
     const char *message = client_json_str(t, "approval_message");
     const char *state = client_json_str(t, "state");
+    const cJSON *cached = cJSON_GetObjectItemCaseSensitive(t, "cached_from");
 
     snprintf(name, sizeof(name), "%s%s", cli_str(t, "step"),
              client_json_str(t, "hook") ? " (hook)" : "");
@@ -441,6 +451,10 @@ static void print_task(const cJSON *t)
         printf("      %s\n", error);
     if (message && state && strcmp(state, "awaiting_approval") == 0)
         printf("      approval: %s\n", message);
+    if (cJSON_IsObject(cached))
+        printf("      cached from run %.0f attempt %.0f\n",
+               client_json_num(cached, "run_id"),
+               client_json_num(cached, "attempt_id"));
 }
 
 int cmd_run(int argc, char **argv)

@@ -29,6 +29,7 @@
 #define DAG_MAX_CELLS      1000          /* cells of one matrix */
 #define DAG_MAX_DIAGS      100           /* diagnostics kept per file */
 #define DAG_ID_MAX         64            /* bytes in a DAG or step id */
+#define DAG_CACHE_TTL_MS   (7LL * 24 * 3600 * 1000) /* default cache ttl */
 
 /* A place in the source text; line 0 means "no place" (a default). */
 struct dag_pos {
@@ -192,6 +193,10 @@ struct dag_step {
     size_t *upstream;        /* every transitive upstream, as indexes */
     size_t n_upstream;       /* entries in upstream */
     enum dag_hook_kind hook; /* the hook this step runs, or DAG_HOOK_NONE */
+    bool cache;              /* a success is reused (`cache:`) */
+    char *cache_key;         /* `cache: {key}` template, or NULL: the
+                                default key (docs "Step caching") */
+    int64_t cache_ttl_ms;    /* how long a cached success is reused */
 };
 
 struct dag {

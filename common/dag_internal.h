@@ -70,6 +70,10 @@ struct dag_defaults {
     int64_t max_retry_delay_ms; /* 0 (none) unless set */
     int64_t timeout_ms;         /* 0 (none) unless set */
     enum dag_trigger_rule rule; /* all_success unless set */
+    bool cache;                 /* `cache:` on; false unless set */
+    char *cache_key;            /* its key template, or NULL */
+    const struct ynode *ckey;   /* the key template's node, or NULL */
+    int64_t cache_ttl_ms;       /* its ttl (DAG_CACHE_TTL_MS unless set) */
 };
 
 /* The state of one dag_load() call. */
@@ -173,6 +177,12 @@ void dag_load_expr(struct dag_ctx *c, const char *key, const struct ynode *n,
                    enum dag_scope scope, size_t step);
 void dag_load_tmpl(struct dag_ctx *c, const char *key, const struct ynode *n,
                    enum dag_scope scope, size_t step);
+
+/* `cache:` of defaults and of a step (dag_load_cache.c). */
+void dag_load_defaults_cache(struct dag_ctx *c, const struct ynode *n);
+void dag_load_step_cache(struct dag_ctx *c, struct dag_step *s, size_t i,
+                         const char *label, const struct ynode *key,
+                         const struct ynode *n);
 
 /* names of the enum values, in enum order (dag.c) */
 extern const char *const dag_priority_names[4];

@@ -202,6 +202,15 @@ static bool add_step_retry(cJSON *o, const struct dag_step *s)
                     s->n_no_retry_on_exit);
 }
 
+/* "cache": {key, ttl}, only for a cached step (key null: the default). */
+static bool add_cache(cJSON *o, const struct dag_step *s)
+{
+    cJSON *c = cJSON_AddObjectToObject(o, "cache");
+
+    return c != NULL && add_str(c, "key", s->cache_key) &&
+           add_duration(c, "ttl", s->cache_ttl_ms, false);
+}
+
 static cJSON *step_to_json(const struct dag_step *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -222,6 +231,8 @@ static cJSON *step_to_json(const struct dag_step *s)
     } else if (ok) {
         ok = cJSON_AddNullToObject(o, "approval") != NULL;
     }
+    if (ok && s->cache)
+        ok = add_cache(o, s);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;

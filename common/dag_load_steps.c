@@ -27,6 +27,7 @@ enum step_key {
     SK_TRIGGER_RULE,
     SK_IF,
     SK_APPROVAL,
+    SK_CACHE,
     SK_COUNT
 };
 
@@ -48,6 +49,7 @@ static const char *const step_keys[SK_COUNT] = {
     "trigger_rule",
     "if",
     "approval",
+    "cache",
 };
 
 static const char *const approval_keys[] = {"message"};
@@ -474,6 +476,8 @@ static void load_step(struct dag_ctx *c, size_t i, const struct ynode *n)
     load_action(c, &w);
     load_retry(c, &w);
     load_rest(c, &w);
+    dag_load_step_cache(c, w.s, i, w.label, w.k.key[SK_CACHE],
+                        w.k.val[SK_CACHE]);
 }
 
 /*

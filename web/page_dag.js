@@ -100,6 +100,10 @@ function triggerForm(d) {
         envs.map((e) => h('option', {value: e, selected: e === def.environment}, e)))
     : null;
   const env = () => (envSelect ? envSelect.value : def.environment);
+  // a per-run override of step caching, offered when a step is cached
+  const noCache = (def.steps || []).some((s) => s.cache)
+    ? h('input', {type: 'checkbox', id: 'trigger-no-cache', name: 'no_cache'})
+    : null;
   let shown = effectiveParams(def, env());
   const fields = () => [...form.querySelectorAll('[data-param]')];
   const sources = () => {
@@ -132,6 +136,7 @@ function triggerForm(d) {
     const body = {};
     if (Object.keys(params).length) body.params = params;
     if (envSelect) body.environment = envSelect.value;
+    if (noCache?.checked) body.no_cache = true;
     try {
       const r = await api.post(`/api/v1/dags/${encodeURIComponent(d.id)}/runs`, body);
       toast(`Run ${r.run_id} started`);
@@ -144,6 +149,8 @@ function triggerForm(d) {
     Object.keys(declared).length
       ? Object.entries(declared).map(([k, v]) => h('div', {class: 'field'}, paramInput(k, paramType(v), shown[k])))
       : h('p', {class: 'muted'}, 'This DAG has no params.'),
+    noCache ? h('div', {class: 'field'}, noCache,
+      h('label', {for: 'trigger-no-cache'}, 'Skip the step cache (run every step)')) : null,
     err,
     h('div', {}, h('button', {type: 'submit', class: 'primary'}, 'Trigger run')));
   if (envSelect) envSelect.addEventListener('change', refill);

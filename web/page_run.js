@@ -113,19 +113,28 @@ function gates(run, tasks, def, canAct, refresh) {
   });
 }
 
+// "cached from run N attempt M", linking to that run, for a task or an
+// attempt that reused a step cache entry (cached_from of the run detail).
+function cachedFrom(cf) {
+  if (!cf) return null;
+  return h('div', {class: 'muted cached-from', 'data-cached-from': cf.attempt_id}, 'cached from ',
+    h('a', {href: `#/runs/${cf.run_id}`}, `run ${cf.run_id}`), ` attempt ${cf.attempt_id}`);
+}
+
 function tasksTable(tasks, openLogs) {
   return h('table', {class: 'list', id: 'tasks'},
     h('thead', {}, h('tr', {}, ['Task', 'State', 'Tries', 'Duration', 'Attempts', 'Outputs'].map((t) => h('th', {scope: 'col'}, t)))),
     h('tbody', {}, tasks.map((t) => h('tr', {'data-task': taskName(t)},
       h('td', {}, taskName(t), t.hook ? h('span', {class: 'tag', title: 'a hook step (on_failure / on_success)'}, 'hook') : null),
       h('td', {}, badge(t.state), t.error ? h('div', {class: 'err-text'}, t.error) : null,
-        t.decision ? h('div', {class: 'muted'}, `${t.decision} by ${t.decided_by || '?'}${t.decision_comment ? ': ' + t.decision_comment : ''}`) : null),
+        t.decision ? h('div', {class: 'muted'}, `${t.decision} by ${t.decided_by || '?'}${t.decision_comment ? ': ' + t.decision_comment : ''}`) : null,
+        cachedFrom(t.cached_from)),
       h('td', {}, `${t.try_count} / ${t.max_tries}`),
       h('td', {}, liveDuration(t.started_at, t.finished_at)),
       h('td', {}, t.attempts.length ? t.attempts.map((a) => h('button', {type: 'button', class: `attempt small st-${a.state}`, id: `attempt-${a.id}`,
-          'data-attempt': a.id, title: `${stateWord(a.state)}${a.error ? ': ' + a.error : ''}`,
+          'data-attempt': a.id, title: `${stateWord(a.state)}${a.error ? ': ' + a.error : ''}${a.cached_from ? ` (cached from run ${a.cached_from.run_id} attempt ${a.cached_from.attempt_id})` : ''}`,
           onclick: () => openLogs(t, a)},
-          `try ${a.try} · ${stateWord(a.state)}${a.exit_code !== null ? ` · exit ${a.exit_code}` : ''} · `,
+          `try ${a.try} · ${stateWord(a.state)}${a.cached_from ? ' · cached' : ''}${a.exit_code !== null ? ` · exit ${a.exit_code}` : ''} · `,
           liveDuration(a.started_at, a.finished_at), ' · logs'))
         : h('span', {class: 'muted'}, 'none')),
       h('td', {}, t.outputs && Object.keys(t.outputs).length ? h('code', {class: 'outputs'}, JSON.stringify(t.outputs)) : '—')))));

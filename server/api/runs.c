@@ -56,6 +56,7 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
         {"environment", API_STR | API_NULL},
         {"idempotency_key", API_STR | API_NULL},
         {"logical_time", API_STR | API_NULL},
+        {"no_cache", API_BOOL | API_NULL},
     };
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(b, "params");
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(b, "params_text");
@@ -80,6 +81,7 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
     if (t->logical_time != NULL && strlen(t->logical_time) > KEY_MAX)
         return weir_err_set(err, WEIR_EINVAL,
                             "\"logical_time\" is a date or an RFC 3339 time");
+    t->no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "no_cache"));
     return 0;
 }
 

@@ -27,6 +27,7 @@
 #include <sys/random.h>
 
 #include "duration.h"
+#include "engine/cache.h"
 #include "engine/internal.h"
 #include "log.h"
 #include "store/artifacts.h"
@@ -856,8 +857,12 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
         ends[k] = (struct store_attempt_end){
             &a[k], live ? o[k].state : ATTEMPT_CANCELED, o[k].exit_code,
             o[k].outputs, o[k].error};
-        if (live && o[k].state == ATTEMPT_SUCCESS)
+        /* a cached success links the artifacts of the attempt it reuses */
+        if (live && o[k].state == ATTEMPT_SUCCESS && !o[k].cached)
             rc = store_artifact_record(x->c, a[k].id, o[k].outputs, err);
+        if (rc == 0 && live && x->dag->steps[x->rt[i].step].cache)
+            rc =
+                cache_fill(x, &x->dag->steps[x->rt[i].step], &a[k], &o[k], err);
         if (rc == 0 && live)
             rc = task_attempt_ended(x, (size_t)i, &o[k], err);
     }

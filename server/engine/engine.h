@@ -45,6 +45,7 @@ struct engine_trigger {
     const char *idempotency_key; /* or NULL */
     const char *reason;          /* for people */
     const char *logical_time;    /* RFC 3339 time or date, or NULL */
+    bool no_cache;               /* skip step cache lookups (still fill) */
 };
 
 /* What a worker reports at the end of an attempt. */

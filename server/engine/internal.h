@@ -123,6 +123,8 @@ struct outcome {
     bool no_retry;            /* fail the task even if tries remain */
     const cJSON *outputs_doc; /* outputs as parsed from the request, when
                                  it was one: copied, not parsed again */
+    bool cached;              /* success reused from the step cache: no
+                                 artifact recorded, no cache fill */
 };
 WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
                                          const struct store_attempt *a,

@@ -13,6 +13,7 @@
 #include "engine/internal.h"
 #include "engine/policy.h"
 #include "log.h"
+#include "store/cache.h"
 #include "store/store.h"
 #include "suggest.h"
 
@@ -312,6 +313,7 @@ struct spec {
     int64_t backfill_id;            /* a backfill's run (params typed
                                        already), or 0 */
     const char *backfill_key;       /* with backfill_id: its trigger key */
+    bool no_cache;                  /* manual runs: skip cache lookups */
 };
 
 /* Insert the run of sp and its tasks of DAG d (version `version`) and
@@ -366,6 +368,8 @@ static int insert_run(struct engine *e, struct store_conn *c,
         rc = store_sched_run_insert(
             c, &n, tr ? sp->slot->logical_time : sp->logical_time, run_id,
             created, err);
+    if (rc == 0 && *created && sp->no_cache)
+        rc = store_run_no_cache(c, *run_id, err);
     if (rc == 0 && *created)
         rc = policy_tasks_insert(c, *run_id, n.priority, tasks, err);
     if (rc == 0 && *created && n.state == RUN_RUNNING)
@@ -387,7 +391,8 @@ static int create_in_tx(struct engine *e, struct store_conn *c,
                       .params = t->params,
                       .params_text = t->params_text,
                       .idempotency_key = t->idempotency_key,
-                      .reason = t->reason};
+                      .reason = t->reason,
+                      .no_cache = t->no_cache};
     bool created = false;
     int rc;
 
@@ -471,7 +476,7 @@ static int expire_one(struct engine *e, struct store_conn *c, int64_t id,
 {
     struct store_attempt a = {0};
     char msg[120];
-    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false, NULL};
+    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false, NULL, false};
     int rc = store_tx_begin(c, err);
 
     snprintf(msg, sizeof(msg),

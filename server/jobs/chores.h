@@ -12,7 +12,8 @@
  *   event, every CHORE_FILES_RESCAN_MS anyway, every CHORE_FILES_POLL_MS
  *   where folders cannot be watched;
  * - event retention: the scheduler loop, CHORE_EVENTS_PRUNE_FIRST_MS after
- *   the start, then every CHORE_EVENTS_PRUNE_EVERY_MS;
+ *   the start, then every CHORE_EVENTS_PRUNE_EVERY_MS (with it, the
+ *   expired step cache entries: engine/cache.h);
  * - lease expiry: thread "weir-leases", at the next lease deadline and at
  *   least every lease TTL, CHORE_LEASES_RETRY_MS after a database failure;
  * - webhook notifications: thread "weir-notify", every CHORE_NOTIFY_MS;

@@ -28,14 +28,24 @@
     " 'finished_at', weir_iso(r.finished_at), 'retry_count',"                  \
     " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'canceled_by',"     \
     " r.canceled_by, 'param_changes', r.param_changes, 'backfill_id',"         \
-    " r.backfill_id)"
+    " r.backfill_id, 'no_cache', r.no_cache)"
+
+/* The attempt that attempt a (la: a task's last) reused from the step
+ * cache, or SQL NULL. */
+#define CACHED_FROM_OF(COL)                                                    \
+    "(SELECT jsonb_build_object('run_id', ct.run_id, 'attempt_id', ca.id,"     \
+    " 'task', ct.id, 'step', ct.step_id, 'try', ca.try) FROM attempts ca"      \
+    " JOIN tasks ct ON ct.id = ca.task_id WHERE ca.id = " COL ")"
+#define CACHED_FROM_A  CACHED_FROM_OF("a.cached_from_attempt_id")
+#define CACHED_FROM_LA CACHED_FROM_OF("la.cached_from_attempt_id")
 
 /* The attempts of task t as a JSON array. */
 #define ATTEMPTS_JSON                                                          \
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'try', a.try,"  \
     " 'state', a.state, 'exit_code', a.exit_code, 'worker', w.name,"           \
     " 'error', a.error, 'outputs', a.outputs, 'inputs_from', a.inputs_from,"   \
-    " 'log_capped', a.log_capped, 'started_at',"                               \
+    " 'log_capped', a.log_capped, 'cached_from', " CACHED_FROM_A               \
+    ", 'started_at',"                                                          \
     " weir_iso(a.started_at), 'finished_at', weir_iso(a.finished_at))"         \
     " ORDER BY a.try), '[]') FROM attempts a LEFT JOIN workers w"              \
     " ON w.id = a.worker_id WHERE a.task_id = t.id)"
@@ -52,7 +62,9 @@
     " 'decided_by', t.decided_by, 'decided_at', weir_iso(t.decided_at),"       \
     " 'decision_comment', t.decision_comment, 'approval_message',"             \
     " t.approval_message, 'hook', CASE WHEN t.step_id IN ($2, $3)"             \
-    " THEN t.step_id END, "                                                    \
+    " THEN t.step_id END, 'cached_from', (SELECT " CACHED_FROM_LA              \
+    " FROM attempts la WHERE la.task_id = t.id AND t.state = 'success'"        \
+    " ORDER BY la.try DESC LIMIT 1), "                                         \
     "'attempts', " ATTEMPTS_JSON                                               \
     ") ORDER BY t.id), '[]') FROM tasks t WHERE t.run_id = r.id)"
 
