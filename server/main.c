@@ -24,18 +24,19 @@
 
 /* Everything the running server holds, freed in reverse order. */
 struct server {
-    struct config cfg;        /* settings */
-    struct store *store;      /* PostgreSQL pool */
-    struct dagcache *cache;   /* loaded DAG versions */
-    struct dagdir *dagdir;    /* the DAGs folder */
-    struct hub *hub;          /* wakes waiting lease calls */
-    struct engine engine;     /* runs, tasks, attempts */
-    struct reaper *reaper;    /* lease expiry thread */
-    struct sched *sched;      /* cron timers and the folder watch */
-    struct notify *notify;    /* webhook notifications thread */
-    struct api api;           /* what handlers share */
-    struct http_server *http; /* the API */
-    size_t started;           /* parts[] that are up (main.c's table) */
+    struct config cfg;               /* settings */
+    struct store *store;             /* PostgreSQL pool */
+    struct dagcache *cache;          /* loaded DAG versions */
+    struct dagdir *dagdir;           /* the DAGs folder */
+    struct hub *hub;                 /* wakes waiting lease calls */
+    struct engine engine;            /* runs, tasks, attempts */
+    struct reaper *reaper;           /* lease expiry thread */
+    struct sched *sched;             /* cron timers and the folder watch */
+    struct notify *notify;           /* webhook notifications thread */
+    struct deadline_chore *deadline; /* run timeouts and deadlines thread */
+    struct api api;                  /* what handlers share */
+    struct http_server *http;        /* the API */
+    size_t started;                  /* parts[] that are up (main.c's table) */
 };
 
 /* Borrow a connection, retrying while the database is not up yet. */
@@ -203,6 +204,16 @@ static void notify_down(struct server *s)
     notify_stop(s->notify);
 }
 
+static int deadline_up(struct server *s, struct weir_err *err)
+{
+    return deadline_chore_start(&s->engine, &s->deadline, err);
+}
+
+static void deadline_down(struct server *s)
+{
+    deadline_chore_stop(s->deadline);
+}
+
 /* The API; then the public URL, by default the address it listens on. */
 static int http_up(struct server *s, struct weir_err *err)
 {
@@ -250,6 +261,7 @@ static const struct part {
     {"lease expiry", reaper_up, reaper_down},
     {"scheduler", sched_up, sched_down},
     {"notifications", notify_up, notify_down},
+    {"deadlines", deadline_up, deadline_down},
     {"http", http_up, http_down},
 };
 

@@ -16,6 +16,10 @@
  * - lease expiry: thread "weir-leases", at the next lease deadline and at
  *   least every lease TTL, CHORE_LEASES_RETRY_MS after a database failure;
  * - webhook notifications: thread "weir-notify", every CHORE_NOTIFY_MS;
+ * - run timeouts and deadlines: thread "weir-deadline", at the next
+ *   timeout or deadline but at least every CHORE_DEADLINE_MS (a run
+ *   created meanwhile may be due sooner), CHORE_DEADLINE_RETRY_MS after a
+ *   database failure;
  * - the connection watchdog: thread "weir-http-guard", every
  *   HTTP_GUARD_TICK_MS (http/guard.h);
  * - metric retention: the ingest request that notices it is due, at most
@@ -38,5 +42,7 @@
 #define CHORE_EVENTS_PRUNE_EVERY_MS 60000 /* between two event prunes */
 #define CHORE_LEASES_RETRY_MS       1000  /* after a database failure */
 #define CHORE_NOTIFY_MS             1000  /* between two notification passes */
+#define CHORE_DEADLINE_MS           1000  /* longest wait between two passes */
+#define CHORE_DEADLINE_RETRY_MS     1000  /* after a database failure */
 
 #endif

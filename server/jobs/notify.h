@@ -33,6 +33,10 @@ struct notify;
  */
 void notify_set_public_url(const char *url);
 
+/* Copy that URL into buf (len bytes, cut to fit); false while it is not
+ * known yet. Any thread. */
+bool notify_public_url(char *buf, size_t len);
+
 /* Start the thread over e (borrowed). Returns 0 with *out, or
  * WEIR_EINTERNAL / WEIR_ENOMEM. */
 WEIR_MUSTCHECK int notify_start(struct engine *e, struct notify **out,

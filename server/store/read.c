@@ -16,6 +16,13 @@
 #include "dag.h"
 #include "store/query.h"
 
+/* A run's timeout and deadline (migration 0015), and why the engine
+ * ended it. */
+#define RUN_DEADLINE_JSON                                                      \
+    "jsonb_build_object('timeout_at', weir_iso(r.timeout_at), 'deadline_at',"  \
+    " weir_iso(r.deadline_at), 'late', r.late, 'late_at',"                     \
+    " weir_iso(r.late_at), 'error', r.error)"
+
 /* A run as JSON; times through weir_iso() of the schema. */
 #define RUN_JSON                                                               \
     "jsonb_build_object('id', r.id, 'dag', r.dag_id, 'version_id',"            \
@@ -27,7 +34,7 @@
     " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"           \
     " 'finished_at', weir_iso(r.finished_at), 'retry_count',"                  \
     " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'canceled_by',"     \
-    " r.canceled_by, 'param_changes', r.param_changes)"
+    " r.canceled_by, 'param_changes', r.param_changes) || " RUN_DEADLINE_JSON
 
 /* The attempts of task t as a JSON array. */
 #define ATTEMPTS_JSON                                                          \
