@@ -81,13 +81,14 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                     cJSON **out, struct weir_err *err)
 {
     char cur[WEIR_I64_LEN], lim[WEIR_I64_LEN], since[WEIR_I64_LEN];
-    const char *params[7] = {f->dag_id,
+    const char *params[8] = {f->dag_id,
                              f->state,
                              cur,
                              lim,
                              f->environment,
                              f->trigger,
-                             f->since > 0 ? since : NULL};
+                             f->since > 0 ? since : NULL,
+                             f->late};
 
     WEIR_I64(cur, f->cursor);
     WEIR_I64(lim, f->limit);
@@ -104,8 +105,9 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
         " AND ($5::text IS NULL OR r.environment = $5)"
         " AND ($6::text IS NULL OR r.trigger_kind = $6)"
         " AND ($7::bigint IS NULL OR r.created_at >= to_timestamp($7))"
+        " AND ($8::boolean IS NULL OR r.late = $8)"
         " ORDER BY r.id DESC LIMIT $4) s",
-        7, params, out, err);
+        8, params, out, err);
 }
 
 int store_run_detail_text(struct store_conn *c, int64_t id, char **out,
