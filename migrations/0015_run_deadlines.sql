@@ -7,7 +7,8 @@
 -- from the logical time (else the creation time). late and late_at are
 -- set once, by the deadline chore, when an unfinished run passes
 -- deadline_at. error says why the engine itself ended the run ("run
--- timeout 2h", "deadline missed ..."), cleared when it is retried.
+-- timeout 2h", "deadline missed ..."), cleared when it is retried; a
+-- retry also drops a deadline that passed while the run was finished.
 ALTER TABLE runs
     ADD COLUMN run_timeout_ms bigint CHECK (run_timeout_ms > 0),
     ADD COLUMN timeout_at     timestamptz,
@@ -24,8 +25,13 @@ BEGIN
         NEW.timeout_at := NEW.started_at
                           + NEW.run_timeout_ms * interval '1 millisecond';
     END IF;
+    -- a retry: the engine's reason for the end goes, and a deadline
+    -- that passed while the run was finished (met or missed) is over
     IF OLD.finished_at IS NOT NULL AND NEW.finished_at IS NULL THEN
         NEW.error := NULL;
+        IF NOT NEW.late AND NEW.deadline_at <= now() THEN
+            NEW.deadline_at := NULL;
+        END IF;
     END IF;
     RETURN NEW;
 END $$;
@@ -33,7 +39,8 @@ END $$;
 CREATE TRIGGER runs_timeout_arm
     BEFORE UPDATE OF started_at, finished_at, run_timeout_ms ON runs
     FOR EACH ROW
-    WHEN (NEW.run_timeout_ms IS NOT NULL OR OLD.error IS NOT NULL)
+    WHEN (NEW.run_timeout_ms IS NOT NULL OR OLD.error IS NOT NULL
+          OR OLD.deadline_at IS NOT NULL)
     EXECUTE FUNCTION weir_run_timeout_arm();
 
 -- The chore's scans: running runs past their timeout not yet ended by

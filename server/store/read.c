@@ -178,8 +178,9 @@ int store_logs_read(struct store_conn *c, int64_t id, int64_t after, int limit,
 
 static const char grid_sql[] =
     "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]') FROM (SELECT r.id,"
-    " jsonb_build_object('id', r.id, 'state', r.state, 'created_at',"
-    " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"
+    " jsonb_build_object('id', r.id, 'state', r.state, 'late', r.late,"
+    " 'created_at', weir_iso(r.created_at), 'started_at',"
+    " weir_iso(r.started_at),"
     " 'finished_at', weir_iso(r.finished_at), 'tasks', (SELECT"
     " coalesce(jsonb_object_agg(g.step_id, jsonb_build_object('state', g.st,"
     " 'cells', g.n)), '{}') FROM (SELECT t.step_id, count(*) AS n,"

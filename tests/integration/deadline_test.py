@@ -153,6 +153,24 @@ def test_timeout():
           "the failure was notified as for any failure: %s" % got)
 
 
+def test_timeout_retry():
+    """A retry clears the error and counts the timeout from its start."""
+    rid = started["dl-timeout"]
+    code, b = req("POST", "/api/v1/runs/%d/retry" % rid, ADMIN, {})
+    check(code == 200, "retry: %d %s" % (code, b))
+    r = run(rid)
+    check(r["state"] == "running" and r["error"] is None,
+          "the retried run runs, without the old error: %s %r"
+          % (r["state"], r["error"]))
+    check(r["timeout_at"] and
+          abs(ts(r["timeout_at"]) - ts(r["started_at"]) - 2) < 0.01,
+          "timeout_at counts from the retry: %s %s"
+          % (r["started_at"], r["timeout_at"]))
+    r = until(rid, lambda r: r["state"] != "running", 8)
+    check(r["state"] == "failed" and r["error"] == "run timeout 2s",
+          "the retry timed out too: %s %r" % (r["state"], r["error"]))
+
+
 def test_timeout_hook():
     rid = started["dl-timeout-hook"]
     r = until(rid, lambda r: r["state"] in ("failed", "success",
@@ -165,13 +183,17 @@ def test_timeout_hook():
           "the on_failure hook ran: %s" % task(r, "on_failure"))
 
 
-def test_late():
+def test_late_running():
     rid = started["dl-late"]
     r = until(rid, lambda r: r["late"] or r["state"] != "running", 4)
     check(r["late"] and r["state"] == "running",
           "finish_within 1s passed: late, still running: %s %s"
           % (r["late"], r["state"]))
-    r = until(rid, lambda r: r["state"] != "running", 8)
+
+
+def test_late():
+    rid = started["dl-late"]
+    r = until(rid, lambda r: r["state"] != "running", 10)
     check(r["state"] == "success" and r["late"] is True,
           "the late run succeeded and stays late: %s %s"
           % (r["state"], r["late"]))
@@ -297,7 +319,8 @@ def test_loader_errors():
 if __name__ == "__main__":
     if sys.argv[1:] == ["before"]:
         run_tests("deadline (before)", [test_before])
-    run_tests("deadline", [test_trigger_all, test_restart, test_timeout,
-                           test_timeout_hook, test_late, test_cancel,
-                           test_succeed_by, test_fast,
+    run_tests("deadline", [test_trigger_all, test_late_running,
+                           test_restart, test_timeout,
+                           test_timeout_retry, test_timeout_hook, test_late,
+                           test_cancel, test_succeed_by, test_fast,
                            test_lists_and_metrics, test_loader_errors])
