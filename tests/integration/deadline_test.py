@@ -253,6 +253,22 @@ def test_succeed_by():
     check(not r["late"], "not late before its succeed_by: %s" % r)
 
 
+def test_slot():
+    """finish_within counts from a cron run's slot, not its creation."""
+    def cron_runs():
+        code, b = req("GET", "/api/v1/runs?dag=dl-slot&trigger=cron", READ)
+        return [x for x in b.get("runs", [])
+                if x["state"] != "success"] if code == 200 else []
+    rows = wait_for(cron_runs, 5)
+    check(rows, "the restart caught up a slot of dl-slot")
+    for r in rows:
+        lt, dl = ts(r["logical_time"]), ts(r["deadline_at"] or "1970-01-01Z")
+        check(dl - lt == 90 and lt % 60 == 0,
+              "run %d: deadline_at %s is its slot %s + 90s (created %s)"
+              % (r["id"], r["deadline_at"], r["logical_time"],
+                 r["created_at"]))
+
+
 def test_fast():
     rid = started["dl-fast"]
     r = run(rid)
@@ -322,5 +338,6 @@ if __name__ == "__main__":
     run_tests("deadline", [test_trigger_all, test_late_running,
                            test_restart, test_timeout,
                            test_timeout_retry, test_timeout_hook, test_late,
-                           test_cancel, test_succeed_by, test_fast,
+                           test_cancel, test_succeed_by, test_slot,
+                           test_fast,
                            test_lists_and_metrics, test_loader_errors])
