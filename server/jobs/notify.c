@@ -93,6 +93,8 @@ static char *body_of(const cJSON *r, const char *base)
                           cJSON_Duplicate(cJSON_GetObjectItem(r, "state"), 1));
     cJSON_AddItemToObject(o, "reason",
                           cJSON_Duplicate(cJSON_GetObjectItem(r, "reason"), 1));
+    cJSON_AddItemToObject(o, "error",
+                          cJSON_Duplicate(cJSON_GetObjectItem(r, "error"), 1));
     cJSON_AddItemToObject(
         o, "failed_steps",
         cJSON_Duplicate(cJSON_GetObjectItem(r, "failed_steps"), 1));

@@ -149,7 +149,9 @@ def test_timeout():
     check(att.get("state") == "canceled",
           "the worker stopped the attempt and reported it: %s" % att)
     got = wait_for(lambda: delivered(rid, None), 8)
-    check(len(got) == 1 and got[0]["state"] == "failed",
+    check(len(got) == 1 and got[0]["state"] == "failed" and
+          got[0]["failed_steps"] == ["sleeper"] and
+          got[0]["error"] == "run timeout 2s",
           "the failure was notified as for any failure: %s" % got)
 
 
