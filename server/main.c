@@ -24,19 +24,19 @@
 
 /* Everything the running server holds, freed in reverse order. */
 struct server {
-    struct config cfg;               /* settings */
-    struct store *store;             /* PostgreSQL pool */
-    struct dagcache *cache;          /* loaded DAG versions */
-    struct dagdir *dagdir;           /* the DAGs folder */
-    struct hub *hub;                 /* wakes waiting lease calls */
-    struct engine engine;            /* runs, tasks, attempts */
-    struct reaper *reaper;           /* lease expiry thread */
-    struct sched *sched;             /* cron timers and the folder watch */
-    struct notify *notify;           /* webhook notifications thread */
-    struct deadline_chore *deadline; /* run timeouts and deadlines thread */
-    struct api api;                  /* what handlers share */
-    struct http_server *http;        /* the API */
-    size_t started;                  /* parts[] that are up (main.c's table) */
+    struct config cfg;        /* settings */
+    struct store *store;      /* PostgreSQL pool */
+    struct dagcache *cache;   /* loaded DAG versions */
+    struct dagdir *dagdir;    /* the DAGs folder */
+    struct hub *hub;          /* wakes waiting lease calls */
+    struct engine engine;     /* runs, tasks, attempts */
+    struct reaper *reaper;    /* lease expiry thread */
+    struct sched *sched;      /* cron timers and the folder watch */
+    struct notify *notify;    /* webhook notifications thread */
+    struct deadlines *dl;     /* run timeouts and deadlines thread */
+    struct api api;           /* what handlers share */
+    struct http_server *http; /* the API */
+    size_t started;           /* parts[] that are up (main.c's table) */
 };
 
 /* Borrow a connection, retrying while the database is not up yet. */
@@ -206,12 +206,12 @@ static void notify_down(struct server *s)
 
 static int deadline_up(struct server *s, struct weir_err *err)
 {
-    return deadline_chore_start(&s->engine, &s->deadline, err);
+    return deadline_chore_start(&s->engine, &s->dl, err);
 }
 
 static void deadline_down(struct server *s)
 {
-    deadline_chore_stop(s->deadline);
+    deadline_chore_stop(s->dl);
 }
 
 /* The API; then the public URL, by default the address it listens on. */

@@ -13,7 +13,7 @@
 #define DEADLINE_URL_WAIT_MS 100 /* while the public URL is not known */
 #define DEADLINE_URL_MAX     512 /* bytes of the public URL */
 
-struct deadline_chore {
+struct deadlines {
     struct engine *e;    /* borrowed */
     struct bgthread *bg; /* runs deadline_round() */
 };
@@ -21,7 +21,7 @@ struct deadline_chore {
 /* One pass; the wait until the next timeout or deadline. */
 static int64_t deadline_round(void *arg)
 {
-    struct deadline_chore *d = arg;
+    struct deadlines *d = arg;
     char base[DEADLINE_URL_MAX], q[300];
     struct weir_err err = {0};
     int64_t next = -1;
@@ -37,10 +37,10 @@ static int64_t deadline_round(void *arg)
     return next < 0 || next > CHORE_DEADLINE_MS ? CHORE_DEADLINE_MS : next + 5;
 }
 
-int deadline_chore_start(struct engine *e, struct deadline_chore **out,
+int deadline_chore_start(struct engine *e, struct deadlines **out,
                          struct weir_err *err)
 {
-    struct deadline_chore *d = calloc(1, sizeof(*d));
+    struct deadlines *d = calloc(1, sizeof(*d));
     int rc;
 
     if (d == NULL)
@@ -55,7 +55,7 @@ int deadline_chore_start(struct engine *e, struct deadline_chore **out,
     return 0;
 }
 
-void deadline_chore_stop(struct deadline_chore *d)
+void deadline_chore_stop(struct deadlines *d)
 {
     if (d == NULL)
         return;

@@ -13,15 +13,15 @@
 
 #include "engine/engine.h"
 
-struct deadline_chore;
+struct deadlines;
 
 /* Start the thread over e (borrowed; it must outlive the chore).
  * Returns 0 with *out, or WEIR_ENOMEM / WEIR_EINTERNAL. */
 WEIR_MUSTCHECK int deadline_chore_start(struct engine *e,
-                                        struct deadline_chore **out,
+                                        struct deadlines **out,
                                         struct weir_err *err);
 
 /* Stop the thread and free it; NULL is a no-op. */
-void deadline_chore_stop(struct deadline_chore *d);
+void deadline_chore_stop(struct deadlines *d);
 
 #endif
