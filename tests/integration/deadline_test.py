@@ -125,6 +125,7 @@ def test_timeout():
           % r.get("error"))
     if r["started_at"] and r["finished_at"] and r["timeout_at"]:
         took = ts(r["finished_at"]) - ts(r["started_at"])
+        print("run timeout 2s: the run ended %.3f s after its start" % took)
         check(1.9 <= took <= 6, "ended %.2f s after its start" % took)
         check(abs(ts(r["timeout_at"]) - ts(r["started_at"]) - 2) < 0.01,
               "timeout_at is the start + 2s: %s" % r["timeout_at"])
@@ -202,6 +203,7 @@ def test_late():
     check(r["error"] is None, "a late run has no error: %r" % r["error"])
     if r["late_at"] and r["deadline_at"]:
         d = ts(r["late_at"]) - ts(r["deadline_at"])
+        print("finish_within 1s: marked late %.3f s after the deadline" % d)
         check(0 <= d <= 2.5, "late_at %.2f s after the deadline" % d)
         check(abs(ts(r["deadline_at"]) - ts(r["created_at"]) - 1) < 0.01,
               "deadline_at: %s" % r["deadline_at"])
