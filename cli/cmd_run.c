@@ -338,11 +338,11 @@ static void print_runs(const cJSON *reply)
         const char *reason = client_json_str(r, "reason");
         const cJSON *tr = cJSON_GetObjectItemCaseSensitive(r, "trigger");
 
-        printf("%-8.0f %-20s %-9s %-10s %-8s %-8s %-20.19s %s%s\n",
+        printf("%-8.0f %-20s %-9s %-10s %-8s %-8s %-20.19s %s%s%s\n",
                client_json_num(r, "id"), cli_str(r, "dag"), cli_str(r, "state"),
                cli_str(r, "environment"),
                prio_name(client_json_num(r, "priority")), cli_str(tr, "kind"),
-               cli_str(r, "created_at"),
+               cli_str(r, "created_at"), cli_run_late_tag(r),
                cJSON_IsTrue(cJSON_GetObjectItem(r, "awaiting_approval"))
                    ? "[awaiting approval] "
                    : "",
@@ -488,6 +488,7 @@ int cmd_run(int argc, char **argv)
            prio_name(client_json_num(reply, "priority")));
     if (client_json_str(reply, "reason"))
         printf("reason: %s\n", client_json_str(reply, "reason"));
+    cli_run_deadline_print(reply);
     printf("  %-32s %-12s %-18s %-9s %-10s %s\n", "STEP", "QUEUE", "STATE",
            "TRIES", "DURATION", "END");
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(reply, "tasks"))

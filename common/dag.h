@@ -161,6 +161,17 @@ struct dag_artifact {
     struct dag_pos pos;                    /* the name's key */
 };
 
+/* `deadline:` (docs/dag-format.md, "Run timeouts and deadlines"). */
+struct dag_deadline {
+    int64_t finish_within_ms; /* from the run's logical time (else its
+                                 creation); 0 for none */
+    bool has_succeed_by;      /* succeed_by is set */
+    int succeed_by_min;       /* minute of the day (HH*60+MM) in the DAG's
+                                 zone the run must have succeeded by */
+    bool cancel;              /* cancel a run that misses it */
+    struct dag_pos pos;       /* the deadline: key; line 0 when absent */
+};
+
 struct dag_step {
     char *id;           /* [a-z0-9][a-z0-9_-]{0,63} */
     struct dag_pos pos; /* the step's `id:` value */
@@ -221,6 +232,8 @@ struct dag {
     size_t n_artifacts;                   /* entries in artifacts */
     struct dag_hook on_failure;           /* hook, fields NULL when absent */
     struct dag_hook on_success;           /* hook, fields NULL when absent */
+    int64_t run_timeout_ms;               /* bounds the whole run; 0: none */
+    struct dag_deadline deadline;         /* when the run is late */
     struct dag_step *steps; /* in topological order (stable: ties keep
                                file order); the steps of `run:` hooks
                                last */
@@ -269,6 +282,18 @@ int dag_artifact_max_prod(const struct dag *dag, const char *name);
  * declares nothing of it (borrowed). */
 const struct dag_artifact *dag_artifact_find(const struct dag *dag,
                                              const char *name);
+
+/*
+ * The first instant at or after `base` (Unix seconds) whose wall-clock
+ * time in zone tz_name is minute `minute` of the day (0..1439): the
+ * `succeed_by:` instant of a run whose logical time (else creation) is
+ * base. A wall time that a spring-forward gap skips maps to the end of
+ * the gap; one shown twice in a fall-back overlap, to the earlier. Returns
+ * 0 with *out, or the error of tz_load() (err says which).
+ */
+WEIR_MUSTCHECK int dag_succeed_by_at(const char *tz_name, int64_t base,
+                                     int minute, int64_t *out,
+                                     struct weir_err *err);
 
 /* Names of the enum values as written in YAML ("high", "none_failed"...). */
 const char *dag_priority_name(enum dag_priority p);

@@ -136,6 +136,8 @@ void dag_build_triggers(struct dag_ctx *c, const struct ynode *sched_key,
                         const struct ynode *sched, const struct ynode *list);
 void dag_build_steps(struct dag_ctx *c, const struct ynode *key,
                      const struct ynode *steps);
+void dag_build_deadline(struct dag_ctx *c, const struct ynode *run_timeout,
+                        const struct ynode *deadline);
 
 /*
  * Typed reads of the walk (dag_walk.c). dag_walk_map() matches the keys of

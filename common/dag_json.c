@@ -6,6 +6,8 @@
  */
 #include "dag.h"
 
+#include <stdio.h>
+
 #include "duration.h"
 
 /* Build helpers return false when cJSON ran out of memory. */
@@ -294,6 +296,23 @@ static bool add_artifacts(cJSON *obj, const struct dag *dag)
     return true;
 }
 
+/* `deadline:` as {finish_within, succeed_by, cancel}, or null. */
+static bool add_deadline(cJSON *o, const struct dag_deadline *d)
+{
+    char hhmm[32];
+    cJSON *v;
+
+    if (d->finish_within_ms == 0 && !d->has_succeed_by)
+        return cJSON_AddNullToObject(o, "deadline") != NULL;
+    v = cJSON_AddObjectToObject(o, "deadline");
+    snprintf(hhmm, sizeof(hhmm), "%02d:%02d", d->succeed_by_min / 60,
+             d->succeed_by_min % 60);
+    return v != NULL &&
+           add_duration(v, "finish_within", d->finish_within_ms, true) &&
+           add_str(v, "succeed_by", d->has_succeed_by ? hhmm : NULL) &&
+           add_bool(v, "cancel", d->cancel);
+}
+
 static bool add_dag_fields(cJSON *o, const struct dag *dag)
 {
     return add_str(o, "dag", dag->id) &&
@@ -310,7 +329,9 @@ static bool add_dag_fields(cJSON *o, const struct dag *dag)
            add_str(o, "environment", dag->environment) &&
            add_environments(o, dag) && add_artifacts(o, dag) &&
            add_hook(o, "on_failure", &dag->on_failure) &&
-           add_hook(o, "on_success", &dag->on_success);
+           add_hook(o, "on_success", &dag->on_success) &&
+           add_duration(o, "run_timeout", dag->run_timeout_ms, true) &&
+           add_deadline(o, &dag->deadline);
 }
 
 cJSON *dag_to_json(const struct dag *dag)

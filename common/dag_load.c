@@ -32,6 +32,8 @@ enum top_key {
     TK_ON_FAILURE,
     TK_ON_SUCCESS,
     TK_STEPS,
+    TK_RUN_TIMEOUT,
+    TK_DEADLINE,
     TK_COUNT
 };
 
@@ -55,6 +57,8 @@ static const char *const top_keys[TK_COUNT] = {
     "on_failure",
     "on_success",
     "steps",
+    "run_timeout",
+    "deadline",
 };
 
 enum defaults_key {
@@ -668,4 +672,5 @@ void dag_build(struct dag_ctx *c, const struct ynode *root, const char *name)
     if (k.val[TK_DEFAULTS])
         load_defaults(c, k.val[TK_DEFAULTS]);
     dag_build_steps(c, k.key[TK_STEPS], k.val[TK_STEPS]);
+    dag_build_deadline(c, k.val[TK_RUN_TIMEOUT], k.val[TK_DEADLINE]);
 }

@@ -35,6 +35,7 @@ struct server {
     struct sched *sched;      /* cron timers and the folder watch */
     struct notify *notify;    /* webhook notifications thread */
     struct backfiller *bf;    /* creates the runs of backfills */
+    struct deadlines *dl;     /* run timeouts and deadlines thread */
     struct api api;           /* what handlers share */
     struct http_server *http; /* the API */
     size_t started;           /* parts[] that are up (main.c's table) */
@@ -215,6 +216,16 @@ static void backfiller_down(struct server *s)
     backfiller_stop(s->bf);
 }
 
+static int deadline_up(struct server *s, struct weir_err *err)
+{
+    return deadline_chore_start(&s->engine, &s->dl, err);
+}
+
+static void deadline_down(struct server *s)
+{
+    deadline_chore_stop(s->dl);
+}
+
 /* The API; then the public URL, by default the address it listens on. */
 static int http_up(struct server *s, struct weir_err *err)
 {
@@ -263,6 +274,7 @@ static const struct part {
     {"scheduler", sched_up, sched_down},
     {"notifications", notify_up, notify_down},
     {"backfills", backfiller_up, backfiller_down},
+    {"deadlines", deadline_up, deadline_down},
     {"http", http_up, http_down},
 };
 

@@ -7,6 +7,7 @@ import * as api from './api.js';
 import {backfillForm, backfillsTable} from './backfill.js';
 import {diffLines} from './diff.js';
 import {graph} from './graph.js';
+import {lateBadge} from './late.js';
 import {pauseButton} from './page_dags.js';
 import {badge, duration, every, h, liveDuration, note, put, section, square, time, toast, unreachable} from './ui.js';
 import {dagState, runSquare} from './page_dags.js';
@@ -209,8 +210,9 @@ function grid(steps, runs, runnable) {
   for (const r of cols) for (const k of Object.keys(r.tasks)) if (!ids.includes(k)) ids.push(k);
   return h('div', {class: 'scroll'}, h('table', {class: 'grid', id: 'grid'},
     h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Step'),
-      cols.map((r) => h('th', {scope: 'col'}, runSquare(r.state === 'running' &&
-        Object.values(r.tasks).some((t) => t.state === 'awaiting_approval') ? {...r, awaiting_approval: true} : r))))),
+      cols.map((r) => h('th', {scope: 'col', class: r.late ? 'late' : null}, runSquare(r.state === 'running' &&
+        Object.values(r.tasks).some((t) => t.state === 'awaiting_approval') ? {...r, awaiting_approval: true} : r),
+        r.late ? h('span', {class: 'late-mark', title: 'late: its deadline was missed'}, '⏰') : null)))),
     h('tbody', {}, ids.map((id) => h('tr', {}, h('th', {scope: 'row'}, id),
       cols.map((r) => {
         const t = r.tasks[id];
@@ -223,7 +225,7 @@ function runsTable(runs) {
   return h('table', {class: 'list', id: 'runs'},
     h('thead', {}, h('tr', {}, ['Run', 'State', 'Why', 'Created', 'Duration'].map((t) => h('th', {scope: 'col'}, t)))),
     h('tbody', {}, runs.map((r) => h('tr', {'data-key': `run-${r.id}`},
-      h('td', {}, h('a', {href: `#/runs/${r.id}`}, `#${r.id}`)), h('td', {}, badge(r.state)),
+      h('td', {}, h('a', {href: `#/runs/${r.id}`}, `#${r.id}`)), h('td', {}, badge(r.state), ' ', lateBadge(r)),
       h('td', {}, r.reason || `${r.trigger.kind} ${r.trigger.key}`), h('td', {}, time(r.created_at)),
       h('td', {}, liveDuration(r.started_at, r.finished_at))))));
 }

@@ -6,6 +6,7 @@
 
 import * as api from './api.js';
 import {graph} from './graph.js';
+import {lateBadge, lateFacts} from './late.js';
 import {badge, duration, every, h, json, liveDuration, note, put, replace, s, section, stateWord, time, toast,
         unreachable} from './ui.js';
 
@@ -260,7 +261,7 @@ export function render(main, [id], ctx) {
     }
     const tasks = run.tasks;
     const states = stepStates(tasks);
-    put(head, h('div', {class: 'page-head'}, h('h1', {}, `Run #${run.id}`), badge(run.state),
+    put(head, h('div', {class: 'page-head'}, h('h1', {}, `Run #${run.id}`), badge(run.state), lateBadge(run),
         h('a', {href: `#/dags/${encodeURIComponent(run.dag)}`}, run.dag)),
       h('dl', {class: 'facts'},
         h('dt', {}, 'Why'), h('dd', {id: 'reason'}, run.reason || '—'),
@@ -271,7 +272,7 @@ export function render(main, [id], ctx) {
         h('dt', {}, 'Finished'), h('dd', {}, time(run.finished_at)),
         h('dt', {}, 'Duration'), h('dd', {}, liveDuration(run.started_at, run.finished_at)),
         run.retry_count ? [h('dt', {}, 'Retried'), h('dd', {}, `${run.retry_count === 1 ? 'once' : run.retry_count + ' times'}, last `, time(run.retried_at))] : null,
-        run.canceled_by ? [h('dt', {}, 'Canceled by'), h('dd', {}, run.canceled_by)] : null),
+        run.canceled_by ? [h('dt', {}, 'Canceled by'), h('dd', {}, run.canceled_by)] : null, lateFacts(run)),
       h('details', {open: true}, h('summary', {}, 'Params'), h('pre', {id: 'params'}, json(run.params))),
       run.trigger.payload ? h('details', {}, h('summary', {}, 'Trigger payload'), h('pre', {}, json(run.trigger.payload))) : null);
     put(actBox, ctx.canAct ? actions(run, (def?.steps || []).map((st) => st.id).concat(

@@ -155,6 +155,18 @@ static int since_arg(const char *text, int64_t *since, struct weir_err *err)
                         text);
 }
 
+/* ?late=true|false (runs marked late by their deadline, or not). */
+static int late_arg(const char *v, const char **out, struct weir_err *err)
+{
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "late: expected true or false, got \"%.40s\"", v);
+    *out = v;
+    return 0;
+}
+
 /* The filters of a runs listing from the query into f. */
 static int runs_filter(struct http_req *req, struct store_runs_filter *f,
                        struct weir_err *err)
@@ -195,6 +207,8 @@ static int runs_filter(struct http_req *req, struct store_runs_filter *f,
     }
     if (rc == 0)
         rc = since_arg(http_req_query(req, "since"), &f->since, err);
+    if (rc == 0)
+        rc = late_arg(http_req_query(req, "late"), &f->late, err);
     return rc;
 }
 

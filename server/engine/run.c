@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/deadline.h"
 #include "engine/fire.h"
 #include "engine/internal.h"
 #include "engine/policy.h"
@@ -372,6 +373,8 @@ static int insert_run(struct engine *e, struct store_conn *c,
         rc = store_run_no_cache(c, *run_id, err);
     if (rc == 0 && *created)
         rc = policy_tasks_insert(c, *run_id, n.priority, tasks, err);
+    if (rc == 0 && *created)
+        rc = engine_deadline_arm(c, d, *run_id, err);
     if (rc == 0 && *created && n.state == RUN_RUNNING)
         rc = engine_run_start(e, c, *run_id, &ended, err);
     cJSON_free(params);

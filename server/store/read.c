@@ -16,6 +16,13 @@
 #include "dag.h"
 #include "store/query.h"
 
+/* A run's timeout and deadline (migration 0015), and why the engine
+ * ended it. */
+#define RUN_DEADLINE_JSON                                                      \
+    "jsonb_build_object('timeout_at', weir_iso(r.timeout_at), 'deadline_at',"  \
+    " weir_iso(r.deadline_at), 'late', r.late, 'late_at',"                     \
+    " weir_iso(r.late_at), 'error', r.error)"
+
 /* A run as JSON; times through weir_iso() of the schema. */
 #define RUN_JSON                                                               \
     "jsonb_build_object('id', r.id, 'dag', r.dag_id, 'version_id',"            \
@@ -28,7 +35,7 @@
     " 'finished_at', weir_iso(r.finished_at), 'retry_count',"                  \
     " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'canceled_by',"     \
     " r.canceled_by, 'param_changes', r.param_changes, 'backfill_id',"         \
-    " r.backfill_id, 'no_cache', r.no_cache)"
+    " r.backfill_id, 'no_cache', r.no_cache) || " RUN_DEADLINE_JSON
 
 /* The attempt that attempt a (la: a task's last) reused from the step
  * cache, or SQL NULL. */
@@ -87,13 +94,14 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                     cJSON **out, struct weir_err *err)
 {
     char cur[WEIR_I64_LEN], lim[WEIR_I64_LEN], since[WEIR_I64_LEN];
-    const char *params[7] = {f->dag_id,
+    const char *params[8] = {f->dag_id,
                              f->state,
                              cur,
                              lim,
                              f->environment,
                              f->trigger,
-                             f->since > 0 ? since : NULL};
+                             f->since > 0 ? since : NULL,
+                             f->late};
 
     WEIR_I64(cur, f->cursor);
     WEIR_I64(lim, f->limit);
@@ -110,8 +118,9 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
         " AND ($5::text IS NULL OR r.environment = $5)"
         " AND ($6::text IS NULL OR r.trigger_kind = $6)"
         " AND ($7::bigint IS NULL OR r.created_at >= to_timestamp($7))"
+        " AND ($8::boolean IS NULL OR r.late = $8)"
         " ORDER BY r.id DESC LIMIT $4) s",
-        7, params, out, err);
+        8, params, out, err);
 }
 
 int store_run_detail_text(struct store_conn *c, int64_t id, char **out,
@@ -182,8 +191,9 @@ int store_logs_read(struct store_conn *c, int64_t id, int64_t after, int limit,
 
 static const char grid_sql[] =
     "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]') FROM (SELECT r.id,"
-    " jsonb_build_object('id', r.id, 'state', r.state, 'created_at',"
-    " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"
+    " jsonb_build_object('id', r.id, 'state', r.state, 'late', r.late,"
+    " 'created_at', weir_iso(r.created_at), 'started_at',"
+    " weir_iso(r.started_at),"
     " 'finished_at', weir_iso(r.finished_at), 'tasks', (SELECT"
     " coalesce(jsonb_object_agg(g.step_id, jsonb_build_object('state', g.st,"
     " 'cells', g.n)), '{}') FROM (SELECT t.step_id, count(*) AS n,"
