@@ -96,6 +96,13 @@ def test_success_fires_once():
     check(code == 200 and lin.get("upstream", {}).get("run_id") == rid,
           "lineage upstream: %d %s" % (code, lin.get("upstream")))
     # The step reads the upstream's outputs through event.payload.
+    sink = Worker("after-sink", ["sink"], slots=8)
+    got = sink.lease(8, 3000)
+    mine = [a for a in got if a["run_id"] == d["id"]]
+    check(len(mine) == 1 and "150" in mine[0].get("command", ""),
+          "down-success command: %s" % mine)
+    for a in got:
+        sink.complete(a)
     code, b = req("GET", "/api/v1/dags/down-success/triggers", READ)
     t = (b.get("triggers") or [{}])[0] if code == 200 else {}
     check(t.get("kind") == "after" and t.get("target") == "up" and
@@ -266,8 +273,13 @@ def test_cli():
     env = dict(os.environ, WEIR_SERVER=BASE, WEIR_TOKEN=READ)
     r = subprocess.run([CLI, "triggers", "down-any"], capture_output=True,
                        text=True, env=env, timeout=20)
-    check(r.returncode == 0 and "after" in r.stdout and "up" in r.stdout and
-          "any" in r.stdout, "weir triggers down-any: %d %s %s" %
+    check(r.returncode == 0 and "after up (any)" in r.stdout,
+          "weir triggers down-any: %d %s %s" %
+          (r.returncode, r.stdout, r.stderr))
+    r = subprocess.run([CLI, "triggers", "on-data"], capture_output=True,
+                       text=True, env=env, timeout=20)
+    check(r.returncode == 0 and "dataset dataset.customers" in r.stdout,
+          "weir triggers on-data: %d %s %s" %
           (r.returncode, r.stdout, r.stderr))
 
 
