@@ -4,6 +4,7 @@
 // (by cursor), the YAML source, and the versions with a diff.
 
 import * as api from './api.js';
+import {followsSection} from './after.js';
 import {diffLines} from './diff.js';
 import {graph} from './graph.js';
 import {pauseButton} from './page_dags.js';
@@ -319,6 +320,7 @@ export function render(main, [id], ctx) {
       section('Graph', steps.length ? h('div', {class: 'scroll'}, graph(steps, null, null))
                                     : note('error', 'This DAG has no loadable version.')),
       section('Triggers', trig),
+      followsSection(d),
       section('Runs by step', gridBox, gridMore),
       section('Runs', runsBox, runsMore),
       section('Source', h('div', {id: 'source-box'}, sourceView())),
