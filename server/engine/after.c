@@ -276,7 +276,10 @@ int after_attempt_data(struct engine *e, struct run_ctx *x,
                        const struct store_attempt *a, const char *outputs,
                        struct weir_err *err)
 {
-    cJSON *outs = outputs ? cJSON_Parse(outputs) : NULL;
+    /* Most attempts name no dataset: their outputs are not parsed. */
+    cJSON *outs = outputs && strstr(outputs, "\"data.name\"") != NULL
+                      ? cJSON_Parse(outputs)
+                      : NULL;
     const char *name = out_str(outs, "data.name");
     const char *version = out_str(outs, "data.version");
     struct store_data_version dv = {name,  version,       x->run.id,
