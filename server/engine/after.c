@@ -39,7 +39,16 @@ static int jres_cb(void *ctx, const char *name, struct expr_value *out,
 
     while (v != NULL && *name != '\0') {
         size_t n = strcspn(name, ".");
+        /* An output key holds dots (data.version): the rest of the name
+         * as one key first. */
+        const cJSON *whole = name[n] == '.' && cJSON_IsObject(v)
+                                 ? cJSON_GetObjectItemCaseSensitive(v, name)
+                                 : NULL;
 
+        if (whole != NULL) {
+            v = whole;
+            break;
+        }
         if (n >= sizeof(seg))
             return weir_err_set(err, WEIR_EINVAL, "name too long");
         memcpy(seg, name, n);

@@ -136,7 +136,7 @@ def test_when_false():
     n = len(runs_of("down-when"))
     m = len(runs_of("down-success"))
     rid = trigger("up")
-    work(rid, 0, {"rows": "7"})
+    work(rid, 0, {"rows": "7", "data.version": "v9"})
     rid2 = trigger("up", {"params": {"region": "us"}})
     work(rid2, 0, {"rows": "500"})
     settle()
@@ -145,6 +145,9 @@ def test_when_false():
           (len(runs_of("down-when")) - n))
     check(len(runs_of("down-success")) == m + 2,
           "down-success (no when:) did not fire for both runs")
+    check(len(runs_of("down-dotted")) == 1,
+          "down-dotted (run.outputs.produce.data.version == v9): %d runs" %
+          len(runs_of("down-dotted")))
 
 
 def test_data_versions():
