@@ -15,6 +15,7 @@ Environment: WEIR_URL, WEIR_ADMIN, WEIR_WORKER, WEIR_READ tokens;
 WEIR_DAGS_DIR (the server's DAGs folder); WEIR_PSQL (a psql command line
 for the test's database); WEIR_CLI (the weir binary).
 """
+import datetime
 import json
 import os
 import subprocess
@@ -286,13 +287,38 @@ def test_cli():
           (r.returncode, r.stdout, r.stderr))
 
 
+def iso(t):
+    return datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))
+
+
+def test_real_worker():
+    """A real weir-worker runs real-up; its end fires real-down (when: on
+    its outputs) and its data version fires real-data, whose steps check
+    what they read from event.payload; both finish within seconds of the
+    upstream's end (the worker's long poll is 25 s)."""
+    rid = trigger("real-up")
+    up = wait_for(lambda: run(rid)["state"] in TERMINAL and run(rid), 20)
+    if not check(up and up["state"] == "success", "real-up: %s" % up):
+        return
+    for dag in ("real-down", "real-data"):
+        got = wait_for(lambda: [r for r in runs_of(dag)
+                                if r["state"] in TERMINAL], 20)
+        if not check(len(got) == 1 and got[0]["state"] == "success",
+                     "%s after real-up: %s" % (dag, got)):
+            continue
+        lag = (iso(got[0]["finished_at"]) -
+               iso(up["finished_at"])).total_seconds()
+        print("%s finished %.2f s after real-up" % (dag, lag))
+        check(lag < 10, "%s took %.1f s after real-up" % (dag, lag))
+
+
 def main():
     global W
     W = Worker("after-test", ["default"], slots=4)
     run_tests("after", [test_success_fires_once, test_failed_and_any,
                         test_when_false, test_data_versions, test_chain,
                         test_cooldown, test_cycle_folder, test_cycle_api,
-                        test_cli])
+                        test_cli, test_real_worker])
 
 
 if __name__ == "__main__":
