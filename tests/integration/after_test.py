@@ -19,6 +19,7 @@ import datetime
 import json
 import os
 import subprocess
+import threading
 import time
 
 from weirtest import (ADMIN, BASE, READ, TERMINAL, Worker, call, check,
@@ -287,6 +288,36 @@ def test_cli():
           (r.returncode, r.stdout, r.stderr))
 
 
+def test_wakes_waiting_lease():
+    """The commit that ends the upstream run and creates the followed run
+    wakes a lease call already waiting on the new task's queue."""
+    w2 = Worker("after-wake", ["wake"], slots=1)
+    got = {}
+
+    def poll():
+        got["attempts"] = w2.lease(1, 20000)
+        got["at"] = time.monotonic()
+
+    th = threading.Thread(target=poll)
+    th.start()
+    time.sleep(0.5)  # the lease call is waiting
+    rid = trigger("wake-up")
+    a = W.lease(1, 5000)
+    if check(len(a) == 1 and a[0]["run_id"] == rid, "wake-up: %s" % a):
+        done = time.monotonic()
+        W.complete(a[0])
+    else:
+        done = time.monotonic()
+    th.join(30)
+    lag = got.get("at", done + 99) - done
+    print("waiting lease call answered %.2f s after the upstream ended" % lag)
+    check(len(got.get("attempts", [])) == 1 and
+          got["attempts"][0]["step"] == "b" and lag < 5,
+          "waiting lease call: %.1f s, %s" % (lag, got.get("attempts")))
+    for x in got.get("attempts", []):
+        w2.complete(x)
+
+
 def iso(t):
     return datetime.datetime.fromisoformat(t.replace("Z", "+00:00"))
 
@@ -318,7 +349,8 @@ def main():
     run_tests("after", [test_success_fires_once, test_failed_and_any,
                         test_when_false, test_data_versions, test_chain,
                         test_cooldown, test_cycle_folder, test_cycle_api,
-                        test_cli, test_real_worker])
+                        test_cli, test_real_worker,
+                        test_wakes_waiting_lease])
 
 
 if __name__ == "__main__":
