@@ -274,6 +274,23 @@ def test_cycle_api():
           "API typo: %d %s" % (code, b))
 
 
+def test_dag_definition():
+    """GET /api/v1/dags/ID shows the after and data triggers as written."""
+    code, b = req("GET", "/api/v1/dags/down-when", READ)
+    t = ((b.get("dag") or {}).get("triggers") or [{}])[0] \
+        if code == 200 else {}
+    check(t.get("after") == {"dag": "up", "state": "success"} and
+          t.get("when") ==
+          'run.outputs.produce.rows > 100 && run.params.region == "eu"',
+          "down-when definition: %d %s" % (code, t))
+    code, b = req("GET", "/api/v1/dags/on-data", READ)
+    t = ((b.get("dag") or {}).get("triggers") or [{}])[0] \
+        if code == 200 else {}
+    check(t.get("data") == "dataset.customers" and
+          t.get("id") == "data:dataset.customers",
+          "on-data definition: %d %s" % (code, t))
+
+
 def test_cli():
     env = dict(os.environ, WEIR_SERVER=BASE, WEIR_TOKEN=READ)
     r = subprocess.run([CLI, "triggers", "down-any"], capture_output=True,
@@ -349,7 +366,7 @@ def main():
     run_tests("after", [test_success_fires_once, test_failed_and_any,
                         test_when_false, test_data_versions, test_chain,
                         test_cooldown, test_cycle_folder, test_cycle_api,
-                        test_cli, test_real_worker,
+                        test_dag_definition, test_cli, test_real_worker,
                         test_wakes_waiting_lease])
 
 
