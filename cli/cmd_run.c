@@ -21,20 +21,25 @@
 
 static const char trigger_usage[] =
     "usage: weir trigger DAG [-p NAME=VALUE]... [--env ENV] [--wait] "
-    "[--json]\n\n"
+    "[--json]\n"
+    "                        [--logical-time TIME]\n\n"
     "Starts a run of DAG now and prints its id. -p overrides a parameter\n"
     "(repeatable): VALUE takes the type the DAG declares for it (true or\n"
     "false, a number, text, or a JSON list or map such as '[\"eu\"]'); an\n"
     "unknown parameter or a value not of its type is refused.\n"
     "--wait follows the run to its end, prints a one-line summary and\n"
-    "exits 0 when it succeeded, 1 when it failed, 2 when it was canceled.\n";
+    "exits 0 when it succeeded, 1 when it failed, 2 when it was canceled.\n"
+    "--logical-time sets the run's logical time (run.logical_time,\n"
+    "WEIR_LOGICAL_TIME): an RFC 3339 time (local to the DAG's time zone\n"
+    "without an offset) or a date (its midnight there).\n";
 
 static const char runs_usage[] =
     "usage: weir runs [DAG] [--state STATE] [--env ENV] [--trigger KIND]\n"
     "                 [--since TIME] [--limit N] [--cursor ID] [--json]\n\n"
     "Lists runs, newest first: state, environment, priority, trigger.\n"
-    "--trigger is manual, cron, event, metric, webhook or file; --since a\n"
-    "UTC time (2026-01-31T12:00:00Z) or a duration before now (2h, 7d).\n"
+    "--trigger is manual, cron, event, metric, webhook, file or backfill;\n"
+    "--since a UTC time (2026-01-31T12:00:00Z) or a duration before now (2h, "
+    "7d).\n"
     "When more runs match than --limit (default 20), the last line gives\n"
     "the --cursor for the next page (with --json: next_cursor). An unknown\n"
     "DAG is an error.\n";
@@ -62,6 +67,7 @@ struct run_opts {
     const char *since;  /* --since */
     const char *cursor; /* --cursor */
     const char *limit;  /* --limit */
+    const char *lt;     /* trigger: --logical-time */
     cJSON *params;      /* -p NAME=VALUE, as an object of strings */
 };
 
@@ -94,13 +100,14 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
         {"cursor", required_argument, NULL, 'c'},
         {"limit", required_argument, NULL, 'n'},
         {"param", required_argument, NULL, 'p'},
+        {"logical-time", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, rc = 0;
 
     optind = 1;
     while (rc == 0 &&
-           (c = cli_getopt(argc, argv, "jwS:e:s:t:i:c:n:p:h", lopts)) != -1) {
+           (c = cli_getopt(argc, argv, "jwS:e:s:t:i:c:n:p:L:h", lopts)) != -1) {
         switch (c) {
         case 'h':
             fputs(usage, stdout);
@@ -134,6 +141,9 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
             break;
         case 'p':
             rc = add_param(o, optarg);
+            break;
+        case 'L':
+            o->lt = optarg;
             break;
         default:
             return cli_usage_error(cmd, "%s", cli_opt_error());
@@ -253,6 +263,8 @@ int cmd_trigger(int argc, char **argv)
         o.params = NULL;
         if (o.env)
             cJSON_AddStringToObject(body, "environment", o.env);
+        if (o.lt)
+            cJSON_AddStringToObject(body, "logical_time", o.lt);
         reply = client_call_or_say(&c, "trigger", "POST", path, body);
         rc = reply ? CLI_OK : CLI_INVALID;
     }

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "engine/engine.h"
+#include "jobs/backfiller.h"
 #include "jobs/jobs.h"
 #include "log.h"
 #include "store/store.h"
@@ -33,6 +34,7 @@ struct server {
     struct reaper *reaper;    /* lease expiry thread */
     struct sched *sched;      /* cron timers and the folder watch */
     struct notify *notify;    /* webhook notifications thread */
+    struct backfiller *bf;    /* creates the runs of backfills */
     struct api api;           /* what handlers share */
     struct http_server *http; /* the API */
     size_t started;           /* parts[] that are up (main.c's table) */
@@ -203,6 +205,16 @@ static void notify_down(struct server *s)
     notify_stop(s->notify);
 }
 
+static int backfiller_up(struct server *s, struct weir_err *err)
+{
+    return backfiller_start(&s->engine, &s->bf, err);
+}
+
+static void backfiller_down(struct server *s)
+{
+    backfiller_stop(s->bf);
+}
+
 /* The API; then the public URL, by default the address it listens on. */
 static int http_up(struct server *s, struct weir_err *err)
 {
@@ -250,6 +262,7 @@ static const struct part {
     {"lease expiry", reaper_up, reaper_down},
     {"scheduler", sched_up, sched_down},
     {"notifications", notify_up, notify_down},
+    {"backfills", backfiller_up, backfiller_down},
     {"http", http_up, http_down},
 };
 

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 // The DAG page: state and actions, the Trigger form built from the params,
-// the graph, the triggers' live state, the runs-by-steps grid, the runs
+// the graph, the triggers' live state, backfills, the runs-by-steps grid, the runs
 // (by cursor), the YAML source, and the versions with a diff.
 
 import * as api from './api.js';
 import {followsSection} from './after.js';
+import {backfillForm, backfillsTable} from './backfill.js';
 import {diffLines} from './diff.js';
 import {graph} from './graph.js';
 import {pauseButton} from './page_dags.js';
@@ -291,6 +292,7 @@ export function render(main, [id], ctx) {
   const enc = encodeURIComponent(id);
   const head = h('div', {}, note('info', 'Loading…'));
   const trig = h('div', {});
+  const bfBox = h('div', {id: 'backfills-box'});
   const gridBox = h('div', {});
   const runsBox = h('div', {});
   const gridMore = h('div', {});
@@ -321,6 +323,8 @@ export function render(main, [id], ctx) {
                                     : note('error', 'This DAG has no loadable version.')),
       section('Triggers', trig),
       followsSection(d),
+      section('Backfills', ctx.canAct && !why && (d.dag?.triggers || []).some((t) => t.cron !== undefined)
+        ? backfillForm(d, () => refreshBackfills()) : null, bfBox),
       section('Runs by step', gridBox, gridMore),
       section('Runs', runsBox, runsMore),
       section('Source', h('div', {id: 'source-box'}, sourceView())),
@@ -353,6 +357,15 @@ export function render(main, [id], ctx) {
       : null);
   };
 
+  const refreshBackfills = async () => {
+    try {
+      const b = await api.poll(`/api/v1/dags/${enc}/backfills`);
+      if (b.changed || !bfBox.firstChild) put(bfBox, backfillsTable(b.data.backfills, ctx, refreshBackfills));
+    } catch (e) {
+      if (unreachable(e)) throw e;
+      put(bfBox, note('error', `Cannot load the backfills: ${e.message}`));
+    }
+  };
   const refresh = async () => {
     const r = await api.poll(`/api/v1/dags/${enc}`);
     const was = d;
@@ -392,6 +405,7 @@ export function render(main, [id], ctx) {
       if (!runsOlder.length) runsCursor = runs.data.next_cursor;
       drawRuns();
     }
+    await refreshBackfills();
     try {
       const t = await api.poll(`/api/v1/dags/${enc}/triggers`);
       if (t.changed || !trig.firstChild) put(trig, triggersTable(t.data.triggers));

@@ -55,11 +55,13 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
         {"params_text", API_OBJ | API_NULL},
         {"environment", API_STR | API_NULL},
         {"idempotency_key", API_STR | API_NULL},
+        {"logical_time", API_STR | API_NULL},
     };
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(b, "params");
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(b, "params_text");
     const cJSON *env = cJSON_GetObjectItemCaseSensitive(b, "environment");
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(b, "idempotency_key");
+    const cJSON *lt;
     int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "trigger body", err);
 
     if (rc < 0)
@@ -73,6 +75,11 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
     t->params_text = cJSON_IsObject(pt) ? pt : NULL;
     t->environment = cJSON_IsString(env) ? env->valuestring : NULL;
     t->idempotency_key = cJSON_IsString(key) ? key->valuestring : NULL;
+    lt = cJSON_GetObjectItemCaseSensitive(b, "logical_time");
+    t->logical_time = cJSON_IsString(lt) ? lt->valuestring : NULL;
+    if (t->logical_time != NULL && strlen(t->logical_time) > KEY_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "\"logical_time\" is a date or an RFC 3339 time");
     return 0;
 }
 
@@ -116,8 +123,8 @@ void api_run_trigger(struct http_req *req)
 }
 
 /* The trigger kinds a run may have (the CHECK of runs.trigger_kind). */
-static const char *const trigger_kinds[] = {"manual", "cron",    "event",
-                                            "metric", "webhook", "file"};
+static const char *const trigger_kinds[] = {
+    "manual", "cron", "event", "metric", "webhook", "file", "backfill"};
 
 /* ?since=: a time (2026-01-31T12:00:00Z, UTC) or a duration before now
  * (90m, 2h, 7d) into *since (seconds since the epoch). */
@@ -177,7 +184,7 @@ static int runs_filter(struct http_req *req, struct store_runs_filter *f,
             return weir_err_set(
                 err, WEIR_EINVAL,
                 "trigger: unknown kind \"%.40s\"%s%s%s (manual, cron, "
-                "event, metric, webhook or file)",
+                "event, metric, webhook, file or backfill)",
                 f->trigger, s ? " (did you mean \"" : "", s ? s : "",
                 s ? "\"?)" : "");
         }

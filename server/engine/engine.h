@@ -44,6 +44,7 @@ struct engine_trigger {
     const char *environment;     /* or NULL for the DAG's default */
     const char *idempotency_key; /* or NULL */
     const char *reason;          /* for people */
+    const char *logical_time;    /* RFC 3339 time or date, or NULL */
 };
 
 /* What a worker reports at the end of an attempt. */

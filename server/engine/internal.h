@@ -184,4 +184,35 @@ WEIR_MUSTCHECK int ctx_start_held_runs(struct engine *e, struct store_conn *c,
                                        const struct run_ctx *x,
                                        struct weir_err *err);
 
+/* ---- backfills (engine/backfill.c) ---- */
+
+/*
+ * The instant text names for DAG d, in Unix seconds: an RFC 3339 time
+ * (without an offset: local time in the DAG's zone), or a date
+ * YYYY-MM-DD, midnight in the DAG's zone (with end_of_day: the midnight
+ * that ends that day, exclusive). WEIR_EINVAL saying what a time is.
+ */
+WEIR_MUSTCHECK int engine_time_parse(const struct dag *d, const char *text,
+                                     bool end_of_day, int64_t *out,
+                                     struct weir_err *err);
+
+/* One run of a backfill. */
+struct engine_backfill_slot {
+    int64_t backfill_id;     /* the backfill */
+    const char *trigger_key; /* its own trigger key, "backfill:ID" */
+    int64_t logical_time;    /* the slot, Unix seconds */
+    const cJSON *params;     /* typed param overrides, or NULL */
+    const char *reason;      /* "backfill #ID slot TIME" */
+};
+
+/*
+ * Insert and start (unless max_active_runs holds it) the run of backfill
+ * slot b in DAG d, locked as l says (run.c). *created is false when the
+ * slot already had its backfill run.
+ */
+WEIR_MUSTCHECK int engine_backfill_run_insert(
+    struct engine *e, struct store_conn *c, const struct dag *d,
+    const struct store_dag_locked *l, const struct engine_backfill_slot *b,
+    int64_t *run_id, bool *created, struct weir_err *err);
+
 #endif

@@ -16,6 +16,8 @@
  * - lease expiry: thread "weir-leases", at the next lease deadline and at
  *   least every lease TTL, CHORE_LEASES_RETRY_MS after a database failure;
  * - webhook notifications: thread "weir-notify", every CHORE_NOTIFY_MS;
+ * - backfills (their next runs): thread "weir-backfill", every
+ *   CHORE_BACKFILL_MS, CHORE_BACKFILL_RETRY_MS after a failed pass;
  * - the connection watchdog: thread "weir-http-guard", every
  *   HTTP_GUARD_TICK_MS (http/guard.h);
  * - metric retention: the ingest request that notices it is due, at most
@@ -38,5 +40,7 @@
 #define CHORE_EVENTS_PRUNE_EVERY_MS 60000 /* between two event prunes */
 #define CHORE_LEASES_RETRY_MS       1000  /* after a database failure */
 #define CHORE_NOTIFY_MS             1000  /* between two notification passes */
+#define CHORE_BACKFILL_MS           500   /* between two backfill passes */
+#define CHORE_BACKFILL_RETRY_MS     2000  /* after a failed backfill pass */
 
 #endif

@@ -28,7 +28,8 @@
     " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"           \
     " 'finished_at', weir_iso(r.finished_at), 'retry_count',"                  \
     " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'canceled_by',"     \
-    " r.canceled_by, 'param_changes', r.param_changes)"
+    " r.canceled_by, 'param_changes', r.param_changes, 'backfill_id',"         \
+    " r.backfill_id)"
 
 /* The attempts of task t as a JSON array. */
 #define ATTEMPTS_JSON                                                          \
