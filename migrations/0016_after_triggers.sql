@@ -8,7 +8,7 @@
 ALTER TABLE runs DROP CONSTRAINT runs_trigger_kind_check;
 ALTER TABLE runs ADD CONSTRAINT runs_trigger_kind_check
     CHECK (trigger_kind IN ('cron', 'event', 'metric', 'file', 'webhook',
-                            'manual', 'after', 'data'));
+                            'manual', 'backfill', 'after', 'data'));
 
 CREATE TABLE trigger_follows (
     dag_id      text NOT NULL REFERENCES dags (id) ON DELETE CASCADE,
