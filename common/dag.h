@@ -72,6 +72,15 @@ enum dag_trigger_kind {
     DAG_TRIG_METRIC,  /* a metric crossing a line */
     DAG_TRIG_FILE,    /* a file matching a glob appears or changes */
     DAG_TRIG_WEBHOOK, /* an HMAC-signed POST to the hooks endpoint */
+    DAG_TRIG_AFTER,   /* a run of another DAG ending */
+    DAG_TRIG_DATA,    /* a new data version of a named dataset */
+};
+
+/* Which end of the upstream run fires an after trigger. */
+enum dag_after_state {
+    DAG_AFTER_SUCCESS, /* the upstream run succeeded (the default) */
+    DAG_AFTER_FAILED,  /* it failed */
+    DAG_AFTER_ANY,     /* it ended, whichever way */
 };
 
 /* Which hook a step runs, if any (docs/dag-format.md, "Hooks"). */
@@ -128,6 +137,8 @@ struct dag_trigger {
     cJSON *labels;   /* object of label matchers, or NULL */
     /* file */
     int64_t stable_ms; /* how long a file must stay unchanged */
+    /* after (target: the upstream DAG's id); data (target: the dataset) */
+    enum dag_after_state after_state; /* which end of the upstream fires */
     /* every kind */
     bool has_priority;          /* priority was given */
     enum dag_priority priority; /* priority of the runs it starts */
@@ -299,6 +310,8 @@ WEIR_MUSTCHECK int dag_succeed_by_at(const char *tz_name, int64_t base,
 const char *dag_priority_name(enum dag_priority p);
 const char *dag_trigger_rule_name(enum dag_trigger_rule r);
 const char *dag_trigger_kind_name(enum dag_trigger_kind k);
+/* "success", "failed" or "any". */
+const char *dag_after_state_name(enum dag_after_state s);
 /* "on_failure", "on_success", or NULL for DAG_HOOK_NONE. */
 const char *dag_hook_name(enum dag_hook_kind h);
 

@@ -40,6 +40,7 @@ enum dag_scope {
     DAG_SCOPE_METRIC, /* a metric trigger */
     DAG_SCOPE_HOOK,   /* on_failure / on_success (step: 0 or 1) until the
                          hook's step is added; then DAG_SCOPE_STEP */
+    DAG_SCOPE_AFTER,  /* when of an after trigger: the upstream run */
 };
 
 /* One name used by an expression or template, checked after the walk. */
@@ -189,6 +190,18 @@ void dag_load_step_cache(struct dag_ctx *c, struct dag_step *s, size_t i,
 /* names of the enum values, in enum order (dag.c) */
 extern const char *const dag_priority_names[4];
 extern const char *const dag_rule_names[5];
+
+/*
+ * After and data triggers (dag_load_after.c). dag_load_after() reads the
+ * value of `after:` (a DAG id, or {dag, state}) into t; dag_load_data()
+ * reads the dataset name of `data:`; dag_check_after_ref() checks a name
+ * of an after trigger's `when:` (the upstream run's fields).
+ */
+void dag_load_after(struct dag_ctx *c, struct dag_trigger *t,
+                    const struct ynode *n);
+void dag_load_data(struct dag_ctx *c, struct dag_trigger *t,
+                   const struct ynode *n);
+void dag_check_after_ref(struct dag_ctx *c, const struct dag_ref *r);
 
 /* the cross-checks (dag_check.c) */
 void dag_check(struct dag_ctx *c);

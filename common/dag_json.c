@@ -105,9 +105,20 @@ static bool add_hook(cJSON *obj, const char *key, const struct dag_hook *h)
     return add_str(o, "webhook", h->webhook);
 }
 
+/* after: {dag, state}, as written in full. */
+static bool add_after(cJSON *o, const struct dag_trigger *t)
+{
+    cJSON *a = cJSON_AddObjectToObject(o, "after");
+
+    return a != NULL && add_str(a, "dag", t->target) &&
+           add_str(a, "state", dag_after_state_name(t->after_state));
+}
+
 static bool trigger_kind_fields(cJSON *o, const struct dag_trigger *t)
 {
-    bool ok = add_str(o, dag_trigger_kind_name(t->kind), t->target);
+    bool ok = t->kind == DAG_TRIG_AFTER
+                  ? add_after(o, t)
+                  : add_str(o, dag_trigger_kind_name(t->kind), t->target);
 
     switch (t->kind) {
     case DAG_TRIG_CRON:
@@ -132,6 +143,9 @@ static bool trigger_kind_fields(cJSON *o, const struct dag_trigger *t)
         return ok && add_str(o, "secret_env", t->secret_env) &&
                add_num(o, "max_body", t->max_body) &&
                add_str(o, "when", t->when);
+    case DAG_TRIG_AFTER:
+    case DAG_TRIG_DATA:
+        return ok && add_str(o, "when", t->when);
     }
     return ok;
 }

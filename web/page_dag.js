@@ -4,6 +4,7 @@
 // (by cursor), the YAML source, and the versions with a diff.
 
 import * as api from './api.js';
+import {followsSection} from './after.js';
 import {backfillForm, backfillsTable} from './backfill.js';
 import {diffLines} from './diff.js';
 import {graph} from './graph.js';
@@ -330,6 +331,7 @@ export function render(main, [id], ctx) {
       section('Graph', steps.length ? h('div', {class: 'scroll'}, graph(steps, null, null))
                                     : note('error', 'This DAG has no loadable version.')),
       section('Triggers', trig),
+      followsSection(d),
       section('Backfills', ctx.canAct && !why && (d.dag?.triggers || []).some((t) => t.cron !== undefined)
         ? backfillForm(d, () => refreshBackfills()) : null, bfBox),
       section('Runs by step', gridBox, gridMore),

@@ -5,6 +5,7 @@
 // logs of one attempt, followed live while it runs; the run's lineage.
 
 import * as api from './api.js';
+import {upstreamFacts} from './after.js';
 import {graph} from './graph.js';
 import {lateBadge, lateFacts} from './late.js';
 import {badge, duration, every, h, json, liveDuration, note, put, replace, s, section, stateWord, time, toast,
@@ -266,6 +267,7 @@ export function render(main, [id], ctx) {
       h('dl', {class: 'facts'},
         h('dt', {}, 'Why'), h('dd', {id: 'reason'}, run.reason || '—'),
         h('dt', {}, 'Trigger'), h('dd', {}, run.trigger.kind, run.trigger.key !== run.trigger.kind ? [' ', h('code', {}, run.trigger.key)] : null),
+        upstreamFacts(run),
         h('dt', {}, 'Environment'), h('dd', {id: 'environment'}, run.environment || '—'),
         h('dt', {}, 'Created'), h('dd', {}, time(run.created_at)),
         h('dt', {}, 'Started'), h('dd', {}, time(run.started_at)),

@@ -50,6 +50,7 @@ struct run_ctx {
     size_t *first;            /* per step: index of its cell 0 */
     size_t *loaded;           /* per step: cells loaded */
     struct store_conn *c;     /* where tasks are loaded from */
+    struct engine *e;         /* the engine it was opened by */
     bool full;                /* every task is loaded */
     struct made *made;        /* tasks made claimable are noted here */
     /* From the last flush of an open context (probe set): whether tasks

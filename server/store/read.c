@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "dag.h"
+#include "store/after.h"
 #include "store/query.h"
 
 /* A run's timeout and deadline (migration 0015), and why the engine
@@ -88,7 +89,7 @@
 /* The SQL of store_run_detail(). */
 static const char run_detail_sql[] =
     "SELECT " RUN_JSON " || jsonb_build_object('tasks', " TASKS_JSON
-    ", " CONSUMED_JSON ") FROM runs r WHERE r.id = $1";
+    ", " CONSUMED_JSON ", " STORE_UPSTREAM_JSON ") FROM runs r WHERE r.id = $1";
 
 int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                     cJSON **out, struct weir_err *err)

@@ -494,8 +494,8 @@ static void test_triggers_hooks_envs(void **state)
     static const struct kase cases[] = {
         {"triggers:\n  - priority: high\n" STEP,
          {{2, 5,
-           "a trigger needs one of \"cron\", \"event\", \"metric\", \"file\" "
-           "or \"webhook\""}}},
+           "a trigger needs one of \"cron\", \"event\", \"metric\", \"file\", "
+           "\"webhook\", \"after\" or \"data\""}}},
         {"triggers:\n  - cron: \"@daily\"\n    event: e\n" STEP,
          {{3, 5,
            "a trigger has one kind, but this one has \"cron\" and "
