@@ -88,9 +88,23 @@ static int add_param(struct run_opts *o, char *arg)
     return 0;
 }
 
-/* Parse argv into o; -1 after --help, CLI_USAGE on a bad option. */
+/* The long name of option letter c in lopts ("?" when none). */
+static const char *long_name(const struct option *lopts, int c)
+{
+    for (; lopts->name != NULL; lopts++)
+        if (lopts->val == c)
+            return lopts->name;
+    return "?";
+}
+
+/*
+ * Parse argv into o; -1 after --help, CLI_USAGE on a bad option. The
+ * commands share one option table: `allowed` holds the letters of the
+ * options that apply to cmd, and any other is refused by name rather than
+ * accepted and ignored.
+ */
 static int parse(int argc, char **argv, const char *cmd, const char *usage,
-                 struct run_opts *o)
+                 const char *allowed, struct run_opts *o)
 {
     static const struct option lopts[] = {
         {"json", no_argument, NULL, 'j'},
@@ -112,6 +126,9 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
     optind = 1;
     while (rc == 0 && (c = cli_getopt(argc, argv, "jwS:e:s:t:i:c:n:p:L:Ch",
                                       lopts)) != -1) {
+        if (c != 'h' && c != '?' && c != ':' && strchr(allowed, c) == NULL)
+            return cli_usage_error(cmd, "--%s does not apply to weir %s",
+                                   long_name(lopts, c), cmd);
         switch (c) {
         case 'h':
             fputs(usage, stdout);
@@ -257,7 +274,7 @@ int cmd_trigger(int argc, char **argv)
     cJSON *body = cJSON_CreateObject(), *reply = NULL;
     char path[512], esc[256];
     struct client c;
-    int rc = parse(argc, argv, "trigger", trigger_usage, &o);
+    int rc = parse(argc, argv, "trigger", trigger_usage, "jwSepLC", &o);
 
     if (rc == 0 && optind != argc - 1)
         rc = cli_usage_error("trigger", "name exactly one DAG");
@@ -358,7 +375,7 @@ int cmd_runs(int argc, char **argv)
     char path[1024];
     struct client c;
     cJSON *reply;
-    int rc = parse(argc, argv, "runs", runs_usage, &o);
+    int rc = parse(argc, argv, "runs", runs_usage, "jSestinc", &o);
 
     cJSON_Delete(o.params);
     if (rc != 0)
@@ -463,7 +480,7 @@ int cmd_run(int argc, char **argv)
     struct client c;
     cJSON *reply, *t;
     char dur[32];
-    int rc = parse(argc, argv, "run", run_usage, &o);
+    int rc = parse(argc, argv, "run", run_usage, "jS", &o);
 
     cJSON_Delete(o.params);
     if (rc != 0)
@@ -502,7 +519,7 @@ int cmd_workers(int argc, char **argv)
     struct run_opts o = {.params = cJSON_CreateObject()};
     struct client c;
     cJSON *reply, *w;
-    int rc = parse(argc, argv, "workers", workers_usage, &o);
+    int rc = parse(argc, argv, "workers", workers_usage, "jS", &o);
 
     cJSON_Delete(o.params);
     if (rc != 0)

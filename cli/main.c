@@ -50,11 +50,16 @@ static const struct command commands[] = {
 
 static void usage(FILE *f)
 {
+    int width = 0;
+
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if ((int)strlen(commands[i].name) > width)
+            width = (int)strlen(commands[i].name);
     fprintf(f, "usage: weir [--version] [--help] COMMAND [ARGS]\n\n"
                "Weir runs workflows (DAGs) on schedules, events and "
                "metrics.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-*s %s\n", width, commands[i].name, commands[i].summary);
     fprintf(f, "\n'weir COMMAND --help' tells more about a command.\n");
 }
 

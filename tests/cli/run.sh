@@ -40,14 +40,14 @@ run 0 "$weir" --version
 grep -Eq '^weir [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version: $(cat "$tmp/out")"
 commands="validate cron dag dags up trigger runs run logs cancel retry approve
 reject pause unpause artifacts artifact lineage event metric triggers workers
-token"
+token backfill backfills backfill-cancel"
 for cmd in $commands; do
     run 0 "$weir" "$cmd" --help
     grep -q "^usage: weir $cmd" "$tmp/out" || fail "$cmd --help printed no usage"
 done
 run 0 "$weir" --help
 # every command `weir --help` lists is in the loop above, and the reverse
-listed=$(sed -n '/^commands:/,/^$/s/^  \([a-z]*\) .*/\1/p' "$tmp/out")
+listed=$(sed -n '/^commands:/,/^$/s/^  \([a-z-]*\) .*/\1/p' "$tmp/out")
 [ "$(echo $listed)" = "$(echo $commands)" ] ||
     fail "weir --help lists: $(echo $listed); the --help loop: $(echo $commands)"
 run 2 "$weir" nosuchcommand
@@ -203,6 +203,19 @@ expect_file "$tmp/err" "weir logs: --try needs a value
 run 2 "$weir" cancel 1 -p a=b
 expect_file "$tmp/err" "weir cancel: unknown option -p (params are for weir retry)
 (see 'weir cancel --help')"
+# An option of another command is refused by name, not ignored.
+run 2 "$weir" runs --no-cache
+expect_file "$tmp/err" "weir runs: --no-cache does not apply to weir runs
+(see 'weir runs --help')"
+run 2 "$weir" run 1 --wait
+expect_file "$tmp/err" "weir run: --wait does not apply to weir run
+(see 'weir run --help')"
+run 2 "$weir" trigger some-dag --state failed
+expect_file "$tmp/err" "weir trigger: --state does not apply to weir trigger
+(see 'weir trigger --help')"
+run 2 "$weir" workers -p a=b
+expect_file "$tmp/err" "weir workers: --param does not apply to weir workers
+(see 'weir workers --help')"
 
 if [ "$failures" -gt 0 ]; then
     echo "$failures CLI check(s) failed" >&2
