@@ -192,6 +192,10 @@ struct dag_step {
     size_t *upstream;        /* every transitive upstream, as indexes */
     size_t n_upstream;       /* entries in upstream */
     enum dag_hook_kind hook; /* the hook this step runs, or DAG_HOOK_NONE */
+    char *pool;              /* the pool its attempts take slots of, or NULL */
+    int pool_slots;          /* slots each attempt holds there, >= 1 */
+    struct dag_pos pool_pos; /* the pool: value (the step's or defaults') */
+    struct dag_pos pool_slots_pos; /* the pool_slots: value, or pool_pos */
 };
 
 struct dag {

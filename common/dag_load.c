@@ -65,12 +65,14 @@ enum defaults_key {
     DK_TIMEOUT,
     DK_QUEUE,
     DK_TRIGGER_RULE,
+    DK_POOL,
+    DK_POOL_SLOTS,
     DK_COUNT
 };
 
 static const char *const defaults_keys[DK_COUNT] = {
-    "retries", "retry_delay", "retry_backoff", "max_retry_delay",
-    "timeout", "queue",       "trigger_rule",
+    "retries", "retry_delay",  "retry_backoff", "max_retry_delay", "timeout",
+    "queue",   "trigger_rule", "pool",          "pool_slots",
 };
 
 static const char *const env_keys[] = {"params", "queue", "approve_before"};
@@ -553,6 +555,9 @@ static void load_defaults(struct dag_ctx *c, const struct ynode *n)
         dag_get_enum(c, "trigger_rule", v[DK_TRIGGER_RULE], dag_rule_names, 5,
                      &rule))
         d->rule = (enum dag_trigger_rule)rule;
+    if (v[DK_POOL] || v[DK_POOL_SLOTS])
+        dag_load_pool(c, "defaults", v[DK_POOL], v[DK_POOL_SLOTS], &d->pool,
+                      &d->pool_slots, &d->pool_pos, &d->slots_pos);
 }
 
 static bool url_ok(const char *s)
@@ -616,6 +621,7 @@ static void init_defaults(struct dag_ctx *c)
     c->defaults.retry_delay_ms = 10 * 1000;
     c->defaults.retry_backoff = 1.0;
     c->defaults.rule = DAG_RULE_ALL_SUCCESS;
+    c->defaults.pool_slots = 1;
 }
 
 static void load_top(struct dag_ctx *c, const struct dag_keys *k,
