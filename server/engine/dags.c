@@ -26,6 +26,8 @@ int engine_dag_record(struct dagcache *cache, struct store_conn *c,
      * recorded, whichever way the version came. */
     if (rc == 0)
         rc = store_dag_cap_set(c, dag->id, dag->concurrency, err);
+    if (rc == 0)
+        rc = engine_dag_pools_record(c, dag, err);
     if (rc < 0) {
         dag_free(dag);
         return rc;

@@ -860,6 +860,8 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
             rc = store_artifact_record(x->c, a[k].id, o[k].outputs, err);
         if (rc == 0 && live)
             rc = task_attempt_ended(x, (size_t)i, &o[k], err);
+        if (rc == 0 && live && x->made != NULL)
+            x->made->pool_freed |= x->dag->steps[x->rt[i].step].pool != NULL;
     }
     if (rc == 0)
         rc = flush(x->c, x, ends, n, err);

@@ -352,7 +352,8 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
         i = rc == 0 ? ctx_find(x, v[k].task_id) : -1;
         if (rc == 0 && i < 0)
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
-        if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
+        if (rc == 0 && engine_pool_fits(&v[k], &rerr) &&
+            attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
             cJSON_AddItemToArray(arr, doc); /* leases_left() adds its lease */
             if (x->run.retry_count > 0)
                 note_inputs(x, (size_t)i, &v[k], want);
@@ -497,7 +498,7 @@ static enum attempt_state result_state(const struct engine_result *res)
 static bool must_wake(const struct made *m, const struct store_claim *v,
                       size_t n)
 {
-    if (m->n > MADE_MAX)
+    if (m->n > MADE_MAX || m->pool_freed)
         return true;
     for (size_t i = 0; i < m->n; i++) {
         bool claimed = false;
