@@ -47,6 +47,7 @@ int cmd_event(int argc, char **argv);
 int cmd_metric(int argc, char **argv);
 int cmd_triggers(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_pool(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print
