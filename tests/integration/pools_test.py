@@ -207,7 +207,7 @@ def s3_shared():
     """A pool of 2 shared by two DAGs with many tasks: never 3 at once."""
     set_pool("shared", 2)
     for dag in ("sa", "sb"):
-        submit(dag_source(dag, "pq", [("t%d" % i, "sleep 0.4", {})
+        submit(dag_source(dag, "pq", [("t%d" % i, "sleep 0.3", {})
                                       for i in range(5)], pool="shared"))
     ws = [Worker("p1", "pq", 4), Worker("p2", "pq", 4)]
     smp = Sampler("shared")
@@ -239,7 +239,7 @@ def s4_priority():
     w = Worker("pr1", "pr", 4)
     lo = trigger("plo")
     hi = trigger("phi")
-    time.sleep(0.8)
+    time.sleep(0.5)
     held = [t["state"] for r in (lo, hi) for t in ft.get_run(r)["tasks"]]
     check(held == ["queued"] * 6, "pool of 0 let tasks start: %s" % held)
     t0 = time.time()
@@ -282,7 +282,7 @@ def s5_pool_slots():
 def s6_resize():
     """Growing a pool from 1 to 3 starts two more tasks at once."""
     set_pool("grow", 1)
-    submit(dag_source("pg", "pg", [("g%d" % i, "sleep 2", {})
+    submit(dag_source("pg", "pg", [("g%d" % i, "sleep 1.2", {})
                                    for i in range(4)], pool="grow"))
     w = Worker("pg1", "pg", 4)
     rid = trigger("pg")
@@ -422,6 +422,27 @@ def s11_shrunk():
     return "failed: %s" % err
 
 
+def s12_capped():
+    """A capped DAG's pooled steps obey both its cap and the pool."""
+    set_pool("both", 3)
+    src = dag_source("pcap", "pcap", [("c%d" % i, "sleep 0.3", {})
+                                      for i in range(3)], pool="both")
+    submit(src.replace("defaults:", "concurrency: 1\ndefaults:"))
+    submit(dag_source("pfree", "pcap", [("f%d" % i, "sleep 0.3", {})
+                                        for i in range(3)], pool="both"))
+    ws = [Worker("cap1", "pcap", 4), Worker("cap2", "pcap", 4)]
+    rc, rf = trigger("pcap"), trigger("pfree")
+    runs = [wait_run(rc, 30), wait_run(rf, 30)]
+    for w in ws:
+        w.stop()
+    check(all(r["state"] == "success" for r in runs),
+          "pcap/pfree ended %s" % [r["state"] for r in runs])
+    mc, m = most_slots(runs[:1]), most_slots(runs)
+    check(mc == 1, "capped DAG (cap 1): %d at once" % mc)
+    check(m == 3, "pool both (3): %d at once" % m)
+    return "capped DAG at most %d, pool at most %d at once" % (mc, m)
+
+
 def main():
     return ft.run_scenarios((
         ("1 API and CLI", s1_api_cli),
@@ -434,7 +455,8 @@ def main():
         ("8 cancel frees the slot", s8_cancel),
         ("9 16 concurrent triggers", s9_concurrent_triggers),
         ("A delete and /metrics", s10_delete_metrics),
-        ("B pool shrunk under a task", s11_shrunk)))
+        ("B pool shrunk under a task", s11_shrunk),
+        ("C a capped DAG in a pool", s12_capped)))
 
 
 if __name__ == "__main__":
