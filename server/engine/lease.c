@@ -494,7 +494,8 @@ static enum attempt_state result_state(const struct engine_result *res)
 }
 
 /* Whether a commit must wake the waiting lease calls: not when it claimed
- * every task it made claimable (the claims v[0..n)). */
+ * every task it made claimable (the claims v[0..n)) and gave no pool's
+ * slots back (tasks waiting for a pool may be other workers'). */
 static bool must_wake(const struct made *m, const struct store_claim *v,
                       size_t n)
 {
