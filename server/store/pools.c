@@ -26,7 +26,8 @@ int store_pools_list(struct store_conn *c, cJSON **out, struct weir_err *err)
         " coalesce(sum(x.pool_slots), 0) AS used, count(*) AS n FROM tasks x"
         " WHERE x.pool = p.name AND x.state = 'running') u"
         " CROSS JOIN LATERAL (SELECT count(*) AS n FROM tasks x"
-        " WHERE x.pool = p.name AND x.state IN ('queued', 'up_for_retry')) q",
+        " WHERE x.pool = p.name AND x.state IN ('queued', 'up_for_retry')"
+        " AND (x.state = 'queued' OR x.next_try_at <= now())) q",
         0, NULL, out, err);
 }
 

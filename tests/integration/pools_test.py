@@ -440,6 +440,10 @@ def s12_capped():
     mc, m = most_slots(runs[:1]), most_slots(runs)
     check(mc == 1, "capped DAG (cap 1): %d at once" % mc)
     check(m == 3, "pool both (3): %d at once" % m)
+    # After every scenario (lost leases, cancels, failures), nothing is
+    # left counted as used.
+    left = {n: p["used"] for n, p in pools().items() if p["used"]}
+    check(not left, "slots still used after all runs ended: %s" % left)
     return "capped DAG at most %d, pool at most %d at once" % (mc, m)
 
 
