@@ -42,6 +42,7 @@ static const struct command commands[] = {
     {"metric", cmd_metric, "post a metric sample for metric triggers"},
     {"triggers", cmd_triggers, "show the state of a DAG's triggers"},
     {"workers", cmd_workers, "list the workers"},
+    {"pool", cmd_pool, "set, list or delete the pools steps share"},
     {"token", cmd_token, "create, list or revoke API tokens"},
     {"backfill", cmd_backfill, "run a DAG for each cron slot of a range"},
     {"backfills", cmd_backfills, "list a DAG's backfills with progress"},

@@ -219,6 +219,10 @@ struct dag_step {
     char *cache_key;         /* `cache: {key}` template, or NULL: the
                                 default key (docs "Step caching") */
     int64_t cache_ttl_ms;    /* how long a cached success is reused */
+    char *pool;              /* the pool its attempts take slots of, or NULL */
+    int pool_slots;          /* slots each attempt holds there, >= 1 */
+    struct dag_pos pool_pos; /* the pool: value (the step's or defaults') */
+    struct dag_pos pool_slots_pos; /* the pool_slots: value, or pool_pos */
 };
 
 struct dag {

@@ -75,6 +75,10 @@ struct dag_defaults {
     char *cache_key;            /* its key template, or NULL */
     const struct ynode *ckey;   /* the key template's node, or NULL */
     int64_t cache_ttl_ms;       /* its ttl (DAG_CACHE_TTL_MS unless set) */
+    char *pool;                 /* NULL unless set */
+    int pool_slots;             /* 1 unless set */
+    struct dag_pos pool_pos;    /* where pool was set */
+    struct dag_pos slots_pos;   /* where pool_slots was set, or pool_pos */
 };
 
 /* The state of one dag_load() call. */
@@ -174,6 +178,14 @@ bool dag_get_dur(struct dag_ctx *c, const char *key, const struct ynode *n,
                  int64_t *out);
 bool dag_get_enum(struct dag_ctx *c, const char *key, const struct ynode *n,
                   const char *const *names, size_t count, int *out);
+/* `pool:` and `pool_slots:` (dag_load_pools.c): n_pool and n_slots are
+ * the values given (NULL: not given), label how messages name the owner
+ * ("step \"train\"", "defaults"). What was given is set; pool_slots
+ * without a pool (given here or inherited in *pool) is an error. */
+void dag_load_pool(struct dag_ctx *c, const char *label,
+                   const struct ynode *n_pool, const struct ynode *n_slots,
+                   char **pool, int *slots, struct dag_pos *pool_pos,
+                   struct dag_pos *slots_pos);
 bool dag_get_queue(struct dag_ctx *c, const char *key, const struct ynode *n,
                    char **out);
 void dag_load_expr(struct dag_ctx *c, const char *key, const struct ynode *n,

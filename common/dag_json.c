@@ -238,7 +238,8 @@ static cJSON *step_to_json(const struct dag_step *s)
         add_str(o, "queue", s->queue) && add_step_retry(o, s) &&
         add_str(o, "trigger_rule", dag_trigger_rule_name(s->trigger_rule)) &&
         add_str(o, "if", s->if_expr) && add_matrix(o, s) &&
-        add_str(o, "hook", dag_hook_name(s->hook));
+        add_str(o, "hook", dag_hook_name(s->hook)) &&
+        add_str(o, "pool", s->pool) && add_num(o, "pool_slots", s->pool_slots);
 
     if (ok && s->approval) {
         approval = cJSON_AddObjectToObject(o, "approval");

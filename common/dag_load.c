@@ -70,12 +70,15 @@ enum defaults_key {
     DK_QUEUE,
     DK_TRIGGER_RULE,
     DK_CACHE,
+    DK_POOL,
+    DK_POOL_SLOTS,
     DK_COUNT
 };
 
 static const char *const defaults_keys[DK_COUNT] = {
     "retries", "retry_delay", "retry_backoff", "max_retry_delay",
     "timeout", "queue",       "trigger_rule",  "cache",
+    "pool",    "pool_slots",
 };
 
 static const char *const env_keys[] = {"params", "queue", "approve_before"};
@@ -560,6 +563,9 @@ static void load_defaults(struct dag_ctx *c, const struct ynode *n)
         d->rule = (enum dag_trigger_rule)rule;
     if (v[DK_CACHE])
         dag_load_defaults_cache(c, v[DK_CACHE]);
+    if (v[DK_POOL] || v[DK_POOL_SLOTS])
+        dag_load_pool(c, "defaults", v[DK_POOL], v[DK_POOL_SLOTS], &d->pool,
+                      &d->pool_slots, &d->pool_pos, &d->slots_pos);
 }
 
 static bool url_ok(const char *s)
@@ -624,6 +630,7 @@ static void init_defaults(struct dag_ctx *c)
     c->defaults.retry_backoff = 1.0;
     c->defaults.rule = DAG_RULE_ALL_SUCCESS;
     c->defaults.cache_ttl_ms = DAG_CACHE_TTL_MS;
+    c->defaults.pool_slots = 1;
 }
 
 static void load_top(struct dag_ctx *c, const struct dag_keys *k,

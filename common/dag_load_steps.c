@@ -28,6 +28,8 @@ enum step_key {
     SK_IF,
     SK_APPROVAL,
     SK_CACHE,
+    SK_POOL,
+    SK_POOL_SLOTS,
     SK_COUNT
 };
 
@@ -50,6 +52,8 @@ static const char *const step_keys[SK_COUNT] = {
     "if",
     "approval",
     "cache",
+    "pool",
+    "pool_slots",
 };
 
 static const char *const approval_keys[] = {"message"};
@@ -405,6 +409,13 @@ static void load_rest(struct dag_ctx *c, struct step_walk *w)
         if (dag_get_str(c, "if", v[SK_IF], &s->if_expr))
             dag_load_expr(c, "if", v[SK_IF], DAG_SCOPE_STEP, w->i);
     }
+    if (v[SK_POOL] || v[SK_POOL_SLOTS])
+        dag_load_pool(c, w->label, v[SK_POOL], v[SK_POOL_SLOTS], &s->pool,
+                      &s->pool_slots, &s->pool_pos, &s->pool_slots_pos);
+    if (s->approval && v[SK_POOL] && s->pool != NULL)
+        dag_error(c, dag_npos(v[SK_POOL]),
+                  "an approval step runs no command: \"pool\" does not "
+                  "apply to it");
 }
 
 static void apply_defaults(struct dag_ctx *c, struct dag_step *s)
@@ -419,6 +430,10 @@ static void apply_defaults(struct dag_ctx *c, struct dag_step *s)
     s->max_retry_delay_ms = d->max_retry_delay_ms;
     s->timeout_ms = d->timeout_ms;
     s->trigger_rule = d->rule;
+    s->pool = d->pool;
+    s->pool_slots = d->pool_slots;
+    s->pool_pos = d->pool_pos;
+    s->pool_slots_pos = d->slots_pos;
 }
 
 static void load_step_id(struct dag_ctx *c, struct step_walk *w)

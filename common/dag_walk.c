@@ -14,7 +14,8 @@
 #include "expr.h"
 #include "tmpl.h"
 
-#define LIST_KEYS_MAX 8 /* unknown key: list the valid ones up to this many */
+#define LIST_KEYS_MAX 10 /* unknown key: list the valid ones up to this many   \
+                          */
 
 static bool key_is(const struct ynode *key, const char *name)
 {

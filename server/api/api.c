@@ -126,6 +126,10 @@ const struct http_route api_routes[] = {
     {"GET", "/api/v1/backfills/{id}", api_backfill_get, 0, 0},
     {"POST", "/api/v1/backfills/{id}/cancel", api_backfill_cancel,
      HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+    /* pools (api/pools.c) */
+    {"GET", "/api/v1/pools", api_pools_list, 0, 0},
+    {"PUT", "/api/v1/pools/{name}", api_pool_put, HTTP_JSON_BODY, 0},
+    {"DELETE", "/api/v1/pools/{name}", api_pool_delete, 0, 0},
     /* triggers (api_events.c) */
     {"POST", "/api/v1/events", api_events_post, HTTP_JSON_BODY,
      EVENTS_BODY_MAX},

@@ -116,6 +116,10 @@ void api_backfill_create(struct http_req *req);
 void api_backfills_list(struct http_req *req);
 void api_backfill_get(struct http_req *req);
 void api_backfill_cancel(struct http_req *req);
+/* Pools (api/pools.c). */
+void api_pools_list(struct http_req *req);
+void api_pool_put(struct http_req *req);
+void api_pool_delete(struct http_req *req);
 /* Triggers (api_events.c, api_metric.c). */
 #define API_BATCH_MAX 10000 /* items of one batch of events or samples */
 

@@ -357,13 +357,35 @@ static void metrics_text(struct text *t, const cJSON *m)
     text_deadline(t);
 }
 
+/* The gauges of each pool (store_pools_list()). */
+static void text_pools(struct text *t, const cJSON *pools)
+{
+    static const char *const g[3][2] = {
+        {"slots", "Slots of each pool."},
+        {"used", "Slots of each pool held by running tasks."},
+        {"waiting", "Claimable tasks waiting for each pool."}};
+    const cJSON *p;
+
+    for (size_t k = 0; k < 3; k++) {
+        text_add(t, "# HELP weir_pool_%s %s\n# TYPE weir_pool_%s gauge\n",
+                 g[k][0], g[k][1], g[k][0]);
+        cJSON_ArrayForEach(p, pools)
+        {
+            text_add(t, "weir_pool_%s{pool=\"", g[k][0]);
+            text_label(t, cJSON_GetStringValue(
+                              cJSON_GetObjectItemCaseSensitive(p, "name")));
+            text_add(t, "\"} %.0f\n", count_of(p, g[k][0]));
+        }
+    }
+}
+
 void api_metrics(struct http_req *req)
 {
     struct api *api = http_req_app(req);
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     struct text t = {malloc(4096), 0, 4096, true};
-    cJSON *m = NULL;
+    cJSON *m = NULL, *pools = NULL;
     int rc = store_conn_get(api->store, &c, &err);
 
     t.ok = t.s != NULL;
@@ -372,9 +394,13 @@ void api_metrics(struct http_req *req)
 
     if (rc == 0)
         rc = store_metrics(c, 2 * api->engine->lease_ttl_ms, &m, &err);
+    if (rc == 0)
+        rc = store_pools_list(c, &pools, &err);
     store_conn_put(c);
     if (rc == 0)
         metrics_text(&t, m);
+    if (rc == 0)
+        text_pools(&t, pools);
     if (rc == 0 && !t.ok)
         rc = weir_err_set(&err, WEIR_ENOMEM, "out of memory");
     if (rc < 0)
@@ -383,5 +409,6 @@ void api_metrics(struct http_req *req)
         http_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8",
                         t.s);
     cJSON_Delete(m);
+    cJSON_Delete(pools);
     free(t.s);
 }

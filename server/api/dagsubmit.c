@@ -176,6 +176,10 @@ static int submit_load(struct http_req *req, const char *text, size_t len,
                       "\"dag:\" key");
         rc = WEIR_EINVAL;
     }
+    /* Which pools exist only the database knows: checked here. */
+    if (rc == 0)
+        rc = engine_dag_pools_check_e(((struct api *)http_req_app(req))->engine,
+                                      dag, &diags, err);
     if (rc == WEIR_ENOMEM) {
         weir_err_set(err, rc, "out of memory loading the DAG");
     } else if (rc < 0 && diags.n > 0) {

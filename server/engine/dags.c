@@ -35,6 +35,8 @@ int engine_dag_record(struct dagcache *cache, struct store_conn *c,
     if (rc == 0)
         rc = after_dag_sync(c, dag, err);
     after_dag_release(c);
+    if (rc == 0)
+        rc = engine_dag_pools_record(c, dag, err);
     if (rc < 0) {
         dag_free(dag);
         return rc;

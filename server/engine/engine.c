@@ -887,6 +887,8 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
             rc = after_attempt_data(e, x, &a[k], o[k].outputs, err);
         if (rc == 0 && live)
             rc = task_attempt_ended(x, (size_t)i, &o[k], err);
+        if (rc == 0 && live && x->made != NULL)
+            x->made->pool_freed |= x->dag->steps[x->rt[i].step].pool != NULL;
     }
     if (rc == 0)
         rc = flush(x->c, x, ends, n, err);

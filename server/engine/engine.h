@@ -453,4 +453,50 @@ WEIR_MUSTCHECK int engine_artifact_decide(struct engine *e,
 #include "engine/events.h"  /* IWYU pragma: export */
 #include "engine/metrics.h" /* IWYU pragma: export */
 
+/* ---- pools (engine/pools.c) ---- */
+
+/*
+ * Create pool name with `slots` slots (0 to 1,000,000; 0 starts nothing),
+ * or give the existing one that many (*created says which); waiting
+ * lease calls are woken, so that new room is used at once. WEIR_EINVAL
+ * for a name that is not a valid pool name or a count out of range.
+ */
+WEIR_MUSTCHECK int engine_pool_set(struct engine *e, const char *name,
+                                   long long slots, bool *created,
+                                   struct weir_err *err);
+
+/*
+ * Delete pool name. WEIR_ENOTFOUND when there is none; WEIR_ECONFLICT,
+ * naming them, when loaded DAGs name it, unless force. *users (may be
+ * NULL) gets a new JSON array of the DAGs that named it. Tasks waiting
+ * for a deleted pool stay queued until a pool of that name is set again.
+ */
+WEIR_MUSTCHECK int engine_pool_delete(struct engine *e, const char *name,
+                                      bool force, cJSON **users,
+                                      struct weir_err *err);
+
+/*
+ * Check the pools dag names against the pools there are, as a load does:
+ * each missing pool (with a "did you mean") and each step taking more
+ * slots than its pool has is a diagnostic at its `pool:` or `pool_slots:`
+ * in diags, and WEIR_EINVAL. Other failures in err.
+ */
+struct dag_diags;
+WEIR_MUSTCHECK int engine_dag_pools_check(struct store_conn *c,
+                                          const struct dag *dag,
+                                          struct dag_diags *diags,
+                                          struct weir_err *err);
+
+/* engine_dag_pools_check() on a connection of its own. */
+WEIR_MUSTCHECK int engine_dag_pools_check_e(struct engine *e,
+                                            const struct dag *dag,
+                                            struct dag_diags *diags,
+                                            struct weir_err *err);
+
+/* Record which pools dag (being recorded as DAG dag->id's current
+ * version) names (engine_dag_record()). */
+WEIR_MUSTCHECK int engine_dag_pools_record(struct store_conn *c,
+                                           const struct dag *dag,
+                                           struct weir_err *err);
+
 #endif

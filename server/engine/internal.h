@@ -30,6 +30,7 @@ struct rtask {
 struct made {
     int64_t ids[MADE_MAX]; /* the first ones */
     size_t n;              /* how many there were (may exceed MADE_MAX) */
+    bool pool_freed;       /* a pooled task left running: its slots are free */
 };
 
 /*
@@ -227,5 +228,11 @@ WEIR_MUSTCHECK int engine_backfill_run_insert(
     struct engine *e, struct store_conn *c, const struct dag *d,
     const struct store_dag_locked *l, const struct engine_backfill_slot *b,
     int64_t *run_id, bool *created, struct weir_err *err);
+/*
+ * Whether claim cl may run: false, with err saying why, for a task that
+ * needs more slots than its pool has (engine/pools.c); the lease fails
+ * it at once, as an attempt that cannot be rendered.
+ */
+bool engine_pool_fits(const struct store_claim *cl, struct weir_err *err);
 
 #endif

@@ -385,7 +385,8 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
         i = rc == 0 ? ctx_find(x, v[k].task_id) : -1;
         if (rc == 0 && i < 0)
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
-        if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0 &&
+        if (rc == 0 && engine_pool_fits(&v[k], &rerr) &&
+            attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0 &&
             x->dag->steps[x->rt[i].step].cache)
             rc = cache_check(c, x, (size_t)i, &v[k], &doc, &hit, &rerr, err);
         if (rc == 0 && (doc != NULL || hit) && x->run.retry_count > 0)
@@ -538,11 +539,12 @@ static enum attempt_state result_state(const struct engine_result *res)
 }
 
 /* Whether a commit must wake the waiting lease calls: not when it claimed
- * every task it made claimable (the claims v[0..n)). */
+ * every task it made claimable (the claims v[0..n)) and gave no pool's
+ * slots back (tasks waiting for a pool may be other workers'). */
 static bool must_wake(const struct made *m, const struct store_claim *v,
                       size_t n)
 {
-    if (m->n > MADE_MAX)
+    if (m->n > MADE_MAX || m->pool_freed)
         return true;
     for (size_t i = 0; i < m->n; i++) {
         bool claimed = false;

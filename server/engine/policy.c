@@ -18,12 +18,20 @@
  */
 static atomic_bool capped_first;
 
+/*
+ * Set when an unpooled claim took every slot while a pool had room and
+ * work: the next claim serves pools first.
+ */
+static atomic_bool pooled_first;
+
 int policy_task_claim(struct store_conn *c, int64_t worker_id, int max,
                       int64_t ttl_ms, struct store_claim **out, size_t *n,
                       int64_t *retry_ms, int *spare, struct weir_err *err)
 {
     struct store_claim *v = calloc(max > 0 ? (size_t)max : 1, sizeof(*v));
     bool capped = false, first = atomic_exchange(&capped_first, false);
+    bool pooled = false,
+         pfirst = !first && atomic_exchange(&pooled_first, false);
     size_t k = 0;
     int rc = 0;
 
@@ -34,14 +42,25 @@ int policy_task_claim(struct store_conn *c, int64_t worker_id, int max,
     if (first)
         rc = store_task_claim_capped(c, worker_id, max, ttl_ms, v, &k, spare,
                                      err);
+    else if (pfirst)
+        rc = store_task_claim_pooled(c, worker_id, max, ttl_ms, v, &k, spare,
+                                     err);
     if (rc == 0 && k < (size_t)max)
         rc = store_task_claim(c, worker_id, max - (int)k, ttl_ms, v, &k,
-                              retry_ms, spare, &capped, err);
-    if (rc == 0 && capped && !first && k < (size_t)max)
+                              retry_ms, spare, &capped, &pooled, err);
+    /* Lock order: DAG rows (the capped claim) before pool rows (the
+     * pooled claim), never after: a claim that served pools first leaves
+     * capped DAGs to the next one. */
+    if (rc == 0 && capped && !first && !pfirst && k < (size_t)max)
         rc = store_task_claim_capped(c, worker_id, max - (int)k, ttl_ms, v, &k,
                                      spare, err);
     else if (rc == 0 && capped && !first)
         atomic_store(&capped_first, true);
+    if (rc == 0 && pooled && !pfirst && k < (size_t)max)
+        rc = store_task_claim_pooled(c, worker_id, max - (int)k, ttl_ms, v, &k,
+                                     spare, err);
+    else if (rc == 0 && pooled && !pfirst)
+        atomic_store(&pooled_first, true);
     /* The wait for a retry matters only when nothing was claimed. */
     if (k > 0)
         *retry_ms = -1;

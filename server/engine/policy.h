@@ -23,6 +23,8 @@
  * while a capped DAG waited, the next claim (of any worker) serves capped
  * DAGs first: turns so taken keep a backlog of uncapped work from holding
  * capped DAGs back for ever.
+ * Pooled tasks are claimed after both (store_task_claim_pooled()), and
+ * get turns the same way.
  */
 WEIR_MUSTCHECK int policy_task_claim(struct store_conn *c, int64_t worker_id,
                                      int max, int64_t ttl_ms,

@@ -290,6 +290,10 @@ static int build_tasks(const struct dag *d, const struct dag_environment *env,
             cJSON_AddStringToObject(t, "queue",
                                     env && env->queue ? env->queue : st->queue);
             cJSON_AddNumberToObject(t, "upstream_pending", (double)pending);
+            if (st->pool != NULL && !st->approval) {
+                cJSON_AddStringToObject(t, "pool", st->pool);
+                cJSON_AddNumberToObject(t, "pool_slots", st->pool_slots);
+            }
         }
     }
     *out = arr ? cJSON_PrintUnformatted(arr) : NULL;

@@ -293,6 +293,9 @@ int dagdir_load(struct dagdir *dd, const char *relpath, bool *new_version,
         rc = err->code;
         goto out;
     }
+    /* Which pools exist only the database knows: checked here. */
+    if (rc == 0)
+        rc = engine_dag_pools_check(c, dag, &diags, err);
     if (rc == 0) {
         rc = record_version(dd, c, relpath, dag, &diags, new_version, err);
         dag = NULL;

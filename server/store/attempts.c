@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store/pools_sql.h"
 #include "store/query.h"
 
 /*
@@ -19,12 +20,14 @@
  * attempt id, and, when the fast claim took nothing, one row with a NULL
  * attempt id whose column 9 is the wait until a retry comes due (or
  * NULL). Column 8 counts the rows locked but not taken, column 10 says
- * whether tasks of capped DAGs wait in the worker's queues. Claims are
- * appended to v[*n...].
+ * whether tasks of capped DAGs wait in the worker's queues, column 11
+ * whether pooled tasks do (in pools with room). Claims are appended to
+ * v[*n...].
  */
 static void claims_from_result(const PGresult *r, int64_t worker_id,
                                struct store_claim *v, size_t *n,
-                               int64_t *retry_ms, int *spare, bool *capped)
+                               int64_t *retry_ms, int *spare, bool *capped,
+                               bool *pooled)
 {
     struct weir_err ignored;
 
@@ -34,6 +37,8 @@ static void claims_from_result(const PGresult *r, int64_t worker_id,
 
         *capped = *capped || (store_val(r, i, 10) != NULL &&
                               strcmp(PQgetvalue(r, i, 10), "t") == 0);
+        *pooled = *pooled || (store_val(r, i, 11) != NULL &&
+                              strcmp(PQgetvalue(r, i, 11), "t") == 0);
         if (store_val(r, i, 0) == NULL) {
             /* NULL: no retry waits (greatest(0, NULL) in SQL would have
              * said 0, "one is due", and waiters would claim every
@@ -43,6 +48,7 @@ static void claims_from_result(const PGresult *r, int64_t worker_id,
                     store_val_i64(r, i, 9) > 0 ? store_val_i64(r, i, 9) : 0;
             continue;
         }
+        memset(cl, 0, sizeof(*cl));
         cl->attempt_id = store_val_i64(r, i, 0);
         snprintf(cl->lease_id, sizeof(cl->lease_id), "%s", PQgetvalue(r, i, 1));
         cl->task_id = store_val_i64(r, i, 2);
@@ -67,10 +73,11 @@ static void claims_from_result(const PGresult *r, int64_t worker_id,
     }
 }
 
-/* A task of a capped DAG that may be claimed now. */
+/* A task of a capped DAG that may be claimed now, by this claim: pooled
+ * tasks are the pooled claim's (store/pools.c). */
 #define CAPPED_CLAIMABLE                                                       \
     " t.state IN ('queued', 'up_for_retry') AND (t.state = 'queued' OR"        \
-    " t.next_try_at <= now())"
+    " t.next_try_at <= now()) AND t.pool IS NULL"
 
 /*
  * The capped DAGs d (dags_capped_idx) with room under their cap, by a
@@ -100,7 +107,8 @@ static void claims_from_result(const PGresult *r, int64_t worker_id,
     " FROM u RETURNING id, lease_id, task_id, try)"                            \
     " SELECT a.id, a.lease_id, a.task_id, u.run_id, a.try, u.old,"             \
     " extract(epoch FROM clock_timestamp() - u.ready_at), u.step_id,"          \
-    " (SELECT n FROM sp), NULL::bigint, (SELECT capped FROM k)"                \
+    " (SELECT n FROM sp), NULL::bigint, (SELECT capped FROM k),"               \
+    " (SELECT pooled FROM pp)"                                                 \
     " FROM a JOIN u ON u.id = a.task_id"
 
 /*
@@ -123,12 +131,12 @@ static const char claim_sql[] =
     "WITH w AS MATERIALIZED (SELECT queues FROM workers WHERE id = $1),"
     " q AS (SELECT t.id, t.state, t.priority, t.step_id,"
     " t.queued_at AS ready_at FROM tasks t WHERE t.state = 'queued'"
-    " AND t.capped_dag IS NULL"
+    " AND t.capped_dag IS NULL AND t.pool IS NULL"
     " AND t.queue = ANY ((SELECT queues FROM w)::text[])"
     " ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED),"
     " r AS (SELECT t.id, t.state, t.priority, t.step_id,"
     " t.next_try_at AS ready_at FROM tasks t WHERE t.state = 'up_for_retry'"
-    " AND t.next_try_at <= now() AND t.capped_dag IS NULL"
+    " AND t.next_try_at <= now() AND t.capped_dag IS NULL AND t.pool IS NULL"
     " AND t.queue = ANY ((SELECT queues FROM w)::text[])"
     " ORDER BY t.priority DESC, t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED),"
     " c AS (SELECT * FROM q UNION ALL SELECT * FROM r"
@@ -137,13 +145,17 @@ static const char claim_sql[] =
     " - (SELECT count(*) FROM c) AS n),"
     " k AS MATERIALIZED (SELECT EXISTS (SELECT 1"
     CAPPED_ROOM("(SELECT queues FROM w)::text[]") ") AS capped),"
+    " pp AS MATERIALIZED (SELECT EXISTS (SELECT 1"
+    POOL_ROOM("(SELECT queues FROM w)::text[]") ") AS pooled),"
     CLAIM_TAIL
     " UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0,"
     " (SELECT ceil(extract(epoch FROM min(t.next_try_at) - now()) * 1000)"
     "::bigint FROM tasks t WHERE t.state = 'up_for_retry'"
-    " AND (t.capped_dag IS NULL OR t.next_try_at > now())"
+    " AND ((t.capped_dag IS NULL AND t.pool IS NULL)"
+    " OR t.next_try_at > now())"
     " AND t.queue = ANY ((SELECT queues FROM w)::text[])),"
-    " (SELECT capped FROM k) WHERE NOT EXISTS (SELECT 1 FROM c) ORDER BY 1";
+    " (SELECT capped FROM k), (SELECT pooled FROM pp)"
+    " WHERE NOT EXISTS (SELECT 1 FROM c) ORDER BY 1";
 /* clang-format on */
 
 /*
@@ -180,7 +192,8 @@ static const char capped_claim_sql[] =
     " FOR UPDATE OF t SKIP LOCKED) t),"
     " c AS (SELECT * FROM l ORDER BY priority DESC, id LIMIT $2),"
     " sp AS (SELECT (SELECT count(*) FROM l) - (SELECT count(*) FROM c) AS n),"
-    " k AS (SELECT false AS capped)," CLAIM_TAIL " ORDER BY 1";
+    " k AS (SELECT false AS capped), pp AS (SELECT false AS pooled)," CLAIM_TAIL
+    " ORDER BY 1";
 
 /* The DAG ids of column 0 of r as a PostgreSQL array literal (a new
  * string); NULL when out of memory. */
@@ -234,7 +247,7 @@ int store_task_claim_capped(struct store_conn *c, int64_t worker_id, int max,
                  : weir_err_set(err, WEIR_ENOMEM, "out of memory");
         free(ids);
         if (rc == 0)
-            claims_from_result(r, worker_id, v, n, &ignored_ms, &more,
+            claims_from_result(r, worker_id, v, n, &ignored_ms, &more, &ignored,
                                &ignored);
     }
     PQclear(r);
@@ -248,7 +261,7 @@ int store_task_claim_capped(struct store_conn *c, int64_t worker_id, int max,
 int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
                      int64_t ttl_ms, struct store_claim *v, size_t *n,
                      int64_t *retry_ms, int *spare, bool *capped_waits,
-                     struct weir_err *err)
+                     bool *pooled_waits, struct weir_err *err)
 {
     char wid[WEIR_I64_LEN], maxb[WEIR_I64_LEN], ttl[WEIR_I64_LEN];
     const char *params[3] = {wid, maxb, ttl};
@@ -260,9 +273,11 @@ int store_task_claim(struct store_conn *c, int64_t worker_id, int max,
     WEIR_I64(ttl, ttl_ms);
     *retry_ms = -1;
     *capped_waits = false;
+    *pooled_waits = false;
     rc = store_query(c, claim_sql, 3, params, &r, err);
     if (rc == 0)
-        claims_from_result(r, worker_id, v, n, retry_ms, spare, capped_waits);
+        claims_from_result(r, worker_id, v, n, retry_ms, spare, capped_waits,
+                           pooled_waits);
     PQclear(r);
     return rc;
 }

@@ -27,8 +27,12 @@ struct store_claim {
     int64_t run_id;             /* its run */
     int try;                    /* the try number */
     char step_id[STORE_ID_MAX]; /* the task's step */
-    double wait_s; /* seconds from claimable (queued_at, or a retry's
-                      next_try_at) to this claim; -1 when unknown */
+    double wait_s;           /* seconds from claimable (queued_at, or a retry's
+                                next_try_at) to this claim; -1 when unknown */
+    char pool[STORE_ID_MAX]; /* the task's pool, "" for none */
+    int pool_slots;          /* the slots it takes there */
+    int pool_size; /* the pool's slots when fewer than pool_slots (the task
+                      can never run: the caller fails it), else 0 */
 };
 
 /* An attempt as completion and heartbeats see it. */
@@ -54,14 +58,17 @@ struct store_attempt {
  * none). When a task was claimed, *spare gets the claimable tasks the
  * statement held locked without claiming them (a concurrent claim skipped
  * them): the caller wakes the waiters again. *capped_waits says whether a
- * capped DAG with room has claimable tasks in these queues. An unknown worker
- * claims nothing (store_worker_seen() tells).
+ * capped DAG with room has claimable tasks in these queues, *pooled_waits
+ * whether a pool with room has (store_task_claim_pooled() takes those:
+ * this claim leaves every pooled task out). An unknown worker claims
+ * nothing (store_worker_seen() tells).
  */
 WEIR_MUSTCHECK int store_task_claim(struct store_conn *c, int64_t worker_id,
                                     int max, int64_t ttl_ms,
                                     struct store_claim *v, size_t *n,
                                     int64_t *retry_ms, int *spare,
-                                    bool *capped_waits, struct weir_err *err);
+                                    bool *capped_waits, bool *pooled_waits,
+                                    struct weir_err *err);
 
 /*
  * The claim of tasks of capped DAGs (docs/architecture.md, "Concurrency

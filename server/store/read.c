@@ -64,6 +64,7 @@
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', t.id, 'step',"        \
     " t.step_id, 'cell', t.cell, 'matrix', t.matrix, 'state', t.state,"        \
     " 'try_count', t.try_count, 'max_tries', t.max_tries, 'queue', t.queue,"   \
+    " 'pool', t.pool, 'pool_slots', t.pool_slots,"                             \
     " 'outputs', t.outputs, 'error', t.error, 'next_try_at',"                  \
     " weir_iso(t.next_try_at), 'started_at', weir_iso(t.started_at),"          \
     " 'finished_at', weir_iso(t.finished_at), 'decision', t.decision,"         \

@@ -225,4 +225,10 @@ WEIR_MUSTCHECK int store_events_list(struct store_conn *c, int limit,
                                      int64_t max_bytes, cJSON **out,
                                      struct weir_err *err);
 
+/* Every pool (store/pools.c) as a new JSON array, by name: its slots, the
+ * slots in use (used) by its running tasks (running), and its claimable
+ * tasks waiting (waiting). */
+WEIR_MUSTCHECK int store_pools_list(struct store_conn *c, cJSON **out,
+                                    struct weir_err *err);
+
 #endif

@@ -16,6 +16,7 @@
  *   metrics.h    metric samples and metric trigger state
  *   artifacts.h  artifacts and their promotions, lineage
  *   notify.h     notifications of finished runs
+ *   pools.h      pools of slots shared by DAGs, the pooled claim
  *   read.h       the read models of the API
  */
 #ifndef WEIR_STORE_H
@@ -27,6 +28,7 @@
 #include "store/metrics.h"
 #include "store/notify.h"
 #include "store/pool.h"
+#include "store/pools.h"
 #include "store/read.h"
 #include "store/runs.h"
 #include "store/tasks.h"

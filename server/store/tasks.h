@@ -58,7 +58,8 @@ void store_tasks_free(struct store_task *v, size_t n);
 
 /*
  * Insert the tasks of a run from a JSON array text of objects
- * {step_id, cell, matrix, max_tries, queue, upstream_pending}, in order
+ * {step_id, cell, matrix, max_tries, queue, upstream_pending, and for a
+ * pooled step pool and pool_slots}, in order
  * (task ids then follow step order and cells). *added gets how many
  * rows went in.
  */

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The engine's last semantics against the real binaries: concurrency caps
-and on_failure / on_success hooks.
+(and a pool shared by two DAGs, the same check) and on_failure /
+on_success hooks.
 
 Started by run_faults.sh (NAME semantics), which provides a private
 PostgreSQL and the DAGs of tests/integration/semantics_dags; the server,
@@ -98,6 +99,34 @@ def s4_cap_change():
     return "run of the old version: at most %d at once under the new cap" % m
 
 
+POOLED = """dag: %s
+defaults:
+  queue: pooled
+  pool: semp
+steps:
+""" + "".join("  - {id: s%d, run: sleep 0.3}\n" % i for i in range(4))
+
+
+def s5_pool():
+    """s1 with a pool: two DAGs share a pool of 2 with 8 worker slots free
+    and never run more than 2 tasks at once between them."""
+    code, b = ft.req("PUT", "/api/v1/pools/semp", {"slots": 2})
+    check(code == 201, "set pool semp: %s %s" % (code, b))
+    for dag in ("pool_a", "pool_b"):
+        code, b = ft.req("POST", "/api/v1/dags", {"source": POOLED % dag})
+        check(code == 201, "submit %s: %s %s" % (dag, code, b))
+    ws = [Worker("q1", "pooled", 4), Worker("q2", "pooled", 4)]
+    ra, rb = trigger("pool_a"), trigger("pool_b")
+    a, b = wait_run(ra, 40), wait_run(rb, 40)
+    for w in ws:
+        w.stop()
+    check(a["state"] == "success" and b["state"] == "success",
+          "pooled runs ended %s, %s" % (a["state"], b["state"]))
+    m = most_at_once({"tasks": a["tasks"] + b["tasks"]})
+    check(m == 2, "pool semp (2): %d tasks at once over two DAGs" % m)
+    return "two DAGs in a pool of 2: at most %d at once" % m
+
+
 def hook_task(run, step):
     t = task(run, step)
     check(t.get("hook") == step, "%s: hook field %r" % (step, t.get("hook")))
@@ -138,6 +167,7 @@ def main():
         ("2 on_failure and on_success", s2_hooks),
         ("3 capped DAGs get their turn", s3_turns),
         ("4 a new version sets the cap", s4_cap_change),
+        ("5 a pool shared by two DAGs", s5_pool),
     ))
 
 

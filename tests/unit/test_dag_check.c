@@ -98,7 +98,7 @@ static void test_unknown_keys(void **state)
          {{2, 3,
            "unknown key \"colour\" in defaults (expected one of: retries, "
            "retry_delay, retry_backoff, max_retry_delay, timeout, queue, "
-           "trigger_rule, cache)"}}},
+           "trigger_rule, cache, pool, pool_slots)"}}},
         {"triggers:\n  - cron: \"@daily\"\n    threshold: 3\n" STEP,
          {{3, 5, "\"threshold\" is not a key of a cron trigger"}}},
         {"triggers:\n  - event: e\n    wehn: x\n" STEP,
