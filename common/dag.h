@@ -27,7 +27,7 @@
 #define DAG_MAX_NODES      100000        /* YAML nodes, aliases expanded */
 #define DAG_MAX_STEPS      2000          /* steps in one DAG */
 #define DAG_MAX_CELLS      1000          /* cells of one matrix */
-#define DAG_MAX_MAP_CELLS  10000 /* cells a mapped step makes at run time */
+#define DAG_MAX_MAP_CELLS  10000         /* cells a map makes at run time */
 #define DAG_MAX_DIAGS      100           /* diagnostics kept per file */
 #define DAG_ID_MAX         64            /* bytes in a DAG or step id */
 
@@ -194,11 +194,9 @@ struct dag_step {
     size_t *upstream;        /* every transitive upstream, as indexes */
     size_t n_upstream;       /* entries in upstream */
     enum dag_hook_kind hook; /* the hook this step runs, or DAG_HOOK_NONE */
-    char *map_step;   /* mapped: the upstream step whose output gives the
-                         cells at run time (its one axis), else NULL; such
-                         a step has n_cells 1 (its placeholder) */
-    char *map_output; /* mapped: that output's key (a JSON list) */
-    struct dag_pos map_pos; /* mapped: position of the expression */
+    char *map_step;          /* mapped: the upstream giving its cells */
+    char *map_output;        /* mapped: that upstream's output (a list) */
+    struct dag_pos map_pos;  /* mapped: where the expression is */
 };
 
 struct dag {
@@ -256,13 +254,14 @@ void dag_free(struct dag *dag);
 /* The step with this id, or NULL (borrowed). */
 const struct dag_step *dag_step_get(const struct dag *dag, const char *id);
 
-/* Whether step's cells come from an upstream's output at run time. */
+/* Whether step's cells come from an upstream's output at run time (then
+ * its one axis has no values and n_cells is 1, its placeholder task). */
 bool dag_step_mapped(const struct dag_step *step);
 
 /*
- * Cell `cell` (0 <= cell < step->n_cells) of a matrix step (not mapped) as a new JSON
- * object {axis: value, ...}; the first axis varies slowest. NULL when out of
- * memory. The caller frees it with cJSON_Delete().
+ * Cell `cell` (0 <= cell < step->n_cells) of a matrix step (not mapped) as a
+ * new JSON object {axis: value, ...}; the first axis varies slowest. NULL when
+ * out of memory. The caller frees it with cJSON_Delete().
  */
 cJSON *dag_step_cell(const struct dag_step *step, size_t cell);
 

@@ -173,14 +173,12 @@ static bool add_map(cJSON *obj, const struct dag_step *s)
     cJSON *m, *map;
 
     if (!dag_step_mapped(s))
-        return s->n_matrix > 0 ||
-               cJSON_AddNullToObject(obj, "matrix") != NULL;
+        return s->n_matrix > 0 || cJSON_AddNullToObject(obj, "matrix") != NULL;
     snprintf(expr, sizeof(expr), "${{ steps.%s.outputs.%s }}", s->map_step,
              s->map_output);
     m = cJSON_AddObjectToObject(obj, "matrix");
     map = cJSON_AddObjectToObject(obj, "map");
-    return m != NULL && map != NULL &&
-           add_str(m, s->matrix[0].name, expr) &&
+    return m != NULL && map != NULL && add_str(m, s->matrix[0].name, expr) &&
            add_str(map, "axis", s->matrix[0].name) &&
            add_str(map, "step", s->map_step) &&
            add_str(map, "output", s->map_output);
@@ -191,8 +189,7 @@ static bool add_matrix(cJSON *obj, const struct dag_step *s)
     cJSON *m, *cells;
 
     if (s->n_matrix == 0 || dag_step_mapped(s))
-        return add_map(obj, s) &&
-               cJSON_AddNullToObject(obj, "cells") != NULL;
+        return add_map(obj, s) && cJSON_AddNullToObject(obj, "cells") != NULL;
     m = cJSON_AddObjectToObject(obj, "matrix");
     if (m == NULL)
         return false;

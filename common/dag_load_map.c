@@ -145,8 +145,7 @@ static void load_expr(struct dag_ctx *c, struct dag_step *s, size_t i,
         name[dot3] != '.' || name[dot3 + 1] == '\0') {
         const char *best = NULL;
 
-        if (name[dot3] == '.' &&
-            dag_suggest(c, seg, outputs, 1) != NULL) {
+        if (name[dot3] == '.' && dag_suggest(c, seg, outputs, 1) != NULL) {
             snprintf(fix, sizeof(fix), "%.*s.outputs%s", (int)dot2, name,
                      name + dot3);
             best = fix;

@@ -258,8 +258,8 @@ int ctx_fetch_step(struct run_ctx *x, size_t s, struct weir_err *err)
     const char *name = x->dag->steps[s].id;
     struct store_task *v = NULL;
     size_t m = 0;
-    int rc = store_run_tasks_some(x->c, x->run.id, NULL, 0, &name, 1, &v, &m,
-                                  err);
+    int rc =
+        store_run_tasks_some(x->c, x->run.id, NULL, 0, &name, 1, &v, &m, err);
 
     if (rc == 0)
         rc = ctx_place(x, v, m, err);
@@ -530,7 +530,9 @@ static int propagate(struct run_ctx *x, size_t start, struct weir_err *err)
             for (size_t m = 0; m < d->n_needs && rc == 0; m++) {
                 if (d->needs_idx[m] != s)
                     continue;
-                for (size_t k = 0; k < x->cells[j] && rc == 0; k++) {
+                /* cells[j] as it was: the cells a mapped step makes
+                 * while deciding its placeholder are decided already */
+                for (size_t k = 0, nc = x->cells[j]; k < nc && rc == 0; k++) {
                     size_t t = x->first[j] + k;
 
                     if (x->tasks[t].upstream_pending <= 0) {

@@ -102,8 +102,7 @@ static int map_list(struct run_ctx *x, const struct dag_step *st, cJSON **out,
                  "[\"a\", \"b\"]: %.60s%s",
                  up->id, st->map_output,
                  cJSON_IsString(v) ? v->valuestring : "(not a string)",
-                 cJSON_IsString(v) && strlen(v->valuestring) > 60 ? "..."
-                                                                  : "");
+                 cJSON_IsString(v) && strlen(v->valuestring) > 60 ? "..." : "");
         return 0;
     }
     n = cJSON_GetArraySize(list);
@@ -149,8 +148,7 @@ static cJSON *cell_of(const char *axis, const cJSON *e)
 
 /* Write the cells of list for placeholder i (cell 0 gets *matrix0). */
 static int write_cells(struct run_ctx *x, size_t i, const char *axis,
-                       const cJSON *list, cJSON **matrix0,
-                       struct weir_err *err)
+                       const cJSON *list, cJSON **matrix0, struct weir_err *err)
 {
     cJSON *cells = cJSON_CreateArray(), *e;
     char *m0 = NULL, *text = NULL;
@@ -218,8 +216,8 @@ static int expand(struct run_ctx *x, size_t i, size_t s, const cJSON *list,
 {
     const struct dag_step *st = &x->dag->steps[s];
     size_t n = (size_t)cJSON_GetArraySize(list);
-    size_t room = (s + 1 < x->dag->n_steps ? x->first[s + 1] : x->n) -
-                  x->first[s];
+    size_t room =
+        (s + 1 < x->dag->n_steps ? x->first[s + 1] : x->n) - x->first[s];
     cJSON *matrix0 = NULL;
     int rc = 0;
 
@@ -274,7 +272,7 @@ int map_expand(struct run_ctx *x, size_t i, struct weir_err *err)
                  (long long)x->run.id, (long long)x->tasks[i].id, st->id);
         ctx_set_state(x, i, TASK_SKIPPED);
         cJSON_Delete(list);
-        return 0;
+        return store_map_empty(x->c, x->tasks[i].id, err);
     }
     rc = expand(x, i, s, list, err);
     cJSON_Delete(list);
@@ -318,8 +316,7 @@ int map_retry_collapse(struct run_ctx *x, bool *reset, const bool *step_reset,
         if (!dag_step_mapped(st))
             continue;
         up = dag_step_get(d, st->map_step);
-        if (!step_reset[up - d->steps] ||
-            (x->cells[s] == 1 && x->tasks[x->first[s]].matrix == NULL))
+        if (!step_reset[up - d->steps])
             continue;
         rc = store_map_collapse(x->c, x->run.id, st->id, err);
         if (rc == 0) {

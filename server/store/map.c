@@ -50,7 +50,8 @@ int store_map_expand(struct store_conn *c, int64_t task_id, const char *matrix0,
     WEIR_I64(id, task_id);
     return store_cmd(
         c,
-        "WITH p AS (UPDATE tasks SET matrix = $2::jsonb WHERE id = $1"
+        "WITH p AS (UPDATE tasks SET matrix = $2::jsonb,"
+        " map_cells = jsonb_array_length($3::jsonb) + 1 WHERE id = $1"
         " AND cell = 0 AND state = 'pending' RETURNING *)"
         " INSERT INTO tasks (run_id, step_id, cell, matrix, max_tries, queue,"
         " priority, upstream_pending, capped_dag)"
@@ -71,7 +72,17 @@ int store_map_collapse(struct store_conn *c, int64_t run_id,
     return store_cmd(c,
                      "WITH d AS (DELETE FROM tasks WHERE run_id = $1"
                      " AND step_id = $2 AND cell > 0)"
-                     " UPDATE tasks SET matrix = NULL WHERE run_id = $1"
-                     " AND step_id = $2 AND cell = 0",
+                     " UPDATE tasks SET matrix = NULL, map_cells = -1"
+                     " WHERE run_id = $1 AND step_id = $2 AND cell = 0",
                      2, params, err);
+}
+
+int store_map_empty(struct store_conn *c, int64_t task_id, struct weir_err *err)
+{
+    char id[WEIR_I64_LEN];
+    const char *params[1] = {id};
+
+    WEIR_I64(id, task_id);
+    return store_cmd(c, "UPDATE tasks SET map_cells = 0 WHERE id = $1", 1,
+                     params, err);
 }

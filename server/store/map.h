@@ -23,7 +23,8 @@ WEIR_MUSTCHECK int store_map_cells(struct store_conn *c, int64_t run_id,
 
 /*
  * Make the cells of placeholder task_id (cell 0 of its step, pending):
- * cell 0 gets matrix0 (JSON object text), and one new task per element of
+ * cell 0 gets matrix0 (JSON object text) and map_cells, the count of
+ * cells, and one new task per element of
  * cells (JSON array text of {"cell": k, "matrix": {...}}) is inserted
  * pending with no pending upstream, as a copy of the placeholder (queue,
  * priority, tries).
@@ -31,6 +32,10 @@ WEIR_MUSTCHECK int store_map_cells(struct store_conn *c, int64_t run_id,
 WEIR_MUSTCHECK int store_map_expand(struct store_conn *c, int64_t task_id,
                                     const char *matrix0, const char *cells,
                                     struct weir_err *err);
+
+/* Note that placeholder task_id read an empty list: no cells. */
+WEIR_MUSTCHECK int store_map_empty(struct store_conn *c, int64_t task_id,
+                                   struct weir_err *err);
 
 /*
  * Take step_id of run_id back to its placeholder: its cells past 0 are

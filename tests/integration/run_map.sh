@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Steps mapped over an upstream's output: weir-server against a private
+# PostgreSQL with a real weir-worker, and map_test.py checking the cells
+# made at run time, the fan-in, the empty list, the limit, bad lists and
+# retries. With the weir CLI as a fourth argument, `weir validate` and
+# `weir dag show` are checked on mapped steps too.
+#   tests/integration/run_map.sh PATH/TO/weir-server SOURCE_DIR \
+#       PATH/TO/weir-worker [PATH/TO/weir]
+set -uo pipefail
+server=$1
+src=$2
+worker_bin=$3
+cli=${4:-}
+. "$src/tests/integration/harness.sh"
+cp "$src"/tests/integration/map_dags/*.yaml "$tmp/dags/" || die "no DAGs"
+mkdir -p "$tmp/data"
+
+harness_start_server
+worker=$(harness_token worker map-worker) || die "cannot create a worker token"
+reader=$(harness_token read) || die "cannot create a read token"
+ops=$(harness_token admin ops) || die "cannot create an admin token"
+harness_check_dags
+harness_start_worker "$worker" map-worker --slots 4
+
+WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
+    WEIR_READ="$reader" WEIR_DATA="$tmp/data" \
+    timeout 120 python3 "$src/tests/integration/map_test.py" || rc=1
+
+harness_stop_worker
+harness_stop_server
+harness_check_log
+grep -q 'event=map_expanded' "$tmp/err" ||
+    { echo "FAIL: no map_expanded in the server log" >&2; rc=1; }
+[ "$rc" -eq 0 ] || tail -n 30 "$tmp/worker.log" "$tmp/err" >&2
+echo "integration.map: $((SECONDS - started)) s, rc $rc"
+exit "$rc"
