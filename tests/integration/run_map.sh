@@ -27,6 +27,15 @@ WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_READ="$reader" WEIR_DATA="$tmp/data" \
     timeout 120 python3 "$src/tests/integration/map_test.py" || rc=1
 
+if [ -n "$cli" ]; then
+    # run 1 is test_three_cells, the first run made
+    expect_cli 0 "map each: 3 cells" run 1
+    expect_cli 0 'each {"item":"b.csv"}' run 1
+    expect_cli 0 '"output":.*"files"' dag show "$tmp/dags/map.yaml"
+    printf 'steps:\n  - id: a\n    run: x\n  - id: b\n    needs: a\n    map: ${{ steps.a.output.f }}\n    run: x\n' >"$tmp/bad.yaml"
+    expect_cli 1 'bad.yaml:6:10: "map" takes one upstream output.*did you mean "steps.a.outputs.f"' validate "$tmp/bad.yaml"
+fi
+
 harness_stop_worker
 harness_stop_server
 harness_check_log
