@@ -125,7 +125,7 @@ static void load_expr(struct dag_ctx *c, struct dag_step *s, size_t i,
     }
     memcpy(name, v->str + off, len);
     name[len] = '\0';
-    if (!segment(name, len, 0, seg, sizeof(seg)) || strcmp(seg, "steps")) {
+    if (!segment(name, len, 0, seg, sizeof(seg)) || strcmp(seg, "steps") != 0) {
         const char *best = dag_suggest(c, seg, roots, 1);
 
         if (best != NULL && (dot = strchr(name, '.')) != NULL) {
@@ -141,8 +141,9 @@ static void load_expr(struct dag_ctx *c, struct dag_step *s, size_t i,
         return;
     }
     dot3 = dot2 + 1 + strcspn(name + dot2 + 1, ".");
-    if (!segment(name, len, 2, seg, sizeof(seg)) || strcmp(seg, "outputs") ||
-        name[dot3] != '.' || name[dot3 + 1] == '\0') {
+    if (!segment(name, len, 2, seg, sizeof(seg)) ||
+        strcmp(seg, "outputs") != 0 || name[dot3] != '.' ||
+        name[dot3 + 1] == '\0') {
         const char *best = NULL;
 
         if (name[dot3] == '.' && dag_suggest(c, seg, outputs, 1) != NULL) {
