@@ -13,8 +13,8 @@ Environment: WEIR_URL, WEIR_ADMIN, WEIR_WORKER, WEIR_READ, WEIR_DATA (a
 scratch folder).
 Exits 1 when a check failed.
 """
-import json
 import os
+import time
 
 from weirtest import (ADMIN, READ, TERMINAL, check, req, run, run_tests,
                       trigger, wait_for)
@@ -22,17 +22,21 @@ from weirtest import (ADMIN, READ, TERMINAL, check, req, run, run_tests,
 DATA = os.environ["WEIR_DATA"]
 
 
-def done(run_id, limit=30):
-    """The run once finished (bounded: limit seconds)."""
+def done(run_id, limit=30, dag=None):
+    """The run once finished (bounded: limit seconds). With dag, the runs
+    listing is polled instead of the run (whose detail holds every task)."""
     last = {}
 
     def over():
+        if dag:
+            _, b = req("GET", "/api/v1/runs?dag=%s&limit=1" % dag, READ)
+            return (b.get("runs") or [{}])[0].get("state") in TERMINAL
         last["run"] = run(run_id)
         return last["run"].get("state") in TERMINAL
 
     check(wait_for(over, limit, 0.1),
           "run %s did not finish within %d s" % (run_id, limit))
-    return last["run"]
+    return run(run_id) if dag else last["run"]
 
 
 def tasks(r, step):
@@ -134,6 +138,44 @@ def test_not_a_list():
                 "string, number or boolean", "a nested list")
 
 
+def test_limit_exact():
+    """10000 elements, the limit, make 10000 cells. Their `if:` is false
+    and their command fails, and the fan-in fails unless it gets 10000
+    cells: the run succeeds only when all were made and none ran. (The
+    run's detail, every task with its attempts, is not read: it is
+    large.)"""
+    t0 = time.monotonic()
+    rid = trigger("map-big", {"params": {"n": 10000}})
+    r = done(rid, 60, "map-big")
+    took = time.monotonic() - t0
+    code, b = req("GET", "/api/v1/runs?dag=map-big&limit=1", READ)
+    got = (b.get("runs") or [{}])[0]
+    check(got.get("id") == rid and got.get("state") == "success",
+          "10000 cells, all skipped: %s" % got)
+    print("10000 cells: run done in %.1f s" % took)
+
+
+def test_unknown_then_known():
+    gate = os.path.join(DATA, "gate")
+    rid = trigger("map-wait", {"params": {"gate": gate}})
+
+    def running():
+        r = run(rid)
+        return r if states(r, "list") == ["running"] else None
+
+    r = wait_for(running, 20, 0.1)
+    check(r and r.get("maps") == {"each": {"cells": None}} and
+          states(r, "each") == ["pending"],
+          "before the list is read: one placeholder, cells null: %r"
+          % ((r or {}).get("maps"),))
+    open(gate, "w").close()
+    r = done(rid)
+    check(r["state"] == "success" and r.get("maps") ==
+          {"each": {"cells": 2}} and
+          [t["outputs"].get("got") for t in tasks(r, "each")] == ["p", "q"],
+          "after: 2 cells: %s %s" % (r["state"], r.get("maps")))
+
+
 def test_retry():
     mark = os.path.join(DATA, "mark")
     r = go({"fail_on": "b", "list": '["a", "b", "c"]', "mark": mark})
@@ -180,5 +222,9 @@ def test_retry():
           "a failed map is retried: %s %s" % (r["state"], tasks(r, "each")))
 
 
-run_tests("map_test", [test_three_cells, test_matrix_form, test_empty_list,
-                       test_too_many, test_not_a_list, test_retry])
+ALL = [test_three_cells, test_matrix_form, test_empty_list,
+                       test_too_many, test_not_a_list, test_limit_exact,
+                       test_unknown_then_known, test_retry]
+# MAP_TESTS=name,name runs only those (to look at one case by hand)
+ONLY = [x for x in os.environ.get("MAP_TESTS", "").split(",") if x]
+run_tests("map_test", [t for t in ALL if not ONLY or t.__name__ in ONLY])
