@@ -258,8 +258,10 @@ int map_expand(struct run_ctx *x, size_t i, struct weir_err *err)
     if (rc < 0)
         return rc;
     if (list == NULL) {
-        log_info("event=map_failed run=%lld task=%lld step=%s error=\"%s\"",
-                 (long long)x->run.id, (long long)x->tasks[i].id, st->id, msg);
+        /* the reason quotes the run's own output: the task's error has
+         * it, the log line does not */
+        log_info("event=map_failed run=%lld task=%lld step=%s",
+                 (long long)x->run.id, (long long)x->tasks[i].id, st->id);
         free(x->rt[i].error);
         x->rt[i].error = strdup(msg);
         if (x->rt[i].error == NULL)
