@@ -225,6 +225,39 @@ def test_retry():
 ALL = [test_three_cells, test_matrix_form, test_empty_list,
                        test_too_many, test_not_a_list, test_limit_exact,
                        test_unknown_then_known, test_retry]
+
+
+def restart_before():
+    """No worker runs: a run is made, its list not read yet."""
+    rid = trigger("map", {"params": {"list": '["r1", "r2", "r3"]'}})
+    r = run(rid)
+    check(r.get("maps") == {"each": {"cells": None}},
+          "before the restart: %s" % r.get("maps"))
+    with open(os.path.join(DATA, "restart_run"), "w") as f:
+        f.write(str(rid))
+
+
+def restart_after():
+    """After a restart of the server (and a worker started): the run made
+    before it maps its list."""
+    with open(os.path.join(DATA, "restart_run")) as f:
+        rid = int(f.read())
+    r = done(rid)
+    check(r["state"] == "success" and
+          [t["matrix"] for t in tasks(r, "each")] ==
+          [{"item": "r1"}, {"item": "r2"}, {"item": "r3"}] and
+          r.get("maps") == {"each": {"cells": 3}},
+          "the run made before the restart maps after it: %s %s"
+          % (r["state"], r.get("maps")))
+
+
+PHASES = {"restart_before": [restart_before],
+          "restart_after": [restart_after]}
 # MAP_TESTS=name,name runs only those (to look at one case by hand)
 ONLY = [x for x in os.environ.get("MAP_TESTS", "").split(",") if x]
+# MAP_PHASE=restart_before|restart_after: the two halves of the restart
+# case, run_map.sh restarting the server in between
+if os.environ.get("MAP_PHASE"):
+    run_tests("map_test " + os.environ["MAP_PHASE"],
+              PHASES[os.environ["MAP_PHASE"]])
 run_tests("map_test", [t for t in ALL if not ONLY or t.__name__ in ONLY])

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Steps mapped over an upstream's output: weir-server against a private
 # PostgreSQL with a real weir-worker, and map_test.py checking the cells
-# made at run time, the fan-in, the empty list, the limit, bad lists and
-# retries. With the weir CLI as a fourth argument, `weir validate` and
-# `weir dag show` are checked on mapped steps too.
+# made at run time, the fan-in, the empty list, the limit, bad lists,
+# retries, and a run made before a restart mapping after it. With the
+# weir CLI as a fourth argument, `weir run`, `weir validate` and `weir dag
+# show` are checked on mapped steps too.
 #   tests/integration/run_map.sh PATH/TO/weir-server SOURCE_DIR \
 #       PATH/TO/weir-worker [PATH/TO/weir]
 set -uo pipefail
@@ -37,10 +38,27 @@ if [ -n "$cli" ]; then
 fi
 
 harness_stop_worker
-harness_stop_server
-harness_check_log
 grep -q 'event=map_expanded' "$tmp/err" ||
     { echo "FAIL: no map_expanded in the server log" >&2; rc=1; }
+
+# Restart safety: a run made (no worker running) before the server
+# restarts reads its list and makes its cells after the restart.
+env_test() {
+    WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
+        WEIR_READ="$reader" WEIR_DATA="$tmp/data" MAP_PHASE=$1 \
+        timeout 60 python3 "$src/tests/integration/map_test.py" || rc=1
+}
+env_test restart_before
+harness_stop_server
+harness_check_log
+harness_start_server
+harness_start_worker "$worker" map-worker --slots 4
+env_test restart_after
+harness_stop_worker
+harness_stop_server
+harness_check_log
+grep -q 'event=map_expanded run=[0-9]* task=[0-9]* step=each cells=3' "$tmp/err" ||
+    { echo "FAIL: no map_expanded after the restart" >&2; rc=1; }
 [ "$rc" -eq 0 ] || tail -n 30 "$tmp/worker.log" "$tmp/err" >&2
 echo "integration.map: $((SECONDS - started)) s, rc $rc"
 exit "$rc"
