@@ -46,10 +46,19 @@ void cli_print_json(const cJSON *v);
 
 /* The string member key of o, or "-" when absent or not a string. */
 const char *cli_str(const cJSON *o, const char *key);
+
+/* "[LATE] " for a run its deadline marked late, else "" (cmd_deadline.c). */
+const char *cli_run_late_tag(const cJSON *run);
+/* The lines of `weir run` on the run's error, run timeout and deadline
+ * (nothing for a run without them). */
+void cli_run_deadline_print(const cJSON *run);
 int cmd_event(int argc, char **argv);
 int cmd_metric(int argc, char **argv);
 int cmd_triggers(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_backfill(int argc, char **argv);
+int cmd_backfills(int argc, char **argv);
+int cmd_backfill_cancel(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

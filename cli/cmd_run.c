@@ -20,21 +20,28 @@
 #define EXIT_CANCELED 2   /* a run canceled (trigger --wait, run) */
 
 static const char trigger_usage[] =
-    "usage: weir trigger DAG [-p NAME=VALUE]... [--env ENV] [--wait] "
-    "[--json]\n\n"
+    "usage: weir trigger DAG [-p NAME=VALUE]... [--env ENV] [--no-cache] "
+    "[--wait]\n"
+    "                        [--json] [--logical-time TIME]\n\n"
     "Starts a run of DAG now and prints its id. -p overrides a parameter\n"
     "(repeatable): VALUE takes the type the DAG declares for it (true or\n"
     "false, a number, text, or a JSON list or map such as '[\"eu\"]'); an\n"
     "unknown parameter or a value not of its type is refused.\n"
+    "--no-cache runs every step, even one whose success the step cache\n"
+    "holds (its successes still fill the cache).\n"
     "--wait follows the run to its end, prints a one-line summary and\n"
-    "exits 0 when it succeeded, 1 when it failed, 2 when it was canceled.\n";
+    "exits 0 when it succeeded, 1 when it failed, 2 when it was canceled.\n"
+    "--logical-time sets the run's logical time (run.logical_time,\n"
+    "WEIR_LOGICAL_TIME): an RFC 3339 time (local to the DAG's time zone\n"
+    "without an offset) or a date (its midnight there).\n";
 
 static const char runs_usage[] =
     "usage: weir runs [DAG] [--state STATE] [--env ENV] [--trigger KIND]\n"
     "                 [--since TIME] [--limit N] [--cursor ID] [--json]\n\n"
     "Lists runs, newest first: state, environment, priority, trigger.\n"
-    "--trigger is manual, cron, event, metric, webhook or file; --since a\n"
-    "UTC time (2026-01-31T12:00:00Z) or a duration before now (2h, 7d).\n"
+    "--trigger is manual, cron, event, metric, webhook, file or backfill;\n"
+    "--since a UTC time (2026-01-31T12:00:00Z) or a duration before now (2h, "
+    "7d).\n"
     "When more runs match than --limit (default 20), the last line gives\n"
     "the --cursor for the next page (with --json: next_cursor). An unknown\n"
     "DAG is an error.\n";
@@ -55,6 +62,7 @@ static const char workers_usage[] =
 struct run_opts {
     bool json;          /* print the server's JSON */
     bool wait;          /* trigger: --wait */
+    bool no_cache;      /* trigger: --no-cache */
     const char *server; /* --server */
     const char *env;    /* --env */
     const char *state;  /* --state */
@@ -62,6 +70,7 @@ struct run_opts {
     const char *since;  /* --since */
     const char *cursor; /* --cursor */
     const char *limit;  /* --limit */
+    const char *lt;     /* trigger: --logical-time */
     cJSON *params;      /* -p NAME=VALUE, as an object of strings */
 };
 
@@ -94,13 +103,15 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
         {"cursor", required_argument, NULL, 'c'},
         {"limit", required_argument, NULL, 'n'},
         {"param", required_argument, NULL, 'p'},
+        {"logical-time", required_argument, NULL, 'L'},
+        {"no-cache", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int c, rc = 0;
 
     optind = 1;
-    while (rc == 0 &&
-           (c = cli_getopt(argc, argv, "jwS:e:s:t:i:c:n:p:h", lopts)) != -1) {
+    while (rc == 0 && (c = cli_getopt(argc, argv, "jwS:e:s:t:i:c:n:p:L:Ch",
+                                      lopts)) != -1) {
         switch (c) {
         case 'h':
             fputs(usage, stdout);
@@ -134,6 +145,12 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
             break;
         case 'p':
             rc = add_param(o, optarg);
+            break;
+        case 'L':
+            o->lt = optarg;
+            break;
+        case 'C':
+            o->no_cache = true;
             break;
         default:
             return cli_usage_error(cmd, "%s", cli_opt_error());
@@ -253,6 +270,10 @@ int cmd_trigger(int argc, char **argv)
         o.params = NULL;
         if (o.env)
             cJSON_AddStringToObject(body, "environment", o.env);
+        if (o.lt)
+            cJSON_AddStringToObject(body, "logical_time", o.lt);
+        if (o.no_cache)
+            cJSON_AddTrueToObject(body, "no_cache");
         reply = client_call_or_say(&c, "trigger", "POST", path, body);
         rc = reply ? CLI_OK : CLI_INVALID;
     }
@@ -317,11 +338,11 @@ static void print_runs(const cJSON *reply)
         const char *reason = client_json_str(r, "reason");
         const cJSON *tr = cJSON_GetObjectItemCaseSensitive(r, "trigger");
 
-        printf("%-8.0f %-20s %-9s %-10s %-8s %-8s %-20.19s %s%s\n",
+        printf("%-8.0f %-20s %-9s %-10s %-8s %-8s %-20.19s %s%s%s\n",
                client_json_num(r, "id"), cli_str(r, "dag"), cli_str(r, "state"),
                cli_str(r, "environment"),
                prio_name(client_json_num(r, "priority")), cli_str(tr, "kind"),
-               cli_str(r, "created_at"),
+               cli_str(r, "created_at"), cli_run_late_tag(r),
                cJSON_IsTrue(cJSON_GetObjectItem(r, "awaiting_approval"))
                    ? "[awaiting approval] "
                    : "",
@@ -407,6 +428,7 @@ static void print_task(const cJSON *t)
     const char *error = client_json_str(t, "error");
     const char *message = client_json_str(t, "approval_message");
     const char *state = client_json_str(t, "state");
+    const cJSON *cached = cJSON_GetObjectItemCaseSensitive(t, "cached_from");
 
     snprintf(name, sizeof(name), "%s%s", cli_str(t, "step"),
              client_json_str(t, "hook") ? " (hook)" : "");
@@ -429,6 +451,10 @@ static void print_task(const cJSON *t)
         printf("      %s\n", error);
     if (message && state && strcmp(state, "awaiting_approval") == 0)
         printf("      approval: %s\n", message);
+    if (cJSON_IsObject(cached))
+        printf("      cached from run %.0f attempt %.0f\n",
+               client_json_num(cached, "run_id"),
+               client_json_num(cached, "attempt_id"));
 }
 
 int cmd_run(int argc, char **argv)
@@ -463,6 +489,7 @@ int cmd_run(int argc, char **argv)
     if (client_json_str(reply, "reason"))
         printf("reason: %s\n", client_json_str(reply, "reason"));
     cli_print_maps(reply);
+    cli_run_deadline_print(reply);
     printf("  %-32s %-12s %-18s %-9s %-10s %s\n", "STEP", "QUEUE", "STATE",
            "TRIES", "DURATION", "END");
     cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(reply, "tasks"))

@@ -32,6 +32,7 @@ static const char triggers_usage[] =
     "usage: weir triggers DAG [--json]\n\n"
     "Shows each trigger of a DAG: its state (armed, waiting_rearm,\n"
     "cooldown, paused), next cron time, accumulated sum and threshold,\n"
+    "the DAG (and end) or dataset an after or data trigger follows,\n"
     "last firing, and the latest suppressed firings with their reasons.\n";
 
 /* Options shared by the three commands. */
@@ -214,6 +215,14 @@ static void print_trigger(const cJSON *t)
 
     printf("%-28s %-8s %-14s", str_or(t, "id", "?"), str_or(t, "kind", "?"),
            str_or(t, "state", "?"));
+    /* After and data triggers: what they follow, and their filter. */
+    if (cJSON_IsString(cJSON_GetObjectItem(t, "after_state")))
+        printf(" after %s (%s)", str_or(t, "target", "?"),
+               str_or(t, "after_state", "?"));
+    else if (strcmp(str_or(t, "kind", ""), "data") == 0)
+        printf(" dataset %s", str_or(t, "target", "?"));
+    if (cJSON_IsString(cJSON_GetObjectItem(t, "when")))
+        printf(" when %s", str_or(t, "when", ""));
     if (cJSON_IsString(cJSON_GetObjectItem(t, "next_fire_time")))
         printf(" next %s", str_or(t, "next_fire_time", ""));
     if (cJSON_IsNumber(acc) && cJSON_IsNumber(thr))

@@ -43,6 +43,9 @@ static const struct command commands[] = {
     {"triggers", cmd_triggers, "show the state of a DAG's triggers"},
     {"workers", cmd_workers, "list the workers"},
     {"token", cmd_token, "create, list or revoke API tokens"},
+    {"backfill", cmd_backfill, "run a DAG for each cron slot of a range"},
+    {"backfills", cmd_backfills, "list a DAG's backfills with progress"},
+    {"backfill-cancel", cmd_backfill_cancel, "cancel a backfill"},
 };
 
 static void usage(FILE *f)

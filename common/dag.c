@@ -34,8 +34,8 @@ struct arena_chunk {
 const char *const dag_priority_names[4] = {"low", "normal", "high", "critical"};
 const char *const dag_rule_names[5] = {"all_success", "all_done", "none_failed",
                                        "one_failed", "one_success"};
-static const char *const kind_names[5] = {"cron", "event", "metric", "file",
-                                          "webhook"};
+static const char *const kind_names[7] = {"cron",    "event", "metric", "file",
+                                          "webhook", "after", "data"};
 
 /* ---- arena ---- */
 

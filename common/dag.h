@@ -30,6 +30,7 @@
 #define DAG_MAX_MAP_CELLS  10000         /* cells a map makes at run time */
 #define DAG_MAX_DIAGS      100           /* diagnostics kept per file */
 #define DAG_ID_MAX         64            /* bytes in a DAG or step id */
+#define DAG_CACHE_TTL_MS   (7LL * 24 * 3600 * 1000) /* default cache ttl */
 
 /* A place in the source text; line 0 means "no place" (a default). */
 struct dag_pos {
@@ -72,6 +73,15 @@ enum dag_trigger_kind {
     DAG_TRIG_METRIC,  /* a metric crossing a line */
     DAG_TRIG_FILE,    /* a file matching a glob appears or changes */
     DAG_TRIG_WEBHOOK, /* an HMAC-signed POST to the hooks endpoint */
+    DAG_TRIG_AFTER,   /* a run of another DAG ending */
+    DAG_TRIG_DATA,    /* a new data version of a named dataset */
+};
+
+/* Which end of the upstream run fires an after trigger. */
+enum dag_after_state {
+    DAG_AFTER_SUCCESS, /* the upstream run succeeded (the default) */
+    DAG_AFTER_FAILED,  /* it failed */
+    DAG_AFTER_ANY,     /* it ended, whichever way */
 };
 
 /* Which hook a step runs, if any (docs/dag-format.md, "Hooks"). */
@@ -129,6 +139,8 @@ struct dag_trigger {
     cJSON *labels;   /* object of label matchers, or NULL */
     /* file */
     int64_t stable_ms; /* how long a file must stay unchanged */
+    /* after (target: the upstream DAG's id); data (target: the dataset) */
+    enum dag_after_state after_state; /* which end of the upstream fires */
     /* every kind */
     bool has_priority;          /* priority was given */
     enum dag_priority priority; /* priority of the runs it starts */
@@ -160,6 +172,17 @@ struct dag_artifact {
     struct dag_promote_from *promote_from; /* per stage, or NULL: any */
     size_t n_promote_from;                 /* entries in promote_from */
     struct dag_pos pos;                    /* the name's key */
+};
+
+/* `deadline:` (docs/dag-format.md, "Run timeouts and deadlines"). */
+struct dag_deadline {
+    int64_t finish_within_ms; /* from the run's logical time (else its
+                                 creation); 0 for none */
+    bool has_succeed_by;      /* succeed_by is set */
+    int succeed_by_min;       /* minute of the day (HH*60+MM) in the DAG's
+                                 zone the run must have succeeded by */
+    bool cancel;              /* cancel a run that misses it */
+    struct dag_pos pos;       /* the deadline: key; line 0 when absent */
 };
 
 struct dag_step {
@@ -197,6 +220,10 @@ struct dag_step {
     char *map_step;          /* mapped: the upstream giving its cells */
     char *map_output;        /* mapped: that upstream's output (a list) */
     struct dag_pos map_pos;  /* mapped: where the expression is */
+    bool cache;              /* a success is reused (`cache:`) */
+    char *cache_key;         /* `cache: {key}` template, or NULL: the
+                                default key (docs "Step caching") */
+    int64_t cache_ttl_ms;    /* how long a cached success is reused */
 };
 
 struct dag {
@@ -221,6 +248,8 @@ struct dag {
     size_t n_artifacts;                   /* entries in artifacts */
     struct dag_hook on_failure;           /* hook, fields NULL when absent */
     struct dag_hook on_success;           /* hook, fields NULL when absent */
+    int64_t run_timeout_ms;               /* bounds the whole run; 0: none */
+    struct dag_deadline deadline;         /* when the run is late */
     struct dag_step *steps; /* in topological order (stable: ties keep
                                file order); the steps of `run:` hooks
                                last */
@@ -274,10 +303,24 @@ int dag_artifact_max_prod(const struct dag *dag, const char *name);
 const struct dag_artifact *dag_artifact_find(const struct dag *dag,
                                              const char *name);
 
+/*
+ * The first instant at or after `base` (Unix seconds) whose wall-clock
+ * time in zone tz_name is minute `minute` of the day (0..1439): the
+ * `succeed_by:` instant of a run whose logical time (else creation) is
+ * base. A wall time that a spring-forward gap skips maps to the end of
+ * the gap; one shown twice in a fall-back overlap, to the earlier. Returns
+ * 0 with *out, or the error of tz_load() (err says which).
+ */
+WEIR_MUSTCHECK int dag_succeed_by_at(const char *tz_name, int64_t base,
+                                     int minute, int64_t *out,
+                                     struct weir_err *err);
+
 /* Names of the enum values as written in YAML ("high", "none_failed"...). */
 const char *dag_priority_name(enum dag_priority p);
 const char *dag_trigger_rule_name(enum dag_trigger_rule r);
 const char *dag_trigger_kind_name(enum dag_trigger_kind k);
+/* "success", "failed" or "any". */
+const char *dag_after_state_name(enum dag_after_state s);
 /* "on_failure", "on_success", or NULL for DAG_HOOK_NONE. */
 const char *dag_hook_name(enum dag_hook_kind h);
 

@@ -666,6 +666,10 @@ static void check_ref(struct check *k, const struct dag_ref *r)
     struct dag_ctx *c = k->c;
     struct name nm;
 
+    if (r->scope == DAG_SCOPE_AFTER) {
+        dag_check_after_ref(c, r);
+        return;
+    }
     split_name(r->name, &nm);
     if (seg_is(&nm, 0, "params")) {
         check_param(k, r, &nm);

@@ -40,6 +40,7 @@ enum dag_scope {
     DAG_SCOPE_METRIC, /* a metric trigger */
     DAG_SCOPE_HOOK,   /* on_failure / on_success (step: 0 or 1) until the
                          hook's step is added; then DAG_SCOPE_STEP */
+    DAG_SCOPE_AFTER,  /* when of an after trigger: the upstream run */
 };
 
 /* One name used by an expression or template, checked after the walk. */
@@ -70,6 +71,10 @@ struct dag_defaults {
     int64_t max_retry_delay_ms; /* 0 (none) unless set */
     int64_t timeout_ms;         /* 0 (none) unless set */
     enum dag_trigger_rule rule; /* all_success unless set */
+    bool cache;                 /* `cache:` on; false unless set */
+    char *cache_key;            /* its key template, or NULL */
+    const struct ynode *ckey;   /* the key template's node, or NULL */
+    int64_t cache_ttl_ms;       /* its ttl (DAG_CACHE_TTL_MS unless set) */
 };
 
 /* The state of one dag_load() call. */
@@ -132,6 +137,8 @@ void dag_build_triggers(struct dag_ctx *c, const struct ynode *sched_key,
                         const struct ynode *sched, const struct ynode *list);
 void dag_build_steps(struct dag_ctx *c, const struct ynode *key,
                      const struct ynode *steps);
+void dag_build_deadline(struct dag_ctx *c, const struct ynode *run_timeout,
+                        const struct ynode *deadline);
 
 /*
  * Typed reads of the walk (dag_walk.c). dag_walk_map() matches the keys of
@@ -174,9 +181,27 @@ void dag_load_expr(struct dag_ctx *c, const char *key, const struct ynode *n,
 void dag_load_tmpl(struct dag_ctx *c, const char *key, const struct ynode *n,
                    enum dag_scope scope, size_t step);
 
+/* `cache:` of defaults and of a step (dag_load_cache.c). */
+void dag_load_defaults_cache(struct dag_ctx *c, const struct ynode *n);
+void dag_load_step_cache(struct dag_ctx *c, struct dag_step *s, size_t i,
+                         const char *label, const struct ynode *key,
+                         const struct ynode *n);
+
 /* names of the enum values, in enum order (dag.c) */
 extern const char *const dag_priority_names[4];
 extern const char *const dag_rule_names[5];
+
+/*
+ * After and data triggers (dag_load_after.c). dag_load_after() reads the
+ * value of `after:` (a DAG id, or {dag, state}) into t; dag_load_data()
+ * reads the dataset name of `data:`; dag_check_after_ref() checks a name
+ * of an after trigger's `when:` (the upstream run's fields).
+ */
+void dag_load_after(struct dag_ctx *c, struct dag_trigger *t,
+                    const struct ynode *n);
+void dag_load_data(struct dag_ctx *c, struct dag_trigger *t,
+                   const struct ynode *n);
+void dag_check_after_ref(struct dag_ctx *c, const struct dag_ref *r);
 
 /* the cross-checks (dag_check.c) */
 void dag_check(struct dag_ctx *c);

@@ -6,6 +6,8 @@
  */
 #include "dag.h"
 
+#include <stdio.h>
+
 #include "duration.h"
 
 /* Build helpers return false when cJSON ran out of memory. */
@@ -103,9 +105,20 @@ static bool add_hook(cJSON *obj, const char *key, const struct dag_hook *h)
     return add_str(o, "webhook", h->webhook);
 }
 
+/* after: {dag, state}, as written in full. */
+static bool add_after(cJSON *o, const struct dag_trigger *t)
+{
+    cJSON *a = cJSON_AddObjectToObject(o, "after");
+
+    return a != NULL && add_str(a, "dag", t->target) &&
+           add_str(a, "state", dag_after_state_name(t->after_state));
+}
+
 static bool trigger_kind_fields(cJSON *o, const struct dag_trigger *t)
 {
-    bool ok = add_str(o, dag_trigger_kind_name(t->kind), t->target);
+    bool ok = t->kind == DAG_TRIG_AFTER
+                  ? add_after(o, t)
+                  : add_str(o, dag_trigger_kind_name(t->kind), t->target);
 
     switch (t->kind) {
     case DAG_TRIG_CRON:
@@ -130,6 +143,9 @@ static bool trigger_kind_fields(cJSON *o, const struct dag_trigger *t)
         return ok && add_str(o, "secret_env", t->secret_env) &&
                add_num(o, "max_body", t->max_body) &&
                add_str(o, "when", t->when);
+    case DAG_TRIG_AFTER:
+    case DAG_TRIG_DATA:
+        return ok && add_str(o, "when", t->when);
     }
     return ok;
 }
@@ -221,6 +237,15 @@ static bool add_step_retry(cJSON *o, const struct dag_step *s)
                     s->n_no_retry_on_exit);
 }
 
+/* "cache": {key, ttl}, only for a cached step (key null: the default). */
+static bool add_cache(cJSON *o, const struct dag_step *s)
+{
+    cJSON *c = cJSON_AddObjectToObject(o, "cache");
+
+    return c != NULL && add_str(c, "key", s->cache_key) &&
+           add_duration(c, "ttl", s->cache_ttl_ms, false);
+}
+
 static cJSON *step_to_json(const struct dag_step *s)
 {
     cJSON *o = cJSON_CreateObject();
@@ -241,6 +266,8 @@ static cJSON *step_to_json(const struct dag_step *s)
     } else if (ok) {
         ok = cJSON_AddNullToObject(o, "approval") != NULL;
     }
+    if (ok && s->cache)
+        ok = add_cache(o, s);
     if (!ok) {
         cJSON_Delete(o);
         return NULL;
@@ -302,6 +329,23 @@ static bool add_artifacts(cJSON *obj, const struct dag *dag)
     return true;
 }
 
+/* `deadline:` as {finish_within, succeed_by, cancel}, or null. */
+static bool add_deadline(cJSON *o, const struct dag_deadline *d)
+{
+    char hhmm[32];
+    cJSON *v;
+
+    if (d->finish_within_ms == 0 && !d->has_succeed_by)
+        return cJSON_AddNullToObject(o, "deadline") != NULL;
+    v = cJSON_AddObjectToObject(o, "deadline");
+    snprintf(hhmm, sizeof(hhmm), "%02d:%02d", d->succeed_by_min / 60,
+             d->succeed_by_min % 60);
+    return v != NULL &&
+           add_duration(v, "finish_within", d->finish_within_ms, true) &&
+           add_str(v, "succeed_by", d->has_succeed_by ? hhmm : NULL) &&
+           add_bool(v, "cancel", d->cancel);
+}
+
 static bool add_dag_fields(cJSON *o, const struct dag *dag)
 {
     return add_str(o, "dag", dag->id) &&
@@ -318,7 +362,9 @@ static bool add_dag_fields(cJSON *o, const struct dag *dag)
            add_str(o, "environment", dag->environment) &&
            add_environments(o, dag) && add_artifacts(o, dag) &&
            add_hook(o, "on_failure", &dag->on_failure) &&
-           add_hook(o, "on_success", &dag->on_success);
+           add_hook(o, "on_success", &dag->on_success) &&
+           add_duration(o, "run_timeout", dag->run_timeout_ms, true) &&
+           add_deadline(o, &dag->deadline);
 }
 
 cJSON *dag_to_json(const struct dag *dag)

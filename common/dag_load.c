@@ -32,6 +32,8 @@ enum top_key {
     TK_ON_FAILURE,
     TK_ON_SUCCESS,
     TK_STEPS,
+    TK_RUN_TIMEOUT,
+    TK_DEADLINE,
     TK_COUNT
 };
 
@@ -55,6 +57,8 @@ static const char *const top_keys[TK_COUNT] = {
     "on_failure",
     "on_success",
     "steps",
+    "run_timeout",
+    "deadline",
 };
 
 enum defaults_key {
@@ -65,12 +69,13 @@ enum defaults_key {
     DK_TIMEOUT,
     DK_QUEUE,
     DK_TRIGGER_RULE,
+    DK_CACHE,
     DK_COUNT
 };
 
 static const char *const defaults_keys[DK_COUNT] = {
     "retries", "retry_delay", "retry_backoff", "max_retry_delay",
-    "timeout", "queue",       "trigger_rule",
+    "timeout", "queue",       "trigger_rule",  "cache",
 };
 
 static const char *const env_keys[] = {"params", "queue", "approve_before"};
@@ -553,6 +558,8 @@ static void load_defaults(struct dag_ctx *c, const struct ynode *n)
         dag_get_enum(c, "trigger_rule", v[DK_TRIGGER_RULE], dag_rule_names, 5,
                      &rule))
         d->rule = (enum dag_trigger_rule)rule;
+    if (v[DK_CACHE])
+        dag_load_defaults_cache(c, v[DK_CACHE]);
 }
 
 static bool url_ok(const char *s)
@@ -616,6 +623,7 @@ static void init_defaults(struct dag_ctx *c)
     c->defaults.retry_delay_ms = 10 * 1000;
     c->defaults.retry_backoff = 1.0;
     c->defaults.rule = DAG_RULE_ALL_SUCCESS;
+    c->defaults.cache_ttl_ms = DAG_CACHE_TTL_MS;
 }
 
 static void load_top(struct dag_ctx *c, const struct dag_keys *k,
@@ -664,4 +672,5 @@ void dag_build(struct dag_ctx *c, const struct ynode *root, const char *name)
     if (k.val[TK_DEFAULTS])
         load_defaults(c, k.val[TK_DEFAULTS]);
     dag_build_steps(c, k.key[TK_STEPS], k.val[TK_STEPS]);
+    dag_build_deadline(c, k.val[TK_RUN_TIMEOUT], k.val[TK_DEADLINE]);
 }

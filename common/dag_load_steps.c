@@ -28,6 +28,7 @@ enum step_key {
     SK_IF,
     SK_APPROVAL,
     SK_MAP,
+    SK_CACHE,
     SK_COUNT
 };
 
@@ -50,6 +51,7 @@ static const char *const step_keys[SK_COUNT] = {
     "if",
     "approval",
     "map",
+    "cache",
 };
 
 static const char *const approval_keys[] = {"message"};
@@ -486,6 +488,8 @@ static void load_step(struct dag_ctx *c, size_t i, const struct ynode *n)
     load_action(c, &w);
     load_retry(c, &w);
     load_rest(c, &w);
+    dag_load_step_cache(c, w.s, i, w.label, w.k.key[SK_CACHE],
+                        w.k.val[SK_CACHE]);
 }
 
 /*

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The tree walk of `schedule:` and `triggers:`. Each trigger is one of five
+ * The tree walk of `schedule:` and `triggers:`. Each trigger is one of seven
  * kinds, named by the key that carries its target (cron, event, metric,
- * file, webhook); the other keys allowed depend on that kind.
+ * file, webhook, after, data); the other keys allowed depend on that kind.
  */
 #include <string.h>
 
@@ -14,6 +14,8 @@ enum trig_key {
     GK_METRIC,
     GK_FILE,
     GK_WEBHOOK,
+    GK_AFTER,
+    GK_DATA,
     GK_ID,
     GK_PRIORITY,
     GK_PARAMS,
@@ -33,17 +35,18 @@ enum trig_key {
 };
 
 static const char *const trig_keys[GK_COUNT] = {
-    "cron", "event",      "metric",    "file",       "webhook",
-    "id",   "priority",   "params",    "catchup",    "jitter",
-    "when", "accumulate", "threshold", "below",      "above",
-    "for",  "labels",     "stable",    "secret_env", "max_body",
+    "cron",   "event",      "metric",     "file",     "webhook", "after",
+    "data",   "id",         "priority",   "params",   "catchup", "jitter",
+    "when",   "accumulate", "threshold",  "below",    "above",   "for",
+    "labels", "stable",     "secret_env", "max_body",
 };
 
 #define BIT(k)      (UINT32_C(1) << (k))
 #define COMMON_KEYS (BIT(GK_ID) | BIT(GK_PRIORITY) | BIT(GK_PARAMS))
+#define N_KINDS     7 /* the kind keys come first, in enum order */
 
 /* The keys each kind allows, by enum dag_trigger_kind. */
-static const uint32_t kind_keys[5] = {
+static const uint32_t kind_keys[N_KINDS] = {
     BIT(GK_CRON) | COMMON_KEYS | BIT(GK_CATCHUP) | BIT(GK_JITTER),
     BIT(GK_EVENT) | COMMON_KEYS | BIT(GK_WHEN) | BIT(GK_ACCUMULATE) |
         BIT(GK_THRESHOLD),
@@ -52,11 +55,14 @@ static const uint32_t kind_keys[5] = {
     BIT(GK_FILE) | COMMON_KEYS | BIT(GK_STABLE),
     BIT(GK_WEBHOOK) | COMMON_KEYS | BIT(GK_SECRET_ENV) | BIT(GK_WHEN) |
         BIT(GK_MAX_BODY),
+    BIT(GK_AFTER) | COMMON_KEYS | BIT(GK_WHEN),
+    BIT(GK_DATA) | COMMON_KEYS | BIT(GK_WHEN),
 };
 
-static const char *const kind_phrase[5] = {
+static const char *const kind_phrase[N_KINDS] = {
     "a cron trigger", "an event trigger",  "a metric trigger",
-    "a file trigger", "a webhook trigger",
+    "a file trigger", "a webhook trigger", "an after trigger",
+    "a data trigger",
 };
 
 #define MAX_FOR_SAMPLES   1000000
@@ -109,7 +115,7 @@ static int trigger_kind(struct dag_ctx *c, const struct ynode *n)
     for (size_t i = 0; i < n->n; i++) {
         const struct ynode *k = n->items[2 * i];
 
-        for (int j = 0; j < 5 && k->kind == YNODE_SCALAR; j++) {
+        for (int j = 0; j < N_KINDS && k->kind == YNODE_SCALAR; j++) {
             if (strcmp(k->str, trig_keys[j]) != 0 || k->len != strlen(k->str))
                 continue;
             if (first == NULL) {
@@ -126,7 +132,7 @@ static int trigger_kind(struct dag_ctx *c, const struct ynode *n)
     if (kind < 0)
         dag_error(c, dag_npos(n),
                   "a trigger needs one of \"cron\", \"event\", \"metric\", "
-                  "\"file\" or \"webhook\"");
+                  "\"file\", \"webhook\", \"after\" or \"data\"");
     return kind;
 }
 
@@ -277,12 +283,16 @@ static void load_trigger(struct dag_ctx *c, struct dag_trigger *t,
                  kind < 0 ? UINT32_MAX : kind_keys[kind], where, &k);
     if (kind < 0)
         return;
-    for (int i = 5; i < GK_COUNT; i++)
+    for (int i = N_KINDS; i < GK_COUNT; i++)
         if (k.key[i] && !(kind_keys[kind] & BIT(i)))
             dag_error(c, dag_npos(k.key[i]), "\"%s\" is not a key of %s",
                       trig_keys[i], kind_phrase[kind]);
     load_common(c, t, &k, where);
-    if (!dag_get_str(c, trig_keys[kind], k.val[kind], &t->target))
+    if (kind == DAG_TRIG_AFTER)
+        dag_load_after(c, t, k.val[GK_AFTER]);
+    else
+        (void)dag_get_str(c, trig_keys[kind], k.val[kind], &t->target);
+    if (t->target == NULL)
         return;
     if (t->key == NULL)
         set_key(c, t);
@@ -306,6 +316,14 @@ static void load_trigger(struct dag_ctx *c, struct dag_trigger *t,
         break;
     case DAG_TRIG_WEBHOOK:
         load_webhook(c, t, n, &k);
+        break;
+    case DAG_TRIG_AFTER:
+        if (k.val[GK_WHEN] && dag_get_str(c, "when", k.val[GK_WHEN], &t->when))
+            dag_load_expr(c, "when", k.val[GK_WHEN], DAG_SCOPE_AFTER, 0);
+        break;
+    case DAG_TRIG_DATA:
+        dag_load_data(c, t, k.val[GK_DATA]);
+        load_event(c, t, &k);
         break;
     }
 }

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "engine/engine.h"
+#include "jobs/backfiller.h"
 #include "jobs/jobs.h"
 #include "log.h"
 #include "store/store.h"
@@ -33,6 +34,8 @@ struct server {
     struct reaper *reaper;    /* lease expiry thread */
     struct sched *sched;      /* cron timers and the folder watch */
     struct notify *notify;    /* webhook notifications thread */
+    struct backfiller *bf;    /* creates the runs of backfills */
+    struct deadlines *dl;     /* run timeouts and deadlines thread */
     struct api api;           /* what handlers share */
     struct http_server *http; /* the API */
     size_t started;           /* parts[] that are up (main.c's table) */
@@ -203,6 +206,26 @@ static void notify_down(struct server *s)
     notify_stop(s->notify);
 }
 
+static int backfiller_up(struct server *s, struct weir_err *err)
+{
+    return backfiller_start(&s->engine, &s->bf, err);
+}
+
+static void backfiller_down(struct server *s)
+{
+    backfiller_stop(s->bf);
+}
+
+static int deadline_up(struct server *s, struct weir_err *err)
+{
+    return deadline_chore_start(&s->engine, &s->dl, err);
+}
+
+static void deadline_down(struct server *s)
+{
+    deadline_chore_stop(s->dl);
+}
+
 /* The API; then the public URL, by default the address it listens on. */
 static int http_up(struct server *s, struct weir_err *err)
 {
@@ -250,6 +273,8 @@ static const struct part {
     {"lease expiry", reaper_up, reaper_down},
     {"scheduler", sched_up, sched_down},
     {"notifications", notify_up, notify_down},
+    {"backfills", backfiller_up, backfiller_down},
+    {"deadlines", deadline_up, deadline_down},
     {"http", http_up, http_down},
 };
 

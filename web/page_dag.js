@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // The DAG page: state and actions, the Trigger form built from the params,
-// the graph, the triggers' live state, the runs-by-steps grid, the runs
+// the graph, the triggers' live state, backfills, the runs-by-steps grid, the runs
 // (by cursor), the YAML source, and the versions with a diff.
 
 import * as api from './api.js';
+import {followsSection} from './after.js';
+import {backfillForm, backfillsTable} from './backfill.js';
 import {diffLines} from './diff.js';
 import {graph} from './graph.js';
+import {lateBadge} from './late.js';
 import {pauseButton} from './page_dags.js';
 import {badge, duration, every, h, liveDuration, note, put, section, square, time, toast, unreachable} from './ui.js';
 import {dagState, runSquare} from './page_dags.js';
@@ -99,6 +102,10 @@ function triggerForm(d) {
         envs.map((e) => h('option', {value: e, selected: e === def.environment}, e)))
     : null;
   const env = () => (envSelect ? envSelect.value : def.environment);
+  // a per-run override of step caching, offered when a step is cached
+  const noCache = (def.steps || []).some((s) => s.cache)
+    ? h('input', {type: 'checkbox', id: 'trigger-no-cache', name: 'no_cache'})
+    : null;
   let shown = effectiveParams(def, env());
   const fields = () => [...form.querySelectorAll('[data-param]')];
   const sources = () => {
@@ -131,6 +138,7 @@ function triggerForm(d) {
     const body = {};
     if (Object.keys(params).length) body.params = params;
     if (envSelect) body.environment = envSelect.value;
+    if (noCache?.checked) body.no_cache = true;
     try {
       const r = await api.post(`/api/v1/dags/${encodeURIComponent(d.id)}/runs`, body);
       toast(`Run ${r.run_id} started`);
@@ -143,6 +151,8 @@ function triggerForm(d) {
     Object.keys(declared).length
       ? Object.entries(declared).map(([k, v]) => h('div', {class: 'field'}, paramInput(k, paramType(v), shown[k])))
       : h('p', {class: 'muted'}, 'This DAG has no params.'),
+    noCache ? h('div', {class: 'field'}, noCache,
+      h('label', {for: 'trigger-no-cache'}, 'Skip the step cache (run every step)')) : null,
     err,
     h('div', {}, h('button', {type: 'submit', class: 'primary'}, 'Trigger run')));
   if (envSelect) envSelect.addEventListener('change', refill);
@@ -201,8 +211,9 @@ function grid(steps, runs, runnable) {
   for (const r of cols) for (const k of Object.keys(r.tasks)) if (!ids.includes(k)) ids.push(k);
   return h('div', {class: 'scroll'}, h('table', {class: 'grid', id: 'grid'},
     h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Step'),
-      cols.map((r) => h('th', {scope: 'col'}, runSquare(r.state === 'running' &&
-        Object.values(r.tasks).some((t) => t.state === 'awaiting_approval') ? {...r, awaiting_approval: true} : r))))),
+      cols.map((r) => h('th', {scope: 'col', class: r.late ? 'late' : null}, runSquare(r.state === 'running' &&
+        Object.values(r.tasks).some((t) => t.state === 'awaiting_approval') ? {...r, awaiting_approval: true} : r),
+        r.late ? h('span', {class: 'late-mark', title: 'late: its deadline was missed'}, '⏰') : null)))),
     h('tbody', {}, ids.map((id) => h('tr', {}, h('th', {scope: 'row'}, id),
       cols.map((r) => {
         const t = r.tasks[id];
@@ -215,7 +226,7 @@ function runsTable(runs) {
   return h('table', {class: 'list', id: 'runs'},
     h('thead', {}, h('tr', {}, ['Run', 'State', 'Why', 'Created', 'Duration'].map((t) => h('th', {scope: 'col'}, t)))),
     h('tbody', {}, runs.map((r) => h('tr', {'data-key': `run-${r.id}`},
-      h('td', {}, h('a', {href: `#/runs/${r.id}`}, `#${r.id}`)), h('td', {}, badge(r.state)),
+      h('td', {}, h('a', {href: `#/runs/${r.id}`}, `#${r.id}`)), h('td', {}, badge(r.state), ' ', lateBadge(r)),
       h('td', {}, r.reason || `${r.trigger.kind} ${r.trigger.key}`), h('td', {}, time(r.created_at)),
       h('td', {}, liveDuration(r.started_at, r.finished_at))))));
 }
@@ -290,6 +301,7 @@ export function render(main, [id], ctx) {
   const enc = encodeURIComponent(id);
   const head = h('div', {}, note('info', 'Loading…'));
   const trig = h('div', {});
+  const bfBox = h('div', {id: 'backfills-box'});
   const gridBox = h('div', {});
   const runsBox = h('div', {});
   const gridMore = h('div', {});
@@ -319,6 +331,9 @@ export function render(main, [id], ctx) {
       section('Graph', steps.length ? h('div', {class: 'scroll'}, graph(steps, null, null))
                                     : note('error', 'This DAG has no loadable version.')),
       section('Triggers', trig),
+      followsSection(d),
+      section('Backfills', ctx.canAct && !why && (d.dag?.triggers || []).some((t) => t.cron !== undefined)
+        ? backfillForm(d, () => refreshBackfills()) : null, bfBox),
       section('Runs by step', gridBox, gridMore),
       section('Runs', runsBox, runsMore),
       section('Source', h('div', {id: 'source-box'}, sourceView())),
@@ -351,6 +366,15 @@ export function render(main, [id], ctx) {
       : null);
   };
 
+  const refreshBackfills = async () => {
+    try {
+      const b = await api.poll(`/api/v1/dags/${enc}/backfills`);
+      if (b.changed || !bfBox.firstChild) put(bfBox, backfillsTable(b.data.backfills, ctx, refreshBackfills));
+    } catch (e) {
+      if (unreachable(e)) throw e;
+      put(bfBox, note('error', `Cannot load the backfills: ${e.message}`));
+    }
+  };
   const refresh = async () => {
     const r = await api.poll(`/api/v1/dags/${enc}`);
     const was = d;
@@ -390,6 +414,7 @@ export function render(main, [id], ctx) {
       if (!runsOlder.length) runsCursor = runs.data.next_cursor;
       drawRuns();
     }
+    await refreshBackfills();
     try {
       const t = await api.poll(`/api/v1/dags/${enc}/triggers`);
       if (t.changed || !trig.firstChild) put(trig, triggersTable(t.data.triggers));

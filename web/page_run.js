@@ -5,7 +5,9 @@
 // logs of one attempt, followed live while it runs; the run's lineage.
 
 import * as api from './api.js';
+import {upstreamFacts} from './after.js';
 import {graph} from './graph.js';
+import {lateBadge, lateFacts} from './late.js';
 import {badge, duration, every, h, json, liveDuration, note, put, replace, s, section, stateWord, time, toast,
         unreachable} from './ui.js';
 
@@ -113,19 +115,28 @@ function gates(run, tasks, def, canAct, refresh) {
   });
 }
 
+// "cached from run N attempt M", linking to that run, for a task or an
+// attempt that reused a step cache entry (cached_from of the run detail).
+function cachedFrom(cf) {
+  if (!cf) return null;
+  return h('div', {class: 'muted cached-from', 'data-cached-from': cf.attempt_id}, 'cached from ',
+    h('a', {href: `#/runs/${cf.run_id}`}, `run ${cf.run_id}`), ` attempt ${cf.attempt_id}`);
+}
+
 function tasksTable(tasks, openLogs) {
   return h('table', {class: 'list', id: 'tasks'},
     h('thead', {}, h('tr', {}, ['Task', 'State', 'Tries', 'Duration', 'Attempts', 'Outputs'].map((t) => h('th', {scope: 'col'}, t)))),
     h('tbody', {}, tasks.map((t) => h('tr', {'data-task': taskName(t)},
       h('td', {}, taskName(t), t.hook ? h('span', {class: 'tag', title: 'a hook step (on_failure / on_success)'}, 'hook') : null),
       h('td', {}, badge(t.state), t.error ? h('div', {class: 'err-text'}, t.error) : null,
-        t.decision ? h('div', {class: 'muted'}, `${t.decision} by ${t.decided_by || '?'}${t.decision_comment ? ': ' + t.decision_comment : ''}`) : null),
+        t.decision ? h('div', {class: 'muted'}, `${t.decision} by ${t.decided_by || '?'}${t.decision_comment ? ': ' + t.decision_comment : ''}`) : null,
+        cachedFrom(t.cached_from)),
       h('td', {}, `${t.try_count} / ${t.max_tries}`),
       h('td', {}, liveDuration(t.started_at, t.finished_at)),
       h('td', {}, t.attempts.length ? t.attempts.map((a) => h('button', {type: 'button', class: `attempt small st-${a.state}`, id: `attempt-${a.id}`,
-          'data-attempt': a.id, title: `${stateWord(a.state)}${a.error ? ': ' + a.error : ''}`,
+          'data-attempt': a.id, title: `${stateWord(a.state)}${a.error ? ': ' + a.error : ''}${a.cached_from ? ` (cached from run ${a.cached_from.run_id} attempt ${a.cached_from.attempt_id})` : ''}`,
           onclick: () => openLogs(t, a)},
-          `try ${a.try} · ${stateWord(a.state)}${a.exit_code !== null ? ` · exit ${a.exit_code}` : ''} · `,
+          `try ${a.try} · ${stateWord(a.state)}${a.cached_from ? ' · cached' : ''}${a.exit_code !== null ? ` · exit ${a.exit_code}` : ''} · `,
           liveDuration(a.started_at, a.finished_at), ' · logs'))
         : h('span', {class: 'muted'}, 'none')),
       h('td', {}, t.outputs && Object.keys(t.outputs).length ? h('code', {class: 'outputs'}, JSON.stringify(t.outputs)) : '—')))));
@@ -251,18 +262,19 @@ export function render(main, [id], ctx) {
     }
     const tasks = run.tasks;
     const states = stepStates(tasks);
-    put(head, h('div', {class: 'page-head'}, h('h1', {}, `Run #${run.id}`), badge(run.state),
+    put(head, h('div', {class: 'page-head'}, h('h1', {}, `Run #${run.id}`), badge(run.state), lateBadge(run),
         h('a', {href: `#/dags/${encodeURIComponent(run.dag)}`}, run.dag)),
       h('dl', {class: 'facts'},
         h('dt', {}, 'Why'), h('dd', {id: 'reason'}, run.reason || '—'),
         h('dt', {}, 'Trigger'), h('dd', {}, run.trigger.kind, run.trigger.key !== run.trigger.kind ? [' ', h('code', {}, run.trigger.key)] : null),
+        upstreamFacts(run),
         h('dt', {}, 'Environment'), h('dd', {id: 'environment'}, run.environment || '—'),
         h('dt', {}, 'Created'), h('dd', {}, time(run.created_at)),
         h('dt', {}, 'Started'), h('dd', {}, time(run.started_at)),
         h('dt', {}, 'Finished'), h('dd', {}, time(run.finished_at)),
         h('dt', {}, 'Duration'), h('dd', {}, liveDuration(run.started_at, run.finished_at)),
         run.retry_count ? [h('dt', {}, 'Retried'), h('dd', {}, `${run.retry_count === 1 ? 'once' : run.retry_count + ' times'}, last `, time(run.retried_at))] : null,
-        run.canceled_by ? [h('dt', {}, 'Canceled by'), h('dd', {}, run.canceled_by)] : null),
+        run.canceled_by ? [h('dt', {}, 'Canceled by'), h('dd', {}, run.canceled_by)] : null, lateFacts(run)),
       h('details', {open: true}, h('summary', {}, 'Params'), h('pre', {id: 'params'}, json(run.params))),
       run.trigger.payload ? h('details', {}, h('summary', {}, 'Trigger payload'), h('pre', {}, json(run.trigger.payload))) : null);
     put(actBox, ctx.canAct ? actions(run, (def?.steps || []).map((st) => st.id).concat(

@@ -119,6 +119,13 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/artifacts/{name}/versions/{version}/reject",
      api_artifact_reject, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
     {"GET", "/api/v1/runs/{id}/lineage", api_run_lineage, 0, 0},
+    /* backfills (api/backfills.c) */
+    {"POST", "/api/v1/dags/{id}/backfills", api_backfill_create, HTTP_JSON_BODY,
+     0},
+    {"GET", "/api/v1/dags/{id}/backfills", api_backfills_list, 0, 0},
+    {"GET", "/api/v1/backfills/{id}", api_backfill_get, 0, 0},
+    {"POST", "/api/v1/backfills/{id}/cancel", api_backfill_cancel,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
     /* triggers (api_events.c) */
     {"POST", "/api/v1/events", api_events_post, HTTP_JSON_BODY,
      EVENTS_BODY_MAX},

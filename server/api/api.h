@@ -111,6 +111,11 @@ void api_artifact_promote(struct http_req *req);
 void api_artifact_approve(struct http_req *req);
 void api_artifact_reject(struct http_req *req);
 void api_run_lineage(struct http_req *req);
+/* Backfills (api/backfills.c). */
+void api_backfill_create(struct http_req *req);
+void api_backfills_list(struct http_req *req);
+void api_backfill_get(struct http_req *req);
+void api_backfill_cancel(struct http_req *req);
 /* Triggers (api_events.c, api_metric.c). */
 #define API_BATCH_MAX 10000 /* items of one batch of events or samples */
 

@@ -25,6 +25,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "engine/deadline.h"
 #include "jobs/scheduler.h"
 #include "store/read.h" /* reads: workers, metrics */
 
@@ -311,6 +312,25 @@ static void text_dispatch(struct text *t)
              (unsigned long long)h.total, h.sum, (unsigned long long)h.total);
 }
 
+/* Deadlines missed since the start, per DAG (engine/deadline.h). */
+static void text_deadline(struct text *t)
+{
+    cJSON *counts = engine_deadline_missed_counts();
+    const cJSON *c;
+
+    t->ok &= counts != NULL;
+    text_add(t, "# HELP weir_deadline_missed_total Runs marked late by their "
+                "DAG's deadline since the server started.\n"
+                "# TYPE weir_deadline_missed_total counter\n");
+    cJSON_ArrayForEach(c, counts)
+    {
+        text_add(t, "weir_deadline_missed_total{dag=\"");
+        text_label(t, c->string);
+        text_add(t, "\"} %.0f\n", c->valuedouble);
+    }
+    cJSON_Delete(counts);
+}
+
 static void metrics_text(struct text *t, const cJSON *m)
 {
     const cJSON *q;
@@ -334,6 +354,7 @@ static void metrics_text(struct text *t, const cJSON *m)
              "TTLs.\n# TYPE weir_workers gauge\nweir_workers %.0f\n",
              count_of(m, "workers"));
     text_dispatch(t);
+    text_deadline(t);
 }
 
 void api_metrics(struct http_req *req)

@@ -193,6 +193,20 @@ static int submit_load(struct http_req *req, const char *text, size_t len,
     return 0;
 }
 
+/* A version the engine refused at a place in the document (a cycle of
+ * after triggers): a load error, as those of submit_load(). */
+static bool reply_refused(struct http_req *req, struct dag_pos pos,
+                          const struct weir_err *err)
+{
+    struct dag_diags diags;
+
+    dag_diags_init(&diags);
+    dag_diags_add(&diags, pos, "%s", err->msg);
+    reply_invalid(req, WEIR_EINVAL, &diags);
+    dag_diags_cleanup(&diags);
+    return true;
+}
+
 static cJSON *submit_reply(const struct engine_dag_recorded *res)
 {
     cJSON *o = cJSON_CreateObject();
@@ -222,6 +236,8 @@ void api_dag_submit(struct http_req *req)
         rc = submit_load(req, text, len, &dag, &replied, &err);
     if (rc == 0)
         rc = engine_dag_submit(api->engine, dag, &res, &err);
+    if (rc == WEIR_ECONFLICT && res.pos.line > 0) /* an after cycle */
+        replied = reply_refused(req, res.pos, &err);
     cJSON_Delete(root);
     if (rc != 0) {
         if (!replied)

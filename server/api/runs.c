@@ -55,11 +55,14 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
         {"params_text", API_OBJ | API_NULL},
         {"environment", API_STR | API_NULL},
         {"idempotency_key", API_STR | API_NULL},
+        {"logical_time", API_STR | API_NULL},
+        {"no_cache", API_BOOL | API_NULL},
     };
     const cJSON *p = cJSON_GetObjectItemCaseSensitive(b, "params");
     const cJSON *pt = cJSON_GetObjectItemCaseSensitive(b, "params_text");
     const cJSON *env = cJSON_GetObjectItemCaseSensitive(b, "environment");
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(b, "idempotency_key");
+    const cJSON *lt;
     int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "trigger body", err);
 
     if (rc < 0)
@@ -73,6 +76,12 @@ static int trigger_body(const cJSON *b, struct engine_trigger *t,
     t->params_text = cJSON_IsObject(pt) ? pt : NULL;
     t->environment = cJSON_IsString(env) ? env->valuestring : NULL;
     t->idempotency_key = cJSON_IsString(key) ? key->valuestring : NULL;
+    lt = cJSON_GetObjectItemCaseSensitive(b, "logical_time");
+    t->logical_time = cJSON_IsString(lt) ? lt->valuestring : NULL;
+    if (t->logical_time != NULL && strlen(t->logical_time) > KEY_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "\"logical_time\" is a date or an RFC 3339 time");
+    t->no_cache = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(b, "no_cache"));
     return 0;
 }
 
@@ -116,8 +125,8 @@ void api_run_trigger(struct http_req *req)
 }
 
 /* The trigger kinds a run may have (the CHECK of runs.trigger_kind). */
-static const char *const trigger_kinds[] = {"manual", "cron",    "event",
-                                            "metric", "webhook", "file"};
+static const char *const trigger_kinds[] = {
+    "manual", "cron", "event", "metric", "webhook", "file", "backfill"};
 
 /* ?since=: a time (2026-01-31T12:00:00Z, UTC) or a duration before now
  * (90m, 2h, 7d) into *since (seconds since the epoch). */
@@ -144,6 +153,18 @@ static int since_arg(const char *text, int64_t *since, struct weir_err *err)
                         "since: \"%.60s\" is neither a UTC time "
                         "(2026-01-31T12:00:00Z) nor a duration (2h, 7d)",
                         text);
+}
+
+/* ?late=true|false (runs marked late by their deadline, or not). */
+static int late_arg(const char *v, const char **out, struct weir_err *err)
+{
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (strcmp(v, "true") != 0 && strcmp(v, "false") != 0)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "late: expected true or false, got \"%.40s\"", v);
+    *out = v;
+    return 0;
 }
 
 /* The filters of a runs listing from the query into f. */
@@ -177,7 +198,7 @@ static int runs_filter(struct http_req *req, struct store_runs_filter *f,
             return weir_err_set(
                 err, WEIR_EINVAL,
                 "trigger: unknown kind \"%.40s\"%s%s%s (manual, cron, "
-                "event, metric, webhook or file)",
+                "event, metric, webhook, file or backfill)",
                 f->trigger, s ? " (did you mean \"" : "", s ? s : "",
                 s ? "\"?)" : "");
         }
@@ -186,6 +207,8 @@ static int runs_filter(struct http_req *req, struct store_runs_filter *f,
     }
     if (rc == 0)
         rc = since_arg(http_req_query(req, "since"), &f->since, err);
+    if (rc == 0)
+        rc = late_arg(http_req_query(req, "late"), &f->late, err);
     return rc;
 }
 

@@ -6,6 +6,7 @@
  */
 #include "engine/engine.h"
 
+#include "engine/after.h"
 #include "store/store.h"
 
 int engine_dag_record(struct dagcache *cache, struct store_conn *c,
@@ -13,8 +14,12 @@ int engine_dag_record(struct dagcache *cache, struct store_conn *c,
                       struct engine_dag_recorded *out, struct weir_err *err)
 {
     struct store_dag_api_result res = {0};
-    int rc;
+    int rc = after_dag_check(c, dag, &out->pos, err);
 
+    if (rc < 0) {
+        dag_free(dag);
+        return rc;
+    }
     if (relpath != NULL)
         rc = store_dag_upsert_file(c, dag->id, relpath, dag->source,
                                    dag->source_len, dag->hash, &res.version_id,
@@ -26,13 +31,20 @@ int engine_dag_record(struct dagcache *cache, struct store_conn *c,
      * recorded, whichever way the version came. */
     if (rc == 0)
         rc = store_dag_cap_set(c, dag->id, dag->concurrency, err);
+    /* What the version follows, with the cycle check's lock released. */
+    if (rc == 0)
+        rc = after_dag_sync(c, dag, err);
+    after_dag_release(c);
     if (rc < 0) {
         dag_free(dag);
         return rc;
     }
     *out = (struct engine_dag_recorded){
-        res.version_id, res.dag_created, res.version_created,
-        dagcache_insert(cache, res.version_id, dag)};
+        res.version_id,
+        res.dag_created,
+        res.version_created,
+        dagcache_insert(cache, res.version_id, dag),
+        {0, 0}};
     if (out->dag == NULL) /* recorded, but not cached: dag is freed */
         return weir_err_set(err, WEIR_ENOMEM, "out of memory caching DAG");
     return 0;

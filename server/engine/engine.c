@@ -27,6 +27,8 @@
 #include <sys/random.h>
 
 #include "duration.h"
+#include "engine/after.h"
+#include "engine/cache.h"
 #include "engine/internal.h"
 #include "log.h"
 #include "store/artifacts.h"
@@ -78,6 +80,7 @@ static int ctx_alloc(struct engine *e, struct store_conn *c, struct run_ctx *x,
     int rc;
 
     x->c = c;
+    x->e = e;
     x->dag = engine_dag(e->cache, c, x->run.version_id);
     if (x->dag == NULL)
         return weir_err_set(err, WEIR_EINTERNAL,
@@ -687,6 +690,7 @@ static int run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
     if (rc == 0) {
         x->run.state = to;
         *ended = true;
+        rc = after_run_ended(x->e, x, err);
     }
     return rc;
 }
@@ -897,8 +901,14 @@ int engine_finish_in(struct engine *e, struct run_ctx *x,
         ends[k] = (struct store_attempt_end){
             &a[k], live ? o[k].state : ATTEMPT_CANCELED, o[k].exit_code,
             o[k].outputs, o[k].error};
-        if (live && o[k].state == ATTEMPT_SUCCESS)
+        /* a cached success links the artifacts of the attempt it reuses */
+        if (live && o[k].state == ATTEMPT_SUCCESS && !o[k].cached)
             rc = store_artifact_record(x->c, a[k].id, o[k].outputs, err);
+        if (rc == 0 && live && x->dag->steps[x->rt[i].step].cache)
+            rc =
+                cache_fill(x, &x->dag->steps[x->rt[i].step], &a[k], &o[k], err);
+        if (rc == 0 && live && o[k].state == ATTEMPT_SUCCESS)
+            rc = after_attempt_data(e, x, &a[k], o[k].outputs, err);
         if (rc == 0 && live)
             rc = task_attempt_ended(x, (size_t)i, &o[k], err);
     }

@@ -44,6 +44,8 @@ struct engine_trigger {
     const char *environment;     /* or NULL for the DAG's default */
     const char *idempotency_key; /* or NULL */
     const char *reason;          /* for people */
+    const char *logical_time;    /* RFC 3339 time or date, or NULL */
+    bool no_cache;               /* skip step cache lookups (still fill) */
 };
 
 /* What a worker reports at the end of an attempt. */
@@ -275,6 +277,8 @@ struct engine_dag_recorded {
     bool version_created;  /* the source text was new for this DAG */
     const struct dag *dag; /* the cached version: a reference the caller
                               drops with dagcache_release() */
+    struct dag_pos pos;    /* a refusal that points into the document (an
+                              after-trigger cycle): where; else 0:0 */
 };
 
 /*
@@ -284,7 +288,8 @@ struct engine_dag_recorded {
  * current version (a new version only when the text changed), its task
  * cap follows the version, and the version is cached. WEIR_ECONFLICT
  * (nothing written; err names the other origin) when the id belongs to a
- * DAG of the other origin.
+ * DAG of the other origin, or (out->pos set to the trigger) when its
+ * after triggers close a cycle across DAGs (engine/after.h).
  */
 WEIR_MUSTCHECK int engine_dag_record(struct dagcache *cache,
                                      struct store_conn *c, const char *relpath,

@@ -54,6 +54,7 @@ struct run_ctx {
                                  tasks, up to first[s + 1], may be more) */
     size_t live;              /* tasks the run has: the sum of cells */
     struct store_conn *c;     /* where tasks are loaded from */
+    struct engine *e;         /* the engine it was opened by */
     bool full;                /* every task is loaded */
     struct made *made;        /* tasks made claimable are noted here */
     /* From the last flush of an open context (probe set): whether tasks
@@ -164,6 +165,8 @@ struct outcome {
     bool no_retry;            /* fail the task even if tries remain */
     const cJSON *outputs_doc; /* outputs as parsed from the request, when
                                  it was one: copied, not parsed again */
+    bool cached;              /* success reused from the step cache: no
+                                 artifact recorded, no cache fill */
 };
 WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
                                          const struct store_attempt *a,
@@ -223,5 +226,36 @@ WEIR_MUSTCHECK int ctx_run_maybe_end(struct store_conn *c, struct run_ctx *x,
 WEIR_MUSTCHECK int ctx_start_held_runs(struct engine *e, struct store_conn *c,
                                        const struct run_ctx *x,
                                        struct weir_err *err);
+
+/* ---- backfills (engine/backfill.c) ---- */
+
+/*
+ * The instant text names for DAG d, in Unix seconds: an RFC 3339 time
+ * (without an offset: local time in the DAG's zone), or a date
+ * YYYY-MM-DD, midnight in the DAG's zone (with end_of_day: the midnight
+ * that ends that day, exclusive). WEIR_EINVAL saying what a time is.
+ */
+WEIR_MUSTCHECK int engine_time_parse(const struct dag *d, const char *text,
+                                     bool end_of_day, int64_t *out,
+                                     struct weir_err *err);
+
+/* One run of a backfill. */
+struct engine_backfill_slot {
+    int64_t backfill_id;     /* the backfill */
+    const char *trigger_key; /* its own trigger key, "backfill:ID" */
+    int64_t logical_time;    /* the slot, Unix seconds */
+    const cJSON *params;     /* typed param overrides, or NULL */
+    const char *reason;      /* "backfill #ID slot TIME" */
+};
+
+/*
+ * Insert and start (unless max_active_runs holds it) the run of backfill
+ * slot b in DAG d, locked as l says (run.c). *created is false when the
+ * slot already had its backfill run.
+ */
+WEIR_MUSTCHECK int engine_backfill_run_insert(
+    struct engine *e, struct store_conn *c, const struct dag *d,
+    const struct store_dag_locked *l, const struct engine_backfill_slot *b,
+    int64_t *run_id, bool *created, struct weir_err *err);
 
 #endif

@@ -15,10 +15,12 @@
  */
 #include <string.h>
 
+#include "engine/cache.h"
 #include "engine/internal.h"
 #include "engine/policy.h"
 #include "log.h"
 #include "store/artifacts.h"
+#include "store/cache.h"
 #include "store/store.h"
 #include "tmpl.h"
 
@@ -203,7 +205,7 @@ static int fail_unrendered(struct engine *e, struct store_conn *c,
                            struct weir_err *err)
 {
     struct store_attempt a = {0};
-    struct outcome o = {ATTEMPT_FAILED, NULL, NULL, msg, true, NULL};
+    struct outcome o = {ATTEMPT_FAILED, NULL, NULL, msg, true, NULL, false};
     char q[300];
     int rc = store_tx_begin(c, err);
 
@@ -271,11 +273,41 @@ static int record_inputs(struct store_conn *c, const cJSON *want,
     return rc;
 }
 
-/* A claim whose templates did not render, failed after the commit. */
+/* A claim whose templates did not render, failed after the commit; or
+ * one found in the step cache, finished then (cache.c says why). */
 struct unrendered {
     struct store_claim cl;                         /* the claim */
     char msg[sizeof(((struct weir_err *)0)->msg)]; /* why */
+    bool cached;                                   /* a cache hit */
 };
+
+/*
+ * Look the claim cl of task i of x, a step with `cache:`, up in the step
+ * cache. On a hit *doc is deleted (the worker gets nothing) and *hit set;
+ * a key that does not render deletes *doc with rerr saying why (the
+ * attempt fails); the rc is the lease's failure.
+ */
+static int cache_check(struct store_conn *c, struct run_ctx *x, size_t i,
+                       const struct store_claim *cl, cJSON **doc, bool *hit,
+                       struct weir_err *rerr, struct weir_err *err)
+{
+    char hex[65];
+    int64_t from = 0;
+    int rc;
+
+    if (cache_key_hash(x, i, *doc, hex, rerr) < 0) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+        return 0;
+    }
+    rc = store_cache_claim(c, cl->attempt_id, cl->run_id, hex, &from, err);
+    if (rc == 0 && from != 0) {
+        cJSON_Delete(*doc);
+        *doc = NULL;
+        *hit = true;
+    }
+    return rc;
+}
 
 /*
  * Load into x (the run of v[k]) what rendering the claims of v[k..n) in
@@ -339,6 +371,7 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
     for (size_t k = 0; k < n && rc == 0; k++) {
         struct weir_err rerr = {0};
         cJSON *doc = NULL;
+        bool hit = false;
         long i;
 
         if (x == NULL || x->run.id != v[k].run_id) {
@@ -357,10 +390,15 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
         i = rc == 0 ? ctx_find(x, v[k].task_id) : -1;
         if (rc == 0 && i < 0)
             rc = weir_err_set(err, WEIR_EINTERNAL, "claimed task vanished");
-        if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0) {
+        if (rc == 0 && attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0 &&
+            x->dag->steps[x->rt[i].step].cache)
+            rc = cache_check(c, x, (size_t)i, &v[k], &doc, &hit, &rerr, err);
+        if (rc == 0 && (doc != NULL || hit) && x->run.retry_count > 0)
+            note_inputs(x, (size_t)i, &v[k], want);
+        if (rc == 0 && doc != NULL) {
             cJSON_AddItemToArray(arr, doc); /* leases_left() adds its lease */
-            if (x->run.retry_count > 0)
-                note_inputs(x, (size_t)i, &v[k], want);
+        } else if (rc == 0 && hit && later == NULL) {
+            rc = cache_finish(e, c, &v[k], err);
         } else if (rc == 0 && load_failed(x)) {
             *err = x->fatal_err;
             rc = x->fatal;
@@ -376,6 +414,7 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
             }
             *later = grown;
             grown[*n_later].cl = v[k];
+            grown[*n_later].cached = hit;
             snprintf(grown[*n_later].msg, sizeof(grown[*n_later].msg), "%s",
                      rerr.msg);
             (*n_later)++;
@@ -416,7 +455,13 @@ static void fail_later(struct engine *e, struct store_conn *c,
         struct weir_err ferr = {0};
         char q[300];
 
-        if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) != 0)
+        if (later[k].cached) {
+            if (cache_finish(e, c, &later[k].cl, &ferr) != 0)
+                log_warn("event=cache_finish_failed attempt=%lld msg=%s",
+                         (long long)later[k].cl.attempt_id,
+                         log_quote(ferr.msg, q, sizeof(q)));
+        } else if (fail_unrendered(e, c, &later[k].cl, later[k].msg, &ferr) !=
+                   0)
             log_warn("event=render_fail_unrecorded attempt=%lld msg=%s",
                      (long long)later[k].cl.attempt_id,
                      log_quote(ferr.msg, q, sizeof(q)));
@@ -651,7 +696,8 @@ static int batch_finish(struct engine *e, struct engine_completion *v, size_t n,
                                     b->outputs[i],
                                     res->error,
                                     false,
-                                    res->outputs};
+                                    res->outputs,
+                                    false};
             k++;
         }
         rc = engine_finish_in(e, &b->x[r], a, o, k, err);

@@ -152,7 +152,8 @@ static int resolve_run(struct resolve *r, const char *f, struct expr_value *out,
 
 /* event.<path>: a walk into the trigger payload (null where absent). A
  * file trigger's payload is the event's payload itself ({path, size,
- * mtime}), so event.payload.path names its path. */
+ * mtime}), so event.payload.path names its path; so is an after
+ * trigger's ({dag, run_id, state, outputs}). */
 static int resolve_event(struct resolve *r, const char *path,
                          struct expr_value *out, struct weir_err *err)
 {
@@ -160,7 +161,8 @@ static int resolve_event(struct resolve *r, const char *path,
     const char *kind = r->x->run.trigger_kind;
     char seg[NAME_MAX_LEN];
 
-    if (kind != NULL && strcmp(kind, "file") == 0 &&
+    if (kind != NULL &&
+        (strcmp(kind, "file") == 0 || strcmp(kind, "after") == 0) &&
         strncmp(path, "payload", 7) == 0 && (path[7] == '\0' || path[7] == '.'))
         path += 7 + (path[7] == '.');
 

@@ -9,10 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/deadline.h"
 #include "engine/fire.h"
 #include "engine/internal.h"
 #include "engine/policy.h"
 #include "log.h"
+#include "store/cache.h"
 #include "store/store.h"
 #include "suggest.h"
 
@@ -309,6 +311,12 @@ struct spec {
     const struct dag_trigger *trig; /* NULL for a manual run */
     const struct engine_slot *slot; /* with trig: the firing */
     const char *reason;             /* manual runs: for people */
+    int64_t logical_time;           /* manual or backfill runs: Unix
+                                       seconds, or 0 for none */
+    int64_t backfill_id;            /* a backfill's run (params typed
+                                       already), or 0 */
+    const char *backfill_key;       /* with backfill_id: its trigger key */
+    bool no_cache;                  /* manual runs: skip cache lookups */
 };
 
 /* Insert the run of sp and its tasks of DAG d (version `version`) and
@@ -327,11 +335,12 @@ static int insert_run(struct engine *e, struct store_conn *c,
     bool ended = false;
     int rc = find_env(d, sp->environment, &env, err);
 
-    if (rc == 0 && tr == NULL)
+    if (rc == 0 && tr == NULL && sp->backfill_id == 0)
         rc = engine_params_typed(d, sp->environment, sp->params,
                                  sp->params_text, &req, err);
     if (rc == 0)
-        rc = build_params(d, env, tr ? sp->params : req, &params, err);
+        rc = build_params(d, env, tr || sp->backfill_id ? sp->params : req,
+                          &params, err);
     if (rc == 0)
         rc = build_tasks(d, env, &tasks, err);
     n = (struct store_run_new){
@@ -342,21 +351,32 @@ static int insert_run(struct engine *e, struct store_conn *c,
                      : RUN_RUNNING,
         .params = params,
         .environment = env ? env->name : NULL,
-        .trigger_kind = tr ? dag_trigger_kind_name(tr->kind) : "manual",
-        .trigger_key = tr ? tr->key : "manual",
+        .trigger_kind = tr                ? dag_trigger_kind_name(tr->kind)
+                        : sp->backfill_id ? "backfill"
+                                          : "manual",
+        .trigger_key = tr                ? tr->key
+                       : sp->backfill_id ? sp->backfill_key
+                                         : "manual",
         .payload = tr ? sp->slot->payload : NULL,
         .idempotency_key = sp->idempotency_key,
         .reason = tr ? sp->slot->reason : sp->reason,
         .priority = (int)(tr && tr->has_priority ? tr->priority : d->priority),
+        .logical_time = sp->logical_time,
+        .backfill_id = sp->backfill_id,
     };
     *created = true;
-    if (rc == 0 && tr == NULL)
+    if (rc == 0 && tr == NULL && sp->backfill_id == 0)
         rc = store_run_insert(c, &n, run_id, err);
     else if (rc == 0)
-        rc = store_sched_run_insert(c, &n, sp->slot->logical_time, run_id,
-                                    created, err);
+        rc = store_sched_run_insert(
+            c, &n, tr ? sp->slot->logical_time : sp->logical_time, run_id,
+            created, err);
+    if (rc == 0 && *created && sp->no_cache)
+        rc = store_run_no_cache(c, *run_id, err);
     if (rc == 0 && *created)
         rc = policy_tasks_insert(c, *run_id, n.priority, tasks, err);
+    if (rc == 0 && *created)
+        rc = engine_deadline_arm(c, d, *run_id, err);
     if (rc == 0 && *created && n.state == RUN_RUNNING)
         rc = engine_run_start(e, c, *run_id, &ended, err);
     cJSON_free(params);
@@ -376,7 +396,8 @@ static int create_in_tx(struct engine *e, struct store_conn *c,
                       .params = t->params,
                       .params_text = t->params_text,
                       .idempotency_key = t->idempotency_key,
-                      .reason = t->reason};
+                      .reason = t->reason,
+                      .no_cache = t->no_cache};
     bool created = false;
     int rc;
 
@@ -385,9 +406,36 @@ static int create_in_tx(struct engine *e, struct store_conn *c,
                             "the current version of DAG \"%s\" cannot be "
                             "loaded",
                             t->dag_id);
-    rc = insert_run(e, c, d, &sp, version, running, run_id, &created, err);
+    rc = t->logical_time == NULL ? 0
+                                 : engine_time_parse(d, t->logical_time, false,
+                                                     &sp.logical_time, err);
+    if (rc == 0)
+        rc = insert_run(e, c, d, &sp, version, running, run_id, &created, err);
+    if (rc == WEIR_EEXISTS && t->logical_time != NULL)
+        rc = weir_err_set(err, WEIR_EEXISTS,
+                          "DAG \"%s\" already has a manual run at logical "
+                          "time %s",
+                          t->dag_id, t->logical_time);
     dagcache_release(e->cache, d);
     return rc;
+}
+
+int engine_backfill_run_insert(struct engine *e, struct store_conn *c,
+                               const struct dag *d,
+                               const struct store_dag_locked *l,
+                               const struct engine_backfill_slot *b,
+                               int64_t *run_id, bool *created,
+                               struct weir_err *err)
+{
+    struct spec sp = {.dag_id = d->id,
+                      .params = b->params,
+                      .reason = b->reason,
+                      .logical_time = b->logical_time,
+                      .backfill_id = b->backfill_id,
+                      .backfill_key = b->trigger_key};
+
+    return insert_run(e, c, d, &sp, l->version_id, l->running, run_id, created,
+                      err);
 }
 
 int engine_run_create(struct engine *e, const struct engine_trigger *t,
@@ -433,7 +481,7 @@ static int expire_one(struct engine *e, struct store_conn *c, int64_t id,
 {
     struct store_attempt a = {0};
     char msg[120];
-    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false, NULL};
+    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false, NULL, false};
     int rc = store_tx_begin(c, err);
 
     snprintf(msg, sizeof(msg),

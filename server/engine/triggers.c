@@ -57,6 +57,12 @@ static int trigger_json(struct store_conn *c, const struct dag *d,
     cJSON_AddStringToObject(o, "id", t->key);
     cJSON_AddStringToObject(o, "kind", dag_trigger_kind_name(t->kind));
     cJSON_AddStringToObject(o, "target", t->target);
+    if (t->kind == DAG_TRIG_AFTER || t->kind == DAG_TRIG_DATA) {
+        if (t->kind == DAG_TRIG_AFTER)
+            cJSON_AddStringToObject(o, "after_state",
+                                    dag_after_state_name(t->after_state));
+        add_time_or_null(o, "when", t->when);
+    }
     cJSON_AddStringToObject(o, "state",
                             held                   ? held
                             : st.cooldown_until[0] ? "cooldown"

@@ -12,10 +12,17 @@
  *   event, every CHORE_FILES_RESCAN_MS anyway, every CHORE_FILES_POLL_MS
  *   where folders cannot be watched;
  * - event retention: the scheduler loop, CHORE_EVENTS_PRUNE_FIRST_MS after
- *   the start, then every CHORE_EVENTS_PRUNE_EVERY_MS;
+ *   the start, then every CHORE_EVENTS_PRUNE_EVERY_MS (with it, the
+ *   expired step cache entries: engine/cache.h);
  * - lease expiry: thread "weir-leases", at the next lease deadline and at
  *   least every lease TTL, CHORE_LEASES_RETRY_MS after a database failure;
  * - webhook notifications: thread "weir-notify", every CHORE_NOTIFY_MS;
+ * - backfills (their next runs): thread "weir-backfill", every
+ *   CHORE_BACKFILL_MS, CHORE_BACKFILL_RETRY_MS after a failed pass;
+ * - run timeouts and deadlines: thread "weir-deadline", at the next
+ *   timeout or deadline but at least every CHORE_DEADLINE_MS (a run
+ *   created meanwhile may be due sooner), CHORE_DEADLINE_RETRY_MS after a
+ *   database failure;
  * - the connection watchdog: thread "weir-http-guard", every
  *   HTTP_GUARD_TICK_MS (http/guard.h);
  * - metric retention: the ingest request that notices it is due, at most
@@ -38,5 +45,9 @@
 #define CHORE_EVENTS_PRUNE_EVERY_MS 60000 /* between two event prunes */
 #define CHORE_LEASES_RETRY_MS       1000  /* after a database failure */
 #define CHORE_NOTIFY_MS             1000  /* between two notification passes */
+#define CHORE_BACKFILL_MS           500   /* between two backfill passes */
+#define CHORE_BACKFILL_RETRY_MS     2000  /* after a failed backfill pass */
+#define CHORE_DEADLINE_MS           1000  /* longest wait between two passes */
+#define CHORE_DEADLINE_RETRY_MS     1000  /* after a database failure */
 
 #endif

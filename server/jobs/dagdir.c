@@ -240,7 +240,9 @@ static int record_version(struct dagdir *dd, struct store_conn *c,
     int rc = engine_dag_record(dd->cache, c, relpath, dag, &res, err);
 
     if (rc == WEIR_ECONFLICT)
-        dag_diags_add(diags, (struct dag_pos){1, 1}, "%s", err->msg);
+        dag_diags_add(diags,
+                      res.pos.line > 0 ? res.pos : (struct dag_pos){1, 1}, "%s",
+                      err->msg);
     if (rc < 0)
         return rc == WEIR_ECONFLICT ? WEIR_EINVAL : rc;
     claim_set(dd, res.dag->id, relpath);

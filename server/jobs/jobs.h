@@ -8,13 +8,15 @@
  * - jobs/scheduler.h: the scheduler loop (cron, catch-up, the folder
  *   watch, file triggers, the event prune);
  * - jobs/reaper.h: lease expiry;
- * - jobs/notify.h: webhook notifications.
+ * - jobs/notify.h: webhook notifications;
+ * - jobs/deadline.h: run timeouts and deadlines.
  */
 #ifndef WEIR_JOBS_H
 #define WEIR_JOBS_H
 
 #include "jobs/chores.h"    /* IWYU pragma: export */
 #include "jobs/dagdir.h"    /* IWYU pragma: export */
+#include "jobs/deadline.h"  /* IWYU pragma: export */
 #include "jobs/notify.h"    /* IWYU pragma: export */
 #include "jobs/reaper.h"    /* IWYU pragma: export */
 #include "jobs/scheduler.h" /* IWYU pragma: export */

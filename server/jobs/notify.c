@@ -64,6 +64,16 @@ static bool public_url_get(char *buf)
     return buf[0] != '\0';
 }
 
+bool notify_public_url(char *buf, size_t len)
+{
+    char url[NOTIFY_URL_MAX];
+
+    if (!public_url_get(url) || len == 0)
+        return false;
+    snprintf(buf, len, "%s", url);
+    return true;
+}
+
 /* The POST body for finished run r (an element of store_notify_finished),
  * whose link starts with base. */
 static char *body_of(const cJSON *r, const char *base)
@@ -83,6 +93,8 @@ static char *body_of(const cJSON *r, const char *base)
                           cJSON_Duplicate(cJSON_GetObjectItem(r, "state"), 1));
     cJSON_AddItemToObject(o, "reason",
                           cJSON_Duplicate(cJSON_GetObjectItem(r, "reason"), 1));
+    cJSON_AddItemToObject(o, "error",
+                          cJSON_Duplicate(cJSON_GetObjectItem(r, "error"), 1));
     cJSON_AddItemToObject(
         o, "failed_steps",
         cJSON_Duplicate(cJSON_GetObjectItem(r, "failed_steps"), 1));

@@ -12,10 +12,11 @@
  * shared HTTP client, common/httpc.h (5 s timeout each). A 2xx answer
  * delivers it; anything else is tried again after 2, 4, 8, ... seconds
  * (at most 5 minutes), up to NOTIFY_TRIES times. The body is {run_id, dag,
- * state, reason, failed_steps, finished_at, link}; link opens the run in the
- * dashboard: the server's public URL (--public-url, by default its own listen
- * address) + "/#/runs/ID". Runs are queued only once that URL is known.
- * The receiver's answer body is read and discarded; its status is
+ * state, reason, error, failed_steps, finished_at, link} (error: why the
+ * engine ended the run, such as "run timeout 2h", else null); link opens the
+ * run in the dashboard: the server's public URL (--public-url, by default its
+ * own listen address) + "/#/runs/ID". Runs are queued only once that URL is
+ * known. The receiver's answer body is read and discarded; its status is
  * logged. A run retried and finished again is notified again.
  */
 #ifndef WEIR_NOTIFY_H
@@ -32,6 +33,10 @@ struct notify;
  * thread; until the first call no run is queued for notification.
  */
 void notify_set_public_url(const char *url);
+
+/* Copy that URL into buf (len bytes, cut to fit); false while it is not
+ * known yet. Any thread. */
+bool notify_public_url(char *buf, size_t len);
 
 /* Start the thread over e (borrowed). Returns 0 with *out, or
  * WEIR_EINTERNAL / WEIR_ENOMEM. */

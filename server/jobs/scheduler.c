@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "cron.h"
+#include "engine/cache.h"
 #include "engine/events.h"
 #include "engine/fire.h"
 #include "jobs/chores.h"
@@ -706,6 +707,8 @@ static void prune_work_cb(uv_work_t *req)
 
     s->pruned = 0;
     s->prune_rc = events_prune(s->e->store, &s->pruned, &s->prune_err);
+    if (s->prune_rc == 0)
+        cache_prune_logged(s->e->store);
 }
 
 static void prune_after_cb(uv_work_t *req, int status)

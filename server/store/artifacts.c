@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store/after.h"
 #include "store/artifacts.h"
 #include "store/query.h"
 #include "store/read.h"
@@ -551,7 +552,7 @@ static const char lineage_sql[] =
     " 'key', r.trigger_key, 'payload', r.trigger_payload), 'reason',"
     " r.reason, 'created_at', weir_iso(r.created_at), 'retry_count',"
     " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'param_changes',"
-    " r.param_changes, 'steps',"
+    " r.param_changes, " STORE_UPSTREAM_JSON ", 'steps',"
     " (SELECT coalesce(jsonb_agg(" LINEAGE_TASK_JSON " ORDER BY t.id), '[]')"
     " FROM tasks t LEFT JOIN LATERAL (SELECT * FROM attempts y WHERE"
     " y.task_id = t.id AND y.state = 'success' ORDER BY y.try DESC LIMIT 1)"

@@ -211,15 +211,15 @@ int store_dag_lock(struct store_conn *c, const char *id,
     PQclear(r);
     r = NULL;
     rc = store_query(c,
-                     /* a canceled run holds its slot while a step of
-                      * it still runs (until it is reported or its lease
-                      * expires) */
+                     /* a canceled run (or one its run_timeout failed)
+                      * holds its slot while a step of it still runs
+                      * (until it is reported or its lease expires) */
                      "SELECT (SELECT count(*) FROM runs WHERE dag_id = $1"
                      " AND state = 'running') + (SELECT count(DISTINCT"
                      " t.run_id) FROM attempts a JOIN tasks t ON t.id ="
                      " a.task_id JOIN runs r ON r.id = t.run_id WHERE"
-                     " a.state = 'running' AND r.dag_id = $1 AND r.state ="
-                     " 'canceled')",
+                     " a.state = 'running' AND r.dag_id = $1 AND r.state IN"
+                     " ('canceled', 'failed'))",
                      1, params, &r, err);
     if (rc < 0)
         return rc;

@@ -15,7 +15,8 @@
 
 /*
  * Up to limit runs that finished after the cursor, oldest first, as a new
- * array *out of {id, dag, version, state, reason, finished_at (RFC 3339),
+ * array *out of {id, dag, version, state, reason, error (why the engine
+ * ended it, or null), finished_at (RFC 3339),
  * end (exact text, for the cursor), failed_steps: [...]}.
  */
 WEIR_MUSTCHECK int store_notify_finished(struct store_conn *c, int limit,

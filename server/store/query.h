@@ -21,6 +21,7 @@
 #define STORE_LOCK_CLASS   2003134834 /* "weir" as a 32-bit number */
 #define STORE_LOCK_MIGRATE 1          /* applying migrations */
 #define STORE_LOCK_TOKENS  2          /* creating the first admin token */
+#define STORE_LOCK_FOLLOWS 16 /* after-trigger cycle check and its sync */
 
 /*
  * Run one statement with text parameters (params[i] NULL is SQL NULL).

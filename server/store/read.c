@@ -14,7 +14,15 @@
 #include <string.h>
 
 #include "dag.h"
+#include "store/after.h"
 #include "store/query.h"
+
+/* A run's timeout and deadline (migration 0015), and why the engine
+ * ended it. */
+#define RUN_DEADLINE_JSON                                                      \
+    "jsonb_build_object('timeout_at', weir_iso(r.timeout_at), 'deadline_at',"  \
+    " weir_iso(r.deadline_at), 'late', r.late, 'late_at',"                     \
+    " weir_iso(r.late_at), 'error', r.error)"
 
 /* A run as JSON; times through weir_iso() of the schema. */
 #define RUN_JSON                                                               \
@@ -27,14 +35,25 @@
     " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"           \
     " 'finished_at', weir_iso(r.finished_at), 'retry_count',"                  \
     " r.retry_count, 'retried_at', weir_iso(r.retried_at), 'canceled_by',"     \
-    " r.canceled_by, 'param_changes', r.param_changes)"
+    " r.canceled_by, 'param_changes', r.param_changes, 'backfill_id',"         \
+    " r.backfill_id, 'no_cache', r.no_cache) || " RUN_DEADLINE_JSON
+
+/* The attempt that attempt a (la: a task's last) reused from the step
+ * cache, or SQL NULL. */
+#define CACHED_FROM_OF(COL)                                                    \
+    "(SELECT jsonb_build_object('run_id', ct.run_id, 'attempt_id', ca.id,"     \
+    " 'task', ct.id, 'step', ct.step_id, 'try', ca.try) FROM attempts ca"      \
+    " JOIN tasks ct ON ct.id = ca.task_id WHERE ca.id = " COL ")"
+#define CACHED_FROM_A  CACHED_FROM_OF("a.cached_from_attempt_id")
+#define CACHED_FROM_LA CACHED_FROM_OF("la.cached_from_attempt_id")
 
 /* The attempts of task t as a JSON array. */
 #define ATTEMPTS_JSON                                                          \
     "(SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'try', a.try,"  \
     " 'state', a.state, 'exit_code', a.exit_code, 'worker', w.name,"           \
     " 'error', a.error, 'outputs', a.outputs, 'inputs_from', a.inputs_from,"   \
-    " 'log_capped', a.log_capped, 'started_at',"                               \
+    " 'log_capped', a.log_capped, 'cached_from', " CACHED_FROM_A               \
+    ", 'started_at',"                                                          \
     " weir_iso(a.started_at), 'finished_at', weir_iso(a.finished_at))"         \
     " ORDER BY a.try), '[]') FROM attempts a LEFT JOIN workers w"              \
     " ON w.id = a.worker_id WHERE a.task_id = t.id)"
@@ -51,7 +70,9 @@
     " 'decided_by', t.decided_by, 'decided_at', weir_iso(t.decided_at),"       \
     " 'decision_comment', t.decision_comment, 'approval_message',"             \
     " t.approval_message, 'hook', CASE WHEN t.step_id IN ($2, $3)"             \
-    " THEN t.step_id END, "                                                    \
+    " THEN t.step_id END, 'cached_from', (SELECT " CACHED_FROM_LA              \
+    " FROM attempts la WHERE la.task_id = t.id AND t.state = 'success'"        \
+    " ORDER BY la.try DESC LIMIT 1), "                                         \
     "'attempts', " ATTEMPTS_JSON                                               \
     ") ORDER BY t.id), '[]') FROM tasks t WHERE t.run_id = r.id)"
 
@@ -76,19 +97,21 @@
 /* The SQL of store_run_detail(). */
 static const char run_detail_sql[] =
     "SELECT " RUN_JSON " || jsonb_build_object('tasks', " TASKS_JSON
-    ", " CONSUMED_JSON ", " MAPS_JSON ") FROM runs r WHERE r.id = $1";
+    ", " CONSUMED_JSON ", " MAPS_JSON ", " STORE_UPSTREAM_JSON
+    ") FROM runs r WHERE r.id = $1";
 
 int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                     cJSON **out, struct weir_err *err)
 {
     char cur[WEIR_I64_LEN], lim[WEIR_I64_LEN], since[WEIR_I64_LEN];
-    const char *params[7] = {f->dag_id,
+    const char *params[8] = {f->dag_id,
                              f->state,
                              cur,
                              lim,
                              f->environment,
                              f->trigger,
-                             f->since > 0 ? since : NULL};
+                             f->since > 0 ? since : NULL,
+                             f->late};
 
     WEIR_I64(cur, f->cursor);
     WEIR_I64(lim, f->limit);
@@ -105,8 +128,9 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
         " AND ($5::text IS NULL OR r.environment = $5)"
         " AND ($6::text IS NULL OR r.trigger_kind = $6)"
         " AND ($7::bigint IS NULL OR r.created_at >= to_timestamp($7))"
+        " AND ($8::boolean IS NULL OR r.late = $8)"
         " ORDER BY r.id DESC LIMIT $4) s",
-        7, params, out, err);
+        8, params, out, err);
 }
 
 int store_run_detail_text(struct store_conn *c, int64_t id, char **out,
@@ -177,8 +201,9 @@ int store_logs_read(struct store_conn *c, int64_t id, int64_t after, int limit,
 
 static const char grid_sql[] =
     "SELECT coalesce(jsonb_agg(j ORDER BY id DESC), '[]') FROM (SELECT r.id,"
-    " jsonb_build_object('id', r.id, 'state', r.state, 'created_at',"
-    " weir_iso(r.created_at), 'started_at', weir_iso(r.started_at),"
+    " jsonb_build_object('id', r.id, 'state', r.state, 'late', r.late,"
+    " 'created_at', weir_iso(r.created_at), 'started_at',"
+    " weir_iso(r.started_at),"
     " 'finished_at', weir_iso(r.finished_at), 'tasks', (SELECT"
     " coalesce(jsonb_object_agg(g.step_id, jsonb_build_object('state', g.st,"
     " 'cells', g.n)), '{}') FROM (SELECT t.step_id, count(*) AS n,"

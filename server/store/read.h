@@ -31,6 +31,7 @@ struct store_runs_filter {
     const char *state;       /* in one state */
     const char *environment; /* in one environment */
     const char *trigger;     /* started by one trigger kind ("manual") */
+    const char *late;        /* "true" or "false": late or not; NULL both */
     int64_t since;           /* created at or after (s since the epoch) */
     int64_t cursor;          /* ids below it (0: from the newest) */
     int limit;               /* at most that many */

@@ -48,31 +48,27 @@ int store_run_by_key(struct store_conn *c, const char *dag_id, const char *key,
 int store_run_insert(struct store_conn *c, const struct store_run_new *n,
                      int64_t *id, struct weir_err *err)
 {
-    char version[WEIR_I64_LEN], prio[WEIR_I64_LEN];
-    const char *params[11] = {n->dag_id,
-                              version,
-                              run_state_name(n->state),
-                              n->params,
-                              n->environment,
-                              n->trigger_kind,
-                              n->trigger_key,
-                              n->payload,
-                              n->idempotency_key,
-                              n->reason,
-                              prio};
+    char version[WEIR_I64_LEN], prio[WEIR_I64_LEN], lt[WEIR_I64_LEN];
+    const char *params[12] = {
+        n->dag_id,      version,        run_state_name(n->state),
+        n->params,      n->environment, n->trigger_kind,
+        n->trigger_key, n->payload,     n->idempotency_key,
+        n->reason,      prio,           n->logical_time ? lt : NULL};
     PGresult *r = NULL;
     int rc;
 
     WEIR_I64(version, n->version_id);
     WEIR_I64(prio, n->priority);
+    WEIR_I64(lt, n->logical_time);
     rc = store_query(c,
                      "INSERT INTO runs (dag_id, dag_version_id, state, params,"
                      " environment, trigger_kind, trigger_key,"
                      " trigger_payload, idempotency_key, reason, priority,"
-                     " started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
-                     " $9, $10, $11, CASE WHEN $3 = 'running' THEN now()"
-                     " END) RETURNING id",
-                     11, params, &r, err);
+                     " started_at, logical_time) VALUES ($1, $2, $3, $4, $5,"
+                     " $6, $7, $8, $9, $10, $11, CASE WHEN $3 = 'running'"
+                     " THEN now() END, to_timestamp($12::bigint))"
+                     " RETURNING id",
+                     12, params, &r, err);
     if (rc < 0)
         return rc;
     *id = store_val_i64(r, 0, 0);
@@ -88,7 +84,8 @@ int store_sched_run_insert(struct store_conn *c, const struct store_run_new *n,
                            struct weir_err *err)
 {
     char version[WEIR_I64_LEN], prio[WEIR_I64_LEN], lt[WEIR_I64_LEN];
-    const char *params[11] = {n->dag_id,
+    char bf[WEIR_I64_LEN];
+    const char *params[12] = {n->dag_id,
                               version,
                               n->params,
                               n->environment,
@@ -98,23 +95,25 @@ int store_sched_run_insert(struct store_conn *c, const struct store_run_new *n,
                               n->reason,
                               prio,
                               logical_time ? lt : NULL,
-                              run_state_name(n->state)};
+                              run_state_name(n->state),
+                              n->backfill_id ? bf : NULL};
     PGresult *r = NULL;
     int rc;
 
     WEIR_I64(version, n->version_id);
     WEIR_I64(prio, n->priority);
     WEIR_I64(lt, logical_time);
+    WEIR_I64(bf, n->backfill_id);
     rc = store_query(c,
                      "INSERT INTO runs (dag_id, dag_version_id, params,"
                      " environment, trigger_kind, trigger_key,"
                      " trigger_payload, reason, priority, logical_time, state,"
-                     " started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-                     " to_timestamp($10::bigint), $11,"
-                     " CASE WHEN $11 = 'running' THEN now() END)"
+                     " started_at, backfill_id) VALUES ($1, $2, $3, $4, $5,"
+                     " $6, $7, $8, $9, to_timestamp($10::bigint), $11,"
+                     " CASE WHEN $11 = 'running' THEN now() END, $12)"
                      " ON CONFLICT (dag_id, trigger_key, logical_time)"
                      " WHERE logical_time IS NOT NULL DO NOTHING RETURNING id",
-                     11, params, &r, err);
+                     12, params, &r, err);
     if (rc < 0)
         return rc;
     *inserted = PQntuples(r) > 0;

@@ -54,6 +54,9 @@ struct store_run_new {
     const char *idempotency_key; /* or NULL */
     const char *reason;          /* for people, or NULL */
     int priority;                /* 0 low .. 3 critical */
+    int64_t logical_time;        /* store_run_insert(): Unix seconds, or 0
+                                    for none */
+    int64_t backfill_id;         /* the backfill it belongs to, or 0 */
 };
 
 /* Free what r holds and zero it; the struct itself is the caller's. */

@@ -34,11 +34,11 @@ int store_trig_guard(struct store_conn *c, const char *dag_id, const char *key,
         " > clock_timestamp(), false),"
         " weir_iso(l.last + $4::bigint * interval '1 ms'),"
         " (SELECT count(*) FROM runs WHERE dag_id = $1"
-        " AND trigger_kind <> 'manual' AND created_at >="
+        " AND trigger_kind NOT IN ('manual', 'backfill') AND created_at >="
         " (date_trunc('day', clock_timestamp() AT TIME ZONE $5)"
         " AT TIME ZONE $5))"
         " FROM (SELECT max(created_at) AS last FROM runs WHERE dag_id = $1"
-        " AND trigger_kind <> 'manual') l",
+        " AND trigger_kind NOT IN ('manual', 'backfill')) l",
         5, params, &r, err);
     if (rc < 0)
         return rc;
@@ -197,7 +197,7 @@ int store_trig_state(struct store_conn *c, const char *dag_id, const char *key,
         " + $3::bigint * interval '1 ms' > clock_timestamp() THEN "
         "weir_iso(max(created_at) + $3::bigint"
         " * interval '1 ms') END FROM runs WHERE dag_id = $1"
-        " AND trigger_kind <> 'manual'),"
+        " AND trigger_kind NOT IN ('manual', 'backfill')),"
         " (SELECT armed FROM metric_trigger_state WHERE dag_id = $1"
         " AND trigger_key = $2),"
         " (SELECT coalesce(jsonb_agg(jsonb_build_object('at', weir_iso(at),"

@@ -159,7 +159,23 @@ check(val_hash != task(run2, "ingest")["outputs"]["data.hash"],
 
 # 4. promotion rules, with a second version
 r3 = trigger({})
-check(wait_done(r3)["state"] == "success", "third run")
+run3 = wait_done(r3)
+check(run3["state"] == "success", "third run")
+# the same dataset as the first run: every train cell reused its model
+cells1 = {t["cell"]: t for t in run1["tasks"] if t["step"] == "train"}
+cells3 = [t for t in run3["tasks"] if t["step"] == "train"]
+check(len(cells3) == 6 and all(
+    (t.get("cached_from") or {}).get("attempt_id")
+    == cells1[t["cell"]]["attempts"][-1]["id"]
+    and t["outputs"] == cells1[t["cell"]]["outputs"] for t in cells3),
+    "an unchanged dataset does not retrain: %s"
+    % [t.get("cached_from") for t in cells3])
+# the retried run of section 3 trained on the rows left once the bad ones
+# were quarantined: the first run's rows, so its models too
+check(all((t.get("cached_from") or {}).get("run_id") == r1
+          for t in run2["tasks"] if t["step"] == "train"),
+      "the quarantined run reused the models of the same rows: %s"
+      % [t.get("cached_from") for t in run2["tasks"] if t["step"] == "train"])
 name = "/api/v1/artifacts/cancer-classifier/versions/"
 
 

@@ -98,7 +98,7 @@ static void test_unknown_keys(void **state)
          {{2, 3,
            "unknown key \"colour\" in defaults (expected one of: retries, "
            "retry_delay, retry_backoff, max_retry_delay, timeout, queue, "
-           "trigger_rule)"}}},
+           "trigger_rule, cache)"}}},
         {"triggers:\n  - cron: \"@daily\"\n    threshold: 3\n" STEP,
          {{3, 5, "\"threshold\" is not a key of a cron trigger"}}},
         {"triggers:\n  - event: e\n    wehn: x\n" STEP,
@@ -494,8 +494,8 @@ static void test_triggers_hooks_envs(void **state)
     static const struct kase cases[] = {
         {"triggers:\n  - priority: high\n" STEP,
          {{2, 5,
-           "a trigger needs one of \"cron\", \"event\", \"metric\", \"file\" "
-           "or \"webhook\""}}},
+           "a trigger needs one of \"cron\", \"event\", \"metric\", \"file\", "
+           "\"webhook\", \"after\" or \"data\""}}},
         {"triggers:\n  - cron: \"@daily\"\n    event: e\n" STEP,
          {{3, 5,
            "a trigger has one kind, but this one has \"cron\" and "
