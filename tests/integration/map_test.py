@@ -176,6 +176,15 @@ def test_unknown_then_known():
           "after: 2 cells: %s %s" % (r["state"], r.get("maps")))
 
 
+def test_run_timeout():
+    r = done(trigger("map-timeout", {}), 30)
+    check(r["state"] == "failed" and states(r, "list") == ["failed"] and
+          states(r, "each") == ["canceled"] and
+          "run timeout" in (tasks(r, "each")[0].get("error") or ""),
+          "a run timeout before the list is read cancels the placeholder: "
+          "%s %s %s" % (r["state"], states(r, "list"), tasks(r, "each")))
+
+
 def test_retry():
     mark = os.path.join(DATA, "mark")
     r = go({"fail_on": "b", "list": '["a", "b", "c"]', "mark": mark})
@@ -224,7 +233,8 @@ def test_retry():
 
 ALL = [test_three_cells, test_matrix_form, test_empty_list,
                        test_too_many, test_not_a_list, test_limit_exact,
-                       test_unknown_then_known, test_retry]
+                       test_unknown_then_known, test_run_timeout,
+                       test_retry]
 
 
 def restart_before():
