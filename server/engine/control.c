@@ -30,8 +30,9 @@
 
 /* ---- transactions ---- */
 
-static int tx_open(struct engine *e, int64_t run_id, struct store_conn **c,
-                   struct run_ctx *x, struct weir_err *err)
+static int tx_open_as(struct engine *e, int64_t run_id, bool settled,
+                      struct store_conn **c, struct run_ctx *x,
+                      struct weir_err *err)
 {
     int rc = store_conn_get(e->store, c, err);
 
@@ -39,8 +40,15 @@ static int tx_open(struct engine *e, int64_t run_id, struct store_conn **c,
     if (rc == 0)
         rc = store_tx_begin(*c, err);
     if (rc == 0)
-        rc = ctx_load(e, *c, run_id, true, x, err);
+        rc = settled ? ctx_load_settled(e, *c, run_id, x, err)
+                     : ctx_load(e, *c, run_id, true, x, err);
     return rc;
+}
+
+static int tx_open(struct engine *e, int64_t run_id, struct store_conn **c,
+                   struct run_ctx *x, struct weir_err *err)
+{
+    return tx_open_as(e, run_id, false, c, x, err);
 }
 
 /* Commit when rc is 0, give the connection back (rolling back
@@ -131,7 +139,10 @@ int engine_run_cancel(struct engine *e, int64_t run_id, const char *by,
     struct run_ctx x;
     cJSON *o = cJSON_CreateObject();
     cJSON *canceled = cJSON_AddArrayToObject(o, "canceled");
-    int rc = tx_open(e, run_id, &c, &x, err);
+    /* settled: a claim in flight would otherwise turn a task read as
+     * queued into running under the cancel, whose guarded write then
+     * failed ("a task changed state meanwhile") and left the run going */
+    int rc = tx_open_as(e, run_id, true, &c, &x, err);
 
     if (rc == 0 && canceled == NULL)
         rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");

@@ -151,7 +151,7 @@ static int timeout_one(struct engine *e, struct store_conn *c, int64_t id,
     int rc;
 
     memset(&x, 0, sizeof(x));
-    rc = ctx_load(e, c, id, true, &x, err);
+    rc = ctx_load_settled(e, c, id, &x, err);
     if (rc == 0)
         rc = store_deadline_row(c, id, &row, err);
     if (rc < 0 || !row.timeout_due)
@@ -241,7 +241,7 @@ static int missed_one(struct engine *e, struct store_conn *c, int64_t id,
     int rc;
 
     memset(&x, 0, sizeof(x));
-    rc = ctx_load(e, c, id, true, &x, err);
+    rc = ctx_load_settled(e, c, id, &x, err);
     *marked = false;
     if (rc == 0)
         rc = store_deadline_row(c, id, &row, err);

@@ -185,15 +185,14 @@ int ctx_open(struct engine *e, struct store_conn *c, int64_t run_id, bool lock,
     return ctx_alloc(e, c, x, err);
 }
 
-int ctx_load(struct engine *e, struct store_conn *c, int64_t run_id, bool lock,
-             struct run_ctx *x, struct weir_err *err)
+/* Every task of x's run, in its place; x was opened by ctx_open(). */
+static int ctx_load_tasks(struct store_conn *c, struct run_ctx *x,
+                          struct weir_err *err)
 {
     struct store_task *v = NULL;
     size_t m = 0;
-    int rc = ctx_open(e, c, run_id, lock, x, err);
+    int rc = store_run_tasks(c, x->run.id, &v, &m, err);
 
-    if (rc == 0)
-        rc = store_run_tasks(c, run_id, &v, &m, err);
     if (rc < 0)
         return rc;
     if (m != x->live) {
@@ -206,6 +205,24 @@ int ctx_load(struct engine *e, struct store_conn *c, int64_t run_id, bool lock,
             rc = mismatch(x, err);
     x->full = rc == 0;
     return rc;
+}
+
+int ctx_load(struct engine *e, struct store_conn *c, int64_t run_id, bool lock,
+             struct run_ctx *x, struct weir_err *err)
+{
+    int rc = ctx_open(e, c, run_id, lock, x, err);
+
+    return rc < 0 ? rc : ctx_load_tasks(c, x, err);
+}
+
+int ctx_load_settled(struct engine *e, struct store_conn *c, int64_t run_id,
+                     struct run_ctx *x, struct weir_err *err)
+{
+    int rc = ctx_open(e, c, run_id, true, x, err);
+
+    if (rc == 0)
+        rc = store_run_tasks_lock_open(c, run_id, err);
+    return rc < 0 ? rc : ctx_load_tasks(c, x, err);
 }
 
 /* Note a failed load on demand: whatever asked for it must fail too. */

@@ -108,6 +108,17 @@ WEIR_MUSTCHECK int ctx_load(struct engine *e, struct store_conn *c,
                             int64_t run_id, bool lock, struct run_ctx *x,
                             struct weir_err *err);
 
+/*
+ * ctx_load() with the run row locked and then the rows of its unfinished
+ * tasks: a claim in flight (which locks task rows, never the run's) is
+ * waited for, and later claims skip them, so the states read stay until
+ * the commit. For transitions that end tasks a worker may be claiming:
+ * cancel and the run timeout.
+ */
+WEIR_MUSTCHECK int ctx_load_settled(struct engine *e, struct store_conn *c,
+                                    int64_t run_id, struct run_ctx *x,
+                                    struct weir_err *err);
+
 /* Open run_id without its tasks (its row locked when lock is set). */
 WEIR_MUSTCHECK int ctx_open(struct engine *e, struct store_conn *c,
                             int64_t run_id, bool lock, struct run_ctx *x,

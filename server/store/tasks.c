@@ -127,6 +127,20 @@ int store_run_tasks(struct store_conn *c, int64_t run_id,
     return rc;
 }
 
+int store_run_tasks_lock_open(struct store_conn *c, int64_t run_id,
+                              struct weir_err *err)
+{
+    char idb[WEIR_I64_LEN];
+    const char *params[1] = {idb};
+
+    WEIR_I64(idb, run_id);
+    return store_cmd(c,
+                     "SELECT id FROM tasks WHERE run_id = $1 AND state NOT IN"
+                     " ('success', 'failed', 'skipped', 'upstream_failed',"
+                     " 'canceled') ORDER BY id FOR UPDATE",
+                     1, params, err);
+}
+
 int store_run_tasks_some(struct store_conn *c, int64_t run_id,
                          const int64_t *ids, size_t n_ids,
                          const char *const *steps, size_t n_steps,

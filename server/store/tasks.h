@@ -71,6 +71,12 @@ WEIR_MUSTCHECK int store_tasks_insert(struct store_conn *c, int64_t run_id,
 WEIR_MUSTCHECK int store_tasks_analyze(struct store_conn *c,
                                        struct weir_err *err);
 
+/* Lock the rows of run id's unfinished tasks (FOR UPDATE, in id order),
+ * waiting for the claims that hold some of them. */
+WEIR_MUSTCHECK int store_run_tasks_lock_open(struct store_conn *c,
+                                             int64_t run_id,
+                                             struct weir_err *err);
+
 /* Every task of run id, in id order, as a new array. */
 WEIR_MUSTCHECK int store_run_tasks(struct store_conn *c, int64_t run_id,
                                    struct store_task **out, size_t *n,

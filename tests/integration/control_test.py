@@ -331,6 +331,45 @@ def test_metrics():
         w.complete(a, 0)
 
 
+def test_cancel_races_lease():
+    """A cancel that meets claims of the same run's tasks cancels the run
+    (its transaction waits for the claims' rows): never a 409 for a run
+    that was running."""
+    import threading
+    runs = [trigger("ctl-race") for _ in range(12)]
+    stop = threading.Event()
+    got = []
+
+    def lease_loop(name):
+        w = weirtest.Worker(name, ["ctl-race"], 64, {"zone": "test"})
+        n = 0
+        while not stop.is_set():
+            n += len(w.lease(1, 0))
+        got.append(n)
+
+    threads = [threading.Thread(target=lease_loop, args=("w-race%d" % i,))
+               for i in range(3)]
+    for t in threads:
+        t.start()
+    codes = []
+    try:
+        for rid in runs:
+            code, b = post("/api/v1/runs/%d/cancel" % rid)
+            codes.append((rid, code, b.get("state") if code == 200 else b))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    leased[0] += sum(got)
+    check(sum(got) > 0, "the workers leased nothing: no race was tried")
+    bad = [c for c in codes if c[1] != 200 or c[2] != "canceled"]
+    check(not bad, "cancels racing claims: %s" % bad)
+    for rid in runs:
+        left = [t for t in run(rid)["tasks"] if t["state"] != "canceled"]
+        check(run(rid)["state"] == "canceled" and not left,
+              "run %d after cancel: %s" % (rid, left[:3]))
+
+
 run_tests("control_test", [
     test_cancel, test_cancel_held, test_retry, test_gates, test_pause,
-    test_workers, test_metrics])
+    test_workers, test_metrics, test_cancel_races_lease])
