@@ -38,6 +38,9 @@ int cmd_artifact(int argc, char **argv);
 int cmd_lineage(int argc, char **argv);
 int cmd_workers(int argc, char **argv);
 
+/* `weir run`: a line per mapped step of run, with its cells (cmd_map.c). */
+void cli_print_maps(const cJSON *run);
+
 /* Print v as indented JSON on stdout (cmd_artifacts.c). */
 void cli_print_json(const cJSON *v);
 

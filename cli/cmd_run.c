@@ -505,6 +505,7 @@ int cmd_run(int argc, char **argv)
            prio_name(client_json_num(reply, "priority")));
     if (client_json_str(reply, "reason"))
         printf("reason: %s\n", client_json_str(reply, "reason"));
+    cli_print_maps(reply);
     cli_run_deadline_print(reply);
     printf("  %-32s %-12s %-18s %-9s %-10s %s\n", "STEP", "QUEUE", "STATE",
            "TRIES", "DURATION", "END");

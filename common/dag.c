@@ -539,8 +539,10 @@ static int parse_into(struct dag_ctx *c, const char *name, const char *text,
     c->dag->source_len = len;
     sha256_hex(text, len, c->dag->hash);
     dag_build(c, ydoc_root(doc), name);
-    if (!c->nomem && c->n_found < DAG_MAX_DIAGS)
+    if (!c->nomem && c->n_found < DAG_MAX_DIAGS) {
         dag_check(c);
+        dag_check_maps(c);
+    }
     ydoc_free(doc);
     return c->nomem ? WEIR_ENOMEM : 0;
 }

@@ -27,6 +27,7 @@
 #define DAG_MAX_NODES      100000        /* YAML nodes, aliases expanded */
 #define DAG_MAX_STEPS      2000          /* steps in one DAG */
 #define DAG_MAX_CELLS      1000          /* cells of one matrix */
+#define DAG_MAX_MAP_CELLS  10000         /* cells a map makes at run time */
 #define DAG_MAX_DIAGS      100           /* diagnostics kept per file */
 #define DAG_ID_MAX         64            /* bytes in a DAG or step id */
 #define DAG_CACHE_TTL_MS   (7LL * 24 * 3600 * 1000) /* default cache ttl */
@@ -100,7 +101,8 @@ struct dag_env {
 /* One axis of a matrix: a name and its values (scalars). */
 struct dag_axis {
     char *name;         /* as used in matrix.<name> */
-    cJSON *values;      /* a JSON array of strings, numbers or bools */
+    cJSON *values;      /* a JSON array of strings, numbers or bools; NULL
+                           for an axis mapped at run time (step map_*) */
     struct dag_pos pos; /* the axis key's position */
 };
 
@@ -215,6 +217,9 @@ struct dag_step {
     size_t *upstream;        /* every transitive upstream, as indexes */
     size_t n_upstream;       /* entries in upstream */
     enum dag_hook_kind hook; /* the hook this step runs, or DAG_HOOK_NONE */
+    char *map_step;          /* mapped: the upstream giving its cells */
+    char *map_output;        /* mapped: that upstream's output (a list) */
+    struct dag_pos map_pos;  /* mapped: where the expression is */
     bool cache;              /* a success is reused (`cache:`) */
     char *cache_key;         /* `cache: {key}` template, or NULL: the
                                 default key (docs "Step caching") */
@@ -282,10 +287,14 @@ void dag_free(struct dag *dag);
 /* The step with this id, or NULL (borrowed). */
 const struct dag_step *dag_step_get(const struct dag *dag, const char *id);
 
+/* Whether step's cells come from an upstream's output at run time (then
+ * its one axis has no values and n_cells is 1, its placeholder task). */
+bool dag_step_mapped(const struct dag_step *step);
+
 /*
- * Cell `cell` (0 <= cell < step->n_cells) of a matrix step as a new JSON
- * object {axis: value, ...}; the first axis varies slowest. NULL when out of
- * memory. The caller frees it with cJSON_Delete().
+ * Cell `cell` (0 <= cell < step->n_cells) of a matrix step (not mapped) as a
+ * new JSON object {axis: value, ...}; the first axis varies slowest. NULL when
+ * out of memory. The caller frees it with cJSON_Delete().
  */
 cJSON *dag_step_cell(const struct dag_step *step, size_t cell);
 

@@ -218,4 +218,18 @@ void dag_check_after_ref(struct dag_ctx *c, const struct dag_ref *r);
 /* the cross-checks (dag_check.c) */
 void dag_check(struct dag_ctx *c);
 
+/*
+ * Mapped steps (dag_load_map.c). dag_map_is_expr() says whether v is a
+ * "${{ }}" scalar; dag_load_map() reads `map:` (key, value v) into step s
+ * of file index i; dag_load_map_matrix() reads matrix m when one of its
+ * axes is such an expression (true: m was handled, problems reported);
+ * dag_check_maps() runs after dag_check().
+ */
+bool dag_map_is_expr(const struct ynode *v);
+void dag_load_map(struct dag_ctx *c, struct dag_step *s, size_t i,
+                  const struct ynode *key, const struct ynode *v);
+bool dag_load_map_matrix(struct dag_ctx *c, struct dag_step *s, size_t i,
+                         const struct ynode *key, const struct ynode *m);
+void dag_check_maps(struct dag_ctx *c);
+
 #endif

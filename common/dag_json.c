@@ -180,13 +180,32 @@ static bool add_env(cJSON *obj, const struct dag_step *s)
     return true;
 }
 
+/* A mapped step: "matrix" {axis: "${{ steps.X.outputs.Y }}"} and "map"
+ * {axis, step, output}; the cells are known at run time only. Another
+ * step has no "map" key, and "matrix" null when it has no matrix. */
+static bool add_map(cJSON *obj, const struct dag_step *s)
+{
+    char expr[2 * DAG_ID_MAX + 256];
+    cJSON *m, *map;
+
+    if (!dag_step_mapped(s))
+        return s->n_matrix > 0 || cJSON_AddNullToObject(obj, "matrix") != NULL;
+    snprintf(expr, sizeof(expr), "${{ steps.%s.outputs.%s }}", s->map_step,
+             s->map_output);
+    m = cJSON_AddObjectToObject(obj, "matrix");
+    map = cJSON_AddObjectToObject(obj, "map");
+    return m != NULL && map != NULL && add_str(m, s->matrix[0].name, expr) &&
+           add_str(map, "axis", s->matrix[0].name) &&
+           add_str(map, "step", s->map_step) &&
+           add_str(map, "output", s->map_output);
+}
+
 static bool add_matrix(cJSON *obj, const struct dag_step *s)
 {
     cJSON *m, *cells;
 
-    if (s->n_matrix == 0)
-        return cJSON_AddNullToObject(obj, "matrix") != NULL &&
-               cJSON_AddNullToObject(obj, "cells") != NULL;
+    if (s->n_matrix == 0 || dag_step_mapped(s))
+        return add_map(obj, s) && cJSON_AddNullToObject(obj, "cells") != NULL;
     m = cJSON_AddObjectToObject(obj, "matrix");
     if (m == NULL)
         return false;
@@ -203,7 +222,7 @@ static bool add_matrix(cJSON *obj, const struct dag_step *s)
             return false;
         cJSON_AddItemToArray(cells, cell);
     }
-    return true;
+    return add_map(obj, s);
 }
 
 static bool add_step_retry(cJSON *o, const struct dag_step *s)

@@ -27,6 +27,7 @@ enum step_key {
     SK_TRIGGER_RULE,
     SK_IF,
     SK_APPROVAL,
+    SK_MAP,
     SK_CACHE,
     SK_POOL,
     SK_POOL_SLOTS,
@@ -51,6 +52,7 @@ static const char *const step_keys[SK_COUNT] = {
     "trigger_rule",
     "if",
     "approval",
+    "map",
     "cache",
     "pool",
     "pool_slots",
@@ -223,6 +225,8 @@ static void load_matrix(struct dag_ctx *c, struct step_walk *w,
         return;
     }
     dag_check_map_dups(c, n, false);
+    if (dag_load_map_matrix(c, s, w->i, w->k.key[SK_MATRIX], n))
+        return;
     s->matrix = arena_array(c, n->n, sizeof(*s->matrix));
     if (s->matrix == NULL)
         return;
@@ -326,11 +330,19 @@ static void load_action(struct dag_ctx *c, struct step_walk *w)
     else if (!v[SK_RUN] && !s->approval && approval_ok)
         dag_error(c, dag_npos(w->map),
                   "%s needs \"run\" (a command) or \"approval\"", w->label);
-    if (s->approval && v[SK_MATRIX])
-        dag_error(c, dag_npos(w->k.key[SK_MATRIX]),
-                  "an approval step cannot have a matrix");
+    if (s->approval && (v[SK_MATRIX] || v[SK_MAP]))
+        dag_error(c, dag_npos(w->k.key[v[SK_MAP] ? SK_MAP : SK_MATRIX]),
+                  "an approval step cannot have a %s",
+                  v[SK_MAP] ? "map" : "matrix");
+    else if (v[SK_MAP] && v[SK_MATRIX])
+        dag_error(c, dag_npos(w->k.key[SK_MAP]),
+                  "%s has both \"map\" and \"matrix\"; \"map\" is the "
+                  "shorthand of a matrix with one axis mapped at run time",
+                  w->label);
     else if (v[SK_MATRIX])
         load_matrix(c, w, v[SK_MATRIX]);
+    else if (v[SK_MAP])
+        dag_load_map(c, s, w->i, w->k.key[SK_MAP], v[SK_MAP]);
 }
 
 static void check_delays(struct dag_ctx *c, const struct step_walk *w)

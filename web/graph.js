@@ -43,8 +43,10 @@ export function layers(steps) {
 }
 
 // An <svg> of the steps; state(stepId) gives a state name or null, and
-// href(stepId) a link or null.
-export function graph(steps, state, href) {
+// href(stepId) a link or null. A step mapped over an upstream's output
+// shows "map: N" once mapCells(stepId) knows N (a run's "maps"), else
+// "map: ?".
+export function graph(steps, state, href, mapCells) {
   const ls = layers(steps);
   const tallest = Math.max(1, ...ls.map((l) => l.length));
   const width = ls.length * (W + GX) - GX + 20;
@@ -66,11 +68,16 @@ export function graph(steps, state, href) {
   for (const st of steps) {
     const p = at.get(st.id);
     const stt = state ? state(st.id) : null;
-    const cells = st.cells ? st.cells.length : 0;
+    const mapped = st.map ? (mapCells ? mapCells(st.id) : null) : undefined;
+    const cells = mapped !== undefined ? 1 : st.cells ? st.cells.length : 0;
     const label = st.id.length > 18 ? st.id.slice(0, 17) + '…' : st.id;
-    const sub = [cells ? `×${cells}` : '', stt ? stateWord(stt) : (st.approval ? 'approval gate' : '')]
+    const count = mapped !== undefined ? `map: ${mapped ?? '?'}` : cells ? `×${cells}` : '';
+    const sub = [count, stt ? stateWord(stt) : (st.approval ? 'approval gate' : '')]
       .filter(Boolean).join(' · ');
-    const title = s('title', {}, `${st.id}${cells ? ` (matrix, ${cells} cells)` : ''}${stt ? ': ' + stateWord(stt) : ''}`);
+    const what = mapped !== undefined
+      ? ` (mapped over steps.${st.map.step}.outputs.${st.map.output}, ${mapped ?? 'unknown number of'} cells)`
+      : cells ? ` (matrix, ${cells} cells)` : '';
+    const title = s('title', {}, `${st.id}${what}${stt ? ': ' + stateWord(stt) : ''}`);
     const g = s('g', {class: `node ${stt ? 'st-' + stt : 'st-none'}`, 'data-step': st.id,
                       transform: `translate(${p.x},${p.y})`},
                 title,

@@ -282,7 +282,8 @@ export function render(main, [id], ctx) {
       [...states.keys()].filter((k) => !(def?.steps || []).some((st) => st.id === k))), refresh) : null);
     put(gateBox, gates(run, tasks, def, ctx.canAct, refresh));
     const steps = def ? def.steps : [...states.keys()].map((k) => ({id: k, needs: []}));
-    put(graphBox, graph(steps, (st) => states.get(st) || null, null));
+    put(graphBox, graph(steps, (st) => states.get(st) || null, null,
+                        (st) => run.maps?.[st]?.cells ?? null));
     put(ganttBox, gantt(run, tasks));
     put(tasksBox, tasks.length ? tasksTable(tasks, openLogs) : note('empty', 'This run has no tasks.'));
     readLineage();

@@ -115,7 +115,7 @@ static int cancel_in_tx(struct engine *e, struct store_conn *c,
                             "run %lld already finished (%s)",
                             (long long)x->run.id, run_state_name(from));
     for (size_t i = 0; i < x->n; i++) {
-        if (task_state_terminal(x->tasks[i].state))
+        if (x->rt[i].t == NULL || task_state_terminal(x->tasks[i].state))
             continue;
         add_task_ref(canceled, x, i, x->tasks[i].state);
         ctx_set_state(x, i, TASK_CANCELED);
@@ -176,7 +176,7 @@ static void retry_mark(const struct run_ctx *x, const size_t *from, bool *reset,
 
         for (size_t m = 0; !all && m < st->n_needs; m++)
             all = step_reset[st->needs_idx[m]];
-        for (size_t k = 0; k < st->n_cells; k++) {
+        for (size_t k = 0; k < x->cells[s]; k++) {
             size_t i = x->first[s] + k;
             enum task_state ts = x->tasks[i].state;
 
@@ -200,7 +200,7 @@ static struct store_task_reset reset_row(const struct run_ctx *x, size_t i,
     for (size_t m = 0; m < st->n_needs; m++) {
         size_t u = st->needs_idx[m];
 
-        for (size_t k = 0; k < x->dag->steps[u].n_cells; k++)
+        for (size_t k = 0; k < x->cells[u]; k++)
             r.pending += reset[x->first[u] + k];
     }
     return r;
@@ -362,6 +362,8 @@ static int retry_in_tx(struct engine *e, struct store_conn *c,
     if (rc == 0)
         retry_mark(x, from ? &s : NULL, reset, step_reset);
     if (rc == 0)
+        rc = map_retry_collapse(x, reset, step_reset, err);
+    if (rc == 0)
         rc = retry_reset(c, x, reset, list, err);
     if (rc == 0 && cJSON_GetArraySize(list) == 0)
         rc = weir_err_set(err, WEIR_ECONFLICT,
@@ -481,7 +483,7 @@ static int decide_in_tx(struct engine *e, struct store_conn *c,
                           "awaiting_approval",
                           d->step, (long long)x->run.id,
                           task_state_name(x->tasks[first].state));
-    for (size_t k = 0; rc == 0 && k < x->dag->steps[s].n_cells; k++) {
+    for (size_t k = 0; rc == 0 && k < x->cells[s]; k++) {
         if (x->tasks[first + k].state != TASK_AWAITING_APPROVAL)
             continue;
         rc = d->approve ? approve_task(x, first + k, d, err)

@@ -101,7 +101,8 @@ int engine_deadline_arm(struct store_conn *c, const struct dag *d,
 static void hook_due(struct run_ctx *x)
 {
     for (size_t i = 0; i < x->n; i++)
-        if (x->dag->steps[x->rt[i].step].hook == DAG_HOOK_ON_FAILURE &&
+        if (x->rt[i].t != NULL &&
+            x->dag->steps[x->rt[i].step].hook == DAG_HOOK_ON_FAILURE &&
             x->rt[i].orig == TASK_PENDING && x->tasks[i].state == TASK_SKIPPED)
             ctx_set_state(x, i, TASK_QUEUED);
 }
@@ -120,7 +121,8 @@ static int timeout_tasks(struct run_ctx *x, const char *msg,
     for (size_t i = 0; i < x->n && rc == 0; i++) {
         enum task_state s = x->tasks[i].state;
 
-        if (task_state_terminal(s) ||
+        if (x->rt[i].t == NULL || /* room for a mapped step's cells */
+            task_state_terminal(s) ||
             x->dag->steps[x->rt[i].step].hook != DAG_HOOK_NONE)
             continue;
         free(x->rt[i].error);
@@ -209,7 +211,7 @@ static int missed_cancel(struct engine *e, struct store_conn *c,
     int rc;
 
     for (size_t i = 0; i < x->n; i++)
-        if (!task_state_terminal(x->tasks[i].state))
+        if (x->rt[i].t != NULL && !task_state_terminal(x->tasks[i].state))
             ctx_set_state(x, i, TASK_CANCELED);
     rc = ctx_flush(c, x, err);
     if (rc == 0)

@@ -76,7 +76,8 @@ const struct dag *engine_dag(struct dagcache *cache, struct store_conn *c,
 static int ctx_alloc(struct engine *e, struct store_conn *c, struct run_ctx *x,
                      struct weir_err *err)
 {
-    size_t n = 0;
+    size_t n = 0, *cap = NULL;
+    int rc;
 
     x->c = c;
     x->e = e;
@@ -86,25 +87,35 @@ static int ctx_alloc(struct engine *e, struct store_conn *c, struct run_ctx *x,
                             "the DAG version %lld of run %lld cannot be "
                             "loaded",
                             (long long)x->run.version_id, (long long)x->run.id);
-    for (size_t s = 0; s < x->dag->n_steps; s++)
-        n += x->dag->steps[s].n_cells;
+    x->cells = calloc(x->dag->n_steps + 1, sizeof(size_t));
+    cap = calloc(x->dag->n_steps + 1, sizeof(size_t));
+    if (x->cells == NULL || cap == NULL) {
+        free(cap);
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    }
+    rc = map_ctx_cells(x, cap, err);
+    for (size_t s = 0; rc == 0 && s < x->dag->n_steps; s++) {
+        n += cap[s];
+        x->live += x->cells[s];
+    }
     x->n = n;
     x->tasks = calloc(n ? n : 1, sizeof(*x->tasks));
     x->rt = calloc(n ? n : 1, sizeof(*x->rt));
     x->first = calloc(x->dag->n_steps ? x->dag->n_steps : 1, sizeof(size_t));
     x->loaded = calloc(x->dag->n_steps ? x->dag->n_steps : 1, sizeof(size_t));
-    if (x->tasks == NULL || x->rt == NULL || x->first == NULL ||
-        x->loaded == NULL)
-        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    if (rc == 0 && (x->tasks == NULL || x->rt == NULL || x->first == NULL ||
+                    x->loaded == NULL))
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     n = 0;
-    for (size_t s = 0; s < x->dag->n_steps; s++) {
+    for (size_t s = 0; rc == 0 && s < x->dag->n_steps; s++) {
         x->first[s] = n;
-        for (size_t k = 0; k < x->dag->steps[s].n_cells; k++, n++) {
+        for (size_t k = 0; k < cap[s]; k++, n++) {
             x->rt[n].step = s;
             x->rt[n].retry_ms = -1;
         }
     }
-    return 0;
+    free(cap);
+    return rc;
 }
 
 static int mismatch(const struct run_ctx *x, struct weir_err *err)
@@ -135,7 +146,7 @@ static int ctx_place(struct run_ctx *x, struct store_task *v, size_t m,
             }
             s = (size_t)(st - x->dag->steps);
         }
-        if (v[k].cell < 0 || (size_t)v[k].cell >= x->dag->steps[s].n_cells) {
+        if (v[k].cell < 0 || (size_t)v[k].cell >= x->cells[s]) {
             rc = mismatch(x, err);
             break;
         }
@@ -184,13 +195,13 @@ static int ctx_load_tasks(struct store_conn *c, struct run_ctx *x,
 
     if (rc < 0)
         return rc;
-    if (m != x->n) {
+    if (m != x->live) {
         store_tasks_free(v, m);
         return mismatch(x, err);
     }
     rc = ctx_place(x, v, m, err);
-    for (size_t i = 0; rc == 0 && i < x->n; i++)
-        if (x->rt[i].t == NULL)
+    for (size_t s = 0; rc == 0 && s < x->dag->n_steps; s++)
+        if (x->loaded[s] != x->cells[s])
             rc = mismatch(x, err);
     x->full = rc == 0;
     return rc;
@@ -247,7 +258,7 @@ int ctx_fetch(struct run_ctx *x, const int64_t *ids, size_t n_ids,
         if (ctx_find(x, ids[k]) < 0)
             want[n_want++] = ids[k];
     for (size_t s = 0; steps != NULL && s < x->dag->n_steps; s++)
-        if (steps[s] && x->loaded[s] < x->dag->steps[s].n_cells)
+        if (steps[s] && x->loaded[s] < x->cells[s])
             names[n_names++] = x->dag->steps[s].id;
     if (n_want > 0 || n_names > 0)
         rc = store_run_tasks_some(x->c, x->run.id, want, n_want, names, n_names,
@@ -255,10 +266,25 @@ int ctx_fetch(struct run_ctx *x, const int64_t *ids, size_t n_ids,
     if (rc == 0 && m > 0)
         rc = ctx_place(x, v, m, err);
     for (size_t s = 0; rc == 0 && steps != NULL && s < x->dag->n_steps; s++)
-        if (steps[s] && x->loaded[s] < x->dag->steps[s].n_cells)
+        if (steps[s] && x->loaded[s] < x->cells[s])
             rc = mismatch(x, err);
     free(want);
     free(names);
+    return rc < 0 ? ctx_fail(x, rc, err) : 0;
+}
+
+int ctx_fetch_step(struct run_ctx *x, size_t s, struct weir_err *err)
+{
+    const char *name = x->dag->steps[s].id;
+    struct store_task *v = NULL;
+    size_t m = 0;
+    int rc =
+        store_run_tasks_some(x->c, x->run.id, NULL, 0, &name, 1, &v, &m, err);
+
+    if (rc == 0)
+        rc = ctx_place(x, v, m, err);
+    if (rc == 0 && x->loaded[s] != x->cells[s])
+        rc = mismatch(x, err);
     return rc < 0 ? ctx_fail(x, rc, err) : 0;
 }
 
@@ -269,7 +295,7 @@ int ctx_need_steps(struct run_ctx *x, const size_t *steps, size_t n,
     int rc;
 
     for (size_t k = 0; k < n && !any; k++)
-        any = x->loaded[steps[k]] < x->dag->steps[steps[k]].n_cells;
+        any = x->loaded[steps[k]] < x->cells[steps[k]];
     if (!any)
         return 0;
     flags = calloc(x->dag->n_steps, sizeof(*flags));
@@ -293,6 +319,7 @@ void ctx_cleanup(struct engine *e, struct run_ctx *x)
     free(x->rt);
     free(x->first);
     free(x->loaded);
+    free(x->cells);
     store_tasks_free(x->tasks, x->n);
     dagcache_release(e->cache, x->dag);
     store_run_cleanup(&x->run);
@@ -320,7 +347,7 @@ static struct ups count_ups(const struct run_ctx *x, const struct dag_step *st)
     for (size_t m = 0; m < st->n_needs; m++) {
         size_t s = st->needs_idx[m];
 
-        for (size_t k = 0; k < x->dag->steps[s].n_cells; k++) {
+        for (size_t k = 0; k < x->cells[s]; k++) {
             enum task_state ts = x->tasks[x->first[s] + k].state;
 
             u.n++;
@@ -446,7 +473,6 @@ static int gate_reached(struct run_ctx *x, size_t i, const struct dag_step *st,
 static int decide(struct run_ctx *x, size_t i, struct weir_err *err)
 {
     const struct dag_step *st = &x->dag->steps[x->rt[i].step];
-    bool run = true, failed = false;
     struct ups u;
     int rc = ctx_need_steps(x, st->needs_idx, st->n_needs, err);
 
@@ -461,6 +487,17 @@ static int decide(struct run_ctx *x, size_t i, struct weir_err *err)
                       : TASK_SKIPPED);
         return 0;
     }
+    if (dag_step_mapped(st) && x->tasks[i].matrix == NULL)
+        return map_expand(x, i, err);
+    return ctx_decide_cell(x, i, err);
+}
+
+int ctx_decide_cell(struct run_ctx *x, size_t i, struct weir_err *err)
+{
+    const struct dag_step *st = &x->dag->steps[x->rt[i].step];
+    bool run = true, failed = false;
+    int rc = 0;
+
     if (st->if_expr != NULL) {
         rc = eval_if(x, i, st->if_expr, &run, &failed, err);
         if (rc < 0)
@@ -513,7 +550,9 @@ static int propagate(struct run_ctx *x, size_t start, struct weir_err *err)
             for (size_t m = 0; m < d->n_needs && rc == 0; m++) {
                 if (d->needs_idx[m] != s)
                     continue;
-                for (size_t k = 0; k < d->n_cells && rc == 0; k++) {
+                /* cells[j] as it was: the cells a mapped step makes
+                 * while deciding its placeholder are decided already */
+                for (size_t k = 0, nc = x->cells[j]; k < nc && rc == 0; k++) {
                     size_t t = x->first[j] + k;
 
                     if (x->tasks[t].upstream_pending <= 0) {
@@ -647,6 +686,8 @@ static int run_maybe_end(struct store_conn *c, struct run_ctx *x, bool *ended,
         for (size_t i = 0; i < x->n; i++) {
             enum task_state s = x->tasks[i].state;
 
+            if (x->rt[i].t == NULL) /* room for cells not made */
+                continue;
             if (!task_state_terminal(s))
                 return 0;
             bad |= state_bad(s);

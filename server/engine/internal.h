@@ -50,6 +50,10 @@ struct run_ctx {
     struct rtask *rt;         /* the engine's view of tasks */
     size_t *first;            /* per step: index of its cell 0 */
     size_t *loaded;           /* per step: cells loaded */
+    size_t *cells;            /* per step: cells in this run (a mapped
+                                 step's placeholder is 1; its room in
+                                 tasks, up to first[s + 1], may be more) */
+    size_t live;              /* tasks the run has: the sum of cells */
     struct store_conn *c;     /* where tasks are loaded from */
     struct engine *e;         /* the engine it was opened by */
     bool full;                /* every task is loaded */
@@ -62,6 +66,43 @@ struct run_ctx {
     int fatal;                 /* a load on demand failed (rc), or 0 */
     struct weir_err fatal_err; /* its error */
 };
+
+/* ---- mapped steps (map.c) ---- */
+
+/*
+ * Fill x->cells for x's run and set cap[s] to the room step s needs in
+ * x->tasks: its cells, or DAG_MAX_MAP_CELLS for a mapped step that may
+ * still make its cells in this context.
+ */
+WEIR_MUSTCHECK int map_ctx_cells(struct run_ctx *x, size_t *cap,
+                                 struct weir_err *err);
+
+/*
+ * Task i, the placeholder of a mapped step whose trigger rule holds:
+ * read the upstream's list and make one cell per element (then decided
+ * like any ready task; cells past 0 that end at once are propagated),
+ * or fail it (not a list, an element not a scalar, too many) or skip it
+ * (an empty list). Downstream tasks count the new cells as upstream.
+ */
+WEIR_MUSTCHECK int map_expand(struct run_ctx *x, size_t i,
+                              struct weir_err *err);
+
+/*
+ * Before a retry resets the tasks marked in reset (step_reset per step):
+ * a mapped step whose upstream runs again goes back to its placeholder,
+ * to be made anew from the new output.
+ */
+WEIR_MUSTCHECK int map_retry_collapse(struct run_ctx *x, bool *reset,
+                                      const bool *step_reset,
+                                      struct weir_err *err);
+
+/* Decide task i, whose trigger rule holds: if:, approval, else queued. */
+WEIR_MUSTCHECK int ctx_decide_cell(struct run_ctx *x, size_t i,
+                                   struct weir_err *err);
+
+/* Load the tasks of step s not loaded yet, even in a full context. */
+WEIR_MUSTCHECK int ctx_fetch_step(struct run_ctx *x, size_t s,
+                                  struct weir_err *err);
 
 /* Load run_id with every task (its row locked when lock is set). */
 WEIR_MUSTCHECK int ctx_load(struct engine *e, struct store_conn *c,

@@ -60,14 +60,19 @@ static cJSON *inputs_json(const struct run_ctx *x, const struct dag_step *st)
         size_t f = x->first[st->upstream[u]];
         cJSON *v;
 
-        if (up->n_cells == 1) {
+        if (up->n_cells == 1 && !dag_step_mapped(up)) {
             v = x->tasks[f].outputs ? cJSON_Duplicate(x->tasks[f].outputs, 1)
                                     : cJSON_CreateObject();
         } else {
             v = cJSON_CreateArray();
-            for (size_t k = 0; v != NULL && k < up->n_cells; k++) {
+            for (size_t k = 0; v != NULL && k < x->cells[st->upstream[u]];
+                 k++) {
                 const struct store_task *t = &x->tasks[f + k];
-                cJSON *cell = cJSON_CreateObject();
+                cJSON *cell;
+
+                if (t->matrix == NULL) /* a mapped step's placeholder */
+                    continue;
+                cell = cJSON_CreateObject();
 
                 cJSON_AddItemToArray(v, cell);
                 cJSON_AddItemToObject(cell, "matrix",
@@ -228,7 +233,7 @@ static void note_inputs(const struct run_ctx *x, size_t i,
         const struct dag_step *up = &x->dag->steps[st->upstream[u]];
         size_t f = x->first[st->upstream[u]];
 
-        for (size_t k = 0; k < up->n_cells; k++) {
+        for (size_t k = 0; k < x->cells[st->upstream[u]]; k++) {
             const struct store_task *t = &x->tasks[f + k];
             const cJSON *dv =
                 cJSON_GetObjectItemCaseSensitive(t->outputs, "data.version");

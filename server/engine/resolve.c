@@ -73,7 +73,7 @@ static void set_str(struct expr_value *out, const char *s)
 /* steps.<id>.state of a step's cells. */
 static const char *step_state(const struct run_ctx *x, size_t s)
 {
-    size_t n = x->dag->steps[s].n_cells, f = x->first[s];
+    size_t n = x->cells[s], f = x->first[s];
     enum task_state worst[] = {TASK_FAILED, TASK_UPSTREAM_FAILED,
                                TASK_CANCELED};
     bool same = true;
@@ -117,10 +117,10 @@ static int resolve_step(struct resolve *r, const char *rest,
     }
     if (strncmp(dot + 1, "outputs.", 8) != 0)
         return weir_err_set(err, WEIR_EINVAL, "bad step reference");
-    if (st->n_cells > 1)
+    if (r->x->cells[s] > 1 || dag_step_mapped(st))
         return weir_err_set(err, WEIR_EINVAL,
                             "step \"%s\" has %zu cells; use $WEIR_INPUTS", id,
-                            st->n_cells);
+                            r->x->cells[s]);
     t = &r->x->tasks[r->x->first[s]];
     v = cJSON_GetObjectItemCaseSensitive(t->outputs, dot + 9);
     if (v == NULL && t->state == TASK_SUCCESS)

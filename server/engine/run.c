@@ -284,8 +284,10 @@ static int build_tasks(const struct dag *d, const struct dag_environment *env,
             cJSON_AddNumberToObject(t, "o", (double)o++);
             cJSON_AddStringToObject(t, "step_id", st->id);
             cJSON_AddNumberToObject(t, "cell", (double)k);
-            if (st->n_matrix > 0)
+            if (st->n_matrix > 0 && !dag_step_mapped(st))
                 cJSON_AddItemToObject(t, "matrix", dag_step_cell(st, k));
+            if (dag_step_mapped(st)) /* cells unknown until it runs */
+                cJSON_AddNumberToObject(t, "map_cells", -1);
             cJSON_AddNumberToObject(t, "max_tries", st->retries + 1);
             cJSON_AddStringToObject(t, "queue",
                                     env && env->queue ? env->queue : st->queue);

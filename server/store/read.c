@@ -87,10 +87,19 @@
     " (SELECT * FROM events WHERE id IN (SELECT event_id FROM trigger_events"  \
     " WHERE run_id = r.id) ORDER BY id LIMIT 100) e)"
 
+/* The steps of run r mapped over an upstream's output, {step: {cells}}:
+ * cells null until the list is read (migration 0018). */
+#define MAPS_JSON                                                              \
+    "'maps', (SELECT coalesce(jsonb_object_agg(t.step_id,"                     \
+    " jsonb_build_object('cells', CASE WHEN t.map_cells >= 0"                  \
+    " THEN t.map_cells END)), '{}') FROM tasks t WHERE t.run_id = r.id"        \
+    " AND t.map_cells IS NOT NULL)"
+
 /* The SQL of store_run_detail(). */
 static const char run_detail_sql[] =
     "SELECT " RUN_JSON " || jsonb_build_object('tasks', " TASKS_JSON
-    ", " CONSUMED_JSON ", " STORE_UPSTREAM_JSON ") FROM runs r WHERE r.id = $1";
+    ", " CONSUMED_JSON ", " MAPS_JSON ", " STORE_UPSTREAM_JSON
+    ") FROM runs r WHERE r.id = $1";
 
 int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                     cJSON **out, struct weir_err *err)

@@ -49,14 +49,14 @@ int store_tasks_insert(struct store_conn *c, int64_t run_id, int priority,
     rc = store_query(c,
                      "INSERT INTO tasks (run_id, step_id, cell, matrix,"
                      " max_tries, queue, priority, upstream_pending,"
-                     " capped_dag, pool, pool_slots)"
+                     " capped_dag, pool, pool_slots, map_cells)"
                      " SELECT $1, x.step_id, x.cell, x.matrix, x.max_tries,"
                      " x.queue, $2, x.upstream_pending, (" CAPPED_DAG " $1),"
-                     " x.pool, coalesce(x.pool_slots, 1)"
+                     " x.pool, coalesce(x.pool_slots, 1), x.map_cells"
                      " FROM jsonb_to_recordset($3::jsonb)"
                      " AS x(step_id text, cell int, matrix jsonb,"
                      " max_tries int, queue text, upstream_pending int, o int,"
-                     " pool text, pool_slots int)"
+                     " pool text, pool_slots int, map_cells int)"
                      " ORDER BY x.o",
                      3, params, &r, err);
     if (rc < 0)

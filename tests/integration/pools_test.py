@@ -447,6 +447,36 @@ def s12_capped():
     return "capped DAG at most %d, pool at most %d at once" % (mc, m)
 
 
+def s13_mapped():
+    """The cells a map: makes at run time take slots of the step's pool
+    like the cells of a written matrix."""
+    set_pool("mapped", 1)
+    submit("""dag: pmap
+defaults:
+  queue: pmap
+steps:
+  - id: list
+    run: echo 'files=["a", "b", "c", "d"]' >> "$WEIR_OUTPUTS"
+  - id: each
+    needs: list
+    pool: mapped
+    map: ${{ steps.list.outputs.files }}
+    run: sleep 0.3
+""")
+    ws = [Worker("map1", "pmap", 4), Worker("map2", "pmap", 4)]
+    r = wait_run(trigger("pmap"), 30)
+    for w in ws:
+        w.stop()
+    cells = [t for t in r["tasks"] if t["step"] == "each"]
+    check(r["state"] == "success" and len(cells) == 4,
+          "pmap ended %s with %d cells" % (r["state"], len(cells)))
+    check(all(t.get("pool") == "mapped" for t in cells),
+          "mapped cells' pools: %s" % [t.get("pool") for t in cells])
+    m = most_slots([r])
+    check(m == 1, "pool mapped (1): %d at once" % m)
+    return "4 mapped cells, at most %d at once" % m
+
+
 def main():
     return ft.run_scenarios((
         ("1 API and CLI", s1_api_cli),
@@ -460,7 +490,8 @@ def main():
         ("9 16 concurrent triggers", s9_concurrent_triggers),
         ("A delete and /metrics", s10_delete_metrics),
         ("B pool shrunk under a task", s11_shrunk),
-        ("C a capped DAG in a pool", s12_capped)))
+        ("C a capped DAG in a pool", s12_capped),
+        ("D mapped cells in a pool", s13_mapped)))
 
 
 if __name__ == "__main__":
