@@ -400,6 +400,9 @@ def test_cli():
           done.get("params") == {"n": 7}, "CLI flags: %s" % done)
     out = cli("backfills", "bf-daily")
     check(("%d" % bf_id) in out and "done" in out, "listing: %s" % out)
+    out = cli("backfills", "bf-retype")
+    check("failed" in out and 'error: its params do not fit' in out and
+          'unknown param "n"' in out, "a failed backfill's error: %s" % out)
     out = cli("backfills", "no-such-dag", want=1)
     check("no DAG" in out, "backfills of an unknown DAG: %s" % out)
     out = cli("runs", "bf-daily", "--trigger", "backfill")
