@@ -36,10 +36,10 @@ struct plan {
     struct tz *tz;                /* the DAG's zone */
     int64_t from, to;             /* the range, inclusive */
     const char *from_text;        /* the range as asked for */
-    const char *to_text;
-    struct slot *v; /* every slot of the range */
-    size_t n;       /* entries in v */
-    size_t skipped; /* entries skipped */
+    const char *to_text;          /* (for messages) */
+    struct slot *v;               /* every slot of the range */
+    size_t n;                     /* entries in v */
+    size_t skipped;               /* entries skipped */
 };
 
 #define ORPHANS_MAX        100   /* orphans remembered (a pass's most) */
