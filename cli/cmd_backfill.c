@@ -244,6 +244,8 @@ int cmd_backfills(int argc, char **argv)
                client_json_num(p, "planned"), client_json_num(p, "done"),
                client_json_num(p, "failed"), client_json_num(p, "running"),
                client_json_num(p, "queued"), client_json_num(p, "pending"));
+        if (cJSON_IsString(cJSON_GetObjectItem(b, "error")))
+            printf("       error: %s\n", cli_str(b, "error"));
     }
     cJSON_Delete(reply);
     return CLI_OK;

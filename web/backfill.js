@@ -90,7 +90,8 @@ export function backfillsTable(list, ctx, refresh) {
     h('tbody', {}, list.map((b) => h('tr', {'data-backfill': String(b.id)},
       h('td', {}, String(b.id)), h('td', {}, badge(b.state)),
       h('td', {}, b.trigger), h('td', {}, time(b.from)), h('td', {}, time(b.to)),
-      h('td', {class: 'backfill-progress'}, progressText(b.progress)),
+      h('td', {class: 'backfill-progress'}, progressText(b.progress),
+        b.error ? h('div', {class: 'backfill-error'}, `error: ${b.error}`) : null),
       h('td', {}, time(b.created_at)),
       h('td', {}, ctx.canAct && b.state === 'running'
         ? h('button', {type: 'button', class: 'small danger', onclick: async () => {

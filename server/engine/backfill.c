@@ -5,6 +5,7 @@
  */
 #include "engine/backfill.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "civil.h"
 #include "cron.h"
+#include "engine/hub.h"
 #include "engine/internal.h"
 #include "log.h"
 #include "store/backfills.h"
@@ -33,12 +35,19 @@ struct plan {
     const struct dag_trigger *tr; /* the cron trigger */
     struct tz *tz;                /* the DAG's zone */
     int64_t from, to;             /* the range, inclusive */
+    const char *from_text;        /* the range as asked for */
+    const char *to_text;          /* (for messages) */
     struct slot *v;               /* every slot of the range */
     size_t n;                     /* entries in v */
     size_t skipped;               /* entries skipped */
 };
 
-#define CANCEL_TRIES 5 /* tries of a run's cancel that meets a conflict */
+#define ORPHANS_MAX        100   /* orphans remembered (a pass's most) */
+#define ORPHAN_WAIT_MIN_MS 500   /* wait after a first failed cancel */
+#define ORPHAN_WAIT_MAX_MS 60000 /* longest wait between tries */
+/* How far cron_next() surely looked when it found no fire time (30 years
+ * of 365 days, within its horizon). */
+#define BACKFILL_NEVER_STEP (30LL * 365 * 86400)
 
 static const char *const reprocess_names[] = {"missing", "failed", "all"};
 
@@ -65,8 +74,9 @@ static bool parse_date(const char *text, int *y, int *m, int *d)
            *d <= civil_days_in_month(*y, *m);
 }
 
-int engine_time_parse(const struct dag *d, const char *text, bool end_of_day,
-                      int64_t *out, struct weir_err *err)
+int engine_time_parse(const struct dag *d, const char *field, const char *text,
+                      bool end_of_day, int64_t *out, bool *is_date,
+                      struct weir_err *err)
 {
     struct weir_err e2 = {0};
     struct tz *tz = NULL;
@@ -76,16 +86,20 @@ int engine_time_parse(const struct dag *d, const char *text, bool end_of_day,
 
     if (rc < 0)
         return rc;
+    if (is_date != NULL)
+        *is_date = false;
     if (parse_date(text, &y, &m, &day)) {
         int64_t days = civil_days_from_date(y, m, day) + (end_of_day ? 1 : 0);
 
         (void)tz_local_to_utc(tz, days * 86400, first);
         *out = first[0];
+        if (is_date != NULL)
+            *is_date = true;
     } else if (cron_parse_time(text, tz, out, &e2) < 0) {
         rc = weir_err_set(err, WEIR_EINVAL,
-                          "\"%.60s\" is neither a date (2026-11-01) nor an "
-                          "RFC 3339 time (2026-11-01T06:00:00Z)",
-                          text);
+                          "%s: \"%.60s\" is neither a date (2026-11-01) nor "
+                          "an RFC 3339 time (2026-11-01T06:00:00Z)",
+                          field, text);
     }
     tz_free(tz);
     return rc;
@@ -143,13 +157,44 @@ static int pick_trigger(const struct dag *d, const char *name,
     return 0;
 }
 
+/* The next slot of p->tr after at into *next; false when there is none
+ * up to p->to. */
+static int slot_next(const struct plan *p, int64_t at, int64_t *next,
+                     bool *found, struct weir_err *err)
+{
+    int rc;
+
+    *found = false;
+    /* cron_next() looks 30 years ahead: a range longer than that without
+     * a fire time is looked through in steps of 30 (short) years. */
+    while ((rc = cron_next(&p->tr->cron, p->tz, at, next)) == WEIR_ENEVER &&
+           p->to - at > BACKFILL_NEVER_STEP)
+        at += BACKFILL_NEVER_STEP;
+    if (rc == WEIR_ENEVER)
+        return 0;
+    /* Only an end of the range out of cron's years gets here: the start
+     * when at is still before it, else the end. */
+    if (rc < 0)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "%s: \"%.60s\" is out of range: the slots of "
+                            "trigger \"%s\" are computed from "
+                            "0001-01-01T00:00:01Z to 9999-12-31T23:59:59Z",
+                            at < p->from ? "from" : "to",
+                            at < p->from ? p->from_text : p->to_text,
+                            p->tr->key);
+    *found = *next <= p->to;
+    return 0;
+}
+
 /* Every slot of p->tr in [p->from, p->to] into p->v. */
 static int plan_slots(struct plan *p, struct weir_err *err)
 {
     int64_t at = p->from - 1, next = 0;
     size_t cap = 0;
+    bool found = false;
+    int rc;
 
-    while (cron_next(&p->tr->cron, p->tz, at, &next) == 0 && next <= p->to) {
+    while ((rc = slot_next(p, at, &next, &found, err)) == 0 && found) {
         if (p->n == BACKFILL_SLOTS_MAX)
             return weir_err_set(err, WEIR_EINVAL,
                                 "the range holds more than %d slots of "
@@ -167,7 +212,7 @@ static int plan_slots(struct plan *p, struct weir_err *err)
         p->v[p->n++] = (struct slot){.at = next};
         at = next;
     }
-    return 0;
+    return rc;
 }
 
 /* Mark the slots that keep their run under reprocess mode. */
@@ -229,14 +274,18 @@ static int plan_make(struct store_conn *c, const struct engine_backfill_req *r,
                      struct plan *p, struct weir_err *err)
 {
     char a[32], b[32];
+    bool to_date = false;
     int rc = pick_trigger(p->d, r->trigger, &p->tr, err);
 
+    p->from_text = r->from;
+    p->to_text = r->to;
     if (rc == 0)
-        rc = engine_time_parse(p->d, r->from, false, &p->from, err);
+        rc = engine_time_parse(p->d, "from", r->from, false, &p->from, NULL,
+                               err);
     if (rc == 0)
-        rc = engine_time_parse(p->d, r->to, true, &p->to, err);
+        rc = engine_time_parse(p->d, "to", r->to, true, &p->to, &to_date, err);
     /* A date ends at the midnight after it, which is not in the range. */
-    if (rc == 0 && strchr(r->to, 'T') == NULL && strchr(r->to, 't') == NULL)
+    if (rc == 0 && to_date)
         p->to--;
     if (rc == 0 && p->from > p->to)
         rc = weir_err_set(err, WEIR_EINVAL, "from (%s) is after to (%s)",
@@ -324,6 +373,64 @@ static int plan_params(const struct plan *p,
 }
 
 /*
+ * Whether backfill b's params still fit DAG d, the version its next runs
+ * use (they were typed against the version it was planned with): each
+ * must be declared in d and of its type there, unless it is the value
+ * that d's trigger itself gives it (passed on untyped, as the scheduler
+ * does). WEIR_EINVAL saying which does not.
+ */
+static int params_fit(const struct dag *d, const struct store_backfill *b,
+                      struct weir_err *err)
+{
+    const cJSON *trig = NULL;
+    cJSON *check, *typed = NULL;
+    int rc = 0;
+
+    if (b->params == NULL)
+        return 0;
+    for (size_t i = 0; i < d->n_triggers; i++)
+        if (strcmp(d->triggers[i].key, b->trigger_key) == 0)
+            trig = d->triggers[i].params;
+    check = cJSON_CreateObject();
+    for (const cJSON *m = b->params->child; check != NULL && m != NULL;
+         m = m->next) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(trig, m->string);
+        cJSON *v;
+
+        if (t != NULL && cJSON_Compare(t, m, true))
+            continue;
+        v = cJSON_Duplicate(m, true);
+        if (v == NULL || !cJSON_AddItemToObject(check, m->string, v)) {
+            cJSON_Delete(v);
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+            break;
+        }
+    }
+    if (check == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = engine_params_typed(d, NULL, check, NULL, &typed, err);
+    cJSON_Delete(check);
+    cJSON_Delete(typed);
+    return rc;
+}
+
+/* End backfill b as failed: its params do not fit DAG d (why in e2). */
+static int params_fail(struct store_conn *c, const struct store_backfill *b,
+                       const struct dag *d, const struct weir_err *e2,
+                       struct weir_err *err)
+{
+    char msg[sizeof(e2->msg) + 96], q[600];
+
+    snprintf(msg, sizeof(msg),
+             "its params do not fit the current version of DAG \"%s\": %s",
+             d->id, e2->msg);
+    log_warn("event=backfill_params_invalid backfill=%lld dag=%s msg=%s",
+             (long long)b->id, d->id, log_quote(msg, q, sizeof(q)));
+    return store_backfill_fail(c, b->id, msg, err);
+}
+
+/*
  * Create the next runs of backfill id (in the caller's transaction): its
  * DAG's row locked, then its own. With skip_locked, a backfill another
  * server is advancing is left alone.
@@ -335,6 +442,7 @@ static int advance(struct engine *e, struct store_conn *c, int64_t id,
     struct store_dag_locked l = {0};
     const struct dag *d = NULL;
     struct tz *tz = NULL;
+    struct weir_err e2 = {0};
     int64_t slots[BACKFILL_ACTIVE_MAX];
     char key[48], reason[96], local[40];
     char dag_id[STORE_ID_MAX];
@@ -371,6 +479,15 @@ static int advance(struct engine *e, struct store_conn *c, int64_t id,
         max = BACKFILL_ACTIVE_MAX;
     if (max - b.active <= 0)
         goto out;
+    rc = params_fit(d, &b, &e2);
+    if (rc == WEIR_EINVAL) {
+        rc = params_fail(c, &b, d, &e2, err);
+        goto out;
+    }
+    if (rc < 0) {
+        *err = e2;
+        goto out;
+    }
     rc = tz_load(d->timezone, &tz, err);
     if (rc == 0)
         rc = store_backfill_slots(c, id, b.next_slot, max - b.active, slots, &n,
@@ -493,51 +610,100 @@ int engine_backfill_create(struct engine *e,
     return rc;
 }
 
+/* What cancel_run() did. */
+enum cancel_outcome {
+    CANCEL_DONE,     /* it canceled the run */
+    CANCEL_FINISHED, /* the run had finished already */
+    CANCEL_FAILED,   /* it could not (logged) */
+};
+
 /*
- * Cancel run_id of backfill bf as a person's cancel would. A cancel that
- * meets the run's task being leased or finished at that moment is a
- * conflict: it is tried again (a few times) until the run is canceled or
- * found finished. True when this call canceled it.
+ * Cancel run_id of backfill bf as a person's cancel would. The cancel
+ * locks the run's unfinished tasks first (ctx_load_settled), so a claim
+ * in flight is waited for, not a conflict: one try is enough.
  */
-static bool cancel_run(struct engine *e, int64_t bf, int64_t run_id,
-                       const char *by)
+static enum cancel_outcome cancel_run(struct engine *e, int64_t bf,
+                                      int64_t run_id, const char *by)
 {
-    struct timespec pause = {0, 20 * 1000 * 1000};
     struct weir_err e2 = {0};
+    cJSON *r = NULL;
     char q[300];
-    int rc = WEIR_ECONFLICT;
+    int rc = engine_run_cancel(e, run_id, by, &r, &e2);
 
-    for (int i = 0; rc == WEIR_ECONFLICT && i < CANCEL_TRIES; i++) {
-        cJSON *r = NULL;
+    cJSON_Delete(r);
+    if (rc == 0)
+        return CANCEL_DONE;
+    if (rc == WEIR_ECONFLICT && strstr(e2.msg, "already finished"))
+        return CANCEL_FINISHED;
+    log_warn("event=backfill_cancel_run_failed backfill=%lld run=%lld msg=%s",
+             (long long)bf, (long long)run_id, log_quote(e2.msg, q, sizeof(q)));
+    return CANCEL_FAILED;
+}
 
-        if (i > 0)
-            nanosleep(&pause, NULL);
-        rc = engine_run_cancel(e, run_id, by, &r, &e2);
-        cJSON_Delete(r);
-        if (rc == WEIR_ECONFLICT && strstr(e2.msg, "already finished"))
-            return false;
+/* An orphan whose cancel failed: when to try it again. */
+struct orphan_wait {
+    int64_t run_id;  /* the run */
+    int64_t next_ms; /* not before (hub_now_ms()) */
+    int64_t wait_ms; /* the last wait, doubled at each failure */
+};
+
+static pthread_mutex_t orphan_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct orphan_wait orphan_v[ORPHANS_MAX]; /* of the last pass */
+static size_t orphan_n;                          /* entries in orphan_v */
+
+/* Try to cancel orphan o (unless its wait lasts) and note in *keep,
+ * when it failed again, when to try next. */
+static bool orphan_try(struct engine *e, const struct store_backfill_orphan *o,
+                       const struct orphan_wait *last, int64_t now,
+                       struct orphan_wait *keep)
+{
+    int64_t wait;
+
+    if (last != NULL && now < last->next_ms) {
+        *keep = *last;
+        return true;
     }
-    if (rc < 0)
-        log_warn("event=backfill_cancel_run_failed backfill=%lld run=%lld "
-                 "msg=%s",
-                 (long long)bf, (long long)run_id,
-                 log_quote(e2.msg, q, sizeof(q)));
-    return rc == 0;
+    if (cancel_run(e, o->backfill_id, o->run_id,
+                   o->by[0] ? o->by : "backfill cancel") != CANCEL_FAILED)
+        return false;
+    wait = last ? last->wait_ms * 2 : ORPHAN_WAIT_MIN_MS;
+    if (wait > ORPHAN_WAIT_MAX_MS)
+        wait = ORPHAN_WAIT_MAX_MS;
+    *keep = (struct orphan_wait){o->run_id, now + wait, wait};
+    log_warn("event=backfill_orphan_retry backfill=%lld run=%lld "
+             "next_try_ms=%lld",
+             (long long)o->backfill_id, (long long)o->run_id, (long long)wait);
+    return true;
 }
 
 /* Cancel the runs still active in canceled backfills: those a cancel
- * could not stop, or that a server stopped before it could. */
+ * could not stop, or that a server stopped before it could. A run whose
+ * cancel keeps failing is tried again after a wait that doubles, from
+ * half a second up to a minute. */
 static void cancel_orphans(struct engine *e, struct store_conn *c)
 {
     struct store_backfill_orphan *v = NULL;
+    struct orphan_wait next[ORPHANS_MAX];
     struct weir_err e2 = {0};
-    size_t n = 0;
+    size_t n = 0, k = 0;
+    int64_t now = hub_now_ms();
 
     if (store_backfill_orphans(c, &v, &n, &e2) < 0)
         return; /* the next pass tries again */
-    for (size_t i = 0; i < n; i++)
-        (void)cancel_run(e, v[i].backfill_id, v[i].run_id,
-                         v[i].by[0] ? v[i].by : "backfill cancel");
+    pthread_mutex_lock(&orphan_mu);
+    for (size_t i = 0; i < n && k < ORPHANS_MAX; i++) {
+        const struct orphan_wait *last = NULL;
+
+        for (size_t j = 0; last == NULL && j < orphan_n; j++)
+            if (orphan_v[j].run_id == v[i].run_id)
+                last = &orphan_v[j];
+        if (orphan_try(e, &v[i], last, now, &next[k]))
+            k++;
+    }
+    /* runs no longer orphans (canceled, finished) are forgotten */
+    memcpy(orphan_v, next, k * sizeof(next[0]));
+    orphan_n = k;
+    pthread_mutex_unlock(&orphan_mu);
     free(v);
 }
 
@@ -618,7 +784,7 @@ int engine_backfill_cancel(struct engine *e, int64_t id, const char *by,
     /* Each run as a person's cancel; one that ended meanwhile is left,
      * one that could not be canceled now is the chore's (cancel_orphans). */
     for (size_t i = 0; rc == 0 && i < n; i++)
-        if (cancel_run(e, id, ids[i], by))
+        if (cancel_run(e, id, ids[i], by) == CANCEL_DONE)
             cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)ids[i]));
     free(ids);
     if (rc < 0) {

@@ -14,7 +14,10 @@
  * trigger_kind "backfill", trigger key "backfill:ID", runs.backfill_id,
  * the reason "backfill #ID slot TIME", the trigger's params overlaid with
  * the backfill's, and at most max_active of a backfill's runs are queued
- * or running at once (never more than the DAG's max_active_runs).
+ * or running at once (never more than the DAG's max_active_runs). The
+ * params are checked again against the DAG's version each time runs are
+ * made; a backfill whose params no longer fit ends "failed" with an
+ * error.
  */
 #ifndef WEIR_ENGINE_BACKFILL_H
 #define WEIR_ENGINE_BACKFILL_H

@@ -67,16 +67,19 @@ int engine_deadline_arm(struct store_conn *c, const struct dag *d,
 {
     const struct dag_deadline *dl = &d->deadline;
     int64_t base = 0, at = 0;
+    bool rerun = false;
     int rc = 0;
 
     if (d->run_timeout_ms == 0 && dl->finish_within_ms == 0 &&
         !dl->has_succeed_by)
         return 0;
     if (dl->finish_within_ms > 0 || dl->has_succeed_by)
-        rc = store_deadline_base(c, run_id, &base, err);
+        rc = store_deadline_base(c, run_id, &base, &rerun, err);
     if (rc == 0 && dl->finish_within_ms > 0)
         at = base + dl->finish_within_ms;
-    if (rc == 0 && dl->has_succeed_by) {
+    /* succeed_by promises a slot's freshness: a past slot run again (a
+     * backfill, a manual run with a logical time) cannot keep it. */
+    if (rc == 0 && dl->has_succeed_by && !rerun) {
         struct weir_err e2 = {0};
         int64_t s = 0;
 

@@ -27,7 +27,9 @@
  * transaction that creates it: its run_timeout (timeout_at follows each
  * start) and its deadline, the earlier of finish_within after its logical
  * time (else its creation) and the first succeed_by at or after that
- * time. Nothing is written for a DAG with neither.
+ * time. A backfill run or a manual run given a logical time counts
+ * finish_within from its creation and has no succeed_by. Nothing is
+ * written for a DAG with neither.
  */
 WEIR_MUSTCHECK int engine_deadline_arm(struct store_conn *c,
                                        const struct dag *d, int64_t run_id,

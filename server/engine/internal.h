@@ -245,10 +245,12 @@ WEIR_MUSTCHECK int ctx_start_held_runs(struct engine *e, struct store_conn *c,
  * The instant text names for DAG d, in Unix seconds: an RFC 3339 time
  * (without an offset: local time in the DAG's zone), or a date
  * YYYY-MM-DD, midnight in the DAG's zone (with end_of_day: the midnight
- * that ends that day, exclusive). WEIR_EINVAL saying what a time is.
+ * that ends that day, exclusive). *is_date (may be NULL) says which it
+ * was. WEIR_EINVAL naming field and saying what a time is.
  */
-WEIR_MUSTCHECK int engine_time_parse(const struct dag *d, const char *text,
-                                     bool end_of_day, int64_t *out,
+WEIR_MUSTCHECK int engine_time_parse(const struct dag *d, const char *field,
+                                     const char *text, bool end_of_day,
+                                     int64_t *out, bool *is_date,
                                      struct weir_err *err);
 
 /* One run of a backfill. */

@@ -410,9 +410,10 @@ static int create_in_tx(struct engine *e, struct store_conn *c,
                             "the current version of DAG \"%s\" cannot be "
                             "loaded",
                             t->dag_id);
-    rc = t->logical_time == NULL ? 0
-                                 : engine_time_parse(d, t->logical_time, false,
-                                                     &sp.logical_time, err);
+    rc = t->logical_time == NULL
+             ? 0
+             : engine_time_parse(d, "logical_time", t->logical_time, false,
+                                 &sp.logical_time, NULL, err);
     if (rc == 0)
         rc = insert_run(e, c, d, &sp, version, running, run_id, &created, err);
     if (rc == WEIR_EEXISTS && t->logical_time != NULL)

@@ -15,6 +15,7 @@
 void store_backfill_cleanup(struct store_backfill *b)
 {
     cJSON_Delete(b->params);
+    free(b->trigger_key);
     memset(b, 0, sizeof(*b));
 }
 
@@ -161,7 +162,8 @@ int store_backfill_lock(struct store_conn *c, int64_t id, bool skip_locked,
         "SELECT b.id, b.dag_id, b.state = 'running', b.max_active,"
         " b.next_slot, cardinality(b.slots), (SELECT count(*) FROM runs r"
         " WHERE r.backfill_id = b.id AND r.state IN ('queued', 'running')),"
-        " b.params FROM backfills b WHERE b.id = $1 FOR UPDATE OF b";
+        " b.params, b.trigger_key FROM backfills b WHERE b.id = $1"
+        " FOR UPDATE OF b";
     char sql[sizeof(base) + 16], idb[WEIR_I64_LEN];
     const char *params[1] = {idb};
     struct store_backfill v = {0};
@@ -182,9 +184,13 @@ int store_backfill_lock(struct store_conn *c, int64_t id, bool skip_locked,
     v.planned = (int)store_val_i64(r, 0, 5);
     v.active = (int)store_val_i64(r, 0, 6);
     rc = store_val_json(r, 0, 7, &v.params, err);
+    if (rc == 0 && (v.trigger_key = strdup(PQgetvalue(r, 0, 8))) == NULL)
+        rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     PQclear(r);
     if (rc == 0)
         *out = v;
+    else
+        store_backfill_cleanup(&v);
     return rc;
 }
 
@@ -242,6 +248,19 @@ int store_backfill_end(struct store_conn *c, int64_t id, const char *state,
     return rc;
 }
 
+int store_backfill_fail(struct store_conn *c, int64_t id, const char *error,
+                        struct weir_err *err)
+{
+    char idb[WEIR_I64_LEN];
+    const char *params[2] = {idb, error};
+
+    WEIR_I64(idb, id);
+    return store_cmd(c,
+                     "UPDATE backfills SET state = 'failed', error = $2,"
+                     " finished_at = now() WHERE id = $1 AND state = 'running'",
+                     2, params, err);
+}
+
 int store_backfill_active_runs(struct store_conn *c, int64_t id, int64_t **ids,
                                size_t *n, struct weir_err *err)
 {
@@ -294,7 +313,8 @@ int store_backfill_orphans(struct store_conn *c,
     " b.trigger_key, 'from', weir_iso(b.from_time), 'to',"                     \
     " weir_iso(b.to_time), 'reprocess', b.reprocess, 'max_active',"            \
     " b.max_active, 'reverse', b.reverse, 'params', b.params, 'state',"        \
-    " b.state, 'created_by', b.created_by, 'canceled_by', b.canceled_by,"      \
+    " b.state, 'error', b.error, 'created_by', b.created_by, 'canceled_by',"   \
+    " b.canceled_by,"                                                          \
     " 'created_at', weir_iso(b.created_at), 'finished_at',"                    \
     " weir_iso(b.finished_at), 'progress', jsonb_build_object('planned',"      \
     " cardinality(b.slots), 'skipped', b.skipped, 'created', b.next_slot,"     \

@@ -44,6 +44,7 @@ struct store_backfill {
     int planned;               /* slots in its plan */
     int active;                /* its runs queued or running */
     cJSON *params;             /* typed param overrides, or NULL */
+    char *trigger_key;         /* the cron trigger whose slots it runs */
 };
 
 /* A slot that already has a run: the latest one. */
@@ -106,6 +107,10 @@ WEIR_MUSTCHECK int store_backfill_advance(struct store_conn *c, int64_t id,
 WEIR_MUSTCHECK int store_backfill_end(struct store_conn *c, int64_t id,
                                       const char *state, const char *by,
                                       struct weir_err *err);
+
+/* End running backfill id as failed, with why (shown as its error). */
+WEIR_MUSTCHECK int store_backfill_fail(struct store_conn *c, int64_t id,
+                                       const char *error, struct weir_err *err);
 
 /* The ids of backfill id's runs queued or running, ascending, into a new
  * array *ids of *n entries (free()). */

@@ -8,7 +8,7 @@
 #include "store/query.h"
 
 int store_deadline_base(struct store_conn *c, int64_t run_id, int64_t *out,
-                        struct weir_err *err)
+                        bool *rerun, struct weir_err *err)
 {
     char id[WEIR_I64_LEN];
     const char *params[1] = {id};
@@ -16,14 +16,21 @@ int store_deadline_base(struct store_conn *c, int64_t run_id, int64_t *out,
     int rc;
 
     WEIR_I64(id, run_id);
+    /* A backfill run, or a manual run given a logical time, runs a past
+     * slot again now: its clock starts at its creation. */
     rc = store_query_one(c,
-                         "SELECT floor(extract(epoch FROM coalesce("
-                         "logical_time, created_at)) * 1000)::bigint"
-                         " FROM runs WHERE id = $1",
+                         "SELECT floor(extract(epoch FROM CASE WHEN re"
+                         " THEN created_at ELSE coalesce(logical_time,"
+                         " created_at) END) * 1000)::bigint, re FROM"
+                         " (SELECT created_at, logical_time, trigger_kind ="
+                         " 'backfill' OR (trigger_kind = 'manual' AND"
+                         " logical_time IS NOT NULL) AS re"
+                         " FROM runs WHERE id = $1) s",
                          1, params, &r, err, "no run %s", id);
     if (rc < 0)
         return rc;
     *out = store_val_i64(r, 0, 0);
+    *rerun = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
     PQclear(r);
     return 0;
 }

@@ -15,10 +15,13 @@
 
 #include "store/pool.h"
 
-/* The time a new run's deadline counts from: its logical time, else its
- * creation, as Unix milliseconds into *out. */
+/* The time a new run's deadline counts from, as Unix milliseconds into
+ * *out: its logical time, else its creation; *rerun true for a backfill
+ * run or a manual run given a logical time, whose base is its creation
+ * (it runs a past slot now). */
 WEIR_MUSTCHECK int store_deadline_base(struct store_conn *c, int64_t run_id,
-                                       int64_t *out, struct weir_err *err);
+                                       int64_t *out, bool *rerun,
+                                       struct weir_err *err);
 
 /* Arm run_id: its run_timeout (ms, 0 for none; timeout_at follows from
  * its start) and its deadline (Unix ms, 0 for none). */

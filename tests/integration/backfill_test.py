@@ -94,6 +94,12 @@ def test_dst_slots_and_dry_run():
     t = backfill("bf-daily", {"from": "2026-10-30T10:17:00Z",
                               "to": "2026-10-31T06:17", "dry_run": True}, 200)
     check(slots(t) == want[:2], "time range: %s" % slots(t))
+    # RFC 3339 allows a space for the T: still a time, to the second.
+    t = backfill("bf-daily", {"from": "2026-10-30 10:17:00Z",
+                              "to": "2026-10-31 10:17:00Z", "dry_run": True},
+                 200)
+    check(slots(t) == want[:2] and t.get("to") == "2026-10-31T10:17:00Z",
+          "time range with spaces: %s to %s" % (slots(t), t.get("to")))
     code, lst = req("GET", "/api/v1/dags/bf-daily/backfills", READ)
     check(code == 200 and lst["backfills"] == [],
           "a dry run stored a backfill: %s" % lst)
@@ -164,7 +170,8 @@ def test_manual_logical_time_and_reprocess():
           "a second manual run at one logical time: %d %s" % (code, b))
     code, b = req("POST", "/api/v1/dags/bf-flaky/runs", ADMIN,
                   {"logical_time": "yesterday"})
-    check(code == 400 and "RFC 3339" in errmsg(b),
+    check(code == 400 and "RFC 3339" in errmsg(b) and
+          errmsg(b).startswith("logical_time: \"yesterday\""),
           "bad logical time: %d %s" % (code, b))
     rng = {"from": "2026-11-01", "to": "2026-11-04", "dry_run": True}
     plans = {}
@@ -280,6 +287,39 @@ def test_cancel_interrupted():
           [(r["id"], r["state"]) for r in runs])
 
 
+def test_params_dropped():
+    """A backfill's params are typed again against the DAG's version each
+    run is made with: when the file drops a param the backfill set, the
+    backfill ends failed, with why, and starts no more runs."""
+    b = backfill("bf-retype", {"from": "2026-11-01", "to": "2026-11-04",
+                               "params": {"n": 5}})
+    bf_id = b.get("backfill_id") or 0
+    check(b.get("created") == 1, "one run at once: %s" % b)
+    path = os.path.join(os.environ["WEIR_DAGS"], "bf-retype.yaml")
+    with open(path) as f:
+        text = f.read()
+    with open(path, "w") as f:
+        f.write(text.replace("params:\n  n: 1\n", "").replace(
+            "; echo '${{ params.n }}'", ""))
+    g = wait_for(lambda: get_bf(bf_id).get("state") != "running" and
+                 get_bf(bf_id), 15, 0.1) or {}
+    check(g.get("state") == "failed" and
+          'unknown param "n" for DAG "bf-retype"' in (g.get("error") or ""),
+          "a backfill whose param was dropped: %s" % g)
+    runs = bf_runs("bf-retype", bf_id)
+    check(1 <= len(runs) < 4 and
+          g.get("progress", {}).get("pending", 0) >= 1,
+          "no run after the param was dropped: %d runs, %s" %
+          (len(runs), g.get("progress")))
+    code, lst = req("GET", "/api/v1/dags/bf-retype/backfills", READ)
+    check(code == 200 and lst["backfills"] and
+          lst["backfills"][0]["state"] == "failed" and
+          lst["backfills"][0]["error"] == g.get("error"),
+          "the listing shows it failed: %s" % lst)
+    code, c = req("POST", "/api/v1/backfills/%d/cancel" % bf_id, ADMIN)
+    check(code == 409, "canceling a failed backfill: %d %s" % (code, c))
+
+
 def bad(dag, body, status, *words):
     code, b = req("POST", "/api/v1/dags/%s/backfills" % dag, ADMIN, body)
     msg = errmsg(b)
@@ -303,8 +343,15 @@ def test_bad_input():
     bad("bf-daily", {"to": "2026-11-03"}, 400, "\"from\" is required")
     bad("bf-hourly", {"from": "2025-01-01", "to": "2026-06-30"}, 400,
         "more than 10000 slots")
-    bad("bf-daily", dict(r, to="2026-13-01"), 400, "2026-13-01",
+    bad("bf-daily", dict(r, to="2026-13-01"), 400, "to: \"2026-13-01\"",
         "neither a date")
+    bad("bf-daily", dict(r, **{"from": "2026-11-01T25:00"}), 400,
+        "from: \"2026-11-01T25:00\"", "neither a date")
+    # cron cannot look before year 1: a 400 naming from, not 0 slots
+    bad("bf-flaky", {"from": "0001-01-01", "to": "0001-01-05"}, 400,
+        "from: \"0001-01-01\" is out of range", "0001-01-01T00:00:01Z")
+    bad("bf-flaky", {"from": "0001-01-01", "to": "0001-01-05",
+                     "dry_run": True}, 400, "from: \"0001-01-01\"")
     bad("bf-daily", dict(r, reprocess="faild"), 400,
         "did you mean \"failed\"")
     bad("bf-daily", dict(r, max_active=0), 400, "max_active")
@@ -353,6 +400,9 @@ def test_cli():
           done.get("params") == {"n": 7}, "CLI flags: %s" % done)
     out = cli("backfills", "bf-daily")
     check(("%d" % bf_id) in out and "done" in out, "listing: %s" % out)
+    out = cli("backfills", "bf-retype")
+    check("failed" in out and 'error: its params do not fit' in out and
+          'unknown param "n"' in out, "a failed backfill's error: %s" % out)
     out = cli("backfills", "no-such-dag", want=1)
     check("no DAG" in out, "backfills of an unknown DAG: %s" % out)
     out = cli("runs", "bf-daily", "--trigger", "backfill")
@@ -407,5 +457,5 @@ if __name__ == "__main__":
         restart_after, test_dst_slots_and_dry_run, test_bad_input,
         test_logical_time_and_params, test_manual_logical_time_and_reprocess,
         test_max_active, test_reverse, test_cancel, test_cancel_interrupted,
-        test_cli,
+        test_params_dropped, test_cli,
     ])

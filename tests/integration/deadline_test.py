@@ -273,6 +273,55 @@ def test_slot():
                  r["created_at"]))
 
 
+def test_backfill():
+    """A backfill of past slots: finish_within (1h) counts from each run's
+    creation and succeed_by does not apply, so with cancel: true the runs
+    are neither canceled nor late and finish; a manual run given a
+    logical time counts from its creation too."""
+    code, b = req("POST", "/api/v1/dags/dl-backfill/backfills", ADMIN,
+                  {"from": "2026-11-01", "to": "2026-11-05",
+                   "max_active": 5})
+    check(code == 201 and b.get("created") == 5,
+          "backfill of 5 past slots: %d %s" % (code, b))
+    bf_id = b.get("backfill_id") or 0
+
+    def bf():
+        code, b = req("GET", "/api/v1/backfills/%d" % bf_id, READ)
+        return b if code == 200 else {}
+    done = wait_for(lambda: bf().get("state") != "running" and bf(), 20, 0.1)
+    check(done and done["state"] == "done" and
+          done["progress"]["done"] == 5 and
+          done["progress"]["canceled"] == 0,
+          "the backfill's runs finished, none canceled: %s" % bf())
+    code, lst = req("GET", "/api/v1/runs?dag=dl-backfill&trigger=backfill",
+                    READ)
+    rows = lst.get("runs", []) if code == 200 else []
+    check(len(rows) == 5, "5 backfill runs: %s" % rows)
+    for r in rows:
+        r = run(r["id"])
+        check(r["state"] == "success" and not r["late"] and
+              r["error"] is None,
+              "backfill run %d: %s late=%s error=%r" % (r["id"], r["state"],
+                                                       r["late"], r["error"]))
+        check(r["deadline_at"] and
+              abs(ts(r["deadline_at"]) - ts(r["created_at"]) - 3600) < 0.01,
+              "run %d (slot %s): deadline_at %s is its creation %s + 1h"
+              % (r["id"], r["logical_time"], r["deadline_at"],
+                 r["created_at"]))
+    rid = trigger("dl-backfill", {"logical_time": "2026-10-01T01:00:00Z"})
+    r = run(rid)
+    check(r["deadline_at"] and
+          abs(ts(r["deadline_at"]) - ts(r["created_at"]) - 3600) < 0.01,
+          "manual run at a logical time: deadline_at %s, created %s"
+          % (r["deadline_at"], r["created_at"]))
+    r = until(rid, lambda r: r["state"] != "running", 10)
+    check(r["state"] == "success" and not r["late"],
+          "the manual run at a past logical time: %s late=%s"
+          % (r["state"], r["late"]))
+    check(not [x for x in hook_bodies() if x.get("dag") == "dl-backfill"],
+          "notifications for dl-backfill: %s" % hook_bodies())
+
+
 def test_fast():
     rid = started["dl-fast"]
     r = run(rid)
@@ -343,5 +392,5 @@ if __name__ == "__main__":
                            test_restart, test_timeout,
                            test_timeout_retry, test_timeout_hook, test_late,
                            test_cancel, test_succeed_by, test_slot,
-                           test_fast,
+                           test_backfill, test_fast,
                            test_lists_and_metrics, test_loader_errors])

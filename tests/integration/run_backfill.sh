@@ -24,7 +24,7 @@ harness_check_dags
 t() {
     WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
         WEIR_READ="$reader" WEIR_CLI="$cli" WEIR_BF_STATE="$tmp/bf.id" \
-        WEIR_PSQL="$pg psql $tmp/pg" \
+        WEIR_PSQL="$pg psql $tmp/pg" WEIR_DAGS="$tmp/dags" \
         timeout 120 python3 "$src/tests/integration/backfill_test.py" "$@"
 }
 t restart-before || rc=1
