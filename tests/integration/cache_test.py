@@ -416,10 +416,31 @@ def test_expired_hit():
           and (t.get("cached_from") or {}).get("attempt_id") == src,
           "the run succeeds from the cache: %s" % b)
 
+
+def test_payload_in_key():
+    """Runs of events with different payloads do not share an entry (one
+    after the other, so that the second could reuse the first)."""
+    def ended(n):
+        code, b = req("GET", "/api/v1/runs?dag=cache-event", READ)
+        runs = b.get("runs", []) if code == 200 else []
+        return runs if len(runs) == n and all(
+            r.get("state") in TERMINAL for r in runs) else None
+    for n in (1, 2):
+        code, b = req("POST", "/api/v1/events", ADMIN,
+                      {"name": "cache.payload", "payload": {"n": n}})
+        check(code in (200, 201, 202) and b.get("runs") == 1,
+              "event %d: %d %s" % (n, code, b))
+        runs = wait_for(lambda: ended(n), 30)
+        check(runs and all(r["state"] == "success" for r in runs),
+              "event run %d: %s" % (n, runs))
+    check(count("event-pay") == 2,
+          "each payload ran the step: %d" % count("event-pay"))
+
 os.makedirs(OUT, exist_ok=True)
 run_tests("cache", [test_default_key_reuses, test_keys_hashed,
                     test_explicit_key, test_ttl_expiry,
                     test_failed_never_fills, test_no_cache,
                     test_dag_change_misses, test_matrix_cells,
                     test_key_not_rendered, test_logical_time_in_key,
-                    test_environment_in_explicit_key, test_expired_hit])
+                    test_environment_in_explicit_key, test_payload_in_key,
+                    test_expired_hit])

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Step caching: weir-server against a private PostgreSQL with a real
 # weir-worker; cache_test.py checks reuse, keys, ttl, failures, no_cache
-# (API and CLI), DAG versions, matrix cells, the logical time and
-# environment in keys, and an expired cache hit. Then the server restarts
+# (API and CLI), DAG versions, matrix cells, the logical time, trigger
+# payload and environment in keys, and an expired cache hit. Then the server restarts
 # and its retention chore must delete the expired entries, and only them.
 #   tests/integration/run_cache.sh PATH/TO/weir-server SOURCE_DIR \
 #       PATH/TO/weir-worker PATH/TO/weir
