@@ -12,6 +12,7 @@
 #ifndef WEIR_ENGINE_CACHE_H
 #define WEIR_ENGINE_CACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,10 +31,12 @@ struct store;
 /*
  * The SHA-256 (hex) of the cache key of task i of x, whose attempt
  * document is doc: the DAG and step ids and the matrix cell, with either
- * the rendered `cache: {key}` or, by default, the rendered command, env
- * and workdir, the run's params, the upstream outputs given, and the DAG
- * version's hash. A key template that fails to render is the attempt's
- * failure (err says why).
+ * the rendered `cache: {key}` and the run's environment or, by default,
+ * the rendered command, env and workdir, the run's params and
+ * environment, its logical time when it was given one, its trigger's kind
+ * and payload, the upstream outputs given, the DAG file's path and the
+ * DAG version's hash. A key template that fails to render is the
+ * attempt's failure (err says why).
  */
 WEIR_MUSTCHECK int cache_key_hash(struct run_ctx *x, size_t i, const cJSON *doc,
                                   char hex[65], struct weir_err *err);
@@ -48,6 +51,19 @@ WEIR_MUSTCHECK int cache_key_hash(struct run_ctx *x, size_t i, const cJSON *doc,
 WEIR_MUSTCHECK int cache_finish(struct engine *e, struct store_conn *c,
                                 const struct store_claim *cl,
                                 struct weir_err *err);
+
+/*
+ * Attempt a (running, locked) ends without its cache hit finished: its
+ * lease expired (the server stopped, or its finish failed, between the
+ * claim's commit and cache_finish()), or (hit true) the attempt it reused
+ * is gone. When a is such a hit (hit, or its cached_from_attempt_id is
+ * set), no worker ran it: the try is given back to its task (max_tries
+ * one more) and o->untried set, so that the task becomes claimable again
+ * at once instead of counting a lost or failed try. Else nothing changes.
+ */
+WEIR_MUSTCHECK int cache_untried(struct store_conn *c,
+                                 const struct store_attempt *a, bool hit,
+                                 struct outcome *o, struct weir_err *err);
 
 /* Fill the cache from attempt a of x, of step st, which ended as o says
  * (nothing unless a success that did not come from the cache). */

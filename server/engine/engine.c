@@ -817,6 +817,8 @@ static enum task_state task_outcome(const struct dag_step *st,
 
     if (o->state == ATTEMPT_SUCCESS)
         return TASK_SUCCESS;
+    if (o->untried)
+        return TASK_UP_FOR_RETRY;
     retry = !o->no_retry && t->try_count < t->max_tries;
     if (retry && o->state == ATTEMPT_FAILED && o->exit_code != NULL)
         retry = exit_retryable(st, *o->exit_code);
@@ -844,7 +846,7 @@ static int task_attempt_ended(struct run_ctx *x, size_t i,
         if (r->t->outputs == NULL)
             return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     } else if (to == TASK_UP_FOR_RETRY) {
-        r->retry_ms = retry_delay_ms(st, r->t->try_count);
+        r->retry_ms = o->untried ? 0 : retry_delay_ms(st, r->t->try_count);
         log_info("event=retry_scheduled run=%lld task=%lld try=%d "
                  "delay_ms=%lld",
                  (long long)x->run.id, (long long)r->t->id, r->t->try_count,

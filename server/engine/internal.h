@@ -179,6 +179,9 @@ struct outcome {
                                  it was one: copied, not parsed again */
     bool cached;              /* success reused from the step cache: no
                                  artifact recorded, no cache fill */
+    bool untried;             /* no worker ran it (a cache hit that could
+                                 not be finished): not a try, the task is
+                                 claimable again at once (cache.h) */
 };
 WEIR_MUSTCHECK int engine_finish_attempt(struct engine *e, struct store_conn *c,
                                          const struct store_attempt *a,

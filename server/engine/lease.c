@@ -205,7 +205,8 @@ static int fail_unrendered(struct engine *e, struct store_conn *c,
                            struct weir_err *err)
 {
     struct store_attempt a = {0};
-    struct outcome o = {ATTEMPT_FAILED, NULL, NULL, msg, true, NULL, false};
+    struct outcome o = {ATTEMPT_FAILED, NULL, NULL,  msg,
+                        true,           NULL, false, false};
     char q[300];
     int rc = store_tx_begin(c, err);
 
@@ -699,6 +700,7 @@ static int batch_finish(struct engine *e, struct engine_completion *v, size_t n,
                                     res->error,
                                     false,
                                     res->outputs,
+                                    false,
                                     false};
             k++;
         }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/cache.h"
 #include "engine/deadline.h"
 #include "engine/fire.h"
 #include "engine/internal.h"
@@ -486,7 +487,8 @@ static int expire_one(struct engine *e, struct store_conn *c, int64_t id,
 {
     struct store_attempt a = {0};
     char msg[120];
-    struct outcome o = {ATTEMPT_LOST, NULL, NULL, msg, false, NULL, false};
+    struct outcome o = {ATTEMPT_LOST, NULL, NULL,  msg,
+                        false,        NULL, false, false};
     int rc = store_tx_begin(c, err);
 
     snprintf(msg, sizeof(msg),
@@ -494,6 +496,8 @@ static int expire_one(struct engine *e, struct store_conn *c, int64_t id,
              (long long)e->lease_ttl_ms);
     if (rc == 0)
         rc = store_attempt_get(c, id, NULL, true, &a, err);
+    if (rc == 0 && a.state == ATTEMPT_RUNNING && a.expired)
+        rc = cache_untried(c, &a, false, &o, err);
     if (rc == 0 && a.state == ATTEMPT_RUNNING && a.expired)
         rc = engine_finish_attempt(e, c, &a, &o, err);
     if (rc == 0)

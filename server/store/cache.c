@@ -58,6 +58,30 @@ int store_cache_outputs(struct store_conn *c, int64_t attempt_id,
     return *outputs ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
 }
 
+int store_cache_give_try(struct store_conn *c, int64_t attempt_id, bool hit,
+                         bool *given, struct weir_err *err)
+{
+    char aid[WEIR_I64_LEN];
+    const char *params[2] = {aid, hit ? "true" : "false"};
+    PGresult *r = NULL;
+    int rc;
+
+    WEIR_I64(aid, attempt_id);
+    rc = store_query(c,
+                     "UPDATE tasks t SET max_tries = t.max_tries + 1"
+                     " FROM attempts a WHERE a.id = $1 AND a.state ="
+                     " 'running' AND ($2::boolean OR"
+                     " a.cached_from_attempt_id IS NOT NULL)"
+                     " AND t.id = a.task_id AND t.state = 'running'"
+                     " AND t.try_count = a.try RETURNING t.id",
+                     2, params, &r, err);
+    if (rc < 0)
+        return rc;
+    *given = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
 int store_cache_fill(struct store_conn *c, int64_t attempt_id, int64_t ttl_ms,
                      const char *outputs, struct weir_err *err)
 {

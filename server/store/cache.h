@@ -9,6 +9,7 @@
 #ifndef WEIR_STORE_CACHE_H
 #define WEIR_STORE_CACHE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/pool.h"
@@ -40,6 +41,16 @@ WEIR_MUSTCHECK int store_cache_outputs(struct store_conn *c, int64_t attempt_id,
 WEIR_MUSTCHECK int store_cache_fill(struct store_conn *c, int64_t attempt_id,
                                     int64_t ttl_ms, const char *outputs,
                                     struct weir_err *err);
+
+/*
+ * Give a try back to the task of attempt_id (running) when that attempt
+ * is a cache hit no worker ran: hit says it is one, else it is when its
+ * cached_from_attempt_id is set. Its task, still running that try, gets
+ * max_tries one more; *given says whether it did.
+ */
+WEIR_MUSTCHECK int store_cache_give_try(struct store_conn *c,
+                                        int64_t attempt_id, bool hit,
+                                        bool *given, struct weir_err *err);
 
 /* Mark run_id as made with no_cache: its claims skip the lookups. */
 WEIR_MUSTCHECK int store_run_no_cache(struct store_conn *c, int64_t run_id,

@@ -132,8 +132,8 @@ int store_sched_run_insert(struct store_conn *c, const struct store_run_new *n,
     "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"              \
     " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"        \
     " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"             \
-    " v.path, v.hash, r.retry_count"
-#define RUN_ROW_COLS 14 /* the columns of RUN_ROW_SQL */
+    " v.path, v.hash, r.retry_count, r.logical_time IS NOT NULL"
+#define RUN_ROW_COLS 15 /* the columns of RUN_ROW_SQL */
 
 static int run_from_row(const PGresult *r, int row, int c,
                         struct store_run *out, struct weir_err *err)
@@ -164,6 +164,7 @@ static int run_from_row(const PGresult *r, int row, int c,
     if (rc == 0)
         rc = store_val_dup(r, row, c + 12, &v.dag_hash, err);
     v.retry_count = (int)store_val_i64(r, row, c + 13);
+    v.logical_time_own = PQgetvalue(r, row, c + 14)[0] == 't';
     if (rc < 0) {
         store_run_cleanup(&v);
         return rc;

@@ -39,6 +39,8 @@ struct store_run {
     char *dag_path;            /* the version's file, or NULL (API DAG) */
     char *dag_hash;            /* SHA-256 of the version */
     int retry_count;           /* times it was retried */
+    bool logical_time_own;     /* logical_time was given (by its trigger,
+                                  backfill or request), not its creation */
 };
 
 /* What a new run is made of. */

@@ -14,10 +14,11 @@ steps write their side effects to its out/) and WEIR_CLI (weir).
 import os
 import re
 import subprocess
+import threading
 import time
 
-from weirtest import (ADMIN, BASE, READ, TERMINAL, check, req, run, run_tests,
-                      trigger, wait_for)
+from weirtest import (ADMIN, BASE, READ, TERMINAL, Worker, check, req, run,
+                      run_tests, trigger, wait_for)
 
 DAGS = os.environ["WEIR_DAGS"]
 OUT = os.path.join(DAGS, "out")
@@ -278,9 +279,168 @@ def test_key_not_rendered():
           and count("badkey-b") == 0,
           "a key that does not render fails the attempt: %s" % t)
 
+
+def lines(name):
+    """The lines a step appended to out/NAME."""
+    try:
+        with open(os.path.join(OUT, name)) as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        return []
+
+
+def days():
+    """The logical times cache-time's day step ran with (a run the noon
+    schedule might start during the test is left out)."""
+    return [l for l in lines("time-day.log") if l.startswith("day=2026-11")]
+
+
+def backfill_all(dag, frm, to):
+    """Backfills dag over frm..to, every slot (reprocess all); waits for
+    the end; its runs, oldest first."""
+    code, b = req("POST", "/api/v1/dags/%s/backfills" % dag, ADMIN,
+                  {"from": frm, "to": to, "reprocess": "all",
+                   "max_active": 4})
+    check(code == 201, "backfill %s: %d %s" % (dag, code, b))
+    bid = b.get("backfill_id") if code == 201 else None
+    done = wait_for(lambda: (lambda r: r[1] if r[0] == 200 and
+                             r[1].get("state") != "running" else None)(
+        req("GET", "/api/v1/backfills/%s" % bid, READ)), 30) if bid else None
+    check(done is not None and done.get("state") == "done",
+          "backfill %s ended: %s" % (bid, done))
+    code, lst = req("GET", "/api/v1/runs?dag=%s&limit=500&trigger=backfill"
+                    % dag, READ)
+    got = [r for r in lst.get("runs", []) if r.get("backfill_id") == bid]
+    return [finish(r["id"]) for r in sorted(got, key=lambda r: r["id"])]
+
+
+def test_logical_time_in_key():
+    """The default key holds the run's logical time and trigger kind: a
+    backfill runs every day, not the first only; the same days again
+    (same trigger kind) are reused."""
+    go("cache-time", {"logical_time": "2026-11-02"})
+    go("cache-time", {"logical_time": "2026-11-03"})
+    check(days() == ["day=2026-11-02T00:00:00.000Z",
+                     "day=2026-11-03T00:00:00.000Z"],
+          "two logical times, two runs of the step: %s" % days())
+    first = backfill_all("cache-time", "2026-11-02", "2026-11-04")
+    check(len(first) == 3 and all(b.get("state") == "success"
+                                  for b in first), "3 backfill runs: %s" %
+          [(b.get("id"), b.get("state")) for b in first])
+    want = ["day=2026-11-0%dT12:00:00.000Z" % d for d in (2, 3, 4)]
+    check(sorted(days()[2:]) == want,
+          "every day of the backfill ran its step: %s" % days())
+    again = backfill_all("cache-time", "2026-11-02", "2026-11-04")
+    check(len(days()) == 5,
+          "the same days again reuse the entries: %s" % days())
+    by_day = {b.get("logical_time"): task(b, "day") for b in first}
+    for b in again:
+        cf = task(b, "day").get("cached_from") or {}
+        src = by_day.get(b.get("logical_time"), {})
+        check(cf.get("attempt_id") == (src.get("attempts") or [{}])[-1]
+              .get("id"), "run at %s reused its own day: %s (from %s)" %
+              (b.get("logical_time"), cf, src.get("id")))
+    check(len(again) == 3, "3 runs again: %d" % len(again))
+
+
+def test_environment_in_explicit_key():
+    """An explicit key is kept apart per environment: dev and prod never
+    share an entry; prod again reuses its own."""
+    envs = lines("time-keyed.log")
+    check(envs == ["env=dev"],
+          "the explicit key ignores logical times, once in dev: %s" % envs)
+    go("cache-time", {"environment": "prod", "logical_time": "2026-11-10"})
+    check(lines("time-keyed.log") == ["env=dev", "env=prod"],
+          "prod does not reuse dev's entry: %s" % lines("time-keyed.log"))
+    b = go("cache-time", {"environment": "prod",
+                          "logical_time": "2026-11-11"})
+    check(lines("time-keyed.log") == ["env=dev", "env=prod"] and
+          task(b, "keyed").get("cached_from") is not None,
+          "prod again reuses prod's: %s" % lines("time-keyed.log"))
+
+
+def test_expired_hit():
+    """A cache hit whose finish fails after the claim's commit (here: its
+    run is locked by the test, then the waiting statement is canceled)
+    keeps a lease no worker holds. When that lease expires, no try is
+    counted: the task (retries: 0) is claimed again, not failed, and its
+    next claim reuses the entry."""
+    w = Worker("cache-parked", ["parked"], slots=1)
+    rid = trigger("cache-lost")
+    a = w.one("hit")
+    if a:
+        w.complete(a, 0, {"v": "1"})
+    first = finish(rid)
+    check(first.get("state") == "success", "first run: %s" % first)
+    src = (task(first, "hit").get("attempts") or [{}])[-1].get("id")
+    rid = trigger("cache-lost")
+    holder = subprocess.Popen(os.environ["WEIR_PSQL"].split() + ["-qtA"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    holder.stdin.write("BEGIN;\nSELECT 1 /* cache-hold */ FROM runs WHERE"
+                       " id = %d FOR UPDATE;\n" % rid)
+    holder.stdin.flush()
+    hold = wait_for(lambda: sql("SELECT pid FROM pg_stat_activity WHERE"
+                                " query LIKE '%%/* cache-hold */%%' AND"
+                                " state = 'idle in transaction'"), 10)
+    check(hold, "the test's lock on run %d" % rid)
+    got = {}
+    leaser = threading.Thread(target=lambda: got.update(a=w.lease(1, 3000)))
+    leaser.start()
+    blocked = wait_for(lambda: sql(
+        "SELECT pid FROM pg_stat_activity WHERE %s = ANY"
+        " (pg_blocking_pids(pid))" % (hold or ["0"])[0]), 10)
+    check(blocked, "the cache hit's finish waits for the run's lock")
+    for pid in blocked or []:
+        sql("SELECT pg_cancel_backend(%s)" % pid)
+    holder.communicate("ROLLBACK;\n", timeout=30)
+    leaser.join(60)
+    check(got.get("a") == [], "a hit is not sent to the worker: %s" % got)
+    row = sql("SELECT a.state, a.worker_id IS NULL, a.cached_from_attempt_id"
+              " FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE"
+              " t.run_id = %d" % rid)
+    # running until the reaper expires it (the lease is 3 s long)
+    check(row in (["running|t|%s" % src], ["lost|t|%s" % src]),
+          "the hit's attempt is left unfinished, no worker: %s" % row)
+    t = wait_for(lambda: (lambda x: x if x["state"] != "running" else None)(
+        task(run(rid), "hit")), 20)
+    check(t is not None and t["state"] in ("up_for_retry", "queued"),
+          "the expired hit is not a try: its task is claimable again: %s" % t)
+    check(sql("SELECT try_count, max_tries FROM tasks WHERE run_id = %d" %
+              rid) == ["1|2"], "one try given back")
+    check(w.lease(1, 3000) == [], "the next claim is a hit again")
+    b = finish(rid)
+    t = task(b, "hit")
+    check(b.get("state") == "success" and
+          [x["state"] for x in t.get("attempts", [])] == ["lost", "success"]
+          and (t.get("cached_from") or {}).get("attempt_id") == src,
+          "the run succeeds from the cache: %s" % b)
+
+
+def test_payload_in_key():
+    """Runs of events with different payloads do not share an entry (one
+    after the other, so that the second could reuse the first)."""
+    def ended(n):
+        code, b = req("GET", "/api/v1/runs?dag=cache-event", READ)
+        runs = b.get("runs", []) if code == 200 else []
+        return runs if len(runs) == n and all(
+            r.get("state") in TERMINAL for r in runs) else None
+    for n in (1, 2):
+        code, b = req("POST", "/api/v1/events", ADMIN,
+                      {"name": "cache.payload", "payload": {"n": n}})
+        check(code in (200, 201, 202) and b.get("runs") == 1,
+              "event %d: %d %s" % (n, code, b))
+        runs = wait_for(lambda: ended(n), 30)
+        check(runs and all(r["state"] == "success" for r in runs),
+              "event run %d: %s" % (n, runs))
+    check(count("event-pay") == 2,
+          "each payload ran the step: %d" % count("event-pay"))
+
 os.makedirs(OUT, exist_ok=True)
 run_tests("cache", [test_default_key_reuses, test_keys_hashed,
                     test_explicit_key, test_ttl_expiry,
                     test_failed_never_fills, test_no_cache,
                     test_dag_change_misses, test_matrix_cells,
-                    test_key_not_rendered])
+                    test_key_not_rendered, test_logical_time_in_key,
+                    test_environment_in_explicit_key, test_payload_in_key,
+                    test_expired_hit])
