@@ -352,7 +352,7 @@ static int fire_pending(struct engine *e, struct store_conn *c,
 
     if (rc < 0)
         return rc;
-    depth = p->depth + 1;
+    depth = p->depth; /* the depth of the offer_all() that queued it */
     rc = engine_fire_in_tx(e, c, &s, &res, &why);
     depth = 0;
     *created = rc == 0 && res.outcome == FIRE_CREATED;
@@ -383,10 +383,13 @@ int after_pass(struct engine *e, int max, int *done, struct weir_err *err)
 {
     struct store_conn *c = NULL;
     int rc = store_conn_get(e->store, &c, err);
-    bool bump = false;
+    bool bump = false, any = false;
 
     *done = 0;
-    while (rc == 0 && *done < max) {
+    /* Most wake-ups are for something else: one statement says so. */
+    if (rc == 0)
+        rc = store_after_pending_any(c, &any, err);
+    while (rc == 0 && any && *done < max) {
         struct store_after_pending p;
         bool found = false, created = false;
 

@@ -271,6 +271,21 @@ int store_after_pending_take(struct store_conn *c,
     return rc;
 }
 
+int store_after_pending_any(struct store_conn *c, bool *any,
+                            struct weir_err *err)
+{
+    PGresult *r = NULL;
+    int rc =
+        store_query(c, "SELECT 1 FROM after_pending LIMIT 1", 0, NULL, &r, err);
+
+    *any = false;
+    if (rc < 0)
+        return rc;
+    *any = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
 void store_after_pending_free(struct store_after_pending *p)
 {
     free(p->key);

@@ -127,6 +127,10 @@ WEIR_MUSTCHECK int store_after_pending_take(struct store_conn *c,
                                             struct store_after_pending *p,
                                             bool *found, struct weir_err *err);
 
+/* Whether any firing is pending (a quick look, outside a transaction). */
+WEIR_MUSTCHECK int store_after_pending_any(struct store_conn *c, bool *any,
+                                           struct weir_err *err);
+
 /* Free what store_after_pending_take() gave. */
 void store_after_pending_free(struct store_after_pending *p);
 

@@ -14,7 +14,8 @@ line:column and naming the cycle; the triggers list shows them.
 A follower whose firing fails does not fail its upstream's completion:
 the failure is logged and shown as a suppressed firing. Two DAGs that
 follow each other's dataset, both with max_active_runs, complete
-concurrently without a deadlock, and every firing is accounted for.
+concurrently without a deadlock, and every firing is accounted for. A
+firing left queued (a crash) is made once.
 
 Environment: WEIR_URL, WEIR_ADMIN, WEIR_WORKER, WEIR_READ tokens;
 WEIR_DAGS_DIR (the server's DAGs folder); WEIR_PSQL (a psql command line
@@ -487,6 +488,21 @@ def test_mutual_data():
               " suppressed" % (dag, versions, other, made[other], runs, sup))
 
 
+def test_pending_left_over():
+    """A firing queued but not made (as a crash between the upstream's
+    commit and the firing leaves it) is made once by the server's thread,
+    without any commit waking it."""
+    n = len(runs_of("on-data"))
+    sql("INSERT INTO after_pending (dag_id, trigger_key, reason, payload)"
+        " VALUES ('on-data', 'data:dataset.customers', 'left over',"
+        " '{\"name\": \"dataset.customers\", \"id\": \"v-left\","
+        " \"payload\": {\"version\": \"v-left\"}}')")
+    settle()
+    got = runs_of("on-data")
+    check(len(got) == n + 1 and run(got[-1]["id"])["reason"] == "left over",
+          "left-over firing: %d new runs" % (len(got) - n))
+
+
 def main():
     global W
     W = Worker("after-test", ["default"], slots=4)
@@ -495,7 +511,7 @@ def main():
                         test_cooldown, test_cycle_folder, test_cycle_api,
                         test_dag_definition, test_cli, test_real_worker,
                         test_wakes_waiting_lease, test_firing_fails,
-                        test_mutual_data])
+                        test_mutual_data, test_pending_left_over])
 
 
 if __name__ == "__main__":
