@@ -358,6 +358,11 @@ static int fire_pending(struct engine *e, struct store_conn *c,
     *created = rc == 0 && res.outcome == FIRE_CREATED;
     if (rc == 0)
         return store_tx_release(c, "after_fire", err);
+    /* The database away, a deadlock or a serialization failure: the
+     * row stays, for the next pass. */
+    if (why.code == WEIR_EUNAVAIL ||
+        strncmp(why.msg, "database error 40", 17) == 0)
+        return weir_err_set(err, why.code, "%s", why.msg);
     rc = store_tx_rollback_to(c, "after_fire", err);
     if (rc < 0)
         return rc;

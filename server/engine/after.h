@@ -67,7 +67,9 @@ void after_dag_release(struct store_conn *c);
  * DAG row, so two DAGs following each other cannot deadlock. A firing
  * that fails (not a follower changed or gone: skipped) is undone,
  * logged (event=after_fire_failed) and recorded as suppressed; its row
- * is consumed all the same. *done: how many were taken.
+ * is consumed all the same, but for a failure that passes (the database
+ * away, a deadlock, a serialization failure): then the pass ends with
+ * that error and the row waits for the next. *done: how many were taken.
  */
 WEIR_MUSTCHECK int after_pass(struct engine *e, int max, int *done,
                               struct weir_err *err);

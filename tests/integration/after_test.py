@@ -15,7 +15,8 @@ A follower whose firing fails does not fail its upstream's completion:
 the failure is logged and shown as a suppressed firing. Two DAGs that
 follow each other's dataset, both with max_active_runs, complete
 concurrently without a deadlock, and every firing is accounted for. A
-firing left queued (a crash) is made once.
+firing left queued (a crash) is made once. A DAG following its own
+dataset loops only until its guards (max_runs_per_day) stop it.
 
 Environment: WEIR_URL, WEIR_ADMIN, WEIR_WORKER, WEIR_READ tokens;
 WEIR_DAGS_DIR (the server's DAGs folder); WEIR_PSQL (a psql command line
@@ -503,6 +504,27 @@ def test_pending_left_over():
           "left-over firing: %d new runs" % (len(got) - n))
 
 
+def test_self_feeding():
+    """A DAG following the dataset it writes fires itself once per new
+    version, as long as its guards let it: max_runs_per_day 2 ends the
+    loop at the third firing, recorded as suppressed."""
+    sw = Worker("after-self", ["self"], slots=2)
+    trigger("selfie")
+    for i in range(6):
+        got = sw.lease(1, 1500)
+        if not got:
+            break
+        sw.complete(got[0], outputs={"data.name": "ds.selfie",
+                                     "data.version": "s%d" % i})
+        settle()
+    runs = runs_of("selfie")
+    check(len(runs) == 3 and all(r["state"] in TERMINAL for r in runs),
+          "selfie: the manual run and 2 it fired, got %s" %
+          [(r["id"], r["state"]) for r in runs])
+    check("daily cap reached" in suppressed("selfie"),
+          "selfie suppressed: %s" % suppressed("selfie"))
+
+
 def main():
     global W
     W = Worker("after-test", ["default"], slots=4)
@@ -511,7 +533,8 @@ def main():
                         test_cooldown, test_cycle_folder, test_cycle_api,
                         test_dag_definition, test_cli, test_real_worker,
                         test_wakes_waiting_lease, test_firing_fails,
-                        test_mutual_data, test_pending_left_over])
+                        test_mutual_data, test_pending_left_over,
+                        test_self_feeding])
 
 
 if __name__ == "__main__":
