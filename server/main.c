@@ -36,6 +36,7 @@ struct server {
     struct notify *notify;    /* webhook notifications thread */
     struct backfiller *bf;    /* creates the runs of backfills */
     struct deadlines *dl;     /* run timeouts and deadlines thread */
+    struct afterq *aq;        /* after and data firings thread */
     struct api api;           /* what handlers share */
     struct http_server *http; /* the API */
     size_t started;           /* parts[] that are up (main.c's table) */
@@ -226,6 +227,16 @@ static void deadline_down(struct server *s)
     deadline_chore_stop(s->dl);
 }
 
+static int afterq_up(struct server *s, struct weir_err *err)
+{
+    return afterq_start(&s->engine, &s->aq, err);
+}
+
+static void afterq_down(struct server *s)
+{
+    afterq_stop(s->aq);
+}
+
 /* The API; then the public URL, by default the address it listens on. */
 static int http_up(struct server *s, struct weir_err *err)
 {
@@ -275,6 +286,7 @@ static const struct part {
     {"notifications", notify_up, notify_down},
     {"backfills", backfiller_up, backfiller_down},
     {"deadlines", deadline_up, deadline_down},
+    {"after firings", afterq_up, afterq_down},
     {"http", http_up, http_down},
 };
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "engine/fire.h"
+#include "engine/hub.h"
 #include "engine/internal.h"
 #include "engine/state.h"
 #include "expr.h"
@@ -114,15 +115,21 @@ struct firing {
     const char *subject; /* "run 12", "data version v3": for the log */
 };
 
-/* Offer firing f to follower w: its when:, then engine_fire_in_tx(). */
+/* Offer firing f to follower w: its when:, then a row in after_pending
+ * that after_pass() fires in a transaction of its own. The firing locks
+ * the follower's DAG row; done here, inside the upstream's completion,
+ * two DAGs following each other would lock their rows in opposite
+ * orders, and a firing that fails would fail the completion. */
 static int offer(struct engine *e, struct run_ctx *x,
                  const struct store_follower *w, const struct firing *f,
                  struct weir_err *err)
 {
     const struct dag *d = engine_dag(e->cache, x->c, w->version_id);
     const struct dag_trigger *t = find_trigger(d, w->key);
-    struct engine_slot s = {w->dag_id, w->key, 0, f->reason, f->payload};
-    struct fire_result res = {0};
+    struct store_after_pending p = {.key = w->key,
+                                    .reason = (char *)f->reason,
+                                    .payload = (char *)f->payload,
+                                    .depth = depth};
     struct weir_err why = {0};
     bool holds = false;
     char text[300];
@@ -137,15 +144,10 @@ static int offer(struct engine *e, struct run_ctx *x,
     dagcache_release(e->cache, d);
     if (t == NULL || !holds || rc < 0)
         return rc;
-    rc = engine_fire_in_tx(e, x->c, &s, &res, err);
-    if (rc == WEIR_ECONFLICT || rc == WEIR_ENOTFOUND) {
-        /* The follower changed under us (a new version, deleted). */
-        log_info("event=after_skipped dag=%s trigger=\"%s\" why=\"%s\"",
-                 w->dag_id, w->key, err->msg);
-        return 0;
-    }
-    if (rc == 0 && res.outcome == FIRE_CREATED && x->made != NULL)
-        x->made->n = MADE_MAX + 1; /* the commit wakes the lease calls */
+    snprintf(p.dag_id, sizeof(p.dag_id), "%s", w->dag_id);
+    rc = store_after_pending_add(x->c, &p, err);
+    if (rc == 0 && x->made != NULL)
+        x->made->n = MADE_MAX + 1; /* the commit wakes after_pass() */
     return rc;
 }
 
@@ -330,6 +332,90 @@ int after_attempt_data(struct engine *e, struct run_ctx *x,
     cJSON_Delete(root);
     cJSON_Delete(pay);
     cJSON_Delete(outs);
+    return rc;
+}
+
+/* ---- the pending firings ---- */
+
+/* Fire p in c's open transaction, in a savepoint: a firing that fails
+ * is undone, logged and recorded as suppressed, and p is consumed all
+ * the same. *created: a run was made. */
+static int fire_pending(struct engine *e, struct store_conn *c,
+                        const struct store_after_pending *p, bool *created,
+                        struct weir_err *err)
+{
+    struct engine_slot s = {p->dag_id, p->key, 0, p->reason, p->payload};
+    struct fire_result res = {0};
+    struct weir_err why = {0};
+    char q[300], text[400];
+    int rc = store_tx_savepoint(c, "after_fire", err);
+
+    if (rc < 0)
+        return rc;
+    depth = p->depth; /* the depth of the offer_all() that queued it */
+    rc = engine_fire_in_tx(e, c, &s, &res, &why);
+    depth = 0;
+    *created = rc == 0 && res.outcome == FIRE_CREATED;
+    if (rc == 0)
+        return store_tx_release(c, "after_fire", err);
+    /* The database away, a deadlock or a serialization failure: the
+     * row stays, for the next pass. */
+    if (why.code == WEIR_EUNAVAIL ||
+        strncmp(why.msg, "database error 40", 17) == 0)
+        return weir_err_set(err, why.code, "%s", why.msg);
+    rc = store_tx_rollback_to(c, "after_fire", err);
+    if (rc < 0)
+        return rc;
+    if (why.code == WEIR_ECONFLICT || why.code == WEIR_ENOTFOUND) {
+        /* The follower changed meanwhile (a new version, deleted). */
+        log_info("event=after_skipped dag=%s trigger=\"%s\" why=%s", p->dag_id,
+                 p->key, log_quote(why.msg, q, sizeof(q)));
+        return 0;
+    }
+    log_error("event=after_fire_failed dag=%s trigger=\"%s\" reason=%s msg=%s",
+              p->dag_id, p->key, log_quote(p->reason, text, sizeof(text)),
+              log_quote(why.msg, q, sizeof(q)));
+    /* The reason users see says what failed in general terms only. */
+    snprintf(text, sizeof(text), "firing failed (%.200s): see the server log",
+             p->reason);
+    rc = store_tx_savepoint(c, "after_fire", err);
+    if (rc == 0 && store_trig_suppress(c, p->dag_id, p->key, text, &why) < 0)
+        rc = store_tx_rollback_to(c, "after_fire", err);
+    return rc;
+}
+
+int after_pass(struct engine *e, int max, int *done, struct weir_err *err)
+{
+    struct store_conn *c = NULL;
+    int rc = store_conn_get(e->store, &c, err);
+    bool bump = false, any = false;
+
+    *done = 0;
+    /* Most wake-ups are for something else: one statement says so. */
+    if (rc == 0)
+        rc = store_after_pending_any(c, &any, err);
+    while (rc == 0 && any && *done < max) {
+        struct store_after_pending p;
+        bool found = false, created = false;
+
+        rc = store_tx_begin(c, err);
+        if (rc == 0)
+            rc = store_after_pending_take(c, &p, &found, err);
+        if (rc == 0 && found)
+            rc = fire_pending(e, c, &p, &created, err);
+        if (rc == 0)
+            rc = store_tx_commit(c, err);
+        else
+            store_tx_rollback(c);
+        store_after_pending_free(&p);
+        if (rc < 0 || !found)
+            break;
+        bump |= created;
+        (*done)++;
+    }
+    store_conn_put(c);
+    if (bump)
+        hub_bump(e->hub);
     return rc;
 }
 

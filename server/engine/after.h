@@ -21,11 +21,12 @@ struct run_ctx;
 struct store_attempt;
 
 /*
- * Run x (its row locked) just ended: fire the after triggers following
- * its DAG, on x's connection and transaction. A follower whose trigger
- * is gone from its current version is skipped; one whose when: cannot be
- * evaluated gets a suppressed firing saying why. A run created marks
- * x->made so that the commit wakes the waiting workers.
+ * Run x (its row locked) just ended: queue the firings of the after
+ * triggers following its DAG (after_pending), on x's connection and
+ * transaction; after_pass() makes them. A follower whose trigger is gone
+ * from its current version is skipped; one whose when: cannot be
+ * evaluated gets a suppressed firing saying why. A firing queued marks
+ * x->made so that the commit wakes the waiting threads.
  */
 WEIR_MUSTCHECK int after_run_ended(struct engine *e, struct run_ctx *x,
                                    struct weir_err *err);
@@ -33,8 +34,8 @@ WEIR_MUSTCHECK int after_run_ended(struct engine *e, struct run_ctx *x,
 /*
  * Attempt a of x's run succeeded with outputs (JSON object text, or
  * NULL): when they name a dataset (data.name) and its version
- * (data.version) not recorded before, record it and fire the data
- * triggers following that dataset.
+ * (data.version) not recorded before, record it and queue the firings
+ * of the data triggers following that dataset, as after_run_ended().
  */
 WEIR_MUSTCHECK int after_attempt_data(struct engine *e, struct run_ctx *x,
                                       const struct store_attempt *a,
@@ -58,5 +59,19 @@ WEIR_MUSTCHECK int after_dag_sync(struct store_conn *c, const struct dag *d,
 
 /* Release the lock after_dag_check() took. */
 void after_dag_release(struct store_conn *c);
+
+/*
+ * Fire up to max queued firings, oldest first, each in a transaction of
+ * its own that takes its row, so each is made exactly once, and none is
+ * lost to a crash. The upstream's transaction never locks a follower's
+ * DAG row, so two DAGs following each other cannot deadlock. A firing
+ * that fails (not a follower changed or gone: skipped) is undone,
+ * logged (event=after_fire_failed) and recorded as suppressed; its row
+ * is consumed all the same, but for a failure that passes (the database
+ * away, a deadlock, a serialization failure): then the pass ends with
+ * that error and the row waits for the next. *done: how many were taken.
+ */
+WEIR_MUSTCHECK int after_pass(struct engine *e, int max, int *done,
+                              struct weir_err *err);
 
 #endif

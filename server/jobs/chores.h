@@ -23,6 +23,9 @@
  *   timeout or deadline but at least every CHORE_DEADLINE_MS (a run
  *   created meanwhile may be due sooner), CHORE_DEADLINE_RETRY_MS after a
  *   database failure;
+ * - after and data firings: thread "weir-after", at each bump of the work
+ *   hub and at least every CHORE_AFTER_MS, CHORE_AFTER_RETRY_MS after a
+ *   database failure (engine/after.h);
  * - the connection watchdog: thread "weir-http-guard", every
  *   HTTP_GUARD_TICK_MS (http/guard.h);
  * - metric retention: the ingest request that notices it is due, at most
@@ -49,5 +52,7 @@
 #define CHORE_BACKFILL_RETRY_MS     2000  /* after a failed backfill pass */
 #define CHORE_DEADLINE_MS           1000  /* longest wait between two passes */
 #define CHORE_DEADLINE_RETRY_MS     1000  /* after a database failure */
+#define CHORE_AFTER_MS              500   /* longest wait between two passes */
+#define CHORE_AFTER_RETRY_MS        1000  /* after a database failure */
 
 #endif

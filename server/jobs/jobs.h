@@ -10,10 +10,12 @@
  * - jobs/reaper.h: lease expiry;
  * - jobs/notify.h: webhook notifications;
  * - jobs/deadline.h: run timeouts and deadlines.
+ * - jobs/afterq.h: after and data firings.
  */
 #ifndef WEIR_JOBS_H
 #define WEIR_JOBS_H
 
+#include "jobs/afterq.h"    /* IWYU pragma: export */
 #include "jobs/chores.h"    /* IWYU pragma: export */
 #include "jobs/dagdir.h"    /* IWYU pragma: export */
 #include "jobs/deadline.h"  /* IWYU pragma: export */

@@ -222,3 +222,74 @@ void store_follows_unlock(struct store_conn *c)
                   0, NULL, &err) < 0)
         store_conn_recycle(c);
 }
+
+int store_after_pending_add(struct store_conn *c,
+                            const struct store_after_pending *p,
+                            struct weir_err *err)
+{
+    char depth[WEIR_I64_LEN];
+    const char *params[5] = {p->dag_id, p->key, p->reason, p->payload, depth};
+
+    WEIR_I64(depth, p->depth);
+    return store_cmd(c,
+                     "INSERT INTO after_pending (dag_id, trigger_key, reason,"
+                     " payload, depth) VALUES ($1, $2, $3, $4::jsonb,"
+                     " $5::integer)",
+                     5, params, err);
+}
+
+int store_after_pending_take(struct store_conn *c,
+                             struct store_after_pending *p, bool *found,
+                             struct weir_err *err)
+{
+    PGresult *r = NULL;
+    int rc = store_query(c,
+                         "DELETE FROM after_pending WHERE id = (SELECT id"
+                         " FROM after_pending ORDER BY id LIMIT 1 FOR UPDATE"
+                         " SKIP LOCKED) RETURNING id, dag_id, trigger_key,"
+                         " reason, payload::text, depth",
+                         0, NULL, &r, err);
+
+    memset(p, 0, sizeof(*p));
+    *found = false;
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) > 0) {
+        p->id = store_val_i64(r, 0, 0);
+        snprintf(p->dag_id, sizeof(p->dag_id), "%s", store_val(r, 0, 1));
+        p->key = strdup(store_val(r, 0, 2));
+        p->reason = strdup(store_val(r, 0, 3));
+        p->payload = strdup(store_val(r, 0, 4));
+        p->depth = (int)store_val_i64(r, 0, 5);
+        *found = true;
+        if (p->key == NULL || p->reason == NULL || p->payload == NULL) {
+            store_after_pending_free(p);
+            rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
+        }
+    }
+    PQclear(r);
+    return rc;
+}
+
+int store_after_pending_any(struct store_conn *c, bool *any,
+                            struct weir_err *err)
+{
+    PGresult *r = NULL;
+    int rc =
+        store_query(c, "SELECT 1 FROM after_pending LIMIT 1", 0, NULL, &r, err);
+
+    *any = false;
+    if (rc < 0)
+        return rc;
+    *any = PQntuples(r) > 0;
+    PQclear(r);
+    return 0;
+}
+
+void store_after_pending_free(struct store_after_pending *p)
+{
+    free(p->key);
+    free(p->reason);
+    free(p->payload);
+    memset(p, 0, sizeof(*p));
+}

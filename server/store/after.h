@@ -102,4 +102,36 @@ WEIR_MUSTCHECK int store_follows_lock(struct store_conn *c,
                                       struct weir_err *err);
 void store_follows_unlock(struct store_conn *c);
 
+/* An after or data firing waiting in after_pending. */
+struct store_after_pending {
+    int64_t id;                  /* its row */
+    char dag_id[DAG_ID_MAX + 1]; /* the following DAG */
+    char *key;                   /* its trigger (owned) */
+    char *reason;                /* the new run's reason (owned) */
+    char *payload;               /* its trigger_payload, JSON (owned) */
+    int depth;                   /* chain depth it was written at */
+};
+
+/* Queue firing p (id ignored) in the caller's transaction. */
+WEIR_MUSTCHECK int store_after_pending_add(struct store_conn *c,
+                                           const struct store_after_pending *p,
+                                           struct weir_err *err);
+
+/*
+ * Take (delete) the oldest pending firing no other transaction holds
+ * into *p (store_after_pending_free()); *found says whether there was
+ * one. The caller's transaction fires it, so the delete and the run it
+ * makes commit together.
+ */
+WEIR_MUSTCHECK int store_after_pending_take(struct store_conn *c,
+                                            struct store_after_pending *p,
+                                            bool *found, struct weir_err *err);
+
+/* Whether any firing is pending (a quick look, outside a transaction). */
+WEIR_MUSTCHECK int store_after_pending_any(struct store_conn *c, bool *any,
+                                           struct weir_err *err);
+
+/* Free what store_after_pending_take() gave. */
+void store_after_pending_free(struct store_after_pending *p);
+
 #endif

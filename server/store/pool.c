@@ -432,3 +432,34 @@ void store_tx_rollback(struct store_conn *c)
 {
     store_rollback(c);
 }
+
+/* "VERB name" for a savepoint statement; name must be an identifier. */
+static int savepoint_cmd(struct store_conn *c, const char *verb,
+                         const char *name, struct weir_err *err)
+{
+    char sql[128];
+
+    if (name[0] == '\0' || strlen(name) > 63 ||
+        strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name))
+        return weir_err_set(err, WEIR_EINVAL, "bad savepoint name");
+    snprintf(sql, sizeof(sql), "%s %s", verb, name);
+    return store_cmd(c, sql, 0, NULL, err);
+}
+
+int store_tx_savepoint(struct store_conn *c, const char *name,
+                       struct weir_err *err)
+{
+    return savepoint_cmd(c, "SAVEPOINT", name, err);
+}
+
+int store_tx_rollback_to(struct store_conn *c, const char *name,
+                         struct weir_err *err)
+{
+    return savepoint_cmd(c, "ROLLBACK TO SAVEPOINT", name, err);
+}
+
+int store_tx_release(struct store_conn *c, const char *name,
+                     struct weir_err *err)
+{
+    return savepoint_cmd(c, "RELEASE SAVEPOINT", name, err);
+}

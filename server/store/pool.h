@@ -82,5 +82,15 @@ WEIR_MUSTCHECK int store_migrate(struct store_conn *c, int *applied,
 WEIR_MUSTCHECK int store_tx_begin(struct store_conn *c, struct weir_err *err);
 WEIR_MUSTCHECK int store_tx_commit(struct store_conn *c, struct weir_err *err);
 void store_tx_rollback(struct store_conn *c);
+/* A savepoint `name` (an identifier: letters, digits, _) in the open
+ * transaction; undo what followed it, or keep it and forget the name. A
+ * failed statement leaves the transaction usable again once rolled back
+ * to a savepoint taken before it. */
+WEIR_MUSTCHECK int store_tx_savepoint(struct store_conn *c, const char *name,
+                                      struct weir_err *err);
+WEIR_MUSTCHECK int store_tx_rollback_to(struct store_conn *c, const char *name,
+                                        struct weir_err *err);
+WEIR_MUSTCHECK int store_tx_release(struct store_conn *c, const char *name,
+                                    struct weir_err *err);
 
 #endif

@@ -11,9 +11,17 @@ runs through; cooldown suppresses a second firing; a cycle across DAGs is
 refused at load, from the folder and over the API, at the trigger's
 line:column and naming the cycle; the triggers list shows them.
 
+A follower whose firing fails does not fail its upstream's completion:
+the failure is logged and shown as a suppressed firing. Two DAGs that
+follow each other's dataset, both with max_active_runs, complete
+concurrently without a deadlock, and every firing is accounted for. A
+firing left queued (a crash) is made once. A DAG following its own
+dataset loops only until its guards (max_runs_per_day) stop it.
+
 Environment: WEIR_URL, WEIR_ADMIN, WEIR_WORKER, WEIR_READ tokens;
 WEIR_DAGS_DIR (the server's DAGs folder); WEIR_PSQL (a psql command line
-for the test's database); WEIR_CLI (the weir binary).
+for the test's database); WEIR_CLI (the weir binary); WEIR_SERVER_LOG,
+WEIR_PG_LOG (the server's and PostgreSQL's logs).
 """
 import datetime
 import json
@@ -26,6 +34,8 @@ from weirtest import (ADMIN, BASE, READ, TERMINAL, Worker, call, check,
                       req, run, run_tests, trigger, wait_for)
 
 DAGS_DIR = os.environ["WEIR_DAGS_DIR"]
+SERVER_LOG = os.environ["WEIR_SERVER_LOG"]
+PG_LOG = os.environ["WEIR_PG_LOG"]
 PSQL = os.environ["WEIR_PSQL"].split()
 CLI = os.environ["WEIR_CLI"]
 W = None  # the test's worker, on queue "default"
@@ -57,10 +67,13 @@ def work(run_id, exit_code=0, outputs=None):
 
 
 def settle():
-    """Time for a firing that should not happen to show: firings are made
-    in the transaction that ends the upstream run, so there is no delay to
-    wait out; this covers the reply racing the commit of nothing."""
-    time.sleep(0.2)
+    """Waits until every queued after and data firing is made: the
+    upstream's transaction queues them (after_pending), a server thread
+    makes each in a transaction of its own that deletes its row, so an
+    empty queue means every firing of the runs ended so far is
+    committed."""
+    check(wait_for(lambda: sql("SELECT count(*) FROM after_pending") == "0",
+                   10), "after firings still pending after 10 s")
 
 
 def test_success_fires_once():
@@ -360,6 +373,158 @@ def test_real_worker():
         check(lag < 10, "%s took %.1f s after real-up" % (dag, lag))
 
 
+def read_log(path):
+    with open(path, errors="replace") as f:
+        return f.read()
+
+
+def suppressed(dag):
+    code, b = req("GET", "/api/v1/dags/%s/triggers" % dag, READ)
+    return json.dumps(b.get("triggers", [{}])[0].get("suppressed")) \
+        if code == 200 else ""
+
+
+def test_firing_fails():
+    """A follower's firing that fails (here: PostgreSQL refuses its run's
+    row) neither fails nor holds up the upstream's completion: the
+    upstream run succeeds, the failure is logged (after_fire_failed) and
+    shown as a suppressed firing in general terms, and the next firing,
+    once the cause is gone, makes its run."""
+    sql("CREATE FUNCTION weir_test_refuse() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$BEGIN RAISE EXCEPTION 'test refuses runs of fail-down';"
+        " END$$; CREATE TRIGGER weir_test_refuse BEFORE INSERT ON runs"
+        " FOR EACH ROW WHEN (NEW.dag_id = 'fail-down')"
+        " EXECUTE FUNCTION weir_test_refuse()")
+    try:
+        rid = trigger("fail-up")
+        r = work(rid, 0)
+        check(r and r["state"] == "success",
+              "fail-up, its follower's firing failing: %s" % r)
+        settle()
+    finally:
+        sql("DROP TRIGGER weir_test_refuse ON runs;"
+            " DROP FUNCTION weir_test_refuse()")
+    check(runs_of("fail-down") == [], "fail-down got a run")
+    sup = suppressed("fail-down")
+    check("firing failed (after fail-up run #%d success)" % rid in sup and
+          "test refuses" not in sup,
+          "fail-down suppressed: %s" % sup)
+    log = read_log(SERVER_LOG)
+    check("event=after_fire_failed dag=fail-down" in log and
+          "test refuses runs of fail-down" in log,
+          "no after_fire_failed with the cause in the server log")
+    rid = trigger("fail-up")
+    work(rid, 0)
+    settle()
+    got = runs_of("fail-down")
+    check(len(got) == 1 and run(got[0]["id"])["reason"] ==
+          "after fail-up run #%d success" % rid,
+          "fail-down once the cause is gone: %s" % got)
+
+
+def test_mutual_data():
+    """ping follows ds.pong and pong ds.ping, both max_active_runs: 1.
+    Their runs complete two at a time, each producing a new version of
+    its DAG's dataset, so that each completion fires the other DAG while
+    the other DAG's run completes: no deadlock (PostgreSQL's log), no
+    failed completion, and each version's firing is a run or a recorded
+    suppression (folded into the queued run)."""
+    pp = Worker("after-pp", ["pp"], slots=8)
+    made = {"ping": 0, "pong": 0}  # versions produced
+    lock = threading.Lock()
+
+    def finish(a, data):
+        dag = "ping" if "ping" in a.get("command", "") else "pong"
+        out = {}
+        if data:
+            with lock:
+                made[dag] += 1
+                out = {"data.name": "ds." + dag,
+                       "data.version": "v%d" % made[dag]}
+        pp.complete(a, outputs=out)
+
+    def batch(data, wait_s):
+        got, end = [], time.monotonic() + wait_s
+        while len(got) < 2 and time.monotonic() < end:
+            got += pp.lease(2 - len(got), 300)
+        ths = [threading.Thread(target=finish, args=(a, data)) for a in got]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(30)
+        return len(got)
+
+    trigger("ping")
+    trigger("pong")
+    t0 = time.monotonic()
+    pairs = 0
+    for _ in range(15):
+        pairs += batch(True, 3) == 2
+    # The loop ends: what is left runs without producing data.
+    end = time.monotonic() + 20
+    while time.monotonic() < end:
+        settle()
+        if batch(False, 0.5) == 0 and sql(
+                "SELECT count(*) FROM runs WHERE dag_id IN ('ping', 'pong')"
+                " AND state IN ('queued', 'running')") == "0":
+            break
+    settle()
+    print("ping/pong: %d versions, %d concurrent pairs, %.1f s" %
+          (made["ping"] + made["pong"], pairs, time.monotonic() - t0))
+    check(pairs >= 10, "only %d of 15 rounds completed two runs at once"
+          % pairs)
+    check("deadlock detected" not in read_log(PG_LOG),
+          "PostgreSQL broke a deadlock")
+    check("after_fire_failed" not in read_log(SERVER_LOG).replace(
+        "after_fire_failed dag=fail-down", ""), "a ping/pong firing failed")
+    for dag, other in (("ping", "pong"), ("pong", "ping")):
+        versions = int(sql("SELECT count(*) FROM data_versions WHERE"
+                           " name = 'ds.%s'" % other))
+        runs = int(sql("SELECT count(*) FROM runs WHERE dag_id = '%s' AND"
+                       " trigger_kind = 'data'" % dag))
+        sup = int(sql("SELECT count(*) FROM trigger_suppressed WHERE"
+                      " dag_id = '%s'" % dag))
+        check(versions == made[other] and versions == runs + sup,
+              "%s: %d versions of ds.%s (%d produced), %d runs, %d"
+              " suppressed" % (dag, versions, other, made[other], runs, sup))
+
+
+def test_pending_left_over():
+    """A firing queued but not made (as a crash between the upstream's
+    commit and the firing leaves it) is made once by the server's thread,
+    without any commit waking it."""
+    n = len(runs_of("on-data"))
+    sql("INSERT INTO after_pending (dag_id, trigger_key, reason, payload)"
+        " VALUES ('on-data', 'data:dataset.customers', 'left over',"
+        " '{\"name\": \"dataset.customers\", \"id\": \"v-left\","
+        " \"payload\": {\"version\": \"v-left\"}}')")
+    settle()
+    got = runs_of("on-data")
+    check(len(got) == n + 1 and run(got[-1]["id"])["reason"] == "left over",
+          "left-over firing: %d new runs" % (len(got) - n))
+
+
+def test_self_feeding():
+    """A DAG following the dataset it writes fires itself once per new
+    version, as long as its guards let it: max_runs_per_day 2 ends the
+    loop at the third firing, recorded as suppressed."""
+    sw = Worker("after-self", ["self"], slots=2)
+    trigger("selfie")
+    for i in range(6):
+        got = sw.lease(1, 1500)
+        if not got:
+            break
+        sw.complete(got[0], outputs={"data.name": "ds.selfie",
+                                     "data.version": "s%d" % i})
+        settle()
+    runs = runs_of("selfie")
+    check(len(runs) == 3 and all(r["state"] in TERMINAL for r in runs),
+          "selfie: the manual run and 2 it fired, got %s" %
+          [(r["id"], r["state"]) for r in runs])
+    check("daily cap reached" in suppressed("selfie"),
+          "selfie suppressed: %s" % suppressed("selfie"))
+
+
 def main():
     global W
     W = Worker("after-test", ["default"], slots=4)
@@ -367,7 +532,9 @@ def main():
                         test_when_false, test_data_versions, test_chain,
                         test_cooldown, test_cycle_folder, test_cycle_api,
                         test_dag_definition, test_cli, test_real_worker,
-                        test_wakes_waiting_lease])
+                        test_wakes_waiting_lease, test_firing_fails,
+                        test_mutual_data, test_pending_left_over,
+                        test_self_feeding])
 
 
 if __name__ == "__main__":
