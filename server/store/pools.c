@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store/claim_row.h"
 #include "store/pools_sql.h"
 #include "store/query.h"
 #include "store/read.h"
@@ -223,38 +224,15 @@ static const char claim_sql[] =
 static void claims_read(const PGresult *r, int64_t worker_id,
                         struct store_claim *v, size_t *n, int *spare)
 {
-    struct weir_err ignored;
-
     for (int i = 0; i < PQntuples(r); i++) {
-        enum task_state from = TASK_QUEUED;
         struct store_claim *cl = &v[*n];
 
-        memset(cl, 0, sizeof(*cl));
-        cl->attempt_id = store_val_i64(r, i, 0);
-        snprintf(cl->lease_id, sizeof(cl->lease_id), "%s", PQgetvalue(r, i, 1));
-        cl->task_id = store_val_i64(r, i, 2);
-        cl->run_id = store_val_i64(r, i, 3);
-        cl->try = (int)store_val_i64(r, i, 4);
-        cl->wait_s = store_val(r, i, 6) != NULL
-                         ? strtod(store_val(r, i, 6), NULL)
-                         : -1.0;
-        snprintf(cl->step_id, sizeof(cl->step_id), "%s", PQgetvalue(r, i, 7));
-        *spare = (int)store_val_i64(r, i, 8);
+        store_claim_row(r, i, cl, spare);
         snprintf(cl->pool, sizeof(cl->pool), "%s", PQgetvalue(r, i, 9));
         cl->pool_slots = (int)store_val_i64(r, i, 10);
         cl->pool_size = (int)store_val_i64(r, i, 11);
         (*n)++;
-        /* The statement chose only claimable states; this logs it. */
-        if (task_state_parse(PQgetvalue(r, i, 5), &from, &ignored) != 0 ||
-            state_task_change(cl->run_id, cl->task_id, cl->try, from,
-                              TASK_RUNNING, &ignored) != 0)
-            log_error("event=claim_state run=%lld task=%lld",
-                      (long long)cl->run_id, (long long)cl->task_id);
-        log_info("event=attempt_leased run=%lld task=%lld try=%d attempt=%lld"
-                 " worker=%lld pool=%s slots=%d",
-                 (long long)cl->run_id, (long long)cl->task_id, cl->try,
-                 (long long)cl->attempt_id, (long long)worker_id, cl->pool,
-                 cl->pool_slots);
+        store_claim_log(r, i, cl, worker_id);
     }
 }
 
