@@ -261,6 +261,8 @@ await test('cache', async () => {
   const plain = await run(Number(new URL(admin.url()).hash.match(/(\d+)$/)[1]));
   check(plain.no_cache === false, `a run without the box has no_cache ${plain.no_cache}`);
   await finished(plain.id);
+  await admin.goto(`${BASE}/#/runs/${second.id}`); // for the screenshot
+  await admin.waitForSelector('tr[data-task="build"] .cached-from');
 });
 
 await test('map', async () => {
