@@ -77,9 +77,11 @@ export function backfillForm(d, after) {
   return form;
 }
 
-function progressText(p) {
+// A canceled backfill starts no more runs: its slots not started never will.
+function progressText(p, state) {
   return `${p.done} done, ${p.failed} failed, ${p.canceled} canceled, ${p.running} running, ` +
-    `${p.queued} queued, ${p.pending} to start (of ${p.planned}; ${p.skipped} skipped)`;
+    `${p.queued} queued, ${p.pending} ${state === 'canceled' ? 'never started' : 'to start'} ` +
+    `(of ${p.planned}; ${p.skipped} skipped)`;
 }
 
 // The DAG's backfills, with Cancel for a running one (admins).
@@ -90,7 +92,7 @@ export function backfillsTable(list, ctx, refresh) {
     h('tbody', {}, list.map((b) => h('tr', {'data-backfill': String(b.id)},
       h('td', {}, String(b.id)), h('td', {}, badge(b.state)),
       h('td', {}, b.trigger), h('td', {}, time(b.from)), h('td', {}, time(b.to)),
-      h('td', {class: 'backfill-progress'}, progressText(b.progress),
+      h('td', {class: 'backfill-progress'}, progressText(b.progress, b.state),
         b.error ? h('div', {class: 'backfill-error'}, `error: ${b.error}`) : null),
       h('td', {}, time(b.created_at)),
       h('td', {}, ctx.canAct && b.state === 'running'
