@@ -14,8 +14,8 @@
 #include "expr.h"
 #include "tmpl.h"
 
-#define LIST_KEYS_MAX 10 /* unknown key: list the valid ones up to this many   \
-                          */
+/* An unknown key lists the valid keys when there are at most this many. */
+#define LIST_KEYS_MAX 10
 
 static bool key_is(const struct ynode *key, const char *name)
 {
