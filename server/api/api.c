@@ -153,6 +153,26 @@ const struct http_route api_routes[] = {
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);
 
+void api_reply_list(struct http_req *req, const char *key, api_list_fn fn)
+{
+    struct api *api = http_req_app(req);
+    struct store_conn *c = NULL;
+    struct weir_err err = {0};
+    cJSON *list = NULL, *o;
+    int rc = store_conn_get(api->store, &c, &err);
+
+    if (rc == 0)
+        rc = fn(c, &list, &err);
+    store_conn_put(c);
+    if (rc < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
+    o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, key, list);
+    http_reply_json(req, 200, o);
+}
+
 int api_run_id(struct http_req *req, int64_t *id, struct weir_err *err)
 {
     *id = api_parse_id(http_req_param(req, "id"));

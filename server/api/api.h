@@ -59,6 +59,13 @@ void api_caller_name(const struct http_req *req, char *buf, size_t len);
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);
 
+/* A read of the store that makes a JSON list (store/read.h). */
+typedef int (*api_list_fn)(struct store_conn *c, cJSON **out,
+                           struct weir_err *err);
+
+/* Reply 200 {key: the list fn reads}, or fn's error. */
+void api_reply_list(struct http_req *req, const char *key, api_list_fn fn);
+
 /* The run id of the path's {id} into *id; WEIR_ENOTFOUND naming the text
  * when it is not one. */
 WEIR_MUSTCHECK int api_run_id(struct http_req *req, int64_t *id,

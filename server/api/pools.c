@@ -19,22 +19,7 @@
 
 void api_pools_list(struct http_req *req)
 {
-    struct api *api = http_req_app(req);
-    struct store_conn *c = NULL;
-    struct weir_err err = {0};
-    cJSON *list = NULL, *o;
-    int rc = store_conn_get(api->store, &c, &err);
-
-    if (rc == 0)
-        rc = store_pools_list(c, &list, &err);
-    store_conn_put(c);
-    if (rc < 0) {
-        http_reply_err(req, &err);
-        return;
-    }
-    o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "pools", list);
-    http_reply_json(req, 200, o);
+    api_reply_list(req, "pools", store_pools_list);
 }
 
 void api_pool_put(struct http_req *req)

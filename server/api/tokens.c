@@ -103,22 +103,7 @@ void api_token_create(struct http_req *req)
 /* GET /api/v1/tokens */
 void api_tokens_list(struct http_req *req)
 {
-    struct api *api = http_req_app(req);
-    struct store_conn *c = NULL;
-    struct weir_err err = {0};
-    cJSON *list = NULL, *o;
-    int rc = store_conn_get(api->store, &c, &err);
-
-    if (rc == 0)
-        rc = store_token_list(c, &list, &err);
-    store_conn_put(c);
-    if (rc < 0) {
-        http_reply_err(req, &err);
-        return;
-    }
-    o = cJSON_CreateObject();
-    cJSON_AddItemToObject(o, "tokens", list);
-    http_reply_json(req, 200, o);
+    api_reply_list(req, "tokens", store_token_list);
 }
 
 /* DELETE /api/v1/tokens/{name} and POST /api/v1/tokens/{name}/revoke */
