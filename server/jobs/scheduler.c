@@ -279,8 +279,15 @@ static void table_merge(struct sched *s, struct sdag *v, size_t n)
             }
             if (cron_next(&t->cron, v[i].tz, after, &t->next) != 0)
                 t->next = 0;
-            if (!s->caught_up)
-                catch_up(s, &v[i], t, after + 1);
+            /* A slot due this very second joins the missed ones, in their
+             * one firing: armed apart, its own firing could make its run
+             * before theirs (the two run on the thread pool at once). */
+            if (!s->caught_up && t->last_run != 0) {
+                catch_up(s, &v[i], t, after + 2);
+                if (t->next != 0 && t->next <= after + 1 &&
+                    cron_next(&t->cron, v[i].tz, after + 1, &t->next) != 0)
+                    t->next = 0;
+            }
             log_info("event=cron_armed dag=%s trigger=\"%s\" next=%s", v[i].id,
                      t->key,
                      t->next
