@@ -109,7 +109,7 @@ int engine_time_parse(const struct dag *d, const char *field, const char *text,
 static int pick_trigger(const struct dag *d, const char *name,
                         const struct dag_trigger **out, struct weir_err *err)
 {
-    const char *crons[64];
+    const char *crons[64] = {0};
     char list[400] = "";
     size_t n = 0, len = 0;
     const char *s;
