@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "dag.h"
+#include "dag_load_assert.h"
 
 #define STEP "steps:\n  - id: a\n    run: echo\n"
 
@@ -52,21 +53,6 @@ static void run_case(const struct kase *k)
     assert_int_equal(d.v[0].pos.line, k->line);
     assert_int_equal(d.v[0].pos.col, k->col);
     dag_diags_cleanup(&d);
-}
-
-static struct dag *load_ok(const char *yaml)
-{
-    struct dag_diags d;
-    struct dag *dag = NULL;
-    int rc;
-
-    dag_diags_init(&d);
-    rc = dag_load("t.yaml", yaml, strlen(yaml), &dag, &d);
-    if (rc != 0)
-        print_diags(&d);
-    assert_int_equal(rc, 0);
-    dag_diags_cleanup(&d);
-    return dag;
 }
 
 static void test_valid(void **state)

@@ -15,42 +15,7 @@
 #include <cmocka.h>
 
 #include "dag.h"
-
-static struct dag *load_ok(const char *yaml)
-{
-    struct dag_diags d;
-    struct dag *dag = NULL;
-
-    dag_diags_init(&d);
-    if (dag_load("dags/t.yaml", yaml, strlen(yaml), &dag, &d) != 0)
-        for (size_t i = 0; i < d.n; i++)
-            print_message("%d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col,
-                          d.v[i].msg);
-    assert_non_null(dag);
-    dag_diags_cleanup(&d);
-    return dag;
-}
-
-/* yaml must fail with exactly one problem: line:col msg. */
-static void load_bad(const char *yaml, int line, int col, const char *msg)
-{
-    struct dag_diags d;
-    struct dag *dag = NULL;
-
-    dag_diags_init(&d);
-    assert_int_equal(dag_load("dags/t.yaml", yaml, strlen(yaml), &dag, &d),
-                     WEIR_EINVAL);
-    if (d.n != 1 || strcmp(d.v[0].msg, msg) != 0)
-        for (size_t i = 0; i < d.n; i++)
-            print_message("got %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col,
-                          d.v[i].msg);
-    assert_int_equal(d.n, 1);
-    assert_string_equal(d.v[0].msg, msg);
-    assert_int_equal(d.v[0].pos.line, line);
-    assert_int_equal(d.v[0].pos.col, col);
-    assert_null(dag);
-    dag_diags_cleanup(&d);
-}
+#include "dag_load_assert.h"
 
 static void test_forms(void **state)
 {

@@ -16,43 +16,9 @@
 #include <cmocka.h>
 
 #include "dag.h"
+#include "dag_load_assert.h"
 
 #define STEP "steps:\n  - id: a\n    run: echo\n"
-
-static struct dag *load_ok(const char *yaml)
-{
-    struct dag_diags d;
-    struct dag *dag = NULL;
-    int rc;
-
-    dag_diags_init(&d);
-    rc = dag_load("dags/t.yaml", yaml, strlen(yaml), &dag, &d);
-    if (rc != 0)
-        dag_diags_print(&d, "t.yaml", stderr);
-    assert_int_equal(rc, 0);
-    dag_diags_cleanup(&d);
-    return dag;
-}
-
-/* The document must fail with exactly one problem: msg at line:col. */
-static void load_bad(const char *yaml, int line, int col, const char *msg)
-{
-    struct dag_diags d;
-    struct dag *dag = NULL;
-    int rc;
-
-    dag_diags_init(&d);
-    rc = dag_load("dags/t.yaml", yaml, strlen(yaml), &dag, &d);
-    if (d.n != 1 || strcmp(d.v[0].msg, msg) != 0)
-        dag_diags_print(&d, "t.yaml", stderr);
-    assert_int_equal(rc, WEIR_EINVAL);
-    assert_null(dag);
-    assert_int_equal(d.n, 1);
-    assert_string_equal(d.v[0].msg, msg);
-    assert_int_equal(d.v[0].pos.line, line);
-    assert_int_equal(d.v[0].pos.col, col);
-    dag_diags_cleanup(&d);
-}
 
 static void test_values(void **state)
 {

@@ -15,26 +15,10 @@
 #include <cmocka.h>
 
 #include "dag.h"
+#include "dag_load_assert.h"
 
 /* An upstream writing a list, to complete a document. */
 #define LIST "steps:\n  - id: list\n    run: echo\n"
-
-static struct dag *load_ok(const char *yaml)
-{
-    struct dag_diags d;
-    struct dag *dag = NULL;
-    int rc;
-
-    dag_diags_init(&d);
-    rc = dag_load("dags/t.yaml", yaml, strlen(yaml), &dag, &d);
-    for (size_t i = 0; i < d.n; i++)
-        print_message("  got %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col,
-                      d.v[i].msg);
-    assert_int_equal(rc, 0);
-    assert_int_equal(d.n, 0);
-    dag_diags_cleanup(&d);
-    return dag;
-}
 
 static void test_map_shorthand(void **state)
 {

@@ -15,43 +15,7 @@
 #include <cmocka.h>
 
 #include "dag.h"
-
-static struct dag *load_ok(const char *yaml)
-{
-    struct dag_diags d;
-    struct dag *dag = NULL;
-    int rc;
-
-    dag_diags_init(&d);
-    rc = dag_load("dags/p.yaml", yaml, strlen(yaml), &dag, &d);
-    for (size_t i = 0; i < d.n; i++)
-        print_message("  got %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col,
-                      d.v[i].msg);
-    assert_int_equal(rc, 0);
-    dag_diags_cleanup(&d);
-    return dag;
-}
-
-/* Loading yaml fails with exactly one problem: msg at line:col. */
-static void load_bad(const char *yaml, int line, int col, const char *msg)
-{
-    struct dag_diags d;
-    struct dag *dag = NULL;
-    int rc;
-
-    dag_diags_init(&d);
-    rc = dag_load("dags/p.yaml", yaml, strlen(yaml), &dag, &d);
-    for (size_t i = 0; i < d.n; i++)
-        print_message("  got %d:%d: %s\n", d.v[i].pos.line, d.v[i].pos.col,
-                      d.v[i].msg);
-    assert_int_equal(rc, WEIR_EINVAL);
-    assert_null(dag);
-    assert_int_equal(d.n, 1);
-    assert_string_equal(d.v[0].msg, msg);
-    assert_int_equal(d.v[0].pos.line, line);
-    assert_int_equal(d.v[0].pos.col, col);
-    dag_diags_cleanup(&d);
-}
+#include "dag_load_assert.h"
 
 static void test_inherit(void **state)
 {
