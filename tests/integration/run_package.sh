@@ -26,6 +26,21 @@ done
 t0=$SECONDS
 deb=$("$src/scripts/package.sh" "$build" "$tmp/deb") || die "package.sh failed"
 echo "built $(basename "$deb") in $((SECONDS - t0)) s"
+# lintian, the slowest check, runs while the others do; its verdict is
+# taken at the end
+lintian --fail-on error "$deb" >"$tmp/lintian" 2>&1 &
+lintian_pid=$!
+lintian_t0=$SECONDS
+harness_pids+=("$lintian_pid") # stopped on exit if a check dies first
+
+# a wrong build folder: refused, named
+mkdir -p "$tmp/notabuild"
+for b in "$tmp/missing" "$tmp/notabuild"; do
+    if "$src/scripts/package.sh" "$b" "$tmp/bad" >/dev/null 2>"$tmp/bad.err" ||
+        ! grep -q "weir package: .*$b" "$tmp/bad.err"; then
+        fail "package.sh $b: $(cat "$tmp/bad.err")"
+    fi
+done
 
 dpkg-deb -c "$deb" | awk '{print $1, $2, $6}' >"$tmp/list"
 # every file it must hold, with its mode and owner
@@ -85,14 +100,10 @@ for u in weir-server.service:25 weir-worker@w1.service:50; do
 done
 python3 "$helper" units "$root" || fail "unit hardening (above)"
 
-# ---- lintian (the slowest part: it runs while the programs do) ----
-lintian --fail-on error "$deb" >"$tmp/lintian" 2>&1 &
-lintian_pid=$!
-lintian_t0=$SECONDS
-harness_pids+=("$lintian_pid") # stopped on exit if a check dies first
 
 # ---- deploy/ ----
-python3 "$helper" kube "$src/deploy/kubernetes" || fail "kubernetes manifests"
+# Debian's python3 with python3-yaml (scripts/setup.sh), not another on PATH
+/usr/bin/python3 "$helper" kube "$src/deploy/kubernetes" || fail "kubernetes manifests"
 grep -q '^FROM .*debian:12.* AS build' "$src/deploy/Containerfile" &&
     grep -q '^FROM .*debian:12' "$src/deploy/Containerfile" &&
     grep -q '^USER [1-9]' "$src/deploy/Containerfile" ||
