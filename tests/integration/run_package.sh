@@ -1,23 +1,45 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The Debian package (scripts/package.sh) of the build it is given: its
-# file list, modes and conffiles; unpacked into a scratch root (never on
-# this host), systemd-analyze verify and security on its units, lintian
-# with no error; deploy/kubernetes parses and has what it must. Then the
-# unpacked programs run as the units would run them (their command lines
-# and environment files, /etc/weir edited as docs/deploy.md says) against
-# a private PostgreSQL: the first admin token with the server's settings,
-# a worker named by its unit instance with its token from a file, a DAG run
-# to success, and no token in any process's argv or log.
+# file list, modes and conffiles; installed with `dpkg --root` into a
+# scratch root (never on this host: see below), with what postinst makes
+# (the system user weir, /etc/weir 0640 root:weir, /var/lib/weir);
+# systemd-analyze verify and security on its units, lintian with no error;
+# deploy/kubernetes parses and has what it must. Then the installed
+# programs run as the units would run them (their command lines and
+# environment files, /etc/weir edited as docs/deploy.md says) against a
+# private PostgreSQL: the first admin token with the server's settings, a
+# worker named by its unit instance with its token from a file, a DAG run
+# to success, and no token in any process's argv or log. Last, a
+# reinstall keeps the edited conffiles and their mode, and a purge removes
+# what it must and keeps the DAG folder and the user.
+#
+# The scratch root: its own /etc, /var and /run, a dev/null node, and the
+# host's /usr under an overlay whose changes go to the test's folder (the
+# package installs into /usr; the maintainer scripts run chrooted there
+# with the host's sh, adduser and perl). The script runs in a mount
+# namespace of its own, so that the overlay is seen by nothing else and
+# goes with it.
 #   tests/integration/run_package.sh BUILD_DIR SOURCE_DIR
 set -uo pipefail
+if [ -z "${WEIR_PACKAGE_NS:-}" ]; then
+    WEIR_PACKAGE_NS=1 exec unshare --mount --propagation private "$0" "$@"
+fi
 build=$1
 src=$2
-server=/nonexistent # set once the package is unpacked
+server=/nonexistent # set once the package is installed
 . "$src/tests/integration/harness.sh"
 helper="$src/tests/integration/package_test.py"
+root="$tmp/root"
 
-for tool in dpkg-deb systemd-analyze lintian; do
+# the overlay is detached before harness_cleanup removes $tmp
+package_cleanup() {
+    mountpoint -q "$root/usr" && umount -l "$root/usr"
+    harness_cleanup
+}
+trap package_cleanup EXIT
+
+for tool in dpkg-deb systemd-analyze lintian unshare; do
     command -v "$tool" >/dev/null ||
         die "$tool is missing (scripts/setup.sh --test installs it)"
 done
@@ -72,15 +94,62 @@ dpkg-deb -f "$deb" Depends | grep -q 'adduser' ||
 dpkg-deb -f "$deb" Depends | grep -q 'libpq5' ||
     fail "Depends lacks libpq5 (dpkg-shlibdeps did not run?)"
 
-root="$tmp/root"
-dpkg -x "$deb" "$root" || die "dpkg -x failed"
+# ---- dpkg -i into the scratch root ----
+mkdir -p "$root"/{usr,etc,run,tmp,dev,var/lib/dpkg/info,var/lib/dpkg/updates} \
+    "$tmp/overlay/upper" "$tmp/overlay/work"
+for d in bin lib lib64 sbin; do
+    ln -s "usr/$d" "$root/$d"
+done
+chmod 1777 "$root/tmp"
+: >"$root/var/lib/dpkg/status"
+mknod -m 666 "$root/dev/null" c 1 3 || die "mknod dev/null failed"
+printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' \
+    'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin' \
+    >"$root/etc/passwd"
+printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$root/etc/group"
+printf '%s\n' 'root:*:20000:0:99999:7:::' 'nobody:*:20000:0:99999:7:::' \
+    >"$root/etc/shadow"
+printf '%s\n' 'root:*::' 'nogroup:*::' >"$root/etc/gshadow"
+chmod 0640 "$root/etc/shadow" "$root/etc/gshadow"
+mount -t overlay overlay -o "lowerdir=/usr,upperdir=$tmp/overlay/upper,workdir=$tmp/overlay/work" \
+    "$root/usr" || die "cannot mount an overlay of /usr (needs root)"
+
+# pkg_install: dpkg -i the package in the scratch root (the programs'
+# libraries are the host's, not in the root's dpkg database)
+pkg_install() {
+    dpkg --root="$root" --force-depends -i "$deb" >"$tmp/dpkg.log" 2>&1 ||
+        fail "dpkg -i: $(grep -v 'depends on\|is not installed' "$tmp/dpkg.log")"
+}
+pkg_install
+status=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Status}' weir)
+[ "$status" = "install ok installed" ] || fail "after dpkg -i: $status"
 readelf -S "$root/usr/bin/weir-server" | grep -q -e '\.symtab' -e '\.debug_' &&
     fail "weir-server is not stripped"
 
+# what postinst made: a system user and group weir, and these modes
+uid=$(awk -F: '$1 == "weir" {print $3}' "$root/etc/passwd")
+gid=$(awk -F: '$1 == "weir" {print $3}' "$root/etc/group")
+shell=$(awk -F: '$1 == "weir" {print $7}' "$root/etc/passwd")
+if [ -z "$uid" ] || [ -z "$gid" ] || [ "$uid" -ge 1000 ] ||
+    [ "$shell" != /usr/sbin/nologin ]; then
+    fail "postinst: no system user weir: $(cat "$root/etc/passwd")"
+fi
+# modes: check_modes "MODE UID:GID PATH"...; where: after an install
+check_modes() {
+    local where=$1 line got
+    shift
+    for line in "$@"; do
+        got=$(stat -c '%a %u:%g' "$root/${line#* * }" 2>&1)
+        [ "$got" = "${line% *}" ] ||
+            fail "$where: ${line#* * } is $got, want ${line% *}"
+    done
+}
+modes=("750 0:$gid etc/weir" "640 0:$gid etc/weir/server.env"
+    "640 0:$gid etc/weir/worker.env" "750 $uid:$gid var/lib/weir"
+    "750 0:$gid var/lib/weir/dags" "750 $uid:$gid var/lib/weir/scratch")
+check_modes "postinst" "${modes[@]}"
+
 # ---- the units ----
-# systemd-analyze --root needs the host's targets in the scratch root; the
-# package's own units are never overwritten (-n)
-cp -rn /lib/systemd/system/. "$root/lib/systemd/system/"
 units=(/lib/systemd/system/weir-server.service
     /lib/systemd/system/weir-worker@.service)
 if ! systemd-analyze verify --root="$root" "${units[@]}" >"$tmp/verify" 2>&1 ||
@@ -112,7 +181,7 @@ grep -q '^FROM .*debian:12.* AS build' "$src/deploy/Containerfile" &&
 # ---- the programs, run as the units run them ----
 etc="$root/etc/weir"
 dags="$root/var/lib/weir/dags"
-mkdir -p "$dags" "$root/var/lib/weir/scratch/w1" # postinst, StateDirectory
+mkdir -p "$root/var/lib/weir/scratch/w1" # systemd's StateDirectory
 cat >"$dags/hello.yaml" <<'EOF'
 dag: hello
 params:
@@ -187,6 +256,20 @@ grep -lF -e "$admin" -e "$wtoken" "$tmp/err" "$tmp/out" "$tmp/worker.log" &&
 harness_stop_worker
 harness_stop_server
 harness_check_log
+
+# ---- reinstall, then purge ----
+pkg_install
+grep -qx 'WEIR_LISTEN="127.0.0.1:0"' "$etc/server.env" ||
+    fail "a reinstall did not keep the edited server.env"
+check_modes "reinstall" "${modes[@]}"
+dpkg --root="$root" --purge weir >"$tmp/dpkg.log" 2>&1 ||
+    fail "dpkg --purge: $(cat "$tmp/dpkg.log")"
+for gone in usr/bin/weir-server lib/systemd/system/weir-server.service \
+    etc/weir/server.env etc/weir/worker.env var/lib/weir/scratch; do
+    [ -e "$root/$gone" ] && fail "after a purge, /$gone is still there"
+done
+[ -d "$dags" ] && grep -q '^weir:' "$root/etc/passwd" ||
+    fail "a purge removed the DAG folder or the user weir"
 
 wait "$lintian_pid" ||
     fail "lintian found errors: $(grep '^E:' "$tmp/lintian")"
