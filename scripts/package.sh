@@ -113,5 +113,7 @@ sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@SIZE@/$size/" \
 chmod 0644 "$root/DEBIAN/control"
 
 deb="$out/weir_${version}_${arch}.deb"
-dpkg-deb --root-owner-group -Zxz --build "$root" "$deb" >/dev/null
+# xz level 3: within 6% of the default level's size, and many times faster
+# on the large binaries of a sanitizer build
+dpkg-deb --root-owner-group -Zxz -z3 --build "$root" "$deb" >/dev/null
 echo "$deb"

@@ -221,6 +221,9 @@ export WEIR_SERVER="http://$addr" WEIR_TOKEN="$admin"
 chmod 0640 "$etc/worker-w1.token"
 wtoken=$(cat "$etc/worker-w1.token")
 set_var WEIR_SERVER "http://$addr" "$etc/worker.env"
+# the worker's own file overrides the shared one (which says --slots 2)
+printf '%s\n' 'WEIR_WORKER_ARGS="--slots 3 --queue default"' \
+    >"$etc/worker-w1.env"
 python3 "$helper" exec "$root" weir-worker@.service w1 \
     >"$tmp/worker.log" 2>&1 &
 harness_worker_pid=$!
@@ -237,9 +240,9 @@ import json, sys
 ws = json.load(open(sys.argv[1]))
 ws = ws.get("workers", ws) if isinstance(ws, dict) else ws
 w = [w for w in ws if w.get("name") == "w1"]
-# the name from the unit instance, --slots 2 from WEIR_WORKER_ARGS
-assert w and w[0].get("slots") == 2, ws
-print("worker w1: name from the instance, slots 2 from worker.env")
+# the name from the unit instance, --slots 3 from worker-w1.env
+assert w and w[0].get("slots") == 3, ws
+print("worker w1: name from the instance, slots 3 from worker-w1.env")
 EOF
 
 # no token in any argv or log
