@@ -6,7 +6,9 @@
 #   scripts/setup.sh --test   that, and what the tests need: clang and its
 #                             sanitizer runtime, clang-format, clang-tidy,
 #                             git, procps, headless Chromium, Node.js with
-#                             npm, and the browser tests' node modules
+#                             npm, the browser tests' node modules, and
+#                             the package tools (dpkg-dev, systemd,
+#                             lintian, python3-yaml)
 #                             (scripts/test.sh)
 set -euo pipefail
 
@@ -42,6 +44,9 @@ test_packages=(
     clang libclang-rt-14-dev clang-format clang-tidy git procps
     # browser tests of the dashboard: headless Chromium, driven from Node
     chromium nodejs
+    # integration.package: scripts/package.sh (dpkg-shlibdeps), the units
+    # checked with systemd-analyze, lintian, deploy/kubernetes parsed
+    dpkg-dev systemd lintian python3-yaml
 )
 $with_tests && packages+=("${test_packages[@]}")
 
