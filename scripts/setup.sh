@@ -6,7 +6,8 @@
 #   scripts/setup.sh --test   that, and what the tests need: clang and its
 #                             sanitizer runtime, clang-format, clang-tidy,
 #                             git, procps, headless Chromium, Node.js with
-#                             npm, and the browser tests' node modules
+#                             npm, the browser tests' node modules, openssl
+#                             and iproute2
 #                             (scripts/test.sh)
 set -euo pipefail
 
@@ -31,6 +32,8 @@ packages=(
     libssl-dev
     # cmocka: every build compiles the unit tests (CMake's WEIR_TESTS)
     libcmocka-dev
+    # GnuTLS headers: the server hands libmicrohttpd its certificates
+    libgnutls28-dev
     # run time: the private PostgreSQL cluster, time zones, step scripts
     postgresql tzdata python3 ca-certificates curl
     # the example ML pipeline (dags/ml): scikit-learn and its dataset
@@ -42,6 +45,9 @@ test_packages=(
     clang libclang-rt-14-dev clang-format clang-tidy git procps
     # browser tests of the dashboard: headless Chromium, driven from Node
     chromium nodejs
+    # the TLS tests: certificates made with openssl; a worker on another
+    # host in a network namespace (ip netns, veth)
+    openssl iproute2
 )
 $with_tests && packages+=("${test_packages[@]}")
 

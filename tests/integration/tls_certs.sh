@@ -6,7 +6,8 @@
 # nobody trusts), server.pem/.key (serial 0x1001) and server2.pem/.key
 # (serial 0x1002), both for the IPs given and signed by ca; worker.pem/.key
 # (a client certificate signed by ca) and stranger.pem/.key (one signed by
-# other-ca). Returns non-zero when openssl fails.
+# other-ca), expired.pem (server.key's certificate, expired yesterday).
+# Returns non-zero when openssl fails.
 
 # tls_cert_make DIR NAME CN SERIAL ISSUER EXTENSIONS
 tls_cert_make() {
@@ -39,5 +40,8 @@ tls_certs() {
             "extendedKeyUsage=clientAuth" &&
         tls_cert_make "$d" stranger weir-worker 0x3001 other-ca \
             "extendedKeyUsage=clientAuth" &&
+        openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" \
+            -CAkey "$d/ca.key" -set_serial 0x1003 -days -1 \
+            -extfile "$d/server.ext" -out "$d/expired.pem" 2>>"$d/openssl.log" &&
         chmod 600 "$d"/*.key
 }

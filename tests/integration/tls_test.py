@@ -250,6 +250,10 @@ def test_refused_settings():
               "--tls-key", cert("server2.key")], "does not match"),
             (["--listen", "127.0.0.1:0", "--tls-cert", cert("server.key"),
               "--tls-key", cert("server.key")], "expected PEM certificates"),
+            (["--listen", "127.0.0.1:0", "--tls-cert", cert("expired.pem"),
+              "--tls-key", cert("server.key")],
+             "--tls-cert %s: the certificate expired on" %
+             cert("expired.pem")),
             (["--listen", "127.0.0.1:0", "--tls-cert", LIVE_CERT,
               "--tls-key", LIVE_KEY, "--client-ca", cert("ca.key")],
              "--client-ca %s" % cert("ca.key"))):
