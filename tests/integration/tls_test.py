@@ -100,6 +100,11 @@ def test_worker_right_ca():
     check(wait_for(lambda: link in read(HOOK_LOG), 10),
           "no notification links to %s: %s" % (link, read(HOOK_LOG)))
     w.stop()
+    # the CA from the environment instead of the flag
+    w = Worker("env-ca", srv.base, T["file"],
+               env={"WEIR_CA_FILE": cert("ca.pem")})
+    check(w.registered(), "a worker with WEIR_CA_FILE did not register")
+    w.stop()
 
 
 def test_worker_wrong_ca():
@@ -151,7 +156,7 @@ def test_cli_ca():
     check(r.returncode == 0 and "tls-hello" in r.stdout,
           "WEIR_CA_FILE: %d %s %s" % (r.returncode, r.stdout, r.stderr))
     r = cli(["dags"], {"WEIR_CA_FILE": cert("other-ca.pem")})
-    check(r.returncode != 0 and "certificate" in r.stderr,
+    check(r.returncode == 1 and "certificate" in r.stderr,
           "weir with another CA: %d %s" % (r.returncode, r.stderr))
     r = cli(["dags"], {})
     check(r.returncode != 0 and "certificate" in r.stderr,
@@ -265,6 +270,15 @@ def test_refused_settings():
     for flag in ("--tls-cert", "--tls-key", "--client-ca",
                  "--insecure-http"):
         check(flag in r.stdout, "weir-server --help lacks " + flag)
+    r = subprocess.run([os.environ["WEIR_WORKER_BIN"], "--help"],
+                       capture_output=True, text=True, timeout=10)
+    for flag in ("--ca-file", "WEIR_CA_FILE", "--client-cert",
+                 "--client-key"):
+        check(flag in r.stdout, "weir-worker --help lacks " + flag)
+    r = subprocess.run([CLI, "--help"], capture_output=True, text=True,
+                       timeout=10)
+    check("--ca-file" in r.stdout and "WEIR_CA_FILE" in r.stdout,
+          "weir --help lacks --ca-file and WEIR_CA_FILE")
 
 
 if __name__ == "__main__":

@@ -148,7 +148,7 @@ class Worker:
     another network namespace (["ip", "netns", "exec", NS])."""
 
     def __init__(self, name, base, token_file, *flags, queue="default",
-                 slots=1, prefix=(), wait_registered=True):
+                 slots=1, prefix=(), wait_registered=True, env=None):
         self.name = name
         self.log = os.path.join(TMP, "worker-%s.log" % name)
         os.makedirs(os.path.join(TMP, "scratch", name), exist_ok=True)
@@ -160,7 +160,8 @@ class Worker:
         with open(self.log, "w") as out:
             self.proc = subprocess.Popen(list(args) + list(flags),
                                          stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=out)
+                                         stdout=out, stderr=out,
+                                         env=dict(os.environ, **(env or {})))
         remember(self.proc.pid)
         if wait_registered and not wait_for(
                 lambda: "event=registered" in read(self.log) or
