@@ -6,8 +6,8 @@
  * order.
  *
  * SIGINT and SIGTERM are blocked in every thread and taken by sigwait()
- * in the main thread, so no signal handler ever runs; so is SIGHUP, which
- * reloads the TLS certificate.
+ * in the main thread, so no signal handler ever runs; so is SIGHUP when
+ * the server has a TLS certificate, which it then reloads.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -330,10 +330,8 @@ static void tls_reload(struct server *s)
     struct weir_err err = {0};
     char q[300];
 
-    if (s->tls == NULL) {
-        log_info("event=sighup tls=off");
+    if (s->tls == NULL)
         return;
-    }
     if (http_tls_reload(s->tls, &err) == 0)
         log_info("event=tls_reloaded");
     else
@@ -366,7 +364,10 @@ static int run(struct server *s)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    /* with TLS, SIGHUP reloads the certificate; without, it keeps its
+     * default action (the server ends, as a hung-up terminal expects) */
+    if (s->cfg.tls_cert != NULL)
+        sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* the certificates first: a bad one is said before the database */

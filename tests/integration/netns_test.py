@@ -18,6 +18,7 @@ netns_dags); see tlstest.py for the rest of the environment.
 """
 import os
 import re
+import signal
 import subprocess
 import time
 
@@ -69,7 +70,16 @@ def test_insecure_http():
     check(out.stdout.strip() == "200",
           "plain HTTP from inside with --insecure-http: %s %s" %
           (out.stdout, out.stderr))
-    srv.stop()
+    # without TLS there is nothing to reload: SIGHUP ends the server, as
+    # a hung-up terminal expects
+    srv.signal(signal.SIGHUP)
+    try:
+        got = srv.proc.wait(10)
+    except subprocess.TimeoutExpired:
+        got = None
+        srv.stop()
+    check(got == -signal.SIGHUP,
+          "a server without TLS on SIGHUP: %s (want it ended)" % got)
 
 
 def test_cut_link():
