@@ -87,6 +87,9 @@ int httpc_tls_set(const struct httpc_tls *tls, struct weir_err *err)
     if (has_cert &&
         tlsfile_check_pair(tls->client_cert, tls->client_key, err) < 0)
         return WEIR_EINVAL;
+    free(tls_ca_file);
+    free(tls_client_cert);
+    free(tls_client_key);
     tls_ca_file = dup_or_null(tls->ca_file, &failed);
     tls_client_cert = dup_or_null(tls->client_cert, &failed);
     tls_client_key = dup_or_null(tls->client_key, &failed);
