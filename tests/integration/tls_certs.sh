@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Sourced by the TLS tests (run_tls.sh, run_netns.sh): makes throw-away
 # certificates with the openssl command (EC P-256, valid two days).
 #   tls_certs DIR IP...
