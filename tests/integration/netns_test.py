@@ -94,12 +94,12 @@ def test_cut_link():
     run_id = S["run"] = trigger(srv.base, T["admin"], "cut")
     check(wait_for(lambda: pid_of("late.1") and pid_of("hold.1"), 15),
           "the steps did not start inside: %s" % read(inside.log))
-    outside = S["outside"] = Worker(
-        "outside", srv.base, T["file"], "--ca-file", cert("ca.pem"),
-        queue="cut", slots=2)
     link("down")
     t_cut = time.monotonic()
     note("link down")
+    outside = S["outside"] = Worker(
+        "outside", srv.base, T["file"], "--ca-file", cert("ca.pem"),
+        queue="cut", slots=2)
     r = wait_run(srv.base, T["read"], run_id, 30)
     t_done = time.monotonic() - t_cut
     note("run %s %s %.1f s after the cut" % (run_id, (r or {}).get("state"),
@@ -122,8 +122,12 @@ def test_cut_link():
     hold = pid_of("hold.1")
     check(hold and alive(hold),
           "the inside step stopped before its worker could know")
-    # longer than the TTL in all: the inside worker's lease is long gone
+    # longer than the TTL in all: the inside worker's lease is long gone;
+    # and try 1 of late has ended inside, its completion waiting
     time.sleep(max(0.0, 2 * LEASE_TTL_MS / 1000.0 - t_done))
+    late1 = pid_of("late.1")
+    check(wait_for(lambda: not alive(late1), 10),
+          "try 1 of late still runs inside")
     link("up")
     t_up = time.monotonic()
     note("link up after %.1f s" % (t_up - t_cut))
