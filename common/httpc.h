@@ -85,10 +85,12 @@ struct httpc_tls {
 /*
  * Use tls for every call of every client of the process from now on
  * (the paths are copied; libcurl reads the files at each new
- * connection). Called once, before the first call. The files are checked
- * here, so that a bad one is said at start: returns 0, or WEIR_EINVAL
- * with err naming the file and what is wrong (unreadable, not PEM, a key
- * that does not match the certificate, one of the pair missing).
+ * connection). Called once, before the first call (before or after
+ * httpc_global_init(); httpc_global_cleanup() forgets it). The files are
+ * checked here, so that a bad one is said at start: returns 0, or
+ * WEIR_EINVAL with err naming the file and what is wrong (unreadable, not
+ * PEM, a key that does not match the certificate, one of the pair
+ * missing).
  */
 WEIR_MUSTCHECK int httpc_tls_set(const struct httpc_tls *tls,
                                  struct weir_err *err);

@@ -422,6 +422,13 @@ int main(int argc, char **argv)
         folder_check("--scratch-dir", o.scratch_dir) != 0 ||
         run_as_check(&o) != 0)
         return 1;
+    /* the TLS files are checked now, so that a bad one is said at once */
+    if (o.tls.ca_file == NULL)
+        o.tls.ca_file = getenv("WEIR_CA_FILE");
+    if (httpc_tls_set(&o.tls, &err) != 0) {
+        fprintf(stderr, "weir-worker: %s\n", err.msg);
+        return 1;
+    }
     /* the folders a dead worker left go; this worker's own is locked */
     if (scratch_claim(o.scratch_dir, &own, &err) != 0) {
         fprintf(stderr, "weir-worker: --scratch-dir: %s\n", err.msg);
@@ -442,9 +449,7 @@ int main(int argc, char **argv)
                  log_quote(err.msg, q, sizeof(q)));
     }
     size_thread_pool(o.slots);
-    if (o.tls.ca_file == NULL)
-        o.tls.ca_file = getenv("WEIR_CA_FILE");
-    if (httpc_global_init(&err) != 0 || httpc_tls_set(&o.tls, &err) != 0 ||
+    if (httpc_global_init(&err) != 0 ||
         client_new(o.server, token, &client, &err) != 0) {
         fprintf(stderr, "weir-worker: cannot set up HTTP: %s\n", err.msg);
         scratch_release(&own);
