@@ -18,6 +18,7 @@
 
 #define TLS_FILE_MAX  (1024 * 1024) /* bytes of a PEM file */
 #define TLS_CHAIN_MAX 16            /* certificates in --tls-cert */
+#define TLS_SOON_S    (14 * 86400)  /* expiry worth a warning, s ahead */
 
 /* One certificate chain with its key, as handshakes are given it. */
 struct tls_pair {
@@ -162,6 +163,9 @@ static int pair_describe(const struct http_tls *t, const struct tls_pair *p,
     log_info("event=tls_certificate cert=%s serial=%s sha256=%s "
              "chain=%u expires=%s",
              t->cert_file, serial_hex, fp_hex, p->n_certs, until);
+    if (expires != (time_t)-1 && expires < time(NULL) + TLS_SOON_S)
+        log_warn("event=tls_expires_soon cert=%s expires=%s", t->cert_file,
+                 until);
     return 0;
 }
 

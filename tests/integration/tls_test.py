@@ -65,6 +65,9 @@ def test_start_tls():
                       LIVE_KEY, name="server-tls")
     note("TLS server on", S["srv"].base)
     check("tls=on" in read(S["srv"].log), "the server does not log tls=on")
+    # the test's certificates last two days
+    check("event=tls_expires_soon" in read(S["srv"].log),
+          "no warning that the certificate expires within 14 days")
 
 
 def test_plain_http_refused():
