@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config.h"
 #include "opts.h"
 
 struct command {
@@ -56,9 +57,15 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if ((int)strlen(commands[i].name) > width)
             width = (int)strlen(commands[i].name);
-    fprintf(f, "usage: weir [--version] [--help] COMMAND [ARGS]\n\n"
+    fprintf(f, "usage: weir [--version] [--help] [--ca-file FILE] COMMAND "
+               "[ARGS]\n\n"
                "Weir runs workflows (DAGs) on schedules, events and "
-               "metrics.\n\ncommands:\n");
+               "metrics.\n\n"
+               "  --ca-file FILE  trust an https:// server only if a CA of "
+               "FILE (PEM)\n"
+               "                  signed its certificate (else "
+               "$WEIR_CA_FILE; default:\n"
+               "                  the system's CAs)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-*s %s\n", width, commands[i].name, commands[i].summary);
     fprintf(f, "\n'weir COMMAND --help' tells more about a command.\n");
@@ -102,6 +109,16 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int main(int argc, char **argv)
 {
+    const char *ca_file = NULL;
+
+    if (argc > 2 && strcmp(argv[1], "--ca-file") == 0) {
+        ca_file = argv[2];
+        argv[2] = argv[0];
+        argv += 2;
+        argc -= 2;
+    }
+    if (cli_config_tls(ca_file) != 0)
+        return CLI_USAGE;
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

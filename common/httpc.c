@@ -2,6 +2,7 @@
 /* The shared HTTP client over libcurl (see httpc.h for the design). */
 #include "httpc.h"
 #include "grow.h"
+#include "tlsfile.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -35,6 +36,12 @@ struct answer_buf {
     bool over;  /* the answer passed max */
 };
 
+/* httpc_tls_set(): the TLS files of every call (NULL: libcurl's
+ * defaults). Written once before the first call, read after. */
+static char *tls_ca_file;     /* CAs trusted instead of the system's */
+static char *tls_client_cert; /* the certificate for mutual TLS */
+static char *tls_client_key;  /* its key */
+
 int httpc_global_init(struct weir_err *err)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -45,6 +52,10 @@ int httpc_global_init(struct weir_err *err)
 void httpc_global_cleanup(void)
 {
     curl_global_cleanup();
+    free(tls_ca_file);
+    free(tls_client_cert);
+    free(tls_client_key);
+    tls_ca_file = tls_client_cert = tls_client_key = NULL;
 }
 
 static char *dup_or_null(const char *s, bool *failed)
@@ -57,6 +68,51 @@ static char *dup_or_null(const char *s, bool *failed)
     if (d == NULL)
         *failed = true;
     return d;
+}
+
+int httpc_tls_set(const struct httpc_tls *tls, struct weir_err *err)
+{
+    bool has_cert = tls->client_cert != NULL && tls->client_cert[0] != '\0';
+    bool has_key = tls->client_key != NULL && tls->client_key[0] != '\0';
+    bool failed = false;
+
+    if (has_cert != has_key)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "a client certificate and its key go together: "
+                            "the %s is missing",
+                            has_cert ? "key" : "certificate");
+    if (tls->ca_file != NULL && tls->ca_file[0] != '\0' &&
+        tlsfile_check_certs("the CA file", tls->ca_file, err) < 0)
+        return WEIR_EINVAL;
+    if (has_cert &&
+        tlsfile_check_pair(tls->client_cert, tls->client_key, err) < 0)
+        return WEIR_EINVAL;
+    free(tls_ca_file);
+    free(tls_client_cert);
+    free(tls_client_key);
+    tls_ca_file = dup_or_null(tls->ca_file, &failed);
+    tls_client_cert = dup_or_null(tls->client_cert, &failed);
+    tls_client_key = dup_or_null(tls->client_key, &failed);
+    if (failed)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    return 0;
+}
+
+/* The TLS files of httpc_tls_set() on a new handle: a CA file replaces
+ * the system's CAs (the folder of them too); false when libcurl refused
+ * an option. */
+static bool tls_setup(CURL *h)
+{
+    bool ok = true;
+
+    if (tls_ca_file != NULL)
+        ok = curl_easy_setopt(h, CURLOPT_CAINFO, tls_ca_file) == CURLE_OK &&
+             curl_easy_setopt(h, CURLOPT_CAPATH, NULL) == CURLE_OK;
+    if (ok && tls_client_cert != NULL)
+        ok =
+            curl_easy_setopt(h, CURLOPT_SSLCERT, tls_client_cert) == CURLE_OK &&
+            curl_easy_setopt(h, CURLOPT_SSLKEY, tls_client_key) == CURLE_OK;
+    return ok;
 }
 
 /* The headers of every call: JSON, and "Expect:" so that libcurl does not
@@ -198,6 +254,8 @@ static CURL *handle_take(struct httpc *c)
                               c->connect_timeout_ms) == CURLE_OK;
     if (ok && c->user_agent != NULL)
         ok = curl_easy_setopt(h, CURLOPT_USERAGENT, c->user_agent) == CURLE_OK;
+    if (ok)
+        ok = tls_setup(h);
     /* http and https only, whoever calls: a URL given by a user (the
      * worker's --server, the CLI's WEIR_SERVER) never opens file:, ftp:
      * or the like */

@@ -72,6 +72,29 @@ WEIR_MUSTCHECK int httpc_global_init(struct weir_err *err);
 /* Undo one httpc_global_init(); no call may be running. */
 void httpc_global_cleanup(void);
 
+/* The TLS files of a process's clients (the worker's and the CLI's). */
+struct httpc_tls {
+    const char *ca_file;     /* PEM CA certificates trusted instead of the
+                                system's, or NULL for the system's */
+    const char *client_cert; /* PEM certificate presented to a server that
+                                asks for one (mutual TLS), or NULL */
+    const char *client_key;  /* its PEM private key, unencrypted; with
+                                client_cert */
+};
+
+/*
+ * Use tls for every call of every client of the process from now on
+ * (the paths are copied; libcurl reads the files at each new
+ * connection). Called once, before the first call (before or after
+ * httpc_global_init(); httpc_global_cleanup() forgets it). The files are
+ * checked here, so that a bad one is said at start: returns 0, or
+ * WEIR_EINVAL with err naming the file and what is wrong (unreadable, not
+ * PEM, a key that does not match the certificate, one of the pair
+ * missing).
+ */
+WEIR_MUSTCHECK int httpc_tls_set(const struct httpc_tls *tls,
+                                 struct weir_err *err);
+
 /*
  * A new client with the options o (the strings are copied; a trailing "/"
  * of base_url is dropped). Returns 0 with *out for httpc_free(), or

@@ -6,9 +6,9 @@
 #   scripts/setup.sh --test   that, and what the tests need: clang and its
 #                             sanitizer runtime, clang-format, clang-tidy,
 #                             git, procps, headless Chromium, Node.js with
-#                             npm, the browser tests' node modules, and
-#                             the package tools (dpkg-dev, systemd,
-#                             lintian, python3-yaml)
+#                             npm, the browser tests' node modules, the
+#                             package tools (dpkg-dev, systemd, lintian,
+#                             python3-yaml), openssl and iproute2
 #                             (scripts/test.sh)
 set -euo pipefail
 
@@ -33,6 +33,8 @@ packages=(
     libssl-dev
     # cmocka: every build compiles the unit tests (CMake's WEIR_TESTS)
     libcmocka-dev
+    # GnuTLS headers: the server hands libmicrohttpd its certificates
+    libgnutls28-dev
     # run time: the private PostgreSQL cluster, time zones, step scripts
     postgresql tzdata python3 ca-certificates curl
     # the example ML pipeline (dags/ml): scikit-learn and its dataset
@@ -47,6 +49,9 @@ test_packages=(
     # integration.package: scripts/package.sh (dpkg-shlibdeps), the units
     # checked with systemd-analyze, lintian, deploy/kubernetes parsed
     dpkg-dev systemd lintian python3-yaml
+    # the TLS tests: certificates made with openssl; a worker on another
+    # host in a network namespace (ip netns, veth)
+    openssl iproute2
 )
 $with_tests && packages+=("${test_packages[@]}")
 

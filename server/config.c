@@ -42,6 +42,10 @@ enum {
     OPT_METRIC_RETENTION,     /* --metric-retention DURATION */
     OPT_MAX_CONNS_PER_CLIENT, /* --max-conns-per-client N */
     OPT_TRUSTED_PROXY,        /* --trusted-proxy CIDR[,CIDR...] */
+    OPT_TLS_CERT,             /* --tls-cert FILE */
+    OPT_TLS_KEY,              /* --tls-key FILE */
+    OPT_CLIENT_CA,            /* --client-ca FILE */
+    OPT_INSECURE_HTTP,        /* --insecure-http */
     OPT_VERSION,              /* --version */
     OPT_HELP,                 /* --help */
 };
@@ -59,6 +63,16 @@ static const char usage_text[] =
     "                           default " DEFAULT_LISTEN "; port 0 picks "
     "one)\n"
     "  --allow-remote           allow a non-loopback --listen address\n"
+    "                           (with TLS, or with --insecure-http)\n"
+    "  --tls-cert FILE          serve HTTPS with this PEM certificate chain\n"
+    "                           (WEIR_TLS_CERT); re-read on SIGHUP\n"
+    "  --tls-key FILE           its PEM private key (WEIR_TLS_KEY)\n"
+    "  --client-ca FILE         worker routes also need a client certificate\n"
+    "                           signed by a CA of FILE (mutual TLS;\n"
+    "                           WEIR_CLIENT_CA)\n"
+    "  --insecure-http          allow a non-loopback --listen without TLS\n"
+    "                           (tokens then cross the network in clear\n"
+    "                           text: only behind a TLS proxy)\n"
     "  --admin-token-file PATH  when no admin token exists, create one and\n"
     "                           write it there (mode 0600)\n"
     "                           (WEIR_ADMIN_TOKEN_FILE)\n"
@@ -72,7 +86,7 @@ static const char usage_text[] =
     "                           copy built in (for its development)\n"
     "  --public-url URL         where people reach the dashboard, for the\n"
     "                           links in notifications (WEIR_PUBLIC_URL;\n"
-    "                           default http:// and the listen address)\n"
+    "                           default http(s):// and the listen address)\n"
     "  --event-retention D      keep events no trigger needs for D, a\n"
     "                           duration such as 30d or 12h\n"
     "                           (WEIR_EVENT_RETENTION; default 30d)\n"
@@ -193,6 +207,30 @@ static int resolve_listen(struct config *cfg, struct weir_err *err)
                             "other machines could reach the API; pass "
                             "--allow-remote if that is meant",
                             cfg->listen);
+    if (cfg->tls_cert == NULL && !cfg->insecure_http &&
+        !addr_is_loopback((struct sockaddr *)&cfg->addr))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--listen \"%s\" is not a loopback address and "
+                            "TLS is off, so tokens would cross the network in "
+                            "clear text; give --tls-cert and --tls-key, or "
+                            "pass --insecure-http if a TLS proxy in front of "
+                            "the server protects it",
+                            cfg->listen);
+    return 0;
+}
+
+/* --tls-cert and --tls-key go together; --client-ca needs them. */
+static int check_tls(const struct config *cfg, struct weir_err *err)
+{
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--tls-cert and --tls-key (or WEIR_TLS_CERT and "
+                            "WEIR_TLS_KEY) go together: %s is missing",
+                            cfg->tls_cert == NULL ? "--tls-cert" : "--tls-key");
+    if (cfg->client_ca != NULL && cfg->tls_cert == NULL)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--client-ca needs --tls-cert and --tls-key: "
+                            "client certificates are part of TLS");
     return 0;
 }
 
@@ -231,6 +269,12 @@ static void config_defaults(struct config *cfg)
     cfg->public_url = v && *v ? v : NULL;
     cfg->max_conns_per_client_text = getenv("WEIR_MAX_CONNS_PER_CLIENT");
     cfg->trusted_proxy = getenv("WEIR_TRUSTED_PROXY");
+    v = getenv("WEIR_TLS_CERT");
+    cfg->tls_cert = v && *v ? v : NULL;
+    v = getenv("WEIR_TLS_KEY");
+    cfg->tls_key = v && *v ? v : NULL;
+    v = getenv("WEIR_CLIENT_CA");
+    cfg->client_ca = v && *v ? v : NULL;
 }
 
 /* --public-url: an http(s) URL of printable characters, not too long. */
@@ -324,6 +368,18 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         break;
     case OPT_TRUSTED_PROXY:
         cfg->trusted_proxy = arg;
+        break;
+    case OPT_TLS_CERT:
+        cfg->tls_cert = arg;
+        break;
+    case OPT_TLS_KEY:
+        cfg->tls_key = arg;
+        break;
+    case OPT_CLIENT_CA:
+        cfg->client_ca = arg;
+        break;
+    case OPT_INSECURE_HTTP:
+        cfg->insecure_http = true;
         break;
     case OPT_ADMIN_TOKEN_FILE:
         cfg->admin_token_file = arg;
@@ -419,6 +475,8 @@ static int check_required(struct config *cfg, const char *pool_text,
         return 0;
     if (cfg->public_url != NULL && check_public_url(cfg->public_url, err) < 0)
         return WEIR_EINVAL;
+    if (check_tls(cfg, err) < 0)
+        return WEIR_EINVAL;
     return resolve_listen(cfg, err);
 }
 
@@ -445,6 +503,10 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"max-conns-per-client", required_argument, NULL,
          OPT_MAX_CONNS_PER_CLIENT},
         {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
+        {"insecure-http", no_argument, NULL, OPT_INSECURE_HTTP},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

@@ -57,6 +57,11 @@ struct config {
     const char *max_conns_per_client_text; /* as written, or NULL */
     unsigned max_conns_per_client;         /* 0 for the default (32) */
     const char *trusted_proxy; /* CIDRs of load balancers, or NULL */
+    const char *tls_cert;      /* --tls-cert: HTTPS with this chain, or NULL */
+    const char *tls_key;       /* --tls-key: its private key, or NULL */
+    const char *client_ca;     /* --client-ca: worker routes need a client
+                                  certificate it signed, or NULL */
+    bool insecure_http;        /* a non-loopback listen without TLS is meant */
 };
 
 /*

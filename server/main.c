@@ -6,7 +6,8 @@
  * order.
  *
  * SIGINT and SIGTERM are blocked in every thread and taken by sigwait()
- * in the main thread, so no signal handler ever runs.
+ * in the main thread, so no signal handler ever runs; so is SIGHUP when
+ * the server has a TLS certificate, which it then reloads.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "api/api.h"
 #include "config.h"
 #include "engine/engine.h"
+#include "http/tls.h"
 #include "jobs/backfiller.h"
 #include "jobs/jobs.h"
 #include "log.h"
@@ -38,6 +40,7 @@ struct server {
     struct deadlines *dl;     /* run timeouts and deadlines thread */
     struct afterq *aq;        /* after and data firings thread */
     struct api api;           /* what handlers share */
+    struct http_tls *tls;     /* --tls-cert and --tls-key, or NULL */
     struct http_server *http; /* the API */
     size_t started;           /* parts[] that are up (main.c's table) */
 };
@@ -256,12 +259,17 @@ static int http_up(struct server *s, struct weir_err *err)
     hc.app = &s->api;
     hc.per_client = s->cfg.max_conns_per_client;
     hc.trusted_proxy = s->cfg.trusted_proxy;
+    hc.tls = s->tls;
     rc = http_server_start(&hc, &s->http, err);
     if (rc < 0)
         return rc;
-    log_info("event=listening addr=%s version=%s", http_server_address(s->http),
-             WEIR_VERSION);
-    snprintf(own, sizeof(own), "http://%s", http_server_address(s->http));
+    log_info("event=listening addr=%s version=%s tls=%s",
+             http_server_address(s->http), WEIR_VERSION,
+             s->tls == NULL                       ? "off"
+             : http_tls_client_ca(s->tls) == NULL ? "on"
+                                                  : "mutual");
+    snprintf(own, sizeof(own), "%s://%s", s->tls != NULL ? "https" : "http",
+             http_server_address(s->http));
     notify_set_public_url(s->cfg.public_url != NULL ? s->cfg.public_url : own);
     return 0;
 }
@@ -312,14 +320,36 @@ static void stop(struct server *s)
     while (s->started > 0)
         parts[--s->started].down(s);
     store_free(s->store);
+    http_tls_free(s->tls);
 }
 
-static int wait_for_signal(const sigset_t *set)
+/* SIGHUP: read the certificate and key again; a bad pair is logged and
+ * the one in use stays. */
+static void tls_reload(struct server *s)
+{
+    struct weir_err err = {0};
+    char q[300];
+
+    if (s->tls == NULL)
+        return;
+    if (http_tls_reload(s->tls, &err) == 0)
+        log_info("event=tls_reloaded");
+    else
+        log_error("event=tls_reload_failed kept=old msg=%s",
+                  log_quote(err.msg, q, sizeof(q)));
+}
+
+static int wait_for_signal(struct server *s, const sigset_t *set)
 {
     int sig = 0;
 
-    while (sigwait(set, &sig) != 0)
-        ;
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig != SIGHUP)
+            break;
+        tls_reload(s);
+    }
     log_info("event=stopping signal=%s", sig == SIGINT ? "INT" : "TERM");
     return sig;
 }
@@ -334,13 +364,23 @@ static int run(struct server *s)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    /* with TLS, SIGHUP reloads the certificate; without, it keeps its
+     * default action (the server ends, as a hung-up terminal expects) */
+    if (s->cfg.tls_cert != NULL)
+        sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    rc = prepare_db(s, &err);
+    /* the certificates first: a bad one is said before the database */
+    rc = s->cfg.action == CONFIG_SERVE && s->cfg.tls_cert != NULL
+             ? http_tls_new(s->cfg.tls_cert, s->cfg.tls_key, s->cfg.client_ca,
+                            &s->tls, &err)
+             : 0;
+    if (rc == 0)
+        rc = prepare_db(s, &err);
     if (rc == 0 && s->cfg.action == CONFIG_SERVE)
         rc = start(s, &err);
     if (rc == 0 && s->cfg.action == CONFIG_SERVE)
-        wait_for_signal(&set);
+        wait_for_signal(s, &set);
     if (rc < 0) {
         char q[300];
 

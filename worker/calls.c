@@ -155,10 +155,16 @@ uint64_t call_backoff(struct runner *r, const struct call *c,
 {
     char q[300];
     uint64_t wait = r->backoff_ms[kind];
+    /* a refusal says why (no client certificate, a revoked token...) */
+    const char *said = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(c->answer, "error"), "message"));
 
-    log_warn(
-        "event=call_failed path=%s status=%ld error=%s", c->path, c->status,
-        log_quote(c->rc != 0 ? c->err.msg : "unexpected answer", q, sizeof(q)));
+    log_warn("event=call_failed path=%s status=%ld error=%s", c->path,
+             c->status,
+             log_quote(c->rc != 0     ? c->err.msg
+                       : said != NULL ? said
+                                      : "unexpected answer",
+                       q, sizeof(q)));
     r->backoff_ms[kind] = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
     return wait;
 }

@@ -43,6 +43,7 @@ struct opts {
     struct logspool_cap log_cap;    /* --max-log-lines, --max-log-bytes */
     const char *queues[QUEUES_MAX]; /* --queue NAME, repeated */
     size_t n_queues;                /* entries in queues */
+    struct httpc_tls tls;           /* --ca-file, --client-cert, -key */
 };
 
 /* The loop-side state main keeps for the signal handlers. */
@@ -63,7 +64,9 @@ static void usage(FILE *f)
         "                   [--scratch-dir DIR] [--shutdown-grace "
         "DURATION]\n"
         "                   [--lease-margin DURATION] [--run-as USER]\n"
-        "                   [--max-log-lines N] [--max-log-bytes N]\n\n"
+        "                   [--max-log-lines N] [--max-log-bytes N]\n"
+        "                   [--ca-file FILE] [--client-cert FILE "
+        "--client-key FILE]\n\n"
         "Leases attempts from a Weir server and runs them.\n\n"
         "  --server URL          the server, e.g. http://127.0.0.1:8080\n"
         "  --token-file PATH     file holding the worker token (else "
@@ -92,7 +95,17 @@ static void usage(FILE *f)
         "  --max-log-bytes N     upload at most N bytes of it (both: "
         "default no cap;\n"
         "                        the cut is stated at the top of the "
-        "log)\n");
+        "log)\n"
+        "  --ca-file FILE        trust the server's certificate only if a CA "
+        "of FILE\n"
+        "                        (PEM) signed it (else $WEIR_CA_FILE; "
+        "default: the\n"
+        "                        system's CAs)\n"
+        "  --client-cert FILE    the PEM certificate shown to a server that "
+        "asks for\n"
+        "                        one (mutual TLS)\n"
+        "  --client-key FILE     its PEM private key (a file: no secret "
+        "in argv)\n");
 }
 
 /* A cap of --max-log-lines or --max-log-bytes: a whole number >= 1. */
@@ -131,6 +144,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
         {"run-as", required_argument, NULL, 'u'},
         {"max-log-lines", required_argument, NULL, 'L'},
         {"max-log-bytes", required_argument, NULL, 'B'},
+        {"ca-file", required_argument, NULL, 'C'},
+        {"client-cert", required_argument, NULL, 'c'},
+        {"client-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -191,6 +207,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
                     ch == 'L' ? "--max-log-lines" : "--max-log-bytes", optarg,
                     ch == 'L' ? &o->log_cap.max_lines : &o->log_cap.max_bytes))
                 return 2;
+            break;
+        case 'C':
+            o->tls.ca_file = optarg;
+            break;
+        case 'c':
+            o->tls.client_cert = optarg;
+            break;
+        case 'k':
+            o->tls.client_key = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -397,6 +422,13 @@ int main(int argc, char **argv)
         folder_check("--scratch-dir", o.scratch_dir) != 0 ||
         run_as_check(&o) != 0)
         return 1;
+    /* the TLS files are checked now, so that a bad one is said at once */
+    if (o.tls.ca_file == NULL)
+        o.tls.ca_file = getenv("WEIR_CA_FILE");
+    if (httpc_tls_set(&o.tls, &err) != 0) {
+        fprintf(stderr, "weir-worker: %s\n", err.msg);
+        return 1;
+    }
     /* the folders a dead worker left go; this worker's own is locked */
     if (scratch_claim(o.scratch_dir, &own, &err) != 0) {
         fprintf(stderr, "weir-worker: --scratch-dir: %s\n", err.msg);

@@ -32,6 +32,9 @@
 #define CONNECTION_TIMEOUT_S    120 /* idle connections are closed */
 #define LISTEN_BACKLOG          128
 #define HTTP_TRIM_AFTER         (256 * 1024) /* body bytes worth a trim */
+#define TLS_OPTIONS_MAX         4            /* MHD options of HTTPS, END too */
+/* GnuTLS's defaults, without TLS 1.0 and 1.1 */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct http_server {
     struct MHD_Daemon *mhd;             /* the daemon */
@@ -488,6 +491,32 @@ static bool req_text_ok(struct http_req *req)
     return false;
 }
 
+static void format_address(const struct sockaddr *sa, char *buf, size_t len);
+
+/* A route for workers on a server with a client CA (mutual TLS) wants
+ * the connection's client certificate signed by it; a 403 otherwise. The
+ * token is checked after, as on any route. */
+static bool client_cert_ok(struct http_req *req)
+{
+    const struct http_tls *tls = req->srv->cfg.tls;
+    const union MHD_ConnectionInfo *ci;
+    struct weir_err err = {0};
+    char peer[INET6_ADDRSTRLEN + 8] = "?";
+
+    if (!(req->route->flags & HTTP_CLIENT_CERT) || tls == NULL ||
+        http_tls_client_ca(tls) == NULL)
+        return true;
+    ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL)
+        format_address(ci->client_addr, peer, sizeof(peer));
+    ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (http_tls_peer_check(ci != NULL ? ci->tls_session : NULL, peer, &err) ==
+        0)
+        return true;
+    http_reply_err(req, &err);
+    return false;
+}
+
 /* Route, token and Content-Length checks, before any body is read. */
 static void req_begin(struct http_req *req)
 {
@@ -519,6 +548,8 @@ static void req_begin(struct http_req *req)
                           err.msg, NULL);
         return;
     }
+    if (!client_cert_ok(req))
+        return;
     if (!(req->route->flags & HTTP_PUBLIC)) {
         if (req->srv->cfg.auth(req->srv->cfg.app, req, &err) != 0) {
             http_reply_err(req, &err);
@@ -761,6 +792,30 @@ static int listen_socket(struct http_server *srv, struct weir_err *err)
     return fd;
 }
 
+/*
+ * The options of HTTPS (none for plain HTTP) into opts: the certificate
+ * comes from tls.c at each handshake (so that a reload takes effect), the
+ * protocol is TLS 1.2 or 1.3, and with a client CA every handshake asks
+ * for a client certificate (not requires: routes that need one say so,
+ * with a 403 naming what is missing, rather than a failed handshake).
+ */
+static void tls_options(struct http_tls *tls,
+                        struct MHD_OptionItem opts[TLS_OPTIONS_MAX])
+{
+    size_t n = 0;
+
+    if (tls != NULL) {
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+                                            http_tls_cert_cb()};
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+                                            (void *)TLS_PRIORITIES};
+    }
+    if (tls != NULL && http_tls_client_ca(tls) != NULL)
+        opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0,
+                                            (void *)http_tls_client_ca(tls)};
+    opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+}
+
 int http_server_start(const struct http_config *cfg, struct http_server **out,
                       struct weir_err *err)
 {
@@ -770,6 +825,7 @@ int http_server_start(const struct http_config *cfg, struct http_server **out,
     struct http_guard_config gcfg = {.max_connections = max,
                                      .per_client = cfg->per_client,
                                      .trusted = cfg->trusted_proxy};
+    struct MHD_OptionItem tls_opts[TLS_OPTIONS_MAX];
     int fd, rc;
 
     if (srv == NULL)
@@ -786,16 +842,18 @@ int http_server_start(const struct http_config *cfg, struct http_server **out,
         free(srv);
         return fd;
     }
+    tls_options(cfg->tls, tls_opts);
     /* The logger goes first so that no option's message escapes it. */
     srv->mhd = MHD_start_daemon(
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-            MHD_USE_ERROR_LOG,
+            MHD_USE_ERROR_LOG | (cfg->tls != NULL ? MHD_USE_TLS : 0),
         0, http_guard_accept_cb, srv->guard, access_cb, srv,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, srv, MHD_OPTION_LISTEN_SOCKET,
-        fd, MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-        completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify_cb,
-        srv->guard, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, srv, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, max,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+        MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify_cb, srv->guard,
+        MHD_OPTION_END);
     if (srv->mhd == NULL) {
         close(fd);
         http_guard_free(srv->guard);

@@ -20,6 +20,7 @@
 #include <cJSON.h>
 
 #include "err.h"
+#include "http/tls.h"
 
 #define HTTP_BODY_MAX_DEFAULT (1024 * 1024) /* bytes of a request body */
 #define HTTP_MAX_PARAMS       4             /* {name} segments in a pattern */
@@ -45,6 +46,10 @@ enum http_route_flags {
     HTTP_ANY_BYTES = 1u << 3,     /* with HTTP_JSON_BODY: strings may hold
                                      bytes that are not UTF-8 (the handler
                                      replaces them); others are refused */
+    HTTP_CLIENT_CERT = 1u << 4,   /* with a client CA (mutual TLS): the
+                                     connection must carry a client
+                                     certificate it signed (403 otherwise),
+                                     besides the token */
 };
 
 struct http_route {
@@ -67,6 +72,8 @@ struct http_config {
                                         address; 0 for the default (32) */
     const char *trusted_proxy;       /* CIDRs whose X-Forwarded-For is
                                         believed (comma-separated), or NULL */
+    struct http_tls *tls;            /* HTTPS with these certificates
+                                        (borrowed), or NULL: plain HTTP */
 };
 
 /*
