@@ -130,6 +130,27 @@ def iso_s(text):
         tzinfo=datetime.timezone.utc).timestamp()
 
 
+def stub_server(status, body):
+    """A stand-in server on 127.0.0.1 answering every call with status and
+    body (bytes); returns it, serving in a thread, and its URL."""
+    class Stub(http.server.BaseHTTPRequestHandler):
+        def answer(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = answer
+
+        def log_message(self, *args):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, "http://127.0.0.1:%d" % srv.server_port
+
+
 def test_server_killed():
     """The worker's server is killed mid-run: the attempt ends through B,
     new runs are leased through B."""
@@ -194,10 +215,13 @@ def cli_runs(env_servers=None, flags=()):
 
 
 def test_cli():
-    """The CLI with a list whose first server is dead uses the next."""
+    """The CLI with a list whose first server is dead (or answers 503)
+    uses the next."""
+    down, down_url = stub_server(503, b'{"error": {"code": "UNAVAIL"}}')
     for how, p in (("WEIR_SERVER=A,B", cli_runs("%s,%s" % (A, B))),
                    ("--server A --server B",
-                    cli_runs(None, ("--server", A, "--server", B)))):
+                    cli_runs(None, ("--server", A, "--server", B))),
+                   ("WEIR_SERVER=<503>,B", cli_runs("%s,%s" % (down_url, B)))):
         check(p.returncode == 0 and "fo_long" in p.stdout,
               "weir runs with %s (A dead): exit %d %s %s"
               % (how, p.returncode, p.stdout, p.stderr))
@@ -205,6 +229,7 @@ def test_cli():
     check(p.returncode != 0 and "cannot reach" in p.stderr,
           "weir runs with only the dead server: exit %d %s"
           % (p.returncode, p.stderr))
+    down.shutdown()
 
 
 def test_dag_copy():
@@ -216,7 +241,9 @@ def test_dag_copy():
     shutil.copy(os.path.join(TMP, "dags", "fo_drift.yaml"), own)
     with open(os.path.join(own, "fo_drift.yaml"), "a") as f:
         f.write("# edited on this worker only\n")
-    w = Worker("drift", [A, B], own, queue="drift")
+    # its first server answers 503 (up, its database not): it moves on
+    down, down_url = stub_server(503, b'{"error": {"code": "UNAVAIL"}}')
+    w = Worker("drift", [down_url, B], own, queue="drift")
     api_dag = ("dag: fo_api\ndefaults:\n  queue: drift\nsteps:\n"
                "  - id: step\n    run: echo from-the-api\n")
     code, _, _ = weirtest.call("POST", "/api/v1/dags", ADMIN,
@@ -253,7 +280,12 @@ def test_dag_copy():
         check("worker sha256 %s, server sha256 %s" % (mine, theirs) in err,
               "fo_drift: the hashes %s (worker) and %s (server) not in %r"
               % (mine, theirs, err))
+    text = read(w.log)
+    check("event=server_switched from=%s to=%s" % (down_url, B) in text,
+          "the drift worker did not move from the 503 server to B: %s"
+          % text[-2000:])
     w.stop()
+    down.shutdown()
 
 
 def test_protocol():
@@ -278,20 +310,8 @@ def test_protocol():
         if value == "x1":
             check(b"Weir-Protocol" in text, "a malformed header: %s" % text)
     # a stand-in server that answers as B did to the newer worker
-    class Stub(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(400)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(refusal)))
-            self.end_headers()
-            self.wfile.write(refusal)
-
-        def log_message(self, *args):
-            pass
-    stub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stub)
-    threading.Thread(target=stub.serve_forever, daemon=True).start()
-    w = Worker("newer", ["http://127.0.0.1:%d" % stub.server_port],
+    stub, url = stub_server(400, refusal)
+    w = Worker("newer", [url],
                os.path.join(TMP, "dags"), queue="none")
     try:
         code = w.proc.wait(15)
