@@ -58,6 +58,8 @@ WEIR_URL_A="http://$addr_a" WEIR_URL_B="http://$addr_b" WEIR_PID_A="$pid_a" \
     WEIR_TEST_TMP="$tmp" WEIR_WORKER_BIN="$worker_bin" WEIR_CLI="$cli" \
     timeout 90 python3 "$src/tests/integration/failover_test.py" || rc=1
 
+grep -q 'event=protocol_refused msg="the worker speaks protocol version 2' \
+    "$tmp/err.b" || fail "server B did not log the protocol refusal"
 harness_stop_server "$pid_b"
 harness_check_log "$tmp/err.a" "$tmp/err.b" "$tmp"/worker-*.log
 echo "integration.failover: $((SECONDS - started)) s, rc $rc"
