@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "httpc.h"
+#include "srvlist.h"
 
 #define CLIENT_MAX_REPLY          ((size_t)64 << 20) /* bytes read from the server */
 #define CLIENT_CONNECT_TIMEOUT_MS 5000L              /* to connect */
@@ -37,6 +38,45 @@ static void trim_url(struct client *c)
         c->url[--n] = '\0';
 }
 
+/* --server given again and again, joined; whether the join overflowed */
+static char flag_joined[1024];
+static bool flag_overflow;
+
+/* The server list in c->url, from what (named in the message), must
+ * read as one; else every call fails with why. */
+static void list_check(struct client *c, const char *text, const char *what)
+{
+    struct srvlist l = {.n = 0};
+    struct weir_err err = {0};
+
+    if (c->setup_err[0] != '\0')
+        return;
+    if (strlen(text) >= sizeof(c->url) || flag_overflow)
+        snprintf(c->setup_err, sizeof(c->setup_err),
+                 "%s: the server list is longer than %zu bytes", what,
+                 sizeof(c->url) - 1);
+    else if (srvlist_add(&l, text, what, false, &err) != 0)
+        snprintf(c->setup_err, sizeof(c->setup_err), "%s", err.msg);
+}
+
+const char *client_server_flag(const char *prev, const char *next)
+{
+    size_t have;
+
+    if (prev == NULL)
+        return next;
+    if (prev != flag_joined)
+        snprintf(flag_joined, sizeof(flag_joined), "%s", prev);
+    have = strlen(flag_joined);
+    if (strlen(prev) >= sizeof(flag_joined) ||
+        have + strlen(next) + 2 > sizeof(flag_joined)) {
+        flag_overflow = true;
+        return flag_joined;
+    }
+    snprintf(flag_joined + have, sizeof(flag_joined) - have, ",%s", next);
+    return flag_joined;
+}
+
 /*
  * The server and its token always come from one place: both from the
  * command line and the environment, or both from .weir/. A token from
@@ -47,11 +87,14 @@ void client_init(struct client *c, const char *server_flag)
 {
     const char *env = getenv("WEIR_SERVER");
     const char *tok = getenv("WEIR_TOKEN");
+    const char *what = "--server";
     bool have_url, have_tok;
 
     memset(c, 0, sizeof(*c));
-    if (server_flag == NULL && env && *env)
+    if (server_flag == NULL && env && *env) {
         server_flag = env;
+        what = "WEIR_SERVER";
+    }
     if (server_flag != NULL || (tok && *tok)) {
         if (server_flag == NULL)
             snprintf(c->setup_err, sizeof(c->setup_err),
@@ -62,6 +105,8 @@ void client_init(struct client *c, const char *server_flag)
                      "the server is given (WEIR_SERVER or --server) but "
                      "WEIR_TOKEN is not: set both, or neither to use .weir/ "
                      "of this folder");
+        if (server_flag != NULL)
+            list_check(c, server_flag, what);
         snprintf(c->url, sizeof(c->url), "%s", server_flag ? server_flag : "");
         snprintf(c->token, sizeof(c->token), "%s", tok ? tok : "");
         trim_url(c);
@@ -102,40 +147,80 @@ static int parse_reply(const struct httpc_answer *ans, cJSON **reply,
     return 0;
 }
 
-int client_call(const struct client *c, const char *method, const char *path,
-                const cJSON *body, long *status, cJSON **reply,
-                struct weir_err *err)
+/* The server that answered the last call: the next one starts there (the
+ * CLI makes its calls from one thread). */
+static size_t answered_last;
+
+/* One call to server url; *reached says whether it answered. */
+static int call_one(const struct client *c, const char *url,
+                    const struct httpc_req *req, struct httpc_answer *ans,
+                    bool *reached, struct weir_err *err)
 {
     struct httpc_opts o = {
-        .base_url = c->url,
+        .base_url = url,
         .token = c->token,
         .connect_timeout_ms = CLIENT_CONNECT_TIMEOUT_MS,
         .answer_max = CLIENT_MAX_REPLY,
     };
+    struct httpc *http = NULL;
+    int ret;
+
+    *ans = (struct httpc_answer){0};
+    *reached = false;
+    if (httpc_new(&o, &http, err) != 0)
+        return weir_err_set(err, WEIR_ENOMEM, "cannot start an HTTP client");
+    ret = httpc_call(http, req, ans, err);
+    httpc_free(http);
+    *reached = srvlist_reached(ret, ans->status);
+    return ret;
+}
+
+/*
+ * With several servers (a comma list), the call goes to the one that
+ * answered last, then on to the others in order while one does not
+ * answer (srvlist.h): the first that answers serves it.
+ */
+int client_call(const struct client *c, const char *method, const char *path,
+                const cJSON *body, long *status, cJSON **reply,
+                struct weir_err *err)
+{
     struct httpc_req req = {method, path, NULL, CLIENT_TIMEOUT_MS, NULL};
     struct httpc_answer ans = {0};
-    struct httpc *http = NULL;
+    struct srvlist l = {.n = 0};
     char *text = NULL;
+    bool reached = false;
+    size_t i = 0;
     int ret;
 
     if (c->setup_err[0] != '\0')
         return weir_err_set(err, WEIR_EINVAL, "%s", c->setup_err);
-    if (httpc_new(&o, &http, err) != 0)
-        return weir_err_set(err, WEIR_ENOMEM, "cannot start an HTTP client");
+    ret = srvlist_add(&l, c->url, "the server", false, err);
+    if (ret < 0)
+        return ret;
     if (body != NULL) {
         text = cJSON_PrintUnformatted(body);
         req.body = text ? text : "";
     }
-    ret = httpc_call(http, &req, &ans, err);
+    for (size_t k = 0; k < l.n && !reached; k++) {
+        if (k > 0 && ret == 0)
+            free(ans.body);
+        i = (answered_last + k) % l.n;
+        ret = call_one(c, l.url[i], &req, &ans, &reached, err);
+        if (ret != 0 && ret != WEIR_EUNAVAIL)
+            break;
+    }
+    if (reached)
+        answered_last = i;
     if (ret == WEIR_EUNAVAIL) {
-        ret = weir_err_set(err, ret, "cannot reach %s: %s", c->url, err->msg);
+        ret = weir_err_set(err, ret, "cannot reach %s%s: %s",
+                           l.n > 1 ? "any of " : "",
+                           l.n > 1 ? c->url : l.url[i], err->msg);
     } else if (ret == 0) {
         *status = ans.status;
         ret = parse_reply(&ans, reply, err);
     }
     cJSON_free(text);
     free(ans.body);
-    httpc_free(http);
     return ret;
 }
 

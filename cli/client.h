@@ -7,7 +7,8 @@
  * --server or $WEIR_SERVER with $WEIR_TOKEN; else .weir/server.url with
  * .weir/admin.token (written by `weir up`); else http://127.0.0.1:8080
  * with no token. Only one half given is an error, reported by the first
- * call.
+ * call. The server may be a comma list (WEIR_SERVER=URL,URL, or --server
+ * repeated): a call goes to the first that answers (srvlist.h).
  */
 #ifndef WEIR_CLI_CLIENT_H
 #define WEIR_CLI_CLIENT_H
@@ -17,10 +18,15 @@
 #include "err.h"
 
 struct client {
-    char url[512];       /* base URL, without a trailing slash */
+    char url[512];       /* base URL, or a comma list of them */
     char token[128];     /* bearer token, or "" */
     char setup_err[256]; /* why no call may be made, or "" */
 };
+
+/* The value of a --server given again (prev: the value so far, or NULL):
+ * the servers joined as a comma list (a buffer of the module's, for the
+ * process's one command line). */
+const char *client_server_flag(const char *prev, const char *next);
 
 /* Fill c from the flag value (may be NULL), the environment and .weir/.
  * A half-given pair (a server without its token or the reverse) is kept

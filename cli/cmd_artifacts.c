@@ -63,7 +63,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
         } else if (c == 'j') {
             o->json = true;
         } else if (c == 'S') {
-            o->server = optarg;
+            o->server = client_server_flag(o->server, optarg);
         } else if (c == 't' && usage == artifact_usage) {
             o->to = optarg;
         } else if (c == 'C' && usage == artifact_usage) {

@@ -105,7 +105,7 @@ static int backfill_opt(struct bf_opts *o, int c)
         o->json = true;
         return 0;
     case 'S':
-        o->server = optarg;
+        o->server = client_server_flag(o->server, optarg);
         return 0;
     default:
         return cli_usage_error("backfill", "%s", cli_opt_error());

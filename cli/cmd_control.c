@@ -86,7 +86,7 @@ static int parse(int argc, char **argv, const struct control *k,
             o->json = true;
             break;
         case 'S':
-            o->server = optarg;
+            o->server = client_server_flag(o->server, optarg);
             break;
         case 'F':
         case 'C':

@@ -81,7 +81,7 @@ static int remote_parse(int argc, char **argv, const char *cmd,
     while ((c = cli_getopt(argc, argv, "S:j", lopts)) != -1) {
         switch (c) {
         case 'S':
-            o->server = optarg;
+            o->server = client_server_flag(o->server, optarg);
             break;
         case 'j':
             o->json = true;

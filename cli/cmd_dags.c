@@ -73,7 +73,7 @@ int cmd_dags(int argc, char **argv)
         if (opt == 'j')
             json = true;
         else if (opt == 's')
-            server = optarg;
+            server = client_server_flag(server, optarg);
         else
             return cli_usage_error("dags", "%s", cli_opt_error());
     }

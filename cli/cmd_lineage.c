@@ -165,7 +165,7 @@ int cmd_lineage(int argc, char **argv)
         } else if (c == 'j') {
             json = true;
         } else if (c == 'S') {
-            server = optarg;
+            server = client_server_flag(server, optarg);
         } else {
             return cli_usage_error("lineage", "%s", cli_opt_error());
         }

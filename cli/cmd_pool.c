@@ -54,7 +54,7 @@ static int parse_opts(int argc, char **argv, struct pool_opts *o)
             fputs(usage_text, stdout);
             return -1;
         case 's':
-            o->server = optarg;
+            o->server = client_server_flag(o->server, optarg);
             break;
         case 'j':
             o->json = true;

@@ -140,7 +140,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
             o->wait = true;
             break;
         case 'S':
-            o->server = optarg;
+            o->server = client_server_flag(o->server, optarg);
             break;
         case 'e':
             o->env = optarg;

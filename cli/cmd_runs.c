@@ -56,7 +56,7 @@ static int logs_parse(int argc, char **argv, struct logs_opts *o)
             fputs(logs_usage, stdout);
             return -1;
         case 'S':
-            o->server = optarg;
+            o->server = client_server_flag(o->server, optarg);
             break;
         case 'c':
             o->cell = strtol(optarg, NULL, 10);

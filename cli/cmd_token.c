@@ -72,7 +72,7 @@ static int parse_opts(int argc, char **argv, struct token_opts *o)
             o->queues = optarg;
             break;
         case 's':
-            o->server = optarg;
+            o->server = client_server_flag(o->server, optarg);
             break;
         case 'j':
             o->json = true;

@@ -70,7 +70,7 @@ static int parse(int argc, char **argv, const char *cmd, const char *usage,
         if (c == 'j') {
             o->json = true;
         } else if (c == 'S') {
-            o->server = optarg;
+            o->server = client_server_flag(o->server, optarg);
         } else if (c != '?' && strchr(allowed, c) != NULL) {
             if (c == 'P')
                 o->payload = optarg;

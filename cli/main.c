@@ -68,6 +68,11 @@ static void usage(FILE *f)
                "                  the system's CAs)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(f, "  %-*s %s\n", width, commands[i].name, commands[i].summary);
+    fprintf(
+        f,
+        "\nThe server: --server URL (repeatable) or WEIR_SERVER=URL[,URL...],"
+        "\nwith WEIR_TOKEN; of several servers, each call uses the "
+        "first that\nanswers.\n");
     fprintf(f, "\n'weir COMMAND --help' tells more about a command.\n");
 }
 

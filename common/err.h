@@ -27,7 +27,8 @@
     X(AUTH, "authentication required", 401)                                    \
     X(FORBIDDEN, "not allowed", 403)                                           \
     X(UNAVAIL, "service unavailable", 503)                                     \
-    X(INTERNAL, "internal error", 500)
+    X(INTERNAL, "internal error", 500)                                         \
+    X(PROTOCOL, "unsupported protocol version", 400)
 
 enum weir_errno_index {
 #define WEIR_X_(name, msg, http) WEIR_EINDEX_##name,

@@ -117,8 +117,10 @@ static bool tls_setup(CURL *h)
 
 /* The headers of every call: JSON, and "Expect:" so that libcurl does not
  * wait for a 100 Continue before a body of more than a kilobyte (one
- * round trip less per call); the token when there is one. */
-static struct curl_slist *headers_new(const char *auth_header)
+ * round trip less per call); the token when there is one, and the
+ * caller's own header. */
+static struct curl_slist *headers_new(const char *auth_header,
+                                      const char *header)
 {
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: "
                                                    "application/json");
@@ -129,6 +131,8 @@ static struct curl_slist *headers_new(const char *auth_header)
     more = curl_slist_append(h, "Expect:");
     if (more != NULL && auth_header != NULL)
         more = curl_slist_append(h, auth_header);
+    if (more != NULL && header != NULL && header[0] != '\0')
+        more = curl_slist_append(h, header);
     if (more == NULL) {
         curl_slist_free_all(h);
         return NULL;
@@ -164,7 +168,7 @@ int httpc_new(const struct httpc_opts *o, struct httpc **out,
     c->answer_max = o->answer_max;
     c->idle_max = o->idle_max < HTTPC_IDLE_MAX ? o->idle_max : HTTPC_IDLE_MAX;
     if (!failed && c->base_url != NULL)
-        c->hdrs = headers_new(c->auth_header);
+        c->hdrs = headers_new(c->auth_header, o->header);
     if (failed || c->base_url == NULL || c->hdrs == NULL) {
         httpc_free(c);
         return weir_err_set(err, WEIR_ENOMEM, "HTTP client: out of memory");

@@ -37,6 +37,8 @@ struct httpc_opts {
     long connect_timeout_ms; /* to connect, within the call's timeout */
     size_t answer_max;       /* bytes kept of an answer; 0: read, dropped */
     size_t idle_max;         /* connections kept open, at most IDLE_MAX */
+    const char *header;      /* one more header of every call, "Name: value"
+                                (the worker's protocol version), or NULL */
 };
 
 /* One call. */

@@ -17,6 +17,7 @@
 #include <cJSON.h>
 
 #include "err.h"
+#include "srvlist.h"
 
 /* The largest answer accepted, in bytes. */
 #define CLIENT_ANSWER_MAX ((size_t)16 << 20)
@@ -24,19 +25,26 @@
 struct client;
 
 /*
- * A client for the server at base_url (e.g. "http://127.0.0.1:8080",
- * without a trailing slash) sending token as "Authorization: Bearer".
- * Call httpc_global_init() before the first client. On success *out is a
- * new client for client_free().
+ * A client for the servers of the list (e.g. "http://127.0.0.1:8080"; at
+ * least one) sending token as "Authorization: Bearer" and the protocol
+ * version (common/protocol.h) on every call. Each call goes to the server
+ * in use and, while it cannot reach one (srvlist_reached()), on to the
+ * next ones in the list's order (wrapping); the first that answers
+ * becomes the server in use, logged as event=server_switched. Call
+ * httpc_global_init() before the first client. On success *out is a new
+ * client for client_free().
  */
-WEIR_MUSTCHECK int client_new(const char *base_url, const char *token,
+WEIR_MUSTCHECK int client_new(const struct srvlist *servers, const char *token,
                               struct client **out, struct weir_err *err);
+
+/* The URL of the server in use (borrowed; for logs). */
+const char *client_server(struct client *c);
 
 /* Free the client; client_free(NULL) is a no-op. No call may be running. */
 void client_free(struct client *c);
 
 /*
- * POST body (may be NULL: an empty object) as JSON to base_url + path and
+ * POST body (may be NULL: an empty object) as JSON to path on a server and
  * wait at most timeout_ms for the whole exchange. When cancel is not NULL
  * and becomes true (from any thread), the call gives up within a second.
  * On an answer of any status returns 0 with *status set and *answer the
@@ -54,7 +62,7 @@ WEIR_MUSTCHECK int client_post(struct client *c, const char *path,
                                struct weir_err *err);
 
 /*
- * GET base_url + path (a health probe) within timeout_ms; the body is
+ * GET path on a server (a health probe) within timeout_ms; the body is
  * read and dropped. Returns 0 with *status set, or WEIR_EUNAVAIL.
  */
 WEIR_MUSTCHECK int client_get(struct client *c, const char *path,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "attempt.h"
+#include "dagcheck.h"
 #include "executor.h"
 #include "log.h"
 #include "logspool.h"
@@ -717,6 +718,7 @@ void job_start(struct runner *r, const cJSON *doc, uint64_t answered_ms)
     struct job *j = calloc(1, sizeof(*j));
     struct weir_err err = {0};
     struct exec_spec spec;
+    char msg[512];
     int rc;
 
     if (j == NULL ||
@@ -747,6 +749,12 @@ void job_start(struct runner *r, const cJSON *doc, uint64_t answered_ms)
     uv_timer_start(&j->heartbeat, job_heartbeat_cb, r->heartbeat_ms,
                    r->heartbeat_ms);
     uv_timer_start(&j->flush, flush_cb, FLUSH_MS, FLUSH_MS);
+    /* a copy of the DAG file other than the server's: not run, failed */
+    if (dagcheck_lease(doc, r->cfg.dags_dir, msg, sizeof(msg)) != 0) {
+        log_warn("event=dag_copy_refused attempt=%s", j->attempt_id);
+        job_fail(j, msg);
+        return;
+    }
     rc = attempt_prepare_in(doc, r->cfg.dags_dir, r->cfg.scratch_dir,
                             r->n_ready > 0 ? r->ready[--r->n_ready] : NULL,
                             &j->a, &err);

@@ -29,7 +29,7 @@
 #define QUEUES_MAX 64
 
 struct opts {
-    const char *server;             /* --server URL */
+    struct srvlist servers;         /* --server URL..., or $WEIR_SERVER */
     const char *token_file;         /* --token-file PATH */
     const char *dags_dir;           /* --dags-dir DIR */
     const char *scratch_dir;        /* --scratch-dir DIR */
@@ -58,7 +58,7 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: weir-worker --server URL [--token-file PATH] [--slots N]\n"
+        "usage: weir-worker --server URL... [--token-file PATH] [--slots N]\n"
         "                   [--queue NAME]... [--dags-dir DIR] "
         "[--name NAME]\n"
         "                   [--scratch-dir DIR] [--shutdown-grace "
@@ -68,14 +68,23 @@ static void usage(FILE *f)
         "                   [--ca-file FILE] [--client-cert FILE "
         "--client-key FILE]\n\n"
         "Leases attempts from a Weir server and runs them.\n\n"
-        "  --server URL          the server, e.g. http://127.0.0.1:8080\n"
+        "  --server URL          a server, e.g. http://127.0.0.1:8080; "
+        "repeatable (or a\n"
+        "                        comma list): the worker uses one and moves "
+        "to the next\n"
+        "                        when it cannot reach it (else "
+        "$WEIR_SERVER, a URL or\n"
+        "                        comma list)\n"
         "  --token-file PATH     file holding the worker token (else "
         "$WEIR_TOKEN)\n"
         "  --slots N             attempts run at once (default 1)\n"
         "  --queue NAME          a queue to serve; repeatable (default "
         "\"default\")\n"
         "  --dags-dir DIR        the DAG folder, where steps run "
-        "(default dags)\n"
+        "(default dags); the\n"
+        "                        servers' revision: an attempt whose DAG "
+        "file differs\n"
+        "                        here fails\n"
         "  --name NAME           the worker's name (default: the host "
         "name)\n"
         "  --scratch-dir DIR     where attempt folders go (default "
@@ -128,6 +137,21 @@ static bool cap_parse(const char *name, const char *text, uint64_t *out)
     return true;
 }
 
+/* Without --server: the servers of $WEIR_SERVER, if set. */
+static int servers_env(struct opts *o)
+{
+    const char *env = getenv("WEIR_SERVER");
+    struct weir_err err = {0};
+
+    if (env == NULL || env[0] == '\0')
+        return 0;
+    if (srvlist_add(&o->servers, env, "WEIR_SERVER", true, &err) != 0) {
+        fprintf(stderr, "weir-worker: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Returns 0 to run, 1 after --help, 2 on a usage error. */
 static int parse_args(int argc, char **argv, struct opts *o)
 {
@@ -158,7 +182,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
     while ((ch = weir_getopt(argc, argv, "h", longs, &err)) != -1) {
         switch (ch) {
         case 's':
-            o->server = optarg;
+            if (srvlist_add(&o->servers, optarg, "--server", true, &err) != 0) {
+                fprintf(stderr, "weir-worker: %s\n", err.msg);
+                return 2;
+            }
             break;
         case 't':
             o->token_file = optarg;
@@ -226,9 +253,12 @@ static int parse_args(int argc, char **argv, struct opts *o)
             return 2;
         }
     }
-    if (optind < argc || o->server == NULL) {
+    if (optind == argc && o->servers.n == 0 && servers_env(o) != 0)
+        return 2;
+    if (optind < argc || o->servers.n == 0) {
         fprintf(stderr, "weir-worker: %s\n",
-                optind < argc ? "unexpected arguments" : "--server is needed");
+                optind < argc ? "unexpected arguments"
+                              : "--server (or WEIR_SERVER) is needed");
         usage(stderr);
         return 2;
     }
@@ -354,6 +384,7 @@ static int run(const struct opts *o, const char *scratch_dir,
     struct weir_err err = {0};
     struct app app = {0};
     uv_loop_t loop;
+    bool failed;
     int rc;
 
     cfg.name = o->name;
@@ -381,12 +412,14 @@ static int run(const struct opts *o, const char *scratch_dir,
     app.sigterm.data = app.sigint.data = &app;
     uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
     uv_signal_start(&app.sigint, signal_cb, SIGINT);
-    log_info("event=worker_started server=%s slots=%ld", o->server, o->slots);
+    log_info("event=worker_started server=%s servers=%zu slots=%ld",
+             client_server(client), o->servers.n, o->slots);
     runner_start(app.r);
     uv_run(&loop, UV_RUN_DEFAULT);
+    failed = runner_failed(app.r);
     runner_free(app.r);
     rc = uv_loop_close(&loop);
-    return rc == 0 ? 0 : 1;
+    return rc == 0 && !failed ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -450,7 +483,7 @@ int main(int argc, char **argv)
     }
     size_thread_pool(o.slots);
     if (httpc_global_init(&err) != 0 ||
-        client_new(o.server, token, &client, &err) != 0) {
+        client_new(&o.servers, token, &client, &err) != 0) {
         fprintf(stderr, "weir-worker: cannot set up HTTP: %s\n", err.msg);
         scratch_release(&own);
         return 1;

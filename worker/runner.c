@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dagcheck.h"
 #include "log.h"
 #include "runner_internal.h"
 
@@ -91,6 +92,31 @@ void runner_server_up(struct runner *r)
     runner_lease_more(r);
 }
 
+/*
+ * Whether the server refused the worker's protocol version (a server
+ * older than the worker, common/protocol.h): that does not pass with
+ * retries, so the worker says why and stops, to exit non-zero.
+ */
+static bool protocol_refused(struct runner *r, const struct call *c)
+{
+    const cJSON *e = cJSON_GetObjectItemCaseSensitive(c->answer, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(e, "message");
+    char q[300];
+
+    if (c->rc != 0 || c->status < 400 || c->status >= 500 ||
+        !cJSON_IsString(code) ||
+        strcmp(code->valuestring, weir_errname(WEIR_EPROTOCOL)) != 0)
+        return false;
+    log_error(
+        "event=protocol_refused server=%s status=%ld error=%s",
+        client_server(r->client), c->status,
+        log_quote(cJSON_IsString(msg) ? msg->valuestring : "-", q, sizeof(q)));
+    r->failed = true;
+    runner_stop(r, false);
+    return true;
+}
+
 static void register_done(struct call *c)
 {
     struct runner *r = c->r;
@@ -100,6 +126,8 @@ static void register_done(struct call *c)
     r->leasing = false;
     if (r->stopping)
         return; /* aborted on purpose, or too late to matter */
+    if (protocol_refused(r, c))
+        return;
     if (!call_ok(c) ||
         !call_id_text(cJSON_GetObjectItemCaseSensitive(c->answer, "worker_id"),
                       r->worker_id, sizeof(r->worker_id))) {
@@ -183,6 +211,8 @@ static void lease_done(struct call *c)
     r->leasing = false;
     if (r->stopping && c->rc != 0)
         return; /* the long-poll was aborted on purpose */
+    if (protocol_refused(r, c))
+        return;
     if (c->rc == 0 && c->status == 404) {
         /* the server forgot us (or never knew): register again */
         log_warn("event=worker_unknown worker=%s", r->worker_id);
@@ -359,7 +389,13 @@ void runner_stop(struct runner *r, bool now)
     runner_maybe_close(r);
 }
 
+bool runner_failed(const struct runner *r)
+{
+    return r->failed;
+}
+
 void runner_free(struct runner *r)
 {
+    dagcheck_forget();
     free(r);
 }

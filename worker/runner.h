@@ -79,6 +79,11 @@ void runner_start(struct runner *r);
  */
 void runner_stop(struct runner *r, bool now);
 
+/* Whether the runner stopped on its own for a cause retries cannot mend
+ * (the server refused the worker's protocol version): the worker then
+ * exits non-zero. */
+bool runner_failed(const struct runner *r);
+
 /* Free the runner after closed_cb; runner_free(NULL) is a no-op. */
 void runner_free(struct runner *r);
 

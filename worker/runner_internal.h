@@ -69,6 +69,7 @@ struct runner {
     bool registered;        /* worker_id is valid */
     bool leasing;           /* a register or lease call is in flight */
     bool stopping;          /* runner_stop() was called */
+    bool failed;            /* stopped for a reason the exit status says */
     bool closing;           /* the timers are closing */
     bool grace_over;        /* running jobs are being canceled */
     int open_timers;        /* runner timers not yet closed */

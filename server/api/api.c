@@ -8,6 +8,7 @@
 
 #include "api/auth.h"
 #include "log.h"
+#include "protocol.h"
 
 static void api_health(struct http_req *req)
 {
@@ -43,6 +44,14 @@ int api_auth(void *app, struct http_req *req, struct weir_err *err)
     struct store_token *t = malloc(sizeof(*t));
     int rc = t ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
 
+    /* a worker newer than this server is refused before anything else */
+    if (rc == 0 && (rc = protocol_check(
+                        http_req_header(req, WEIR_PROTOCOL_HEADER), err)) < 0) {
+        char q[300];
+
+        log_warn("event=protocol_refused msg=%s",
+                 log_quote(err->msg, q, sizeof(q)));
+    }
     if (rc == 0)
         rc = auth_caller(api->store, http_req_header(req, "Authorization"), t,
                          err);

@@ -13,6 +13,7 @@ failed.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,12 +116,13 @@ TOKENS = {}
 
 
 class Worker:
-    def __init__(self, name, queue, slots=1):
+    def __init__(self, name, queue, slots=1, dags=None):
         self.name = name
         self.log = os.path.join(TMP, "worker-%s.log" % name)
         args = [WORKER_BIN, "--server", SERVER.url(), "--token-file",
                 os.path.join(TMP, "worker.token"), "--slots", str(slots),
-                "--queue", queue, "--dags-dir", os.path.join(TMP, "dags"),
+                "--queue", queue, "--dags-dir",
+                dags or os.path.join(TMP, "dags"),
                 "--name", name, "--scratch-dir", os.path.join(TMP, "scratch"),
                 "--shutdown-grace", "1s"]
         with open(self.log, "w") as out:
@@ -324,8 +326,13 @@ steps:
 
 
 def s4_broken_edit():
-    """The DAG file is broken while a run of it is in progress."""
-    w = Worker("w4", "s4")
+    """The DAG file is broken on the server while a run of it is in
+    progress. The worker holds its own copy of the folder, deployed before
+    the edit: the revision the server keeps running (a worker refuses a
+    DAG file that differs from the run's version, docs/deploy.md)."""
+    own = os.path.join(TMP, "dags-w4")
+    shutil.copytree(os.path.join(TMP, "dags"), own, dirs_exist_ok=True)
+    w = Worker("w4", "s4", dags=own)
     rid = trigger("s4_edit")
     r0 = get_run(rid)
     check(wait_for(lambda: task(get_run(rid), "first")["state"] == "running",
