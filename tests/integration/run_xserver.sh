@@ -7,7 +7,8 @@
 # a cancel through B stops the step on A's worker, DAGs paused, unpaused
 # and submitted through B reach A's scheduler (and no cron run follows a
 # pause), and A's listen connection, terminated, comes back and wakes
-# again. Both servers must then stop cleanly.
+# again, as both servers' do after a restart of PostgreSQL. Both servers
+# must then stop cleanly.
 #   tests/integration/run_xserver.sh PATH/TO/weir-server SOURCE_DIR \
 #       PATH/TO/weir-worker
 set -uo pipefail
@@ -26,9 +27,11 @@ reader=$(harness_token read) || die "cannot create a read token"
 ops=$(harness_token admin ops) || die "cannot create an admin token"
 harness_check_dags
 harness_start_worker "$worker" xs-worker --slots 4
+echo "setup: $((SECONDS - started)) s"
 
 WEIR_URL="http://$addr" WEIR_URL_B="http://$addr_b" WEIR_ADMIN="$ops" \
     WEIR_READ="$reader" WEIR_WORKER="$worker" WEIR_PSQL="$pg psql $tmp/pg" \
+    WEIR_PG="$pg" WEIR_PG_DIR="$tmp/pg" \
     WEIR_LOG_A="$tmp/err" WEIR_LOG_B="$tmp/err.b" \
     WEIR_WORKER_LOG="$tmp/worker.log" WEIR_ELAPSED="$((SECONDS - started))" \
     timeout 60 python3 "$src/tests/integration/xserver_test.py" || rc=1

@@ -21,8 +21,11 @@ long-polling server A, and this script acting through server B.
   listen_lost and listen_restored, and a run triggered through B at once
   (while A reconnects) and one after still start at once.
 
+- PostgreSQL restarted: both servers listen again, and a run through B
+  starts at once on A's worker.
+
 run_xserver.sh passes WEIR_URL (A), WEIR_URL_B, WEIR_ADMIN, WEIR_READ,
-WEIR_PSQL, WEIR_LOG_A, WEIR_LOG_B, WEIR_WORKER_LOG and WEIR_ELAPSED (the
+WEIR_PSQL, WEIR_PG and WEIR_PG_DIR (pg.sh and the cluster), WEIR_LOG_A, WEIR_LOG_B, WEIR_WORKER_LOG and WEIR_ELAPSED (the
 seconds the script took before starting this one, for the time budget).
 """
 import datetime
@@ -295,6 +298,45 @@ def test_listen_terminated():
     check(names == ["2"], "listen sessions after the return: %s" % names)
 
 
+def test_database_restart():
+    """PostgreSQL stopped (fast: sessions are ended) and started again: both servers
+    log listen_lost and listen_restored, and once the worker is back, a
+    run triggered through B starts at once on A's worker."""
+    pg, pgdir = os.environ["WEIR_PG"], os.environ["WEIR_PG_DIR"]
+    n_back = {p: len(log_after(p, r"event=listen_restored ", 0))
+              for p in (LOG_A, LOG_B)}
+    t0 = time.monotonic()
+    r = subprocess.run([pg, "stop", pgdir, "fast"], capture_output=True,
+                       text=True, timeout=60)
+    check(r.returncode == 0, "cannot stop PostgreSQL: %s" % r.stderr)
+    r = subprocess.run([pg, "start", pgdir], capture_output=True, text=True,
+                       timeout=60)
+    if not check(r.returncode == 0, "cannot start PostgreSQL: %s"
+                 % r.stderr):
+        return
+    up = time.monotonic()
+    for path, name in ((LOG_A, "A"), (LOG_B, "B")):
+        back = wait_for(lambda: log_after(
+            path, r"event=listen_restored ", 0)[n_back[path]:], 10, 0.01)
+        check(back, "%s did not listen again within 10 s of the database's "
+              "return" % name)
+    print("database restarted in %.0f ms; both servers listen again %.0f ms "
+          "after it was back" % ((up - t0) * 1000,
+                                 (time.monotonic() - up) * 1000), flush=True)
+    # The worker's calls failed meanwhile: it is back once a run through
+    # A starts; then the wake-up through B is measured.
+    ms, rid = latency(BASE)
+    check(ms is not None, "the worker did not come back")
+    finish(rid)
+    time.sleep(0.05)
+    ms, rid = latency(B)
+    print("after the restart: trigger through B to start %.1f ms"
+          % (ms or -1), flush=True)
+    check(ms is not None and ms < 1000, "after the database restart, a run "
+          "through B started after %s ms" % ms)
+    finish(rid)
+
+
 def test_minute_turn():
     """When a minute turns after the pause of xs-stop and the unpause of
     xs-tick (waiting for it when it fits BUDGET_S), xs-stop gets no run
@@ -341,4 +383,4 @@ def test_minute_turn():
 run_tests("xserver_test", [test_setup, test_pause_through_b,
                            test_submit_through_b, test_latency,
                            test_cancel_through_b, test_listen_terminated,
-                           test_minute_turn])
+                           test_database_restart, test_minute_turn])
