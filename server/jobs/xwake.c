@@ -111,44 +111,14 @@ static int wait_on(struct xwake *x, int fd, short events, int timeout_ms)
     return fd >= 0 && n > 0 ? (int)p[1].revents : 0;
 }
 
-/* One connection attempt, to listening, within XWAKE_CONNECT_MS; a stop
- * ends it at once. */
+/* One connection attempt, to listening. It blocks while libpq connects
+ * (store_listen_open()): a stop meanwhile waits for it. */
 static int connect_once(struct xwake *x, struct store_listen **out,
                         struct weir_err *err)
 {
-    int64_t deadline = hub_now_ms() + XWAKE_CONNECT_MS;
-    struct store_listen *l = NULL;
-    bool want_write = true; /* libpq: the first wait is for writable */
-    int rc = store_listen_open(x->url, XWAKE_APP_NAME, &l, err);
-
-    while (rc == 0) {
-        int64_t left = deadline - hub_now_ms();
-        int ev;
-
-        if (stopping(x))
-            rc = weir_err_set(err, WEIR_EUNAVAIL, "stopping");
-        else if (left <= 0)
-            rc = weir_err_set(err, WEIR_EUNAVAIL,
-                              "listen connection: no answer within %d ms",
-                              XWAKE_CONNECT_MS);
-        if (rc < 0)
-            break;
-        ev = wait_on(x, store_listen_socket(l), want_write ? POLLOUT : POLLIN,
-                     (int)left);
-        if (ev == 0)
-            continue;
-        rc = store_listen_connect(l, &want_write, err);
-        if (rc == 0)
-            break; /* listening */
-        if (rc == 1)
-            rc = 0;
-    }
-    if (rc < 0) {
-        store_listen_close(l);
-        return rc;
-    }
-    *out = l;
-    return 0;
+    if (stopping(x))
+        return weir_err_set(err, WEIR_EUNAVAIL, "stopping");
+    return store_listen_open(x->url, XWAKE_APP_NAME, out, err);
 }
 
 /* What one read of the session brought. */

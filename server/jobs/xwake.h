@@ -22,7 +22,9 @@
  *
  * When the session is lost (database restart, failover, a terminated
  * backend) the thread logs event=listen_lost and reconnects with a
- * backoff from XWAKE_BACKOFF_MIN_MS doubling to XWAKE_BACKOFF_MAX_MS; once
+ * backoff from XWAKE_BACKOFF_MIN_MS doubling to XWAKE_BACKOFF_MAX_MS
+ * (each attempt is libpq's blocking connect, which gives each host of a
+ * multi-host URL its connect_timeout); once
  * listening again (event=listen_restored) it bumps the local hub, asks
  * the local scheduler for a refresh and sends one wake-up to the others,
  * since notifications sent meanwhile are lost either way.
@@ -36,7 +38,6 @@
 #define XWAKE_APP_NAME       "weir-server-listen" /* application_name */
 #define XWAKE_BACKOFF_MIN_MS 50   /* first wait before a reconnect */
 #define XWAKE_BACKOFF_MAX_MS 1000 /* longest wait between two reconnects */
-#define XWAKE_CONNECT_MS     5000 /* one connection attempt at most */
 
 struct xwake;
 
@@ -51,7 +52,8 @@ WEIR_MUSTCHECK int xwake_start(const char *url, struct hub *hub,
                                struct xwake **out, struct weir_err *err);
 
 /* Clear both hooks, stop the thread, close the session and free it;
- * NULL is a no-op. */
+ * NULL is a no-op. A connection attempt in progress (the database is
+ * unreachable) is waited for: at most connect_timeout per host. */
 void xwake_stop(struct xwake *x);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The listen connection (store/listen.h): a libpq session connected
- * without blocking, LISTENing on the servers' channels, sending their
+ * The listen connection (store/listen.h): a libpq session LISTENing on
+ * the servers' channels, sending their
  * NOTIFYs with pg_notify() and reading what other sessions sent.
  */
 #include "store/listen.h"
@@ -46,6 +46,20 @@ static int failed(struct store_listen *l, const char *what,
                         msg[0] ? msg : "connection lost");
 }
 
+/* LISTEN on both channels: fixed text, no parameters. */
+static int listen_all(struct store_listen *l, struct weir_err *err)
+{
+    PGresult *r =
+        PQexec(l->pg, "LISTEN " STORE_CHAN_WAKE "; LISTEN " STORE_CHAN_DAG);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+    PQclear(r);
+    if (!ok)
+        return failed(l, "LISTEN failed", err);
+    l->pid = PQbackendPID(l->pg);
+    return 0;
+}
+
 int store_listen_open(const char *url, const char *app,
                       struct store_listen **out, struct weir_err *err)
 {
@@ -65,50 +79,23 @@ int store_listen_open(const char *url, const char *app,
                           NULL};
     const char *vals[] = {"5", "1", "5", "2", "3", "10000", url, app, NULL};
     struct store_listen *l = calloc(1, sizeof(*l));
-    int rc;
+    int rc = 0;
 
     if (l == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    l->pg = PQconnectStartParams(keys, vals, 1);
-    if (l->pg == NULL || PQstatus(l->pg) == CONNECTION_BAD) {
+    l->pg = PQconnectdbParams(keys, vals, 1);
+    if (l->pg == NULL || PQstatus(l->pg) != CONNECTION_OK)
         rc = failed(l, "cannot connect", err);
+    if (rc == 0) {
+        PQsetNoticeReceiver(l->pg, notice_cb, NULL);
+        rc = listen_all(l, err);
+    }
+    if (rc < 0) {
         store_listen_close(l);
         return rc;
     }
-    PQsetNoticeReceiver(l->pg, notice_cb, NULL);
     *out = l;
     return 0;
-}
-
-/* LISTEN on both channels: fixed text, no parameters. */
-static int listen_all(struct store_listen *l, struct weir_err *err)
-{
-    PGresult *r =
-        PQexec(l->pg, "LISTEN " STORE_CHAN_WAKE "; LISTEN " STORE_CHAN_DAG);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-
-    PQclear(r);
-    if (!ok)
-        return failed(l, "LISTEN failed", err);
-    l->pid = PQbackendPID(l->pg);
-    return 0;
-}
-
-int store_listen_connect(struct store_listen *l, bool *want_write,
-                         struct weir_err *err)
-{
-    switch (PQconnectPoll(l->pg)) {
-    case PGRES_POLLING_READING:
-        *want_write = false;
-        return 1;
-    case PGRES_POLLING_WRITING:
-        *want_write = true;
-        return 1;
-    case PGRES_POLLING_OK:
-        return listen_all(l, err);
-    default:
-        return failed(l, "cannot connect", err);
-    }
 }
 
 int store_listen_pid(const struct store_listen *l)

@@ -29,32 +29,24 @@ typedef void (*store_listen_fn)(const char *channel, const char *payload,
                                 void *arg);
 
 /*
- * Start connecting to the database at url (a libpq connection string or
- * URL) with application_name app (it overrides the URL's, so the session
- * can be told apart in pg_stat_activity). Returns 0 with *out; then wait
- * for its socket to be writable and call store_listen_connect(), until
- * that is done; WEIR_ENOMEM, or WEIR_EUNAVAIL
- * when the URL cannot even start a connection (err says why).
+ * Connect to the database at url (a libpq connection string or URL) with
+ * application_name app (it overrides the URL's, so the session can be
+ * told apart in pg_stat_activity) and LISTEN on both channels. Blocks
+ * while connecting: libpq tries each host of a multi-host URL in turn,
+ * giving each connect_timeout (5 s unless the URL says otherwise), which
+ * is how it gets past a host that vanished without an answer. Returns 0
+ * with *out; WEIR_ENOMEM, or WEIR_EUNAVAIL when no session could be had
+ * or the LISTEN failed (err says why).
  */
 WEIR_MUSTCHECK int store_listen_open(const char *url, const char *app,
                                      struct store_listen **out,
                                      struct weir_err *err);
 
-/*
- * Advance the connection, once its socket is ready as the last call (or
- * store_listen_open(): writable) asked. Returns 1 with *want_write saying
- * whether to wait for the socket to be writable (else readable) before
- * calling again; 0 once connected and listening on both channels; WEIR_EUNAVAIL
- * when the connection or the LISTEN failed (err says why; close it).
- */
-WEIR_MUSTCHECK int store_listen_connect(struct store_listen *l,
-                                        bool *want_write, struct weir_err *err);
-
 /* The backend pid of the session once connected (0 before): how to find
  * it in pg_stat_activity. */
 int store_listen_pid(const struct store_listen *l);
 
-/* The socket to wait on (it may change while connecting); -1 if none. */
+/* The socket to wait on for notifications; -1 if none. */
 int store_listen_socket(const struct store_listen *l);
 
 /*
