@@ -8,6 +8,8 @@ long-polling server A, and this script acting through server B.
   event=attempt_started line, for RUNS runs through B and RUNS through A;
   p50 and max printed, B's p50 asserted under P50_MAX_MS (without the
   wake-up, the worker's long-poll on A sleeps up to its 25 s wait).
+- An event posted, a gate approved and a failed run retried through B:
+  the step each makes claimable starts on A's worker at once too.
 - A cancel through B stops the step's process on A's worker within
   CANCEL_MAX_S (the heartbeat, every 20 s here, would take far longer).
 - DAGs paused, unpaused and submitted through B reach A's scheduler:
@@ -73,14 +75,19 @@ def log_ts(line):
     return t.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
-def started(run_id):
-    """(ts, pid) of the worker's event=attempt_started for run_id, or
-    None."""
-    pat = re.compile(r"event=attempt_started run=%d .* pid=(\d+)" % run_id)
+def started(run_id, step=None, nth=1):
+    """(ts, pid) of the worker's nth event=attempt_started for run_id (of
+    step, when given), or None."""
+    pat = re.compile(r"event=attempt_started run=%d dag=\S+ step=%s .* "
+                     r"pid=(\d+)" % (run_id, re.escape(step) if step
+                                     else r"\S+"))
+    seen = 0
     for ln in lines(WORKER_LOG):
         m = pat.search(ln)
         if m:
-            return log_ts(ln), int(m.group(1))
+            seen += 1
+            if seen == nth:
+                return log_ts(ln), int(m.group(1))
     return None
 
 
@@ -208,6 +215,55 @@ def test_latency():
           % (statistics.median(lat["B"]), P50_MAX_MS))
     check(max(lat["B"]) < MAX_MS, "through B: max %.1f ms, wanted < %d ms"
           % (max(lat["B"]), MAX_MS))
+
+
+def test_other_wakeups_through_b():
+    """The other commits that make work claimable, made through B: an
+    event that triggers a run, an approval that releases the next step,
+    a retry of a failed run; each step starts on A's worker at once."""
+    took = {}
+    t0 = time.time()
+    code, b = req("POST", "/api/v1/events", ADMIN,
+                  {"name": "xs.go", "id": "xs-1"}, base=B)
+    check(code in (200, 201, 202), "event through B: %d %s" % (code, b))
+    rid = wait_for(lambda: (lambda v: v[0] if v else None)(sql(
+        "SELECT id FROM runs WHERE dag_id = 'xs-event'")), 10, 0.005)
+    got = wait_for(lambda: started(int(rid)), 30, 0.002) if rid else None
+    took["event"] = (got[0] - t0) * 1000 if got else None
+    if rid:
+        finish(int(rid))
+
+    rid = trigger_on(B, "xs-gate")
+    check(rid is not None and wait_for(lambda: run(rid).get("tasks", [{}])[0]
+                                       .get("state") == "awaiting_approval",
+                                       10, 0.01),
+          "xs-gate's gate is not awaiting approval")
+    time.sleep(0.05)
+    t0 = time.time()
+    code, b = req("POST", "/api/v1/runs/%d/steps/gate/approve" % rid, ADMIN,
+                  {}, base=B)
+    check(code == 200, "approve through B: %d %s" % (code, b))
+    got = wait_for(lambda: started(rid, "go"), 30, 0.002)
+    took["approve"] = (got[0] - t0) * 1000 if got else None
+    finish(rid)
+
+    rid = trigger_on(B, "xs-retry")
+    b = finish(rid)
+    check(b.get("state") == "failed", "xs-retry run %d: %s" % (rid, b))
+    time.sleep(0.05)
+    t0 = time.time()
+    code, b = req("POST", "/api/v1/runs/%d/retry" % rid, ADMIN, {}, base=B)
+    check(code == 200, "retry through B: %d %s" % (code, b))
+    got = wait_for(lambda: started(rid, "go", 2), 30, 0.002)
+    took["retry"] = (got[0] - t0) * 1000 if got else None
+    finish(rid)
+
+    print("through B to the start on A's worker: %s" % ", ".join(
+        "%s %.1f ms" % (k, v) for k, v in took.items() if v is not None),
+        flush=True)
+    for k, v in took.items():
+        check(v is not None and v < MAX_MS, "%s through B: the step started "
+              "after %s ms, wanted < %d" % (k, v, MAX_MS))
 
 
 def gone(pid):
@@ -383,5 +439,6 @@ def test_minute_turn():
 
 run_tests("xserver_test", [test_setup, test_pause_through_b,
                            test_submit_through_b, test_latency,
+                           test_other_wakeups_through_b,
                            test_cancel_through_b, test_listen_terminated,
                            test_database_restart, test_minute_turn])
