@@ -20,6 +20,7 @@
 #include "http/tls.h"
 #include "jobs/backfiller.h"
 #include "jobs/jobs.h"
+#include "jobs/xwake.h"
 #include "log.h"
 #include "store/store.h"
 
@@ -33,6 +34,7 @@ struct server {
     struct dagdir *dagdir;    /* the DAGs folder */
     struct hub *hub;          /* wakes waiting lease calls */
     struct engine engine;     /* runs, tasks, attempts */
+    struct xwake *xwake;      /* wake-ups across servers */
     struct reaper *reaper;    /* lease expiry thread */
     struct sched *sched;      /* cron timers and the folder watch */
     struct notify *notify;    /* webhook notifications thread */
@@ -179,6 +181,16 @@ static void engine_down(struct server *s)
     hub_free(s->hub);
 }
 
+static int xwake_up(struct server *s, struct weir_err *err)
+{
+    return xwake_start(s->cfg.database_url, s->hub, &s->xwake, err);
+}
+
+static void xwake_down(struct server *s)
+{
+    xwake_stop(s->xwake);
+}
+
 static int reaper_up(struct server *s, struct weir_err *err)
 {
     return reaper_start(&s->engine, &s->reaper, err);
@@ -289,6 +301,7 @@ static const struct part {
     {"dag cache", cache_up, cache_down},
     {"dags folder", dagdir_up, dagdir_down},
     {"engine", engine_up, engine_down},
+    {"wake-ups across servers", xwake_up, xwake_down},
     {"lease expiry", reaper_up, reaper_down},
     {"scheduler", sched_up, sched_down},
     {"notifications", notify_up, notify_down},

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The work hub: a generation counter, a mutex and a monotonic condvar,
- * and when each worker's last-seen time was last written.
+ * the hook that carries local bumps to other servers, and when each
+ * worker's last-seen time was last written.
  */
 #include "engine/hub.h"
 
@@ -24,6 +25,8 @@ struct hub {
     pthread_cond_t cv;       /* broadcast on every bump and on close */
     uint64_t gen;            /* bumped by every commit that adds work */
     bool closed;             /* the server is stopping */
+    hub_bump_fn hook;        /* called by hub_bump(), or NULL; under mu */
+    void *hook_arg;          /* the hook's argument */
     pthread_mutex_t seen_mu; /* guards seen, n_seen, cap_seen */
     struct hub_seen *seen;   /* one entry per worker seen, unordered */
     size_t n_seen;           /* entries in seen */
@@ -76,6 +79,24 @@ uint64_t hub_generation(struct hub *h)
 }
 
 void hub_bump(struct hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+    h->gen++;
+    pthread_cond_broadcast(&h->cv);
+    if (h->hook != NULL)
+        h->hook(h->hook_arg);
+    pthread_mutex_unlock(&h->mu);
+}
+
+void hub_set_bump_hook(struct hub *h, hub_bump_fn fn, void *arg)
+{
+    pthread_mutex_lock(&h->mu);
+    h->hook = fn;
+    h->hook_arg = arg;
+    pthread_mutex_unlock(&h->mu);
+}
+
+void hub_bump_remote(struct hub *h)
 {
     pthread_mutex_lock(&h->mu);
     h->gen++;

@@ -24,8 +24,25 @@ void hub_free(struct hub *h);
 /* The current generation, read before a claim. */
 uint64_t hub_generation(struct hub *h);
 
-/* Something became claimable (or its time changed): wake every waiter. */
+/* Something became claimable (or its time changed): wake every waiter,
+ * and call the bump hook (hub_set_bump_hook()) when one is set. */
 void hub_bump(struct hub *h);
+
+/* What hub_bump() calls after each bump; arg is the hook's own. */
+typedef void (*hub_bump_fn)(void *arg);
+
+/*
+ * Set (or, with fn NULL, clear) the hook every hub_bump() calls: how a
+ * local commit reaches the other servers (jobs/xwake.h). The hook runs
+ * in the bumping thread under the hub's mutex, so it must be quick and
+ * must not block or call into the hub; once this returns with NULL, no
+ * call of the old hook is running or will start.
+ */
+void hub_set_bump_hook(struct hub *h, hub_bump_fn fn, void *arg);
+
+/* Wake every waiter as hub_bump() does, without calling the hook: the
+ * bump came from another server, which has told the others itself. */
+void hub_bump_remote(struct hub *h);
 
 /*
  * Sleep until the generation differs from gen, the hub is closed, or the

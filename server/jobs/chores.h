@@ -29,7 +29,11 @@
  * - the connection watchdog: thread "weir-http-guard", every
  *   HTTP_GUARD_TICK_MS (http/guard.h);
  * - metric retention: the ingest request that notices it is due, at most
- *   once a minute (engine/metrics.c).
+ *   once a minute (engine/metrics.c);
+ * - wake-ups across servers: thread "weir-xwake", at each local bump of
+ *   the work hub and each notification of another server; a lost
+ *   session is reconnected after XWAKE_BACKOFF_MIN_MS doubling to
+ *   XWAKE_BACKOFF_MAX_MS (jobs/xwake.h).
  *
  * The threads are common/bgthread.h; the loop is jobs/scheduler.c; main.c
  * starts and stops all of them from one table.

@@ -129,9 +129,12 @@ struct sched {
     bool caught_up;            /* the first table was merged (catch-up done) */
 };
 
-/* The running scheduler, for sched_dag_changed(). */
+/* The running scheduler, for sched_dag_changed(); and the hook that
+ * tells the other servers (sched_set_change_hook()). */
 static pthread_mutex_t current_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct sched *current;
+static sched_change_fn change_hook; /* or NULL; under current_mu */
+static void *change_arg;            /* its argument */
 
 static int64_t wall_ms(void)
 {
@@ -866,7 +869,24 @@ void sched_stop(struct sched *s)
     sched_free(s);
 }
 
+void sched_set_change_hook(sched_change_fn fn, void *arg)
+{
+    pthread_mutex_lock(&current_mu);
+    change_hook = fn;
+    change_arg = arg;
+    pthread_mutex_unlock(&current_mu);
+}
+
 void sched_dag_changed(const char *dag_id)
+{
+    pthread_mutex_lock(&current_mu);
+    if (change_hook != NULL)
+        change_hook(dag_id, change_arg);
+    pthread_mutex_unlock(&current_mu);
+    sched_dag_refresh(dag_id);
+}
+
+void sched_dag_refresh(const char *dag_id)
 {
     pthread_mutex_lock(&current_mu);
     if (current != NULL) {

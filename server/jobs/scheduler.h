@@ -37,7 +37,7 @@
  * Database work never runs on the loop: it goes through uv_queue_work,
  * each work item borrowing a pool connection, and its result comes back
  * in the after-work callback. Other threads reach the loop only through
- * uv_async_send (sched_dag_changed(), sched_stop()).
+ * uv_async_send (sched_dag_changed(), sched_dag_refresh(), sched_stop()).
  *
  * The files are scheduler.c/.h, not sched.c/.h, so as not to hide the
  * system <sched.h> that <pthread.h> includes.
@@ -77,5 +77,21 @@ void sched_stop(struct sched *s);
  * when no scheduler runs. Calls coalesce.
  */
 void sched_dag_changed(const char *dag_id);
+
+/* sched_dag_changed() without the hook: the change came from another
+ * server, which has told the others itself. Same contract otherwise. */
+void sched_dag_refresh(const char *dag_id);
+
+/* What sched_dag_changed() calls with the DAG id (NULL: several). */
+typedef void (*sched_change_fn)(const char *dag_id, void *arg);
+
+/*
+ * Set (or, with fn NULL, clear) the hook sched_dag_changed() calls, in
+ * the caller's thread under a mutex, whether a scheduler runs or not:
+ * how the other servers learn of the change (jobs/xwake.h). It must be
+ * quick and must not block or call into the scheduler; once this returns
+ * with NULL, no call of the old hook is running or will start.
+ */
+void sched_set_change_hook(sched_change_fn fn, void *arg);
 
 #endif

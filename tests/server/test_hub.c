@@ -3,7 +3,8 @@
  * Unit tests for the work hub (server/engine/hub.c) with real threads: a
  * waiter wakes on a bump made after it read the generation, a bump made
  * before it waits is not missed, the deadline returns, a close wakes
- * every waiter, and the last-seen throttle of workers. The bounds are
+ * every waiter, the last-seen throttle of workers, and the bump hook
+ * (local bumps call it, remote ones do not). The bounds are
  * wide (seconds) so that a loaded machine does not fail them; what they
  * tell apart is a wake-up against a sleep to the deadline.
  */
@@ -203,6 +204,38 @@ static void test_worker_seen_due(void **state)
     hub_free(NULL);
 }
 
+static void count_cb(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* A local bump calls the hook, a remote one wakes waiters without it,
+ * and a cleared hook is not called again. */
+static void test_bump_hook(void **state)
+{
+    struct hub *h = hub_new();
+    struct waiter w;
+    int calls = 0;
+
+    (void)state;
+    assert_non_null(h);
+    hub_bump(h); /* no hook yet */
+    hub_set_bump_hook(h, count_cb, &calls);
+    hub_bump(h);
+    hub_bump(h);
+    assert_int_equal(calls, 2);
+    waiter_start(&w, h, hub_generation(h), LONG_MS);
+    hub_bump_remote(h);
+    waiter_join(&w);
+    assert_true(w.woken);
+    assert_in_range(w.waited_ms, 0, WOKEN_MS);
+    assert_int_equal(calls, 2);
+    hub_set_bump_hook(h, NULL, NULL);
+    hub_bump(h);
+    assert_int_equal(calls, 2);
+    hub_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -211,6 +244,7 @@ int main(void)
         cmocka_unit_test(test_deadline_returns),
         cmocka_unit_test(test_bump_and_close_wake_all),
         cmocka_unit_test(test_worker_seen_due),
+        cmocka_unit_test(test_bump_hook),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
