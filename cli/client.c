@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "httpc.h"
 
 #define CLIENT_MAX_REPLY          ((size_t)64 << 20) /* bytes read from the server */
 #define CLIENT_CONNECT_TIMEOUT_MS 5000L              /* to connect */
 #define CLIENT_TIMEOUT_MS         120000L            /* a whole call */
+#define CLIENT_RETRIES            5      /* more tries of a GET (see below) */
+#define CLIENT_RETRY_FIRST_MS     200L   /* pause before the first; doubled */
+#define CLIENT_RETRY_WINDOW_MS    10000L /* no retry after this long */
 
 /* Read the first line of a file into buf; false when there is none. */
 static bool read_line(const char *path, char *buf, size_t len)
@@ -86,7 +90,48 @@ void client_init_anonymous(struct client *c, const char *url)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->url, sizeof(c->url), "%s", url);
+    c->once = true;
     trim_url(c);
+}
+
+static long now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/*
+ * httpc_call, and for a GET (it changes nothing, so sending it twice is
+ * harmless) up to CLIENT_RETRIES more tries, 0.2 s, 0.4 s, ... apart,
+ * while the server cannot be reached or answers 502/503/504: a database
+ * failover or a server restart lasts seconds. Not after a call that took
+ * long (a timeout): that would multiply the wait.
+ */
+static int call_retrying(const struct client *c, struct httpc *http,
+                         const struct httpc_req *req, struct httpc_answer *ans,
+                         struct weir_err *err)
+{
+    bool get = strcmp(req->method, "GET") == 0 && !c->once;
+    long pause_ms = CLIENT_RETRY_FIRST_MS, start = now_ms();
+
+    for (int i = 0;; i++) {
+        int ret = httpc_call(http, req, ans, err);
+        bool again = ret == WEIR_EUNAVAIL ||
+                     (ret == 0 && ans->status >= 502 && ans->status <= 504);
+        struct timespec pause = {pause_ms / 1000, pause_ms % 1000 * 1000000};
+
+        if (!get || !again || i == CLIENT_RETRIES ||
+            now_ms() - start > CLIENT_RETRY_WINDOW_MS)
+            return ret;
+        if (ret == 0) {
+            free(ans->body);
+            *ans = (struct httpc_answer){0};
+        }
+        nanosleep(&pause, NULL);
+        pause_ms *= 2;
+    }
 }
 
 static int parse_reply(const struct httpc_answer *ans, cJSON **reply,
@@ -126,7 +171,7 @@ int client_call(const struct client *c, const char *method, const char *path,
         text = cJSON_PrintUnformatted(body);
         req.body = text ? text : "";
     }
-    ret = httpc_call(http, &req, &ans, err);
+    ret = call_retrying(c, http, &req, &ans, err);
     if (ret == WEIR_EUNAVAIL) {
         ret = weir_err_set(err, ret, "cannot reach %s: %s", c->url, err->msg);
     } else if (ret == 0) {
