@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "store/dburl.h"
 #include "store/query.h"
 
 #define BORROW_WAIT_S   10  /* longest wait for a free connection */
@@ -54,6 +55,7 @@ struct store_conn {
 
 struct store {
     char *url;                /* connection string or URL */
+    char *secret;             /* its password, hidden in messages, or NULL */
     pthread_mutex_t mu;       /* guards idle and n_idle */
     pthread_cond_t cv;        /* signalled when a connection comes back */
     struct store_conn *conns; /* every connection */
@@ -262,6 +264,7 @@ static int conn_ready(struct store_conn *c, struct weir_err *err)
     }
     if (PQstatus(c->pg) != CONNECTION_OK) {
         conn_error(msg, sizeof(msg), PQerrorMessage(c->pg));
+        dburl_redact(msg, sizeof(msg), c->owner->secret);
         return weir_err_set(err, WEIR_EUNAVAIL, "database unavailable: %s",
                             msg);
     }
@@ -276,14 +279,29 @@ static int conn_ready(struct store_conn *c, struct weir_err *err)
     return 0;
 }
 
+/* Wipe and free a copy of the password. */
+static void secret_free(char *secret)
+{
+    if (secret != NULL)
+        explicit_bzero(secret, strlen(secret));
+    free(secret);
+}
+
 int store_new(const char *url, int size, struct store **out,
               struct weir_err *err)
 {
-    struct store *s = calloc(1, sizeof(*s));
+    struct store *s = NULL;
+    char *secret = NULL;
+    int rc = dburl_check(url, &secret, err);
 
     WEIR_ASSERT(size > 0);
+    if (rc < 0)
+        return rc;
+    s = calloc(1, sizeof(*s));
     if (s == NULL)
         goto nomem;
+    s->secret = secret;
+    secret = NULL;
     s->url = strdup(url);
     s->conns = calloc((size_t)size, sizeof(*s->conns));
     s->idle = calloc((size_t)size, sizeof(*s->idle));
@@ -301,7 +319,9 @@ int store_new(const char *url, int size, struct store **out,
     *out = s;
     return 0;
 nomem:
+    secret_free(secret);
     if (s != NULL) {
+        secret_free(s->secret);
         free(s->url);
         free(s->conns);
         free(s->idle);
@@ -325,6 +345,7 @@ void store_free(struct store *s)
     free(s->conns);
     free(s->idle);
     free(s->url);
+    secret_free(s->secret);
     free(s);
 }
 

@@ -27,6 +27,21 @@ cp "$src"/tests/integration/pgfailover_dags/*.yaml "$tmp/dags/" || die "no DAGs"
 secret="pw$RANDOM$RANDOM-never-logged"
 multi="host=$tmp/pg,$tmp/pg2 port=5432 dbname=weir user=postgres password=$secret target_session_attrs=read-write"
 
+# ---- a malformed URL: refused at once (exit 2), saying why, without
+# the password ----
+WEIR_DATABASE_URL="postgresql://postgres:$secret@%zz/weir" timeout 20 \
+    "$server" --dags-dir "$tmp/dags" --listen 127.0.0.1:0 >/dev/null 2>"$tmp/bad.err"
+got=$?
+[ "$got" -eq 2 ] || fail "a malformed database URL: exit $got, expected 2"
+grep -q '^weir-server: --database-url is not a valid libpq connection string or URL: invalid percent-encoded token' "$tmp/bad.err" ||
+    fail "a malformed database URL: $(cat "$tmp/bad.err")"
+# Without a password in it, libpq's words are quoted whole.
+WEIR_DATABASE_URL="host=$tmp/pg dbname=weir hots=x" timeout 20 \
+    "$server" --dags-dir "$tmp/dags" --listen 127.0.0.1:0 >/dev/null 2>"$tmp/bad2.err"
+got=$?
+[ "$got" -eq 2 ] && grep -q 'invalid connection option "hots"' "$tmp/bad2.err" ||
+    fail "an unknown option in the database URL: exit $got: $(cat "$tmp/bad2.err")"
+
 # ---- the standby listed first, no target_session_attrs: the server's
 # sessions are read-write by default, so libpq skips the standby (without
 # that, the migrations would fail on it) ----
