@@ -7,8 +7,9 @@
 # refuse writes for a moment (SQLSTATE 25006: 503, then back), then posts
 # a stream of runs and events, kills -9 the primary's postmaster mid-stream
 # and promotes the standby: every run finishes and every acknowledged run
-# and event is in the new primary. Then, here: the URL form of a
-# multi-host string, the password never in a log, and a server refusing a
+# and event is in the new primary. Here, around it: a malformed URL
+# refused at once, a standby listed first skipped, the URL form of a
+# multi-host string, the password in no output, and a server refusing a
 # schema newer than it knows, before it applies anything.
 #   tests/integration/run_pgfailover.sh WEIR_SERVER SOURCE_DIR WEIR_WORKER WEIR_CLI
 set -uo pipefail
@@ -39,8 +40,9 @@ grep -q '^weir-server: --database-url is not a valid libpq connection string or 
 WEIR_DATABASE_URL="host=$tmp/pg dbname=weir hots=x" timeout 20 \
     "$server" --dags-dir "$tmp/dags" --listen 127.0.0.1:0 >/dev/null 2>"$tmp/bad2.err"
 got=$?
-[ "$got" -eq 2 ] && grep -q 'invalid connection option "hots"' "$tmp/bad2.err" ||
+if [ "$got" -ne 2 ] || ! grep -q 'invalid connection option "hots"' "$tmp/bad2.err"; then
     fail "an unknown option in the database URL: exit $got: $(cat "$tmp/bad2.err")"
+fi
 
 # ---- the standby listed first, no target_session_attrs: the server's
 # sessions are read-write by default, so libpq skips the standby (without
