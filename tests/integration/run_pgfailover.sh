@@ -46,11 +46,25 @@ fi
 
 # ---- the standby listed first, no target_session_attrs: the server's
 # sessions are read-write by default, so libpq skips the standby (without
-# that, the migrations would fail on it) ----
-first=$(WEIR_DATABASE_URL="host=$tmp/pg2,$tmp/pg port=5432 dbname=weir user=postgres" \
-    "$server" --create-token read --token-name first 2>"$tmp/first.err")
-echo "$first" | grep -Eq '^weir_[0-9a-f]{64}$' ||
-    fail "standby listed first: no token ($(cat "$tmp/first.err"))"
+# that, the migrations would fail on it). Two at once on the new database:
+# each migration is applied once, by one of them. ----
+first_pids=()
+for i in 1 2; do
+    WEIR_DATABASE_URL="host=$tmp/pg2,$tmp/pg port=5432 dbname=weir user=postgres" \
+        "$server" --create-token read --token-name "first$i" \
+        >"$tmp/first$i.out" 2>"$tmp/first$i.err" &
+    first_pids+=("$!")
+done
+for i in 1 2; do
+    wait "${first_pids[i - 1]}"
+    grep -Eqx 'weir_[0-9a-f]{64}' "$tmp/first$i.out" ||
+        fail "standby listed first: no token ($(cat "$tmp/first$i.err"))"
+done
+n_files=$(ls "$src"/migrations/*.sql | wc -l)
+[ "$(cat "$tmp"/first[12].err | grep -c 'event=migration_applied')" = "$n_files" ] ||
+    fail "two servers at once: not $n_files migrations applied in all: $(grep -h 'event=migrations ' "$tmp"/first[12].err)"
+[ "$(harness_sql 'SELECT count(*) FROM schema_migrations')" = "$n_files" ] ||
+    fail "two servers at once: schema_migrations is not one row per file"
 
 # The server, the database URL in its environment (not in its argv). A
 # lease granted in the commit the kill cut short reaches no worker (its
