@@ -16,8 +16,12 @@ with target_session_attrs=read-write; a real weir-worker serves the runs.
    sent once (503, not resent). Prints the outage: kill to the first
    acknowledged trigger after the promotion.
 
+A second server (WEIR_URL_B, on the URL form of the string) serves
+nothing during the stream; after the promotion it must write again too.
+
 Environment: WEIR_URL, WEIR_ADMIN, WEIR_READ; WEIR_CLI (weir), WEIR_PG
-(tests/pg/pg.sh), WEIR_TMP (the clusters' parent), WEIR_SERVER_LOG.
+(tests/pg/pg.sh), WEIR_TMP (the clusters' parent), WEIR_SERVER_LOG;
+WEIR_URL_B and WEIR_SERVER_LOG_B, the second server.
 """
 import os
 import re
@@ -32,6 +36,8 @@ CLI = os.environ["WEIR_CLI"]
 PG = os.environ["WEIR_PG"]
 TMP = os.environ["WEIR_TMP"]
 SERVER_LOG = os.environ["WEIR_SERVER_LOG"]
+BASE_B = os.environ["WEIR_URL_B"]
+SERVER_LOG_B = os.environ["WEIR_SERVER_LOG_B"]
 PRIMARY = os.path.join(TMP, "pg")
 STANDBY = os.path.join(TMP, "pg2")
 MIN_BEFORE = 8  # acknowledged triggers before the kill
@@ -50,8 +56,8 @@ def sql(cluster, query, *pre):
     return r.stdout.strip()
 
 
-def server_log():
-    with open(SERVER_LOG, errors="replace") as f:
+def server_log(path=SERVER_LOG):
+    with open(path, errors="replace") as f:
         return f.read()
 
 
@@ -254,6 +260,7 @@ def test_failover():
         check(wait_for(lambda: s.acked_since(0) >= MIN_BEFORE, 20),
               "fewer than %d runs acknowledged before the kill" % MIN_BEFORE)
         t_kill, t_promote, cli_get = failover(s)
+        second_server(t_promote)
         check(wait_for(lambda: s.acked_since(t_promote) >= MIN_AFTER, 20),
               "fewer than %d runs acknowledged in 20 s after the promotion"
               % MIN_AFTER)
@@ -276,12 +283,30 @@ def test_failover():
     check(cli_get.returncode == 0 and "fo-run" in out,
           "CLI GET in the gap: exit %s: %s %s" % (cli_get.returncode, out,
                                                   err))
-    log = server_log()
-    check("event=db_reconnected host=\"%s\"" % STANDBY in log,
-          "no event=db_reconnected to the standby in the server log")
-    check("status=500" not in log, "the server answered 500: %s" %
-          [ln for ln in log.splitlines() if "status=500" in ln][:5])
+    for path in (SERVER_LOG, SERVER_LOG_B):
+        log = server_log(path)
+        check("event=db_reconnected host=\"%s\"" % STANDBY in log,
+              "no event=db_reconnected to the standby in %s" % path)
+        check("status=500" not in log, "%s: the server answered 500: %s" %
+              (path, [ln for ln in log.splitlines() if "status=500" in ln][:5]))
     check_stored(s)
+
+
+def second_server(t_promote):
+    """Server B, idle since the kill, writes through the new primary too:
+    asked from the promotion on."""
+    def wrote():
+        try:
+            code, b = req("POST", "/api/v1/dags/fo-run/runs", ADMIN, {},
+                          base=BASE_B, timeout=15)
+        except OSError:
+            return None
+        return code == 201 and b["run_id"]
+
+    run_id = wait_for(wrote, 10, 0.1)
+    if check(run_id, "server B: no trigger acknowledged within 10 s"):
+        print("server B: first trigger acknowledged %.2f s after the "
+              "promotion began" % (time.monotonic() - t_promote), flush=True)
 
 
 run_tests("pgfailover_test", [test_read_only_primary, test_failover])

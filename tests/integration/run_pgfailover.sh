@@ -3,7 +3,8 @@
 # PostgreSQL failover and schema versions, with the real binaries: a
 # primary with a synchronous streaming standby (cli/weir-pg standby), one
 # weir-server whose database URL lists both (libpq multi-host, read-write
-# sessions), a real weir-worker. pgfailover_test.py makes the primary
+# sessions; a second server on the URL form of the same), a real
+# weir-worker. pgfailover_test.py makes the primary
 # refuse writes for a moment (SQLSTATE 25006: 503, then back), then posts
 # a stream of runs and events, kills -9 the primary's postmaster mid-stream
 # and promotes the standby: every run finishes and every acknowledged run
@@ -81,17 +82,29 @@ ops=$(harness_token admin ops) || die "cannot create an admin token"
 harness_check_dags
 harness_start_worker "$worker" fo-worker --slots 4
 
+# A second server on the URL form of the multi-host string (read-write
+# by default), which must find the new primary too.
+enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
+uri="postgresql://postgres:$secret@$(enc "$tmp/pg"):5432,$(enc "$tmp/pg2"):5432/weir"
+WEIR_DATABASE_URL="$uri" "$server" --dags-dir "$tmp/dags" \
+    --listen 127.0.0.1:0 --lease-ttl 3000 >"$tmp/out.b" 2>"$tmp/err.b" &
+pid_b=$!
+harness_pids+=("$pid_b")
+addr_b=$(harness_listen_addr "$pid_b" "$tmp/err.b") || exit 1
+
 WEIR_URL="http://$addr" WEIR_ADMIN="$ops" WEIR_WORKER="$worker" \
     WEIR_READ="$reader" WEIR_CLI="$cli" WEIR_PG="$pg" WEIR_TMP="$tmp" \
-    WEIR_SERVER_LOG="$tmp/err" \
+    WEIR_SERVER_LOG="$tmp/err" WEIR_URL_B="http://$addr_b" \
+    WEIR_SERVER_LOG_B="$tmp/err.b" \
     timeout 90 python3 "$src/tests/integration/pgfailover_test.py" || rc=1
 
 harness_stop_worker
+harness_stop_server "$pid_b"
 
-# ---- the URL form, both hosts: the first is dead now ----
-enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }
-uri="postgresql://postgres:$secret@$(enc "$tmp/pg"):5432,$(enc "$tmp/pg2"):5432/weir?target_session_attrs=read-write"
-tok=$(WEIR_DATABASE_URL="$uri" "$server" --create-token read --token-name uri 2>"$tmp/uri.err")
+# ---- the URL form again, with target_session_attrs: the first host is
+# dead now ----
+tok=$(WEIR_DATABASE_URL="$uri?target_session_attrs=read-write" \
+    "$server" --create-token read --token-name uri 2>"$tmp/uri.err")
 echo "$tok" | grep -Eq '^weir_[0-9a-f]{64}$' ||
     fail "URL form of a multi-host string: no token ($(cat "$tmp/uri.err"))"
 
@@ -121,6 +134,6 @@ grep -lF -- "$secret" "$tmp"/out* "$tmp"/err* "$tmp"/*.err "$tmp/worker.log" \
     "$tmp/pg/postgres.log" "$tmp/pg2/postgres.log" 2>/dev/null &&
     fail "the database password reached the output above"
 
-harness_check_log
+harness_check_log "$tmp/err.b"
 echo "integration.pgfailover: $((SECONDS - started)) s, rc $rc"
 exit "$rc"
