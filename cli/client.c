@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "httpc.h"
 #include "srvlist.h"
@@ -13,6 +14,9 @@
 #define CLIENT_MAX_REPLY          ((size_t)64 << 20) /* bytes read from the server */
 #define CLIENT_CONNECT_TIMEOUT_MS 5000L              /* to connect */
 #define CLIENT_TIMEOUT_MS         120000L            /* a whole call */
+#define CLIENT_RETRIES            5      /* more tries of a GET (see below) */
+#define CLIENT_RETRY_FIRST_MS     200L   /* pause before the first; doubled */
+#define CLIENT_RETRY_WINDOW_MS    10000L /* no retry after this long */
 
 /* Read the first line of a file into buf; false when there is none. */
 static bool read_line(const char *path, char *buf, size_t len)
@@ -131,7 +135,16 @@ void client_init_anonymous(struct client *c, const char *url)
 {
     memset(c, 0, sizeof(*c));
     snprintf(c->url, sizeof(c->url), "%s", url);
+    c->once = true;
     trim_url(c);
+}
+
+static long now_ms(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static int parse_reply(const struct httpc_answer *ans, cJSON **reply,
@@ -175,6 +188,61 @@ static int call_one(const struct client *c, const char *url,
     return ret;
 }
 
+/* One round over the servers of l: from the one that answered last, on
+ * to the others in order while one does not answer (srvlist.h); *i is
+ * the last one called. */
+static int call_round(const struct client *c, const struct srvlist *l,
+                      const struct httpc_req *req, struct httpc_answer *ans,
+                      size_t *i, struct weir_err *err)
+{
+    bool reached = false;
+    int ret = 0;
+
+    for (size_t k = 0; k < l->n && !reached; k++) {
+        if (k > 0 && ret == 0)
+            free(ans->body);
+        *i = (answered_last + k) % l->n;
+        ret = call_one(c, l->url[*i], req, ans, &reached, err);
+        if (ret != 0 && ret != WEIR_EUNAVAIL)
+            break;
+    }
+    if (reached)
+        answered_last = *i;
+    return ret;
+}
+
+/*
+ * call_round, and for a GET (it changes nothing, so sending it twice is
+ * harmless) up to CLIENT_RETRIES more rounds, 0.2 s, 0.4 s, ... apart,
+ * while no server can be reached or the one reached answers 502/503/504:
+ * a database failover or a server restart lasts seconds. Not after a call
+ * that took long (a timeout): that would multiply the wait.
+ */
+static int call_retrying(const struct client *c, const struct srvlist *l,
+                         const struct httpc_req *req, struct httpc_answer *ans,
+                         size_t *i, struct weir_err *err)
+{
+    bool get = strcmp(req->method, "GET") == 0 && !c->once;
+    long pause_ms = CLIENT_RETRY_FIRST_MS, start = now_ms();
+
+    for (int n = 0;; n++) {
+        int ret = call_round(c, l, req, ans, i, err);
+        bool again = ret == WEIR_EUNAVAIL ||
+                     (ret == 0 && ans->status >= 502 && ans->status <= 504);
+        struct timespec pause = {pause_ms / 1000, pause_ms % 1000 * 1000000};
+
+        if (!get || !again || n == CLIENT_RETRIES ||
+            now_ms() - start > CLIENT_RETRY_WINDOW_MS)
+            return ret;
+        if (ret == 0) {
+            free(ans->body);
+            *ans = (struct httpc_answer){0};
+        }
+        nanosleep(&pause, NULL);
+        pause_ms *= 2;
+    }
+}
+
 /*
  * With several servers (a comma list), the call goes to the one that
  * answered last, then on to the others in order while one does not
@@ -188,7 +256,6 @@ int client_call(const struct client *c, const char *method, const char *path,
     struct httpc_answer ans = {0};
     struct srvlist l = {.n = 0};
     char *text = NULL;
-    bool reached = false;
     size_t i = 0;
     int ret;
 
@@ -201,16 +268,7 @@ int client_call(const struct client *c, const char *method, const char *path,
         text = cJSON_PrintUnformatted(body);
         req.body = text ? text : "";
     }
-    for (size_t k = 0; k < l.n && !reached; k++) {
-        if (k > 0 && ret == 0)
-            free(ans.body);
-        i = (answered_last + k) % l.n;
-        ret = call_one(c, l.url[i], &req, &ans, &reached, err);
-        if (ret != 0 && ret != WEIR_EUNAVAIL)
-            break;
-    }
-    if (reached)
-        answered_last = i;
+    ret = call_retrying(c, &l, &req, &ans, &i, err);
     if (ret == WEIR_EUNAVAIL) {
         ret = weir_err_set(err, ret, "cannot reach %s%s: %s",
                            l.n > 1 ? "any of " : "",

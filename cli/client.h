@@ -14,6 +14,7 @@
 #define WEIR_CLI_CLIENT_H
 
 #include <cJSON.h>
+#include <stdbool.h>
 
 #include "err.h"
 
@@ -21,6 +22,7 @@ struct client {
     char url[512];       /* base URL, or a comma list of them */
     char token[128];     /* bearer token, or "" */
     char setup_err[256]; /* why no call may be made, or "" */
+    bool once;           /* no retry of a GET: the caller polls itself */
 };
 
 /* The value of a --server given again (prev: the value so far, or NULL):
@@ -33,14 +35,19 @@ const char *client_server_flag(const char *prev, const char *next);
  * in setup_err, and every call then fails with it. */
 void client_init(struct client *c, const char *server_flag);
 
-/* A client for url that sends no token (health checks). */
+/* A client for url that sends no token (health checks, which poll: each
+ * call is made once). */
 void client_init_anonymous(struct client *c, const char *url);
 
 /*
  * Send METHOD path (e.g. "/api/v1/dags") with an optional JSON body and
  * read the answer. Returns 0 with *status and *reply (a new cJSON, or NULL
  * for an empty body) filled; a transport failure is WEIR_EUNAVAIL with err
- * saying what failed. A reply that is not JSON is WEIR_EPARSE.
+ * saying what failed. A reply that is not JSON is WEIR_EPARSE. A GET that
+ * cannot reach the server or is answered 502, 503 or 504 (a database
+ * failing over, a proxy without a server) is sent again a few times over
+ * about 6 s; other methods are sent once, as a POST left unanswered may
+ * have been committed.
  */
 WEIR_MUSTCHECK int client_call(const struct client *c, const char *method,
                                const char *path, const cJSON *body,

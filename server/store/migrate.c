@@ -5,8 +5,13 @@
  * lock and then looks in schema_migrations, so that a migration is applied
  * exactly once even when several servers start together, and a failed one
  * leaves nothing behind.
+ *
+ * Before any of that, a server refuses a database that holds a migration
+ * newer than the newest it knows: a newer server migrated it, and this
+ * older one would neither understand the schema nor apply what it lacks.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -93,15 +98,88 @@ out:
     return rc;
 }
 
+/* The newest migration the database records above `newest` (this
+ * binary's), if any: its version in *version (0 for none) and name. */
+static int newer_migration(struct store_conn *c, const struct migration *newest,
+                           int *version, char *name, size_t len,
+                           struct weir_err *err)
+{
+    char known[16];
+    const char *params[1] = {known};
+    PGresult *r = NULL;
+    int rc;
+
+    WEIR_I64(known, newest->version);
+    *version = 0;
+    rc = store_query(c, "SELECT to_regclass('schema_migrations') IS NOT NULL",
+                     0, NULL, &r, err);
+    if (rc < 0)
+        return rc;
+    if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) { /* a new database */
+        PQclear(r);
+        return 0;
+    }
+    PQclear(r);
+    rc = store_query(c,
+                     "SELECT version, name FROM schema_migrations "
+                     "WHERE version > $1 ORDER BY version DESC LIMIT 1",
+                     1, params, &r, err);
+    if (rc < 0)
+        return rc;
+    if (PQntuples(r) > 0) {
+        *version = atoi(PQgetvalue(r, 0, 0));
+        snprintf(name, len, "%s", PQgetvalue(r, 0, 1));
+    }
+    PQclear(r);
+    return 0;
+}
+
+/*
+ * Refuse a schema newer than this binary's, before anything is applied.
+ * The check takes the migrations' lock, so that it waits for a newer
+ * server that is migrating right now and then sees what it applied.
+ */
+static int check_not_newer(struct store_conn *c, struct weir_err *err)
+{
+    const struct migration *newest = &migrations[migrations_count - 1];
+    char name[64];
+    int version = 0;
+    int rc = store_begin(c, err);
+
+    if (rc == 0)
+        rc = store_cmd(c, lock_sql, 0, NULL, err);
+    if (rc == 0)
+        rc = newer_migration(c, newest, &version, name, sizeof(name), err);
+    if (rc == 0)
+        rc = store_commit(c, err);
+    if (rc < 0) {
+        store_rollback(c);
+        return rc;
+    }
+    if (version == 0)
+        return 0;
+    return weir_err_set(
+        err, WEIR_ECONFLICT,
+        "the database schema is at migration %04d_%s, newer than this "
+        "weir-server's newest, %04d_%s: a newer weir-server migrated it; "
+        "run that version or a later one",
+        version, name, newest->version, newest->name);
+}
+
 int store_migrate(struct store_conn *c, int *applied, struct weir_err *err)
 {
     int n = 0;
+    int rc;
 
+    WEIR_ASSERT(migrations_count > 0);
+    rc = check_not_newer(c, err);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < migrations_count; i++) {
         const struct migration *m = &migrations[i];
         bool done;
-        int rc = migrate_one(c, m, &done, err);
 
+        rc = migrate_one(c, m, &done, err);
         if (rc < 0)
             return rc;
         if (done) {

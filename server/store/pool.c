@@ -12,6 +12,15 @@
  * Once one connection is found broken, every other one is checked with a
  * round trip at its next borrow, so that after a database restart one
  * request fails, not one per pooled connection.
+ *
+ * Failover. The URL may list several hosts (libpq's multi-host strings);
+ * connections ask for a read-write session (target_session_attrs, unless
+ * the URL says otherwise), so libpq skips a standby and a reconnect finds
+ * whichever host is the primary now. A session that turns out read-only
+ * anyway (a write refused with SQLSTATE 25006, or the server reporting
+ * in_hot_standby or default_transaction_read_only) is never used for a
+ * write: the request gets WEIR_EUNAVAIL (503), the connection is closed
+ * and every other one is checked at its next borrow.
  */
 #include "store/pool.h"
 
@@ -22,6 +31,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "store/dburl.h"
 #include "store/query.h"
 
 #define BORROW_WAIT_S   10  /* longest wait for a free connection */
@@ -45,6 +55,7 @@ struct store_conn {
 
 struct store {
     char *url;                /* connection string or URL */
+    char *secret;             /* its password, hidden in messages, or NULL */
     pthread_mutex_t mu;       /* guards idle and n_idle */
     pthread_cond_t cv;        /* signalled when a connection comes back */
     struct store_conn *conns; /* every connection */
@@ -83,9 +94,10 @@ static PGconn *conn_open(const char *url)
 {
     /* Our defaults first: a later keyword overrides an earlier one, and the
      * URL (expanded from dbname) comes last so that its values win. */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname",
+    const char *keys[] = {"connect_timeout", "application_name",
+                          "target_session_attrs", "dbname", NULL};
+    const char *vals[] = {CONNECT_TIMEOUT, "weir-server", "read-write", url,
                           NULL};
-    const char *vals[] = {CONNECT_TIMEOUT, "weir-server", url, NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
 
     if (pg != NULL)
@@ -118,6 +130,44 @@ static bool conn_check(struct store_conn *c)
     failed = PQresultStatus(r) != PGRES_TUPLES_OK;
     PQclear(r);
     return failed;
+}
+
+/*
+ * True when c's server says its sessions are read-only: a standby (also
+ * one being promoted) or default_transaction_read_only on. PostgreSQL 14
+ * and later report both at connect and whenever they change, so this
+ * costs no round trip; older servers report neither (false).
+ */
+static bool conn_read_only(const struct store_conn *c)
+{
+    const char *standby = PQparameterStatus(c->pg, "in_hot_standby");
+    const char *ro = PQparameterStatus(c->pg, "default_transaction_read_only");
+
+    return (standby != NULL && strcmp(standby, "on") == 0) ||
+           (ro != NULL && strcmp(ro, "on") == 0);
+}
+
+/*
+ * libpq's connection error for the log and the 503's log line: one line
+ * per host tried ("connection to server ... failed: ..."), joined with
+ * "; ", without the indented hints.
+ */
+static void conn_error(char *dst, size_t len, const char *src)
+{
+    size_t n = 0;
+
+    dst[0] = '\0';
+    for (const char *p = src ? src : ""; *p != '\0' && n + 3 < len;) {
+        size_t line = strcspn(p, "\n");
+
+        if (line > 0 && *p != '\t') {
+            n += (size_t)snprintf(dst + n, len - n, "%s%.*s", n > 0 ? "; " : "",
+                                  (int)line, p);
+            if (n >= len)
+                n = len - 1;
+        }
+        p += line + (p[line] == '\n');
+    }
 }
 
 /* Forget the statements prepared on c: its session is new or gone. */
@@ -184,11 +234,23 @@ static const char *stmt_name(struct store_conn *c, const char *sql, int n,
     return name;
 }
 
+/*
+ * Make c a working read-write session: connect it the first time, and
+ * reconnect it (libpq tries every host of the URL again) when it broke,
+ * failed its check after an outage, or is read-only.
+ */
 static int conn_ready(struct store_conn *c, struct weir_err *err)
 {
-    char msg[200];
+    char msg[200], q[220];
     bool failed = c->pg != NULL && conn_check(c);
 
+    if (!failed && c->pg != NULL && PQstatus(c->pg) == CONNECTION_OK &&
+        conn_read_only(c)) {
+        log_warn("event=db_read_only host=%s msg=\"the server reports the "
+                 "session read-only: reconnecting\"",
+                 log_quote(PQhost(c->pg), q, sizeof(q)));
+        failed = true;
+    }
     if (c->pg == NULL) {
         c->pg = conn_open(c->owner->url);
         if (c->pg == NULL)
@@ -197,22 +259,49 @@ static int conn_ready(struct store_conn *c, struct weir_err *err)
         stmts_clear(c);
         PQreset(c->pg);
         if (PQstatus(c->pg) == CONNECTION_OK)
-            log_info("event=db_reconnected");
+            log_info("event=db_reconnected host=%s port=%s",
+                     log_quote(PQhost(c->pg), q, sizeof(q)), PQport(c->pg));
     }
-    if (PQstatus(c->pg) == CONNECTION_OK)
-        return 0;
-    first_line(msg, sizeof(msg), PQerrorMessage(c->pg));
-    return weir_err_set(err, WEIR_EUNAVAIL, "database unavailable: %s", msg);
+    if (PQstatus(c->pg) != CONNECTION_OK) {
+        conn_error(msg, sizeof(msg), PQerrorMessage(c->pg));
+        dburl_redact(msg, sizeof(msg), c->owner->secret);
+        return weir_err_set(err, WEIR_EUNAVAIL, "database unavailable: %s",
+                            msg);
+    }
+    if (conn_read_only(c)) {
+        /* Only when the URL allowed it (target_session_attrs=any). */
+        c->recycle = true;
+        return weir_err_set(err, WEIR_EUNAVAIL,
+                            "database unavailable: the session on %s is "
+                            "read-only (a standby?)",
+                            log_quote(PQhost(c->pg), q, sizeof(q)));
+    }
+    return 0;
+}
+
+/* Wipe and free a copy of the password. */
+static void secret_free(char *secret)
+{
+    if (secret != NULL)
+        explicit_bzero(secret, strlen(secret));
+    free(secret);
 }
 
 int store_new(const char *url, int size, struct store **out,
               struct weir_err *err)
 {
-    struct store *s = calloc(1, sizeof(*s));
+    struct store *s = NULL;
+    char *secret = NULL;
+    int rc = dburl_check(url, &secret, err);
 
     WEIR_ASSERT(size > 0);
+    if (rc < 0)
+        return rc;
+    s = calloc(1, sizeof(*s));
     if (s == NULL)
         goto nomem;
+    s->secret = secret;
+    secret = NULL;
     s->url = strdup(url);
     s->conns = calloc((size_t)size, sizeof(*s->conns));
     s->idle = calloc((size_t)size, sizeof(*s->idle));
@@ -230,7 +319,9 @@ int store_new(const char *url, int size, struct store **out,
     *out = s;
     return 0;
 nomem:
+    secret_free(secret);
     if (s != NULL) {
+        secret_free(s->secret);
         free(s->url);
         free(s->conns);
         free(s->idle);
@@ -254,6 +345,7 @@ void store_free(struct store *s)
     free(s->conns);
     free(s->idle);
     free(s->url);
+    secret_free(s->secret);
     free(s);
 }
 
@@ -332,11 +424,23 @@ static int result_error(struct store_conn *c, const PGresult *r,
     first_line(msg, sizeof(msg),
                r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
     if (PQstatus(c->pg) != CONNECTION_OK || state == NULL ||
-        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) {
+        strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
+        strcmp(state, "25006") == 0) {
         /* every connection, this one too, is checked at its next borrow */
         pthread_mutex_lock(&c->owner->mu);
         c->owner->outages++;
         pthread_mutex_unlock(&c->owner->mu);
+        if (state != NULL && strcmp(state, "25006") == 0) {
+            /* A read-only session (a standby, or a primary told to refuse
+             * writes): never used again; the next borrower connects anew
+             * and libpq looks for a read-write host. */
+            char q[220], qm[440];
+
+            c->recycle = true;
+            log_warn("event=db_read_only host=%s msg=%s",
+                     log_quote(PQhost(c->pg), q, sizeof(q)),
+                     log_quote(msg, qm, sizeof(qm)));
+        }
         return weir_err_set(err, WEIR_EUNAVAIL, "database unavailable: %s",
                             msg);
     }

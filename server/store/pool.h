@@ -27,8 +27,10 @@ struct store_conn;
 
 /*
  * A pool of `size` connections to the database at url (a libpq connection
- * string or URL). Connections are opened by their first borrower, so this
- * does not touch the network. Returns 0 with *out, or WEIR_ENOMEM.
+ * string or URL; several hosts for failover). Connections are opened by
+ * their first borrower, so this does not touch the network. Returns 0
+ * with *out, WEIR_EINVAL when libpq cannot parse url (err says why, never
+ * with the password), or WEIR_ENOMEM.
  */
 WEIR_MUSTCHECK int store_new(const char *url, int size, struct store **out,
                              struct weir_err *err);

@@ -10,4 +10,8 @@
 #   pg.sh stop DIR [fast|immediate]   stop it (fast by default)
 #   pg.sh url DIR                print the connection string
 #   pg.sh psql DIR [ARGS...]     run psql on the database "weir"
+#   pg.sh standby PRIMARY DIR    a synchronous streaming standby of the
+#                                cluster in PRIMARY, in DIR; started; its
+#                                connection string on stdout
+#   pg.sh promote DIR            promote the standby in DIR
 exec bash "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/cli/weir-pg" "$@"
