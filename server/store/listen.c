@@ -67,17 +67,15 @@ int store_listen_open(const char *url, const char *app,
      * wins): later keywords override earlier ones. Keepalives and the
      * user timeout make a peer that vanished without a word (a failover
      * to another host) show as a broken session within seconds, where an
-     * idle listening session would otherwise wait for ever. */
-    const char *keys[] = {"connect_timeout",
-                          "keepalives",
-                          "keepalives_idle",
-                          "keepalives_interval",
-                          "keepalives_count",
-                          "tcp_user_timeout",
-                          "dbname",
-                          "application_name",
-                          NULL};
-    const char *vals[] = {"5", "1", "5", "2", "3", "10000", url, app, NULL};
+     * idle listening session would otherwise wait for ever. A standby
+     * cannot LISTEN: read-write sessions only, as the pool's. */
+    const char *keys[] = {"connect_timeout",      "keepalives",
+                          "keepalives_idle",      "keepalives_interval",
+                          "keepalives_count",     "tcp_user_timeout",
+                          "target_session_attrs", "dbname",
+                          "application_name",     NULL};
+    const char *vals[] = {"5",     "1",          "5", "2", "3",
+                          "10000", "read-write", url, app, NULL};
     struct store_listen *l = calloc(1, sizeof(*l));
     int rc = 0;
 
