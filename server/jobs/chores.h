@@ -29,7 +29,13 @@
  * - the connection watchdog: thread "weir-http-guard", every
  *   HTTP_GUARD_TICK_MS (http/guard.h);
  * - metric retention: the ingest request that notices it is due, at most
- *   once a minute (engine/metrics.c).
+ *   once a minute (engine/metrics.c);
+ * - the leader election: thread "weir-leader", every CHORE_LEADER_MS
+ *   (try the lock, or ping as leader), CHORE_LEADER_BACKOFF_MS (or half
+ *   --leader-timeout-s) after stepping down (jobs/leader.h). Only the
+ *   leader runs cron, the folder, file triggers, event retention, lease
+ *   expiry, notifications, backfills and deadlines; after firings and
+ *   the rest run on every server.
  *
  * The threads are common/bgthread.h; the loop is jobs/scheduler.c; main.c
  * starts and stops all of them from one table.
@@ -54,5 +60,7 @@
 #define CHORE_DEADLINE_RETRY_MS     1000  /* after a database failure */
 #define CHORE_AFTER_MS              500   /* longest wait between two passes */
 #define CHORE_AFTER_RETRY_MS        1000  /* after a database failure */
+#define CHORE_LEADER_MS             250   /* between two election rounds */
+#define CHORE_LEADER_BACKOFF_MS     1000  /* least rest after stepping down */
 
 #endif
