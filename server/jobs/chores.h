@@ -32,7 +32,9 @@
  *   once a minute (engine/metrics.c);
  * - the leader election: thread "weir-leader", every CHORE_LEADER_MS
  *   (try the lock, or ping as leader), CHORE_LEADER_BACKOFF_MS (or half
- *   --leader-timeout-s) after stepping down (jobs/leader.h). Only the
+ *   --leader-timeout-s) after stepping down; the leader reads a digest
+ *   of the DAGs every CHORE_LEADER_DAGS_MS, so that its scheduler hears
+ *   of changes made through other servers (jobs/leader.h). Only the
  *   leader runs cron, the folder, file triggers, event retention, lease
  *   expiry, notifications, backfills and deadlines; after firings and
  *   the rest run on every server.
@@ -62,5 +64,6 @@
 #define CHORE_AFTER_RETRY_MS        1000  /* after a database failure */
 #define CHORE_LEADER_MS             250   /* between two election rounds */
 #define CHORE_LEADER_BACKOFF_MS     1000  /* least rest after stepping down */
+#define CHORE_LEADER_DAGS_MS        1000  /* the leader looks for DAG changes */
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "bgthread.h"
 #include "jobs/chores.h"
+#include "jobs/scheduler.h"
 #include "log.h"
 #include "store/leader.h"
 
@@ -33,6 +34,8 @@ struct leader {
     int64_t since_ms;             /* when it won (monotonic) */
     int64_t retry_ms;             /* compete again from (monotonic) */
     bool said_down;               /* the database failure was logged */
+    unsigned rounds;              /* rounds as leader */
+    char dags_sig[33];            /* store_leader_dags_sig(), or "" */
     struct bgthread *bg;          /* runs leader_round() */
 };
 
@@ -127,6 +130,21 @@ static void apply_rename(struct leader *l)
     status_set(l, NULL);
 }
 
+/* DAGs changed through another server (paused, submitted, deleted):
+ * this scheduler hears of it within CHORE_LEADER_DAGS_MS. */
+static void dags_check(struct leader *l)
+{
+    struct weir_err err = {0};
+    char sig[33];
+
+    if (l->rounds++ % (CHORE_LEADER_DAGS_MS / CHORE_LEADER_MS) != 0 ||
+        store_leader_dags_sig(l->conn, sig, &err) < 0)
+        return;
+    if (strcmp(sig, l->dags_sig) != 0)
+        sched_dag_changed(NULL);
+    memcpy(l->dags_sig, sig, sizeof(sig));
+}
+
 /* A leader's round: still ours? */
 static void leader_check(struct leader *l)
 {
@@ -149,12 +167,14 @@ static void leader_check(struct leader *l)
         return;
     }
     status_set(l, &row);
+    dags_check(l);
 }
 
 /* The lock is ours: a new epoch, then the duties. Returns what up said. */
 static int take_over(struct leader *l, struct store_leader_row *row,
                      struct weir_err *err)
 {
+    struct weir_err serr = {0};
     char q[300];
     int rc;
 
@@ -164,6 +184,11 @@ static int take_over(struct leader *l, struct store_leader_row *row,
     }
     l->leading = true;
     l->since_ms = mono_ms();
+    l->rounds = 1;
+    /* Read before the scheduler reads the DAGs, so that a change made
+     * meanwhile is seen as one. */
+    if (store_leader_dags_sig(l->conn, l->dags_sig, &serr) < 0)
+        l->dags_sig[0] = '\0'; /* then the first digest read refreshes */
     row->epoch = l->epoch;
     snprintf(row->name, sizeof(row->name), "%s", l->name);
     store_fence_epoch_set(l->epoch);
@@ -278,4 +303,7 @@ void leader_rename(struct leader *l, const char *name)
     pthread_mutex_lock(&l->mu);
     snprintf(l->rename, sizeof(l->rename), "%s", name);
     pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&status_mu); /* health says it at once */
+    snprintf(status.name, sizeof(status.name), "%s", name);
+    pthread_mutex_unlock(&status_mu);
 }

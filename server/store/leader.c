@@ -206,6 +206,26 @@ int store_leader_rename(struct store_leader *l, const char *app_name,
     return rc;
 }
 
+int store_leader_dags_sig(struct store_leader *l, char sig[33],
+                          struct weir_err *err)
+{
+    PGresult *r = NULL;
+    int rc = leader_exec(
+        l,
+        "SELECT md5(coalesce(string_agg(id || ':' ||"
+        " coalesce(current_version_id, 0) || ':' || paused || ':' ||"
+        " file_missing || ':' || (deleted_at IS NULL), ',' ORDER BY id), ''))"
+        " FROM dags",
+        0, NULL, &r, err);
+
+    if (rc == 0 && PQntuples(r) != 1)
+        rc = weir_err_set(err, WEIR_EINTERNAL, "no signature");
+    if (rc == 0)
+        snprintf(sig, 33, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
 /* ---- the fence ---- */
 
 void store_fence_epoch_set(int64_t epoch)

@@ -80,6 +80,12 @@ WEIR_MUSTCHECK int store_leader_rename(struct store_leader *l,
                                        const char *app_name, const char *name,
                                        int64_t epoch, struct weir_err *err);
 
+/* A digest of every DAG's current version and flags into sig (32 hex
+ * digits and a NUL): a change tells the leader's scheduler that a DAG
+ * changed through another server. 0 or WEIR_EUNAVAIL. */
+WEIR_MUSTCHECK int store_leader_dags_sig(struct store_leader *l, char sig[33],
+                                         struct weir_err *err);
+
 /* The epoch this server leads under, 0 when it does not lead. Setting it
  * clears the broken flag. Any thread. */
 void store_fence_epoch_set(int64_t epoch);

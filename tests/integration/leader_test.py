@@ -156,6 +156,28 @@ def fence():
     check(metric("s1", "weir_leader") == 0, "s1: weir_leader after the fence")
 
 
+def follower_change():
+    """A DAG submitted through a follower reaches the leader's scheduler
+    (it reads a digest of the DAGs every second)."""
+    lead = state.get("new")
+    follower = next((n for n in SERVERS if n not in dead and n != lead), None)
+    if not check(lead and follower, "no leader and follower"):
+        return
+    before = log_count(lead, "event=sched_dag_changed dag=-")
+    text = ("dag: ld-api\ntimezone: Test/Shift\nschedule: \"* * * * *\"\n"
+            "defaults:\n  queue: ld\nsteps:\n  - id: s\n    run: echo api\n")
+    code, b, _ = call("POST", "/api/v1/dags", ADMIN, data=text.encode(),
+                      ctype="application/yaml",
+                      base="http://%s" % SERVERS[follower][0])
+    check(code == 201, "submit ld-api through %s: %d %s" % (follower, code, b))
+    t0 = time.monotonic()
+    heard = wait_for(lambda: log_count(lead, "event=sched_dag_changed dag=-") >
+                     before, 4)
+    print("a DAG submitted through %s reached the leader %s's scheduler "
+          "after %.3f s" % (follower, lead, time.monotonic() - t0))
+    check(heard, "the leader's scheduler did not hear of ld-api")
+
+
 def post_events(target, acked, stop):
     """Post ld.ping events to target until stop; acked gets the ids
     whose post was acknowledged."""
@@ -243,6 +265,10 @@ def kill():
                 " n FROM runs WHERE dag_id = 'ld-cron' GROUP BY 1) s")
     check(slots == "%dx1" % SLOT, "cron slots with runs (slot x runs): %s, "
           "want %dx1" % (slots, SLOT))
+    api = sql("SELECT count(*) FROM runs WHERE dag_id = 'ld-api' AND "
+              "logical_time = to_timestamp(%d)" % SLOT)
+    check(api == "1", "ld-api (submitted through a follower) has %s runs "
+          "for the slot" % api)
     state["final"] = got
 
 
@@ -265,4 +291,5 @@ def deposed_quiet():
 
 
 if __name__ == "__main__":
-    run_tests("leader_test", [one_leader, fence, kill, deposed_quiet])
+    run_tests("leader_test", [one_leader, fence, follower_change, kill,
+                             deposed_quiet])
