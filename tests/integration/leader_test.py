@@ -270,6 +270,11 @@ def kill():
     check(api == "1", "ld-api (submitted through a follower) has %s runs "
           "for the slot" % api)
     state["final"] = got
+    if any("event=leader_elected" in line for line in log_lines("s3")):
+        # s3 has no DAGs folder: it led from the database alone
+        check(log_count("s3", "event=sched_started dir=- watch=none") >= 1,
+              "s3 (no folder) led but its scheduler says otherwise")
+        print("s3, without a DAGs folder, led at some point")
 
 
 def deposed_quiet():

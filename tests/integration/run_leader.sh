@@ -36,7 +36,23 @@ echo "the cron DAG's minute turns at $(date -u -d "@$slot" +%H:%M:%S)Z (zone off
 harness_spawn_server s1 --name s1
 harness_check_dags
 harness_spawn_server s2 --name s2
-harness_spawn_server s3 # named after its address
+# s3 has no DAGs folder (no --dags-dir, no ./dags where it starts): it
+# serves the DAGs of the database, and leads from them if elected. It is
+# named after its address.
+(cd "$tmp/zic" && exec "$server" --database-url "$url" --listen 127.0.0.1:0 \
+    >"$tmp/out.s3" 2>"$tmp/err.s3") &
+pid_s3=$!
+harness_pids+=("$pid_s3")
+addr_s3=$(harness_listen_addr "$pid_s3" "$tmp/err.s3") || exit 1
+# bad values are refused, naming the option
+out=$("$server" --database-url "$url" --leader-timeout-s 1 2>&1)
+[ $? -eq 2 ] && case "$out" in *'--leader-timeout-s'*'"1"'*'from 2 to 300'*) true ;; *) false ;; esac ||
+    fail "a bad --leader-timeout-s: $out"
+out=$("$server" --database-url "$url" --name 'a b' 2>&1)
+[ $? -eq 2 ] && case "$out" in *'--name'*'"a b"'*'without spaces'*) true ;; *) false ;; esac ||
+    fail "a bad --name: $out"
+"$server" --help | grep -q -- '--leader-timeout-s N' || fail "--help lacks --leader-timeout-s"
+"$server" --help | grep -q -- '--name NAME' || fail "--help lacks --name"
 worker=$(harness_token worker ld-worker) || die "cannot create a worker token"
 reader=$(harness_token read) || die "cannot create a read token"
 ops=$(harness_token admin ops) || die "cannot create an admin token"
