@@ -259,15 +259,17 @@ static int fence_check(struct store_conn *c, struct weir_err *err)
 {
     int64_t mine = atomic_load(&fence_epoch), now = 0;
     PGresult *r = NULL;
-    int rc = 0;
+    int rc;
 
-    if (mine != 0)
-        rc = store_query(c, "SELECT epoch FROM leader WHERE id = 1 FOR SHARE",
-                         0, NULL, &r, err);
-    if (rc == 0 && mine != 0 && PQntuples(r) == 1)
+    if (mine == 0) /* stepped down: a chore ending its last round */
+        return weir_err_set(err, WEIR_ECONFLICT,
+                            "this server is not the leader");
+    rc = store_query(c, "SELECT epoch FROM leader WHERE id = 1 FOR SHARE", 0,
+                     NULL, &r, err);
+    if (rc == 0 && PQntuples(r) == 1)
         now = store_val_i64(r, 0, 0);
     PQclear(r);
-    if (rc < 0 || (mine != 0 && now == mine))
+    if (rc < 0 || now == mine)
         return rc;
     if (!atomic_exchange(&fence_broken, true))
         log_warn("event=leader_fenced epoch=%lld now=%lld", (long long)mine,

@@ -178,6 +178,51 @@ def follower_change():
     check(heard, "the leader's scheduler did not hear of ld-api")
 
 
+def fence_write():
+    """A leader's writes check the epoch: hold an increment of the epoch
+    open (as a new leader's would be) while the leader's chores run; they
+    wait for it, then find the epoch moved, fail, and the leader steps
+    down. Another server then leads with a higher epoch."""
+    lead = state.get("new")
+    if not check(lead, "no leader"):
+        return
+    e0 = health(lead)["leader_epoch"]
+    before = log_count(lead, "event=leader_fenced")
+    p = subprocess.Popen(PSQL + ["-q"], stdin=subprocess.PIPE, text=True,
+                         stdout=subprocess.DEVNULL)
+    p.stdin.write("BEGIN;\nUPDATE leader SET epoch = epoch + 1 WHERE id = 1;"
+                  "\n")
+    p.stdin.flush()
+    time.sleep(1.5)  # the backfill, deadline, notify chores run meanwhile
+    h = health(lead)
+    check(h and h["leader"], "%s stopped leading while the increment was "
+          "not committed: %s" % (lead, h))
+    p.stdin.write("COMMIT;\n")
+    p.stdin.close()
+    p.wait(timeout=10)
+    t0 = time.monotonic()
+    fenced = wait_for(lambda: log_count(lead, "event=leader_fenced") > before,
+                      5)
+    check(fenced, "no write of %s was refused by the fence" % lead)
+    check(wait_for(lambda: any(
+        "event=leader_stepped_down" in line and "newer leader epoch" in line
+        for line in log_lines(lead)), 5),
+        "%s's log does not say a fenced write deposed it" % lead)
+
+    def taken():
+        hs = healths()
+        ls = leaders(hs)
+        return ls[0] if len(ls) == 1 and ls[0] != lead and \
+            hs[ls[0]]["leader_epoch"] > e0 + 1 else None
+    got = wait_for(taken, TAKEOVER_S + 5, step=0.02)
+    print("fence: the epoch moved under %s: a write refused, %s leads "
+          "after %.3f s" % (lead, got, time.monotonic() - t0))
+    if check(got, "no other server took over after the fence"):
+        check(time.monotonic() - t0 <= TAKEOVER_S + 1, "takeover too slow")
+        state["new"] = got
+        state["epoch"] = health(got)["leader_epoch"]
+
+
 def post_events(target, acked, stop):
     """Post ld.ping events to target until stop; acked gets the ids
     whose post was acknowledged."""
@@ -296,5 +341,5 @@ def deposed_quiet():
 
 
 if __name__ == "__main__":
-    run_tests("leader_test", [one_leader, fence, follower_change, kill,
-                             deposed_quiet])
+    run_tests("leader_test", [one_leader, fence, follower_change,
+                              fence_write, kill, deposed_quiet])

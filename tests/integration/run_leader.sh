@@ -21,7 +21,7 @@ worker_bin=$3
 . "$src/tests/integration/harness.sh"
 cp "$src"/tests/integration/leader_dags/*.yaml "$tmp/dags/" || die "no DAGs"
 
-SLOT_IN=14 # seconds from here to the slot the kill straddles
+SLOT_IN=19 # seconds from here to the slot the kill straddles
 now=$(date +%s)
 slot=$((now + SLOT_IN))
 # local = UTC + offset turns a minute at slot: offset = -slot mod 60
