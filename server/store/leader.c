@@ -94,8 +94,11 @@ int store_leader_open(const char *url, const char *app_name, int timeout_s,
 
     if (l == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    snprintf(count, sizeof(count), "%d", timeout_s > 3 ? timeout_s - 2 : 1);
-    snprintf(user_ms, sizeof(user_ms), "%d", (timeout_s - 1) * 1000);
+    /* About timeout_s - 2 s in all (1 s idle, then one probe a second),
+     * so that the next leader's round and increment fit in the rest. */
+    snprintf(count, sizeof(count), "%d", timeout_s > 4 ? timeout_s - 3 : 1);
+    snprintf(user_ms, sizeof(user_ms), "%d",
+             (timeout_s > 3 ? timeout_s - 2 : 1) * 1000);
     snprintf(connect_s, sizeof(connect_s), "%d", timeout_s);
     l->pg = PQconnectdbParams(keys, vals, 1);
     if (l->pg == NULL) {
