@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "duration.h"
 #include "http/guard.h"
@@ -21,6 +22,7 @@
 #define DEFAULT_DAGS_DIR  "./dags"
 #define DEFAULT_POOL_SIZE 4
 #define DEFAULT_LEASE_TTL 30000
+#define DEFAULT_LEADER_S  5
 
 /* Long options; values start past any single character getopt returns. */
 enum {
@@ -46,6 +48,8 @@ enum {
     OPT_TLS_KEY,              /* --tls-key FILE */
     OPT_CLIENT_CA,            /* --client-ca FILE */
     OPT_INSECURE_HTTP,        /* --insecure-http */
+    OPT_NAME,                 /* --name NAME */
+    OPT_LEADER_TIMEOUT,       /* --leader-timeout-s N */
     OPT_VERSION,              /* --version */
     OPT_HELP,                 /* --help */
 };
@@ -58,7 +62,11 @@ static const char usage_text[] =
     "  --database-url URL       PostgreSQL connection string or URL\n"
     "                           (WEIR_DATABASE_URL; required)\n"
     "  --dags-dir DIR           folder of DAG files, read recursively\n"
-    "                           (WEIR_DAGS_DIR; default " DEFAULT_DAGS_DIR ")\n"
+    "                           (WEIR_DAGS_DIR; default " DEFAULT_DAGS_DIR
+    " if it\n"
+    "                           exists; without one the server serves the\n"
+    "                           DAGs in the database: give the folder to\n"
+    "                           every server that may lead)\n"
     "  --listen HOST:PORT       address of the HTTP API (WEIR_LISTEN;\n"
     "                           default " DEFAULT_LISTEN "; port 0 picks "
     "one)\n"
@@ -99,6 +107,13 @@ static const char usage_text[] =
     "                           separated: behind it the client address is\n"
     "                           the last of X-Forwarded-For\n"
     "                           (WEIR_TRUSTED_PROXY)\n"
+    "  --name NAME              this server's name among several on one\n"
+    "                           database (WEIR_NAME; default the address it\n"
+    "                           listens on)\n"
+    "  --leader-timeout-s N     another server takes over within N s when\n"
+    "                           the leader dies or loses its database\n"
+    "                           session (WEIR_LEADER_TIMEOUT_S; 2 to 300;\n"
+    "                           default 5)\n"
     "  --create-token ROLE      create an API token of role admin, worker\n"
     "                           or read, print it on stdout and exit\n"
     "  --token-name NAME        a name for that token\n"
@@ -258,6 +273,7 @@ static void config_defaults(struct config *cfg)
     cfg->database_url = getenv("WEIR_DATABASE_URL");
     v = getenv("WEIR_DAGS_DIR");
     cfg->dags_dir = v && *v ? v : DEFAULT_DAGS_DIR;
+    cfg->dags_dir_given = v && *v;
     v = getenv("WEIR_LISTEN");
     cfg->listen = v && *v ? v : DEFAULT_LISTEN;
     cfg->admin_token_file = getenv("WEIR_ADMIN_TOKEN_FILE");
@@ -275,6 +291,11 @@ static void config_defaults(struct config *cfg)
     cfg->tls_key = v && *v ? v : NULL;
     v = getenv("WEIR_CLIENT_CA");
     cfg->client_ca = v && *v ? v : NULL;
+    v = getenv("WEIR_NAME");
+    cfg->name = v && *v ? v : NULL;
+    cfg->leader_timeout_s = DEFAULT_LEADER_S;
+    v = getenv("WEIR_LEADER_TIMEOUT_S");
+    cfg->leader_timeout_text = v && *v ? v : NULL;
 }
 
 /* --public-url: an http(s) URL of printable characters, not too long. */
@@ -341,6 +362,7 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         break;
     case OPT_DAGS_DIR:
         cfg->dags_dir = arg;
+        cfg->dags_dir_given = true;
         break;
     case OPT_LISTEN:
         cfg->listen = arg;
@@ -380,6 +402,12 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         break;
     case OPT_INSECURE_HTTP:
         cfg->insecure_http = true;
+        break;
+    case OPT_NAME:
+        cfg->name = arg;
+        break;
+    case OPT_LEADER_TIMEOUT:
+        cfg->leader_timeout_text = arg;
         break;
     case OPT_ADMIN_TOKEN_FILE:
         cfg->admin_token_file = arg;
@@ -449,6 +477,43 @@ static int parse_retention(const char *text, const char *flag, const char *env,
     return 0;
 }
 
+/* --name: printable ASCII without spaces or quotes (it names the
+ * server's database session too); --leader-timeout-s: whole seconds; no
+ * --dags-dir and no ./dags: no folder. */
+static int check_leader(struct config *cfg, struct weir_err *err)
+{
+    const char *t = cfg->leader_timeout_text;
+    struct stat st;
+    bool ok = cfg->name == NULL ||
+              (cfg->name[0] != '\0' && strlen(cfg->name) <= CONFIG_NAME_MAX);
+    char *end;
+    long v;
+
+    for (const char *p = cfg->name; ok && p != NULL && *p != '\0'; p++)
+        ok = *p > ' ' && *p < 0x7f && *p != '"' && *p != '\\';
+    if (!ok)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--name (or WEIR_NAME) \"%.120s\": expected 1 to "
+                            "%d printable characters without spaces or "
+                            "quotes, such as weir-a",
+                            cfg->name, CONFIG_NAME_MAX);
+    if (t != NULL) {
+        v = strtol(t, &end, 10);
+        if (*end != '\0' || end == t || v < CONFIG_LEADER_MIN_S ||
+            v > CONFIG_LEADER_MAX_S)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--leader-timeout-s (or "
+                                "WEIR_LEADER_TIMEOUT_S) \"%s\": expected "
+                                "whole seconds from %d to %d",
+                                t, CONFIG_LEADER_MIN_S, CONFIG_LEADER_MAX_S);
+        cfg->leader_timeout_s = (int)v;
+    }
+    if (!cfg->dags_dir_given &&
+        (stat(cfg->dags_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
+        cfg->dags_dir = NULL;
+    return 0;
+}
+
 static int check_required(struct config *cfg, const char *pool_text,
                           struct weir_err *err)
 {
@@ -475,7 +540,7 @@ static int check_required(struct config *cfg, const char *pool_text,
         return 0;
     if (cfg->public_url != NULL && check_public_url(cfg->public_url, err) < 0)
         return WEIR_EINVAL;
-    if (check_tls(cfg, err) < 0)
+    if (check_tls(cfg, err) < 0 || check_leader(cfg, err) < 0)
         return WEIR_EINVAL;
     return resolve_listen(cfg, err);
 }
@@ -507,6 +572,8 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"client-ca", required_argument, NULL, OPT_CLIENT_CA},
         {"insecure-http", no_argument, NULL, OPT_INSECURE_HTTP},
+        {"name", required_argument, NULL, OPT_NAME},
+        {"leader-timeout-s", required_argument, NULL, OPT_LEADER_TIMEOUT},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

@@ -20,6 +20,9 @@
 #define CONFIG_LEASE_TTL_MIN 300            /* smallest --lease-ttl, ms */
 #define CONFIG_LEASE_TTL_MAX 3600000        /* largest --lease-ttl, ms */
 #define CONFIG_RETENTION_S   (30LL * 86400) /* default retentions, s */
+#define CONFIG_NAME_MAX      100            /* bytes of --name */
+#define CONFIG_LEADER_MIN_S  2              /* smallest --leader-timeout-s */
+#define CONFIG_LEADER_MAX_S  300            /* largest --leader-timeout-s */
 
 /* What the process was asked to do. */
 enum config_action {
@@ -34,7 +37,8 @@ enum config_action {
 struct config {
     enum config_action action;     /* what to do */
     const char *database_url;      /* libpq connection string or URL */
-    const char *dags_dir;          /* folder of DAG files */
+    const char *dags_dir;          /* folder of DAG files, or NULL: none
+                                      (not given and no ./dags) */
     const char *listen;            /* the address as written */
     struct sockaddr_storage addr;  /* listen resolved */
     socklen_t addr_len;            /* bytes used in addr */
@@ -62,6 +66,10 @@ struct config {
     const char *client_ca;     /* --client-ca: worker routes need a client
                                   certificate it signed, or NULL */
     bool insecure_http;        /* a non-loopback listen without TLS is meant */
+    const char *name;          /* --name, or NULL: the listen address */
+    int leader_timeout_s;      /* a lost leader is replaced within this */
+    const char *leader_timeout_text; /* as written, or NULL */
+    bool dags_dir_given;             /* by flag or variable */
 };
 
 /*

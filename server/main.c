@@ -20,6 +20,7 @@
 #include "http/tls.h"
 #include "jobs/backfiller.h"
 #include "jobs/jobs.h"
+#include "jobs/leader.h"
 #include "jobs/xwake.h"
 #include "log.h"
 #include "store/store.h"
@@ -41,6 +42,8 @@ struct server {
     struct backfiller *bf;    /* creates the runs of backfills */
     struct deadlines *dl;     /* run timeouts and deadlines thread */
     struct afterq *aq;        /* after and data firings thread */
+    struct leader *leader;    /* the election; starts duties[] */
+    size_t duties_up;         /* duties[] that are up (when leading) */
     struct api api;           /* what handlers share */
     struct http_tls *tls;     /* --tls-cert and --tls-key, or NULL */
     struct http_server *http; /* the API */
@@ -153,7 +156,11 @@ static void cache_down(struct server *s)
 static int dagdir_up(struct server *s, struct weir_err *err)
 {
     struct dagdir_stats st;
-    int rc = dagdir_new(s->cfg.dags_dir, s->store, s->cache, &s->dagdir, err);
+    int rc;
+
+    if (s->cfg.dags_dir == NULL)
+        return 0; /* the DAGs in the database only */
+    rc = dagdir_new(s->cfg.dags_dir, s->store, s->cache, &s->dagdir, err);
 
     return rc == 0 ? dagdir_scan(s->dagdir, &st, err) : rc;
 }
@@ -161,6 +168,7 @@ static int dagdir_up(struct server *s, struct weir_err *err)
 static void dagdir_down(struct server *s)
 {
     dagdir_free(s->dagdir);
+    s->dagdir = NULL;
 }
 
 /* The work hub and the engine over it (the engine holds nothing to free). */
@@ -283,6 +291,8 @@ static int http_up(struct server *s, struct weir_err *err)
     snprintf(own, sizeof(own), "%s://%s", s->tls != NULL ? "https" : "http",
              http_server_address(s->http));
     notify_set_public_url(s->cfg.public_url != NULL ? s->cfg.public_url : own);
+    if (s->cfg.name == NULL)
+        leader_rename(s->leader, http_server_address(s->http));
     return 0;
 }
 
@@ -293,20 +303,72 @@ static void http_down(struct server *s)
     http_server_stop(s->http);
 }
 
-static const struct part {
+struct part {
     const char *name;                                  /* for the log */
     int (*up)(struct server *s, struct weir_err *err); /* start it */
     void (*down)(struct server *s);                    /* stop and free it */
-} parts[] = {
-    {"dag cache", cache_up, cache_down},
+};
+
+/* What only the leader runs, started when it wins, stopped in reverse
+ * when it steps down (jobs/leader.h). */
+static const struct part duties[] = {
     {"dags folder", dagdir_up, dagdir_down},
-    {"engine", engine_up, engine_down},
-    {"wake-ups across servers", xwake_up, xwake_down},
     {"lease expiry", reaper_up, reaper_down},
     {"scheduler", sched_up, sched_down},
     {"notifications", notify_up, notify_down},
     {"backfills", backfiller_up, backfiller_down},
     {"deadlines", deadline_up, deadline_down},
+};
+
+static int duties_start(void *arg, struct weir_err *err)
+{
+    struct server *s = arg;
+
+    for (; s->duties_up < WEIR_ARRAY_LEN(duties); s->duties_up++) {
+        int rc = duties[s->duties_up].up(s, err);
+
+        if (rc < 0) {
+            log_error("event=start_failed part=\"%s\"",
+                      duties[s->duties_up].name);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void duties_stop(void *arg)
+{
+    struct server *s = arg;
+
+    while (s->duties_up > 0)
+        duties[--s->duties_up].down(s);
+}
+
+/* The election: a lone server wins at once, its duties up before http. */
+static int leader_up(struct server *s, struct weir_err *err)
+{
+    struct leader_config lc = {s->cfg.database_url,
+                               s->cfg.name != NULL ? s->cfg.name
+                                                   : s->cfg.listen,
+                               s->cfg.leader_timeout_s,
+                               duties_start,
+                               duties_stop,
+                               s};
+
+    return leader_start(&lc, &s->leader, err);
+}
+
+static void leader_down(struct server *s)
+{
+    leader_stop(s->leader);
+    s->leader = NULL;
+}
+
+static const struct part parts[] = {
+    {"dag cache", cache_up, cache_down},
+    {"engine", engine_up, engine_down},
+    {"wake-ups across servers", xwake_up, xwake_down},
+    {"leader", leader_up, leader_down},
     {"after firings", afterq_up, afterq_down},
     {"http", http_up, http_down},
 };

@@ -7,8 +7,22 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "jobs/leader.h"
 #include "log.h"
 #include "protocol.h"
+
+/* Who leads among several servers (jobs/leader.h): this one or not, its
+ * name, the epoch and the latest leader's name as last read. */
+static void health_leader(cJSON *o)
+{
+    struct leader_status st;
+
+    leader_status_get(&st);
+    cJSON_AddBoolToObject(o, "leader", st.leader);
+    cJSON_AddStringToObject(o, "name", st.name);
+    cJSON_AddNumberToObject(o, "leader_epoch", (double)st.epoch);
+    cJSON_AddStringToObject(o, "leader_name", st.leader_name);
+}
 
 static void api_health(struct http_req *req)
 {
@@ -24,6 +38,7 @@ static void api_health(struct http_req *req)
     cJSON_AddStringToObject(o, "status", rc == 0 ? "ok" : "degraded");
     cJSON_AddStringToObject(o, "database", rc == 0 ? "ok" : "down");
     cJSON_AddStringToObject(o, "version", WEIR_VERSION);
+    health_leader(o);
     if (rc != 0) {
         char q[300];
 

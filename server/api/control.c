@@ -26,6 +26,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "engine/deadline.h"
+#include "jobs/leader.h"
 #include "jobs/scheduler.h"
 #include "store/read.h" /* reads: workers, metrics */
 
@@ -331,6 +332,20 @@ static void text_deadline(struct text *t)
     cJSON_Delete(counts);
 }
 
+/* This server's part among several (jobs/leader.h). */
+static void text_leader(struct text *t)
+{
+    struct leader_status st;
+
+    leader_status_get(&st);
+    text_add(t,
+             "# HELP weir_leader 1 when this server is the leader.\n"
+             "# TYPE weir_leader gauge\nweir_leader %d\n"
+             "# HELP weir_leader_epoch The latest leader epoch seen.\n"
+             "# TYPE weir_leader_epoch gauge\nweir_leader_epoch %lld\n",
+             st.leader ? 1 : 0, (long long)st.epoch);
+}
+
 static void metrics_text(struct text *t, const cJSON *m)
 {
     const cJSON *q;
@@ -355,6 +370,7 @@ static void metrics_text(struct text *t, const cJSON *m)
              count_of(m, "workers"));
     text_dispatch(t);
     text_deadline(t);
+    text_leader(t);
 }
 
 /* The gauges of each pool (store_pools_list()). */

@@ -7,6 +7,7 @@
 #include "bgthread.h"
 #include "engine/backfill.h"
 #include "log.h"
+#include "store/leader.h"
 
 struct backfiller {
     struct engine *e;    /* whose backfills it advances */
@@ -18,6 +19,7 @@ static int64_t backfiller_round(void *arg)
     struct backfiller *b = arg;
     struct weir_err err = {0};
 
+    store_fence_enter(); /* a leader's writes (store/leader.h) */
     /* engine_backfill_tick() logs each backfill that failed. */
     if (engine_backfill_tick(b->e, NULL, &err) < 0)
         return CHORE_BACKFILL_RETRY_MS;

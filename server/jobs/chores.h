@@ -33,7 +33,15 @@
  * - wake-ups across servers: thread "weir-xwake", at each local bump of
  *   the work hub and each notification of another server; a lost
  *   session is reconnected after XWAKE_BACKOFF_MIN_MS doubling to
- *   XWAKE_BACKOFF_MAX_MS (jobs/xwake.h).
+ *   XWAKE_BACKOFF_MAX_MS (jobs/xwake.h); a DAG paused, submitted or
+ *   deleted through one server refreshes the scheduler of the others
+ *   (the leader's is the one that fires);
+ * - the leader election: thread "weir-leader", every CHORE_LEADER_MS
+ *   (try the lock, or ping as leader), CHORE_LEADER_BACKOFF_MS (or half
+ *   --leader-timeout-s) after stepping down (jobs/leader.h). Only the
+ *   leader runs cron, the folder, file triggers, event retention, lease
+ *   expiry, notifications, backfills and deadlines; after firings and
+ *   the rest run on every server.
  *
  * The threads are common/bgthread.h; the loop is jobs/scheduler.c; main.c
  * starts and stops all of them from one table.
@@ -58,5 +66,7 @@
 #define CHORE_DEADLINE_RETRY_MS     1000  /* after a database failure */
 #define CHORE_AFTER_MS              500   /* longest wait between two passes */
 #define CHORE_AFTER_RETRY_MS        1000  /* after a database failure */
+#define CHORE_LEADER_MS             250   /* between two election rounds */
+#define CHORE_LEADER_BACKOFF_MS     1000  /* least rest after stepping down */
 
 #endif

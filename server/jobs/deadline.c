@@ -9,6 +9,7 @@
 #include "jobs/chores.h"
 #include "jobs/notify.h"
 #include "log.h"
+#include "store/leader.h"
 
 #define DEADLINE_URL_WAIT_MS 100 /* while the public URL is not known */
 #define DEADLINE_URL_MAX     512 /* bytes of the public URL */
@@ -26,6 +27,7 @@ static int64_t deadline_round(void *arg)
     struct weir_err err = {0};
     int64_t next = -1;
 
+    store_fence_enter(); /* a leader's writes (store/leader.h) */
     if (!notify_public_url(base, sizeof(base)))
         return DEADLINE_URL_WAIT_MS;
     if (engine_deadline_pass(d->e, base, &next, &err) < 0) {

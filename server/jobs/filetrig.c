@@ -15,6 +15,7 @@
 #include "grow.h"
 #include "jobs/chores.h"
 #include "log.h"
+#include "store/leader.h"
 #include "store/store.h"
 
 /* A file one trigger watches. */
@@ -290,6 +291,15 @@ static void scan_work_cb(uv_work_t *req)
     free(rows);
 }
 
+/* scan_work_cb, fenced: the runs it creates are a leader's writes
+ * (store/leader.h). */
+static void scan_fenced_cb(uv_work_t *req)
+{
+    store_fence_enter();
+    scan_work_cb(req);
+    store_fence_leave();
+}
+
 static void maybe_free(struct filetrig *ft)
 {
     if (ft->n_open > 0)
@@ -449,7 +459,7 @@ static void timer_cb(uv_timer_t *t)
     ft->by_watch = ft->evented;
     ft->evented = ft->kicked = false;
     ft->req.data = ft;
-    if (uv_queue_work(t->loop, &ft->req, scan_work_cb, scan_after_cb) == 0)
+    if (uv_queue_work(t->loop, &ft->req, scan_fenced_cb, scan_after_cb) == 0)
         ft->scanning = true;
     else
         arm(ft, CHORE_FILES_POLL_MS);

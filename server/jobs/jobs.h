@@ -10,7 +10,9 @@
  * - jobs/reaper.h: lease expiry;
  * - jobs/notify.h: webhook notifications;
  * - jobs/deadline.h: run timeouts and deadlines.
- * - jobs/afterq.h: after and data firings.
+ * - jobs/afterq.h: after and data firings;
+ * - jobs/leader.h: the leader election, which starts and stops the
+ *   duties that run on one server (main.c's duties[]).
  */
 #ifndef WEIR_JOBS_H
 #define WEIR_JOBS_H
@@ -19,6 +21,7 @@
 #include "jobs/chores.h"    /* IWYU pragma: export */
 #include "jobs/dagdir.h"    /* IWYU pragma: export */
 #include "jobs/deadline.h"  /* IWYU pragma: export */
+#include "jobs/leader.h"    /* IWYU pragma: export */
 #include "jobs/notify.h"    /* IWYU pragma: export */
 #include "jobs/reaper.h"    /* IWYU pragma: export */
 #include "jobs/scheduler.h" /* IWYU pragma: export */

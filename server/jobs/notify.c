@@ -12,6 +12,7 @@
 #include "httpc.h"
 #include "jobs/chores.h"
 #include "log.h"
+#include "store/leader.h"
 #include "store/notify.h"
 #include "store/store.h"
 
@@ -199,8 +200,13 @@ static int deliver(struct notify *n, struct store_conn *c, struct weir_err *err)
         char *body = cJSON_PrintUnformatted(cJSON_GetObjectItem(d, "body"));
         char msg[NOTIFY_MSG_MAX] = "";
         long status = 0;
-        bool ok =
-            body != NULL && post(n, url, body, &status, msg, sizeof(msg)) == 0;
+        bool ok;
+
+        if (rc < 0) { /* deposed (a fence) or the database gone: stop */
+            cJSON_free(body);
+            break;
+        }
+        ok = body != NULL && post(n, url, body, &status, msg, sizeof(msg)) == 0;
 
         log_info("event=notify_sent id=%lld url=%s ok=%s status=%ld try=%d "
                  "msg=\"%s\"",
@@ -220,8 +226,10 @@ static int64_t notify_round(void *arg)
     struct notify *n = arg;
     struct store_conn *c = NULL;
     struct weir_err err = {0};
-    int rc = store_conn_get(n->e->store, &c, &err);
+    int rc;
 
+    store_fence_enter(); /* a leader's writes (store/leader.h) */
+    rc = store_conn_get(n->e->store, &c, &err);
     if (rc == 0)
         rc = enqueue(n, c, &err);
     if (rc == 0)

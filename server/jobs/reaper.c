@@ -16,6 +16,7 @@
 #include "bgthread.h"
 #include "jobs/chores.h"
 #include "log.h"
+#include "store/leader.h"
 #include "store/store.h"
 
 struct reaper {
@@ -50,6 +51,7 @@ static int64_t reaper_round(void *arg)
     unsigned seen = store_outages(r->e->store);
     char q[300];
 
+    store_fence_enter(); /* a leader's writes (store/leader.h) */
     if (seen != r->outages) {
         r->outages = seen;
         r->owed = true;

@@ -29,6 +29,7 @@
 #include "jobs/filetrig.h"
 #include "jobs/watch.h"
 #include "log.h"
+#include "store/leader.h"
 #include "store/store.h"
 
 #define SCHED_CATCHUP_MAX 1000 /* missed slots one trigger makes up for */
@@ -426,9 +427,8 @@ static int firing_group(struct firing *f, struct weir_err *err)
     return rc;
 }
 
-static void firing_work_cb(uv_work_t *req)
+static void firing_make(struct firing *f)
 {
-    struct firing *f = req->data;
     struct weir_err err = {0};
     char q[300];
 
@@ -449,6 +449,13 @@ static void firing_work_cb(uv_work_t *req)
                                         &fs->created, &fs->err);
         fs->done_ms = wall_ms();
     }
+}
+
+static void firing_work_cb(uv_work_t *req)
+{
+    store_fence_enter(); /* a leader's writes (store/leader.h) */
+    firing_make(req->data);
+    store_fence_leave();
 }
 
 static void firing_after_cb(uv_work_t *req, int status)
@@ -716,9 +723,11 @@ static void prune_work_cb(uv_work_t *req)
     struct sched *s = req->data;
 
     s->pruned = 0;
+    store_fence_enter();
     s->prune_rc = events_prune(s->e->store, &s->pruned, &s->prune_err);
     if (s->prune_rc == 0)
         cache_prune_logged(s->e->store);
+    store_fence_leave();
 }
 
 static void prune_after_cb(uv_work_t *req, int status)
@@ -803,7 +812,7 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     struct sched *s = calloc(1, sizeof(*s));
     int rc;
 
-    if (s == NULL || (s->root = strdup(root)) == NULL) {
+    if (s == NULL || (root != NULL && (s->root = strdup(root)) == NULL)) {
         free(s);
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     }
@@ -824,9 +833,10 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     s->prune_timer.data = s;
     uv_timer_start(&s->prune_timer, prune_timer_cb, CHORE_EVENTS_PRUNE_FIRST_MS,
                    CHORE_EVENTS_PRUNE_EVERY_MS);
-    rc = watch_start(&s->loop, dd, e->store, root, force_poll,
-                     folder_changed_cb, s, &s->watch, err);
-    if (rc == 0)
+    rc = root == NULL ? 0 /* no folder: DAGs from the database only */
+                      : watch_start(&s->loop, dd, e->store, root, force_poll,
+                                    folder_changed_cb, s, &s->watch, err);
+    if (rc == 0 && root != NULL)
         rc = filetrig_start(&s->loop, e, root, &s->files, err);
     if (rc == 0)
         refresh_start(s);
@@ -843,8 +853,10 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     pthread_mutex_lock(&current_mu);
     current = s;
     pthread_mutex_unlock(&current_mu);
-    log_info("event=sched_started dir=%s watch=%s", root,
-             force_poll ? "poll" : "inotify");
+    log_info("event=sched_started dir=%s watch=%s", root ? root : "-",
+             root == NULL ? "none"
+             : force_poll ? "poll"
+                          : "inotify");
     *out = s;
     return 0;
 }

@@ -22,6 +22,7 @@
 #include "grow.h"
 #include "jobs/chores.h"
 #include "log.h"
+#include "store/leader.h"
 #include "store/store.h"
 
 /* What a watch entry watches, and how. */
@@ -308,6 +309,15 @@ static void batch_work_cb(uv_work_t *req)
         tree_sync(b);
     for (size_t i = 0; i < b->files.n; i++)
         file_sync(b, b->files.v[i]);
+}
+
+/* batch_work_cb, fenced: the versions it records are a leader's writes
+ * (store/leader.h). */
+static void batch_fenced_cb(uv_work_t *req)
+{
+    store_fence_enter();
+    batch_work_cb(req);
+    store_fence_leave();
 }
 
 /* ---- handles (loop thread) ---- */
@@ -643,7 +653,7 @@ static void timer_cb(uv_timer_t *t)
         return;
     }
     b->req.data = b;
-    if (uv_queue_work(w->loop, &b->req, batch_work_cb, batch_after_cb) != 0) {
+    if (uv_queue_work(w->loop, &b->req, batch_fenced_cb, batch_after_cb) != 0) {
         log_error("event=watch_queue_failed");
         batch_free(b);
         return;

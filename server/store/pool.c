@@ -32,6 +32,7 @@
 
 #include "log.h"
 #include "store/dburl.h"
+#include "store/leader.h"
 #include "store/query.h"
 
 #define BORROW_WAIT_S   10  /* longest wait for a free connection */
@@ -465,13 +466,17 @@ int store_query(struct store_conn *c, const char *sql, int n,
                 const char *const *params, PGresult **out, struct weir_err *err)
 {
     char name[16];
-    const char *stmt = stmt_name(c, sql, n, name);
-    PGresult *r =
-        stmt ? PQexecPrepared(c->pg, stmt, n, params, NULL, NULL, 0)
-             : PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    const char *stmt;
+    PGresult *r;
+    ExecStatusType st;
     int rc;
 
+    if (store_fence_wraps(c)) /* a leader's write: store/leader.h */
+        return store_fence_query(c, sql, n, params, out, err);
+    stmt = stmt_name(c, sql, n, name);
+    r = stmt ? PQexecPrepared(c->pg, stmt, n, params, NULL, NULL, 0)
+             : PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+    st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         *out = r;
         return 0;
@@ -483,7 +488,7 @@ int store_query(struct store_conn *c, const char *sql, int n,
 
 int store_begin(struct store_conn *c, struct weir_err *err)
 {
-    return store_cmd(c, "BEGIN", 0, NULL, err);
+    return store_fence_begin(c, err); /* BEGIN, fenced when leader work */
 }
 
 int store_commit(struct store_conn *c, struct weir_err *err)

@@ -22,6 +22,7 @@
 #define STORE_LOCK_MIGRATE 1          /* applying migrations */
 #define STORE_LOCK_TOKENS  2          /* creating the first admin token */
 #define STORE_LOCK_FOLLOWS 16 /* after-trigger cycle check and its sync */
+#define STORE_LOCK_LEADER  32 /* held by the leader of several servers */
 
 /*
  * Run one statement with text parameters (params[i] NULL is SQL NULL).
