@@ -33,13 +33,17 @@ printf 'Zone\tTest/Shift\t0:00:%02d\t-\tTSH\nZone\tUTC\t0\t-\tUTC\n' "$off" \
 export TZDIR="$tmp/zoneinfo"
 echo "the cron DAG's minute turns at $(date -u -d "@$slot" +%H:%M:%S)Z (zone offset +${off} s)"
 
-harness_spawn_server s1 --name s1
+# Each chore of a leader waiting at the fence (the fence test holds an
+# epoch increment open) holds a pooled connection: pools larger than the
+# chores keep health answering meanwhile.
+harness_spawn_server s1 --name s1 --pool-size 10
 harness_check_dags
-harness_spawn_server s2 --name s2
+harness_spawn_server s2 --name s2 --pool-size 10
 # s3 has no DAGs folder (no --dags-dir, no ./dags where it starts): it
 # serves the DAGs of the database, and leads from them if elected. It is
 # named after its address.
 (cd "$tmp/zic" && exec "$server" --database-url "$url" --listen 127.0.0.1:0 \
+    --pool-size 10 \
     >"$tmp/out.s3" 2>"$tmp/err.s3") &
 pid_s3=$!
 harness_pids+=("$pid_s3")
@@ -56,10 +60,11 @@ out=$("$server" --database-url "$url" --name 'a b' 2>&1)
 worker=$(harness_token worker ld-worker) || die "cannot create a worker token"
 reader=$(harness_token read) || die "cannot create a read token"
 ops=$(harness_token admin ops) || die "cannot create an admin token"
-# The worker's server is s1, whose process is never killed (only its
-# election session is); moving workers between servers is not this test's.
+# The worker lists the three servers (s1 first): the leader killed may be
+# the one it uses, and it then carries on through another.
 addr=$addr_s1
-harness_start_worker "$worker" ld-worker --queue ld --slots 8
+harness_start_worker "$worker" ld-worker --queue ld --slots 8 \
+    --server "http://$addr_s2" --server "http://$addr_s3"
 
 WEIR_URL="http://$addr_s1" WEIR_ADMIN="$ops" WEIR_READ="$reader" \
     WEIR_SERVERS="s1=$addr_s1=$pid_s1 s2=$addr_s2=$pid_s2 s3=$addr_s3=$pid_s3" \
