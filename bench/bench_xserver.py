@@ -29,6 +29,12 @@ chain40         40 sequential steps running `true`, two workers of 4
                 claimed through the other. CHAIN_RUNS runs each after a
                 warm-up; wall = run.finished_at - run.created_at (server
                 clocks, as bench.py); the median.
+fanout1000      One step, a matrix of 1000 cells running `true`, two
+                workers of 4 slots. one_server: both on A, the run
+                triggered on A; two_servers: one on A, one on B, triggered
+                on B: the throughput with workers spread across two
+                servers. FANOUT_RUNS runs each; steps/s = 1000 / wall; the
+                median.
 """
 
 import os
@@ -42,6 +48,7 @@ from bench import BenchError, emit, log, pct  # noqa: E402
 
 EVENT_RUNS = 60
 CHAIN_RUNS = 10
+FANOUT_RUNS = 2
 WAIT_S = 30  # longest wait for one run's first step
 
 
@@ -59,6 +66,10 @@ class XServerBench(bench.Bench):
             lines.append("    queue: chain")
         with open(os.path.join(d, "chain40.yaml"), "w") as f:
             f.write("\n".join(lines) + "\n")
+        with open(os.path.join(d, "fan.yaml"), "w") as f:
+            f.write("dag: fan\nsteps:\n  - id: cell\n    matrix:\n"
+                    "      i: [%s]\n    run: \"true\"\n    queue: fan\n"
+                    % ", ".join(str(i) for i in range(bench.FANOUT_CELLS)))
         with open(os.path.join(d, "ev.yaml"), "w") as f:
             f.write("dag: ev\ntriggers:\n  - event: bench.go\n"
                     "steps:\n  - id: first\n    queue: evq\n"
@@ -78,7 +89,7 @@ class XServerBench(bench.Bench):
         for s in (self.a, self.b):
             ids = {d["id"] for d in self.api("GET", "/api/v1/dags",
                                              server=s)["dags"]}
-            if not {"chain40", "ev"} <= ids:
+            if not {"chain40", "ev", "fan"} <= ids:
                 raise BenchError("DAGs not loaded on %s: %s"
                                  % (s.name, sorted(ids)))
 
@@ -158,11 +169,37 @@ class XServerBench(bench.Bench):
         for w in ws:
             self.stop_worker(w)
 
+    # ---- fanout1000 ----
+
+    def fanout(self, key, homes, trigger_on):
+        ws = [self.worker_on(s, "fan-%s-%d" % (key, i), 4, "fan")
+              for i, s in enumerate(homes)]
+        self.wait_registered(ws)
+        rates = []
+        for _ in range(FANOUT_RUNS):
+            self.check_time()
+            run_id = str(self.api("POST", "/api/v1/dags/fan/runs", {},
+                                  server=trigger_on)["run_id"])
+            run = self.wait_run(run_id, bench.FANOUT_CELLS)
+            n = sum(1 for t in run["tasks"] if t["state"] == "success")
+            if n != bench.FANOUT_CELLS:
+                raise BenchError("fan run %s: %d tasks succeeded"
+                                 % (run_id, n))
+            rates.append(bench.FANOUT_CELLS / self.run_wall(run))
+        log("fanout1000 %s: steps/s %s"
+            % (key, ", ".join("%.1f" % r for r in rates)))
+        emit("fanout1000", "steps_per_s_" + key,
+             round(statistics.median(rates), 1), "1/s")
+        for w in ws:
+            self.stop_worker(w)
+
     def run(self):
         self.start()
         self.event_to_start()
         self.chain("one_server", [self.a, self.a], self.a)
         self.chain("two_servers", [self.a, self.b], self.b)
+        self.fanout("one_server", [self.a, self.a], self.a)
+        self.fanout("two_servers", [self.a, self.b], self.b)
 
 
 if __name__ == "__main__":
