@@ -272,6 +272,13 @@ def test_cli_post_once():
           "weir trigger whose server died unanswered: exit %d %s"
           % (p.returncode, p.stderr))
     stub.shutdown()
+    # A (killed) refuses the connection: nothing went out, so B gets it
+    env["WEIR_SERVER"] = "%s,%s" % (A, B)
+    p = subprocess.run([CLI, "trigger", "fo_quick"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and n_runs() == after + 1,
+          "weir trigger through <refused>,B: exit %d, %d run(s) made %s"
+          % (p.returncode, n_runs() - after, p.stderr))
 
 
 def test_dag_copy():
