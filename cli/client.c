@@ -188,9 +188,22 @@ static int call_one(const struct client *c, const char *url,
     return ret;
 }
 
+/* Whether a call that did not reach its server may go to the next one: a
+ * GET always (it changes nothing); another method only when the server
+ * cannot have acted on it (it never went out, or the answer was 503:
+ * not served), so that a run is not triggered twice when a server dies
+ * after its commit or a proxy times out (502, 504). */
+static bool may_resend(const struct httpc_req *req, int ret,
+                       const struct httpc_answer *ans)
+{
+    if (strcmp(req->method, "GET") == 0)
+        return true;
+    return ret == WEIR_EUNAVAIL ? ans->unsent : ans->status == 503;
+}
+
 /* One round over the servers of l: from the one that answered last, on
- * to the others in order while one does not answer (srvlist.h); *i is
- * the last one called. */
+ * to the others in order while one does not answer (srvlist.h) and the
+ * call may go again (may_resend()); *i is the last one called. */
 static int call_round(const struct client *c, const struct srvlist *l,
                       const struct httpc_req *req, struct httpc_answer *ans,
                       size_t *i, struct weir_err *err)
@@ -204,6 +217,8 @@ static int call_round(const struct client *c, const struct srvlist *l,
         *i = (answered_last + k) % l->n;
         ret = call_one(c, l->url[*i], req, ans, &reached, err);
         if (ret != 0 && ret != WEIR_EUNAVAIL)
+            break;
+        if (!reached && !may_resend(req, ret, ans))
             break;
     }
     if (reached)

@@ -47,7 +47,8 @@ void client_init_anonymous(struct client *c, const char *url);
  * cannot reach the server or is answered 502, 503 or 504 (a database
  * failing over, a proxy without a server) is sent again a few times over
  * about 6 s; other methods are sent once, as a POST left unanswered may
- * have been committed.
+ * have been committed: of a server list, the next server gets one only
+ * when the first cannot have acted on it (never sent, or a 503).
  */
 WEIR_MUSTCHECK int client_call(const struct client *c, const char *method,
                                const char *path, const cJSON *body,

@@ -362,6 +362,11 @@ int httpc_call(struct httpc *c, const struct httpc_req *req,
     }
     res = curl_easy_perform(h);
     if (res != CURLE_OK) {
+        long sent = 0;
+
+        ans->unsent =
+            curl_easy_getinfo(h, CURLINFO_REQUEST_SIZE, &sent) == CURLE_OK &&
+            sent == 0;
         if (b.over)
             rc = weir_err_set(err, WEIR_EUNAVAIL,
                               "the answer is larger than %zu bytes", b.max);

@@ -59,6 +59,9 @@ struct httpc_answer {
     size_t len;     /* bytes in body */
     int64_t age_ms; /* how many ms before the return the host received the
                        answer's last bytes (TCP_INFO); -1 when unknown */
+    bool unsent;    /* set on WEIR_EUNAVAIL when no byte of the request went
+                       out (no connection, a failed handshake): the server
+                       cannot have acted on it */
 };
 
 struct httpc;
@@ -117,8 +120,10 @@ const char *httpc_base_url(const struct httpc *c);
  * returns 0 with *ans filled (its body for the caller to free). On a
  * transport failure, a timeout, a cancel or an answer longer than
  * answer_max returns WEIR_EUNAVAIL with err saying why (libcurl's words;
- * the caller adds which call it was), and *ans holds nothing to free;
- * WEIR_ENOMEM or WEIR_EINTERNAL when the call could not be made.
+ * the caller adds which call it was), and *ans holds nothing to free
+ * but says in ans->unsent whether the request went out (the caller
+ * zeroes *ans before); WEIR_ENOMEM or WEIR_EINTERNAL when the call could not be
+ * made.
  */
 WEIR_MUSTCHECK int httpc_call(struct httpc *c, const struct httpc_req *req,
                               struct httpc_answer *ans, struct weir_err *err);

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -511,6 +512,17 @@ static int check_leader(struct config *cfg, struct weir_err *err)
     if (!cfg->dags_dir_given &&
         (stat(cfg->dags_dir, &st) != 0 || !S_ISDIR(st.st_mode)))
         cfg->dags_dir = NULL;
+    /* A folder given is said wrong now, not when the server first leads
+     * (a follower reads it only then, maybe days later). */
+    if (cfg->dags_dir_given && stat(cfg->dags_dir, &st) != 0)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--dags-dir (or WEIR_DAGS_DIR) \"%.200s\": %s",
+                            cfg->dags_dir, strerror(errno));
+    if (cfg->dags_dir_given && !S_ISDIR(st.st_mode))
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--dags-dir (or WEIR_DAGS_DIR) \"%.200s\": not a "
+                            "folder",
+                            cfg->dags_dir);
     return 0;
 }
 

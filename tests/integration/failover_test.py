@@ -232,6 +232,55 @@ def test_cli():
     down.shutdown()
 
 
+def acting_stub():
+    """A stand-in server that acts on each POST (forwards it to B) and
+    then dies without answering, as a server killed after its commit;
+    returns it, serving in a thread, and its URL."""
+    class Acting(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            weirtest.call("POST", self.path,
+                          self.headers["Authorization"].split(" ", 1)[1],
+                          json.loads(body or b"{}"), base=B)
+            self.close_connection = True  # no answer at all
+
+        def log_message(self, *args):
+            pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Acting)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv, "http://127.0.0.1:%d" % srv.server_port
+
+
+def test_cli_post_once():
+    """A POST that reached a server which died before answering is not
+    sent again to the next server of the list: one run, not two."""
+    def n_runs():
+        code, b = req("GET", "/api/v1/runs?dag=fo_quick&limit=100", READ)
+        check(code == 200, "list the runs of fo_quick: HTTP %s" % code)
+        return len(b["runs"]) if code == 200 else -1
+    stub, url = acting_stub()
+    before = n_runs()
+    env = dict(os.environ, WEIR_TOKEN=ADMIN, WEIR_SERVER="%s,%s" % (url, B))
+    p = subprocess.run([CLI, "trigger", "fo_quick"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    after = n_runs()
+    check(after == before + 1,
+          "weir trigger through <acted, then died>,B: %d run(s) made, "
+          "expected 1 (exit %d %s %s)" % (after - before, p.returncode,
+                                          p.stdout, p.stderr))
+    check(p.returncode != 0 and "cannot reach" in p.stderr,
+          "weir trigger whose server died unanswered: exit %d %s"
+          % (p.returncode, p.stderr))
+    stub.shutdown()
+    # A (killed) refuses the connection: nothing went out, so B gets it
+    env["WEIR_SERVER"] = "%s,%s" % (A, B)
+    p = subprocess.run([CLI, "trigger", "fo_quick"], env=env,
+                       capture_output=True, text=True, timeout=30)
+    check(p.returncode == 0 and n_runs() == after + 1,
+          "weir trigger through <refused>,B: exit %d, %d run(s) made %s"
+          % (p.returncode, n_runs() - after, p.stderr))
+
+
 def test_dag_copy():
     """A worker whose DAG file differs (or is missing) refuses the attempt;
     an identical copy and an API DAG run."""
@@ -332,6 +381,7 @@ def main():
     try:
         figures["lease_s"] = test_server_killed()
         test_cli()
+        test_cli_post_once()
         test_dag_copy()
         test_protocol()
     except Exception as e:  # a crash fails the test, workers still stop

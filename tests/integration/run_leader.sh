@@ -55,6 +55,13 @@ out=$("$server" --database-url "$url" --leader-timeout-s 1 2>&1)
 out=$("$server" --database-url "$url" --name 'a b' 2>&1)
 [ $? -eq 2 ] && case "$out" in *'--name'*'"a b"'*'without spaces'*) true ;; *) false ;; esac ||
     fail "a bad --name: $out"
+# a --dags-dir that is not a folder is refused at start, also by a
+# server that would only read it once it leads (another leads now)
+timeout 10 "$server" --database-url "$url" --listen 127.0.0.1:0 \
+    --dags-dir "$tmp/no-such-folder" >/dev/null 2>"$tmp/nodir.err"
+got=$?
+[ "$got" -eq 2 ] && grep -q -- '--dags-dir (or WEIR_DAGS_DIR) ".*no-such-folder": No such file or directory' "$tmp/nodir.err" ||
+    fail "a --dags-dir that does not exist, another server leading: exit $got: $(head -c 600 "$tmp/nodir.err")"
 "$server" --help | grep -q -- '--leader-timeout-s N' || fail "--help lacks --leader-timeout-s"
 "$server" --help | grep -q -- '--name NAME' || fail "--help lacks --name"
 worker=$(harness_token worker ld-worker) || die "cannot create a worker token"

@@ -67,6 +67,25 @@ n_files=$(ls "$src"/migrations/*.sql | wc -l)
 [ "$(harness_sql 'SELECT count(*) FROM schema_migrations')" = "$n_files" ] ||
     fail "two servers at once: schema_migrations is not one row per file"
 
+# ---- the same URL, serving: the leader's election session skips the
+# standby as the pool does (on the standby it could never record its
+# epoch, and a lone server would never lead: no cron, no lease expiry) ----
+WEIR_DATABASE_URL="host=$tmp/pg2,$tmp/pg port=5432 dbname=weir user=postgres" \
+    "$server" --dags-dir "$tmp/dags" --listen 127.0.0.1:0 \
+    >"$tmp/out.s" 2>"$tmp/err.s" &
+pid_s=$!
+harness_pids+=("$pid_s")
+addr_s=$(harness_listen_addr "$pid_s" "$tmp/err.s") || exit 1
+led=""
+for _ in $(seq 1 50); do
+    led=$(curl -s "http://$addr_s/api/v1/health" | python3 -c 'import json, sys; print(json.load(sys.stdin).get("leader"))')
+    [ "$led" = True ] && break
+    sleep 0.1
+done
+[ "$led" = True ] ||
+    fail "standby listed first: a lone server does not lead within 5 s ($(grep -m1 'event=leader_session_failed' "$tmp/err.s"))"
+harness_stop_server "$pid_s"
+
 # The server, the database URL in its environment (not in its argv). A
 # lease granted in the commit the kill cut short reaches no worker (its
 # answer is a 503): it waits out the lease TTL, short here.
