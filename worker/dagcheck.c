@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "dag.h"
+#include "gitrev.h"
 #include "sha256.h"
 
 #define CACHE_N   32 /* files whose hash is kept */
@@ -118,6 +119,25 @@ out:
     return rc;
 }
 
+/* The lease's dags_revision against the revision dags_dir is checked
+ * out at: -1 with msg when both are known and differ. */
+static int revision_check(const cJSON *doc, const char *dags_dir, char *msg,
+                          size_t len)
+{
+    const cJSON *want = cJSON_GetObjectItemCaseSensitive(doc, "dags_revision");
+    char have[GITREV_HEX_MAX + 1];
+
+    if (!cJSON_IsString(want) || want->valuestring[0] == '\0' ||
+        !gitrev_get(dags_dir, have) || strcmp(have, want->valuestring) == 0)
+        return 0;
+    snprintf(msg, len,
+             "this worker's --dags-dir %s is checked out at git revision "
+             "%.*s, the server's DAGs folder at %.*s: %s",
+             dags_dir, SHORT_HEX, have, SHORT_HEX, want->valuestring,
+             deploy_hint);
+    return -1;
+}
+
 int dagcheck_lease(const cJSON *doc, const char *dags_dir, char *msg,
                    size_t len)
 {
@@ -129,6 +149,8 @@ int dagcheck_lease(const cJSON *doc, const char *dags_dir, char *msg,
     if (!cJSON_IsString(rel) || rel->valuestring[0] == '\0' ||
         !cJSON_IsString(want) || want->valuestring[0] == '\0')
         return 0;
+    if (revision_check(doc, dags_dir, msg, len) != 0)
+        return -1;
     if (rel->valuestring[0] == '/')
         snprintf(path, sizeof(path), "%s", rel->valuestring);
     else

@@ -152,6 +152,7 @@ static void add_identity(cJSON *o, const struct run_ctx *x,
     cJSON_AddStringToObject(o, "dag", x->run.dag_id);
     add_str_or_null(o, "dag_hash", x->run.dag_hash);
     add_str_or_null(o, "dag_path", x->run.dag_path);
+    add_str_or_null(o, "dags_revision", x->run.dags_revision);
     cJSON_AddStringToObject(o, "step", t->step_id);
     cJSON_AddNumberToObject(o, "cell", t->cell);
     cJSON_AddNumberToObject(o, "try", cl->try);

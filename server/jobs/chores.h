@@ -7,7 +7,8 @@
  *   next slot, CHORE_CRON_EARLY_MS early for long waits;
  * - the DAGs folder: the scheduler loop, CHORE_DAGS_DEBOUNCE_MS after a
  *   path's last event, uv_fs_poll every CHORE_DAGS_POLL_MS where inotify
- *   fails, CHORE_DAGS_RETRY_MS after a database failure;
+ *   fails, CHORE_DAGS_RETRY_MS after a database failure; its git
+ *   revision looked at every CHORE_DAGS_REV_MS (a change syncs it);
  * - file triggers: the scheduler loop, CHORE_FILES_EVENT_MS after a folder
  *   event, every CHORE_FILES_RESCAN_MS anyway, every CHORE_FILES_POLL_MS
  *   where folders cannot be watched;
@@ -53,6 +54,7 @@
 #define CHORE_DAGS_DEBOUNCE_MS      200  /* quiet time after a path's event */
 #define CHORE_DAGS_POLL_MS          1000 /* the uv_fs_poll fallback */
 #define CHORE_DAGS_RETRY_MS         1000 /* next sync after a database failure */
+#define CHORE_DAGS_REV_MS           1000 /* between two looks at the git HEAD */
 #define CHORE_FILES_POLL_MS         500  /* between two scans, polling */
 #define CHORE_FILES_EVENT_MS        20   /* from a folder event to its scan */
 #define CHORE_FILES_RESCAN_MS       30000 /* between two scans, all watched */

@@ -17,6 +17,7 @@
 #include "dagwalk.h"
 #include "engine/engine.h"
 #include "grow.h"
+#include "jobs/dagsrev.h"
 #include "log.h"
 #include "store/store.h"
 
@@ -386,6 +387,9 @@ int dagdir_scan(struct dagdir *dd, struct dagdir_stats *st,
         rc = store_dag_files_missing(c, (const char *const *)files.v, files.n,
                                      &st->missing, err);
     store_conn_put(c);
+    if (rc == 0 && !dagsrev_record(dd->store, dd->root))
+        rc = weir_err_set(err, WEIR_EUNAVAIL,
+                          "cannot record the DAGs folder's git revision");
     if (rc == 0)
         log_info("event=dags_loaded dir=%s files=%d valid=%d invalid=%d "
                  "new_versions=%d missing=%d",

@@ -19,11 +19,15 @@
 #include <sys/stat.h>
 
 #include "dagwalk.h"
+#include "gitrev.h"
 #include "grow.h"
 #include "jobs/chores.h"
+#include "jobs/dagsrev.h"
 #include "log.h"
 #include "store/leader.h"
 #include "store/store.h"
+
+#define REV_LEN (GITREV_HEX_MAX + 1) /* a revision and its NUL */
 
 /* What a watch entry watches, and how. */
 enum wkind {
@@ -99,6 +103,8 @@ struct watch {
     bool baseline_done;     /* the first sync ran */
     struct strv known;      /* DAG files seen (only a batch writes it) */
     bool in_flight;         /* a batch runs */
+    uv_timer_t rev_timer;   /* looks at the folder's git revision */
+    char rev[REV_LEN];      /* the revision it last saw, "" for none */
     bool closing;           /* watch_close() was called */
     int n_open;             /* handles not closed yet */
 };
@@ -309,6 +315,9 @@ static void batch_work_cb(uv_work_t *req)
         tree_sync(b);
     for (size_t i = 0; i < b->files.n; i++)
         file_sync(b, b->files.v[i]);
+    /* the revision the folder is at now, its files just recorded */
+    if (!dagsrev_record(b->w->store, b->w->root))
+        b->db_failed = true;
 }
 
 /* batch_work_cb, fenced: the versions it records are a leader's writes
@@ -661,6 +670,27 @@ static void timer_cb(uv_timer_t *t)
     w->in_flight = true;
 }
 
+/* A checkout of another revision that changed no DAG file (a script
+ * beside one) sends no event for a DAG file: the revision is looked at
+ * every CHORE_DAGS_REV_MS, and a change syncs the folder, which records
+ * it. */
+static void rev_timer_cb(uv_timer_t *t)
+{
+    struct watch *w = t->data;
+    char rev[GITREV_HEX_MAX + 1] = "";
+
+    if (w->closing)
+        return;
+    if (!gitrev_get(w->root, rev))
+        rev[0] = '\0';
+    if (strcmp(rev, w->rev) == 0)
+        return;
+    log_info("event=dags_revision_seen dir=%s revision=%s", w->root,
+             rev[0] ? rev : "none");
+    memcpy(w->rev, rev, sizeof(rev));
+    want_sync(w, CHORE_DAGS_DEBOUNCE_MS);
+}
+
 /* Arm the timer for the earliest due path, unless a batch runs (its end
  * arms it again). */
 static void arm(struct watch *w)
@@ -702,7 +732,13 @@ int watch_start(uv_loop_t *loop, struct dagdir *dd, struct store *store,
     w->arg = arg;
     uv_timer_init(loop, &w->timer);
     w->timer.data = w;
-    w->n_open = 1;
+    uv_timer_init(loop, &w->rev_timer);
+    w->rev_timer.data = w;
+    w->n_open = 2;
+    if (!gitrev_get(w->root, w->rev))
+        w->rev[0] = '\0';
+    uv_timer_start(&w->rev_timer, rev_timer_cb, CHORE_DAGS_REV_MS,
+                   CHORE_DAGS_REV_MS);
     want_sync(w, 0); /* the first sync starts the watches */
     *out = w;
     return 0;
@@ -715,6 +751,7 @@ void watch_close(struct watch *w)
     w->closing = true;
     w->timer.data = w;
     uv_close((uv_handle_t *)&w->timer, handle_close_cb);
+    uv_close((uv_handle_t *)&w->rev_timer, handle_close_cb);
     while (w->entries != NULL) {
         struct wentry *e = w->entries;
 

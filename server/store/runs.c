@@ -24,6 +24,7 @@ void store_run_cleanup(struct store_run *r)
     free(r->logical_time);
     free(r->dag_path);
     free(r->dag_hash);
+    free(r->dags_revision);
     memset(r, 0, sizeof(*r));
 }
 
@@ -126,14 +127,15 @@ int store_sched_run_insert(struct store_conn *c, const struct store_run_new *n,
     return 0;
 }
 
-/* The run at columns c..c+12 of row `row` of r. */
 /* The columns run_from_row() reads, of runs r and dag_versions v. */
 #define RUN_ROW_SQL                                                            \
     "SELECT r.id, r.dag_id, r.dag_version_id, r.state, r.params,"              \
     " r.environment, r.trigger_kind, r.trigger_key, r.trigger_payload,"        \
     " r.reason, weir_iso(coalesce(r.logical_time, r.created_at)),"             \
-    " v.path, v.hash, r.retry_count, r.logical_time IS NOT NULL"
-#define RUN_ROW_COLS 15 /* the columns of RUN_ROW_SQL */
+    " v.path, v.hash, r.retry_count, r.logical_time IS NOT NULL,"              \
+    " CASE WHEN v.path IS NOT NULL THEN"                                       \
+    " (SELECT revision FROM dags_revision WHERE id = 1) END"
+#define RUN_ROW_COLS 16 /* the columns of RUN_ROW_SQL */
 
 static int run_from_row(const PGresult *r, int row, int c,
                         struct store_run *out, struct weir_err *err)
@@ -165,6 +167,8 @@ static int run_from_row(const PGresult *r, int row, int c,
         rc = store_val_dup(r, row, c + 12, &v.dag_hash, err);
     v.retry_count = (int)store_val_i64(r, row, c + 13);
     v.logical_time_own = PQgetvalue(r, row, c + 14)[0] == 't';
+    if (rc == 0)
+        rc = store_val_dup(r, row, c + 15, &v.dags_revision, err);
     if (rc < 0) {
         store_run_cleanup(&v);
         return rc;

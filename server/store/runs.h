@@ -41,6 +41,8 @@ struct store_run {
     int retry_count;           /* times it was retried */
     bool logical_time_own;     /* logical_time was given (by its trigger,
                                   backfill or request), not its creation */
+    char *dags_revision;       /* the DAGs folder's git revision now, or
+                                  NULL (not a checkout; API DAG) */
 };
 
 /* What a new run is made of. */
