@@ -4,7 +4,8 @@
  * one place to read when and where something happens on its own.
  *
  * - cron slots and catch-up: the scheduler loop (libuv), a timer at the
- *   next slot, CHORE_CRON_EARLY_MS early for long waits;
+ *   next slot, CHORE_CRON_EARLY_MS early for long waits; the DAGs read
+ *   again CHORE_SCHED_RETRY_MS after a failed read;
  * - the DAGs folder: the scheduler loop, CHORE_DAGS_DEBOUNCE_MS after a
  *   path's last event, uv_fs_poll every CHORE_DAGS_POLL_MS where inotify
  *   fails, CHORE_DAGS_RETRY_MS after a database failure; its git
@@ -54,6 +55,7 @@
 #define CHORE_DAGS_DEBOUNCE_MS      200  /* quiet time after a path's event */
 #define CHORE_DAGS_POLL_MS          1000 /* the uv_fs_poll fallback */
 #define CHORE_DAGS_RETRY_MS         1000 /* next sync after a database failure */
+#define CHORE_SCHED_RETRY_MS        1000 /* cron table read again after a failure */
 #define CHORE_DAGS_REV_MS           1000 /* between two looks at the git HEAD */
 #define CHORE_FILES_POLL_MS         500  /* between two scans, polling */
 #define CHORE_FILES_EVENT_MS        20   /* from a folder event to its scan */

@@ -121,6 +121,7 @@ struct sched {
     bool stopping;             /* the loop is closing its handles */
     struct firing *firings;    /* firings in progress */
     uv_timer_t prune_timer;    /* starts the event prunes */
+    uv_timer_t retry_timer;    /* a failed refresh tried again */
     uv_work_t prune_req;       /* the prune in flight; data is the scheduler */
     bool pruning;              /* prune_req is queued or running */
     int64_t pruned;            /* events the latest prune deleted */
@@ -308,6 +309,11 @@ static void table_merge(struct sched *s, struct sdag *v, size_t n)
 static void arm(struct sched *s);
 static void refresh_start(struct sched *s);
 
+static void retry_timer_cb(uv_timer_t *t)
+{
+    refresh_start(t->data);
+}
+
 static void refresh_after_cb(uv_work_t *req, int status)
 {
     struct refresh *r = req->data;
@@ -322,9 +328,15 @@ static void refresh_after_cb(uv_work_t *req, int status)
         arm(s);
         filetrig_kick(s->files);
     } else if (!s->stopping) {
-        log_warn("event=sched_refresh_failed code=%s msg=%s",
-                 weir_errname(r->rc), log_quote(r->err.msg, q, sizeof(q)));
-        s->refresh_again = true; /* the next change retries */
+        log_warn("event=sched_refresh_failed code=%s msg=%s retry_ms=%d",
+                 weir_errname(r->rc), log_quote(r->err.msg, q, sizeof(q)),
+                 CHORE_SCHED_RETRY_MS);
+        /* Tried again after a pause, not at once: a database that fails
+         * fast would make that a loop. The retry reads every DAG, so it
+         * also covers changes asked for meanwhile. */
+        s->refresh_again = false;
+        uv_timer_start(&s->retry_timer, retry_timer_cb, CHORE_SCHED_RETRY_MS,
+                       0);
     }
     sdags_free(r->dags, r->n);
     free(r);
@@ -765,6 +777,7 @@ static void stop_in_loop(struct sched *s)
     uv_close((uv_handle_t *)&s->async, NULL);
     uv_close((uv_handle_t *)&s->timer, NULL);
     uv_close((uv_handle_t *)&s->prune_timer, NULL);
+    uv_close((uv_handle_t *)&s->retry_timer, NULL);
     watch_close(s->watch);
     s->watch = NULL;
     filetrig_close(s->files);
@@ -831,6 +844,8 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
     s->timer.data = s;
     uv_timer_init(&s->loop, &s->prune_timer);
     s->prune_timer.data = s;
+    uv_timer_init(&s->loop, &s->retry_timer);
+    s->retry_timer.data = s;
     uv_timer_start(&s->prune_timer, prune_timer_cb, CHORE_EVENTS_PRUNE_FIRST_MS,
                    CHORE_EVENTS_PRUNE_EVERY_MS);
     rc = root == NULL ? 0 /* no folder: DAGs from the database only */
