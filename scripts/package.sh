@@ -76,7 +76,8 @@ DESTDIR="$root" cmake --install "$build" --prefix /usr --strip >/dev/null
 install -d "$root/lib/systemd/system" "$root/etc/weir" "$doc" "$root/DEBIAN"
 install -m 0644 "$deploy/systemd/weir-server.service" \
     "$deploy/systemd/weir-worker@.service" "$root/lib/systemd/system/"
-# 0640 as shipped; postinst gives them to the group weir once it exists
+# 0640 as shipped; postinst gives server.env to the group weir and
+# worker.env to the group weir-worker once they exist
 install -m 0640 "$deploy/etc/server.env" "$deploy/etc/worker.env" \
     "$root/etc/weir/"
 install -m 0644 "$deploy/debian/copyright" "$doc/copyright"

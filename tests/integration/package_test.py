@@ -14,18 +14,34 @@
                                       paths of the package (/usr/bin,
                                       /etc/weir, /var/lib/weir) taken under
                                       ROOT. This process becomes the
-                                      program (same pid).
+                                      program (same pid), as the unit's
+                                      User=/Group= (ids from ROOT's
+                                      /etc/passwd and /etc/group, with the
+                                      user's other groups there), after
+                                      its StateDirectory= is made and its
+                                      InaccessiblePaths= are hidden in a
+                                      mount namespace of its own.
+  package_test.py proxy LISTEN TARGET a unix socket LISTEN (mode 0777) that
+                                      forwards each connection to the
+                                      unix socket TARGET: a stand-in for a
+                                      local PostgreSQL socket that anyone
+                                      who reaches it may use.
 
 No systemd runs as PID 1 here, so `exec` follows systemd.service(5) and
 systemd.exec(5) for what these units use; the units' syntax is checked by
 systemd-analyze verify itself.
 """
+import ctypes
 import os
 import re
+import socket
+import subprocess
 import sys
+import threading
 
 UNIT_DIR = "lib/systemd/system"
-ROOTED = ("/usr/bin/", "/etc/weir/", "/etc/weir", "/var/lib/weir")
+ROOTED = ("/usr/bin/", "/etc/weir/", "/etc/weir", "/var/lib/weir",
+          "/run/postgresql", "/var/run/postgresql")
 
 failures = []
 
@@ -57,8 +73,6 @@ def values(section, key):
 
 # Every unit: these settings, exactly (docs/deploy.md lists them).
 HARDENING = {
-    "User": "weir",
-    "Group": "weir",
     "NoNewPrivileges": "yes",
     "ProtectSystem": "strict",
     "ProtectHome": "yes",
@@ -66,6 +80,19 @@ HARDENING = {
     "PrivateDevices": "yes",
     "CapabilityBoundingSet": "",
     "Restart": "on-failure",
+}
+# Each unit's user and group: the server's own, and the workers' (whose
+# steps must not act as the server).
+USER = {
+    "weir-server.service": "weir",
+    "weir-worker@.service": "weir-worker",
+}
+# What each unit must not see at all ("-": fine if absent): the server's
+# settings and the local PostgreSQL socket folders, for the workers.
+INACCESSIBLE = {
+    "weir-server.service": [],
+    "weir-worker@.service": ["-/etc/weir/server.env", "-/run/postgresql",
+                             "-/var/run/postgresql"],
 }
 # The only writable paths each unit gets.
 WRITABLE = {
@@ -81,10 +108,15 @@ def check_units(root):
             fail(f"{unit}: not in the package")
             continue
         svc = parse_unit(path).get("Service", [])
-        for key, want in HARDENING.items():
+        want_user = {"User": USER[unit], "Group": USER[unit]}
+        for key, want in {**want_user, **HARDENING}.items():
             got = values(svc, key)
             if got != [want]:
                 fail(f"{unit}: {key}= is {got}, want [{want!r}]")
+        hidden = " ".join(values(svc, "InaccessiblePaths")).split()
+        if sorted(hidden) != sorted(INACCESSIBLE[unit]):
+            fail(f"{unit}: InaccessiblePaths {hidden}, "
+                 f"want {INACCESSIBLE[unit]}")
         rw = " ".join(values(svc, "ReadWritePaths")).split()
         if rw != writable:
             fail(f"{unit}: ReadWritePaths {rw}, want {writable}")
@@ -100,7 +132,8 @@ def check_units(root):
         if "TOKEN=" in start or re.search(r"--token(?!-file)", start):
             fail(f"{unit}: ExecStart passes a token in argv: {start}")
     if not failures:
-        print("units: hardening, writable paths and environment files ok")
+        print("units: users, hardening, hidden and writable paths and "
+              "environment files ok")
 
 
 def _kinds(docs, kind):
@@ -229,11 +262,110 @@ def exec_unit(root, unit, instance):
     env = {k: rooted(root, v) for k, v in env.items()}
     start = specifiers(values(svc, "ExecStart")[0], instance)
     argv = [rooted(root, a) for a in expand_exec(start, env)]
+    uid, gid, groups = account(root, values(svc, "User")[0],
+                               values(svc, "Group")[0])
+    make_state_dirs(root, svc, instance, uid, gid)
+    hide_paths(root, [specifiers(p, instance) for p in " ".join(
+        values(svc, "InaccessiblePaths")).split()])
+    os.setgroups(groups)
+    os.setgid(gid)
+    os.setuid(uid)
     cwd = values(svc, "WorkingDirectory")
     if cwd:
         os.chdir(rooted(root, specifiers(cwd[0], instance)))
-    print(f"{name}: {' '.join(argv)}", file=sys.stderr, flush=True)
+    print(f"{name}: uid {uid} gid {gid} groups {groups}: {' '.join(argv)}",
+          file=sys.stderr, flush=True)
     os.execve(argv[0], argv, env)
+
+
+def account(root, user, group):
+    """User= and Group= as ids of ROOT's files, and the user's other
+    groups there (what systemd's initgroups gives the service)."""
+    with open(os.path.join(root, "etc/passwd"), encoding="utf-8") as f:
+        users = {l.split(":")[0]: l.split(":") for l in f if ":" in l}
+    with open(os.path.join(root, "etc/group"), encoding="utf-8") as f:
+        groups = [l.rstrip("\n").split(":") for l in f if ":" in l]
+    if user not in users:
+        sys.exit(f"User={user}: not in {root}/etc/passwd")
+    gids = {g[0]: int(g[2]) for g in groups}
+    if group not in gids:
+        sys.exit(f"Group={group}: not in {root}/etc/group")
+    extra = sorted({int(g[2]) for g in groups if user in g[3].split(",")}
+                   | {gids[group]})
+    return int(users[user][2]), gids[group], extra
+
+
+def make_state_dirs(root, svc, instance, uid, gid):
+    """StateDirectory=: made under /var/lib, the last folder given to the
+    unit's user with StateDirectoryMode= (parents made as root, 0755)."""
+    mode = int((values(svc, "StateDirectoryMode") or ["0755"])[0], 8)
+    for d in " ".join(values(svc, "StateDirectory")).split():
+        path = root + "/var/lib/" + specifiers(d, instance)
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        os.chown(path, uid, gid)
+        os.chmod(path, mode)
+
+
+def hide_paths(root, paths):
+    """InaccessiblePaths=: in a mount namespace of this process, each path
+    (under ROOT) is covered by an empty node of mode 0000, as systemd
+    covers it with one of /run/systemd/inaccessible; "-": skip if absent."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+        sys.exit(f"unshare: {os.strerror(ctypes.get_errno())}")
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    nodes = os.path.join(root, "run/inaccessible")
+    os.makedirs(nodes + "/dir", mode=0, exist_ok=True)
+    if not os.path.exists(nodes + "/reg"):
+        os.close(os.open(nodes + "/reg", os.O_CREAT | os.O_WRONLY, 0))
+    for p in paths:
+        optional = p.startswith("-")
+        path = os.path.realpath(rooted(root, p.lstrip("-")))
+        if not os.path.exists(path):
+            if optional:
+                continue
+            sys.exit(f"InaccessiblePaths={p}: {path} does not exist")
+        node = nodes + ("/dir" if os.path.isdir(path) else "/reg")
+        subprocess.run(["mount", "--bind", node, path], check=True)
+        subprocess.run(["mount", "-o", "remount,bind,ro", path], check=True)
+
+
+def proxy(listen, target):
+    """Forward each connection to LISTEN (a unix socket anyone may use) to
+    TARGET; runs until killed."""
+    if os.path.exists(listen):
+        os.unlink(listen)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(listen)
+    os.chmod(listen, 0o777)
+    srv.listen(16)
+
+    def pump(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (dst, src):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    while True:
+        conn, _ = srv.accept()
+        up = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            up.connect(target)
+        except OSError:
+            conn.close()
+            up.close()
+            continue
+        threading.Thread(target=pump, args=(conn, up), daemon=True).start()
+        threading.Thread(target=pump, args=(up, conn), daemon=True).start()
 
 
 def main():
@@ -244,6 +376,8 @@ def main():
         check_kube(args[1])
     elif len(args) in (3, 4) and args[0] == "exec":
         exec_unit(args[1], args[2], args[3] if len(args) == 4 else None)
+    elif len(args) == 3 and args[0] == "proxy":
+        proxy(args[1], args[2])
     else:
         print(__doc__, file=sys.stderr)
         return 2

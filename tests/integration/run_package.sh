@@ -3,16 +3,20 @@
 # The Debian package (scripts/package.sh) of the build it is given: its
 # file list, modes and conffiles; installed with `dpkg --root` into a
 # scratch root (never on this host: see below), with what postinst makes
-# (the system user weir, /etc/weir 0640 root:weir, /var/lib/weir);
+# (the system users weir and weir-worker, the owners and modes of
+# /etc/weir and /var/lib/weir);
 # systemd-analyze verify and security on its units, lintian with no error;
 # deploy/kubernetes parses and has what it must. Then the installed
 # programs run as the units would run them (their command lines and
-# environment files, /etc/weir edited as docs/deploy.md says) against a
-# private PostgreSQL: the first admin token with the server's settings, a
-# worker named by its unit instance with its token from a file, a DAG run
-# to success, and no token in any process's argv or log. Last, a
+# environment files, users, state folders and hidden paths, /etc/weir
+# edited as docs/deploy.md says) against a private PostgreSQL reached
+# through a stand-in for a local socket anyone may use: the first admin
+# token with the server's settings, a worker named by its unit instance
+# with its token from a file, a DAG run to success, a step that can neither
+# read server.env, nor mint a token through the server's database, nor
+# signal the server, and no token in any process's argv or log. Last, a
 # reinstall keeps the edited conffiles and their mode, and a purge removes
-# what it must and keeps the DAG folder and the user.
+# what it must and keeps the DAG folder and the users.
 #
 # The scratch root: its own /etc, /var and /run, a dev/null node, and the
 # host's /usr under an overlay whose changes go to the test's folder (the
@@ -111,6 +115,22 @@ printf '%s\n' 'root:*:20000:0:99999:7:::' 'nobody:*:20000:0:99999:7:::' \
     >"$root/etc/shadow"
 printf '%s\n' 'root:*::' 'nogroup:*::' >"$root/etc/gshadow"
 chmod 0640 "$root/etc/shadow" "$root/etc/gshadow"
+# the programs run on this host as the users postinst makes in the root:
+# their ids must be no host user's or group's (adduser's first system id,
+# 100, is often the host's messagebus or postgres)
+first=""
+for k in $(seq 200 10 990); do
+    taken=0
+    for i in $(seq "$k" $((k + 9))); do
+        getent passwd "$i" >/dev/null || getent group "$i" >/dev/null &&
+            taken=1 && break
+    done
+    [ "$taken" = 0 ] && first=$k && break
+done
+[ -n "$first" ] || die "no 10 free system ids on this host"
+printf '%s\n' "FIRST_SYSTEM_UID=$first" "LAST_SYSTEM_UID=$((first + 9))" \
+    "FIRST_SYSTEM_GID=$first" "LAST_SYSTEM_GID=$((first + 9))" \
+    >"$root/etc/adduser.conf"
 mount -t overlay overlay -o "lowerdir=/usr,upperdir=$tmp/overlay/upper,workdir=$tmp/overlay/work" \
     "$root/usr" || die "cannot mount an overlay of /usr (needs root)"
 
@@ -126,14 +146,25 @@ status=$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Status}' weir)
 readelf -S "$root/usr/bin/weir-server" | grep -q -e '\.symtab' -e '\.debug_' &&
     fail "weir-server is not stripped"
 
-# what postinst made: a system user and group weir, and these modes
+# what postinst made: system users and groups weir (the server) and
+# weir-worker (the workers), neither in the other's group, and these modes
+for u in weir weir-worker; do
+    id=$(awk -F: -v u="$u" '$1 == u {print $3}' "$root/etc/passwd")
+    g=$(awk -F: -v u="$u" '$1 == u {print $3}' "$root/etc/group")
+    shell=$(awk -F: -v u="$u" '$1 == u {print $7}' "$root/etc/passwd")
+    if [ -z "$id" ] || [ -z "$g" ] || [ "$id" -ge 1000 ] ||
+        [ "$shell" != /usr/sbin/nologin ]; then
+        fail "postinst: no system user $u: $(cat "$root/etc/passwd")"
+    fi
+done
 uid=$(awk -F: '$1 == "weir" {print $3}' "$root/etc/passwd")
 gid=$(awk -F: '$1 == "weir" {print $3}' "$root/etc/group")
-shell=$(awk -F: '$1 == "weir" {print $7}' "$root/etc/passwd")
-if [ -z "$uid" ] || [ -z "$gid" ] || [ "$uid" -ge 1000 ] ||
-    [ "$shell" != /usr/sbin/nologin ]; then
-    fail "postinst: no system user weir: $(cat "$root/etc/passwd")"
-fi
+wuid=$(awk -F: '$1 == "weir-worker" {print $3}' "$root/etc/passwd")
+wgid=$(awk -F: '$1 == "weir-worker" {print $3}' "$root/etc/group")
+[ "$uid" != "$wuid" ] && [ "$gid" != "$wgid" ] ||
+    fail "postinst: weir and weir-worker share an id ($uid/$wuid $gid/$wgid)"
+grep -E "^weir(-worker)?:" "$root/etc/group" | cut -d: -f4 | grep -q . &&
+    fail "postinst: a weir group has members: $(grep '^weir' "$root/etc/group")"
 # modes: check_modes "MODE UID:GID PATH"...; where: after an install
 check_modes() {
     local where=$1 line got
@@ -144,9 +175,9 @@ check_modes() {
             fail "$where: ${line#* * } is $got, want ${line% *}"
     done
 }
-modes=("750 0:$gid etc/weir" "640 0:$gid etc/weir/server.env"
-    "640 0:$gid etc/weir/worker.env" "750 $uid:$gid var/lib/weir"
-    "750 0:$gid var/lib/weir/dags" "750 $uid:$gid var/lib/weir/scratch")
+modes=("755 0:0 etc/weir" "640 0:$gid etc/weir/server.env"
+    "640 0:$wgid etc/weir/worker.env" "711 $uid:$gid var/lib/weir"
+    "755 0:0 var/lib/weir/dags" "750 0:$wgid var/lib/weir/scratch")
 check_modes "postinst" "${modes[@]}"
 
 # ---- the units ----
@@ -181,7 +212,6 @@ grep -q '^FROM .*debian:12.* AS build' "$src/deploy/Containerfile" &&
 # ---- the programs, run as the units run them ----
 etc="$root/etc/weir"
 dags="$root/var/lib/weir/dags"
-mkdir -p "$root/var/lib/weir/scratch/w1" # systemd's StateDirectory
 cat >"$dags/hello.yaml" <<'EOF'
 dag: hello
 params:
@@ -201,7 +231,54 @@ lines = [f'{key}="{value}"' if l.startswith(key + "=") else l for l in lines]
 open(path, "w").write("\n".join(lines) + "\n")
 EOF
 }
-set_var WEIR_DATABASE_URL "$url" "$etc/server.env"
+# what a step of a worker on the server's host tries; each step fails the
+# run if it gets through
+cat >"$dags/probe.yaml" <<'EOF'
+dag: probe
+params:
+  env: ""
+  server: ""
+  url: ""
+  pid: ""
+steps:
+  - id: env
+    run: |
+      id
+      if cat ${{ params.env }}; then echo "LEAK: read server.env"; exit 1; fi
+      echo "server.env: not readable"
+  - id: db
+    run: |
+      if psql ${{ params.url }} -Atc 'SELECT current_user'; then
+        echo "LEAK: connected as the server's role"; exit 1
+      fi
+      # weir-server waits up to 15 s for a database it cannot reach; one
+      # it can reach gives the token in well under a second
+      if timeout -s KILL 5 ${{ params.server }} --database-url ${{ params.url }} --create-token admin --token-name stolen; then
+        echo "LEAK: minted an admin token"; exit 1
+      fi
+      echo "database: refused"
+  - id: signal
+    run: |
+      if kill -0 ${{ params.pid }}; then echo "LEAK: may signal the server"; exit 1; fi
+      echo "server: cannot be signalled"
+EOF
+chmod 0644 "$dags"/*.yaml
+# PostgreSQL's socket folder as on Debian, /run/postgresql (and
+# /var/run/postgresql, a link to it), with a socket anyone who reaches it
+# may connect through: a stand-in for the peer authentication that admits
+# any process of the server's user. The test cluster itself admits root
+# and postgres only (peer, socket folder 0700).
+mkdir -p "$root/run/postgresql"
+ln -s ../run "$root/var/run"
+python3 "$helper" proxy "$root/run/postgresql/.s.PGSQL.5432" \
+    "$tmp/pg/.s.PGSQL.5432" 2>"$tmp/proxy.err" &
+harness_pids+=("$!")
+for _ in $(seq 1 50); do
+    [ -S "$root/run/postgresql/.s.PGSQL.5432" ] && break
+    sleep 0.1
+done
+dburl="postgresql://postgres@/weir?host=$root/run/postgresql"
+set_var WEIR_DATABASE_URL "$dburl" "$etc/server.env"
 set_var WEIR_LISTEN 127.0.0.1:0 "$etc/server.env"
 
 server="$root/usr/bin/weir-server"
@@ -218,6 +295,7 @@ admin=$(sh -c 'set -a; . "$1"; exec "$2" --create-token admin \
 export WEIR_SERVER="http://$addr" WEIR_TOKEN="$admin"
 "$cli" token create --role worker --name w1 >"$etc/worker-w1.token" ||
     fail "weir token create failed"
+chown "0:$wgid" "$etc/worker-w1.token" # root:weir-worker
 chmod 0640 "$etc/worker-w1.token"
 wtoken=$(cat "$etc/worker-w1.token")
 set_var WEIR_SERVER "http://$addr" "$etc/worker.env"
@@ -245,6 +323,38 @@ assert w and w[0].get("slots") == 3, ws
 print("worker w1: name from the instance, slots 3 from worker-w1.env")
 EOF
 
+# a worker's step on the server's host: it runs as weir-worker with the
+# unit's hidden paths, and can neither read server.env, nor mint a token
+# through the database socket the server uses, nor signal the server
+t0=$SECONDS
+timeout 30 "$cli" trigger probe -p env="$etc/server.env" -p server="$server" \
+    -p url="$dburl" -p pid="$server_pid" --wait >"$tmp/probe" 2>&1 ||
+    fail "a worker's step got through to the server: $(cat "$tmp/probe")"
+echo "probe run: $(tail -n 1 "$tmp/probe") ($((SECONDS - t0)) s)"
+for s in "env:server.env: not readable" "db:database: refused" \
+    "signal:server: cannot be signalled"; do
+    "$cli" logs 2 "${s%%:*}" >"$tmp/probe.log" 2>&1
+    grep -q "${s#*:}" "$tmp/probe.log" ||
+        fail "probe step ${s%%:*}: $(cat "$tmp/probe.log")"
+    sed "s/^/  probe ${s%%:*}: /" "$tmp/probe.log"
+done
+"$cli" logs 2 env 2>&1 | grep -q "uid=$wuid" ||
+    fail "the probe's step did not run as weir-worker (uid $wuid)"
+"$cli" token list >"$tmp/tokens" 2>&1
+grep -q stolen "$tmp/tokens" && fail "a step minted a token: $(cat "$tmp/tokens")"
+# the controls: what stops the step is the separation, not the test's
+# set-up: the server's user may signal it, and weir-worker outside the
+# unit's hidden paths reaches the database
+setpriv --reuid="$uid" --regid="$gid" --clear-groups kill -0 "$server_pid" ||
+    fail "control: the user weir cannot signal its server"
+t0=$(date +%s%N)
+setpriv --reuid="$wuid" --regid="$wgid" --clear-groups timeout -s KILL 5 "$server" \
+    --database-url "$dburl" --create-token read --token-name control \
+    >/dev/null 2>"$tmp/control" ||
+    fail "control: the socket stand-in refused weir-worker: $(cat "$tmp/control")"
+echo "control: weir-worker outside the unit's hidden paths made a token in" \
+    "$((($(date +%s%N) - t0) / 1000000)) ms"
+
 # no token in any argv or log
 for p in "$server_pid" "$harness_worker_pid"; do
     tr '\0' ' ' <"/proc/$p/cmdline" >"$tmp/cmdline"
@@ -260,19 +370,27 @@ harness_stop_worker
 harness_stop_server
 harness_check_log
 
-# ---- reinstall, then purge ----
+# ---- reinstall (an upgrade from the one-user layout), then purge ----
+# what the package made when the server and the workers were both weir:
+# the reinstall gives the workers' files and folders to weir-worker
+chown "0:$gid" "$etc" "$dags" "$etc/worker.env" "$etc/worker-w1.env" \
+    "$etc/worker-w1.token"
+chown "$uid:$gid" "$root/var/lib/weir/scratch"
+chmod 0750 "$etc" "$dags" "$root/var/lib/weir" "$root/var/lib/weir/scratch"
 pkg_install
 grep -qx 'WEIR_LISTEN="127.0.0.1:0"' "$etc/server.env" ||
     fail "a reinstall did not keep the edited server.env"
-check_modes "reinstall" "${modes[@]}"
+check_modes "reinstall" "${modes[@]}" "640 0:$wgid etc/weir/worker-w1.env" \
+    "640 0:$wgid etc/weir/worker-w1.token"
 dpkg --root="$root" --purge weir >"$tmp/dpkg.log" 2>&1 ||
     fail "dpkg --purge: $(cat "$tmp/dpkg.log")"
 for gone in usr/bin/weir-server lib/systemd/system/weir-server.service \
     etc/weir/server.env etc/weir/worker.env var/lib/weir/scratch; do
     [ -e "$root/$gone" ] && fail "after a purge, /$gone is still there"
 done
-[ -d "$dags" ] && grep -q '^weir:' "$root/etc/passwd" ||
-    fail "a purge removed the DAG folder or the user weir"
+[ -d "$dags" ] && grep -q '^weir:' "$root/etc/passwd" &&
+    grep -q '^weir-worker:' "$root/etc/passwd" ||
+    fail "a purge removed the DAG folder or a user"
 
 wait "$lintian_pid" ||
     fail "lintian found errors: $(grep '^E:' "$tmp/lintian")"
