@@ -853,21 +853,29 @@ int sched_start(struct engine *e, struct dagdir *dd, const char *root,
                                     folder_changed_cb, s, &s->watch, err);
     if (rc == 0 && root != NULL)
         rc = filetrig_start(&s->loop, e, root, &s->files, err);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Known before the first read of the DAGs: a change notified from
+         * now on asks for another read, so none falls between the read
+         * and this (a new leader's scheduler starts while others work). */
+        pthread_mutex_lock(&current_mu);
+        current = s;
+        pthread_mutex_unlock(&current_mu);
         refresh_start(s);
+    }
     if (rc == 0 && pthread_create(&s->thread, NULL, sched_main, s) != 0)
         rc = weir_err_set(err, WEIR_EINTERNAL,
                           "cannot start the scheduler thread");
     if (rc < 0) {
+        pthread_mutex_lock(&current_mu);
+        if (current == s)
+            current = NULL;
+        pthread_mutex_unlock(&current_mu);
         stop_in_loop(s);
         uv_run(&s->loop, UV_RUN_DEFAULT);
         uv_loop_close(&s->loop);
         sched_free(s);
         return rc;
     }
-    pthread_mutex_lock(&current_mu);
-    current = s;
-    pthread_mutex_unlock(&current_mu);
     log_info("event=sched_started dir=%s watch=%s", root ? root : "-",
              root == NULL ? "none"
              : force_poll ? "poll"
