@@ -21,38 +21,8 @@ fi
 # load40: parse and validate a 40-step DAG file (bench/data/forty.yaml).
 "$build/bench/bench_load" "$top/bench/data/forty.yaml" 5000
 
-# A short path: the PostgreSQL socket lives inside it.
-tmp=$(mktemp -d /tmp/weir-bench.XXXXXX)
-chmod 755 "$tmp" # the postgres user (when run as root) must reach pg/
-bench_pid=""
-
-cleanup() {
-    local pid
-    if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-        kill -TERM "$bench_pid" 2>/dev/null || true
-        wait "$bench_pid" 2>/dev/null || true
-    fi
-    # What bench.py could not stop itself (it was killed): only the pids it
-    # listed, and only while they still run a program of this benchmark.
-    if [ -f "$tmp/pids" ]; then
-        while read -r pid; do
-            if grep -qa -e "$tmp" -e "$build" "/proc/$pid/cmdline" 2>/dev/null; then
-                kill -KILL "$pid" 2>/dev/null || true
-            fi
-        done <"$tmp/pids"
-    fi
-    if [ -f "$tmp/pg/data/PG_VERSION" ]; then
-        bash "$top/tests/pg/pg.sh" stop "$tmp/pg" immediate >/dev/null 2>&1 || true
-    fi
-    if [ "${WEIR_BENCH_KEEP:-0}" = 1 ]; then
-        echo "bench: kept $tmp" >&2
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$top/bench/lib.sh"
+bench_lib_start weir-bench
 
 # The instance workloads (chain40, dispatch, fanout1000_*, memory), bounded
 # in time: bench.py stops itself after 270 s, timeout(1) is the backstop.

@@ -16,38 +16,8 @@ if [ -z "${WEIR_BENCH_BUILD:-}" ]; then
     "$top/scripts/build.sh" release >/dev/null
 fi
 
-# A short path: the PostgreSQL socket lives inside it.
-tmp=$(mktemp -d /tmp/weir-xbench.XXXXXX)
-chmod 755 "$tmp" # the postgres user (when run as root) must reach pg/
-bench_pid=""
-
-cleanup() {
-    local pid
-    if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then
-        kill -TERM "$bench_pid" 2>/dev/null || true
-        wait "$bench_pid" 2>/dev/null || true
-    fi
-    # What the bench could not stop itself: only the pids it listed, and
-    # only while they still run a program of this benchmark.
-    if [ -f "$tmp/pids" ]; then
-        while read -r pid; do
-            if grep -qa -e "$tmp" -e "$build" "/proc/$pid/cmdline" 2>/dev/null; then
-                kill -KILL "$pid" 2>/dev/null || true
-            fi
-        done <"$tmp/pids"
-    fi
-    if [ -f "$tmp/pg/data/PG_VERSION" ]; then
-        bash "$top/tests/pg/pg.sh" stop "$tmp/pg" immediate >/dev/null 2>&1 || true
-    fi
-    if [ "${WEIR_BENCH_KEEP:-0}" = 1 ]; then
-        echo "bench: kept $tmp" >&2
-    else
-        rm -rf "$tmp"
-    fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+. "$top/bench/lib.sh"
+bench_lib_start weir-xbench
 
 timeout -s TERM 290 python3 "$top/bench/bench_xserver.py" --top "$top" \
     --build "$build" --tmp "$tmp" &
