@@ -61,34 +61,15 @@ def req(method, path, token, body=None, base=B, **kw):
     return weirtest.req(method, path, token, body, base=base, **kw)
 
 
-class Worker:
+class Worker(weirtest.WorkerProcess):
     """A real weir-worker; its output in TMP/worker-NAME.log."""
 
     def __init__(self, name, servers, dags, queue="default", slots=1):
-        self.name = name
-        self.log = os.path.join(TMP, "worker-%s.log" % name)
-        tok = os.path.join(TMP, "worker-%s.token" % name)
-        weirtest.write_token(tok, WORKER_TOKEN)
-        scratch = os.path.join(TMP, "scratch-" + name)
-        os.makedirs(scratch, exist_ok=True)
-        args = [WORKER_BIN, "--token-file", tok, "--dags-dir", dags,
-                "--scratch-dir", scratch, "--name", name, "--queue", queue,
-                "--slots", str(slots), "--shutdown-grace", "1s"]
+        args = ["--slots", str(slots)]
         for s in servers:
             args += ["--server", s]
-        with open(self.log, "w") as out:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=out)
-        workers.append(self)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                check(False, "worker %s did not stop on SIGTERM" % self.name)
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(WORKER_BIN, TMP, WORKER_TOKEN, name, dags, queue,
+                         args, workers)
 
 
 def trigger(dag, base):

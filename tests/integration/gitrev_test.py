@@ -21,7 +21,6 @@ WEIR_WORKER_BIN, WEIR_LOG (the server's log).
 """
 import os
 import shutil
-import signal
 import subprocess
 import time
 
@@ -56,32 +55,12 @@ def read(path):
         return ""
 
 
-class Worker:
+class Worker(weirtest.WorkerProcess):
     """A real weir-worker on one queue; its output in TMP/worker-NAME.log."""
 
     def __init__(self, name, dags, queue):
-        self.name = name
-        self.log = os.path.join(TMP, "worker-%s.log" % name)
-        tok = os.path.join(TMP, "worker-%s.token" % name)
-        weirtest.write_token(tok, WORKER_TOKEN)
-        scratch = os.path.join(TMP, "scratch-" + name)
-        os.makedirs(scratch, exist_ok=True)
-        args = [WORKER_BIN, "--server", weirtest.BASE, "--token-file", tok,
-                "--dags-dir", dags, "--scratch-dir", scratch, "--name", name,
-                "--queue", queue, "--shutdown-grace", "1s"]
-        with open(self.log, "w") as out:
-            self.proc = subprocess.Popen(args, stdout=out, stderr=out)
-        workers.append(self)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                check(False, "worker %s did not stop on SIGTERM" % self.name)
-                self.proc.kill()
-                self.proc.wait()
+        super().__init__(WORKER_BIN, TMP, WORKER_TOKEN, name, dags, queue,
+                         ["--server", weirtest.BASE], workers)
 
 
 def wait_run(rid, timeout):

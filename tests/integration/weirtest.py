@@ -13,6 +13,7 @@ to sys.path.
 """
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -162,6 +163,37 @@ class Worker:
                       a["attempt_id"], WORKER, body)
         check(code == expect, "complete %s: %d %s" % (a["step"], code, b))
         return b
+
+
+class WorkerProcess:
+    """A real weir-worker (binary) serving queue with the token, its
+    output in TMP/worker-NAME.log; args are more options (--server ...).
+    Each one started is appended to started; stop() ends it with SIGTERM
+    (a check fails when it does not stop within 15 s)."""
+
+    def __init__(self, binary, tmp, token, name, dags, queue, args, started):
+        self.name = name
+        self.log = os.path.join(tmp, "worker-%s.log" % name)
+        tok = os.path.join(tmp, "worker-%s.token" % name)
+        write_token(tok, token)
+        scratch = os.path.join(tmp, "scratch-" + name)
+        os.makedirs(scratch, exist_ok=True)
+        argv = [binary, "--token-file", tok, "--dags-dir", dags,
+                "--scratch-dir", scratch, "--name", name, "--queue", queue,
+                "--shutdown-grace", "1s"] + list(args)
+        with open(self.log, "w") as out:
+            self.proc = subprocess.Popen(argv, stdout=out, stderr=out)
+        started.append(self)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                check(False, "worker %s did not stop on SIGTERM" % self.name)
+                self.proc.kill()
+                self.proc.wait()
 
 
 def run_tests(name, tests):
