@@ -30,24 +30,14 @@ static _Atomic bool fence_broken;   /* a check failed under fence_epoch */
 static _Thread_local bool fenced;   /* this thread does leader work */
 static _Thread_local bool in_fence; /* inside the fence's own statements */
 
-/* Keep the first line of a libpq message, without its newline. */
-static void first_line(char *dst, size_t len, const char *src)
-{
-    size_t n = strcspn(src ? src : "", "\n");
-
-    if (n >= len)
-        n = len - 1;
-    memcpy(dst, src ? src : "", n);
-    dst[n] = '\0';
-}
-
 static int conn_error(struct store_leader *l, const PGresult *r,
                       struct weir_err *err)
 {
     char msg[200];
 
-    first_line(msg, sizeof(msg),
-               r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(l->pg));
+    store_first_line(msg, sizeof(msg),
+                     r != NULL ? PQresultErrorMessage(r)
+                               : PQerrorMessage(l->pg));
     return weir_err_set(err, WEIR_EUNAVAIL, "leader session: %s", msg);
 }
 

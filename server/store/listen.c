@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/pool.h"
+
 struct store_listen {
     PGconn *pg; /* the session */
     int pid;    /* its backend's pid, once connected: our own NOTIFYs */
@@ -18,13 +20,8 @@ struct store_listen {
 /* The first line of libpq's message about pg, into dst (len bytes). */
 static void pq_message(PGconn *pg, char *dst, size_t len)
 {
-    const char *m = pg != NULL ? PQerrorMessage(pg) : "out of memory";
-    size_t n = strcspn(m, "\n");
-
-    if (n >= len)
-        n = len - 1;
-    memcpy(dst, m, n);
-    dst[n] = '\0';
+    store_first_line(dst, len,
+                     pg != NULL ? PQerrorMessage(pg) : "out of memory");
 }
 
 /* libpq prints what the server says outside a query (such as why it

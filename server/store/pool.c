@@ -66,8 +66,7 @@ struct store {
     unsigned outages;         /* broken connections seen so far */
 };
 
-/* Keep the first line of a libpq message, without its newline. */
-static void first_line(char *dst, size_t len, const char *src)
+void store_first_line(char *dst, size_t len, const char *src)
 {
     size_t n = strcspn(src ? src : "", "\n");
 
@@ -87,7 +86,7 @@ static void notice_cb(void *arg, const PGresult *r)
     (void)arg;
     if (sev == NULL || strcmp(sev, "WARNING") != 0)
         return;
-    first_line(msg, sizeof(msg), PQresultErrorMessage(r));
+    store_first_line(msg, sizeof(msg), PQresultErrorMessage(r));
     log_warn("event=pg_warning msg=%s", log_quote(msg, q, sizeof(q)));
 }
 
@@ -422,8 +421,8 @@ static int result_error(struct store_conn *c, const PGresult *r,
     const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     char msg[200];
 
-    first_line(msg, sizeof(msg),
-               r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
+    store_first_line(msg, sizeof(msg),
+                     r ? PQresultErrorMessage(r) : PQerrorMessage(c->pg));
     if (PQstatus(c->pg) != CONNECTION_OK || state == NULL ||
         strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0 ||
         strcmp(state, "25006") == 0) {

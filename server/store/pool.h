@@ -25,6 +25,10 @@
 struct store;
 struct store_conn;
 
+/* The first line of a libpq message (src may be NULL), without its
+ * newline, into dst of len bytes: what the log and errors quote. */
+void store_first_line(char *dst, size_t len, const char *src);
+
 /*
  * A pool of `size` connections to the database at url (a libpq connection
  * string or URL; several hosts for failover). Connections are opened by
