@@ -21,10 +21,13 @@
 
 static char root[256]; /* the fixture folder of one test */
 
+#define REL_MAX      1024                     /* a path below root */
+#define FIXTURE_PATH (sizeof(root) + REL_MAX) /* root, '/' and that */
+
 /* Make the folders of root/rel. */
 static void mkdirs(const char *rel)
 {
-    char path[1024];
+    char path[FIXTURE_PATH];
 
     snprintf(path, sizeof(path), "%s/%s", root, rel);
     for (char *p = path + strlen(root) + 1; *p != '\0'; p++) {
@@ -40,7 +43,7 @@ static void mkdirs(const char *rel)
 /* Write text to root/rel, making its folders. */
 static void put(const char *rel, const char *text)
 {
-    char path[1024], dir[1024];
+    char path[FIXTURE_PATH], dir[REL_MAX];
     const char *slash = strrchr(rel, '/');
     FILE *f;
 
