@@ -47,8 +47,9 @@ test_packages=(
     # browser tests of the dashboard: headless Chromium, driven from Node
     chromium nodejs
     # integration.package: scripts/package.sh (dpkg-shlibdeps), the units
-    # checked with systemd-analyze, lintian, deploy/kubernetes parsed
-    dpkg-dev systemd lintian python3-yaml
+    # checked with systemd-analyze, lintian, deploy/kubernetes parsed, and
+    # adduser, which the package's postinst runs in the test's scratch root
+    dpkg-dev systemd lintian python3-yaml adduser
     # the TLS tests: certificates made with openssl; a worker on another
     # host in a network namespace (ip netns, veth)
     openssl iproute2
