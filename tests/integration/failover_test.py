@@ -357,24 +357,13 @@ def test_protocol():
 
 
 def main():
-    t0 = time.monotonic()
-    figures = {}
-    try:
-        figures["lease_s"] = test_server_killed()
+    def body():
+        test_server_killed()
         test_cli()
         test_cli_post_once()
         test_dag_copy()
         test_protocol()
-    except Exception as e:  # a crash fails the test, workers still stop
-        import traceback
-        traceback.print_exc()
-        check(False, "raised %r" % e)
-    finally:
-        for w in workers:
-            w.stop()
-    print("failover_test: %.1f s, %d failure(s)" % (
-        time.monotonic() - t0, len(weirtest.failures)), flush=True)
-    raise SystemExit(1 if weirtest.failures else 0)
+    weirtest.run_main("failover_test", body, workers)
 
 
 if __name__ == "__main__":

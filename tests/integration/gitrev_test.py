@@ -210,24 +210,14 @@ def test_not_a_checkout(second):
 
 
 def main():
-    global probe
-    t0 = time.monotonic()
-    try:
+    def body():
+        global probe
         probe = weirtest.Worker("gr-probe", ["gr_probe"])
         first = test_lease_revision()
         second = test_new_commit(first)
         test_workers(first, second)
         test_not_a_checkout(second)
-    except Exception as e:  # a crash fails the test, workers still stop
-        import traceback
-        traceback.print_exc()
-        check(False, "raised %r" % e)
-    finally:
-        for w in workers:
-            w.stop()
-    print("gitrev_test: %.1f s, %d failure(s)" % (
-        time.monotonic() - t0, len(weirtest.failures)), flush=True)
-    raise SystemExit(1 if weirtest.failures else 0)
+    weirtest.run_main("gitrev_test", body, workers)
 
 
 if __name__ == "__main__":

@@ -28,15 +28,7 @@ ip netns del "$ns"
 py_pid=""
 
 netns_cleanup() {
-    if [ -n "$py_pid" ]; then
-        kill -TERM "$py_pid" 2>/dev/null
-        wait "$py_pid" 2>/dev/null
-    fi
-    if [ -f "$tmp/pids" ]; then
-        while read -r p; do
-            kill -KILL "$p" 2>/dev/null
-        done <"$tmp/pids"
-    fi
+    tls_stop_procs
     # the steps' process groups of the worker inside, if it left any
     ip netns pids "$ns" 2>/dev/null | while read -r p; do
         kill -KILL "$p" 2>/dev/null

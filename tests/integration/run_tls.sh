@@ -16,18 +16,7 @@ py_pid=""
 
 # Every process the test starts is listed in $tmp/pids: end them by id,
 # then the cluster.
-tls_cleanup() {
-    if [ -n "$py_pid" ]; then
-        kill -TERM "$py_pid" 2>/dev/null
-        wait "$py_pid" 2>/dev/null
-    fi
-    if [ -f "$tmp/pids" ]; then
-        while read -r p; do
-            kill -KILL "$p" 2>/dev/null
-        done <"$tmp/pids"
-    fi
-}
-trap 'tls_cleanup; harness_cleanup' EXIT
+trap 'tls_stop_procs; harness_cleanup' EXIT
 
 command -v openssl >/dev/null || die "openssl is not installed (scripts/setup.sh --test)"
 tls_certs "$tmp/certs" 127.0.0.1 || die "openssl failed: $(cat "$tmp/certs/openssl.log")"

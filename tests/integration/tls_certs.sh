@@ -46,3 +46,17 @@ tls_certs() {
             -extfile "$d/server.ext" -out "$d/expired.pem" 2>>"$d/openssl.log" &&
         chmod 600 "$d"/*.key
 }
+
+# tls_stop_procs: end the python driver ($py_pid) and every process the
+# test listed in $tmp/pids (by id), for the scripts' EXIT traps.
+tls_stop_procs() {
+    if [ -n "${py_pid:-}" ]; then
+        kill -TERM "$py_pid" 2>/dev/null
+        wait "$py_pid" 2>/dev/null
+    fi
+    if [ -f "$tmp/pids" ]; then
+        while read -r p; do
+            kill -KILL "$p" 2>/dev/null
+        done <"$tmp/pids"
+    fi
+}

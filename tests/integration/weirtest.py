@@ -196,6 +196,24 @@ class WorkerProcess:
                 self.proc.wait()
 
 
+def run_main(name, body, workers):
+    """Runs body() (one that raises fails the test), then stops every
+    WorkerProcess of workers, prints how long it took and the failures,
+    and exits 1 when a check failed, 0 otherwise."""
+    t0 = time.monotonic()
+    try:
+        body()
+    except Exception as e:  # a crash fails the test, workers still stop
+        traceback.print_exc()
+        check(False, "raised %r" % e)
+    finally:
+        for w in workers:
+            w.stop()
+    print("%s: %.1f s, %d failure(s)" % (name, time.monotonic() - t0,
+                                         len(failures)), flush=True)
+    raise SystemExit(1 if failures else 0)
+
+
 def run_tests(name, tests):
     """Runs each test function in order (one that raises fails, the rest
     still run), prints how long it took and the failures, and exits 1 when
