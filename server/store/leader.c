@@ -67,15 +67,10 @@ int store_leader_open(const char *url, const char *app_name, int timeout_s,
     /* Dead after idle + count * interval s without an answer; data not
      * acknowledged within the user timeout ends it too. */
     char count[16], user_ms[16], connect_s[16];
-    const char *keys[] = {"connect_timeout",      "keepalives",
-                          "keepalives_idle",      "keepalives_interval",
-                          "keepalives_count",     "tcp_user_timeout",
-                          "target_session_attrs", "dbname",
-                          "application_name",     NULL};
     /* read-write, as the pool's sessions (the URL may say otherwise): a
      * standby grants the advisory lock but refuses the epoch's UPDATE */
-    const char *vals[] = {connect_s, "1",          "1", "1",      count,
-                          user_ms,   "read-write", url, app_name, NULL};
+    const struct store_session_opts o = {app_name, connect_s, "1",
+                                         "1",      count,     user_ms};
     const char *params[2];
     struct store_leader *l = calloc(1, sizeof(*l));
     int rc;
@@ -88,7 +83,7 @@ int store_leader_open(const char *url, const char *app_name, int timeout_s,
     snprintf(user_ms, sizeof(user_ms), "%d",
              (timeout_s > 3 ? timeout_s - 2 : 1) * 1000);
     snprintf(connect_s, sizeof(connect_s), "%d", timeout_s);
-    l->pg = PQconnectdbParams(keys, vals, 1);
+    l->pg = store_session_open(url, &o);
     if (l->pg == NULL) {
         free(l);
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/pool.h"
+#include "store/query.h"
 
 struct store_listen {
     PGconn *pg; /* the session */
@@ -60,25 +60,17 @@ static int listen_all(struct store_listen *l, struct weir_err *err)
 int store_listen_open(const char *url, const char *app,
                       struct store_listen **out, struct weir_err *err)
 {
-    /* Our defaults, then the URL (its values win), then the name (ours
-     * wins): later keywords override earlier ones. Keepalives and the
-     * user timeout make a peer that vanished without a word (a failover
-     * to another host) show as a broken session within seconds, where an
-     * idle listening session would otherwise wait for ever. A standby
-     * cannot LISTEN: read-write sessions only, as the pool's. */
-    const char *keys[] = {"connect_timeout",      "keepalives",
-                          "keepalives_idle",      "keepalives_interval",
-                          "keepalives_count",     "tcp_user_timeout",
-                          "target_session_attrs", "dbname",
-                          "application_name",     NULL};
-    const char *vals[] = {"5",     "1",          "5", "2", "3",
-                          "10000", "read-write", url, app, NULL};
+    /* Keepalives and the user timeout make a peer that vanished without
+     * a word (a failover to another host) show as a broken session within
+     * seconds, where an idle listening session would otherwise wait for
+     * ever. */
+    const struct store_session_opts o = {app, "5", "5", "2", "3", "10000"};
     struct store_listen *l = calloc(1, sizeof(*l));
     int rc = 0;
 
     if (l == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    l->pg = PQconnectdbParams(keys, vals, 1);
+    l->pg = store_session_open(url, &o);
     if (l->pg == NULL || PQstatus(l->pg) != CONNECTION_OK)
         rc = failed(l, "cannot connect", err);
     if (rc == 0) {

@@ -90,6 +90,22 @@ static void notice_cb(void *arg, const PGresult *r)
     log_warn("event=pg_warning msg=%s", log_quote(msg, q, sizeof(q)));
 }
 
+PGconn *store_session_open(const char *url, const struct store_session_opts *o)
+{
+    /* Our defaults, then the URL (its values win), then the name (ours
+     * wins): later keywords override earlier ones. */
+    const char *keys[] = {"connect_timeout",      "keepalives",
+                          "keepalives_idle",      "keepalives_interval",
+                          "keepalives_count",     "tcp_user_timeout",
+                          "target_session_attrs", "dbname",
+                          "application_name",     NULL};
+    const char *vals[] = {o->connect_s, "1",        o->idle_s,    o->interval_s,
+                          o->count,     o->user_ms, "read-write", url,
+                          o->app_name,  NULL};
+
+    return PQconnectdbParams(keys, vals, 1);
+}
+
 static PGconn *conn_open(const char *url)
 {
     /* Our defaults first: a later keyword overrides an earlier one, and the

@@ -24,6 +24,23 @@
 #define STORE_LOCK_FOLLOWS 16 /* after-trigger cycle check and its sync */
 #define STORE_LOCK_LEADER  32 /* held by the leader of several servers */
 
+/* A session that lives apart from the pool (the leader's, the listening
+ * one): TCP keepalives and a user timeout so that a peer gone without a
+ * word shows as a broken session within seconds, and values as text. */
+struct store_session_opts {
+    const char *app_name;   /* application_name (wins over the URL's) */
+    const char *connect_s;  /* connect_timeout, per host */
+    const char *idle_s;     /* keepalives_idle */
+    const char *interval_s; /* keepalives_interval */
+    const char *count;      /* keepalives_count */
+    const char *user_ms;    /* tcp_user_timeout */
+};
+
+/* Open such a session to url, read-write unless the URL says otherwise
+ * (a standby refuses LISTEN and the leader's epoch update). NULL only
+ * when out of memory; otherwise check PQstatus(). */
+PGconn *store_session_open(const char *url, const struct store_session_opts *o);
+
 /*
  * Run one statement with text parameters (params[i] NULL is SQL NULL).
  * Returns 0 with *out a result that returned rows or completed (the caller
