@@ -22,7 +22,8 @@ import time
 import traceback
 
 import weirtest
-from weirtest import TERMINAL, check, create_token, failures, wait_for
+from weirtest import (TERMINAL, alive, check, create_token, failures,
+                      wait_for)
 
 SERVER_BIN = os.environ["WEIR_SERVER_BIN"]
 WORKER_BIN = os.environ["WEIR_WORKER_BIN"]
@@ -43,13 +44,6 @@ def remember(pid, group=False):
     with open(os.path.join(TMP, "pids"), "a") as f:
         f.write("%s%d\n" % ("-" if group else "", pid))
 
-
-def alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def read(path):

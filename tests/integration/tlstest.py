@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 
-from weirtest import check, wait_for
+from weirtest import alive, check, wait_for
 
 SERVER_BIN = os.environ["WEIR_SERVER_BIN"]
 WORKER_BIN = os.environ["WEIR_WORKER_BIN"]
@@ -50,14 +50,6 @@ def remember(pid):
     with open(os.path.join(TMP, "pids"), "a") as f:
         f.write("%d\n" % pid)
 
-
-def alive(pid):
-    """pid runs (a zombie does not count)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def context(ca="ca.pem", client=None):

@@ -118,6 +118,16 @@ def wait_for(cond, timeout, step=0.1):
         time.sleep(step)
 
 
+def alive(pid):
+    """Whether process pid runs (a zombie does not count; a process reaped
+    between the open and the read of its stat file does not either)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 class Worker:
     """A worker that is this script, on WORKER's token: every reply it gets
     is checked."""
