@@ -30,17 +30,18 @@ int store_token_insert(struct store_conn *c, const struct store_token_new *t,
         WEIR_I64(expires, t->expires_s);
         params[3] = expires;
     }
-    rc = store_cmd(c,
-                   "INSERT INTO api_tokens (hash, role, name, expires_at,"
-                   " queues, grants) VALUES ($1, $2, $3, now() +"
-                   " make_interval(secs => $4::bigint), CASE WHEN $5::jsonb"
-                   " IS NULL THEN NULL ELSE ARRAY(SELECT"
-                   " jsonb_array_elements_text($5::jsonb)) END,"
-                   " coalesce($6::jsonb, jsonb_build_array(CASE WHEN"
-                   " $5::jsonb IS NULL THEN jsonb_build_object('role', $2)"
-                   " ELSE jsonb_build_object('role', $2, 'queues',"
-                   " $5::jsonb) END)))",
-                   6, params, err);
+    rc =
+        store_cmd(c,
+                  "INSERT INTO api_tokens (hash, role, name, expires_at,"
+                  " queues, grants) VALUES ($1, $2, $3, now() +"
+                  " make_interval(secs => $4::bigint), CASE WHEN $5::jsonb"
+                  " IS NULL THEN NULL ELSE ARRAY(SELECT"
+                  " jsonb_array_elements_text($5::jsonb)) END,"
+                  " coalesce($6::jsonb, jsonb_build_array(CASE WHEN"
+                  " $5::jsonb IS NULL THEN jsonb_build_object('role', $2::text)"
+                  " ELSE jsonb_build_object('role', $2::text, 'queues',"
+                  " $5::jsonb) END)))",
+                  6, params, err);
     if (rc == WEIR_EEXISTS)
         return weir_err_set(err, WEIR_EEXISTS,
                             "a live token is already named \"%s\": pick "
