@@ -85,11 +85,11 @@ void api_backfill_create(struct http_req *req)
     api_caller_name(req, by, sizeof(by));
     r.dag_id = http_req_param(req, "id");
     r.by = by;
-    rc = backfill_body(http_req_json(req), &r, &err);
     /* many runs of the DAG: a grant of trigger not limited to
      * environments */
+    rc = api_authorize(req, GRANT_ACT_TRIGGER, r.dag_id, NULL, &err);
     if (rc == 0)
-        rc = api_authorize(req, GRANT_ACT_TRIGGER, r.dag_id, NULL, &err);
+        rc = backfill_body(http_req_json(req), &r, &err);
     if (rc == 0)
         rc = engine_backfill_create(api->engine, &r, &o, &err);
     if (rc < 0)
