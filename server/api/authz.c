@@ -318,13 +318,21 @@ void api_session_add(const struct http_req *req, cJSON *o)
 {
     const struct grant_set *s = api_caller_grants(req);
     cJSON *texts = cJSON_AddArrayToObject(o, "grants");
+    cJSON *scopes = cJSON_AddArrayToObject(o, "scopes");
     cJSON *can = cJSON_AddObjectToObject(o, "can");
 
-    for (size_t i = 0; texts != NULL && i < s->n; i++) {
+    for (size_t i = 0; texts != NULL && scopes != NULL && i < s->n; i++) {
         char buf[GRANT_TEXT_LEN];
+        cJSON *g = grant_to_json(&s->g[i]);
+        cJSON *acts = cJSON_AddArrayToObject(g, "actions");
 
         grant_format(&s->g[i], buf, sizeof(buf));
         cJSON_AddItemToArray(texts, cJSON_CreateString(buf));
+        for (int a = 0; acts != NULL && a < GRANT_ACTIONS; a++)
+            if (grant_role_allows(s->g[i].role, (enum grant_action)a))
+                cJSON_AddItemToArray(acts, cJSON_CreateString(grant_action_name(
+                                               (enum grant_action)a)));
+        cJSON_AddItemToArray(scopes, g);
     }
     for (int a = 0; can != NULL && a < GRANT_ACTIONS; a++)
         cJSON_AddBoolToObject(can, grant_action_name((enum grant_action)a),

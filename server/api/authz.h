@@ -120,8 +120,10 @@ WEIR_MUSTCHECK int api_read_scope(const struct http_req *req, char **out,
 void api_filter_readable(const struct http_req *req, cJSON *arr,
                          const char *dag_key, const char *env_key);
 
-/* Add to o what the caller may do: "grants" (texts) and "can" {ACTION:
- * true/false for each action, whether some grant gives it anywhere}. */
+/* Add to o what the caller may do: "grants" (texts), "scopes" (each grant
+ * as grant_to_json() with the "actions" its role gives, for the dashboard
+ * to decide per DAG and environment) and "can" {ACTION: whether some
+ * grant gives it anywhere}. */
 void api_session_add(const struct http_req *req, cJSON *o);
 
 /*
