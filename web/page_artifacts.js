@@ -135,7 +135,7 @@ function namePage(main, name, ctx) {
       const a = r.data;
       put(head, h('div', {class: 'page-head'}, h('h1', {}, a.name), h('a', {href: '#/artifacts'}, 'all artifacts')),
         h('p', {id: 'prod'}, a.prod ? ['In prod: ', h('code', {}, a.prod)] : 'No version is in prod.'),
-        ctx.may('promote') ? null : h('p', {class: 'muted'}, 'A token with an operator grant can promote a version.'));
+        ctx.may('promote') ? null : h('p', {class: 'muted'}, 'An admin token can promote a version, as can an operator grant that covers its DAG.'));
       put(body, versionsTable(a, ctx, refresh));
     } catch (e) {
       if (unreachable(e) && body.firstChild) return; // the banner says so; keep the page
