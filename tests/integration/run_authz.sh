@@ -48,6 +48,29 @@ expect_cli 0 'srv-op .*operator:env=staging:dag=team-b-\* ingest$' token list
 "$server" --help >"$tmp/help" 2>&1
 grep -q -- '--grant GRANT' "$tmp/help" || fail "--grant is not in --help"
 
+# ---- migration 0023 on a database of 0022: each token gets the grant of
+# its role, a worker token's queues become its grant's scope ----
+"$pg" psql "$tmp/pg" -qc 'CREATE DATABASE weir_old' >/dev/null || die "no second database"
+old_url=${url/dbname=weir/dbname=weir_old}
+{
+    echo "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());"
+    for f in "$src"/migrations/00[01]*.sql "$src"/migrations/002[0-2]_*.sql; do
+        cat "$f"
+        b=$(basename "$f" .sql)
+        echo ";INSERT INTO schema_migrations VALUES (${b%%_*}::int, '${b#*_}');"
+    done
+    echo "INSERT INTO api_tokens (hash, role, name, queues) VALUES
+        (repeat('a', 64), 'admin', 'old-admin', NULL),
+        (repeat('b', 64), 'worker', 'old-worker', '{gpu,prod}'),
+        (repeat('c', 64), 'read', 'old-reader', NULL);"
+} | "$pg" psql "$tmp/pg" -d weir_old -v ON_ERROR_STOP=1 -q >/dev/null 2>"$tmp/old.err" ||
+    fail "cannot build a database at 0022: $(head -5 "$tmp/old.err")"
+"$server" --create-token read --database-url "$old_url" >/dev/null 2>"$tmp/old.err" ||
+    fail "migration 0023 on a 0022 database: $(cat "$tmp/old.err")"
+got=$("$pg" psql "$tmp/pg" -d weir_old -tAc "SELECT string_agg(name || '=' || grants::text, ' ' ORDER BY name) FROM api_tokens WHERE name LIKE 'old-%'")
+want='old-admin=[{"role": "admin"}] old-reader=[{"role": "read"}] old-worker=[{"role": "worker", "queues": ["gpu", "prod"]}]'
+[ "$got" = "$want" ] || fail "grants after migration 0023: $got (want $want)"
+
 harness_stop_server
 harness_check_log
 echo "integration.authz: $((SECONDS - started)) s, rc $rc"
