@@ -45,9 +45,11 @@ WEIR_MUSTCHECK int api_routes_check(const struct http_route *routes, size_t n,
                                     struct weir_err *err);
 
 /*
- * Keep token t (taken: freed here on failure) and its grants on req as the
+ * Keep a copy of token t (taken: freed here) and its grants on req as the
  * caller, then check the route's action: WEIR_EFORBIDDEN naming the
- * missing grant when no grant gives it anywhere.
+ * missing grant when no grant gives it anywhere (or, for actions that
+ * name no DAG: tokens, pools, events, metrics, the worker protocol, when
+ * no grant gives it whole).
  */
 WEIR_MUSTCHECK int api_authz_route(struct http_req *req, struct store_token *t,
                                    struct weir_err *err);
