@@ -31,7 +31,8 @@ struct api {
 extern const struct http_route api_routes[];
 extern const size_t api_routes_count;
 
-/* The http_auth_fn of the API: a live token whose role allows the call. */
+/* The http_auth_fn of the API: a live token, kept on the request with its
+ * grants, one of which gives the route's action (api/authz.h). */
 WEIR_MUSTCHECK int api_auth(void *app, struct http_req *req,
                             struct weir_err *err);
 

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/authz.h"
 #include "duration.h"
 #include "store/read.h" /* reads: runs, run detail, logs */
 #include "suggest.h"
@@ -109,6 +110,8 @@ void api_run_trigger(struct http_req *req)
 
     t.dag_id = http_req_param(req, "id");
     rc = trigger_body(http_req_json(req), &t, &err);
+    if (rc == 0)
+        rc = api_authorize_trigger(req, t.dag_id, t.environment, &err);
     if (rc == 0) {
         trigger_reason(req, reason, sizeof(reason));
         t.reason = reason;
@@ -219,13 +222,19 @@ void api_runs_list(struct http_req *req)
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *runs = NULL, *o;
+    char *scope = NULL;
     int n, rc = runs_filter(req, &f, &err);
 
+    /* only the runs the caller may read, filtered before the page */
+    if (rc == 0)
+        rc = api_read_scope(req, &scope, &err);
+    f.scope = scope;
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
         rc = store_runs_list(c, &f, &runs, &err);
     store_conn_put(c);
+    free(scope);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
@@ -252,6 +261,8 @@ void api_run_get(struct http_req *req)
     char *text = NULL;
     int rc = api_run_id(req, &id, &err);
 
+    if (rc == 0)
+        rc = api_authorize_run(req, GRANT_ACT_READ, id, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     /* read: the run as PostgreSQL built it, passed through as text (every
@@ -284,6 +295,8 @@ void api_attempt_logs_get(struct http_req *req)
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "after must be a sequence number and limit 1 to %d",
                           LOGS_LIMIT_MAX);
+    if (rc == 0)
+        rc = api_authorize_attempt(req, GRANT_ACT_READ, id, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)

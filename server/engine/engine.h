@@ -376,11 +376,13 @@ WEIR_MUSTCHECK int engine_token_queues(const cJSON *q, const char *role,
                                        char **text, struct weir_err *err);
 
 struct engine_token_spec {
-    const char *role;   /* "admin", "worker" or "read" */
+    const char *role;   /* its first grant's role */
     const char *name;   /* free text, unique among live tokens; NULL: none */
     int64_t expires_s;  /* lifetime in seconds; 0: never expires */
     const char *queues; /* worker role: JSON array of the queues it may
                            serve; NULL: any */
+    const char *grants; /* JSON array of its role grants; NULL: one
+                           unscoped grant of role */
 };
 
 /*
