@@ -292,6 +292,11 @@ static void load_environment(struct dag_ctx *c, size_t i,
         dag_load_approvers(c, where, k.val[3], &e->approvers);
     if (k.val[4])
         (void)dag_get_bool(c, "self_approve", k.val[4], &e->self_approve);
+    if ((k.val[3] || k.val[4]) && !k.val[2])
+        dag_error(c, dag_npos(k.key[k.val[3] ? 3 : 4]),
+                  "%s, \"%s\" applies to the gates of \"approve_before\", "
+                  "and there are none",
+                  where, k.val[3] ? "approvers" : "self_approve");
 }
 
 static void load_environments(struct dag_ctx *c, const struct ynode *n)

@@ -633,6 +633,10 @@ static void test_triggers_hooks_envs(void **state)
          {{2, 42,
            "in environment \"prod\", \"approvers\" must be a list of names "
            "or groups, got \"x\""}}},
+        {"environments:\n  prod: {self_approve: true}\n" STEP,
+         {{2, 10,
+           "in environment \"prod\", \"self_approve\" applies to the gates "
+           "of \"approve_before\", and there are none"}}},
         {"artifacts:\n  model: {self_aprove: true}\n" STEP,
          {{2, 11,
            "unknown key \"self_aprove\" in artifact \"model\" (did you "
