@@ -201,6 +201,7 @@ def test_promotions():
     artifact_version(w, "ap-model", "v1")
     artifact_version(w, "ap-model", "v2")
     artifact_version(w, "ap-own", "v1")
+    artifact_version(w, "ap-list", "v1")
     code, b = promote("ap-model", "v1", "promote", ADMIN, {"to": "prod"})
     check(code == 202, "ops asks for prod: %d %s" % (code, b))
     want = 'approvers of artifact "ap-model" are [carol]; you are bob ' \
@@ -216,6 +217,17 @@ def test_promotions():
     check(code == 202, "ops asks for v2: %d %s" % (code, b))
     code, b = promote("ap-model", "v2", "reject", ADMIN)
     check(code == 200, "ops withdraws (not listed): %d %s" % (code, b))
+    # listed, without self_approve: who asked may not approve
+    code, b = promote("ap-list", "v1", "promote", ADMIN, {"to": "prod"})
+    check(code == 202, "ops asks for ap-list: %d %s" % (code, b))
+    refused(promote("ap-list", "v1", "approve", ADMIN),
+            "ops asked for the promotion of ap-list v1 to prod and cannot "
+            "approve it too: someone else must (or the DAG allows it: "
+            "artifacts: {ap-list: {self_approve: true}})",
+            "ops approves what ops asked")
+    code, b = promote("ap-list", "v1", "approve", TOK["carol"])
+    check(code == 200 and b.get("stage") == "prod",
+          "carol approves ap-list: %d %s" % (code, b))
     # listed, and self_approve: true
     code, b = promote("ap-own", "v1", "promote", ADMIN, {"to": "prod"})
     check(code == 202, "ops asks for ap-own: %d %s" % (code, b))
