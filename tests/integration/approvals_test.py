@@ -63,6 +63,25 @@ def cli(token, *args):
     return p.returncode, p.stdout + p.stderr
 
 
+def test_dag_json():
+    """GET /api/v1/dags/{id} shows who may decide."""
+    code, b = req("GET", "/api/v1/dags/ap-named", READ)
+    steps = {s["id"]: s for s in b.get("dag", {}).get("steps", [])}
+    check(code == 200 and steps.get("ship", {}).get("approval") ==
+          {"message": "Ship run ${{ run.id }}?",
+           "approvers": ["alice", "release-managers"],
+           "self_approve": False}, "ap-named's gate: %d %s" % (code, b))
+    code, b = req("GET", "/api/v1/dags/ap-env", READ)
+    envs = b.get("dag", {}).get("environments", {})
+    check(envs.get("prod", {}).get("approvers") == ["carol"] and
+          envs.get("staging", {}).get("self_approve") is True,
+          "ap-env's environments: %s" % envs)
+    code, b = req("GET", "/api/v1/dags/ap-art", READ)
+    arts = b.get("dag", {}).get("artifacts", {})
+    check(arts.get("ap-model", {}).get("approvers") == ["carol"],
+          "ap-art's artifacts: %s" % arts)
+
+
 def test_named_approvers():
     """Only a listed name decides; who started may not approve."""
     rid = trigger("ap-named", ADMIN)
@@ -307,6 +326,6 @@ def test_bad_dag():
           "weir validate: %d %s" % (code, out))
 
 
-run_tests("approvals", [test_named_approvers, test_self_approval,
+run_tests("approvals", [test_dag_json, test_named_approvers, test_self_approval,
                         test_no_person, test_environment_gates,
                         test_promotions, test_cli, test_bad_dag])
