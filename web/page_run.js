@@ -103,8 +103,12 @@ function gates(run, tasks, def, canAct, refresh) {
     };
     // the server's rendered message when it sends one, else the DAG's text
     const message = t.approval_message ?? step?.approval?.message;
+    // who may decide: the gate's approvers, or its environment's
+    // (approve_before); none listed: anyone allowed
+    const who = step?.approval ? step.approval.approvers : def?.environments?.[run.environment]?.approvers;
     const gate = note('info', h('strong', {}, `◆ ${t.step} waits for approval`),
       message ? h('p', {class: 'gate-message'}, message) : null,
+      who?.length ? h('p', {class: 'muted gate-approvers'}, `Approvers: ${who.join(', ')}`) : null,
       canAct ? h('div', {class: 'row'}, comment,
         h('button', {type: 'button', class: 'primary', 'data-approve': t.step, onclick: () =>
           act(`${t.step} approved`, path('approve'), body(), refresh)}, 'Approve'),

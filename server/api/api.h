@@ -57,6 +57,14 @@ void api_dag_delete(struct http_req *req);
 /* The name of the calling token into buf ("unnamed token" for none). */
 void api_caller_name(const struct http_req *req, char *buf, size_t len);
 
+/*
+ * The caller's groups, for the approval policy's `approvers:` (a signed-in
+ * user's groups from single sign-on): *groups (borrowed, valid for the
+ * request) and *n. A token has none (NULL, 0) (api/approvals.c).
+ */
+void api_caller_groups(const struct http_req *req, const char *const **groups,
+                       size_t *n);
+
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);
 

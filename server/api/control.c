@@ -138,8 +138,8 @@ static void step_decide(struct http_req *req, bool approve)
     static const struct api_key comment_keys[] = {
         {"comment", API_STR | API_NULL}};
     struct api *api = http_req_app(req);
-    struct engine_decision d = {http_req_param(req, "step"), approve, NULL,
-                                NULL};
+    struct engine_decision d = {.step = http_req_param(req, "step"),
+                                .approve = approve};
     struct weir_err err = {0};
     char by[BY_MAX];
     int64_t id = 0;
@@ -157,6 +157,7 @@ static void step_decide(struct http_req *req, bool approve)
         rc = api_authorize_run(req, GRANT_ACT_APPROVE, id, &err);
     if (rc == 0) {
         api_caller_name(req, by, sizeof(by));
+        api_caller_groups(req, &d.groups, &d.n_groups);
         d.by = by;
         rc = engine_step_decide(api->engine, id, &d, &o, &err);
     }

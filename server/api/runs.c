@@ -102,7 +102,7 @@ void api_run_trigger(struct http_req *req)
     struct api *api = http_req_app(req);
     struct engine_trigger t = {0};
     struct weir_err err = {0};
-    char reason[256];
+    char reason[256], by[256];
     int64_t run_id = 0;
     bool existed = false;
     cJSON *o;
@@ -115,6 +115,8 @@ void api_run_trigger(struct http_req *req)
     if (rc == 0) {
         trigger_reason(req, reason, sizeof(reason));
         t.reason = reason;
+        api_caller_name(req, by, sizeof(by));
+        t.by = by;
         rc = engine_run_create(api->engine, &t, &run_id, &existed, &err);
     }
     if (rc < 0) {
