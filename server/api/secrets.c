@@ -10,7 +10,7 @@
  *   DELETE /api/v1/secrets/{name}[?env=E]  -> {name, environment, deleted}
  *   POST   /api/v1/secrets/rotate-key      -> {resealed, key_id}
  *
- * Without --secrets-key-file every route answers 503 saying so. Only an
+ * Without --secrets-key-file every route answers 409 saying so. Only an
  * admin token may call them (the one place to map a finer grant to).
  */
 #include <string.h>
@@ -31,7 +31,7 @@ static int secrets_allowed(struct http_req *req, struct weir_err *err)
         return weir_err_set(err, WEIR_EFORBIDDEN,
                             "only an admin token may manage secrets");
     if (!secretkey_ready())
-        return weir_err_set(err, WEIR_EUNAVAIL,
+        return weir_err_set(err, WEIR_ECONFLICT,
                             "this server has no secrets key: start it with "
                             "--secrets-key-file FILE");
     return 0;

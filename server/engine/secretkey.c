@@ -242,7 +242,7 @@ int secretkey_seal(const char *name, const char *env, const char *plain,
     int n = 0, fin = 0, rc = 0;
 
     if (n_ring == 0)
-        return weir_err_set(err, WEIR_EUNAVAIL,
+        return weir_err_set(err, WEIR_ECONFLICT,
                             "this server has no secrets key: start it with "
                             "--secrets-key-file");
     if (len > SECRETKEY_VALUE_MAX || strlen(name) + strlen(env) > 400)
@@ -291,7 +291,7 @@ int secretkey_open(const char *name, const char *env, const char *key_id,
     int n = 0, fin = 0, rc = 0;
 
     if (k == NULL)
-        return weir_err_set(err, WEIR_EUNAVAIL,
+        return weir_err_set(err, WEIR_ECONFLICT,
                             "secret \"%s\" was sealed with key %s, which no "
                             "--secrets-key-file holds",
                             name, key_id);

@@ -51,7 +51,7 @@ size_t secretkey_count(void);
  * into nonce and the secret's name and environment ("" for all) as the
  * associated data: *ct (malloc, len + SECRETKEY_TAG_LEN bytes, into
  * *ct_len) holds the ciphertext then the tag; key_id gets the key's id.
- * WEIR_EUNAVAIL when there is no ring.
+ * WEIR_ECONFLICT when there is no ring.
  */
 WEIR_MUSTCHECK int secretkey_seal(const char *name, const char *env,
                                   const char *plain, size_t len,
@@ -62,7 +62,7 @@ WEIR_MUSTCHECK int secretkey_seal(const char *name, const char *env,
 
 /*
  * Open what secretkey_seal() made with the key key_id: *plain (malloc,
- * NUL-terminated, *len bytes; the caller wipes and frees it). WEIR_EUNAVAIL
+ * NUL-terminated, *len bytes; the caller wipes and frees it). WEIR_ECONFLICT
  * when there is no ring or no key key_id in it; WEIR_EINTERNAL when the
  * tag does not match (a wrong key, or the row was altered or moved).
  */

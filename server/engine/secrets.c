@@ -74,7 +74,7 @@ static int check_names(const char *name, const char *env, struct weir_err *err)
 
 static int no_key(struct weir_err *err)
 {
-    return weir_err_set(err, WEIR_EUNAVAIL,
+    return weir_err_set(err, WEIR_ECONFLICT,
                         "this server has no secrets key: start it with "
                         "--secrets-key-file FILE (docs/security.md, "
                         "\"Secrets\")");
@@ -507,7 +507,7 @@ int engine_secrets_fill(struct store_conn *c, struct run_ctx *x, size_t i,
     if (st->n_secrets == 0)
         return 0;
     if (!secretkey_ready()) {
-        arc = weir_err_set(rerr, WEIR_EUNAVAIL,
+        arc = weir_err_set(rerr, WEIR_ECONFLICT,
                            "step \"%s\" needs secret \"%s\", and this server "
                            "has no secrets key (--secrets-key-file)",
                            st->id, st->secrets[0].name);

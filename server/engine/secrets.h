@@ -22,7 +22,7 @@
  * Set secret name of environment env ("" or NULL: every environment) to
  * the len bytes of value, as who: sealed under the first key, a new
  * version. WEIR_EINVAL names a bad name, environment or value;
- * WEIR_EUNAVAIL when the server has no secrets key.
+ * WEIR_ECONFLICT when the server has no secrets key.
  */
 WEIR_MUSTCHECK int engine_secret_set(struct engine *e, const char *name,
                                      const char *env, const char *value,
