@@ -292,9 +292,9 @@ def manage(srv):
     no_value(out, "weir secret list")
     code, b = req(srv, "GET", "/api/v1/secrets")
     rows = {(s["name"], s["environment"]): s for s in b.get("secrets", [])}
-    check(rows.get(("TEMP", ""), {}).get("version") == 2 and
-          rows.get(("DB_PASSWORD", "prod"), {}).get("created_by") ==
-          "first-admin" or code == 200 and ("TEMP", "") in rows,
+    check(code == 200 and rows.get(("TEMP", ""), {}).get("version") == 2 and
+          rows.get(("DB_PASSWORD", "prod"), {}).get("created_by") == "ops" and
+          rows.get(("DB_PASSWORD", "prod"), {}).get("created_at"),
           "list JSON: %s %s" % (code, b))
     no_value(json.dumps(b), "GET /api/v1/secrets")
     code, b = req(srv, "GET", "/api/v1/secrets", token="read")
@@ -325,6 +325,25 @@ def load_errors(srv):
     errs = json.dumps(b)
     check(code == 400 and "only into a step's env" in errs and
           '"line": 10' in errs, "secret in run: %s %s" % (code, errs))
+
+
+def folder_dag(srv):
+    """A DAG file naming an unknown secret fails to load at its place."""
+    with open(os.path.join(TMP, "dags", "fsec.yaml"), "w") as f:
+        f.write("steps:\n  - id: a\n    secrets: [DB_PASSWORD, MISSING_ONE]"
+                "\n    run: echo hi\n")
+
+    def loaded():
+        code, b = req(srv, "GET", "/api/v1/dags")
+        d = [x for x in b.get("dags", []) if x["id"] == "fsec"] \
+            if code == 200 else []
+        return d[0] if d and d[0].get("last_error") else None
+    d = wait_for(loaded, 15, 0.2)
+    err = json.dumps(d)
+    check(d is not None and "fsec.yaml:3:28" in err and
+          'no secret \\"MISSING_ONE\\"' in err,
+          "folder DAG with an unknown secret: %s" % err)
+    os.unlink(os.path.join(TMP, "dags", "fsec.yaml"))
 
 
 def delivery(srv):
@@ -456,7 +475,7 @@ def main():
     try:
         bad_keys()
         srv = Server([])
-        TOK["admin"] = read(os.path.join(TMP, "admin.token")).strip()
+        TOK["admin"] = create_token(SERVER_BIN, DB, "admin", "ops")
         TOK["read"] = create_token(SERVER_BIN, DB, "read", "reader")
         TOK["worker"] = create_token(SERVER_BIN, DB, "worker", "w")
         no_key(srv)
@@ -464,6 +483,7 @@ def main():
         srv = Server(["--secrets-key-file", k1])
         manage(srv)
         load_errors(srv)
+        folder_dag(srv)
         delivery(srv)
         dump_clean()
         plain_http(k1)
@@ -477,7 +497,8 @@ def main():
         srv = Server(["--secrets-key-file", k1])
         after_rotation(srv, False)
         srv.stop()
-        for p in glob.glob(os.path.join(TMP, "server*.log")):
+        for p in glob.glob(os.path.join(TMP, "server*.log")) + \
+                glob.glob(os.path.join(TMP, "worker-*.log")):
             text = read(p)
             for bad in ("Sanitizer", "runtime error"):
                 check(bad not in text, "%s: %s" % (p, bad))
