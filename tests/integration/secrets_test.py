@@ -306,6 +306,13 @@ def manage(srv):
     check(rc == 0, "delete: %d %s %s" % (rc, out, err))
     rc, out, err = cli(srv, "secret", "delete", "TEMP")
     check(rc != 0 and 'no secret "TEMP"' in err, "delete twice: %s" % err)
+    status, text, _ = weirtest.call("PUT", "/api/v1/secrets/RAW", TOK["admin"],
+                                    data=b"raw-v1", ctype="text/plain",
+                                    base=srv.url)
+    check(status == 201 and b'"version":1' in text.replace(b" ", b""),
+          "a raw value: %s %s" % (status, text))
+    rc, out, err = cli(srv, "secret", "delete", "RAW")
+    check(rc == 0, "delete RAW: %d %s" % (rc, err))
     code, b = req(srv, "PUT", "/api/v1/secrets/bad-name", {"value": "v"})
     check(code == 400 and "not valid" in str(b), "bad name: %s %s" % (code, b))
 
@@ -353,6 +360,12 @@ def delivery(srv):
     check(code in (200, 201), "submit: %s %s" % (code, b))
     code, b = req(srv, "POST", "/api/v1/dags", {"source": DEV_DAG})
     check(code in (200, 201), "submit devonly: %s %s" % (code, b))
+    code, b = req(srv, "GET", "/api/v1/dags/sec")
+    steps = {st["id"]: st for st in (b.get("dag") or {}).get(
+        "steps", [])} if code == 200 else {}
+    check(steps.get("output", {}).get("secrets") == ["DB_PASSWORD"] and
+          "secrets" not in steps.get("other", {}),
+          "the DAG's steps name their secrets: %s" % json.dumps(b)[:600])
     weirtest.BASE, weirtest.WORKER = srv.url, TOK["worker"]
     other = weirtest.Worker("other-queue", ["other"])
     w = WorkerProc(srv, "sec")
