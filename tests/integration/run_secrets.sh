@@ -5,8 +5,9 @@
 # which starts and restarts the servers and the worker itself. When `ip
 # netns` is permitted, a network namespace joined by a veth pair
 # (10.232.N.0/30) holds a server reached over plain HTTP from a
-# non-loopback address, which must refuse to deliver secrets; it is
-# removed on exit, also on failure.
+# non-loopback address, which must refuse to deliver secrets, and one
+# reached over TLS, which delivers them; it is removed on exit, also on
+# failure.
 #   tests/integration/run_secrets.sh WEIR_SERVER SOURCE_DIR WEIR_WORKER WEIR_CLI
 set -uo pipefail
 server=$1
@@ -19,6 +20,7 @@ veth_in="sn$$"  # inside the namespace
 net="10.232.$(($$ % 250 + 1))"
 netns=""
 . "$src/tests/integration/harness.sh"
+. "$src/tests/integration/tls_certs.sh"
 py_pid=""
 
 secrets_cleanup() {
@@ -46,6 +48,10 @@ if ip netns add "$ns" 2>/dev/null; then
         ip -n "$ns" addr add "$net.2/30" dev "$veth_in" &&
         ip -n "$ns" link set "$veth_in" up &&
         ip -n "$ns" link set lo up || die "cannot set up the veth pair"
+    command -v openssl >/dev/null ||
+        die "openssl is not installed (scripts/setup.sh --test)"
+    tls_certs "$tmp/certs" "$net.2" ||
+        die "openssl failed: $(cat "$tmp/certs/openssl.log")"
 else
     echo "note: ip netns is not permitted here: the plain-HTTP refusal is skipped"
 fi
@@ -53,7 +59,7 @@ fi
 mkdir -p "$tmp/scratch"
 WEIR_SERVER_BIN="$server" WEIR_WORKER_BIN="$worker" WEIR_CLI="$cli" \
     WEIR_TMP="$tmp" WEIR_DB_URL="$url" WEIR_NETNS="$netns" \
-    WEIR_REMOTE_ADDR="$net.2" PYTHONPATH="$src/tests/integration" \
+    WEIR_REMOTE_ADDR="$net.2" WEIR_CERTS="$tmp/certs" PYTHONPATH="$src/tests/integration" \
     timeout 100 /usr/bin/python3 "$src/tests/integration/secrets_test.py" &
 py_pid=$!
 wait "$py_pid" || rc=1

@@ -30,8 +30,11 @@ import os
 import re
 import secrets as pyrandom
 import signal
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import weirtest
 from weirtest import check, create_token, wait_for
@@ -43,6 +46,7 @@ TMP = os.environ["WEIR_TMP"]
 DB = os.environ["WEIR_DB_URL"]
 NETNS = os.environ.get("WEIR_NETNS", "")
 REMOTE = os.environ.get("WEIR_REMOTE_ADDR", "")
+CERTS = os.environ.get("WEIR_CERTS", "")
 
 PW = "hunter2-Zq9vXw"      # DB_PASSWORD for every environment
 PW_PROD = "prodpass-77Kk"  # DB_PASSWORD for prod
@@ -128,7 +132,7 @@ class Server:
     """weir-server on 127.0.0.1 (or addr, in the namespace) with args."""
     n = 0
 
-    def __init__(self, args, addr="127.0.0.1", netns=""):
+    def __init__(self, args, addr="127.0.0.1", netns="", scheme="http"):
         Server.n += 1
         self.log = os.path.join(TMP, "server%d.log" % Server.n)
         self.addr = addr
@@ -145,7 +149,7 @@ class Server:
         m = wait_for(self._addr, 20)
         if not m or m == "exited":
             raise RuntimeError("weir-server did not start: " + read(self.log))
-        self.url = "http://" + m
+        self.url = scheme + "://" + m
 
     def _addr(self):
         m = re.search(r"event=listening addr=(\S+)", read(self.log))
@@ -191,6 +195,8 @@ class WorkerProc:
 
 
 def req(srv, method, path, body=None, token="admin", **kw):
+    if srv.url.startswith("https:"):
+        return tls_call(srv, method, path, body, token)
     status, text, _ = weirtest.call(method, path, TOK[token], body,
                                     base=srv.url, **kw)
     try:
@@ -480,6 +486,57 @@ def plain_http(key):
         remote.stop()
 
 
+def tls_call(srv, method, path, body, token="worker"):
+    """A call over HTTPS, trusting the test's CA only."""
+    ctx = ssl.create_default_context(cafile=os.path.join(CERTS, "ca.pem"))
+    data = json.dumps(body).encode() if body is not None else None
+    r = urllib.request.Request(srv.url + path, method=method, data=data)
+    r.add_header("Authorization", "Bearer " + TOK[token])
+    if data is not None:
+        r.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(r, timeout=30, context=ctx) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+
+
+def over_tls(key):
+    """A server in the namespace with TLS, from a non-loopback address:
+    the lease of the attempt carries its secret, and only that one."""
+    if not NETNS:
+        print("SKIP: TLS delivery (no network namespace)")
+        return
+    remote = Server(["--allow-remote", "--secrets-key-file", key,
+                     "--tls-cert", os.path.join(CERTS, "server.pem"),
+                     "--tls-key", os.path.join(CERTS, "server.key")],
+                    addr=REMOTE, netns=NETNS, scheme="https")
+    try:
+        code, b = tls_call(remote, "POST", "/api/v1/workers/register",
+                           {"name": "far-tls", "queues": ["sec"]})
+        check(code == 200, "register over TLS: %s %s" % (code, b))
+        wid = b["worker_id"]
+        rid = trigger(remote, "devonly", "dev")
+        code, b = tls_call(remote, "POST", "/api/v1/workers/%d/lease" % wid,
+                           {"max": 1, "wait_ms": 10000})
+        got = b.get("attempts", []) if code == 200 else []
+        check(len(got) == 1 and got[0].get("secrets") ==
+              {"DEV_ONLY": DEV_ONLY} and got[0]["env"].get("DEV_ONLY") ==
+              DEV_ONLY, "lease over TLS: %s %s" % (code, json.dumps(b)[:400]))
+        for a in got:
+            code, b = tls_call(remote, "POST", "/api/v1/attempts/%d/complete"
+                               % a["attempt_id"],
+                               {"lease_id": a["lease_id"], "exit_code": 0,
+                                "outputs": {}})
+            check(code == 200, "complete over TLS: %s %s" % (code, b))
+        r = run_of(remote, rid) if rid else None
+        check(r is not None and r["state"] == "success",
+              "the run over TLS: %s" % (r and r["state"]))
+        no_value(read(remote.log), "the TLS server's log")
+    finally:
+        remote.stop()
+
+
 def main():
     t0 = time.monotonic()
     os.makedirs(os.path.join(TMP, "scratch"), exist_ok=True)
@@ -500,6 +557,7 @@ def main():
         delivery(srv)
         dump_clean()
         plain_http(k1)
+        over_tls(k1)
         srv.stop()
         srv = Server(["--secrets-key-file", k2, "--secrets-key-file", k1])
         rotation(srv, k1, k2)
