@@ -86,6 +86,16 @@ static int value_get(struct http_req *req, const char **value, size_t *len,
     return 0;
 }
 
+/* Wipe the request's body, which held the value. */
+static void wipe_body(struct http_req *req)
+{
+    size_t n = 0;
+    char *body = (char *)http_req_body(req, &n);
+
+    if (body != NULL && n > 0)
+        OPENSSL_cleanse(body, n);
+}
+
 /* PUT and POST /api/v1/secrets/{name} */
 void api_secret_put(struct http_req *req)
 {
@@ -108,6 +118,7 @@ void api_secret_put(struct http_req *req)
     if (value != NULL)
         OPENSSL_cleanse((void *)value, len);
     cJSON_Delete(json);
+    wipe_body(req);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;

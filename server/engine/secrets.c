@@ -453,7 +453,8 @@ static int fill_env(struct run_ctx *x, size_t i, const struct dag_step *st,
     int rc = 0;
 
     for (size_t k = 0; rc == 0 && k < st->n_secrets; k++) {
-        const cJSON *v = cJSON_GetObjectItem(values, st->secrets[k].name);
+        const cJSON *v =
+            cJSON_GetObjectItemCaseSensitive(values, st->secrets[k].name);
 
         if (st->secrets[k].as_env &&
             cJSON_AddStringToObject(env, st->secrets[k].name, v->valuestring) ==
