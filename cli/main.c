@@ -45,6 +45,7 @@ static const struct command commands[] = {
     {"workers", cmd_workers, "list the workers"},
     {"pool", cmd_pool, "set, list or delete the pools steps share"},
     {"token", cmd_token, "create, list or revoke API tokens"},
+    {"secret", cmd_secret, "set, list or delete secrets steps ask for"},
     {"backfill", cmd_backfill, "run a DAG for each cron slot of a range"},
     {"backfills", cmd_backfills, "list a DAG's backfills with progress"},
     {"backfill-cancel", cmd_backfill_cancel, "cancel a backfill"},

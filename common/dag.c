@@ -429,6 +429,7 @@ void dag_add_ref(struct dag_ctx *c, const char *name, const struct ynode *node,
     r->offset = offset;
     r->scope = scope;
     r->step = step;
+    r->env = false;
     c->n_refs++;
 }
 

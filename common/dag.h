@@ -96,6 +96,15 @@ struct dag_env {
     char *name;         /* variable name, [A-Za-z_][A-Za-z0-9_]* */
     char *value;        /* template text, rendered in plain mode */
     struct dag_pos pos; /* the value's position */
+    bool secret;        /* value uses ${{ secrets.NAME }}: rendered only
+                           when the secrets are filled in at lease time */
+};
+
+/* A secret a step uses (docs/dag-format.md, "Secrets"). */
+struct dag_secret {
+    char *name;         /* [A-Za-z_][A-Za-z0-9_]{0,127} */
+    struct dag_pos pos; /* where it is named */
+    bool as_env;        /* listed in `secrets:`: set as variable `name` */
 };
 
 /* One axis of a matrix: a name and its values (scalars). */
@@ -245,6 +254,9 @@ struct dag_step {
     int pool_slots;          /* slots each attempt holds there, >= 1 */
     struct dag_pos pool_pos; /* the pool: value (the step's or defaults') */
     struct dag_pos pool_slots_pos; /* the pool_slots: value, or pool_pos */
+    struct dag_secret *secrets;    /* `secrets:` and ${{ secrets.X }} of
+                                      env:, each name once */
+    size_t n_secrets;              /* entries in secrets */
 };
 
 struct dag {

@@ -541,8 +541,8 @@ static void unknown_name(struct check *k, const struct dag_ref *r,
               dag_mean(c, best));
 }
 
-static const char *const roots[] = {"params", "matrix", "steps",
-                                    "run",    "event",  "metric"};
+static const char *const roots[] = {"params", "matrix", "steps",  "run",
+                                    "event",  "metric", "secrets"};
 static const char *const run_fields[] = {"id", "trigger", "environment",
                                          "logical_time"};
 static const char *const event_fields[] = {"name", "id", "payload"};
@@ -661,6 +661,26 @@ static void check_steps(struct check *k, const struct dag_ref *r,
                   k->ids[r->step] ? k->ids[r->step] : "?");
 }
 
+/* secrets.NAME: in an env: value of a step only, where the walk noted
+ * it (dag_load_secrets.c). */
+static void check_secret(struct check *k, const struct dag_ref *r,
+                         const struct name *nm)
+{
+    struct dag_ctx *c = k->c;
+
+    if (!r->env || r->scope != DAG_SCOPE_STEP)
+        dag_error(c, rpos(k, r),
+                  "%s: a secret may be templated only into a step's env: "
+                  "value, as env: {NAME: ${{ secrets.NAME }}}",
+                  dag_q(c, r->name));
+    else if (nm->n != 2 || nm->len[1] == 0 || nm->len[1] > 128 ||
+             !dag_name_valid(nm->seg[1], nm->len[1]))
+        dag_error(c, rpos(k, r),
+                  "%s: expected secrets.<name>, a name of letters, digits "
+                  "and \"_\"",
+                  dag_q(c, r->name));
+}
+
 static void check_ref(struct check *k, const struct dag_ref *r)
 {
     struct dag_ctx *c = k->c;
@@ -694,6 +714,8 @@ static void check_ref(struct check *k, const struct dag_ref *r)
         else if (r->scope == DAG_SCOPE_METRIC)
             dag_error(c, rpos(k, r), "%s: a metric trigger has no event",
                       dag_q(c, r->name));
+    } else if (seg_is(&nm, 0, "secrets")) {
+        check_secret(k, r, &nm);
     } else if (seg_is(&nm, 0, "metric")) {
         if (!((nm.n == 2 && seg_is(&nm, 1, "value")) ||
               (nm.n >= 3 && seg_is(&nm, 1, "labels"))))

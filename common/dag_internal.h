@@ -50,6 +50,8 @@ struct dag_ref {
     int offset;               /* its byte offset in the scalar's text */
     enum dag_scope scope;     /* what it may refer to */
     size_t step;              /* DAG_SCOPE_STEP: file index of the step */
+    bool env;                 /* written in an env: value (secrets.X may
+                                 be used there only) */
 };
 
 /* What the walk keeps about a step for the cross-checks. */
@@ -197,6 +199,15 @@ void dag_load_tmpl(struct dag_ctx *c, const char *key, const struct ynode *n,
  * says whose it is in messages ("in the approval of step \"ship\""). */
 void dag_load_approvers(struct dag_ctx *c, const char *where,
                         const struct ynode *n, struct dag_approvers *out);
+
+/* `secrets:` of a step (dag_load_secrets.c): n is the value, label how
+ * messages name the step. dag_load_env_secrets() notes the secrets.X of
+ * the refs [first, c->n_refs) of env value e (the refs are marked as in
+ * env:, e->secret set when there is one). */
+void dag_load_secrets(struct dag_ctx *c, struct dag_step *s, const char *label,
+                      const struct ynode *n);
+void dag_load_env_secrets(struct dag_ctx *c, struct dag_step *s,
+                          struct dag_env *e, size_t first);
 
 /* `cache:` of defaults and of a step (dag_load_cache.c). */
 void dag_load_defaults_cache(struct dag_ctx *c, const struct ynode *n);

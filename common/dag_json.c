@@ -180,6 +180,24 @@ static bool add_env(cJSON *obj, const struct dag_step *s)
     return true;
 }
 
+/* "secrets": the names of the secrets the step uses (never a value),
+ * only when it uses some. */
+static bool add_secrets(cJSON *obj, const struct dag_step *s)
+{
+    cJSON *a;
+
+    if (s->n_secrets == 0)
+        return true;
+    a = cJSON_AddArrayToObject(obj, "secrets");
+    for (size_t i = 0; a != NULL && i < s->n_secrets; i++) {
+        cJSON *n = cJSON_CreateString(s->secrets[i].name);
+
+        if (n == NULL || !cJSON_AddItemToArray(a, n))
+            return false;
+    }
+    return a != NULL;
+}
+
 /* A mapped step: "matrix" {axis: "${{ steps.X.outputs.Y }}"} and "map"
  * {axis, step, output}; the cells are known at run time only. Another
  * step has no "map" key, and "matrix" null when it has no matrix. */
@@ -252,7 +270,8 @@ static cJSON *step_to_json(const struct dag_step *s)
     cJSON *approval = NULL;
     bool ok =
         o != NULL && add_str(o, "id", s->id) && add_str(o, "run", s->run) &&
-        add_env(o, s) && add_str(o, "workdir", s->workdir) &&
+        add_env(o, s) && add_secrets(o, s) &&
+        add_str(o, "workdir", s->workdir) &&
         add_strings(o, "needs", s->needs, s->n_needs) &&
         add_str(o, "queue", s->queue) && add_step_retry(o, s) &&
         add_str(o, "trigger_rule", dag_trigger_rule_name(s->trigger_rule)) &&

@@ -31,6 +31,7 @@ enum step_key {
     SK_CACHE,
     SK_POOL,
     SK_POOL_SLOTS,
+    SK_SECRETS,
     SK_COUNT
 };
 
@@ -56,6 +57,7 @@ static const char *const step_keys[SK_COUNT] = {
     "cache",
     "pool",
     "pool_slots",
+    "secrets",
 };
 
 static const char *const approval_keys[] = {"message", "approvers",
@@ -111,9 +113,12 @@ static void load_env(struct dag_ctx *c, struct step_walk *w,
         if (!dag_get_str(c, k->str, v, &e->value))
             continue;
         e->name = arena_strndup(c, k->str, k->len);
+        size_t first = c->n_refs;
+
         e->pos = dag_npos(v);
         s->n_env++;
         dag_load_tmpl(c, "env", v, DAG_SCOPE_STEP, w->i);
+        dag_load_env_secrets(c, s, e, first);
     }
 }
 
@@ -410,6 +415,8 @@ static void load_rest(struct dag_ctx *c, struct step_walk *w)
     struct dag_step *s = w->s;
     int rule = (int)s->trigger_rule;
 
+    if (v[SK_SECRETS])
+        dag_load_secrets(c, s, w->label, v[SK_SECRETS]);
     if (v[SK_ENV])
         load_env(c, w, v[SK_ENV]);
     if (v[SK_WORKDIR] && dag_get_str(c, "workdir", v[SK_WORKDIR], &s->workdir))

@@ -52,6 +52,7 @@ enum {
     OPT_INSECURE_HTTP,        /* --insecure-http */
     OPT_NAME,                 /* --name NAME */
     OPT_LEADER_TIMEOUT,       /* --leader-timeout-s N */
+    OPT_SECRETS_KEY_FILE,     /* --secrets-key-file FILE (repeatable) */
     OPT_VERSION,              /* --version */
     OPT_HELP,                 /* --help */
 };
@@ -116,6 +117,10 @@ static const char usage_text[] =
     "                           the leader dies or loses its database\n"
     "                           session (WEIR_LEADER_TIMEOUT_S; 2 to 300;\n"
     "                           default 5)\n"
+    "  --secrets-key-file FILE  key ring of secrets: lines of 64 hex digits\n"
+    "                           (`openssl rand -hex 32`), mode 0600; may be\n"
+    "                           given up to 8 times: the first key seals,\n"
+    "                           every key opens (WEIR_SECRETS_KEY_FILE)\n"
     "  --create-token ROLE      create an API token with a grant of ROLE\n"
     "                           (admin, operator, author, read, ingest or\n"
     "                           worker; scoped as --grant), print it on\n"
@@ -303,6 +308,9 @@ static void config_defaults(struct config *cfg)
     cfg->leader_timeout_s = DEFAULT_LEADER_S;
     v = getenv("WEIR_LEADER_TIMEOUT_S");
     cfg->leader_timeout_text = v && *v ? v : NULL;
+    v = getenv("WEIR_SECRETS_KEY_FILE");
+    if (v != NULL && *v != '\0')
+        cfg->secrets_key_files[cfg->n_secrets_key_files++] = v;
 }
 
 /* --public-url: an http(s) URL of printable characters, not too long. */
@@ -418,6 +426,18 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         break;
     case OPT_ADMIN_TOKEN_FILE:
         cfg->admin_token_file = arg;
+        break;
+    case OPT_SECRETS_KEY_FILE:
+        /* the flags replace the variable's file */
+        if (!cfg->secrets_key_flag)
+            cfg->n_secrets_key_files = 0;
+        cfg->secrets_key_flag = true;
+        if (cfg->n_secrets_key_files == CONFIG_KEYS_MAX)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--secrets-key-file may be given at most %d "
+                                "times (a file may hold several keys)",
+                                CONFIG_KEYS_MAX);
+        cfg->secrets_key_files[cfg->n_secrets_key_files++] = arg;
         break;
     case OPT_POOL_SIZE:
         *pool_text = arg;
@@ -603,6 +623,7 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"insecure-http", no_argument, NULL, OPT_INSECURE_HTTP},
         {"name", required_argument, NULL, OPT_NAME},
         {"leader-timeout-s", required_argument, NULL, OPT_LEADER_TIMEOUT},
+        {"secrets-key-file", required_argument, NULL, OPT_SECRETS_KEY_FILE},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

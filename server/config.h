@@ -25,6 +25,8 @@
 #define CONFIG_LEADER_MIN_S  2              /* smallest --leader-timeout-s */
 #define CONFIG_LEADER_MAX_S  300            /* largest --leader-timeout-s */
 
+#define CONFIG_KEYS_MAX 8 /* --secrets-key-file flags */
+
 /* What the process was asked to do. */
 enum config_action {
     CONFIG_SERVE,        /* run the server */
@@ -73,6 +75,12 @@ struct config {
     int leader_timeout_s;      /* a lost leader is replaced within this */
     const char *leader_timeout_text; /* as written, or NULL */
     bool dags_dir_given;             /* by flag or variable */
+
+    /* secrets (engine/secretkey.h) */
+    const char *secrets_key_files[CONFIG_KEYS_MAX]; /* key ring files: the
+                                                       first key seals */
+    size_t n_secrets_key_files; /* entries in secrets_key_files */
+    bool secrets_key_flag;      /* given by flag (not the variable) */
 };
 
 /*

@@ -18,6 +18,7 @@
 #include "api/authz.h"
 #include "config.h"
 #include "engine/engine.h"
+#include "engine/secretkey.h"
 #include "http/tls.h"
 #include "jobs/backfiller.h"
 #include "jobs/jobs.h"
@@ -165,6 +166,25 @@ static int prepare_db(struct server *s, struct weir_err *err)
 
 /* ---- the parts of a running server, started in order, stopped in
  * reverse: one table ---- */
+
+/* The key ring of secrets (engine/secretkey.h), when one is given. */
+static int secrets_key_up(struct server *s, struct weir_err *err)
+{
+    if (s->cfg.n_secrets_key_files == 0)
+        return 0;
+    if (secretkey_load(s->cfg.secrets_key_files, s->cfg.n_secrets_key_files,
+                       err) != 0)
+        return err->code;
+    log_info("event=secrets_key keys=%zu sealing_key=%s", secretkey_count(),
+             secretkey_first_id());
+    return 0;
+}
+
+static void secrets_key_down(struct server *s)
+{
+    (void)s;
+    secretkey_unload();
+}
 
 static int cache_up(struct server *s, struct weir_err *err)
 {
@@ -394,6 +414,7 @@ static void leader_down(struct server *s)
 }
 
 static const struct part parts[] = {
+    {"secrets key", secrets_key_up, secrets_key_down},
     {"dag cache", cache_up, cache_down},
     {"engine", engine_up, engine_down},
     {"wake-ups across servers", xwake_up, xwake_down},

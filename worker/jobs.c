@@ -41,6 +41,30 @@ static void job_add_line(struct job *j, enum logspool_stream stream, int64_t t,
     logspool_add(j->spool, stream, t, text, len);
 }
 
+/* A piece of a step's line (last: the line ends), its secret values
+ * masked (mask.h) before it is spooled; false when nothing of it was
+ * passed on (kept back, or dropped for want of memory). */
+static bool job_add_masked(struct job *j, int s, int64_t t, const char *text,
+                           size_t len, bool last)
+{
+    struct weir_err err = {0};
+    char *out = NULL;
+    size_t n = 0;
+
+    if (j->mask == NULL) {
+        job_add_line(j, s ? LOGSPOOL_STDERR : LOGSPOOL_STDOUT, t, text, len);
+        return true;
+    }
+    if (mask_feed(j->mask, &j->ms[s], text, len, last, &out, &n, &err) != 0) {
+        log_error("event=mask_failed attempt=%s", j->attempt_id);
+        return false;
+    }
+    if (n > 0 || last)
+        job_add_line(j, s ? LOGSPOOL_STDERR : LOGSPOOL_STDOUT, t, out, n);
+    free(out);
+    return n > 0 || last;
+}
+
 /* A line of the worker's own about the attempt, on the "system" stream. */
 static void job_note(struct job *j, const char *fmt, ...) WEIR_PRINTF(2, 3);
 
@@ -49,10 +73,18 @@ static void job_note(struct job *j, const char *fmt, ...)
     char text[600];
     va_list ap;
 
+    struct weir_err err = {0};
+    char *masked = NULL;
+    size_t n = 0;
+
     va_start(ap, fmt);
     vsnprintf(text, sizeof(text), fmt, ap);
     va_end(ap);
-    job_add_line(j, LOGSPOOL_SYSTEM, wall_ms(), text, strlen(text));
+    /* a note may quote what the step wrote */
+    if (mask_text(j->mask, text, strlen(text), &masked, &n, &err) != 0)
+        return;
+    job_add_line(j, LOGSPOOL_SYSTEM, wall_ms(), masked, n);
+    free(masked);
 }
 
 static void job_line_cb(void *ctx, enum exec_stream stream, int64_t time_ms,
@@ -61,8 +93,8 @@ static void job_line_cb(void *ctx, enum exec_stream stream, int64_t time_ms,
     struct job *j = ctx;
     int s = stream == EXEC_STDERR ? 1 : 0;
 
-    job_add_line(j, stream == EXEC_STDERR ? LOGSPOOL_STDERR : LOGSPOOL_STDOUT,
-                 time_ms, text, len);
+    if (!job_add_masked(j, s, time_ms, text, len, !more) && more)
+        return; /* a piece kept back whole goes with the next one */
     /* a line cut into pieces is marked after its last piece */
     if (more) {
         j->pieces[s]++;
@@ -308,6 +340,10 @@ static void job_close(struct job *j)
     cJSON_Delete(j->batch);
     cJSON_Delete(j->outputs);
     j->batch = j->outputs = NULL;
+    mask_free(j->mask);
+    j->mask = NULL;
+    mask_stream_cleanup(&j->ms[0]);
+    mask_stream_cleanup(&j->ms[1]);
     uv_close((uv_handle_t *)&j->heartbeat, job_timer_close_cb);
     uv_close((uv_handle_t *)&j->flush, job_timer_close_cb);
     j->r->running--;
@@ -556,6 +592,28 @@ static void job_end_notes(struct job *j)
                     "still held stdout or stderr");
 }
 
+/* Mask the secret values in the outputs and the error of the attempt
+ * before they are reported; outputs that cannot be masked are dropped. */
+static void job_mask_outputs(struct job *j)
+{
+    struct weir_err err = {0};
+    char *e = NULL;
+    size_t n = 0;
+
+    if (j->mask == NULL)
+        return;
+    if (mask_json(j->mask, j->outputs, &err) != 0) {
+        cJSON_Delete(j->outputs);
+        j->outputs = NULL;
+        snprintf(j->error, sizeof(j->error),
+                 "the outputs could not be masked (out of memory)");
+    }
+    if (mask_text(j->mask, j->error, strlen(j->error), &e, &n, &err) == 0) {
+        snprintf(j->error, sizeof(j->error), "%s", e);
+        free(e);
+    }
+}
+
 static void job_done_cb(void *ctx, const struct exec_result *res)
 {
     struct job *j = ctx;
@@ -569,6 +627,7 @@ static void job_done_cb(void *ctx, const struct exec_result *res)
         snprintf(j->error, sizeof(j->error), "%s", err.msg);
         job_note(j, "weir-worker: %s", err.msg);
     }
+    job_mask_outputs(j);
     if (j->error[0] == '\0' && res->term_signal != 0 && !res->timed_out)
         snprintf(j->error, sizeof(j->error), "killed by signal %d",
                  res->term_signal);
@@ -736,6 +795,14 @@ void job_start(struct runner *r, const cJSON *doc, uint64_t answered_ms)
      * lease ends, as it would have anyway, and retries it by its policy;
      * a heartbeat would renew a lease the step can no longer count on. */
     if (lease_too_late(r, j, doc, answered_ms)) {
+        free(j);
+        return;
+    }
+    /* the values to mask, before anything of the step is read */
+    if (mask_new(cJSON_GetObjectItemCaseSensitive(doc, "secrets"), &j->mask,
+                 &err) != 0) {
+        log_error("event=attempt_unusable attempt=%s msg=out_of_memory",
+                  j->attempt_id);
         free(j);
         return;
     }

@@ -20,6 +20,7 @@
 #include "err.h"
 #include "executor.h"
 #include "logspool.h"
+#include "mask.h"
 #include "runner.h"
 
 #define LEASE_WAIT_MS   25000 /* long-poll of one lease call */
@@ -114,6 +115,10 @@ struct job {
     cJSON *outputs;         /* parsed outputs, or NULL */
     char error[512];        /* what went wrong on our side, or "" */
     int open_timers;        /* timer handles not yet closed */
+
+    /* secrets (mask.h) */
+    struct mask *mask;        /* the attempt's secret values, or NULL */
+    struct mask_stream ms[2]; /* stdout, stderr: bytes kept back */
 };
 
 /* One HTTP call on the thread pool. */

@@ -169,6 +169,13 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/metrics", api_metric_post, HTTP_JSON_BODY,
      16 * 1024 * 1024, ACT(INGEST)},
     {"GET", "/api/v1/metrics/{name}", api_metric_get, 0, 0, ACT(READ)},
+    /* secrets (api/secrets.c): admins only; rotate-key before {name} */
+    {"GET", "/api/v1/secrets", api_secrets_list, 0, 0, ACT(ADMIN)},
+    {"POST", "/api/v1/secrets/rotate-key", api_secrets_rotate,
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(ADMIN)},
+    {"PUT", "/api/v1/secrets/{name}", api_secret_put, 0, 0, ACT(ADMIN)},
+    {"POST", "/api/v1/secrets/{name}", api_secret_put, 0, 0, ACT(ADMIN)},
+    {"DELETE", "/api/v1/secrets/{name}", api_secret_delete, 0, 0, ACT(ADMIN)},
     /* The dashboard: its token's role, the latest runs of every DAG, the
      * runs-by-steps grid, a version's source, its files (last,
      * so that every API path above wins). */

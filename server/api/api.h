@@ -190,6 +190,11 @@ void api_hook_post(struct http_req *req);
 void api_dag_triggers(struct http_req *req);
 void api_metric_post(struct http_req *req);
 void api_metric_get(struct http_req *req);
+/* Secrets (api/secrets.c). */
+void api_secrets_list(struct http_req *req);
+void api_secret_put(struct http_req *req);
+void api_secret_delete(struct http_req *req);
+void api_secrets_rotate(struct http_req *req);
 /* Handlers of api_web.c (the dashboard's files) and api_grid.c. */
 void api_web_get(struct http_req *req);
 void api_session_get(struct http_req *req);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "engine/secrets.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -433,6 +434,9 @@ void api_attempt_complete(struct http_req *req)
         http_reply_err(req, &err);
         return;
     }
+    /* secrets go only over TLS or loopback (engine/secrets.h) */
+    if (attempts != NULL && !http_req_secure(req))
+        (void)engine_secrets_refuse(api->engine, attempts);
     o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "ok", true);
     if (attempts != NULL)

@@ -24,6 +24,7 @@
 
 #include "api/api.h"
 #include "api/authz.h"
+#include "engine/secrets.h"
 #include "jobs/scheduler.h"
 #include "log.h"
 
@@ -181,6 +182,10 @@ static int submit_load(struct http_req *req, const char *text, size_t len,
     if (rc == 0)
         rc = engine_dag_pools_check_e(((struct api *)http_req_app(req))->engine,
                                       dag, &diags, err);
+    /* Which secrets exist too (engine/secrets.c). */
+    if (rc == 0)
+        rc = engine_dag_secrets_check_e(
+            ((struct api *)http_req_app(req))->engine, dag, &diags, err);
     if (rc == WEIR_ENOMEM) {
         weir_err_set(err, rc, "out of memory loading the DAG");
     } else if (rc < 0 && diags.n > 0) {

@@ -33,6 +33,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "engine/secrets.h"
 
 #define NAME_MAX_LEN 200 /* bytes of a worker name */
 #define QUEUES_MAX   64  /* queues one worker serves */
@@ -316,6 +317,9 @@ void api_worker_lease(struct http_req *req)
         http_reply_err(req, &err);
         return;
     }
+    /* secrets go only over TLS or loopback (engine/secrets.h) */
+    if (!http_req_secure(req))
+        (void)engine_secrets_refuse(api->engine, attempts);
     o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "attempts", attempts);
     if (cw.cancel != NULL)

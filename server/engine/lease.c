@@ -18,6 +18,7 @@
 #include "engine/cache.h"
 #include "engine/internal.h"
 #include "engine/policy.h"
+#include "engine/secrets.h"
 #include "log.h"
 #include "store/artifacts.h"
 #include "store/cache.h"
@@ -127,6 +128,8 @@ static int render_step(struct run_ctx *x, size_t i, char **command, cJSON *env,
     for (size_t k = 0; rc == 0 && k < st->n_env; k++) {
         char *v = NULL;
 
+        if (st->env[k].secret)
+            continue; /* engine_secrets_fill() renders it, last */
         rc = render(x, i, st->env[k].value, TMPL_PLAIN, &v, err);
         if (rc == 0)
             cJSON_AddStringToObject(env, st->env[k].name, v);
@@ -396,6 +399,9 @@ static int claims_to_docs(struct engine *e, struct store_conn *c,
             attempt_doc(x, (size_t)i, &v[k], &doc, &rerr) == 0 &&
             x->dag->steps[x->rt[i].step].cache)
             rc = cache_check(c, x, (size_t)i, &v[k], &doc, &hit, &rerr, err);
+        /* secrets after the cache key: no key is made from a secret */
+        if (rc == 0 && doc != NULL)
+            rc = engine_secrets_fill(c, x, (size_t)i, &doc, &rerr, err);
         if (rc == 0 && (doc != NULL || hit) && x->run.retry_count > 0)
             note_inputs(x, (size_t)i, &v[k], want);
         if (rc == 0 && doc != NULL) {

@@ -149,6 +149,13 @@ WEIR_MUSTCHECK int http_json_parse(char *text, size_t len, bool replace_nul,
  */
 bool http_req_gone(struct http_req *req);
 
+/*
+ * Whether the request came over TLS or from a loopback address (the
+ * socket's peer: behind a proxy on loopback, the proxy's leg is its own
+ * business). Secrets are delivered only on such a request.
+ */
+bool http_req_secure(const struct http_req *req);
+
 /* Reply with status and body (taken: freed here, even on failure). */
 void http_reply_json(struct http_req *req, int status, cJSON *body);
 

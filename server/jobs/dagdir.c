@@ -16,6 +16,7 @@
 
 #include "dagwalk.h"
 #include "engine/engine.h"
+#include "engine/secrets.h"
 #include "grow.h"
 #include "jobs/dagsrev.h"
 #include "log.h"
@@ -297,6 +298,8 @@ int dagdir_load(struct dagdir *dd, const char *relpath, bool *new_version,
     /* Which pools exist only the database knows: checked here. */
     if (rc == 0)
         rc = engine_dag_pools_check(c, dag, &diags, err);
+    if (rc == 0)
+        rc = engine_dag_secrets_check(c, dag, &diags, err);
     if (rc == 0) {
         rc = record_version(dd, c, relpath, dag, &diags, new_version, err);
         dag = NULL;

@@ -40,7 +40,7 @@ run 0 "$weir" --version
 grep -Eq '^weir [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version: $(cat "$tmp/out")"
 commands="validate cron dag dags up trigger runs run logs cancel retry approve
 reject pause unpause artifacts artifact lineage event metric triggers workers pool
-token backfill backfills backfill-cancel"
+token secret backfill backfills backfill-cancel"
 for cmd in $commands; do
     run 0 "$weir" "$cmd" --help
     grep -q "^usage: weir $cmd" "$tmp/out" || fail "$cmd --help printed no usage"
@@ -70,6 +70,23 @@ grep -q -- '--to STAGE goes with promote' "$tmp/err" || fail "promote without --
 run 2 "$weir" artifact approve model r1 --to prod
 run 2 "$weir" artifact archive model r1
 grep -q 'expected promote|approve|reject' "$tmp/err" || fail "unknown artifact verb"
+
+# secrets: a value never comes from argv; offline, `validate` checks where
+# secrets.NAME may stand (env: values only), not which secrets exist.
+run 2 "$weir" secret set DB_PASSWORD hunter2
+grep -q 'the value comes from standard input' "$tmp/err" ||
+    fail "secret set with a value in argv: $(cat "$tmp/err")"
+printf 'steps:\n  - id: a\n    secrets: [DB_PASSWORD]\n    env:\n      P: "x${{ secrets.DB_PASSWORD }}"\n    run: echo "$P"\n' >"$tmp/sec_ok.yaml"
+run 0 "$weir" validate "$tmp/sec_ok.yaml"
+printf 'steps:\n  - id: a\n    run: echo ${{ secrets.DB_PASSWORD }}\n' >"$tmp/sec_run.yaml"
+run 1 "$weir" validate "$tmp/sec_run.yaml"
+grep -q "sec_run.yaml:3:.*a secret may be templated only into a step's env: value" "$tmp/err" ||
+    fail "secrets.X in run: $(cat "$tmp/err")"
+printf 'steps:\n  - id: a\n    secrets: [WEIR_X, ok, ok]\n    run: "true"\n' >"$tmp/sec_bad.yaml"
+run 1 "$weir" validate "$tmp/sec_bad.yaml"
+grep -q 'sec_bad.yaml:3:15: secret "WEIR_X" would set a variable reserved' "$tmp/err" &&
+    grep -q 'sec_bad.yaml:3:27: secret "ok" is listed twice' "$tmp/err" ||
+    fail "bad secrets: list: $(cat "$tmp/err")"
 
 # validate: the shipped DAGs are valid.
 run 0 "$weir" validate "$src/dags"
