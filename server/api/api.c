@@ -164,6 +164,8 @@ const struct http_route api_routes[] = {
     {"POST", "/api/v1/metrics", api_metric_post, HTTP_JSON_BODY,
      16 * 1024 * 1024},
     {"GET", "/api/v1/metrics/{name}", api_metric_get, 0, 0},
+    /* audit log (api/audit.c); every route that is not a GET is audited */
+    {"GET", "/api/v1/audit", api_audit_list, 0, 0},
     /* The dashboard: its token's role, the latest runs of every DAG, the
      * runs-by-steps grid, a version's source, its files (last,
      * so that every API path above wins). */
