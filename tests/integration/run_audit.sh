@@ -54,7 +54,7 @@ if [ -n "$cli" ]; then
     expect_cli 0 "step.approve" audit --dag au-gate
     expect_cli 0 '"records":' audit --dag au-gate --json
     expect_cli 1 "since" audit --since yesterday
-    expect_cli 2 "usage" audit --bogus
+    expect_cli 2 "unknown option --bogus" audit --bogus
 fi
 
 # Retention: a restart keeping 1 s prunes every record made above, and
