@@ -76,6 +76,7 @@ struct http_req {
     char err_msg[256];             /* the error reply's message, or "" */
     void *observed;                /* the observer's data, or NULL */
     void (*observed_free)(void *); /* frees observed, or NULL */
+    bool observed_done;            /* HTTP_OBSERVE_DONE was called */
 };
 
 /* ---- replies ---- */
@@ -705,6 +706,18 @@ static void req_finish(struct http_req *req)
 
 /* ---- libmicrohttpd callbacks ---- */
 
+/* HTTP_OBSERVE_DONE, once: when the reply is queued (before libmicrohttpd
+ * sends it, so that what the observer writes is there when the client
+ * reads the reply), or when the request ends without one. */
+static void observe_done(struct http_server *srv, struct http_req *req)
+{
+    if (req == NULL || req->route == NULL || srv->cfg.observe == NULL ||
+        req->observed_done)
+        return;
+    req->observed_done = true;
+    srv->cfg.observe(srv->cfg.app, req, HTTP_OBSERVE_DONE);
+}
+
 static void req_free(struct http_req *req)
 {
     if (req == NULL)
@@ -757,6 +770,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
         req->gc = http_guard_conn_get(conn);
         *con_cls = req;
         req_begin(req);
+        if (req->replied)
+            observe_done(req->srv, req);
         return req->queue_failed ? MHD_NO : MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -767,6 +782,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
     }
     if (!req->replied)
         req_finish(req);
+    observe_done(req->srv, req);
     return req->queue_failed ? MHD_NO : MHD_YES;
 }
 
@@ -778,8 +794,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     bool big = req != NULL && req->body_cap >= HTTP_TRIM_AFTER;
 
     (void)toe;
-    if (req != NULL && req->route != NULL && srv->cfg.observe != NULL)
-        srv->cfg.observe(srv->cfg.app, req, HTTP_OBSERVE_DONE);
+    observe_done(srv, req);
     http_guard_request_done(srv->guard, http_guard_conn_get(conn));
     req_free(req);
     *con_cls = NULL;

@@ -56,9 +56,9 @@ enum http_route_flags {
 enum http_observe_phase {
     HTTP_OBSERVE_HANDLE,  /* in the request's thread, before its handler */
     HTTP_OBSERVE_HANDLED, /* in the same thread, after the handler */
-    HTTP_OBSERVE_DONE,    /* when the request ends, replied or not (also
-                             when refused before the handler: token,
-                             body) */
+    HTTP_OBSERVE_DONE,    /* once the reply is queued, before it is sent
+                             (also when refused before the handler: token,
+                             body), or when the request ends without one */
 };
 
 /* Watches matched requests (the audit log): see enum http_observe_phase. */
