@@ -13,6 +13,7 @@ import * as workers from './page_workers.js';
 import * as events from './page_events.js';
 import * as metrics from './page_metrics.js';
 import * as artifacts from './page_artifacts.js';
+import * as audit from './page_audit.js'; // the audit log (admins)
 
 const routes = [
   [/^#\/dags\/([^/]+)$/, dag],
@@ -21,6 +22,7 @@ const routes = [
   [/^#\/events$/, events],
   [/^#\/metrics(?:\/(.+))?$/, metrics],
   [/^#\/artifacts(?:\/(.+))?$/, artifacts],
+  [/^#\/audit$/, audit],
   [/^#\/dags$/, dags],
 ];
 
@@ -44,6 +46,8 @@ function showHeader() {
     out.hidden = true;
     nav.hidden = true;
   }
+  // the audit log: a link for admins only
+  document.getElementById('nav-audit').hidden = !(ctx.session && ctx.session.role === 'admin');
   for (const a of nav.querySelectorAll('a')) {
     const here = location.hash.startsWith(a.getAttribute('href'));
     if (here) a.setAttribute('aria-current', 'page');
