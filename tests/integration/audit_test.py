@@ -163,7 +163,16 @@ def calls():
              "/api/v1/artifacts/nope/versions/1/promote", ADMIN,
              {"to": "prod"}, want_status=404, action="artifact.promote",
              outcome="refused", target="artifacts/nope/versions/1")
+    for verb in ("approve", "reject"):
+        one_call("%s unknown promotion" % verb, "POST",
+                 "/api/v1/artifacts/nope/versions/1/%s" % verb, ADMIN,
+                 {"comment": "no"}, action="artifact." + verb,
+                 outcome="refused", target="artifacts/nope/versions/1")
     # refusals, before and in the handler
+    one_call("token create by a read token", "POST", "/api/v1/tokens", READ,
+             {"role": "admin", "name": "sneaky", "token": "weir_x"},
+             want_status=403, action="token.create", outcome="refused",
+             actor=READ_NAME)
     one_call("cancel by a read token", "POST", "/api/v1/runs/%s/cancel" %
              run_id, READ, want_status=403, action="run.cancel",
              outcome="refused", actor=READ_NAME, dag="au-one")
