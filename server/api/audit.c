@@ -228,39 +228,62 @@ static void redact(cJSON *v)
     }
 }
 
+/* Whether v would print in about budget bytes or fewer: walked, not
+ * printed, so that a body of megabytes is neither copied nor printed. */
+static bool json_fits(const cJSON *v, size_t *budget)
+{
+    const cJSON *it;
+    size_t cost = 8 + (v->string ? strlen(v->string) : 0) +
+                  (cJSON_IsString(v) ? strlen(v->valuestring) : 0);
+
+    if (cost > *budget)
+        return false;
+    *budget -= cost;
+    cJSON_ArrayForEach(it, v)
+    {
+        if (!json_fits(it, budget))
+            return false;
+    }
+    return true;
+}
+
+/* A large body: its top-level keys only (never their values). */
+static cJSON *params_summary(const cJSON *body)
+{
+    cJSON *o = cJSON_CreateObject(), *keys;
+    const cJSON *it;
+
+    cJSON_AddBoolToObject(o, "truncated", true);
+    keys = cJSON_AddArrayToObject(o, "keys");
+    cJSON_ArrayForEach(it, body)
+    {
+        if (it->string != NULL && cJSON_GetArraySize(keys) < 50)
+            cJSON_AddItemToArray(keys, cJSON_CreateString(it->string));
+    }
+    return o;
+}
+
 /* The request's parameters: its JSON body redacted (a large one only by
- * size and keys), else the size of its body. A new JSON text, or NULL. */
+ * its keys), else the size of its body. A new JSON text, or NULL. */
 static char *request_params(struct http_req *req)
 {
-    cJSON *copy = cJSON_Duplicate(http_req_json(req), true), *o = NULL;
-    char *text = NULL;
-    size_t len = 0;
+    const cJSON *body = http_req_json(req);
+    size_t budget = AUDIT_PARAMS_MAX, len = 0;
+    cJSON *o = NULL;
+    char *text;
 
-    if (copy != NULL) {
-        redact(copy);
-        text = cJSON_PrintUnformatted(copy);
-    }
-    if (text != NULL && strlen(text) <= AUDIT_PARAMS_MAX) {
-        cJSON_Delete(copy);
-        return text;
-    }
-    o = cJSON_CreateObject();
-    if (text != NULL) {
-        cJSON *keys = cJSON_AddArrayToObject(o, "keys"), *it;
-
-        cJSON_AddNumberToObject(o, "json_bytes", (double)strlen(text));
-        cJSON_ArrayForEach(it, copy)
-        {
-            if (it->string != NULL)
-                cJSON_AddItemToArray(keys, cJSON_CreateString(it->string));
-        }
+    if (body != NULL && json_fits(body, &budget)) {
+        o = cJSON_Duplicate(body, true);
+        if (o != NULL)
+            redact(o);
+    } else if (body != NULL) {
+        o = params_summary(body);
     } else {
         (void)http_req_body(req, &len);
+        o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "body_bytes", (double)len);
     }
-    cJSON_free(text);
-    cJSON_Delete(copy);
-    text = cJSON_PrintUnformatted(o);
+    text = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
     cJSON_Delete(o);
     return text;
 }
