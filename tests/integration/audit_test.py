@@ -298,9 +298,11 @@ def main():
         recs = audit("?limit=500")["records"]
         want = int(os.environ["AUDIT_BEFORE"])
         prunes = [r for r in recs if r["action"] == "audit.prune"]
-        check(len(prunes) == 1 and prunes[0]["params"]["deleted"] >= want and
-              prunes[0]["actor"] == "weir-server",
-              "prune record (want >= %d deleted): %s" % (want, prunes))
+        check(len(prunes) == 1 and prunes[0]["params"]["deleted"] == want and
+              prunes[0]["actor"] == "weir-server" and
+              prunes[0]["params"]["before"] < prunes[0]["at"] and
+              prunes[0]["params"]["before"].endswith("Z"),
+              "prune record (want %d deleted): %s" % (want, prunes))
         check(all(r["action"] in ("audit.prune",) or r["id"] > prunes[0]["id"]
                   for r in recs) if prunes else False,
               "records older than the retention are left: %s" % recs[:5])
