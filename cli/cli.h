@@ -61,6 +61,7 @@ int cmd_backfills(int argc, char **argv);
 int cmd_backfill_cancel(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_secret(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /*
  * True when argv holds -h or --help before any "--": subcommands print

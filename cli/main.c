@@ -49,6 +49,7 @@ static const struct command commands[] = {
     {"backfill", cmd_backfill, "run a DAG for each cron slot of a range"},
     {"backfills", cmd_backfills, "list a DAG's backfills with progress"},
     {"backfill-cancel", cmd_backfill_cancel, "cancel a backfill"},
+    {"audit", cmd_audit, "list the audit log: who did what, and when"},
 };
 
 static void usage(FILE *f)

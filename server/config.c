@@ -44,6 +44,7 @@ enum {
     OPT_PUBLIC_URL,           /* --public-url URL */
     OPT_EVENT_RETENTION,      /* --event-retention DURATION */
     OPT_METRIC_RETENTION,     /* --metric-retention DURATION */
+    OPT_AUDIT_RETENTION,      /* --audit-retention DURATION */
     OPT_MAX_CONNS_PER_CLIENT, /* --max-conns-per-client N */
     OPT_TRUSTED_PROXY,        /* --trusted-proxy CIDR[,CIDR...] */
     OPT_TLS_CERT,             /* --tls-cert FILE */
@@ -103,6 +104,8 @@ static const char usage_text[] =
     "                           (WEIR_EVENT_RETENTION; default 30d)\n"
     "  --metric-retention D     keep metric samples for D\n"
     "                           (WEIR_METRIC_RETENTION; default 30d)\n"
+    "  --audit-retention D      keep audit log records for D\n"
+    "                           (WEIR_AUDIT_RETENTION; default 365d)\n"
     "  --max-conns-per-client N unauthenticated connections one client\n"
     "                           address may hold (WEIR_MAX_CONNS_PER_CLIENT;\n"
     "                           default 32)\n"
@@ -400,6 +403,9 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
     case OPT_METRIC_RETENTION:
         cfg->metric_retention = arg;
         break;
+    case OPT_AUDIT_RETENTION:
+        cfg->audit_retention = arg;
+        break;
     case OPT_MAX_CONNS_PER_CLIENT:
         cfg->max_conns_per_client_text = arg;
         break;
@@ -559,6 +565,23 @@ static int check_leader(struct config *cfg, struct weir_err *err)
     return 0;
 }
 
+#define AUDIT_KEEP_S (365LL * 86400) /* --audit-retention's default */
+
+/* --audit-retention: parse_retention() with a default of its own. */
+static int parse_audit_retention(struct config *cfg, struct weir_err *err)
+{
+    const char *env = getenv("WEIR_AUDIT_RETENTION");
+
+    if ((cfg->audit_retention == NULL || *cfg->audit_retention == '\0') &&
+        (env == NULL || *env == '\0')) {
+        cfg->audit_retention_s = AUDIT_KEEP_S;
+        return 0;
+    }
+    return parse_retention(cfg->audit_retention, "--audit-retention",
+                           "WEIR_AUDIT_RETENTION", &cfg->audit_retention_s,
+                           err);
+}
+
 static int check_required(struct config *cfg, const char *pool_text,
                           struct weir_err *err)
 {
@@ -567,7 +590,8 @@ static int check_required(struct config *cfg, const char *pool_text,
                         err) < 0 ||
         parse_retention(cfg->metric_retention, "--metric-retention",
                         "WEIR_METRIC_RETENTION", &cfg->metric_retention_s,
-                        err) < 0)
+                        err) < 0 ||
+        parse_audit_retention(cfg, err) < 0)
         return WEIR_EINVAL;
     if (parse_conns_per_client(cfg, err) < 0 ||
         http_guard_proxies_check(cfg->trusted_proxy, err) < 0)
@@ -614,6 +638,7 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
         {"event-retention", required_argument, NULL, OPT_EVENT_RETENTION},
         {"metric-retention", required_argument, NULL, OPT_METRIC_RETENTION},
+        {"audit-retention", required_argument, NULL, OPT_AUDIT_RETENTION},
         {"max-conns-per-client", required_argument, NULL,
          OPT_MAX_CONNS_PER_CLIENT},
         {"trusted-proxy", required_argument, NULL, OPT_TRUSTED_PROXY},

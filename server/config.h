@@ -63,6 +63,8 @@ struct config {
     const char *metric_retention; /* as written, or NULL */
     long long event_retention_s;  /* events kept, seconds */
     long long metric_retention_s; /* metric samples kept, seconds */
+    const char *audit_retention;  /* as written, or NULL */
+    long long audit_retention_s;  /* audit records kept, seconds */
     const char *max_conns_per_client_text; /* as written, or NULL */
     unsigned max_conns_per_client;         /* 0 for the default (32) */
     const char *trusted_proxy; /* CIDRs of load balancers, or NULL */

@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "api/authz.h"
 #include "config.h"
+#include "engine/audit.h"
 #include "engine/engine.h"
 #include "engine/secretkey.h"
 #include "http/tls.h"
@@ -227,6 +228,7 @@ static int engine_up(struct server *s, struct weir_err *err)
                                 (int64_t)s->cfg.lease_ttl_ms};
     events_set_retention(s->cfg.event_retention_s);
     metrics_set_retention(s->cfg.metric_retention_s);
+    engine_audit_set_retention(s->cfg.audit_retention_s);
     return 0;
 }
 
@@ -329,6 +331,7 @@ static int http_up(struct server *s, struct weir_err *err)
     hc.per_client = s->cfg.max_conns_per_client;
     hc.trusted_proxy = s->cfg.trusted_proxy;
     hc.tls = s->tls;
+    hc.observe = api_audit_observe;
     rc = http_server_start(&hc, &s->http, err);
     if (rc < 0)
         return rc;

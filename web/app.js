@@ -14,6 +14,7 @@ import * as workers from './page_workers.js';
 import * as events from './page_events.js';
 import * as metrics from './page_metrics.js';
 import * as artifacts from './page_artifacts.js';
+import * as audit from './page_audit.js'; // the audit log (admins)
 
 const routes = [
   [/^#\/dags\/([^/]+)$/, dag],
@@ -22,6 +23,7 @@ const routes = [
   [/^#\/events$/, events],
   [/^#\/metrics(?:\/(.+))?$/, metrics],
   [/^#\/artifacts(?:\/(.+))?$/, artifacts],
+  [/^#\/audit$/, audit],
   [/^#\/dags$/, dags],
 ];
 
@@ -55,6 +57,8 @@ function showHeader() {
   // workers and metrics span every DAG: for a reader of all of them
   for (const a of nav.querySelectorAll('a[href="#/workers"], a[href="#/metrics"]'))
     a.hidden = !ctx.may('read', null, null);
+  // the audit log: a link for those who may read it (an unscoped admin)
+  document.getElementById('nav-audit').hidden = !ctx.may('admin', null, null);
   for (const a of nav.querySelectorAll('a')) {
     const here = location.hash.startsWith(a.getAttribute('href'));
     if (here) a.setAttribute('aria-current', 'page');

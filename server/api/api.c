@@ -176,6 +176,8 @@ const struct http_route api_routes[] = {
     {"PUT", "/api/v1/secrets/{name}", api_secret_put, 0, 0, ACT(ADMIN)},
     {"POST", "/api/v1/secrets/{name}", api_secret_put, 0, 0, ACT(ADMIN)},
     {"DELETE", "/api/v1/secrets/{name}", api_secret_delete, 0, 0, ACT(ADMIN)},
+    /* audit log (api/audit.c); every route that is not a GET is audited */
+    {"GET", "/api/v1/audit", api_audit_list, 0, 0, ACT(ADMIN)},
     /* The dashboard: its token's role, the latest runs of every DAG, the
      * runs-by-steps grid, a version's source, its files (last,
      * so that every API path above wins). */

@@ -249,6 +249,8 @@ void api_dag_submit(struct http_req *req)
         (rc = api_authorize(req, GRANT_ACT_SUBMIT, dag->id, NULL, &err)) < 0)
         dag_free(dag);
     if (rc == 0)
+        api_audit_note_dag(req, dag->id);
+    if (rc == 0)
         rc = engine_dag_submit(api->engine, dag, &res, &err);
     if (rc == WEIR_ECONFLICT && res.pos.line > 0) /* an after cycle */
         replied = reply_refused(req, res.pos, &err);

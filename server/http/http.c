@@ -71,6 +71,12 @@ struct http_req {
     struct timespec start;                     /* when the request arrived */
     void *caller;                /* what auth learned of the caller */
     void (*caller_free)(void *); /* frees caller, or NULL */
+
+    int status;                    /* the reply's status; 0 before it */
+    char err_msg[256];             /* the error reply's message, or "" */
+    void *observed;                /* the observer's data, or NULL */
+    void (*observed_free)(void *); /* frees observed, or NULL */
+    bool observed_done;            /* HTTP_OBSERVE_DONE was called */
 };
 
 /* ---- replies ---- */
@@ -95,6 +101,7 @@ static void queue_typed(struct http_req *req, int status, char *text,
 
     WEIR_ASSERT(!req->replied);
     req->replied = true;
+    req->status = status;
     resp = MHD_create_response_from_buffer_with_free_callback(len, text,
                                                               cJSON_free);
     if (resp == NULL) {
@@ -244,6 +251,7 @@ static void reply_error_named(struct http_req *req, int status,
 
     cJSON_AddStringToObject(e, "code", code);
     cJSON_AddStringToObject(e, "message", msg);
+    snprintf(req->err_msg, sizeof(req->err_msg), "%s", msg);
     text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (text == NULL) {
@@ -291,6 +299,47 @@ void http_reply_err(struct http_req *req, const struct weir_err *err)
 }
 
 /* ---- accessors ---- */
+
+static void format_address(const struct sockaddr *sa, char *buf, size_t len);
+
+int http_req_status(const struct http_req *req)
+{
+    return req->status;
+}
+
+const char *http_req_error_msg(const struct http_req *req)
+{
+    return req->err_msg;
+}
+
+const struct http_route *http_req_route(const struct http_req *req)
+{
+    return req->route;
+}
+
+void http_req_client(const struct http_req *req, char *buf, size_t len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+    snprintf(buf, len, "?");
+    if (ci != NULL && ci->client_addr != NULL)
+        format_address(ci->client_addr, buf, len);
+}
+
+void http_req_observed_set(struct http_req *req, void *data,
+                           void (*free_fn)(void *))
+{
+    if (req->observed_free != NULL)
+        req->observed_free(req->observed);
+    req->observed = data;
+    req->observed_free = free_fn;
+}
+
+void *http_req_observed(const struct http_req *req)
+{
+    return req->observed;
+}
 
 const char *http_req_method(const struct http_req *req)
 {
@@ -652,11 +701,27 @@ static void req_finish(struct http_req *req)
         !((req->route->flags & HTTP_BODY_OPTIONAL) && req->body_len == 0) &&
         !body_parse(req))
         return;
+    if (req->srv->cfg.observe != NULL)
+        req->srv->cfg.observe(req->srv->cfg.app, req, HTTP_OBSERVE_HANDLE);
     req->route->fn(req);
+    if (req->srv->cfg.observe != NULL)
+        req->srv->cfg.observe(req->srv->cfg.app, req, HTTP_OBSERVE_HANDLED);
     WEIR_ASSERT(req->replied);
 }
 
 /* ---- libmicrohttpd callbacks ---- */
+
+/* HTTP_OBSERVE_DONE, once: when the reply is queued (before libmicrohttpd
+ * sends it, so that what the observer writes is there when the client
+ * reads the reply), or when the request ends without one. */
+static void observe_done(struct http_server *srv, struct http_req *req)
+{
+    if (req == NULL || req->route == NULL || srv->cfg.observe == NULL ||
+        req->observed_done)
+        return;
+    req->observed_done = true;
+    srv->cfg.observe(srv->cfg.app, req, HTTP_OBSERVE_DONE);
+}
 
 static void req_free(struct http_req *req)
 {
@@ -664,6 +729,8 @@ static void req_free(struct http_req *req)
         return;
     if (req->caller_free != NULL)
         req->caller_free(req->caller);
+    if (req->observed_free != NULL)
+        req->observed_free(req->observed);
     cJSON_Delete(req->json);
     free(req->body);
     free(req->segs);
@@ -708,6 +775,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
         req->gc = http_guard_conn_get(conn);
         *con_cls = req;
         req_begin(req);
+        if (req->replied)
+            observe_done(req->srv, req);
         return req->queue_failed ? MHD_NO : MHD_YES;
     }
     if (*upload_data_size > 0) {
@@ -718,6 +787,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn,
     }
     if (!req->replied)
         req_finish(req);
+    observe_done(req->srv, req);
     return req->queue_failed ? MHD_NO : MHD_YES;
 }
 
@@ -729,6 +799,7 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
     bool big = req != NULL && req->body_cap >= HTTP_TRIM_AFTER;
 
     (void)toe;
+    observe_done(srv, req);
     http_guard_request_done(srv->guard, http_guard_conn_get(conn));
     req_free(req);
     *con_cls = NULL;

@@ -52,6 +52,19 @@ enum http_route_flags {
                                      besides the token */
 };
 
+/* When the config's observer is called for a matched request. */
+enum http_observe_phase {
+    HTTP_OBSERVE_HANDLE,  /* in the request's thread, before its handler */
+    HTTP_OBSERVE_HANDLED, /* in the same thread, after the handler */
+    HTTP_OBSERVE_DONE,    /* once the reply is queued, before it is sent
+                             (also when refused before the handler: token,
+                             body), or when the request ends without one */
+};
+
+/* Watches matched requests (the audit log): see enum http_observe_phase. */
+typedef void (*http_observe_fn)(void *app, struct http_req *req,
+                                enum http_observe_phase phase);
+
 struct http_route {
     const char *method;  /* "GET", "POST", ... */
     const char *pattern; /* "/api/v1/dags/{id}": literal or {name} segments */
@@ -76,6 +89,8 @@ struct http_config {
                                         believed (comma-separated), or NULL */
     struct http_tls *tls;            /* HTTPS with these certificates
                                         (borrowed), or NULL: plain HTTP */
+    http_observe_fn observe;         /* called at each phase of a matched
+                                        request, or NULL */
 };
 
 /*
@@ -116,6 +131,19 @@ const char *http_req_body(const struct http_req *req, size_t *len);
 unsigned http_req_action(const struct http_req *req);
 /* The app pointer of the server's config. */
 void *http_req_app(const struct http_req *req);
+/* The status of the reply queued, or 0 before one. */
+int http_req_status(const struct http_req *req);
+/* The message of the error reply queued (what the client read), or "". */
+const char *http_req_error_msg(const struct http_req *req);
+/* The route matched (borrowed from the table), or NULL. */
+const struct http_route *http_req_route(const struct http_req *req);
+/* The client's address as "host:port" ("?" when unknown) into buf. */
+void http_req_client(const struct http_req *req, char *buf, size_t len);
+/* Data of the config's observer, kept on the request and given to free_fn
+ * when the request ends (data set before is freed at once); NULL before. */
+void http_req_observed_set(struct http_req *req, void *data,
+                           void (*free_fn)(void *));
+void *http_req_observed(const struct http_req *req);
 
 /*
  * What the auth function learned about the caller, kept on the request so

@@ -15,7 +15,8 @@
  *   where folders cannot be watched;
  * - event retention: the scheduler loop, CHORE_EVENTS_PRUNE_FIRST_MS after
  *   the start, then every CHORE_EVENTS_PRUNE_EVERY_MS (with it, the
- *   expired step cache entries: engine/cache.h);
+ *   expired step cache entries: engine/cache.h, and the audit log past
+ *   --audit-retention: engine/audit.h);
  * - lease expiry: thread "weir-leases", at the next lease deadline and at
  *   least every lease TTL, CHORE_LEASES_RETRY_MS after a database failure;
  * - webhook notifications: thread "weir-notify", every CHORE_NOTIFY_MS;

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "cron.h"
+#include "engine/audit.h"
 #include "engine/cache.h"
 #include "engine/events.h"
 #include "engine/fire.h"
@@ -739,6 +740,7 @@ static void prune_work_cb(uv_work_t *req)
     s->prune_rc = events_prune(s->e->store, &s->pruned, &s->prune_err);
     if (s->prune_rc == 0)
         cache_prune_logged(s->e->store);
+    engine_audit_prune_logged(s->e->store); /* audit retention */
     store_fence_leave();
 }
 

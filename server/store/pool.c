@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "store/audit.h"
 #include "store/dburl.h"
 #include "store/leader.h"
 #include "store/query.h"
@@ -488,6 +489,8 @@ int store_query(struct store_conn *c, const char *sql, int n,
 
     if (store_fence_wraps(c)) /* a leader's write: store/leader.h */
         return store_fence_query(c, sql, n, params, out, err);
+    if (store_audit_wraps(c, sql)) /* a change to audit: store/audit.h */
+        return store_audit_query(c, sql, n, params, out, err);
     stmt = stmt_name(c, sql, n, name);
     r = stmt ? PQexecPrepared(c->pg, stmt, n, params, NULL, NULL, 0)
              : PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
@@ -508,7 +511,16 @@ int store_begin(struct store_conn *c, struct weir_err *err)
 
 int store_commit(struct store_conn *c, struct weir_err *err)
 {
-    return store_cmd(c, "COMMIT", 0, NULL, err);
+    /* the audit record of a change goes in with it (store/audit.h) */
+    int rc = store_audit_before_commit(c, err);
+    PGresult *r = NULL;
+
+    if (rc == 0)
+        rc = store_query(c, "COMMIT", 0, NULL, &r, err);
+    /* COMMIT of a failed transaction answers ROLLBACK, not an error */
+    store_audit_tx_end(rc == 0 && strcmp(PQcmdStatus(r), "COMMIT") == 0);
+    PQclear(r);
+    return rc;
 }
 
 void store_rollback(struct store_conn *c)
@@ -516,6 +528,7 @@ void store_rollback(struct store_conn *c)
     PGresult *r = PQexec(c->pg, "ROLLBACK");
 
     PQclear(r);
+    store_audit_tx_end(false);
 }
 
 int store_end(struct store_conn *c, int rc, struct weir_err *err)

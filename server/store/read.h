@@ -277,4 +277,23 @@ WEIR_MUSTCHECK int store_artifact_scope(struct store_conn *c, const char *name,
                                         struct store_scope *out,
                                         struct weir_err *err);
 
+/* store/audit.c (the audit log) */
+
+/* What GET /api/v1/audit asks for: each text NULL for any. */
+struct store_audit_filter {
+    const char *actor;  /* this actor only */
+    const char *action; /* this action only */
+    const char *dag;    /* this DAG only */
+    const char *since;  /* at or after this time (ISO 8601) */
+    const char *until;  /* before this time (ISO 8601) */
+    int64_t cursor;     /* rows with a smaller id; 0 for the newest */
+    int limit;          /* rows in a page */
+};
+
+/* Audit rows newest first, as a new object *out {records: [...],
+ * next_cursor: the cursor of the next page, or null at the end}. */
+WEIR_MUSTCHECK int store_audit_list(struct store_conn *c,
+                                    const struct store_audit_filter *f,
+                                    cJSON **out, struct weir_err *err);
+
 #endif

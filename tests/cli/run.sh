@@ -40,7 +40,7 @@ run 0 "$weir" --version
 grep -Eq '^weir [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version: $(cat "$tmp/out")"
 commands="validate cron dag dags up trigger runs run logs cancel retry approve
 reject pause unpause artifacts artifact lineage event metric triggers workers pool
-token secret backfill backfills backfill-cancel"
+token secret backfill backfills backfill-cancel audit"
 for cmd in $commands; do
     run 0 "$weir" "$cmd" --help
     grep -q "^usage: weir $cmd" "$tmp/out" || fail "$cmd --help printed no usage"
@@ -60,6 +60,10 @@ grep -q '^weir dags: cannot reach http://127.0.0.1:1: .' "$tmp/err" ||
     fail "an absent server: $(cat "$tmp/err")"
 grep -q '^(is the server running?' "$tmp/err" ||
     fail "an absent server, no hint: $(cat "$tmp/err")"
+
+# the audit log: a stray argument is a usage error, before any server
+run 2 "$weir" audit run.cancel
+grep -q 'unexpected argument "run.cancel"' "$tmp/err" || fail "audit with an argument"
 
 # registry and lineage: usage errors are found before any server is asked.
 run 2 "$weir" lineage

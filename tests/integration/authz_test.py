@@ -240,6 +240,7 @@ CASES = [
      "ADDDDDD"),
     ("DELETE", "/api/v1/secrets/{name}", "/api/v1/secrets/S1", None,
      "ADDDDDD"),
+    ("GET", "/api/v1/audit", "/api/v1/audit", None, "ADDDDDD"),
     ("GET", "/api/v1/session", "/api/v1/session", None, "AAAAAAA"),
     ("GET", "/api/v1/recent-runs", "/api/v1/recent-runs", None, "AAAAADD"),
     ("GET", "/api/v1/dags/{id}/grid", "/api/v1/dags/team-a-etl/grid", None,
