@@ -317,8 +317,9 @@ def pages(path, token, key, limit):
 def test_listings():
     op = T["op"]
     dags = [d["id"] for d in pages("/api/v1/dags", op, "dags", 2)]
-    check(dags == ["team-a-etl", "team-a-p1", "team-a-p2", "team-a-p3",
-                   "team-a-sub"], "the scoped operator's DAGs: %s" % dags)
+    check(dags == ["team-a-etl", "team-a-ev", "team-a-p1", "team-a-p2",
+                   "team-a-p3", "team-a-sub"],
+          "the scoped operator's DAGs: %s" % dags)
     _, b = req("GET", "/api/v1/runs?limit=500", ADMIN)
     want = sorted(r["id"] for r in b["runs"]
                   if r["dag"].startswith("team-a-") and
@@ -334,8 +335,8 @@ def test_listings():
     code, b = req("GET", "/api/v1/runs/%d" % V["run_a_prod"], op)
     check(code == 404, "a prod run of its DAG is not read: %d" % code)
     _, b = req("GET", "/api/v1/recent-runs", op)
-    check(sorted(b["dags"]) == ["team-a-etl", "team-a-p1", "team-a-p2",
-                                "team-a-p3", "team-a-sub"] and
+    check(sorted(b["dags"]) == ["team-a-etl", "team-a-ev", "team-a-p1",
+                                "team-a-p2", "team-a-p3", "team-a-sub"] and
           all(x["id"] in want for v in b["dags"].values() for x in v),
           "recent runs: %s" % b)
     grid = [r["id"] for r in pages("/api/v1/dags/team-a-etl/grid", op,
@@ -343,6 +344,17 @@ def test_listings():
     check(sorted(grid) == sorted(x for x in want if x in grid) and
           V["run_a_prod"] not in grid and len(grid) >= 5,
           "the grid shows dev and staging runs: %s" % grid)
+    # events: those that started a run the caller may read
+    for name in ("authz.a", "authz.b", "authz.a"):
+        code, b = req("POST", "/api/v1/events", T["ingest"], {"name": name})
+        check(code == 202, "ingest %s: %d %s" % (name, code, b))
+    seen = lambda tok: weirtest.wait_for(lambda: len([
+        e for e in req("GET", "/api/v1/events?limit=100", tok)[1]["events"]
+        if e["name"].startswith("authz.") and e["runs"]]) >= 3, 10)
+    check(seen(ADMIN), "the events started their runs")
+    evs = [e["name"] for e in pages("/api/v1/events", op, "events", 1)]
+    check(evs == ["authz.a", "authz.a"],
+          "the scoped operator's events, paged by 1: %s" % evs)
     _, b = req("GET", "/api/v1/artifacts", op)
     check([a["name"] for a in b["artifacts"]] == ["team-a-model"],
           "artifacts: %s" % b)
