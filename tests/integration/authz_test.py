@@ -179,15 +179,19 @@ CASES = [
      "/api/v1/attempts/999999/complete",
      {"lease_id": "x", "exit_code": 0}, "ADDDDDA"),
     ("POST", "/api/v1/runs/{id}/retry", "/api/v1/runs/{run_a_prod}/retry",
-     None, "ANADDDD"),
+     None, "ADADDDD"),  # its DAG, in prod: refused, the grant named
     ("POST", "/api/v1/runs/{id}/retry", "/api/v1/runs/{a_dev}/retry",
      None, "AAADDDD"),
     ("POST", "/api/v1/runs/{id}/steps/{step}/approve",
      "/api/v1/runs/{run_b}/steps/gate/approve", None, "ANADDDD"),
+    ("POST", "/api/v1/runs/{id}/steps/{step}/approve",
+     "/api/v1/runs/{run_a_prod}/steps/gate/approve", None, "ADADDDD"),
     ("POST", "/api/v1/runs/{id}/steps/{step}/reject",
      "/api/v1/runs/{run_a}/steps/gate/reject", {"comment": "no"}, "AAADDDD"),
+    ("POST", "/api/v1/runs/{id}/cancel", "/api/v1/runs/{run_b}/cancel",
+     None, "ANADDDD"),  # another team's run: not found
     ("POST", "/api/v1/runs/{id}/cancel", "/api/v1/runs/{run_a_prod}/cancel",
-     None, "ANADDDD"),
+     None, "ADADDDD"),
     ("POST", "/api/v1/runs/{id}/cancel", "/api/v1/runs/{a_dev}/cancel",
      None, "AAADDDD"),
     ("POST", "/api/v1/dags/{id}/pause", "/api/v1/dags/team-a-p2/pause", None,
@@ -332,6 +336,11 @@ def test_listings():
           "a run it may not read is not found: %d %s" % (code, b))
     code, b = req("POST", "/api/v1/runs/%d/cancel" % V["run_b"], op)
     check(code == 404, "nor cancelled: %d %s" % (code, b))
+    code, b = req("POST", "/api/v1/runs/%d/steps/gate/approve"
+                  % V["run_a_prod"], op)
+    check(code == 403 and 'environment "prod"' in message(b) and
+          "env=prod" in message(b),
+          "approving in prod names the grant: %d %s" % (code, b))
     code, b = req("GET", "/api/v1/runs/%d" % V["run_a_prod"], op)
     check(code == 404, "a prod run of its DAG is not read: %d" % code)
     _, b = req("GET", "/api/v1/recent-runs", op)
