@@ -79,7 +79,7 @@ function signInPage(message) {
     try {
       const sess = await api.session(t);
       if (!may(sess, 'read')) {
-        put(err, note('error', 'This token cannot read (a worker or ingest token): the dashboard needs a token with a grant that reads.'));
+        put(err, note('error', 'This token cannot use the dashboard: it has no grant that reads (a worker or ingest token).'));
         return;
       }
       api.setToken(t);

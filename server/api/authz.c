@@ -156,7 +156,11 @@ int api_authorize_scope(struct http_req *req, enum grant_action a,
 {
     const char *env = s->has_env ? s->env : NULL;
 
-    if (!api_may_read(req, s->dag, env))
+    /* what the caller cannot see does not exist for it; an action on a
+     * run of a DAG it sees, in an environment it may not touch, is a
+     * refusal that names the grant */
+    if (!api_may_read(req, s->dag, env) &&
+        (a == GRANT_ACT_READ || !api_may_read_dag(req, s->dag)))
         return weir_err_set(err, WEIR_ENOTFOUND, "%s", what);
     return api_authorize(req, a, s->dag, env, err);
 }
@@ -241,7 +245,9 @@ int api_authorize_artifact(struct http_req *req, enum grant_action a,
     if (rc == 0)
         rc = store_artifact_scope(c, name, version, &s, err);
     store_conn_put(c);
-    if (rc == 0 && !api_may_read(req, s.dag, s.has_env ? s.env : NULL))
+    /* as api_authorize_scope(): unseen is not found, seen is refused */
+    if (rc == 0 && !api_may_read(req, s.dag, s.has_env ? s.env : NULL) &&
+        !api_may_read_dag(req, s.dag))
         rc = weir_err_set(err, WEIR_ENOTFOUND,
                           "no version \"%.128s\" of artifact \"%.128s\"",
                           version, name);

@@ -10,11 +10,12 @@
  * (api_read_scope() for the paged ones, filtered in SQL; api_may_read_dag()
  * for the others).
  *
- * A target the caller may not even read (a run, an attempt, a backfill,
- * an artifact version found by id) is answered 404 as if it did not
- * exist; one it may read but not act on is 403 naming the missing grant.
- * A DAG is named by the caller, so a refusal there says nothing it did
- * not know: 403.
+ * A target found by id (a run, an attempt, a backfill, an artifact
+ * version) that the caller may not read is answered 404 as if it did not
+ * exist, and so is an action on one whose DAG it may not read; an action
+ * on one of a DAG it reads (a prod run of its team's DAG) is 403 naming
+ * the missing grant. A DAG is named by the caller, so a refusal there
+ * says nothing it did not know: 403.
  */
 #ifndef WEIR_API_AUTHZ_H
 #define WEIR_API_AUTHZ_H
@@ -64,8 +65,8 @@ WEIR_MUSTCHECK int api_authorize(struct http_req *req, enum grant_action a,
                                  struct weir_err *err);
 
 /* api_authorize() on a looked-up target s: WEIR_ENOTFOUND with what (such
- * as "no run 12") when the caller may not read it, else api_authorize()
- * of a. */
+ * as "no run 12") when the caller may not read it and, for an action
+ * other than read, not even its DAG; else api_authorize() of a. */
 WEIR_MUSTCHECK int api_authorize_scope(struct http_req *req,
                                        enum grant_action a,
                                        const struct store_scope *s,

@@ -192,7 +192,7 @@ WEIR_MUSTCHECK int store_metric_samples(struct store_conn *c, const char *name,
 /* A live token (neither revoked nor expired) as read back. */
 struct store_token {
     int64_t id;     /* api_tokens.id */
-    char role[16];  /* "admin", "worker" or "read" */
+    char role[16];  /* its first grant's role */
     char name[256]; /* free text; "" for an unnamed token */
     char queues[STORE_TOKEN_QUEUES_LEN]; /* JSON array of the queues it may
                                            serve; "": any */

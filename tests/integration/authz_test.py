@@ -179,15 +179,19 @@ CASES = [
      "/api/v1/attempts/999999/complete",
      {"lease_id": "x", "exit_code": 0}, "ADDDDDA"),
     ("POST", "/api/v1/runs/{id}/retry", "/api/v1/runs/{run_a_prod}/retry",
-     None, "ANADDDD"),
+     None, "ADADDDD"),  # its DAG, in prod: refused, the grant named
     ("POST", "/api/v1/runs/{id}/retry", "/api/v1/runs/{a_dev}/retry",
      None, "AAADDDD"),
     ("POST", "/api/v1/runs/{id}/steps/{step}/approve",
      "/api/v1/runs/{run_b}/steps/gate/approve", None, "ANADDDD"),
+    ("POST", "/api/v1/runs/{id}/steps/{step}/approve",
+     "/api/v1/runs/{run_a_prod}/steps/gate/approve", None, "ADADDDD"),
     ("POST", "/api/v1/runs/{id}/steps/{step}/reject",
      "/api/v1/runs/{run_a}/steps/gate/reject", {"comment": "no"}, "AAADDDD"),
+    ("POST", "/api/v1/runs/{id}/cancel", "/api/v1/runs/{run_b}/cancel",
+     None, "ANADDDD"),  # another team's run: not found
     ("POST", "/api/v1/runs/{id}/cancel", "/api/v1/runs/{run_a_prod}/cancel",
-     None, "ANADDDD"),
+     None, "ADADDDD"),
     ("POST", "/api/v1/runs/{id}/cancel", "/api/v1/runs/{a_dev}/cancel",
      None, "AAADDDD"),
     ("POST", "/api/v1/dags/{id}/pause", "/api/v1/dags/team-a-p2/pause", None,
@@ -328,8 +332,9 @@ def pages(path, token, key, limit):
 def test_listings():
     op = T["op"]
     dags = [d["id"] for d in pages("/api/v1/dags", op, "dags", 2)]
-    check(dags == ["team-a-etl", "team-a-p1", "team-a-p2", "team-a-p3",
-                   "team-a-sub"], "the scoped operator's DAGs: %s" % dags)
+    check(dags == ["team-a-etl", "team-a-ev", "team-a-p1", "team-a-p2",
+                   "team-a-p3", "team-a-sub"],
+          "the scoped operator's DAGs: %s" % dags)
     _, b = req("GET", "/api/v1/runs?limit=500", ADMIN)
     want = sorted(r["id"] for r in b["runs"]
                   if r["dag"].startswith("team-a-") and
@@ -342,11 +347,16 @@ def test_listings():
           "a run it may not read is not found: %d %s" % (code, b))
     code, b = req("POST", "/api/v1/runs/%d/cancel" % V["run_b"], op)
     check(code == 404, "nor cancelled: %d %s" % (code, b))
+    code, b = req("POST", "/api/v1/runs/%d/steps/gate/approve"
+                  % V["run_a_prod"], op)
+    check(code == 403 and 'environment "prod"' in message(b) and
+          "env=prod" in message(b),
+          "approving in prod names the grant: %d %s" % (code, b))
     code, b = req("GET", "/api/v1/runs/%d" % V["run_a_prod"], op)
     check(code == 404, "a prod run of its DAG is not read: %d" % code)
     _, b = req("GET", "/api/v1/recent-runs", op)
-    check(sorted(b["dags"]) == ["team-a-etl", "team-a-p1", "team-a-p2",
-                                "team-a-p3", "team-a-sub"] and
+    check(sorted(b["dags"]) == ["team-a-etl", "team-a-ev", "team-a-p1",
+                                "team-a-p2", "team-a-p3", "team-a-sub"] and
           all(x["id"] in want for v in b["dags"].values() for x in v),
           "recent runs: %s" % b)
     grid = [r["id"] for r in pages("/api/v1/dags/team-a-etl/grid", op,
@@ -354,6 +364,17 @@ def test_listings():
     check(sorted(grid) == sorted(x for x in want if x in grid) and
           V["run_a_prod"] not in grid and len(grid) >= 5,
           "the grid shows dev and staging runs: %s" % grid)
+    # events: those that started a run the caller may read
+    for name in ("authz.a", "authz.b", "authz.a"):
+        code, b = req("POST", "/api/v1/events", T["ingest"], {"name": name})
+        check(code == 202, "ingest %s: %d %s" % (name, code, b))
+    seen = lambda tok: weirtest.wait_for(lambda: len([
+        e for e in req("GET", "/api/v1/events?limit=100", tok)[1]["events"]
+        if e["name"].startswith("authz.") and e["runs"]]) >= 3, 10)
+    check(seen(ADMIN), "the events started their runs")
+    evs = [e["name"] for e in pages("/api/v1/events", op, "events", 1)]
+    check(evs == ["authz.a", "authz.a"],
+          "the scoped operator's events, paged by 1: %s" % evs)
     _, b = req("GET", "/api/v1/artifacts", op)
     check([a["name"] for a in b["artifacts"]] == ["team-a-model"],
           "artifacts: %s" % b)
