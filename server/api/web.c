@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/oidc.h"
 #include "api/web_files.h"
 #include "sha256.h"
 
@@ -174,5 +175,6 @@ void api_session_get(struct http_req *req)
     o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "role", auth_role_name(role));
     cJSON_AddStringToObject(o, "name", t->name);
+    oidc_session_describe(((struct api *)http_req_app(req))->store, req, o);
     http_reply_json(req, 200, o);
 }
