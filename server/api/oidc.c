@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -195,15 +196,22 @@ static int discover_locked(struct weir_err *err)
 }
 
 /* A copy of the JWKS into *out, fetched when there is none or when
- * refresh is asked (at most once a JWKS_REFETCH_MS). */
+ * refresh is asked (at most once a JWKS_REFETCH_MS: a caller waits for
+ * it, holding the others). */
 static int jwks_get(bool refresh, cJSON **out, struct weir_err *err)
 {
     cJSON *k = NULL;
     int rc = 0;
 
     pthread_mutex_lock(&g.mu);
-    if (g.jwks == NULL ||
-        (refresh && mono_ms() - g.jwks_at_ms >= JWKS_REFETCH_MS)) {
+    if (refresh && g.jwks != NULL) {
+        int64_t wait = g.jwks_at_ms + JWKS_REFETCH_MS - mono_ms();
+
+        /* keys rotated twice within a second: wait for the second */
+        if (wait > 0)
+            usleep((useconds_t)wait * 1000);
+    }
+    if (g.jwks == NULL || refresh) {
         rc = discover_locked(err);
         if (rc == 0)
             rc = provider_call("GET", g.jwks_url, NULL, NULL, &k, err);
