@@ -45,6 +45,7 @@ static const struct command commands[] = {
     {"workers", cmd_workers, "list the workers"},
     {"pool", cmd_pool, "set, list or delete the pools steps share"},
     {"token", cmd_token, "create, list or revoke API tokens"},
+    {"login", cmd_login, "sign in with the server's single sign-on"},
     {"backfill", cmd_backfill, "run a DAG for each cron slot of a range"},
     {"backfills", cmd_backfills, "list a DAG's backfills with progress"},
     {"backfill-cancel", cmd_backfill_cancel, "cancel a backfill"},

@@ -5,11 +5,13 @@
 # oidc_test.py against weir-server (the whole sign-in, forged ID tokens,
 # key rotation, CSRF, sign-out) and a second server with short session
 # timeouts; then the options' errors (role mapping file, client secret
-# file, issuer).
-#   tests/integration/run_oidc.sh PATH/TO/weir-server SOURCE_DIR
+# file, issuer); `weir login` through a browser-like client, its session
+# file, and the CLI using it with the user's grants, on its server only.
+#   tests/integration/run_oidc.sh PATH/TO/weir-server SOURCE_DIR PATH/TO/weir
 set -uo pipefail
 server=$1
 src=$2
+cli=$3
 . "$src/tests/integration/harness.sh"
 py=/usr/bin/python3
 
@@ -47,6 +49,71 @@ grep -q -- "$secret" "$tmp/out" "$tmp/err" "$tmp/err.short" &&
 grep -q 'weir_session=' "$tmp/err" "$tmp/out" && fail "a session cookie reached the log"
 grep -q 'event=oidc_sign_in_refused' "$tmp/err" ||
     fail "refused sign-ins are not logged"
+
+# ---- weir login: the loopback redirect, the session file, its use ----
+mkdir -p "$tmp/home"
+curl_provider() { "$py" -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1] + "/control", data=sys.argv[2].encode(), method="POST"), timeout=10)' "$issuer" "$1"; }
+curl_provider '{"user": "bob", "groups": ["readers"], "forge": "none", "kid": "rsa1"}'
+HOME="$tmp/home" XDG_CONFIG_HOME="" timeout 60 "$cli" login --server "http://$addr" \
+    >"$tmp/login.out" 2>"$tmp/login.err" &
+login_pid=$!
+for _ in $(seq 1 100); do [ -s "$tmp/login.out" ] && break; sleep 0.1; done
+login_url=$(head -n 1 "$tmp/login.out")
+"$py" - "$login_url" "http://$addr" >"$tmp/login.py" 2>&1 <<'PY' || fail "the browser side of weir login: $(cat "$tmp/login.py")"
+import http.cookiejar, json, sys, urllib.error, urllib.parse, urllib.request
+url, server = sys.argv[1:3]
+assert "/auth/login?cli_port=" in url, url
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+op = urllib.request.build_opener(
+    urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+for _ in range(6):
+    try:
+        r = op.open(url, timeout=20)
+        status, body, loc = r.status, r.read(), None
+    except urllib.error.HTTPError as e:
+        status, body, loc = e.code, e.read(), e.headers.get("Location")
+    if status != 302:
+        break
+    url = urllib.parse.urljoin(url, loc)
+assert status == 200 and b"Signed in to Weir" in body, (status, url, body)
+assert url.startswith("http://127.0.0.1:") and "/callback?code=" in url, url
+print(urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["code"][0])
+PY
+wait "$login_pid" || fail "weir login exited $?: $(cat "$tmp/login.err")"
+# the code again, as a program that saw it would send it: collected already
+"$py" - "http://$addr" "$(tail -n 1 "$tmp/login.py")" <<'PY' || fail "a collected weir login code was exchanged again"
+import json, sys, urllib.error, urllib.request
+r = urllib.request.Request(sys.argv[1] + "/auth/cli", method="POST",
+    data=json.dumps({"code": sys.argv[2], "secret": "0" * 64}).encode(),
+    headers={"Content-Type": "application/json"})
+try:
+    urllib.request.urlopen(r, timeout=10)
+    sys.exit(1)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 401 else 1)
+PY
+grep -q "signed in to http://$addr as bob" "$tmp/login.out" ||
+    fail "weir login did not say who signed in: $(cat "$tmp/login.out")"
+sfile="$tmp/home/.config/weir/session"
+[ "$(stat -c %a "$sfile" 2>/dev/null)" = 600 ] || fail "the session file's mode: $(stat -c %a "$sfile" 2>&1)"
+sed -n 2p "$sfile" | grep -q '^weirs_[0-9a-f]\{64\}$' || fail "the session file holds no session secret"
+grep -q 'weirs_' "$tmp/login.out" "$tmp/login.err" && fail "weir login printed the session secret"
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr" >"$tmp/cli" 2>&1 ||
+    fail "weir dags with the login's session: $(cat "$tmp/cli")"
+(cd "$tmp/home" && HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags) >"$tmp/cli" 2>&1 ||
+    fail "weir dags with the login's session and its server: $(cat "$tmp/cli")"
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" token list --server "http://$addr" >"$tmp/cli" 2>&1
+[ $? -eq 1 ] && grep -q "only an admin" "$tmp/cli" ||
+    fail "a reader's CLI session managed tokens: $(cat "$tmp/cli")"
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr_short" >"$tmp/cli" 2>&1
+[ $? -ne 0 ] && grep -q "WEIR_TOKEN is not" "$tmp/cli" ||
+    fail "the login's session went to another server: $(cat "$tmp/cli")"
+chmod 644 "$sfile"
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr" >"$tmp/cli" 2>&1
+[ $? -ne 0 ] && grep -q "may be read by other users" "$tmp/cli" ||
+    fail "a session file others may read was used: $(cat "$tmp/cli")"
 
 # ---- bad options: exit 2, naming what is wrong and where ----
 bad() { # bad WANT_PATTERN FLAGS...: weir-server exits 2 saying WANT
