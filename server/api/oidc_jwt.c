@@ -63,8 +63,12 @@ void oidc_b64url_encode(const unsigned char *in, size_t len, char *out)
     while (n > 0 && out[n - 1] == '=')
         n--;
     out[n] = '\0';
-    for (char *p = out; *p != '\0'; p++)
-        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    for (char *p = out; *p != '\0'; p++) {
+        if (*p == '+')
+            *p = '-';
+        else if (*p == '/')
+            *p = '_';
+    }
 }
 
 /* A base64url member of a JWK as a big number (NULL when absent/bad). */
