@@ -6,12 +6,13 @@ the session cookie's attributes, sign-out, and (on a second server with
 short timeouts) the idle and absolute session timeouts.
 
 Environment: WEIR_URL (the server), WEIR_SHORT_URL (the one with short
-timeouts), PROVIDER (the provider's URL), WEIR_DB_DUMP (a command that
+timeouts, over HTTPS with a certificate of the CA in WEIR_CA), PROVIDER (the provider's URL), WEIR_DB_DUMP (a command that
 prints the sessions table), as run_oidc.sh sets them.
 """
 import http.cookiejar
 import json
 import os
+import ssl
 import subprocess
 import sys
 import time
@@ -38,7 +39,9 @@ class Browser:
     def __init__(self):
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+            urllib.request.HTTPCookieProcessor(self.jar), NoRedirect,
+            urllib.request.HTTPSHandler(context=ssl.create_default_context(
+                cafile=os.environ["WEIR_CA"])))
         self.hops = []  # (url, status, headers) of the last go()
 
     def open(self, url, method="GET", data=None, headers=None):
@@ -256,6 +259,11 @@ def test_logout():
 def test_timeouts():
     # idle: unused for longer than --session-idle (2s) ends it
     b, status, _ = sign_in(base=SHORT)
+    sess = [c for c in b.hops[2][2].get_all("Set-Cookie") or []
+            if c.startswith("weir_session=")]
+    check(status == 200 and len(sess) == 1 and "; Secure" in sess[0] and
+          "HttpOnly" in sess[0],
+          "the session cookie of a server on HTTPS: %s %s" % (status, sess))
     t0 = time.monotonic()
     status, s = b.api("GET", "/api/v1/session", base=SHORT)
     check(status == 200, "a fresh session on the short server: %s" % status)

@@ -3,8 +3,8 @@
 # Single sign-on: tests/oidc/provider.py (Debian's python3 with
 # python3-jwt and python3-cryptography) as the identity provider,
 # oidc_test.py against weir-server (the whole sign-in, forged ID tokens,
-# key rotation, CSRF, sign-out) and a second server with short session
-# timeouts; then the options' errors (role mapping file, client secret
+# key rotation, CSRF, sign-out) and a second server, over HTTPS, with
+# short session timeouts; then the options' errors (role mapping file, client secret
 # file, issuer); `weir login` through a browser-like client, its session
 # file, and the CLI using it with the user's grants, on its server only.
 #   tests/integration/run_oidc.sh PATH/TO/weir-server SOURCE_DIR PATH/TO/weir
@@ -34,11 +34,16 @@ issuer="http://127.0.0.1:$(cat "$tmp/provider.port")"
 sso=(--oidc-issuer "$issuer" --oidc-client-id weir-test
     --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml")
 
+# the server with short timeouts speaks HTTPS: its cookie is Secure
+. "$src/tests/integration/tls_certs.sh"
+tls_certs "$tmp/tls" 127.0.0.1 || die "cannot make certificates: $(cat "$tmp/tls/openssl.log")"
 harness_start_server "${sso[@]}"
-harness_spawn_server short "${sso[@]}" --session-idle 2s --session-max 5s
+harness_spawn_server short "${sso[@]}" --session-idle 2s --session-max 5s \
+    --tls-cert "$tmp/tls/server.pem" --tls-key "$tmp/tls/server.key"
 grep -q -- "--oidc-issuer" <("$server" --help) || fail "--help does not name --oidc-issuer"
 
-WEIR_URL="http://$addr" WEIR_SHORT_URL="http://$addr_short" PROVIDER="$issuer" \
+WEIR_URL="http://$addr" WEIR_SHORT_URL="https://$addr_short" PROVIDER="$issuer" \
+    WEIR_CA="$tmp/tls/ca.pem" \
     WEIR_DB_DUMP="'$pg' psql '$tmp/pg' -tAc 'SELECT * FROM sessions'" \
     timeout 60 "$py" "$src/tests/integration/oidc_test.py" || rc=1
 
@@ -107,7 +112,7 @@ HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr" >"$tmp/c
 HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" token list --server "http://$addr" >"$tmp/cli" 2>&1
 [ $? -eq 1 ] && grep -q "only an admin" "$tmp/cli" ||
     fail "a reader's CLI session managed tokens: $(cat "$tmp/cli")"
-HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr_short" >"$tmp/cli" 2>&1
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "https://$addr_short" >"$tmp/cli" 2>&1
 [ $? -ne 0 ] && grep -q "WEIR_TOKEN is not" "$tmp/cli" ||
     fail "the login's session went to another server: $(cat "$tmp/cli")"
 chmod 644 "$sfile"
