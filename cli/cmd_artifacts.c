@@ -29,10 +29,11 @@ static const char artifact_usage[] =
     "an archived version that was in prod to prod again, with --reason.\n"
     "When the DAG that produced it has an approval gate, a promotion to\n"
     "prod waits until someone else runs approve (or reject); the one who\n"
-    "asked may approve too only where the DAG says self_approve. The DAG's\n"
-    "promote_from may keep versions made in some environments from a\n"
-    "stage. Who, when and why are recorded (--comment is the same as\n"
-    "--reason). Needs an admin token.\n";
+    "asked may approve too only where the DAG says self_approve, and the\n"
+    "artifact's approvers (names or groups), when given, are the only\n"
+    "others who may decide. The DAG's promote_from may keep versions made\n"
+    "in some environments from a stage. Who, when and why are recorded\n"
+    "(--comment is the same as --reason). Needs an admin token.\n";
 
 /* Options of the registry commands. */
 struct reg_opts {

@@ -38,11 +38,15 @@ static const struct control controls[] = {
      "runs", 1, "from"},
     {"approve",
      "usage: weir approve RUN_ID STEP [--comment TEXT] [--json]\n\n"
-     "Approves the approval gate STEP of a run.\n",
+     "Approves the approval gate STEP of a run. Where the DAG names\n"
+     "approvers, you must be one of them (by name or group); who started\n"
+     "or retried the run may approve only where the gate says\n"
+     "self_approve: true. A refusal says why.\n",
      "runs", 2, "comment"},
     {"reject",
      "usage: weir reject RUN_ID STEP [--comment TEXT] [--json]\n\n"
-     "Rejects the approval gate STEP of a run: it fails.\n",
+     "Rejects the approval gate STEP of a run: it fails. Where the DAG\n"
+     "names approvers, you must be one of them, or have started the run.\n",
      "runs", 2, "comment"},
     {"pause",
      "usage: weir pause DAG [--json]\n\n"

@@ -147,14 +147,28 @@ struct dag_trigger {
     cJSON *params;              /* object of param overrides, or NULL */
 };
 
+/*
+ * Who may decide an approval (`approvers:` of a gate, of an environment's
+ * approve_before gates, or of an artifact's promotions): names (a token's
+ * or a signed-in user's) or groups (of a signed-in user), any one of which
+ * the decider must match. None (n 0): anyone the route lets in.
+ */
+struct dag_approvers {
+    char **names;       /* names and groups, each non-empty, no repeats */
+    size_t n;           /* entries in names; 0 when not given */
+    struct dag_pos pos; /* the approvers: value; line 0 when absent */
+};
+
 /* An environment a run can target (dev, staging, prod, ...). */
 struct dag_environment {
     char *name;            /* its id */
     cJSON *params;         /* object of param overrides, or NULL */
     char *queue;           /* queue every step of a run here goes to, or NULL */
     char **approve_before; /* steps that need an approval in this env */
-    size_t n_approve_before; /* entries in approve_before */
-    struct dag_pos pos;      /* the environment's key */
+    size_t n_approve_before;        /* entries in approve_before */
+    struct dag_approvers approvers; /* who may decide those gates */
+    bool self_approve;  /* who started the run may approve them too */
+    struct dag_pos pos; /* the environment's key */
 };
 
 /* Which environments' versions may be promoted to a stage. */
@@ -169,6 +183,7 @@ struct dag_artifact {
     char *name;        /* the artifact name, as in artifact.name outputs */
     int max_prod;      /* versions in prod at once, >= 1 */
     bool self_approve; /* who asks for a promotion may approve it too */
+    struct dag_approvers approvers;        /* who may decide a promotion */
     struct dag_promote_from *promote_from; /* per stage, or NULL: any */
     size_t n_promote_from;                 /* entries in promote_from */
     struct dag_pos pos;                    /* the name's key */
@@ -213,7 +228,9 @@ struct dag_step {
     char *if_expr;                      /* condition, or NULL */
     struct dag_pos if_pos;              /* position of the if: value */
     bool approval;                      /* an approval gate */
-    char *approval_message;  /* template shown to the approver, or NULL */
+    char *approval_message; /* template shown to the approver, or NULL */
+    struct dag_approvers approvers; /* gate: who may decide it */
+    bool self_approve;       /* gate: who started the run may approve it too */
     size_t *upstream;        /* every transitive upstream, as indexes */
     size_t n_upstream;       /* entries in upstream */
     enum dag_hook_kind hook; /* the hook this step runs, or DAG_HOOK_NONE */

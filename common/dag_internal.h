@@ -193,6 +193,11 @@ void dag_load_expr(struct dag_ctx *c, const char *key, const struct ynode *n,
 void dag_load_tmpl(struct dag_ctx *c, const char *key, const struct ynode *n,
                    enum dag_scope scope, size_t step);
 
+/* `approvers:` (dag_load_approvers.c): the list n into *out; `where`
+ * says whose it is in messages ("in the approval of step \"ship\""). */
+void dag_load_approvers(struct dag_ctx *c, const char *where,
+                        const struct ynode *n, struct dag_approvers *out);
+
 /* `cache:` of defaults and of a step (dag_load_cache.c). */
 void dag_load_defaults_cache(struct dag_ctx *c, const struct ynode *n);
 void dag_load_step_cache(struct dag_ctx *c, struct dag_step *s, size_t i,

@@ -263,7 +263,11 @@ static cJSON *step_to_json(const struct dag_step *s)
     if (ok && s->approval) {
         approval = cJSON_AddObjectToObject(o, "approval");
         ok = approval != NULL &&
-             add_str(approval, "message", s->approval_message);
+             add_str(approval, "message", s->approval_message) &&
+             add_strings(approval, "approvers", s->approvers.names,
+                         s->approvers.n) &&
+             cJSON_AddBoolToObject(approval, "self_approve", s->self_approve) !=
+                 NULL;
     } else if (ok) {
         ok = cJSON_AddNullToObject(o, "approval") != NULL;
     }
@@ -289,7 +293,9 @@ static bool add_environments(cJSON *obj, const struct dag *dag)
         if (o == NULL || !add_json(o, "params", e->params) ||
             !add_str(o, "queue", e->queue) ||
             !add_strings(o, "approve_before", e->approve_before,
-                         e->n_approve_before))
+                         e->n_approve_before) ||
+            !add_strings(o, "approvers", e->approvers.names, e->approvers.n) ||
+            cJSON_AddBoolToObject(o, "self_approve", e->self_approve) == NULL)
             return false;
     }
     return true;
@@ -311,7 +317,8 @@ static bool add_artifacts(cJSON *obj, const struct dag *dag)
 
         if (o == NULL ||
             cJSON_AddNumberToObject(o, "max_prod", a->max_prod) == NULL ||
-            cJSON_AddBoolToObject(o, "self_approve", a->self_approve) == NULL)
+            cJSON_AddBoolToObject(o, "self_approve", a->self_approve) == NULL ||
+            !add_strings(o, "approvers", a->approvers.names, a->approvers.n))
             return false;
         if (a->n_promote_from == 0)
             continue;

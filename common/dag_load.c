@@ -81,10 +81,11 @@ static const char *const defaults_keys[DK_COUNT] = {
     "pool",    "pool_slots",
 };
 
-static const char *const env_keys[] = {"params", "queue", "approve_before"};
+static const char *const env_keys[] = {"params", "queue", "approve_before",
+                                       "approvers", "self_approve"};
 static const char *const hook_keys[] = {"run", "webhook"};
 static const char *const artifact_keys[] = {"max_prod", "self_approve",
-                                            "promote_from"};
+                                            "promote_from", "approvers"};
 /* The stages of the model registry a promotion may move a version to. */
 static const char *const stage_names[] = {"dev", "staging", "prod", "archived"};
 
@@ -273,18 +274,29 @@ static void load_environment(struct dag_ctx *c, size_t i,
     if (val->kind != YNODE_MAP) {
         dag_error(c, dag_npos(val),
                   "environment \"%s\" must be a mapping with \"params\", "
-                  "\"queue\" or \"approve_before\", got %s",
+                  "\"queue\", \"approve_before\", \"approvers\" or "
+                  "\"self_approve\", got %s",
                   key->str, dag_got(c, val));
         return;
     }
     snprintf(where, sizeof(where), "in environment \"%s\"", key->str);
-    dag_walk_map(c, val, env_keys, 3, ALL_KEYS, where, &k);
+    dag_walk_map(c, val, env_keys, WEIR_ARRAY_LEN(env_keys), ALL_KEYS, where,
+                 &k);
     if (k.val[0])
         e->params = dag_param_overrides(c, k.val[0], where);
     if (k.val[1])
         (void)dag_get_queue(c, "queue", k.val[1], &e->queue);
     if (k.val[2])
         load_approve_before(c, e, &c->env_aux[i], k.val[2]);
+    if (k.val[3])
+        dag_load_approvers(c, where, k.val[3], &e->approvers);
+    if (k.val[4])
+        (void)dag_get_bool(c, "self_approve", k.val[4], &e->self_approve);
+    if ((k.val[3] || k.val[4]) && !k.val[2])
+        dag_error(c, dag_npos(k.key[k.val[3] ? 3 : 4]),
+                  "%s, \"%s\" applies to the gates of \"approve_before\", "
+                  "and there are none",
+                  where, k.val[3] ? "approvers" : "self_approve");
 }
 
 static void load_environments(struct dag_ctx *c, const struct ynode *n)
@@ -422,7 +434,8 @@ static void load_artifact(struct dag_ctx *c, struct dag_artifact *a,
     if (val->kind != YNODE_MAP) {
         dag_error(c, dag_npos(val),
                   "artifact \"%s\" must be a mapping of \"max_prod\", "
-                  "\"self_approve\" and \"promote_from\", got %s",
+                  "\"self_approve\", \"promote_from\" and \"approvers\", "
+                  "got %s",
                   dag_q(c, key->str), dag_got(c, val));
         return;
     }
@@ -435,6 +448,8 @@ static void load_artifact(struct dag_ctx *c, struct dag_artifact *a,
         (void)dag_get_bool(c, "self_approve", k.val[1], &a->self_approve);
     if (k.val[2])
         load_promote_from(c, a, k.val[2]);
+    if (k.val[3])
+        dag_load_approvers(c, where, k.val[3], &a->approvers);
 }
 
 static void load_artifacts(struct dag_ctx *c, const struct ynode *n)

@@ -58,7 +58,8 @@ static const char *const step_keys[SK_COUNT] = {
     "pool_slots",
 };
 
-static const char *const approval_keys[] = {"message"};
+static const char *const approval_keys[] = {"message", "approvers",
+                                            "self_approve"};
 
 /* The ids of the hooks' steps, by enum dag_hook_kind - 1: reserved. */
 static const char *const hook_ids[2] = {"on_failure", "on_success"};
@@ -295,16 +296,21 @@ static bool load_approval(struct dag_ctx *c, struct step_walk *w,
     if (n->kind != YNODE_MAP) {
         dag_error(c, dag_npos(n),
                   "\"approval\" must be true or a mapping with \"message\", "
-                  "got %s",
+                  "\"approvers\" or \"self_approve\", got %s",
                   dag_got(c, n));
         return false;
     }
     w->s->approval = true;
     snprintf(where, sizeof(where), "in the approval of %s", w->label);
-    dag_walk_map(c, n, approval_keys, 1, UINT32_MAX, where, &k);
+    dag_walk_map(c, n, approval_keys, WEIR_ARRAY_LEN(approval_keys), UINT32_MAX,
+                 where, &k);
     if (k.val[0] &&
         dag_get_str(c, "message", k.val[0], &w->s->approval_message))
         dag_load_tmpl(c, "message", k.val[0], DAG_SCOPE_STEP, w->i);
+    if (k.val[1])
+        dag_load_approvers(c, where, k.val[1], &w->s->approvers);
+    if (k.val[2])
+        (void)dag_get_bool(c, "self_approve", k.val[2], &w->s->self_approve);
     return true;
 }
 

@@ -37,6 +37,7 @@ enum {
     OPT_TOKEN_NAME,           /* --token-name NAME */
     OPT_TOKEN_EXPIRES,        /* --token-expires DURATION */
     OPT_TOKEN_QUEUES,         /* --token-queues Q1,Q2 */
+    OPT_TOKEN_GRANT,          /* --grant ROLE[:env=..][:dag=..] */
     OPT_LEASE_TTL,            /* --lease-ttl MS */
     OPT_WATCH_POLL,           /* --watch-poll */
     OPT_WEB_DIR,              /* --web-dir DIR */
@@ -64,8 +65,8 @@ enum {
 
 static const char usage_text[] =
     "usage: weir-server [OPTIONS]\n"
-    "       weir-server --create-token ROLE [--token-name NAME] "
-    "--database-url URL\n\n"
+    "       weir-server --create-token ROLE [--grant GRANT]... "
+    "[--token-name NAME] --database-url URL\n\n"
     "Runs the Weir scheduler and REST API.\n\n"
     "  --database-url URL       PostgreSQL connection string or URL\n"
     "                           (WEIR_DATABASE_URL; required)\n"
@@ -135,8 +136,13 @@ static const char usage_text[] =
     "                           (default 1h)\n"
     "  --session-max D          a session ends D after sign-in, used or not\n"
     "                           (default 12h)\n"
-    "  --create-token ROLE      create an API token of role admin, worker\n"
-    "                           or read, print it on stdout and exit\n"
+    "  --create-token ROLE      create an API token with a grant of ROLE\n"
+    "                           (admin, operator, author, read, ingest or\n"
+    "                           worker; scoped as --grant), print it on\n"
+    "                           stdout and exit\n"
+    "  --grant GRANT            one more grant of that token, repeatable:\n"
+    "                           ROLE[:env=E,...][:dag=PATTERN,...]\n"
+    "                           (docs/security.md)\n"
     "  --token-name NAME        a name for that token\n"
     "  --token-expires D        it expires after D (such as 90d; default\n"
     "                           never)\n"
@@ -454,6 +460,13 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
     case OPT_TOKEN_QUEUES:
         cfg->token_queues = arg;
         break;
+    case OPT_TOKEN_GRANT:
+        if (cfg->n_token_grants == CONFIG_GRANTS_MAX)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--grant: at most %d grants per token",
+                                CONFIG_GRANTS_MAX);
+        cfg->token_grants[cfg->n_token_grants++] = arg;
+        break;
     case OPT_TOKEN_NAME:
         if (arg[0] == '\0' || strlen(arg) > CONFIG_TOKEN_NAME_MAX)
             return weir_err_set(err, WEIR_EINVAL,
@@ -589,6 +602,9 @@ static int check_required(struct config *cfg, const char *pool_text,
         return weir_err_set(err, WEIR_EINVAL,
                             "--database-url (or WEIR_DATABASE_URL) is "
                             "required");
+    if (cfg->n_token_grants > 0 && cfg->action != CONFIG_CREATE_TOKEN)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--grant goes with --create-token");
     if (cfg->action == CONFIG_CREATE_TOKEN)
         return 0;
     if (cfg->public_url != NULL && check_public_url(cfg->public_url, err) < 0)
@@ -613,6 +629,7 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"token-name", required_argument, NULL, OPT_TOKEN_NAME},
         {"token-expires", required_argument, NULL, OPT_TOKEN_EXPIRES},
         {"token-queues", required_argument, NULL, OPT_TOKEN_QUEUES},
+        {"grant", required_argument, NULL, OPT_TOKEN_GRANT},
         {"lease-ttl", required_argument, NULL, OPT_LEASE_TTL},
         {"watch-poll", no_argument, NULL, OPT_WATCH_POLL},
         {"web-dir", required_argument, NULL, OPT_WEB_DIR},

@@ -7,6 +7,7 @@
 #define WEIR_CONFIG_H
 
 #define CONFIG_TOKEN_NAME_MAX 200 /* bytes of --token-name, as the API */
+#define CONFIG_GRANTS_MAX     16  /* --grant options (GRANT_MAX) */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -49,15 +50,17 @@ struct config {
     const char *token_name;        /* its name (free text), or NULL */
     int64_t token_expires_s;       /* its lifetime, s; 0: never expires */
     const char *token_queues;      /* worker token: "q1,q2"; NULL: any */
-    long lease_ttl_ms;             /* life of a lease without heartbeat */
-    bool watch_poll;               /* poll the DAGs folder, no inotify */
-    const char *web_dir;           /* dashboard files, or NULL: built in */
-    const char *public_url;        /* the dashboard's URL for links, or
-                                      NULL: http://<listen address> */
-    const char *event_retention;   /* as written, or NULL */
-    const char *metric_retention;  /* as written, or NULL */
-    long long event_retention_s;   /* events kept, seconds */
-    long long metric_retention_s;  /* metric samples kept, seconds */
+    const char *token_grants[CONFIG_GRANTS_MAX]; /* --grant texts */
+    size_t n_token_grants;                       /* entries used */
+    long lease_ttl_ms;            /* life of a lease without heartbeat */
+    bool watch_poll;              /* poll the DAGs folder, no inotify */
+    const char *web_dir;          /* dashboard files, or NULL: built in */
+    const char *public_url;       /* the dashboard's URL for links, or
+                                     NULL: http://<listen address> */
+    const char *event_retention;  /* as written, or NULL */
+    const char *metric_retention; /* as written, or NULL */
+    long long event_retention_s;  /* events kept, seconds */
+    long long metric_retention_s; /* metric samples kept, seconds */
     const char *max_conns_per_client_text; /* as written, or NULL */
     unsigned max_conns_per_client;         /* 0 for the default (32) */
     const char *trusted_proxy; /* CIDRs of load balancers, or NULL */

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "api/oidc.h"
 #include "config.h"
 #include "engine/engine.h"
@@ -70,15 +71,13 @@ static int connect_db(struct store *store, struct store_conn **out,
     return rc;
 }
 
-/* --token-queues "q1,q2" as the JSON array text of a token's queues
- * (engine_token_queues() checks them as the API does); NULL for none. */
-static int token_queues(const char *list, enum auth_role role, char **text,
-                        struct weir_err *err)
+/* --token-queues "q1,q2" as a new JSON array *out (NULL for none). */
+static int token_queues(const char *list, cJSON **out, struct weir_err *err)
 {
     cJSON *a = list != NULL ? cJSON_CreateArray() : NULL;
     int rc = 0;
 
-    *text = NULL;
+    *out = NULL;
     if (list == NULL)
         return 0;
     for (const char *p = list; a != NULL && rc == 0;) {
@@ -94,9 +93,36 @@ static int token_queues(const char *list, enum auth_role role, char **text,
     }
     if (a == NULL)
         rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    if (rc == 0 && engine_token_queues(a, auth_role_name(role), text, err) < 0)
+    if (rc < 0)
+        cJSON_Delete(a);
+    else
+        *out = a;
+    return rc;
+}
+
+/* The grants of --create-token ROLE (which may be scoped as a --grant),
+ * --grant ... and --token-queues into spec (api/authz.h). */
+static int token_spec(const struct config *cfg, struct engine_token_spec *spec,
+                      char **queues, char **grants, struct weir_err *err)
+{
+    cJSON *q = NULL, *g = cJSON_CreateArray();
+    struct grant_set set = {0};
+    int rc = g != NULL ? token_queues(cfg->token_queues, &q, err)
+                       : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+
+    if (rc == 0)
+        cJSON_AddItemToArray(g, cJSON_CreateString(cfg->create_token_role));
+    for (size_t i = 0; rc == 0 && i < cfg->n_token_grants; i++)
+        cJSON_AddItemToArray(g, cJSON_CreateString(cfg->token_grants[i]));
+    if (rc == 0 && api_token_grants(NULL, NULL, g, &set, err) < 0)
+        rc = weir_err_set(err, WEIR_EINVAL, "--create-token/--grant: %s",
+                          err->msg);
+    if (rc == 0 && q != NULL && api_token_grants(NULL, q, g, &set, err) < 0)
         rc = weir_err_set(err, WEIR_EINVAL, "--token-queues: %s", err->msg);
-    cJSON_Delete(a);
+    if (rc == 0)
+        rc = api_token_spec_grants(&set, spec, queues, grants, err);
+    cJSON_Delete(q);
+    cJSON_Delete(g);
     return rc;
 }
 
@@ -105,15 +131,19 @@ static int prepare_db(struct server *s, struct weir_err *err)
 {
     struct store_conn *c = NULL;
     char token[AUTH_TOKEN_LEN + 1];
-    enum auth_role role = AUTH_ROLE_READ;
-    char *queues = NULL;
+    struct engine_token_spec spec = {0};
+    char *queues = NULL, *grants = NULL;
     int applied = 0;
     int rc;
 
+    spec.name = s->cfg.token_name;
+    spec.expires_s = s->cfg.token_expires_s;
     if (s->cfg.action == CONFIG_CREATE_TOKEN &&
-        (auth_role_parse(s->cfg.create_token_role, &role, err) != 0 ||
-         token_queues(s->cfg.token_queues, role, &queues, err) != 0))
+        token_spec(&s->cfg, &spec, &queues, &grants, err) != 0) {
+        cJSON_free(queues);
+        cJSON_free(grants);
         return WEIR_EINVAL;
+    }
     rc = store_new(s->cfg.database_url, s->cfg.pool_size, &s->store, err);
     if (rc == 0)
         rc = connect_db(s->store, &c, err);
@@ -121,13 +151,8 @@ static int prepare_db(struct server *s, struct weir_err *err)
         rc = store_migrate(c, &applied, err);
     if (rc == 0)
         log_info("event=migrations applied=%d", applied);
-    if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN) {
-        struct engine_token_spec spec = {auth_role_name(role),
-                                         s->cfg.token_name,
-                                         s->cfg.token_expires_s, queues};
-
+    if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN)
         rc = engine_token_create(c, &spec, token, err);
-    }
     /* The one place a secret is printed: the operator asked for it. */
     if (rc == 0 && s->cfg.action == CONFIG_CREATE_TOKEN)
         printf("%s\n", token);
@@ -135,6 +160,7 @@ static int prepare_db(struct server *s, struct weir_err *err)
         rc = engine_token_first_admin(c, s->cfg.admin_token_file, err);
     store_conn_put(c);
     cJSON_free(queues);
+    cJSON_free(grants);
     return rc;
 }
 
@@ -274,6 +300,9 @@ static int http_up(struct server *s, struct weir_err *err)
     s->api.web_dir = s->cfg.web_dir;
     hc.addr = (const struct sockaddr *)&s->cfg.addr;
     hc.addr_len = s->cfg.addr_len;
+    rc = api_routes_check(api_routes, api_routes_count, err);
+    if (rc < 0)
+        return rc;
     hc.routes = api_routes;
     hc.n_routes = api_routes_count;
     hc.auth = api_auth;

@@ -5,6 +5,7 @@
 // its polling when the page is left.
 
 import * as api from './api.js';
+import {grantsText, may, mayAct} from './authz.js';
 import {h, note, put, replace} from './ui.js';
 import * as dags from './page_dags.js';
 import * as dag from './page_dag.js';
@@ -25,7 +26,14 @@ const routes = [
   [/^#\/dags$/, dags],
 ];
 
-const ctx = {session: null, canAct: false};
+const ctx = {session: null, canAct: false, may: () => false};
+
+// What the session allows (web/authz.js), on ctx for every page.
+function setSession(sess) {
+  ctx.session = sess;
+  ctx.canAct = !!sess && mayAct(sess);
+  ctx.may = (action, dag, env) => !!sess && may(sess, action, dag, env);
+}
 let leave = null;
 
 function main() {
@@ -37,7 +45,7 @@ function showHeader() {
   const out = document.getElementById('signout');
   const nav = document.getElementById('nav');
   if (ctx.session) {
-    who.textContent = `${ctx.session.name || 'unnamed token'} (${ctx.session.role === 'admin' ? 'admin' : 'read-only'})`;
+    who.textContent = `${ctx.session.name || 'unnamed token'} (${ctx.canAct ? grantsText(ctx.session) : 'read-only'})`;
     out.hidden = false;
     nav.hidden = false;
   } else {
@@ -45,6 +53,9 @@ function showHeader() {
     out.hidden = true;
     nav.hidden = true;
   }
+  // workers and metrics span every DAG: for a reader of all of them
+  for (const a of nav.querySelectorAll('a[href="#/workers"], a[href="#/metrics"]'))
+    a.hidden = !ctx.may('read', null, null);
   for (const a of nav.querySelectorAll('a')) {
     const here = location.hash.startsWith(a.getAttribute('href'));
     if (here) a.setAttribute('aria-current', 'page');
@@ -64,13 +75,12 @@ function signInPage(message) {
     const t = input.value.trim();
     try {
       const sess = await api.session(t);
-      if (sess.role === 'worker') {
-        put(err, note('error', 'This is a worker token: the dashboard needs an admin or a read token.'));
+      if (!may(sess, 'read')) {
+        put(err, note('error', 'This token cannot read (a worker or ingest token): the dashboard needs a token with a grant that reads.'));
         return;
       }
       api.setToken(t);
-      ctx.session = sess;
-      ctx.canAct = sess.role === 'admin';
+      setSession(sess);
       if (!location.hash || location.hash === '#/signin') location.hash = '#/dags';
       else route();
     } catch (e) {
@@ -87,7 +97,7 @@ function signInPage(message) {
       'An admin token can act on runs; a read token can only look. The token stays in this tab (sessionStorage) and is sent as a bearer header.'),
     err,
     h('button', {type: 'submit', class: 'primary'}, 'Sign in'));
-  ctx.session = null;
+  setSession(null);
   showHeader();
   replace(main(), form);
   input.focus();
@@ -102,13 +112,11 @@ async function route() {
       signInPage();
       return;
     }
-    ctx.session = s;
-    ctx.canAct = s.role === 'admin';
+    setSession(s);
   }
   if (!ctx.session) {
     try {
-      ctx.session = await api.session();
-      ctx.canAct = ctx.session.role === 'admin';
+      setSession(await api.session());
     } catch (e) {
       // only a refused token signs out; anything else keeps it and retries
       if (e.status === 401) {
@@ -154,8 +162,7 @@ async function signOut() {
   if (ctx.session && ctx.session.sso) await sso.ssoSignOut();
   api.setToken(null);
   api.forget();
-  ctx.session = null;
-  ctx.canAct = false;
+  setSession(null);
   location.hash = '#/signin';
   signInPage();
 }

@@ -95,7 +95,7 @@ export function backfillsTable(list, ctx, refresh) {
       h('td', {class: 'backfill-progress'}, progressText(b.progress, b.state),
         b.error ? h('div', {class: 'backfill-error'}, `error: ${b.error}`) : null),
       h('td', {}, time(b.created_at)),
-      h('td', {}, ctx.canAct && b.state === 'running'
+      h('td', {}, ctx.may('cancel', b.dag_id || null, null) && b.state === 'running'
         ? h('button', {type: 'button', class: 'small danger', onclick: async () => {
             try {
               const r = await api.post(`/api/v1/backfills/${b.id}/cancel`, {});

@@ -105,9 +105,12 @@ function promotions(list) {
 }
 
 function versionsTable(a, ctx, refresh) {
+  // a version is promoted as the DAG that made it allows (the stage is
+  // checked by the server)
+  const canPromote = a.versions.some((v) => ctx.may('promote', v.dag || null));
   return h('table', {class: 'list', id: 'versions'},
     h('thead', {}, h('tr', {}, ['Version', 'Stage', 'Metrics', 'Data version', 'Produced by', 'Created',
-                                ctx.canAct ? 'Promote' : null].filter(Boolean).map((t) => h('th', {scope: 'col'}, t)))),
+                                canPromote ? 'Promote' : null].filter(Boolean).map((t) => h('th', {scope: 'col'}, t)))),
     h('tbody', {}, a.versions.map((v) => h('tr', {'data-version': v.version},
       h('td', {}, h('code', {}, v.version), v.uri ? h('div', {class: 'muted'}, v.uri) : null),
       h('td', {}, stageBadge(v.stage),
@@ -118,7 +121,7 @@ function versionsTable(a, ctx, refresh) {
         v.data_hash ? h('div', {class: 'muted'}, v.data_hash.slice(0, 12)) : null),
       h('td', {}, runLink(v)),
       h('td', {}, time(v.created_at)),
-      ctx.canAct ? h('td', {}, controls(a.name, v, refresh)) : null))));
+      canPromote ? h('td', {}, ctx.may('promote', v.dag || null) ? controls(a.name, v, refresh) : null) : null))));
 }
 
 function namePage(main, name, ctx) {
@@ -132,7 +135,7 @@ function namePage(main, name, ctx) {
       const a = r.data;
       put(head, h('div', {class: 'page-head'}, h('h1', {}, a.name), h('a', {href: '#/artifacts'}, 'all artifacts')),
         h('p', {id: 'prod'}, a.prod ? ['In prod: ', h('code', {}, a.prod)] : 'No version is in prod.'),
-        ctx.canAct ? null : h('p', {class: 'muted'}, 'An admin token can promote a version.'));
+        ctx.may('promote') ? null : h('p', {class: 'muted'}, 'An admin token can promote a version, as can an operator grant that covers its DAG.'));
       put(body, versionsTable(a, ctx, refresh));
     } catch (e) {
       if (unreachable(e) && body.firstChild) return; // the banner says so; keep the page

@@ -277,7 +277,7 @@ function merged(first, older) {
 }
 
 function deleteButton(d, ctx) {
-  if (!ctx.canAct) return null;
+  if (!ctx.may('delete', d.id, null)) return null;
   return h('button', {type: 'button', class: 'danger small', id: 'dag-delete', onclick: async () => {
     if (!confirm(`Delete the DAG ${d.id}? Its runs stay readable.`)) return;
     try {
@@ -327,12 +327,12 @@ export function render(main, [id], ctx) {
     // built afresh: the Trigger form and the versions are made once per build
     main.replaceChildren(head);
     put(main, head,
-      ctx.canAct ? section('Trigger', why ? note('info', {id: 'not-runnable'}, why) : triggerForm(d)) : null,
+      ctx.may('trigger', d.id) ? section('Trigger', why ? note('info', {id: 'not-runnable'}, why) : triggerForm(d)) : null,
       section('Graph', steps.length ? h('div', {class: 'scroll'}, graph(steps, null, null))
                                     : note('error', 'This DAG has no loadable version.')),
       section('Triggers', trig),
       followsSection(d),
-      section('Backfills', ctx.canAct && !why && (d.dag?.triggers || []).some((t) => t.cron !== undefined)
+      section('Backfills', ctx.may('trigger', d.id, null) && !why && (d.dag?.triggers || []).some((t) => t.cron !== undefined)
         ? backfillForm(d, () => refreshBackfills()) : null, bfBox),
       section('Runs by step', gridBox, gridMore),
       section('Runs', runsBox, runsMore),
@@ -390,7 +390,7 @@ export function render(main, [id], ctx) {
         d.file_missing
           ? note('error', {id: 'file-missing'}, h('strong', {}, 'The file is gone: '),
               `${d.path || 'the DAG file'} was removed, so this DAG no longer runs and no trigger fires it. `,
-              ctx.canAct ? 'Delete it here (its runs stay readable), or put the file back.' : 'An admin can delete it, or put the file back.')
+              ctx.may('delete', d.id, null) ? 'Delete it here (its runs stay readable), or put the file back.' : 'An admin can delete it, or put the file back.')
           : null,
         d.last_error ? note('error', h('strong', {}, 'Last load failed: '), h('pre', {}, d.last_error)) : null);
     }

@@ -30,7 +30,7 @@ export function runSquare(r) {
 }
 
 export function pauseButton(d, ctx, refresh) {
-  if (!ctx.canAct) return null;
+  if (!ctx.may('pause', d.id, null)) return null;
   return h('button', {type: 'button', class: 'small', id: `pause-${d.id}`, 'data-action': d.paused ? 'unpause' : 'pause',
                       onclick: () => setPaused(d.id, !d.paused, refresh)},
            d.paused ? 'Unpause' : 'Pause');

@@ -67,17 +67,18 @@ async function act(what, path, body, refresh) {
   }
 }
 
-function actions(run, steps, refresh) {
+// The buttons of run, those may(action) allows.
+function actions(run, steps, refresh, may) {
   const base = `/api/v1/runs/${run.id}`;
   const out = [];
-  if (!FINISHED.includes(run.state))
+  if (!FINISHED.includes(run.state) && may('cancel'))
     out.push(h('button', {type: 'button', id: 'cancel', class: 'danger', onclick: () => {
       if (confirm(`Cancel run ${run.id}?`)) act(`Run ${run.id} canceled`, `${base}/cancel`, undefined, refresh);
     }}, 'Cancel run'));
-  if (run.state === 'failed' || run.state === 'canceled')
+  if ((run.state === 'failed' || run.state === 'canceled') && may('retry'))
     out.push(h('button', {type: 'button', id: 'retry-failed', onclick: () =>
       act(`Retrying the failed steps of run ${run.id}`, `${base}/retry`, undefined, refresh)}, 'Retry failed'));
-  if (FINISHED.includes(run.state) && steps.length) {
+  if (FINISHED.includes(run.state) && steps.length && may('retry')) {
     const sel = h('select', {id: 'retry-from-step', 'aria-label': 'step to retry from'},
                   steps.map((st) => h('option', {value: st}, st)));
     // the element shown (kept by updates in place), not the one built here
@@ -102,8 +103,12 @@ function gates(run, tasks, def, canAct, refresh) {
     };
     // the server's rendered message when it sends one, else the DAG's text
     const message = t.approval_message ?? step?.approval?.message;
+    // who may decide: the gate's approvers, or its environment's
+    // (approve_before); none listed: anyone allowed
+    const who = step?.approval ? step.approval.approvers : def?.environments?.[run.environment]?.approvers;
     const gate = note('info', h('strong', {}, `◆ ${t.step} waits for approval`),
       message ? h('p', {class: 'gate-message'}, message) : null,
+      who?.length ? h('p', {class: 'muted gate-approvers'}, `Approvers: ${who.join(', ')}`) : null,
       canAct ? h('div', {class: 'row'}, comment,
         h('button', {type: 'button', class: 'primary', 'data-approve': t.step, onclick: () =>
           act(`${t.step} approved`, path('approve'), body(), refresh)}, 'Approve'),
@@ -278,9 +283,10 @@ export function render(main, [id], ctx) {
         run.canceled_by ? [h('dt', {}, 'Canceled by'), h('dd', {}, run.canceled_by)] : null, lateFacts(run)),
       h('details', {open: true}, h('summary', {}, 'Params'), h('pre', {id: 'params'}, json(run.params))),
       run.trigger.payload ? h('details', {}, h('summary', {}, 'Trigger payload'), h('pre', {}, json(run.trigger.payload))) : null);
-    put(actBox, ctx.canAct ? actions(run, (def?.steps || []).map((st) => st.id).concat(
-      [...states.keys()].filter((k) => !(def?.steps || []).some((st) => st.id === k))), refresh) : null);
-    put(gateBox, gates(run, tasks, def, ctx.canAct, refresh));
+    put(actBox, actions(run, (def?.steps || []).map((st) => st.id).concat(
+      [...states.keys()].filter((k) => !(def?.steps || []).some((st) => st.id === k))), refresh,
+                        (a) => ctx.may(a, run.dag, run.environment || null)));
+    put(gateBox, gates(run, tasks, def, ctx.may('approve', run.dag, run.environment || null), refresh));
     const steps = def ? def.steps : [...states.keys()].map((k) => ({id: k, needs: []}));
     put(graphBox, graph(steps, (st) => states.get(st) || null, null,
                         (st) => run.maps?.[st]?.cells ?? null));

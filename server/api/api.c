@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "api/authz.h"
 #include "api/oidc.h"
 #include "jobs/leader.h"
 #include "log.h"
@@ -52,11 +53,11 @@ static void api_health(struct http_req *req)
 }
 
 /* The caller is looked up here, once per request, and kept on the
- * request: handlers read its role and name from there (api_caller()). */
+ * request with its grants (api/authz.c): handlers read its name from
+ * there (api_caller()) and ask api_authorize() about their target. */
 int api_auth(void *app, struct http_req *req, struct weir_err *err)
 {
     struct api *api = app;
-    enum auth_role role = AUTH_ROLE_READ;
     struct store_token *t = malloc(sizeof(*t));
     int rc = t ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
 
@@ -75,14 +76,11 @@ int api_auth(void *app, struct http_req *req, struct weir_err *err)
                          err);
     if (rc == 1)
         rc = 0;
-    if (rc == 0)
-        rc = auth_role_parse(t->role, &role, err);
     if (rc < 0) {
         free(t);
         return rc;
     }
-    http_req_caller_set(req, t, free);
-    return auth_allows(role, http_req_method(req), http_req_path(req), err);
+    return api_authz_route(req, t, err);
 }
 
 const struct store_token *api_caller(const struct http_req *req)
@@ -98,94 +96,102 @@ void api_caller_name(const struct http_req *req, char *buf, size_t len)
              t != NULL && t->name[0] != '\0' ? t->name : "unnamed token");
 }
 
+/* Each route's action (api/authz.h; roles and scopes): checked by
+ * api_auth() before the handler, which checks its DAG and environment. */
+#define ACT(a) API_ACT(GRANT_ACT_##a)
+
 const struct http_route api_routes[] = {
-    {"GET", "/api/v1/health", api_health, HTTP_PUBLIC, 0},
-    {"GET", "/api/v1/tokens", api_tokens_list, 0, 0},
-    {"POST", "/api/v1/tokens", api_token_create, HTTP_JSON_BODY, 0},
-    {"DELETE", "/api/v1/tokens/{name}", api_token_revoke, 0, 0},
+    {"GET", "/api/v1/health", api_health, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"GET", "/api/v1/tokens", api_tokens_list, 0, 0, ACT(ADMIN)},
+    {"POST", "/api/v1/tokens", api_token_create, HTTP_JSON_BODY, 0, ACT(ADMIN)},
+    {"DELETE", "/api/v1/tokens/{name}", api_token_revoke, 0, 0, ACT(ADMIN)},
     {"POST", "/api/v1/tokens/{name}/revoke", api_token_revoke,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
-    {"GET", "/api/v1/dags", api_dags_list, 0, 0},
-    {"POST", "/api/v1/dags", api_dag_submit, 0, 0},
-    {"GET", "/api/v1/dags/{id}", api_dag_get, 0, 0},
-    {"DELETE", "/api/v1/dags/{id}", api_dag_delete, 0, 0},
-    {"GET", "/api/v1/dags/{id}/versions", api_dag_versions, 0, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(ADMIN)},
+    {"GET", "/api/v1/dags", api_dags_list, 0, 0, ACT(READ)},
+    {"POST", "/api/v1/dags", api_dag_submit, 0, 0, ACT(SUBMIT)},
+    {"GET", "/api/v1/dags/{id}", api_dag_get, 0, 0, ACT(READ)},
+    {"DELETE", "/api/v1/dags/{id}", api_dag_delete, 0, 0, ACT(DELETE)},
+    {"GET", "/api/v1/dags/{id}/versions", api_dag_versions, 0, 0, ACT(READ)},
     {"POST", "/api/v1/dags/{id}/runs", api_run_trigger,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
-    {"GET", "/api/v1/runs", api_runs_list, 0, 0},
-    {"GET", "/api/v1/runs/{id}", api_run_get, 0, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(TRIGGER)},
+    {"GET", "/api/v1/runs", api_runs_list, 0, 0, ACT(READ)},
+    {"GET", "/api/v1/runs/{id}", api_run_get, 0, 0, ACT(READ)},
     {"POST", "/api/v1/workers/register", api_worker_register,
-     HTTP_JSON_BODY | HTTP_CLIENT_CERT, 0},
+     HTTP_JSON_BODY | HTTP_CLIENT_CERT, 0, ACT(WORK)},
     {"POST", "/api/v1/workers/{id}/lease", api_worker_lease,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL | HTTP_CLIENT_CERT, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL | HTTP_CLIENT_CERT, 0, ACT(WORK)},
     {"POST", "/api/v1/attempts/{id}/heartbeat", api_attempt_heartbeat,
-     HTTP_JSON_BODY | HTTP_CLIENT_CERT, 0},
+     HTTP_JSON_BODY | HTTP_CLIENT_CERT, 0, ACT(WORK)},
     {"POST", "/api/v1/attempts/{id}/logs", api_attempt_logs_post,
-     HTTP_JSON_BODY | HTTP_ANY_BYTES | HTTP_CLIENT_CERT, 0},
-    {"GET", "/api/v1/attempts/{id}/logs", api_attempt_logs_get, 0, 0},
+     HTTP_JSON_BODY | HTTP_ANY_BYTES | HTTP_CLIENT_CERT, 0, ACT(WORK)},
+    {"GET", "/api/v1/attempts/{id}/logs", api_attempt_logs_get, 0, 0,
+     ACT(READ)},
     {"POST", "/api/v1/attempts/{id}/complete", api_attempt_complete,
-     HTTP_JSON_BODY | HTTP_CLIENT_CERT, 0},
+     HTTP_JSON_BODY | HTTP_CLIENT_CERT, 0, ACT(WORK)},
     {"POST", "/api/v1/runs/{id}/cancel", api_run_cancel,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(CANCEL)},
     {"POST", "/api/v1/runs/{id}/retry", api_run_retry,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(RETRY)},
     {"POST", "/api/v1/runs/{id}/steps/{step}/approve", api_step_approve,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(APPROVE)},
     {"POST", "/api/v1/runs/{id}/steps/{step}/reject", api_step_reject,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(APPROVE)},
     {"POST", "/api/v1/dags/{id}/pause", api_dag_pause,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(PAUSE)},
     {"POST", "/api/v1/dags/{id}/unpause", api_dag_unpause,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
-    {"GET", "/api/v1/workers", api_workers_list, 0, 0},
-    {"GET", "/metrics", api_metrics, 0, 0},
-    {"GET", "/api/v1/artifacts", api_artifacts_list, 0, 0},
-    {"GET", "/api/v1/artifacts/{name}", api_artifact_get, 0, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(PAUSE)},
+    {"GET", "/api/v1/workers", api_workers_list, 0, 0, ACT(READ)},
+    {"GET", "/metrics", api_metrics, 0, 0, ACT(READ)},
+    {"GET", "/api/v1/artifacts", api_artifacts_list, 0, 0, ACT(READ)},
+    {"GET", "/api/v1/artifacts/{name}", api_artifact_get, 0, 0, ACT(READ)},
     {"POST", "/api/v1/artifacts/{name}/versions/{version}/promote",
-     api_artifact_promote, HTTP_JSON_BODY, 0},
+     api_artifact_promote, HTTP_JSON_BODY, 0, ACT(PROMOTE)},
     {"POST", "/api/v1/artifacts/{name}/versions/{version}/approve",
-     api_artifact_approve, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+     api_artifact_approve, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0,
+     ACT(PROMOTE)},
     {"POST", "/api/v1/artifacts/{name}/versions/{version}/reject",
-     api_artifact_reject, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
-    {"GET", "/api/v1/runs/{id}/lineage", api_run_lineage, 0, 0},
+     api_artifact_reject, HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(PROMOTE)},
+    {"GET", "/api/v1/runs/{id}/lineage", api_run_lineage, 0, 0, ACT(READ)},
     /* backfills (api/backfills.c) */
     {"POST", "/api/v1/dags/{id}/backfills", api_backfill_create, HTTP_JSON_BODY,
-     0},
-    {"GET", "/api/v1/dags/{id}/backfills", api_backfills_list, 0, 0},
-    {"GET", "/api/v1/backfills/{id}", api_backfill_get, 0, 0},
+     0, ACT(TRIGGER)},
+    {"GET", "/api/v1/dags/{id}/backfills", api_backfills_list, 0, 0, ACT(READ)},
+    {"GET", "/api/v1/backfills/{id}", api_backfill_get, 0, 0, ACT(READ)},
     {"POST", "/api/v1/backfills/{id}/cancel", api_backfill_cancel,
-     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0},
+     HTTP_JSON_BODY | HTTP_BODY_OPTIONAL, 0, ACT(CANCEL)},
     /* pools (api/pools.c) */
-    {"GET", "/api/v1/pools", api_pools_list, 0, 0},
-    {"PUT", "/api/v1/pools/{name}", api_pool_put, HTTP_JSON_BODY, 0},
-    {"DELETE", "/api/v1/pools/{name}", api_pool_delete, 0, 0},
+    {"GET", "/api/v1/pools", api_pools_list, 0, 0, ACT(READ)},
+    {"PUT", "/api/v1/pools/{name}", api_pool_put, HTTP_JSON_BODY, 0,
+     ACT(ADMIN)},
+    {"DELETE", "/api/v1/pools/{name}", api_pool_delete, 0, 0, ACT(ADMIN)},
     /* triggers (api_events.c) */
-    {"POST", "/api/v1/events", api_events_post, HTTP_JSON_BODY,
-     EVENTS_BODY_MAX},
-    {"GET", "/api/v1/events", api_events_list, 0, 0},
+    {"POST", "/api/v1/events", api_events_post, HTTP_JSON_BODY, EVENTS_BODY_MAX,
+     ACT(INGEST)},
+    {"GET", "/api/v1/events", api_events_list, 0, 0, ACT(READ)},
     {"POST", "/api/v1/hooks/{dag}/{trigger}", api_hook_post, HTTP_PUBLIC,
-     HOOK_BODY_MAX},
-    {"GET", "/api/v1/dags/{id}/triggers", api_dag_triggers, 0, 0},
+     HOOK_BODY_MAX, API_ACT_PUBLIC},
+    {"GET", "/api/v1/dags/{id}/triggers", api_dag_triggers, 0, 0, ACT(READ)},
     {"POST", "/api/v1/metrics", api_metric_post, HTTP_JSON_BODY,
-     16 * 1024 * 1024},
-    {"GET", "/api/v1/metrics/{name}", api_metric_get, 0, 0},
+     16 * 1024 * 1024, ACT(INGEST)},
+    {"GET", "/api/v1/metrics/{name}", api_metric_get, 0, 0, ACT(READ)},
     /* The dashboard: its token's role, the latest runs of every DAG, the
      * runs-by-steps grid, a version's source, its files (last,
      * so that every API path above wins). */
     /* single sign-on (api/oidc.c, api/oidc_session.c): public, each
      * authenticates by itself */
-    {"GET", "/auth/config", oidc_config_get, HTTP_PUBLIC, 0},
-    {"GET", "/auth/login", oidc_login, HTTP_PUBLIC, 0},
-    {"GET", "/auth/callback", oidc_callback, HTTP_PUBLIC, 0},
-    {"POST", "/auth/logout", oidc_logout, HTTP_PUBLIC, 0},
-    {"POST", "/auth/cli", oidc_cli_exchange, HTTP_PUBLIC | HTTP_JSON_BODY,
-     4096},
-    {"GET", "/api/v1/session", api_session_get, 0, 0},
-    {"GET", "/api/v1/recent-runs", api_recent_runs, 0, 0},
-    {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0},
-    {"GET", "/api/v1/dags/{id}/versions/{version}", api_dag_version_get, 0, 0},
-    {"GET", "/", api_web_get, HTTP_PUBLIC, 0},
-    {"GET", "/{file}", api_web_get, HTTP_PUBLIC, 0},
+    {"GET", "/auth/config", oidc_config_get, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"GET", "/auth/login", oidc_login, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"GET", "/auth/callback", oidc_callback, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"POST", "/auth/logout", oidc_logout, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"POST", "/auth/cli", oidc_cli_exchange, HTTP_PUBLIC | HTTP_JSON_BODY, 4096,
+     API_ACT_PUBLIC},
+    {"GET", "/api/v1/session", api_session_get, 0, 0, API_ACT_SIGNED_IN},
+    {"GET", "/api/v1/recent-runs", api_recent_runs, 0, 0, ACT(READ)},
+    {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0, ACT(READ)},
+    {"GET", "/api/v1/dags/{id}/versions/{version}", api_dag_version_get, 0, 0,
+     ACT(READ)},
+    {"GET", "/", api_web_get, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"GET", "/{file}", api_web_get, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
 };
 
 const size_t api_routes_count = WEIR_ARRAY_LEN(api_routes);

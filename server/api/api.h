@@ -31,7 +31,8 @@ struct api {
 extern const struct http_route api_routes[];
 extern const size_t api_routes_count;
 
-/* The http_auth_fn of the API: a live token whose role allows the call. */
+/* The http_auth_fn of the API: a live token, kept on the request with its
+ * grants, one of which gives the route's action (api/authz.h). */
 WEIR_MUSTCHECK int api_auth(void *app, struct http_req *req,
                             struct weir_err *err);
 
@@ -55,6 +56,14 @@ void api_dag_delete(struct http_req *req);
 
 /* The name of the calling token into buf ("unnamed token" for none). */
 void api_caller_name(const struct http_req *req, char *buf, size_t len);
+
+/*
+ * The caller's groups, for the approval policy's `approvers:` (a signed-in
+ * user's groups from single sign-on): *groups (borrowed, valid for the
+ * request) and *n. A token has none (NULL, 0) (api/approvals.c).
+ */
+void api_caller_groups(const struct http_req *req, const char *const **groups,
+                       size_t *n);
 
 /* A positive id from a path segment, or 0 when it is not one. */
 int64_t api_parse_id(const char *text);

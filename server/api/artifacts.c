@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "store/read.h" /* reads: listings and lineage */
 
 #define BY_MAX      220  /* bytes of a token name, with room to spare */
@@ -45,6 +46,7 @@ void api_artifacts_list(struct http_req *req)
         http_reply_err(req, &err);
         return;
     }
+    api_filter_readable(req, list, "dag", "environment");
     o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "artifacts", list);
     http_reply_json(req, 200, o);
@@ -61,6 +63,17 @@ void api_artifact_get(struct http_req *req)
     if (rc == 0)
         rc = store_artifact_get(c, http_req_param(req, "name"), &o, &err);
     store_conn_put(c);
+    if (rc == 0) {
+        cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "versions");
+
+        /* the versions the caller may read; none: as if there were none */
+        api_filter_readable(req, v, "dag", "environment");
+        if (cJSON_GetArraySize(v) == 0) {
+            cJSON_Delete(o);
+            rc = weir_err_set(&err, WEIR_ENOTFOUND, "no artifact \"%.128s\"",
+                              http_req_param(req, "name"));
+        }
+    }
     if (rc < 0)
         http_reply_err(req, &err);
     else
@@ -98,6 +111,10 @@ void api_artifact_promote(struct http_req *req)
     cJSON *o = NULL;
     int rc = promotion_request(http_req_json(req), &p, &err);
 
+    /* the DAG that made it, in the environment of the stage it goes to */
+    if (rc == 0)
+        rc = api_authorize_artifact(req, GRANT_ACT_PROMOTE, p.name, p.version,
+                                    p.to, &err);
     if (rc == 0) {
         api_caller_name(req, by, sizeof(by));
         p.by = by;
@@ -126,6 +143,10 @@ static void promotion_decide(struct http_req *req, bool approve)
     if (rc == 0 && cJSON_IsString(cm) && strlen(cm->valuestring) > COMMENT_MAX)
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "\"comment\" is longer than %d bytes", COMMENT_MAX);
+    /* a promotion waits only on its way to prod */
+    if (rc == 0)
+        rc = api_authorize_artifact(req, GRANT_ACT_PROMOTE, p.name, p.version,
+                                    "prod", &err);
     if (rc == 0) {
         api_caller_name(req, by, sizeof(by));
         p.by = by;
@@ -217,6 +238,8 @@ void api_run_lineage(struct http_req *req)
     cJSON *o = NULL;
     int rc = api_run_id(req, &id, &err);
 
+    if (rc == 0)
+        rc = api_authorize_run(req, GRANT_ACT_READ, id, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)

@@ -1,9 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * API tokens (made by engine/tokens.c), each with a role that bounds what
- * it may call:
- * admin (everything), worker (only paths under /api/v1/workers/ and
- * /api/v1/attempts/), read (only GET).
+ * API tokens (made by engine/tokens.c): the caller of a request. What its
+ * grants allow is checked in api/authz.c.
  */
 #ifndef WEIR_AUTH_H
 #define WEIR_AUTH_H
@@ -16,19 +14,6 @@
 
 #define AUTH_TOKEN_PREFIX ENGINE_TOKEN_PREFIX /* tokens are made there */
 #define AUTH_TOKEN_LEN    ENGINE_TOKEN_LEN
-
-enum auth_role {
-    AUTH_ROLE_ADMIN,  /* every route */
-    AUTH_ROLE_WORKER, /* the worker protocol only */
-    AUTH_ROLE_READ,   /* GET routes only */
-};
-
-/* "admin", "worker" or "read". */
-const char *auth_role_name(enum auth_role role);
-
-/* The role named `name`; WEIR_EINVAL (err says the valid names) if none. */
-WEIR_MUSTCHECK int auth_role_parse(const char *name, enum auth_role *out,
-                                   struct weir_err *err);
 
 /*
  * The live token of an Authorization header value ("Bearer weir_...";
@@ -44,10 +29,5 @@ WEIR_MUSTCHECK int auth_caller(struct store *s, const char *header,
  * with the header. No database round trip. */
 WEIR_MUSTCHECK int auth_bearer_hash(const char *header, char hash[65],
                                     struct weir_err *err);
-
-/* 0 when role may call method on path, else WEIR_EFORBIDDEN with err
- * saying what the role may do. */
-WEIR_MUSTCHECK int auth_allows(enum auth_role role, const char *method,
-                               const char *path, struct weir_err *err);
 
 #endif

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "engine/backfill.h"
 
 #define TIME_MAX 64 /* bytes of a from or to */
@@ -84,7 +85,11 @@ void api_backfill_create(struct http_req *req)
     api_caller_name(req, by, sizeof(by));
     r.dag_id = http_req_param(req, "id");
     r.by = by;
-    rc = backfill_body(http_req_json(req), &r, &err);
+    /* many runs of the DAG: a grant of trigger not limited to
+     * environments */
+    rc = api_authorize(req, GRANT_ACT_TRIGGER, r.dag_id, NULL, &err);
+    if (rc == 0)
+        rc = backfill_body(http_req_json(req), &r, &err);
     if (rc == 0)
         rc = engine_backfill_create(api->engine, &r, &o, &err);
     if (rc < 0)
@@ -98,9 +103,11 @@ void api_backfills_list(struct http_req *req)
     struct api *api = http_req_app(req);
     struct weir_err err = {0};
     cJSON *arr = NULL, *o;
-    int rc = engine_backfills_get(api->engine, 0, http_req_param(req, "id"),
-                                  &arr, &err);
+    int rc = api_authorize_dag_read(req, http_req_param(req, "id"), &err);
 
+    if (rc == 0)
+        rc = engine_backfills_get(api->engine, 0, http_req_param(req, "id"),
+                                  &arr, &err);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
@@ -129,6 +136,8 @@ void api_backfill_get(struct http_req *req)
     int rc = backfill_id(req, &id, &err);
 
     if (rc == 0)
+        rc = api_authorize_backfill(req, GRANT_ACT_READ, id, &err);
+    if (rc == 0)
         rc = engine_backfills_get(api->engine, id, NULL, &o, &err);
     if (rc < 0)
         http_reply_err(req, &err);
@@ -148,6 +157,8 @@ void api_backfill_cancel(struct http_req *req)
     api_caller_name(req, by, sizeof(by));
     if (rc == 0)
         rc = backfill_id(req, &id, &err);
+    if (rc == 0)
+        rc = api_authorize_backfill(req, GRANT_ACT_CANCEL, id, &err);
     if (rc == 0)
         rc = engine_backfill_cancel(api->engine, id, by, &o, &err);
     if (rc < 0)

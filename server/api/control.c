@@ -25,6 +25,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/authz.h"
 #include "engine/deadline.h"
 #include "jobs/leader.h"
 #include "jobs/scheduler.h"
@@ -80,6 +81,8 @@ void api_run_cancel(struct http_req *req)
 
     if (rc == 0)
         rc = empty_body(req, "cancel body", &err);
+    if (rc == 0)
+        rc = api_authorize_run(req, GRANT_ACT_CANCEL, id, &err);
     if (rc == 0) {
         api_caller_name(req, by, sizeof(by));
         rc = engine_run_cancel(api->engine, id, by, &o, &err);
@@ -120,6 +123,8 @@ void api_run_retry(struct http_req *req)
 
     if (rc == 0)
         rc = retry_request(http_req_json(req), &r, &err);
+    if (rc == 0)
+        rc = api_authorize_run(req, GRANT_ACT_RETRY, id, &err);
     if (rc == 0) {
         api_caller_name(req, by, sizeof(by));
         r.by = by;
@@ -133,8 +138,8 @@ static void step_decide(struct http_req *req, bool approve)
     static const struct api_key comment_keys[] = {
         {"comment", API_STR | API_NULL}};
     struct api *api = http_req_app(req);
-    struct engine_decision d = {http_req_param(req, "step"), approve, NULL,
-                                NULL};
+    struct engine_decision d = {.step = http_req_param(req, "step"),
+                                .approve = approve};
     struct weir_err err = {0};
     char by[BY_MAX];
     int64_t id = 0;
@@ -148,8 +153,11 @@ static void step_decide(struct http_req *req, bool approve)
     if (rc == 0)
         rc = body_string(http_req_json(req), "comment", COMMENT_MAX, &d.comment,
                          &err);
+    if (rc == 0)
+        rc = api_authorize_run(req, GRANT_ACT_APPROVE, id, &err);
     if (rc == 0) {
         api_caller_name(req, by, sizeof(by));
+        api_caller_groups(req, &d.groups, &d.n_groups);
         d.by = by;
         rc = engine_step_decide(api->engine, id, &d, &o, &err);
     }
@@ -174,6 +182,8 @@ static void dag_pause(struct http_req *req, bool paused)
     cJSON *o = NULL;
     int rc = empty_body(req, paused ? "pause body" : "unpause body", &err);
 
+    if (rc == 0)
+        rc = api_authorize(req, GRANT_ACT_PAUSE, id, NULL, &err);
     if (rc == 0)
         rc = engine_dag_pause(api->engine, id, paused, &err);
     if (rc == 0) {
@@ -203,8 +213,11 @@ void api_workers_list(struct http_req *req)
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *list = NULL, *o = NULL;
-    int rc = store_conn_get(api->store, &c, &err);
+    /* workers serve every DAG: a reader of all of them */
+    int rc = api_authorize(req, GRANT_ACT_READ, NULL, NULL, &err);
 
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
         rc = store_workers_list(c, 2 * api->engine->lease_ttl_ms, &list, &err);
     store_conn_put(c);
@@ -402,8 +415,11 @@ void api_metrics(struct http_req *req)
     struct weir_err err = {0};
     struct text t = {malloc(4096), 0, 4096, true};
     cJSON *m = NULL, *pools = NULL;
-    int rc = store_conn_get(api->store, &c, &err);
+    /* counts over every DAG: a reader of all of them */
+    int rc = api_authorize(req, GRANT_ACT_READ, NULL, NULL, &err);
 
+    if (rc == 0)
+        rc = store_conn_get(api->store, &c, &err);
     t.ok = t.s != NULL;
     if (t.s != NULL)
         t.s[0] = '\0';

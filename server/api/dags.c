@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "log.h"
 
 #define DAGS_LIMIT_MAX 1000 /* DAGs in one page of the list */
@@ -123,7 +124,7 @@ void api_dags_list(struct http_req *req)
     struct store_dag *rows = NULL;
     struct weir_err err = {0};
     int64_t now = (int64_t)time(NULL), shown = 0;
-    const char *next = NULL;
+    const char *next = NULL, *last = NULL;
     size_t n = 0;
     cJSON *root, *arr;
 
@@ -143,15 +144,18 @@ void api_dags_list(struct http_req *req)
     for (size_t i = 0; i < n; i++) {
         const struct dag *d;
 
-        if (cursor != NULL && strcmp(rows[i].id, cursor) <= 0)
+        /* only the DAGs the caller may read, before the paging */
+        if ((cursor != NULL && strcmp(rows[i].id, cursor) <= 0) ||
+            !api_may_read_dag(req, rows[i].id))
             continue;
         if (limit != 0 && shown == limit) {
-            next = rows[i - 1].id;
+            next = last;
             break;
         }
         d = version_dag(api, c, rows[i].version_id);
         cJSON_AddItemToArray(arr, dag_summary(&rows[i], d, now));
         dagcache_release(api->cache, d);
+        last = rows[i].id;
         shown++;
     }
     add_string_or_null(root, "next_cursor", next);
@@ -169,7 +173,8 @@ void api_dag_get(struct http_req *req)
     const struct dag *d;
     cJSON *o;
 
-    if (store_conn_get(api->store, &c, &err) != 0 ||
+    if (api_authorize_dag_read(req, http_req_param(req, "id"), &err) != 0 ||
+        store_conn_get(api->store, &c, &err) != 0 ||
         store_dag_get(c, http_req_param(req, "id"), &row, &err) != 0) {
         store_conn_put(c);
         http_reply_err(req, &err);
@@ -201,7 +206,8 @@ void api_dag_versions(struct http_req *req)
     size_t n = 0;
     cJSON *root, *arr;
 
-    if (store_conn_get(api->store, &c, &err) != 0 ||
+    if (api_authorize_dag_read(req, id, &err) != 0 ||
+        store_conn_get(api->store, &c, &err) != 0 ||
         store_dag_get(c, id, &row, &err) != 0 ||
         store_dag_versions(c, id, &v, &n, &err) != 0) {
         store_conn_put(c);

@@ -23,6 +23,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "jobs/scheduler.h"
 #include "log.h"
 
@@ -238,6 +239,10 @@ void api_dag_submit(struct http_req *req)
     rc = submit_source(req, &root, &text, &len, &err);
     if (rc == 0)
         rc = submit_load(req, text, len, &dag, &replied, &err);
+    /* the DAG is known once its text is read: the author's scope */
+    if (rc == 0 &&
+        (rc = api_authorize(req, GRANT_ACT_SUBMIT, dag->id, NULL, &err)) < 0)
+        dag_free(dag);
     if (rc == 0)
         rc = engine_dag_submit(api->engine, dag, &res, &err);
     if (rc == WEIR_ECONFLICT && res.pos.line > 0) /* an after cycle */
@@ -266,9 +271,10 @@ void api_dag_delete(struct http_req *req)
     const char *with = http_req_query(req, "with_runs");
     struct weir_err err = {0};
     int64_t runs = 0, kept = 0;
-    int rc = 0;
+    int rc = api_authorize(req, GRANT_ACT_DELETE, id, NULL, &err);
 
-    if (with != NULL && strcmp(with, "true") != 0 && strcmp(with, "false") != 0)
+    if (rc == 0 && with != NULL && strcmp(with, "true") != 0 &&
+        strcmp(with, "false") != 0)
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "with_runs must be true or false, not \"%s\"", with);
     if (rc == 0)

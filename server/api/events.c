@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "jsoncheck.h"
 #include "store/read.h" /* read: the events listing */
 #include "suggest.h"
@@ -132,6 +133,7 @@ void api_events_list(struct http_req *req)
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *events, *o = NULL;
+    char *scope = NULL;
     int n, rc = 0;
 
     if (limit < 0 || cursor < 0 || run < 0)
@@ -139,12 +141,17 @@ void api_events_list(struct http_req *req)
                           "limit must be 1 to %d, cursor an event id and run "
                           "a run id",
                           EVENTS_LIMIT_MAX);
+    /* a caller limited to some DAGs sees the events that started their
+     * runs, filtered before the page */
+    if (rc == 0)
+        rc = api_read_scope(req, &scope, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
         rc = store_events_list(c, (int)limit, cursor, run, EVENTS_PAGE_BYTES,
-                               &o, &err);
+                               scope, &o, &err);
     store_conn_put(c);
+    free(scope);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
@@ -202,8 +209,9 @@ void api_dag_triggers(struct http_req *req)
     struct weir_err err = {0};
     cJSON *o = NULL;
 
-    if (events_dag_triggers(api->engine, http_req_param(req, "id"), &o, &err) <
-        0) {
+    if (api_authorize_dag_read(req, http_req_param(req, "id"), &err) < 0 ||
+        events_dag_triggers(api->engine, http_req_param(req, "id"), &o, &err) <
+            0) {
         http_reply_err(req, &err);
         return;
     }

@@ -5,9 +5,11 @@
  * per step; the latest runs of every DAG (GET /api/v1/recent-runs); and one
  * version of a DAG with its source.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "store/read.h" /* reads: the grid, recent runs */
 
 #define GRID_LIMIT_DEFAULT 25
@@ -26,20 +28,24 @@ void api_dag_grid(struct http_req *req)
     struct store_dag row = {0};
     struct weir_err err = {0};
     cJSON *runs = NULL, *o, *last;
-    int rc = 0;
+    char *scope = NULL;
+    int rc = api_authorize_dag_read(req, id, &err);
 
-    if (limit < 0 || cursor < 0)
+    if (rc == 0 && (limit < 0 || cursor < 0))
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "limit must be 1 to %d and cursor a run id",
                           GRID_LIMIT_MAX);
+    if (rc == 0)
+        rc = api_read_scope(req, &scope, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
         rc = store_dag_get(c, id, &row, &err);
     if (rc == 0)
-        rc = store_grid_read(c, id, cursor, (int)limit, &runs, &err);
+        rc = store_grid_read(c, id, cursor, (int)limit, scope, &runs, &err);
     store_conn_put(c);
     store_dag_cleanup(&row);
+    free(scope);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
@@ -69,6 +75,10 @@ void api_dag_version_get(struct http_req *req)
     const struct dag *d = NULL;
     cJSON *o;
 
+    if (api_authorize_dag_read(req, id, &err) < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
     if (vid != 0 && store_conn_get(api->store, &c, &err) == 0)
         d = engine_dag(api->cache, c, vid);
     store_conn_put(c);
@@ -99,20 +109,30 @@ void api_recent_runs(struct http_req *req)
     int64_t per = api_query_num(req, "per_dag", RECENT_DEFAULT, 1, RECENT_MAX);
     struct store_conn *c = NULL;
     struct weir_err err = {0};
-    cJSON *dags = NULL, *o;
+    cJSON *dags = NULL, *o, *d, *next;
+    char *scope = NULL;
     int rc = 0;
 
     if (per < 0)
         rc = weir_err_set(&err, WEIR_EINVAL, "per_dag must be 1 to %d",
                           RECENT_MAX);
     if (rc == 0)
+        rc = api_read_scope(req, &scope, &err);
+    if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
-        rc = store_recent_runs(c, (int)per, &dags, &err);
+        rc = store_recent_runs(c, (int)per, scope, &dags, &err);
     store_conn_put(c);
+    free(scope);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
+    }
+    /* only the DAGs the caller may read */
+    for (d = dags->child; d != NULL; d = next) {
+        next = d->next;
+        if (!api_may_read_dag(req, d->string))
+            cJSON_Delete(cJSON_DetachItemViaPointer(dags, d));
     }
     o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "dags", dags);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "store/read.h" /* reads: samples */
 
 #define SAMPLES_LIMIT_DEFAULT 500
@@ -166,9 +167,10 @@ void api_metric_get(struct http_req *req)
     struct weir_err err = {0};
     cJSON *samples = NULL, *o = NULL;
     double t = 0;
-    int rc = 0;
+    /* a metric belongs to no one DAG: a reader of all of them */
+    int rc = api_authorize(req, GRANT_ACT_READ, NULL, NULL, &err);
 
-    if (limit < 0)
+    if (rc == 0 && limit < 0)
         rc = weir_err_set(&err, WEIR_EINVAL, "limit must be 1 to %d",
                           SAMPLES_LIMIT_MAX);
     if (rc == 0 && since != NULL && since[0] != '\0')

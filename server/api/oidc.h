@@ -69,7 +69,7 @@ void oidc_cli_exchange(struct http_req *req);
 /*
  * The hook of api_auth(): when the request carries no API token but a
  * session (the cookie, or "Bearer weirs_..." from the CLI), fill *t with
- * its user (name) and the role its grants amount to, and return 1; a
+ * its user (name), its grants and its first grant's role, and return 1; a
  * mutation authenticated by the cookie must carry X-CSRF-Token
  * (WEIR_EFORBIDDEN otherwise). 0 when the request has no session
  * credential (the token check goes on); WEIR_EAUTH when its session is
@@ -80,7 +80,7 @@ WEIR_MUSTCHECK int oidc_session_caller(struct store *st, struct http_req *req,
                                        struct weir_err *err);
 
 /* For GET /api/v1/session: when the caller is a session, add "sso": true,
- * its "grants", "groups" and (cookie sessions) its "csrf" to o. */
+ * its "groups" and (cookie sessions) its "csrf" to o. */
 void oidc_session_describe(struct store *st, struct http_req *req, cJSON *o);
 
 #endif

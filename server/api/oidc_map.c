@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/grant.h"
 #include "suggest.h"
 #include "ynode.h"
 
@@ -18,90 +19,13 @@ struct oidc_map {
     cJSON *dflt;   /* [grant, ...] or NULL */
 };
 
-static const char *const roles[] = {"admin",  "read",   "operator",
-                                    "author", "ingest", "worker"};
 static const char *const map_keys[] = {"groups", "users", "default"};
-
-static bool word_ok(const char *p, size_t n, bool pattern)
-{
-    if (n == 0 || n > 100)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char ch = p[i];
-
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.' ||
-              (pattern && (ch == '*' || ch == '?'))))
-            return false;
-    }
-    return true;
-}
-
-/* "env=a,b" or "dag=p1,p2": each value checked. */
-static int scope_check(const char *grant, const char *seg, size_t n,
-                       unsigned *seen, struct weir_err *err)
-{
-    bool dag = n > 4 && strncmp(seg, "dag=", 4) == 0;
-    bool env = n > 4 && strncmp(seg, "env=", 4) == 0;
-    const char *p = seg + 4, *end = seg + n;
-
-    if (!dag && !env)
-        return weir_err_set(err, WEIR_EINVAL,
-                            "grant \"%.100s\": \"%.*s\" is not env=E,... or "
-                            "dag=PATTERN,...",
-                            grant, (int)n, seg);
-    if (*seen & (dag ? 2u : 1u))
-        return weir_err_set(err, WEIR_EINVAL, "grant \"%.100s\": %s twice",
-                            grant, dag ? "dag=" : "env=");
-    *seen |= dag ? 2u : 1u;
-    while (p <= end) {
-        const char *comma = memchr(p, ',', (size_t)(end - p));
-        size_t len = (size_t)((comma ? comma : end) - p);
-
-        if (!word_ok(p, len, dag))
-            return weir_err_set(err, WEIR_EINVAL,
-                                "grant \"%.100s\": \"%.*s\" is not a valid "
-                                "%s",
-                                grant, (int)len, p,
-                                dag ? "DAG name pattern" : "environment name");
-        p += len + 1;
-    }
-    return 0;
-}
 
 int oidc_grant_check(const char *text, struct weir_err *err)
 {
-    const char *colon = strchr(text, ':');
-    size_t rlen = colon ? (size_t)(colon - text) : strlen(text);
-    unsigned seen = 0;
-    bool known = false;
+    struct grant g;
 
-    for (size_t i = 0; i < WEIR_ARRAY_LEN(roles); i++)
-        known |= strlen(roles[i]) == rlen && !strncmp(text, roles[i], rlen);
-    if (!known) {
-        char role[64];
-        const char *near;
-
-        snprintf(role, sizeof(role), "%.*s", (int)(rlen < 63 ? rlen : 63),
-                 text);
-        near = suggest_word(role, roles, WEIR_ARRAY_LEN(roles));
-        return weir_err_set(err, WEIR_EINVAL,
-                            "grant \"%.100s\": role \"%s\" is not one of "
-                            "admin, operator, author, read, ingest, "
-                            "worker%s%s%s",
-                            text, role, near ? " (did you mean \"" : "",
-                            near ? near : "", near ? "\"?)" : "");
-    }
-    while (colon != NULL) {
-        const char *seg = colon + 1, *next = strchr(seg, ':');
-        size_t n = next ? (size_t)(next - seg) : strlen(seg);
-        int rc = scope_check(text, seg, n, &seen, err);
-
-        if (rc < 0)
-            return rc;
-        colon = next;
-    }
-    return 0;
+    return grant_parse(text, &g, err);
 }
 
 /* A list of grants at n into a new JSON array. */

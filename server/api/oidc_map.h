@@ -12,9 +12,9 @@
  *     alice: [read]
  *   default: [read]         # anyone else; without it, they are refused
  *
- * A grant is "ROLE[:env=E,...][:dag=PATTERN,...]" with ROLE one of admin,
- * operator, author, read, ingest, worker. Grants are kept as these
- * strings (on the session too).
+ * A grant is "ROLE[:env=E,...][:dag=PATTERN,...]" (api/grant.h) with ROLE
+ * one of admin, operator, author, read, ingest, worker. Grants are kept as
+ * these strings (on the session too).
  */
 #ifndef WEIR_OIDC_MAP_H
 #define WEIR_OIDC_MAP_H
@@ -45,8 +45,8 @@ WEIR_MUSTCHECK int oidc_map_grants(const struct oidc_map *m, const char *user,
                                    const cJSON *groups, cJSON **out,
                                    struct weir_err *err);
 
-/* 0 when text is a grant in the syntax above; WEIR_EINVAL saying what is
- * wrong otherwise. */
+/* 0 when text is a grant in the syntax above (grant_parse() of
+ * api/grant.h); WEIR_EINVAL saying what is wrong otherwise. */
 WEIR_MUSTCHECK int oidc_grant_check(const char *text, struct weir_err *err);
 
 #endif

@@ -154,21 +154,15 @@ static int csrf_check(const struct http_req *req, const struct store_session *s,
     return 0;
 }
 
-/* The role of today's single-role check that grants amount to: admin for
- * an unscoped admin grant, read otherwise. The grants themselves are
- * kept on the session for the grant-based check. */
-static const char *grants_role(const char *grants_json)
+/* The role of the first grant (the single role that tokens also show),
+ * as api_token_spec_grants() names a token's. */
+static void first_role(const char *grants_json, char *role, size_t len)
 {
     cJSON *a = cJSON_Parse(grants_json);
-    const cJSON *g;
-    bool admin = false;
+    const char *g = cJSON_GetStringValue(cJSON_GetArrayItem(a, 0));
 
-    cJSON_ArrayForEach(g, a)
-    {
-        admin |= cJSON_IsString(g) && strcmp(g->valuestring, "admin") == 0;
-    }
+    snprintf(role, len, "%.*s", g ? (int)strcspn(g, ":") : 4, g ? g : "read");
     cJSON_Delete(a);
-    return admin ? "admin" : "read";
 }
 
 int oidc_session_caller(struct store *st, struct http_req *req,
@@ -185,9 +179,11 @@ int oidc_session_caller(struct store *st, struct http_req *req,
         return rc;
     if (cookie && csrf_check(req, &s, err) < 0)
         return WEIR_EFORBIDDEN;
+    /* the caller is the user with its grants (api/authz.c reads them) */
     memset(t, 0, sizeof(*t));
-    snprintf(t->role, sizeof(t->role), "%s", grants_role(s.grants));
+    first_role(s.grants, t->role, sizeof(t->role));
     snprintf(t->name, sizeof(t->name), "%s", s.user);
+    snprintf(t->grants, sizeof(t->grants), "%s", s.grants);
     return 1;
 }
 
@@ -199,8 +195,7 @@ void oidc_session_describe(struct store *st, struct http_req *req, cJSON *o)
 
     if (!oidc_enabled() || session_find(st, req, &s, &cookie, &err) != 1)
         return;
-    cJSON_AddBoolToObject(o, "sso", true);
-    cJSON_AddItemToObject(o, "grants", cJSON_Parse(s.grants));
+    cJSON_AddBoolToObject(o, "sso", true); /* api_session_add(): grants */
     cJSON_AddItemToObject(o, "groups", cJSON_Parse(s.groups));
     if (cookie)
         cJSON_AddStringToObject(o, "csrf", s.csrf);

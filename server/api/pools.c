@@ -15,10 +15,18 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/authz.h"
 #include "store/read.h"
 
 void api_pools_list(struct http_req *req)
 {
+    struct weir_err err = {0};
+
+    /* pools are shared by every DAG: a reader of all of them */
+    if (api_authorize(req, GRANT_ACT_READ, NULL, NULL, &err) < 0) {
+        http_reply_err(req, &err);
+        return;
+    }
     api_reply_list(req, "pools", store_pools_list);
 }
 

@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/authz.h"
 #include "duration.h"
 #include "store/read.h" /* reads: runs, run detail, logs */
 #include "suggest.h"
@@ -101,7 +102,7 @@ void api_run_trigger(struct http_req *req)
     struct api *api = http_req_app(req);
     struct engine_trigger t = {0};
     struct weir_err err = {0};
-    char reason[256];
+    char reason[256], by[256];
     int64_t run_id = 0;
     bool existed = false;
     cJSON *o;
@@ -109,9 +110,13 @@ void api_run_trigger(struct http_req *req)
 
     t.dag_id = http_req_param(req, "id");
     rc = trigger_body(http_req_json(req), &t, &err);
+    if (rc == 0)
+        rc = api_authorize_trigger(req, t.dag_id, t.environment, &err);
     if (rc == 0) {
         trigger_reason(req, reason, sizeof(reason));
         t.reason = reason;
+        api_caller_name(req, by, sizeof(by));
+        t.by = by;
         rc = engine_run_create(api->engine, &t, &run_id, &existed, &err);
     }
     if (rc < 0) {
@@ -219,13 +224,19 @@ void api_runs_list(struct http_req *req)
     struct store_conn *c = NULL;
     struct weir_err err = {0};
     cJSON *runs = NULL, *o;
+    char *scope = NULL;
     int n, rc = runs_filter(req, &f, &err);
 
+    /* only the runs the caller may read, filtered before the page */
+    if (rc == 0)
+        rc = api_read_scope(req, &scope, &err);
+    f.scope = scope;
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)
         rc = store_runs_list(c, &f, &runs, &err);
     store_conn_put(c);
+    free(scope);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
@@ -252,6 +263,8 @@ void api_run_get(struct http_req *req)
     char *text = NULL;
     int rc = api_run_id(req, &id, &err);
 
+    if (rc == 0)
+        rc = api_authorize_run(req, GRANT_ACT_READ, id, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     /* read: the run as PostgreSQL built it, passed through as text (every
@@ -284,6 +297,8 @@ void api_attempt_logs_get(struct http_req *req)
         rc = weir_err_set(&err, WEIR_EINVAL,
                           "after must be a sequence number and limit 1 to %d",
                           LOGS_LIMIT_MAX);
+    if (rc == 0)
+        rc = api_authorize_attempt(req, GRANT_ACT_READ, id, &err);
     if (rc == 0)
         rc = store_conn_get(api->store, &c, &err);
     if (rc == 0)

@@ -4,10 +4,12 @@
  *
  *   GET    /api/v1/tokens               -> {tokens: [{id, name, role,
  *          created_at, last_used_at, expires_at, revoked_at, queues,
- *          state}]}, never a secret
- *   POST   /api/v1/tokens               {role, name, expires?, queues?}
- *          -> 201 {token, role, name, expires_at?, queues?}: the secret is
- *          in this reply only
+ *          grants, state}]}, never a secret
+ *   POST   /api/v1/tokens               {role?, grants?, name, expires?,
+ *          queues?} -> 201 {token, role, name, expires_at?, queues?,
+ *          grants}: the secret is in this reply only; role is an unscoped
+ *          grant, grants are texts ("operator:env=dev") or objects, and
+ *          queues scope the worker grant
  *   DELETE /api/v1/tokens/{name}        revoke (also POST .../revoke)
  *
  * A revoked or expired token is refused at the next request, and a
@@ -17,41 +19,36 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/authz.h"
 #include "duration.h"
 
-/* Read {"role", "name", "expires"?, "queues"?} into spec. */
+/* Read {"role"?, "grants"?, "name", "expires"?, "queues"?} into spec;
+ * *queues and *grants get the texts spec points to (cJSON_free()). */
 static int token_request(const cJSON *b, struct engine_token_spec *spec,
-                         char **queues, struct weir_err *err)
+                         char **queues, char **grants, struct weir_err *err)
 {
-    static const char *const keys[] = {"role", "name", "expires", "queues"};
+    static const struct api_key keys[] = {
+        {"role", API_STR | API_NULL},     {"grants", API_ARR | API_NULL},
+        {"name", API_STR | API_REQUIRED}, {"expires", API_STR | API_NULL},
+        {"queues", API_ARR | API_NULL},
+    };
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(b, "role");
     const cJSON *n = cJSON_GetObjectItemCaseSensitive(b, "name");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(b, "expires");
-    const cJSON *q = cJSON_GetObjectItemCaseSensitive(b, "queues");
-    enum auth_role role = AUTH_ROLE_READ;
+    struct grant_set set = {0};
     int64_t ms = 0;
-    int rc = cJSON_IsObject(b)
-                 ? api_check_keys(b, keys, WEIR_ARRAY_LEN(keys), "token", err)
-                 : 0;
+    int rc = api_body_check(b, keys, WEIR_ARRAY_LEN(keys), "token body", err);
 
-    if (rc == 0 &&
-        (!cJSON_IsObject(b) || !cJSON_IsString(r) || !cJSON_IsString(n)))
-        return weir_err_set(err, WEIR_EINVAL,
-                            "expected {\"role\": \"admin\" | \"worker\" | "
-                            "\"read\", \"name\": \"...\", \"expires\": "
-                            "\"90d\" (optional), \"queues\": [...] "
-                            "(optional, worker tokens)}");
     if (rc == 0)
-        rc = auth_role_parse(r->valuestring, &role, err);
+        rc = api_token_grants(cJSON_IsString(r) ? r->valuestring : NULL,
+                              cJSON_GetObjectItemCaseSensitive(b, "queues"),
+                              cJSON_GetObjectItemCaseSensitive(b, "grants"),
+                              &set, err);
     if (rc < 0)
         return rc;
     if (engine_token_name_check(n->valuestring, err) < 0)
         return weir_err_set(err, WEIR_EINVAL, "\"name\": %s", err->msg);
-    if (e != NULL && !cJSON_IsNull(e)) {
-        if (!cJSON_IsString(e))
-            return weir_err_set(err, WEIR_EINVAL,
-                                "\"expires\" must be a duration such as "
-                                "\"90d\" or \"12h\"");
+    if (cJSON_IsString(e)) {
         rc = duration_parse(e->valuestring, &ms, err);
         if (rc == 0 && ms < 1000)
             rc = weir_err_set(err, WEIR_ERANGE,
@@ -59,31 +56,28 @@ static int token_request(const cJSON *b, struct engine_token_spec *spec,
         if (rc < 0)
             return weir_err_set(err, WEIR_EINVAL, "\"expires\": %s", err->msg);
     }
-    spec->role = auth_role_name(role);
     spec->name = n->valuestring;
     spec->expires_s = ms / 1000;
-    if (engine_token_queues(q, spec->role, queues, err) < 0)
-        return weir_err_set(err, WEIR_EINVAL, "\"queues\": %s", err->msg);
-    spec->queues = *queues;
-    return 0;
+    return api_token_spec_grants(&set, spec, queues, grants, err);
 }
 
 /* POST /api/v1/tokens: a new token, shown in this reply only. */
 void api_token_create(struct http_req *req)
 {
     struct api *api = http_req_app(req);
-    struct engine_token_spec spec = {NULL, NULL, 0, NULL};
+    struct engine_token_spec spec = {0};
     char token[AUTH_TOKEN_LEN + 1];
     struct weir_err err = {0};
-    char *queues = NULL;
+    char *queues = NULL, *grants = NULL;
     cJSON *o;
     int rc;
 
-    rc = token_request(http_req_json(req), &spec, &queues, &err);
+    rc = token_request(http_req_json(req), &spec, &queues, &grants, &err);
     if (rc == 0)
         rc = engine_token_new(api->engine, &spec, token, &err);
     if (rc < 0) {
         cJSON_free(queues);
+        cJSON_free(grants);
         http_reply_err(req, &err);
         return;
     }
@@ -95,8 +89,10 @@ void api_token_create(struct http_req *req)
         cJSON_AddNumberToObject(o, "expires_in_s", (double)spec.expires_s);
     if (queues != NULL)
         cJSON_AddRawToObject(o, "queues", queues);
+    cJSON_AddRawToObject(o, "grants", grants);
     explicit_bzero(token, sizeof(token));
     cJSON_free(queues);
+    cJSON_free(grants);
     http_reply_json(req, 201, o);
 }
 

@@ -17,6 +17,7 @@
 
 #include "api/api.h"
 #include "api/auth.h"
+#include "api/authz.h"
 #include "api/oidc.h"
 #include "api/web_files.h"
 #include "sha256.h"
@@ -162,19 +163,18 @@ void api_web_get(struct http_req *req)
 void api_session_get(struct http_req *req)
 {
     const struct store_token *t = api_caller(req);
-    enum auth_role role = AUTH_ROLE_READ;
     struct weir_err err = {0};
     cJSON *o;
 
-    if (t == NULL || auth_role_parse(t->role, &role, &err) < 0) {
-        if (t == NULL)
-            weir_err_set(&err, WEIR_EAUTH, "this route needs an API token");
+    if (t == NULL) {
+        weir_err_set(&err, WEIR_EAUTH, "this route needs an API token");
         http_reply_err(req, &err);
         return;
     }
     o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "role", auth_role_name(role));
+    cJSON_AddStringToObject(o, "role", t->role);
     cJSON_AddStringToObject(o, "name", t->name);
+    api_session_add(req, o); /* grants and what they allow */
     oidc_session_describe(((struct api *)http_req_app(req))->store, req, o);
     http_reply_json(req, 200, o);
 }

@@ -95,7 +95,9 @@ int engine_artifact_decide(struct engine *e, const struct engine_promotion *r,
                                 .version = r->version,
                                 .approve = approve,
                                 .by = r->by,
-                                .comment = r->comment};
+                                .comment = r->comment,
+                                .groups = r->groups,
+                                .n_groups = r->n_groups};
     const struct dag_artifact *a;
     const struct dag *d = NULL;
     struct store_conn *c = NULL;
@@ -107,6 +109,7 @@ int engine_artifact_decide(struct engine *e, const struct engine_promotion *r,
         a = dag_artifact_find(d, dd.name);
         dd.max_prod = dag_artifact_max_prod(d, dd.name);
         dd.self_approve = a != NULL && a->self_approve;
+        dd.approvers = a != NULL ? &a->approvers : NULL;
         rc = store_artifact_decide(c, &dd, out, err);
     }
     if (d != NULL)

@@ -23,8 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/approvals.h"
 #include "engine/internal.h"
 #include "log.h"
+#include "store/approvals.h"
 #include "store/store.h"
 #include "suggest.h"
 
@@ -374,6 +376,8 @@ static int retry_in_tx(struct engine *e, struct store_conn *c,
         rc = retry_run_state(c, x, &count, err);
     if (rc == 0)
         rc = retry_params(c, x, r, count, changed, err);
+    if (rc == 0 && r->by != NULL)
+        rc = store_run_retried_by_set(c, x->run.id, r->by, err);
     if (rc == 0 && x->run.state == RUN_RUNNING)
         rc = ctx_decide_ready(x, err);
     if (rc == 0)
@@ -483,6 +487,8 @@ static int decide_in_tx(struct engine *e, struct store_conn *c,
                           "awaiting_approval",
                           d->step, (long long)x->run.id,
                           task_state_name(x->tasks[first].state));
+    if (rc == 0)
+        rc = engine_gate_check(c, x, s, d, err);
     for (size_t k = 0; rc == 0 && k < x->cells[s]; k++) {
         if (x->tasks[first + k].state != TASK_AWAITING_APPROVAL)
             continue;

@@ -46,6 +46,8 @@ struct engine_trigger {
     const char *reason;          /* for people */
     const char *logical_time;    /* RFC 3339 time or date, or NULL */
     bool no_cache;               /* skip step cache lookups (still fill) */
+    const char *by; /* who triggers (token or user name), or NULL: the
+                       approval policy's "who started the run" */
 };
 
 /* What a worker reports at the end of an attempt. */
@@ -227,10 +229,13 @@ WEIR_MUSTCHECK int engine_run_retry(struct engine *e, int64_t run_id,
 
 /* A person's decision on an approval gate. */
 struct engine_decision {
-    const char *step;    /* the gate's step id */
-    bool approve;        /* approve (success) or reject (failed) */
-    const char *by;      /* who decided: the token's name */
-    const char *comment; /* or NULL */
+    const char *step;          /* the gate's step id */
+    bool approve;              /* approve (success) or reject (failed) */
+    const char *by;            /* who decided: the token's name */
+    const char *comment;       /* or NULL */
+    const char *const *groups; /* the decider's groups (a signed-in user's),
+                                  for `approvers:`; NULL for a token */
+    size_t n_groups;           /* entries in groups */
 };
 
 /*
@@ -376,11 +381,13 @@ WEIR_MUSTCHECK int engine_token_queues(const cJSON *q, const char *role,
                                        char **text, struct weir_err *err);
 
 struct engine_token_spec {
-    const char *role;   /* "admin", "worker" or "read" */
+    const char *role;   /* its first grant's role */
     const char *name;   /* free text, unique among live tokens; NULL: none */
     int64_t expires_s;  /* lifetime in seconds; 0: never expires */
     const char *queues; /* worker role: JSON array of the queues it may
                            serve; NULL: any */
+    const char *grants; /* JSON array of its role grants; NULL: one
+                           unscoped grant of role */
 };
 
 /*
@@ -423,11 +430,14 @@ WEIR_MUSTCHECK int engine_token_revoke(struct engine *e, const char *name,
 
 /* A promotion asked for, or a decision on one. */
 struct engine_promotion {
-    const char *name;    /* artifact name */
-    const char *version; /* its version */
-    const char *to;      /* the stage (promotions only) */
-    const char *by;      /* token name of who asks or decides */
-    const char *comment; /* free text, or NULL */
+    const char *name;          /* artifact name */
+    const char *version;       /* its version */
+    const char *to;            /* the stage (promotions only) */
+    const char *by;            /* token name of who asks or decides */
+    const char *comment;       /* free text, or NULL */
+    const char *const *groups; /* the decider's groups (a signed-in user's),
+                                  for `approvers:`; NULL for a token */
+    size_t n_groups;           /* entries in groups */
 };
 
 /*

@@ -15,6 +15,7 @@
 #include "engine/internal.h"
 #include "engine/policy.h"
 #include "log.h"
+#include "store/approvals.h"
 #include "store/cache.h"
 #include "store/store.h"
 #include "suggest.h"
@@ -417,6 +418,8 @@ static int create_in_tx(struct engine *e, struct store_conn *c,
                                  &sp.logical_time, NULL, err);
     if (rc == 0)
         rc = insert_run(e, c, d, &sp, version, running, run_id, &created, err);
+    if (rc == 0 && created && t->by != NULL)
+        rc = store_run_started_by_set(c, *run_id, t->by, err);
     if (rc == WEIR_EEXISTS && t->logical_time != NULL)
         rc = weir_err_set(err, WEIR_EEXISTS,
                           "DAG \"%s\" already has a manual run at logical "

@@ -117,8 +117,9 @@ int engine_token_create(struct store_conn *c,
                         struct weir_err *err)
 {
     char token[ENGINE_TOKEN_LEN + 1], hash[65];
-    struct store_token_new t = {hash, spec->role, spec->name, spec->expires_s,
-                                spec->queues};
+    struct store_token_new t = {hash,         spec->role,
+                                spec->name,   spec->expires_s,
+                                spec->queues, spec->grants};
     int rc = token_generate(token, err);
 
     if (rc < 0)

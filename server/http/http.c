@@ -335,6 +335,11 @@ const char *http_req_body(const struct http_req *req, size_t *len)
     return req->body ? req->body : "";
 }
 
+unsigned http_req_action(const struct http_req *req)
+{
+    return req->route != NULL ? req->route->action : 0;
+}
+
 void *http_req_app(const struct http_req *req)
 {
     return req->srv->cfg.app;

@@ -58,6 +58,8 @@ struct http_route {
     http_handler_fn fn;  /* what handles it */
     unsigned flags;      /* enum http_route_flags */
     size_t max_body;     /* body limit in bytes; 0 for the default */
+    unsigned action;     /* what the route does, for the auth function
+                            (api/authz.h); opaque here */
 };
 
 struct http_config {
@@ -110,6 +112,8 @@ const cJSON *http_req_json(const struct http_req *req);
  * body is parsed (its text is released then). It may hold NUL bytes:
  * trust *len. */
 const char *http_req_body(const struct http_req *req, size_t *len);
+/* The action of the matched route (opaque to the HTTP layer). */
+unsigned http_req_action(const struct http_req *req);
 /* The app pointer of the server's config. */
 void *http_req_app(const struct http_req *req);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "approvers.h"
 #include "log.h"
 #include "store/after.h"
 #include "store/artifacts.h"
@@ -434,6 +435,23 @@ int store_artifact_promote(struct store_conn *c,
     return rc;
 }
 
+/* The approvers of d's artifact against who decides (who asked may
+ * always withdraw; self approval is checked apart). */
+static int decider_listed(const struct store_decision *d,
+                          const struct locked *l, struct weir_err *err)
+{
+    char what[200];
+    struct approval_subject s = {.what = what,
+                                 .approvers = d->approvers,
+                                 .self_approve = true,
+                                 .started_by = l->pending_by,
+                                 .allow_self = ""};
+    struct approval_decider who = {d->by, d->groups, d->n_groups};
+
+    snprintf(what, sizeof(what), "artifact \"%s\"", d->name);
+    return approval_check(&s, &who, d->approve, err);
+}
+
 int store_artifact_decide(struct store_conn *c, const struct store_decision *d,
                           cJSON **out, struct weir_err *err)
 {
@@ -452,6 +470,8 @@ int store_artifact_decide(struct store_conn *c, const struct store_decision *d,
         rc = weir_err_set(err, WEIR_ECONFLICT,
                           "%s %s awaits no approval (stage %s)", name, version,
                           l.stage);
+    if (rc == 0)
+        rc = decider_listed(d, &l, err);
     if (rc == 0 && approve && !d->self_approve && strcmp(l.pending_by, by) == 0)
         rc = weir_err_set(err, WEIR_EFORBIDDEN,
                           "%s asked for the promotion of %s %s to %s and "

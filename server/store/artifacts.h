@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dag.h"
 #include "store/pool.h"
 
 /*
@@ -93,6 +94,9 @@ struct store_decision {
     const char *by;      /* token name of who decides */
     const char *comment; /* free text, or NULL */
     bool self_approve;   /* who asked may approve too */
+    const struct dag_approvers *approvers; /* who may decide, or NULL */
+    const char *const *groups; /* the decider's groups, or NULL: none */
+    size_t n_groups;           /* entries in groups */
 };
 
 /*
@@ -100,8 +104,9 @@ struct store_decision {
  * would with max_prod) or reject (the stage stays) the promotion of
  * d->name/version that awaits approval. Both are recorded. Who asked may
  * reject (withdraw) it, but approve it only with d->self_approve
- * (WEIR_EFORBIDDEN otherwise). WEIR_ECONFLICT when nothing awaits
- * approval.
+ * (WEIR_EFORBIDDEN otherwise). With d->approvers, anyone else must match
+ * one by name (d->by) or by a group (WEIR_EFORBIDDEN otherwise). WEIR_ECONFLICT
+ * when nothing awaits approval.
  */
 WEIR_MUSTCHECK int store_artifact_decide(struct store_conn *c,
                                          const struct store_decision *d,

@@ -105,14 +105,15 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
                     cJSON **out, struct weir_err *err)
 {
     char cur[WEIR_I64_LEN], lim[WEIR_I64_LEN], since[WEIR_I64_LEN];
-    const char *params[8] = {f->dag_id,
+    const char *params[9] = {f->dag_id,
                              f->state,
                              cur,
                              lim,
                              f->environment,
                              f->trigger,
                              f->since > 0 ? since : NULL,
-                             f->late};
+                             f->late,
+                             f->scope};
 
     WEIR_I64(cur, f->cursor);
     WEIR_I64(lim, f->limit);
@@ -130,8 +131,9 @@ int store_runs_list(struct store_conn *c, const struct store_runs_filter *f,
         " AND ($6::text IS NULL OR r.trigger_kind = $6)"
         " AND ($7::bigint IS NULL OR r.created_at >= to_timestamp($7))"
         " AND ($8::boolean IS NULL OR r.late = $8)"
+        " AND weir_scope_ok($9::jsonb, r.dag_id, r.environment)"
         " ORDER BY r.id DESC LIMIT $4) s",
-        8, params, out, err);
+        9, params, out, err);
 }
 
 int store_run_detail_text(struct store_conn *c, int64_t id, char **out,
@@ -211,24 +213,27 @@ static const char grid_sql[] =
     " (array_agg(t.state ORDER BY array_position(" GRID_STATE_ORDER
     ", t.state)))[1] AS st FROM tasks t WHERE t.run_id = r.id"
     " GROUP BY t.step_id) g)) AS j FROM runs r WHERE r.dag_id = $1"
-    " AND ($2::bigint = 0 OR r.id < $2) ORDER BY r.id DESC LIMIT $3) s";
+    " AND ($2::bigint = 0 OR r.id < $2)"
+    " AND weir_scope_ok($4::jsonb, r.dag_id, r.environment)"
+    " ORDER BY r.id DESC LIMIT $3) s";
 
 int store_grid_read(struct store_conn *c, const char *dag_id, int64_t cursor,
-                    int limit, cJSON **out, struct weir_err *err)
+                    int limit, const char *scope, cJSON **out,
+                    struct weir_err *err)
 {
     char cur[WEIR_I64_LEN], lim[WEIR_I64_LEN];
-    const char *params[3] = {dag_id, cur, lim};
+    const char *params[4] = {dag_id, cur, lim, scope};
 
     WEIR_I64(cur, cursor);
     WEIR_I64(lim, limit);
-    return store_json_query(c, grid_sql, 3, params, out, err);
+    return store_json_query(c, grid_sql, 4, params, out, err);
 }
 
-int store_recent_runs(struct store_conn *c, int per_dag, cJSON **out,
-                      struct weir_err *err)
+int store_recent_runs(struct store_conn *c, int per_dag, const char *scope,
+                      cJSON **out, struct weir_err *err)
 {
     char lim[WEIR_I64_LEN];
-    const char *params[1] = {lim};
+    const char *params[2] = {lim, scope};
 
     WEIR_I64(lim, per_dag);
     return store_json_query(
@@ -238,9 +243,10 @@ int store_recent_runs(struct store_conn *c, int per_dag, cJSON **out,
         " 'awaiting_approval', x.state = 'running' AND EXISTS (SELECT 1"
         " FROM tasks t WHERE t.run_id = x.id AND t.state ="
         " 'awaiting_approval')) ORDER BY x.id DESC), '[]') FROM (SELECT"
-        " r.id, r.state FROM runs r WHERE r.dag_id = d.id ORDER BY r.id"
+        " r.id, r.state FROM runs r WHERE r.dag_id = d.id AND"
+        " weir_scope_ok($2::jsonb, r.dag_id, r.environment) ORDER BY r.id"
         " DESC LIMIT $1) x)), '{}') FROM dags d",
-        1, params, out, err);
+        2, params, out, err);
 }
 
 int store_workers_list(struct store_conn *c, int64_t lost_ms, cJSON **out,

@@ -35,6 +35,8 @@ struct store_runs_filter {
     int64_t since;           /* created at or after (s since the epoch) */
     int64_t cursor;          /* ids below it (0: from the newest) */
     int limit;               /* at most that many */
+    const char *scope;       /* only runs weir_scope_ok() allows in this
+                                scope (JSON, migrations/0023); NULL: all */
 };
 
 /* The runs of f, newest first, as a new JSON array; each says whether a
@@ -63,18 +65,21 @@ WEIR_MUSTCHECK int store_logs_read(struct store_conn *c, int64_t id,
  * The runs of DAG dag_id with ids below cursor (0: from the newest),
  * newest first, at most limit, as a new JSON array of {"id", "state",
  * "created_at", "started_at", "finished_at", "tasks": {STEP: {"state",
- * "cells"}}}. Returns 0 or a WEIR_E* code with err.
+ * "cells"}}}, only runs scope allows (weir_scope_ok(), NULL: all).
+ * Returns 0 or a WEIR_E* code with err.
  */
 WEIR_MUSTCHECK int store_grid_read(struct store_conn *c, const char *dag_id,
-                                   int64_t cursor, int limit, cJSON **out,
-                                   struct weir_err *err);
+                                   int64_t cursor, int limit, const char *scope,
+                                   cJSON **out, struct weir_err *err);
 
 /*
  * The newest per_dag runs of every DAG, as a new JSON object {DAG: [{"id",
- * "state"}, ...]} (newest first). Returns 0 or a WEIR_E* code with err.
+ * "state"}, ...]} (newest first), only runs scope allows
+ * (weir_scope_ok(), NULL: all). Returns 0 or a WEIR_E* code with err.
  */
 WEIR_MUSTCHECK int store_recent_runs(struct store_conn *c, int per_dag,
-                                     cJSON **out, struct weir_err *err);
+                                     const char *scope, cJSON **out,
+                                     struct weir_err *err);
 
 /*
  * Every registered worker, by name, as a new JSON array of {id, name,
@@ -182,6 +187,7 @@ WEIR_MUSTCHECK int store_metric_samples(struct store_conn *c, const char *name,
 
 /* Bytes a token's queues take as a JSON array, NUL included. */
 #define STORE_TOKEN_QUEUES_LEN 2048
+#define STORE_TOKEN_GRANTS_LEN 8192 /* bytes of a token's grants as JSON */
 
 /* A live token (neither revoked nor expired) as read back. */
 struct store_token {
@@ -190,10 +196,13 @@ struct store_token {
     char name[256]; /* free text; "" for an unnamed token */
     char queues[STORE_TOKEN_QUEUES_LEN]; /* JSON array of the queues it may
                                            serve; "": any */
+    char grants[STORE_TOKEN_GRANTS_LEN]; /* JSON array of its role grants
+                                            (docs/security.md) */
 };
 
 /* Every token, oldest first, as a JSON array of {id, name, role,
- * created_at, last_used_at, expires_at, revoked_at, queues, state}; never
+ * created_at, last_used_at, expires_at, revoked_at, queues, grants,
+ * state}; never
  * a secret or a hash. */
 WEIR_MUSTCHECK int store_token_list(struct store_conn *c, cJSON **out,
                                     struct weir_err *err);
@@ -218,17 +227,54 @@ WEIR_MUSTCHECK int store_attempts_owned(struct store_conn *c, const char *ids,
  * the newest), only those run_id consumed unless it is 0, and no more
  * than their payloads' max_bytes (the first always comes), as a new
  * object *out {events: [{id, ext_id, name, payload, received_at, runs}],
- * more: whether events are left past the page}.
+ * more: whether events are left past the page}. With scope (JSON, see
+ * weir_scope_ok() in migrations/0023), only events that started a run
+ * the scope allows; NULL: every event.
  */
 WEIR_MUSTCHECK int store_events_list(struct store_conn *c, int limit,
                                      int64_t cursor, int64_t run_id,
-                                     int64_t max_bytes, cJSON **out,
-                                     struct weir_err *err);
+                                     int64_t max_bytes, const char *scope,
+                                     cJSON **out, struct weir_err *err);
 
 /* Every pool (store/pools.c) as a new JSON array, by name: its slots, the
  * slots in use (used) by its running tasks (running), and its claimable
  * tasks waiting (waiting). */
 WEIR_MUSTCHECK int store_pools_list(struct store_conn *c, cJSON **out,
                                     struct weir_err *err);
+
+/* ---- authorization (store/authz.c): what a request's target belongs
+ * to, for api/authz.c ---- */
+
+/* The DAG and environment a run, attempt, backfill or artifact version
+ * belongs to. */
+struct store_scope {
+    char dag[128]; /* DAG id ("" for an artifact no run recorded) */
+    char env[128]; /* environment, when has_env */
+    bool has_env;  /* false: none (a DAG without environments) */
+};
+
+/* The scope of run run_id into *out; WEIR_ENOTFOUND when none. */
+WEIR_MUSTCHECK int store_run_scope(struct store_conn *c, int64_t run_id,
+                                   struct store_scope *out,
+                                   struct weir_err *err);
+
+/* The scope of the run of attempt attempt_id; WEIR_ENOTFOUND when none. */
+WEIR_MUSTCHECK int store_attempt_scope(struct store_conn *c, int64_t attempt_id,
+                                       struct store_scope *out,
+                                       struct weir_err *err);
+
+/* The DAG of backfill backfill_id (no environment); WEIR_ENOTFOUND when
+ * none. */
+WEIR_MUSTCHECK int store_backfill_scope(struct store_conn *c,
+                                        int64_t backfill_id,
+                                        struct store_scope *out,
+                                        struct weir_err *err);
+
+/* The DAG and environment of the run that made artifact name at version;
+ * WEIR_ENOTFOUND when there is no such version. */
+WEIR_MUSTCHECK int store_artifact_scope(struct store_conn *c, const char *name,
+                                        const char *version,
+                                        struct store_scope *out,
+                                        struct weir_err *err);
 
 #endif

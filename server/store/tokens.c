@@ -22,21 +22,26 @@ int store_token_insert(struct store_conn *c, const struct store_token_new *t,
                        struct weir_err *err)
 {
     char expires[WEIR_I64_LEN];
-    const char *params[5] = {t->hash, t->role, t->name ? t->name : "", NULL,
-                             t->queues};
+    const char *params[6] = {t->hash, t->role,   t->name ? t->name : "",
+                             NULL,    t->queues, t->grants};
     int rc;
 
     if (t->expires_s > 0) {
         WEIR_I64(expires, t->expires_s);
         params[3] = expires;
     }
-    rc = store_cmd(c,
-                   "INSERT INTO api_tokens (hash, role, name, expires_at,"
-                   " queues) VALUES ($1, $2, $3, now() + make_interval("
-                   "secs => $4::bigint), CASE WHEN $5::jsonb IS NULL THEN"
-                   " NULL ELSE ARRAY(SELECT jsonb_array_elements_text("
-                   "$5::jsonb)) END)",
-                   5, params, err);
+    rc =
+        store_cmd(c,
+                  "INSERT INTO api_tokens (hash, role, name, expires_at,"
+                  " queues, grants) VALUES ($1, $2, $3, now() +"
+                  " make_interval(secs => $4::bigint), CASE WHEN $5::jsonb"
+                  " IS NULL THEN NULL ELSE ARRAY(SELECT"
+                  " jsonb_array_elements_text($5::jsonb)) END,"
+                  " coalesce($6::jsonb, jsonb_build_array(CASE WHEN"
+                  " $5::jsonb IS NULL THEN jsonb_build_object('role', $2::text)"
+                  " ELSE jsonb_build_object('role', $2::text, 'queues',"
+                  " $5::jsonb) END)))",
+                  6, params, err);
     if (rc == WEIR_EEXISTS)
         return weir_err_set(err, WEIR_EEXISTS,
                             "a live token is already named \"%s\": pick "
@@ -56,12 +61,12 @@ int store_token_lookup(struct store_conn *c, const char *hash,
      * token does not turn every request into a write. */
     rc = store_query_one(
         c,
-        "WITH t AS (SELECT id, role, name, to_jsonb(queues)::text AS q"
-        " FROM api_tokens WHERE hash = $1 AND " LIVE "),"
+        "WITH t AS (SELECT id, role, name, to_jsonb(queues)::text AS q,"
+        " grants::text AS g FROM api_tokens WHERE hash = $1 AND " LIVE "),"
         " u AS (UPDATE api_tokens a SET last_used_at = now() FROM t"
         " WHERE a.id = t.id AND (a.last_used_at IS NULL OR"
         " a.last_used_at < now() - interval '1 minute'))"
-        " SELECT id, role, name, q FROM t",
+        " SELECT id, role, name, q, g FROM t",
         1, params, &r, err, "no such token");
     if (rc < 0)
         return rc;
@@ -70,7 +75,14 @@ int store_token_lookup(struct store_conn *c, const char *hash,
     snprintf(out->name, sizeof(out->name), "%s", PQgetvalue(r, 0, 2));
     snprintf(out->queues, sizeof(out->queues), "%s",
              PQgetisnull(r, 0, 3) ? "" : PQgetvalue(r, 0, 3));
+    if (strlen(PQgetvalue(r, 0, 4)) >= sizeof(out->grants))
+        rc = weir_err_set(err, WEIR_EINVAL, "token %s has too many grants",
+                          PQgetvalue(r, 0, 0));
+    else
+        snprintf(out->grants, sizeof(out->grants), "%s", PQgetvalue(r, 0, 4));
     PQclear(r);
+    if (rc < 0)
+        return rc;
     return 0;
 }
 
@@ -97,7 +109,8 @@ int store_token_list(struct store_conn *c, cJSON **out, struct weir_err *err)
         "SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'name', name,"
         " 'role', role, 'created_at', weir_iso(created_at), 'last_used_at',"
         " weir_iso(last_used_at), 'expires_at', weir_iso(expires_at),"
-        " 'revoked_at', weir_iso(revoked_at), 'queues', to_jsonb(queues),"
+        " 'revoked_at', weir_iso(revoked_at), 'queues', to_jsonb(queues), "
+        "'grants', grants,"
         " 'state', CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
         " WHEN expires_at <= now() THEN 'expired' ELSE 'live' END)"
         " ORDER BY id), '[]')::text FROM api_tokens",
@@ -133,8 +146,9 @@ int store_token_revoke(struct store_conn *c, const char *name,
         rc = store_query(
             c,
             "UPDATE api_tokens SET revoked_at = now()"
-            " WHERE name = $1 AND revoked_at IS NULL AND (role <> 'admin'"
-            " OR EXISTS (SELECT 1 FROM api_tokens o WHERE o.role = 'admin'"
+            " WHERE name = $1 AND revoked_at IS NULL AND"
+            " (NOT weir_grants_admin(grants) OR EXISTS (SELECT 1 FROM"
+            " api_tokens o WHERE weir_grants_admin(o.grants)"
             " AND o.name <> $1 AND o." LIVE ")) RETURNING id",
             1, params, &r, err);
     if (rc == 0) {
@@ -171,7 +185,7 @@ int store_token_first_admin(struct store_conn *c, const char *hash,
     if (rc == 0)
         rc = store_query(c,
                          "SELECT 1 FROM api_tokens "
-                         "WHERE role = 'admin' AND " LIVE " LIMIT 1",
+                         "WHERE weir_grants_admin(grants) AND " LIVE " LIMIT 1",
                          0, NULL, &r, err);
     if (rc == 0) {
         have = PQntuples(r) > 0;
@@ -181,8 +195,9 @@ int store_token_first_admin(struct store_conn *c, const char *hash,
         const char *params[1] = {hash};
 
         rc = store_cmd(c,
-                       "INSERT INTO api_tokens (hash, role, name) "
-                       "VALUES ($1, 'admin', 'first admin')",
+                       "INSERT INTO api_tokens (hash, role, name, grants) "
+                       "VALUES ($1, 'admin', 'first admin',"
+                       " '[{\"role\": \"admin\"}]')",
                        1, params, err);
     }
     if (rc == 0)
@@ -201,7 +216,7 @@ int store_token_admin_exists(struct store_conn *c, bool *have,
     PGresult *r = NULL;
     int rc = store_query(c,
                          "SELECT 1 FROM api_tokens "
-                         "WHERE role = 'admin' AND " LIVE " LIMIT 1",
+                         "WHERE weir_grants_admin(grants) AND " LIVE " LIMIT 1",
                          0, NULL, &r, err);
 
     if (rc < 0)

@@ -19,10 +19,12 @@
 /* A token to record (store_token_insert()). */
 struct store_token_new {
     const char *hash;   /* SHA-256 hex of the secret */
-    const char *role;   /* "admin", "worker" or "read" */
+    const char *role;   /* the first grant's role */
     const char *name;   /* free text; NULL or "" for none */
     int64_t expires_s;  /* lifetime in seconds; 0: never expires */
     const char *queues; /* JSON array of queue names; NULL: any queue */
+    const char *grants; /* JSON array of role grants; NULL: one unscoped
+                           grant of role (with queues as its scope) */
 };
 
 /* Record a token. A name already held by a live token is WEIR_EEXISTS

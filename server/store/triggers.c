@@ -222,12 +222,12 @@ int store_trig_state(struct store_conn *c, const char *dag_id, const char *key,
 }
 
 int store_events_list(struct store_conn *c, int limit, int64_t cursor,
-                      int64_t run_id, int64_t max_bytes, cJSON **out,
-                      struct weir_err *err)
+                      int64_t run_id, int64_t max_bytes, const char *scope,
+                      cJSON **out, struct weir_err *err)
 {
     char lim[WEIR_I64_LEN], cur[WEIR_I64_LEN], run[WEIR_I64_LEN],
         max[WEIR_I64_LEN];
-    const char *params[4] = {lim, cur, run, max};
+    const char *params[5] = {lim, cur, run, max, scope};
 
     WEIR_I64(lim, limit);
     WEIR_I64(cur, cursor);
@@ -242,6 +242,9 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
         "e.payload::text)) OVER w AS upto FROM events e WHERE ($2::bigint = 0"
         " OR e.id < $2::bigint) AND ($3::bigint = 0 OR e.id IN (SELECT"
         " t.event_id FROM trigger_events t WHERE t.run_id = $3::bigint))"
+        " AND ($5::jsonb IS NULL OR EXISTS (SELECT 1 FROM trigger_events t"
+        " JOIN runs r ON r.id = t.run_id WHERE t.event_id = e.id AND"
+        " weir_scope_ok($5::jsonb, r.dag_id, r.environment)))"
         " WINDOW w AS (ORDER BY e.id DESC) ORDER BY e.id DESC"
         " LIMIT $1::int + 1), page AS (SELECT id FROM s WHERE n <= $1::int"
         " AND (n = 1 OR upto <= $4::bigint))"
@@ -253,7 +256,7 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
         " NULL), '[]')) ORDER BY e.id DESC) FROM events e WHERE e.id IN"
         " (SELECT id FROM page)), '[]'), 'more', (SELECT count(*) FROM s) >"
         " (SELECT count(*) FROM page))::text",
-        4, params, out, err);
+        5, params, out, err);
 }
 
 int store_events_prune(struct store_conn *c, int64_t retention_s, int limit,

@@ -110,7 +110,7 @@ HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr" >"$tmp/c
 (cd "$tmp/home" && HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags) >"$tmp/cli" 2>&1 ||
     fail "weir dags with the login's session and its server: $(cat "$tmp/cli")"
 HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" token list --server "http://$addr" >"$tmp/cli" 2>&1
-[ $? -eq 1 ] && grep -q "only an admin" "$tmp/cli" ||
+[ $? -eq 1 ] && grep -q "needs a grant of admin" "$tmp/cli" ||
     fail "a reader's CLI session managed tokens: $(cat "$tmp/cli")"
 HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "https://$addr_short" >"$tmp/cli" 2>&1
 [ $? -ne 0 ] && grep -q "WEIR_TOKEN is not" "$tmp/cli" ||

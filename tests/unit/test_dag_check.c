@@ -481,8 +481,35 @@ static void test_steps_params_env(void **state)
          {{2, 5, "step \"a\" needs \"run\" (a command) or \"approval\""}}},
         {"steps:\n  - id: a\n    approval: yes\n",
          {{3, 15,
-           "\"approval\" must be true or a mapping with \"message\", got "
-           "\"yes\""}}},
+           "\"approval\" must be true or a mapping with \"message\", "
+           "\"approvers\" or \"self_approve\", got \"yes\""}}},
+        {"steps:\n  - id: a\n    approval: {approvers: ops}\n",
+         {{3, 27,
+           "in the approval of step \"a\", \"approvers\" must be a list of "
+           "names or groups, got \"ops\""}}},
+        {"steps:\n  - id: a\n    approval: {approvers: []}\n",
+         {{3, 27,
+           "in the approval of step \"a\", \"approvers\" is an empty list: "
+           "name at least one name or group, or leave it out to let anyone "
+           "allowed decide"}}},
+        {"steps:\n  - id: a\n    approval:\n      approvers: [ops, \"\", "
+         "bob, ops]\n",
+         {{4, 24,
+           "in the approval of step \"a\", an entry of \"approvers\" is "
+           "empty: give a name or a group"},
+          {4, 33,
+           "in the approval of step \"a\", approver \"ops\" is listed twice "
+           "(first at line 4, column 19)"}}},
+        {"steps:\n  - id: a\n    approval: {approvers: [[x]]}\n",
+         {{3, 28,
+           "in the approval of step \"a\", each of \"approvers\" must be a "
+           "name or a group (a string), got a list"}}},
+        {"steps:\n  - id: a\n    approval: {self_approve: 1}\n",
+         {{3, 30, "\"self_approve\" must be true or false, got 1"}}},
+        {"steps:\n  - id: a\n    approval: {aprovers: [x]}\n",
+         {{3, 16,
+           "unknown key \"aprovers\" in the approval of step \"a\" (did you "
+           "mean \"approvers\"?)"}}},
     };
 
     (void)state;
@@ -597,7 +624,19 @@ static void test_triggers_hooks_envs(void **state)
         {"artifacts:\n  model: 3\n" STEP,
          {{2, 10,
            "artifact \"model\" must be a mapping of \"max_prod\", "
-           "\"self_approve\" and \"promote_from\", got 3"}}},
+           "\"self_approve\", \"promote_from\" and \"approvers\", got 3"}}},
+        {"artifacts:\n  model: {approvers: [a, a]}\n" STEP,
+         {{2, 26,
+           "in artifact \"model\", approver \"a\" is listed twice (first "
+           "at line 2, column 23)"}}},
+        {"environments:\n  prod: {approve_before: [a], approvers: x}\n" STEP,
+         {{2, 42,
+           "in environment \"prod\", \"approvers\" must be a list of names "
+           "or groups, got \"x\""}}},
+        {"environments:\n  prod: {self_approve: true}\n" STEP,
+         {{2, 10,
+           "in environment \"prod\", \"self_approve\" applies to the gates "
+           "of \"approve_before\", and there are none"}}},
         {"artifacts:\n  model: {self_aprove: true}\n" STEP,
          {{2, 11,
            "unknown key \"self_aprove\" in artifact \"model\" (did you "

@@ -1,0 +1,375 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Roles and scopes against a real weir-server (docs/security.md, "Access
+model: roles and scopes"): tokens made with grants (texts and objects,
+refused with a did-you-mean), each role and a scoped operator
+(operator:env=dev,staging:dag=team-a-*) against every route of the table
+in server/api/api.c (a route this file has no rule for fails the test),
+403 bodies that name the missing grant, 404 for a run the caller may not
+read, listings filtered before their pages (DAGs, runs, recent runs, the
+grid, artifacts), the session's capabilities, and a worker grant's queue
+scope.
+
+Environment: WEIR_URL, WEIR_ADMIN, WEIR_SRC (the source folder).
+"""
+import json
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import weirtest  # noqa: E402
+from weirtest import ADMIN, check, req  # noqa: E402
+
+SRC = os.environ["WEIR_SRC"]
+SCOPED = "operator:env=dev,staging:dag=team-a-*"
+ROLES = ("admin", "op", "opall", "author", "read", "ingest", "worker")
+T = {"admin": ADMIN}  # role -> token
+V = {}  # the ids the routes are called with
+
+
+def message(b):
+    return (b or {}).get("error", {}).get("message", "") \
+        if isinstance(b, dict) else ""
+
+
+def any_req(method, path, token, body=None):
+    """req() for a reply that may not be JSON (/metrics): its text then."""
+    code, text, _ = weirtest.call(method, path, token, body)
+    try:
+        return code, json.loads(text or b"null")
+    except ValueError:
+        return code, text.decode(errors="replace")
+
+
+def new_token(name, body):
+    body = dict(body, name=name)
+    code, b = req("POST", "/api/v1/tokens", ADMIN, body)
+    check(code == 201, "create token %s: %d %s" % (name, code, b))
+    return b if code == 201 else {}
+
+
+def test_tokens():
+    """Grants on tokens: texts, objects, role, queues; refusals."""
+    T["op"] = new_token("op", {"grants": [SCOPED]}).get("token")
+    T["opall"] = new_token("opall", {"role": "operator"}).get("token")
+    b = new_token("author", {"grants": [{"role": "author",
+                                         "dag": ["team-a-*"]}]})
+    T["author"] = b.get("token")
+    check(b.get("grants") == [{"role": "author", "dag": ["team-a-*"]}],
+          "an object grant comes back: %s" % b)
+    T["read"] = new_token("reader", {"role": "read"}).get("token")
+    T["ingest"] = new_token("ingest", {"grants": ["ingest"]}).get("token")
+    b = new_token("wq", {"grants": ["worker"], "queues": ["authz", "none"]})
+    T["worker"] = b.get("token")
+    check(b.get("grants") == [{"role": "worker",
+                               "queues": ["authz", "none"]}] and
+          b.get("queues") == ["authz", "none"],
+          "queues scope the worker grant: %s" % b)
+    for body, words in (
+            ({"grants": ["operater:env=dev"]}, 'did you mean "operator"'),
+            ({"grants": [{"role": "read", "dags": ["x"]}]},
+             'did you mean "dag"'),
+            ({"grants": ["read:envs=dev"]}, 'did you mean "env='),
+            ({"grants": ["ingest:dag=a"]}, "ingest"),
+            ({"grants": ["read"], "grnts": []}, 'did you mean "grants"'),
+            ({}, '"role" or "grants"'),
+            ({"grants": ["operator"], "queues": ["q"]},
+             "queues are for worker tokens")):
+        code, b = req("POST", "/api/v1/tokens", ADMIN, dict(body, name="bad"))
+        check(code == 400 and words in message(b),
+              "token %s: %d %s (wanted %s)" % (body, code, b, words))
+    code, b = req("GET", "/api/v1/tokens", ADMIN)
+    rows = {x["name"]: x for x in b.get("tokens", [])}
+    check(rows.get("op", {}).get("grants") == [
+        {"role": "operator", "env": ["dev", "staging"], "dag": ["team-a-*"]}],
+        "the list shows grants: %s" % rows.get("op"))
+    check(rows.get("opall", {}).get("grants") == [{"role": "operator"}] and
+          rows["opall"].get("role") == "operator",
+          "a role is an unscoped grant: %s" % rows.get("opall"))
+
+
+def trigger(dag, env=None):
+    body = {"environment": env} if env else None
+    return weirtest.trigger(dag, body)
+
+
+def test_setup():
+    """Runs in every environment of two teams, an artifact each, and a
+    worker that is this script (its queue scope checked)."""
+    weirtest.WORKER = T["worker"]
+    code, b = req("POST", "/api/v1/workers/register", T["worker"],
+                  {"name": "w-other", "queues": ["gpu"]})
+    check(code == 403 and "gpu" in message(b),
+          "a worker grant of queues authz,none registers for gpu: %d %s"
+          % (code, b))
+    w = weirtest.Worker("w-authz", ["authz"])
+    V["wid"] = weirtest.Worker("w-none", ["none"]).id
+    for team in ("a", "b"):
+        rid = trigger("team-%s-etl" % team)
+        a = w.one("build")
+        if a:
+            w.complete(a, outputs={"artifact.name": "team-%s-model" % team,
+                                   "artifact.version": "v1"})
+            V["att_" + team] = a["attempt_id"]
+        V["run_" + team] = rid
+    # interleaved, so that a scoped page must skip the others' runs
+    V["a_runs"] = [V["run_a"]]
+    for i in range(3):
+        V["a_runs"].append(trigger("team-a-etl", ("dev", "staging")[i % 2]))
+        trigger("team-b-etl", "dev")
+        V["run_a_prod"] = trigger("team-a-etl", "prod")
+        trigger("team-a-p%d" % (i + 1))  # no environment: unscoped only
+    ok = weirtest.wait_for(lambda: req("GET", "/api/v1/runs/%d" % V["run_a"],
+                                       ADMIN)[1].get("state") == "running",
+                           10)
+    check(ok, "run %s reached its gate" % V["run_a"])
+
+
+SUB_A = "dag: team-a-sub\nsteps:\n  - id: s\n    run: echo s\n"
+SUB_B = "dag: team-b-sub\nsteps:\n  - id: s\n    run: echo s\n"
+
+# (method, pattern, path, body, who may: one letter per role of ROLES,
+# A allowed, D denied with 403 naming the grant, N not found: a run the
+# caller may not read). A route may have several
+# cases; every route of the table needs one (public routes: PUBLIC).
+PUBLIC = "PUBLIC"
+CASES = [
+    ("GET", "/api/v1/health", None, None, PUBLIC),
+    ("GET", "/", None, None, PUBLIC),
+    ("GET", "/{file}", None, None, PUBLIC),
+    ("POST", "/api/v1/hooks/{dag}/{trigger}", None, None, PUBLIC),
+    ("GET", "/api/v1/tokens", "/api/v1/tokens", None, "ADDDDDD"),
+    ("POST", "/api/v1/tokens", "/api/v1/tokens", {}, "ADDDDDD"),
+    ("DELETE", "/api/v1/tokens/{name}", "/api/v1/tokens/nobody", None,
+     "ADDDDDD"),
+    ("POST", "/api/v1/tokens/{name}/revoke", "/api/v1/tokens/nobody/revoke",
+     None, "ADDDDDD"),
+    ("GET", "/api/v1/dags", "/api/v1/dags", None, "AAAAADD"),
+    ("POST", "/api/v1/dags", "/api/v1/dags", {"source": SUB_A}, "ADDADDD"),
+    ("POST", "/api/v1/dags", "/api/v1/dags", {"source": SUB_B}, "ADDDDDD"),
+    ("GET", "/api/v1/dags/{id}", "/api/v1/dags/team-a-etl", None, "AAAAADD"),
+    ("GET", "/api/v1/dags/{id}", "/api/v1/dags/team-b-etl", None, "ADADADD"),
+    ("DELETE", "/api/v1/dags/{id}", "/api/v1/dags/team-a-none", None,
+     "ADDADDD"),
+    ("GET", "/api/v1/dags/{id}/versions", "/api/v1/dags/team-a-etl/versions",
+     None, "AAAAADD"),
+    ("POST", "/api/v1/dags/{id}/runs", "/api/v1/dags/team-a-etl/runs",
+     {"environment": "staging"}, "AAADDDD"),
+    ("POST", "/api/v1/dags/{id}/runs", "/api/v1/dags/team-a-etl/runs",
+     None, "AAADDDD"),  # the DAG's default environment, dev
+    ("POST", "/api/v1/dags/{id}/runs", "/api/v1/dags/team-a-etl/runs",
+     {"environment": "prod"}, "ADADDDD"),
+    ("POST", "/api/v1/dags/{id}/runs", "/api/v1/dags/team-b-etl/runs",
+     {"environment": "dev"}, "ADADDDD"),
+    ("POST", "/api/v1/dags/{id}/runs", "/api/v1/dags/team-a-p1/runs",
+     None, "ADADDDD"),  # a DAG without environments
+    ("GET", "/api/v1/runs", "/api/v1/runs", None, "AAAAADD"),
+    ("GET", "/api/v1/runs/{id}", "/api/v1/runs/{run_a}", None, "AAAAADD"),
+    ("POST", "/api/v1/workers/register", "/api/v1/workers/register",
+     {"name": "w-table", "queues": ["none"]}, "ADDDDDA"),
+    ("POST", "/api/v1/workers/{id}/lease", "/api/v1/workers/{wid}/lease",
+     {"max": 1, "wait_ms": 0}, "ADDDDDA"),
+    ("POST", "/api/v1/attempts/{id}/heartbeat",
+     "/api/v1/attempts/999999/heartbeat", {"lease_id": "x"}, "ADDDDDA"),
+    ("POST", "/api/v1/attempts/{id}/logs", "/api/v1/attempts/999999/logs",
+     {"lease_id": "x", "lines": []}, "ADDDDDA"),
+    ("GET", "/api/v1/attempts/{id}/logs", "/api/v1/attempts/{att_a}/logs",
+     None, "AAAAADD"),
+    ("POST", "/api/v1/attempts/{id}/complete",
+     "/api/v1/attempts/999999/complete",
+     {"lease_id": "x", "exit_code": 0}, "ADDDDDA"),
+    ("POST", "/api/v1/runs/{id}/retry", "/api/v1/runs/{run_a_prod}/retry",
+     None, "ANADDDD"),
+    ("POST", "/api/v1/runs/{id}/retry", "/api/v1/runs/{a_dev}/retry",
+     None, "AAADDDD"),
+    ("POST", "/api/v1/runs/{id}/steps/{step}/approve",
+     "/api/v1/runs/{run_b}/steps/gate/approve", None, "ANADDDD"),
+    ("POST", "/api/v1/runs/{id}/steps/{step}/reject",
+     "/api/v1/runs/{run_a}/steps/gate/reject", {"comment": "no"}, "AAADDDD"),
+    ("POST", "/api/v1/runs/{id}/cancel", "/api/v1/runs/{run_a_prod}/cancel",
+     None, "ANADDDD"),
+    ("POST", "/api/v1/runs/{id}/cancel", "/api/v1/runs/{a_dev}/cancel",
+     None, "AAADDDD"),
+    ("POST", "/api/v1/dags/{id}/pause", "/api/v1/dags/team-a-p2/pause", None,
+     "ADADDDD"),  # DAG-wide: a grant limited to environments covers none
+    ("POST", "/api/v1/dags/{id}/unpause", "/api/v1/dags/team-a-p2/unpause",
+     None, "ADADDDD"),
+    ("GET", "/api/v1/workers", "/api/v1/workers", None, "ADADADD"),
+    ("GET", "/metrics", "/metrics", None, "ADADADD"),
+    ("GET", "/api/v1/artifacts", "/api/v1/artifacts", None, "AAAAADD"),
+    ("GET", "/api/v1/artifacts/{name}", "/api/v1/artifacts/team-a-model",
+     None, "AAAAADD"),
+    ("POST", "/api/v1/artifacts/{name}/versions/{version}/promote",
+     "/api/v1/artifacts/team-a-model/versions/v1/promote", {"to": "staging"},
+     "AAADDDD"),
+    ("POST", "/api/v1/artifacts/{name}/versions/{version}/promote",
+     "/api/v1/artifacts/team-a-model/versions/v1/promote", {"to": "prod"},
+     "ADADDDD"),
+    ("POST", "/api/v1/artifacts/{name}/versions/{version}/approve",
+     "/api/v1/artifacts/team-a-model/versions/v1/approve", None, "ADADDDD"),
+    ("POST", "/api/v1/artifacts/{name}/versions/{version}/reject",
+     "/api/v1/artifacts/team-a-model/versions/v1/reject", None, "ADADDDD"),
+    ("GET", "/api/v1/runs/{id}/lineage", "/api/v1/runs/{run_a}/lineage",
+     None, "AAAAADD"),
+    ("POST", "/api/v1/dags/{id}/backfills", "/api/v1/dags/team-a-etl/backfills",
+     {}, "ADADDDD"),
+    ("GET", "/api/v1/dags/{id}/backfills", "/api/v1/dags/team-a-etl/backfills",
+     None, "AAAAADD"),
+    ("GET", "/api/v1/backfills/{id}", "/api/v1/backfills/999999", None,
+     "AAAAADD"),
+    ("POST", "/api/v1/backfills/{id}/cancel", "/api/v1/backfills/999999/cancel",
+     None, "AAADDDD"),
+    ("GET", "/api/v1/pools", "/api/v1/pools", None, "ADADADD"),
+    ("PUT", "/api/v1/pools/{name}", "/api/v1/pools/p", {}, "ADDDDDD"),
+    ("DELETE", "/api/v1/pools/{name}", "/api/v1/pools/p", None, "ADDDDDD"),
+    ("POST", "/api/v1/events", "/api/v1/events", {"name": "authz.e"},
+     "ADDDDAD"),
+    ("GET", "/api/v1/events", "/api/v1/events", None, "AAAAADD"),
+    ("GET", "/api/v1/dags/{id}/triggers", "/api/v1/dags/team-a-etl/triggers",
+     None, "AAAAADD"),
+    ("POST", "/api/v1/metrics", "/api/v1/metrics", {"name": "m", "value": 1},
+     "ADDDDAD"),
+    ("GET", "/api/v1/metrics/{name}", "/api/v1/metrics/m", None, "ADADADD"),
+    ("GET", "/api/v1/session", "/api/v1/session", None, "AAAAAAA"),
+    ("GET", "/api/v1/recent-runs", "/api/v1/recent-runs", None, "AAAAADD"),
+    ("GET", "/api/v1/dags/{id}/grid", "/api/v1/dags/team-a-etl/grid", None,
+     "AAAAADD"),
+    ("GET", "/api/v1/dags/{id}/versions/{version}",
+     "/api/v1/dags/team-a-etl/versions/1", None, "AAAAADD"),
+]
+
+
+def table_routes():
+    """Every (method, pattern) of the route table in server/api/api.c."""
+    with open(os.path.join(SRC, "server/api/api.c")) as f:
+        text = f.read()
+    body = text[text.index("api_routes[] = {"):]
+    body = body[:body.index("\n};")]
+    return set(re.findall(r'\{"([A-Z]+)",\s*"([^"]+)"', body))
+
+
+def test_every_route_has_a_rule():
+    routes = table_routes()
+    ruled = {(m, p) for m, p, *_ in CASES}
+    check(len(routes) > 40, "the route table was read: %d" % len(routes))
+    for r in sorted(routes - ruled):
+        check(False, "route %s %s has no rule in authz_test.py" % r)
+    for r in sorted(ruled - routes):
+        check(False, "rule for %s %s, which is not a route" % r)
+
+
+def test_table():
+    """Each role against each route."""
+    V["a_dev"] = V["a_runs"][1]
+    denied = allowed = 0
+    for method, pattern, path, body, who in CASES:
+        if who == PUBLIC:
+            continue
+        path = path.format(**V)
+        for role, want in zip(ROLES, who):
+            code, b = any_req(method, path, T[role], body)
+            refused = code == 403 and "not allowed to" in message(b)
+            if want == "N":
+                check(code == 404, "%s %s as %s: want 404, got %d %s"
+                      % (method, path, role, code, b))
+            elif want == "D":
+                denied += 1
+                check(refused and "needs a grant of" in message(b),
+                      "%s %s as %s: want 403 naming the grant, got %d %s"
+                      % (method, path, role, code, b))
+            else:
+                allowed += 1
+                check(code < 500 and code != 401 and not refused,
+                      "%s %s as %s: want it allowed, got %d %s"
+                      % (method, path, role, code, b))
+    print("route table: %d allowed and %d denied calls checked"
+          % (allowed, denied))
+    code, b = req("POST", "/api/v1/dags/team-a-etl/runs", T["op"],
+                  {"environment": "prod"})
+    m = message(b)
+    check(code == 403 and "environment \"prod\"" in m and
+          "operator" in m and SCOPED in m,
+          "the refusal says what, which grant and what the caller has: %s"
+          % m)
+
+
+def pages(path, token, key, limit):
+    """Every item of a paged listing, checking that each page but the
+    last is full."""
+    items, cursor = [], None
+    for _ in range(50):
+        sep = "&" if "?" in path else "?"
+        url = "%s%slimit=%d" % (path, sep, limit)
+        if cursor is not None:
+            url += "&cursor=%s" % cursor
+        code, b = req("GET", url, token)
+        if not check(code == 200, "GET %s: %d %s" % (url, code, b)):
+            return items
+        page, cursor = b[key], b.get("next_cursor")
+        items += page
+        if cursor is None:
+            return items
+        check(len(page) == limit, "a page of %s is short: %d of %d"
+              % (path, len(page), limit))
+    return items
+
+
+def test_listings():
+    op = T["op"]
+    dags = [d["id"] for d in pages("/api/v1/dags", op, "dags", 2)]
+    check(dags == ["team-a-etl", "team-a-p1", "team-a-p2", "team-a-p3",
+                   "team-a-sub"], "the scoped operator's DAGs: %s" % dags)
+    _, b = req("GET", "/api/v1/runs?limit=500", ADMIN)
+    want = sorted(r["id"] for r in b["runs"]
+                  if r["dag"].startswith("team-a-") and
+                  r.get("environment") in ("dev", "staging"))
+    got = sorted(r["id"] for r in pages("/api/v1/runs", op, "runs", 2))
+    check(got == want and len(want) >= 5,
+          "the scoped operator's runs, paged by 2: %s, want %s" % (got, want))
+    code, b = req("GET", "/api/v1/runs/%d" % V["run_b"], op)
+    check(code == 404 and "no run" in message(b),
+          "a run it may not read is not found: %d %s" % (code, b))
+    code, b = req("POST", "/api/v1/runs/%d/cancel" % V["run_b"], op)
+    check(code == 404, "nor cancelled: %d %s" % (code, b))
+    code, b = req("GET", "/api/v1/runs/%d" % V["run_a_prod"], op)
+    check(code == 404, "a prod run of its DAG is not read: %d" % code)
+    _, b = req("GET", "/api/v1/recent-runs", op)
+    check(sorted(b["dags"]) == ["team-a-etl", "team-a-p1", "team-a-p2",
+                                "team-a-p3", "team-a-sub"] and
+          all(x["id"] in want for v in b["dags"].values() for x in v),
+          "recent runs: %s" % b)
+    grid = [r["id"] for r in pages("/api/v1/dags/team-a-etl/grid", op,
+                                   "runs", 2)]
+    check(sorted(grid) == sorted(x for x in want if x in grid) and
+          V["run_a_prod"] not in grid and len(grid) >= 5,
+          "the grid shows dev and staging runs: %s" % grid)
+    _, b = req("GET", "/api/v1/artifacts", op)
+    check([a["name"] for a in b["artifacts"]] == ["team-a-model"],
+          "artifacts: %s" % b)
+    code, _ = req("GET", "/api/v1/artifacts/team-b-model", op)
+    check(code == 404, "another team's artifact: %d" % code)
+    _, b = req("GET", "/api/v1/runs?limit=500", T["read"])
+    check(len(b["runs"]) == len(req("GET", "/api/v1/runs?limit=500",
+                                    ADMIN)[1]["runs"]),
+          "an unscoped reader sees every run")
+
+
+def test_session():
+    _, b = req("GET", "/api/v1/session", T["op"])
+    can = b.get("can", {})
+    check(b.get("grants") == [SCOPED] and can.get("trigger") and
+          can.get("approve") and can.get("read") and not can.get("admin")
+          and not can.get("submit") and not can.get("work"),
+          "the scoped operator's session: %s" % b)
+    _, b = req("GET", "/api/v1/session", T["read"])
+    check(b.get("can", {}).get("read") and not any(
+        v for k, v in b.get("can", {}).items() if k != "read"),
+        "a reader may only read: %s" % b)
+    _, b = req("GET", "/api/v1/session", ADMIN)
+    check(all(b.get("can", {}).values()) and len(b.get("can", {})) >= 12,
+          "an admin may do everything: %s" % b)
+
+
+weirtest.run_tests("authz", [test_tokens, test_setup,
+                             test_every_route_has_a_rule, test_table,
+                             test_listings, test_session])
