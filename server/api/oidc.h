@@ -79,6 +79,13 @@ WEIR_MUSTCHECK int oidc_session_caller(struct store *st, struct http_req *req,
                                        struct store_token *t,
                                        struct weir_err *err);
 
+/* The groups of the signed-in user who made req (from its identity
+ * provider, as at sign-in) into *groups (borrowed until the request ends)
+ * and *n; none for a token or a public route. For approvals' approvers:
+ * lists (api_caller_groups()). */
+void oidc_caller_groups(const struct http_req *req, const char *const **groups,
+                        size_t *n);
+
 /* For GET /api/v1/session: when the caller is a session, add "sso": true,
  * its "groups" and (cookie sessions) its "csrf" to o. */
 void oidc_session_describe(struct store *st, struct http_req *req, cJSON *o);

@@ -165,6 +165,52 @@ static void first_role(const char *grants_json, char *role, size_t len)
     cJSON_Delete(a);
 }
 
+#define GROUPS_MAX 100 /* groups of a session read by approvals */
+
+/*
+ * The groups of the session that authenticated the request this thread
+ * serves: api_auth() and the handler run in the request's connection
+ * thread, so the groups are kept per thread, with the request they are
+ * of, and forgotten when the thread authenticates the next one.
+ */
+static _Thread_local struct {
+    const struct http_req *req;         /* whose groups, or NULL */
+    char buf[STORE_SESSION_GRANTS_MAX]; /* the names, NUL-separated */
+    const char *names[GROUPS_MAX];      /* into buf */
+    size_t n;                           /* entries in names */
+} caller_groups;
+
+static void groups_keep(const struct http_req *req, const char *json)
+{
+    cJSON *a = cJSON_Parse(json);
+    const cJSON *g;
+    size_t used = 0;
+
+    caller_groups.n = 0;
+    cJSON_ArrayForEach(g, a)
+    {
+        size_t len = cJSON_IsString(g) ? strlen(g->valuestring) + 1 : 0;
+
+        if (len == 0 || caller_groups.n == GROUPS_MAX ||
+            used + len > sizeof(caller_groups.buf))
+            continue;
+        memcpy(caller_groups.buf + used, g->valuestring, len);
+        caller_groups.names[caller_groups.n++] = caller_groups.buf + used;
+        used += len;
+    }
+    cJSON_Delete(a);
+    caller_groups.req = req;
+}
+
+void oidc_caller_groups(const struct http_req *req, const char *const **groups,
+                        size_t *n)
+{
+    bool mine = req != NULL && caller_groups.req == req;
+
+    *groups = mine && caller_groups.n > 0 ? caller_groups.names : NULL;
+    *n = mine ? caller_groups.n : 0;
+}
+
 int oidc_session_caller(struct store *st, struct http_req *req,
                         struct store_token *t, struct weir_err *err)
 {
@@ -172,6 +218,7 @@ int oidc_session_caller(struct store *st, struct http_req *req,
     bool cookie = false;
     int rc;
 
+    caller_groups.req = NULL; /* a new request: no session's groups yet */
     if (!oidc_enabled())
         return 0;
     rc = session_find(st, req, &s, &cookie, err);
@@ -184,6 +231,7 @@ int oidc_session_caller(struct store *st, struct http_req *req,
     first_role(s.grants, t->role, sizeof(t->role));
     snprintf(t->name, sizeof(t->name), "%s", s.user);
     snprintf(t->grants, sizeof(t->grants), "%s", s.grants);
+    groups_keep(req, s.groups);
     return 1;
 }
 

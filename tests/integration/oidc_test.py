@@ -21,7 +21,8 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from weirtest import BASE, check, run_tests  # noqa: E402
+from weirtest import ADMIN, BASE, check, req, run_tests  # noqa: E402
+from weirtest import wait_for  # noqa: E402
 
 SHORT = os.environ["WEIR_SHORT_URL"]
 PROVIDER = os.environ["PROVIDER"]
@@ -256,6 +257,39 @@ def test_logout():
     check(status == 401, "the cookie of a signed-out session: %s" % status)
 
 
+def test_approvers():
+    """A gate's approvers name a group: the provider's groups of the
+    signed-in user decide."""
+    code, b = req("POST", "/api/v1/dags/sso-gate/runs", ADMIN, {})
+    rid = b.get("run_id")
+    check(code == 201 and rid, "trigger sso-gate: %s %s" % (code, b))
+
+    def waiting():
+        _, r = req("GET", "/api/v1/runs/%s" % rid, ADMIN)
+        return any(t.get("step") == "ship" and
+                   t.get("state") == "awaiting_approval"
+                   for t in r.get("tasks", []))
+    check(wait_for(waiting, 15) is not None,
+          "sso-gate's run did not reach its gate")
+    path = "/api/v1/runs/%s/steps/ship/approve" % rid
+    b, _, _ = sign_in("erin", ["ops-team"])
+    _, s = b.api("GET", "/api/v1/session")
+    status, r = b.api("POST", path, body={}, csrf=s.get("csrf"))
+    check(status == 403 and "release-managers" in json.dumps(r) and
+          "ops-team" in json.dumps(r),
+          "an operator outside the approvers' group approves: %s %s"
+          % (status, r))
+    b, _, _ = sign_in("dave", ["release-managers"])
+    _, s = b.api("GET", "/api/v1/session")
+    status, r = b.api("POST", path, body={}, csrf=s.get("csrf"))
+    check(status == 200 and r.get("state") == "success",
+          "a member of release-managers approves: %s %s" % (status, r))
+    _, r = req("GET", "/api/v1/runs/%s" % rid, ADMIN)
+    ship = [t for t in r.get("tasks", []) if t.get("step") == "ship"]
+    check(ship and ship[0].get("outputs", {}).get("approved_by") == "dave",
+          "the gate was approved by dave: %s" % ship)
+
+
 def test_timeouts():
     # idle: unused for longer than --session-idle (2s) ends it
     b, status, _ = sign_in(base=SHORT)
@@ -292,4 +326,5 @@ def test_timeouts():
 
 if __name__ == "__main__":
     run_tests("integration.oidc", [test_csrf_and_roles, test_forged,
-                                   test_keys, test_logout, test_timeouts])
+                                   test_keys, test_logout, test_approvers,
+                                   test_timeouts])

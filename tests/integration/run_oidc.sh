@@ -3,7 +3,8 @@
 # Single sign-on: tests/oidc/provider.py (Debian's python3 with
 # python3-jwt and python3-cryptography) as the identity provider,
 # oidc_test.py against weir-server (the whole sign-in, forged ID tokens,
-# key rotation, CSRF, sign-out) and a second server, over HTTPS, with
+# key rotation, CSRF, sign-out, a gate's approvers by the provider's
+# groups) and a second server, over HTTPS, with
 # short session timeouts; then the options' errors (role mapping file, client secret
 # file, issuer); `weir login` through a browser-like client, its session
 # file, and the CLI using it with the user's grants, on its server only.
@@ -23,7 +24,10 @@ groups:
   readers:
     - read
     - "operator:env=dev,staging:dag=team-a-*"
+  release-managers: [operator]
+  ops-team: [operator]
 YAML
+cp "$src"/tests/integration/oidc_dags/*.yaml "$tmp/dags/" || die "no DAGs"
 "$py" "$src/tests/oidc/provider.py" "$tmp/provider.port" weir-test "$tmp/oidc.secret" \
     >"$tmp/provider.log" 2>&1 &
 provider_pid=$!
@@ -42,7 +46,9 @@ harness_spawn_server short "${sso[@]}" --session-idle 2s --session-max 5s \
     --tls-cert "$tmp/tls/server.pem" --tls-key "$tmp/tls/server.key"
 grep -q -- "--oidc-issuer" <("$server" --help) || fail "--help does not name --oidc-issuer"
 
+harness_check_dags
 WEIR_URL="http://$addr" WEIR_SHORT_URL="https://$addr_short" PROVIDER="$issuer" \
+    WEIR_ADMIN="$(cat "$tmp/admin.token")" \
     WEIR_CA="$tmp/tls/ca.pem" \
     WEIR_DB_DUMP="'$pg' psql '$tmp/pg' -tAc 'SELECT * FROM sessions'" \
     timeout 60 "$py" "$src/tests/integration/oidc_test.py" || rc=1
