@@ -30,17 +30,18 @@
 
 /* How a client talks; every field may be 0 / NULL for libcurl's default. */
 struct httpc_opts {
-    const char *base_url;     /* prefix of every path ("" or NULL: none) */
-    const char *token;        /* sent as "Authorization: Bearer"; or NULL */
-    const char *user_agent;   /* the User-Agent header, or NULL for none */
-    const char *protocols;    /* allowed schemes; NULL: "http,https" */
-    long connect_timeout_ms;  /* to connect, within the call's timeout */
-    size_t answer_max;        /* bytes kept of an answer; 0: read, dropped */
-    size_t idle_max;          /* connections kept open, at most IDLE_MAX */
-    const char *header;       /* one more header of every call, "Name: value"
-                                 (the worker's protocol version), or NULL */
-    const char *content_type; /* of the bodies sent; NULL: application/json
-                                 (the OIDC token endpoint takes a form) */
+    const char *base_url;    /* prefix of every path ("" or NULL: none) */
+    const char *token;       /* sent as "Authorization: Bearer"; or NULL */
+    const char *user_agent;  /* the User-Agent header, or NULL for none */
+    const char *protocols;   /* allowed schemes; NULL: "http,https" */
+    long connect_timeout_ms; /* to connect, within the call's timeout */
+    size_t answer_max;       /* bytes kept of an answer; 0: read, dropped */
+    size_t idle_max;         /* connections kept open, at most IDLE_MAX */
+    const char *header;      /* one more header of every call, "Name: value"
+                                (the worker's protocol version), or NULL */
+    const char *body_type;   /* Content-Type of the bodies sent; NULL:
+                                application/json (OIDC's token endpoint
+                                takes a form) */
 };
 
 /* One call. */

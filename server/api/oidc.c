@@ -104,10 +104,9 @@ static int provider_call(const char *method, const char *url, const char *body,
                            .connect_timeout_ms = 5000,
                            .answer_max = ANSWER_MAX,
                            .header = header,
-                           .content_type = body != NULL
-                                               ? "application/x-www-form-"
-                                                 "urlencoded"
-                                               : NULL};
+                           .body_type = body != NULL ? "application/x-www-form-"
+                                                       "urlencoded"
+                                                     : NULL};
     struct httpc_req r = {method, url, body, FETCH_TIMEOUT_MS, NULL};
     struct httpc_answer ans = {0};
     struct httpc *c = NULL;
