@@ -242,6 +242,8 @@ int cmd_login(int argc, char **argv)
                                argv[optind]);
     client_init(&c, server); /* for the URL only: no token is sent */
     snprintf(url, sizeof(url), "%.*s", (int)strcspn(c.url, ","), c.url);
+    if (url[0] == '\0')
+        return cli_usage_error("login", "which server? give --server URL");
     if (random_hex(secret) != 0 || listen_loopback(&fd, &port) != 0)
         return CLI_INVALID;
     sha256_hex(secret, strlen(secret), challenge);
