@@ -326,15 +326,13 @@ static void oidc_fail(struct http_req *req, const struct weir_err *err)
 
     log_warn("event=oidc_sign_in_refused code=%d msg=%s", err->code,
              log_quote(err->msg, q, sizeof(q)));
-    if (err->code == WEIR_EUNAVAIL)
-        http_reply_error(req, WEIR_EUNAVAIL,
-                         "the identity provider cannot be reached or "
-                         "answered wrongly; try again later");
-    else if (err->code == WEIR_EAUTH || err->code == WEIR_EFORBIDDEN ||
-             err->code == WEIR_EINVAL || err->code == WEIR_ENOTFOUND)
+    if (err->code == WEIR_EAUTH || err->code == WEIR_EFORBIDDEN ||
+        err->code == WEIR_EINVAL || err->code == WEIR_ENOTFOUND)
         http_reply_err(req, err);
-    else
-        http_reply_error(req, WEIR_EINTERNAL, "the sign-in failed");
+    else /* a 5xx: the HTTP layer says it in general words */
+        http_reply_error(
+            req, err->code == WEIR_EUNAVAIL ? WEIR_EUNAVAIL : WEIR_EINTERNAL,
+            "the sign-in failed");
 }
 
 /* The PKCE S256 challenge of verifier into out (44 bytes). */

@@ -126,6 +126,25 @@ HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr" >"$tmp/c
 [ $? -ne 0 ] && grep -q "may be read by other users" "$tmp/cli" ||
     fail "a session file others may read was used: $(cat "$tmp/cli")"
 
+# ---- a provider that cannot be reached: 503 in general words ----
+harness_spawn_server down --oidc-issuer http://127.0.0.1:1 --oidc-client-id weir-test \
+    --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml"
+"$py" - "http://$addr_down" >"$tmp/down.out" 2>&1 <<'PY' || fail "sign-in with the provider down: $(cat "$tmp/down.out")"
+import json, sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1] + "/auth/login", timeout=20)
+    sys.exit("answered 2xx")
+except urllib.error.HTTPError as e:
+    body = json.loads(e.read())
+    msg = body["error"]["message"]
+    # the details (libcurl's words, the address) stay in the log
+    assert e.code == 503 and "onnect" not in msg and \
+        "127.0.0.1" not in msg, (e.code, msg)
+PY
+grep -q 'event=oidc_sign_in_refused.*127.0.0.1' "$tmp/err.down" ||
+    fail "the log does not say why the provider could not be reached"
+harness_stop_server "$pid_down"
+
 # ---- bad options: exit 2, naming what is wrong and where ----
 bad() { # bad WANT_PATTERN FLAGS...: weir-server exits 2 saying WANT
     local want=$1
