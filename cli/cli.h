@@ -56,6 +56,7 @@ int cmd_event(int argc, char **argv);
 int cmd_metric(int argc, char **argv);
 int cmd_triggers(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_login(int argc, char **argv);
 int cmd_backfill(int argc, char **argv);
 int cmd_backfills(int argc, char **argv);
 int cmd_backfill_cancel(int argc, char **argv);

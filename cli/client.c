@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "config.h"
 #include "httpc.h"
 #include "srvlist.h"
 
@@ -104,20 +105,27 @@ void client_init(struct client *c, const char *server_flag)
             snprintf(c->setup_err, sizeof(c->setup_err),
                      "WEIR_TOKEN is set but WEIR_SERVER is not: set both "
                      "(the token is sent only to a server named with it)");
-        else if (tok == NULL || *tok == '\0')
+        else if ((tok == NULL || *tok == '\0') &&
+                 !cli_session_get(server_flag, c->url, sizeof(c->url), c->token,
+                                  sizeof(c->token)))
             snprintf(c->setup_err, sizeof(c->setup_err),
                      "the server is given (WEIR_SERVER or --server) but "
                      "WEIR_TOKEN is not: set both, or neither to use .weir/ "
-                     "of this folder");
+                     "of this folder, or sign in with weir login");
         if (server_flag != NULL)
             list_check(c, server_flag, what);
         snprintf(c->url, sizeof(c->url), "%s", server_flag ? server_flag : "");
-        snprintf(c->token, sizeof(c->token), "%s", tok ? tok : "");
+        if (tok != NULL && *tok != '\0')
+            snprintf(c->token, sizeof(c->token), "%s", tok);
         trim_url(c);
         return;
     }
     have_url = read_line(".weir/server.url", c->url, sizeof(c->url));
     have_tok = read_line(".weir/admin.token", c->token, sizeof(c->token));
+    /* neither: the session of `weir login`, with its own server */
+    if (!have_url && !have_tok)
+        have_url = have_tok = cli_session_get(NULL, c->url, sizeof(c->url),
+                                              c->token, sizeof(c->token));
     if (have_url != have_tok)
         snprintf(c->setup_err, sizeof(c->setup_err),
                  ".weir/%s exists but .weir/%s does not: `weir up` writes "

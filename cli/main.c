@@ -46,6 +46,7 @@ static const struct command commands[] = {
     {"pool", cmd_pool, "set, list or delete the pools steps share"},
     {"token", cmd_token, "create, list or revoke API tokens"},
     {"secret", cmd_secret, "set, list or delete secrets steps ask for"},
+    {"login", cmd_login, "sign in with the server's single sign-on"},
     {"backfill", cmd_backfill, "run a DAG for each cron slot of a range"},
     {"backfills", cmd_backfills, "list a DAG's backfills with progress"},
     {"backfill-cancel", cmd_backfill_cancel, "cancel a backfill"},

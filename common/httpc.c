@@ -115,17 +115,21 @@ static bool tls_setup(CURL *h)
     return ok;
 }
 
-/* The headers of every call: JSON, and "Expect:" so that libcurl does not
+/* The headers of every call: its Content-Type (JSON unless the client
+ * says otherwise), and "Expect:" so that libcurl does not
  * wait for a 100 Continue before a body of more than a kilobyte (one
  * round trip less per call); the token when there is one, and the
  * caller's own header. */
 static struct curl_slist *headers_new(const char *auth_header,
-                                      const char *header)
+                                      const char *header, const char *type)
 {
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: "
-                                                   "application/json");
+    char ct[200];
+    struct curl_slist *h = NULL;
     struct curl_slist *more;
 
+    snprintf(ct, sizeof(ct), "Content-Type: %s",
+             type != NULL ? type : "application/json");
+    h = curl_slist_append(NULL, ct);
     if (h == NULL)
         return NULL;
     more = curl_slist_append(h, "Expect:");
@@ -168,7 +172,7 @@ int httpc_new(const struct httpc_opts *o, struct httpc **out,
     c->answer_max = o->answer_max;
     c->idle_max = o->idle_max < HTTPC_IDLE_MAX ? o->idle_max : HTTPC_IDLE_MAX;
     if (!failed && c->base_url != NULL)
-        c->hdrs = headers_new(c->auth_header, o->header);
+        c->hdrs = headers_new(c->auth_header, o->header, o->body_type);
     if (failed || c->base_url == NULL || c->hdrs == NULL) {
         httpc_free(c);
         return weir_err_set(err, WEIR_ENOMEM, "HTTP client: out of memory");

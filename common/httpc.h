@@ -39,6 +39,9 @@ struct httpc_opts {
     size_t idle_max;         /* connections kept open, at most IDLE_MAX */
     const char *header;      /* one more header of every call, "Name: value"
                                 (the worker's protocol version), or NULL */
+    const char *body_type;   /* Content-Type of the bodies sent; NULL:
+                                application/json (OIDC's token endpoint
+                                takes a form) */
 };
 
 /* One call. */

@@ -53,6 +53,9 @@ test_packages=(
     # the TLS tests: certificates made with openssl; a worker on another
     # host in a network namespace (ip netns, veth)
     openssl iproute2
+    # single sign-on: the test OpenID provider (tests/oidc/provider.py)
+    # signs ID tokens with Debian's python3-jwt and python3-cryptography
+    python3-jwt python3-cryptography
 )
 $with_tests && packages+=("${test_packages[@]}")
 

@@ -54,6 +54,13 @@ enum {
     OPT_NAME,                 /* --name NAME */
     OPT_LEADER_TIMEOUT,       /* --leader-timeout-s N */
     OPT_SECRETS_KEY_FILE,     /* --secrets-key-file FILE (repeatable) */
+    OPT_OIDC_ISSUER,          /* --oidc-issuer URL */
+    OPT_OIDC_CLIENT_ID,       /* --oidc-client-id ID */
+    OPT_OIDC_SECRET_FILE,     /* --oidc-client-secret-file FILE */
+    OPT_OIDC_GROUPS_CLAIM,    /* --oidc-groups-claim NAME */
+    OPT_OIDC_ROLE_MAP,        /* --oidc-role-map FILE */
+    OPT_SESSION_IDLE,         /* --session-idle DURATION */
+    OPT_SESSION_MAX,          /* --session-max DURATION */
     OPT_VERSION,              /* --version */
     OPT_HELP,                 /* --help */
 };
@@ -124,6 +131,19 @@ static const char usage_text[] =
     "                           (`openssl rand -hex 32`), mode 0600; may be\n"
     "                           given up to 8 times: the first key seals,\n"
     "                           every key opens (WEIR_SECRETS_KEY_FILE)\n"
+    "  --oidc-issuer URL        sign-in with this OpenID Connect provider\n"
+    "                           (https://; http:// only on 127.0.0.1)\n"
+    "  --oidc-client-id ID      Weir's client id at the provider\n"
+    "  --oidc-client-secret-file FILE  its client secret (mode 0600 or\n"
+    "                           stricter; never on the command line)\n"
+    "  --oidc-groups-claim NAME the ID token claim mapped to grants\n"
+    "                           (default groups)\n"
+    "  --oidc-role-map FILE     YAML: groups/users -> role grants\n"
+    "                           (docs/security.md)\n"
+    "  --session-idle D         a signed-in session unused for D ends\n"
+    "                           (default 1h)\n"
+    "  --session-max D          a session ends D after sign-in, used or not\n"
+    "                           (default 12h)\n"
     "  --create-token ROLE      create an API token with a grant of ROLE\n"
     "                           (admin, operator, author, read, ingest or\n"
     "                           worker; scoped as --grant), print it on\n"
@@ -480,6 +500,27 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
                                 CONFIG_TOKEN_NAME_MAX, strlen(arg));
         cfg->token_name = arg;
         break;
+    case OPT_OIDC_ISSUER:
+        cfg->oidc_issuer = arg;
+        break;
+    case OPT_OIDC_CLIENT_ID:
+        cfg->oidc_client_id = arg;
+        break;
+    case OPT_OIDC_SECRET_FILE:
+        cfg->oidc_secret_file = arg;
+        break;
+    case OPT_OIDC_GROUPS_CLAIM:
+        cfg->oidc_groups_claim = arg;
+        break;
+    case OPT_OIDC_ROLE_MAP:
+        cfg->oidc_role_map = arg;
+        break;
+    case OPT_SESSION_IDLE:
+        cfg->session_idle_text = arg;
+        break;
+    case OPT_SESSION_MAX:
+        cfg->session_max_text = arg;
+        break;
     case OPT_VERSION:
         cfg->action = CONFIG_VERSION;
         break;
@@ -612,7 +653,8 @@ static int check_required(struct config *cfg, const char *pool_text,
         return 0;
     if (cfg->public_url != NULL && check_public_url(cfg->public_url, err) < 0)
         return WEIR_EINVAL;
-    if (check_tls(cfg, err) < 0 || check_leader(cfg, err) < 0)
+    if (check_tls(cfg, err) < 0 || check_leader(cfg, err) < 0 ||
+        config_oidc_check(cfg, err) < 0)
         return WEIR_EINVAL;
     return resolve_listen(cfg, err);
 }
@@ -649,6 +691,14 @@ int config_parse(int argc, char **argv, struct config *cfg,
         {"name", required_argument, NULL, OPT_NAME},
         {"leader-timeout-s", required_argument, NULL, OPT_LEADER_TIMEOUT},
         {"secrets-key-file", required_argument, NULL, OPT_SECRETS_KEY_FILE},
+        {"oidc-issuer", required_argument, NULL, OPT_OIDC_ISSUER},
+        {"oidc-client-id", required_argument, NULL, OPT_OIDC_CLIENT_ID},
+        {"oidc-client-secret-file", required_argument, NULL,
+         OPT_OIDC_SECRET_FILE},
+        {"oidc-groups-claim", required_argument, NULL, OPT_OIDC_GROUPS_CLAIM},
+        {"oidc-role-map", required_argument, NULL, OPT_OIDC_ROLE_MAP},
+        {"session-idle", required_argument, NULL, OPT_SESSION_IDLE},
+        {"session-max", required_argument, NULL, OPT_SESSION_MAX},
         {"version", no_argument, NULL, OPT_VERSION},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0}};

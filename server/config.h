@@ -83,6 +83,16 @@ struct config {
                                                        first key seals */
     size_t n_secrets_key_files; /* entries in secrets_key_files */
     bool secrets_key_flag;      /* given by flag (not the variable) */
+    /* single sign-on (OpenID Connect); all NULL when it is off */
+    const char *oidc_issuer;       /* --oidc-issuer URL */
+    const char *oidc_client_id;    /* --oidc-client-id ID */
+    const char *oidc_secret_file;  /* --oidc-client-secret-file FILE */
+    const char *oidc_groups_claim; /* --oidc-groups-claim (groups) */
+    const char *oidc_role_map;     /* --oidc-role-map FILE */
+    const char *session_idle_text; /* --session-idle, as written */
+    const char *session_max_text;  /* --session-max, as written */
+    int64_t session_idle_s;        /* a session unused this long ends */
+    int64_t session_max_s;         /* a session ends this long after */
 };
 
 /*
@@ -92,6 +102,12 @@ struct config {
  */
 WEIR_MUSTCHECK int config_parse(int argc, char **argv, struct config *cfg,
                                 struct weir_err *err);
+
+/* The single sign-on settings of cfg checked (config_oidc.c): given all
+ * together or not at all, an https issuer (http only on a loopback
+ * address), a client secret file only its owner may read, durations.
+ * Returns 0 or WEIR_EINVAL naming the option. */
+WEIR_MUSTCHECK int config_oidc_check(struct config *cfg, struct weir_err *err);
 
 /* The usage text for --help. */
 const char *config_usage(void);

@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "api/authz.h"
+#include "api/oidc.h"
 #include "config.h"
 #include "engine/audit.h"
 #include "engine/engine.h"
@@ -343,6 +344,8 @@ static int http_up(struct server *s, struct weir_err *err)
     snprintf(own, sizeof(own), "%s://%s", s->tls != NULL ? "https" : "http",
              http_server_address(s->http));
     notify_set_public_url(s->cfg.public_url != NULL ? s->cfg.public_url : own);
+    oidc_set_public_url(s->cfg.public_url != NULL ? s->cfg.public_url : own,
+                        s->tls != NULL);
     if (s->cfg.name == NULL)
         leader_rename(s->leader, http_server_address(s->http));
     return 0;
@@ -353,6 +356,24 @@ static void http_down(struct server *s)
     if (s->hub != NULL)
         hub_close(s->hub); /* long-poll leases return at once */
     http_server_stop(s->http);
+}
+
+/* Single sign-on, when configured: the client secret and the role
+ * mapping read (api/oidc.h). */
+static int oidc_up(struct server *s, struct weir_err *err)
+{
+    struct oidc_settings o = {s->cfg.oidc_issuer,      s->cfg.oidc_client_id,
+                              s->cfg.oidc_secret_file, s->cfg.oidc_groups_claim,
+                              s->cfg.oidc_role_map,    s->cfg.session_idle_s,
+                              s->cfg.session_max_s};
+
+    return s->cfg.oidc_issuer != NULL ? oidc_start(&o, err) : 0;
+}
+
+static void oidc_down(struct server *s)
+{
+    (void)s;
+    oidc_stop();
 }
 
 struct part {
@@ -423,6 +444,7 @@ static const struct part parts[] = {
     {"wake-ups across servers", xwake_up, xwake_down},
     {"leader", leader_up, leader_down},
     {"after firings", afterq_up, afterq_down},
+    {"single sign-on", oidc_up, oidc_down},
     {"http", http_up, http_down},
 };
 

@@ -26,6 +26,14 @@ export function setToken(t) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+// The CSRF token of a single sign-on session (sso.js): sent with every
+// change, as a cookie alone is refused for those.
+let csrf = null;
+
+export function setCsrf(t) {
+  csrf = t || null;
+}
+
 // Cached bodies of conditional reads, by path: {etag, data}.
 const cache = new Map();
 
@@ -46,6 +54,7 @@ async function request(method, path, body, tok) {
   const cached = method === 'GET' ? cache.get(path) : undefined;
   if (cached) headers['If-None-Match'] = cached.etag;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && csrf && !t) headers['X-CSRF-Token'] = csrf;
   let resp, text;
   try {
     resp = await fetch(path, {

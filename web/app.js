@@ -15,6 +15,7 @@ import * as events from './page_events.js';
 import * as metrics from './page_metrics.js';
 import * as artifacts from './page_artifacts.js';
 import * as audit from './page_audit.js'; // the audit log (admins)
+import * as sso from './sso.js';
 
 const routes = [
   [/^#\/dags\/([^/]+)$/, dag],
@@ -104,12 +105,18 @@ function signInPage(message) {
   showHeader();
   replace(main(), form);
   input.focus();
+  sso.ssoConfig().then((c) => { if (c.oidc) form.insertBefore(sso.ssoButton(), form.children[1]); });
 }
 
 async function route() {
-  if (!api.token()) {
-    signInPage();
-    return;
+  if (!api.token() && !(ctx.session && ctx.session.sso)) {
+    // single sign-on: the session of the cookie, if any (sso.js)
+    const s = await sso.cookieSession().catch(() => null);
+    if (!s) {
+      signInPage();
+      return;
+    }
+    setSession(s);
   }
   if (!ctx.session) {
     try {
@@ -155,7 +162,8 @@ async function route() {
   main().focus({preventScroll: true});
 }
 
-function signOut() {
+async function signOut() {
+  if (ctx.session && ctx.session.sso) await sso.ssoSignOut();
   api.setToken(null);
   api.forget();
   setSession(null);

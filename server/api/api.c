@@ -8,6 +8,7 @@
 
 #include "api/auth.h"
 #include "api/authz.h"
+#include "api/oidc.h"
 #include "jobs/leader.h"
 #include "log.h"
 #include "protocol.h"
@@ -68,9 +69,13 @@ int api_auth(void *app, struct http_req *req, struct weir_err *err)
         log_warn("event=protocol_refused msg=%s",
                  log_quote(err->msg, q, sizeof(q)));
     }
+    if (rc == 0) /* a signed-in session instead of a token (api/oidc.h) */
+        rc = oidc_session_caller(api->store, req, t, err);
     if (rc == 0)
         rc = auth_caller(api->store, http_req_header(req, "Authorization"), t,
                          err);
+    if (rc == 1)
+        rc = 0;
     if (rc < 0) {
         free(t);
         return rc;
@@ -181,6 +186,14 @@ const struct http_route api_routes[] = {
     /* The dashboard: its token's role, the latest runs of every DAG, the
      * runs-by-steps grid, a version's source, its files (last,
      * so that every API path above wins). */
+    /* single sign-on (api/oidc.c, api/oidc_session.c): public, each
+     * authenticates by itself */
+    {"GET", "/auth/config", oidc_config_get, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"GET", "/auth/login", oidc_login, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"GET", "/auth/callback", oidc_callback, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"POST", "/auth/logout", oidc_logout, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
+    {"POST", "/auth/cli", oidc_cli_exchange, HTTP_PUBLIC | HTTP_JSON_BODY, 4096,
+     API_ACT_PUBLIC},
     {"GET", "/api/v1/session", api_session_get, 0, 0, API_ACT_SIGNED_IN},
     {"GET", "/api/v1/recent-runs", api_recent_runs, 0, 0, ACT(READ)},
     {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0, ACT(READ)},

@@ -18,6 +18,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/authz.h"
+#include "api/oidc.h"
 #include "api/web_files.h"
 #include "sha256.h"
 
@@ -174,5 +175,6 @@ void api_session_get(struct http_req *req)
     cJSON_AddStringToObject(o, "role", t->role);
     cJSON_AddStringToObject(o, "name", t->name);
     api_session_add(req, o); /* grants and what they allow */
+    oidc_session_describe(((struct api *)http_req_app(req))->store, req, o);
     http_reply_json(req, 200, o);
 }

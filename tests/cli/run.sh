@@ -40,7 +40,7 @@ run 0 "$weir" --version
 grep -Eq '^weir [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "--version: $(cat "$tmp/out")"
 commands="validate cron dag dags up trigger runs run logs cancel retry approve
 reject pause unpause artifacts artifact lineage event metric triggers workers pool
-token secret backfill backfills backfill-cancel audit"
+token secret login backfill backfills backfill-cancel audit"
 for cmd in $commands; do
     run 0 "$weir" "$cmd" --help
     grep -q "^usage: weir $cmd" "$tmp/out" || fail "$cmd --help printed no usage"

@@ -138,6 +138,12 @@ CASES = [
     ("GET", "/", None, None, PUBLIC),
     ("GET", "/{file}", None, None, PUBLIC),
     ("POST", "/api/v1/hooks/{dag}/{trigger}", None, None, PUBLIC),
+    # single sign-on: public, each authenticates by itself (integration.oidc)
+    ("GET", "/auth/config", None, None, PUBLIC),
+    ("GET", "/auth/login", None, None, PUBLIC),
+    ("GET", "/auth/callback", None, None, PUBLIC),
+    ("POST", "/auth/logout", None, None, PUBLIC),
+    ("POST", "/auth/cli", None, None, PUBLIC),
     ("GET", "/api/v1/tokens", "/api/v1/tokens", None, "ADDDDDD"),
     ("POST", "/api/v1/tokens", "/api/v1/tokens", {}, "ADDDDDD"),
     ("DELETE", "/api/v1/tokens/{name}", "/api/v1/tokens/nobody", None,

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Single sign-on: tests/oidc/provider.py (Debian's python3 with
+# python3-jwt and python3-cryptography) as the identity provider,
+# oidc_test.py against weir-server (the whole sign-in, forged ID tokens,
+# key rotation, CSRF, sign-out, a gate's approvers by the provider's
+# groups) and a second server, over HTTPS, with
+# short session timeouts; then the options' errors (role mapping file, client secret
+# file, issuer); `weir login` through a browser-like client, its session
+# file, and the CLI using it with the user's grants, on its server only.
+#   tests/integration/run_oidc.sh PATH/TO/weir-server SOURCE_DIR PATH/TO/weir
+set -uo pipefail
+server=$1
+src=$2
+cli=$3
+. "$src/tests/integration/harness.sh"
+py=/usr/bin/python3
+
+printf 'test-secret-%s\n' "$RANDOM$RANDOM" >"$tmp/oidc.secret"
+chmod 600 "$tmp/oidc.secret"
+cat >"$tmp/roles.yaml" <<'YAML'
+groups:
+  weir-admins: [admin]
+  readers:
+    - read
+    - "operator:env=dev,staging:dag=team-a-*"
+  release-managers: [operator]
+  ops-team: [operator]
+YAML
+cp "$src"/tests/integration/oidc_dags/*.yaml "$tmp/dags/" || die "no DAGs"
+"$py" "$src/tests/oidc/provider.py" "$tmp/provider.port" weir-test "$tmp/oidc.secret" \
+    >"$tmp/provider.log" 2>&1 &
+provider_pid=$!
+trap 'kill "$provider_pid" 2>/dev/null; wait "$provider_pid" 2>/dev/null; harness_cleanup' EXIT
+for _ in $(seq 1 100); do [ -s "$tmp/provider.port" ] && break; sleep 0.1; done
+[ -s "$tmp/provider.port" ] || die "the test provider did not start: $(cat "$tmp/provider.log")"
+issuer="http://127.0.0.1:$(cat "$tmp/provider.port")"
+sso=(--oidc-issuer "$issuer" --oidc-client-id weir-test
+    --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml")
+
+# the server with short timeouts speaks HTTPS: its cookie is Secure
+. "$src/tests/integration/tls_certs.sh"
+tls_certs "$tmp/tls" 127.0.0.1 || die "cannot make certificates: $(cat "$tmp/tls/openssl.log")"
+harness_start_server "${sso[@]}"
+harness_spawn_server short "${sso[@]}" --session-idle 2s --session-max 5s \
+    --tls-cert "$tmp/tls/server.pem" --tls-key "$tmp/tls/server.key"
+grep -q -- "--oidc-issuer" <("$server" --help) || fail "--help does not name --oidc-issuer"
+
+harness_check_dags
+WEIR_URL="http://$addr" WEIR_SHORT_URL="https://$addr_short" PROVIDER="$issuer" \
+    WEIR_ADMIN="$(cat "$tmp/admin.token")" \
+    WEIR_CA="$tmp/tls/ca.pem" \
+    WEIR_DB_DUMP="'$pg' psql '$tmp/pg' -tAc 'SELECT * FROM sessions'" \
+    timeout 60 "$py" "$src/tests/integration/oidc_test.py" || rc=1
+
+# nothing secret in the logs: no session id, no client secret
+secret=$(cat "$tmp/oidc.secret")
+grep -q -- "$secret" "$tmp/out" "$tmp/err" "$tmp/err.short" &&
+    fail "the client secret reached the server's log"
+grep -q 'weir_session=' "$tmp/err" "$tmp/out" && fail "a session cookie reached the log"
+grep -q 'event=oidc_sign_in_refused' "$tmp/err" ||
+    fail "refused sign-ins are not logged"
+
+# ---- weir login: the loopback redirect, the session file, its use ----
+mkdir -p "$tmp/home"
+curl_provider() { "$py" -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1] + "/control", data=sys.argv[2].encode(), method="POST"), timeout=10)' "$issuer" "$1"; }
+curl_provider '{"user": "bob", "groups": ["readers"], "forge": "none", "kid": "rsa1"}'
+HOME="$tmp/home" XDG_CONFIG_HOME="" timeout 60 "$cli" login --server "http://$addr" \
+    >"$tmp/login.out" 2>"$tmp/login.err" &
+login_pid=$!
+for _ in $(seq 1 100); do [ -s "$tmp/login.out" ] && break; sleep 0.1; done
+login_url=$(head -n 1 "$tmp/login.out")
+"$py" - "$login_url" "http://$addr" >"$tmp/login.py" 2>&1 <<'PY' || fail "the browser side of weir login: $(cat "$tmp/login.py")"
+import http.cookiejar, json, sys, urllib.error, urllib.parse, urllib.request
+url, server = sys.argv[1:3]
+assert "/auth/login?cli_port=" in url, url
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *a, **k):
+        return None
+op = urllib.request.build_opener(
+    urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
+for _ in range(6):
+    try:
+        r = op.open(url, timeout=20)
+        status, body, loc = r.status, r.read(), None
+    except urllib.error.HTTPError as e:
+        status, body, loc = e.code, e.read(), e.headers.get("Location")
+    if status != 302:
+        break
+    url = urllib.parse.urljoin(url, loc)
+assert status == 200 and b"Signed in to Weir" in body, (status, url, body)
+assert url.startswith("http://127.0.0.1:") and "/callback?code=" in url, url
+print(urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["code"][0])
+PY
+wait "$login_pid" || fail "weir login exited $?: $(cat "$tmp/login.err")"
+# the code again, as a program that saw it would send it: collected already
+"$py" - "http://$addr" "$(tail -n 1 "$tmp/login.py")" <<'PY' || fail "a collected weir login code was exchanged again"
+import json, sys, urllib.error, urllib.request
+r = urllib.request.Request(sys.argv[1] + "/auth/cli", method="POST",
+    data=json.dumps({"code": sys.argv[2], "secret": "0" * 64}).encode(),
+    headers={"Content-Type": "application/json"})
+try:
+    urllib.request.urlopen(r, timeout=10)
+    sys.exit(1)
+except urllib.error.HTTPError as e:
+    sys.exit(0 if e.code == 401 else 1)
+PY
+grep -q "signed in to http://$addr as bob" "$tmp/login.out" ||
+    fail "weir login did not say who signed in: $(cat "$tmp/login.out")"
+sfile="$tmp/home/.config/weir/session"
+[ "$(stat -c %a "$sfile" 2>/dev/null)" = 600 ] || fail "the session file's mode: $(stat -c %a "$sfile" 2>&1)"
+sed -n 2p "$sfile" | grep -q '^weirs_[0-9a-f]\{64\}$' || fail "the session file holds no session secret"
+grep -q 'weirs_' "$tmp/login.out" "$tmp/login.err" && fail "weir login printed the session secret"
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr" >"$tmp/cli" 2>&1 ||
+    fail "weir dags with the login's session: $(cat "$tmp/cli")"
+(cd "$tmp/home" && HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags) >"$tmp/cli" 2>&1 ||
+    fail "weir dags with the login's session and its server: $(cat "$tmp/cli")"
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" token list --server "http://$addr" >"$tmp/cli" 2>&1
+[ $? -eq 1 ] && grep -q "needs a grant of admin" "$tmp/cli" ||
+    fail "a reader's CLI session managed tokens: $(cat "$tmp/cli")"
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "https://$addr_short" >"$tmp/cli" 2>&1
+[ $? -ne 0 ] && grep -q "WEIR_TOKEN is not" "$tmp/cli" ||
+    fail "the login's session went to another server: $(cat "$tmp/cli")"
+chmod 644 "$sfile"
+HOME="$tmp/home" XDG_CONFIG_HOME="" "$cli" dags --server "http://$addr" >"$tmp/cli" 2>&1
+[ $? -ne 0 ] && grep -q "may be read by other users" "$tmp/cli" ||
+    fail "a session file others may read was used: $(cat "$tmp/cli")"
+
+# ---- a provider that cannot be reached: 503 in general words ----
+harness_spawn_server down --oidc-issuer http://127.0.0.1:1 --oidc-client-id weir-test \
+    --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml"
+"$py" - "http://$addr_down" >"$tmp/down.out" 2>&1 <<'PY' || fail "sign-in with the provider down: $(cat "$tmp/down.out")"
+import json, sys, urllib.error, urllib.request
+try:
+    urllib.request.urlopen(sys.argv[1] + "/auth/login", timeout=20)
+    sys.exit("answered 2xx")
+except urllib.error.HTTPError as e:
+    body = json.loads(e.read())
+    msg = body["error"]["message"]
+    # the details (libcurl's words, the address) stay in the log
+    assert e.code == 503 and "onnect" not in msg and \
+        "127.0.0.1" not in msg, (e.code, msg)
+PY
+grep -q 'event=oidc_sign_in_refused.*127.0.0.1' "$tmp/err.down" ||
+    fail "the log does not say why the provider could not be reached"
+harness_stop_server "$pid_down"
+
+# ---- bad options: exit 2, naming what is wrong and where ----
+bad() { # bad WANT_PATTERN FLAGS...: weir-server exits 2 saying WANT
+    local want=$1
+    shift
+    "$server" --database-url "$url" --listen 127.0.0.1:0 "$@" >"$tmp/bad.out" 2>"$tmp/bad.err" &
+    local p=$!
+    for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -TERM "$p" 2>/dev/null
+    wait "$p"
+    local got=$?
+    [ "$got" -ne 0 ] && grep -q -- "$want" "$tmp/bad.err" ||
+        fail "weir-server $* exited $got without \"$want\": $(head -c 400 "$tmp/bad.err")"
+}
+printf 'grups:\n  a: [admin]\n' >"$tmp/typo.yaml"
+bad "typo.yaml:1:1: unknown or repeated key \"grups\".*did you mean \"groups\"" \
+    "${sso[@]:0:6}" --oidc-role-map "$tmp/typo.yaml"
+printf 'groups:\n  a: [admin]\n  b:\n    - "operater:env=dev"\n' >"$tmp/grant.yaml"
+bad 'grant.yaml:4:7: grant "operater:env=dev": role "operater".*did you mean "operator"' \
+    "${sso[@]:0:6}" --oidc-role-map "$tmp/grant.yaml"
+printf 'groups:\n  a: ["read:env=prod,"]\n' >"$tmp/scope.yaml"
+bad 'scope.yaml:2:7: grant "read:env=prod,"' "${sso[@]:0:6}" --oidc-role-map "$tmp/scope.yaml"
+cp "$tmp/oidc.secret" "$tmp/open.secret"
+chmod 644 "$tmp/open.secret"
+bad "oidc-client-secret-file .*open.secret: mode 644 lets other users read" \
+    --oidc-issuer "$issuer" --oidc-client-id weir-test --oidc-client-secret-file "$tmp/open.secret" \
+    --oidc-role-map "$tmp/roles.yaml"
+bad "expected an https:// URL" --oidc-issuer http://sso.example --oidc-client-id weir-test \
+    --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml"
+bad "oidc-client-id is missing" --oidc-issuer "$issuer" \
+    --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml"
+bad "session-idle is longer than --session-max" "${sso[@]}" --session-idle 2h --session-max 1h
+
+harness_stop_server "$pid_short"
+harness_stop_server
+harness_check_log "$tmp/err.short"
+echo "integration.oidc: $((SECONDS - started)) s, rc $rc"
+exit "$rc"
