@@ -109,6 +109,30 @@ int api_check_promotion_archive(struct http_req *req, const char *name,
     return rc;
 }
 
+/* The archive of a prod version says which version replaced it: not
+ * when that one is hidden from the caller. */
+static void hide_replaced_by(const cJSON *versions)
+{
+    static const char mark[] = "replaced by ";
+    const cJSON *v, *p;
+
+    cJSON_ArrayForEach(v, versions)
+    {
+        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(v, "promotions"))
+        {
+            const char *c = str_of(p, "comment");
+
+            if (c == NULL || strncmp(c, mark, sizeof(mark) - 1) != 0 ||
+                version_row(versions, c + sizeof(mark) - 1) != NULL)
+                continue;
+            cJSON_ReplaceItemInObjectCaseSensitive(
+                (cJSON *)p, "comment",
+                cJSON_CreateString("replaced by a version this caller may "
+                                   "not read"));
+        }
+    }
+}
+
 void api_artifact_prod_readable(cJSON *o)
 {
     const cJSON *versions = cJSON_GetObjectItemCaseSensitive(o, "versions");
@@ -123,6 +147,7 @@ void api_artifact_prod_readable(cJSON *o)
             cJSON_Delete(cJSON_DetachItemViaPointer(prod, e));
         e = next;
     }
+    hide_replaced_by(versions);
     first = cJSON_GetArrayItem(prod, 0);
     cJSON_ReplaceItemInObjectCaseSensitive(
         o, "prod",

@@ -69,7 +69,9 @@ WEIR_MUSTCHECK int api_check_promotion_archive(struct http_req *req,
                                                struct weir_err *err);
 
 /* Set "prod" and "prod_versions" of artifact object o (its "versions"
- * already filtered to what the caller may read) from those versions. */
+ * already filtered to what the caller may read) from those versions, and
+ * hide in their promotions the name of a version that replaced one in
+ * prod when it is not among them. */
 void api_artifact_prod_readable(cJSON *o);
 
 #endif
