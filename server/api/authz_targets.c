@@ -75,6 +75,12 @@ void api_hide_upstream(const struct http_req *req, cJSON *run)
         return;
     cJSON_ReplaceItemInObjectCaseSensitive(trigger, "payload",
                                            cJSON_CreateNull());
+    /* the reason names the upstream run too */
+    if (cJSON_HasObjectItem(run, "reason"))
+        cJSON_ReplaceItemInObjectCaseSensitive(
+            run, "reason",
+            cJSON_CreateString("started by a trigger on a run this caller "
+                               "may not read"));
     if (cJSON_HasObjectItem(run, "upstream"))
         cJSON_ReplaceItemInObjectCaseSensitive(run, "upstream",
                                                cJSON_CreateNull());

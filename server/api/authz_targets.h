@@ -29,8 +29,9 @@ WEIR_MUSTCHECK int api_authorize_submit_targets(struct http_req *req,
                                                 struct weir_err *err);
 
 /* Hide in run object run (a listing's, the detail's, the lineage's) the
- * trigger's payload and "upstream" when they come from a run of a DAG
- * the caller may not read (after and data triggers): both become null. */
+ * trigger's payload, "upstream" and "reason" when they come from a run of
+ * a DAG the caller may not read (after and data triggers): the first two
+ * become null, the reason a general one. */
 void api_hide_upstream(const struct http_req *req, cJSON *run);
 
 /* api_hide_upstream() on each element of array runs. */

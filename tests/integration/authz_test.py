@@ -432,7 +432,7 @@ def run_step(dag, env, outputs):
 
 def test_review_upstream():
     """An author cannot follow a DAG it cannot read, nor see the upstream
-    of a run that follows one (after triggers)."""
+    of a run that follows one (after and data triggers)."""
     admin_submit(dag_yaml("team-b-src", "dev", queue="review"))
     spy = dag_yaml("team-a-spy", triggers=[
         "after: {dag: team-b-src, state: any}"])
@@ -442,26 +442,33 @@ def test_review_upstream():
           "needs a grant of" in m,
           "an author follows a DAG it cannot read: %d %s" % (code, b))
     admin_submit(spy)
-    run_step("team-b-src", None, {"secret": "b-out-42"})
-    got = weirtest.wait_for(lambda: req(
-        "GET", "/api/v1/runs?dag=team-a-spy", ADMIN)[1].get("runs"), 10)
-    if not check(got, "team-a-spy ran after team-b-src"):
-        return
-    rid = got[0]["id"]
-    _, full = req("GET", "/api/v1/runs/%d" % rid, ADMIN)
-    check("b-out-42" in json.dumps(full) and full.get("upstream"),
-          "an admin sees the upstream: %s" % full)
-    au = T["author"]
-    _, lst = req("GET", "/api/v1/runs?dag=team-a-spy", au)
-    code, det = req("GET", "/api/v1/runs/%d" % rid, au)
-    _, lin = req("GET", "/api/v1/runs/%d/lineage" % rid, au)
-    for what, o in (("listing", (lst.get("runs") or [{}])[0]),
-                    ("detail", det), ("lineage", lin)):
-        check(code == 200 and "b-out-42" not in json.dumps(o) and
-              o.get("trigger", {}).get("payload") is None and
-              o.get("upstream") is None and
-              o.get("trigger", {}).get("kind") == "after",
-              "the author's %s hides team-b's run: %s" % (what, o))
+    admin_submit(dag_yaml("team-a-dspy", triggers=["data: review.ds"]))
+    run_step("team-b-src", None, {"secret": "b-out-42",
+                                  "data.name": "review.ds",
+                                  "data.version": "v1"})
+    for dag, kind in (("team-a-spy", "after"), ("team-a-dspy", "data")):
+        got = weirtest.wait_for(lambda: req(
+            "GET", "/api/v1/runs?dag=" + dag, ADMIN)[1].get("runs"), 10)
+        if not check(got, "%s ran after team-b-src" % dag):
+            continue
+        rid = got[0]["id"]
+        _, full = req("GET", "/api/v1/runs/%d" % rid, ADMIN)
+        check((full.get("upstream") or {}).get("dag") == "team-b-src" and
+              (kind == "data" or "b-out-42" in json.dumps(full)),
+              "an admin sees the upstream: %s" % full)
+        au = T["author"]
+        _, lst = req("GET", "/api/v1/runs?dag=" + dag, au)
+        code, det = req("GET", "/api/v1/runs/%d" % rid, au)
+        _, lin = req("GET", "/api/v1/runs/%d/lineage" % rid, au)
+        for what, o in (("listing", (lst.get("runs") or [{}])[0]),
+                        ("detail", det), ("lineage", lin)):
+            check(code == 200 and "b-out-42" not in json.dumps(o) and
+                  "#" not in (o.get("reason") or "") and
+                  o.get("trigger", {}).get("payload") is None and
+                  o.get("upstream") is None and
+                  o.get("trigger", {}).get("kind") == kind,
+                  "the author's %s of %s hides team-b's run: %s"
+                  % (what, dag, o))
 
 
 def test_review_automatic_triggers():
