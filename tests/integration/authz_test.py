@@ -6,8 +6,11 @@ refused with a did-you-mean), each role and a scoped operator
 in server/api/api.c (a route this file has no rule for fails the test),
 403 bodies that name the missing grant, 404 for a run the caller may not
 read, listings filtered before their pages (DAGs, runs, recent runs, the
-grid, artifacts), the session's capabilities, and a worker grant's queue
-scope.
+grid, artifacts), the session's capabilities, a worker grant's queue
+scope, and (test_review_*) what a request reaches beside its target:
+after: targets and automatic triggers at submit, upstream runs, promotions
+that archive, prod versions, idempotency keys per environment, event run
+ids, backfills, refusal texts and token grant sizes.
 
 Environment: WEIR_URL, WEIR_ADMIN, WEIR_SRC (the source folder).
 """
