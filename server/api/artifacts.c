@@ -25,6 +25,7 @@
 
 #include "api/api.h"
 #include "api/authz.h"
+#include "api/authz_targets.h"
 #include "store/read.h" /* reads: listings and lineage */
 
 #define BY_MAX      220  /* bytes of a token name, with room to spare */
@@ -68,6 +69,7 @@ void api_artifact_get(struct http_req *req)
 
         /* the versions the caller may read; none: as if there were none */
         api_filter_readable(req, v, "dag", "environment");
+        api_artifact_prod_readable(o);
         if (cJSON_GetArraySize(v) == 0) {
             cJSON_Delete(o);
             rc = weir_err_set(&err, WEIR_ENOTFOUND, "no artifact \"%.128s\"",
@@ -115,6 +117,8 @@ void api_artifact_promote(struct http_req *req)
     if (rc == 0)
         rc = api_authorize_artifact(req, GRANT_ACT_PROMOTE, p.name, p.version,
                                     p.to, &err);
+    if (rc == 0)
+        rc = api_check_promotion_archive(req, p.name, p.version, p.to, &err);
     if (rc == 0) {
         api_caller_name(req, by, sizeof(by));
         p.by = by;
@@ -147,6 +151,8 @@ static void promotion_decide(struct http_req *req, bool approve)
     if (rc == 0)
         rc = api_authorize_artifact(req, GRANT_ACT_PROMOTE, p.name, p.version,
                                     "prod", &err);
+    if (rc == 0 && approve)
+        rc = api_check_promotion_archive(req, p.name, p.version, "prod", &err);
     if (rc == 0) {
         api_caller_name(req, by, sizeof(by));
         p.by = by;
@@ -252,6 +258,7 @@ void api_run_lineage(struct http_req *req)
         return;
     }
     add_inputs(o, d);
+    api_hide_upstream(req, o);
     if (d != NULL)
         dagcache_release(api->cache, d);
     http_reply_json(req, 200, o);

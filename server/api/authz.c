@@ -42,6 +42,27 @@ int api_routes_check(const struct http_route *routes, size_t n,
     return 0;
 }
 
+/* The refusal of a route whose action a no grant of s gives anywhere:
+ * the roles that give it, whatever their scopes (the handler checks
+ * those against its DAG and environment). */
+static int route_refusal(const struct grant_set *s, enum grant_action a,
+                         struct weir_err *err)
+{
+    char roles[80] = "", has[1024];
+    size_t used = 0;
+
+    for (int r = GRANT_ROLES - 1; r >= 0 && used < sizeof(roles); r--)
+        if (grant_role_allows((enum grant_role)r, a))
+            used += (size_t)snprintf(roles + used, sizeof(roles) - used, "%s%s",
+                                     used ? " or " : "",
+                                     grant_role_name((enum grant_role)r));
+    grant_set_format(s, has, sizeof(has));
+    return weir_err_set(err, WEIR_EFORBIDDEN,
+                        "not allowed to %s: that needs a grant of %s (for "
+                        "this DAG and environment); this caller has %s",
+                        grant_action_name(a), roles, has[0] ? has : "no grant");
+}
+
 int api_authz_route(struct http_req *req, struct store_token *t,
                     struct weir_err *err)
 {
@@ -84,9 +105,13 @@ int api_authz_route(struct http_req *req, struct store_token *t,
         act != API_ACT(GRANT_ACT_WORK) &&
         grant_set_any(&c->grants, (enum grant_action)(act - API_ACT(0))))
         return 0;
-    /* the message of the set names the grant that would do */
-    return grant_set_allows(&c->grants, (enum grant_action)(act - API_ACT(0)),
-                            NULL, NULL, err);
+    if (act == API_ACT(GRANT_ACT_ADMIN) || act == API_ACT(GRANT_ACT_INGEST) ||
+        act == API_ACT(GRANT_ACT_WORK))
+        /* the message of the set names the grant that would do */
+        return grant_set_allows(
+            &c->grants, (enum grant_action)(act - API_ACT(0)), NULL, NULL, err);
+    return route_refusal(&c->grants, (enum grant_action)(act - API_ACT(0)),
+                         err);
 }
 
 const struct grant_set *api_caller_grants(const struct http_req *req)
@@ -227,7 +252,8 @@ int api_authorize_backfill(struct http_req *req, enum grant_action a,
     if (rc == 0)
         rc = store_backfill_scope(c, backfill_id, &s, err);
     store_conn_put(c);
-    if (rc == 0 && !api_may_read_dag(req, s.dag))
+    /* a backfill names no environment: a read grant with no env= limit */
+    if (rc == 0 && !api_may_read(req, s.dag, NULL))
         rc = weir_err_set(err, WEIR_ENOTFOUND, "no backfill %lld",
                           (long long)backfill_id);
     return rc == 0 ? api_authorize(req, a, s.dag, NULL, err) : rc;
@@ -245,9 +271,14 @@ int api_authorize_artifact(struct http_req *req, enum grant_action a,
     if (rc == 0)
         rc = store_artifact_scope(c, name, version, &s, err);
     store_conn_put(c);
-    /* as api_authorize_scope(): unseen is not found, seen is refused */
-    if (rc == 0 && !api_may_read(req, s.dag, s.has_env ? s.env : NULL) &&
-        !api_may_read_dag(req, s.dag))
+    /* hidden or missing: one answer, so that it tells nothing; as
+     * api_authorize_scope(), a version of a DAG the caller reads in some
+     * environment is seen (an action on it is refused, naming the grant),
+     * and a promotion may also see it through the stage it goes to */
+    if ((rc == 0 && !api_may_read(req, s.dag, s.has_env ? s.env : NULL) &&
+         !api_may_read_dag(req, s.dag) &&
+         (env == NULL || !api_may_read(req, s.dag, env))) ||
+        rc == WEIR_ENOTFOUND)
         rc = weir_err_set(err, WEIR_ENOTFOUND,
                           "no version \"%.128s\" of artifact \"%.128s\"",
                           version, name);
@@ -468,6 +499,27 @@ static int worker_queues(const struct grant_set *s, char **out,
     return 0;
 }
 
+/* The length of compact JSON text as PostgreSQL prints it back (jsonb
+ * to text: ", " between elements and ": " after keys), the form a
+ * token's grants are read in. */
+static size_t stored_len(const char *json)
+{
+    size_t n = 0;
+    bool in_str = false;
+
+    for (const char *p = json; *p; p++, n++) {
+        if (in_str && *p == '\\' && p[1] != '\0') {
+            p++;
+            n++;
+        } else if (*p == '"') {
+            in_str = !in_str;
+        } else if (!in_str && (*p == ',' || *p == ':')) {
+            n++;
+        }
+    }
+    return n;
+}
+
 int api_token_spec_grants(const struct grant_set *s,
                           struct engine_token_spec *spec, char **queues,
                           char **grants, struct weir_err *err)
@@ -479,10 +531,15 @@ int api_token_spec_grants(const struct grant_set *s,
     cJSON_Delete(j);
     if (*grants == NULL)
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
-    if (strlen(*grants) >= STORE_TOKEN_GRANTS_LEN) {
+    if (stored_len(*grants) >= STORE_TOKEN_GRANTS_LEN) {
+        size_t n = stored_len(*grants);
+
         cJSON_free(*grants);
         *grants = NULL;
-        return weir_err_set(err, WEIR_EINVAL, "the grants are too long");
+        return weir_err_set(err, WEIR_EINVAL,
+                            "the grants are too long: %zu bytes as stored, "
+                            "at most %d",
+                            n, STORE_TOKEN_GRANTS_LEN - 1);
     }
     rc = worker_queues(s, queues, err);
     if (rc < 0) {

@@ -112,6 +112,12 @@ void api_backfills_list(struct http_req *req)
         http_reply_err(req, &err);
         return;
     }
+    /* a backfill names no environment: shown to a read grant of the DAG
+     * with no env= limit only */
+    if (!api_may_read(req, http_req_param(req, "id"), NULL)) {
+        cJSON_Delete(arr);
+        arr = cJSON_CreateArray();
+    }
     o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "backfills", arr);
     http_reply_json(req, 200, o);

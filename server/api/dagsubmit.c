@@ -24,6 +24,7 @@
 
 #include "api/api.h"
 #include "api/authz.h"
+#include "api/authz_targets.h"
 #include "engine/secrets.h"
 #include "jobs/scheduler.h"
 #include "log.h"
@@ -246,14 +247,17 @@ void api_dag_submit(struct http_req *req)
         rc = submit_load(req, text, len, &dag, &replied, &err);
     /* the DAG is known once its text is read: the author's scope */
     if (rc == 0 &&
-        (rc = api_authorize(req, GRANT_ACT_SUBMIT, dag->id, NULL, &err)) < 0)
+        ((rc = api_authorize(req, GRANT_ACT_SUBMIT, dag->id, NULL, &err)) < 0 ||
+         (rc = api_authorize_submit_targets(req, dag, &err)) < 0))
         dag_free(dag);
     if (rc == 0)
         api_audit_note_dag(req, dag->id);
     if (rc == 0)
         rc = engine_dag_submit(api->engine, dag, &res, &err);
-    if (rc == WEIR_ECONFLICT && res.pos.line > 0) /* an after cycle */
+    if (rc == WEIR_ECONFLICT && res.pos.line > 0) { /* an after cycle */
+        api_cycle_hide(req, &err);
         replied = reply_refused(req, res.pos, &err);
+    }
     cJSON_Delete(root);
     if (rc != 0) {
         if (!replied)

@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/authz.h"
+#include "api/authz_targets.h"
 #include "duration.h"
 #include "store/read.h" /* reads: runs, run detail, logs */
 #include "suggest.h"
@@ -119,6 +120,9 @@ void api_run_trigger(struct http_req *req)
         t.by = by;
         rc = engine_run_create(api->engine, &t, &run_id, &existed, &err);
     }
+    /* a key names one run: not one of another environment */
+    if (rc == 0 && existed)
+        rc = api_check_idempotent(req, t.dag_id, t.environment, run_id, &err);
     if (rc < 0) {
         http_reply_err(req, &err);
         return;
@@ -241,6 +245,7 @@ void api_runs_list(struct http_req *req)
         http_reply_err(req, &err);
         return;
     }
+    api_hide_upstreams(req, runs);
     o = cJSON_CreateObject();
     n = cJSON_GetArraySize(runs);
     cJSON_AddItemToObject(o, "runs", runs);
@@ -251,6 +256,21 @@ void api_runs_list(struct http_req *req)
                 cJSON_GetObjectItem(cJSON_GetArrayItem(runs, n - 1), "id"), 1));
     else
         cJSON_AddNullToObject(o, "next_cursor");
+    http_reply_json(req, 200, o);
+}
+
+/* The run detail text with what the caller may not read hidden. */
+static void reply_detail_hidden(struct http_req *req, const char *text)
+{
+    cJSON *o = cJSON_Parse(text);
+    struct weir_err err = {0};
+
+    if (o == NULL) {
+        weir_err_set(&err, WEIR_ENOMEM, "out of memory");
+        http_reply_err(req, &err);
+        return;
+    }
+    api_hide_upstream(req, o);
     http_reply_json(req, 200, o);
 }
 
@@ -274,6 +294,8 @@ void api_run_get(struct http_req *req)
     store_conn_put(c);
     if (rc < 0)
         http_reply_err(req, &err);
+    else if (!api_reads_all_dags(req))
+        reply_detail_hidden(req, text);
     else
         http_reply_json_text(req, 200, text);
     free(text);

@@ -252,8 +252,10 @@ int store_events_list(struct store_conn *c, int limit, int64_t cursor,
         "jsonb_build_object('id', e.id, 'ext_id', e.ext_id, 'name', e.name,"
         " 'payload', e.payload, 'received_at', weir_iso(e.received_at),"
         " 'runs', coalesce((SELECT jsonb_agg(DISTINCT t.run_id) FROM"
-        " trigger_events t WHERE t.event_id = e.id AND t.run_id IS NOT"
-        " NULL), '[]')) ORDER BY e.id DESC) FROM events e WHERE e.id IN"
+        " trigger_events t JOIN runs r ON r.id = t.run_id WHERE t.event_id ="
+        " e.id AND ($5::jsonb IS NULL OR weir_scope_ok($5::jsonb, r.dag_id,"
+        " r.environment))), '[]')) ORDER BY e.id DESC) FROM events e WHERE"
+        " e.id IN"
         " (SELECT id FROM page)), '[]'), 'more', (SELECT count(*) FROM s) >"
         " (SELECT count(*) FROM page))::text",
         5, params, out, err);

@@ -6,8 +6,11 @@ refused with a did-you-mean), each role and a scoped operator
 in server/api/api.c (a route this file has no rule for fails the test),
 403 bodies that name the missing grant, 404 for a run the caller may not
 read, listings filtered before their pages (DAGs, runs, recent runs, the
-grid, artifacts), the session's capabilities, and a worker grant's queue
-scope.
+grid, artifacts), the session's capabilities, a worker grant's queue
+scope, and (test_review_*) what a request reaches beside its target:
+after: targets and automatic triggers at submit, upstream runs, promotions
+that archive, prod versions, idempotency keys per environment, event run
+ids, backfills, refusal texts and token grant sizes.
 
 Environment: WEIR_URL, WEIR_ADMIN, WEIR_SRC (the source folder).
 """
@@ -408,6 +411,272 @@ def test_session():
           "an admin may do everything: %s" % b)
 
 
+# ---- the fixes of a security review of roles and scopes (each check
+# below failed before its fix) ----
+
+def submit(token, source):
+    return req("POST", "/api/v1/dags", token, {"source": source})
+
+
+def dag_yaml(dag, env=None, triggers=None, queue="none", schedule=None):
+    """A one-step DAG; env: its default among dev, staging and prod."""
+    text = "dag: %s\n" % dag
+    if env:
+        text += ("environment: %s\nenvironments:\n  dev: {}\n  staging: {}\n"
+                 "  prod: {}\n" % env)
+    if schedule:
+        text += "schedule: \"%s\"\n" % schedule
+    if triggers:
+        text += "triggers:\n" + "".join("  - %s\n" % t for t in triggers)
+    return text + "steps:\n  - id: s\n    queue: %s\n    run: echo s\n" % queue
+
+
+def admin_submit(source):
+    code, b = submit(ADMIN, source)
+    check(code in (200, 201), "admin submits: %d %s" % (code, b))
+
+
+def test_review_tokens():
+    """The tokens of the review tests, and a worker of queue review."""
+    T["aop"] = new_token("aop", {"grants": [
+        "author:dag=team-a-*", "operator:env=dev:dag=team-a-*"]}).get("token")
+    T["opsp"] = new_token("opsp", {"grants": [
+        "operator:env=staging,prod:dag=team-a-*"]}).get("token")
+    T["opprod"] = new_token("opprod", {"grants": [
+        "operator:env=prod:dag=team-a-*"]}).get("token")
+    T["rdev"] = new_token("rdev", {"grants": [
+        "read:env=dev:dag=team-b-*"]}).get("token")
+    weirtest.WORKER = new_token("wrev", {"grants": ["worker"],
+                                         "queues": ["review"]}).get("token")
+    V["wrev"] = weirtest.Worker("w-review", ["review"])
+
+
+def run_step(dag, env, outputs):
+    """A run of dag in env whose one step the review worker completes."""
+    rid = trigger(dag, env)
+    a = V["wrev"].one("s")
+    if a:
+        V["wrev"].complete(a, outputs=outputs)
+    return rid
+
+
+def test_review_upstream():
+    """An author cannot follow a DAG it cannot read, nor see the upstream
+    of a run that follows one (after and data triggers)."""
+    admin_submit(dag_yaml("team-b-src", "dev", queue="review"))
+    spy = dag_yaml("team-a-spy", triggers=[
+        "after: {dag: team-b-src, state: any}"])
+    code, b = submit(T["author"], spy)
+    m = message(b)
+    check(code == 403 and "team-b-src" in m and "trigger \"" in m and
+          "needs a grant of" in m,
+          "an author follows a DAG it cannot read: %d %s" % (code, b))
+    admin_submit(spy)
+    admin_submit(dag_yaml("team-a-dspy", triggers=["data: review.ds"]))
+    run_step("team-b-src", None, {"secret": "b-out-42",
+                                  "data.name": "review.ds",
+                                  "data.version": "v1"})
+    for dag, kind in (("team-a-spy", "after"), ("team-a-dspy", "data")):
+        got = weirtest.wait_for(lambda: req(
+            "GET", "/api/v1/runs?dag=" + dag, ADMIN)[1].get("runs"), 10)
+        if not check(got, "%s ran after team-b-src" % dag):
+            continue
+        rid = got[0]["id"]
+        _, full = req("GET", "/api/v1/runs/%d" % rid, ADMIN)
+        check((full.get("upstream") or {}).get("dag") == "team-b-src" and
+              (kind == "data" or "b-out-42" in json.dumps(full)),
+              "an admin sees the upstream: %s" % full)
+        au = T["author"]
+        _, lst = req("GET", "/api/v1/runs?dag=" + dag, au)
+        code, det = req("GET", "/api/v1/runs/%d" % rid, au)
+        _, lin = req("GET", "/api/v1/runs/%d/lineage" % rid, au)
+        for what, o in (("listing", (lst.get("runs") or [{}])[0]),
+                        ("detail", det), ("lineage", lin)):
+            check(code == 200 and "b-out-42" not in json.dumps(o) and
+                  "#" not in (o.get("reason") or "") and
+                  o.get("trigger", {}).get("payload") is None and
+                  o.get("upstream") is None and
+                  o.get("trigger", {}).get("kind") == kind,
+                  "the author's %s of %s hides team-b's run: %s"
+                  % (what, dag, o))
+
+
+def test_review_automatic_triggers():
+    """Runs that start by themselves need the trigger grant where they
+    will run."""
+    for token, env, want in (("author", "dev", 403), ("aop", "prod", 403),
+                             ("aop", "dev", 201)):
+        code, b = submit(T[token], dag_yaml("team-a-cron", env,
+                                            schedule="@daily"))
+        check(code == want and (want == 201 or (
+            "schedule or triggers" in message(b) and
+            "needs a grant of" in message(b) and
+            "trigger" in message(b))),
+            "%s submits a scheduled DAG in %s: %d %s (want %d)"
+            % (token, env, code, b, want))
+    code, b = submit(T["author"], dag_yaml(
+        "team-a-onevent", "dev", triggers=["event: review.x"]))
+    check(code == 403 and "schedule or triggers" in message(b),
+          "an author's event trigger: %d %s" % (code, b))
+
+
+def artifact(token):
+    return req("GET", "/api/v1/artifacts/shared-model", token)
+
+
+def stages():
+    _, b = artifact(ADMIN)
+    return {v["version"]: v["stage"] for v in b.get("versions", [])}
+
+
+def promote(token, version, to="prod"):
+    return req("POST", "/api/v1/artifacts/shared-model/versions/%s/promote"
+               % version, token, {"to": to})
+
+
+def test_review_artifacts():
+    """Promotions reach only versions the caller may promote; an artifact
+    shows only readable prod versions; a hidden version and a missing one
+    get the same 404."""
+    for team in ("a", "b"):
+        admin_submit(dag_yaml("team-%s-mk" % team, "dev", queue="review"))
+    for dag, env, ver in (("team-a-mk", "staging", "v-a1"),
+                          ("team-b-mk", "dev", "v-b-secret"),
+                          ("team-a-mk", "staging", "v-a2")):
+        run_step(dag, env, {"artifact.name": "shared-model",
+                            "artifact.version": ver})
+    # an operator of prod promotes a version made in staging
+    code, b = promote(T["opprod"], "v-a1")
+    check(code == 200 and stages().get("v-a1") == "prod",
+          "operator:env=prod promotes a staging version: %d %s" % (code, b))
+    code, b = promote(ADMIN, "v-b-secret")
+    check(code == 200 and stages().get("v-b-secret") == "prod" and
+          stages().get("v-a1") == "archived",
+          "the admin promotes team-b's version: %d %s %s"
+          % (code, b, stages()))
+    code, b = artifact(T["opsp"])
+    check(code == 200 and b.get("prod") is None and
+          b.get("prod_versions") == [] and "v-b-secret" not in json.dumps(b),
+          "team-a's operator does not see team-b's prod version: %s" % b)
+    _, b = artifact(ADMIN)
+    check(b.get("prod") == "v-b-secret", "the admin does: %s" % b)
+    code, b = promote(T["opsp"], "v-a2")
+    check(code == 403 and "v-b-secret" not in json.dumps(b) and
+          "would archive" in message(b) and
+          stages().get("v-b-secret") == "prod" and
+          stages().get("v-a2") != "prod",
+          "a promotion that would archive team-b's version: %d %s %s"
+          % (code, b, stages()))
+    code, b = promote(T["opsp"], "v-a2", "staging")
+    check(code == 200, "to staging, nothing is archived: %d %s" % (code, b))
+    c1, b1 = promote(T["opsp"], "v-b-secret")
+    c2, b2 = promote(T["opsp"], "v-nope")
+    check(c1 == c2 == 404 and message(b1).replace("v-b-secret", "V") ==
+          message(b2).replace("v-nope", "V"),
+          "hidden and missing versions look alike: %s / %s" % (b1, b2))
+    code, b = promote(ADMIN, "v-a2")
+    check(code == 200 and stages().get("v-b-secret") == "archived",
+          "the admin may archive it: %d %s" % (code, b))
+
+
+def test_review_idempotency():
+    """An idempotency key names one run, in one environment."""
+    body = {"environment": "prod", "idempotency_key": "K1"}
+    code, b = req("POST", "/api/v1/dags/team-a-etl/runs", ADMIN, body)
+    rid = b.get("run_id")
+    check(code == 201, "admin's prod run with K1: %d %s" % (code, b))
+    for token, env in (("op", "dev"), ("op", None), ("admin", "dev")):
+        body = {"idempotency_key": "K1"}
+        if env:
+            body["environment"] = env
+        code, b = req("POST", "/api/v1/dags/team-a-etl/runs", T[token], body)
+        m = message(b)
+        check(code == 409 and "another environment" in m and
+              (str(rid) in m) == (token == "admin"),
+              "%s sends K1 for %s: %d %s" % (token, env, code, b))
+    code, b = req("POST", "/api/v1/dags/team-a-etl/runs", ADMIN,
+                  {"environment": "prod", "idempotency_key": "K1"})
+    check(code == 200 and b == {"run_id": rid, "existing": True},
+          "the same key in the same environment: %d %s" % (code, b))
+
+
+def test_review_events_backfills():
+    """An event lists only the runs the caller may read; a backfill (no
+    environment) needs a read grant without an env= limit."""
+    for team in ("a", "b"):
+        admin_submit(dag_yaml("team-%s-ev" % team, "dev",
+                              triggers=["event: review.ping"]))
+    code, b = req("POST", "/api/v1/events", ADMIN, {"name": "review.ping"})
+    check(code in (200, 201, 202), "post review.ping: %d %s" % (code, b))
+
+    def ev_runs(token):
+        _, b = req("GET", "/api/v1/events", token)
+        e = [x for x in b.get("events", []) if x["name"] == "review.ping"]
+        return e[0]["runs"] if e else []
+    weirtest.wait_for(lambda: len(ev_runs(ADMIN)) == 2, 10)
+    everyone = ev_runs(ADMIN)
+    mine = ev_runs(T["op"])
+    dags = {r: req("GET", "/api/v1/runs/%d" % r, ADMIN)[1].get("dag")
+            for r in everyone}
+    check(len(everyone) == 2 and mine == [r for r in everyone
+                                          if dags[r] == "team-a-ev"],
+          "the event's runs: %s for team-a's operator of %s %s"
+          % (mine, everyone, dags))
+    admin_submit(dag_yaml("team-b-bf", "prod", schedule="@daily"))
+    code, b = req("POST", "/api/v1/dags/team-b-bf/backfills", ADMIN,
+                  {"from": "2026-11-01", "to": "2026-11-02"})
+    check(code == 201, "a backfill of team-b-bf: %d %s" % (code, b))
+    bid = b.get("id") or b.get("backfill_id") or 0
+    _, b = req("GET", "/api/v1/dags/team-b-bf/backfills", T["rdev"])
+    check(b.get("backfills") == [], "read:env=dev sees none: %s" % b)
+    code, b = req("GET", "/api/v1/backfills/%d" % bid, T["rdev"])
+    check(code == 404, "nor one by id: %d %s" % (code, b))
+    _, b = req("GET", "/api/v1/dags/team-b-bf/backfills", T["read"])
+    check(len(b.get("backfills", [])) == 1, "an unscoped reader: %s" % b)
+    code, b = req("GET", "/api/v1/backfills/%d" % bid, T["read"])
+    check(code == 200, "by id: %d %s" % (code, b))
+
+
+def test_review_messages():
+    """Refusals name nothing the caller may not read, and say what
+    would do."""
+    admin_submit(dag_yaml("team-b-h", triggers=[
+        "after: {dag: team-a-loop, state: any}"]))
+    admin_submit(dag_yaml("team-a-x", triggers=[
+        "after: {dag: team-b-h, state: any}"]))
+    loop = dag_yaml("team-a-loop", "dev", triggers=[
+        "after: {dag: team-a-x, state: any}"])
+    code, b = submit(T["aop"], loop)
+    text = json.dumps(b)
+    check(code in (400, 409) and "cycle" in text and
+          "a DAG you cannot read" in text and "team-b-h" not in text and
+          "team-a-x" in text, "a cycle through team-b: %d %s" % (code, b))
+    code, b = submit(ADMIN, loop)
+    check(code in (400, 409) and "team-b-h" in json.dumps(b),
+          "an admin sees the whole cycle: %d %s" % (code, b))
+    code, b = req("POST", "/api/v1/dags/team-a-etl/runs", T["author"], None)
+    m = message(b)
+    check(code == 403 and "needs a grant of operator or admin (for this DAG"
+          " and environment)" in m and "no dag= limit" not in m,
+          "an author triggers: %d %s" % (code, b))
+    for n, want in ((13, 201), (14, 400)):
+        grants = [{"role": "read", "dag": ["d%02d%05d" % (g, i)
+                                           for i in range(50)]}
+                  for g in range(n)]
+        code, b = req("POST", "/api/v1/tokens", ADMIN,
+                      {"name": "big%d" % n, "grants": grants})
+        check(code == want and (want == 201 or "bytes" in message(b)),
+              "a token of %d big grants: %d %s" % (n, code, message(b)))
+        if code == 201:
+            c2, b2 = req("GET", "/api/v1/dags", b["token"])
+            check(c2 == 200, "and it can be used: %d %s" % (c2, b2))
+
+
 weirtest.run_tests("authz", [test_tokens, test_setup,
                              test_every_route_has_a_rule, test_table,
-                             test_listings, test_session])
+                             test_listings, test_session, test_review_tokens,
+                             test_review_upstream,
+                             test_review_automatic_triggers,
+                             test_review_artifacts, test_review_idempotency,
+                             test_review_events_backfills,
+                             test_review_messages])
