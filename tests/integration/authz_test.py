@@ -604,7 +604,7 @@ def test_review_events_backfills():
     """An event lists only the runs the caller may read; a backfill (no
     environment) needs a read grant without an env= limit."""
     for team in ("a", "b"):
-        admin_submit(dag_yaml("team-%s-ev" % team, "dev",
+        admin_submit(dag_yaml("team-%s-rev" % team, "dev",
                               triggers=["event: review.ping"]))
     code, b = req("POST", "/api/v1/events", ADMIN, {"name": "review.ping"})
     check(code in (200, 201, 202), "post review.ping: %d %s" % (code, b))
@@ -619,7 +619,7 @@ def test_review_events_backfills():
     dags = {r: req("GET", "/api/v1/runs/%d" % r, ADMIN)[1].get("dag")
             for r in everyone}
     check(len(everyone) == 2 and mine == [r for r in everyone
-                                          if dags[r] == "team-a-ev"],
+                                          if dags[r] == "team-a-rev"],
           "the event's runs: %s for team-a's operator of %s %s"
           % (mine, everyone, dags))
     admin_submit(dag_yaml("team-b-bf", "prod", schedule="@daily"))
