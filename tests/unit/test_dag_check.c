@@ -593,6 +593,17 @@ static void test_triggers_hooks_envs(void **state)
          {{1, 14,
            "environment \"stagin\" is not declared in \"environments\" (did "
            "you mean \"staging\"?)"}}},
+    };
+
+    (void)state;
+    RUN(cases);
+}
+
+/* Environments (their names, params and gates) and artifacts (approval
+ * settings, promotions). */
+static void test_envs_artifacts(void **state)
+{
+    static const struct kase cases[] = {
         {"environment: prod\n" STEP,
          {{1, 14, "environment \"prod\" is not declared in \"environments\""}}},
         {"environments:\n  prod: {approve_before: [deplyo]}\n"
@@ -752,6 +763,7 @@ int main(void)
         cmocka_unit_test(test_matrix),
         cmocka_unit_test(test_steps_params_env),
         cmocka_unit_test(test_triggers_hooks_envs),
+        cmocka_unit_test(test_envs_artifacts),
         cmocka_unit_test(test_many_in_order),
         cmocka_unit_test(test_too_many_steps),
         cmocka_unit_test(test_diags_truncated),
