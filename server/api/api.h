@@ -203,13 +203,19 @@ void api_dag_version_get(struct http_req *req);
 void api_recent_runs(struct http_req *req);
 
 /* The audit log (api/audit.c): whether a route's requests are audited
- * (every method but GET and HEAD, the worker protocol aside); the HTTP
- * observer that records them; the DAG a request turned out to concern
- * (a submission names it in its body); GET /api/v1/audit (admins). */
+ * (every method but GET and HEAD, the worker protocol aside, and the
+ * single sign-on callback, a GET that signs in); the HTTP observer that
+ * records them; the DAG a request turned out to concern (a submission
+ * names it in its body); who a public route turned out to serve (a
+ * sign-in, a sign-out: the user and the grants, JSON text); GET
+ * /api/v1/audit (admins). */
 bool api_audit_route(const struct http_route *r);
 void api_audit_observe(void *app, struct http_req *req,
                        enum http_observe_phase phase);
 void api_audit_note_dag(struct http_req *req, const char *dag);
+void api_audit_note_actor(struct http_req *req, const char *actor,
+                          const char *grants);
+void api_audit_hold(struct http_req *req, bool hold);
 void api_audit_list(struct http_req *req);
 
 #endif

@@ -69,6 +69,13 @@ static const struct {
     {"POST", "/api/v1/events", "event.post"},
     {"POST", "/api/v1/hooks/{dag}/{trigger}", "hook.post"},
     {"POST", "/api/v1/metrics", "metric.post"},
+    {"GET", "/auth/callback", "session.sign_in"},
+    {"POST", "/auth/logout", "session.sign_out"},
+    {"POST", "/auth/cli", "session.cli_exchange"},
+    {"PUT", "/api/v1/secrets/{name}", "secret.set"},
+    {"POST", "/api/v1/secrets/{name}", "secret.set"},
+    {"DELETE", "/api/v1/secrets/{name}", "secret.delete"},
+    {"POST", "/api/v1/secrets/rotate-key", "secret.rotate_key"},
 };
 
 /* Body keys whose values never reach the log: equal to one of these, or
@@ -102,6 +109,8 @@ static void audit_req_free(void *p)
 
 bool api_audit_route(const struct http_route *r)
 {
+    if (r != NULL && strcmp(r->pattern, "/auth/callback") == 0)
+        return true; /* a GET that signs in */
     return r != NULL && strcmp(r->method, "GET") != 0 &&
            strcmp(r->method, "HEAD") != 0 &&
            strncmp(r->pattern, "/api/v1/workers/", 16) != 0 &&
@@ -382,6 +391,28 @@ void api_audit_note_dag(struct http_req *req, const char *dag)
     snprintf(a->dag, sizeof(a->dag), "%s", dag);
     snprintf(a->target, sizeof(a->target), "dags/%s", dag);
     a->armed.rec.dag = a->dag;
+}
+
+void api_audit_note_actor(struct http_req *req, const char *actor,
+                          const char *grants)
+{
+    struct audit_req *a = http_req_observed(req);
+
+    if (a == NULL || actor == NULL)
+        return;
+    snprintf(a->actor, sizeof(a->actor), "%s", actor);
+    /* JSON text: whole, or an empty list rather than a cut one */
+    snprintf(a->grants, sizeof(a->grants), "%s",
+             grants != NULL && strlen(grants) < sizeof(a->grants) ? grants
+                                                                  : "[]");
+}
+
+void api_audit_hold(struct http_req *req, bool hold)
+{
+    struct audit_req *a = http_req_observed(req);
+
+    if (a != NULL && !a->armed.written)
+        engine_audit_arm(hold ? NULL : &a->armed);
 }
 
 /* The request ended without a committed change: its record, apart. */

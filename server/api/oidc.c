@@ -537,6 +537,8 @@ static int callback_finish(struct http_req *req, const cJSON *claims,
         if (gtext == NULL || grtext == NULL)
             rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     }
+    if (rc == 0) /* the audit record of this sign-in names its user */
+        api_audit_note_actor(req, user, grtext);
     if (rc == 0 && l->cli_port > 0) {
         s.csrf = l->cli_challenge;
         rc = engine_cli_login_put(api->store, &s, id, err);
@@ -609,10 +611,15 @@ void oidc_callback(struct http_req *req)
         rc = callback_state(req, state, &err);
     if (rc == 0 && (code == NULL || code[0] == '\0' || strlen(code) > 512))
         rc = weir_err_set(&err, WEIR_EAUTH, "the sign-in has no valid code");
+    /* taking the sign-in's row is not the change the audit record is
+     * of (the session is): held, so that the record is written with the
+     * session, naming its user */
+    api_audit_hold(req, true);
     if (rc == 0 && engine_oidc_login_take(api->store, state, &l, &err) < 0)
         rc = weir_err_set(&err, WEIR_EAUTH,
                           "this sign-in is unknown, already used or too "
                           "old: start again");
+    api_audit_hold(req, false);
     if (rc == 0)
         rc = token_exchange(code, l.verifier, &idt, &err);
     if (rc == 0)

@@ -260,6 +260,8 @@ void oidc_logout(struct http_req *req)
         oidc_enabled() ? session_find(api->store, req, &s, &cookie, &err) : 0;
     const char *h[] = {"Set-Cookie", clear, "Cache-Control", "no-store", NULL};
 
+    if (rc == 1) /* the audit record of this sign-out names its user */
+        api_audit_note_actor(req, s.user, s.grants);
     if (rc == 1 && cookie)
         rc = csrf_check(req, &s, &err) < 0 ? WEIR_EFORBIDDEN : 1;
     if (rc == 1 && session_id(req, id, &cookie))

@@ -238,8 +238,24 @@ def test_keys():
     provider(kid="rsa1", publish=["rsa1", "ec1"])
 
 
+def audit_recs(action):
+    """The audit records of action, newest first."""
+    code, b = req("GET", "/api/v1/audit?limit=500&action=" + action, ADMIN)
+    check(code == 200, "GET /api/v1/audit: %s %s" % (code, b))
+    return b.get("records", []) if code == 200 else []
+
+
 def test_logout():
+    """Sign-out needs its CSRF token and ends the session; the sign-in,
+    the refused sign-out and the sign-out each leave one audit record
+    naming the user and its grants."""
+    n_in = len(audit_recs("session.sign_in"))
+    n_out = len(audit_recs("session.sign_out"))
     b, s = test_flow()
+    ins = audit_recs("session.sign_in")
+    check(len(ins) == n_in + 1 and ins[0]["actor"] == "alice" and
+          ins[0]["actor_grants"] == ["admin"] and ins[0]["outcome"] == "ok",
+          "the sign-in's audit record: %s" % ins[:1])
     status, r = b.api("POST", "/auth/logout")
     check(status == 403, "sign-out without its CSRF token: %s %s"
           % (status, r))
@@ -250,6 +266,11 @@ def test_logout():
           "sign-out: %s %s, cookie %s" % (status, r, b.cookie("weir_session")))
     status, r = b.api("GET", "/api/v1/session")
     check(status == 401, "after sign-out: %s %s" % (status, r))
+    outs = audit_recs("session.sign_out")
+    check(len(outs) == n_out + 2 and
+          [o["outcome"] for o in outs[:2]] == ["ok", "refused"] and
+          all(o["actor"] == "alice" for o in outs[:2]),
+          "the sign-outs' audit records: %s" % outs[:2])
     # the old cookie, as a copy kept elsewhere would send it
     sid = [c for c in b.hops[2][2].get_all("Set-Cookie")
            if c.startswith("weir_session=")][0].split(";")[0]
