@@ -359,7 +359,7 @@ static void http_down(struct server *s)
 }
 
 /* Single sign-on, when configured: the client secret and the role
- * mapping read (api/oidc.h). */
+ * mapping read (api/oidc.h), a changed mapping recorded in the audit log. */
 static int oidc_up(struct server *s, struct weir_err *err)
 {
     struct oidc_settings o = {s->cfg.oidc_issuer,      s->cfg.oidc_client_id,
@@ -367,7 +367,13 @@ static int oidc_up(struct server *s, struct weir_err *err)
                               s->cfg.oidc_role_map,    s->cfg.session_idle_s,
                               s->cfg.session_max_s};
 
-    return s->cfg.oidc_issuer != NULL ? oidc_start(&o, err) : 0;
+    int rc = s->cfg.oidc_issuer != NULL ? oidc_start(&o, err) : 0;
+
+    /* a mapping that differs from the last one recorded: one audit record */
+    if (rc == 0 && oidc_role_map_digest() != NULL)
+        engine_audit_role_map(s->store, s->cfg.oidc_role_map,
+                              oidc_role_map_digest());
+    return rc;
 }
 
 static void oidc_down(struct server *s)

@@ -278,6 +278,11 @@ int oidc_start(const struct oidc_settings *s, struct weir_err *err)
     return 0;
 }
 
+const char *oidc_role_map_digest(void)
+{
+    return g.on && g.map != NULL ? oidc_map_digest(g.map) : NULL;
+}
+
 void oidc_stop(void)
 {
     if (!g.on)

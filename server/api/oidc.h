@@ -49,6 +49,10 @@ struct oidc_settings {
 WEIR_MUSTCHECK int oidc_start(const struct oidc_settings *s,
                               struct weir_err *err);
 
+/* The SHA-256 (hex) of the role mapping file read by oidc_start(), or NULL
+ * when single sign-on is off. */
+const char *oidc_role_map_digest(void);
+
 /* Turn it off and free what oidc_start() made; a no-op when it is off. */
 void oidc_stop(void);
 

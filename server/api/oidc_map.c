@@ -8,15 +8,17 @@
 #include <string.h>
 
 #include "api/grant.h"
+#include "sha256.h"
 #include "suggest.h"
 #include "ynode.h"
 
 #define MAP_FILE_MAX (256 * 1024) /* bytes of a mapping file */
 
 struct oidc_map {
-    cJSON *groups; /* {value: [grant, ...]} */
-    cJSON *users;  /* {name: [grant, ...]} */
-    cJSON *dflt;   /* [grant, ...] or NULL */
+    char digest[65]; /* SHA-256 hex of the file */
+    cJSON *groups;   /* {value: [grant, ...]} */
+    cJSON *users;    /* {name: [grant, ...]} */
+    cJSON *dflt;     /* [grant, ...] or NULL */
 };
 
 static const char *const map_keys[] = {"groups", "users", "default"};
@@ -171,6 +173,8 @@ int oidc_map_load(const char *path, struct oidc_map **out, struct weir_err *err)
         rc = weir_err_set(err, WEIR_ENOMEM, "out of memory");
     if (rc == 0)
         rc = map_read_doc(path, ydoc_root(doc), m, err);
+    if (rc == 0)
+        sha256_hex(text, len, m->digest);
     ydoc_free(doc);
     free(text);
     if (rc < 0) {
@@ -179,6 +183,11 @@ int oidc_map_load(const char *path, struct oidc_map **out, struct weir_err *err)
     }
     *out = m;
     return 0;
+}
+
+const char *oidc_map_digest(const struct oidc_map *m)
+{
+    return m->digest;
 }
 
 void oidc_map_free(struct oidc_map *m)

@@ -35,6 +35,9 @@ WEIR_MUSTCHECK int oidc_map_load(const char *path, struct oidc_map **out,
 
 void oidc_map_free(struct oidc_map *m);
 
+/* The SHA-256 (hex) of the file m was read from. */
+const char *oidc_map_digest(const struct oidc_map *m);
+
 /*
  * The grants of user (its name) in groups (a JSON array of strings, or
  * NULL) as a new JSON array of distinct grant strings into *out: those of

@@ -24,6 +24,16 @@ WEIR_MUSTCHECK int engine_audit_append(struct store *s,
                                        const struct store_audit_rec *rec,
                                        struct weir_err *err);
 
+/*
+ * The role mapping file path (single sign-on) with SHA-256 digest was
+ * loaded: one record "role_map.load" (actor weir-server) when the latest
+ * such record names another digest or there is none, so that each change
+ * of the mapping, applied at a start, is recorded once, also with several
+ * servers. Failures are logged, not returned: they do not stop a start.
+ */
+void engine_audit_role_map(struct store *s, const char *path,
+                           const char *digest);
+
 /* How long rows are kept (--audit-retention), in seconds. */
 void engine_audit_set_retention(int64_t seconds);
 

@@ -45,6 +45,38 @@ static int rec_insert(struct store_conn *c, const struct store_audit_rec *r,
     return store_cmd(c, AUDIT_INSERT, 13, params, err);
 }
 
+int store_audit_append_changed(struct store_conn *c,
+                               const struct store_audit_rec *rec,
+                               const char *key, const char *value,
+                               bool *appended, struct weir_err *err)
+{
+    const char *params[3] = {rec->action, key, value};
+    PGresult *r = NULL;
+    int rc = store_begin(c, err);
+
+    *appended = false;
+    if (rc == 0)
+        rc = store_cmd(c,
+                       "SELECT pg_advisory_xact_lock(hashtext('weir.audit.'"
+                       " || $1::text))",
+                       1, params, err);
+    if (rc == 0)
+        rc = store_query(c,
+                         "SELECT 1 FROM (SELECT params->>$2::text AS v FROM"
+                         " audit_log WHERE action = $1 ORDER BY id DESC LIMIT"
+                         " 1) l WHERE l.v = $3",
+                         3, params, &r, err);
+    if (rc == 0 && PQntuples(r) == 0) {
+        rc = rec_insert(c, rec, err);
+        *appended = rc == 0;
+    }
+    PQclear(r);
+    rc = store_end(c, rc, err);
+    if (rc < 0)
+        *appended = false;
+    return rc;
+}
+
 void store_audit_arm(struct store_audit_armed *a)
 {
     armed = a;

@@ -84,6 +84,19 @@ WEIR_MUSTCHECK int store_audit_append(struct store_conn *c,
                                       struct weir_err *err);
 
 /*
+ * Append rec (a record of the server's own, such as "role_map.load")
+ * unless the latest record of its action has the same params->>key as
+ * value: the record of a change of something read at start. Serialized
+ * among servers by a transaction-scoped advisory lock. *appended says
+ * whether it did.
+ */
+WEIR_MUSTCHECK int store_audit_append_changed(struct store_conn *c,
+                                              const struct store_audit_rec *rec,
+                                              const char *key,
+                                              const char *value, bool *appended,
+                                              struct weir_err *err);
+
+/*
  * Delete the rows older than retention_s seconds, and append, in the same
  * transaction, one row (action "audit.prune", actor "weir-server") saying
  * how many and up to when, when any went. *deleted gets how many.

@@ -177,6 +177,23 @@ bad "oidc-client-id is missing" --oidc-issuer "$issuer" \
     --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml"
 bad "session-idle is longer than --session-max" "${sso[@]}" --session-idle 2h --session-max 1h
 
+# ---- the role mapping in the audit log: one record per change ----
+# Two servers started with one mapping: one record. A third with another
+# mapping: a second record, naming the new file's digest; a fourth with
+# that mapping again: none.
+maps() { harness_sql "SELECT params->>'sha256' FROM audit_log WHERE action = 'role_map.load' ORDER BY id"; }
+[ "$(maps | wc -l)" -eq 1 ] || fail "role_map.load records after two starts with one mapping: $(maps)"
+[ "$(maps)" = "$(sha256sum "$tmp/roles.yaml" | cut -d' ' -f1)" ] ||
+    fail "the role_map.load record names another digest: $(maps)"
+{ cat "$tmp/roles.yaml"; printf '  auditors: [read]\n'; } >"$tmp/roles2.yaml"
+remap=("${sso[@]:0:6}" --oidc-role-map "$tmp/roles2.yaml")
+harness_spawn_server remap "${remap[@]}"
+harness_stop_server "$pid_remap"
+harness_spawn_server remap2 "${remap[@]}"
+harness_stop_server "$pid_remap2"
+[ "$(maps | wc -l)" -eq 2 ] && [ "$(maps | tail -n 1)" = "$(sha256sum "$tmp/roles2.yaml" | cut -d' ' -f1)" ] ||
+    fail "after a changed mapping (started twice), role_map.load records: $(maps)"
+
 harness_stop_server "$pid_short"
 harness_stop_server
 harness_check_log "$tmp/err.short"
