@@ -1,40 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 // The approval policy on the dashboard in headless Chromium, against the
-// private stack run_approvals.sh started: a gate shows its approvers; the
+// private stack run_page.sh approvals started: a gate shows its approvers; the
 // Approve button of a refused decision shows why (not an approver, or the
 // run's own starter); another admin approves from the dashboard. The DAGs
 // are submitted through the API. Each test saves a screenshot
 // approvals-NAME.png under WEIR_E2E_OUT; a JavaScript error in the page
 // fails the test it happened in. Every wait is bounded.
 
-import {chromium} from 'playwright-core';
+import * as lib from './lib.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set (run tests/e2e/run_approvals.sh)`);
-  return v;
-};
+const {check} = lib;
+const env = (k) => lib.env(k, 'run_page.sh approvals');
 const BASE = env('WEIR_E2E_URL');
 const ADMIN = env('WEIR_E2E_ADMIN'); // the "first admin" token
 const OUT = env('WEIR_E2E_OUT');
 const WAIT = 15000;       // ms: longest wait for anything on a page
 const TEST_LIMIT = 30000; // ms: longest test
 
-function check(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-async function api(method, path, body, token = ADMIN, ctype = 'application/json') {
-  const r = await fetch(BASE + path, {
-    method,
-    headers: {Authorization: `Bearer ${token}`, 'Content-Type': ctype},
-    body: body === undefined ? undefined : ctype === 'application/json' ? JSON.stringify(body) : body,
-    signal: AbortSignal.timeout(10000),
-  });
-  const j = await r.json();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const api = (method, path, body, token = ADMIN, ctype = 'application/json') =>
+  lib.call(BASE, token, method, path, body, ctype);
 
 const NAMED = `dag: ape-named
 steps:
@@ -47,26 +31,15 @@ steps:
     approval: {message: "Go?"}
 `;
 
-const browser = await chromium.launch({
-  executablePath: env('WEIR_E2E_CHROMIUM'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await lib.launch('run_page.sh approvals');
 
 async function newPage(token) {
-  const context = await browser.newContext({viewport: {width: 1280, height: 900}});
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  const page = await lib.freshPage(browser, WAIT);
   page.on('console', (m) => {
     // a refused approval is a 403 the test judges; anything else counts
     if (m.type() === 'error' && !/^Failed to load resource/.test(m.text())) page.problems.push(`console: ${m.text()}`);
   });
-  await page.goto(BASE + '/');
-  await page.fill('#token', token);
-  await page.click('form.signin button[type=submit]');
-  await page.waitForSelector('#signout');
+  await lib.signIn(page, BASE, token, '#signout');
   return page;
 }
 

@@ -1,59 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 // The audit log page in headless Chromium, against the private stack
-// run_audit.sh started: an admin sees the Audit link and the records of
+// run_page.sh audit started: an admin sees the Audit link and the records of
 // what was just done (filtered by action), a read token sees no link and
 // is refused the page. Each test saves a screenshot audit-NAME.png under
 // WEIR_E2E_OUT; a JavaScript error in the page fails the test.
 
-import {chromium} from 'playwright-core';
+import * as lib from './lib.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set (run tests/e2e/run_audit.sh)`);
-  return v;
-};
+const {check} = lib;
+const env = (k) => lib.env(k, 'run_page.sh audit');
 const BASE = env('WEIR_E2E_URL');
 const ADMIN = env('WEIR_E2E_ADMIN');
 const READ = env('WEIR_E2E_READ');
 const OUT = env('WEIR_E2E_OUT');
 const WAIT = 15000; // ms: longest wait for anything on a page
 
-function check(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-async function api(method, path, body, token = ADMIN) {
-  const r = await fetch(BASE + path, {
-    method,
-    headers: {Authorization: `Bearer ${token}`, 'Content-Type': 'application/json'},
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10000),
-  });
-  return {status: r.status, body: await r.json()};
-}
+const api = (method, path, body, token = ADMIN) => lib.request(BASE, token, method, path, body);
 
 const t0 = Date.now();
-const browser = await chromium.launch({
-  executablePath: env('WEIR_E2E_CHROMIUM'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
-
-async function newPage() {
-  const context = await browser.newContext({viewport: {width: 1280, height: 900}});
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
-  return page;
-}
-
-async function signIn(page, token) {
-  await page.goto(BASE + '/');
-  await page.fill('#token', token);
-  await page.click('form.signin button[type=submit]');
-  await page.waitForSelector('#dags');
-}
+const browser = await lib.launch('run_page.sh audit');
+const newPage = () => lib.freshPage(browser, WAIT);
+const signIn = (page, token) => lib.signIn(page, BASE, token, '#dags');
 
 const results = [];
 async function test(name, page, fn) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Roles and scopes in the dashboard (docs/security.md, "Access model:
 // roles and scopes"), in headless Chromium against the private stack
-// run_authz.sh started: per role, what the dashboard shows and hides.
+// run_page.sh authz started: per role, what the dashboard shows and hides.
 // An admin sees every DAG and every control; an operator limited to the
 // DAG "quick" sees that DAG only, its pause, trigger and retry controls,
 // and not the pages that span every DAG (workers, metrics); a reader sees
@@ -9,13 +9,10 @@
 // under WEIR_E2E_OUT; a JavaScript error in the page fails it. Every wait
 // is bounded.
 
-import {chromium} from 'playwright-core';
+import * as lib from './lib.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set (run tests/e2e/run_authz.sh)`);
-  return v;
-};
+const {check} = lib;
+const env = (k) => lib.env(k, 'run_page.sh authz');
 const BASE = env('WEIR_E2E_URL');
 const ADMIN = env('WEIR_E2E_ADMIN');
 const READ = env('WEIR_E2E_READ');
@@ -23,21 +20,7 @@ const OUT = env('WEIR_E2E_OUT');
 const WAIT = 15000;       // ms: longest wait for anything on a page
 const TEST_LIMIT = 30000; // ms: longest test
 
-function check(cond, msg) {
-  if (!cond) throw new Error(msg);
-}
-
-async function api(method, path, body, token = ADMIN) {
-  const r = await fetch(BASE + path, {
-    method,
-    headers: {Authorization: `Bearer ${token}`, 'Content-Type': 'application/json'},
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10000),
-  });
-  const j = await r.json();
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
+const api = (method, path, body, token = ADMIN) => lib.call(BASE, token, method, path, body);
 
 async function until(what, fn, ms = 20000) {
   const end = Date.now() + ms;
@@ -56,22 +39,11 @@ await until(`run ${runId} to end`, async () =>
 const OPERATOR = (await api('POST', '/api/v1/tokens',
                             {name: 'e2e-operator', grants: ['operator:dag=quick']})).token;
 
-const browser = await chromium.launch({
-  executablePath: env('WEIR_E2E_CHROMIUM'),
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-});
+const browser = await lib.launch('run_page.sh authz');
 
 async function newPage(token) {
-  const context = await browser.newContext({viewport: {width: 1280, height: 900}});
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
-  await page.goto(BASE + '/');
-  await page.fill('#token', token);
-  await page.click('form.signin button[type=submit]');
-  await page.waitForSelector('#dags [data-dag]');
+  const page = await lib.freshPage(browser, WAIT);
+  await lib.signIn(page, BASE, token, '#dags [data-dag]');
   return page;
 }
 

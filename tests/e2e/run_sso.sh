@@ -11,15 +11,7 @@ worker=$2
 src=$3
 out="$src/tests/out/e2e"
 
-[ -f "$src/tests/e2e/node_modules/playwright-core/package.json" ] || {
-    echo "FATAL: playwright-core is missing: run scripts/setup.sh --test" >&2
-    exit 1
-}
-chrome=${WEIR_E2E_CHROMIUM:-$(command -v chromium || true)}
-[ -x "$chrome" ] || {
-    echo "FATAL: no chromium: run scripts/setup.sh --test" >&2
-    exit 1
-}
+source "$src/tests/e2e/tools.sh"
 
 # the provider first: the server's flags name its port
 ptmp=$(mktemp -d)
