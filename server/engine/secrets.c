@@ -470,7 +470,11 @@ static int fill_env(struct run_ctx *x, size_t i, const struct dag_step *st,
                          &out, rerr);
         resolve_cleanup(&s.r);
         if (rc < 0) {
-            weir_err_set(rerr, rc, "%s: %s", st->env[k].name, rerr->msg);
+            /* the render error may quote a secret's value: say only which
+             * variable failed (the load refuses all but a bare reference) */
+            OPENSSL_cleanse(rerr->msg, sizeof(rerr->msg));
+            weir_err_set(rerr, rc, "env %s: the template could not be rendered",
+                         st->env[k].name);
             break;
         }
         if (cJSON_AddStringToObject(env, st->env[k].name, out) == NULL)
