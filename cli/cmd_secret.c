@@ -280,6 +280,8 @@ int cmd_secret(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
     args = argc - 1 - optind; /* operands after the subcommand */
+    if (o.n_dags > 0 && strcmp(sub, "set") != 0)
+        return cli_usage_error("secret", "--dag goes with set only");
     if (strcmp(sub, "set") == 0) {
         if (args != 1)
             return cli_usage_error("secret",

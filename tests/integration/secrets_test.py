@@ -518,6 +518,9 @@ def scopes(srv):
     code, b = req(srv, "POST", "/api/v1/dags",
                   {"source": SCOPE_DAG % ("team-a-x", "TEAM_PW", "TEAM_PW")})
     check(code in (200, 201), "team-a names its secret: %s %s" % (code, b))
+    rc, out, err = cli(srv, "secret", "list", "--dag", "x")
+    check(rc != 0 and "--dag goes with set only" in err,
+          "list --dag: %d %s" % (rc, err))
     code, b = req(srv, "PUT", "/api/v1/secrets/TEAM_PW",
                   {"value": "v", "dags": ["Team!"]})
     check(code == 400 and "not a DAG id pattern" in str(b),
