@@ -20,7 +20,7 @@
 #define VALUE_MAX 65536 /* bytes of a value, as the server's limit */
 
 static const char usage_text[] =
-    "usage: weir secret set NAME [--env ENV] < value\n"
+    "usage: weir secret set NAME [--env ENV] [--dag PATTERN]... < value\n"
     "       weir secret list [--json]\n"
     "       weir secret delete NAME [--env ENV]\n"
     "       weir secret rotate-key\n\n"
@@ -38,14 +38,19 @@ static const char usage_text[] =
     "              that older keys can be dropped from its key ring\n\n"
     "  --env ENV       the environment the value is for (default: every\n"
     "                  environment; a value for ENV wins over it)\n"
+    "  --dag PATTERN   (set, repeatable) only DAGs whose id matches may\n"
+    "                  name the secret (\"*\" any run, \"?\" one);\n"
+    "                  without --dag: any DAG. Replaces earlier patterns\n"
     "  --json          print the server's JSON answer\n"
     "  --server URL    the server, with $WEIR_TOKEN (default: .weir/ of\n"
     "                  this folder, both the URL and the token)\n";
 
 struct secret_opts {
-    const char *server; /* --server */
-    const char *env;    /* --env, or NULL */
-    bool json;          /* --json */
+    const char *server;   /* --server */
+    const char *env;      /* --env, or NULL */
+    bool json;            /* --json */
+    const char *dags[16]; /* --dag, in order */
+    size_t n_dags;        /* entries in dags */
 };
 
 static int parse_opts(int argc, char **argv, struct secret_opts *o)
@@ -54,12 +59,13 @@ static int parse_opts(int argc, char **argv, struct secret_opts *o)
         {"server", required_argument, NULL, 's'},
         {"env", required_argument, NULL, 'e'},
         {"json", no_argument, NULL, 'j'},
+        {"dag", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     int opt;
 
     optind = 1;
-    while ((opt = cli_getopt(argc, argv, "s:e:jh", opts)) != -1) {
+    while ((opt = cli_getopt(argc, argv, "s:e:jd:h", opts)) != -1) {
         switch (opt) {
         case 'h':
             fputs(usage_text, stdout);
@@ -72,6 +78,12 @@ static int parse_opts(int argc, char **argv, struct secret_opts *o)
             break;
         case 'j':
             o->json = true;
+            break;
+        case 'd':
+            if (o->n_dags == WEIR_ARRAY_LEN(o->dags))
+                return cli_usage_error("secret", "at most %zu --dag patterns",
+                                       WEIR_ARRAY_LEN(o->dags));
+            o->dags[o->n_dags++] = optarg;
             break;
         default:
             return cli_usage_error("secret", "%s", cli_opt_error());
@@ -148,6 +160,12 @@ static int secret_set(const struct secret_opts *o, const char *name)
     }
     body = cJSON_CreateObject();
     cJSON_AddStringToObject(body, "value", buf);
+    if (o->n_dags > 0) {
+        cJSON *d = cJSON_AddArrayToObject(body, "dags");
+
+        for (size_t i = 0; d != NULL && i < o->n_dags; i++)
+            cJSON_AddItemToArray(d, cJSON_CreateString(o->dags[i]));
+    }
     explicit_bzero(buf, VALUE_MAX + 2);
     free(buf);
     secret_path(name, o->env, path, sizeof(path));
@@ -184,15 +202,24 @@ static int secret_list(const struct secret_opts *o)
         cJSON_Delete(reply);
         return CLI_OK;
     }
-    printf("%-28s %-12s %7s %-20s %s\n", "NAME", "ENVIRONMENT", "VERSION",
-           "SET BY", "SET AT");
+    printf("%-28s %-12s %7s %-20s %-24s %s\n", "NAME", "ENVIRONMENT", "VERSION",
+           "SET BY", "SET AT", "DAGS");
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(reply, "secrets"))
     {
         const char *env = cli_str(s, "environment");
+        const cJSON *d;
+        char dags[400] = "*";
+        size_t at = 0;
 
-        printf("%-28s %-12s %7.0f %-20s %s\n", cli_str(s, "name"),
+        cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(s, "dags"))
+        {
+            if (cJSON_IsString(d) && at < sizeof(dags))
+                at += (size_t)snprintf(dags + at, sizeof(dags) - at, "%s%s",
+                                       at > 0 ? "," : "", d->valuestring);
+        }
+        printf("%-28s %-12s %7.0f %-20s %-24s %s\n", cli_str(s, "name"),
                env[0] ? env : "*", client_json_num(s, "version"),
-               cli_str(s, "created_by"), cli_str(s, "created_at"));
+               cli_str(s, "created_by"), cli_str(s, "created_at"), dags);
     }
     cJSON_Delete(reply);
     return CLI_OK;
@@ -253,6 +280,8 @@ int cmd_secret(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? CLI_OK : rc;
     args = argc - 1 - optind; /* operands after the subcommand */
+    if (o.n_dags > 0 && strcmp(sub, "set") != 0)
+        return cli_usage_error("secret", "--dag goes with set only");
     if (strcmp(sub, "set") == 0) {
         if (args != 1)
             return cli_usage_error("secret",

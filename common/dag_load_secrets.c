@@ -92,6 +92,32 @@ void dag_load_secrets(struct dag_ctx *c, struct dag_step *s, const char *label,
     }
 }
 
+/*
+ * Whether the ${{ }} around r (a secrets.X ref at r->offset of its scalar)
+ * holds that name alone: an expression that does more with a secret (a
+ * comparison, a call) could quote its value in a render error.
+ */
+static bool secret_ref_bare(const struct dag_ref *r)
+{
+    const char *text = r->node->str, *open = NULL, *end, *p;
+    size_t nlen = strlen(r->name);
+
+    if (text == NULL || r->offset < 0 || (size_t)r->offset > r->node->len)
+        return false;
+    for (p = text; (p = strstr(p, "${{")) != NULL && p <= text + r->offset;
+         p += 3)
+        open = p;
+    if (open == NULL || (end = strstr(text + r->offset, "}}")) == NULL)
+        return false;
+    for (p = open + 3; p < end && (*p == ' ' || *p == '\t'); p++)
+        ;
+    if ((size_t)(end - p) < nlen || memcmp(p, r->name, nlen) != 0)
+        return false;
+    for (p += nlen; p < end && (*p == ' ' || *p == '\t'); p++)
+        ;
+    return p == end;
+}
+
 void dag_load_env_secrets(struct dag_ctx *c, struct dag_step *s,
                           struct dag_env *e, size_t first)
 {
@@ -113,6 +139,14 @@ void dag_load_env_secrets(struct dag_ctx *c, struct dag_step *s,
         /* a bad shape is reported by the check of refs (dag_check.c) */
         if (!secret_name_ok(name, len))
             continue;
+        if (!secret_ref_bare(r)) {
+            dag_error(c, dag_pos_in(c, r->node, r->offset),
+                      "env \"%s\": a secret may be templated only as a bare "
+                      "${{ secrets.%s }}, with no other expression around it "
+                      "inside the ${{ }}",
+                      e->name ? e->name : "?", dag_q(c, name));
+            continue;
+        }
         e->secret = true;
         add_secret(c, s, name, len, dag_pos_in(c, r->node, r->offset), false);
     }

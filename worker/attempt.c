@@ -649,6 +649,12 @@ int attempt_outputs_read(const struct attempt *a, cJSON **out,
     return outputs_read(a->outputs_path, out, err);
 }
 
+int attempt_outputs_read_masked(const struct attempt *a, const struct mask *m,
+                                cJSON **out, struct weir_err *err)
+{
+    return outputs_read_masked(a->outputs_path, m, out, err);
+}
+
 int attempt_dir_remove(struct attempt *a, struct weir_err *err)
 {
     int rc;

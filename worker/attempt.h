@@ -155,6 +155,12 @@ void attempt_exec_spec(const struct attempt *a, struct exec_spec *spec);
  */
 WEIR_MUSTCHECK int attempt_outputs_read(const struct attempt *a, cJSON **out,
                                         struct weir_err *err);
+/* attempt_outputs_read() quoting lines masked with m (outputs.h). */
+struct mask;
+WEIR_MUSTCHECK int attempt_outputs_read_masked(const struct attempt *a,
+                                               const struct mask *m,
+                                               cJSON **out,
+                                               struct weir_err *err);
 
 /*
  * Remove the private folder and everything the step left in it, without

@@ -66,24 +66,31 @@ static bool job_add_masked(struct job *j, int s, int64_t t, const char *text,
 }
 
 /* A line of the worker's own about the attempt, on the "system" stream. */
+#define JOB_NOTE_MAX 600 /* bytes of a note shown */
 static void job_note(struct job *j, const char *fmt, ...) WEIR_PRINTF(2, 3);
 
 static void job_note(struct job *j, const char *fmt, ...)
 {
-    char text[600];
+    char *text = NULL;
     va_list ap;
+    int len;
 
     struct weir_err err = {0};
     char *masked = NULL;
     size_t n = 0;
 
     va_start(ap, fmt);
-    vsnprintf(text, sizeof(text), fmt, ap);
+    len = vasprintf(&text, fmt, ap);
     va_end(ap);
-    /* a note may quote what the step wrote */
-    if (mask_text(j->mask, text, strlen(text), &masked, &n, &err) != 0)
+    if (len < 0)
         return;
-    job_add_line(j, LOGSPOOL_SYSTEM, wall_ms(), masked, n);
+    /* a note may quote what the step wrote: masked whole, then cut to
+     * JOB_NOTE_MAX (a cut value must not escape the mask) */
+    if (mask_text(j->mask, text, (size_t)len, &masked, &n, &err) == 0)
+        job_add_line(j, LOGSPOOL_SYSTEM, wall_ms(), masked,
+                     mask_cut(j->mask, masked, n, JOB_NOTE_MAX));
+    explicit_bzero(text, (size_t)len);
+    free(text);
     free(masked);
 }
 
@@ -609,7 +616,9 @@ static void job_mask_outputs(struct job *j)
                  "the outputs could not be masked (out of memory)");
     }
     if (mask_text(j->mask, j->error, strlen(j->error), &e, &n, &err) == 0) {
-        snprintf(j->error, sizeof(j->error), "%s", e);
+        n = mask_cut(j->mask, e, n, sizeof(j->error) - 1);
+        memcpy(j->error, e, n);
+        j->error[n] = '\0';
         free(e);
     }
 }
@@ -623,7 +632,8 @@ static void job_done_cb(void *ctx, const struct exec_result *res)
     j->res = *res;
     j->done = true;
     job_end_notes(j);
-    if (!j->stale && attempt_outputs_read(j->a, &j->outputs, &err) != 0) {
+    if (!j->stale &&
+        attempt_outputs_read_masked(j->a, j->mask, &j->outputs, &err) != 0) {
         snprintf(j->error, sizeof(j->error), "%s", err.msg);
         job_note(j, "weir-worker: %s", err.msg);
     }

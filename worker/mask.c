@@ -28,17 +28,60 @@ static int by_len_desc(const void *a, const void *b)
     return (x->len < y->len) - (x->len > y->len);
 }
 
+/* Append len bytes of text to m's values (len >= 1). */
+static int value_add(struct mask *m, const char *text, size_t len,
+                     struct weir_err *err)
+{
+    m->v[m->n].text = strndup(text, len);
+    if (m->v[m->n].text == NULL)
+        return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+    m->v[m->n].len = len;
+    m->n++;
+    return 0;
+}
+
+/* The lines of a multi-line value (a PEM key): each line of at least
+ * MASK_LINE_MIN bytes (a "\r" before its newline dropped) is a value too,
+ * for a step's output is masked line by line. */
+static int lines_add(struct mask *m, const char *s, struct weir_err *err)
+{
+    const char *p = s;
+
+    if (strchr(s, '\n') == NULL)
+        return 0;
+    while (*p != '\0') {
+        size_t len = strcspn(p, "\n");
+        size_t use = len > 0 && p[len - 1] == '\r' ? len - 1 : len;
+        int rc = use >= MASK_LINE_MIN ? value_add(m, p, use, err) : 0;
+
+        if (rc != 0)
+            return rc;
+        p += len + (p[len] == '\n');
+    }
+    return 0;
+}
+
 int mask_new(const cJSON *secrets, struct mask **out, struct weir_err *err)
 {
-    int n = cJSON_GetArraySize(secrets);
+    size_t n = 0;
     struct mask *m;
     const cJSON *s;
 
     *out = NULL;
-    if (!cJSON_IsObject(secrets) || n == 0)
+    if (!cJSON_IsObject(secrets))
+        return 0;
+    cJSON_ArrayForEach(s, secrets)
+    {
+        if (!cJSON_IsString(s))
+            continue;
+        n++;
+        for (const char *p = s->valuestring; *p != '\0'; p++)
+            n += *p == '\n';
+    }
+    if (n == 0)
         return 0;
     m = calloc(1, sizeof(*m));
-    if (m == NULL || (m->v = calloc((size_t)n, sizeof(*m->v))) == NULL) {
+    if (m == NULL || (m->v = calloc(n + 1, sizeof(*m->v))) == NULL) {
         free(m);
         return weir_err_set(err, WEIR_ENOMEM, "out of memory");
     }
@@ -46,13 +89,11 @@ int mask_new(const cJSON *secrets, struct mask **out, struct weir_err *err)
     {
         if (!cJSON_IsString(s) || s->valuestring[0] == '\0')
             continue;
-        m->v[m->n].len = strlen(s->valuestring);
-        m->v[m->n].text = strdup(s->valuestring);
-        if (m->v[m->n].text == NULL) {
+        if (value_add(m, s->valuestring, strlen(s->valuestring), err) != 0 ||
+            lines_add(m, s->valuestring, err) != 0) {
             mask_free(m);
-            return weir_err_set(err, WEIR_ENOMEM, "out of memory");
+            return WEIR_ENOMEM;
         }
-        m->n++;
     }
     if (m->n == 0) {
         mask_free(m);
@@ -61,6 +102,21 @@ int mask_new(const cJSON *secrets, struct mask **out, struct weir_err *err)
     qsort(m->v, m->n, sizeof(*m->v), by_len_desc);
     *out = m;
     return 0;
+}
+
+size_t mask_cut(const struct mask *m, const char *text, size_t len, size_t max)
+{
+    size_t n = len < max ? len : max;
+
+    if (m == NULL || n == len)
+        return n;
+    /* the earliest start of a tail that begins a value wins */
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < m->n; k++)
+            if (m->v[k].len > n - i &&
+                memcmp(text + i, m->v[k].text, n - i) == 0)
+                return i;
+    return n;
 }
 
 void mask_free(struct mask *m)

@@ -17,7 +17,8 @@
 #include "err.h"
 #include "weir.h"
 
-#define MASK_TEXT "***" /* what a value becomes */
+#define MASK_TEXT     "***" /* what a value becomes */
+#define MASK_LINE_MIN 4     /* bytes of a line of a multi-line value masked */
 
 struct mask;
 
@@ -56,6 +57,12 @@ void mask_stream_cleanup(struct mask_stream *s);
 WEIR_MUSTCHECK int mask_text(const struct mask *m, const char *text, size_t len,
                              char **out, size_t *out_len, struct weir_err *err);
 
+/*
+ * The bytes of masked text (len bytes) to keep to show at most max: when
+ * the text is cut, a tail that is the start of a value is dropped too, so
+ * that a cut inside a value shows none of its first bytes.
+ */
+size_t mask_cut(const struct mask *m, const char *text, size_t len, size_t max);
 /* Mask, in place, every string value and key of JSON tree v. */
 WEIR_MUSTCHECK int mask_json(const struct mask *m, cJSON *v,
                              struct weir_err *err);

@@ -4,9 +4,12 @@
 #include "utf8.h"
 
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fsutil.h"
+#include "mask.h"
 
 /* The most bytes of a line quoted in an error message. */
 #define SNIPPET_MAX 40
@@ -21,23 +24,36 @@ struct parser {
     char key[OUTPUTS_MAX_KEY + 1]; /* the current key, NUL-terminated */
     char value[OUTPUTS_MAX_VALUE + 1]; /* the current value, NUL-terminated */
     struct weir_err *err;              /* where failures are described */
+    const struct mask *mask;           /* secret values to mask, or NULL */
 };
 
-/* Copy at most SNIPPET_MAX bytes of s for a message, '?' for unprintables. */
-static const char *snippet(char *buf, const char *s, size_t n)
+/* Copy at most SNIPPET_MAX bytes of s, masked (mask.h) BEFORE it is cut
+ * so that no cut value escapes the mask, for a message; '?' for
+ * unprintables. */
+static const char *snippet(const struct parser *p, char *buf, const char *s,
+                           size_t n)
 {
-    size_t i = 0;
+    struct weir_err err = {0};
+    char *m = NULL;
+    size_t mlen = 0, keep, i = 0;
 
-    for (; i < n && i < SNIPPET_MAX; i++) {
-        buf[i] = s[i];
-        if (s[i] < 0x20 || s[i] >= 0x7f)
+    if (mask_text(p->mask, s, n, &m, &mlen, &err) != 0) {
+        snprintf(buf, SNIPPET_MAX + 4, "(not shown)");
+        return buf;
+    }
+    keep = mask_cut(p->mask, m, mlen, SNIPPET_MAX);
+    for (; i < keep; i++) {
+        buf[i] = m[i];
+        if (m[i] < 0x20 || m[i] >= 0x7f)
             buf[i] = '?';
     }
-    if (n > SNIPPET_MAX) {
+    if (keep < mlen) {
         memcpy(buf + i, "...", 3);
         i += 3;
     }
     buf[i] = '\0';
+    explicit_bzero(m, mlen);
+    free(m);
     return buf;
 }
 
@@ -76,7 +92,7 @@ static int key_take(struct parser *p, int lineno, const char *k, size_t n)
         return weir_err_set(p->err, WEIR_EPARSE,
                             "outputs line %d: key \"%s\" is not valid: use 1 "
                             "to %d letters, digits, \"_\", \".\" and \"-\"",
-                            lineno, snippet(buf, k, n), OUTPUTS_MAX_KEY);
+                            lineno, snippet(p, buf, k, n), OUTPUTS_MAX_KEY);
     }
     memcpy(p->key, k, n);
     p->key[n] = '\0';
@@ -146,7 +162,7 @@ static int heredoc(struct parser *p, const char *line, size_t n, size_t lt)
     return weir_err_set(p->err, WEIR_EPARSE,
                         "outputs line %d: \"%s<<\" is not closed: no line "
                         "\"%s\" follows",
-                        first, p->key, snippet(buf, delim, dlen));
+                        first, p->key, snippet(p, buf, delim, dlen));
 }
 
 static int parse_line(struct parser *p, const char *line, size_t n)
@@ -166,7 +182,7 @@ static int parse_line(struct parser *p, const char *line, size_t n)
         return weir_err_set(p->err, WEIR_EPARSE,
                             "outputs line %d: expected key=value or "
                             "key<<DELIMITER, got \"%s\"",
-                            p->lineno, snippet(buf, line, n));
+                            p->lineno, snippet(p, buf, line, n));
     }
     rc = key_take(p, p->lineno, line, (size_t)(eq - line));
     if (rc != 0)
@@ -186,6 +202,12 @@ static int line_of(const char *text, size_t at)
 
 int outputs_parse(const char *text, size_t len, cJSON **out,
                   struct weir_err *err)
+{
+    return outputs_parse_masked(text, len, NULL, out, err);
+}
+
+int outputs_parse_masked(const char *text, size_t len, const struct mask *m,
+                         cJSON **out, struct weir_err *err)
 {
     const char *nul = memchr(text, '\0', len);
     struct parser *p = NULL;
@@ -207,6 +229,7 @@ int outputs_parse(const char *text, size_t len, cJSON **out,
     p->text = text;
     p->len = len;
     p->err = err;
+    p->mask = m;
     p->obj = cJSON_CreateObject();
     if (p->obj == NULL) {
         rc = weir_err_set(err, WEIR_ENOMEM, "outputs: out of memory");
@@ -227,6 +250,12 @@ out:
 
 int outputs_read(const char *path, cJSON **out, struct weir_err *err)
 {
+    return outputs_read_masked(path, NULL, out, err);
+}
+
+int outputs_read_masked(const char *path, const struct mask *m, cJSON **out,
+                        struct weir_err *err)
+{
     char *text = NULL;
     size_t len = 0;
     int rc;
@@ -234,7 +263,7 @@ int outputs_read(const char *path, cJSON **out, struct weir_err *err)
     rc = fsutil_file_read(path, OUTPUTS_MAX_FILE, &text, &len, err);
     if (rc != 0)
         return rc;
-    rc = outputs_parse(text, len, out, err);
+    rc = outputs_parse_masked(text, len, m, out, err);
     free(text);
     return rc;
 }

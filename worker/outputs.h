@@ -45,4 +45,15 @@ WEIR_MUSTCHECK int outputs_parse(const char *text, size_t len, cJSON **out,
 WEIR_MUSTCHECK int outputs_read(const char *path, cJSON **out,
                                 struct weir_err *err);
 
+struct mask;
+/*
+ * outputs_parse() and outputs_read() whose error messages quote a line
+ * masked with m (mask.h; NULL: none) before it is cut to a snippet.
+ */
+WEIR_MUSTCHECK int outputs_parse_masked(const char *text, size_t len,
+                                        const struct mask *m, cJSON **out,
+                                        struct weir_err *err);
+WEIR_MUSTCHECK int outputs_read_masked(const char *path, const struct mask *m,
+                                       cJSON **out, struct weir_err *err);
+
 #endif

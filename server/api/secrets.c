@@ -4,8 +4,9 @@
  *
  *   GET    /api/v1/secrets                 -> {secrets: [{name, environment,
  *          version, key_id, created_by, created_at}]}, never a value
- *   PUT    /api/v1/secrets/{name}[?env=E]  body {"value": "..."} with
- *          Content-Type application/json, or the raw value otherwise
+ *   PUT    /api/v1/secrets/{name}[?env=E]  body {"value": "...",
+ *          "dags": ["team-a-*"]} (dags optional: the DAGs that may name it)
+ * with Content-Type application/json, or the raw value otherwise
  *          -> {name, environment, version} (POST is the same)
  *   DELETE /api/v1/secrets/{name}[?env=E]  -> {name, environment, deleted}
  *   POST   /api/v1/secrets/rotate-key      -> {resealed, key_id}
@@ -78,11 +79,14 @@ static int value_get(struct http_req *req, const char **value, size_t *len,
     if (rc < 0)
         return weir_err_set(err, WEIR_EINVAL, "secret body: %s", err->msg);
     v = cJSON_GetObjectItemCaseSensitive(*json, "value");
-    if (!cJSON_IsObject(*json) || cJSON_GetArraySize(*json) != 1 ||
+    if (!cJSON_IsObject(*json) ||
+        cJSON_GetArraySize(*json) !=
+            1 + (cJSON_GetObjectItemCaseSensitive(*json, "dags") != NULL) ||
         !cJSON_IsString(v))
         return weir_err_set(err, WEIR_EINVAL,
-                            "expected {\"value\": \"...\"}, or the raw value "
-                            "with a Content-Type other than JSON");
+                            "expected {\"value\": \"...\", \"dags\": "
+                            "[\"PATTERN\", ...]} (dags optional), or the raw "
+                            "value with a Content-Type other than JSON");
     *value = v->valuestring;
     *len = strlen(v->valuestring);
     return 0;
@@ -115,8 +119,10 @@ void api_secret_put(struct http_req *req)
         rc = value_get(req, &value, &len, &json, &err);
     api_caller_name(req, who, sizeof(who));
     if (rc == 0)
-        rc = engine_secret_set(api->engine, name, env, value, len, who,
-                               &version, &err);
+        rc = engine_secret_set_scoped(
+            api->engine, name, env, value, len,
+            cJSON_GetObjectItemCaseSensitive(json, "dags"), who, &version,
+            &err);
     if (value != NULL)
         OPENSSL_cleanse((void *)value, len);
     cJSON_Delete(json);

@@ -12,6 +12,7 @@
 
 #include <openssl/crypto.h>
 
+#include "api/grant.h"
 #include "engine/internal.h"
 #include "engine/secretkey.h"
 #include "log.h"
@@ -181,10 +182,77 @@ static void wipe_free(char *s, size_t len)
     free(s);
 }
 
+/* Whether pat is a DAG id pattern: 1 to 64 of [a-z0-9_-*?]. */
+static bool dag_pattern_ok(const char *pat)
+{
+    size_t n = strlen(pat);
+
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((pat[i] >= 'a' && pat[i] <= 'z') ||
+              (pat[i] >= '0' && pat[i] <= '9') || strchr("_-*?", pat[i])))
+            return false;
+    return true;
+}
+
+/* The DAG patterns dags (a JSON array of strings, or NULL) checked, as
+ * JSON text into *text (cJSON_free). */
+static int dags_text(const cJSON *dags, char **text, struct weir_err *err)
+{
+    const cJSON *it;
+
+    *text = NULL;
+    if (dags == NULL)
+        return 0;
+    if (!cJSON_IsArray(dags) || cJSON_GetArraySize(dags) > SECRET_DAGS_MAX)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "\"dags\" must be a list of at most %d DAG id "
+                            "patterns",
+                            SECRET_DAGS_MAX);
+    cJSON_ArrayForEach(it, dags)
+    {
+        if (!cJSON_IsString(it) || !dag_pattern_ok(it->valuestring))
+            return weir_err_set(
+                err, WEIR_EINVAL,
+                "\"dags\": \"%.64s\" is not a DAG id pattern: use 1 to 64 "
+                "lowercase letters, digits, \"_\", \"-\", \"*\" (any run) "
+                "and \"?\" (one)",
+                cJSON_IsString(it) ? it->valuestring : "(not a string)");
+    }
+    *text = cJSON_PrintUnformatted(dags);
+    return *text != NULL ? 0 : weir_err_set(err, WEIR_ENOMEM, "out of memory");
+}
+
+/* Whether a row's DAG patterns (JSON array; none: any DAG) admit dag_id. */
+static bool dags_admit(const cJSON *dags, const char *dag_id)
+{
+    const cJSON *it;
+
+    if (cJSON_GetArraySize(dags) == 0)
+        return true;
+    cJSON_ArrayForEach(it, dags)
+    {
+        if (cJSON_IsString(it) && grant_pattern_match(it->valuestring, dag_id))
+            return true;
+    }
+    return false;
+}
+
 int engine_secret_set(struct engine *e, const char *name, const char *env,
                       const char *value, size_t len, const char *who,
                       int *version, struct weir_err *err)
 {
+    return engine_secret_set_scoped(e, name, env, value, len, NULL, who,
+                                    version, err);
+}
+
+int engine_secret_set_scoped(struct engine *e, const char *name,
+                             const char *env, const char *value, size_t len,
+                             const cJSON *dags, const char *who, int *version,
+                             struct weir_err *err)
+{
+    char *dtext = NULL;
     char nonce_hex[2 * SECRETKEY_NONCE_LEN + 1];
     char key_id[SECRETKEY_ID_LEN + 1];
     struct store_conn *c = NULL;
@@ -203,19 +271,23 @@ int engine_secret_set(struct engine *e, const char *name, const char *env,
                             "(it is given to the step as an environment "
                             "variable)",
                             SECRETKEY_VALUE_MAX);
+    if ((rc = dags_text(dags, &dtext, err)) < 0)
+        return rc;
     rc = seal_hex(name, env, value, len, &ct_hex, nonce_hex, key_id, err);
     if (rc == 0)
         rc = store_conn_get(e->store, &c, err);
     if (rc == 0) {
         struct store_secret_seal s = {ct_hex, nonce_hex, key_id};
 
-        rc = store_secret_put(c, name, env, &s, who, version, err);
+        rc = store_secret_put(c, name, env, &s, dtext, who, version, err);
     }
     store_conn_put(c);
     free(ct_hex);
     if (rc == 0)
-        log_info("event=secret_set secret=%s env=%s version=%d key=%s", name,
-                 env[0] ? env : "*", *version, key_id);
+        log_info("event=secret_set secret=%s env=%s version=%d key=%s dags=%s",
+                 name, env[0] ? env : "*", *version, key_id,
+                 dtext != NULL ? dtext : "[]");
+    cJSON_free(dtext);
     return rc;
 }
 
@@ -357,6 +429,50 @@ static int report_unknown(const struct dag *dag, const cJSON *names,
     return rc;
 }
 
+/* Whether some row of secret name (scopes: [{name, dags}]) is for the
+ * DAG dag_id. */
+static bool scoped_in(const cJSON *scopes, const char *name, const char *dag_id)
+{
+    const cJSON *row;
+
+    cJSON_ArrayForEach(row, scopes)
+    {
+        const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(row, "name"));
+
+        if (n != NULL && strcmp(n, name) == 0 &&
+            dags_admit(cJSON_GetObjectItem(row, "dags"), dag_id))
+            return true;
+    }
+    return false;
+}
+
+/* A secret set for other DAGs only (`weir secret set --dag`) is an error
+ * at its place in the DAG. */
+static int report_unscoped(struct store_conn *c, const struct dag *dag,
+                           struct dag_diags *diags, struct weir_err *err)
+{
+    cJSON *scopes = NULL;
+    int rc = store_secret_scopes(c, &scopes, err);
+
+    for (size_t s = 0; rc == 0 && s < dag->n_steps; s++) {
+        const struct dag_step *st = &dag->steps[s];
+
+        for (size_t j = 0; j < st->n_secrets; j++) {
+            if (scoped_in(scopes, st->secrets[j].name, dag->id))
+                continue;
+            dag_diags_add(diags, st->secrets[j].pos,
+                          "step \"%s\": secret \"%s\" is not for DAG \"%s\": "
+                          "it is set for other DAGs only (`weir secret set "
+                          "%s --dag PATTERN`)",
+                          st->id, st->secrets[j].name, dag->id,
+                          st->secrets[j].name);
+            rc = WEIR_EINVAL;
+        }
+    }
+    cJSON_Delete(scopes);
+    return rc;
+}
+
 int engine_dag_secrets_check(struct store_conn *c, const struct dag *dag,
                              struct dag_diags *diags, struct weir_err *err)
 {
@@ -371,6 +487,8 @@ int engine_dag_secrets_check(struct store_conn *c, const struct dag *dag,
     rc = store_secret_names(c, &names, err);
     if (rc == 0)
         rc = report_unknown(dag, names, diags);
+    if (rc == 0)
+        rc = report_unscoped(c, dag, diags, err);
     if (rc == WEIR_ENOMEM)
         weir_err_set(err, rc, "out of memory");
     cJSON_Delete(names);
@@ -418,9 +536,10 @@ static int secret_resolve_cb(void *ctx, const char *name,
 /* The value of name for the run's environment out of rows (the specific
  * environment's first), opened into values. */
 static int open_one(const cJSON *rows, const char *name, const char *env,
-                    cJSON *values, struct weir_err *rerr)
+                    const char *dag_id, cJSON *values, struct weir_err *rerr)
 {
     const cJSON *row;
+    bool refused = false;
 
     cJSON_ArrayForEach(row, rows)
     {
@@ -431,12 +550,22 @@ static int open_one(const cJSON *rows, const char *name, const char *env,
 
         if (n == NULL || strcmp(n, name) != 0)
             continue;
+        if (!dags_admit(cJSON_GetObjectItem(row, "dags"), dag_id)) {
+            refused = true;
+            continue;
+        }
         rc = open_row(row, &plain, &len, rerr);
         if (rc == 0 && cJSON_AddStringToObject(values, name, plain) == NULL)
             rc = weir_err_set(rerr, WEIR_ENOMEM, "out of memory");
         wipe_free(plain, len);
         return rc;
     }
+    if (refused)
+        return weir_err_set(rerr, WEIR_EFORBIDDEN,
+                            "secret \"%s\" is not for DAG \"%s\" in "
+                            "environment \"%s\": it is set for other DAGs "
+                            "only (`weir secret set %s --dag PATTERN`)",
+                            name, dag_id, env[0] ? env : "(none)", name);
     return weir_err_set(rerr, WEIR_ENOTFOUND,
                         "secret \"%s\" is not set for environment \"%s\" "
                         "(nor for every environment): set it with `weir "
@@ -470,7 +599,11 @@ static int fill_env(struct run_ctx *x, size_t i, const struct dag_step *st,
                          &out, rerr);
         resolve_cleanup(&s.r);
         if (rc < 0) {
-            weir_err_set(rerr, rc, "%s: %s", st->env[k].name, rerr->msg);
+            /* the render error may quote a secret's value: say only which
+             * variable failed (the load refuses all but a bare reference) */
+            OPENSSL_cleanse(rerr->msg, sizeof(rerr->msg));
+            weir_err_set(rerr, rc, "env %s: the template could not be rendered",
+                         st->env[k].name);
             break;
         }
         if (cJSON_AddStringToObject(env, st->env[k].name, out) == NULL)
@@ -522,7 +655,8 @@ int engine_secrets_fill(struct store_conn *c, struct run_ctx *x, size_t i,
     }
     rc = store_secret_sealed(c, names, env, false, &rows, err);
     for (size_t k = 0; rc == 0 && arc == 0 && k < st->n_secrets; k++)
-        arc = open_one(rows, st->secrets[k].name, env, values, rerr);
+        arc =
+            open_one(rows, st->secrets[k].name, env, x->dag->id, values, rerr);
     if (rc == 0 && arc == 0)
         arc = fill_env(x, i, st, values,
                        cJSON_GetObjectItemCaseSensitive(*doc, "env"), rerr);

@@ -29,6 +29,19 @@ WEIR_MUSTCHECK int engine_secret_set(struct engine *e, const char *name,
                                      size_t len, const char *who, int *version,
                                      struct weir_err *err);
 
+#define SECRET_DAGS_MAX 16 /* DAG patterns of a secret */
+
+/*
+ * engine_secret_set() for the DAGs of patterns dags (a JSON array of DAG
+ * id patterns, "*" any run, "?" one; NULL or empty: any DAG), which
+ * replace the row's patterns. WEIR_EINVAL names a bad pattern.
+ */
+WEIR_MUSTCHECK int engine_secret_set_scoped(struct engine *e, const char *name,
+                                            const char *env, const char *value,
+                                            size_t len, const cJSON *dags,
+                                            const char *who, int *version,
+                                            struct weir_err *err);
+
 /* Delete secret name of env ("" or NULL: the one for every environment);
  * WEIR_ENOTFOUND naming it when there is none. */
 WEIR_MUSTCHECK int engine_secret_delete(struct engine *e, const char *name,

@@ -8,22 +8,28 @@
 #include "store/query.h"
 
 int store_secret_put(struct store_conn *c, const char *name, const char *env,
-                     const struct store_secret_seal *s, const char *who,
-                     int *version, struct weir_err *err)
+                     const struct store_secret_seal *s, const char *dags,
+                     const char *who, int *version, struct weir_err *err)
 {
-    const char *params[6] = {name,         env,       s->ct_hex,
-                             s->nonce_hex, s->key_id, who};
+    const char *params[7] = {name,
+                             env,
+                             s->ct_hex,
+                             s->nonce_hex,
+                             s->key_id,
+                             who,
+                             dags != NULL ? dags : "[]"};
     PGresult *r = NULL;
     int rc = store_query(
         c,
         "INSERT INTO secrets (name, environment, ciphertext, nonce, key_id,"
-        " created_by) VALUES ($1, $2, decode($3, 'hex'), decode($4, 'hex'),"
-        " $5, $6) ON CONFLICT (name, environment) DO UPDATE SET"
+        " created_by, dags) VALUES ($1, $2, decode($3, 'hex'),"
+        " decode($4, 'hex'), $5, $6, $7::jsonb)"
+        " ON CONFLICT (name, environment) DO UPDATE SET"
         " version = secrets.version + 1, ciphertext = EXCLUDED.ciphertext,"
         " nonce = EXCLUDED.nonce, key_id = EXCLUDED.key_id,"
-        " created_by = EXCLUDED.created_by, created_at = now()"
-        " RETURNING version",
-        6, params, &r, err);
+        " created_by = EXCLUDED.created_by, created_at = now(),"
+        " dags = EXCLUDED.dags RETURNING version",
+        7, params, &r, err);
 
     if (rc == WEIR_ECONFLICT)
         return weir_err_set(err, WEIR_EINVAL,
@@ -43,7 +49,8 @@ int store_secret_list(struct store_conn *c, cJSON **out, struct weir_err *err)
         c,
         "SELECT coalesce(jsonb_agg(jsonb_build_object('name', name,"
         " 'environment', environment, 'version', version, 'key_id', key_id,"
-        " 'created_by', created_by, 'created_at', weir_iso(created_at))"
+        " 'created_by', created_by, 'created_at', weir_iso(created_at),"
+        " 'dags', dags)"
         " ORDER BY name, environment), '[]')::text FROM secrets",
         0, NULL, out, err);
 }
@@ -71,7 +78,8 @@ int store_secret_sealed(struct store_conn *c, const char *names,
         lock ? "SELECT coalesce(jsonb_agg(jsonb_build_object('name', s.name,"
                " 'environment', s.environment, 'version', s.version,"
                " 'ct', encode(s.ciphertext, 'hex'), 'nonce',"
-               " encode(s.nonce, 'hex'), 'key_id', s.key_id)), '[]')::text"
+               " encode(s.nonce, 'hex'), 'key_id', s.key_id, 'dags', s.dags)),"
+               " '[]')::text"
                " FROM (SELECT * FROM secrets WHERE ($1::jsonb IS NULL OR"
                " name IN (SELECT jsonb_array_elements_text($1::jsonb))) AND"
                " ($2::text IS NULL OR environment IN ($2, ''))"
@@ -79,7 +87,7 @@ int store_secret_sealed(struct store_conn *c, const char *names,
              : "SELECT coalesce(jsonb_agg(jsonb_build_object('name', s.name,"
                " 'environment', s.environment, 'version', s.version,"
                " 'ct', encode(s.ciphertext, 'hex'), 'nonce',"
-               " encode(s.nonce, 'hex'), 'key_id', s.key_id)"
+               " encode(s.nonce, 'hex'), 'key_id', s.key_id, 'dags', s.dags)"
                " ORDER BY s.name, s.environment DESC), '[]')::text"
                " FROM secrets s WHERE ($1::jsonb IS NULL OR"
                " s.name IN (SELECT jsonb_array_elements_text($1::jsonb))) AND"
@@ -104,5 +112,14 @@ int store_secret_names(struct store_conn *c, cJSON **out, struct weir_err *err)
     return store_json_value(c,
                             "SELECT coalesce(jsonb_agg(DISTINCT name), "
                             "'[]')::text FROM secrets",
+                            0, NULL, out, err);
+}
+
+int store_secret_scopes(struct store_conn *c, cJSON **out, struct weir_err *err)
+{
+    return store_json_value(c,
+                            "SELECT coalesce(jsonb_agg(jsonb_build_object("
+                            "'name', name, 'dags', dags)), '[]')::text"
+                            " FROM secrets",
                             0, NULL, out, err);
 }

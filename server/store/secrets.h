@@ -20,14 +20,15 @@ struct store_secret_seal {
 
 /*
  * Set secret name in environment env ("" for all) to the sealed value s,
+ * for the DAGs of patterns dags (JSON array text; NULL or "[]": any DAG),
  * set by who: a new row at version 1, or the next version of the row.
  * *version gets the version written.
  */
 WEIR_MUSTCHECK int store_secret_put(struct store_conn *c, const char *name,
                                     const char *env,
                                     const struct store_secret_seal *s,
-                                    const char *who, int *version,
-                                    struct weir_err *err);
+                                    const char *dags, const char *who,
+                                    int *version, struct weir_err *err);
 
 /* Every secret as a new JSON array of {name, environment, version, key_id,
  * created_by, created_at}, never a value. */
@@ -55,6 +56,10 @@ WEIR_MUSTCHECK int store_secret_sealed(struct store_conn *c, const char *names,
 WEIR_MUSTCHECK int store_secret_reseal(struct store_conn *c, const char *name,
                                        const char *env,
                                        const struct store_secret_seal *s,
+                                       struct weir_err *err);
+
+/* Every row's name and DAG patterns: [{name, dags: [..]}]. */
+WEIR_MUSTCHECK int store_secret_scopes(struct store_conn *c, cJSON **out,
                                        struct weir_err *err);
 
 /* The distinct names of every secret, a new sorted JSON array. */

@@ -11,6 +11,9 @@ to $WEIR_TMP/pids so that the shell's trap can end them by id. Checks:
 - `weir secret set` (stdin) / list / delete; a read token is refused;
 - a DAG naming an unknown secret, or templating one outside env:, fails
   to load at file:line:col;
+- a secret inside an expression is refused at load; a cut outputs line
+  shows none of a secret; each line of a PEM value is masked; a secret
+  set with --dag is refused to other DAGs at record and at lease;
 - a step that prints its secret, one that prints it in two writes with
   a sleep between, one that puts it in an output (through env:
   templating): the stored log and outputs hold ***, the value of the
@@ -421,6 +424,129 @@ def delivery(srv):
     no_value(read(w.log) + read(srv.log), "the worker's or server's log")
 
 
+PEM = ("-----BEGIN TEST KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"
+       "bKcwggSjAgEAAoIBAQC7Vx\n-----END TEST KEY-----\n")
+LEAK_DAG = """\
+dag: leak
+environments:
+  dev: {}
+defaults:
+  queue: sec
+steps:
+  - id: badout
+    secrets: [DB_PASSWORD]
+    run: |
+      echo "the db password is set now: $DB_PASSWORD" >> "$WEIR_OUTPUTS"
+  - id: pem
+    secrets: [PEM]
+    run: printf 'k:%s\\n' "$PEM"
+"""
+SCOPE_DAG = """\
+dag: %s
+environments:
+  dev: {}
+steps:
+  - id: use
+    queue: sec
+    secrets: [%s]
+    run: echo "v=$%s"
+"""
+
+
+def render_error_at_load(srv):
+    """Item 1: an expression around a secret is refused at load (it could
+    quote the value in a render error), at its line and column."""
+    src = DAG.replace('"x${{ secrets.DB_PASSWORD }}x"',
+                      '"${{ secrets.DB_PASSWORD < 1 }}"', 1)
+    code, b = req(srv, "POST", "/api/v1/dags", {"source": src})
+    errs = json.dumps(b)
+    check(code == 400 and "only as a bare" in errs and
+          re.search(r'"line": 20, "column": \d+', errs) is not None,
+          "an expression around a secret: %s %s" % (code, errs))
+    no_value(errs, "the load error")
+
+
+def leaks(srv):
+    """Item 2: a bad outputs line holding a secret past the snippet's cut
+    shows none of it; item 4: each line of a multi-line value is masked."""
+    code, b = req(srv, "PUT", "/api/v1/secrets/PEM", {"value": PEM})
+    check(code == 201, "set PEM: %s %s" % (code, b))
+    code, b = req(srv, "POST", "/api/v1/dags", {"source": LEAK_DAG})
+    check(code in (200, 201), "submit leak: %s %s" % (code, b))
+    w = WorkerProc(srv, "sec3")
+    r = run_of(srv, trigger(srv, "leak", "dev"))
+    w.stop()
+    t = task(r, "badout")
+    a = t["attempts"][-1]
+    text = json.dumps(t) + "\n".join(log_lines(srv, a["id"]))
+    check("now: ***" in (a.get("error") or ""),
+          "bad outputs line: %s %s" % (t["state"], a.get("error")))
+    check(PW[:4] not in text, "a cut secret shows: %s" % text[-600:])
+    t = task(r, "pem")
+    lines = log_lines(srv, t["attempts"][-1]["id"])
+    check(t["state"] == "success" and "k:***" in lines and
+          lines.count("***") >= 3,
+          "multi-line secret: %s %s" % (t["state"], lines))
+    for i, ln in enumerate(PEM.split("\n")):
+        if ln:
+            check(ln not in "\n".join(lines), "PEM line %d shows" % (i + 1))
+    for log in (w.log, srv.log):
+        check(PW[:4] not in read(log) and "MIIEvQ" not in read(log),
+              "%s holds a secret" % log)
+    rc, out, err = cli(srv, "secret", "delete", "PEM")
+    check(rc == 0, "delete PEM: %s" % err)
+
+
+def scopes(srv):
+    """Item 3: a secret set for team-a-* DAGs is refused to team-b-x at
+    record, and at lease when it was narrowed after the DAG was recorded."""
+    rc, out, err = cli(srv, "secret", "set", "TEAM_PW", "--dag", "team-a-*",
+                       stdin="team-a-value-9")
+    check(rc == 0, "set --dag: %d %s" % (rc, err))
+    rc, out, err = cli(srv, "secret", "list")
+    check(re.search(r"TEAM_PW .* team-a-\*", out) is not None,
+          "list shows the patterns: %s" % out)
+    code, b = req(srv, "GET", "/api/v1/secrets")
+    rows = [x for x in b.get("secrets", []) if x["name"] == "TEAM_PW"]
+    check(rows and rows[0].get("dags") == ["team-a-*"], "GET: %s" % rows)
+    code, b = req(srv, "POST", "/api/v1/dags",
+                  {"source": SCOPE_DAG % ("team-b-x", "TEAM_PW", "TEAM_PW")})
+    errs = json.dumps(b)
+    check(code == 400 and 'secret \\"TEAM_PW\\" is not for DAG '
+          '\\"team-b-x\\"' in errs, "team-b names team-a's secret: %s %s"
+          % (code, errs))
+    code, b = req(srv, "POST", "/api/v1/dags",
+                  {"source": SCOPE_DAG % ("team-a-x", "TEAM_PW", "TEAM_PW")})
+    check(code in (200, 201), "team-a names its secret: %s %s" % (code, b))
+    rc, out, err = cli(srv, "secret", "list", "--dag", "x")
+    check(rc != 0 and "--dag goes with set only" in err,
+          "list --dag: %d %s" % (rc, err))
+    code, b = req(srv, "PUT", "/api/v1/secrets/TEAM_PW",
+                  {"value": "v", "dags": ["Team!"]})
+    check(code == 400 and "not a DAG id pattern" in str(b),
+          "bad pattern: %s %s" % (code, b))
+    # recorded while any DAG could name it, then narrowed to team-a-*
+    rc, out, err = cli(srv, "secret", "set", "LATER_PW", stdin="later-v-3")
+    code, b = req(srv, "POST", "/api/v1/dags",
+                  {"source": SCOPE_DAG % ("team-b-y", "LATER_PW", "LATER_PW")})
+    check(code in (200, 201), "team-b-y: %s %s" % (code, b))
+    rc, out, err = cli(srv, "secret", "set", "LATER_PW", "--dag", "team-a-?",
+                       stdin="later-v-4")
+    w = WorkerProc(srv, "sec4")
+    ra = run_of(srv, trigger(srv, "team-a-x", "dev"))
+    rb = run_of(srv, trigger(srv, "team-b-y", "dev"))
+    w.stop()
+    la = log_lines(srv, task(ra, "use")["attempts"][-1]["id"])
+    check(ra["state"] == "success" and "v=***" in la,
+          "team-a-x run: %s %s" % (ra["state"], la))
+    err = task(rb, "use")["attempts"][-1].get("error") or ""
+    check(rb["state"] == "failed" and 'secret "LATER_PW" is not for DAG '
+          '"team-b-y"' in err, "team-b-y at lease: %s %s" % (rb["state"], err))
+    for name in ("TEAM_PW", "LATER_PW"):
+        rc, out, err = cli(srv, "secret", "delete", name)
+        check(rc == 0, "delete %s: %s" % (name, err))
+
+
 def dump_clean():
     bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_dump")) or \
         ["pg_dump"]
@@ -555,6 +681,9 @@ def main():
         load_errors(srv)
         folder_dag(srv)
         delivery(srv)
+        render_error_at_load(srv)
+        leaks(srv)
+        scopes(srv)
         dump_clean()
         plain_http(k1)
         over_tls(k1)

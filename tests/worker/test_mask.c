@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "mask.h"
+#include "outputs.h"
 
 /* A mask of the NULL-terminated values. */
 static struct mask *mask_of(const char *const *values)
@@ -150,6 +151,66 @@ static void test_outputs(void **state)
     mask_free(m);
 }
 
+/* Each line of a multi-line value (a PEM key) is masked on its own,
+ * for a step's output is masked line by line; short lines are not. */
+static void test_multi_line_value(void **state)
+{
+    static const char *const v[] = {"-----BEGIN KEY-----\r\nMIIEvQIBADAN\n"
+                                    "ab\n-----END KEY-----\n",
+                                    NULL};
+    struct mask *m = mask_of(v);
+    struct mask_stream s = {0};
+
+    (void)state;
+    assert_string_equal(feed(m, &s, "-----BEGIN KEY-----", true), "***");
+    assert_string_equal(feed(m, &s, "key: MIIEvQIBADAN.", true), "key: ***.");
+    assert_string_equal(feed(m, &s, "-----END KEY-----", true), "***");
+    assert_string_equal(feed(m, &s, "ab cd", true), "ab cd");
+    mask_free(m);
+}
+
+/* A cut of masked text drops a tail that starts a value, so that a cut
+ * inside a value shows none of it; an uncut text is kept whole. */
+static void test_cut(void **state)
+{
+    static const char *const v[] = {"hunter2-SECRET", "zz", NULL};
+    struct mask *m = mask_of(v);
+    const char *t = "the db password is set now: hunter2-SECRET";
+
+    (void)state;
+    /* 36 bytes end in "hunte": cut back to where the value starts */
+    assert_int_equal(mask_cut(m, t, strlen(t), 36), 28);
+    /* a tail that starts no value stays */
+    assert_int_equal(mask_cut(m, t, strlen(t), 20), 20);
+    /* the last byte starts "zz" */
+    assert_int_equal(mask_cut(m, "abz", 3, 3), 3);
+    assert_int_equal(mask_cut(m, "abzq", 4, 3), 2);
+    assert_int_equal(mask_cut(NULL, t, strlen(t), 36), 36);
+    mask_free(m);
+}
+
+/* A bad outputs line quoted in the error is masked before it is cut to
+ * a snippet: a value past the snippet's length shows none of its bytes. */
+static void test_outputs_error_masked(void **state)
+{
+    static const char *const v[] = {"hunter2-SECRET", NULL};
+    struct mask *m = mask_of(v);
+    struct weir_err err = {0};
+    cJSON *out = NULL;
+    const char *t = "the db password is set now, really: hunter2-SECRET\n";
+
+    (void)state;
+    assert_int_equal(outputs_parse_masked(t, strlen(t), m, &out, &err),
+                     WEIR_EPARSE);
+    assert_null(strstr(err.msg, "hunt"));
+    assert_non_null(strstr(err.msg, "really: ***"));
+    /* without a mask the cut shows the value's first bytes: the case the
+     * mask guards */
+    assert_int_equal(outputs_parse(t, strlen(t), &out, &err), WEIR_EPARSE);
+    assert_non_null(strstr(err.msg, "hunt"));
+    mask_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +220,9 @@ int main(void)
         cmocka_unit_test(test_longest_first),
         cmocka_unit_test(test_no_mask_passes),
         cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_multi_line_value),
+        cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_outputs_error_masked),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
