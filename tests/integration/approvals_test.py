@@ -213,7 +213,7 @@ def test_after_trigger():
     check(waiting(up, "gate"), "ap-up waits again: %s" % run(up))
     code, b = decide(up, "gate", "approve", TOK["carol"])
     check(code == 200, "carol approves ap-up: %d %s" % (code, b))
-    got = wait_for(lambda: req("GET", "/api/v1/runs?dag=ap-down&trigger=after",
+    got = wait_for(lambda: req("GET", "/api/v1/runs?dag=ap-down",
                                READ)[1].get("runs"), 10, 0.05)
     rid = got[0]["id"] if got else 0
     check(rid and waiting(rid, "gate"), "ap-down run waits: %s" % got)
