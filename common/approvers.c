@@ -13,15 +13,24 @@ static bool same(const char *a, const char *b)
     return a != NULL && b != NULL && a[0] != '\0' && strcmp(a, b) == 0;
 }
 
-/* Whether d matches an entry of a by name or by a group. */
+/* Whether d matches an entry of a: "user:NAME" by its name only,
+ * "group:NAME" by one of its groups only, a bare entry by either. */
 static bool listed(const struct dag_approvers *a,
                    const struct approval_decider *d)
 {
     for (size_t i = 0; i < a->n; i++) {
-        if (same(a->names[i], d->name))
+        const char *e = a->names[i];
+        bool by_name = strncmp(e, "group:", 6) != 0;
+        bool by_group = strncmp(e, "user:", 5) != 0;
+
+        if (!by_name)
+            e += 6;
+        else if (!by_group)
+            e += 5;
+        if (by_name && same(e, d->name))
             return true;
-        for (size_t g = 0; g < d->n_groups; g++)
-            if (same(a->names[i], d->groups[g]))
+        for (size_t g = 0; by_group && g < d->n_groups; g++)
+            if (same(e, d->groups[g]))
                 return true;
     }
     return false;

@@ -12,6 +12,39 @@
 
 #define APPROVER_MAX 255 /* a token name is at most this long */
 
+/* Whether n's "WORD:" prefix (letters, then a colon) is one approvers:
+ * knows, "user:" or "group:" with something after it; reported
+ * otherwise. An entry with no such prefix is a bare name or group. */
+static bool prefix_valid(struct dag_ctx *c, const char *where,
+                         const struct ynode *n)
+{
+    static const char *const known[] = {"user", "group"};
+    size_t w = strspn(n->str, "abcdefghijklmnopqrstuvwxyz"
+                              "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    char word[16];
+
+    if (w == 0 || n->str[w] != ':')
+        return true;
+    if ((w == 4 && strncmp(n->str, "user", 4) == 0) ||
+        (w == 5 && strncmp(n->str, "group", 5) == 0)) {
+        if (n->str[w + 1] != '\0')
+            return true;
+        dag_error(c, dag_npos(n),
+                  "%s, approver \"%s\" names no one: write the name after "
+                  "the colon",
+                  where, dag_q(c, n->str));
+        return false;
+    }
+    snprintf(word, sizeof(word), "%.*s", (int)(w < 15 ? w : 15), n->str);
+    dag_error(c, dag_npos(n),
+              "%s, approver \"%s\" has an unknown prefix \"%s:\"%s: write "
+              "\"user:NAME\" for a name, \"group:NAME\" for a group (a "
+              "group whose name has a colon too)",
+              where, dag_q(c, n->str), dag_q(c, word),
+              dag_mean(c, dag_suggest(c, word, known, 2)));
+    return false;
+}
+
 /* Whether the scalar n is a usable approver: reported otherwise. */
 static bool approver_valid(struct dag_ctx *c, const char *where,
                            const struct ynode *n)
@@ -37,7 +70,7 @@ static bool approver_valid(struct dag_ctx *c, const char *where,
                   where, dag_q(c, n->str), APPROVER_MAX);
         return false;
     }
-    return true;
+    return prefix_valid(c, where, n);
 }
 
 void dag_load_approvers(struct dag_ctx *c, const char *where,

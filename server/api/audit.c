@@ -78,10 +78,11 @@ static const struct {
     {"POST", "/api/v1/secrets/rotate-key", "secret.rotate_key"},
 };
 
-/* Body keys whose values never reach the log: equal to one of these, or
- * holding one of the last three (case aside). */
-static const char *const secret_keys[] = {"value", "secret", "password",
-                                          "token"};
+/* Body keys whose values never reach the log: equal to the first, or
+ * holding one of the others (case aside). */
+static const char *const secret_keys[] = {
+    "value", "secret", "password",   "token",  "key",
+    "auth",  "pwd",    "credential", "cookie", "private"};
 
 /* The record of one request, kept on it (http_req_observed()). */
 struct audit_req {
@@ -245,8 +246,12 @@ static void redact(cJSON *v)
         if (cJSON_IsObject(v) && is_secret_key(it->string)) {
             cJSON *stars = cJSON_CreateString("***");
 
-            if (stars != NULL)
+            /* the replacement keeps the key: it takes it->string */
+            if (stars != NULL) {
+                stars->string = it->string;
+                it->string = NULL;
                 cJSON_ReplaceItemViaPointer(v, it, stars);
+            }
             it = stars;
             if (it == NULL)
                 break;

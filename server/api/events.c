@@ -89,6 +89,7 @@ void api_events_post(struct http_req *req)
     const cJSON *batch = cJSON_GetObjectItemCaseSensitive(b, "events");
     struct weir_err err = {0};
     struct event_in *v = NULL;
+    char by[256];
     size_t n = 0, i = 0;
     const cJSON *m;
     cJSON *o, *arr;
@@ -104,6 +105,9 @@ void api_events_post(struct http_req *req)
             rc = event_read(m, i, &v[i], &err);
         i++;
     }
+    api_caller_name(req, by, sizeof(by)); /* its runs start as the poster */
+    for (i = 0; rc == 0 && i < n; i++)
+        v[i].by = by;
     if (rc == 0)
         rc = events_accept(api->engine, v, n, &err);
     if (rc < 0) {

@@ -129,7 +129,8 @@ static int offer(struct engine *e, struct run_ctx *x,
     struct store_after_pending p = {.key = w->key,
                                     .reason = (char *)f->reason,
                                     .payload = (char *)f->payload,
-                                    .depth = depth};
+                                    .depth = depth,
+                                    .from_run = x->run.id};
     struct weir_err why = {0};
     bool holds = false;
     char text[300];
@@ -344,7 +345,9 @@ static int fire_pending(struct engine *e, struct store_conn *c,
                         const struct store_after_pending *p, bool *created,
                         struct weir_err *err)
 {
-    struct engine_slot s = {p->dag_id, p->key, 0, p->reason, p->payload};
+    struct engine_slot s = {p->dag_id,    p->key,     0,
+                            p->reason,    p->payload, p->started_by,
+                            p->retried_by};
     struct fire_result res = {0};
     struct weir_err why = {0};
     char q[300], text[400];

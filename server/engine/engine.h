@@ -88,6 +88,11 @@ struct engine_slot {
     int64_t logical_time;    /* the slot, Unix seconds; 0 for none */
     const char *reason;      /* for people */
     const char *payload;     /* JSON text saying why, or NULL */
+    const char *by;          /* who the new run counts as started by (an
+                                upstream run's starter, an event's
+                                poster), or NULL/"" for no one */
+    const char *by2;         /* who it counts as retried by (the upstream
+                                run's retrier), or NULL/"" */
 };
 
 /*

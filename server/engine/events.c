@@ -183,7 +183,7 @@ static int feed_fire(struct engine *e, struct store_conn *c,
 {
     char reason[300], a[40], b[40], unit[64];
     char *payload = fire_payload(x, t, sum, count);
-    struct engine_slot s = {d->id, t->key, 0, reason, payload};
+    struct engine_slot s = {d->id, t->key, 0, reason, payload, x->v->by, NULL};
     struct fire_result res = {0};
     int rc;
 

@@ -35,6 +35,8 @@ struct event_in {
     const char *ext_id;   /* the client's id, or NULL */
     const char *name;     /* the event's name */
     const cJSON *payload; /* any JSON, or NULL for {} */
+    const char *by;       /* the poster (token or user name), or NULL: the
+                             runs it starts count as started by it */
     int64_t id;           /* out: the stored event's id */
     bool duplicate;       /* out: ext_id was seen before; nothing applied */
     int runs;             /* out: runs it created or fed */

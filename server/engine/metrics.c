@@ -147,7 +147,7 @@ static int cross(struct engine *e, struct store_conn *c, const struct dag *d,
 {
     char reason[300];
     char *payload = fire_payload(v, op, line, t->for_samples);
-    struct engine_slot s = {d->id, t->key, 0, reason, payload};
+    struct engine_slot s = {d->id, t->key, 0, reason, payload, NULL, NULL};
     struct fire_result res = {0};
     int rc;
 

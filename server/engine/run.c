@@ -611,6 +611,11 @@ static int fire_in_tx(struct engine *e, struct store_conn *c,
         if (!created)
             out->outcome = FIRE_EXISTED;
     }
+    /* the approval policy excludes the upstream's people or the poster */
+    if (rc == 0 && created && s->by != NULL && s->by[0] != '\0')
+        rc = store_run_started_by_set(c, out->run_id, s->by, err);
+    if (rc == 0 && created && s->by2 != NULL && s->by2[0] != '\0')
+        rc = store_run_retried_by_set(c, out->run_id, s->by2, err);
     if (rc == 0 &&
         (out->outcome == FIRE_SUPPRESSED || out->outcome == FIRE_COALESCED))
         rc = store_trig_suppress(c, d->id, trig->key, out->why, err);

@@ -135,7 +135,7 @@ static int act(struct filetrig *ft, struct store_conn *c, struct fentry *f,
     char reason[600];
     char *payload = NULL;
     struct fire_result res = {0};
-    struct engine_slot s = {f->dag, f->key, 0, reason, NULL};
+    struct engine_slot s = {f->dag, f->key, 0, reason, NULL, NULL, NULL};
     bool seen = false;
     int rc = store_tx_begin(c, err);
 

@@ -416,8 +416,8 @@ static int firing_group(struct firing *f, struct weir_err *err)
         rc = store_tx_begin(c, err);
     for (size_t i = 0; rc == 0 && i < f->n; i++) {
         const struct fslot *fs = &f->slots[i];
-        struct engine_slot slot = {fs->dag_id, fs->key, fs->slot, fs->reason,
-                                   fs->payload};
+        struct engine_slot slot = {fs->dag_id,  fs->key, fs->slot, fs->reason,
+                                   fs->payload, NULL,    NULL};
 
         rc = engine_fire_in_tx(e, c, &slot, &res[i], err);
     }
@@ -454,8 +454,8 @@ static void firing_make(struct firing *f)
     }
     for (size_t i = 0; i < f->n; i++) {
         struct fslot *fs = &f->slots[i];
-        struct engine_slot slot = {fs->dag_id, fs->key, fs->slot, fs->reason,
-                                   fs->payload};
+        struct engine_slot slot = {fs->dag_id,  fs->key, fs->slot, fs->reason,
+                                   fs->payload, NULL,    NULL};
 
         fs->begin_ms = wall_ms();
         fs->rc = engine_run_create_slot(f->s->e, &slot, &fs->run_id,

@@ -227,15 +227,22 @@ int store_after_pending_add(struct store_conn *c,
                             const struct store_after_pending *p,
                             struct weir_err *err)
 {
-    char depth[WEIR_I64_LEN];
-    const char *params[5] = {p->dag_id, p->key, p->reason, p->payload, depth};
+    char depth[WEIR_I64_LEN], run[WEIR_I64_LEN];
+    const char *params[6] = {p->dag_id,  p->key, p->reason,
+                             p->payload, depth,  run};
 
     WEIR_I64(depth, p->depth);
+    WEIR_I64(run, p->from_run);
+    /* the upstream's starters (a backfill's creator for its runs) */
     return store_cmd(c,
                      "INSERT INTO after_pending (dag_id, trigger_key, reason,"
-                     " payload, depth) VALUES ($1, $2, $3, $4::jsonb,"
-                     " $5::integer)",
-                     5, params, err);
+                     " payload, depth, started_by, retried_by)"
+                     " SELECT $1, $2, $3, $4::jsonb, $5::integer,"
+                     " (SELECT coalesce(r.started_by, b.created_by) FROM runs r"
+                     " LEFT JOIN backfills b ON b.id = r.backfill_id"
+                     " WHERE r.id = $6::bigint),"
+                     " (SELECT retried_by FROM runs WHERE id = $6::bigint)",
+                     6, params, err);
 }
 
 int store_after_pending_take(struct store_conn *c,
@@ -247,7 +254,8 @@ int store_after_pending_take(struct store_conn *c,
                          "DELETE FROM after_pending WHERE id = (SELECT id"
                          " FROM after_pending ORDER BY id LIMIT 1 FOR UPDATE"
                          " SKIP LOCKED) RETURNING id, dag_id, trigger_key,"
-                         " reason, payload::text, depth",
+                         " reason, payload::text, depth,"
+                         " coalesce(started_by, ''), coalesce(retried_by, '')",
                          0, NULL, &r, err);
 
     memset(p, 0, sizeof(*p));
@@ -261,6 +269,10 @@ int store_after_pending_take(struct store_conn *c,
         p->reason = strdup(store_val(r, 0, 3));
         p->payload = strdup(store_val(r, 0, 4));
         p->depth = (int)store_val_i64(r, 0, 5);
+        snprintf(p->started_by, sizeof(p->started_by), "%s",
+                 store_val(r, 0, 6));
+        snprintf(p->retried_by, sizeof(p->retried_by), "%s",
+                 store_val(r, 0, 7));
         *found = true;
         if (p->key == NULL || p->reason == NULL || p->payload == NULL) {
             store_after_pending_free(p);

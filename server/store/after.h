@@ -110,6 +110,10 @@ struct store_after_pending {
     char *reason;                /* the new run's reason (owned) */
     char *payload;               /* its trigger_payload, JSON (owned) */
     int depth;                   /* chain depth it was written at */
+    int64_t from_run;            /* add: the upstream run, whose
+                                    starters the new run inherits */
+    char started_by[256];        /* take: the upstream's starter, or "" */
+    char retried_by[256];        /* take: its last retrier, or "" */
 };
 
 /* Queue firing p (id ignored) in the caller's transaction. */

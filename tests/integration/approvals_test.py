@@ -116,6 +116,21 @@ def test_named_approvers():
           "who started may reject (withdraw): %d %s" % (code, b))
 
 
+def test_prefixed_approvers():
+    """"group:NAME" matches a group only, "user:NAME" a name only."""
+    rid = trigger("ap-pref", ADMIN)
+    check(waiting(rid, "bygroup") and waiting(rid, "byname"),
+          "ap-pref waits: %s" % run(rid))
+    refused(decide(rid, "bygroup", "approve", TOK["carol"]),
+            'approvers of step "bygroup" are [group:carol, user:bob]; '
+            'you are carol (no groups)', "the token named carol, group:carol")
+    code, b = decide(rid, "bygroup", "approve", TOK["bob"])
+    check(code == 200, "bob approves by user:bob: %d %s" % (code, b))
+    code, b = decide(rid, "byname", "approve", TOK["carol"])
+    check(code == 200 and b.get("run_state") == "success",
+          "carol approves by user:carol: %d %s" % (code, b))
+
+
 def test_self_approval():
     """No approvers: anyone but who started or retried approves;
     self_approve: true lets who started approve."""
@@ -153,8 +168,8 @@ def test_self_approval():
 
 
 def test_no_person():
-    """A run an event started: whoever posted the event may approve; a
-    backfill's runs count as started by who asked for the backfill."""
+    """A run an event started counts as started by who posted the event;
+    a backfill's runs count as started by who asked for the backfill."""
     code, b = req("POST", "/api/v1/events", ADMIN, {"name": "ap.go"})
     check(code in (200, 201, 202) and b.get("runs") == 1,
           "event: %d %s" % (code, b))
@@ -162,9 +177,13 @@ def test_no_person():
                                READ)[1].get("runs"), 10, 0.05)
     rid = got[0]["id"] if got else 0
     check(rid and waiting(rid, "gate"), "event run waits: %s" % got)
-    code, b = decide(rid, "gate", "approve", ADMIN)
+    refused(decide(rid, "gate", "approve", ADMIN),
+            'you (ops) started this run; step "gate" does not allow self '
+            'approval (approval: {self_approve: true} allows it)',
+            "ops approves the run its event started")
+    code, b = decide(rid, "gate", "approve", TOK["carol"])
     check(code == 200 and b.get("state") == "success",
-          "no person started it: ops approves: %d %s" % (code, b))
+          "carol approves the run ops's event started: %d %s" % (code, b))
 
     code, b = req("POST", "/api/v1/dags/ap-backfill/backfills", TOK["bob"],
                   {"from": "2026-11-02", "to": "2026-11-02"})
@@ -180,6 +199,32 @@ def test_no_person():
             "bob approves his backfill's run")
     code, b = decide(rid, "gate", "approve", TOK["alice"])
     check(code == 200, "alice approves bob's backfill run: %d %s" % (code, b))
+
+
+def test_after_trigger():
+    """A run an after: trigger started counts as started and retried by
+    who started and retried the upstream run."""
+    up = trigger("ap-up", TOK["alice"])
+    check(waiting(up, "gate"), "ap-up waits: %s" % run(up))
+    code, b = decide(up, "gate", "reject", TOK["carol"])
+    check(code == 200, "carol rejects ap-up: %d %s" % (code, b))
+    code, b = req("POST", "/api/v1/runs/%d/retry" % up, TOK["bob"], {})
+    check(code == 200, "bob retries ap-up: %d %s" % (code, b))
+    check(waiting(up, "gate"), "ap-up waits again: %s" % run(up))
+    code, b = decide(up, "gate", "approve", TOK["carol"])
+    check(code == 200, "carol approves ap-up: %d %s" % (code, b))
+    got = wait_for(lambda: req("GET", "/api/v1/runs?dag=ap-down",
+                               READ)[1].get("runs"), 10, 0.05)
+    rid = got[0]["id"] if got else 0
+    check(rid and waiting(rid, "gate"), "ap-down run waits: %s" % got)
+    for who, did in (("alice", "started"), ("bob", "retried")):
+        refused(decide(rid, "gate", "approve", TOK[who]),
+                'you (%s) %s this run; step "gate" does not allow self '
+                'approval (approval: {self_approve: true} allows it)'
+                % (who, did), "%s approves the run ap-up started" % who)
+    code, b = decide(rid, "gate", "approve", TOK["carol"])
+    check(code == 200 and b.get("state") == "success",
+          "carol approves ap-down: %d %s" % (code, b))
 
 
 def test_environment_gates():
@@ -292,6 +337,12 @@ steps:
     approval:
       approvers: [alice, "", alice]
 """
+BAD_PREFIX = """dag: ap-bad
+steps:
+  - id: gate
+    approval:
+      approvers: [alice, "users:bob"]
+"""
 BAD_FILE = """dag: ap-bad
 steps:
   - id: gate
@@ -314,6 +365,16 @@ def test_bad_dag():
           (d[1]["line"], d[1]["column"]) == (5, 30) and
           'approver "alice" is listed twice (first at line 5, column 19)'
           in d[1]["message"], "a bad approvers: %d %s" % (code, b))
+    code, raw, _ = weirtest.call("POST", "/api/v1/dags", ADMIN,
+                                 data=BAD_PREFIX.encode(),
+                                 ctype="application/yaml")
+    b = json.loads(raw or b"null")
+    d = b.get("error", {}).get("details", []) if isinstance(b, dict) else []
+    check(code == 400 and len(d) == 1 and
+          (d[0]["line"], d[0]["column"]) == (5, 26) and
+          'approver "users:bob" has an unknown prefix "users:" (did you '
+          'mean "user"?)' in d[0]["message"],
+          "an unknown approvers: prefix: %d %s" % (code, b))
     if not CLI:
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -326,6 +387,8 @@ def test_bad_dag():
           "weir validate: %d %s" % (code, out))
 
 
-run_tests("approvals", [test_dag_json, test_named_approvers, test_self_approval,
-                        test_no_person, test_environment_gates,
+run_tests("approvals", [test_dag_json, test_named_approvers,
+                        test_prefixed_approvers, test_self_approval,
+                        test_no_person, test_after_trigger,
+                        test_environment_gates,
                         test_promotions, test_cli, test_bad_dag])

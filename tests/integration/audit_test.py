@@ -237,6 +237,17 @@ def redaction():
     text = json.dumps(recs)
     check(len(recs) == 1 and secret not in text and "***" in text and
           "shown" in text, "secret values in the audit record: %s" % text)
+    # each redacted value keeps its key; key/auth/pwd-like keys are redacted
+    first = newest_id()
+    keys = {"value": "v1", "apikey": "k1", "authorization": "Bearer abc1",
+            "pwd": "p1", "credentials": "c1", "Cookie": "s1",
+            "private_key": "x1"}
+    req("POST", "/api/v1/events", ADMIN,
+        {"name": "au.keys", "payload": dict(keys, note="kept")})
+    recs = since_id(first)
+    pay = recs[0]["params"].get("payload") if len(recs) == 1 else None
+    want = dict({k: "***" for k in keys}, note="kept")
+    check(pay == want, "redacted payload %s, want %s" % (pay, want))
     # a large body is kept as its top-level keys, never its values
     first = newest_id()
     code, b = req("POST", "/api/v1/events", ADMIN,

@@ -35,6 +35,9 @@ static const char yaml[] =
     "    approval: true\n"
     "  - id: self\n"
     "    approval: {approvers: [alice], self_approve: true}\n"
+    "  - id: pref\n"
+    "    approval: {approvers: [\"user:ops\", \"group:alice\", both, "
+    "\"group:a:b\"]}\n"
     "  - id: ship\n"
     "    run: echo\n";
 
@@ -120,6 +123,33 @@ static void test_named_and_grouped(void **state)
     dag_free(d);
 }
 
+/* "user:NAME" matches only a name, "group:NAME" only a group, a bare
+ * entry either. */
+static void test_prefixed(void **state)
+{
+    const char *const g_ops[] = {"ops"}, *const g_alice[] = {"alice"};
+    const char *const g_both[] = {"both"}, *const g_ab[] = {"a:b"};
+    struct dag *d = load();
+    struct weir_err err;
+
+    (void)state;
+    assert_int_equal(check_step(d, "pref", "ops", NULL, 0, "", true, &err), 0);
+    assert_int_equal(check_step(d, "pref", "bob", g_ops, 1, "", true, &err),
+                     WEIR_EFORBIDDEN);
+    /* a token named like a group is not in it */
+    assert_int_equal(check_step(d, "pref", "alice", NULL, 0, "", true, &err),
+                     WEIR_EFORBIDDEN);
+    assert_int_equal(check_step(d, "pref", "bob", g_alice, 1, "", true, &err),
+                     0);
+    assert_int_equal(check_step(d, "pref", "both", NULL, 0, "", true, &err), 0);
+    assert_int_equal(check_step(d, "pref", "bob", g_both, 1, "", true, &err),
+                     0);
+    assert_int_equal(check_step(d, "pref", "bob", g_ab, 1, "", true, &err), 0);
+    assert_int_equal(check_step(d, "pref", "a:b", NULL, 0, "", true, &err),
+                     WEIR_EFORBIDDEN);
+    dag_free(d);
+}
+
 static void test_self(void **state)
 {
     struct dag *d = load();
@@ -170,6 +200,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loaded),
         cmocka_unit_test(test_named_and_grouped),
+        cmocka_unit_test(test_prefixed),
         cmocka_unit_test(test_self),
         cmocka_unit_test(test_retried),
     };

@@ -504,6 +504,15 @@ static void test_steps_params_env(void **state)
          {{3, 28,
            "in the approval of step \"a\", each of \"approvers\" must be a "
            "name or a group (a string), got a list"}}},
+        {"steps:\n  - id: a\n    approval: {approvers: [grup:x, \"user:\"]}\n",
+         {{3, 28,
+           "in the approval of step \"a\", approver \"grup:x\" has an "
+           "unknown prefix \"grup:\" (did you mean \"group\"?): write "
+           "\"user:NAME\" for a name, \"group:NAME\" for a group (a group "
+           "whose name has a colon too)"},
+          {3, 36,
+           "in the approval of step \"a\", approver \"user:\" names no one: "
+           "write the name after the colon"}}},
         {"steps:\n  - id: a\n    approval: {self_approve: 1}\n",
          {{3, 30, "\"self_approve\" must be true or false, got 1"}}},
         {"steps:\n  - id: a\n    approval: {aprovers: [x]}\n",
