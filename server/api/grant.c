@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "namepat.h"
 #include "suggest.h"
 
 static const char *const role_names[GRANT_ROLES] = {
@@ -431,25 +432,7 @@ void grant_set_format(const struct grant_set *s, char *buf, size_t len)
 
 bool grant_pattern_match(const char *pat, const char *id)
 {
-    const char *star = NULL, *back = NULL;
-
-    while (*id) {
-        if (*pat == '?' || *pat == *id) {
-            pat++;
-            id++;
-        } else if (*pat == '*') {
-            star = pat++;
-            back = id;
-        } else if (star != NULL) {
-            pat = star + 1;
-            id = ++back;
-        } else {
-            return false;
-        }
-    }
-    while (*pat == '*')
-        pat++;
-    return *pat == '\0';
+    return namepat_match(pat, id);
 }
 
 /* Whether the comma-separated list holds a name (patterns: one that

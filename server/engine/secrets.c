@@ -12,10 +12,10 @@
 
 #include <openssl/crypto.h>
 
-#include "api/grant.h"
 #include "engine/internal.h"
 #include "engine/secretkey.h"
 #include "log.h"
+#include "namepat.h"
 #include "store/attempts.h"
 #include "store/secrets.h"
 #include "suggest.h"
@@ -233,7 +233,7 @@ static bool dags_admit(const cJSON *dags, const char *dag_id)
         return true;
     cJSON_ArrayForEach(it, dags)
     {
-        if (cJSON_IsString(it) && grant_pattern_match(it->valuestring, dag_id))
+        if (cJSON_IsString(it) && namepat_match(it->valuestring, dag_id))
             return true;
     }
     return false;
