@@ -147,6 +147,7 @@ CASES = [
     ("GET", "/auth/callback", None, None, PUBLIC),
     ("POST", "/auth/logout", None, None, PUBLIC),
     ("POST", "/auth/cli", None, None, PUBLIC),
+    ("POST", "/auth/cli/confirm", None, None, PUBLIC),
     ("GET", "/api/v1/tokens", "/api/v1/tokens", None, "ADDDDDD"),
     ("POST", "/api/v1/tokens", "/api/v1/tokens", {}, "ADDDDDD"),
     ("DELETE", "/api/v1/tokens/{name}", "/api/v1/tokens/nobody", None,
