@@ -154,6 +154,12 @@ CASES = [
      "ADDDDDD"),
     ("POST", "/api/v1/tokens/{name}/revoke", "/api/v1/tokens/nobody/revoke",
      None, "ADDDDDD"),
+    # sessions of single sign-on: admins only (integration.oidc)
+    ("GET", "/api/v1/sessions", "/api/v1/sessions", None, "ADDDDDD"),
+    ("DELETE", "/api/v1/sessions/{id}", "/api/v1/sessions/999999", None,
+     "ADDDDDD"),
+    ("POST", "/api/v1/sessions/end", "/api/v1/sessions/end",
+     {"user": "nobody"}, "ADDDDDD"),
     ("GET", "/api/v1/dags", "/api/v1/dags", None, "AAAAADD"),
     ("POST", "/api/v1/dags", "/api/v1/dags", {"source": SUB_A}, "ADDADDD"),
     ("POST", "/api/v1/dags", "/api/v1/dags", {"source": SUB_B}, "ADDDDDD"),
