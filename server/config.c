@@ -526,7 +526,7 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         cfg->oidc_user_claim = arg;
         break;
     case OPT_OIDC_PENDING_MAX:
-        cfg->oidc_pending_max_text = arg;
+        cfg->oidc_pending_text = arg;
         break;
     case OPT_SESSION_IDLE:
         cfg->session_idle_text = arg;

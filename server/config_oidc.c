@@ -93,14 +93,14 @@ static int oidc_extra_check(struct config *cfg, struct weir_err *err)
                             "name of 1 to 100 bytes, such as email, "
                             "preferred_username or sub",
                             cfg->oidc_user_claim);
-    if (cfg->oidc_pending_max_text != NULL) {
-        n = strtoll(cfg->oidc_pending_max_text, &end, 10);
-        if (end == cfg->oidc_pending_max_text || *end != '\0' || n < 1 ||
+    if (cfg->oidc_pending_text != NULL) {
+        n = strtoll(cfg->oidc_pending_text, &end, 10);
+        if (end == cfg->oidc_pending_text || *end != '\0' || n < 1 ||
             n > 1000000)
             return weir_err_set(err, WEIR_EINVAL,
                                 "--oidc-pending-max \"%.60s\": expected a "
                                 "number from 1 to 1000000",
-                                cfg->oidc_pending_max_text);
+                                cfg->oidc_pending_text);
     }
     cfg->oidc_pending_max = n;
     return 0;
@@ -127,7 +127,7 @@ int config_oidc_check(struct config *cfg, struct weir_err *err)
     for (size_t i = 0; i < WEIR_ARRAY_LEN(need); i++)
         any |= need[i][0] != NULL;
     any |= cfg->oidc_groups_claim != NULL || cfg->oidc_user_claim != NULL ||
-           cfg->oidc_pending_max_text != NULL;
+           cfg->oidc_pending_text != NULL;
     for (size_t i = 0; any && i < WEIR_ARRAY_LEN(need); i++)
         if (need[i][0] == NULL || need[i][0][0] == '\0')
             return weir_err_set(err, WEIR_EINVAL,
