@@ -59,6 +59,8 @@ enum {
     OPT_OIDC_SECRET_FILE,     /* --oidc-client-secret-file FILE */
     OPT_OIDC_GROUPS_CLAIM,    /* --oidc-groups-claim NAME */
     OPT_OIDC_ROLE_MAP,        /* --oidc-role-map FILE */
+    OPT_OIDC_USER_CLAIM,      /* --oidc-user-claim NAME */
+    OPT_OIDC_PENDING_MAX,     /* --oidc-pending-max N */
     OPT_SESSION_IDLE,         /* --session-idle DURATION */
     OPT_SESSION_MAX,          /* --session-max DURATION */
     OPT_VERSION,              /* --version */
@@ -140,6 +142,11 @@ static const char usage_text[] =
     "                           (default groups)\n"
     "  --oidc-role-map FILE     YAML: groups/users -> role grants\n"
     "                           (docs/security.md)\n"
+    "  --oidc-user-claim NAME   the ID token claim naming the user (default\n"
+    "                           email, which needs email_verified true;\n"
+    "                           or preferred_username, sub, ...)\n"
+    "  --oidc-pending-max N     sign-ins under way (younger than 10 min)\n"
+    "                           at most (default 1000; beyond: 503)\n"
     "  --session-idle D         a signed-in session unused for D ends\n"
     "                           (default 1h)\n"
     "  --session-max D          a session ends D after sign-in, used or not\n"
@@ -515,6 +522,12 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
     case OPT_OIDC_ROLE_MAP:
         cfg->oidc_role_map = arg;
         break;
+    case OPT_OIDC_USER_CLAIM:
+        cfg->oidc_user_claim = arg;
+        break;
+    case OPT_OIDC_PENDING_MAX:
+        cfg->oidc_pending_text = arg;
+        break;
     case OPT_SESSION_IDLE:
         cfg->session_idle_text = arg;
         break;
@@ -697,6 +710,8 @@ int config_parse(int argc, char **argv, struct config *cfg,
          OPT_OIDC_SECRET_FILE},
         {"oidc-groups-claim", required_argument, NULL, OPT_OIDC_GROUPS_CLAIM},
         {"oidc-role-map", required_argument, NULL, OPT_OIDC_ROLE_MAP},
+        {"oidc-user-claim", required_argument, NULL, OPT_OIDC_USER_CLAIM},
+        {"oidc-pending-max", required_argument, NULL, OPT_OIDC_PENDING_MAX},
         {"session-idle", required_argument, NULL, OPT_SESSION_IDLE},
         {"session-max", required_argument, NULL, OPT_SESSION_MAX},
         {"version", no_argument, NULL, OPT_VERSION},

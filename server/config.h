@@ -89,6 +89,9 @@ struct config {
     const char *oidc_secret_file;  /* --oidc-client-secret-file FILE */
     const char *oidc_groups_claim; /* --oidc-groups-claim (groups) */
     const char *oidc_role_map;     /* --oidc-role-map FILE */
+    const char *oidc_user_claim;   /* --oidc-user-claim (email) */
+    const char *oidc_pending_text; /* --oidc-pending-max N */
+    int64_t oidc_pending_max;      /* its value (1000) */
     const char *session_idle_text; /* --session-idle, as written */
     const char *session_max_text;  /* --session-max, as written */
     int64_t session_idle_s;        /* a session unused this long ends */

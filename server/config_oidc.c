@@ -6,6 +6,7 @@
  * session timeouts. The secret itself is read when sign-on starts.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -78,6 +79,33 @@ static int session_duration(const char *text, const char *flag, int64_t def,
     return 0;
 }
 
+/* --oidc-user-claim (default email) and --oidc-pending-max (1000). */
+static int oidc_extra_check(struct config *cfg, struct weir_err *err)
+{
+    char *end = NULL;
+    long long n = 1000;
+
+    if (cfg->oidc_user_claim == NULL)
+        cfg->oidc_user_claim = "email";
+    if (cfg->oidc_user_claim[0] == '\0' || strlen(cfg->oidc_user_claim) > 100)
+        return weir_err_set(err, WEIR_EINVAL,
+                            "--oidc-user-claim \"%.120s\": expected a claim "
+                            "name of 1 to 100 bytes, such as email, "
+                            "preferred_username or sub",
+                            cfg->oidc_user_claim);
+    if (cfg->oidc_pending_text != NULL) {
+        n = strtoll(cfg->oidc_pending_text, &end, 10);
+        if (end == cfg->oidc_pending_text || *end != '\0' || n < 1 ||
+            n > 1000000)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--oidc-pending-max \"%.60s\": expected a "
+                                "number from 1 to 1000000",
+                                cfg->oidc_pending_text);
+    }
+    cfg->oidc_pending_max = n;
+    return 0;
+}
+
 int config_oidc_check(struct config *cfg, struct weir_err *err)
 {
     const char *need[][2] = {
@@ -98,7 +126,8 @@ int config_oidc_check(struct config *cfg, struct weir_err *err)
                             "--session-idle is longer than --session-max");
     for (size_t i = 0; i < WEIR_ARRAY_LEN(need); i++)
         any |= need[i][0] != NULL;
-    any |= cfg->oidc_groups_claim != NULL;
+    any |= cfg->oidc_groups_claim != NULL || cfg->oidc_user_claim != NULL ||
+           cfg->oidc_pending_text != NULL;
     for (size_t i = 0; any && i < WEIR_ARRAY_LEN(need); i++)
         if (need[i][0] == NULL || need[i][0][0] == '\0')
             return weir_err_set(err, WEIR_EINVAL,
@@ -116,6 +145,8 @@ int config_oidc_check(struct config *cfg, struct weir_err *err)
         return weir_err_set(err, WEIR_EINVAL,
                             "--oidc-groups-claim and --oidc-client-id take "
                             "1 to 100 and 200 bytes");
+    if (oidc_extra_check(cfg, err) < 0)
+        return WEIR_EINVAL;
     if (issuer_check(cfg->oidc_issuer, err) < 0)
         return WEIR_EINVAL;
     return secret_file_check(cfg->oidc_secret_file, err);

@@ -365,7 +365,8 @@ static int oidc_up(struct server *s, struct weir_err *err)
     struct oidc_settings o = {s->cfg.oidc_issuer,      s->cfg.oidc_client_id,
                               s->cfg.oidc_secret_file, s->cfg.oidc_groups_claim,
                               s->cfg.oidc_role_map,    s->cfg.session_idle_s,
-                              s->cfg.session_max_s};
+                              s->cfg.session_max_s,    s->cfg.oidc_user_claim,
+                              s->cfg.oidc_pending_max};
 
     int rc = s->cfg.oidc_issuer != NULL ? oidc_start(&o, err) : 0;
 

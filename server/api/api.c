@@ -9,6 +9,7 @@
 #include "api/auth.h"
 #include "api/authz.h"
 #include "api/oidc.h"
+#include "api/sessions_admin.h"
 #include "jobs/leader.h"
 #include "log.h"
 #include "protocol.h"
@@ -194,6 +195,14 @@ const struct http_route api_routes[] = {
     {"POST", "/auth/logout", oidc_logout, HTTP_PUBLIC, 0, API_ACT_PUBLIC},
     {"POST", "/auth/cli", oidc_cli_exchange, HTTP_PUBLIC | HTTP_JSON_BODY, 4096,
      API_ACT_PUBLIC},
+    /* single sign-on fixes: a `weir login` confirmed (api/oidc_cli.c);
+     * sessions listed and ended by admins (api/sessions_admin.c) */
+    {"POST", "/auth/cli/confirm", oidc_cli_confirm, HTTP_PUBLIC, 1024,
+     API_ACT_PUBLIC},
+    {"GET", "/api/v1/sessions", api_sessions_list, 0, 0, ACT(ADMIN)},
+    {"DELETE", "/api/v1/sessions/{id}", api_session_end, 0, 0, ACT(ADMIN)},
+    {"POST", "/api/v1/sessions/end", api_sessions_end_user, HTTP_JSON_BODY, 0,
+     ACT(ADMIN)},
     {"GET", "/api/v1/session", api_session_get, 0, 0, API_ACT_SIGNED_IN},
     {"GET", "/api/v1/recent-runs", api_recent_runs, 0, 0, ACT(READ)},
     {"GET", "/api/v1/dags/{id}/grid", api_dag_grid, 0, 0, ACT(READ)},

@@ -22,6 +22,7 @@
 #include "api/oidc_jwt.h"
 #include "api/oidc_map.h"
 #include "engine/sessions.h"
+#include "engine/sessions_admin.h"
 #include "httpc.h"
 #include "log.h"
 #include "sha256.h"
@@ -42,6 +43,8 @@ static struct {
     char client_id[256];      /* --oidc-client-id */
     char secret[SECRET_MAX];  /* the client secret */
     char groups_claim[128];   /* --oidc-groups-claim */
+    char user_claim[128];     /* --oidc-user-claim */
+    int64_t pending_max;      /* --oidc-pending-max */
     int64_t idle_s, max_s;    /* session timeouts */
     struct oidc_map *map;     /* the role mapping */
     char redirect_uri[600];   /* public URL + /auth/callback */
@@ -260,6 +263,9 @@ int oidc_start(const struct oidc_settings *s, struct weir_err *err)
     snprintf(g.issuer, sizeof(g.issuer), "%.*s", (int)ilen, s->issuer);
     snprintf(g.client_id, sizeof(g.client_id), "%s", s->client_id);
     snprintf(g.groups_claim, sizeof(g.groups_claim), "%s", s->groups_claim);
+    snprintf(g.user_claim, sizeof(g.user_claim), "%s",
+             s->user_claim != NULL ? s->user_claim : "email");
+    g.pending_max = s->pending_max > 0 ? s->pending_max : 1000;
     g.idle_s = s->idle_s;
     g.max_s = s->max_s;
     rc = secret_read(s->secret_file, err);
@@ -378,6 +384,7 @@ void oidc_login(struct http_req *req)
     struct weir_err err = {0};
     char state[SESSION_HEX_LEN + 1], challenge[48], cookie[300];
     char e_client[600], e_redirect[1800], url[URL_MAX * 2];
+    bool full = false;
     int rc = g.on ? 0
                   : weir_err_set(&err, WEIR_ENOTFOUND,
                                  "single sign-on is not configured");
@@ -396,7 +403,18 @@ void oidc_login(struct http_req *req)
         pthread_mutex_unlock(&g.mu);
     }
     if (rc == 0)
-        rc = engine_oidc_login_begin(api->store, state, &l, &err);
+        rc = engine_oidc_login_begin_capped(api->store, state, &l,
+                                            g.pending_max, &full, &err);
+    if (rc == 0 && full) {
+        log_warn("event=oidc_sign_in_refused reason=pending_max max=%lld",
+                 (long long)g.pending_max);
+        /* a 503 whose words say what to do (nothing internal in them) */
+        http_reply_json_text(req, 503,
+                             "{\"error\":{\"code\":\"UNAVAIL\",\"message\":"
+                             "\"too many sign-ins in progress: try again in a "
+                             "few minutes\"}}");
+        return;
+    }
     if (rc < 0) {
         oidc_fail(req, &err);
         return;
@@ -482,18 +500,26 @@ static int id_token_check(const char *idt, const char *nonce, cJSON **claims,
     return rc;
 }
 
-/* Who the claims say: preferred_username, else email, else sub. */
-static const char *claims_user(const cJSON *c)
+/* Who the claims say: the --oidc-user-claim claim (a string); an email
+ * only when the provider says it verified it (email_verified true). */
+static int claims_user(const cJSON *c, const char **user, struct weir_err *err)
 {
-    static const char *const names[] = {"preferred_username", "email", "sub"};
+    const char *v =
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, g.user_claim));
 
-    for (size_t i = 0; i < WEIR_ARRAY_LEN(names); i++) {
-        const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(c, names[i]));
-
-        if (v != NULL && v[0] != '\0' && strlen(v) < STORE_SESSION_USER_MAX)
-            return v;
-    }
-    return NULL;
+    if (v == NULL || v[0] == '\0' || strlen(v) >= STORE_SESSION_USER_MAX)
+        return weir_err_set(err, WEIR_EAUTH,
+                            "the ID token has no usable \"%s\" claim to "
+                            "name the user (--oidc-user-claim)",
+                            g.user_claim);
+    if (strcmp(g.user_claim, "email") == 0 &&
+        !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(c, "email_verified")))
+        return weir_err_set(err, WEIR_EAUTH,
+                            "the identity provider has not verified this "
+                            "user's email (email_verified is not true): ask "
+                            "to have it verified, or sign in another way");
+    *user = v;
+    return 0;
 }
 
 /* The groups claim as a new JSON array of strings (a lone string is a
@@ -522,14 +548,11 @@ static int callback_finish(struct http_req *req, const cJSON *claims,
     struct api *api = http_req_app(req);
     struct store_session_new s = {
         .kind = "browser", .idle_s = g.idle_s, .max_s = g.max_s};
-    const char *user = claims_user(claims);
+    const char *user = NULL;
     cJSON *groups = claims_groups(claims), *grants = NULL;
     char *gtext = NULL, *grtext = NULL, id[SESSION_HEX_LEN + 1];
-    char csrf[SESSION_HEX_LEN + 1], cookie[300], clear[300], url[200];
-    int rc = user != NULL ? 0
-                          : weir_err_set(err, WEIR_EAUTH,
-                                         "the ID token names no user "
-                                         "(preferred_username, email, sub)");
+    char csrf[SESSION_HEX_LEN + 1], cookie[300], clear[300];
+    int rc = claims_user(claims, &user, err);
 
     if (rc == 0)
         rc = oidc_map_grants(g.map, user, groups, &grants, err);
@@ -547,8 +570,6 @@ static int callback_finish(struct http_req *req, const cJSON *claims,
     if (rc == 0 && l->cli_port > 0) {
         s.csrf = l->cli_challenge;
         rc = engine_cli_login_put(api->store, &s, id, err);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d/callback?code=%s",
-                 l->cli_port, id);
     } else if (rc == 0) {
         rc = engine_session_create(api->store, &s, id, csrf, err);
     }
@@ -561,8 +582,8 @@ static int callback_finish(struct http_req *req, const cJSON *claims,
                  l->cli_port > 0 ? "cli" : "browser");
     }
     oidc_cookie_make(clear, sizeof(clear), OIDC_LOGIN_COOKIE, "", "/auth/", 0);
-    if (rc == 0 && l->cli_port > 0)
-        oidc_redirect(req, url, clear, NULL);
+    if (rc == 0 && l->cli_port > 0) /* to the CLI once confirmed only */
+        oidc_cli_confirm_page(req, user, grtext, l->cli_port, id, clear);
     else if (rc == 0) {
         oidc_cookie_make(cookie, sizeof(cookie), OIDC_COOKIE, id, "/", g.max_s);
         oidc_redirect(req, "/", cookie, clear);

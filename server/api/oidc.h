@@ -41,6 +41,8 @@ struct oidc_settings {
     const char *role_map;     /* the mapping file */
     int64_t idle_s;           /* session idle timeout */
     int64_t max_s;            /* session absolute lifetime */
+    const char *user_claim;   /* the claim naming the user (email) */
+    int64_t pending_max;      /* sign-ins under way at most */
 };
 
 /* Turn single sign-on on: read the client secret and the mapping (errors
@@ -69,6 +71,7 @@ void oidc_login(struct http_req *req);
 void oidc_callback(struct http_req *req);
 void oidc_logout(struct http_req *req);
 void oidc_cli_exchange(struct http_req *req);
+void oidc_cli_confirm(struct http_req *req);
 
 /*
  * The hook of api_auth(): when the request carries no API token but a

@@ -34,4 +34,13 @@ void oidc_cookie_make(char *buf, size_t len, const char *name,
 void oidc_redirect(struct http_req *req, const char *location,
                    const char *cookie1, const char *cookie2);
 
+/* The reply to the provider's callback of a `weir login` sign-in: a page
+ * asking to confirm it (port, user, grants), whose POST to
+ * /auth/cli/confirm (oidc_cli_confirm()) sends the one-time code to the
+ * CLI's loopback port. clear_login: the Set-Cookie clearing the sign-in
+ * cookie. */
+void oidc_cli_confirm_page(struct http_req *req, const char *user,
+                           const char *grants, int port, const char *code,
+                           const char *clear_login);
+
 #endif

@@ -262,15 +262,29 @@ static int claims_check(const cJSON *c, const struct oidc_jwt_want *w,
     const char *nonce = cJSON_GetStringValue(cJSON_GetObjectItem(c, "nonce"));
     const cJSON *exp = cJSON_GetObjectItem(c, "exp");
     const cJSON *iat = cJSON_GetObjectItem(c, "iat");
+    const cJSON *nbf = cJSON_GetObjectItem(c, "nbf");
+    const cJSON *aud = cJSON_GetObjectItem(c, "aud");
+    const cJSON *azp = cJSON_GetObjectItem(c, "azp");
 
     if (iss == NULL || strcmp(iss, w->issuer) != 0)
         return weir_err_set(err, WEIR_EAUTH,
                             "the ID token's issuer (iss) is not the "
                             "configured issuer");
-    if (!aud_ok(cJSON_GetObjectItem(c, "aud"), w->client_id))
+    if (!aud_ok(aud, w->client_id))
         return weir_err_set(err, WEIR_EAUTH,
                             "the ID token's audience (aud) is not this "
                             "client");
+    /* OpenID Connect Core 3.1.3.7: with several audiences, the authorized
+     * party must be this client; when given, it must be anyway */
+    if ((azp != NULL || cJSON_GetArraySize(aud) > 1) &&
+        (!cJSON_IsString(azp) || strcmp(azp->valuestring, w->client_id) != 0))
+        return weir_err_set(err, WEIR_EAUTH,
+                            "the ID token's authorized party (azp) is not "
+                            "this client");
+    if (nbf != NULL && (!cJSON_IsNumber(nbf) ||
+                        nbf->valuedouble > (double)(w->now + OIDC_JWT_SKEW_S)))
+        return weir_err_set(err, WEIR_EAUTH,
+                            "the ID token is not valid yet (nbf)");
     if (!cJSON_IsNumber(exp) ||
         exp->valuedouble + OIDC_JWT_SKEW_S < (double)w->now)
         return weir_err_set(err, WEIR_EAUTH, "the ID token has expired (exp)");
@@ -291,6 +305,7 @@ static int header_key(const cJSON *hdr, const cJSON *jwks, bool *ec,
 {
     const char *alg = cJSON_GetStringValue(cJSON_GetObjectItem(hdr, "alg"));
     const char *kid = cJSON_GetStringValue(cJSON_GetObjectItem(hdr, "kid"));
+    const cJSON *kalg;
 
     if (alg == NULL || (strcmp(alg, "RS256") != 0 && strcmp(alg, "ES256") != 0))
         return weir_err_set(err, WEIR_EAUTH,
@@ -303,6 +318,12 @@ static int header_key(const cJSON *hdr, const cJSON *jwks, bool *ec,
         return weir_err_set(err, WEIR_ENOTFOUND,
                             "the ID token's key (kid) is not in the "
                             "provider's JWKS");
+    kalg = cJSON_GetObjectItem(*jwk, "alg");
+    if (kalg != NULL &&
+        (!cJSON_IsString(kalg) || strcmp(kalg->valuestring, alg) != 0))
+        return weir_err_set(err, WEIR_EAUTH,
+                            "the ID token's algorithm is not the one of its "
+                            "key in the provider's JWKS (alg)");
     return 0;
 }
 

@@ -98,8 +98,8 @@ def provider_seen():
 
 def sign_in(user="alice", groups=("weir-admins",), base=BASE, **forge):
     """A new browser signed in (or not) through the whole flow."""
-    provider(**dict({"user": user, "groups": list(groups), "forge": "none"},
-                    **forge))
+    provider(**dict({"user": user, "groups": list(groups), "forge": "none",
+                     "email": None, "email_verified": True}, **forge))
     b = Browser()
     status, body, _ = b.go(base + "/auth/login")
     return b, status, body
@@ -216,6 +216,94 @@ def test_forged():
     check(status == 401 and "not started by this browser" in error_of(body),
           "a callback without its browser's cookie: %s %s"
           % (status, error_of(body)))
+
+
+def test_user_claim():
+    """The user is the verified email (--oidc-user-claim's default), not
+    preferred_username, which the user may change at some providers."""
+    b, status, _ = sign_in(user="mallory", email="alice")
+    status, s = b.api("GET", "/api/v1/session")
+    check(status == 200 and s.get("name") == "alice",
+          "the user is not the email claim: %s %s" % (status, s))
+    refused("an email the provider did not verify", "email_verified",
+            email_verified=False)
+    refused("an email_verified given as a string", "email_verified",
+            email_verified="true")
+    refused("an ID token without the user claim", "no usable \"email\"",
+            email="")
+    # the short server names users by --oidc-user-claim preferred_username
+    b, status, _ = sign_in(user="mallory", email="alice", base=SHORT,
+                           email_verified=False)
+    status, s = b.api("GET", "/api/v1/session", base=SHORT)
+    check(status == 200 and s.get("name") == "mallory",
+          "--oidc-user-claim preferred_username: %s %s" % (status, s))
+
+
+def test_sessions_admin():
+    """Admins list the live sessions (never a secret) and end one, or all
+    of a user's: the ended ones are refused at their next request."""
+    alice, _, _ = sign_in()
+    bob1, _, _ = sign_in("bob", ["readers"])
+    bob2, _, _ = sign_in("bob", ["readers"])
+    code, b = req("GET", "/api/v1/sessions", ADMIN)
+    rows = b.get("sessions", []) if code == 200 else []
+    bobs = [r for r in rows if r.get("user") == "bob"]
+    check(code == 200 and len(bobs) >= 2 and all(
+        set(r) == {"id", "user", "kind", "created_at", "last_seen_at",
+                   "idle_expires_at", "expires_at", "grants", "groups"}
+        for r in rows) and bobs[-1]["grants"][0] == "read",
+          "GET /api/v1/sessions: %s %s" % (code, rows[:3]))
+    text = json.dumps(b)
+    for br in (alice, bob1, bob2):
+        sid = br.cookie("weir_session")
+        check(sid and sid not in text, "a session id in the list")
+    status, s = bob1.api("GET", "/api/v1/session")
+    csrf = s.get("csrf")
+    status, r = bob1.api("GET", "/api/v1/sessions")
+    check(status == 403, "a reader listed the sessions: %s %s" % (status, r))
+    status, r = bob1.api("POST", "/api/v1/sessions/end", csrf=csrf,
+                         body={"user": "alice"})
+    check(status == 403, "a reader ended sessions: %s %s" % (status, r))
+    # one ended by its id: that one refused, the other still works
+    mine = {r["id"] for r in bobs}
+    _, after = req("GET", "/api/v1/sessions", ADMIN)
+    code, b = req("DELETE", "/api/v1/sessions/%d" % bobs[-1]["id"], ADMIN)
+    check(code == 200 and b.get("ended") is True,
+          "DELETE /api/v1/sessions/ID: %s %s" % (code, b))
+    live = [bob1.api("GET", "/api/v1/session")[0],
+            bob2.api("GET", "/api/v1/session")[0]]
+    check(sorted(live) == [200, 401],
+          "after ending one of bob's two sessions: %s" % live)
+    code, b = req("DELETE", "/api/v1/sessions/%d" % bobs[-1]["id"], ADMIN)
+    check(code == 404, "a session ended twice: %s %s" % (code, b))
+    # all of a user's: bob's last one ends, alice's stays
+    code, b = req("POST", "/api/v1/sessions/end", ADMIN, {"user": "bob"})
+    check(code == 200 and b.get("ended", 0) >= 1,
+          "POST /api/v1/sessions/end: %s %s" % (code, b))
+    live = [bob1.api("GET", "/api/v1/session")[0],
+            bob2.api("GET", "/api/v1/session")[0],
+            alice.api("GET", "/api/v1/session")[0]]
+    check(live == [401, 401, 200],
+          "after ending bob's sessions (bob, bob, alice): %s" % live)
+    code, b = req("POST", "/api/v1/sessions/end", ADMIN, {"usr": "bob"})
+    check(code == 400, "sessions/end without user: %s %s" % (code, b))
+    del mine, after
+
+
+def test_pending_cap():
+    """Sign-ins under way are capped (the short server: --oidc-pending-max
+    3): beyond, /auth/login answers 503 without recording one. Last: the
+    places stay taken for 10 minutes."""
+    got = []
+    for _ in range(8):
+        status, body, _ = Browser().open(SHORT + "/auth/login")
+        got.append(status)
+        if status != 302:
+            break
+    print("GET /auth/login answers with --oidc-pending-max 3: %s" % got)
+    check(got[-1] == 503 and len(got) <= 4 and
+          "too many sign-ins in progress" in error_of(body),
+          "sign-ins under way past the cap: %s %s" % (got, error_of(body)))
 
 
 def test_keys():
@@ -347,5 +435,7 @@ def test_timeouts():
 
 if __name__ == "__main__":
     run_tests("integration.oidc", [test_csrf_and_roles, test_forged,
+                                   test_user_claim,
                                    test_keys, test_logout, test_approvers,
-                                   test_timeouts])
+                                   test_timeouts, test_sessions_admin,
+                                   test_pending_cap])

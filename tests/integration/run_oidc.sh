@@ -43,8 +43,11 @@ sso=(--oidc-issuer "$issuer" --oidc-client-id weir-test
 tls_certs "$tmp/tls" 127.0.0.1 || die "cannot make certificates: $(cat "$tmp/tls/openssl.log")"
 harness_start_server "${sso[@]}"
 harness_spawn_server short "${sso[@]}" --session-idle 2s --session-max 5s \
+    --oidc-user-claim preferred_username --oidc-pending-max 3 \
     --tls-cert "$tmp/tls/server.pem" --tls-key "$tmp/tls/server.key"
-grep -q -- "--oidc-issuer" <("$server" --help) || fail "--help does not name --oidc-issuer"
+for o in --oidc-issuer --oidc-user-claim --oidc-pending-max; do
+    grep -q -- "$o" <("$server" --help) || fail "--help does not name $o"
+done
 
 harness_check_dags
 WEIR_URL="http://$addr" WEIR_SHORT_URL="https://$addr_short" PROVIDER="$issuer" \
@@ -60,6 +63,8 @@ grep -q -- "$secret" "$tmp/out" "$tmp/err" "$tmp/err.short" &&
 grep -q 'weir_session=' "$tmp/err" "$tmp/out" && fail "a session cookie reached the log"
 grep -q 'event=oidc_sign_in_refused' "$tmp/err" ||
     fail "refused sign-ins are not logged"
+grep -q 'event=oidc_sign_in_refused reason=pending_max max=3' "$tmp/err.short" ||
+    fail "the log does not say why a sign-in got 503 (--oidc-pending-max)"
 
 # ---- weir login: the loopback redirect, the session file, its use ----
 mkdir -p "$tmp/home"
@@ -71,7 +76,7 @@ login_pid=$!
 for _ in $(seq 1 100); do [ -s "$tmp/login.out" ] && break; sleep 0.1; done
 login_url=$(head -n 1 "$tmp/login.out")
 "$py" - "$login_url" "http://$addr" >"$tmp/login.py" 2>&1 <<'PY' || fail "the browser side of weir login: $(cat "$tmp/login.py")"
-import http.cookiejar, json, sys, urllib.error, urllib.parse, urllib.request
+import http.cookiejar, json, re, sys, urllib.error, urllib.parse, urllib.request
 url, server = sys.argv[1:3]
 assert "/auth/login?cli_port=" in url, url
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -79,17 +84,48 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 op = urllib.request.build_opener(
     urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), NoRedirect)
-for _ in range(6):
-    try:
-        r = op.open(url, timeout=20)
-        status, body, loc = r.status, r.read(), None
-    except urllib.error.HTTPError as e:
-        status, body, loc = e.code, e.read(), e.headers.get("Location")
-    if status != 302:
-        break
-    url = urllib.parse.urljoin(url, loc)
+def go(url, data=None, headers=None, opener=op):
+    """GET (or POST data) url, then its redirects: the last reply and every
+    URL visited."""
+    seen = [url]
+    for _ in range(6):
+        try:
+            r = opener.open(urllib.request.Request(
+                url, data=data, headers=headers or {}), timeout=20)
+            status, body, loc = r.status, r.read(), None
+        except urllib.error.HTTPError as e:
+            status, body, loc = e.code, e.read(), e.headers.get("Location")
+        if status != 302:
+            return status, body, url, seen
+        url, data, headers = urllib.parse.urljoin(url, loc), None, None
+        seen.append(url)
+    raise AssertionError("too many redirects")
+port = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["cli_port"][0]
+# after the provider: a confirmation page, never the loopback by itself
+status, body, url, seen = go(url)
+assert status == 200 and url.startswith(server + "/auth/callback?"), (status, url)
+assert not any(u.startswith("http://127.0.0.1:" + port) for u in seen), seen
+page = body.decode()
+assert "Sign in the weir CLI on this computer (port %s)?" % port in page and \
+    "act as <b>bob</b>" in page and "read" in page, page
+token = re.search(r'name="token" value="([0-9a-f]{64})"', page).group(1)
+confirm = server + "/auth/cli/confirm"
+form = lambda t: urllib.parse.urlencode({"token": t}).encode()
+# refused: another token, another browser (no cookie), another origin
+for data, hdrs, opener, what in [
+        (form("0" * 64), {}, op, "a wrong token"),
+        (form(token), {}, urllib.request.build_opener(NoRedirect), "no cookie"),
+        (form(token), {"Origin": "http://evil.example"}, op, "another origin"),
+        (form(token), {"Sec-Fetch-Site": "cross-site"}, op, "a cross-site post")]:
+    status, body, u, seen = go(confirm, data, hdrs, opener)
+    assert status == 403 and len(seen) == 1 and b"run weir login again" in body, \
+        (what, status, seen, body)
+status, body, url, seen = go(confirm, form(token), {"Origin": server})
 assert status == 200 and b"Signed in to Weir" in body, (status, url, body)
-assert url.startswith("http://127.0.0.1:") and "/callback?code=" in url, url
+assert url.startswith("http://127.0.0.1:%s/callback?code=" % port), url
+# the confirmation is single use
+status, body, u, _ = go(confirm, form(token))
+assert status == 403, ("confirmed twice", status)
 print(urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["code"][0])
 PY
 wait "$login_pid" || fail "weir login exited $?: $(cat "$tmp/login.err")"
@@ -175,6 +211,8 @@ bad "expected an https:// URL" --oidc-issuer http://sso.example --oidc-client-id
     --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml"
 bad "oidc-client-id is missing" --oidc-issuer "$issuer" \
     --oidc-client-secret-file "$tmp/oidc.secret" --oidc-role-map "$tmp/roles.yaml"
+bad 'oidc-user-claim "": expected a claim name' "${sso[@]}" --oidc-user-claim ""
+bad 'oidc-pending-max "0": expected a number' "${sso[@]}" --oidc-pending-max 0
 bad "session-idle is longer than --session-max" "${sso[@]}" --session-idle 2h --session-max 1h
 
 # ---- the role mapping in the audit log: one record per change ----

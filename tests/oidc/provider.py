@@ -11,6 +11,8 @@ verifier (S256).
 Listens on 127.0.0.1 (a free port, written to PORT_FILE). POST /control
 with a JSON object changes what the next sign-ins get:
   user, groups       who signs in
+  email              the email claim (default: the user's name)
+  email_verified     its email_verified claim (default true)
   kid                the key that signs (rsa1, ec1, rsa2; default rsa1)
   publish            the kids the JWKS holds (default rsa1 and ec1)
   forge              none, wrong_sig (signed by a key never published,
@@ -41,6 +43,7 @@ lock = threading.Lock()
 state = {
     "user": "alice", "groups": ["weir-admins"], "kid": "rsa1",
     "publish": ["rsa1", "ec1"], "forge": "none",
+    "email": None, "email_verified": True,
 }
 seen = {"token_calls": 0, "token_refused": [], "jwks_fetches": 0,
         "authorize": 0}
@@ -128,7 +131,10 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             seen["authorize"] += 1
             codes[code] = dict(q, user=state["user"],
-                               groups=list(state["groups"]))
+                               groups=list(state["groups"]),
+                               email=state["user"] if state["email"] is None
+                               else state["email"],
+                               email_verified=state["email_verified"])
         loc = q["redirect_uri"] + "?" + urllib.parse.urlencode(
             {"code": code, "state": q["state"]})
         self.reply(302, None, {"Location": loc})
@@ -188,6 +194,8 @@ class Handler(BaseHTTPRequestHandler):
                   "exp": now - 3600 if forge == "expired" else now + 300,
                   "iat": now - 3700 if forge == "expired" else now,
                   "nonce": nonce, "preferred_username": asked["user"],
+                  "email": asked["email"],
+                  "email_verified": asked["email_verified"],
                   "groups": asked["groups"]}
         key = ROGUE if forge == "wrong_sig" else KEYS[kid]
         alg = "ES256" if kid.startswith("ec") else "RS256"

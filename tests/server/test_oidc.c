@@ -129,6 +129,12 @@ static int setup(void **state)
     cJSON_AddItemToArray(list, jwk_of(k.rsa, "r1", false));
     cJSON_AddItemToArray(list, jwk_of(k.ec, "e1", true));
     cJSON_AddItemToArray(list, jwk_of(k.small, "s1", false));
+    /* r1's key again, its JWK naming an algorithm: PS256 (not the
+     * token's), then RS256 */
+    cJSON_AddItemToArray(list, jwk_of(k.rsa, "r2", false));
+    cJSON_AddStringToObject(cJSON_GetArrayItem(list, 3), "alg", "PS256");
+    cJSON_AddItemToArray(list, jwk_of(k.rsa, "r3", false));
+    cJSON_AddStringToObject(cJSON_GetArrayItem(list, 4), "alg", "RS256");
     return k.rsa && k.ec && k.small ? 0 : -1;
 }
 
@@ -178,8 +184,20 @@ static void test_good_tokens(void **state)
     assert_int_equal(
         verify(k.rsa, false, RS,
                "{\"iss\":\"https://sso.example\",\"aud\":[\"x\",\"weir\"],"
-               "\"exp\":1799999950,\"nonce\":\"n1\",\"sub\":\"u1\"}",
+               "\"azp\":\"weir\",\"exp\":1799999950,\"nonce\":\"n1\","
+               "\"sub\":\"u1\"}",
                msg),
+        0);
+    /* nbf within the skew; a JWK whose alg is the token's */
+    assert_int_equal(
+        verify(k.rsa, false, RS,
+               "{\"iss\":\"https://sso.example\",\"aud\":\"weir\","
+               "\"nbf\":1800000050,\"exp\":1800000100,\"nonce\":\"n1\","
+               "\"sub\":\"u1\"}",
+               msg),
+        0);
+    assert_int_equal(
+        verify(k.rsa, false, "{\"alg\":\"RS256\",\"kid\":\"r3\"}", GOOD, msg),
         0);
 }
 
@@ -204,6 +222,24 @@ static void test_claims_refused(void **state)
         {"{\"iss\":\"https://sso.example\",\"aud\":\"weir\",\"exp\":"
          "1800000100,\"nonce\":\"n2\",\"sub\":\"u1\"}",
          "nonce"},
+        /* several audiences: azp must name this client */
+        {"{\"iss\":\"https://sso.example\",\"aud\":[\"weir\",\"x\"],"
+         "\"exp\":1800000100,\"nonce\":\"n1\",\"sub\":\"u1\"}",
+         "azp"},
+        {"{\"iss\":\"https://sso.example\",\"aud\":[\"weir\",\"x\"],"
+         "\"azp\":\"x\",\"exp\":1800000100,\"nonce\":\"n1\",\"sub\":"
+         "\"u1\"}",
+         "azp"},
+        {"{\"iss\":\"https://sso.example\",\"aud\":\"weir\",\"azp\":"
+         "\"x\",\"exp\":1800000100,\"nonce\":\"n1\",\"sub\":\"u1\"}",
+         "azp"},
+        /* not valid before a time beyond the skew */
+        {"{\"iss\":\"https://sso.example\",\"aud\":\"weir\",\"nbf\":"
+         "1800000500,\"exp\":1800000900,\"nonce\":\"n1\",\"sub\":\"u1\"}",
+         "nbf"},
+        {"{\"iss\":\"https://sso.example\",\"aud\":\"weir\",\"nbf\":"
+         "\"soon\",\"exp\":1800000100,\"nonce\":\"n1\",\"sub\":\"u1\"}",
+         "nbf"},
     };
     char msg[256];
 
@@ -243,6 +279,11 @@ static void test_keys_and_algorithms(void **state)
         WEIR_EAUTH);
     assert_int_equal(verify(k.rsa, false, "{\"alg\":\"RS256\"}", GOOD, msg),
                      WEIR_EAUTH);
+    /* the JWK says PS256: an RS256 token under it is refused */
+    assert_int_equal(
+        verify(k.rsa, false, "{\"alg\":\"RS256\",\"kid\":\"r2\"}", GOOD, msg),
+        WEIR_EAUTH);
+    assert_non_null(strstr(msg, "(alg)"));
 }
 
 static void test_malformed(void **state)
