@@ -267,7 +267,12 @@ def test_sessions_admin():
     # one ended by its id: that one refused, the other still works
     mine = {r["id"] for r in bobs}
     _, after = req("GET", "/api/v1/sessions", ADMIN)
+    n_end = len(audit_recs("session.end"))
     code, b = req("DELETE", "/api/v1/sessions/%d" % bobs[-1]["id"], ADMIN)
+    ends = audit_recs("session.end")
+    check(len(ends) == n_end + 1 and ends[0]["outcome"] == "ok" and
+          ends[0]["target"] == "sessions/%d" % bobs[-1]["id"],
+          "the audit record of an ended session: %s" % ends[:1])
     check(code == 200 and b.get("ended") is True,
           "DELETE /api/v1/sessions/ID: %s %s" % (code, b))
     live = [bob1.api("GET", "/api/v1/session")[0],
