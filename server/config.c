@@ -395,6 +395,91 @@ static int parse_lease_ttl(const char *text, struct config *cfg,
     return 0;
 }
 
+/* apply_option() for the options of tokens, secrets and single sign-on;
+ * returns 0 or WEIR_EINVAL. */
+static int apply_option_more(int opt, const char *arg, struct config *cfg,
+                             struct weir_err *err)
+{
+    switch (opt) {
+    case OPT_SECRETS_KEY_FILE:
+        /* the flags replace the variable's file */
+        if (!cfg->secrets_key_flag)
+            cfg->n_secrets_key_files = 0;
+        cfg->secrets_key_flag = true;
+        if (cfg->n_secrets_key_files == CONFIG_KEYS_MAX)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--secrets-key-file may be given at most %d "
+                                "times (a file may hold several keys)",
+                                CONFIG_KEYS_MAX);
+        cfg->secrets_key_files[cfg->n_secrets_key_files++] = arg;
+        break;
+    case OPT_CREATE_TOKEN:
+        cfg->action = CONFIG_CREATE_TOKEN;
+        cfg->create_token_role = arg;
+        break;
+    case OPT_TOKEN_EXPIRES: {
+        int64_t ms = 0;
+
+        if (duration_parse(arg, &ms, err) != 0 || ms < 1000)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--token-expires takes a duration of at "
+                                "least 1s, such as 90d or 12h; got \"%s\"",
+                                arg);
+        cfg->token_expires_s = ms / 1000;
+        break;
+    }
+    case OPT_TOKEN_QUEUES:
+        cfg->token_queues = arg;
+        break;
+    case OPT_TOKEN_GRANT:
+        if (cfg->n_token_grants == CONFIG_GRANTS_MAX)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--grant: at most %d grants per token",
+                                CONFIG_GRANTS_MAX);
+        cfg->token_grants[cfg->n_token_grants++] = arg;
+        break;
+    case OPT_TOKEN_NAME:
+        if (arg[0] == '\0' || strlen(arg) > CONFIG_TOKEN_NAME_MAX)
+            return weir_err_set(err, WEIR_EINVAL,
+                                "--token-name takes 1 to %d bytes, got %zu",
+                                CONFIG_TOKEN_NAME_MAX, strlen(arg));
+        cfg->token_name = arg;
+        break;
+    case OPT_OIDC_ISSUER:
+        cfg->oidc_issuer = arg;
+        break;
+    case OPT_OIDC_CLIENT_ID:
+        cfg->oidc_client_id = arg;
+        break;
+    case OPT_OIDC_SECRET_FILE:
+        cfg->oidc_secret_file = arg;
+        break;
+    case OPT_OIDC_GROUPS_CLAIM:
+        cfg->oidc_groups_claim = arg;
+        break;
+    case OPT_OIDC_ROLE_MAP:
+        cfg->oidc_role_map = arg;
+        break;
+    case OPT_OIDC_USER_CLAIM:
+        cfg->oidc_user_claim = arg;
+        break;
+    case OPT_OIDC_PENDING_MAX:
+        cfg->oidc_pending_text = arg;
+        break;
+    case OPT_SESSION_IDLE:
+        cfg->session_idle_text = arg;
+        break;
+    case OPT_SESSION_MAX:
+        cfg->session_max_text = arg;
+        break;
+    default:
+        return weir_err_set(err, WEIR_EINVAL,
+                            "unknown option or missing value "
+                            "(see weir-server --help)");
+    }
+    return 0;
+}
+
 /* Apply one option; returns 0 or WEIR_EINVAL. */
 static int apply_option(int opt, const char *arg, struct config *cfg,
                         const char **pool_text, struct weir_err *err)
@@ -460,79 +545,8 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
     case OPT_ADMIN_TOKEN_FILE:
         cfg->admin_token_file = arg;
         break;
-    case OPT_SECRETS_KEY_FILE:
-        /* the flags replace the variable's file */
-        if (!cfg->secrets_key_flag)
-            cfg->n_secrets_key_files = 0;
-        cfg->secrets_key_flag = true;
-        if (cfg->n_secrets_key_files == CONFIG_KEYS_MAX)
-            return weir_err_set(err, WEIR_EINVAL,
-                                "--secrets-key-file may be given at most %d "
-                                "times (a file may hold several keys)",
-                                CONFIG_KEYS_MAX);
-        cfg->secrets_key_files[cfg->n_secrets_key_files++] = arg;
-        break;
     case OPT_POOL_SIZE:
         *pool_text = arg;
-        break;
-    case OPT_CREATE_TOKEN:
-        cfg->action = CONFIG_CREATE_TOKEN;
-        cfg->create_token_role = arg;
-        break;
-    case OPT_TOKEN_EXPIRES: {
-        int64_t ms = 0;
-
-        if (duration_parse(arg, &ms, err) != 0 || ms < 1000)
-            return weir_err_set(err, WEIR_EINVAL,
-                                "--token-expires takes a duration of at "
-                                "least 1s, such as 90d or 12h; got \"%s\"",
-                                arg);
-        cfg->token_expires_s = ms / 1000;
-        break;
-    }
-    case OPT_TOKEN_QUEUES:
-        cfg->token_queues = arg;
-        break;
-    case OPT_TOKEN_GRANT:
-        if (cfg->n_token_grants == CONFIG_GRANTS_MAX)
-            return weir_err_set(err, WEIR_EINVAL,
-                                "--grant: at most %d grants per token",
-                                CONFIG_GRANTS_MAX);
-        cfg->token_grants[cfg->n_token_grants++] = arg;
-        break;
-    case OPT_TOKEN_NAME:
-        if (arg[0] == '\0' || strlen(arg) > CONFIG_TOKEN_NAME_MAX)
-            return weir_err_set(err, WEIR_EINVAL,
-                                "--token-name takes 1 to %d bytes, got %zu",
-                                CONFIG_TOKEN_NAME_MAX, strlen(arg));
-        cfg->token_name = arg;
-        break;
-    case OPT_OIDC_ISSUER:
-        cfg->oidc_issuer = arg;
-        break;
-    case OPT_OIDC_CLIENT_ID:
-        cfg->oidc_client_id = arg;
-        break;
-    case OPT_OIDC_SECRET_FILE:
-        cfg->oidc_secret_file = arg;
-        break;
-    case OPT_OIDC_GROUPS_CLAIM:
-        cfg->oidc_groups_claim = arg;
-        break;
-    case OPT_OIDC_ROLE_MAP:
-        cfg->oidc_role_map = arg;
-        break;
-    case OPT_OIDC_USER_CLAIM:
-        cfg->oidc_user_claim = arg;
-        break;
-    case OPT_OIDC_PENDING_MAX:
-        cfg->oidc_pending_text = arg;
-        break;
-    case OPT_SESSION_IDLE:
-        cfg->session_idle_text = arg;
-        break;
-    case OPT_SESSION_MAX:
-        cfg->session_max_text = arg;
         break;
     case OPT_VERSION:
         cfg->action = CONFIG_VERSION;
@@ -541,9 +555,7 @@ static int apply_option(int opt, const char *arg, struct config *cfg,
         cfg->action = CONFIG_HELP;
         break;
     default:
-        return weir_err_set(err, WEIR_EINVAL,
-                            "unknown option or missing value "
-                            "(see weir-server --help)");
+        return apply_option_more(opt, arg, cfg, err);
     }
     return 0;
 }
