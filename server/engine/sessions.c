@@ -89,22 +89,6 @@ int engine_session_delete(struct store *st, const char *id,
     return rc;
 }
 
-int engine_oidc_login_begin(struct store *st, const char *state,
-                            const struct store_oidc_login *l,
-                            struct weir_err *err)
-{
-    struct store_conn *c = NULL;
-    char hash[65];
-    int rc;
-
-    sha256_hex(state, strlen(state), hash);
-    rc = store_conn_get(st, &c, err);
-    if (rc == 0)
-        rc = store_oidc_login_insert(c, hash, l, LOGIN_MAX_AGE_S, err);
-    store_conn_put(c);
-    return rc;
-}
-
 int engine_oidc_login_take(struct store *st, const char *state,
                            struct store_oidc_login *out, struct weir_err *err)
 {

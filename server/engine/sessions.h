@@ -34,11 +34,6 @@ WEIR_MUSTCHECK int engine_session_lookup(struct store *st, const char *id,
 WEIR_MUSTCHECK int engine_session_delete(struct store *st, const char *id,
                                          struct weir_err *err);
 
-/* Record a sign-in under way under state (stored as its SHA-256). */
-WEIR_MUSTCHECK int engine_oidc_login_begin(struct store *st, const char *state,
-                                           const struct store_oidc_login *l,
-                                           struct weir_err *err);
-
 /* Take the sign-in of state (once; WEIR_ENOTFOUND when unknown, used or
  * too old). */
 WEIR_MUSTCHECK int engine_oidc_login_take(struct store *st, const char *state,

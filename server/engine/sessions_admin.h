@@ -29,8 +29,9 @@ WEIR_MUSTCHECK int engine_session_end(struct store *st, int64_t id,
 WEIR_MUSTCHECK int engine_sessions_end_user(struct store *st, const char *user,
                                             int64_t *n, struct weir_err *err);
 
-/* engine_oidc_login_begin() while fewer than cap sign-ins are under way;
- * otherwise *full is set and nothing is recorded. */
+/* Record a sign-in under way under state (stored as its SHA-256) while
+ * fewer than cap sign-ins are under way; otherwise *full is set and
+ * nothing is recorded. */
 WEIR_MUSTCHECK int
 engine_oidc_login_begin_capped(struct store *st, const char *state,
                                const struct store_oidc_login *l, int64_t cap,
