@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Roles and scopes in the dashboard (docs/security.md, "Access model:
 // roles and scopes"), in headless Chromium against the private stack
-// run_page.sh authz started: per role, what the dashboard shows and hides.
+// run_page.sh authz started: per role, what the dashboard shows and hides
+// (admin, an operator of one DAG, a reader, an author of one DAG; ingest
+// and worker tokens cannot sign in).
 // An admin sees every DAG and every control; an operator limited to the
 // DAG "quick" sees that DAG only, its pause, trigger and retry controls,
 // and not the pages that span every DAG (workers, metrics); a reader sees
@@ -38,6 +40,10 @@ await until(`run ${runId} to end`, async () =>
   ['success', 'failed', 'canceled'].includes((await api('GET', `/api/v1/runs/${runId}`)).state));
 const OPERATOR = (await api('POST', '/api/v1/tokens',
                             {name: 'e2e-operator', grants: ['operator:dag=quick']})).token;
+const AUTHOR = (await api('POST', '/api/v1/tokens',
+                          {name: 'e2e-author', grants: ['author:dag=quick']})).token;
+const INGEST = (await api('POST', '/api/v1/tokens', {name: 'e2e-ingest', grants: ['ingest']})).token;
+const WORKER = (await api('POST', '/api/v1/tokens', {name: 'e2e-authz-worker', grants: ['worker']})).token;
 
 const browser = await lib.launch('run_page.sh authz');
 
@@ -117,6 +123,30 @@ await test('operator', OPERATOR, {dags: ['quick'], pause: 1, workersLink: false,
                                   who: /operator:dag=quick/, trigger: 1, dagPause: 1, retry: 1});
 await test('read', READ, {dags: all, pause: 0, workersLink: true, metricsLink: true,
                           who: /read-only/, trigger: 0, dagPause: 0, retry: 0});
+await test('author', AUTHOR, {dags: ['quick'], pause: 0, workersLink: false, metricsLink: false,
+                              who: /author:dag=quick/, trigger: 0, dagPause: 0, retry: 0});
+
+// A token without a grant that reads (ingest, worker) cannot sign in.
+for (const [name, token] of [['ingest', INGEST], ['worker', WORKER]]) {
+  const t0 = Date.now();
+  const page = await lib.freshPage(browser, WAIT);
+  let error = null;
+  try {
+    await page.goto(BASE + '/');
+    await page.fill('#token', token);
+    await page.click('form.signin button[type=submit]');
+    await page.waitForFunction(() =>
+      /cannot use the dashboard/.test(document.querySelector('#signin-error')?.textContent || ''));
+    check(await page.evaluate(() => sessionStorage.getItem('weir.token')) === null,
+          'the refused token was kept');
+    check(!page.problems.length, page.problems.join('; '));
+  } catch (e) {
+    error = e;
+    failed++;
+  }
+  await page.screenshot({path: `${OUT}/authz-${name}.png`, fullPage: true, timeout: 10000}).catch(() => {});
+  console.log(`${error ? 'FAIL' : 'ok  '} authz-${name} (${Date.now() - t0} ms)${error ? ': ' + error.message : ''}`);
+}
 await browser.close();
 console.log(failed ? `authz: ${failed} test(s) failed` : 'authz: all passed');
 process.exit(failed ? 1 : 0);
