@@ -130,17 +130,10 @@ bool api_audit_route(const struct http_route *r)
 static void caller_grants(const struct http_req *req, char *buf, size_t len)
 {
     const struct grant_set *s = api_caller_grants(req);
-    cJSON *arr = cJSON_CreateArray();
-    char *text = NULL;
+    cJSON *arr = grant_set_texts(s); /* an empty set on a public route */
+    char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
     size_t used;
 
-    for (size_t i = 0; arr != NULL && s != NULL && i < s->n; i++) {
-        char g[GRANT_TEXT_LEN];
-
-        grant_format(&s->g[i], g, sizeof(g));
-        cJSON_AddItemToArray(arr, cJSON_CreateString(g));
-    }
-    text = arr ? cJSON_PrintUnformatted(arr) : NULL;
     cJSON_Delete(arr);
     if (text != NULL && strlen(text) < len) {
         memcpy(buf, text, strlen(text) + 1);
@@ -149,7 +142,7 @@ static void caller_grants(const struct http_req *req, char *buf, size_t len)
     }
     cJSON_free(text);
     used = (size_t)snprintf(buf, len, "[");
-    for (size_t i = 0; s != NULL && i < s->n && used + 24 < len; i++)
+    for (size_t i = 0; i < s->n && used + 24 < len; i++)
         used += (size_t)snprintf(buf + used, len - used, "%s\"%s...\"",
                                  i ? "," : "", grant_role_name(s->g[i].role));
     snprintf(buf + used, len - used, "]");

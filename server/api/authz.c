@@ -354,17 +354,17 @@ void api_filter_readable(const struct http_req *req, cJSON *arr,
 void api_session_add(const struct http_req *req, cJSON *o)
 {
     const struct grant_set *s = api_caller_grants(req);
-    cJSON *texts = cJSON_AddArrayToObject(o, "grants");
-    cJSON *scopes = cJSON_AddArrayToObject(o, "scopes");
-    cJSON *can = cJSON_AddObjectToObject(o, "can");
+    cJSON *texts = grant_set_texts(s);
+    cJSON *scopes = NULL, *can = NULL;
 
-    for (size_t i = 0; texts != NULL && scopes != NULL && i < s->n; i++) {
-        char buf[GRANT_TEXT_LEN];
+    if (texts != NULL && !cJSON_AddItemToObject(o, "grants", texts))
+        cJSON_Delete(texts);
+    scopes = cJSON_AddArrayToObject(o, "scopes");
+    can = cJSON_AddObjectToObject(o, "can");
+    for (size_t i = 0; scopes != NULL && i < s->n; i++) {
         cJSON *g = grant_to_json(&s->g[i]);
         cJSON *acts = cJSON_AddArrayToObject(g, "actions");
 
-        grant_format(&s->g[i], buf, sizeof(buf));
-        cJSON_AddItemToArray(texts, cJSON_CreateString(buf));
         for (int a = 0; acts != NULL && a < GRANT_ACTIONS; a++)
             if (grant_role_allows(s->g[i].role, (enum grant_action)a))
                 cJSON_AddItemToArray(acts, cJSON_CreateString(grant_action_name(

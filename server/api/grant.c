@@ -414,6 +414,25 @@ cJSON *grant_set_to_json(const struct grant_set *s)
     return a;
 }
 
+cJSON *grant_set_texts(const struct grant_set *s)
+{
+    cJSON *a = cJSON_CreateArray();
+
+    for (size_t i = 0; a != NULL && i < s->n; i++) {
+        char text[GRANT_TEXT_LEN];
+        cJSON *t;
+
+        grant_format(&s->g[i], text, sizeof(text));
+        t = cJSON_CreateString(text);
+        if (t == NULL || !cJSON_AddItemToArray(a, t)) {
+            cJSON_Delete(t);
+            cJSON_Delete(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 void grant_set_format(const struct grant_set *s, char *buf, size_t len)
 {
     size_t used = 0;

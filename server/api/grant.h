@@ -128,6 +128,10 @@ WEIR_MUSTCHECK int grant_set_from_json(const cJSON *arr, struct grant_set *s,
 /* s as a JSON array of grant_to_json(); NULL when out of memory. */
 cJSON *grant_set_to_json(const struct grant_set *s);
 
+/* s as a JSON array of grant texts ("operator:env=dev"); NULL when out
+ * of memory. */
+cJSON *grant_set_texts(const struct grant_set *s);
+
 /* s as grant texts joined by " " into buf ("" for none). */
 void grant_set_format(const struct grant_set *s, char *buf, size_t len);
 

@@ -85,6 +85,11 @@ static void test_json(void **state)
     assert_int_equal(grant_set_from_json(in, &s, &err), 0);
     assert_int_equal(s.n, 2);
     assert_string_equal(s.g[1].dags, "a-*,b");
+    out = grant_set_texts(&s);
+    text = cJSON_PrintUnformatted(out);
+    assert_string_equal(text, "[\"read\",\"operator:env=dev:dag=a-*,b\"]");
+    cJSON_free(text);
+    cJSON_Delete(out);
     out = grant_set_to_json(&s);
     text = cJSON_PrintUnformatted(out);
     assert_string_equal(text, "[{\"role\":\"read\"},{\"role\":\"operator\","
