@@ -19,7 +19,4 @@ fi
 . "$top/bench/lib.sh"
 bench_lib_start weir-abench
 
-timeout -s TERM 200 python3 "$top/bench/bench_authz.py" --top "$top" \
-    --build "$build" --tmp "$tmp" &
-bench_pid=$!
-wait "$bench_pid"
+bench_lib_python 200 bench_authz.py

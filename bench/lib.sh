@@ -15,6 +15,16 @@ bench_lib_start() {
     trap 'exit 143' TERM
 }
 
+# bench_lib_python SECONDS SCRIPT: bench/SCRIPT with --top, --build and
+# --tmp, stopped by timeout(1) after SECONDS (the script's own budget is
+# shorter: this is the backstop), its pid in bench_pid for the cleanup.
+bench_lib_python() {
+    timeout -s TERM "$1" python3 "$top/bench/$2" --top "$top" \
+        --build "$build" --tmp "$tmp" &
+    bench_pid=$!
+    wait "$bench_pid"
+}
+
 bench_lib_cleanup() {
     local pid
     if [ -n "$bench_pid" ] && kill -0 "$bench_pid" 2>/dev/null; then

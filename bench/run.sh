@@ -26,8 +26,5 @@ bench_lib_start weir-bench
 
 # The instance workloads (chain40, dispatch, fanout1000_*, memory), bounded
 # in time: bench.py stops itself after 270 s, timeout(1) is the backstop.
-timeout -s TERM 290 python3 "$top/bench/bench.py" --top "$top" \
-    --build "$build" --tmp "$tmp" &
-bench_pid=$!
-wait "$bench_pid"
+bench_lib_python 290 bench.py
 timeout -s TERM 290 python3 "$top/bench/bench_triggers.py" --top "$top" --build "$build" --tmp "$tmp/triggers"

@@ -19,7 +19,4 @@ fi
 . "$top/bench/lib.sh"
 bench_lib_start weir-xbench
 
-timeout -s TERM 290 python3 "$top/bench/bench_xserver.py" --top "$top" \
-    --build "$build" --tmp "$tmp" &
-bench_pid=$!
-wait "$bench_pid"
+bench_lib_python 290 bench_xserver.py
