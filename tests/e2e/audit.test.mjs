@@ -60,6 +60,18 @@ await test('admin', admin, async () => {
   check(/quick/.test(row) && /ok/.test(row) && /admin/.test(row), `the pause row: ${row}`);
 });
 
+// An admin grant that is not the token's first: the page follows the
+// grants, not the token's first role.
+const second = await newPage();
+await test('admin-second-grant', second, async () => {
+  const made = await api('POST', '/api/v1/tokens', {name: 'e2e-audit-second', grants: ['read', 'admin']});
+  check(made.status === 201, `token: ${made.status} ${JSON.stringify(made.body)}`);
+  await signIn(second, made.body.token);
+  check(await second.isVisible('#nav-audit'), 'a read+admin token does not see the Audit link');
+  await second.click('#nav-audit');
+  await second.waitForSelector('#audit tbody tr');
+});
+
 const reader = await newPage();
 await test('read', reader, async () => {
   await signIn(reader, READ);
